@@ -1,0 +1,20 @@
+"""hashlb: Envoy-exact consistent hashing (ring hash, Maglev) for Python.
+
+The compiled (Cython) and pure-Python implementations give identical results;
+:data:`IMPLEMENTATION` says which one is active (``"c"`` or ``"py"``).
+"""
+
+from __future__ import annotations
+
+from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "IMPLEMENTATION",
+    "__version__",
+    "murmur2_64",
+    "murmur3_64",
+    "xxh64",
+    "xxh64_list",
+)

@@ -1,0 +1,7 @@
+# The compiled twin has exactly the pure twin's API (tests/test_parity.py).
+from ._hashing_py import murmur2_64 as murmur2_64
+from ._hashing_py import murmur3_64 as murmur3_64
+from ._hashing_py import xxh64 as xxh64
+from ._hashing_py import xxh64_list as xxh64_list
+
+__all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")

@@ -1,0 +1,56 @@
+# cython: language_level=3
+"""Shared inline C hash kernels and buffer helpers for every ``_*_c.pyx``.
+
+The kernels themselves are plain C in ``_hashkernels.h`` (``static inline``);
+this ``.pxd`` declares them so any extension can ``cimport`` them and hash
+without a Python-level call.  ``key_view`` turns a ``str``/bytes-like object
+into a (pointer, length) pair: ``str`` is read as its cached UTF-8 in place
+(no bytes object is made), ``bytes`` directly, anything else through the
+buffer protocol (C-contiguous only).
+"""
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef extern from "_hashkernels.h" nogil:
+    ctypedef int hlb_fastmod_t  # opaque: 128-bit magic (or uint64_t fallback)
+    uint64_t hlb_xxh64(const void *data, size_t length, uint64_t seed)
+    uint64_t hlb_murmur2_64(const void *data, size_t length, uint64_t seed)
+    uint64_t hlb_murmur3_64(const void *data, size_t length, uint32_t seed)
+    hlb_fastmod_t hlb_fastmod_magic(uint64_t d)
+    uint64_t hlb_fastmod(uint64_t a, hlb_fastmod_t M, uint64_t d)
+    uint64_t HLB_MURMUR2_SEED
+
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+    bint PyUnicode_Check(object o)
+    bint PyBytes_CheckExact(object o)
+
+
+cdef inline bint key_view(object data, Py_buffer *view, const char **ptr,
+                          Py_ssize_t *size, str what) except -1:
+    """Point ``ptr``/``size`` at the bytes to hash.
+
+    Returns 1 when ``view`` holds a buffer that the caller must release with
+    ``PyBuffer_Release``, else 0.  Raises TypeError naming ``what`` for
+    objects that are neither str nor a C-contiguous bytes-like object.
+    """
+    if PyUnicode_Check(data):
+        ptr[0] = PyUnicode_AsUTF8AndSize(data, size)
+        return 0
+    if PyBytes_CheckExact(data):
+        ptr[0] = PyBytes_AS_STRING(data)
+        size[0] = PyBytes_GET_SIZE(data)
+        return 0
+    try:
+        PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
+    except (TypeError, BufferError):
+        raise TypeError(
+            f"{what} must be str or a C-contiguous bytes-like object, "
+            f"not {type(data).__name__}"
+        ) from None
+    ptr[0] = <const char *>view.buf
+    size[0] = view.len
+    return 1

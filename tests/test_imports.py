@@ -1,0 +1,89 @@
+"""Guards: the right implementation is loaded, and every module imports alone."""
+
+from __future__ import annotations
+
+import os
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import hashlb
+from hashlb import _compat
+
+from ._impl import units
+
+DISPATCHERS = {"hashing": "xxh64"}
+
+
+def test_implementation_value() -> None:
+    """hashlb.IMPLEMENTATION is "c" or "py" and agrees with the dispatchers."""
+    assert hashlb.IMPLEMENTATION in {"c", "py"}
+    assert hashlb.xxh64.__module__ == f"hashlb._hashing_{hashlb.IMPLEMENTATION}"
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="the CI guard only runs with CI set")
+def test_ci_loaded_the_expected_implementation() -> None:
+    """In CI the compiled twin must be loaded unless HASHLB_NO_EXTENSIONS asks for pure."""
+    expected = "py" if _compat.NO_EXTENSIONS else "c"
+    assert expected == hashlb.IMPLEMENTATION, (
+        f"CI expected the {expected!r} implementation, got {hashlb.IMPLEMENTATION!r}: "
+        "the compiled extension did not load"
+    )
+
+
+@pytest.mark.c_extension
+def test_every_unit_compiled() -> None:
+    """Every ``_<unit>_py`` has a loadable ``_<unit>_c`` twin (no partial builds)."""
+    for unit in units():
+        mod = __import__(f"hashlb._{unit}_c", fromlist=["_"])
+        assert mod.__file__ is not None and not mod.__file__.endswith(".py")
+
+
+@pytest.mark.c_extension
+def test_c_preferred_by_default() -> None:
+    """With HASHLB_NO_EXTENSIONS unset a fresh interpreter picks the C twin."""
+    env = {k: v for k, v in os.environ.items() if k != "HASHLB_NO_EXTENSIONS"}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import hashlb; print(hashlb.IMPLEMENTATION, hashlb.xxh64.__module__)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["c", "hashlb._hashing_c"]
+
+
+def test_run_time_switch_forces_pure() -> None:
+    """HASHLB_NO_EXTENSIONS=1 at run time forces the pure twin."""
+    env = dict(os.environ, HASHLB_NO_EXTENSIONS="1")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import hashlb; print(hashlb.IMPLEMENTATION, hashlb.xxh64.__module__)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["py", "hashlb._hashing_py"]
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m.name for m in pkgutil.walk_packages(hashlb.__path__, "hashlb."))
+)
+def test_module_imports_alone(module: str) -> None:
+    """Each module imports in a fresh interpreter with warnings as errors."""
+    subprocess.run([sys.executable, "-I", "-W", "error", "-c", f"import {module}"], check=True)
+
+
+def test_version() -> None:
+    """hashlb.__version__ is a PEP 440 string."""
+    assert hashlb.__version__.count(".") == 2

@@ -1,0 +1,28 @@
+"""Project promises: the README's two set-up commands, and CI runs the test one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _console_commands() -> list[str]:
+    """Return the commands of the README's "Set up on a fresh machine" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Set up on a fresh machine", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```console\n(.+?)\n```", section)
+
+
+def test_readme_has_exactly_two_setup_commands() -> None:
+    """One command runs the main job, one runs the tests."""
+    cmds = _console_commands()
+    assert len(cmds) == 2, cmds
+    assert "pytest" in cmds[1]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run calls the README's test command verbatim."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert _console_commands()[1] in ci
