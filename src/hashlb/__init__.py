@@ -6,12 +6,17 @@ The compiled (Cython) and pure-Python implementations give identical results;
 
 from __future__ import annotations
 
+from ._types import Host
+from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 
 __version__ = "0.1.0"
 
 __all__ = (
     "IMPLEMENTATION",
+    "ConfigError",
+    "HashlbError",
+    "Host",
     "__version__",
     "murmur2_64",
     "murmur3_64",

@@ -1,0 +1,192 @@
+"""Value types shared by both implementations: :class:`Host`.
+
+A plain Python module that the compiled and the pure twins both import, so
+there is one ``Host`` type (msgpack's ``ext.py`` pattern).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = ("MAX_WEIGHT", "Host")
+
+#: Envoy weights are uint32; a weight (and a sum of weights) must fit.
+MAX_WEIGHT = 2**32 - 1
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def _opt_str(value: object, field: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError(f"Host.{field} must be a str or None, not {type(value).__name__}")
+
+
+class Host:
+    """An upstream endpoint: an immutable, hashable value.
+
+    :param str address: the endpoint address, ``"ip:port"`` for IPv4 or
+        ``"[ip6]:port"`` for IPv6 -- the string Envoy hashes by default.
+    :param int weight: the load-balancing weight, ``1 <= weight <= 2**32 - 1``.
+    :param hostname: the host name, hashed instead of the address when a table
+        is built with ``use_hostname=True``.
+    :param hash_key: an explicit hash key (Envoy's ``envoy.lb`` ``hash_key``
+        metadata); when set and non-empty it wins over hostname and address.
+    :param locality: the locality name, used with ``locality_weights``.
+    :param labels: pod labels (e.g. ``{"version": "canary"}``), matched by
+        subset selectors.
+    :raises TypeError: a field has the wrong type.
+    :raises ValueError: the address is empty or the weight is out of range.
+
+    >>> Host("10.0.0.1:8080", 2, labels={"version": "v1"})
+    Host('10.0.0.1:8080', 2, labels={'version': 'v1'})
+    >>> Host("10.0.0.1:8080").key()
+    '10.0.0.1:8080'
+    """
+
+    __slots__ = ("_hash", "address", "hash_key", "hostname", "labels", "locality", "weight")
+
+    address: str
+    weight: int
+    hostname: str | None
+    hash_key: str | None
+    locality: str | None
+    labels: Mapping[str, str]
+    _hash: int
+
+    def __init__(
+        self,
+        address: str,
+        weight: int = 1,
+        *,
+        hostname: str | None = None,
+        hash_key: str | None = None,
+        locality: str | None = None,
+        labels: Mapping[str, str] = _EMPTY,
+    ) -> None:
+        if not isinstance(address, str):
+            raise TypeError(f"Host.address must be a str, not {type(address).__name__}")
+        if not address:
+            raise ValueError("Host.address must not be empty")
+        if type(weight) is not int:
+            if isinstance(weight, bool) or not hasattr(weight, "__index__"):
+                raise TypeError(f"Host.weight must be an int, not {type(weight).__name__}")
+            weight = int(weight.__index__())
+        if not 1 <= weight <= MAX_WEIGHT:
+            raise ValueError(f"Host.weight must be in [1, 2**32 - 1], got {weight} for {address!r}")
+        if not isinstance(labels, Mapping):
+            raise TypeError(f"Host.labels must be a mapping, not {type(labels).__name__}")
+        items = {}
+        for k, v in labels.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"Host.labels must map str to str, got {k!r}: {v!r}")
+            items[str(k)] = str(v)
+        setter = object.__setattr__
+        setter(self, "address", str(address))
+        setter(self, "weight", int(weight))
+        setter(self, "hostname", _opt_str(hostname, "hostname"))
+        setter(self, "hash_key", _opt_str(hash_key, "hash_key"))
+        setter(self, "locality", _opt_str(locality, "locality"))
+        setter(self, "labels", MappingProxyType(items) if items else _EMPTY)
+        setter(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.address,
+                    self.weight,
+                    self.hostname,
+                    self.hash_key,
+                    self.locality,
+                    frozenset(items.items()),
+                )
+            ),
+        )
+
+    def key(self, use_hostname: bool = False) -> str:
+        """Return the string Envoy hashes for this host (spec §2).
+
+        ``hash_key`` if set and non-empty, else ``hostname`` when
+        *use_hostname* (and the hostname is set), else ``address``.
+        """
+        if self.hash_key:
+            return self.hash_key
+        if use_hostname and self.hostname is not None:
+            return self.hostname
+        return self.address
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.address,
+            self.weight,
+            self.hostname,
+            self.hash_key,
+            self.locality,
+            dict(self.labels),
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Host is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Host is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Host):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def _sort_key(self) -> tuple[object, ...]:
+        """Return a total order over every field (used to break key ties)."""
+        return (
+            self.address.encode(),
+            self.weight,
+            self.hostname or "",
+            self.hash_key or "",
+            self.locality or "",
+            sorted(self.labels.items()),
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _restore,
+            (
+                self.address,
+                self.weight,
+                self.hostname,
+                self.hash_key,
+                self.locality,
+                dict(self.labels),
+            ),
+        )
+
+    def __repr__(self) -> str:
+        parts = [repr(self.address)]
+        if self.weight != 1:
+            parts.append(repr(self.weight))
+        for name in ("hostname", "hash_key", "locality"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        if self.labels:
+            parts.append(f"labels={dict(self.labels)!r}")
+        return f"Host({', '.join(parts)})"
+
+
+def _restore(
+    address: str,
+    weight: int,
+    hostname: str | None,
+    hash_key: str | None,
+    locality: str | None,
+    labels: dict[str, str],
+) -> Host:
+    return Host(
+        address, weight, hostname=hostname, hash_key=hash_key, locality=locality, labels=labels
+    )

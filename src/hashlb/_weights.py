@@ -1,0 +1,144 @@
+"""Host-set preparation shared by every table (spec §2-§3), in plain Python.
+
+Both twins of both engines call :func:`prepare` at build time, so hash-key
+choice, validation and weight normalization exist once.  Normalized weights
+are IEEE doubles computed in exactly Envoy's order of operations
+(``ThreadAwareLoadBalancerBase::refresh``): ``(weight * 1.0) / sum``, or
+``(weight * (locality_weight / lsum)) / locality_host_weight_sum``.  Do not
+"simplify" these expressions: the ring's entry counts depend on the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ._types import MAX_WEIGHT, Host
+
+__all__ = ("Prepared", "check_hash", "prepare")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated host set, ready for a table build.
+
+    ``hosts`` is the tuple in the caller's order (host index = position).
+    ``order`` lists the host indices in Envoy's iteration order (host order,
+    or locality by locality in ``locality_weights`` order, hosts in given
+    order within a locality); hosts in zero-weight localities are left out.
+    ``weights[i]`` is the normalized weight of ``order[i]``.
+    """
+
+    hosts: tuple[Host, ...]
+    keys: tuple[bytes, ...]  # hash key bytes, aligned with hosts
+    order: tuple[int, ...]
+    weights: tuple[float, ...]
+    min_weight: float
+    max_weight: float
+
+
+def _check_int(value: object, field: str, low: int, high: int) -> int:
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+        value = value.__index__()
+    assert isinstance(value, int)
+    if not low <= value <= high:
+        raise ValueError(f"{field} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def check_hash(value: object) -> int:
+    """Validate a request hash: an int in ``[0, 2**64)``."""
+    if type(value) is int and 0 <= value <= 0xFFFFFFFFFFFFFFFF:
+        return value
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"hash must be an int, not {type(value).__name__}")
+    v = value.__index__()
+    if not 0 <= v <= 0xFFFFFFFFFFFFFFFF:
+        raise ValueError(f"hash must be in [0, 2**64), got {v}")
+    return int(v)
+
+
+def prepare(
+    hosts: Iterable[Host],
+    *,
+    use_hostname: bool = False,
+    locality_weights: Mapping[str, int] | None = None,
+) -> Prepared:
+    """Validate *hosts* and compute Envoy's normalized weights (spec §3).
+
+    :raises TypeError: an item is not a :class:`Host`, or a weight is not an int.
+    :raises ValueError: the weight sum exceeds ``2**32 - 1``, a host names a
+        locality missing from *locality_weights*, or a locality weight is
+        out of range.
+    """
+    if isinstance(hosts, (str, bytes, Host)):
+        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
+    try:
+        host_tuple = tuple(hosts)
+    except TypeError:
+        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}") from None
+    for i, h in enumerate(host_tuple):
+        if not isinstance(h, Host):
+            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
+    if not isinstance(use_hostname, bool):
+        raise TypeError(f"use_hostname must be a bool, not {type(use_hostname).__name__}")
+    keys = tuple(h.key(use_hostname).encode() for h in host_tuple)
+
+    if locality_weights is None:
+        total = sum(h.weight for h in host_tuple)
+        if total > MAX_WEIGHT:
+            raise ValueError(f"the sum of host weights must be <= 2**32 - 1, got {total}")
+        order = tuple(range(len(host_tuple)))
+        weights = tuple((h.weight * 1.0) / total for h in host_tuple)
+    else:
+        if not isinstance(locality_weights, Mapping):
+            raise TypeError(
+                f"locality_weights must be a mapping, not {type(locality_weights).__name__}"
+            )
+        lw: dict[str, int] = {}
+        for name, w in locality_weights.items():
+            if not isinstance(name, str):
+                raise TypeError(f"locality_weights keys must be str, got {name!r}")
+            lw[name] = _check_int(w, f"locality_weights[{name!r}]", 0, MAX_WEIGHT)
+        lsum = sum(lw.values())
+        if lsum > MAX_WEIGHT:
+            raise ValueError(f"the sum of locality_weights must be <= 2**32 - 1, got {lsum}")
+        members: dict[str, list[int]] = {name: [] for name in lw}
+        for i, h in enumerate(host_tuple):
+            if h.locality is None:
+                raise ValueError(
+                    f"hosts[{i}] ({h.address}) has no locality, but locality_weights is set"
+                )
+            if h.locality not in members:
+                raise ValueError(
+                    f"hosts[{i}] ({h.address}) names locality {h.locality!r}, "
+                    "which is missing from locality_weights"
+                )
+            members[h.locality].append(i)
+        for name, idx in members.items():
+            s = sum(host_tuple[i].weight for i in idx)
+            if s > MAX_WEIGHT:
+                raise ValueError(
+                    f"the sum of host weights in locality {name!r} must be <= 2**32 - 1, got {s}"
+                )
+        order_l: list[int] = []
+        weights_l: list[float] = []
+        if lsum > 0:
+            for name, w in lw.items():
+                if w == 0 or not members[name]:
+                    continue
+                nlw = w / lsum
+                host_sum = sum(host_tuple[i].weight for i in members[name])
+                for i in members[name]:
+                    order_l.append(i)
+                    weights_l.append((host_tuple[i].weight * nlw) / host_sum)
+        order, weights = tuple(order_l), tuple(weights_l)
+
+    min_w: float = 1.0
+    max_w: float = 0.0
+    for nw in weights:
+        min_w = min(min_w, nw)
+        max_w = max(max_w, nw)
+    return Prepared(host_tuple, keys, order, weights, min_w, max_w)
