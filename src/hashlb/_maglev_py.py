@@ -1,0 +1,445 @@
+"""Maglev consistent hashing, pure Python: the typed twin of ``_maglev_c.pyx``.
+
+Envoy's ``MaglevTable`` (``source/extensions/load_balancing_policies/maglev/
+maglev_lb.cc``; spec ``envoy-lb.md`` §5), which is the populate loop of
+Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load
+Balancer" (NSDI 2016, §3.4, Pseudocode 1) with Envoy's weighted rounds:
+
+1. hosts are sorted by hash-key bytes (ties: by the remaining ``Host``
+   fields, then by host index -- Envoy compares pointers there, which is
+   unspecified, so we pick a documented total order);
+2. ``offset = xxh64(key, 0) % M`` and ``skip = xxh64(key, 1) % (M - 1) + 1``;
+   a host's permutation is ``(offset + skip * next) % M``;
+3. round ``iteration = 1, 2, ...`` (u32): a host takes a slot unless
+   ``iteration * w < target_weight`` (IEEE doubles), and each slot taken adds
+   ``max_normalized_weight`` to its ``target_weight``.
+
+Keep names, signatures and docstrings identical to the compiled twin.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import xxhash
+
+from ._batch import hash_buffer, index_output
+from ._types import Host
+from ._weights import check_hash, prepare
+from .errors import ConfigError
+
+__all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
+
+#: Envoy's default ``table_size``.
+DEFAULT_TABLE_SIZE = 65537
+#: The largest table size Envoy's proto documentation allows.
+MAX_TABLE_SIZE = 5_000_011
+
+_M64 = 0xFFFFFFFFFFFFFFFF
+_U32 = 0xFFFFFFFF
+_xxh64 = xxhash.xxh64_intdigest
+
+
+def _is_prime(n: int) -> bool:
+    """Return True if *n* is prime (trial division; n <= 5,000,011)."""
+    if n < 2:
+        return False
+    if n % 2 == 0:
+        return n == 2
+    d = 3
+    while d * d <= n:
+        if n % d == 0:
+            return False
+        d += 2
+    return True
+
+
+def _check_table_size(value: object) -> int:
+    """Validate ``table_size``: a prime in ``[2, 5,000,011]``."""
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise TypeError(f"table_size must be an int, not {type(value).__name__}")
+        value = value.__index__()
+    assert isinstance(value, int)
+    if not 2 <= value <= MAX_TABLE_SIZE:
+        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {value}")
+    if not _is_prime(value):
+        raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
+    return value
+
+
+def _check_attempt(value: object) -> int:
+    """Validate a retry ``attempt``: an int in ``[0, 2**32)``."""
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise TypeError(f"attempt must be an int, not {type(value).__name__}")
+        value = value.__index__()
+    assert isinstance(value, int)
+    if not 0 <= value <= _U32:
+        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
+    return value
+
+
+def _key_bytes(key: object, what: str) -> bytes | memoryview:
+    """Return the bytes to hash for a request key (str is hashed as UTF-8)."""
+    if type(key) is str:
+        return key.encode()
+    if type(key) is bytes:
+        return key
+    if isinstance(key, str):
+        return str(key).encode()
+    try:
+        view = memoryview(key)  # type: ignore[arg-type]
+    except TypeError:
+        view = None
+    if view is None or not view.c_contiguous:
+        raise TypeError(
+            f"{what} must be str or a C-contiguous bytes-like object, not {type(key).__name__}"
+        )
+    return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+
+
+def _build_order(hosts: tuple[Host, ...], keys: tuple[bytes, ...], order: Sequence[int]) -> list[int]:
+    """Return the positions in *order* sorted as Maglev fills them.
+
+    By hash-key bytes; hosts with equal keys by ``Host._sort_key()`` (every
+    other field), then by host index.
+    """
+    pos = sorted(range(len(order)), key=lambda p: keys[order[p]])
+    i = 0
+    n = len(pos)
+    while i < n:
+        j = i + 1
+        while j < n and keys[order[pos[j]]] == keys[order[pos[i]]]:
+            j += 1
+        if j - i > 1:
+            pos[i:j] = sorted(pos[i:j], key=lambda p: (hosts[order[p]]._sort_key(), order[p]))
+        i = j
+    return pos
+
+
+def _restore(
+    hosts: tuple[Host, ...],
+    table_size: int,
+    use_hostname: bool,
+    locality_weights: dict[str, int] | None,
+) -> Maglev:
+    return Maglev(
+        hosts, table_size=table_size, use_hostname=use_hostname, locality_weights=locality_weights
+    )
+
+
+class Maglev:
+    """Envoy's Maglev table: a host for each 64-bit request hash.
+
+    Bit-exact with Envoy's ``MAGLEV`` load balancer (spec §5): for the same
+    hosts, weights and request hash it picks the same host.  Build it once
+    (tables are immutable and safe to share between threads) and rebuild on
+    membership changes.
+
+    Hosts are sorted by hash-key bytes before the fill, so the table does not
+    depend on the order of *hosts*; hosts whose keys are equal are ordered by
+    their remaining fields (address, weight, hostname, hash_key, locality,
+    labels) and then by position.  Each host's hash key is ``hash_key``, else
+    ``hostname`` when *use_hostname*, else ``address`` (spec §2).
+
+    Memory: the table holds ``table_size`` slots of 2 bytes (below 65,536
+    hosts; 4 bytes above), so at most ~10 MB at the largest size.
+
+    One host: every slot holds it (``entries_per_host == (table_size,)``),
+    while :attr:`min_entries_per_host` and :attr:`max_entries_per_host`
+    report 1, as newest Envoy's gauges do for its degenerate table.  No
+    hosts (or only hosts in zero-weight localities): the table is empty,
+    lookups return ``None`` and batch lookups return an empty array.
+
+    :param hosts: an iterable of :class:`~hashlb.Host`; host index =
+        position in :attr:`hosts`.
+    :param int table_size: a prime ``M`` in ``[2, 5000011]`` (Envoy's
+        default 65537).  Choose ``M > 100 * len(hosts)`` for shares within 1%.
+    :param bool use_hostname: hash each host's ``hostname`` instead of its
+        address (Envoy's ``use_hostname_for_hashing``).
+    :param locality_weights: locality name -> weight; normalizes weights per
+        locality (spec §3), localities in the mapping's order.  A locality of
+        weight 0 gets no slots.
+    :raises ValueError: a table size out of range or not prime (the message
+        names ``table_size``), a weight sum above ``2**32 - 1``, or a host
+        locality missing from *locality_weights*.
+    :raises TypeError: an item of *hosts* is not a ``Host``, or an option has
+        the wrong type.
+
+    >>> lb = Maglev([Host(f"127.0.0.1:{p}") for p in range(90, 96)], table_size=7)
+    >>> list(lb.table)
+    [2, 4, 0, 1, 5, 0, 3]
+    >>> lb.lookup(9)
+    Host('127.0.0.1:90')
+    >>> lb.pick("user-42")
+    Host('127.0.0.1:90')
+    """
+
+    __slots__ = (
+        "_entries",
+        "_hosts",
+        "_locality_weights",
+        "_max_entries",
+        "_min_entries",
+        "_order",
+        "_slots",
+        "_table",
+        "_table_size",
+        "_use_hostname",
+        "_weights",
+    )
+
+    _entries: tuple[int, ...]
+    _hosts: tuple[Host, ...]
+    _locality_weights: dict[str, int] | None
+    _max_entries: int
+    _min_entries: int
+    _order: tuple[int, ...]
+    _slots: int
+    _table: array[int]
+    _table_size: int
+    _use_hostname: bool
+    _weights: tuple[float, ...]
+
+    def __init__(
+        self,
+        hosts: Iterable[Host],
+        *,
+        table_size: int = DEFAULT_TABLE_SIZE,
+        use_hostname: bool = False,
+        locality_weights: Mapping[str, int] | None = None,
+    ) -> None:
+        m = _check_table_size(table_size)
+        prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
+        hosts_t = prep.hosts
+        order = prep.order
+        n = len(order)
+        counts = [0] * len(hosts_t)
+        table = array("H" if len(hosts_t) < 65536 else "I")
+        min_e = max_e = 0
+        if n == 1:
+            # Envoy's DegenerateMaglevTable: one host takes every slot; the
+            # gauges read 1/1 (spec §5.4).
+            table = array(table.typecode, [order[0]]) * m
+            counts[order[0]] = m
+            min_e = max_e = 1
+        elif n > 1:
+            keys = prep.keys
+            weights = prep.weights
+            max_w = prep.max_weight
+            sorted_pos = _build_order(hosts_t, keys, order)
+            host = [order[p] for p in sorted_pos]
+            w = [weights[p] for p in sorted_pos]
+            skip = [_xxh64(keys[h], 1) % (m - 1) + 1 for h in host]
+            # cur[i] == (offset + skip * next) % M, advanced by one skip per probe.
+            cur = [_xxh64(keys[h], 0) % m for h in host]
+            target = [0.0] * n
+            count = [0] * n
+            slots: list[int] = [-1] * m
+            filled = 0
+            iteration = 1
+            while filled < m:
+                for i in range(n):
+                    if filled >= m:
+                        break
+                    if iteration * w[i] < target[i]:
+                        continue
+                    target[i] += max_w
+                    c = cur[i]
+                    s = skip[i]
+                    while slots[c] >= 0:
+                        c += s
+                        if c >= m:
+                            c -= m
+                    slots[c] = host[i]
+                    c += s
+                    cur[i] = c - m if c >= m else c
+                    count[i] += 1
+                    filled += 1
+                iteration = (iteration + 1) & _U32
+            table = array(table.typecode, slots)
+            for i in range(n):
+                counts[host[i]] = count[i]
+            min_e = min(count)
+            max_e = max(count)
+        setter = object.__setattr__
+        setter(self, "_hosts", hosts_t)
+        setter(self, "_table", table)
+        setter(self, "_slots", len(table))
+        setter(self, "_table_size", m)
+        setter(self, "_entries", tuple(counts))
+        setter(self, "_min_entries", min_e)
+        setter(self, "_max_entries", max_e)
+        setter(self, "_order", order)
+        setter(self, "_weights", prep.weights)
+        setter(self, "_use_hostname", use_hostname)
+        setter(self, "_locality_weights", None if locality_weights is None else dict(locality_weights))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Maglev is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Maglev is immutable; cannot delete {name!r}")
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        """The hosts, in the order given; a host index is a position here."""
+        return self._hosts
+
+    @property
+    def table(self) -> memoryview:
+        """The table: the host index of each slot (a read-only memoryview).
+
+        ``len(table) == table_size``, or 0 for an empty host set.  Items are
+        ``uint16`` below 65,536 hosts, else ``uint32``.
+        """
+        return memoryview(self._table).toreadonly()
+
+    @property
+    def table_size(self) -> int:
+        """The table size ``M`` (a prime)."""
+        return self._table_size
+
+    @property
+    def entries_per_host(self) -> tuple[int, ...]:
+        """The number of slots each host holds, aligned with :attr:`hosts`."""
+        return self._entries
+
+    @property
+    def min_entries_per_host(self) -> int:
+        """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
+        return self._min_entries
+
+    @property
+    def max_entries_per_host(self) -> int:
+        """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
+        return self._max_entries
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of table storage held (2 or 4 per slot)."""
+        return self._slots * self._table.itemsize
+
+    @property
+    def normalized_order(self) -> tuple[int, ...]:
+        """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
+        return self._order
+
+    @property
+    def normalized_weights(self) -> tuple[float, ...]:
+        """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
+        return self._weights
+
+    def lookup(self, hash: int, attempt: int = 0) -> Host | None:
+        """Return the host for a request hash: ``hosts[table[hash % M]]``.
+
+        Retry *attempt* ``k > 0`` first XORs the hash with ``2**64 - k``, as
+        Envoy's host-selection retries do (spec §5.3).
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param int attempt: the retry attempt, in ``[0, 2**32)``.
+        :returns: the host, or ``None`` for an empty host set.
+        :raises ValueError: *hash* or *attempt* is out of range.
+        :raises TypeError: *hash* or *attempt* is not an int.
+
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> lb.lookup(3), lb.lookup(3, attempt=1)
+        (Host('10.0.0.1:80'), Host('10.0.0.2:80'))
+        """
+        if type(hash) is not int or not 0 <= hash <= _M64:
+            hash = check_hash(hash)
+        if attempt:
+            hash ^= (1 << 64) - _check_attempt(attempt)
+        elif type(attempt) is not int:
+            _check_attempt(attempt)
+        if not self._slots:
+            return None
+        return self._hosts[self._table[hash % self._table_size]]
+
+    def pick(self, key: str | bytes) -> Host | None:
+        """Return the host for a request key: ``lookup(xxh64(key))``.
+
+        :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
+        :returns: the host, or ``None`` for an empty host set.
+        :raises TypeError: *key* is not str or bytes-like.
+
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> lb.pick("alice")
+        Host('10.0.0.1:80')
+        """
+        h = _xxh64(_key_bytes(key, "key"))
+        if not self._slots:
+            return None
+        return self._hosts[self._table[h % self._table_size]]
+
+    def lookup_many(self, hashes: Any) -> Any:
+        """Return the host index of every hash (attempt 0), as ``uint32``.
+
+        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
+            ``array('Q')``), read without copying, or an iterable of ints.
+        :returns: a ``numpy.uint32`` array for numpy input, else
+            ``array('I')``; empty for an empty host set.
+        :raises TypeError: a buffer of another item type.
+        :raises ValueError: an int outside ``[0, 2**64)``.
+
+        The compiled twin releases the GIL while it looks up.
+
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> list(lb.lookup_many([0, 1, 2, 3]))
+        [0, 1, 0, 0]
+        """
+        view = hash_buffer(hashes)
+        if not self._slots:
+            return index_output(0, hashes)
+        out = index_output(len(view), hashes)
+        t = self._table
+        m = self._table_size
+        for i, h in enumerate(view):
+            out[i] = t[h % m]
+        return out
+
+    def pick_many(self, keys: Sequence[str | bytes]) -> Any:
+        """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
+
+        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
+        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
+            ``array('I')``; empty for an empty host set.
+        :raises TypeError: *keys* is a single str/bytes, not iterable, or
+            holds an item that is not str or bytes-like (named ``keys[i]``).
+
+        The compiled twin releases the GIL while it hashes and looks up.
+
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> list(lb.pick_many(["alice", "bob", b"carol"]))
+        [0, 1, 1]
+        """
+        if isinstance(keys, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}")
+        try:
+            seq = tuple(keys)
+        except TypeError:
+            raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}") from None
+        hs = [_xxh64(_key_bytes(k, f"keys[{i}]")) for i, k in enumerate(seq)]
+        if not self._slots:
+            return index_output(0, keys)
+        out = index_output(len(hs), keys)
+        t = self._table
+        m = self._table_size
+        for i, h in enumerate(hs):
+            out[i] = t[h % m]
+        return out
+
+    def __len__(self) -> int:
+        return self._slots
+
+    def __repr__(self) -> str:
+        return f"Maglev({len(self._hosts)} hosts, table_size={self._table_size})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _restore,
+            (self._hosts, self._table_size, self._use_hostname, self._locality_weights),
+        )
