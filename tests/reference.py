@@ -40,3 +40,58 @@ def murmur2_64_reference(data: bytes, seed: int = 0xC70F6907) -> int:
     h = (shift_mix(h) * mul) & M64
     h = shift_mix(h)
     return h
+
+
+def ring_hash_reference(
+    keys: list[bytes],
+    order: list[int],
+    weights: list[float],
+    min_weight: float,
+    *,
+    min_ring_size: int = 1024,
+    max_ring_size: int = 8388608,
+    hash_function: str = "xx_hash",
+) -> list[tuple[int, int]]:
+    """Transcribe Envoy's ``RingHashLoadBalancer::Ring::Ring`` literally (spec §4.2-§4.3).
+
+    *keys* are the hosts' hash keys (by host index); *order*/*weights* are
+    Envoy's iteration order and normalized weights (``_weights.prepare``).
+    Returns the ring as ``(hash, host_index)`` sorted by hash, ties by host
+    index then replica number (hashlb's documented rule).
+    """
+    import math
+
+    import xxhash
+
+    if not order:
+        return []
+    scale = min(math.ceil(min_weight * min_ring_size) / min_weight, float(max_ring_size))
+    entries: list[tuple[int, int, int]] = []  # (hash, host index, replica)
+    current_hashes = 0.0
+    target_hashes = 0.0
+    for host, weight in zip(order, weights, strict=True):
+        target_hashes += scale * weight
+        i = 0
+        while current_hashes < target_hashes:
+            hash_key = keys[host] + b"_" + str(i).encode()
+            if hash_function == "murmur_hash_2":
+                h = murmur2_64_reference(hash_key)
+            else:
+                h = xxhash.xxh64_intdigest(hash_key)
+            entries.append((h, host, i))
+            i += 1
+            current_hashes += 1
+    entries.sort()
+    return [(h, host) for h, host, _ in entries]
+
+
+def ring_lookup_reference(ring: list[tuple[int, int]], h: int, attempt: int = 0) -> int | None:
+    """Walk the ring linearly: the first entry with hash >= h, else entry 0; then + attempt."""
+    if not ring:
+        return None
+    p = 0
+    for j, (entry_hash, _) in enumerate(ring):
+        if entry_hash >= h:
+            p = j
+            break
+    return ring[(p + attempt) % len(ring)][1]

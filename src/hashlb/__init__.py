@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._types import Host
 from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
+from .ring import RingHash
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ __all__ = (
     "ConfigError",
     "HashlbError",
     "Host",
+    "RingHash",
     "__version__",
     "murmur2_64",
     "murmur3_64",

@@ -1,0 +1,456 @@
+"""Ring hash (Envoy's ketama ring), pure Python: the typed twin of ``_ring_c.pyx``.
+
+Envoy ``RingHashLoadBalancer::Ring::Ring``
+(``source/extensions/load_balancing_policies/ring_hash/ring_hash_lb.cc``),
+spec ``envoy-lb.md`` §4:
+
+1. ``scale = min(ceil(min_w * min_ring_size) / min_w, double(max_ring_size))``
+   where ``min_w`` is the smallest normalized weight (spec §3).
+2. Two IEEE-double running sums, ``current`` and ``target``, both 0.0.  For
+   each host in Envoy's iteration order, ``target += scale * w``; then
+   ``while current < target`` the host gets its next entry and ``current``
+   grows by 1.  Worked example (the 75-host quirk): 75 equal hosts, default
+   sizes, ``scale = 1050.0`` but ``1050.0 * (1 / 75) == 14.000000000000002``,
+   so host 0 already gets 15 entries and the ring 1051 (the gauge says 1050).
+   Do not change the order of these operations: the counts depend on the
+   last bit of the sums.
+3. Entry ``i`` of a host hashes ``<hash key>_<i>`` (decimal ``i``) with
+   xxHash64 (seed 0) or libstdc++ MurmurHash2 (seed ``0xc70f6907``).
+4. Entries sorted ascending by hash.  Envoy's ``std::sort`` is not stable, so
+   its order of *equal* hashes is unspecified; hashlb orders ties by host
+   index, then replica number (a stable sort of entries generated host by
+   host in host-index order).
+5. Lookup: the first entry whose hash is ``>= h``, wrapping to entry 0
+   (``bisect_left``); retry attempt ``k`` takes entry ``(p + k) % len``.
+
+Keep names, signatures and docstrings identical to the compiled twin.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import xxhash
+
+from ._batch import hash_buffer, index_output
+from ._hashing_py import _bytes, murmur2_64
+from ._types import Host
+from ._weights import check_hash, prepare
+from .errors import ConfigError
+
+__all__ = ("RingHash",)
+
+#: Envoy validates both ring sizes to be <= 1024 * 1024 * 8.
+MAX_RING_SIZE = 8388608
+#: The accepted ``hash_function`` names (Envoy's ``XX_HASH``/``MURMUR_HASH_2``).
+HASH_FUNCTIONS = ("xx_hash", "murmur_hash_2")
+_MAX_ATTEMPT = 2**32 - 1
+
+_xxh64_intdigest = xxhash.xxh64_intdigest
+
+
+def _check_size(value: object, field: str) -> int:
+    """Validate a ring size: an int in ``[1, MAX_RING_SIZE]``."""
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+        value = value.__index__()
+    assert isinstance(value, int)
+    if not 1 <= value <= MAX_RING_SIZE:
+        raise ConfigError(f"{field} must be in [1, {MAX_RING_SIZE}], got {value}")
+    return value
+
+
+def _check_attempt(value: object) -> int:
+    """Validate a retry attempt: an int in ``[0, 2**32)``."""
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise TypeError(f"attempt must be an int, not {type(value).__name__}")
+        value = value.__index__()
+    assert isinstance(value, int)
+    if not 0 <= value <= _MAX_ATTEMPT:
+        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
+    return value
+
+
+def _check_config(
+    min_ring_size: object, max_ring_size: object, hash_function: object
+) -> tuple[int, int, str]:
+    """Validate the ring options (spec §4.1); return them normalized."""
+    rmin = _check_size(min_ring_size, "min_ring_size")
+    rmax = _check_size(max_ring_size, "max_ring_size")
+    if rmin > rmax:
+        raise ConfigError(
+            f"ring hash: minimum_ring_size ({rmin}) > maximum_ring_size ({rmax}): "
+            "min_ring_size must be <= max_ring_size"
+        )
+    if not isinstance(hash_function, str) or hash_function not in HASH_FUNCTIONS:
+        raise ConfigError(
+            f"hash_function must be 'xx_hash' or 'murmur_hash_2', got {hash_function!r}"
+        )
+    return rmin, rmax, str(hash_function)
+
+
+def _ring_scale(min_weight: float, min_ring_size: int, max_ring_size: int) -> float:
+    """Return Envoy's ring scale: ``min(ceil(min_w * Rmin) / min_w, double(Rmax))``."""
+    return min(float(math.ceil(min_weight * min_ring_size)) / min_weight, float(max_ring_size))
+
+
+def _entry_counts(
+    n_hosts: int, order: Sequence[int], weights: Sequence[float], scale: float
+) -> list[int]:
+    """Return the entry count of every host (spec §4.2), aligned with host index.
+
+    ``current`` only takes whole values, so "add 1 while current < target"
+    ends at ``ceil(target)`` when ``target > current``: that closed form is
+    exact; the sum ``target`` itself is accumulated exactly as Envoy does.
+    """
+    counts = [0] * n_hosts
+    current = 0.0
+    target = 0.0
+    for index, weight in zip(order, weights, strict=True):
+        target += scale * weight
+        if current < target:
+            top = float(math.ceil(target))
+            counts[index] = int(top - current)
+            current = top
+    return counts
+
+
+def _restore(
+    hosts: tuple[Host, ...],
+    min_ring_size: int,
+    max_ring_size: int,
+    hash_function: str,
+    use_hostname: bool,
+    locality_weights: dict[str, int] | None,
+) -> RingHash:
+    """Rebuild a pickled :class:`RingHash`."""
+    return RingHash(
+        hosts,
+        min_ring_size=min_ring_size,
+        max_ring_size=max_ring_size,
+        hash_function=hash_function,
+        use_hostname=use_hostname,
+        locality_weights=locality_weights,
+    )
+
+
+class RingHash:
+    """Envoy's ring hash ("ketama") load balancer: a sorted ring of host entries.
+
+    Bit-exact with Envoy's ``RING_HASH`` policy (spec §4): the same hosts,
+    options and request hash choose the same host, entry for entry.
+
+    :param hosts: the :class:`~hashlb.Host` endpoints; a host's index is its
+        position in :attr:`hosts`.  An empty host set is legal: lookups
+        return ``None`` and batch lookups return an empty array.
+    :param int min_ring_size: Envoy's ``minimum_ring_size``, in
+        ``[1, 8388608]`` (default 1024).
+    :param int max_ring_size: Envoy's ``maximum_ring_size``, in
+        ``[min_ring_size, 8388608]`` (default 8388608).
+    :param str hash_function: ``"xx_hash"`` (Envoy's default) or
+        ``"murmur_hash_2"``: how entry keys ``<hash key>_<i>`` are hashed.
+        Request hashes (:meth:`pick`) are always xxHash64.
+    :param bool use_hostname: hash a host's ``hostname`` instead of its
+        address (Envoy's ``use_hostname_for_hashing``).
+    :param locality_weights: locality name -> weight.  When given, weights
+        are normalized per locality (spec §3), localities in the mapping's
+        order; a locality of weight 0 contributes no entries.
+    :raises TypeError: a host is not a :class:`~hashlb.Host`, or an option
+        has the wrong type.
+    :raises ValueError: a ring size is out of range, ``min_ring_size >
+        max_ring_size`` ("ring hash: minimum_ring_size (20) >
+        maximum_ring_size (10)"), an unknown *hash_function*, a weight sum
+        above ``2**32 - 1``, or a host's locality missing from
+        *locality_weights*.
+
+    The ring holds ``ceil(scale * sum(w))`` entries, which is at most
+    *max_ring_size* plus one entry of floating-point rounding (the 75-host
+    quirk), so memory is capped: at most 12 bytes per entry below 65,536
+    hosts (see :attr:`nbytes`).  Entries with equal hashes (only when two
+    hosts share a hash key) are ordered by host index, then replica number;
+    Envoy leaves that order unspecified.
+
+    >>> lb = RingHash([Host("127.0.0.1:90"), Host("127.0.0.1:91")], min_ring_size=4)
+    >>> lb
+    RingHash(2 hosts, 4 entries, hash_function='xx_hash')
+    >>> lb.ring[0]
+    (1033482794131418490, 0)
+    >>> lb.lookup(0)
+    Host('127.0.0.1:90')
+    >>> lb.pick("user-42").address
+    '127.0.0.1:91'
+    """
+
+    __slots__ = (
+        "_counts",
+        "_entry_hosts",
+        "_hashes",
+        "_hosts",
+        "_locality_weights",
+        "_max_entries",
+        "_min_entries",
+        "_order",
+        "_ring_size_gauge",
+        "_settings",
+        "_weights",
+    )
+
+    _hosts: tuple[Host, ...]
+    _hashes: array[int]  # sorted ascending; ties by host index, then replica
+    _entry_hosts: array[int]  # host index of each entry
+    _counts: tuple[int, ...]
+    _order: tuple[int, ...]
+    _weights: tuple[float, ...]
+    _min_entries: int
+    _max_entries: int
+    _ring_size_gauge: int
+    _settings: tuple[int, int, str, bool]
+    _locality_weights: dict[str, int] | None
+
+    def __init__(
+        self,
+        hosts: Iterable[Host],
+        *,
+        min_ring_size: int = 1024,
+        max_ring_size: int = 8388608,
+        hash_function: str = "xx_hash",
+        use_hostname: bool = False,
+        locality_weights: Mapping[str, int] | None = None,
+    ) -> None:
+        if hasattr(self, "_hosts"):
+            raise AttributeError("RingHash is immutable; cannot re-initialize")
+        prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
+        rmin, rmax, fn = _check_config(min_ring_size, max_ring_size, hash_function)
+        n_hosts = len(prep.hosts)
+        hashes: list[int] = []
+        if prep.order:
+            scale = _ring_scale(prep.min_weight, rmin, rmax)
+            counts = _entry_counts(n_hosts, prep.order, prep.weights, scale)
+            gauge = math.ceil(scale)
+            iterated = [counts[i] for i in prep.order]
+            lo, hi = min(iterated), max(iterated)
+            owners: list[int] = []
+            digest = _xxh64_intdigest if fn == "xx_hash" else murmur2_64
+            for index, count in enumerate(counts):  # host-index order: the tie rule
+                if count:
+                    prefix = prep.keys[index] + b"_"
+                    hashes.extend([digest(prefix + b"%d" % i) for i in range(count)])
+                    owners.extend([index] * count)
+            perm = sorted(range(len(hashes)), key=hashes.__getitem__)  # stable
+            hashes = [hashes[j] for j in perm]
+            owners = [owners[j] for j in perm]
+        else:
+            counts, gauge, lo, hi, owners = [0] * n_hosts, 0, 0, 0, []
+        setter = object.__setattr__
+        setter(self, "_hosts", prep.hosts)
+        setter(self, "_hashes", array("Q", hashes))
+        setter(self, "_entry_hosts", array("H" if n_hosts < 65536 else "I", owners))
+        setter(self, "_counts", tuple(counts))
+        setter(self, "_order", prep.order)
+        setter(self, "_weights", prep.weights)
+        setter(self, "_min_entries", lo)
+        setter(self, "_max_entries", hi)
+        setter(self, "_ring_size_gauge", gauge)
+        setter(self, "_settings", (rmin, rmax, fn, use_hostname))
+        setter(
+            self, "_locality_weights", None if locality_weights is None else dict(locality_weights)
+        )
+
+    # -- lookups -----------------------------------------------------------
+
+    def lookup(self, hash: int, attempt: int = 0) -> Host | None:
+        """Return the host Envoy picks for a request *hash* on retry *attempt*.
+
+        The first entry whose hash is ``>= hash`` (the first of equal ones),
+        wrapping to entry 0 past the last; attempt ``k`` takes the entry
+        ``k`` places further on, modulo the ring size (spec §4.4).  This does
+        not guarantee a different host.
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param int attempt: the retry attempt, in ``[0, 2**32)`` (0 = first try).
+        :returns: the host (the very object in :attr:`hosts`), or ``None``
+            when the ring is empty.
+        :raises TypeError: *hash* or *attempt* is not an int.
+        :raises ValueError: *hash* or *attempt* is out of range.
+
+        >>> lb = RingHash([Host("a:1"), Host("b:1")])
+        >>> lb.lookup(2**64 - 1) is lb.lookup(0)
+        True
+        """
+        h = check_hash(hash)
+        k = 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt)
+        n = len(self._hashes)
+        if not n:
+            return None
+        p = bisect_left(self._hashes, h)
+        if p == n:
+            p = 0
+        if k:
+            p = (p + k) % n
+        return self._hosts[self._entry_hosts[p]]
+
+    def pick(self, key: str | bytes) -> Host | None:
+        """Return the host for *key*: ``lookup(xxh64(key))``.
+
+        :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
+        :returns: the host, or ``None`` when the ring is empty.
+        :raises TypeError: *key* is not str or bytes-like.
+
+        >>> RingHash([Host("10.0.0.1:80")]).pick("anything")
+        Host('10.0.0.1:80')
+        """
+        h = _xxh64_intdigest(_bytes(key, "key"))
+        n = len(self._hashes)
+        if not n:
+            return None
+        p = bisect_left(self._hashes, h)
+        return self._hosts[self._entry_hosts[p if p < n else 0]]
+
+    def lookup_many(self, hashes: Any) -> Any:
+        """Return the host index of each request hash (attempt 0), as uint32.
+
+        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
+            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
+        :returns: a ``numpy.uint32`` array when *hashes* is a numpy array,
+            else ``array('I')``; empty when the ring is empty.
+        :raises TypeError: *hashes* is not a uint64 buffer or iterable of ints.
+        :raises ValueError: an int is outside ``[0, 2**64)``.
+
+        The compiled twin releases the GIL while it searches.
+
+        >>> lb = RingHash([Host("a:1"), Host("b:1")])
+        >>> list(lb.lookup_many([0, 2**64 - 1])) == [lb.ring[0][1]] * 2
+        True
+        """
+        view = hash_buffer(hashes)
+        ring = self._hashes
+        n = len(ring)
+        out = index_output(len(view) if n else 0, hashes)
+        if n:
+            owners = self._entry_hosts
+            for j, h in enumerate(view):
+                p = bisect_left(ring, h)
+                out[j] = owners[p if p < n else 0]
+        return out
+
+    def pick_many(self, keys: Sequence[str | bytes]) -> Any:
+        """Return the host index for each key (``lookup_many`` of their xxh64).
+
+        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
+        :returns: ``array('I')`` of host indices; empty when the ring is empty.
+        :raises TypeError: a key is not str or bytes-like.
+
+        >>> lb = RingHash([Host("a:1"), Host("b:1")])
+        >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
+        True
+        """
+        if isinstance(keys, (str, bytes)):
+            raise TypeError(f"keys must be a sequence of str or bytes, not {type(keys).__name__}")
+        hashes = [_xxh64_intdigest(_bytes(k, "key")) for k in keys]
+        return self.lookup_many(hashes)
+
+    # -- the table ---------------------------------------------------------
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        """The hosts as given; a host's index is its position here."""
+        return self._hosts
+
+    @property
+    def ring(self) -> tuple[tuple[int, int], ...]:
+        """The ring as ``(entry_hash, host_index)`` pairs, sorted as Envoy sorts it.
+
+        Built on each access (O(ring size)); equal hashes are ordered by host
+        index, then replica number.
+        """
+        return tuple(zip(self._hashes, self._entry_hosts, strict=True))
+
+    @property
+    def entries_per_host(self) -> tuple[int, ...]:
+        """The number of ring entries of each host, aligned with :attr:`hosts`."""
+        return self._counts
+
+    @property
+    def min_entries_per_host(self) -> int:
+        """Envoy's ``min_hashes_per_host`` gauge: the fewest entries of an iterated host.
+
+        Hosts in zero-weight localities are not iterated and not counted;
+        0 for an empty ring.
+        """
+        return self._min_entries
+
+    @property
+    def max_entries_per_host(self) -> int:
+        """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host."""
+        return self._max_entries
+
+    @property
+    def ring_size_gauge(self) -> int:
+        """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
+
+        It can differ from ``len(self)``: 75 equal hosts with the default
+        sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
+        """
+        return self._ring_size_gauge
+
+    @property
+    def normalized_order(self) -> tuple[int, ...]:
+        """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
+        return self._order
+
+    @property
+    def normalized_weights(self) -> tuple[float, ...]:
+        """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
+        return self._weights
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of ring storage held: entry hashes, host indices and search index.
+
+        Hashes are uint64 and host indices 2 bytes below 65,536 hosts, so the
+        total stays at or below 12 bytes per entry (the compiled twin's
+        prefix index included).  The :class:`~hashlb.Host` objects are not
+        counted.
+        """
+        return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
+
+    @property
+    def min_ring_size(self) -> int:
+        """The ``min_ring_size`` the ring was built with."""
+        return self._settings[0]
+
+    @property
+    def max_ring_size(self) -> int:
+        """The ``max_ring_size`` the ring was built with."""
+        return self._settings[1]
+
+    @property
+    def hash_function(self) -> str:
+        """The entry-key hash: ``"xx_hash"`` or ``"murmur_hash_2"``."""
+        return self._settings[2]
+
+    def __len__(self) -> int:
+        """Return the number of ring entries."""
+        return len(self._hashes)
+
+    def __repr__(self) -> str:
+        return (
+            f"RingHash({len(self._hosts)} hosts, {len(self._hashes)} entries, "
+            f"hash_function={self._settings[2]!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rmin, rmax, fn, use_hostname = self._settings
+        return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"RingHash is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"RingHash is immutable; cannot delete {name!r}")
