@@ -1,4 +1,9 @@
-"""``python -m hashlb`` / the ``hashlb`` console script."""
+"""``python -m hashlb`` / the ``hashlb`` console script.
+
+Without arguments it prints the version, the active implementation and a
+short demo; ``hashlb simulate`` and ``hashlb bench`` are the subcommands
+(see :mod:`hashlb.cli`).
+"""
 
 from __future__ import annotations
 
@@ -17,17 +22,27 @@ def info() -> str:
     ]
     for key in ("foo", "bar", "user-42", "10.0.0.7"):
         lines.append(f"{key:<16} {hashlb.xxh64(key):>20} {hashlb.murmur2_64(key):>20}")
+    lines += [
+        "",
+        "Commands: hashlb simulate -f mesh.yaml   (route requests through Istio YAML)",
+        "          hashlb bench                   (ring and table sizes: balance, disruption, speed)",
+        "          hashlb COMMAND --help",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("-V", "--version"):
+    if not args:
+        print(info())
+        return 0
+    if args[0] in ("-V", "--version"):
         print(f"hashlb {hashlb.__version__} ({hashlb.IMPLEMENTATION})")
         return 0
-    print(info())
-    return 0
+    from .cli import run_command
+
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,227 @@
+"""The requests ``hashlb simulate`` routes: a JSONL file or synthetic users.
+
+A JSONL file has one JSON object per line (blank lines are skipped)::
+
+    {"user": "alice", "headers": {"x-user": "alice"}, "cookies": {"session": "s1"},
+     "path": "/api?tenant=7", "source_ip": "203.0.113.7"}
+
+Every field is optional:
+
+``user``
+    who sent it, for the stickiness figures (default: the request itself,
+    so identical requests count as one user);
+``headers``
+    a mapping, or a list of ``[name, value]`` pairs (repeated names allowed);
+``cookies``
+    a mapping, sent as one ``cookie`` header after the other headers;
+``path``
+    ``:path`` with the query string (default ``/``);
+``source_ip``
+    the client IP; the connection's remote address is ``SOURCE_IP:50000``;
+``remote_address`` / ``local_address``
+    override the connection's addresses (``ip:port``); the local address
+    defaults to ``10.96.0.1:80``, a stand-in for the service's ClusterIP.
+    Both feed Envoy's generated cookie when ``httpCookie`` has a ``ttl``.
+
+Synthetic users (``--users N --requests-per-user R --key KEY``): user *i*
+gets a random 64-bit token and a distinct source IP in ``100.64.0.0/10``,
+both drawn from ``random.Random(seed)``, and sends its token as the key:
+``header:NAME``, ``cookie:NAME``, ``query:NAME``, ``source-ip`` (the
+source IP is the key) or ``none`` (no key at all: with a cookie ``ttl``
+Envoy then generates the cookie).  Requests are interleaved: every user's
+first request, then every user's second, and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .source import InputError, Where
+
+__all__ = (
+    "DEFAULT_LOCAL_ADDRESS",
+    "DEFAULT_SOURCE_PORT",
+    "KeySpec",
+    "SimRequest",
+    "parse_key",
+    "read_jsonl",
+    "synthetic",
+)
+
+DEFAULT_SOURCE_PORT = 50000
+DEFAULT_LOCAL_ADDRESS = "10.96.0.1:80"
+_FIELDS = frozenset(
+    {"user", "headers", "cookies", "path", "source_ip", "remote_address", "local_address"}
+)
+_CGNAT = (100 << 24) | (64 << 16)  # 100.64.0.0/10
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A ``--key`` value: ``kind`` is header, cookie, query, source-ip or none."""
+
+    kind: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+def parse_key(text: str) -> KeySpec:
+    """Parse ``header:NAME``, ``cookie:NAME``, ``query:NAME``, ``source-ip`` or ``none``.
+
+    :raises ValueError: any other form (argparse turns it into a usage error).
+    """
+    kind, sep, name = text.partition(":")
+    kind = kind.strip().lower()
+    if kind in ("source-ip", "source_ip", "sourceip", "none") and not name:
+        return KeySpec("source-ip" if kind != "none" else "none")
+    if kind in ("header", "cookie", "query") and sep and name:
+        return KeySpec(kind, name.lower() if kind == "header" else name)
+    raise ValueError(
+        f"invalid key {text!r}: use header:NAME, cookie:NAME, query:NAME, source-ip or none"
+    )
+
+
+@dataclass(frozen=True)
+class SimRequest:
+    """One simulated request, independent of the policy module's Request type."""
+
+    user: str
+    headers: tuple[tuple[str, str], ...]
+    path: str
+    remote_address: str | None
+    local_address: str
+    where: Where | None = None
+
+    def header(self, name: str) -> list[str]:
+        """Return every value of header *name* (case-insensitive)."""
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+
+def _ip_of(address: str) -> str:
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0]
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+
+
+def _join(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _text(value: object, where: Where, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(where, f"{what} must be a string, got {json.dumps(value)}")
+    return str(value)
+
+
+def parse_request(obj: object, where: Where) -> SimRequest:
+    """Turn one decoded JSONL object into a :class:`SimRequest`.
+
+    :raises InputError: the object or one of its fields has the wrong shape.
+    """
+    if not isinstance(obj, dict):
+        raise InputError(where, f"each line must be a JSON object, got {type(obj).__name__}")
+    for k in obj:
+        if k not in _FIELDS:
+            raise InputError(
+                where, f"unknown request field {k!r} (expected: {', '.join(sorted(_FIELDS))})"
+            )
+    headers: list[tuple[str, str]] = []
+    raw_headers = obj.get("headers") or {}
+    if isinstance(raw_headers, dict):
+        for k, v in raw_headers.items():
+            values = v if isinstance(v, list) else [v]
+            for item in values:
+                headers.append((str(k), _text(item, where, f"header {k!r}")))
+    elif isinstance(raw_headers, list):
+        for pair in raw_headers:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise InputError(where, "'headers' as a list must hold [name, value] pairs")
+            headers.append(
+                (_text(pair[0], where, "a header name"), _text(pair[1], where, "a header value"))
+            )
+    else:
+        raise InputError(where, "'headers' must be an object or a list of [name, value] pairs")
+    cookies = obj.get("cookies") or {}
+    if not isinstance(cookies, dict):
+        raise InputError(where, "'cookies' must be an object of name -> value")
+    if cookies:
+        headers.append(
+            (
+                "cookie",
+                "; ".join(f"{k}={_text(v, where, f'cookie {k!r}')}" for k, v in cookies.items()),
+            )
+        )
+    path = _text(obj.get("path", "/"), where, "'path'")
+    remote = obj.get("remote_address")
+    source_ip = obj.get("source_ip")
+    if remote is not None:
+        remote = _text(remote, where, "'remote_address'")
+    elif source_ip is not None:
+        remote = _join(_text(source_ip, where, "'source_ip'"), DEFAULT_SOURCE_PORT)
+    local = _text(obj.get("local_address", DEFAULT_LOCAL_ADDRESS), where, "'local_address'")
+    user = obj.get("user")
+    if user is None:
+        user = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return SimRequest(_text(user, where, "'user'"), tuple(headers), path, remote, local, where)
+
+
+def read_jsonl(path: str) -> list[SimRequest]:
+    """Read a JSONL request file.
+
+    :raises InputError: unreadable file, bad JSON or a bad field (``FILE:LINE``).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(path, f"cannot read: {e}") from None
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = Where(path, n)
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(where, f"malformed JSON: {e.msg} (column {e.colno})") from None
+        out.append(parse_request(obj, where))
+    if not out:
+        raise InputError(path, "the request file has no requests")
+    return out
+
+
+def synthetic(users: int, per_user: int, key: KeySpec, seed: int) -> Iterator[SimRequest]:
+    """Yield *users* x *per_user* requests, interleaved, deterministic for *seed*."""
+    rng = random.Random(seed)
+    offset = rng.getrandbits(22)
+    people: list[tuple[str, str, str]] = []
+    for i in range(users):
+        token = f"{rng.getrandbits(64):016x}"
+        n = (offset + i * 2654435761) & 0x3FFFFF  # odd stride: distinct for < 2**22 users
+        ip_int = _CGNAT | n
+        ip = ".".join(str((ip_int >> s) & 0xFF) for s in (24, 16, 8, 0))
+        people.append((f"user{i}", token, ip))
+    for _ in range(per_user):
+        for user, token, ip in people:
+            headers: tuple[tuple[str, str], ...] = ()
+            path = "/"
+            if key.kind == "header":
+                headers = ((key.name, token),)
+            elif key.kind == "cookie":
+                headers = (("cookie", f"{key.name}={token}"),)
+            elif key.kind == "query":
+                path = f"/?{key.name}={token}"
+            yield SimRequest(
+                user, headers, path, _join(ip, DEFAULT_SOURCE_PORT), DEFAULT_LOCAL_ADDRESS
+            )
+
+
+def source_ip_of(req: SimRequest) -> str | None:
+    """Return the client IP of a request (its remote address without the port)."""
+    return _ip_of(req.remote_address) if req.remote_address else None
