@@ -122,20 +122,57 @@ def _fastring(names: list[str]) -> Lookup:  # pragma: no cover - Python >= 3.13 
 
 
 PEERS = [
-    Peer("hashlb Maglev", "Maglev (Envoy-exact, M=65537)", "hashlb", _hashlb_maglev_raw,
-         "compiled twin" if hashlb.IMPLEMENTATION == "c" else "pure twin", "O(1)"),
-    Peer("hashlb RingHash", "ring (Envoy-exact, xxHash64, min ring 1024)", "hashlb", _hashlb_ring,
-         "compiled twin" if hashlb.IMPLEMENTATION == "c" else "pure twin"),
+    Peer(
+        "hashlb Maglev",
+        "Maglev (Envoy-exact, M=65537)",
+        "hashlb",
+        _hashlb_maglev_raw,
+        "compiled twin" if hashlb.IMPLEMENTATION == "c" else "pure twin",
+        "O(1)",
+    ),
+    Peer(
+        "hashlb RingHash",
+        "ring (Envoy-exact, xxHash64, min ring 1024)",
+        "hashlb",
+        _hashlb_ring,
+        "compiled twin" if hashlb.IMPLEMENTATION == "c" else "pure twin",
+    ),
     Peer("uhashring", "ring (md5, ketama, 160 vnodes)", "uhashring", _uhashring, "pure Python"),
-    Peer("hashlb Maglev, pre-hashed", "Maglev.lookup(int)", "hashlb", _hashlb_maglev_lookup,
-         "key hashed outside the timed loop", "O(1)", _prehash),
-    Peer("jump-consistent-hash", "jump hash (C) + xxHash64 of the str key", "jump", _jump,
-         "can only remove the last bucket", "O(log n)"),
-    Peer("jump-consistent-hash, pre-hashed", "jump.hash(int, n)", "jump", _jump_int,
-         "int key hashed outside the timed loop; index only", "O(log n)", _prehash),
+    Peer(
+        "hashlb Maglev, pre-hashed",
+        "Maglev.lookup(int)",
+        "hashlb",
+        _hashlb_maglev_lookup,
+        "key hashed outside the timed loop",
+        "O(1)",
+        _prehash,
+    ),
+    Peer(
+        "jump-consistent-hash",
+        "jump hash (C) + xxHash64 of the str key",
+        "jump",
+        _jump,
+        "can only remove the last bucket",
+        "O(log n)",
+    ),
+    Peer(
+        "jump-consistent-hash, pre-hashed",
+        "jump.hash(int, n)",
+        "jump",
+        _jump_int,
+        "int key hashed outside the timed loop; index only",
+        "O(log n)",
+        _prehash,
+    ),
     Peer("hashring", "ring (md5, 40 vnodes x 4)", "hashring", _hashring, "pure Python"),
-    Peer("clandestined", "rendezvous (murmur3)", "clandestined", _clandestined,
-         "pure Python, O(n) per lookup", "O(n)"),
+    Peer(
+        "clandestined",
+        "rendezvous (murmur3)",
+        "clandestined",
+        _clandestined,
+        "pure Python, O(n) per lookup",
+        "O(n)",
+    ),
     Peer("fastring", "ring (xxh3) in Rust", "fastring", _fastring, "Python >= 3.13 only"),
 ]
 
@@ -175,7 +212,9 @@ def measure(peer: Peer, keys: list[str], balance_keys: int, rounds: int) -> dict
         # O(n) peers get fewer keys at 1000 hosts so the run stays short.
         ks = keys[:200] if peer.complexity == "O(n)" and n == 1000 else keys
         row[f"lookup_ns_{n}"] = _median_ns_per_call(fn, ks, rounds)
-    row["build_ms_1000"] = _median_build_ms(peer, _hosts(1000), 3 if peer.complexity != "O(1)" else 7)
+    row["build_ms_1000"] = _median_build_ms(
+        peer, _hosts(1000), 3 if peer.complexity != "O(1)" else 7
+    )
     names = _hosts(100)
     nkeys = balance_keys if peer.complexity != "O(n)" else min(balance_keys, 50_000)
     bkeys = [prep(f"user-{i}") for i in range(nkeys)]
@@ -189,7 +228,7 @@ def measure(peer: Peer, keys: list[str], balance_keys: int, rounds: int) -> dict
     fn2 = peer.build([n for n in names if n != removed])
     if peer.build is _jump_int:  # its lookup returns a bucket number, not a name
         removed = str(len(names) - 1)
-    moved = sum(1 for k, o in zip(bkeys, owners) if _owner(fn2, k) != o)
+    moved = sum(1 for k, o in zip(bkeys, owners, strict=True) if _owner(fn2, k) != o)
     row["moved_pct"] = 100.0 * moved / nkeys
     row["removed_share_pct"] = 100.0 * counts[removed] / nkeys
     return row
@@ -234,7 +273,9 @@ def markdown(rows: list[dict[str, object]], skipped: list[str]) -> str:
                 continue
             # like with like: a pre-hashed peer is compared with Maglev.lookup(int)
             pre = "pre-hashed" in str(r["library"])
-            base = by_name.get("hashlb Maglev, pre-hashed" if pre else "hashlb Maglev", by_name["hashlb Maglev"])
+            base = by_name.get(
+                "hashlb Maglev, pre-hashed" if pre else "hashlb Maglev", by_name["hashlb Maglev"]
+            )
             out.append(
                 f"- {r['library']}: {base['library']} is "
                 f"{float(r['lookup_ns_1000']) / float(base['lookup_ns_1000']):.1f}x faster per lookup at 1000 hosts"
@@ -256,7 +297,9 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
     x = range(len(rows))
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.bar([i - 0.2 for i in x], [float(r["lookup_ns_10"]) for r in rows], 0.4, label="10 hosts")  # type: ignore[arg-type]
-    ax.bar([i + 0.2 for i in x], [float(r["lookup_ns_1000"]) for r in rows], 0.4, label="1000 hosts")  # type: ignore[arg-type]
+    ax.bar(
+        [i + 0.2 for i in x], [float(r["lookup_ns_1000"]) for r in rows], 0.4, label="1000 hosts"
+    )  # type: ignore[arg-type]
     ax.set_xticks(list(x), names, rotation=20, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("ns per single lookup (log scale)")
@@ -270,9 +313,13 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison; return the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("."), help="directory for compare.md and compare.png")
+    ap.add_argument(
+        "--out", type=Path, default=Path("."), help="directory for compare.md and compare.png"
+    )
     ap.add_argument("--keys", type=int, default=20_000, help="keys per lookup round")
-    ap.add_argument("--balance-keys", type=int, default=1_000_000, help="keys for the balance figure")
+    ap.add_argument(
+        "--balance-keys", type=int, default=1_000_000, help="keys for the balance figure"
+    )
     ap.add_argument("--rounds", type=int, default=7, help="rounds per lookup median")
     args = ap.parse_args(argv)
 
@@ -280,7 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, skipped = [], []
     for peer in PEERS:
         if importlib.util.find_spec(peer.module) is None:
-            skipped.append(f"{peer.name} is not installed ({peer.note or 'pip install ' + peer.module})")
+            skipped.append(
+                f"{peer.name} is not installed ({peer.note or 'pip install ' + peer.module})"
+            )
             continue
         print(f"measuring {peer.name} ...", file=sys.stderr, flush=True)
         rows.append(measure(peer, keys, args.balance_keys, args.rounds))
