@@ -1,0 +1,312 @@
+"""Property tests of the hash policies: totality, order independence, parser model, chain rule."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+
+import xxhash  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import hashlb.policy  # noqa: E402
+
+from ._impl import PY, C, Implementation  # noqa: E402
+from .strategies import (  # noqa: E402
+    addresses,
+    cookie_strings,
+    header_pairs,
+    request_text,
+    xff_values,
+)
+
+M64 = 2**64 - 1
+#: The CI profile runs the totality property on 100,000 examples per twin.
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+TOTALITY_EXAMPLES = 100_000 if PROFILE == "ci" else 2_000
+
+
+def _module(impl: Implementation) -> ModuleType:
+    try:
+        return impl.module("policy")
+    except ImportError:
+        return hashlb.policy
+
+
+@cache
+def _methods(tag: str) -> tuple[Any, ...]:
+    """Return a fixed set of hash methods of one twin, covering every code path."""
+    P = _module(PY if tag == "py" else C)
+    return (
+        P.Header("x-user"),
+        P.Header("X-User", regex_rewrite=(r"[a-f](\d?)", r"<\1\\>")),
+        P.Header(":path"),
+        P.Header(":authority", terminal=True),
+        P.Cookie("s"),
+        P.Cookie("s", ttl=60, path="/", attributes={"Secure": ""}),
+        P.Cookie("c", ttl=0, terminal=True),
+        P.SourceIP(),
+        P.SourceIP(1),
+        P.SourceIP(3, terminal=True),
+        P.SourceIP(use_remote_address=False),
+        P.QueryParameter("u"),
+        P.QueryParameter("s", terminal=True),
+    )
+
+
+@cache
+def _everything(tag: str) -> Any:
+    P = _module(PY if tag == "py" else C)
+    return P.HashPolicy(*(m for m in _methods(tag) if not m.terminal))
+
+
+_NAMES: tuple[object, ...] = (
+    b"x-user",
+    "X-User",
+    b"cookie",
+    "Cookie",
+    "x-forwarded-for",
+    b"X-Forwarded-For",
+    "host",
+    ":path",
+    ":authority",
+    b"x-other",
+    "x-\u212a",
+    b"",
+)
+_VALUES: tuple[object, ...] = (
+    "s=v; c=1",
+    's="v"',
+    "s=",
+    ' s="',
+    "203.0.113.9, 10.0.0.1",
+    "::ffff:1.2.3.4,",
+    "/p?u=1&s",
+    "10.0.0.1:80",
+    "[2001:db8::1]:443",
+    "fe80::1%eth0",
+    "::1",
+    "",
+    "\udc80",
+    "1.2.3.4%x",
+)
+_JUNK: tuple[object, ...] = (None, 5, ("x-user",), (b"cookie", 5), b"", "", 3.5, ())
+
+
+def _request_kwargs(ctrl: bytes, blob: bytes) -> dict[str, Any]:
+    """Expand two random byte strings into Request arguments of random request data.
+
+    *blob* is cut at ``|`` into atoms, each usable as raw bytes (maybe invalid
+    UTF-8) or as text decoded three ways (latin-1; UTF-8 with surrogate
+    escapes; UTF-16 with lone surrogates passed through).  Each *ctrl* byte
+    picks the next value: an atom, a well-known name or value, or junk.
+    Two draws keep Hypothesis' per-example cost low.
+    """
+    atoms: list[object] = []
+    for a in blob.split(b"|"):
+        atoms += [
+            a,
+            a.decode("latin-1"),
+            a.decode("utf-8", "surrogateescape"),
+            a[: len(a) & ~1].decode("utf-16-le", "surrogatepass"),
+        ]
+    it = iter(ctrl)
+
+    def pick() -> object:
+        c = next(it, 0)
+        kind, idx = c % 5, c // 5
+        if kind <= 1:
+            return atoms[idx % len(atoms)]
+        if kind == 2:
+            return _NAMES[idx % len(_NAMES)]
+        if kind == 3:
+            return _VALUES[idx % len(_VALUES)]
+        return _JUNK[idx % len(_JUNK)]
+
+    headers: list[object] = []
+    for _ in range(next(it, 0) % 9):
+        name, value = pick(), pick()
+        headers.append((name, value) if next(it, 1) % 13 else name)
+    remote = pick()
+    if next(it, 0) % 3 == 0:
+        remote = (remote, pick())
+    return {
+        "headers": headers,
+        "path": pick(),
+        "remote_address": remote,
+        "local_address": pick(),
+        "authority": pick() if next(it, 0) % 2 else None,
+    }
+
+
+def _twins(config: pytest.Config) -> list[str]:
+    """Return the twins to check: "py", plus "c" when it is built and not deselected."""
+    tags = ["py"]
+    if config.getoption("--c-extensions") and _module(C) is not hashlb.policy:
+        tags.append("c")
+    return tags
+
+
+@settings(
+    max_examples=TOTALITY_EXAMPLES,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(ctrl=st.binary(max_size=48), blob=st.binary(max_size=64))
+@example(ctrl=b"\x02\x02\x00\x07\x01\x03\x03\x04", blob=b"\xed\xa0|\x00\xd8|s=\xff")
+def test_request_data_never_raises(pytestconfig: pytest.Config, ctrl: bytes, blob: bytes) -> None:
+    """Random request data (surrogates, invalid UTF-8, junk) gives an int or None, equal on both twins.
+
+    This one property checks every available twin per example, so the
+    100,000 CI examples pay Hypothesis' per-example cost once; it also checks
+    that the twins agree.
+    """
+    kwargs = _request_kwargs(ctrl, blob)
+    results = []
+    for tag in _twins(pytestconfig):
+        P = _module(PY if tag == "py" else C)
+        r = P.Request(**kwargs)
+        h = _everything(tag).hash(r)
+        assert h is None or 0 <= h <= M64
+        row: list[object] = [h]
+        for m in _methods(tag):
+            if type(m).__name__ == "Cookie":
+                res = m.evaluate(r)
+                assert res.set_cookie is None or res.set_cookie.endswith("; HttpOnly")
+                row.append((res.hash, res.set_cookies))
+            else:
+                row.append(m.hash(r))
+        results.append(row)
+    assert all(row == results[0] for row in results)
+
+
+@given(
+    headers=header_pairs,
+    extra=st.lists(st.tuples(st.just("x-user"), request_text), max_size=4),
+    data=st.data(),
+)
+def test_header_order_never_changes_the_hash(
+    impl: Implementation, headers: list[Any], extra: list[Any], data: st.DataObject
+) -> None:
+    """Permuting the header list leaves Header, QueryParameter and SourceIP(0) hashes unchanged."""
+    P = _module(impl)
+    pairs = headers + extra
+    shuffled = data.draw(st.permutations(pairs))
+    methods = [m for m in _methods(impl.tag) if type(m).__name__ in ("Header", "QueryParameter")]
+    methods.append(P.SourceIP())
+    policy = P.HashPolicy(*methods)
+    a = P.Request(pairs, path="/?u=1", remote_address="10.0.0.1:2")
+    b = P.Request(shuffled, path="/?u=1", remote_address="10.0.0.1:2")
+    assert policy.hash(a) == policy.hash(b)
+    for m in methods:
+        assert m.hash(a) == m.hash(b)
+
+
+def _reference_cookie(headers: list[str], name: str) -> str | None:
+    """The plain-Python model of Envoy's cookie parser (spec §8.3)."""
+    for header in headers:
+        for piece in header.split(";"):
+            if "=" not in piece:
+                continue
+            key, value = piece.split("=", 1)
+            if key.lstrip(" ") != name:
+                continue
+            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return None
+
+
+@given(headers=st.lists(cookie_strings, max_size=3), name=st.sampled_from(["s", "c", "sc"]))
+@example(headers=['s"=1; s=""; s="x"'], name="s")
+@example(headers=[" ; s", "  s=a"], name="s")
+def test_cookie_parser_matches_model(impl: Implementation, headers: list[str], name: str) -> None:
+    """The cookie parser agrees with a simple reference model on random cookie strings."""
+    P = _module(impl)
+    r = P.Request([("cookie", h) for h in headers])
+    value = _reference_cookie(headers, name)
+    expected = xxhash.xxh64_intdigest(value.encode()) if value else None
+    assert P.Cookie(name).hash(r) == expected
+
+
+@given(
+    picks=st.lists(st.integers(0, 12), max_size=6),
+    headers=header_pairs,
+    xff=xff_values,
+    remote=addresses,
+    local=addresses,
+    path=st.one_of(st.none(), request_text),
+)
+def test_chain_rule(
+    impl: Implementation,
+    picks: list[int],
+    headers: list[Any],
+    xff: str,
+    remote: Any,
+    local: Any,
+    path: Any,
+) -> None:
+    """HashPolicy folds the methods' own hashes with rotl1-XOR, stopping at a terminal one."""
+    P = _module(impl)
+    methods = [_methods(impl.tag)[i] for i in picks]
+    r = P.Request(
+        [*headers, ("x-forwarded-for", xff)], path=path, remote_address=remote, local_address=local
+    )
+    h: int | None = None
+    cookies: list[str] = []
+    for m in methods:
+        v = m.hash(r)
+        if type(m).__name__ == "Cookie":
+            res = m.evaluate(r)
+            assert res.hash == v
+            cookies.extend(res.set_cookies)
+        if v is not None:
+            h = v if h is None else (((h << 1) | (h >> 63)) & M64) ^ v
+        if h is not None and m.terminal:
+            break
+    policy = P.HashPolicy(*methods)
+    assert policy.hash(r) == h
+    assert policy.evaluate(r) == P.HashResult(h, tuple(cookies))
+
+
+def _reference_xff(xff: str, hops: int) -> str | None:
+    """Model of Envoy's getLastAddressFromXFF(hops - 1) + parseInternetAddress (ipaddress-based)."""
+    for _ in range(hops - 1):
+        comma = xff.rfind(",")
+        if comma < 0:
+            return None
+        xff = xff[:comma]
+    comma = xff.rfind(",")
+    if comma >= 0 and comma + 1 < len(xff):
+        xff = xff[comma + 1 :]
+    try:
+        ip = ipaddress.ip_address(xff.strip(" \t\n\r\x0b\x0c"))
+    except ValueError:
+        return None
+    if ip.version == 4:
+        return str(ip)
+    return socket.inet_ntop(socket.AF_INET6, ip.packed)  # glibc's text, like Envoy
+
+
+@given(xff=xff_values, hops=st.integers(0, 6), remote=addresses)
+@example(xff="1.2.3.4,", hops=1, remote="10.0.0.1")
+@example(xff="1.2.3.4, ::1.2.3.4", hops=1, remote=None)
+def test_source_ip_matches_model(impl: Implementation, xff: str, hops: int, remote: Any) -> None:
+    """SourceIP(N) takes the N-th XFF entry from the right when it is an IP, else the peer."""
+    hypothesis.assume("%" not in xff)
+    P = _module(impl)
+    r = P.Request([("x-forwarded-for", xff)], remote_address=remote)
+    peer = P.SourceIP().client_ip(r)
+    expected = (_reference_xff(xff, hops) if hops else None) or peer
+    assert P.SourceIP(hops).client_ip(r) == expected
+    assert P.SourceIP(hops).hash(r) == (
+        None if expected is None else xxhash.xxh64_intdigest(expected.encode())
+    )
