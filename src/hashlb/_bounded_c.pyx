@@ -1,0 +1,438 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Bounded load, compiled: the twin of ``_bounded_py.py``.
+
+Same algorithm, names, signatures and docstrings as the pure twin (read its
+module docstring for the spec references).  ``std::mt19937``, the lazy
+Fisher-Yates shuffle and the overload rule run in C; only ``lb.lookup`` is a
+Python-level call.
+"""
+from cpython.long cimport PyLong_AsUnsignedLongLong
+from cpython.object cimport PyObject
+from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
+from libc.math cimport ceil
+from libc.stdint cimport uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+import threading
+
+from hashlb._bounded_py import Lease
+from hashlb._types import Host
+from hashlb._weights import check_hash
+
+__all__ = ("BoundedLoad", "Lease", "mt19937", "probe_order")
+
+cdef object _check_hash = check_hash
+
+cdef extern from "Python.h":
+    bint PyLong_CheckExact(object o)
+
+
+# ------------------------------------------------------------ std::mt19937
+cdef struct _MT:
+    uint32_t mt[624]
+    int i
+
+
+cdef void _mt_seed(_MT *r, uint64_t seed) noexcept nogil:
+    cdef uint32_t x = <uint32_t>seed
+    cdef int i
+    r.mt[0] = x
+    for i in range(1, 624):
+        x = <uint32_t>(1812433253u * (x ^ (x >> 30)) + <uint32_t>i)
+        r.mt[i] = x
+    r.i = 624
+
+
+cdef uint32_t _mt_next(_MT *r) noexcept nogil:
+    cdef int k
+    cdef uint32_t y
+    if r.i >= 624:
+        for k in range(624):
+            y = (r.mt[k] & 0x80000000u) | (r.mt[(k + 1) % 624] & 0x7FFFFFFFu)
+            r.mt[k] = r.mt[(k + 397) % 624] ^ (y >> 1) ^ (0x9908B0DFu if y & 1 else 0u)
+        r.i = 0
+    y = r.mt[r.i]
+    r.i += 1
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9D2C5680u
+    y ^= (y << 15) & 0xEFC60000u
+    return y ^ (y >> 18)
+
+
+cdef uint32_t _mt_uniform(_MT *r, uint32_t k) noexcept nogil:
+    """A draw in [0, k): libstdc++'s division-based uniform_int_distribution."""
+    cdef uint64_t scaling = (<uint64_t>1 << 32) // k
+    cdef uint64_t x
+    while True:
+        x = _mt_next(r) // scaling
+        if x < k:
+            return <uint32_t>x
+
+
+cdef uint64_t _check_uint(object value, str field, int bits) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t v
+    if PyLong_CheckExact(value):
+        try:
+            v = PyLong_AsUnsignedLongLong(value)
+            if bits == 64 or (v >> bits) == 0:
+                return v
+        except OverflowError:
+            pass
+    elif isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+    value = value.__index__()
+    if not 0 <= value < (1 << bits):
+        raise ValueError(f"{field} must be in [0, 2**{bits}), got {value}")
+    return <uint64_t>value
+
+
+def mt19937(seed, n):
+    """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
+
+    The seed is reduced mod ``2**32``, as the C++ standard does for a
+    64-bit request hash.
+
+    :param int seed: the seed, in ``[0, 2**64)``.
+    :param int n: how many outputs, ``>= 0``.
+    :raises ValueError: *seed* or *n* is out of range.
+    :raises TypeError: *seed* or *n* is not an int.
+
+    >>> mt19937(5489, 10000)[-1]
+    4123659995
+    """
+    cdef _MT r
+    cdef uint64_t i, count
+    _mt_seed(&r, _check_uint(seed, "seed", 64))
+    count = _check_uint(n, "n", 32)
+    return [_mt_next(&r) for i in range(count)]
+
+
+def probe_order(seed, n):
+    """Return the order in which Envoy's bounded load tries *n* candidates.
+
+    A lazy Fisher-Yates shuffle of ``range(n)`` driven by
+    ``std::mt19937(seed)`` (spec §6); the candidates are positions in the
+    table's :attr:`normalized_order`.
+
+    :param int seed: the request hash, in ``[0, 2**64)``.
+    :param int n: the number of candidates, ``>= 0``.
+    :raises ValueError: *seed* or *n* is out of range.
+    :raises TypeError: *seed* or *n* is not an int.
+
+    >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
+    ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
+    """
+    cdef _MT r
+    cdef uint32_t i, j, tmp, count
+    _mt_seed(&r, _check_uint(seed, "seed", 64))
+    count = <uint32_t>_check_uint(n, "n", 32)
+    index = list(range(count))
+    cdef uint32_t *idx = <uint32_t *>malloc(<size_t>(count if count else 1) * sizeof(uint32_t))
+    if idx == NULL:
+        raise MemoryError()
+    try:
+        for i in range(count):
+            idx[i] = i
+        for i in range(count):
+            j = i + _mt_uniform(&r, count - i)
+            tmp = idx[i]
+            idx[i] = idx[j]
+            idx[j] = tmp
+        return [idx[i] for i in range(count)]
+    finally:
+        free(idx)
+
+
+cdef inline double _overload(uint32_t active, uint32_t total_slots, double weight) noexcept nogil:
+    """Envoy's ``hostOverloadFactor``: active requests per allowed slot."""
+    cdef uint32_t slots = <uint32_t>ceil(total_slots * weight)
+    if slots < 1:
+        slots = 1
+    return <double>active / slots
+
+
+cdef class BoundedLoad:
+    """BoundedLoad(lb, hash_balance_factor)
+--
+
+Envoy's bounded-load wrapper around a Maglev or RingHash table.
+
+    Caps each host at ``hash_balance_factor / 100`` times its weighted share
+    of the in-flight requests; an overloaded first choice is replaced by the
+    candidate Envoy would probe next (spec §6).  It works on any table
+    exposing ``hosts``, ``lookup(hash, attempt)``, ``normalized_order`` and
+    ``normalized_weights``.
+
+    :meth:`lookup` is stateless: pass the per-host active request counts
+    (Envoy's ``rq_active`` gauges).  :meth:`acquire` / :meth:`release` keep
+    those counts for you, thread-safely, for a proxy embedding hashlb.
+
+    A host listed twice as the *same object* is counted at its first index.
+
+    :param lb: the table (:class:`~hashlb.Maglev` or :class:`~hashlb.RingHash`).
+    :param int hash_balance_factor: an int ``>= 100`` (``150`` allows 1.5x
+        the average load), at most ``2**32 - 1``.
+    :raises ValueError: *hash_balance_factor* is below 100 or too large.
+    :raises TypeError: *hash_balance_factor* is not an int, or *lb* lacks
+        the attributes above.
+
+    >>> from hashlb import Maglev
+    >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+    >>> bl = BoundedLoad(lb, 150)
+    >>> bl.lookup(3, active=[0, 0])
+    Host('10.0.0.1:80')
+    >>> bl.lookup(3, active=[7, 0])
+    Host('10.0.0.2:80')
+    """
+
+    cdef object _lb
+    cdef object _lookup
+    cdef object _lock
+    cdef dict _index
+    cdef tuple _hosts
+    cdef uint32_t _factor
+    cdef Py_ssize_t _n_hosts
+    cdef Py_ssize_t _n_order
+    cdef uint32_t *_order
+    cdef double *_weights
+    cdef double *_weight_of
+    cdef uint32_t *_active
+
+    def __cinit__(self, *args, **kwargs):
+        self._order = NULL
+        self._weights = NULL
+        self._weight_of = NULL
+        self._active = NULL
+
+    def __dealloc__(self):
+        free(self._order)
+        free(self._weights)
+        free(self._weight_of)
+        free(self._active)
+
+    def __init__(self, lb, hash_balance_factor):
+        cdef Py_ssize_t i, n, k
+        factor = hash_balance_factor
+        if type(factor) is not int:
+            if isinstance(factor, bool) or not hasattr(factor, "__index__"):
+                raise TypeError(
+                    f"hash_balance_factor must be an int, not {type(factor).__name__}"
+                )
+            factor = factor.__index__()
+        if not 100 <= factor <= 0xFFFFFFFF:
+            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
+        if self._active != NULL:
+            raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
+        try:
+            hosts = tuple(lb.hosts)
+            order = tuple(int(i) for i in lb.normalized_order)
+            weights = tuple(float(w) for w in lb.normalized_weights)
+            lookup = lb.lookup
+        except AttributeError as e:
+            raise TypeError(
+                "lb must be a hashlb table (hosts, lookup, normalized_order, "
+                f"normalized_weights): {e}"
+            ) from None
+        if len(order) != len(weights):
+            raise ValueError("lb.normalized_order and lb.normalized_weights differ in length")
+        n = len(hosts)
+        k = len(order)
+        for i in order:
+            if not 0 <= i < n:
+                raise ValueError(f"lb.normalized_order holds {i}, not a host index")
+        index = {}
+        for i in range(n):
+            index.setdefault(id(hosts[i]), i)
+        self._order = <uint32_t *>malloc(<size_t>(k + 1) * sizeof(uint32_t))
+        self._weights = <double *>malloc(<size_t>(k + 1) * sizeof(double))
+        self._weight_of = <double *>malloc(<size_t>(n + 1) * sizeof(double))
+        self._active = <uint32_t *>malloc(<size_t>(n + 1) * sizeof(uint32_t))
+        if (self._order == NULL or self._weights == NULL or self._weight_of == NULL
+                or self._active == NULL):
+            raise MemoryError()
+        for i in range(n):
+            self._weight_of[i] = 0.0
+            self._active[i] = 0
+        for i in range(k):
+            self._order[i] = <uint32_t>order[i]
+            self._weights[i] = <double>weights[i]
+            self._weight_of[order[i]] = <double>weights[i]
+        self._lb = lb
+        self._lookup = lookup
+        self._lock = threading.Lock()
+        self._index = index
+        self._hosts = hosts
+        self._factor = <uint32_t>factor
+        self._n_hosts = n
+        self._n_order = k
+
+    @property
+    def lb(self):
+        """The wrapped table."""
+        return self._lb
+
+    @property
+    def hash_balance_factor(self):
+        """The balance factor, in percent of the average load (``>= 100``)."""
+        return self._factor
+
+    @property
+    def active(self):
+        """The in-flight requests per host held by :meth:`acquire` (a snapshot)."""
+        cdef Py_ssize_t i
+        with self._lock:
+            return tuple([self._active[i] for i in range(self._n_hosts)])
+
+    def lookup(self, hash, active, attempt=0, *, total=None):
+        """Return the host Envoy's bounded load picks for *hash*.
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param active: the active requests of each host, aligned with
+            ``lb.hosts`` (ints in ``[0, 2**32)``).
+        :param int attempt: the retry attempt, passed to ``lb.lookup``.
+        :param total: the cluster-wide active requests (Envoy's
+            ``upstream_rq_active``); default ``sum(active)``.  Envoy reads it
+            as a uint32, so it is taken mod ``2**32``.
+        :returns: the host, or ``None`` for an empty host set.
+        :raises ValueError: *hash*, *attempt* or a count is out of range, or
+            *active* does not have one count per host.
+        :raises TypeError: an argument has the wrong type.
+
+        >>> from hashlb import Maglev
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
+        Host('10.0.0.1:80')
+        """
+        cdef Py_ssize_t i, n
+        cdef uint64_t overall = 0
+        cdef uint32_t *counts
+        cdef PyObject **items
+        if isinstance(active, (str, bytes)):
+            raise TypeError(f"active must be a sequence of ints, not {type(active).__name__}")
+        try:
+            seq = PySequence_Fast(active, b"active must be a sequence of ints")
+        except TypeError:
+            raise TypeError(
+                f"active must be a sequence of ints, not {type(active).__name__}"
+            ) from None
+        n = PySequence_Fast_GET_SIZE(seq)
+        counts = <uint32_t *>malloc(<size_t>(n + 1) * sizeof(uint32_t))
+        if counts == NULL:
+            raise MemoryError()
+        try:
+            items = PySequence_Fast_ITEMS(seq)
+            for i in range(n):
+                counts[i] = <uint32_t>_check_uint(<object>items[i], "active[i]", 32)
+                overall += counts[i]
+            if n != self._n_hosts:
+                raise ValueError(
+                    f"active must have one count per host ({self._n_hosts}), got {n}"
+                )
+            if total is not None:
+                overall = _check_uint(total, "total", 64)
+            return _choose(self, hash, attempt, counts, overall)
+        finally:
+            free(counts)
+
+    def acquire(self, hash, attempt=0):
+        """Pick a host with the counts held here and count one request on it.
+
+        Thread-safe.  Use the lease as a context manager, or call
+        :meth:`Lease.release` (or :meth:`release` with the host) when the
+        request ends.
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param int attempt: the retry attempt.
+        :returns: a :class:`Lease`; its ``host`` is ``None`` for an empty
+            host set.
+
+        >>> from hashlb import Maglev
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> bl = BoundedLoad(lb, 100)
+        >>> with bl.acquire(3) as host:
+        ...     host, bl.active
+        (Host('10.0.0.1:80'), (1, 0))
+        >>> bl.active
+        (0, 0)
+        """
+        cdef Py_ssize_t i = -1
+        cdef uint64_t overall = 0
+        with self._lock:
+            for i in range(self._n_hosts):
+                overall += self._active[i]
+            host = _choose(self, hash, attempt, self._active, overall)
+            if host is None:
+                return Lease(self, -1, None)
+            i = self._index[id(host)]
+            self._active[i] += 1
+        return Lease(self, i, host)
+
+    def release(self, host):
+        """Count one request on *host* as finished (the inverse of acquire).
+
+        :param host: a host of ``lb.hosts`` (the object returned by acquire).
+        :raises ValueError: *host* is not in the table, or has no request
+            in flight.
+        """
+        i = self._index.get(id(host))
+        if i is None:
+            try:
+                i = self._hosts.index(host)
+            except ValueError:
+                raise ValueError(f"host {host!r} is not in this table") from None
+        self._release_index(i)
+
+    def _release_index(self, Py_ssize_t i):
+        with self._lock:
+            if self._active[i] == 0:
+                raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
+            self._active[i] -= 1
+
+    def __repr__(self):
+        return f"BoundedLoad({self._lb!r}, hash_balance_factor={self._factor})"
+
+
+cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_t *counts,
+                    uint64_t overall):
+    cdef uint64_t h = _check_hash(hash)
+    cdef Py_ssize_t first, least, alt
+    cdef uint32_t total_slots, i, j, tmp, n, k
+    cdef double least_factor, factor
+    cdef _MT r
+    cdef uint32_t *idx
+    host = self._lookup(h, attempt)
+    if host is None:
+        return None
+    first = self._index[id(host)]
+    # Do not change: Envoy computes this in uint32 arithmetic.
+    total_slots = ((<uint32_t>overall + 1u) * self._factor + 99u) // 100u
+    least = first
+    least_factor = _overload(counts[first], total_slots, self._weight_of[first])
+    if least_factor <= 1.0:
+        return host
+    n = <uint32_t>self._n_order
+    idx = <uint32_t *>malloc(<size_t>(n + 1) * sizeof(uint32_t))
+    if idx == NULL:
+        raise MemoryError()
+    with nogil:
+        _mt_seed(&r, h)
+        for i in range(n):
+            idx[i] = i
+        for i in range(n):
+            j = i + _mt_uniform(&r, n - i)
+            tmp = idx[i]
+            idx[i] = idx[j]
+            idx[j] = tmp
+            k = idx[i]
+            alt = self._order[k]
+            if alt == first:
+                continue
+            factor = _overload(counts[alt], total_slots, self._weights[k])
+            if factor <= 1.0:
+                least = alt
+                break
+            if least_factor > factor:
+                least = alt
+                least_factor = factor
+    free(idx)
+    return self._hosts[least]

@@ -1,0 +1,414 @@
+"""Bounded load, pure Python: the typed twin of ``_bounded_c.pyx``.
+
+Envoy's ``BoundedLoadHashingLoadBalancer`` (``thread_aware_lb_impl.cc``;
+spec ``envoy-lb.md`` §6), after Mirrokni, Thorup and Zadimoghaddam,
+"Consistent Hashing with Bounded Loads" (arXiv 1608.01350):
+
+* a host of normalized weight ``w`` has ``slots = max(ceil(total_slots * w), 1)``
+  where ``total_slots = ((overall + 1) * factor + 99) // 100`` (u32
+  arithmetic), and is acceptable while ``active / slots <= 1.0``;
+* if the table's choice is overloaded, candidates are drawn by a lazy
+  Fisher-Yates shuffle driven by ``std::mt19937`` seeded with the request
+  hash (mod 2**32); the first acceptable one wins, else the least overloaded.
+
+``uniform(k)`` is libstdc++'s division-based ``uniform_int_distribution``
+for a 32-bit engine: ``x = rng() // (2**32 // k)``, redrawn until ``x < k``
+(spec §6; it reproduces Envoy's shuffle vectors).
+
+Keep names, signatures and docstrings identical to the compiled twin.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from ._types import Host
+from ._weights import check_hash
+
+__all__ = ("BoundedLoad", "Lease", "mt19937", "probe_order")
+
+_U32 = 0xFFFFFFFF
+
+
+class _MT19937:
+    """``std::mt19937`` (32-bit Mersenne Twister, ``init_genrand`` seeding)."""
+
+    __slots__ = ("i", "mt")
+
+    def __init__(self, seed: int) -> None:
+        mt = [0] * 624
+        x = seed & _U32
+        mt[0] = x
+        for i in range(1, 624):
+            x = (1812433253 * (x ^ (x >> 30)) + i) & _U32
+            mt[i] = x
+        self.mt = mt
+        self.i = 624
+
+    def __call__(self) -> int:
+        if self.i >= 624:
+            mt = self.mt
+            for k in range(624):
+                y = (mt[k] & 0x80000000) | (mt[(k + 1) % 624] & 0x7FFFFFFF)
+                v = mt[(k + 397) % 624] ^ (y >> 1)
+                mt[k] = v ^ 0x9908B0DF if y & 1 else v
+            self.i = 0
+        y = self.mt[self.i]
+        self.i += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C5680
+        y ^= (y << 15) & 0xEFC60000
+        return y ^ (y >> 18)
+
+    def uniform(self, k: int) -> int:
+        """Return a draw in ``[0, k)`` as libstdc++ does for a 32-bit engine."""
+        scaling = (1 << 32) // k
+        while True:
+            x = self() // scaling
+            if x < k:
+                return x
+
+
+def _check_uint(value: object, field: str, bits: int) -> int:
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+        value = value.__index__()
+    assert isinstance(value, int)
+    if not 0 <= value < (1 << bits):
+        raise ValueError(f"{field} must be in [0, 2**{bits}), got {value}")
+    return value
+
+
+def mt19937(seed: int, n: int) -> list[int]:
+    """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
+
+    The seed is reduced mod ``2**32``, as the C++ standard does for a
+    64-bit request hash.
+
+    :param int seed: the seed, in ``[0, 2**64)``.
+    :param int n: how many outputs, ``>= 0``.
+    :raises ValueError: *seed* or *n* is out of range.
+    :raises TypeError: *seed* or *n* is not an int.
+
+    >>> mt19937(5489, 10000)[-1]
+    4123659995
+    """
+    rng = _MT19937(_check_uint(seed, "seed", 64))
+    return [rng() for _ in range(_check_uint(n, "n", 32))]
+
+
+def probe_order(seed: int, n: int) -> list[int]:
+    """Return the order in which Envoy's bounded load tries *n* candidates.
+
+    A lazy Fisher-Yates shuffle of ``range(n)`` driven by
+    ``std::mt19937(seed)`` (spec §6); the candidates are positions in the
+    table's :attr:`normalized_order`.
+
+    :param int seed: the request hash, in ``[0, 2**64)``.
+    :param int n: the number of candidates, ``>= 0``.
+    :raises ValueError: *seed* or *n* is out of range.
+    :raises TypeError: *seed* or *n* is not an int.
+
+    >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
+    ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
+    """
+    rng = _MT19937(_check_uint(seed, "seed", 64))
+    n = _check_uint(n, "n", 32)
+    index = list(range(n))
+    for i in range(n):
+        j = i + rng.uniform(n - i)
+        index[i], index[j] = index[j], index[i]
+    return index
+
+
+def _overload(active: int, total_slots: int, weight: float) -> float:
+    """Envoy's ``hostOverloadFactor``: active requests per allowed slot."""
+    slots = max(math.ceil(total_slots * weight), 1) & _U32
+    return active / slots
+
+
+class Lease:
+    """An in-flight request on a host, from :meth:`BoundedLoad.acquire`.
+
+    Use it as a context manager (``with bl.acquire(h) as host:``); leaving
+    the block releases the request.  :meth:`release` may also be called
+    directly; a lease releases at most once.
+    """
+
+    __slots__ = ("_bl", "_index", "host")
+
+    host: Host | None
+
+    def __init__(self, bl: BoundedLoad, index: int, host: Host | None) -> None:
+        self._bl = bl
+        self._index = index
+        #: The host chosen (``None`` for an empty host set).
+        self.host = host
+
+    def release(self) -> None:
+        """Release the request (idempotent)."""
+        if self._index >= 0:
+            index = self._index
+            self._index = -1
+            self._bl._release_index(index)
+
+    def __enter__(self) -> Host | None:
+        return self.host
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "released" if self._index < 0 else "held"
+        return f"<Lease {self.host!r} {state}>"
+
+
+class BoundedLoad:
+    """Envoy's bounded-load wrapper around a Maglev or RingHash table.
+
+    Caps each host at ``hash_balance_factor / 100`` times its weighted share
+    of the in-flight requests; an overloaded first choice is replaced by the
+    candidate Envoy would probe next (spec §6).  It works on any table
+    exposing ``hosts``, ``lookup(hash, attempt)``, ``normalized_order`` and
+    ``normalized_weights``.
+
+    :meth:`lookup` is stateless: pass the per-host active request counts
+    (Envoy's ``rq_active`` gauges).  :meth:`acquire` / :meth:`release` keep
+    those counts for you, thread-safely, for a proxy embedding hashlb.
+
+    A host listed twice as the *same object* is counted at its first index.
+
+    :param lb: the table (:class:`~hashlb.Maglev` or :class:`~hashlb.RingHash`).
+    :param int hash_balance_factor: an int ``>= 100`` (``150`` allows 1.5x
+        the average load), at most ``2**32 - 1``.
+    :raises ValueError: *hash_balance_factor* is below 100 or too large.
+    :raises TypeError: *hash_balance_factor* is not an int, or *lb* lacks
+        the attributes above.
+
+    >>> from hashlb import Maglev
+    >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+    >>> bl = BoundedLoad(lb, 150)
+    >>> bl.lookup(3, active=[0, 0])
+    Host('10.0.0.1:80')
+    >>> bl.lookup(3, active=[7, 0])
+    Host('10.0.0.2:80')
+    """
+
+    __slots__ = (
+        "_active",
+        "_factor",
+        "_hosts",
+        "_index",
+        "_lb",
+        "_lock",
+        "_order",
+        "_weight_of",
+        "_weights",
+    )
+
+    _active: list[int]
+    _factor: int
+    _hosts: tuple[Host, ...]
+    _index: dict[int, int]
+    _lb: Any
+    _lock: threading.Lock
+    _order: tuple[int, ...]
+    _weight_of: dict[int, float]
+    _weights: tuple[float, ...]
+
+    def __init__(self, lb: Any, hash_balance_factor: int) -> None:
+        factor = hash_balance_factor
+        if type(factor) is not int:
+            if isinstance(factor, bool) or not hasattr(factor, "__index__"):
+                raise TypeError(
+                    f"hash_balance_factor must be an int, not {type(factor).__name__}"
+                )
+            factor = factor.__index__()
+        assert isinstance(factor, int)
+        if not 100 <= factor <= _U32:
+            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
+        try:
+            hosts = tuple(lb.hosts)
+            order = tuple(int(i) for i in lb.normalized_order)
+            weights = tuple(float(w) for w in lb.normalized_weights)
+            lb.lookup  # noqa: B018 - the table must be able to look up
+        except AttributeError as e:
+            raise TypeError(
+                "lb must be a hashlb table (hosts, lookup, normalized_order, "
+                f"normalized_weights): {e}"
+            ) from None
+        if len(order) != len(weights):
+            raise ValueError("lb.normalized_order and lb.normalized_weights differ in length")
+        index: dict[int, int] = {}
+        for i, h in enumerate(hosts):
+            index.setdefault(id(h), i)
+        setter = object.__setattr__
+        setter(self, "_lb", lb)
+        setter(self, "_factor", factor)
+        setter(self, "_hosts", hosts)
+        setter(self, "_index", index)
+        setter(self, "_order", order)
+        setter(self, "_weights", weights)
+        setter(self, "_weight_of", {order[k]: weights[k] for k in range(len(order))})
+        setter(self, "_active", [0] * len(hosts))
+        setter(self, "_lock", threading.Lock())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"BoundedLoad is immutable; cannot set {name!r}")
+
+    @property
+    def lb(self) -> Any:
+        """The wrapped table."""
+        return self._lb
+
+    @property
+    def hash_balance_factor(self) -> int:
+        """The balance factor, in percent of the average load (``>= 100``)."""
+        return self._factor
+
+    @property
+    def active(self) -> tuple[int, ...]:
+        """The in-flight requests per host held by :meth:`acquire` (a snapshot)."""
+        with self._lock:
+            return tuple(self._active)
+
+    def lookup(
+        self, hash: int, active: Sequence[int], attempt: int = 0, *, total: int | None = None
+    ) -> Host | None:
+        """Return the host Envoy's bounded load picks for *hash*.
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param active: the active requests of each host, aligned with
+            ``lb.hosts`` (ints in ``[0, 2**32)``).
+        :param int attempt: the retry attempt, passed to ``lb.lookup``.
+        :param total: the cluster-wide active requests (Envoy's
+            ``upstream_rq_active``); default ``sum(active)``.  Envoy reads it
+            as a uint32, so it is taken mod ``2**32``.
+        :returns: the host, or ``None`` for an empty host set.
+        :raises ValueError: *hash*, *attempt* or a count is out of range, or
+            *active* does not have one count per host.
+        :raises TypeError: an argument has the wrong type.
+
+        >>> from hashlb import Maglev
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
+        Host('10.0.0.1:80')
+        """
+        counts = self._counts(active)
+        if total is None:
+            overall = sum(counts)
+        else:
+            overall = _check_uint(total, "total", 64)
+        return self._choose(hash, attempt, counts, overall)
+
+    def acquire(self, hash: int, attempt: int = 0) -> Lease:
+        """Pick a host with the counts held here and count one request on it.
+
+        Thread-safe.  Use the lease as a context manager, or call
+        :meth:`Lease.release` (or :meth:`release` with the host) when the
+        request ends.
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param int attempt: the retry attempt.
+        :returns: a :class:`Lease`; its ``host`` is ``None`` for an empty
+            host set.
+
+        >>> from hashlb import Maglev
+        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+        >>> bl = BoundedLoad(lb, 100)
+        >>> with bl.acquire(3) as host:
+        ...     host, bl.active
+        (Host('10.0.0.1:80'), (1, 0))
+        >>> bl.active
+        (0, 0)
+        """
+        with self._lock:
+            counts = self._active
+            host = self._choose(hash, attempt, counts, sum(counts))
+            if host is None:
+                return Lease(self, -1, None)
+            i = self._index[id(host)]
+            counts[i] += 1
+        return Lease(self, i, host)
+
+    def release(self, host: Host) -> None:
+        """Count one request on *host* as finished (the inverse of acquire).
+
+        :param host: a host of ``lb.hosts`` (the object returned by acquire).
+        :raises ValueError: *host* is not in the table, or has no request
+            in flight.
+        """
+        i = self._index.get(id(host))
+        if i is None:
+            try:
+                i = self._hosts.index(host)
+            except ValueError:
+                raise ValueError(f"host {host!r} is not in this table") from None
+        self._release_index(i)
+
+    def _release_index(self, i: int) -> None:
+        with self._lock:
+            if self._active[i] <= 0:
+                raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
+            self._active[i] -= 1
+
+    def _counts(self, active: Sequence[int]) -> list[int]:
+        if isinstance(active, (str, bytes)):
+            raise TypeError(f"active must be a sequence of ints, not {type(active).__name__}")
+        try:
+            counts = [_check_uint(a, "active[i]", 32) for a in active]
+        except TypeError as e:
+            if "active[i]" in str(e):
+                raise
+            raise TypeError(f"active must be a sequence of ints, not {type(active).__name__}") from None
+        if len(counts) != len(self._hosts):
+            raise ValueError(
+                f"active must have one count per host ({len(self._hosts)}), got {len(counts)}"
+            )
+        return counts
+
+    def _choose(self, hash: int, attempt: int, counts: list[int], overall: int) -> Host | None:
+        hash = check_hash(hash)
+        host = self._lb.lookup(hash, attempt)
+        if host is None:
+            return None
+        first = self._index[id(host)]
+        # Do not change: Envoy computes this in uint32 arithmetic.
+        total_slots = ((((overall & _U32) + 1) & _U32) * self._factor + 99) & _U32
+        total_slots //= 100
+        least = first
+        least_factor = _overload(counts[first], total_slots, self._weight_of[first])
+        if least_factor <= 1.0:
+            return host
+        rng = _MT19937(hash)
+        order = self._order
+        weights = self._weights
+        n = len(order)
+        index = list(range(n))
+        for i in range(n):
+            j = i + rng.uniform(n - i)
+            index[i], index[j] = index[j], index[i]
+            k = index[i]
+            alt = order[k]
+            if alt == first:
+                continue
+            factor = _overload(counts[alt], total_slots, weights[k])
+            if factor <= 1.0:
+                return self._hosts[alt]
+            if least_factor > factor:
+                least = alt
+                least_factor = factor
+        return self._hosts[least]
+
+    def __repr__(self) -> str:
+        return f"BoundedLoad({self._lb!r}, hash_balance_factor={self._factor})"
