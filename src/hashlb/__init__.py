@@ -7,17 +7,21 @@ The compiled (Cython) and pure-Python implementations give identical results;
 from __future__ import annotations
 
 from ._types import Host
+from .bounded import BoundedLoad
 from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
+from .maglev import Maglev
 from .ring import RingHash
 
 __version__ = "0.1.0"
 
 __all__ = (
     "IMPLEMENTATION",
+    "BoundedLoad",
     "ConfigError",
     "HashlbError",
     "Host",
+    "Maglev",
     "RingHash",
     "__version__",
     "murmur2_64",
