@@ -38,7 +38,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import IO
 
 from .source import InputError, Where
 
@@ -172,28 +172,41 @@ def parse_request(obj: object, where: Where) -> SimRequest:
     return SimRequest(_text(user, where, "'user'"), tuple(headers), path, remote, local, where)
 
 
-def read_jsonl(path: str) -> list[SimRequest]:
-    """Read a JSONL request file.
+def read_jsonl(path: str) -> Iterator[SimRequest]:
+    """Read a JSONL request file lazily, one request per non-blank line.
 
-    :raises InputError: unreadable file, bad JSON or a bad field (``FILE:LINE``).
+    The file is opened at once (so a missing file fails before any work);
+    lines are parsed as the simulation consumes them.
+
+    :raises InputError: unreadable file, bad JSON or a bad field (``FILE:LINE``),
+        or a file without requests.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(path, f"cannot read: {e}") from None
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = Where(path, n)
+        f = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the generator
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror or e}") from None
+    return _jsonl_lines(f, path)
+
+
+def _jsonl_lines(f: IO[str], path: str) -> Iterator[SimRequest]:
+    with f:
+        count = 0
+        n = 0
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(where, f"malformed JSON: {e.msg} (column {e.colno})") from None
-        out.append(parse_request(obj, where))
-    if not out:
-        raise InputError(path, "the request file has no requests")
-    return out
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                where = Where(path, n)
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(where, f"malformed JSON: {e.msg} (column {e.colno})") from None
+                count += 1
+                yield parse_request(obj, where)
+        except UnicodeDecodeError as e:
+            raise InputError(Where(path, n + 1), f"not UTF-8 text: {e.reason}") from None
+        if not count:
+            raise InputError(path, "the request file has no requests")
 
 
 def synthetic(users: int, per_user: int, key: KeySpec, seed: int) -> Iterator[SimRequest]:
