@@ -12,6 +12,7 @@ from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 from .maglev import Maglev
 from .ring import RingHash
+from .subset import WeightedSubsetPicker
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = (
     "Host",
     "Maglev",
     "RingHash",
+    "WeightedSubsetPicker",
     "__version__",
     "murmur2_64",
     "murmur3_64",

@@ -1,0 +1,344 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Weighted subset picker, compiled: the twin of ``_subset_py.py``.
+
+The sticky mode's per-subset salts and reciprocal weights are precomputed
+in C arrays; a pick is, per eligible subset, one 8-byte xxh64 (inlined
+below), one libm ``log`` and one multiply, with no Python-level call.  A
+near-tie (the best two float scores within a relative ``2**-40``, about one
+key in 10**12) is decided exactly by the pure twin's ``_exact_index``, so
+both twins compute the same exact rule (see ``_subset_py``).  Validation is
+shared too: the pure twin's ``_check_*`` functions.  Keep names, signatures
+and docstrings identical to ``_subset_py.py`` (``tests/test_parity.py``
+checks them).
+"""
+cimport cython
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.math cimport INFINITY, log
+from libc.stdint cimport uint32_t, uint64_t
+
+from hashlb._kernels cimport hlb_xxh64
+
+from types import MappingProxyType
+
+from hashlb._batch import hash_buffer, index_output
+from hashlb._subset_py import _check_seed, _check_value, _check_weights, _exact_index
+from hashlb.errors import ConfigError
+
+__all__ = ("WeightedSubsetPicker",)
+
+cdef object _MappingProxyType = MappingProxyType
+cdef object _hash_buffer = hash_buffer
+cdef object _index_output = index_output
+cdef object _check_value_py = _check_value
+cdef object _exact_index_py = _exact_index
+
+
+cdef extern from "Python.h":
+    bint PyLong_CheckExact(object o)
+
+
+# xxh64 primes (the XXH64 spec); see _hashkernels.h
+cdef uint64_t _P1 = 0x9E3779B185EBCA87ULL
+cdef uint64_t _P2 = 0xC2B2AE3D27D4EB4FULL
+cdef uint64_t _P3 = 0x165667B19E3779F9ULL
+cdef uint64_t _P4 = 0x85EBCA77C2B2AE63ULL
+cdef uint64_t _P5 = 0x27D4EB2F165667C5ULL
+cdef double _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact
+# The float pass decides only when the runner-up's score exceeds the best
+# one by this factor; see _subset_py._SAFE.  Read at construction (tests set
+# it to inf to send every pick through the exact path).
+_SAFE = 1.0 + 2.0**-40
+cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # pick_many's marker for a near-tie
+
+
+cdef inline uint64_t _xxh64_u64(uint64_t v, uint64_t seed) noexcept nogil:
+    """xxh64 of the 8 little-endian bytes of *v* with *seed* (the 8-byte path of XXH64)."""
+    cdef uint64_t k1 = v * _P2
+    k1 = ((k1 << 31) | (k1 >> 33)) * _P1
+    cdef uint64_t h = (seed + _P5 + 8) ^ k1
+    h = ((h << 27) | (h >> 37)) * _P1 + _P4
+    h ^= h >> 33
+    h *= _P2
+    h ^= h >> 29
+    h *= _P3
+    h ^= h >> 32
+    return h
+
+
+cdef inline uint64_t _as_value(object value) except? 0xFFFFFFFFFFFFFFFFULL:
+    """Return *value* as a uint64, raising the pure twin's errors otherwise."""
+    cdef uint64_t v
+    if PyLong_CheckExact(value):
+        try:
+            v = value
+            return v
+        except OverflowError:
+            pass
+    return <uint64_t>_check_value_py(value)
+
+
+def _restore(weights, mode, seed):
+    """Rebuild a picker when unpickling."""
+    return WeightedSubsetPicker(weights, mode=mode, seed=seed)
+
+
+@cython.final
+cdef class WeightedSubsetPicker:
+    """WeightedSubsetPicker(weights, *, mode='sticky', seed=0)
+--
+
+Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
+
+    :param weights: subset name -> weight (an int in ``[0, 2**32 - 1]``), in
+        the order Envoy's ``weighted_clusters`` would list them.  At least one
+        weight must be non-zero and the sum must fit in 32 bits.  A weight of
+        0 is allowed and never chosen.
+    :param str mode: ``"sticky"`` (default): weighted rendezvous hashing, a
+        pure function of the value and the weights, with exact proportions
+        and minimal movement when weights change.  ``"envoy"``: ``value %
+        total`` over the subsets in mapping order, exactly as Envoy picks a
+        weighted cluster (spec §9.1).
+    :param int seed: the seed of the sticky mode's per-subset salts, in
+        ``[0, 2**64)``.  Routers that must agree use the same seed.
+    :raises TypeError: *weights* is not a mapping of str to int, or *seed*
+        is not an int.
+    :raises ~hashlb.ConfigError: no subsets, an empty name, a weight out of
+        range, all weights 0, a sum above ``2**32 - 1``, an unknown *mode*
+        or a *seed* out of range.
+
+    >>> canary = WeightedSubsetPicker({"safe": 99, "risky": 1})
+    >>> canary.pick(0x9E3779B97F4A7C15)
+    'safe'
+    >>> canary.names, canary.total
+    (('safe', 'risky'), 100)
+    >>> envoy = WeightedSubsetPicker({"cluster1": 30, "cluster2": 30, "cluster3": 40}, mode="envoy")
+    >>> [envoy.pick(v) for v in (115, 445, 560)]
+    ['cluster1', 'cluster2', 'cluster3']
+    """
+
+    cdef tuple _names
+    cdef object _weights
+    cdef str _mode
+    cdef object _seed
+    cdef bint _sticky
+    cdef uint64_t _total
+    cdef tuple _salts
+    cdef tuple _active  # (position, salt, 1/w, w) per eligible subset, for _exact_index
+    cdef double _safe  # _SAFE at construction
+    cdef Py_ssize_t _n  # number of subsets (names)
+    cdef Py_ssize_t _k  # number of eligible (w > 0) subsets
+    cdef uint64_t *_salt_a  # [k] salts of the eligible subsets
+    cdef double *_inv_w  # [k] 1.0 / w of the eligible subsets
+    cdef uint32_t *_pos  # [k] their positions in _names
+    cdef uint64_t *_ends  # [n] cumulative interval ends, aligned with _names
+
+    def __cinit__(self):
+        self._salt_a = NULL
+        self._inv_w = NULL
+        self._pos = NULL
+        self._ends = NULL
+
+    def __init__(self, weights, *, mode="sticky", seed=0):
+        w = _check_weights(weights)
+        if mode not in ("sticky", "envoy"):
+            raise ConfigError(f"mode must be 'sticky' or 'envoy', got {mode!r}")
+        s = _check_seed(seed)
+        names = tuple(w)
+        salts = []
+        cdef Py_ssize_t n = len(names), k = 0, i
+        cdef uint64_t acc = 0
+        cdef uint64_t wi
+        cdef bytes raw
+        for name in names:
+            raw = name.encode()
+            salts.append(hlb_xxh64(<const char *>raw, <size_t>len(raw), <uint64_t>s))
+            if w[name] > 0:
+                k += 1
+        self._salt_a = <uint64_t *>PyMem_Malloc(max(k, 1) * sizeof(uint64_t))
+        self._inv_w = <double *>PyMem_Malloc(max(k, 1) * sizeof(double))
+        self._pos = <uint32_t *>PyMem_Malloc(max(k, 1) * sizeof(uint32_t))
+        self._ends = <uint64_t *>PyMem_Malloc(n * sizeof(uint64_t))
+        if not self._salt_a or not self._inv_w or not self._pos or not self._ends:
+            raise MemoryError()
+        k = 0
+        for i in range(n):
+            wi = w[names[i]]
+            acc += wi
+            self._ends[i] = acc
+            if wi > 0:
+                self._salt_a[k] = <uint64_t>salts[i]
+                self._inv_w[k] = 1.0 / <double>wi
+                self._pos[k] = <uint32_t>i
+                k += 1
+        self._names = names
+        self._weights = _MappingProxyType(w)
+        self._mode = str(mode)
+        self._seed = s
+        self._sticky = mode == "sticky"
+        self._total = acc
+        self._salts = tuple(salts)
+        self._active = tuple(
+            (i, salts[i], 1.0 / w[names[i]], w[names[i]]) for i in range(n) if w[names[i]] > 0
+        )
+        self._safe = _SAFE
+        self._n = n
+        self._k = k
+
+    def __dealloc__(self):
+        PyMem_Free(self._salt_a)
+        PyMem_Free(self._inv_w)
+        PyMem_Free(self._pos)
+        PyMem_Free(self._ends)
+
+    @property
+    def names(self):
+        """The subset names in mapping order; :meth:`pick_index` indexes this."""
+        return self._names
+
+    @property
+    def weights(self):
+        """The weights, a read-only mapping in the given order."""
+        return self._weights
+
+    @property
+    def mode(self):
+        """``"sticky"`` or ``"envoy"``."""
+        return self._mode
+
+    @property
+    def seed(self):
+        """The seed of the sticky mode's salts."""
+        return self._seed
+
+    @property
+    def total(self):
+        """The sum of the weights (Envoy's ``total``)."""
+        return self._total
+
+    @property
+    def salts(self):
+        """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`."""
+        return self._salts
+
+    cdef Py_ssize_t _pick(self, uint64_t v) noexcept nogil:
+        """Return the chosen position, or -1 for a near-tie (see ``_exact_index``)."""
+        cdef Py_ssize_t i, best_i
+        cdef uint64_t selected
+        cdef double best, second, score
+        if not self._sticky:
+            selected = v % self._total
+            for i in range(self._n):
+                if selected < self._ends[i]:
+                    return i
+            return self._n - 1  # unreachable: selected < total
+        if self._k == 1:
+            return self._pos[0]
+        best_i = 0
+        best = second = INFINITY
+        for i in range(self._k):
+            score = -log(<double>((_xxh64_u64(v, self._salt_a[i]) >> 11) | 1) * _TWO_M53) \
+                * self._inv_w[i]
+            if score < best:
+                second = best
+                best = score
+                best_i = i
+            elif score < second:
+                second = score
+        if second > best * self._safe:
+            return self._pos[best_i]
+        return -1
+
+    cdef inline Py_ssize_t _pick_index(self, uint64_t v) except -2:
+        cdef Py_ssize_t i = self._pick(v)
+        if i < 0:
+            i = _exact_index_py(v, self._active)
+        return i
+
+    def pick_index(self, value):
+        """Return the position in :attr:`names` of the subset chosen for *value*.
+
+        :param int value: the request hash (sticky mode) or Envoy's random,
+            header or hash-policy value (envoy mode), in ``[0, 2**64)``.
+        :raises TypeError: *value* is not an int.
+        :raises ValueError: *value* is out of range.
+
+        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").pick_index(3)
+        1
+        """
+        return self._pick_index(_as_value(value))
+
+    def pick(self, value):
+        """Return the name of the subset chosen for *value*.
+
+        :param int value: the request hash (sticky mode) or Envoy's random,
+            header or hash-policy value (envoy mode), in ``[0, 2**64)``.
+        :raises TypeError: *value* is not an int.
+        :raises ValueError: *value* is out of range.
+
+        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).pick(12345)
+        'safe'
+        """
+        return self._names[self._pick_index(_as_value(value))]
+
+    def pick_many(self, values):
+        """Return the chosen subset index (into :attr:`names`) for every value.
+
+        :param values: a C-contiguous uint64 buffer (``numpy.uint64`` array,
+            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
+        :returns: uint32 indices: a numpy array for a numpy input, else
+            ``array('I')``.  Element *k* equals ``pick_index(values[k])``.
+        :raises TypeError: *values* is not a uint64 buffer or iterable of ints.
+        :raises ValueError: an int is out of range.
+
+        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").pick_many([0, 1, 2]))
+        [0, 1, 0]
+        """
+        view = _hash_buffer(values)
+        cdef Py_ssize_t n = len(view), j, near = 0
+        out = _index_output(n, values)
+        if n == 0:
+            return out
+        cdef const uint64_t[::1] h = view
+        cdef uint32_t[::1] o = out
+        with nogil:
+            for j in range(n):
+                o[j] = <uint32_t>self._pick(h[j])  # -1 becomes _NEAR_TIE
+                if o[j] == _NEAR_TIE:
+                    near += 1
+        if near:
+            for j in range(n):
+                if o[j] == _NEAR_TIE:
+                    o[j] = <uint32_t>self._pick_index(h[j])
+        return out
+
+    def with_weights(self, weights):
+        """Return a new picker with *weights* and the same mode and seed.
+
+        :param weights: the new subset name -> weight mapping.
+        :raises TypeError: as for the constructor.
+        :raises ~hashlb.ConfigError: as for the constructor.
+
+        >>> WeightedSubsetPicker({"safe": 99, "risky": 1}).with_weights({"safe": 95, "risky": 5}).total
+        100
+        """
+        return WeightedSubsetPicker(weights, mode=self._mode, seed=self._seed)
+
+    def __eq__(self, other):
+        if not isinstance(other, WeightedSubsetPicker):
+            return NotImplemented
+        return (
+            tuple(self._weights.items()) == tuple(other.weights.items())
+            and self._mode == other.mode
+            and self._seed == other.seed
+        )
+
+    def __hash__(self):
+        return hash((tuple(self._weights.items()), self._mode, self._seed))
+
+    def __reduce__(self):
+        return (_restore, (dict(self._weights), self._mode, self._seed))
+
+    def __repr__(self):
+        return (
+            f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
+        )

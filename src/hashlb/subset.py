@@ -1,0 +1,17 @@
+"""Dispatcher for the weighted subset picker: compiled ``_subset_c`` or pure ``_subset_py``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._compat import USE_EXTENSIONS
+
+__all__ = ("WeightedSubsetPicker",)
+
+if TYPE_CHECKING or not USE_EXTENSIONS:
+    from ._subset_py import WeightedSubsetPicker
+else:
+    try:
+        from ._subset_c import WeightedSubsetPicker
+    except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
+        from ._subset_py import WeightedSubsetPicker
