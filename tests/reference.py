@@ -95,3 +95,61 @@ def ring_lookup_reference(ring: list[tuple[int, int]], h: int, attempt: int = 0)
             p = j
             break
     return ring[(p + attempt) % len(ring)][1]
+
+
+def maglev_reference(
+    keys: list[bytes],
+    order: list[int],
+    weights: list[float],
+    table_size: int,
+    tie: object = None,
+) -> tuple[list[int], list[int]]:
+    """Transcribe the Maglev paper's Populate (Pseudocode 1) with Envoy's weighted rounds.
+
+    Eisenbud et al., NSDI 2016, §3.4, as Envoy's ``MaglevTable`` runs it
+    (spec §5.2): hosts sorted by key bytes (ties by ``tie(host_index)``, then
+    host index), full permutation lists ``permutation[i][j] = (offset + j *
+    skip) % M``, and a host takes a turn only if ``iteration * weight >=
+    target_weight``.  *keys* are indexed by host index; *order*/*weights*
+    are Envoy's iteration order and normalized weights.  Returns
+    ``(table, count per host index)``; an empty *order* gives an empty table.
+    """
+    import xxhash
+
+    m = table_size
+    counts = [0] * len(keys)
+    if not order:
+        return [], counts
+    hosts = sorted(
+        zip(order, weights, strict=True),
+        key=lambda hw: (keys[hw[0]], tie(hw[0]) if callable(tie) else 0, hw[0]),
+    )
+    max_weight = max(weights)
+    permutation = []
+    for host, _ in hosts:
+        offset = xxhash.xxh64_intdigest(keys[host], 0) % m
+        skip = xxhash.xxh64_intdigest(keys[host], 1) % (m - 1) + 1
+        permutation.append([(offset + j * skip) % m for j in range(m)])
+    next_ = [0] * len(hosts)
+    target_weight = [0.0] * len(hosts)
+    entry = [-1] * m
+    n = 0
+    iteration = 1
+    while True:
+        for i, (host, weight) in enumerate(hosts):
+            if n == m:
+                return entry, counts
+            if iteration * weight < target_weight[i]:
+                continue
+            target_weight[i] += max_weight
+            c = permutation[i][next_[i] % m]
+            while entry[c] >= 0:
+                next_[i] += 1
+                c = permutation[i][next_[i] % m]
+            entry[c] = host
+            next_[i] += 1
+            counts[host] += 1
+            n += 1
+        if n == m:
+            return entry, counts
+        iteration += 1

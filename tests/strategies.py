@@ -118,3 +118,98 @@ def subset_weights(draw: st.DrawFn, min_size: int = 1, max_size: int = 6) -> dic
     if not any(weights):
         weights[draw(st.integers(min_value=0, max_value=len(names) - 1))] = 1
     return dict(zip(names, weights))
+
+
+# ---- Maglev and bounded load (issue 3) ---------------------------------------
+#: Prime Maglev table sizes small enough for the paper-literal reference model.
+prime_table_sizes = st.sampled_from([2, 3, 5, 7, 11, 13, 17, 31, 61, 101, 211, 307, 503, 1009])
+#: Host weights: mostly small, sometimes large (still summing below 2**32).
+host_weights = st.one_of(st.integers(min_value=1, max_value=5), st.integers(1, 1_000_000))
+
+
+@st.composite
+def host_lists(draw: st.DrawFn, min_size: int = 0, max_size: int = 12, ties: bool = False) -> list:
+    """Return Hosts with distinct addresses; with *ties*, some share a hash_key."""
+    from hashlb import Host
+
+    n = draw(st.integers(min_value=min_size, max_value=max_size))
+    ports = draw(st.lists(st.integers(1, 65535), min_size=n, max_size=n, unique=True))
+    hosts = []
+    for port in ports:
+        key = draw(st.sampled_from([None, "shared-a", "shared-b"])) if ties else None
+        hosts.append(
+            Host(f"10.0.{port // 256}.{port % 256}:{port}", draw(host_weights), hash_key=key)
+        )
+    return hosts
+
+
+@st.composite
+def locality_host_lists(draw: st.DrawFn, max_size: int = 10) -> tuple:
+    """Return (hosts, locality_weights): hosts in localities a/b/c, some weights 0."""
+    from hashlb import Host
+
+    names = draw(st.permutations(["a", "b", "c"]))
+    lw = {name: draw(st.integers(min_value=0, max_value=5)) for name in names}
+    n = draw(st.integers(min_value=0, max_value=max_size))
+    hosts = [
+        Host(f"10.1.0.{i}:80", draw(host_weights), locality=draw(st.sampled_from(names)))
+        for i in range(n)
+    ]
+    return hosts, lw
+
+
+# ---- ring hash (issue 3) ------------------------------------------------------
+#: RingHash options kept small enough for the brute-force reference model.
+ring_options = st.fixed_dictionaries(
+    {
+        "min_ring_size": st.integers(min_value=1, max_value=400),
+        "hash_function": st.sampled_from(["xx_hash", "murmur_hash_2"]),
+    },
+    optional={"max_ring_size": st.sampled_from([1, 7, 64, 500, 8388608])},
+).filter(lambda o: o["min_ring_size"] <= o.get("max_ring_size", 8388608))
+
+
+@st.composite
+def ring_host_sets(draw: st.DrawFn, min_size: int = 0, max_size: int = 8) -> list:
+    """Return Hosts for a ring: distinct addresses, weights 1-20, localities z0-z2,
+    and now and then a shared hash_key (equal entry hashes)."""
+    from hashlb import Host
+
+    n = draw(st.integers(min_value=min_size, max_value=max_size))
+    ports = draw(st.lists(st.integers(1, 65535), min_size=n, max_size=n, unique=True))
+    return [
+        Host(
+            f"10.0.{port // 256}.{port % 256}:{port}",
+            draw(st.integers(min_value=1, max_value=20)),
+            hash_key=draw(st.sampled_from([None, None, None, None, "shared"])),
+            locality=draw(st.sampled_from(["z0", "z1", "z2"])),
+        )
+        for port in ports
+    ]
+
+
+#: None, or weights for ring_host_sets' localities in any order (zeros allowed).
+ring_locality_weights = st.one_of(
+    st.none(),
+    st.permutations(["z0", "z1", "z2"]).flatmap(
+        lambda names: st.tuples(*[st.integers(min_value=0, max_value=5)] * 3).map(
+            lambda ws: dict(zip(names, ws, strict=True))
+        )
+    ),
+)
+
+
+@st.composite
+def whole_count_weights(draw: st.DrawFn, max_splits: int = 7) -> list[int]:
+    """Return power-of-two weights summing to a power of two.
+
+    Every normalized weight is then an exact power of two, so ``scale * w``
+    is a whole number and the ring's entry counts do not depend on order.
+    """
+    weights = [draw(st.sampled_from([1, 2, 4, 8, 16, 32, 64]))]
+    for _ in range(draw(st.integers(min_value=0, max_value=max_splits))):
+        i = draw(st.integers(min_value=0, max_value=len(weights) - 1))
+        if weights[i] > 1:
+            half = weights.pop(i) // 2
+            weights += [half, half]
+    return weights
