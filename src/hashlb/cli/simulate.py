@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .mesh import HOST_LABEL, Destination, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh
+from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh
 from .output import OutputSet, format_table, require_matplotlib, save_figure
 from .source import InputError
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
@@ -147,33 +147,45 @@ def _balancer(lb: LoadBalancer) -> tuple[str, dict[str, int]]:
 class RouteEngine:
     """One VirtualService http route: a :class:`hashlb.Router` plus per-subset fallbacks.
 
-    The Router chooses the subset and, when every destination uses the same
-    table, the host.  A destination whose DestinationRule level configures a
-    different table (or no consistent hash at all) gets its host from its
-    own table -- the lookup of the same route hash, exactly as Envoy's
-    cluster would -- or, without a hash, at random.
+    When every destination has the same hash key (the usual DestinationRule
+    level ``consistentHash``), the Router gets that one policy and, in envoy
+    mode, folds Istio's one copy per destination itself; ``route(request)``
+    decides everything.  When the destinations' keys differ (subset-level
+    overrides) or some have none, the route hash is computed here from the
+    exact list Istio emits (envoy mode) or from its distinct entries (sticky
+    mode) and handed to ``Router.route_hash``.
+
+    A destination whose DestinationRule configures a different table than
+    the Router's (or no consistent hash at all) gets its host from its own
+    table: the lookup of the same hash Envoy's cluster would use, or a
+    uniformly random endpoint for a ``simple`` load balancer.
     """
 
     def __init__(self, plan: RoutePlan, mode: str, seed: int) -> None:
         from .. import Host
-        from .. import policy as pol
         from ..maglev import Maglev
+        from ..policy import HashPolicy
         from ..ring import RingHash
         from ..router import Router
 
         self.plan = plan
-        self.policy = pol.HashPolicy(*[_policy_method(k) for k in plan.hash_keys])
+        keys = plan.hash_keys
+        distinct = tuple(dict.fromkeys(keys))
+        homogeneous = len(distinct) == 1 and len(keys) == len(plan.destinations)
+        self.own_hash: Any = None
+        policy: Any = None
+        if homogeneous:
+            policy = HashPolicy(_policy_method(distinct[0]))
+        elif keys:
+            listed = keys if mode == "envoy" else distinct
+            self.own_hash = HashPolicy(*[_policy_method(k) for k in listed])
         hosts: dict[tuple[str, str], Any] = {}
         self.by_address: dict[tuple[str, str], Any] = {}
         for d in plan.destinations:
             for e in d.endpoints:
                 k = (d.host, e.address)
                 if k not in hosts:
-                    hosts[k] = Host(
-                        e.address,
-                        hostname=e.pod.name,
-                        labels={**e.pod.labels, HOST_LABEL: d.host},
-                    )
+                    hosts[k] = Host(e.address, labels={**e.pod.labels, HOST_LABEL: d.host})
                     self.by_address[k] = e
         hashed = [d.lb for d in plan.destinations if d.lb.algorithm != "simple"]
         main = hashed[0] if hashed else LoadBalancer("ring_hash")
@@ -182,43 +194,45 @@ class RouteEngine:
             list(hosts.values()),
             subsets={d.name: dict(d.selector) for d in plan.destinations},
             weights={d.name: d.weight for d in plan.destinations},
-            policy=self.policy,
+            policy=policy,
             balancer=balancer,
             balancer_options=options,
             mode=mode,
             seed=seed,
         )
         self.rng = random.Random(seed ^ 0x5EED)
-        self.own: dict[str, tuple[Destination, Any]] = {}
+        self.own: dict[str, Any] = {}
         for d in plan.destinations:
-            if _balancer(d.lb) == (balancer, options) and d.lb.algorithm != "simple":
+            if d.lb.algorithm != "simple" and _balancer(d.lb) == (balancer, options):
                 continue
             members = [hosts[(d.host, e.address)] for e in d.endpoints]
-            table: Any = None
             if d.lb.algorithm == "maglev":
-                table = Maglev(members, table_size=d.lb.table_size)
+                self.own[d.name] = Maglev(members, table_size=d.lb.table_size)
             elif d.lb.algorithm == "ring_hash":
-                table = RingHash(members, min_ring_size=d.lb.min_ring_size)
-            self.own[d.name] = (d, table if table is not None else members)
+                self.own[d.name] = RingHash(members, min_ring_size=d.lb.min_ring_size)
+            else:
+                self.own[d.name] = members  # no consistent hash: a random endpoint
         self.dest = {d.name: d for d in plan.destinations}
 
     def route(self, req: Any) -> tuple[str, str, str, int | None, str | None]:
-        """Return (subset, endpoint address, pod name, hash, set_cookie)."""
-        r = self.router.route(req)
-        subset = r.subset
+        """Return (subset, endpoint address, pod name, route hash, set_cookie)."""
+        if self.own_hash is None:
+            r = self.router.route(req)
+            set_cookie = r.set_cookie
+        else:
+            result = self.own_hash.evaluate(req)
+            r = self.router.route_hash(result.hash)
+            set_cookie = result.set_cookie
         host = r.host
-        override = self.own.get(subset)
-        if override is not None:
-            d, table = override
-            if isinstance(table, list):  # no consistent hash: a random endpoint
+        table = self.own.get(r.subset)
+        if table is not None:
+            if isinstance(table, list):
                 host = table[self.rng.randrange(len(table))]
-            elif r.hash is None:
-                host = table.lookup(self.rng.getrandbits(64))
             else:
-                host = table.lookup(r.hash)
-        d = self.dest[subset]
+                host = table.lookup(r.lookup_hash)
+        d = self.dest[r.subset]
         e = self.by_address[(d.host, host.address)]
-        return subset, host.address, e.pod.name, r.hash, r.set_cookie
+        return r.subset, host.address, e.pod.name, r.hash, set_cookie
 
 
 # --------------------------------------------------------------------------
