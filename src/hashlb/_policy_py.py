@@ -1,0 +1,1292 @@
+"""HTTP hash policies, pure Python: the typed twin of ``_policy_c.pyx``.
+
+A :class:`HashPolicy` is an ordered list of hash methods (:class:`Header`,
+:class:`Cookie`, :class:`SourceIP`, :class:`QueryParameter`); evaluated on a
+:class:`Request` it gives the hash Envoy's router would compute, or None
+(spec §8).  Keep names, signatures and docstrings identical to the compiled
+twin, which reuses this module's cold-path helpers (configuration checks,
+address formatting, WSGI parsing).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import xxhash
+
+from .errors import ConfigError
+
+__all__ = (
+    "Cookie",
+    "HashPolicy",
+    "HashResult",
+    "Header",
+    "QueryParameter",
+    "Request",
+    "SourceIP",
+)
+
+_M64 = 0xFFFFFFFFFFFFFFFF
+_xxh64 = xxhash.xxh64_intdigest
+_inet_pton = socket.inet_pton
+_inet_ntop = socket.inet_ntop
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+_V4_MAPPED = b"\0" * 10 + b"\xff\xff"
+_ZONE_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_PSEUDO = {b":path": 0, b":authority": 1, b":method": 2, b":scheme": 3}
+
+#: What a header name or value may be: text (UTF-8) or bytes.
+Text = str | bytes | bytearray
+#: An address: ``"ip:port"`` / ``"[ip6]:port"`` text, or a ``(host, port)`` tuple.
+Address = str | bytes | tuple[Any, ...] | None
+#: What ``Request(headers=...)`` accepts.
+Headers = Mapping[Any, Any] | Iterable[Any] | None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _to_bytes(value: object) -> bytes | None:
+    """Return request text as bytes (str -> UTF-8, lone surrogates kept), else None."""
+    if type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        try:
+            return value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return None
+
+
+def _name_matches(name: object, lname: bytes) -> bool:
+    """Return True if header *name* equals the lower-case *lname*, ASCII case-insensitively."""
+    b = _to_bytes(name)
+    return b is not None and len(b) == len(lname) and b.lower() == lname
+
+
+def _valid_port(port: bytes) -> bool:
+    """Return True for 1-5 ASCII digits with a value below 65536."""
+    return 0 < len(port) <= 5 and port.isdigit() and int(port) <= 65535
+
+
+def _parse_ip(text: bytes, unwrap: bool) -> bytes | None:
+    """Return the canonical text of an IP literal (``inet_ntop``), or None.
+
+    IPv4 is a strict dotted quad; IPv6 is compressed as glibc's ``inet_ntop``
+    writes it, with an optional ``%zone`` (letters, digits, ``_.-``) kept as
+    given.  With *unwrap*, an IPv4-mapped IPv6 address gives its IPv4 form,
+    as Envoy's dual-stack listeners report it.
+    """
+    if not 0 < len(text) <= 120 or not text.isascii():
+        return None
+    zone = b""
+    if b"%" in text:
+        text, _, zone = text.partition(b"%")
+        if not 0 < len(zone) <= 64 or not _ZONE_CHARS.issuperset(zone):
+            return None
+    if len(text) > 45 or b"\0" in text:
+        return None
+    s = text.decode("ascii")
+    if not zone:
+        try:
+            return _inet_ntop(_AF_INET, _inet_pton(_AF_INET, s)).encode()
+        except (OSError, ValueError):
+            pass
+    try:
+        packed = _inet_pton(_AF_INET6, s)
+    except (OSError, ValueError):
+        return None
+    if unwrap and packed[:12] == _V4_MAPPED:
+        return _inet_ntop(_AF_INET, packed[12:]).encode()
+    out = _inet_ntop(_AF_INET6, packed).encode()
+    return out + b"%" + zone if zone else out
+
+
+def _split_host_port(text: bytes) -> tuple[bytes, bytes | None] | None:
+    """Split ``host:port``, ``[ip6]:port``, ``[ip6]``, a bare IPv6 or a bare host."""
+    if text[:1] == b"[":
+        close = text.find(b"]")
+        if close < 0:
+            return None
+        rest = text[close + 1 :]
+        if not rest:
+            return text[1:close], None
+        if rest[:1] == b":" and _valid_port(rest[1:]):
+            return text[1:close], rest[1:]
+        return None
+    if text.count(b":") == 1:
+        host, _, port = text.partition(b":")
+        return (host, port) if _valid_port(port) else None
+    return text, None
+
+
+def _host_of(address: object) -> bytes | None:
+    """Return the host part of an address (text or tuple), or None."""
+    if isinstance(address, (tuple, list)):
+        if len(address) < 1:
+            return None
+        host = _to_bytes(address[0])
+        if host is not None and host[:1] == b"[" and host[-1:] == b"]":
+            host = host[1:-1]
+        return host
+    text = _to_bytes(address)
+    if not text:
+        return None
+    split = _split_host_port(text)
+    return None if split is None else split[0]
+
+
+def _connection_ip(address: object) -> bytes | None:
+    """Return the canonical IP (no port) of a connection address, or None."""
+    host = _host_of(address)
+    return None if not host else _parse_ip(host, True)
+
+
+def _format_address(address: object) -> bytes | None:
+    """Return Envoy's ``asString()`` of an address: ``ip:port``, ``[ip6]:port``.
+
+    Text that is not an IP address (a Unix socket path, a host name) is used
+    as given; an empty or missing address gives None.
+    """
+    if isinstance(address, (tuple, list)):
+        if len(address) < 2:
+            return None
+        host = _to_bytes(address[0])
+        if not host:
+            return None
+        port = address[1]
+        if port is None:
+            port_b = None
+        elif type(port) is int:
+            port_b = b"%d" % port
+        else:
+            port_b = _to_bytes(port)
+            if port_b is None or not _valid_port(port_b):
+                return None
+            port_b = b"%d" % int(port_b)
+        bare = host[1:-1] if host[:1] == b"[" and host[-1:] == b"]" else host
+        ip = _parse_ip(bare, True)
+        if ip is None:
+            return host if port_b is None else host + b":" + port_b
+    else:
+        text = _to_bytes(address)
+        if not text:
+            return None
+        split = _split_host_port(text)
+        if split is None:
+            return text
+        ip = _parse_ip(split[0], True)
+        if ip is None:
+            return text
+        port_b = None if split[1] is None else b"%d" % int(split[1])
+    if port_b is None:
+        return ip
+    return (b"[" + ip + b"]:" if b":" in ip else ip + b":") + port_b
+
+
+def _xff_ip(values: list[bytes], skip: int) -> bytes | None:
+    """Return the address *skip* entries from the right of X-Forwarded-For.
+
+    This is Envoy's ``Utility::getLastAddressFromXFF``: the header values are
+    joined with ``,`` (Envoy coalesces the inline header), the last *skip*
+    entries are dropped, the last remaining one is trimmed and parsed.
+    """
+    if not values:
+        return None
+    xff = b",".join(values)
+    for _ in range(skip):
+        comma = xff.rfind(b",")
+        if comma < 0:
+            return None
+        xff = xff[:comma]
+    comma = xff.rfind(b",")
+    if comma >= 0 and comma + 1 < len(xff):
+        xff = xff[comma + 1 :]
+    return _parse_ip(xff.strip(), False)
+
+
+def _check_terminal(terminal: object) -> bool:
+    if type(terminal) is not bool:
+        raise TypeError(f"terminal must be a bool, not {type(terminal).__name__}")
+    return terminal
+
+
+def _check_name(name: object, what: str) -> bytes:
+    """Validate a configured header/cookie/parameter name; return its UTF-8."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ConfigError(f"{what} name must be a non-empty string, got {name!r}")
+    try:
+        raw = name.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} name must be valid text, got {name!r}") from None
+    if any(c in raw for c in b"\0\r\n"):
+        raise ConfigError(f"{what} name must not contain NUL, CR or LF, got {name!r}")
+    return raw
+
+
+def _check_cookie_name(name: object) -> bytes:
+    raw = _check_name(name, "Cookie")
+    assert isinstance(name, str)
+    if any(c in name for c in ';=, \t"') or not name.isprintable():
+        raise ConfigError(f"Cookie name must be a cookie token, got {name!r}")
+    return raw
+
+
+def _check_hops(hops: object) -> int:
+    if type(hops) is not int:
+        raise TypeError(f"SourceIP xff_num_trusted_hops must be an int, not {type(hops).__name__}")
+    if not 0 <= hops <= 0xFFFFFFFF:
+        raise ConfigError(f"SourceIP xff_num_trusted_hops must be in [0, 2**32), got {hops!r}")
+    return hops
+
+
+def _check_use_remote(value: object) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"use_remote_address must be a bool, not {type(value).__name__}")
+    return value
+
+
+def _generate_cookie(remote: object, local: object) -> bytes | None:
+    """Return Envoy's generated cookie value ``%016x`` of xxh64(remote + local), or None."""
+    r = _format_address(remote)
+    loc = _format_address(local)
+    if r is None or loc is None:
+        return None
+    return b"%016x" % _xxh64(r + loc)
+
+
+def _check_header_text(value: object, what: str) -> str:
+    """Validate text that goes into a Set-Cookie header."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if any(c in value for c in ";\0\r\n"):
+        raise ConfigError(f"{what} must not contain ';', NUL, CR or LF, got {value!r}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} must be valid text, got {value!r}") from None
+    return value
+
+
+def _compile_rewrite(
+    regex_rewrite: object,
+) -> tuple[tuple[str, str], Callable[[bytes], bytes]] | None:
+    """Validate ``(pattern, substitution)``; return it and a rewriting function.
+
+    The substitution uses Envoy's (RE2's) syntax: ``\\1`` ... ``\\9`` insert a
+    group, ``\\0`` the whole match, ``\\\\`` a backslash; any other escape is
+    an error.  The pattern is Python ``re`` syntax with ``re.ASCII`` (so
+    ``\\w``, ``\\d``, ``\\s`` are ASCII-only, as in RE2).
+    """
+    if regex_rewrite is None:
+        return None
+    if not isinstance(regex_rewrite, (tuple, list)) or len(regex_rewrite) != 2:
+        raise TypeError(
+            f"regex_rewrite must be a (pattern, substitution) pair, got {regex_rewrite!r}"
+        )
+    pattern, substitution = regex_rewrite
+    if isinstance(pattern, re.Pattern):
+        if not isinstance(pattern.pattern, str):
+            raise TypeError("regex_rewrite pattern must be a str pattern")
+        compiled = pattern
+        pattern = pattern.pattern
+    elif isinstance(pattern, str):
+        try:
+            compiled = re.compile(pattern, re.ASCII)
+        except re.error as exc:
+            raise ConfigError(f"regex_rewrite pattern {pattern!r} is malformed: {exc}") from None
+    else:
+        raise TypeError(f"regex_rewrite pattern must be a str, not {type(pattern).__name__}")
+    if not isinstance(substitution, str):
+        raise TypeError(
+            f"regex_rewrite substitution must be a str, not {type(substitution).__name__}"
+        )
+    try:
+        substitution.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"regex_rewrite substitution must be valid text, got {substitution!r}"
+        ) from None
+    parts: list[str | int] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(substitution):
+        c = substitution[i]
+        if c != "\\":
+            literal.append(c)
+            i += 1
+            continue
+        nxt = substitution[i + 1 : i + 2]
+        if nxt == "\\":
+            literal.append("\\")
+        elif nxt.isdigit() and nxt.isascii():
+            group = int(nxt)
+            if group > compiled.groups:
+                raise ConfigError(
+                    f"regex_rewrite substitution {substitution!r} refers to group \\{group}, "
+                    f"but the pattern has {compiled.groups} group(s)"
+                )
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(group)
+        else:
+            raise ConfigError(
+                f"regex_rewrite substitution {substitution!r} has an invalid escape "
+                f"at index {i} (use \\0-\\9 or \\\\)"
+            )
+        i += 2
+    if literal:
+        parts.append("".join(literal))
+
+    def replace(m: re.Match[str]) -> str:
+        return "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+
+    sub = compiled.sub
+
+    def rewrite(value: bytes) -> bytes:
+        text = value.decode("utf-8", "surrogateescape")
+        return sub(replace, text).encode("utf-8", "surrogateescape")
+
+    return (pattern, substitution), rewrite
+
+
+def _check_ttl(ttl: object) -> int | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, timedelta):
+        seconds = ttl.days * 86400 + ttl.seconds  # Envoy uses Duration.seconds only
+        if ttl < timedelta(0):
+            raise ConfigError(f"Cookie ttl must not be negative, got {ttl!r}")
+        return seconds
+    if type(ttl) is not int:
+        raise TypeError(
+            f"Cookie ttl must be an int (seconds) or a timedelta, not {type(ttl).__name__}"
+        )
+    if ttl < 0:
+        raise ConfigError(f"Cookie ttl must not be negative, got {ttl!r}")
+    return ttl
+
+
+def _check_attributes(attributes: object) -> tuple[tuple[str, str], ...]:
+    if attributes is None:
+        return ()
+    if isinstance(attributes, (str, bytes)):
+        raise TypeError("Cookie attributes must be a mapping or an iterable of (name, value) pairs")
+    items: Iterable[Any]
+    if isinstance(attributes, Mapping):
+        items = attributes.items()
+    else:
+        try:
+            items = iter(attributes)  # type: ignore[call-overload]
+        except TypeError:
+            raise TypeError(
+                "Cookie attributes must be a mapping or an iterable of (name, value) pairs, "
+                f"not {type(attributes).__name__}"
+            ) from None
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            name, value = item, ""
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            name, value = item
+        else:
+            raise TypeError(f"Cookie attributes entry must be a (name, value) pair, got {item!r}")
+        _check_header_text(name, "Cookie attribute name")
+        if not name or "=" in name or name != name.strip():
+            raise ConfigError(f"Cookie attribute name must be a non-empty token, got {name!r}")
+        _check_header_text(value, f"Cookie attribute {name!r} value")
+        out.append((name, value))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- Request
+
+
+class Request:
+    """The parts of an HTTP request that hash policies read.
+
+    Nothing is copied or decoded up front: a list of header pairs is kept as
+    given and scanned on demand, so building a request costs almost nothing.
+
+    :param headers: a mapping (values may be lists for repeated headers), a
+        list of ``(name, value)`` pairs (repeated names allowed), or raw
+        ``(bytes, bytes)`` pairs as ASGI gives them.  Names match
+        ASCII-case-insensitively; ``str`` is read as UTF-8.  Entries that are
+        not pairs of text are ignored.
+    :param path: the ``:path`` (``"/p?q=1"``), not percent-decoded.
+    :param remote_address: the peer: ``"10.0.0.7:51234"``,
+        ``"[2001:db8::1]:443"``, a bare IP, or a ``(host, port)`` tuple.
+    :param local_address: the address the request arrived on, same forms.
+    :param method: ``:method``.
+    :param authority: ``:authority``; if None, the ``host`` header is used.
+    :param scheme: ``:scheme``.
+    :raises TypeError: *headers* is neither a mapping nor an iterable.
+
+    Pseudo-headers (``:path``, ``:authority``, ``:method``, ``:scheme``) are
+    read by :class:`Header` from these arguments, or from a pair of that name
+    in *headers* when the argument is None.
+
+    >>> r = Request(headers=[(b"x-user", b"alice")], path="/a?b=1")
+    >>> HashPolicy(Header("X-User")).hash(r)  # xxh64("alice")
+    8332761332120969289
+    """
+
+    __slots__ = ("_authority", "_headers", "_local", "_method", "_path", "_remote", "_scheme")
+
+    def __init__(
+        self,
+        headers: Headers = None,
+        path: Text | None = None,
+        remote_address: Address = None,
+        local_address: Address = None,
+        method: Text | None = None,
+        authority: Text | None = None,
+        scheme: Text | None = None,
+    ) -> None:
+        self._headers: list[Any] | tuple[Any, ...] = _header_list(headers)
+        self._path: object = path
+        self._remote: object = remote_address
+        self._local: object = local_address
+        self._method: object = method
+        self._authority: object = authority
+        self._scheme: object = scheme
+
+    @classmethod
+    def from_asgi(cls, scope: Mapping[str, Any]) -> Request:
+        """Return the request of an ASGI ``http`` or ``websocket`` *scope*.
+
+        The header list is referenced, not copied or decoded.  ``:path`` is
+        ``raw_path`` (else ``path``) plus ``?`` and ``query_string``; the
+        remote and local addresses are ``client`` and ``server``.
+
+        :param scope: the ASGI connection scope.
+        :raises TypeError: *scope* is not a mapping.
+
+        >>> scope = {"type": "http", "headers": [(b"x-user", b"alice")],
+        ...          "path": "/", "query_string": b"", "client": ("10.0.0.7", 51234)}
+        >>> HashPolicy(SourceIP()).hash(Request.from_asgi(scope))  # xxh64("10.0.0.7")
+        3728003503708587973
+        """
+        if not isinstance(scope, Mapping):
+            raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
+        self = cls.__new__(cls)
+        get = scope.get
+        headers = get("headers")
+        if type(headers) is not list and type(headers) is not tuple:
+            try:
+                headers = [] if headers is None else list(headers)
+            except Exception:
+                headers = []
+        self._headers = headers
+        path = get("raw_path")
+        if not isinstance(path, (bytes, bytearray)):
+            path = get("path")
+        query = get("query_string")
+        if query and path is not None:
+            p = _to_bytes(path)
+            q = _to_bytes(query)
+            if p is not None and q is not None and b"?" not in p:
+                path = p + b"?" + q
+        self._path = path
+        self._remote = get("client")
+        self._local = get("server")
+        self._method = get("method")
+        self._authority = None
+        self._scheme = get("scheme")
+        return self
+
+    @classmethod
+    def from_wsgi(cls, environ: Mapping[str, Any]) -> Request:
+        """Return the request described by a WSGI *environ*.
+
+        Headers come from the ``HTTP_*`` keys plus ``CONTENT_TYPE`` and
+        ``CONTENT_LENGTH`` (``_`` becomes ``-``), values encoded back to the
+        bytes they were (WSGI strings are latin-1).  ``:path`` is
+        ``RAW_URI`` or ``REQUEST_URI`` when the server provides them (the
+        raw request target, as Envoy sees it), else ``SCRIPT_NAME`` +
+        ``PATH_INFO`` (which servers percent-decode) + ``?QUERY_STRING``.
+        The remote address is ``REMOTE_ADDR``/``REMOTE_PORT``; the local one
+        ``SERVER_ADDR`` (else ``SERVER_NAME``) and ``SERVER_PORT``.
+
+        :param environ: the WSGI environment.
+        :raises TypeError: *environ* is not a mapping.
+
+        >>> env = {"HTTP_X_USER": "alice", "PATH_INFO": "/", "REMOTE_ADDR": "10.0.0.7"}
+        >>> HashPolicy(Header("x-user")).hash(Request.from_wsgi(env))  # xxh64("alice")
+        8332761332120969289
+        """
+        if not isinstance(environ, Mapping):
+            raise TypeError(f"environ must be a mapping, not {type(environ).__name__}")
+        headers: list[tuple[bytes, bytes]] = []
+        for key, value in list(environ.items()):
+            if not isinstance(key, str):
+                continue
+            if key.startswith("HTTP_"):
+                name = key[5:]
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                name = key
+            else:
+                continue
+            raw = _wsgi_bytes(value)
+            if raw is not None:
+                lname = _wsgi_bytes(name.replace("_", "-"))
+                if lname is not None:
+                    headers.append((lname.lower(), raw))
+        get = environ.get
+        path = _wsgi_bytes(get("RAW_URI")) or _wsgi_bytes(get("REQUEST_URI"))
+        if not path:
+            path = (_wsgi_bytes(get("SCRIPT_NAME")) or b"") + (_wsgi_bytes(get("PATH_INFO")) or b"")
+            query = _wsgi_bytes(get("QUERY_STRING"))
+            if query:
+                path += b"?" + query
+        remote = _wsgi_bytes(get("REMOTE_ADDR"))
+        local = _wsgi_bytes(get("SERVER_ADDR")) or _wsgi_bytes(get("SERVER_NAME"))
+        return cls(
+            headers,
+            path=path or None,
+            remote_address=None if not remote else (remote, _wsgi_port(get("REMOTE_PORT"))),
+            local_address=None if not local else (local, _wsgi_port(get("SERVER_PORT"))),
+            method=_wsgi_bytes(get("REQUEST_METHOD")),
+            authority=_wsgi_bytes(get("HTTP_HOST")),
+            scheme=_wsgi_bytes(get("wsgi.url_scheme")),
+        )
+
+    @property
+    def headers(self) -> list[Any] | tuple[Any, ...]:
+        """The header pairs, as given (a mapping is turned into a list of pairs)."""
+        return self._headers
+
+    @property
+    def path(self) -> object:
+        """``:path`` as given (str or bytes), or None."""
+        return self._path
+
+    @property
+    def remote_address(self) -> object:
+        """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
+        return self._remote
+
+    @property
+    def local_address(self) -> object:
+        """The local address as given (text or a ``(host, port)`` tuple), or None."""
+        return self._local
+
+    @property
+    def method(self) -> object:
+        """``:method`` as given, or None."""
+        return self._method
+
+    @property
+    def authority(self) -> object:
+        """``:authority`` as given, or None (then the ``host`` header stands in)."""
+        return self._authority
+
+    @property
+    def scheme(self) -> object:
+        """``:scheme`` as given, or None."""
+        return self._scheme
+
+    def get_all(self, name: str | bytes) -> list[bytes]:
+        """Return every value of header *name* as bytes, in request order.
+
+        *name* matches ASCII-case-insensitively.  A pseudo-header
+        (``:path``, ``:authority``, ``:method``, ``:scheme``) gives the
+        matching argument; ``:authority`` falls back to the ``host`` header.
+
+        :param name: the header name.
+
+        >>> Request(headers={"Accept": ["a", "b"]}).get_all("accept")
+        [b'a', b'b']
+        """
+        raw = _to_bytes(name)
+        if raw is None:
+            raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
+        return self._values(raw.lower())
+
+    # -- internals shared by the hash methods ------------------------------
+
+    def _values(self, lname: bytes) -> list[bytes]:
+        """Return every value of the lower-case header *lname*."""
+        pseudo = _PSEUDO.get(lname)
+        if pseudo is not None:
+            attr = (self._path, self._authority, self._method, self._scheme)[pseudo]
+            if attr is not None:
+                b = _to_bytes(attr)
+                return [] if b is None else [b]
+        out = self._scan(lname)
+        if not out and pseudo == 1:
+            out = self._scan(b"host")
+        return out
+
+    def _scan(self, lname: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        sname = lname.decode("utf-8", "surrogatepass")
+        ln = len(lname)
+        for item in self._headers:
+            if type(item) is tuple and len(item) == 2:
+                name, value = item
+            else:
+                try:
+                    name, value = item
+                except Exception:
+                    continue
+            if name in (lname, sname):
+                pass
+            elif type(name) is bytes:
+                if len(name) != ln or name.lower() != lname:
+                    continue
+            elif not _name_matches(name, lname):
+                continue
+            b = _to_bytes(value)
+            if b is not None:
+                out.append(b)
+        return out
+
+    def _path_bytes(self) -> bytes | None:
+        values = self._values(b":path")
+        return values[0] if values else None
+
+
+def _header_list(headers: object) -> list[Any] | tuple[Any, ...]:
+    """Return the header pairs of any accepted *headers* argument."""
+    if headers is None:
+        return ()
+    if isinstance(headers, (list, tuple)) and type(headers) in (list, tuple):
+        return headers
+    if isinstance(headers, (str, bytes, bytearray)):
+        raise TypeError("headers must be a mapping or an iterable of (name, value) pairs, not text")
+    items = getattr(headers, "items", None)
+    if items is not None and callable(items):
+        out: list[Any] = []
+        for name, value in items():
+            if isinstance(value, (list, tuple)):
+                out.extend((name, v) for v in value)
+            else:
+                out.append((name, value))
+        return out
+    try:
+        return list(headers)  # type: ignore[call-overload, no-any-return]
+    except TypeError:
+        raise TypeError(
+            "headers must be a mapping or an iterable of (name, value) pairs, "
+            f"not {type(headers).__name__}"
+        ) from None
+
+
+def _wsgi_bytes(value: object) -> bytes | None:
+    """Return a WSGI (latin-1) string as the bytes it stands for."""
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return _to_bytes(value)
+    return _to_bytes(value)
+
+
+def _wsgi_port(value: object) -> object:
+    b = _wsgi_bytes(value)
+    return b if b and _valid_port(b) else None
+
+
+# ---------------------------------------------------------------- results
+
+
+class HashResult:
+    """What :meth:`HashPolicy.evaluate` returns: the hash and the cookies to set.
+
+    :param hash: the 64-bit request hash, or None (Envoy then picks randomly).
+    :param set_cookies: ``Set-Cookie`` header values generated by
+        :class:`Cookie` methods with a ``ttl``, in policy order.
+
+    >>> HashResult(7).set_cookie is None
+    True
+    """
+
+    __slots__ = ("_hash", "_set_cookies")
+
+    def __init__(self, hash: int | None, set_cookies: tuple[str, ...] = ()) -> None:
+        self._hash = hash
+        self._set_cookies = tuple(set_cookies)
+
+    @property
+    def hash(self) -> int | None:
+        """The 64-bit request hash, or None when no method produced one."""
+        return self._hash
+
+    @property
+    def set_cookie(self) -> str | None:
+        """The first ``Set-Cookie`` header value to send, or None."""
+        return self._set_cookies[0] if self._set_cookies else None
+
+    @property
+    def set_cookies(self) -> tuple[str, ...]:
+        """Every ``Set-Cookie`` header value to send (usually zero or one)."""
+        return self._set_cookies
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HashResult):
+            return NotImplemented
+        return self._hash == other._hash and self._set_cookies == other._set_cookies
+
+    def __hash__(self) -> int:
+        return hash((self._hash, self._set_cookies))
+
+    def __repr__(self) -> str:
+        return f"HashResult(hash={self._hash!r}, set_cookies={self._set_cookies!r})"
+
+
+# ---------------------------------------------------------------- methods
+
+
+class _Method:
+    """Base of the hash methods: immutable, compared by configuration."""
+
+    __slots__ = ("_terminal",)
+    _terminal: bool
+
+    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+        raise NotImplementedError
+
+    def _key(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+
+def _check_request(request: object) -> Request:
+    if type(request) is not Request and not isinstance(request, Request):
+        raise TypeError(f"request must be a Request, not {type(request).__name__}")
+    return request
+
+
+class Header(_Method):
+    """Hash every value of a request header (Envoy ``hash_policy.header``).
+
+    The values are optionally rewritten, sorted bytewise and hashed as a
+    seed chain (spec §8.2); one value gives ``xxh64(value)``, a present but
+    empty header ``xxh64("")``, an absent header no hash.
+
+    :param str name: the header name, matched case-insensitively; the
+        pseudo-headers ``:path``, ``:authority``, ``:method`` and ``:scheme``
+        are allowed.
+    :param regex_rewrite: ``(pattern, substitution)``: replace every match
+        in each value.  Python ``re`` syntax (``re.ASCII``); the substitution
+        uses Envoy's ``\\1`` style.
+    :param bool terminal: stop the policy here if a hash exists.
+    :raises ConfigError: empty *name*, or a malformed regex/substitution.
+    :raises TypeError: an argument has the wrong type.
+
+    >>> Header("x-user").hash(Request(headers={"x-user": "foo"}))
+    3728699739546630719
+    """
+
+    __slots__ = ("_lname", "_name", "_regex_rewrite", "_rewrite")
+    _lname: bytes
+    _name: str
+    _regex_rewrite: tuple[str, str] | None
+    _rewrite: Callable[[bytes], bytes] | None
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        regex_rewrite: tuple[str, str] | None = None,
+        terminal: bool = False,
+    ) -> None:
+        raw = _check_name(name, "Header")
+        compiled = _compile_rewrite(regex_rewrite)
+        setattr_ = object.__setattr__
+        setattr_(self, "_name", name)
+        setattr_(self, "_lname", raw.lower())
+        setattr_(self, "_regex_rewrite", None if compiled is None else compiled[0])
+        setattr_(self, "_rewrite", None if compiled is None else compiled[1])
+        setattr_(self, "_terminal", _check_terminal(terminal))
+
+    @property
+    def name(self) -> str:
+        """The header name as configured."""
+        return self._name
+
+    @property
+    def regex_rewrite(self) -> tuple[str, str] | None:
+        """The ``(pattern, substitution)`` rewrite, or None."""
+        return self._regex_rewrite
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the policy stops here once a hash exists."""
+        return self._terminal
+
+    def hash(self, request: Request) -> int | None:
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        return self._eval(_check_request(request), None)
+
+    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+        values = request._values(self._lname)
+        if not values:
+            return None
+        rewrite = self._rewrite
+        if rewrite is not None:
+            values = [rewrite(v) for v in values]
+        if len(values) == 1:
+            return _xxh64(values[0])
+        values.sort()
+        h = 0
+        for v in values:
+            h = _xxh64(v, h)
+        return h
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._lname, self._regex_rewrite, self._terminal)
+
+    def __repr__(self) -> str:
+        extra = "" if self._regex_rewrite is None else f", regex_rewrite={self._regex_rewrite!r}"
+        return f"Header({self._name!r}{extra}, terminal={self._terminal!r})"
+
+
+class Cookie(_Method):
+    """Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
+
+    The ``cookie`` headers are parsed as Envoy parses them (spec §8.3): split
+    on ``;``, the name runs from the first non-space to the first ``=``, the
+    value is not trimmed but one pair of surrounding quotes is removed, and
+    the first exact (case-sensitive) match wins.  A non-empty value gives
+    ``xxh64(value)``.  A missing or empty cookie gives no hash unless *ttl* is
+    set: then the value ``'%016x' % xxh64(remote + local address)`` is
+    generated, hashed, and returned as a ``Set-Cookie`` by
+    :meth:`HashPolicy.evaluate`.  With either address missing, no hash.
+
+    :param str name: the cookie name (case-sensitive).
+    :param ttl: ``Max-Age`` of a generated cookie: ``int`` seconds or a
+        ``timedelta`` (whole seconds are used); ``0`` makes a session cookie;
+        None generates nothing.
+    :param path: the ``Path`` attribute of a generated cookie.
+    :param attributes: more attributes, a mapping or ``(name, value)``
+        pairs (an empty value writes the bare name).
+    :param bool terminal: stop the policy here if a hash exists.
+    :raises ConfigError: empty *name*, a negative *ttl*, or text that cannot
+        go into a ``Set-Cookie`` header.
+    :raises TypeError: an argument has the wrong type.
+
+    >>> Cookie("session").hash(Request(headers={"cookie": 'a=1; session="foo"'}))
+    3728699739546630719
+    """
+
+    __slots__ = ("_attributes", "_name", "_path", "_raw", "_ttl")
+    _attributes: tuple[tuple[str, str], ...]
+    _name: str
+    _path: str | None
+    _raw: bytes
+    _ttl: int | None
+
+    def __init__(
+        self,
+        name: str,
+        ttl: int | timedelta | None = None,
+        path: str | None = None,
+        attributes: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        *,
+        terminal: bool = False,
+    ) -> None:
+        raw = _check_cookie_name(name)
+        setattr_ = object.__setattr__
+        setattr_(self, "_name", name)
+        setattr_(self, "_raw", raw)
+        setattr_(self, "_ttl", _check_ttl(ttl))
+        setattr_(self, "_path", None if path is None else _check_header_text(path, "Cookie path"))
+        setattr_(self, "_attributes", _check_attributes(attributes))
+        setattr_(self, "_terminal", _check_terminal(terminal))
+
+    @property
+    def name(self) -> str:
+        """The cookie name."""
+        return self._name
+
+    @property
+    def ttl(self) -> int | None:
+        """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
+        return self._ttl
+
+    @property
+    def path(self) -> str | None:
+        """The ``Path`` of generated cookies, or None."""
+        return self._path
+
+    @property
+    def attributes(self) -> tuple[tuple[str, str], ...]:
+        """Extra ``(name, value)`` attributes of generated cookies."""
+        return self._attributes
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the policy stops here once a hash exists."""
+        return self._terminal
+
+    def hash(self, request: Request) -> int | None:
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        return self._eval(_check_request(request), None)
+
+    def evaluate(self, request: Request) -> HashResult:
+        """Return the hash and the ``Set-Cookie`` to send, if one was generated.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        cookies: list[str] = []
+        h = self._eval(_check_request(request), cookies)
+        return HashResult(h, tuple(cookies))
+
+    def set_cookie_value(self, value: str) -> str:
+        """Return the ``Set-Cookie`` header value Envoy writes for *value*.
+
+        ``name="value"``, then ``; Max-Age=<ttl>`` unless ttl is 0 (or None),
+        ``; Path=<path>`` if set, each attribute, and ``; HttpOnly``.
+
+        :param str value: the cookie value.
+
+        >>> Cookie("s", ttl=60, path="/").set_cookie_value("00ff")
+        's="00ff"; Max-Age=60; Path=/; HttpOnly'
+        """
+        out = [f'{self._name}="{value}"']
+        if self._ttl:
+            out.append(f"; Max-Age={self._ttl}")
+        if self._path:
+            out.append(f"; Path={self._path}")
+        for name, val in self._attributes:
+            out.append(f"; {name}={val}" if val else f"; {name}")
+        out.append("; HttpOnly")
+        return "".join(out)
+
+    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+        value = _cookie_value(request._values(b"cookie"), self._raw)
+        if value:
+            return _xxh64(value)
+        if self._ttl is None:
+            return None
+        generated = _generate_cookie(request._remote, request._local)
+        if generated is None:
+            return None
+        if cookies is not None:
+            cookies.append(self.set_cookie_value(generated.decode()))
+        return _xxh64(generated)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._name, self._ttl, self._path, self._attributes, self._terminal)
+
+    def __repr__(self) -> str:
+        return (
+            f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
+            f"attributes={self._attributes!r}, terminal={self._terminal!r})"
+        )
+
+
+def _cookie_value(headers: list[bytes], name: bytes) -> bytes | None:
+    """Return the first cookie called *name* in the ``cookie`` headers (Envoy's parser)."""
+    for header in headers:
+        if name not in header:
+            continue
+        for piece in header.split(b";"):
+            eq = piece.find(b"=")
+            if eq < 0:
+                continue
+            start = len(piece) - len(piece.lstrip(b" "))
+            if piece[start:eq] == name:
+                value = piece[eq + 1 :]
+                if len(value) >= 2 and value[0] == 34 and value[-1] == 34:
+                    value = value[1:-1]
+                return value
+    return None
+
+
+class SourceIP(_Method):
+    """Hash the client's IP address, without the port (``connection_properties.source_ip``).
+
+    The address is the one Envoy's connection manager settles on (spec §8.4)
+    and is hashed as text: IPv4 as a dotted quad, IPv6 compressed as
+    ``inet_ntop`` writes it, without brackets.
+
+    * ``use_remote_address=True`` (Istio gateways and sidecars): with 0
+      trusted hops, the connection's remote address; with N > 0, the N-th
+      address from the right of ``X-Forwarded-For``.
+    * ``use_remote_address=False`` (Envoy's default): the address N + 1 from
+      the right of ``X-Forwarded-For`` (with N = 0, the last one).
+
+    If ``X-Forwarded-For`` is absent, has too few entries or the chosen
+    entry is not an IP address, the connection's remote address is used, as
+    Envoy does.  An unusable remote address gives no hash.
+
+    :param int xff_num_trusted_hops: proxies in front whose
+        ``X-Forwarded-For`` entries are trusted.
+    :param bool use_remote_address: Envoy's HCM ``use_remote_address``.
+    :param bool terminal: stop the policy here if a hash exists.
+    :raises ConfigError: a negative or too large *xff_num_trusted_hops*.
+    :raises TypeError: an argument has the wrong type.
+
+    >>> SourceIP().hash(Request(remote_address="[::1]:443"))  # xxh64("::1")
+    6441869463509800047
+    """
+
+    __slots__ = ("_hops", "_use_remote")
+    _hops: int
+    _use_remote: bool
+
+    def __init__(
+        self,
+        xff_num_trusted_hops: int = 0,
+        *,
+        use_remote_address: bool = True,
+        terminal: bool = False,
+    ) -> None:
+        hops = _check_hops(xff_num_trusted_hops)
+        use_remote = _check_use_remote(use_remote_address)
+        setattr_ = object.__setattr__
+        setattr_(self, "_hops", hops)
+        setattr_(self, "_use_remote", use_remote)
+        setattr_(self, "_terminal", _check_terminal(terminal))
+
+    @property
+    def xff_num_trusted_hops(self) -> int:
+        """How many ``X-Forwarded-For`` hops are trusted."""
+        return self._hops
+
+    @property
+    def use_remote_address(self) -> bool:
+        """Envoy's HCM ``use_remote_address`` setting being modelled."""
+        return self._use_remote
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the policy stops here once a hash exists."""
+        return self._terminal
+
+    def hash(self, request: Request) -> int | None:
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        return self._eval(_check_request(request), None)
+
+    def client_ip(self, request: Request) -> str | None:
+        """Return the client IP text that is hashed, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+
+        >>> r = Request(headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1"},
+        ...             remote_address="10.0.0.2:5000")
+        >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
+        ('203.0.113.9', '10.0.0.1', '10.0.0.2')
+        """
+        ip = self._ip(_check_request(request))
+        return None if ip is None else ip.decode("utf-8", "surrogateescape")
+
+    def _ip(self, request: Request) -> bytes | None:
+        ip = None
+        if not self._use_remote:
+            ip = _xff_ip(request._values(b"x-forwarded-for"), self._hops)
+        elif self._hops:
+            ip = _xff_ip(request._values(b"x-forwarded-for"), self._hops - 1)
+        if ip is None:
+            ip = _connection_ip(request._remote)
+        return ip
+
+    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+        ip = self._ip(request)
+        return None if ip is None else _xxh64(ip)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._hops, self._use_remote, self._terminal)
+
+    def __repr__(self) -> str:
+        return (
+            f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
+            f"terminal={self._terminal!r})"
+        )
+
+
+class QueryParameter(_Method):
+    """Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
+
+    The query string (after the first ``?``) is split on ``&`` and each
+    piece at its first ``=``; the first exact, case-sensitive name match
+    wins, with **no percent-decoding**.  A present but empty value hashes
+    ``""``; a missing parameter or path gives no hash.
+
+    :param str name: the parameter name.
+    :param bool terminal: stop the policy here if a hash exists.
+    :raises ConfigError: empty *name*.
+    :raises TypeError: an argument has the wrong type.
+
+    >>> QueryParameter("u").hash(Request(path="/p?x=1&u=foo&u=bar"))
+    3728699739546630719
+    """
+
+    __slots__ = ("_name", "_raw")
+    _name: str
+    _raw: bytes
+
+    def __init__(self, name: str, *, terminal: bool = False) -> None:
+        raw = _check_name(name, "QueryParameter")
+        setattr_ = object.__setattr__
+        setattr_(self, "_name", name)
+        setattr_(self, "_raw", raw)
+        setattr_(self, "_terminal", _check_terminal(terminal))
+
+    @property
+    def name(self) -> str:
+        """The parameter name."""
+        return self._name
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the policy stops here once a hash exists."""
+        return self._terminal
+
+    def hash(self, request: Request) -> int | None:
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        return self._eval(_check_request(request), None)
+
+    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+        path = request._path_bytes()
+        if path is None:
+            return None
+        q = path.find(b"?")
+        if q < 0:
+            return None
+        name = self._raw
+        for piece in path[q + 1 :].split(b"&"):
+            eq = piece.find(b"=")
+            if eq < 0:
+                if piece == name:
+                    return _xxh64(b"")
+            elif piece[:eq] == name:
+                return _xxh64(piece[eq + 1 :])
+        return None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._name, self._terminal)
+
+    def __repr__(self) -> str:
+        return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
+
+
+# ---------------------------------------------------------------- policy
+
+
+class HashPolicy:
+    """An ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
+
+    Methods are evaluated in order.  The first hash becomes the result; each
+    later one is folded in as ``rotl1(result) ^ hash``.  After a method with
+    ``terminal=True``, evaluation stops if a hash exists.  If no method
+    yields a hash, the result is None (Envoy then balances randomly).
+
+    :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
+        :class:`QueryParameter` objects (or one list of them).
+    :raises TypeError: an argument is not a hash method.
+
+    >>> policy = HashPolicy(Header("x-user"), SourceIP())
+    >>> policy.hash(Request(headers={"x-user": "foo"}))  # xxh64("foo")
+    3728699739546630719
+    """
+
+    __slots__ = ("_policies",)
+
+    def __init__(self, *policies: Header | Cookie | SourceIP | QueryParameter) -> None:
+        items: tuple[Any, ...] = policies
+        if len(items) == 1 and isinstance(items[0], (list, tuple)):
+            items = tuple(items[0])
+        for i, p in enumerate(items):
+            if not isinstance(p, _Method):
+                raise TypeError(
+                    f"policies[{i}] must be a Header, Cookie, SourceIP or QueryParameter, "
+                    f"not {type(p).__name__}"
+                )
+        self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
+
+    @property
+    def policies(self) -> tuple[Header | Cookie | SourceIP | QueryParameter, ...]:
+        """The hash methods, in evaluation order."""
+        return self._policies
+
+    def hash(self, request: Request) -> int | None:
+        """Return the request hash, or None when no method yields one.
+
+        A cookie is still generated (and hashed) for a :class:`Cookie` with a
+        ``ttl``; use :meth:`evaluate` to get its ``Set-Cookie`` value.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        return self._run(_check_request(request), None)
+
+    def evaluate(self, request: Request) -> HashResult:
+        """Return the request hash and the ``Set-Cookie`` values to send.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+
+        >>> r = HashPolicy(Cookie("s", ttl=0)).evaluate(
+        ...     Request(remote_address="10.0.0.1:34567", local_address="10.0.0.2:8080"))
+        >>> r.set_cookie
+        's="..."; HttpOnly'
+        """
+        cookies: list[str] = []
+        h = self._run(_check_request(request), cookies)
+        return HashResult(h, tuple(cookies))
+
+    def _run(self, request: Request, cookies: list[str] | None) -> int | None:
+        h: int | None = None
+        for p in self._policies:
+            v = p._eval(request, cookies)
+            if v is not None:
+                h = v if h is None else (((h << 1) | (h >> 63)) & _M64) ^ v
+            if h is not None and p._terminal:
+                break
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HashPolicy):
+            return NotImplemented
+        return self._policies == other._policies
+
+    def __hash__(self) -> int:
+        return hash(self._policies)
+
+    def __repr__(self) -> str:
+        return f"HashPolicy({', '.join(map(repr, self._policies))})"
+
+    def __len__(self) -> int:
+        return len(self._policies)
