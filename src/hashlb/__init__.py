@@ -11,6 +11,7 @@ from .bounded import BoundedLoad
 from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 from .maglev import Maglev
+from .policy import HashPolicy, Request
 from .ring import RingHash
 from .subset import WeightedSubsetPicker
 
@@ -20,9 +21,11 @@ __all__ = (
     "IMPLEMENTATION",
     "BoundedLoad",
     "ConfigError",
+    "HashPolicy",
     "HashlbError",
     "Host",
     "Maglev",
+    "Request",
     "RingHash",
     "WeightedSubsetPicker",
     "__version__",
