@@ -153,3 +153,75 @@ def maglev_reference(
         if n == m:
             return entry, counts
         iteration += 1
+
+
+def mt19937_reference(seed: int):  # type: ignore[no-untyped-def]
+    """Return ``std::mt19937(seed)`` as a generator of uint32 outputs (textbook MT19937)."""
+    n, m_ = 624, 397
+    state = [seed & 0xFFFFFFFF]
+    for i in range(1, n):
+        state.append((1812433253 * (state[-1] ^ (state[-1] >> 30)) + i) & 0xFFFFFFFF)
+    while True:
+        for k in range(n):
+            y = (state[k] & 0x80000000) | (state[(k + 1) % n] & 0x7FFFFFFF)
+            state[k] = state[(k + m_) % n] ^ (y >> 1) ^ (0x9908B0DF if y % 2 else 0)
+        for k in range(n):
+            y = state[k]
+            y ^= y >> 11
+            y ^= (y << 7) & 0x9D2C5680
+            y ^= (y << 15) & 0xEFC60000
+            y ^= y >> 18
+            yield y
+
+
+def bounded_load_reference(
+    first: int | None,
+    hash_: int,
+    active: list[int],
+    order: list[int],
+    weights: list[float],
+    factor: int,
+    overall: int,
+) -> int | None:
+    """Transcribe ``BoundedLoadHashingLoadBalancer::chooseHost`` (spec §6) statement by statement.
+
+    *first* is the inner table's host index (None: no host); *order*/*weights*
+    are Envoy's normalized host weights.  Returns the chosen host index.
+    """
+    import math
+
+    if first is None:
+        return None
+    weight_map = dict(zip(order, weights, strict=True))
+
+    def overload_factor(host: int, weight: float) -> float:
+        overall_active = overall % 2**32
+        total_slots = (((overall_active + 1) * factor + 99) % 2**32) // 100
+        slots = max(math.ceil(total_slots * weight) % 2**32, 1)
+        return active[host] / slots
+
+    overload = overload_factor(first, weight_map[first])
+    if overload <= 1.0:
+        return first
+    rng = mt19937_reference(hash_)
+    num_hosts = len(order)
+    host_index = list(range(num_hosts))
+    least_overloaded_host = first
+    least_overload_factor = overload
+    for i in range(num_hosts):
+        k = num_hosts - i  # std::uniform_int_distribution(0, k - 1), libstdc++ division rule
+        while True:
+            j = next(rng) // (2**32 // k)
+            if j < k:
+                break
+        host_index[i], host_index[i + j] = host_index[i + j], host_index[i]
+        alt_host = order[host_index[i]]
+        if alt_host == first:
+            continue
+        alt_overload = overload_factor(alt_host, weights[host_index[i]])
+        if alt_overload <= 1.0:
+            return alt_host
+        if least_overload_factor > alt_overload:
+            least_overloaded_host = alt_host
+            least_overload_factor = alt_overload
+    return least_overloaded_host
