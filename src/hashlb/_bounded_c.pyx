@@ -28,31 +28,37 @@ cdef extern from "Python.h":
 
 
 # ------------------------------------------------------------ std::mt19937
+# Lazy: the state is seeded and twisted one element at a time, just ahead of
+# the output that needs it.  Twisting element k in order reads mt[k] and
+# mt[k + 1] (not yet twisted) and mt[(k + 397) % 624] (twisted iff it is
+# below k), exactly as the standard's whole-block twist does, so the outputs
+# are identical; a request usually needs a handful of draws, not 624.
 cdef struct _MT:
     uint32_t mt[624]
-    int i
+    int i          # the next element to twist and output
+    int seeded     # mt[0:seeded] hold their seed values
 
 
 cdef void _mt_seed(_MT *r, uint64_t seed) noexcept nogil:
-    cdef uint32_t x = <uint32_t>seed
-    cdef int i
-    r.mt[0] = x
-    for i in range(1, 624):
-        x = <uint32_t>(1812433253u * (x ^ (x >> 30)) + <uint32_t>i)
-        r.mt[i] = x
-    r.i = 624
+    r.mt[0] = <uint32_t>seed
+    r.seeded = 1
+    r.i = 0
 
 
 cdef uint32_t _mt_next(_MT *r) noexcept nogil:
-    cdef int k
-    cdef uint32_t y
-    if r.i >= 624:
-        for k in range(624):
-            y = (r.mt[k] & 0x80000000u) | (r.mt[(k + 1) % 624] & 0x7FFFFFFFu)
-            r.mt[k] = r.mt[(k + 397) % 624] ^ (y >> 1) ^ (0x9908B0DFu if y & 1 else 0u)
-        r.i = 0
-    y = r.mt[r.i]
-    r.i += 1
+    cdef int k = r.i
+    cdef int upto
+    cdef uint32_t x, y
+    if r.seeded < 624:
+        upto = k + 398 if k + 398 < 624 else 624
+        while r.seeded < upto:
+            x = r.mt[r.seeded - 1]
+            r.mt[r.seeded] = <uint32_t>(1812433253u * (x ^ (x >> 30)) + <uint32_t>r.seeded)
+            r.seeded += 1
+    y = (r.mt[k] & 0x80000000u) | (r.mt[k + 1 if k < 623 else 0] & 0x7FFFFFFFu)
+    y = r.mt[k + 397 if k < 227 else k - 227] ^ (y >> 1) ^ (0x9908B0DFu if y & 1 else 0u)
+    r.mt[k] = y
+    r.i = k + 1 if k < 623 else 0
     y ^= y >> 11
     y ^= (y << 7) & 0x9D2C5680u
     y ^= (y << 15) & 0xEFC60000u
