@@ -13,6 +13,7 @@ from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 from .maglev import Maglev
 from .policy import HashPolicy, Request
 from .ring import RingHash
+from .router import Route, Router
 from .subset import WeightedSubsetPicker
 
 __version__ = "0.1.0"
@@ -27,6 +28,8 @@ __all__ = (
     "Maglev",
     "Request",
     "RingHash",
+    "Route",
+    "Router",
     "WeightedSubsetPicker",
     "__version__",
     "murmur2_64",

@@ -21,16 +21,23 @@ from hashlb._kernels cimport hlb_xxh64
 from types import MappingProxyType
 
 from hashlb._batch import hash_buffer, index_output
-from hashlb._subset_py import _check_seed, _check_value, _check_weights, _exact_index
+from hashlb._subset_py import (
+    _check_seed,
+    _check_u64,
+    _check_value,
+    _check_weights,
+    _exact_index,
+)
 from hashlb.errors import ConfigError
 
-__all__ = ("WeightedSubsetPicker",)
+__all__ = ("Route", "WeightedSubsetPicker")
 
 cdef object _MappingProxyType = MappingProxyType
 cdef object _hash_buffer = hash_buffer
 cdef object _index_output = index_output
 cdef object _check_value_py = _check_value
 cdef object _exact_index_py = _exact_index
+cdef object _check_u64_py = _check_u64
 
 
 cdef extern from "Python.h":
@@ -342,3 +349,228 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         return (
             f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
         )
+
+
+@cython.final
+@cython.freelist(32)
+cdef class Route:
+    """Route(subset, host, hash, set_cookie, lookup_hash)
+--
+
+Where a request goes: the subset, the host, and the hashes that chose them.
+
+    :class:`~hashlb.Router` returns one per request.  Routes compare equal
+    field by field and unpack like a tuple, in the order of the parameters.
+
+    :param str subset: the subset (weighted destination) chosen.
+    :param host: the :class:`~hashlb.Host` chosen inside the subset.
+    :param hash: the route hash from the hash policy, or None when the
+        policy yielded none.
+    :param set_cookie: the ``Set-Cookie`` header value to send with the
+        response (a generated cookie), or None.
+    :param int lookup_hash: the hash the host was looked up with: *hash*,
+        or the random hash drawn when *hash* is None.
+
+    >>> r = Route("safe", None, 42, None, 42)
+    >>> r.subset, r.hash, r.lookup_hash
+    ('safe', 42, 42)
+    >>> subset, host, h, cookie, lookup_hash = r
+    """
+
+    cdef object _subset
+    cdef object _host
+    cdef object _hash
+    cdef object _set_cookie
+    cdef object _lookup_hash
+
+    def __init__(self, subset, host, hash, set_cookie, lookup_hash):
+        self._subset = subset
+        self._host = host
+        self._hash = hash
+        self._set_cookie = set_cookie
+        self._lookup_hash = lookup_hash
+
+    @property
+    def subset(self):
+        """The subset (weighted destination) chosen."""
+        return self._subset
+
+    @property
+    def host(self):
+        """The host chosen inside the subset."""
+        return self._host
+
+    @property
+    def hash(self):
+        """The route hash from the policy, or None when the policy yielded none."""
+        return self._hash
+
+    @property
+    def set_cookie(self):
+        """The ``Set-Cookie`` header value to send, or None."""
+        return self._set_cookie
+
+    @property
+    def lookup_hash(self):
+        """The hash the host was looked up with: :attr:`hash`, or a random one."""
+        return self._lookup_hash
+
+    cdef tuple _fields(self):
+        return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
+
+    def __iter__(self):
+        return iter(self._fields())
+
+    def __eq__(self, other):
+        if not isinstance(other, Route):
+            return NotImplemented
+        return self._fields() == (<Route>other)._fields()
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __reduce__(self):
+        return (Route, self._fields())
+
+    def __repr__(self):
+        return (
+            f"Route(subset={self._subset!r}, host={self._host!r}, hash={self._hash!r}, "
+            f"set_cookie={self._set_cookie!r}, lookup_hash={self._lookup_hash!r})"
+        )
+
+
+cdef inline Route _new_route(object subset, object host, object h, object cookie, object lh):
+    cdef Route r = Route.__new__(Route)
+    r._subset = subset
+    r._host = host
+    r._hash = h
+    r._set_cookie = cookie
+    r._lookup_hash = lh
+    return r
+
+
+@cython.final
+cdef class _RouteCore:
+    """The per-request hot path of :class:`~hashlb.Router` (see ``_subset_py._RouteCore``).
+
+    For a Maglev subset the host is ``hosts[table[h % size]]`` (spec §5.3),
+    read from the table's memoryview without a Python-level call; any other
+    table is asked through its ``lookup``.
+    """
+
+    cdef object _hash_fn
+    cdef bint _generates
+    cdef WeightedSubsetPicker _picker
+    cdef tuple _names
+    cdef tuple _lookups
+    cdef tuple _views  # keeps the Maglev table memoryviews alive
+    cdef tuple _hosts  # per subset: the table's hosts (Maglev fast path)
+    cdef object _getrandbits
+    cdef object _value_fn
+    cdef Py_ssize_t _n
+    cdef const void **_tab  # per subset: Maglev table data, or NULL
+    cdef uint64_t *_size
+    cdef int *_wide  # 1 for uint32 items, 0 for uint16
+
+    def __cinit__(self):
+        self._tab = NULL
+        self._size = NULL
+        self._wide = NULL
+
+    def __init__(self, hash_fn, generates, picker, tables, getrandbits, value_fn):
+        cdef Py_ssize_t i, n = len(tables)
+        cdef const unsigned char[::1] raw
+        if not isinstance(picker, WeightedSubsetPicker):
+            raise TypeError("picker must be the compiled WeightedSubsetPicker")
+        self._hash_fn = hash_fn
+        self._generates = bool(generates)
+        self._picker = picker
+        self._names = picker.names
+        self._lookups = tuple(t[0] for t in tables)
+        self._getrandbits = getrandbits
+        self._value_fn = value_fn
+        self._n = n
+        self._tab = <const void **>PyMem_Malloc(max(n, 1) * sizeof(void *))
+        self._size = <uint64_t *>PyMem_Malloc(max(n, 1) * sizeof(uint64_t))
+        self._wide = <int *>PyMem_Malloc(max(n, 1) * sizeof(int))
+        if not self._tab or not self._size or not self._wide:
+            raise MemoryError()
+        views = []
+        hosts = []
+        for i in range(n):
+            lookup, view, size, table_hosts = tables[i]
+            self._tab[i] = NULL
+            self._size[i] = 0
+            self._wide[i] = 0
+            hosts.append(table_hosts)
+            if view is None:
+                views.append(None)
+                continue
+            view = memoryview(view)
+            if view.format not in ("H", "I") or len(view) != size or size == 0 or not view.c_contiguous:
+                raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
+            raw = view.cast("B")
+            views.append(view)
+            self._tab[i] = <const void *>&raw[0]
+            self._size[i] = <uint64_t>size
+            self._wide[i] = view.format == "I"
+        self._views = tuple(views)
+        self._hosts = tuple(hosts)
+
+    def __dealloc__(self):
+        PyMem_Free(self._tab)
+        PyMem_Free(self._size)
+        PyMem_Free(self._wide)
+
+    cdef inline object _host(self, Py_ssize_t i, object lh, uint64_t v):
+        cdef const void *tab = self._tab[i]
+        cdef uint64_t slot
+        if tab == NULL:
+            return self._lookups[i](lh)
+        slot = v % self._size[i]
+        if self._wide[i]:
+            return (<tuple>self._hosts[i])[(<const uint32_t *>tab)[slot]]
+        return (<tuple>self._hosts[i])[(<const unsigned short *>tab)[slot]]
+
+    def route(self, request):
+        """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
+        cdef object h, lh, cookie = None, result
+        cdef uint64_t v
+        cdef Py_ssize_t i
+        if self._hash_fn is None:
+            h = None
+        elif self._generates:
+            result = self._hash_fn(request)
+            h = result.hash
+            cookie = result.set_cookie
+        else:
+            h = self._hash_fn(request)
+        if self._value_fn is None:
+            lh = self._getrandbits(64) if h is None else h
+            v = _as_value(lh)
+            i = self._picker._pick_index(v)
+        else:
+            i = self._picker._pick_index(_as_value(self._value_fn(request, h)))
+            lh = self._getrandbits(64) if h is None else h
+            v = _as_value(lh)
+        return _new_route(self._names[i], self._host(i, lh, v), h, cookie, lh)
+
+    def route_hash(self, hash, value=None):
+        """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
+        cdef object h = None if hash is None else _check_u64_py(hash, "hash")
+        cdef object lh
+        cdef uint64_t v
+        cdef Py_ssize_t i
+        if self._value_fn is None:
+            lh = self._getrandbits(64) if h is None else h
+            v = _as_value(lh)
+            i = self._picker._pick_index(v)
+        else:
+            if value is None:
+                value = self._value_fn(None, h)
+            else:
+                value = _check_u64_py(value, "value")
+            i = self._picker._pick_index(_as_value(value))
+            lh = self._getrandbits(64) if h is None else h
+            v = _as_value(lh)
+        return _new_route(self._names[i], self._host(i, lh, v), h, None, lh)

@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 import operator
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -61,7 +61,7 @@ from ._batch import hash_buffer, index_output, is_numpy
 from ._types import MAX_WEIGHT
 from .errors import ConfigError
 
-__all__ = ("WeightedSubsetPicker",)
+__all__ = ("Route", "WeightedSubsetPicker")
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _TWO_M53 = 2.0**-53
@@ -93,6 +93,18 @@ def _check_value(value: object) -> int:
     v = operator.index(value)
     if not 0 <= v <= _M64:
         raise ValueError(f"value must be in [0, 2**64), got {v}")
+    return int(v)
+
+
+def _check_u64(value: object, field: str) -> int:
+    """Validate *field*: an int in ``[0, 2**64)``."""
+    if type(value) is int and 0 <= value <= _M64:
+        return value
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+    v = operator.index(value)
+    if not 0 <= v <= _M64:
+        raise ValueError(f"{field} must be in [0, 2**64), got {v}")
     return int(v)
 
 
@@ -414,3 +426,167 @@ class WeightedSubsetPicker:
         return (
             f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
         )
+
+
+class Route:
+    """Where a request goes: the subset, the host, and the hashes that chose them.
+
+    :class:`~hashlb.Router` returns one per request.  Routes compare equal
+    field by field and unpack like a tuple, in the order of the parameters.
+
+    :param str subset: the subset (weighted destination) chosen.
+    :param host: the :class:`~hashlb.Host` chosen inside the subset.
+    :param hash: the route hash from the hash policy, or None when the
+        policy yielded none.
+    :param set_cookie: the ``Set-Cookie`` header value to send with the
+        response (a generated cookie), or None.
+    :param int lookup_hash: the hash the host was looked up with: *hash*,
+        or the random hash drawn when *hash* is None.
+
+    >>> r = Route("safe", None, 42, None, 42)
+    >>> r.subset, r.hash, r.lookup_hash
+    ('safe', 42, 42)
+    >>> subset, host, h, cookie, lookup_hash = r
+    """
+
+    __slots__ = ("_hash", "_host", "_lookup_hash", "_set_cookie", "_subset")
+
+    _subset: str
+    _host: Any
+    _hash: int | None
+    _set_cookie: str | None
+    _lookup_hash: int
+
+    def __init__(
+        self, subset: str, host: Any, hash: int | None, set_cookie: str | None, lookup_hash: int
+    ) -> None:
+        self._subset = subset
+        self._host = host
+        self._hash = hash
+        self._set_cookie = set_cookie
+        self._lookup_hash = lookup_hash
+
+    @property
+    def subset(self) -> str:
+        """The subset (weighted destination) chosen."""
+        return self._subset
+
+    @property
+    def host(self) -> Any:
+        """The host chosen inside the subset."""
+        return self._host
+
+    @property
+    def hash(self) -> int | None:
+        """The route hash from the policy, or None when the policy yielded none."""
+        return self._hash
+
+    @property
+    def set_cookie(self) -> str | None:
+        """The ``Set-Cookie`` header value to send, or None."""
+        return self._set_cookie
+
+    @property
+    def lookup_hash(self) -> int:
+        """The hash the host was looked up with: :attr:`hash`, or a random one."""
+        return self._lookup_hash
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._fields())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Route):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Route, self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Route(subset={self._subset!r}, host={self._host!r}, hash={self._hash!r}, "
+            f"set_cookie={self._set_cookie!r}, lookup_hash={self._lookup_hash!r})"
+        )
+
+
+class _RouteCore:
+    """The per-request hot path of :class:`~hashlb.Router` (compiled in the C twin).
+
+    :param hash_fn: ``policy.hash`` (returns int or None), ``policy.evaluate``
+        when *generates* (returns a HashResult), or None for no policy.
+    :param generates: whether *hash_fn* is ``evaluate``.
+    :param picker: this twin's :class:`WeightedSubsetPicker`.
+    :param tables: per name of the picker, ``(lookup, maglev_table,
+        table_size, hosts)``: the table's ``lookup``; for a Maglev, its
+        ``table`` memoryview, size and hosts (the C twin then indexes the
+        table itself: ``hosts[table[h % size]]``, spec §5.3), else None.
+    :param getrandbits: ``rng.getrandbits``.
+    :param value_fn: envoy mode: ``value_fn(request, h) -> int``, the
+        weighted-cluster value; None in sticky mode.
+    """
+
+    __slots__ = (
+        "_generates",
+        "_getrandbits",
+        "_hash_fn",
+        "_lookups",
+        "_names",
+        "_pick",
+        "_value_fn",
+    )
+
+    def __init__(
+        self,
+        hash_fn: Callable[[Any], Any] | None,
+        generates: bool,
+        picker: WeightedSubsetPicker,
+        tables: tuple[tuple[Any, Any, int, Any], ...],
+        getrandbits: Callable[[int], int],
+        value_fn: Callable[[Any, int | None], int] | None,
+    ) -> None:
+        self._hash_fn = hash_fn
+        self._generates = bool(generates)
+        self._pick = picker.pick_index
+        self._names = picker.names
+        self._lookups = tuple(t[0] for t in tables)
+        self._getrandbits = getrandbits
+        self._value_fn = value_fn
+
+    def route(self, request: Any) -> Route:
+        """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
+        hash_fn = self._hash_fn
+        cookie = None
+        if hash_fn is None:
+            h = None
+        elif self._generates:
+            result = hash_fn(request)
+            h = result.hash
+            cookie = result.set_cookie
+        else:
+            h = hash_fn(request)
+        if self._value_fn is None:
+            lh = self._getrandbits(64) if h is None else h
+            i = self._pick(lh)
+        else:
+            value = self._value_fn(request, h)
+            lh = self._getrandbits(64) if h is None else h
+            i = self._pick(value)
+        return Route(self._names[i], self._lookups[i](lh), h, cookie, lh)
+
+    def route_hash(self, hash: int | None, value: int | None = None) -> Route:
+        """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
+        h = None if hash is None else _check_u64(hash, "hash")
+        if self._value_fn is None:
+            lh = self._getrandbits(64) if h is None else h
+            i = self._pick(lh)
+        else:
+            v = self._value_fn(None, h) if value is None else _check_u64(value, "value")
+            lh = self._getrandbits(64) if h is None else h
+            i = self._pick(v)
+        return Route(self._names[i], self._lookups[i](lh), h, None, lh)

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from ._compat import USE_EXTENSIONS
 
-__all__ = ("WeightedSubsetPicker",)
+__all__ = ("Route", "WeightedSubsetPicker")
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
-    from ._subset_py import WeightedSubsetPicker
+    from ._subset_py import Route, WeightedSubsetPicker
 else:
     try:
-        from ._subset_c import WeightedSubsetPicker
+        from ._subset_c import Route, WeightedSubsetPicker
     except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
-        from ._subset_py import WeightedSubsetPicker
+        from ._subset_py import Route, WeightedSubsetPicker

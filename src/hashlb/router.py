@@ -1,0 +1,675 @@
+"""Weighted subsets of hosts behind one hash policy: an Istio route, sticky or Envoy-exact.
+
+A :class:`Router` is what a VirtualService ``http`` route with weighted
+destinations becomes in Envoy: a hash policy (request -> hash), a weighted
+choice between subsets (DestinationRule ``subsets``, picked by labels) and,
+inside the chosen subset, a ring-hash or Maglev table (hash -> host).
+
+``mode="envoy"`` reproduces Envoy and Istio exactly (spec §9-§10):
+
+* the subset comes from ``value % total`` over the weights in mapping order,
+  where *value* is, per request, a fresh random 64-bit stream id (default),
+  the decimal integer in header ``header_name``, or -- Envoy 1.36+
+  ``use_hash_policy`` -- the route hash evaluated without generating a
+  cookie (falling back to the random value when there is none);
+* Istio appends the DestinationRule's hash policy once per destination of
+  non-zero weight, so with *k* such subsets the route hash is the policy
+  evaluated *k* times and folded with ``rotl1(h) ^ v`` (two subsets with a
+  one-method policy: ``rotl1(h) ^ h``).
+
+``mode="sticky"`` (hashlb's own) picks the subset with
+:class:`~hashlb.WeightedSubsetPicker`'s weighted rendezvous hashing of the
+plain policy hash: a user keeps their subset *and* host while the weights
+ramp, except for the keys a ramp must move.
+
+Both modes pick the host inside the subset as Envoy would: the subset's
+table looks up the route hash.  When the policy yields no hash, Envoy uses a
+random one; so does the router, from its :class:`random.Random`.
+
+The router is plain Python over the compiled engines; it is immutable, and
+:meth:`Router.with_weights` / :meth:`Router.with_hosts` return new routers
+that reuse every table whose hosts did not change.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from . import _maglev_py
+from ._batch import hash_buffer, index_output, is_numpy
+from ._subset_py import WeightedSubsetPicker as _PyPicker
+from ._types import Host
+from .errors import ConfigError
+from .maglev import Maglev
+from .ring import RingHash
+from .subset import Route, WeightedSubsetPicker
+
+__all__ = ("Route", "Router", "istio_route_hash")
+
+_M64 = 0xFFFFFFFFFFFFFFFF
+_BALANCERS: dict[str, Callable[..., Any]] = {"ring_hash": RingHash, "maglev": Maglev}
+_PICKERS = (WeightedSubsetPicker, _PyPicker)
+_MAGLEVS = (Maglev, _maglev_py.Maglev)
+_ASCII_SPACE = b" \t\n\v\f\r"
+
+
+def _fold(h: int, v: int) -> int:
+    """Return Envoy's policy combination ``rotl1(h) ^ v`` (spec §8.1)."""
+    return (((h << 1) | (h >> 63)) & _M64) ^ v
+
+
+def istio_route_hash(h: int, copies: int) -> int:
+    """Return the route hash of *copies* identical one-method policies yielding *h*.
+
+    Istio appends the DestinationRule's hash policy once per weighted
+    destination (spec §10), so Envoy folds the same value *copies* times:
+    ``h``, then ``rotl1(acc) ^ h`` for each further copy.
+
+    :param int h: the hash of the one-method policy, in ``[0, 2**64)``.
+    :param int copies: how many copies Istio emitted (``>= 1``).
+
+    >>> istio_route_hash(1, 2)  # rotl1(1) ^ 1
+    3
+    >>> istio_route_hash(5, 1)
+    5
+    """
+    acc = h
+    for _ in range(copies - 1):
+        acc = _fold(acc, h)
+    return acc
+
+
+def _parse_uint64(value: bytes) -> int | None:
+    """Parse a header value as an unsigned 64-bit decimal (absl ``SimpleAtoi`` rules)."""
+    text = value.strip(_ASCII_SPACE)
+    if text[:1] == b"+":
+        text = text[1:]
+    if not text or not text.isdigit() or not text.isascii():
+        return None
+    v = int(text)
+    return v if v <= _M64 else None
+
+
+def _check_mapping(value: object, field: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{field} must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _check_subsets(subsets: object) -> dict[str, dict[str, str]]:
+    """Validate ``subsets`` (name -> label selector) and copy it."""
+    out: dict[str, dict[str, str]] = {}
+    for name, selector in _check_mapping(subsets, "subsets").items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"subsets keys must be non-empty str, got {name!r}")
+        sel = _check_mapping(selector, f"subsets[{name!r}]")
+        for k, v in sel.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"subsets[{name!r}] must map str to str, got {k!r}: {v!r}")
+        out[name] = {str(k): str(v) for k, v in sel.items()}
+    if not out:
+        raise ConfigError("subsets must name at least one subset, got an empty mapping")
+    return out
+
+
+def _matches(host: Host, selector: Mapping[str, str]) -> bool:
+    """Return True if *host*'s labels contain every label of *selector*."""
+    labels = host.labels
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+class Router:
+    """Route requests to weighted subsets of hosts: Envoy-exact or sticky.
+
+    :param hosts: every :class:`~hashlb.Host` of the service, with ``labels``.
+    :param subsets: subset name -> label selector (a DestinationRule's
+        ``subsets``): a subset is every host whose labels contain the
+        selector's labels.
+    :param weights: subset name -> weight, in route order (a VirtualService's
+        weighted destinations); every subset needs a weight and every weight
+        a subset.  A prebuilt :class:`~hashlb.WeightedSubsetPicker` is also
+        accepted (its mode and seed must equal *mode* and *seed*).
+    :param policy: the :class:`~hashlb.policy.HashPolicy` (request -> hash),
+        or None for none (every request then gets a random hash).
+    :param balancer: ``"ring_hash"`` (Istio's default) or ``"maglev"``, or a
+        callable ``balancer(hosts, **balancer_options)`` returning a table
+        with ``lookup(hash)`` (e.g. the pure twin's class).
+    :param balancer_options: keyword arguments for every subset's table
+        (``table_size=...``, ``min_ring_size=...``).
+    :param str mode: ``"sticky"`` (default) or ``"envoy"`` (see the module
+        documentation).
+    :param int seed: seeds the sticky picker's salts and the default random
+        generator (reproducible simulations).
+    :param bool allow_empty: skip a subset whose selector matches no host
+        (its weight counts as 0, as Envoy's health-aware weights do for a
+        cluster without healthy hosts) instead of raising.
+    :param header_name: envoy mode: take the subset value from this request
+        header (one decimal uint64 value; else the random value).
+    :param bool use_hash_policy: envoy mode: take the subset value from the
+        route hash (Envoy 1.36+), evaluated without generating a cookie.
+    :param rng: the :class:`random.Random` for random values and hashes;
+        default ``random.Random(seed)``.  Routers made by :meth:`with_weights`
+        and :meth:`with_hosts` share it.
+    :raises ~hashlb.ConfigError: no subsets; all weights 0; a negative
+        weight or a sum above ``2**32 - 1``; a weight for an unknown subset
+        or a subset without a weight; a selector matching no host (unless
+        *allow_empty*); no non-empty subset with a non-zero weight; an
+        unknown *mode* or *balancer*; a picker whose mode or seed differs;
+        *header_name* or *use_hash_policy* outside envoy mode, or both.
+    :raises TypeError: an argument of the wrong type.
+
+    >>> from hashlb.policy import HashPolicy, Header, Request
+    >>> hosts = [Host(f"10.0.0.{i}:8080", labels={"version": "safe"}) for i in (1, 2)]
+    >>> hosts.append(Host("10.0.0.3:8080", labels={"version": "risky"}))
+    >>> router = Router(hosts, subsets={"safe": {"version": "safe"}, "risky": {"version": "risky"}},
+    ...                 weights={"safe": 99, "risky": 1}, policy=HashPolicy(Header("x-user")),
+    ...                 balancer="maglev")
+    >>> route = router.route(Request(headers={"x-user": "alice"}))
+    >>> route.subset, route.host.address
+    ('safe', '10.0.0.2:8080')
+    >>> router.with_weights({"safe": 50, "risky": 50}).route(Request(headers={"x-user": "alice"})).subset
+    'risky'
+    """
+
+    __slots__ = (
+        "__dict__",
+        "_allow_empty",
+        "_balancer",
+        "_balancer_options",
+        "_copies",
+        "_empty",
+        "_generates",
+        "_hash",
+        "_header",
+        "_header_name",
+        "_hosts",
+        "_lookups",
+        "_members",
+        "_mode",
+        "_names",
+        "_picker",
+        "_policy",
+        "_rng",
+        "_route_hash_policy",
+        "_seed",
+        "_sticky",
+        "_subsets",
+        "_table_index",
+        "_tables",
+        "_use_hash_policy",
+        "_value_hash",
+        "_weights",
+    )
+
+    _allow_empty: bool
+    _balancer: str | Callable[..., Any]
+    _balancer_options: Mapping[str, Any]
+    _copies: int
+    _empty: tuple[str, ...]
+    _generates: bool
+    _hash: Callable[[Any], Any] | None
+    _header: bytes | None
+    _header_name: str | None
+    _hosts: tuple[Host, ...]
+    _lookups: tuple[Callable[[int], Host | None], ...]
+    _members: dict[str, tuple[Host, ...]]
+    _mode: str
+    _names: tuple[str, ...]
+    _picker: Any
+    _policy: Any
+    _route_hash_policy: Any
+    _rng: random.Random
+    _seed: int
+    _sticky: bool
+    _subsets: Mapping[str, Mapping[str, str]]
+    _table_index: tuple[Any, ...]
+    _tables: dict[str, Any]
+    _use_hash_policy: bool
+    _value_hash: Callable[[Any], int | None] | None
+    _weights: Mapping[str, int]
+
+    def __init__(
+        self,
+        hosts: Iterable[Host],
+        *,
+        subsets: Mapping[str, Mapping[str, str]],
+        weights: Mapping[str, int] | WeightedSubsetPicker,
+        policy: Any,
+        balancer: str | Callable[..., Any] = "ring_hash",
+        balancer_options: Mapping[str, Any] | None = None,
+        mode: str = "sticky",
+        seed: int = 0,
+        allow_empty: bool = False,
+        header_name: str | None = None,
+        use_hash_policy: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        if mode not in ("sticky", "envoy"):
+            raise ConfigError(f"mode must be 'sticky' or 'envoy', got {mode!r}")
+        if isinstance(balancer, str):
+            if balancer not in _BALANCERS:
+                raise ConfigError(f"balancer must be 'ring_hash' or 'maglev', got {balancer!r}")
+        elif not callable(balancer):
+            raise TypeError(f"balancer must be a str or a callable, not {type(balancer).__name__}")
+        options = dict(_check_mapping(balancer_options or {}, "balancer_options"))
+        if not isinstance(allow_empty, bool):
+            raise TypeError(f"allow_empty must be a bool, not {type(allow_empty).__name__}")
+        if not isinstance(use_hash_policy, bool):
+            raise TypeError(f"use_hash_policy must be a bool, not {type(use_hash_policy).__name__}")
+        if header_name is not None:
+            if not isinstance(header_name, str) or not header_name:
+                raise ConfigError(f"header_name must be a non-empty str, got {header_name!r}")
+            if use_hash_policy:
+                raise ConfigError(
+                    "header_name and use_hash_policy are exclusive (one random_value_specifier)"
+                )
+        if mode == "sticky" and (header_name is not None or use_hash_policy):
+            raise ConfigError("header_name and use_hash_policy apply to mode='envoy' only")
+        if rng is not None and not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random, not {type(rng).__name__}")
+        if policy is not None and not (hasattr(policy, "hash") and hasattr(policy, "policies")):
+            raise TypeError(f"policy must be a HashPolicy or None, not {type(policy).__name__}")
+
+        subsets_d = _check_subsets(subsets)
+        if isinstance(weights, _PICKERS):
+            base = weights
+            if base.mode != mode or base.seed != seed:
+                raise ConfigError(
+                    f"weights is a WeightedSubsetPicker with mode={base.mode!r}, "
+                    f"seed={base.seed}, but the router has mode={mode!r}, seed={seed}"
+                )
+        else:
+            # Validates weights (names, ranges, sum) with the picker's messages.
+            base = WeightedSubsetPicker(weights, mode=mode, seed=seed)
+        weights_d = dict(base.weights)
+        for name in weights_d:
+            if name not in subsets_d:
+                raise ConfigError(f"weights names subset {name!r}, which is not in subsets")
+        for name in subsets_d:
+            if name not in weights_d:
+                raise ConfigError(f"subsets[{name!r}] has no weight in weights")
+
+        host_t = _check_hosts(hosts)
+        set_(self, "_hosts", host_t)
+        set_(self, "_subsets", MappingProxyType(subsets_d))
+        set_(self, "_balancer", balancer)
+        set_(self, "_balancer_options", MappingProxyType(options))
+        set_(self, "_mode", mode)
+        set_(self, "_sticky", mode == "sticky")
+        set_(self, "_seed", base.seed)
+        set_(self, "_allow_empty", allow_empty)
+        set_(self, "_header_name", header_name)
+        set_(self, "_header", None if header_name is None else header_name.lower().encode())
+        set_(self, "_use_hash_policy", use_hash_policy)
+        set_(self, "_rng", rng if rng is not None else random.Random(seed))
+        set_(self, "_policy", policy)
+        self._build_tables({})
+        self._configure(base)
+
+    # -- construction helpers ----------------------------------------------
+
+    def _build_tables(self, reuse: Mapping[tuple[Host, ...], Any]) -> None:
+        """Build one table per subset, reusing *reuse*[members] when given."""
+        members: dict[str, tuple[Host, ...]] = {}
+        tables: dict[str, Any] = {}
+        empty: list[str] = []
+        factory = _BALANCERS[self._balancer] if isinstance(self._balancer, str) else self._balancer
+        for name, selector in self._subsets.items():
+            chosen = tuple(h for h in self._hosts if _matches(h, selector))
+            members[name] = chosen
+            table = reuse.get(chosen) if chosen else None
+            if table is None and chosen:
+                table = factory(chosen, **self._balancer_options)
+            if table is None or table.lookup(0) is None:
+                if not self._allow_empty:
+                    raise ConfigError(
+                        f"subsets[{name!r}] selector {dict(selector)!r} matches no host "
+                        "(pass allow_empty=True to skip it)"
+                    )
+                empty.append(name)
+                continue
+            tables[name] = table
+        object.__setattr__(self, "_members", members)
+        object.__setattr__(self, "_tables", tables)
+        object.__setattr__(self, "_empty", tuple(empty))
+
+    def _configure(self, base: Any) -> None:
+        """Set the weights from picker *base*: the effective picker and the route policy."""
+        set_ = object.__setattr__
+        weights = dict(base.weights)
+        effective = {n: (0 if n in self._empty else w) for n, w in weights.items()}
+        if not any(effective.values()):
+            raise ConfigError(
+                f"no subset with a non-zero weight has hosts (empty: {list(self._empty)})"
+            )
+        picker = base if effective == weights else base.with_weights(effective)
+        names = picker.names
+        set_(self, "_weights", MappingProxyType(weights))
+        set_(self, "_picker", picker)
+        set_(self, "_names", names)
+        set_(self, "_lookups", tuple(self._lookup_of(n) for n in names))
+        set_(self, "_table_index", tuple(self._index_of(n) for n in names))
+        policy = self._policy
+        # Istio: one copy of the policy per destination of non-zero weight (spec §10).
+        copies = 1 if self._sticky else max(1, sum(1 for w in weights.values() if w > 0))
+        set_(self, "_copies", copies)
+        route_policy = policy
+        if policy is not None and copies > 1:
+            route_policy = type(policy)(*(tuple(policy.policies) * copies))
+        set_(self, "_route_hash_policy", route_policy)
+        generates = route_policy is not None and any(
+            getattr(p, "ttl", None) is not None for p in route_policy.policies
+        )
+        set_(self, "_generates", generates)
+        if route_policy is None:
+            set_(self, "_hash", None)
+        else:
+            set_(self, "_hash", route_policy.evaluate if generates else route_policy.hash)
+        value_hash: Callable[[Any], int | None] | None = None
+        if self._use_hash_policy and route_policy is not None:
+            if generates:
+                # Envoy evaluates the policy "with no cookie generator": a
+                # cookie method with a ttl then behaves like one without.
+                methods = [
+                    type(p)(p.name, terminal=p.terminal)
+                    if getattr(p, "ttl", None) is not None
+                    else p
+                    for p in route_policy.policies
+                ]
+                value_hash = type(route_policy)(*methods).hash
+            else:
+                value_hash = route_policy.hash
+        set_(self, "_value_hash", value_hash)
+        # The hot path: this picker's twin's _RouteCore, bound as self.route
+        # and self.route_hash (instance attributes shadow the methods below).
+        core_cls = sys.modules[type(picker).__module__]._RouteCore
+        core = core_cls(
+            self._hash,
+            generates,
+            picker,
+            tuple(self._table_spec(n) for n in names),
+            self._rng.getrandbits,
+            None if self._sticky else self._make_value_fn(),
+        )
+        self.__dict__["route"] = core.route
+        self.__dict__["route_hash"] = core.route_hash
+
+    def _table_spec(self, name: str) -> tuple[Any, Any, int, Any]:
+        """Return ``(lookup, maglev_table, table_size, hosts)`` for the route core."""
+        table = self._tables.get(name)
+        if table is None:
+            return (_no_host, None, 0, ())
+        if isinstance(table, _MAGLEVS):
+            return (table.lookup, table.table, table.table_size, table.hosts)
+        return (table.lookup, None, 0, ())
+
+    def _make_value_fn(self) -> Callable[[Any, int | None], int]:
+        """Return the envoy-mode weighted-cluster value: header, hash policy or random."""
+        header = self._header
+        value_hash = self._value_hash
+        generates = self._generates
+        rand = self._rng.getrandbits
+
+        def value(request: Any, h: int | None) -> int:
+            if header is not None:
+                if request is not None:
+                    values = request.get_all(header)
+                    if len(values) == 1:
+                        v = _parse_uint64(values[0])
+                        if v is not None:
+                            return v
+            elif value_hash is not None:
+                w = value_hash(request) if generates and request is not None else h
+                if w is not None:
+                    return w
+            return rand(64)
+
+        return value
+
+    def _lookup_of(self, name: str) -> Callable[[int], Host | None]:
+        table = self._tables.get(name)
+        if table is None:
+            return _no_host
+        lookup: Callable[[int], Host | None] = table.lookup
+        return lookup
+
+    def _index_of(self, name: str) -> Any:
+        """Return, for subset *name*, the router host index of each table host."""
+        table = self._tables.get(name)
+        if table is None:
+            return None
+        position: dict[Host, int] = {}
+        for i, h in enumerate(self._hosts):
+            position.setdefault(h, i)
+        return [position[h] for h in table.hosts]
+
+    def _derive(self) -> Router:
+        """Return a shallow copy to reconfigure (tables and rng are shared)."""
+        new = Router.__new__(Router)
+        for slot in Router.__slots__:
+            if slot != "__dict__":  # holds the bound route core; _configure sets it
+                object.__setattr__(new, slot, getattr(self, slot))
+        return new
+
+    # -- public API ----------------------------------------------------------
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        """Every host, in the given order (router host index = position)."""
+        return self._hosts
+
+    @property
+    def subsets(self) -> Mapping[str, Mapping[str, str]]:
+        """Subset name -> label selector, as given."""
+        return self._subsets
+
+    @property
+    def weights(self) -> Mapping[str, int]:
+        """Subset name -> weight, as configured (empty subsets keep theirs here)."""
+        return self._weights
+
+    @property
+    def picker(self) -> Any:
+        """The :class:`~hashlb.WeightedSubsetPicker` in use (empty subsets at weight 0)."""
+        return self._picker
+
+    @property
+    def tables(self) -> Mapping[str, Any]:
+        """Subset name -> its ring or Maglev table (subsets with hosts only)."""
+        return MappingProxyType(self._tables)
+
+    @property
+    def members(self) -> Mapping[str, tuple[Host, ...]]:
+        """Subset name -> the hosts its selector matches, in host order."""
+        return MappingProxyType(self._members)
+
+    @property
+    def empty_subsets(self) -> tuple[str, ...]:
+        """The subsets skipped because no host matches (``allow_empty=True``)."""
+        return self._empty
+
+    @property
+    def policy(self) -> Any:
+        """The hash policy as given (one copy)."""
+        return self._policy
+
+    @property
+    def route_policy(self) -> Any:
+        """The policy whose hash the tables look up: in envoy mode, Istio's copies."""
+        return self._route_hash_policy
+
+    @property
+    def istio_copies(self) -> int:
+        """How many copies of the policy the route hash folds (1 in sticky mode)."""
+        return self._copies
+
+    @property
+    def mode(self) -> str:
+        """``"sticky"`` or ``"envoy"``."""
+        return self._mode
+
+    @property
+    def seed(self) -> int:
+        """The seed of the picker's salts and of the default random generator."""
+        return self._seed
+
+    @property
+    def balancer(self) -> str | Callable[..., Any]:
+        """``"ring_hash"``, ``"maglev"`` or the table factory given."""
+        return self._balancer
+
+    @property
+    def balancer_options(self) -> Mapping[str, Any]:
+        """The keyword arguments of every table."""
+        return self._balancer_options
+
+    @property
+    def rng(self) -> random.Random:
+        """The random generator of random values and hashes."""
+        return self._rng
+
+    def route(self, request: Any) -> Route:
+        """Return where *request* goes: the subset, the host and the hashes used.
+
+        The policy hash (in envoy mode, of Istio's policy copies) picks the
+        host inside the subset; when the policy yields none, a random hash
+        from :attr:`rng` does.  Sticky mode picks the subset from the same
+        hash; envoy mode from the weighted-cluster value, drawn *before* a
+        random hash.  A generated cookie comes back as ``set_cookie``.
+
+        :param request: a :class:`~hashlb.policy.Request`.
+        :raises TypeError: *request* is not a Request (with a policy).
+
+        The compiled twin runs this without Python-level calls for a Maglev
+        subset, apart from the policy's hash.
+        """
+        route: Callable[[Any], Route] = self.__dict__["route"]
+        return route(request)
+
+    def route_hash(self, hash: int | None, value: int | None = None) -> Route:
+        """Route a pre-computed route hash (for simulators).
+
+        :param hash: the hash the tables look up -- in envoy mode the
+            :attr:`route_policy` hash (Istio's copies folded in) -- or None
+            for a random one.
+        :param value: envoy mode: the weighted-cluster value; by default the
+            hash with ``use_hash_policy``, else a random value (there is no
+            request to read ``header_name`` from).  Ignored in sticky mode,
+            where the subset is a function of the hash.
+        :raises TypeError: a hash or value that is not an int.
+        :raises ValueError: a hash or value outside ``[0, 2**64)``.
+        """
+        route_hash: Callable[[int | None, int | None], Route] = self.__dict__["route_hash"]
+        return route_hash(hash, value)
+
+    def route_many(self, hashes: Any, values: Any = None) -> tuple[Any, Any]:
+        """Route many pre-computed route hashes at once.
+
+        :param hashes: a uint64 buffer (numpy array, ``array('Q')``) or an
+            iterable of ints: the hashes the tables look up.
+        :param values: envoy mode: the weighted-cluster values, aligned with
+            *hashes*; default the hashes with ``use_hash_policy``, else
+            random values from :attr:`rng`.  Must be None in sticky mode.
+        :returns: ``(subset_indices, host_indices)``: uint32 arrays (numpy
+            for a numpy input, else ``array('I')``) indexing
+            ``picker.names`` and :attr:`hosts`.
+        :raises ~hashlb.ConfigError: *values* given in sticky mode.
+        """
+        view = hash_buffer(hashes)
+        n = len(view)
+        if self._sticky:
+            if values is not None:
+                raise ConfigError("values apply to mode='envoy' only")
+            vals: Any = view
+        elif values is not None:
+            vals = hash_buffer(values)
+            if len(vals) != n:
+                raise ValueError(f"values has {len(vals)} items, hashes has {n}")
+        elif self._use_hash_policy:
+            vals = view
+        else:
+            rand = self._rng.getrandbits
+            vals = hash_buffer([rand(64) for _ in range(n)])
+        subset_idx = self._picker.pick_many(vals)  # array('I'): vals is not numpy
+        try:
+            import numpy as np
+        except ImportError:  # pragma: no cover - numpy is in the test extra
+            position: dict[Host, int] = {}
+            for j, host in enumerate(self._hosts):
+                position.setdefault(host, j)
+            host_idx = index_output(n)
+            for k in range(n):
+                host_idx[k] = position[self._lookups[subset_idx[k]](view[k])]
+            return subset_idx, host_idx
+        h = np.frombuffer(view, dtype=np.uint64)
+        s = np.frombuffer(subset_idx, dtype=np.uint32)
+        out = np.zeros(n, dtype=np.uint32)
+        for i, name in enumerate(self._names):
+            mask = s == i
+            if self._table_index[i] is None or not mask.any():
+                continue
+            local = np.asarray(self._tables[name].lookup_many(np.ascontiguousarray(h[mask])))
+            out[mask] = np.asarray(self._table_index[i], dtype=np.uint32)[local]
+        if is_numpy(hashes):
+            return s.copy(), out
+        return subset_idx, array("I", out.tobytes())
+
+    def with_weights(self, weights: Mapping[str, int]) -> Router:
+        """Return a new router with *weights*, reusing every table (and the rng).
+
+        :param weights: subset name -> weight, as for the constructor.
+        :raises ~hashlb.ConfigError: as for the constructor.
+        """
+        base = self._picker.with_weights(weights)
+        for name in base.weights:
+            if name not in self._subsets:
+                raise ConfigError(f"weights names subset {name!r}, which is not in subsets")
+        for name in self._subsets:
+            if name not in base.weights:
+                raise ConfigError(f"subsets[{name!r}] has no weight in weights")
+        new = self._derive()
+        new._configure(base)
+        return new
+
+    def with_hosts(self, hosts: Iterable[Host]) -> Router:
+        """Return a new router over *hosts*, reusing the tables of unchanged subsets.
+
+        :param hosts: the new host list.
+        :raises ~hashlb.ConfigError: a selector now matches no host (unless
+            ``allow_empty``), or no non-empty subset has a non-zero weight.
+        """
+        new = self._derive()
+        object.__setattr__(new, "_hosts", _check_hosts(hosts))
+        reuse = {self._members[n]: t for n, t in self._tables.items()}
+        new._build_tables(reuse)
+        new._configure(self._picker.with_weights(dict(self._weights)))
+        return new
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Router is immutable; cannot set {name!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Router({len(self._hosts)} hosts, weights={dict(self._weights)!r}, "
+            f"mode={self._mode!r}, balancer={self._balancer!r})"
+        )
+
+
+def _no_host(h: int) -> Host | None:
+    return None
+
+
+def _check_hosts(hosts: object) -> tuple[Host, ...]:
+    if isinstance(hosts, (str, bytes, Host)) or not isinstance(hosts, Iterable):
+        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
+    out = tuple(hosts)
+    for i, h in enumerate(out):
+        if not isinstance(h, Host):
+            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
+    return out
