@@ -103,6 +103,7 @@ def mt19937(seed, n):
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
+    >>> from hashlb.bounded import mt19937
     >>> mt19937(5489, 10000)[-1]
     4123659995
     """
@@ -125,6 +126,7 @@ def probe_order(seed, n):
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
+    >>> from hashlb.bounded import probe_order
     >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """

@@ -95,6 +95,7 @@ def mt19937(seed: int, n: int) -> list[int]:
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
+    >>> from hashlb.bounded import mt19937
     >>> mt19937(5489, 10000)[-1]
     4123659995
     """
@@ -114,6 +115,7 @@ def probe_order(seed: int, n: int) -> list[int]:
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
+    >>> from hashlb.bounded import probe_order
     >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
