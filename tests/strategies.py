@@ -213,3 +213,12 @@ def whole_count_weights(draw: st.DrawFn, max_splits: int = 7) -> list[int]:
             half = weights.pop(i) // 2
             weights += [half, half]
     return weights
+
+
+#: A VirtualService split for the CLI property test: 2-3 subsets, weights 0-100
+#: (at least one non-zero), 1-3 pods each.
+cli_splits = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=100), st.integers(min_value=1, max_value=3)),
+    min_size=2,
+    max_size=3,
+).filter(lambda split: any(w for w, _ in split))
