@@ -232,9 +232,7 @@ class BoundedLoad:
         factor = hash_balance_factor
         if type(factor) is not int:
             if isinstance(factor, bool) or not hasattr(factor, "__index__"):
-                raise TypeError(
-                    f"hash_balance_factor must be an int, not {type(factor).__name__}"
-                )
+                raise TypeError(f"hash_balance_factor must be an int, not {type(factor).__name__}")
             factor = factor.__index__()
         assert isinstance(factor, int)
         if not 100 <= factor <= _U32:
@@ -307,10 +305,7 @@ class BoundedLoad:
         Host('10.0.0.1:80')
         """
         counts = self._counts(active)
-        if total is None:
-            overall = sum(counts)
-        else:
-            overall = _check_uint(total, "total", 64)
+        overall = sum(counts) if total is None else _check_uint(total, "total", 64)
         return self._choose(hash, attempt, counts, overall)
 
     def acquire(self, hash: int, attempt: int = 0) -> Lease:
@@ -372,7 +367,9 @@ class BoundedLoad:
         except TypeError as e:
             if "active[i]" in str(e):
                 raise
-            raise TypeError(f"active must be a sequence of ints, not {type(active).__name__}") from None
+            raise TypeError(
+                f"active must be a sequence of ints, not {type(active).__name__}"
+            ) from None
         if len(counts) != len(self._hosts):
             raise ValueError(
                 f"active must have one count per host ({len(self._hosts)}), got {len(counts)}"
@@ -391,7 +388,7 @@ class BoundedLoad:
         least = first
         least_factor = _overload(counts[first], total_slots, self._weight_of[first])
         if least_factor <= 1.0:
-            return host
+            return self._hosts[first]
         rng = _MT19937(hash)
         order = self._order
         weights = self._weights

@@ -101,7 +101,9 @@ def _key_bytes(key: object, what: str) -> bytes | memoryview:
     return view.cast("B") if view.ndim != 1 or view.format != "B" else view
 
 
-def _build_order(hosts: tuple[Host, ...], keys: tuple[bytes, ...], order: Sequence[int]) -> list[int]:
+def _build_order(
+    hosts: tuple[Host, ...], keys: tuple[bytes, ...], order: Sequence[int]
+) -> list[int]:
     """Return the positions in *order* sorted as Maglev fills them.
 
     By hash-key bytes; hosts with equal keys by ``Host._sort_key()`` (every
@@ -276,7 +278,9 @@ class Maglev:
         setter(self, "_order", order)
         setter(self, "_weights", prep.weights)
         setter(self, "_use_hostname", use_hostname)
-        setter(self, "_locality_weights", None if locality_weights is None else dict(locality_weights))
+        setter(
+            self, "_locality_weights", None if locality_weights is None else dict(locality_weights)
+        )
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Maglev is immutable; cannot set {name!r}")
