@@ -315,7 +315,7 @@ def build_engines(scenario: Scenario, mode: str, seed: int) -> list[RouteEngine]
     for plan in scenario.routes:
         try:
             engines.append(RouteEngine(plan, mode, seed))
-        except (ValueError, TypeError) as e:
+        except ValueError as e:  # ConfigError: a configuration the library rejects
             raise InputError(plan.where, f"route {plan.name!r}: {e}") from None
     return engines
 
@@ -398,15 +398,16 @@ def render(result: SimulationResult) -> str:
         total_w = sum(d.weight for d in plan.destinations)
         routed = sum(result.subsets.get(d.name, 0) for d in plan.destinations)
         lines.append("")
-        policy = " + ".join(k.describe() for k in plan.hash_keys) or "none"
-        lines.append(
-            f"route {plan.name!r} ({plan.where}): hash policy [{policy}]"
-            + (
-                f", {len(plan.hash_keys)} entries (one per destination, as Istio emits)"
-                if len(plan.hash_keys) > 1
-                else ""
-            )
-        )
+        keys = plan.hash_keys
+        if result.mode == "sticky":
+            keys = tuple(dict.fromkeys(keys))
+        policy = " + ".join(k.describe() for k in keys) or "none"
+        note = ""
+        if result.mode == "envoy" and len(keys) > 1:
+            note = f", {len(keys)} entries (one per destination, as Istio emits)"
+        elif result.mode == "sticky" and len(plan.hash_keys) > len(keys):
+            note = " (sticky mode hashes each distinct entry once)"
+        lines.append(f"route {plan.name!r} ({plan.where}): hash policy [{policy}]{note}")
         rows = []
         for d in plan.destinations:
             n = result.subsets.get(d.name, 0)
