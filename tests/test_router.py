@@ -503,3 +503,32 @@ def test_router_docstring_examples() -> None:
 
     result = doctest.testmod(hashlb.router, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_route_core_reads_wide_and_narrow_maglev_tables(impl: Implementation) -> None:
+    """The route core indexes uint16 and uint32 Maglev tables like ``hosts[table[h % M]]``."""
+    from array import array
+
+    mod = impl.module("subset")
+    picker = mod.WeightedSubsetPicker({"only": 1})
+    hosts = tuple(Host(f"10.3.0.{i}:80") for i in range(5))
+    slots = [3, 0, 4, 1, 2, 2, 0]
+    for code in ("H", "I"):
+        table = memoryview(array(code, slots)).toreadonly()
+        core = mod._RouteCore(
+            None,
+            False,
+            picker,
+            ((None, table, 7, hosts),),
+            random.Random(1).getrandbits,
+            True,
+            None,
+        )
+        for h in (0, 1, 6, 7, 13, M64, 2**63):
+            route = core.route_hash(h)
+            assert route.host == hosts[slots[h % 7]] and route.subset == "only"
+    if not impl.is_pure_python:
+        with pytest.raises(ValueError, match="Maglev table"):
+            mod._RouteCore(
+                None, False, picker, ((None, memoryview(b"ab"), 2, hosts),), None, True, None
+            )

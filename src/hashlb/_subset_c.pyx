@@ -466,6 +466,7 @@ cdef class _RouteCore:
     cdef tuple _views  # keeps the Maglev table memoryviews alive
     cdef tuple _hosts  # per subset: the table's hosts (Maglev fast path)
     cdef object _getrandbits
+    cdef bint _sticky
     cdef object _value_fn
     cdef Py_ssize_t _n
     cdef const void **_tab  # per subset: Maglev table data, or NULL
@@ -477,7 +478,7 @@ cdef class _RouteCore:
         self._size = NULL
         self._wide = NULL
 
-    def __init__(self, hash_fn, generates, picker, tables, getrandbits, value_fn):
+    def __init__(self, hash_fn, generates, picker, tables, getrandbits, sticky, value_fn):
         cdef Py_ssize_t i, n = len(tables)
         cdef const unsigned char[::1] raw
         if not isinstance(picker, WeightedSubsetPicker):
@@ -488,6 +489,7 @@ cdef class _RouteCore:
         self._names = picker.names
         self._lookups = tuple(t[0] for t in tables)
         self._getrandbits = getrandbits
+        self._sticky = bool(sticky)
         self._value_fn = value_fn
         self._n = n
         self._tab = <const void **>PyMem_Malloc(max(n, 1) * sizeof(void *))
@@ -545,12 +547,16 @@ cdef class _RouteCore:
             cookie = result.set_cookie
         else:
             h = self._hash_fn(request)
-        if self._value_fn is None:
+        if self._sticky:
             lh = self._getrandbits(64) if h is None else h
             v = _as_value(lh)
             i = self._picker._pick_index(v)
         else:
-            i = self._picker._pick_index(_as_value(self._value_fn(request, h)))
+            if self._value_fn is None:
+                value = self._getrandbits(64)
+            else:
+                value = self._value_fn(request, h)
+            i = self._picker._pick_index(_as_value(value))
             lh = self._getrandbits(64) if h is None else h
             v = _as_value(lh)
         return _new_route(self._names[i], self._host(i, lh, v), h, cookie, lh)
@@ -561,15 +567,17 @@ cdef class _RouteCore:
         cdef object lh
         cdef uint64_t v
         cdef Py_ssize_t i
-        if self._value_fn is None:
+        if self._sticky:
             lh = self._getrandbits(64) if h is None else h
             v = _as_value(lh)
             i = self._picker._pick_index(v)
         else:
-            if value is None:
-                value = self._value_fn(None, h)
-            else:
+            if value is not None:
                 value = _check_u64_py(value, "value")
+            elif self._value_fn is None:
+                value = self._getrandbits(64)
+            else:
+                value = self._value_fn(None, h)
             i = self._picker._pick_index(_as_value(value))
             lh = self._getrandbits(64) if h is None else h
             v = _as_value(lh)

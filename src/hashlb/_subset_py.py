@@ -515,6 +515,22 @@ class Route:
         )
 
 
+def _table_lookup(
+    lookup: Callable[[int], Any], view: Any, size: int, hosts: tuple[Any, ...]
+) -> Callable[[int], Any]:
+    """Return ``lookup``, or for a Maglev table ``h -> hosts[table[h % size]]`` (spec §5.3)."""
+    if view is None:
+        return lookup
+    view = memoryview(view)
+    if view.format not in ("H", "I") or len(view) != size or size == 0:
+        raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
+
+    def maglev_lookup(h: int) -> Any:
+        return hosts[view[h % size]]
+
+    return maglev_lookup
+
+
 class _RouteCore:
     """The per-request hot path of :class:`~hashlb.Router` (compiled in the C twin).
 
@@ -527,8 +543,11 @@ class _RouteCore:
         ``table`` memoryview, size and hosts (the C twin then indexes the
         table itself: ``hosts[table[h % size]]``, spec §5.3), else None.
     :param getrandbits: ``rng.getrandbits``.
+    :param sticky: pick the subset from the route hash (sticky mode), else
+        from the weighted-cluster value (envoy mode).
     :param value_fn: envoy mode: ``value_fn(request, h) -> int``, the
-        weighted-cluster value; None in sticky mode.
+        weighted-cluster value (header or hash policy); None for a random
+        value from *getrandbits* (Envoy's default).
     """
 
     __slots__ = (
@@ -538,6 +557,7 @@ class _RouteCore:
         "_lookups",
         "_names",
         "_pick",
+        "_sticky",
         "_value_fn",
     )
 
@@ -548,13 +568,15 @@ class _RouteCore:
         picker: WeightedSubsetPicker,
         tables: tuple[tuple[Any, Any, int, Any], ...],
         getrandbits: Callable[[int], int],
+        sticky: bool,
         value_fn: Callable[[Any, int | None], int] | None,
     ) -> None:
         self._hash_fn = hash_fn
+        self._sticky = bool(sticky)
         self._generates = bool(generates)
         self._pick = picker.pick_index
         self._names = picker.names
-        self._lookups = tuple(t[0] for t in tables)
+        self._lookups = tuple(_table_lookup(*t) for t in tables)
         self._getrandbits = getrandbits
         self._value_fn = value_fn
 
@@ -570,11 +592,12 @@ class _RouteCore:
             cookie = result.set_cookie
         else:
             h = hash_fn(request)
-        if self._value_fn is None:
+        if self._sticky:
             lh = self._getrandbits(64) if h is None else h
             i = self._pick(lh)
         else:
-            value = self._value_fn(request, h)
+            value_fn = self._value_fn
+            value = self._getrandbits(64) if value_fn is None else value_fn(request, h)
             lh = self._getrandbits(64) if h is None else h
             i = self._pick(value)
         return Route(self._names[i], self._lookups[i](lh), h, cookie, lh)
@@ -582,11 +605,16 @@ class _RouteCore:
     def route_hash(self, hash: int | None, value: int | None = None) -> Route:
         """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
         h = None if hash is None else _check_u64(hash, "hash")
-        if self._value_fn is None:
+        if self._sticky:
             lh = self._getrandbits(64) if h is None else h
             i = self._pick(lh)
         else:
-            v = self._value_fn(None, h) if value is None else _check_u64(value, "value")
+            if value is not None:
+                v = _check_u64(value, "value")
+            elif self._value_fn is None:
+                v = self._getrandbits(64)
+            else:
+                v = self._value_fn(None, h)
             lh = self._getrandbits(64) if h is None else h
             i = self._pick(v)
         return Route(self._names[i], self._lookups[i](lh), h, None, lh)

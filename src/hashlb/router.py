@@ -395,7 +395,8 @@ class Router:
             picker,
             tuple(self._table_spec(n) for n in names),
             self._rng.getrandbits,
-            None if self._sticky else self._make_value_fn(),
+            self._sticky,
+            self._make_value_fn(),
         )
         self.__dict__["route"] = core.route
         self.__dict__["route_hash"] = core.route_hash
@@ -409,8 +410,13 @@ class Router:
             return (table.lookup, table.table, table.table_size, table.hosts)
         return (table.lookup, None, 0, ())
 
-    def _make_value_fn(self) -> Callable[[Any, int | None], int]:
-        """Return the envoy-mode weighted-cluster value: header, hash policy or random."""
+    def _make_value_fn(self) -> Callable[[Any, int | None], int] | None:
+        """Return the envoy-mode weighted-cluster value: header or hash policy, else random.
+
+        None when the value is always random (the core then draws it itself).
+        """
+        if self._sticky or (self._header is None and self._value_hash is None):
+            return None
         header = self._header
         value_hash = self._value_hash
         generates = self._generates

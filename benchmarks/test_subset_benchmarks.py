@@ -1,0 +1,153 @@
+"""Weighted subsets: the picker alone, and Router.route against its parts (issue 5 targets).
+
+Targets, medians from one run:
+
+* ``WeightedSubsetPicker.pick`` <= 100 ns per pick (each round is 1,000
+  calls, so median / 1,000 = ns per call, loop included);
+* ``Router.route(request)`` with a header policy and Maglev <= 2.5x the
+  baseline in the same group: ``policy.hash(request)`` plus
+  ``Maglev.pick(key)`` for the same 1,000 requests and keys.
+
+The fleet is 100 pods (90 "safe", 10 "risky") behind a 99/1 canary; the
+requests carry 3 headers, the user in ``x-user``.  Run::
+
+    pytest benchmarks/test_subset_benchmarks.py --benchmark-group-by=group
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hashlb import Host
+from hashlb.router import Router
+from tests._impl import Implementation
+
+VALUES_1K = np.random.default_rng(5).integers(0, 2**64, size=1000, dtype=np.uint64).tolist()
+VALUES_1M = np.random.default_rng(6).integers(0, 2**64, size=1_000_000, dtype=np.uint64)
+FLEET = [
+    Host(f"10.0.{i // 256}.{i % 256}:8080", labels={"version": "risky" if i % 10 == 0 else "safe"})
+    for i in range(100)
+]
+SUBSETS = {"safe": {"version": "safe"}, "risky": {"version": "risky"}}
+USERS = [f"user-{i:011d}" for i in range(1000)]
+
+
+def _picker(impl: Implementation, weights: dict[str, int], mode: str = "sticky") -> Any:
+    return impl.module("subset").WeightedSubsetPicker(weights, mode=mode)
+
+
+def _call_all(fn, args):  # type: ignore[no-untyped-def]
+    """Return a closure calling fn(arg) for every arg."""
+
+    def run() -> None:
+        for a in args:
+            fn(a)
+
+    return run
+
+
+# ---- the picker -------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="subset pick x1000")
+def test_subset_pick_sticky_2_subsets(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    benchmark(_call_all(_picker(impl, {"safe": 99, "risky": 1}).pick, VALUES_1K))
+
+
+@pytest.mark.benchmark(group="subset pick x1000")
+def test_subset_pick_sticky_4_subsets(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    p = _picker(impl, {"v1": 70, "v2": 20, "v3": 9, "v4": 1})
+    benchmark(_call_all(p.pick, VALUES_1K))
+
+
+@pytest.mark.benchmark(group="subset pick x1000")
+def test_subset_pick_envoy_2_subsets(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    benchmark(_call_all(_picker(impl, {"safe": 99, "risky": 1}, "envoy").pick, VALUES_1K))
+
+
+@pytest.mark.benchmark(group="subset pick x1000")
+def test_subset_pick_floor_empty_c_method(benchmark) -> None:  # type: ignore[no-untyped-def]
+    """The floor: a C method call with one int argument, ``(0).__eq__(value)``."""
+    benchmark(_call_all((0).__eq__, VALUES_1K))
+
+
+@pytest.mark.benchmark(group="subset pick_many 1M")
+def test_subset_pick_many_sticky_2_subsets_1m(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    p = _picker(impl, {"safe": 99, "risky": 1})
+    benchmark(p.pick_many, VALUES_1M)
+
+
+@pytest.mark.benchmark(group="subset pick_many 1M")
+def test_subset_pick_many_envoy_2_subsets_1m(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    p = _picker(impl, {"safe": 99, "risky": 1}, "envoy")
+    benchmark(p.pick_many, VALUES_1M)
+
+
+# ---- Router.route against its parts ------------------------------------------------
+
+
+def _setup(impl: Implementation, mode: str = "sticky") -> tuple[Router, Any, Any, list[Any]]:
+    """Return (router, policy, maglev over the fleet, requests) built from *impl*."""
+    pol = impl.module("policy")
+    policy = pol.HashPolicy(pol.Header("x-user"))
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}, mode),
+        policy=policy,
+        balancer=impl.module("maglev").Maglev,
+        mode=mode,
+    )
+    maglev = impl.module("maglev").Maglev(FLEET)
+    requests = [
+        pol.Request(headers=[(b"host", b"staff"), (b"x-user", u.encode()), (b"accept", b"*/*")])
+        for u in USERS
+    ]
+    return router, policy, maglev, requests
+
+
+@pytest.mark.benchmark(group="router route header+maglev x1000")
+def test_router_route_sticky_header_maglev(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    router, _, _, requests = _setup(impl)
+    benchmark(_call_all(router.route, requests))
+
+
+@pytest.mark.benchmark(group="router route header+maglev x1000")
+def test_router_route_envoy_header_maglev(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    router, _, _, requests = _setup(impl, "envoy")
+    benchmark(_call_all(router.route, requests))
+
+
+@pytest.mark.benchmark(group="router route header+maglev x1000")
+def test_router_baseline_policy_hash_plus_maglev_pick(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    _, policy, maglev, requests = _setup(impl)
+    hash_, pick = policy.hash, maglev.pick
+    pairs = list(zip(requests, USERS, strict=True))
+
+    def run() -> None:
+        for request, key in pairs:
+            hash_(request)
+            pick(key)
+
+    benchmark(run)
+
+
+@pytest.mark.benchmark(group="router route_hash x1000")
+def test_router_route_hash_sticky_maglev(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    router, _, _, _ = _setup(impl)
+    benchmark(_call_all(router.route_hash, VALUES_1K))
+
+
+@pytest.mark.benchmark(group="router route_many 1M")
+def test_router_route_many_sticky_maglev_1m(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    router, _, _, _ = _setup(impl)
+    benchmark(router.route_many, VALUES_1M)
+
+
+@pytest.mark.benchmark(group="router with_weights")
+def test_router_with_weights(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    router, _, _, _ = _setup(impl)
+    benchmark(router.with_weights, {"safe": 95, "risky": 5})
