@@ -162,12 +162,14 @@ cdef extern from *:
     /* Entry counts (spec 4.2), in Envoy's order of double operations:
      * target += scale * w, then add entries while current < target.  The
      * product is stored through a volatile so no compiler can fuse it into an
-     * FMA (-ffp-contract); current only takes whole values, so the loop
+     * FMA (-ffp-contract), and so is the sum, so no excess precision (x87)
+     * survives an addition; current only takes whole values, so the loop
      * "current += 1 while current < target" ends exactly at ceil(target).
      * Returns the total entry count. */
     static size_t hlb_ring_counts(size_t n_iter, const uint32_t *order, const double *weights,
                                   double scale, uint32_t *counts) {
-        double current = 0.0, target = 0.0;
+        double current = 0.0;
+        volatile double target = 0.0;
         for (size_t k = 0; k < n_iter; k++) {
             volatile double step = scale * weights[k];
             target += step;
