@@ -73,6 +73,7 @@ def istio_route_hash(h: int, copies: int) -> int:
     :param int h: the hash of the one-method policy, in ``[0, 2**64)``.
     :param int copies: how many copies Istio emitted (``>= 1``).
 
+    >>> from hashlb.router import istio_route_hash
     >>> istio_route_hash(1, 2)  # rotl1(1) ^ 1
     3
     >>> istio_route_hash(5, 1)
