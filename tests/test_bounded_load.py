@@ -107,6 +107,8 @@ def test_attributes_and_repr(impl: Implementation) -> None:
     assert repr(bl) == f"BoundedLoad({lb!r}, hash_balance_factor=125)"
     with pytest.raises(AttributeError):
         bl.hash_balance_factor = 200  # type: ignore[misc]
+    with pytest.raises(TypeError, match="immutable"):
+        bl.__init__(lb, 300)
 
 
 # ---- the overload rule ------------------------------------------------------------

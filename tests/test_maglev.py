@@ -398,6 +398,8 @@ def test_immutable_repr_len_pickle(impl: Implementation) -> None:
     assert len(lb) == 31 == len(lb.table)
     with pytest.raises(TypeError):
         lb.table[0] = 1  # read-only view
+    with pytest.raises(TypeError, match="immutable"):
+        lb.__init__(hosts, table_size=7)
     clone = pickle.loads(pickle.dumps(lb))
     assert type(clone) is type(lb)
     assert list(clone.table) == list(lb.table) and clone.hosts == lb.hosts

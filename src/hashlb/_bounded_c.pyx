@@ -220,6 +220,8 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
     def __init__(self, lb, hash_balance_factor):
         cdef Py_ssize_t i, n, k
+        if self._active != NULL:
+            raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
         factor = hash_balance_factor
         if type(factor) is not int:
             if isinstance(factor, bool) or not hasattr(factor, "__index__"):
@@ -229,8 +231,6 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
             factor = factor.__index__()
         if not 100 <= factor <= 0xFFFFFFFF:
             raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
-        if self._active != NULL:
-            raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)

@@ -229,6 +229,8 @@ class BoundedLoad:
     _weights: tuple[float, ...]
 
     def __init__(self, lb: Any, hash_balance_factor: int) -> None:
+        if hasattr(self, "_lb"):
+            raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
         factor = hash_balance_factor
         if type(factor) is not int:
             if isinstance(factor, bool) or not hasattr(factor, "__index__"):

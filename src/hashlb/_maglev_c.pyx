@@ -343,7 +343,6 @@ Envoy's Maglev table: a host for each 64-bit request hash.
 
     def __init__(self, hosts, *, table_size=DEFAULT_TABLE_SIZE, use_hostname=False,
                  locality_weights=None):
-        cdef uint64_t m = _check_table_size(table_size)
         cdef Py_ssize_t n, i, j, k, n_hosts
         cdef _Entry *e = NULL
         cdef bint wide
@@ -351,6 +350,9 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         cdef double max_w
         cdef uint64_t offset
         cdef list counts
+        if self._hosts is not None:
+            raise TypeError("Maglev is immutable; __init__ cannot run twice")
+        cdef uint64_t m = _check_table_size(table_size)
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         cdef tuple hosts_t = prep.hosts
         cdef tuple order = prep.order

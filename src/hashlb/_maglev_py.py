@@ -214,6 +214,8 @@ class Maglev:
         use_hostname: bool = False,
         locality_weights: Mapping[str, int] | None = None,
     ) -> None:
+        if hasattr(self, "_table"):
+            raise TypeError("Maglev is immutable; __init__ cannot run twice")
         m = _check_table_size(table_size)
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         hosts_t = prep.hosts
