@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import xxhash
 
-import hashlb.policy
 from hashlb.errors import ConfigError
 
 from ._impl import Implementation
@@ -38,11 +37,8 @@ def rotl1(h: int) -> int:
 
 @pytest.fixture
 def P(impl: Implementation) -> ModuleType:
-    """Return the policy module of this twin (hashlb.policy while there are no twins)."""
-    try:
-        return impl.module("policy")
-    except ImportError:
-        return hashlb.policy
+    """Return this twin's policy module (``_policy_c`` or ``_policy_py``)."""
+    return impl.module("policy")
 
 
 # ------------------------------------------------------------------ spec vectors

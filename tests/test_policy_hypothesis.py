@@ -17,8 +17,6 @@ import xxhash  # noqa: E402
 from hypothesis import HealthCheck, Phase, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import hashlb.policy  # noqa: E402
-
 from ._impl import PY, C, Implementation  # noqa: E402
 from .strategies import (  # noqa: E402
     addresses,
@@ -35,10 +33,8 @@ TOTALITY_EXAMPLES = 100_000 if PROFILE == "ci" else 1_000
 
 
 def _module(impl: Implementation) -> ModuleType:
-    try:
-        return impl.module("policy")
-    except ImportError:
-        return hashlb.policy
+    """Return this twin's policy module."""
+    return impl.module("policy")
 
 
 @cache
@@ -150,7 +146,7 @@ def _request_kwargs(ctrl: bytes, blob: bytes) -> dict[str, Any]:
 def _twins(config: pytest.Config) -> list[str]:
     """Return the twins to check: "py", plus "c" when it is built and not deselected."""
     tags = ["py"]
-    if config.getoption("--c-extensions") and _module(C) is not hashlb.policy:
+    if config.getoption("--c-extensions"):
         tags.append("c")
     return tags
 
