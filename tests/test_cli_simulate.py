@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from hashlb.cli.output import _umask
+
 from ._cli import EXAMPLE, ROOT, error_line, run_cli, write
 from ._impl import Implementation
 
@@ -86,6 +88,8 @@ def test_decisions_and_plot(impl: Implementation, tmp_path: Path) -> None:
         assert r["subset"] in ("safe", "risky") and r["endpoint"].endswith(":8080")
         assert isinstance(r["hash"], int) and 0 <= r["hash"] < 2**64
     assert png.exists() == has_mpl
+    mode = (tmp_path / "d.jsonl").stat().st_mode & 0o777
+    assert mode == 0o666 & ~_umask()  # published like open() would create it, not 0600
     if has_mpl:
         assert png.read_bytes()[:4] == b"\x89PNG"
 

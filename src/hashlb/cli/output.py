@@ -21,6 +21,13 @@ from .source import InputError
 __all__ = ("OutputSet", "Progress", "format_table", "require_matplotlib")
 
 
+def _umask() -> int:
+    """Return the process umask (without changing it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class OutputSet:
     """Collect output files and publish them together, only on success.
 
@@ -58,6 +65,7 @@ class OutputSet:
         p = Path(final)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         self._pending.append((tmp, final))
         return tmp
 
