@@ -300,3 +300,49 @@ def test_source_ip_matches_model(impl: Implementation, xff: str, hops: int, remo
     assert P.SourceIP(hops).hash(r) == (
         None if expected is None else xxhash.xxh64_intdigest(expected.encode())
     )
+
+
+#: IP-ish text: digits, hex, colons, dots, zones, brackets and a port; or real
+#: addresses in any notation (exploded, upper case, mapped), maybe bracketed with a port.
+ip_text = st.one_of(
+    st.text(alphabet="0123456789abcdefABCDEF:.%[]e th", max_size=46),
+    st.builds(
+        lambda ip, style, port: (
+            (f"[{ip}]" if port is not None and ":" in ip else ip)
+            + ("" if port is None else f":{port}")
+        ),
+        st.one_of(
+            st.ip_addresses().map(str),
+            st.ip_addresses(v=6).map(lambda a: a.exploded),
+            st.ip_addresses(v=6).map(lambda a: a.exploded.upper()),
+            st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+            st.ip_addresses(v=4).map(lambda a: f"::{a}"),
+        ),
+        st.none(),
+        st.one_of(st.none(), st.integers(0, 65535)),
+    ),
+)
+
+
+@pytest.mark.c_extension
+@given(
+    remote=st.one_of(ip_text, ip_text.map(str.encode), st.tuples(ip_text, st.integers(0, 70000))),
+    local=st.one_of(ip_text, st.tuples(ip_text, st.none())),
+    xff=st.lists(ip_text, max_size=3).map(", ".join),
+    hops=st.integers(0, 3),
+)
+@example(remote="[::ffff:1.2.3.4]:80", local="fe80::1%eth0", xff="::1.2.3.4", hops=1)
+@example(remote="0:0:0:0:0:ffff:102:304", local=("1.2.3.4", None), xff="1.2.3.4,", hops=1)
+def test_addresses_agree_across_twins(remote: Any, local: Any, xff: str, hops: int) -> None:
+    """libc inet_pton/inet_ntop in C and the socket module in Python give the same text."""
+    out = []
+    for P in (_module(C), _module(PY)):
+        r = P.Request([("x-forwarded-for", xff)], remote_address=remote, local_address=local)
+        out.append(
+            (
+                P.SourceIP(hops).client_ip(r),
+                P.SourceIP(hops, use_remote_address=False).client_ip(r),
+                P.Cookie("s", ttl=0).evaluate(r).set_cookie,
+            )
+        )
+    assert out[0] == out[1]
