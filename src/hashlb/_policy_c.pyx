@@ -95,7 +95,7 @@ cdef bytes _B_PATH = b":path"
 cdef inline object _text(object v, const char **ptr, Py_ssize_t *n):
     """Point at the bytes of request text; return an object keeping them alive, or None.
 
-    ``bytes`` and ``bytearray`` are read in place, ``str`` as its UTF-8 (an
+    ``bytes`` is read in place (``bytearray`` copied), ``str`` as its UTF-8 (an
     ASCII ``str`` in place; lone surrogates encoded with ``surrogatepass``,
     like the pure twin).  Anything else is not text: None.
     """
@@ -117,9 +117,11 @@ cdef inline object _text(object v, const char **ptr, Py_ssize_t *n):
         n[0] = PyBytes_GET_SIZE(b)
         return b
     if PyByteArray_Check(v):
-        ptr[0] = PyByteArray_AS_STRING(v)
-        n[0] = PyByteArray_GET_SIZE(v)
-        return v
+        # copied: a bytearray could be resized while a header list is scanned
+        b = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(v), PyByteArray_GET_SIZE(v))
+        ptr[0] = PyBytes_AS_STRING(b)
+        n[0] = PyBytes_GET_SIZE(b)
+        return b
     return None
 
 
