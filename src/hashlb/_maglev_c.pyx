@@ -60,6 +60,11 @@ cdef Py_ssize_t _CHUNK = 2048
 
 cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
+    bint PyUnicode_CheckExact(object o)
+    # Compact ASCII str: its bytes are its UTF-8, stored right after the header.
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
 cdef extern from *:
     """
@@ -533,7 +538,9 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         cdef const char *ptr
         cdef Py_ssize_t n
         cdef uint64_t h
-        if key_view(key, &view, &ptr, &n, "key"):
+        if PyUnicode_CheckExact(key) and PyUnicode_IS_COMPACT_ASCII(key):
+            h = hlb_xxh64(PyUnicode_DATA(key), <size_t>PyUnicode_GET_LENGTH(key), 0)
+        elif key_view(key, &view, &ptr, &n, "key"):
             h = hlb_xxh64(ptr, <size_t>n, 0)
             PyBuffer_Release(&view)
         else:
@@ -637,7 +644,11 @@ Envoy's Maglev table: a host for each 64-bit request hash.
                                 hlb_prefetch(items[start + i + _PREFETCH])
                             item = items[start + i]
                             buf[i].len = -1
-                            if PyUnicode_Check(<object>item):
+                            if (PyUnicode_CheckExact(<object>item)
+                                    and PyUnicode_IS_COMPACT_ASCII(<object>item)):
+                                buf[i].ptr = <const char *>PyUnicode_DATA(<object>item)
+                                buf[i].len = PyUnicode_GET_LENGTH(<object>item)
+                            elif PyUnicode_Check(<object>item):
                                 buf[i].ptr = PyUnicode_AsUTF8AndSize(<object>item, &buf[i].len)
                             elif PyBytes_CheckExact(<object>item):
                                 buf[i].ptr = PyBytes_AS_STRING(<object>item)
