@@ -261,8 +261,9 @@ cdef object _parse_ip(const char *p, Py_ssize_t n, bint unwrap):
     memcpy(buf, p, <size_t>n)
     buf[n] = 0
     if pct < 0 and inet_pton(AF_INET, buf, addr) == 1:
-        inet_ntop(AF_INET, addr, out, 64)
-        return PyBytes_FromStringAndSize(out, <Py_ssize_t>strlen(out))
+        # glibc accepts only the canonical dotted quad (no leading zeros, four
+        # parts), which is exactly what inet_ntop would write back
+        return PyBytes_FromStringAndSize(p, n)
     if inet_pton(AF_INET6, buf, addr) != 1:
         return None
     if unwrap and addr[10] == 0xFF and addr[11] == 0xFF:
