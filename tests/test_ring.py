@@ -387,6 +387,19 @@ def test_tie_rule(impl: Implementation) -> None:
     assert set(lb.lookup_many([h for h, _ in ring])) == {0}
 
 
+def test_many_hosts_sharing_a_key(impl: Implementation) -> None:
+    """40 hosts with one hash key: every hash repeats 40 times, in host-index order."""
+    hosts = [Host(f"10.5.0.{i}:80", hash_key="same") for i in range(40)]
+    lb = impl.RingHash(hosts, min_ring_size=40 * 64)
+    ring = lb.ring
+    assert len(ring) == 2560
+    for run in range(0, len(ring), 40):
+        assert len({h for h, _ in ring[run : run + 40]}) == 1
+        assert [i for _, i in ring[run : run + 40]] == list(range(40))
+    assert sorted(h for h, _ in ring) == [h for h, _ in ring]
+    assert set(lb.lookup_many([h for h, _ in ring] + [0, M64])) == {0}
+
+
 def test_use_hostname(impl: Implementation) -> None:
     """use_hostname hashes hostnames: '90_0' style keys (spec §4.3)."""
     hosts = [Host(f"127.0.0.1:{p}", hostname=str(p)) for p in (90, 91)]
