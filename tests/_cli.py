@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -48,3 +50,35 @@ def error_line(proc: subprocess.CompletedProcess[str]) -> str:
     assert len(notes) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     return notes[0]
+
+
+def run_in_process(*args: str | os.PathLike[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``hashlb ARGS`` in this process (cwd *cwd*), capturing what a subprocess would."""
+    from hashlb.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(
+        ["hashlb", *map(str, args)], code, out.getvalue(), err.getvalue()
+    )
+
+
+def run_shared(
+    impl: Implementation, index: int, *args: str | os.PathLike[str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run a twin-independent case once as a subprocess and once in-process.
+
+    Bad-input and usage cases fail before any table is built, so both twins
+    would run the same code: case *index* runs as ``python -m hashlb`` on
+    one twin (alternating with the index) and in-process on the other,
+    which halves the subprocesses while every case still runs end to end.
+    """
+    if (index % 2 == 0) != impl.is_pure_python:
+        return run_cli(impl, *args, cwd=cwd)
+    return run_in_process(*args, cwd=cwd)

@@ -15,7 +15,7 @@ import pytest
 from hashlb import Host
 from hashlb.cli import bench
 
-from ._cli import error_line, run_cli
+from ._cli import error_line, run_cli, run_shared
 from ._impl import Implementation
 
 SMALL = ("--hosts", "5,20", "--ring-sizes", "64,1024", "--table-sizes", "251", "--keys", "3000")
@@ -111,31 +111,41 @@ def test_bench_pure_fallbacks_without_numpy(
     assert bench._moved(array("I", idx), other) == sum(1 for i in idx if i != 0)
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("--table-sizes", "65536"), "--table-sizes: 65536 is not a prime"),
-        (("--ring-sizes", "9000000"), "--ring-sizes: 9000000 is above"),
-        (("--hosts", "70000"), "--hosts: 70000 is above 65536"),
-    ],
-)
+BAD_SIZES = [
+    (("--table-sizes", "65536"), "--table-sizes: 65536 is not a prime"),
+    (("--ring-sizes", "9000000"), "--ring-sizes: 9000000 is above"),
+    (("--hosts", "70000"), "--hosts: 70000 is above 65536"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_SIZES)
 def test_bench_bad_sizes_exit_2_without_output(
     impl: Implementation, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
     """A bad size is one error line, exit code 2, and no JSON/CSV file."""
-    proc = run_cli(impl, "bench", *args, "--json", tmp_path / "x.json", "--csv", tmp_path / "x.csv")
+    proc = run_shared(
+        impl,
+        BAD_SIZES.index((args, message)),
+        "bench",
+        *args,
+        "--json",
+        "x.json",
+        "--csv",
+        "x.csv",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert message in error_line(proc)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "args",
-    [("--bogus",), ("--hosts", "ten"), ("--algorithms", "rendezvous"), ("--keys", "0")],
-)
-def test_bench_usage_errors(impl: Implementation, args: tuple[str, ...]) -> None:
+USAGE = [("--bogus",), ("--hosts", "ten"), ("--algorithms", "rendezvous"), ("--keys", "0")]
+
+
+@pytest.mark.parametrize("args", USAGE)
+def test_bench_usage_errors(impl: Implementation, tmp_path: Path, args: tuple[str, ...]) -> None:
     """Unknown flags and unparseable values get argparse's usage error (exit 2)."""
-    proc = run_cli(impl, "bench", *args)
+    proc = run_shared(impl, USAGE.index(args), "bench", *args, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith("usage: hashlb") and "error:" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -144,7 +154,8 @@ def test_bench_usage_errors(impl: Implementation, args: tuple[str, ...]) -> None
 def test_bench_plot(impl: Implementation, tmp_path: Path) -> None:
     """--plot writes a PNG with matplotlib, or fails cleanly (exit 2, no file) without it."""
     png = tmp_path / "b.png"
-    proc = run_cli(impl, "bench", *SMALL, "--plot", png, "-q")
+    tiny = ("--hosts", "5", "--ring-sizes", "64", "--table-sizes", "251", "--keys", "500")
+    proc = run_cli(impl, "bench", *tiny, "--plot", png, "-q")
     if importlib.util.find_spec("matplotlib") is None:
         assert proc.returncode == 2 and 'pip install "hashlb[plot]"' in error_line(proc)
         assert not png.exists()

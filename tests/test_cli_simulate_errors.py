@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ._cli import EXAMPLE, error_line, run_cli, write
+from ._cli import EXAMPLE, error_line, run_cli, run_shared, write
 from ._impl import Implementation
 
 DR = """
@@ -159,8 +159,9 @@ def test_bad_input_is_one_line_with_file_and_line(
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.json").write_text("old")
-    proc = run_cli(
+    proc = run_shared(
         impl,
+        sorted(CASES).index(case),
         "simulate",
         "-f",
         "mesh",
@@ -206,25 +207,26 @@ def test_output_directory_must_exist(impl: Implementation, tmp_path: Path) -> No
     assert "--json: the directory" in error_line(proc)
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("--bogus",),
-        ("--mode", "random"),
-        ("--key", "header"),
-        ("--key", "ip:x"),
-        ("--users", "0"),
-        ("--users", "ten"),
-        ("--seed", "-1"),
-        ("--requests", "r.jsonl", "--users", "3"),
-    ],
-)
-def test_usage_errors(impl: Implementation, args: tuple[str, ...]) -> None:
+USAGE = [
+    ("--bogus",),
+    ("--mode", "random"),
+    ("--key", "header"),
+    ("--key", "ip:x"),
+    ("--users", "0"),
+    ("--users", "ten"),
+    ("--seed", "-1"),
+    ("--requests", "r.jsonl", "--users", "3"),
+]
+
+
+@pytest.mark.parametrize("args", USAGE)
+def test_usage_errors(impl: Implementation, tmp_path: Path, args: tuple[str, ...]) -> None:
     """Unknown flags and unparseable values get argparse's usage message (exit 2)."""
-    proc = run_cli(impl, "simulate", "-f", EXAMPLE, *args)
+    proc = run_shared(impl, USAGE.index(args), "simulate", "-f", EXAMPLE, *args, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith("usage: hashlb"), proc.stderr
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
 
 
 def test_no_subcommand_file_is_required(impl: Implementation) -> None:

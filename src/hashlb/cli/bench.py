@@ -33,7 +33,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .output import OutputSet, Progress, format_table, require_matplotlib, save_figure
+from .output import (
+    OutputSet,
+    Progress,
+    check_matplotlib,
+    format_table,
+    require_matplotlib,
+    save_figure,
+)
 from .source import InputError
 
 __all__ = ("BenchResult", "add_parser", "bench_one", "envoy_hosts", "envoy_keys", "run")
@@ -491,7 +498,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     for path, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.plot, "--plot")):
         outputs.check_writable(path, flag)
     if args.plot:
-        require_matplotlib()
+        check_matplotlib()
     _validate(args)
     configs = [
         (a, n, s)

@@ -8,6 +8,7 @@ failed run never leaves a partial (or truncated older) file behind.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from typing import IO, Any
 
 from .source import InputError
 
-__all__ = ("OutputSet", "Progress", "format_table", "require_matplotlib")
+__all__ = ("OutputSet", "Progress", "check_matplotlib", "format_table", "require_matplotlib")
 
 
 def _umask() -> int:
@@ -147,6 +148,19 @@ class Progress:
         if self.enabled and self.tty:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
+
+
+def check_matplotlib() -> None:
+    """Fail early, without importing it (slow), if matplotlib is not installed.
+
+    :raises InputError: matplotlib cannot be found.
+    """
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["matplotlib"] is None
+        found = False
+    if not found:
+        raise InputError("--plot", 'needs matplotlib: pip install "hashlb[plot]"')
 
 
 def require_matplotlib() -> Any:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh
-from .output import OutputSet, format_table, require_matplotlib, save_figure
+from .output import OutputSet, check_matplotlib, format_table, require_matplotlib, save_figure
 from .source import InputError
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
 
@@ -661,7 +661,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     ):
         outputs.check_writable(path, flag)
     if args.plot:
-        require_matplotlib()
+        check_matplotlib()
     if args.requests and (args.key is not None):
         raise InputError(
             None, "--key applies to synthetic users; a --requests file carries its own keys"
