@@ -15,6 +15,10 @@ from .strategies import subset_names, subset_weights, uint64  # noqa: E402
 from .test_subset import Picker, envoy_reference, sticky_reference  # noqa: E402
 
 MAX = 2**32 - 1
+#: Lower example counts for properties that check hundreds of keys per example
+#: (never above the active profile's count).
+FEW = min(100, settings.default.max_examples)
+SOME = min(200, settings.default.max_examples)
 #: Random values per example: hypothesis-drawn ones plus a seeded batch.
 value_lists = st.lists(uint64, min_size=1, max_size=20)
 batch_seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -34,6 +38,7 @@ def _names(picker: object, values: np.ndarray) -> list[str]:
 
 @given(weights=subset_weights(), seed=uint64, values=value_lists)
 @example(weights={"safe": 9999, "risky": 1}, seed=0, values=[0, 2**64 - 1])
+@settings(max_examples=SOME)
 def test_sticky_equals_reference(
     impl: Implementation, weights: dict[str, int], seed: int, values: list[int]
 ) -> None:
@@ -45,6 +50,7 @@ def test_sticky_equals_reference(
 
 
 @given(weights=subset_weights(), values=value_lists)
+@settings(max_examples=SOME)
 def test_envoy_equals_reference(
     impl: Implementation, weights: dict[str, int], values: list[int]
 ) -> None:
@@ -62,6 +68,7 @@ def test_envoy_equals_reference(
     bseed=batch_seeds,
     extra=value_lists,
 )
+@settings(max_examples=FEW)
 def test_monotone_in_each_weight(
     impl: Implementation,
     weights: dict[str, int],
@@ -85,6 +92,7 @@ def test_monotone_in_each_weight(
 
 
 @given(weights=subset_weights(), seed=uint64, bseed=batch_seeds, extra=value_lists, data=st.data())
+@settings(max_examples=FEW)
 def test_scaling_all_weights_moves_nothing(
     impl: Implementation,
     weights: dict[str, int],
@@ -110,6 +118,7 @@ def test_scaling_all_weights_moves_nothing(
     seed=uint64,
     bseed=batch_seeds,
 )
+@settings(max_examples=FEW)
 def test_adding_a_subset_only_takes_keys(
     impl: Implementation, weights: dict[str, int], new: str, w: int, seed: int, bseed: int
 ) -> None:
@@ -124,7 +133,7 @@ def test_adding_a_subset_only_takes_keys(
 
 
 @given(weights=subset_weights(min_size=2), seed=uint64, bseed=batch_seeds, data=st.data())
-@settings(max_examples=50)
+@settings(max_examples=min(50, FEW))
 def test_order_of_subsets_does_not_matter(
     impl: Implementation, weights: dict[str, int], seed: int, bseed: int, data: st.DataObject
 ) -> None:
@@ -138,6 +147,7 @@ def test_order_of_subsets_does_not_matter(
 
 
 @given(weights=subset_weights(), seed=uint64, values=value_lists)
+@settings(max_examples=SOME)
 def test_zero_weight_is_never_picked(
     impl: Implementation, weights: dict[str, int], seed: int, values: list[int]
 ) -> None:
