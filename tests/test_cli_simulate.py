@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hashlb import Host
 from hashlb.cli.output import _umask
 
 from ._cli import EXAMPLE, ROOT, error_line, run_cli, write
@@ -388,3 +389,24 @@ def test_per_destination_policies_fold_as_istio_emits(
     policy = impl.HashPolicy(impl.Header("a"), impl.Header("b"))
     for row, req in zip(decisions(tmp_path / "d.jsonl"), reqs, strict=True):
         assert row["hash"] == policy.hash(impl.Request(headers=req["headers"]))
+
+
+def test_subset_table_override_uses_its_own_table(impl: Implementation, tmp_path: Path) -> None:
+    """A subset-level maglev table: its endpoint is that table's lookup of the route hash."""
+    write(tmp_path / "pods.yaml", PODS)
+    text = mesh("{loadBalancer: {consistentHash: {httpHeaderName: a}}}", SPLIT).replace(
+        "- {name: v1, labels: {version: v1}}",
+        "- {name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: "
+        "{consistentHash: {httpHeaderName: a, maglev: {tableSize: 7}}}}}",
+    )
+    write(tmp_path / "mesh.yaml", text)
+    reqs = [{"headers": {"a": f"user-{i}"}} for i in range(40)]
+    (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(r) for r in reqs))
+    summary(impl, tmp_path, "-f", ".", "--requests", "r.jsonl", "--decisions", "d.jsonl")
+    v1 = impl.Maglev([Host("10.1.0.1:8080"), Host("10.1.0.2:8080")], table_size=7)
+    v2 = impl.RingHash([Host("10.1.0.3:8080")])
+    rows = decisions(tmp_path / "d.jsonl")
+    assert {r["subset"] for r in rows} == {"v1", "v2"}
+    for row in rows:
+        table = v1 if row["subset"] == "v1" else v2
+        assert row["endpoint"] == table.lookup(row["hash"]).address
