@@ -748,3 +748,20 @@ def test_methods_are_values(P: ModuleType) -> None:
     assert P.Cookie("s", 1, "/", {"a": "b"}).attributes == (("a", "b"),)
     assert P.Cookie("s", 1, "/").path == "/"
     assert P.QueryParameter("q", terminal=True).terminal is True
+
+
+def test_init_cannot_run_twice(P: ModuleType) -> None:
+    """Every class is immutable: calling __init__ again raises TypeError."""
+    objects = [
+        (P.Header("x"), ("y",)),
+        (P.Cookie("c"), ("d",)),
+        (P.SourceIP(), (1,)),
+        (P.QueryParameter("q"), ("r",)),
+        (P.HashPolicy(), ()),
+        (P.HashResult(1), (2,)),
+        (P.Request(), ()),
+    ]
+    for obj, args in objects:
+        with pytest.raises(TypeError, match="immutable"):
+            obj.__init__(*args)
+    assert objects[0][0].name == "x"

@@ -402,6 +402,8 @@ cdef class Request:
 
     def __init__(self, headers=None, path=None, remote_address=None, local_address=None,
                  method=None, authority=None, scheme=None):
+        if self._headers is not None:
+            raise TypeError("Request is immutable; __init__ cannot run twice")
         if PyList_CheckExact(headers) or PyTuple_CheckExact(headers):
             self._headers = headers
         else:
@@ -618,6 +620,8 @@ cdef class HashResult:
     cdef tuple _set_cookies
 
     def __init__(self, hash, set_cookies=()):
+        if self._set_cookies is not None:
+            raise TypeError("HashResult is immutable; __init__ cannot run twice")
         self._hash = hash
         self._set_cookies = tuple(set_cookies)
 
@@ -661,6 +665,7 @@ cdef class _Method:
     """Base of the hash methods: immutable, compared by configuration."""
 
     cdef bint _terminal
+    cdef bint _ready
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         return 0
@@ -712,6 +717,8 @@ cdef class Header(_Method):
     cdef int _which
 
     def __init__(self, name, *, regex_rewrite=None, terminal=False):
+        if self._lname is not None:
+            raise TypeError("Header is immutable; __init__ cannot run twice")
         raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
         self._name = name
@@ -863,6 +870,8 @@ cdef class Cookie(_Method):
     cdef tuple _attributes
 
     def __init__(self, name, ttl=None, path=None, attributes=None, *, terminal=False):
+        if self._raw is not None:
+            raise TypeError("Cookie is immutable; __init__ cannot run twice")
         self._raw = _check_cookie_name(name)
         self._name = name
         self._ttl = _check_ttl(ttl)
@@ -1028,9 +1037,12 @@ cdef class SourceIP(_Method):
     cdef bint _use_remote
 
     def __init__(self, xff_num_trusted_hops=0, *, use_remote_address=True, terminal=False):
+        if self._ready:
+            raise TypeError("SourceIP is immutable; __init__ cannot run twice")
         self._hops = _check_hops(xff_num_trusted_hops)
         self._use_remote = _check_use_remote(use_remote_address)
         self._terminal = _check_terminal(terminal)
+        self._ready = True
 
     @property
     def xff_num_trusted_hops(self):
@@ -1117,6 +1129,8 @@ cdef class QueryParameter(_Method):
     cdef bytes _raw
 
     def __init__(self, name, *, terminal=False):
+        if self._raw is not None:
+            raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
         self._raw = _check_name(name, "QueryParameter")
         self._name = name
         self._terminal = _check_terminal(terminal)
@@ -1205,6 +1219,8 @@ cdef class HashPolicy:
     cdef tuple _policies
 
     def __init__(self, *policies):
+        if self._policies is not None:
+            raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items = policies
         if len(items) == 1 and isinstance(items[0], (list, tuple)):
             items = tuple(items[0])

@@ -453,6 +453,8 @@ class Request:
         authority: Text | None = None,
         scheme: Text | None = None,
     ) -> None:
+        if hasattr(self, "_headers"):
+            raise TypeError("Request is immutable; __init__ cannot run twice")
         self._headers: list[Any] | tuple[Any, ...] = _header_list(headers)
         self._path: object = path
         self._remote: object = remote_address
@@ -715,6 +717,8 @@ class HashResult:
     __slots__ = ("_hash", "_set_cookies")
 
     def __init__(self, hash: int | None, set_cookies: tuple[str, ...] = ()) -> None:
+        if hasattr(self, "_hash"):
+            raise TypeError("HashResult is immutable; __init__ cannot run twice")
         self._hash = hash
         self._set_cookies = tuple(set_cookies)
 
@@ -812,6 +816,8 @@ class Header(_Method):
         regex_rewrite: tuple[str, str] | None = None,
         terminal: bool = False,
     ) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError("Header is immutable; __init__ cannot run twice")
         raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
         setattr_ = object.__setattr__
@@ -911,6 +917,8 @@ class Cookie(_Method):
         *,
         terminal: bool = False,
     ) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError("Cookie is immutable; __init__ cannot run twice")
         raw = _check_cookie_name(name)
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
@@ -1064,6 +1072,8 @@ class SourceIP(_Method):
         use_remote_address: bool = True,
         terminal: bool = False,
     ) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError("SourceIP is immutable; __init__ cannot run twice")
         hops = _check_hops(xff_num_trusted_hops)
         use_remote = _check_use_remote(use_remote_address)
         setattr_ = object.__setattr__
@@ -1154,6 +1164,8 @@ class QueryParameter(_Method):
     _raw: bytes
 
     def __init__(self, name: str, *, terminal: bool = False) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
         raw = _check_name(name, "QueryParameter")
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
@@ -1225,6 +1237,8 @@ class HashPolicy:
     __slots__ = ("_policies",)
 
     def __init__(self, *policies: Header | Cookie | SourceIP | QueryParameter) -> None:
+        if hasattr(self, "_policies"):
+            raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items: tuple[Any, ...] = policies
         if len(items) == 1 and isinstance(items[0], (list, tuple)):
             items = tuple(items[0])
