@@ -117,7 +117,7 @@ def subset_weights(draw: st.DrawFn, min_size: int = 1, max_size: int = 6) -> dic
     weights = [draw(st.one_of(small, st.integers(min_value=0, max_value=cap))) for _ in names]
     if not any(weights):
         weights[draw(st.integers(min_value=0, max_value=len(names) - 1))] = 1
-    return dict(zip(names, weights))
+    return dict(zip(names, weights, strict=True))
 
 
 # ---- Maglev and bounded load (issue 3) ---------------------------------------
