@@ -232,3 +232,68 @@ def test_dead_backend_gives_502_and_no_crash() -> None:
         assert status in (200, 502)  # the proxy is still up
 
     run(HashPolicy(Header("x-user")), body)
+
+
+def test_proxy_configured_from_istio_yaml(tmp_path: Path) -> None:
+    """The proxy reads the same Istio YAML as ``hashlb simulate`` and pins header users."""
+    from hashlb_proxy import YamlRouter
+
+    async def main() -> None:
+        runners = []
+        try:
+            pods = []
+            for name in ("safe-0", "safe-1", "risky-0"):
+                runner, port = await _start(_backend(name))
+                runners.append(runner)
+                version = name.split("-")[0]
+                pods.append(
+                    f"""- apiVersion: v1
+  kind: Pod
+  metadata: {{name: staff-{name}, namespace: default, labels: {{app: staff-service, version: {version}}}}}
+  spec: {{containers: [{{name: app, ports: [{{containerPort: {port}}}]}}]}}
+  status: {{podIP: 127.0.0.1}}"""
+                )
+            (tmp_path / "pods.yaml").write_text(
+                "apiVersion: v1\nkind: List\nitems:\n" + "\n".join(pods) + "\n"
+            )
+            (tmp_path / "mesh.yaml").write_text(
+                """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: staff, namespace: default}
+spec:
+  host: fleetman-staff-service
+  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-myval}}}
+  subsets:
+  - {name: safe, labels: {version: safe}}
+  - {name: risky, labels: {version: risky}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: staff, namespace: default}
+spec:
+  hosts: [fleetman-staff-service.default.svc.cluster.local]
+  http:
+  - route:
+    - {destination: {host: fleetman-staff-service, subset: safe}, weight: 90}
+    - {destination: {host: fleetman-staff-service, subset: risky}, weight: 10}
+"""
+            )
+            proxy = HashlbProxy(YamlRouter([str(tmp_path)], mode="sticky"), timeout=5)
+            prunner, pport = await _start(proxy.app())
+            runners.append(prunner)
+            url = f"http://127.0.0.1:{pport}/"
+            async with ClientSession(timeout=TIMEOUT) as s:
+                seen: dict[str, set[str]] = {}
+                for i in range(60):
+                    for _ in range(3):
+                        status, text, headers = await _get(s, url, headers={"x-myval": f"user-{i}"})
+                        assert status == 200
+                        assert text.split("-")[0] == headers["x-hashlb-subset"]
+                        seen.setdefault(f"user-{i}", set()).add(text)
+                assert all(len(v) == 1 for v in seen.values())
+                assert {next(iter(v)) for v in seen.values()} >= {"safe-0", "safe-1"}
+        finally:
+            for r in runners:
+                await r.cleanup()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))

@@ -36,11 +36,13 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 
+from hashlb import Host
 from hashlb.policy import Request
 
 # RFC 9110 §7.6.1: connection-specific headers are not forwarded.
@@ -189,11 +191,48 @@ class HashlbProxy:
             self.in_flight -= 1
 
 
-def load_router(paths: Sequence[str], *, mode: str, seed: int, host: str | None) -> Any:
-    """Build a Router from the same Istio/Kubernetes YAML as ``hashlb simulate``."""
-    from hashlb.cli.simulate import router_from_files  # the CLI's own loader
+@dataclass(frozen=True)
+class YamlRoute:
+    """What :class:`YamlRouter` returns: the fields of :class:`hashlb.Route` the proxy uses."""
 
-    return router_from_files(paths, mode=mode, seed=seed, host=host)
+    subset: str
+    host: Host
+    hash: int | None
+    set_cookie: str | None
+
+
+class YamlRouter:
+    """Route like ``hashlb simulate`` does, from Istio/Kubernetes YAML.
+
+    It wraps the CLI's route engine for the VirtualService's first http
+    route that has no ``match`` (a catch-all), so the proxy follows exactly
+    the configuration ``hashlb simulate`` reads: the DestinationRule's
+    consistent hash (with subset and port overrides), the weighted subsets,
+    and Istio's per-destination hash policies in envoy mode.
+    """
+
+    def __init__(
+        self, paths: Sequence[str], *, mode: str = "sticky", seed: int = 0, host: str | None = None
+    ) -> None:
+        from hashlb.cli.mesh import load_mesh
+        from hashlb.cli.simulate import build_engines
+
+        scenario = load_mesh(list(paths)).scenario(host)
+        engines = [e for e in build_engines(scenario, mode, seed) if e.plan.matches is None]
+        if not engines:
+            raise ValueError(f"{scenario.source} has no http route without a match")
+        self.engine = engines[0]
+        self.scenario = scenario
+
+    def route(self, request: Request) -> YamlRoute:
+        """Route one request: subset, endpoint, hash and Set-Cookie."""
+        subset, address, _pod, h, set_cookie = self.engine.route(request)
+        return YamlRoute(subset, Host(address), h, set_cookie)
+
+
+def load_router(paths: Sequence[str], *, mode: str, seed: int, host: str | None) -> YamlRouter:
+    """Build a router from the same Istio/Kubernetes YAML as ``hashlb simulate``."""
+    return YamlRouter(paths, mode=mode, seed=seed, host=host)
 
 
 async def serve(

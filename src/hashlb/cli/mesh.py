@@ -948,10 +948,13 @@ def _endpoints(
                 continue  # Kubernetes leaves such pods out of the endpoints
             out.append(Endpoint(_join(p.ip, tp), p))
         return sp[1], tuple(out)
-    port = d.port
-    if port is None:
-        port = next((pp for p in pods for _, pp in p.ports), 80)
-    return port, tuple(Endpoint(_join(p.ip, port), p) for p in pods)
+    if d.port is not None:
+        return d.port, tuple(Endpoint(_join(p.ip, d.port), p) for p in pods)
+    # No Service and no destination port: each pod's own first containerPort
+    # (podIP:containerPort), 80 for a pod that declares none.
+    ports = [next((pp for _, pp in p.ports), 80) for p in pods]
+    first = ports[0] if ports else 80
+    return first, tuple(Endpoint(_join(p.ip, pp), p) for p, pp in zip(pods, ports, strict=True))
 
 
 def _join(ip: str, port: int) -> str:
