@@ -14,7 +14,7 @@ checks them).
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport INFINITY, log
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 from hashlb._kernels cimport hlb_xxh64
 
@@ -243,7 +243,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         best_i = 0
         best = second = INFINITY
         for i in range(self._k):
-            score = -log(<double>((_xxh64_u64(v, self._salt_a[i]) >> 11) | 1) * _TWO_M53) \
+            score = -log(<double><int64_t>((_xxh64_u64(v, self._salt_a[i]) >> 11) | 1) * _TWO_M53) \
                 * self._inv_w[i]
             if score < best:
                 second = best
