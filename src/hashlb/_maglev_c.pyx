@@ -7,6 +7,7 @@ module docstring for the spec references).  The hot paths (``pick``,
 Python-level call: ``key_view`` -> ``hlb_xxh64`` -> ``hlb_fastmod`` -> slot ->
 ``hosts[slot]``.  The fill and the batch loops run without the GIL.
 """
+cimport cython
 from cpython.array cimport array, clone
 from cpython.buffer cimport (
     PyBUF_SIMPLE,
@@ -499,8 +500,16 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
         return self._weights
 
+    # Hot methods are plain method descriptors (no CyFunction binding): a
+    # faster call.  Their signature comes from the "name($self, /, ...)\n--\n\n"
+    # docstring prefix, which CPython strips from __doc__ (self is
+    # positional-only in both twins, so the signatures match).
+    @cython.binding(False)
     def lookup(self, hash, attempt=0):
-        """Return the host for a request hash: ``hosts[table[hash % M]]``.
+        """lookup($self, /, hash, attempt=0)
+--
+
+Return the host for a request hash: ``hosts[table[hash % M]]``.
 
         Retry *attempt* ``k > 0`` first XORs the hash with ``2**64 - k``, as
         Envoy's host-selection retries do (spec §5.3).
@@ -523,8 +532,13 @@ Envoy's Maglev table: a host for each 64-bit request hash.
                 h ^= (<uint64_t>0) - a
         return _host_at(self, h)
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(True)
     def pick(self, key):
-        """Return the host for a request key: ``lookup(xxh64(key))``.
+        """pick($self, /, key)
+--
+
+Return the host for a request key: ``lookup(xxh64(key))``.
 
         :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
         :returns: the host, or ``None`` for an empty host set.

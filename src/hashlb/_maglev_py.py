@@ -339,7 +339,8 @@ class Maglev:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
         return self._weights
 
-    def lookup(self, hash: int, attempt: int = 0) -> Host | None:
+    # self is positional-only, as in the compiled twin's fast method descriptors.
+    def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
         """Return the host for a request hash: ``hosts[table[hash % M]]``.
 
         Retry *attempt* ``k > 0`` first XORs the hash with ``2**64 - k``, as
@@ -365,7 +366,7 @@ class Maglev:
             return None
         return self._hosts[self._table[hash % self._table_size]]
 
-    def pick(self, key: str | bytes) -> Host | None:
+    def pick(self, /, key: str | bytes) -> Host | None:
         """Return the host for a request key: ``lookup(xxh64(key))``.
 
         :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
