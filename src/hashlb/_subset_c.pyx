@@ -261,8 +261,17 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
             i = _exact_index_py(v, self._active)
         return i
 
+    # Hot methods are plain method descriptors (no CyFunction binding): a
+    # faster call.  Their signature comes from the "name($self, /, ...)\n--\n\n"
+    # docstring prefix, which CPython strips from __doc__ (self is
+    # positional-only in both twins, so the signatures match).
+    @cython.binding(False)
+    @cython.always_allow_keywords(True)
     def pick_index(self, value):
-        """Return the position in :attr:`names` of the subset chosen for *value*.
+        """pick_index($self, /, value)
+--
+
+Return the position in :attr:`names` of the subset chosen for *value*.
 
         :param int value: the request hash (sticky mode) or Envoy's random,
             header or hash-policy value (envoy mode), in ``[0, 2**64)``.
@@ -274,8 +283,13 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         """
         return self._pick_index(_as_value(value))
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(True)
     def pick(self, value):
-        """Return the name of the subset chosen for *value*.
+        """pick($self, /, value)
+--
+
+Return the name of the subset chosen for *value*.
 
         :param int value: the request hash (sticky mode) or Envoy's random,
             header or hash-policy value (envoy mode), in ``[0, 2**64)``.
@@ -534,6 +548,7 @@ cdef class _RouteCore:
             return (<tuple>self._hosts[i])[(<const uint32_t *>tab)[slot]]
         return (<tuple>self._hosts[i])[(<const unsigned short *>tab)[slot]]
 
+    @cython.binding(False)
     def route(self, request):
         """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
         cdef object h, lh, cookie = None, result
@@ -561,6 +576,7 @@ cdef class _RouteCore:
             v = _as_value(lh)
         return _new_route(self._names[i], self._host(i, lh, v), h, cookie, lh)
 
+    @cython.binding(False)
     def route_hash(self, hash, value=None):
         """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
         cdef object h = None if hash is None else _check_u64_py(hash, "hash")

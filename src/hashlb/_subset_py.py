@@ -296,7 +296,8 @@ class WeightedSubsetPicker:
         """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`."""
         return self._salts
 
-    def pick_index(self, value: int) -> int:
+    # self is positional-only, as in the compiled twin's fast method descriptors.
+    def pick_index(self, /, value: int) -> int:
         """Return the position in :attr:`names` of the subset chosen for *value*.
 
         :param int value: the request hash (sticky mode) or Envoy's random,
@@ -333,7 +334,7 @@ class WeightedSubsetPicker:
             return best_i
         return _exact_index(v, active)  # a near-tie: about one key in 10**12
 
-    def pick(self, value: int) -> str:
+    def pick(self, /, value: int) -> str:
         """Return the name of the subset chosen for *value*.
 
         :param int value: the request hash (sticky mode) or Envoy's random,
