@@ -47,7 +47,16 @@ class Host:
     '10.0.0.1:8080'
     """
 
-    __slots__ = ("_hash", "address", "hash_key", "hostname", "labels", "locality", "weight")
+    __slots__ = (
+        "_hash",
+        "_key_bytes",
+        "address",
+        "hash_key",
+        "hostname",
+        "labels",
+        "locality",
+        "weight",
+    )
 
     address: str
     weight: int
@@ -56,6 +65,7 @@ class Host:
     locality: str | None
     labels: Mapping[str, str]
     _hash: int
+    _key_bytes: bytes  # key(use_hostname=False).encode(), precomputed for table builds
 
     def __init__(
         self,
@@ -91,6 +101,7 @@ class Host:
         setter(self, "hash_key", _opt_str(hash_key, "hash_key"))
         setter(self, "locality", _opt_str(locality, "locality"))
         setter(self, "labels", MappingProxyType(items) if items else _EMPTY)
+        setter(self, "_key_bytes", (self.hash_key or self.address).encode())
         setter(
             self,
             "_hash",

@@ -79,19 +79,23 @@ def prepare(
         host_tuple = tuple(hosts)
     except TypeError:
         raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}") from None
-    for i, h in enumerate(host_tuple):
-        if not isinstance(h, Host):
-            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
+    if not all([isinstance(h, Host) for h in host_tuple]):
+        i, bad = next((i, h) for i, h in enumerate(host_tuple) if not isinstance(h, Host))
+        raise TypeError(f"hosts[{i}] must be a Host, not {type(bad).__name__}")
     if not isinstance(use_hostname, bool):
         raise TypeError(f"use_hostname must be a bool, not {type(use_hostname).__name__}")
-    keys = tuple(h.key(use_hostname).encode() for h in host_tuple)
+    if use_hostname:
+        keys = tuple([h.key(True).encode() for h in host_tuple])
+    else:
+        keys = tuple([h._key_bytes for h in host_tuple])
 
     if locality_weights is None:
-        total = sum(h.weight for h in host_tuple)
+        raw = [h.weight for h in host_tuple]
+        total = sum(raw)
         if total > MAX_WEIGHT:
             raise ValueError(f"the sum of host weights must be <= 2**32 - 1, got {total}")
         order = tuple(range(len(host_tuple)))
-        weights = tuple((h.weight * 1.0) / total for h in host_tuple)
+        weights = tuple([(w * 1.0) / total for w in raw])
     else:
         if not isinstance(locality_weights, Mapping):
             raise TypeError(
@@ -136,9 +140,7 @@ def prepare(
                     weights_l.append((host_tuple[i].weight * nlw) / host_sum)
         order, weights = tuple(order_l), tuple(weights_l)
 
-    min_w: float = 1.0
-    max_w: float = 0.0
-    for nw in weights:
-        min_w = min(min_w, nw)
-        max_w = max(max_w, nw)
+    # Envoy starts the running min at 1.0 and the max at 0.0.
+    min_w: float = min(1.0, *weights) if weights else 1.0
+    max_w: float = max(0.0, *weights) if weights else 0.0
     return Prepared(host_tuple, keys, order, weights, min_w, max_w)
