@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import pkgutil
 import subprocess
@@ -14,13 +15,28 @@ from hashlb import _compat
 
 from ._impl import units
 
-DISPATCHERS = {"hashing": "xxh64"}
-
-
 def test_implementation_value() -> None:
     """hashlb.IMPLEMENTATION is "c" or "py" and agrees with the dispatchers."""
     assert hashlb.IMPLEMENTATION in {"c", "py"}
     assert hashlb.xxh64.__module__ == f"hashlb._hashing_{hashlb.IMPLEMENTATION}"
+
+
+@pytest.mark.parametrize("unit", units())
+def test_dispatchers_use_the_active_twin(unit: str) -> None:
+    """Every dispatcher exports the very objects of the active twin (no partial fallback)."""
+    dispatcher = importlib.import_module(f"hashlb.{unit}")
+    twin = importlib.import_module(f"hashlb._{unit}_{hashlb.IMPLEMENTATION}")
+    for name in twin.__all__:
+        assert getattr(dispatcher, name) is getattr(twin, name), f"hashlb.{unit}.{name}"
+
+
+def test_top_level_names_are_the_dispatched_ones() -> None:
+    """``hashlb.X`` is the object its dispatcher chose."""
+    for unit in units():
+        dispatcher = importlib.import_module(f"hashlb.{unit}")
+        for name in getattr(dispatcher, "__all__", ()):
+            if hasattr(hashlb, name) and name != "IMPLEMENTATION":
+                assert getattr(hashlb, name) is getattr(dispatcher, name), name
 
 
 @pytest.mark.skipif(not os.environ.get("CI"), reason="the CI guard only runs with CI set")
