@@ -15,6 +15,7 @@ from hashlb import _compat
 
 from ._impl import units
 
+
 def test_implementation_value() -> None:
     """hashlb.IMPLEMENTATION is "c" or "py" and agrees with the dispatchers."""
     assert hashlb.IMPLEMENTATION in {"c", "py"}
