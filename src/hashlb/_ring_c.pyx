@@ -34,12 +34,13 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
+
+cimport cython
 
 from hashlb._kernels cimport hlb_xxh64, key_view
 
@@ -63,7 +64,6 @@ cdef object _ZERO = 0
 
 
 cdef extern from "Python.h":
-    unsigned long long PyLong_AsUnsignedLongLong(object o)
     bint PyLong_CheckExact(object o)
     bint PyUnicode_Check(object o)
     bint PyBytes_CheckExact(object o)
@@ -77,6 +77,22 @@ cdef extern from *:
     #include <stdlib.h>
     #include <string.h>
     #include "_hashkernels.h"
+
+    /* An exact int as uint64: 1 on success, 0 (error cleared) when it is
+     * negative or too large.  PyLong_AsUnsignedLong reads the digits in a
+     * loop; 3.11's PyLong_AsUnsignedLongLong goes through _PyLong_AsByteArray
+     * for every multi-digit value, which costs ~40 ns per lookup. */
+    static inline int hlb_long_as_u64(PyObject *o, uint64_t *out) {
+    #if SIZEOF_LONG == 8
+        unsigned long v = PyLong_AsUnsignedLong(o);
+        if (v == (unsigned long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+    #else
+        unsigned long long v = PyLong_AsUnsignedLongLong(o);
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+    #endif
+        *out = (uint64_t)v;
+        return 1;
+    }
 
     /* A built ring.  hashes: sorted ascending (ties: host index, replica).
      * owners: host index of each entry, `width` bytes little-endian.
@@ -372,16 +388,14 @@ cdef extern from *:
                        const size_t *key_lens, const uint32_t *counts, size_t n,
                        int murmur) nogil
     double ceil(double x) nogil
+    int hlb_long_as_u64(object o, uint64_t *out)
 
 
 cdef inline uint64_t _as_hash(object value) except? 0xFFFFFFFFFFFFFFFF:
     """Return a request hash as uint64 (fast path for exact ints in range)."""
-    cdef unsigned long long v
-    if PyLong_CheckExact(value):
-        v = PyLong_AsUnsignedLongLong(value)
-        if v != 0xFFFFFFFFFFFFFFFF or PyErr_Occurred() == NULL:
-            return v
-        PyErr_Clear()
+    cdef uint64_t v
+    if PyLong_CheckExact(value) and hlb_long_as_u64(value, &v):
+        return v
     return <uint64_t>_check_hash(value)
 
 
@@ -546,8 +560,16 @@ cdef class RingHash:
 
     # -- lookups -----------------------------------------------------------
 
+    # The hot single-key methods are plain method descriptors (no CyFunction
+    # binding): a faster call.  Their signature comes from the
+    # "name($self, /, ...)\n--\n\n" docstring prefix, which CPython strips
+    # from __doc__ (self is positional-only in both twins).
+    @cython.binding(False)
     def lookup(self, hash, attempt=0):
-        """Return the host Envoy picks for a request *hash* on retry *attempt*.
+        """lookup($self, /, hash, attempt=0)
+--
+
+Return the host Envoy picks for a request *hash* on retry *attempt*.
 
         The first entry whose hash is ``>= hash`` (the first of equal ones),
         wrapping to entry 0 past the last; attempt ``k`` takes the entry
@@ -577,8 +599,12 @@ cdef class RingHash:
             p = <size_t>((p + k) % self._r.n)
         return <object>PyTuple_GET_ITEM(self._hosts, hlb_ring_owner(&self._r, p))
 
+    @cython.binding(False)
     def pick(self, key):
-        """Return the host for *key*: ``lookup(xxh64(key))``.
+        """pick($self, /, key)
+--
+
+Return the host for *key*: ``lookup(xxh64(key))``.
 
         :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
         :returns: the host, or ``None`` when the ring is empty.

@@ -264,7 +264,7 @@ class RingHash:
 
     # -- lookups -----------------------------------------------------------
 
-    def lookup(self, hash: int, attempt: int = 0) -> Host | None:
+    def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
         """Return the host Envoy picks for a request *hash* on retry *attempt*.
 
         The first entry whose hash is ``>= hash`` (the first of equal ones),
@@ -295,7 +295,7 @@ class RingHash:
             p = (p + k) % n
         return self._hosts[self._entry_hosts[p]]
 
-    def pick(self, key: str | bytes) -> Host | None:
+    def pick(self, /, key: str | bytes) -> Host | None:
         """Return the host for *key*: ``lookup(xxh64(key))``.
 
         :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
