@@ -465,6 +465,18 @@ def test_fast_path_matches_bisect(impl: Implementation, hosts: list[Host]) -> No
     assert list(lb.pick_many(keys)) == picked
 
 
+def test_pick_many_across_chunks(impl: Implementation) -> None:
+    """pick_many over thousands of mixed keys (list, tuple, generator) equals pick per key."""
+    lb = impl.RingHash([Host(f"10.6.0.{i}:80") for i in range(50)], min_ring_size=5000)
+    keys: list[Any] = [f"k{i}" for i in range(5000)]
+    keys[::700] = [bytearray(b"b%d" % i) for i in range(len(keys[::700]))]
+    index_of = {id(h): i for i, h in enumerate(lb.hosts)}
+    expected = [index_of[id(lb.pick(k))] for k in keys]
+    assert list(lb.pick_many(keys)) == expected
+    assert list(lb.pick_many(tuple(keys))) == expected
+    assert list(lb.pick_many(k for k in keys)) == expected
+
+
 def test_three_byte_host_indices(impl: Implementation) -> None:
     """65,536+ hosts (3-byte indices in the compiled twin) still match bisect, <= 12 B/entry."""
     hosts = [Host(f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}:80") for i in range(65600)]

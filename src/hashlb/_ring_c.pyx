@@ -36,6 +36,11 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
+from cpython.sequence cimport (
+    PySequence_Fast,
+    PySequence_Fast_GET_ITEM,
+    PySequence_Fast_GET_SIZE,
+)
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
@@ -61,6 +66,8 @@ cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
 cdef object _prepare = _prepare_py
 cdef object _ZERO = 0
+cdef enum:
+    _CHUNK = 2048  # pick_many hashes keys in chunks of this many (16 KiB of stack)
 
 
 cdef extern from "Python.h":
@@ -679,50 +686,41 @@ Return the host for *key*: ``lookup(xxh64(key))``.
             raise TypeError(
                 f"keys must be a sequence of str or bytes, not {type(keys).__name__}"
             )
-        cdef tuple seq = tuple(keys)  # owns the keys while the GIL is released
-        cdef size_t m = <size_t>PyTuple_GET_SIZE(seq)
-        cdef size_t j
+        # A list or tuple is read in place (no copy); anything else becomes a list.
+        seq = PySequence_Fast(keys, "keys must be a sequence of str or bytes")
+        cdef Py_ssize_t m = PySequence_Fast_GET_SIZE(seq)
+        cdef Py_ssize_t start, j, count
         cdef Py_buffer view
+        cdef Py_buffer outb
         cdef const char *ptr
         cdef Py_ssize_t size
-        cdef const char **ptrs = NULL
-        cdef size_t *lens = NULL
-        cdef uint64_t *hs = NULL
-        cdef Py_buffer outb
+        cdef uint64_t hs[_CHUNK]
+        cdef uint32_t *outp = NULL
+        cdef bint searching = self._r.n != 0 and m != 0
         out = _index_output(m if self._r.n else 0, None)
-        if m == 0:
-            return out
-        try:
-            ptrs = <const char **>PyMem_Malloc(m * sizeof(char *))
-            lens = <size_t *>PyMem_Malloc(m * sizeof(size_t))
-            hs = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t))
-            if not ptrs or not lens or not hs:
-                raise MemoryError()
-            for j in range(m):
-                key = <object>PyTuple_GET_ITEM(seq, j)
-                if key_view(key, &view, &ptr, &size, "key"):
-                    # a buffer export must be released under the GIL: hash now
-                    hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                    PyBuffer_Release(&view)
-                    ptrs[j] = NULL
-                else:  # str (its UTF-8 lives as long as seq) or bytes
-                    ptrs[j] = ptr
-                    lens[j] = <size_t>size
-            if self._r.n == 0:
-                return out
+        if searching:
             PyObject_GetBuffer(out, &outb, PyBUF_WRITABLE)
-            try:
-                with nogil:
-                    for j in range(m):
-                        if ptrs[j] != NULL:
-                            hs[j] = hlb_xxh64(ptrs[j], lens[j], 0)
-                    hlb_ring_lookup_many(&self._r, hs, <uint32_t *>outb.buf, m)
-            finally:
-                PyBuffer_Release(&outb)
+            outp = <uint32_t *>outb.buf
+        try:
+            # Hash a chunk under the GIL (the keys are Python objects), then
+            # search it with the GIL released.
+            for start in range(0, m, _CHUNK):
+                count = min(<Py_ssize_t>_CHUNK, m - start)
+                for j in range(count):
+                    if start + j >= PySequence_Fast_GET_SIZE(seq):
+                        raise RuntimeError("keys changed size during pick_many")
+                    key = <object>PySequence_Fast_GET_ITEM(seq, start + j)
+                    if key_view(key, &view, &ptr, &size, "key"):
+                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
+                        PyBuffer_Release(&view)
+                    else:
+                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
+                if searching:
+                    with nogil:
+                        hlb_ring_lookup_many(&self._r, hs, outp + start, <size_t>count)
         finally:
-            PyMem_Free(ptrs)
-            PyMem_Free(lens)
-            PyMem_Free(hs)
+            if searching:
+                PyBuffer_Release(&outb)
         return out
 
     # -- the table ---------------------------------------------------------
