@@ -236,10 +236,24 @@ cdef extern from *:
         memcpy(a, tmp, k * sizeof(hlb_entry));
     }
 
-    /* Sorts (hashes[i], owner of entry i) into out; owners follow host counts.
-     * Returns 0, or -1 when out of memory. */
-    static int hlb_bucket_sort(const uint64_t *hashes, const uint32_t *counts, size_t n_hosts,
-                               size_t n, hlb_entry *out) {
+    static inline void hlb_put_owner(unsigned char *owners, int width, size_t pos, uint32_t v) {
+        unsigned char *o = owners + pos * (size_t)width;
+        o[0] = (unsigned char)v;
+        o[1] = (unsigned char)(v >> 8);
+        if (width > 2) o[2] = (unsigned char)(v >> 16);
+        if (width > 3) o[3] = (unsigned char)(v >> 24);
+    }
+
+    /* Sort the entries (hashes[i], owner of entry i), generated host by host
+     * (counts[h] entries each), stably by hash.  The result is written back
+     * to hashes and to owners (`width` bytes each); `scratch` holds n
+     * entries.  Small buckets are placed by rank (branch-free counting:
+     * rank = entries below it + equal ones before it, so stable); buckets of
+     * more than 16 entries are merge-sorted.  Returns 0, or -1 when out of
+     * memory. */
+    static int hlb_bucket_sort(uint64_t *hashes, const uint32_t *counts, size_t n_hosts,
+                               size_t n, hlb_entry *scratch, unsigned char *owners,
+                               int width) {
         int bits = 0;
         while (bits < 20 && ((size_t)4 << bits) <= n) bits++;
         size_t nb = (size_t)1 << bits, i, b, h;
@@ -257,26 +271,42 @@ cdef extern from *:
         for (h = 0; h < n_hosts; h++) {
             for (uint32_t c = counts[h]; c; c--, i++) {
                 uint64_t k = hashes[i];
-                hlb_entry *e = out + start[bits ? (size_t)(k >> shift) : 0]++;
+                hlb_entry *e = scratch + start[bits ? (size_t)(k >> shift) : 0]++;
                 e->hash = k;
                 e->owner = (uint32_t)h;
                 e->pad = 0;
             }
         }
         /* start[b] is now the end of bucket b */
-        size_t lo = 0, largest = 0;
+        size_t lo = 0;
         for (b = 0; b < nb; b++) {
-            if (start[b] - lo > largest) largest = start[b] - lo;
-            lo = start[b];
-        }
-        if (largest > 16) {
-            tmp = malloc(largest * sizeof(hlb_entry));
-            if (!tmp) { free(start); return -1; }
-        }
-        lo = 0;
-        for (b = 0; b < nb; b++) {
-            size_t hi = start[b];
-            hlb_merge_sort(out + lo, tmp, hi - lo);
+            size_t hi = start[b], k = hi - lo;
+            const hlb_entry *e = scratch + lo;
+            if (k <= 16) {
+                for (size_t x = 0; x < k; x++) {
+                    uint64_t v = e[x].hash;
+                    size_t rank = 0;
+                    for (size_t y = 0; y < k; y++)
+                        rank += (e[y].hash < v) | ((e[y].hash == v) & (y < x));
+                    hashes[lo + rank] = v;
+                    hlb_put_owner(owners, width, lo + rank, e[x].owner);
+                }
+            } else {
+                if (!tmp) {
+                    size_t largest = 0, l2 = 0;
+                    for (size_t c = 0; c < nb; c++) {
+                        if (start[c] - l2 > largest) largest = start[c] - l2;
+                        l2 = start[c];
+                    }
+                    tmp = malloc(largest * sizeof(hlb_entry));
+                    if (!tmp) { free(start); return -1; }
+                }
+                hlb_merge_sort(scratch + lo, tmp, k);
+                for (size_t x = 0; x < k; x++) {
+                    hashes[lo + x] = e[x].hash;
+                    hlb_put_owner(owners, width, lo + x, e[x].owner);
+                }
+            }
             lo = hi;
         }
         free(tmp);
@@ -290,7 +320,7 @@ cdef extern from *:
     static int hlb_ring_build(hlb_ring *r, size_t n_hosts, const char *const *keys,
                               const size_t *key_lens, const uint32_t *counts, size_t n,
                               int murmur) {
-        size_t maxlen = 0, pos = 0, h, i;
+        size_t maxlen = 0, pos = 0, h;
         memset(r, 0, sizeof(*r));
         for (h = 0; h < n_hosts; h++)
             if (counts[h] && key_lens[h] > maxlen) maxlen = key_lens[h];
@@ -329,23 +359,14 @@ cdef extern from *:
         }
         free(buf); buf = NULL;
 
-        /* 2. sort stably (ties keep host index, then replica order) */
-        if (hlb_bucket_sort(hashes, counts, n_hosts, n, sorted)) goto fail;
-
-        /* 3. split into the hash array and the owner array */
+        /* 2. sort stably (ties keep host index, then replica order) into
+         * the hash array and the owner array */
         owners = malloc(n * (size_t)width);
         if (!owners) goto fail;
-        for (i = 0; i < n; i++) {
-            uint32_t v = sorted[i].owner;
-            hashes[i] = sorted[i].hash;
-            owners[i * width] = (unsigned char)v;
-            owners[i * width + 1] = (unsigned char)(v >> 8);
-            if (width > 2) owners[i * width + 2] = (unsigned char)(v >> 16);
-            if (width > 3) owners[i * width + 3] = (unsigned char)(v >> 24);
-        }
+        if (hlb_bucket_sort(hashes, counts, n_hosts, n, sorted, owners, width)) goto fail;
         free(sorted); sorted = NULL;
 
-        /* 4. prefix index within the 12 bytes/entry budget: (2**bits + 1) * 4
+        /* 3. prefix index within the 12 bytes/entry budget: (2**bits + 1) * 4
          * <= (4 - width) * n bytes (2 per entry for 2-byte owners); a quarter
          * byte per entry for 4-byte owners. */
         size_t budget = width < 4 ? (size_t)(4 - width) * n : n / 4;
