@@ -237,4 +237,24 @@ HLB_INLINE hlb_fastmod_t hlb_fastmod_magic(uint64_t d) { return d; }
 HLB_INLINE uint64_t hlb_fastmod(uint64_t a, hlb_fastmod_t M, uint64_t d) { (void)M; return a % d; }
 #endif
 
+/* ------------------------------------------- Python int -> uint64 fast
+ * Only when compiled inside a CPython extension (Python.h included first). */
+#ifdef Py_PYTHON_H
+/* An exact int as uint64: 1 on success, 0 (error cleared) when it is
+ * negative or too large.  PyLong_AsUnsignedLong reads the digits in a
+ * loop; 3.11's PyLong_AsUnsignedLongLong goes through _PyLong_AsByteArray
+ * for every multi-digit value, which costs ~40 ns per lookup. */
+static inline int hlb_long_as_u64(PyObject *o, uint64_t *out) {
+#if SIZEOF_LONG == 8
+    unsigned long v = PyLong_AsUnsignedLong(o);
+    if (v == (unsigned long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+#else
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+#endif
+    *out = (uint64_t)v;
+    return 1;
+}
+#endif
+
 #endif /* HASHLB_HASHKERNELS_H */

@@ -21,6 +21,8 @@ cdef extern from "_hashkernels.h" nogil:
     hlb_fastmod_t hlb_fastmod_magic(uint64_t d)
     uint64_t hlb_fastmod(uint64_t a, hlb_fastmod_t M, uint64_t d)
     uint64_t HLB_MURMUR2_SEED
+    # An exact int as uint64: 1 on success; 0 (error cleared) if negative or >= 2**64.
+    int hlb_long_as_u64(object o, uint64_t *out)
 
 
 cdef extern from "Python.h":

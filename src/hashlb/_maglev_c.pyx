@@ -16,7 +16,6 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.long cimport PyLong_AsUnsignedLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
@@ -32,6 +31,7 @@ from hashlb._kernels cimport (
     hlb_fastmod,
     hlb_fastmod_magic,
     hlb_fastmod_t,
+    hlb_long_as_u64,
     hlb_xxh64,
     key_view,
 )
@@ -146,11 +146,9 @@ cdef uint64_t _check_attempt(object value) except? 0xFFFFFFFFFFFFFFFF:
 
 
 cdef inline uint64_t _hash_arg(object value) except? 0xFFFFFFFFFFFFFFFF:
-    if PyLong_CheckExact(value):
-        try:
-            return PyLong_AsUnsignedLongLong(value)
-        except OverflowError:
-            pass
+    cdef uint64_t v
+    if PyLong_CheckExact(value) and hlb_long_as_u64(value, &v):
+        return v
     return <uint64_t>_check_hash(value)
 
 

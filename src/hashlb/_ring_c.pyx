@@ -85,22 +85,6 @@ cdef extern from *:
     #include <string.h>
     #include "_hashkernels.h"
 
-    /* An exact int as uint64: 1 on success, 0 (error cleared) when it is
-     * negative or too large.  PyLong_AsUnsignedLong reads the digits in a
-     * loop; 3.11's PyLong_AsUnsignedLongLong goes through _PyLong_AsByteArray
-     * for every multi-digit value, which costs ~40 ns per lookup. */
-    static inline int hlb_long_as_u64(PyObject *o, uint64_t *out) {
-    #if SIZEOF_LONG == 8
-        unsigned long v = PyLong_AsUnsignedLong(o);
-        if (v == (unsigned long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
-    #else
-        unsigned long long v = PyLong_AsUnsignedLongLong(o);
-        if (v == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
-    #endif
-        *out = (uint64_t)v;
-        return 1;
-    }
-
     /* A built ring.  hashes: sorted ascending (ties: host index, replica).
      * owners: host index of each entry, `width` bytes little-endian.
      * index: NULL, or 2**bits + 1 bucket starts: index[b] is the first entry
