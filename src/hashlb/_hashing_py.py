@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import mmh3
 import xxhash
 
+from ._validate import as_bytes as _bytes
+
 __all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
 
 #: What the hash functions accept: text (hashed as UTF-8) or a bytes-like object.
@@ -35,23 +37,6 @@ def _seed(seed: object, bits: int) -> int:
     if seed < 0 or seed >> bits:
         raise ValueError(f"seed must be in [0, 2**{bits}), got {seed!r}")
     return seed
-
-
-def _bytes(data: object, what: str) -> bytes | memoryview:
-    """Return *data* as something hashable byte-wise, or raise TypeError."""
-    if isinstance(data, str):
-        return data.encode()
-    if type(data) is bytes:
-        return data
-    try:
-        view = memoryview(data)  # type: ignore[arg-type]
-    except TypeError:
-        view = None
-    if view is None or not view.c_contiguous:
-        raise TypeError(
-            f"{what} must be str or a C-contiguous bytes-like object, not {type(data).__name__}"
-        )
-    return view.cast("B") if view.ndim != 1 or view.format != "B" else view
 
 
 def xxh64(data: Data, seed: int = 0) -> int:

@@ -27,6 +27,9 @@ import xxhash
 
 from ._batch import hash_buffer, index_output
 from ._types import Host
+from ._validate import as_bytes as _key_bytes
+from ._validate import check_attempt as _check_attempt
+from ._validate import is_prime as _is_prime
 from ._weights import check_hash, prepare
 from .errors import ConfigError
 
@@ -42,20 +45,6 @@ _U32 = 0xFFFFFFFF
 _xxh64 = xxhash.xxh64_intdigest
 
 
-def _is_prime(n: int) -> bool:
-    """Return True if *n* is prime (trial division; n <= 5,000,011)."""
-    if n < 2:
-        return False
-    if n % 2 == 0:
-        return n == 2
-    d = 3
-    while d * d <= n:
-        if n % d == 0:
-            return False
-        d += 2
-    return True
-
-
 def _check_table_size(value: object) -> int:
     """Validate ``table_size``: a prime in ``[2, 5,000,011]``."""
     if type(value) is not int:
@@ -68,37 +57,6 @@ def _check_table_size(value: object) -> int:
     if not _is_prime(value):
         raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
     return value
-
-
-def _check_attempt(value: object) -> int:
-    """Validate a retry ``attempt``: an int in ``[0, 2**32)``."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"attempt must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not 0 <= value <= _U32:
-        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
-    return value
-
-
-def _key_bytes(key: object, what: str) -> bytes | memoryview:
-    """Return the bytes to hash for a request key (str is hashed as UTF-8)."""
-    if type(key) is str:
-        return key.encode()
-    if type(key) is bytes:
-        return key
-    if isinstance(key, str):
-        return str(key).encode()
-    try:
-        view = memoryview(key)  # type: ignore[arg-type]
-    except TypeError:
-        view = None
-    if view is None or not view.c_contiguous:
-        raise TypeError(
-            f"{what} must be str or a C-contiguous bytes-like object, not {type(key).__name__}"
-        )
-    return view.cast("B") if view.ndim != 1 or view.format != "B" else view
 
 
 def _build_order(

@@ -37,8 +37,11 @@ from typing import Any
 import xxhash
 
 from ._batch import hash_buffer, index_output
-from ._hashing_py import _bytes, murmur2_64
+from ._hashing_py import murmur2_64
 from ._types import Host
+from ._validate import as_bytes as _bytes
+from ._validate import check_attempt as _check_attempt
+from ._validate import check_int
 from ._weights import check_hash, prepare
 from .errors import ConfigError
 
@@ -55,26 +58,7 @@ _xxh64_intdigest = xxhash.xxh64_intdigest
 
 def _check_size(value: object, field: str) -> int:
     """Validate a ring size: an int in ``[1, MAX_RING_SIZE]``."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not 1 <= value <= MAX_RING_SIZE:
-        raise ConfigError(f"{field} must be in [1, {MAX_RING_SIZE}], got {value}")
-    return value
-
-
-def _check_attempt(value: object) -> int:
-    """Validate a retry attempt: an int in ``[0, 2**32)``."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"attempt must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not 0 <= value <= _MAX_ATTEMPT:
-        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
-    return value
+    return check_int(value, field, 1, MAX_RING_SIZE, ConfigError)
 
 
 def _check_config(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._types import MAX_WEIGHT, Host
+from ._validate import check_hash, check_int
 
 __all__ = ("Prepared", "check_hash", "prepare")
 
@@ -35,29 +36,6 @@ class Prepared:
     weights: tuple[float, ...]
     min_weight: float
     max_weight: float
-
-
-def _check_int(value: object, field: str, low: int, high: int) -> int:
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not low <= value <= high:
-        raise ValueError(f"{field} must be in [{low}, {high}], got {value}")
-    return value
-
-
-def check_hash(value: object) -> int:
-    """Validate a request hash: an int in ``[0, 2**64)``."""
-    if type(value) is int and 0 <= value <= 0xFFFFFFFFFFFFFFFF:
-        return value
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"hash must be an int, not {type(value).__name__}")
-    v = value.__index__()
-    if not 0 <= v <= 0xFFFFFFFFFFFFFFFF:
-        raise ValueError(f"hash must be in [0, 2**64), got {v}")
-    return int(v)
 
 
 def prepare(
@@ -105,7 +83,7 @@ def prepare(
         for name, w in locality_weights.items():
             if not isinstance(name, str):
                 raise TypeError(f"locality_weights keys must be str, got {name!r}")
-            lw[name] = _check_int(w, f"locality_weights[{name!r}]", 0, MAX_WEIGHT)
+            lw[name] = check_int(w, f"locality_weights[{name!r}]", 0, MAX_WEIGHT)
         lsum = sum(lw.values())
         if lsum > MAX_WEIGHT:
             raise ValueError(f"the sum of locality_weights must be <= 2**32 - 1, got {lsum}")

@@ -473,7 +473,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from .mesh import _is_prime
+    from .._validate import is_prime as _is_prime
 
     if len(args.keys) != 1 or args.keys[0] > MAX_KEYS:
         raise InputError(None, f"--keys takes one count up to {MAX_KEYS}")

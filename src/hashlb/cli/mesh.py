@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._validate import is_prime as _is_prime
 from ..hashing import xxh64
 from .source import InputError, LDict, LList, Where, expand_paths, load_yaml_documents
 
@@ -1089,19 +1090,6 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
         size = _int(ring, "minimumRingSize", f"{cwhat} ringHash", 0, MAX_RING_SIZE, default=0) or 0
         return "ring_hash", size or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
     return "ring_hash", deprecated or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
-
-
-def _is_prime(n: int) -> bool:
-    if n < 2:
-        return False
-    if n % 2 == 0:
-        return n == 2
-    f = 3
-    while f * f <= n:
-        if n % f == 0:
-            return False
-        f += 2
-    return True
 
 
 def _port_lb(policy: LDict | None, port: int) -> LDict | None:
