@@ -26,3 +26,17 @@ def test_ci_runs_the_readme_test_command() -> None:
     """.ci/run calls the README's test command verbatim."""
     ci = (ROOT / ".ci" / "run").read_text()
     assert _console_commands()[1] in ci
+
+
+def test_readme_quickstart_runs() -> None:
+    """The README's Python examples run and print what they show."""
+    import doctest
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        test = doctest.DocTestParser().get_doctest(block, {}, f"README[{i}]", "README.md", 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+        runner.run(test)
+        assert runner.summarize(verbose=False).failed == 0
