@@ -16,6 +16,8 @@ from hashlb._kernels cimport (
 
 import operator
 
+cimport cython
+
 cdef object _index = operator.index
 cdef object _ZERO = 0
 
@@ -43,8 +45,12 @@ cdef uint64_t _seed(object seed, int bits) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>seed
 
 
+@cython.binding(False)
 def xxh64(data, seed=0):
-    """Return the xxHash64 of *data* as an unsigned 64-bit int.
+    """xxh64(data, seed=0)
+--
+
+Return the xxHash64 of *data* as an unsigned 64-bit int.
 
     :param data: ``str`` (hashed as UTF-8), ``bytes``, ``bytearray``,
         ``memoryview`` or any C-contiguous bytes-like object.
@@ -70,8 +76,12 @@ def xxh64(data, seed=0):
     return h
 
 
+@cython.binding(False)
 def xxh64_list(values, seed=0):
-    """Return Envoy's xxHash64 of a list of strings (a seed chain).
+    """xxh64_list(values, seed=0)
+--
+
+Return Envoy's xxHash64 of a list of strings (a seed chain).
 
     ``h = seed``; then for each value ``h = xxh64(value, seed=h)``; return
     ``h`` (spec §1.2).  It is *not* the hash of the concatenation.  An empty
@@ -108,8 +118,12 @@ def xxh64_list(values, seed=0):
     return h
 
 
+@cython.binding(False)
 def murmur2_64(data, seed=0xC70F6907):
-    """Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
+    """murmur2_64(data, seed=3339675911)
+--
+
+Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
 
     This is libstdc++'s ``_Hash_bytes`` for 64-bit ``size_t`` (what
     ``std::hash<std::string>`` computes on 64-bit GNU systems), with Envoy's
@@ -137,8 +151,12 @@ def murmur2_64(data, seed=0xC70F6907):
     return h
 
 
+@cython.binding(False)
 def murmur3_64(data, seed=0):
-    """Return the first 64 bits of MurmurHash3 x64_128 as an unsigned int.
+    """murmur3_64(data, seed=0)
+--
+
+Return the first 64 bits of MurmurHash3 x64_128 as an unsigned int.
 
     Equal to ``mmh3.hash64(data, seed, signed=False)[0]``; for
     interoperating with systems keyed on murmur3.
