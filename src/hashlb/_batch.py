@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = ("hash_buffer", "index_output", "is_numpy")
 
+_ZERO_U32 = array("I", [0])
 _U64_FORMATS = frozenset({"Q", "<Q", "=Q", "@Q", "L", "<L", "=L", "@L"})
 
 
@@ -64,10 +65,12 @@ def hash_buffer(hashes: object) -> memoryview:
 def index_output(n: int, numpy_like: object = None) -> Any:
     """Return a writable uint32 array of length *n* for host indices.
 
+    The numpy array is uninitialized: callers write every item.
+
     A numpy array when *numpy_like* is a numpy array, else ``array('I')``.
     """
     if numpy_like is not None and is_numpy(numpy_like):
         import numpy as np
 
-        return np.zeros(n, dtype=np.uint32)
-    return array("I", bytes(4 * n))
+        return np.empty(n, dtype=np.uint32)  # every item is written by the caller
+    return array("I", _ZERO_U32) * n
