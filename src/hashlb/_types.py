@@ -77,8 +77,10 @@ class Host:
         locality: str | None = None,
         labels: Mapping[str, str] = _EMPTY,
     ) -> None:
-        if not isinstance(address, str):
-            raise TypeError(f"Host.address must be a str, not {type(address).__name__}")
+        if type(address) is not str:
+            if not isinstance(address, str):
+                raise TypeError(f"Host.address must be a str, not {type(address).__name__}")
+            address = str(address)
         if not address:
             raise ValueError("Host.address must not be empty")
         if type(weight) is not int:
@@ -87,35 +89,34 @@ class Host:
             weight = int(weight.__index__())
         if not 1 <= weight <= MAX_WEIGHT:
             raise ValueError(f"Host.weight must be in [1, 2**32 - 1], got {weight} for {address!r}")
-        if not isinstance(labels, Mapping):
-            raise TypeError(f"Host.labels must be a mapping, not {type(labels).__name__}")
-        items = {}
-        for k, v in labels.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise TypeError(f"Host.labels must map str to str, got {k!r}: {v!r}")
-            items[str(k)] = str(v)
+        if labels is _EMPTY or (type(labels) is dict and not labels):
+            frozen: Mapping[str, str] = _EMPTY
+            label_key: frozenset[tuple[str, str]] | None = None
+        else:
+            if not isinstance(labels, Mapping):
+                raise TypeError(f"Host.labels must be a mapping, not {type(labels).__name__}")
+            items = {}
+            for k, v in labels.items():
+                if not isinstance(k, str) or not isinstance(v, str):
+                    raise TypeError(f"Host.labels must map str to str, got {k!r}: {v!r}")
+                items[str(k)] = str(v)
+            frozen = MappingProxyType(items) if items else _EMPTY
+            label_key = frozenset(items.items()) if items else None
+        if hostname is not None:
+            hostname = _opt_str(hostname, "hostname")
+        if hash_key is not None:
+            hash_key = _opt_str(hash_key, "hash_key")
+        if locality is not None:
+            locality = _opt_str(locality, "locality")
         setter = object.__setattr__
-        setter(self, "address", str(address))
-        setter(self, "weight", int(weight))
-        setter(self, "hostname", _opt_str(hostname, "hostname"))
-        setter(self, "hash_key", _opt_str(hash_key, "hash_key"))
-        setter(self, "locality", _opt_str(locality, "locality"))
-        setter(self, "labels", MappingProxyType(items) if items else _EMPTY)
-        setter(self, "_key_bytes", (self.hash_key or self.address).encode())
-        setter(
-            self,
-            "_hash",
-            hash(
-                (
-                    self.address,
-                    self.weight,
-                    self.hostname,
-                    self.hash_key,
-                    self.locality,
-                    frozenset(items.items()),
-                )
-            ),
-        )
+        setter(self, "address", address)
+        setter(self, "weight", weight)
+        setter(self, "hostname", hostname)
+        setter(self, "hash_key", hash_key)
+        setter(self, "locality", locality)
+        setter(self, "labels", frozen)
+        setter(self, "_key_bytes", (hash_key or address).encode())
+        setter(self, "_hash", hash((address, weight, hostname, hash_key, locality, label_key)))
 
     def key(self, use_hostname: bool = False) -> str:
         """Return the string Envoy hashes for this host (spec §2).
