@@ -15,8 +15,9 @@ Every library sees the same host names and the same keys.  Measured:
   (the optimum is 1%).
 
 Peers that are not installed are skipped, with a note in the output.  The
-results go to ``compare.md`` (a Markdown table) and ``compare.png`` (a bar
-chart) in ``--out``.
+results go to ``compare.md`` (a Markdown table), ``compare.rst`` (the same
+as a reST table, included by the docs) and ``compare.png`` (a bar chart) in
+``--out``.
 """
 
 from __future__ import annotations
@@ -286,6 +287,39 @@ def markdown(rows: list[dict[str, object]], skipped: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def rst(rows: list[dict[str, object]], skipped: list[str], where: str) -> str:
+    """Render the results as a reST list-table (for the Sphinx docs)."""
+    out = [
+        f"Measured on: {where}.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - library",
+        "     - algorithm",
+        "     - lookup ns @10 hosts",
+        "     - lookup ns @1000 hosts",
+        "     - build ms @1000 hosts",
+        "     - max/mean, 100 hosts",
+        "     - moved when 1 of 100 hosts is removed (optimum 1%)",
+    ]
+    for r in rows:
+        out += [
+            f"   * - {r['library']}",
+            f"     - {r['algorithm']}",
+            f"     - {float(r['lookup_ns_10']):.0f}",  # type: ignore[arg-type]
+            f"     - {float(r['lookup_ns_1000']):.0f}",  # type: ignore[arg-type]
+            f"     - {float(r['build_ms_1000']):.2f}",  # type: ignore[arg-type]
+            f"     - {float(r['max_over_mean']):.3f} ({int(r['balance_keys']):,} keys)",  # type: ignore[call-overload]
+            f"     - {float(r['moved_pct']):.2f}%",  # type: ignore[arg-type]
+        ]
+    notes = [line[2:] for line in markdown(rows, skipped).splitlines() if line.startswith("- ")]
+    if notes:
+        out.append("")
+        out += [f"* {n}" for n in notes]
+    return "\n".join(out) + "\n"
+
+
 def plot(rows: list[dict[str, object]], path: Path) -> None:
     """Draw lookup ns at 10 and 1000 hosts per library (log scale)."""
     import matplotlib
@@ -334,8 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"measuring {peer.name} ...", file=sys.stderr, flush=True)
         rows.append(measure(peer, keys, args.balance_keys, args.rounds))
     args.out.mkdir(parents=True, exist_ok=True)
-    md = f"Measured on: {machine()}\n\n" + markdown(rows, skipped)
+    where = machine()
+    md = f"Measured on: {where}\n\n" + markdown(rows, skipped)
     (args.out / "compare.md").write_text(md)
+    (args.out / "compare.rst").write_text(rst(rows, skipped, where))
     print(md)
     try:
         plot(rows, args.out / "compare.png")
