@@ -19,7 +19,10 @@ def _params(obj: Any) -> list[tuple[str, Any, Any]]:
 
 def _public(obj: Any) -> dict[str, Any]:
     """Return the public members defined on a class or module."""
-    names = getattr(obj, "__all__", None) or [n for n in vars(obj) if not n.startswith("_")]
+    if isinstance(obj, type):  # inherited members count: the other twin may not share the base
+        names = [n for n in dir(obj) if not n.startswith("_")]
+    else:
+        names = list(obj.__all__)
     return {n: getattr(obj, n) for n in names}
 
 

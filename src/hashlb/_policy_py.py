@@ -758,6 +758,19 @@ class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
 
+    @property
+    def terminal(self) -> bool:
+        """Whether the policy stops here once a hash exists."""
+        return self._terminal
+
+    def hash(self, request: Request) -> int | None:
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        return self._eval(_check_request(request), None)
+
     def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
         raise NotImplementedError
 
@@ -836,19 +849,6 @@ class Header(_Method):
     def regex_rewrite(self) -> tuple[str, str] | None:
         """The ``(pattern, substitution)`` rewrite, or None."""
         return self._regex_rewrite
-
-    @property
-    def terminal(self) -> bool:
-        """Whether the policy stops here once a hash exists."""
-        return self._terminal
-
-    def hash(self, request: Request) -> int | None:
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return self._eval(_check_request(request), None)
 
     def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
         values = request._values(self._lname)
@@ -947,19 +947,6 @@ class Cookie(_Method):
     def attributes(self) -> tuple[tuple[str, str], ...]:
         """Extra ``(name, value)`` attributes of generated cookies."""
         return self._attributes
-
-    @property
-    def terminal(self) -> bool:
-        """Whether the policy stops here once a hash exists."""
-        return self._terminal
-
-    def hash(self, request: Request) -> int | None:
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return self._eval(_check_request(request), None)
 
     def evaluate(self, request: Request) -> HashResult:
         """Return the hash and the ``Set-Cookie`` to send, if one was generated.
@@ -1091,19 +1078,6 @@ class SourceIP(_Method):
         """Envoy's HCM ``use_remote_address`` setting being modelled."""
         return self._use_remote
 
-    @property
-    def terminal(self) -> bool:
-        """Whether the policy stops here once a hash exists."""
-        return self._terminal
-
-    def hash(self, request: Request) -> int | None:
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return self._eval(_check_request(request), None)
-
     def client_ip(self, request: Request) -> str | None:
         """Return the client IP text that is hashed, or None.
 
@@ -1176,19 +1150,6 @@ class QueryParameter(_Method):
     def name(self) -> str:
         """The parameter name."""
         return self._name
-
-    @property
-    def terminal(self) -> bool:
-        """Whether the policy stops here once a hash exists."""
-        return self._terminal
-
-    def hash(self, request: Request) -> int | None:
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return self._eval(_check_request(request), None)
 
     def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
         path = request._path_bytes()
