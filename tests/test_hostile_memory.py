@@ -576,6 +576,32 @@ table = memoryview(array("H", [0, 1, 7])).toreadonly()
     assert out[4].startswith("RAISED ValueError: a Maglev table must be")
 
 
+def test_route_core_tables_list_shrunk_by_a_table_buffer(impl: Implementation) -> None:
+    """A table whose ``__buffer__`` (PEP 688) empties the tables list while the core reads it.
+
+    The compiled core read ``tables[i]`` of a list without bounds checks; both
+    twins now read a snapshot.  Without PEP 688 the table is not a buffer.
+    """
+    code = """
+from array import array
+S = twin("subset")
+picker = S.WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy")
+hosts = (Host("h:1"), Host("h:2"))
+class Table:
+    def __buffer__(self, flags):
+        tables.clear()
+        return memoryview(array("H", [1, 0, 1]))
+tables = [(None, Table(), 3, hosts), (None, Table(), 3, hosts)]
+core = S._RouteCore(None, False, picker, tables, lambda b: 5, False, None)
+result = [core.route_hash(h, value=v).host.address for h in (0, 1) for v in (0, 1)]
+"""
+    (out,) = run_case(impl, code)
+    if PEP688:
+        assert out == "RESULT ['h:2', 'h:2', 'h:1', 'h:1']"
+    else:
+        assert out.startswith("RAISED TypeError: memoryview: a bytes-like object is required")
+
+
 def test_maglev_table_array_cannot_be_resized_or_poisoned(impl: Implementation) -> None:
     """``Maglev.table.obj`` is the table's own array: resizing it would free the
     memory the compiled twin reads; writing a bad host index read out of bounds."""

@@ -541,8 +541,12 @@ cdef class _RouteCore:
         self._wide = NULL
 
     def __init__(self, hash_fn, generates, picker, tables, getrandbits, sticky, value_fn):
-        cdef Py_ssize_t i, n = len(tables)
+        cdef Py_ssize_t i, n
         cdef const unsigned char[::1] raw
+        # A private copy: tables[i] is read without bounds checks, and memoryview() below
+        # can run Python code (a PEP 688 __buffer__) that could shrink a list.
+        tables = tuple(tables)
+        n = len(tables)
         if self._picker is not None:
             raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
         if not isinstance(picker, WeightedSubsetPicker):

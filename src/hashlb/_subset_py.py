@@ -649,6 +649,7 @@ class _RouteCore:
             raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
         if not isinstance(picker, WeightedSubsetPicker):
             raise TypeError("picker must be the pure WeightedSubsetPicker")
+        tables = tuple(tables)  # a snapshot, as in the compiled twin
         if len(tables) != len(picker.names):  # the picker's index selects a table
             raise ValueError(
                 f"tables must have one entry per subset ({len(picker.names)}), got {len(tables)}"
