@@ -246,9 +246,9 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         _check_weights_py(weights)
         n = len(hosts)
         k = len(order)
-        for i in order:
-            if not 0 <= i < n:
-                raise ValueError(f"lb.normalized_order holds {i}, not a host index")
+        for o in order:  # Python ints: a huge one is refused like a negative one
+            if not 0 <= o < n:
+                raise ValueError(f"lb.normalized_order holds {o}, not a host index")
         index = {}
         for i in range(n):
             index.setdefault(id(hosts[i]), i)
