@@ -682,11 +682,16 @@ cdef class HashResult:
 # ---------------------------------------------------------------- methods
 
 
-cdef inline Request _check_request(object request):
+cdef int _bad_request(object request) except -1:
     if not isinstance(request, Request):
         raise TypeError(f"request must be a Request, not {type(request).__name__}")
-    if (<Request>request)._headers is None:  # made with __new__, or super().__init__ skipped
-        raise _uninitialised(request, "Request")
+    raise _uninitialised(request, "Request")  # made with __new__, or super().__init__ skipped
+
+
+cdef inline Request _check_request(object request):
+    # One test on the hot path; the errors are built out of line.
+    if not isinstance(request, Request) or (<Request>request)._headers is None:
+        _bad_request(request)
     return <Request>request
 
 
@@ -1354,7 +1359,8 @@ cdef class HashPolicy:
         cdef _Method m
         cdef uint64_t h = 0, v
         cdef bint have = False
-        self._check_ready()
+        if self._policies is None:
+            self._check_ready()
         for m in self._policies:
             v = 0
             if m._eval(req, &v, cookies):

@@ -702,7 +702,9 @@ Return the host for *key*: ``lookup(xxh64(key))``.
 
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: ``array('I')`` of host indices; empty when the ring is empty.
-        :raises TypeError: a key is not str or bytes-like.
+        :raises TypeError: a key is not str or bytes-like, or *keys* is a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
@@ -740,8 +742,8 @@ Return the host for *key*: ``lookup(xxh64(key))``.
                     if PySequence_Fast_GET_SIZE(seq) != m:
                         raise RuntimeError("keys changed size during pick_many")
                     key = <object>PySequence_Fast_GET_ITEM(seq, start + j)
-                    if (not copied and PyList_CheckExact(seq)
-                            and not (PyUnicode_Check(key) or PyBytes_CheckExact(key))):
+                    if (not (PyUnicode_Check(key) or PyBytes_CheckExact(key))
+                            and not copied and PyList_CheckExact(seq)):
                         # A buffer's __buffer__ (PEP 688) may run Python code that changes
                         # the list: hash a private copy of it from here on, as the pure
                         # twin's tuple(keys) does (no Python code ran before this point).
