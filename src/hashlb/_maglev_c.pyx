@@ -630,8 +630,10 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: a ``numpy.uint32`` array for a numpy array of keys, else
             ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, or
-            holds an item that is not str or bytes-like (named ``keys[i]``).
+        :raises TypeError: *keys* is a single str/bytes, not iterable, a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`), or holds an item that
+            is not str or bytes-like (named ``keys[i]``).
 
         The compiled twin releases the GIL while it hashes and looks up.
 

@@ -337,7 +337,9 @@ class RingHash:
 
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: ``array('I')`` of host indices; empty when the ring is empty.
-        :raises TypeError: a key is not str or bytes-like.
+        :raises TypeError: a key is not str or bytes-like, or *keys* is a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
