@@ -73,6 +73,8 @@ cdef object _check_use_remote = _py._check_use_remote
 cdef object _compile_rewrite = _py._compile_rewrite
 cdef object _generate_cookie = _py._generate_cookie
 cdef object _header_list = _py._header_list
+cdef object _asgi_headers = _py._asgi_headers
+cdef object _items = _py._items
 cdef object _from_wsgi = _py.Request.from_wsgi.__func__
 cdef object _Mapping = Mapping
 
@@ -470,10 +472,7 @@ cdef class Request:
         else:
             raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
         if not (PyList_CheckExact(headers) or PyTuple_CheckExact(headers)):
-            try:
-                headers = [] if headers is None else list(headers)
-            except Exception:
-                headers = []
+            headers = _asgi_headers(headers)
         self._headers = headers
         self._path = path
         self._authority = None
@@ -1229,7 +1228,7 @@ cdef class HashPolicy:
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items = policies
         if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = tuple(items[0])
+            items = tuple(_items(items[0]))  # a subclass is read by value
         for i, p in enumerate(items):
             if not isinstance(p, _Method):
                 raise TypeError(

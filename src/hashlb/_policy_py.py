@@ -86,10 +86,12 @@ def _short(value: object) -> str:
     v: Any = value
     t = type(v)
     if t is str or t is bytes or t is bytearray:
-        if len(v) > _REPR_LIMIT:
-            unit = "chars" if t is str else "bytes"
-            return f"{v[:_REPR_LIMIT]!r}... ({len(v)} {unit})"
-        return repr(v)
+        r = repr(v[:_REPR_LIMIT])
+        if len(r) > _REPR_LIMIT:  # escapes make a repr up to 10x its text
+            r = r[:_REPR_LIMIT] + "..."
+        if len(v) > _REPR_LIMIT or r.endswith("..."):
+            return f"{r}... ({len(v)} {'chars' if t is str else 'bytes'})"
+        return r
     if t is int:
         if v.bit_length() > 200:
             return f"<int of {v.bit_length()} bits>"
@@ -657,18 +659,17 @@ def _check_attributes(attributes: object) -> tuple[tuple[str, str], ...]:
     if attributes is None:
         return ()
     t = type(attributes)
-    if issubclass(t, (str, bytes)):
+    if issubclass(t, (str, bytes, bytearray)):
         raise TypeError("Cookie attributes must be a mapping or an iterable of (name, value) pairs")
-    items: Iterable[Any]
-    if issubclass(t, Mapping):
-        items = attributes.items()  # type: ignore[attr-defined]
-    else:
+    items: Iterable[Any] | None = _items(attributes)  # a tuple/list subclass by value
+    if items is None:
+        v: Any = attributes
         try:
-            items = iter(attributes)  # type: ignore[call-overload]
-        except TypeError:
+            items = list(v.items() if issubclass(t, Mapping) else v)
+        except Exception:
             raise TypeError(
                 "Cookie attributes must be a mapping or an iterable of (name, value) pairs, "
-                f"not {t.__name__}"
+                f"not {t.__name__} (it could not be read)"
             ) from None
     out = []
     for item in items:
@@ -767,13 +768,7 @@ class Request:
             raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
         self = cls.__new__(cls)
         get = scope.get
-        headers = get("headers")
-        if type(headers) is not list and type(headers) is not tuple:
-            try:
-                headers = [] if headers is None else list(headers)
-            except Exception:
-                headers = []
-        self._headers = headers
+        self._headers = _asgi_headers(get("headers"))
         path = get("raw_path")
         if not issubclass(type(path), (bytes, bytearray)):
             path = get("path")
@@ -916,7 +911,10 @@ class Request:
 
     def _scan(self, lname: bytes) -> list[bytes]:
         out: list[bytes] = []
-        sname = lname.decode("utf-8", "surrogatepass")
+        try:  # for an exact-str fast path; a name that is not UTF-8 has no str twin
+            sname: str | None = lname.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            sname = None
         ln = len(lname)
         for item in self._headers:
             if type(item) is tuple and len(item) == 2:
@@ -945,6 +943,20 @@ class Request:
         return values[0] if values else None
 
 
+def _asgi_headers(headers: object) -> list[Any] | tuple[Any, ...]:
+    """Return ``scope["headers"]``: a tuple or list (a subclass read by value), else iterated.
+
+    A missing or unreadable header container gives no headers (never a raise).
+    """
+    items = _items(headers)
+    if items is not None:
+        return items
+    try:
+        return [] if headers is None else list(headers)  # type: ignore[call-overload]
+    except Exception:
+        return []
+
+
 def _header_list(headers: object) -> list[Any] | tuple[Any, ...]:
     """Return the header pairs of any accepted *headers* argument.
 
@@ -955,8 +967,9 @@ def _header_list(headers: object) -> list[Any] | tuple[Any, ...]:
     if headers is None:
         return ()
     t = type(headers)
-    if t is list or t is tuple:
-        return headers  # type: ignore[return-value]
+    pairs = _items(headers)  # a tuple/list subclass is read by value
+    if pairs is not None:
+        return pairs
     if issubclass(t, (str, bytes, bytearray)):
         raise TypeError("headers must be a mapping or an iterable of (name, value) pairs, not text")
     items = getattr(headers, "items", None)
@@ -1498,7 +1511,7 @@ class HashPolicy:
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items: tuple[Any, ...] = policies
         if len(items) == 1 and issubclass(type(items[0]), (list, tuple)):
-            items = tuple(items[0])
+            items = tuple(_items(items[0]) or ())  # a subclass is read by value
         for i, p in enumerate(items):
             if not issubclass(type(p), _Method):
                 raise TypeError(
