@@ -593,3 +593,26 @@ def test_configuration_containers_are_read_by_value(P: ModuleType) -> None:
     for bad in (HostileBytearray(b"ab"), bytearray(b"ab"), Everything(), 5):
         with pytest.raises(TypeError, match="Cookie attributes"):
             P.Cookie("s", ttl=0, attributes=bad)
+
+
+def test_re2_public_search_path_gives_the_same_spans() -> None:
+    """The fallback through google-re2's public ``search`` finds what ``RE2::Match`` finds."""
+    import re2
+
+    from hashlb._policy_py import _re2_finder
+
+    class PublicOnly:  # a google-re2 build without the private ``_regexp``
+        def __init__(self, compiled: Any) -> None:
+            self.search = compiled.search
+            self.groups = compiled.groups
+
+    for pattern, text in [(rb"(a)|(b)", b"xxb"), (rb"a*", b"baa"), (rb"^", b""), (rb"z", b"ab")]:
+        compiled = re2.compile(pattern)
+        fast, public = _re2_finder(re2, compiled), _re2_finder(re2, PublicOnly(compiled))
+        assert (fast.__name__, public.__name__) == ("find", "find_public")
+        for pos in range(len(text) + 1):
+            got = public(text, pos)
+            want = fast(text, pos)
+            assert (None if got is None else [tuple(s) for s in got]) == (
+                None if want is None else [tuple(s) for s in want]
+            )
