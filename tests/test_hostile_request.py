@@ -21,7 +21,12 @@ import pytest
 import xxhash
 
 from hashlb import Host
-from hashlb._policy_py import MAX_COOKIE_TTL, REGEX_ENGINE_VAR
+from hashlb._policy_py import (
+    MAX_COOKIE_TTL,
+    MAX_REGEX_GROUPS,
+    MAX_REGEX_PROGRAM_SIZE,
+    REGEX_ENGINE_VAR,
+)
 from hashlb.errors import ConfigError
 from hashlb.router import Router, _parse_uint64
 
@@ -280,6 +285,36 @@ def test_patterns_re2_rejects_are_config_errors(P: ModuleType, pattern: str) -> 
         P.Header("x", regex_rewrite=(pattern, "y"))
     assert repr(pattern) in str(info.value)
     assert "RE2" in str(info.value)
+
+
+def test_patterns_beyond_the_caps_are_config_errors(
+    P: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Programs beyond Istio's RE2 size limit, or more than 64 groups: refused at build time.
+
+    ``"(" * 10000 + ")" * 10000`` is a small program but 10,000 groups: the
+    binding then tracked every one and a single match took 3 GB.
+    """
+    for pattern, why in [
+        ("x" * 2_000_000, "not valid RE2"),  # beyond RE2's own 8 MiB budget
+        ("((a{100}){100}){100}", "not valid RE2"),
+        ("(?:a|b){0,1000}x" * 17, "program of size"),
+        ("(" * 10_000 + ")" * 10_000, "capturing groups"),
+        ("(a)" * (MAX_REGEX_GROUPS + 1), "capturing groups"),
+    ]:
+        with pytest.raises(ConfigError, match=why) as info:
+            P.Header("x", regex_rewrite=(pattern, ""))
+        assert len(str(info.value)) < MESSAGE_LIMIT
+    at_limit = P.Header("x", regex_rewrite=("(a)" * MAX_REGEX_GROUPS, r"\1"))
+    assert at_limit.hash(P.Request(headers={"x": "a" * MAX_REGEX_GROUPS})) == xx("a")
+    big = "(?:a|b){0,1000}x" * 16  # program size just under the limit
+    import re2
+
+    assert re2.compile(big).programsize <= MAX_REGEX_PROGRAM_SIZE
+    assert P.Header("x", regex_rewrite=(big, "")).regex_rewrite == (big, "")
+    monkeypatch.setenv(REGEX_ENGINE_VAR, "re")  # the group cap holds for the fallback too
+    with pytest.raises(ConfigError, match="capturing groups"):
+        P.Header("x", regex_rewrite=("(a)" * (MAX_REGEX_GROUPS + 1), ""))
 
 
 def test_regex_rewrite_types(P: ModuleType) -> None:

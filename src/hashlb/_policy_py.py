@@ -87,11 +87,11 @@ def _short(value: object) -> str:
     t = type(v)
     if t is str or t is bytes or t is bytearray:
         r = repr(v[:_REPR_LIMIT])
+        cut = len(v) > _REPR_LIMIT
         if len(r) > _REPR_LIMIT:  # escapes make a repr up to 10x its text
-            r = r[:_REPR_LIMIT] + "..."
-        if len(v) > _REPR_LIMIT or r.endswith("..."):
-            return f"{r}... ({len(v)} {'chars' if t is str else 'bytes'})"
-        return r
+            r = r[:_REPR_LIMIT]
+            cut = True
+        return f"{r}... ({len(v)} {'chars' if t is str else 'bytes'})" if cut else r
     if t is int:
         if v.bit_length() > 200:
             return f"<int of {v.bit_length()} bits>"
@@ -408,6 +408,14 @@ def _check_header_text(value: object, what: str) -> str:
 
 #: The environment variable that chooses the ``regex_rewrite`` engine.
 REGEX_ENGINE_VAR = "HASHLB_REGEX_ENGINE"
+#: The largest RE2 program a ``regex_rewrite`` pattern may compile to: Istio's
+#: ``re2.max_program_size.error_level`` (plain Envoy's default is 100).  Matching
+#: costs up to about this many steps per byte of a header value.
+MAX_REGEX_PROGRAM_SIZE = 32768
+#: The most capturing groups a ``regex_rewrite`` pattern may have.  Envoy asks RE2
+#: for at most the 10 groups a substitution can name; the Python binding tracks
+#: every group, at a cost per byte that grows with their number.
+MAX_REGEX_GROUPS = 64
 
 
 def _regex_engine() -> str:
@@ -551,6 +559,15 @@ def _re2_finder(re2: Any, compiled: Any) -> Callable[[bytes, int], Any]:
     return find_public
 
 
+def _check_groups(pattern: str, groups: int) -> None:
+    if groups > MAX_REGEX_GROUPS:
+        raise ConfigError(
+            f"regex_rewrite pattern {_short(pattern)} has {groups} capturing groups, above "
+            f"the limit of {MAX_REGEX_GROUPS} (use (?:...) for groups the substitution "
+            "does not insert)"
+        )
+
+
 def _parse_substitution(substitution: str, groups: int) -> list[str | int]:
     """Parse Envoy's (``RE2::Rewrite``) substitution: ``\\0``-``\\9``, ``\\\\``, text."""
     parts: list[str | int] = []
@@ -631,6 +648,14 @@ def _compile_rewrite(
                 f"regex_rewrite pattern {_short(pattern)} is not valid RE2 syntax: "
                 f"{_error_text(exc)}"
             ) from None
+        size = compiled.programsize
+        if size > MAX_REGEX_PROGRAM_SIZE:
+            raise ConfigError(
+                f"regex_rewrite pattern {_short(pattern)} compiles to an RE2 program of "
+                f"size {size}, above the limit of {MAX_REGEX_PROGRAM_SIZE} (Istio's "
+                "re2.max_program_size.error_level)"
+            )
+        _check_groups(pattern, compiled.groups)
         parts_b = [
             p if type(p) is int else p.encode()  # type: ignore[union-attr]
             for p in _parse_substitution(substitution, compiled.groups)
@@ -647,6 +672,7 @@ def _compile_rewrite(
             raise ConfigError(
                 f"regex_rewrite pattern {_short(pattern)} is malformed: {_error_text(exc)}"
             ) from None
+        _check_groups(pattern, compiled_re.groups)
         parts_s = _parse_substitution(substitution, compiled_re.groups)
         search_s = compiled_re.search
 
