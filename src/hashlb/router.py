@@ -42,20 +42,24 @@ from typing import Any
 
 from . import _maglev_py
 from ._batch import hash_buffer, index_output, is_numpy
+from ._bounded_py import BoundedLoad as _PyBoundedLoad
+from ._policy_py import _check_seed
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host
+from .bounded import BoundedLoad
 from .errors import ConfigError
 from .maglev import Maglev
 from .ring import RingHash
 from .subset import Route, WeightedSubsetPicker
 
-__all__ = ("Route", "Router", "istio_route_hash")
+__all__ = ("Route", "RouteLease", "Router", "istio_route_hash")
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _BALANCERS: dict[str, Callable[..., Any]] = {"ring_hash": RingHash, "maglev": Maglev}
 _PICKERS = (WeightedSubsetPicker, _PyPicker)
 _MAGLEVS = (Maglev, _maglev_py.Maglev)
 _ASCII_SPACE = b" \t\n\v\f\r"
+_U32 = 0xFFFFFFFF
 
 
 def _fold(h: int, v: int) -> int:
@@ -186,13 +190,29 @@ class Router:
     :param rng: the :class:`random.Random` for random values and hashes;
         default ``random.Random(seed)``.  Routers made by :meth:`with_weights`
         and :meth:`with_hosts` share it.
+    :param key_seed: sticky mode: the xxh64 seed of the request-key hash
+        (the policy is evaluated as ``HashPolicy(..., seed=key_seed)``; see
+        :attr:`route_policy`), an int in ``[0, 2**64)``, or None (default)
+        for Envoy's unseeded hash.  A random secret (``secrets.randbits(64)``)
+        makes the key -> subset and key -> host mapping unpredictable, which
+        defeats hash flooding with keys chosen offline; every router that
+        must agree (all proxies of a fleet) needs the same one.  Not allowed
+        in envoy mode, where it would break compatibility with Envoy.
+    :param hash_balance_factor: Envoy's bounded load (both modes): each
+        subset's table is wrapped in :class:`~hashlb.BoundedLoad` with this
+        factor (an int in ``[100, 2**32 - 1]``; 150 caps a host at 1.5x its
+        share of the subset's requests in flight).  Count requests with
+        :meth:`acquire`; None (default) for plain consistent hashing.
     :raises ~hashlb.ConfigError: no subsets; all weights 0; a negative
         weight or a sum above ``2**32 - 1``; a weight for an unknown subset
         or a subset without a weight; a selector matching no host (unless
         *allow_empty*); no non-empty subset with a non-zero weight; an
         unknown *mode* or *balancer*; a picker whose mode or seed differs;
-        *header_name* or *use_hash_policy* outside envoy mode, or both.
-    :raises TypeError: an argument of the wrong type.
+        *header_name* or *use_hash_policy* outside envoy mode, or both;
+        *key_seed* in envoy mode or out of range; a *policy* with its own
+        non-zero seed; *hash_balance_factor* out of range.
+    :raises TypeError: an argument of the wrong type, or a table that
+        :class:`~hashlb.BoundedLoad` cannot wrap.
 
     >>> from hashlb.policy import HashPolicy, Header, Request
     >>> hosts = [Host(f"10.0.0.{i}:8080", labels={"version": "safe"}) for i in (1, 2)]
@@ -212,14 +232,19 @@ class Router:
         "_allow_empty",
         "_balancer",
         "_balancer_options",
+        "_bounded",
+        "_bounded_cls",
         "_copies",
         "_empty",
+        "_factor",
         "_generates",
         "_hash",
         "_header",
         "_header_name",
         "_host_index",
         "_hosts",
+        "_key_policy",
+        "_key_seed",
         "_members",
         "_mode",
         "_names",
@@ -240,13 +265,18 @@ class Router:
     _allow_empty: bool
     _balancer: str | Callable[..., Any]
     _balancer_options: Mapping[str, Any]
+    _bounded: dict[str, Any]
+    _bounded_cls: Any
     _copies: int
     _empty: tuple[str, ...]
+    _factor: int | None
     _generates: bool
     _hash: Callable[[Any], Any] | None
     _header: bytes | None
     _header_name: str | None
     _hosts: tuple[Host, ...]
+    _key_policy: Any
+    _key_seed: int | None
     _host_index: dict[str | None, Any]
     _members: dict[str, tuple[Host, ...]]
     _mode: str
@@ -279,6 +309,8 @@ class Router:
         header_name: str | None = None,
         use_hash_policy: bool = False,
         rng: random.Random | None = None,
+        key_seed: int | None = None,
+        hash_balance_factor: int | None = None,
     ) -> None:
         set_ = object.__setattr__
         if mode not in ("sticky", "envoy"):
@@ -306,6 +338,19 @@ class Router:
             raise TypeError(f"rng must be a random.Random, not {type(rng).__name__}")
         if policy is not None and not (hasattr(policy, "hash") and hasattr(policy, "policies")):
             raise TypeError(f"policy must be a HashPolicy or None, not {type(policy).__name__}")
+        own_seed: object = getattr(policy, "seed", None)
+        if own_seed:
+            raise ConfigError(
+                "policy has its own seed; give the seed to the router "
+                "(Router(..., key_seed=...), sticky mode only)"
+            )
+        if key_seed is not None:
+            if mode != "sticky":
+                raise ConfigError(
+                    "key_seed applies to mode='sticky' only (a seeded key hash is not Envoy's)"
+                )
+            key_seed = _check_seed(key_seed)
+        factor = _check_factor(hash_balance_factor)
 
         subsets_d = _check_subsets(subsets)
         if isinstance(weights, _PICKERS):
@@ -340,6 +385,13 @@ class Router:
         set_(self, "_use_hash_policy", use_hash_policy)
         set_(self, "_rng", rng if rng is not None else random.Random(seed))
         set_(self, "_policy", policy)
+        key_policy = policy
+        if policy is not None and key_seed is not None:
+            key_policy = type(policy)(*policy.policies, seed=key_seed)
+        set_(self, "_key_seed", key_seed)
+        set_(self, "_key_policy", key_policy)
+        set_(self, "_factor", factor)
+        set_(self, "_bounded_cls", _PyBoundedLoad if isinstance(base, _PyPicker) else BoundedLoad)
         self._build_tables(None)
         self._configure(base)
 
@@ -355,6 +407,7 @@ class Router:
         members = _select(self._hosts, self._subsets)
         tables: dict[str, Any] = {}
         specs: dict[str, tuple[Any, Any, int, Any]] = {}
+        bounded: dict[str, Any] = {}
         empty: list[str] = []
         by_members: dict[tuple[Host, ...], Any] = {}
         if old is not None:
@@ -364,6 +417,8 @@ class Router:
             if old is not None and name in old._tables and old._members.get(name) == chosen:
                 tables[name] = old._tables[name]
                 specs[name] = old._specs[name]
+                if name in old._bounded:  # the in-flight counts carry over
+                    bounded[name] = old._bounded[name]
                 continue
             table = by_members.get(chosen) if chosen else None
             if table is None and chosen:
@@ -380,7 +435,10 @@ class Router:
             by_members[chosen] = table
             tables[name] = table
             specs[name] = _table_spec(table)
+            if self._factor is not None:  # one per subset: a subset is one Envoy cluster
+                bounded[name] = self._bounded_cls(table, self._factor)
         object.__setattr__(self, "_members", members)
+        object.__setattr__(self, "_bounded", bounded)
         object.__setattr__(self, "_tables", tables)
         object.__setattr__(self, "_specs", specs)
         object.__setattr__(self, "_empty", tuple(empty))
@@ -403,7 +461,7 @@ class Router:
         set_(self, "_weights", MappingProxyType(weights))
         set_(self, "_picker", picker)
         set_(self, "_names", names)
-        policy = self._policy
+        policy = self._key_policy
         # Istio: one copy of the policy per destination of non-zero weight (spec §10).
         copies = 1 if self._sticky else max(1, sum(1 for w in weights.values() if w > 0))
         set_(self, "_copies", copies)
@@ -447,8 +505,23 @@ class Router:
             self._sticky,
             self._make_value_fn(),
         )
-        self.__dict__["route"] = core.route
-        self.__dict__["route_hash"] = core.route_hash
+        self.__dict__["_core"] = core
+        if self._bounded:
+            route_cls = sys.modules[type(picker).__module__].Route
+            peek = _bounded_peek(self._bounded, route_cls)
+            core_route, core_route_hash = core.route, core.route_hash
+
+            def route(request: Any) -> Any:
+                return peek(core_route(request))
+
+            def route_hash(hash: int | None, value: int | None = None) -> Any:
+                return peek(core_route_hash(hash, value))
+
+            self.__dict__["route"] = route
+            self.__dict__["route_hash"] = route_hash
+        else:
+            self.__dict__["route"] = core.route
+            self.__dict__["route_hash"] = core.route_hash
 
     def _make_value_fn(self) -> Callable[[Any, int | None], int] | None:
         """Return the envoy-mode weighted-cluster value: header or hash policy, else random.
@@ -550,8 +623,28 @@ class Router:
 
     @property
     def route_policy(self) -> Any:
-        """The policy whose hash the tables look up: in envoy mode, Istio's copies."""
+        """The policy whose hash the tables look up: in envoy mode, Istio's copies;
+        with :attr:`key_seed`, the policy seeded with it."""
         return self._route_hash_policy
+
+    @property
+    def key_seed(self) -> int | None:
+        """The seed of the request-key hash (sticky mode), or None for Envoy's unseeded one."""
+        return self._key_seed
+
+    @property
+    def hash_balance_factor(self) -> int | None:
+        """Envoy's bounded-load factor (percent of the average load), or None."""
+        return self._factor
+
+    @property
+    def bounded_loads(self) -> Mapping[str, Any]:
+        """Subset name -> its :class:`~hashlb.BoundedLoad` (empty without a factor).
+
+        Each holds the in-flight counts of its subset (``.active``), counted
+        by :meth:`acquire`; routers made by :meth:`with_weights` share them.
+        """
+        return MappingProxyType(self._bounded)
 
     @property
     def istio_copies(self) -> int:
@@ -592,6 +685,10 @@ class Router:
         hash; envoy mode from the weighted-cluster value, drawn *before* a
         random hash.  A generated cookie comes back as ``set_cookie``.
 
+        With :attr:`hash_balance_factor`, the host is the one bounded load
+        picks with the requests now in flight (as :meth:`acquire` would), but
+        this request is not counted: use :meth:`acquire` to route and count.
+
         :param request: a :class:`~hashlb.policy.Request`.
         :raises TypeError: *request* is not a Request (with a policy).
 
@@ -600,6 +697,44 @@ class Router:
         """
         route: Callable[[Any], Route] = self.__dict__["route"]
         return route(request)
+
+    def acquire(self, request: Any) -> RouteLease:
+        """Route *request* and count it in flight until the lease is released.
+
+        With :attr:`hash_balance_factor`, the host is chosen by Envoy's
+        bounded load from the requests in flight in the chosen subset, and
+        this one is counted on it (atomically, under the subset's lock:
+        threads may share a router).  Without a factor it routes like
+        :meth:`route` and counts nothing, so proxy code can always use it.
+
+        :param request: a :class:`~hashlb.policy.Request`.
+        :returns: a :class:`RouteLease`: use it as a context manager
+            (``with router.acquire(request) as route:``), or call
+            :meth:`RouteLease.release` when the response is done.
+        :raises TypeError: *request* is not a Request (with a policy).
+        """
+        return self._lease(self.__dict__["_core"].route(request))
+
+    def acquire_hash(self, hash: int | None, value: int | None = None) -> RouteLease:
+        """Route a pre-computed route hash and count it in flight (see :meth:`acquire`).
+
+        :param hash: as for :meth:`route_hash`.
+        :param value: as for :meth:`route_hash`.
+        :raises TypeError: a hash or value that is not an int.
+        :raises ValueError: a hash or value outside ``[0, 2**64)``.
+        """
+        return self._lease(self.__dict__["_core"].route_hash(hash, value))
+
+    def _lease(self, route: Any) -> RouteLease:
+        bl = self._bounded.get(route.subset)
+        if bl is None:
+            return RouteLease(route, None)
+        lease = bl.acquire(route.lookup_hash)
+        if lease.host is not route.host:
+            route = type(route)(
+                route.subset, lease.host, route.hash, route.set_cookie, route.lookup_hash
+            )
+        return RouteLease(route, lease)
 
     def route_hash(self, hash: int | None, value: int | None = None) -> Route:
         """Route a pre-computed route hash (for simulators).
@@ -629,6 +764,10 @@ class Router:
             for a numpy input, else ``array('I')``) indexing
             ``picker.names`` and :attr:`hosts`.
         :raises ~hashlb.ConfigError: *values* given in sticky mode.
+
+        With :attr:`hash_balance_factor`, each host is the one bounded load
+        picks with the requests in flight when the call starts (a batch
+        counts nothing); with none in flight that is the table's choice.
         """
         view = hash_buffer(hashes)
         n = len(view)
@@ -652,7 +791,7 @@ class Router:
             position: dict[Host, int] = {}
             for j, host in enumerate(self._hosts):
                 position.setdefault(host, j)
-            lookups = [self._specs.get(name, _NO_TABLE)[0] for name in self._names]
+            lookups = [self._chooser(name) for name in self._names]
             host_idx = index_output(n)
             for k in range(n):
                 host_idx[k] = position[lookups[subset_idx[k]](view[k])]
@@ -666,7 +805,16 @@ class Router:
             mask = s == i
             if not mask.any():
                 continue
-            local = np.asarray(self._tables[name].lookup_many(np.ascontiguousarray(h[mask])))
+            table = self._tables[name]
+            bl = self._bounded.get(name)
+            active = None if bl is None else bl.active
+            if bl is None or active is None or not any(active):
+                local = np.asarray(table.lookup_many(np.ascontiguousarray(h[mask])))
+            else:  # bounded load with requests in flight: Envoy's rule, key by key
+                where = {id(host): j for j, host in enumerate(table.hosts)}
+                local = np.array(
+                    [where[id(bl.lookup(x, active))] for x in h[mask].tolist()], dtype=np.intp
+                )
             out[mask] = np.asarray(self._index_of(name), dtype=np.uint32)[local]
         if is_numpy(hashes):
             return s.copy(), out
@@ -694,6 +842,15 @@ class Router:
         new._configure(base)
         return new
 
+    def _chooser(self, name: str) -> Callable[[int], Host | None]:
+        """Return ``hash -> host`` of subset *name* with the counts in flight now."""
+        bl = self._bounded.get(name)
+        if bl is None:
+            lookup: Callable[[int], Host | None] = self._specs.get(name, _NO_TABLE)[0]
+            return lookup
+        active = bl.active
+        return lambda h: bl.lookup(h, active)
+
     def with_hosts(self, hosts: Iterable[Host]) -> Router:
         """Return a new router over *hosts*, reusing the tables of unchanged subsets.
 
@@ -701,6 +858,11 @@ class Router:
         the selectors' labels); a subset whose member tuple is unchanged keeps
         its table, and only the others are built (about 6 ms for 20,000 hosts
         in 50 subsets with one subset changed, plus that subset's build).
+
+        With :attr:`hash_balance_factor`, a subset that keeps its table
+        keeps its :class:`~hashlb.BoundedLoad` and in-flight counts; a rebuilt
+        subset starts from zero, and leases taken before release into the old
+        counts (so the new router briefly under-counts that subset's load).
 
         :param hosts: the new host list.
         :raises ~hashlb.ConfigError: a selector now matches no host (unless
@@ -715,11 +877,127 @@ class Router:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Router is immutable; cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the configuration (and a copy of the rng); in-flight counts start at zero."""
+        picker = type(self._picker)(dict(self._weights), mode=self._mode, seed=self._seed)
+        config = {
+            "subsets": {n: dict(sel) for n, sel in self._subsets.items()},
+            "weights": picker,
+            "policy": self._policy,
+            "balancer": self._balancer,
+            "balancer_options": dict(self._balancer_options),
+            "mode": self._mode,
+            "seed": self._seed,
+            "allow_empty": self._allow_empty,
+            "header_name": self._header_name,
+            "use_hash_policy": self._use_hash_policy,
+            "rng": self._rng,
+            "key_seed": self._key_seed,
+            "hash_balance_factor": self._factor,
+        }
+        return (_restore_router, (self._hosts, config))
+
     def __repr__(self) -> str:
+        extra = ""
+        if self._key_seed is not None:
+            extra += ", key_seed=<hidden>"  # a secret: never printed
+        if self._factor is not None:
+            extra += f", hash_balance_factor={self._factor}"
         return (
             f"Router({len(self._hosts)} hosts, weights={dict(self._weights)!r}, "
-            f"mode={self._mode!r}, balancer={self._balancer!r})"
+            f"mode={self._mode!r}, balancer={self._balancer!r}{extra})"
         )
+
+
+class RouteLease:
+    """A routed request in flight, from :meth:`Router.acquire`.
+
+    With bounded load the request is counted on :attr:`route`'s host until
+    :meth:`release` (or the end of a ``with`` block, which gives the
+    :class:`Route`).  Releasing is idempotent and thread-safe.  Without
+    ``hash_balance_factor`` nothing is counted and releasing does nothing.
+
+    >>> from hashlb.policy import HashPolicy, Header, Request
+    >>> hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a"}) for i in range(4)]
+    >>> router = Router(hosts, subsets={"a": {"v": "a"}}, weights={"a": 1},
+    ...                 policy=HashPolicy(Header("x-user")), hash_balance_factor=150)
+    >>> with router.acquire(Request(headers={"x-user": "alice"})) as route:
+    ...     sum(router.bounded_loads["a"].active)
+    1
+    >>> sum(router.bounded_loads["a"].active)
+    0
+    """
+
+    __slots__ = ("_box", "route")
+
+    route: Route
+
+    def __init__(self, route: Route, lease: Any) -> None:
+        #: The :class:`Route`: subset, host (bounded load's choice) and hashes.
+        self.route = route
+        self._box = [] if lease is None else [lease]
+
+    @property
+    def host(self) -> Host | None:
+        """The host the request is counted on (``route.host``)."""
+        host: Host | None = self.route.host
+        return host
+
+    @property
+    def held(self) -> bool:
+        """Whether the request is still counted in flight."""
+        return bool(self._box)
+
+    def release(self) -> None:
+        """Count the request as finished (idempotent, thread-safe)."""
+        try:
+            lease = self._box.pop()  # atomic: only one caller gets the lease
+        except IndexError:
+            return
+        lease.release()
+
+    def __enter__(self) -> Route:
+        return self.route
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "held" if self._box else "released"
+        return f"<RouteLease {self.route.subset!r} {self.route.host!r} {state}>"
+
+
+def _restore_router(hosts: tuple[Host, ...], config: dict[str, Any]) -> Router:
+    """Rebuild a router when unpickling."""
+    return Router(hosts, **config)
+
+
+def _check_factor(factor: object) -> int | None:
+    """Validate ``hash_balance_factor``: None or an int in ``[100, 2**32 - 1]``."""
+    if factor is None:
+        return None
+    if type(factor) is not int:
+        if isinstance(factor, bool) or not hasattr(factor, "__index__"):
+            raise TypeError(f"hash_balance_factor must be an int, not {type(factor).__name__}")
+        factor = int(factor.__index__())
+    assert isinstance(factor, int)
+    if not 100 <= factor <= _U32:
+        shown = factor if factor.bit_length() <= 128 else f"an int of {factor.bit_length()} bits"
+        raise ConfigError(f"hash_balance_factor must be in [100, 2**32 - 1], got {shown}")
+    return factor
+
+
+def _bounded_peek(bounded: Mapping[str, Any], route_cls: Any) -> Callable[[Any], Any]:
+    """Return ``route -> route`` with the host bounded load picks now (nothing counted)."""
+
+    def peek(route: Any) -> Any:
+        bl = bounded[route.subset]
+        host = bl.lookup(route.lookup_hash, bl.active)
+        if host is route.host:
+            return route
+        return route_cls(route.subset, host, route.hash, route.set_cookie, route.lookup_hash)
+
+    return peek
 
 
 def _no_host(h: int) -> Host | None:
