@@ -195,3 +195,60 @@ def test_router_with_hosts_one_changed_by_size(
     router, hosts = _big_router(impl, n_hosts, n_subsets)
     hosts[0] = Host("10.255.255.254:80", labels={"s": "s0"})
     benchmark(router.with_hosts, hosts)
+
+
+# ---- Router defences: key_seed and bounded load (issue 10) ---------------------------
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_route_sticky_key_seed(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """route() with key_seed: the same hot path, the policy hashes with a seed."""
+    _, _, _, requests = _setup(impl)
+    pol = impl.module("policy")
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("maglev").Maglev,
+        key_seed=0x5EED,
+    )
+    benchmark(_call_all(router.route, requests))
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_acquire_release_bounded_150(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """acquire() + release() with hash_balance_factor=150, one request in flight at a time."""
+    _, _, _, requests = _setup(impl)
+    pol = impl.module("policy")
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("maglev").Maglev,
+        hash_balance_factor=150,
+    )
+    acquire = router.acquire
+
+    def run() -> None:
+        for r in requests:
+            acquire(r).release()
+
+    benchmark(run)
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_route_bounded_150_peek(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """route() with hash_balance_factor=150: a peek at bounded load's choice (90-host subset)."""
+    _, _, _, requests = _setup(impl)
+    pol = impl.module("policy")
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("maglev").Maglev,
+        hash_balance_factor=150,
+    )
+    benchmark(_call_all(router.route, requests))

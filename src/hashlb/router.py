@@ -26,6 +26,10 @@ Both modes pick the host inside the subset as Envoy would: the subset's
 table looks up the route hash.  When the policy yields no hash, Envoy uses a
 random one; so does the router, from its :class:`random.Random`.
 
+Against hostile keys (hash flooding), ``key_seed=`` (sticky mode) seeds the
+key hash with a secret, and ``hash_balance_factor=`` (both modes) is Envoy's
+bounded load in every subset, counted by :meth:`Router.acquire`.
+
 The router is plain Python over the compiled engines; it is immutable, and
 :meth:`Router.with_weights` / :meth:`Router.with_hosts` return new routers
 that reuse every table whose hosts did not change.
@@ -739,9 +743,9 @@ class Router:
     def route_hash(self, hash: int | None, value: int | None = None) -> Route:
         """Route a pre-computed route hash (for simulators).
 
-        :param hash: the hash the tables look up -- in envoy mode the
-            :attr:`route_policy` hash (Istio's copies folded in) -- or None
-            for a random one.
+        :param hash: the hash the tables look up -- the :attr:`route_policy`
+            hash: in envoy mode Istio's copies folded in, with
+            :attr:`key_seed` the seeded hash -- or None for a random one.
         :param value: envoy mode: the weighted-cluster value; by default the
             hash with ``use_hash_policy``, else a random value (there is no
             request to read ``header_name`` from).  Ignored in sticky mode,
@@ -756,7 +760,8 @@ class Router:
         """Route many pre-computed route hashes at once.
 
         :param hashes: a uint64 buffer (numpy array, ``array('Q')``) or an
-            iterable of ints: the hashes the tables look up.
+            iterable of ints: the hashes the tables look up
+            (:attr:`route_policy` hashes, as for :meth:`route_hash`).
         :param values: envoy mode: the weighted-cluster values, aligned with
             *hashes*; default the hashes with ``use_hash_policy``, else
             random values from :attr:`rng`.  Must be None in sticky mode.
