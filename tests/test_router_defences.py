@@ -367,3 +367,19 @@ def test_router_docstring_examples() -> None:
     """The examples in hashlb.router's docstrings run and match (Router, RouteLease)."""
     result = doctest.testmod(hashlb.router, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_key_seed_needs_a_policy_that_takes_a_seed(impl: Implementation) -> None:
+    """A policy-like object whose class cannot be seeded is a clear TypeError."""
+
+    class Plain:
+        policies = ()
+
+        def __init__(self, *methods: Any) -> None:
+            pass
+
+        def hash(self, request: Any) -> int:
+            return 1
+
+    with pytest.raises(TypeError, match="key_seed needs a HashPolicy"):
+        make(impl, policy=Plain(), key_seed=5)

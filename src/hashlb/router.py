@@ -391,7 +391,12 @@ class Router:
         set_(self, "_policy", policy)
         key_policy = policy
         if policy is not None and key_seed is not None:
-            key_policy = type(policy)(*policy.policies, seed=key_seed)
+            try:
+                key_policy = type(policy)(*policy.policies, seed=key_seed)
+            except TypeError:
+                raise TypeError(
+                    f"key_seed needs a HashPolicy (which takes seed=), not {type(policy).__name__}"
+                ) from None
         set_(self, "_key_seed", key_seed)
         set_(self, "_key_policy", key_policy)
         set_(self, "_factor", factor)
