@@ -383,3 +383,25 @@ def test_key_seed_needs_a_policy_that_takes_a_seed(impl: Implementation) -> None
 
     with pytest.raises(TypeError, match="key_seed needs a HashPolicy"):
         make(impl, policy=Plain(), key_seed=5)
+
+
+def test_key_seed_also_protects_the_subset_choice(impl: Implementation) -> None:
+    """Sticky mode picks the subset from the key hash too: without a seed, 500 keys can all
+    pick the 10% subset (bounded load, which works inside a subset, cannot move them out);
+    with a random seed that subset gets its binomial share (false failure <= 1e-10)."""
+    plain = make(impl)
+    keys = [f"user-{i}" for i in range(CANDIDATES)]
+    hashes = np.array([xxhash.xxh64_intdigest(k.encode()) for k in keys], dtype=np.uint64)
+    subset_idx, _ = plain.route_many(hashes)
+    risky = plain.picker.names.index("risky")
+    flood = [k for k, s in zip(keys, subset_idx.tolist(), strict=True) if s == risky][:FLOOD]
+    assert len(flood) == FLOOD
+    bounded = make(impl, hash_balance_factor=150)
+    leases = [bounded.acquire(request(impl, k)) for k in flood]
+    assert all(lease.route.subset == "risky" for lease in leases)
+    for lease in leases:
+        lease.release()
+    seed = random.SystemRandom().getrandbits(64)
+    seeded = make(impl, key_seed=seed)
+    n_risky = sum(seeded.route(request(impl, k)).subset == "risky" for k in flood)
+    assert n_risky < binomial_upper(FLOOD, WEIGHTS["risky"] / 100, ALPHA), (seed, n_risky)
