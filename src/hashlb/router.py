@@ -343,7 +343,7 @@ class Router:
         if policy is not None and not (hasattr(policy, "hash") and hasattr(policy, "policies")):
             raise TypeError(f"policy must be a HashPolicy or None, not {type(policy).__name__}")
         own_seed: object = getattr(policy, "seed", None)
-        if own_seed:
+        if isinstance(own_seed, int) and own_seed:
             raise ConfigError(
                 "policy has its own seed; give the seed to the router "
                 "(Router(..., key_seed=...), sticky mode only)"
