@@ -224,6 +224,34 @@ cli_splits = st.lists(
 ).filter(lambda split: any(w for w, _ in split))
 
 
+# ---- Router (issue 10) -------------------------------------------------------------
+#: Label keys and values small enough for selectors to overlap often.
+_label_keys = st.sampled_from(["app", "version", "zone"])
+_label_values = st.sampled_from(["a", "b", "c"])
+labelled_labels = st.dictionaries(_label_keys, _label_values, max_size=3)
+
+
+@st.composite
+def labelled_hosts(draw: st.DrawFn, min_size: int = 0, max_size: int = 16) -> list:
+    """Return Hosts with labels over app/version/zone = a/b/c; now and then a repeat."""
+    from hashlb import Host
+
+    n = draw(st.integers(min_value=min_size, max_value=max_size))
+    hosts = [
+        Host(f"10.2.0.{i}:80", draw(st.integers(1, 3)), labels=draw(labelled_labels))
+        for i in range(n)
+    ]
+    if hosts and draw(st.booleans()):
+        hosts.append(hosts[draw(st.integers(0, len(hosts) - 1))])  # the same host twice
+    return hosts
+
+
+#: Subset name -> label selector (possibly empty: every host).
+label_selectors = st.dictionaries(
+    st.sampled_from(["s0", "s1", "s2", "s3"]), labelled_labels, min_size=1, max_size=4
+)
+
+
 # ---- hostile request data (issue 10) ----------------------------------------
 #
 # Objects a careless or hostile caller can hand the request parsers.  The rule

@@ -673,6 +673,7 @@ cdef class _Method:
     cdef bint _ready
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
+        # On entry out[0] holds the xxh64 seed (0: Envoy's); on a hash, out[0] is it.
         return 0
 
     def _key(self):
@@ -809,12 +810,12 @@ cdef class Header(_Method):
                 return self._eval_slow(req, out)
         if count == 0:
             return 0
-        out[0] = hlb_xxh64(p1, <size_t>n1, 0)
+        out[0] = hlb_xxh64(p1, <size_t>n1, out[0])
         return 1
 
     cdef int _eval_slow(self, Request req, uint64_t *out) except -1:
         cdef list values = req._values(self._lname)
-        cdef uint64_t h = 0
+        cdef uint64_t h = out[0]  # the seed
         cdef bytes v
         if not values:
             return 0
@@ -822,7 +823,7 @@ cdef class Header(_Method):
             values = [self._rewrite(v) for v in values]
         if len(values) == 1:
             v = values[0]
-            out[0] = hlb_xxh64(PyBytes_AS_STRING(v), <size_t>PyBytes_GET_SIZE(v), 0)
+            out[0] = hlb_xxh64(PyBytes_AS_STRING(v), <size_t>PyBytes_GET_SIZE(v), h)
             return 1
         values.sort()
         for v in values:
@@ -981,7 +982,7 @@ cdef class Cookie(_Method):
                             val += 1
                             vl -= 2
                         if vl > 0:
-                            out[0] = hlb_xxh64(val, <size_t>vl, 0)
+                            out[0] = hlb_xxh64(val, <size_t>vl, out[0])
                             return 1
                         return self._generate(req, out, cookies)
                 start = end + 1
@@ -996,7 +997,7 @@ cdef class Cookie(_Method):
             return 0
         if cookies is not None:
             cookies.append(self.set_cookie_value(generated.decode()))
-        out[0] = hlb_xxh64(PyBytes_AS_STRING(generated), <size_t>PyBytes_GET_SIZE(generated), 0)
+        out[0] = hlb_xxh64(PyBytes_AS_STRING(generated), <size_t>PyBytes_GET_SIZE(generated), out[0])
         return 1
 
     def _key(self):
@@ -1099,7 +1100,7 @@ cdef class SourceIP(_Method):
         cdef bytes ip = self._ip(req)
         if ip is None:
             return 0
-        out[0] = hlb_xxh64(PyBytes_AS_STRING(ip), <size_t>PyBytes_GET_SIZE(ip), 0)
+        out[0] = hlb_xxh64(PyBytes_AS_STRING(ip), <size_t>PyBytes_GET_SIZE(ip), out[0])
         return 1
 
     def _key(self):
@@ -1186,10 +1187,10 @@ cdef class QueryParameter(_Method):
                 eq += 1
             if eq == end:
                 if end - start == nl and memcmp(p + start, name, <size_t>nl) == 0:
-                    out[0] = hlb_xxh64(p, 0, 0)
+                    out[0] = hlb_xxh64(p, 0, out[0])
                     return 1
             elif eq - start == nl and memcmp(p + start, name, <size_t>nl) == 0:
-                out[0] = hlb_xxh64(p + eq + 1, <size_t>(end - eq - 1), 0)
+                out[0] = hlb_xxh64(p + eq + 1, <size_t>(end - eq - 1), out[0])
                 return 1
             start = end + 1
         return 0
@@ -1205,7 +1206,7 @@ cdef class QueryParameter(_Method):
 
 
 cdef class HashPolicy:
-    """HashPolicy(*policies)\n--\n\nAn ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
+    """HashPolicy(*policies, seed=0)\n--\n\nAn ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
 
     Methods are evaluated in order.  The first hash becomes the result; each
     later one is folded in as ``rotl1(result) ^ hash``.  After a method with
@@ -1214,16 +1215,26 @@ cdef class HashPolicy:
 
     :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
         :class:`QueryParameter` objects (or one list of them).
-    :raises TypeError: an argument is not a hash method.
+    :param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
+        ``0`` (the default) is Envoy's unseeded hash; a random secret seed
+        (``secrets.randbits(64)``) makes the request -> hash mapping
+        unpredictable to clients (hash flooding), and every proxy that must
+        agree needs the same seed.  Multi-value headers chain from it.  The
+        seed is not shown by ``repr``.
+    :raises TypeError: an argument is not a hash method, or *seed* is not an int.
+    :raises ~hashlb.ConfigError: *seed* is out of range.
 
     >>> policy = HashPolicy(Header("x-user"), SourceIP())
     >>> policy.hash(Request(headers={"x-user": "foo"}))  # xxh64("foo")
     3728699739546630719
+    >>> HashPolicy(Header("x-user"), seed=7).hash(Request(headers={"x-user": "foo"}))  # xxh64("foo", 7)
+    8283876513818656790
     """
 
     cdef tuple _policies
+    cdef uint64_t _seed
 
-    def __init__(self, *policies):
+    def __init__(self, *policies, seed=0):
         if self._policies is not None:
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items = policies
@@ -1235,12 +1246,18 @@ cdef class HashPolicy:
                     f"policies[{i}] must be a Header, Cookie, SourceIP or QueryParameter, "
                     f"not {type(p).__name__}"
                 )
+        self._seed = _py._check_seed(seed)
         self._policies = items
 
     @property
     def policies(self):
         """The hash methods, in evaluation order."""
         return self._policies
+
+    @property
+    def seed(self):
+        """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
+        return self._seed
 
     def hash(self, request):
         """Return the request hash, or None when no method yields one.
@@ -1278,7 +1295,7 @@ cdef class HashPolicy:
         cdef uint64_t h = 0, v
         cdef bint have = False
         for m in self._policies:
-            v = 0
+            v = self._seed
             if m._eval(req, &v, cookies):
                 h = v if not have else (((h << 1) | (h >> 63)) ^ v)
                 have = True
@@ -1290,13 +1307,18 @@ cdef class HashPolicy:
     def __eq__(self, other):
         if not isinstance(other, HashPolicy):
             return NotImplemented
-        return self._policies == (<HashPolicy>other)._policies
+        return (
+            self._policies == (<HashPolicy>other)._policies
+            and self._seed == (<HashPolicy>other)._seed
+        )
 
     def __hash__(self):
-        return hash(self._policies)
+        return hash((self._policies, self._seed))
 
     def __repr__(self):
-        return f"HashPolicy({', '.join(map(repr, self._policies))})"
+        # A seed is a secret: never printed (repr ends up in logs).
+        seed = ", seed=<hidden>" if self._seed else ""
+        return f"HashPolicy({', '.join(map(repr, self._policies))}{seed})"
 
     def __len__(self):
         return len(self._policies)

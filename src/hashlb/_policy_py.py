@@ -321,6 +321,19 @@ def _xff_ip(values: list[bytes], skip: int) -> bytes | None:
     return _parse_ip(xff.strip(), False)
 
 
+def _check_seed(seed: object) -> int:
+    """Validate a key-hash ``seed``: an int in ``[0, 2**64)``."""
+    if type(seed) is not int:
+        if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+            raise TypeError(f"seed must be an int, not {type(seed).__name__}")
+        seed = int(seed.__index__())
+    assert isinstance(seed, int)
+    if not 0 <= seed <= _M64:
+        shown = seed if seed.bit_length() <= 128 else f"an int of {seed.bit_length()} bits"
+        raise ConfigError(f"seed must be in [0, 2**64), got {shown}")
+    return seed
+
+
 def _check_terminal(terminal: object) -> bool:
     if type(terminal) is not bool:
         raise TypeError(f"terminal must be a bool, not {type(terminal).__name__}")
@@ -1139,7 +1152,8 @@ class _Method:
         """
         return self._eval(_check_request(request), None)
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
+        """Return the hash, xxh64 seeded with *seed* (0: Envoy's), or None."""
         raise NotImplementedError
 
     def _key(self) -> tuple[Any, ...]:
@@ -1220,7 +1234,7 @@ class Header(_Method):
         """The ``(pattern, substitution)`` rewrite, or None."""
         return self._regex_rewrite
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         values = request._values(self._lname)
         if not values:
             return None
@@ -1228,9 +1242,9 @@ class Header(_Method):
         if rewrite is not None:
             values = [rewrite(v) for v in values]
         if len(values) == 1:
-            return _xxh64(values[0])
+            return _xxh64(values[0], seed)
         values.sort()
-        h = 0
+        h = seed
         for v in values:
             h = _xxh64(v, h)
         return h
@@ -1349,10 +1363,10 @@ class Cookie(_Method):
         out.append("; HttpOnly")
         return "".join(out)
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         value = _cookie_value(request._values(b"cookie"), self._raw)
         if value:
-            return _xxh64(value)
+            return _xxh64(value, seed)
         if self._ttl is None:
             return None
         generated = _generate_cookie(request._remote, request._local)
@@ -1360,7 +1374,7 @@ class Cookie(_Method):
             return None
         if cookies is not None:
             cookies.append(self.set_cookie_value(generated.decode()))
-        return _xxh64(generated)
+        return _xxh64(generated, seed)
 
     def _key(self) -> tuple[Any, ...]:
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
@@ -1472,9 +1486,9 @@ class SourceIP(_Method):
             ip = _connection_ip(request._remote)
         return ip
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         ip = self._ip(request)
-        return None if ip is None else _xxh64(ip)
+        return None if ip is None else _xxh64(ip, seed)
 
     def _key(self) -> tuple[Any, ...]:
         return (self._hops, self._use_remote, self._terminal)
@@ -1521,7 +1535,7 @@ class QueryParameter(_Method):
         """The parameter name."""
         return self._name
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         path = request._path_bytes()
         if path is None:
             return None
@@ -1533,9 +1547,9 @@ class QueryParameter(_Method):
             eq = piece.find(b"=")
             if eq < 0:
                 if piece == name:
-                    return _xxh64(b"")
+                    return _xxh64(b"", seed)
             elif piece[:eq] == name:
-                return _xxh64(piece[eq + 1 :])
+                return _xxh64(piece[eq + 1 :], seed)
         return None
 
     def _key(self) -> tuple[Any, ...]:
@@ -1558,16 +1572,27 @@ class HashPolicy:
 
     :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
         :class:`QueryParameter` objects (or one list of them).
-    :raises TypeError: an argument is not a hash method.
+    :param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
+        ``0`` (the default) is Envoy's unseeded hash; a random secret seed
+        (``secrets.randbits(64)``) makes the request -> hash mapping
+        unpredictable to clients (hash flooding), and every proxy that must
+        agree needs the same seed.  Multi-value headers chain from it.  The
+        seed is not shown by ``repr``.
+    :raises TypeError: an argument is not a hash method, or *seed* is not an int.
+    :raises ~hashlb.ConfigError: *seed* is out of range.
 
     >>> policy = HashPolicy(Header("x-user"), SourceIP())
     >>> policy.hash(Request(headers={"x-user": "foo"}))  # xxh64("foo")
     3728699739546630719
+    >>> HashPolicy(Header("x-user"), seed=7).hash(Request(headers={"x-user": "foo"}))  # xxh64("foo", 7)
+    8283876513818656790
     """
 
-    __slots__ = ("_policies",)
+    __slots__ = ("_policies", "_seed")
 
-    def __init__(self, *policies: Header | Cookie | SourceIP | QueryParameter) -> None:
+    def __init__(
+        self, *policies: Header | Cookie | SourceIP | QueryParameter, seed: int = 0
+    ) -> None:
         if hasattr(self, "_policies"):
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items: tuple[Any, ...] = policies
@@ -1579,12 +1604,18 @@ class HashPolicy:
                     f"policies[{i}] must be a Header, Cookie, SourceIP or QueryParameter, "
                     f"not {type(p).__name__}"
                 )
+        self._seed: int = _check_seed(seed)
         self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
 
     @property
     def policies(self) -> tuple[Header | Cookie | SourceIP | QueryParameter, ...]:
         """The hash methods, in evaluation order."""
         return self._policies
+
+    @property
+    def seed(self) -> int:
+        """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
+        return self._seed
 
     def hash(self, request: Request) -> int | None:
         """Return the request hash, or None when no method yields one.
@@ -1614,8 +1645,9 @@ class HashPolicy:
 
     def _run(self, request: Request, cookies: list[str] | None) -> int | None:
         h: int | None = None
+        seed = self._seed
         for p in self._policies:
-            v = p._eval(request, cookies)
+            v = p._eval(request, cookies, seed)
             if v is not None:
                 h = v if h is None else (((h << 1) | (h >> 63)) & _M64) ^ v
             if h is not None and p._terminal:
@@ -1625,13 +1657,15 @@ class HashPolicy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashPolicy):
             return NotImplemented
-        return self._policies == other._policies
+        return self._policies == other._policies and self._seed == other._seed
 
     def __hash__(self) -> int:
-        return hash(self._policies)
+        return hash((self._policies, self._seed))
 
     def __repr__(self) -> str:
-        return f"HashPolicy({', '.join(map(repr, self._policies))})"
+        # A seed is a secret: never printed (repr ends up in logs).
+        seed = ", seed=<hidden>" if self._seed else ""
+        return f"HashPolicy({', '.join(map(repr, self._policies))}{seed})"
 
     def __len__(self) -> int:
         return len(self._policies)
