@@ -651,3 +651,13 @@ def test_re2_public_search_path_gives_the_same_spans() -> None:
             assert (None if got is None else [tuple(s) for s in got]) == (
                 None if want is None else [tuple(s) for s in want]
             )
+
+
+def test_policy_seed_reads_int_subclasses_by_value(P: ModuleType) -> None:
+    """``HashPolicy(seed=)``: an int subclass by value, numpy through ``__index__``, else TypeError."""
+    h = P.Header("x")
+    assert P.HashPolicy(h, seed=HostileInt(7)) == P.HashPolicy(h, seed=7)
+    assert P.HashPolicy(h, seed=np.uint64(7)) == P.HashPolicy(h, seed=7)
+    for bad in (RaisingClassAttribute(), Everything(), True, 1.5, np.float64(1), "7"):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            P.HashPolicy(h, seed=bad)

@@ -463,14 +463,16 @@ def _configure(tag: str, kind: int, a: Any, b: Any, c: Any) -> Any:
         obj = P.QueryParameter(a, terminal=b)
     elif kind == 6:
         obj = P.SourceIP(a, use_remote_address=b)
-    else:
+    elif kind == 7:
         obj = P.HashPolicy(a)
+    else:
+        obj = P.HashPolicy(P.Header("x"), seed=a)
     return (type(obj).__name__, repr(obj), hash(obj))
 
 
 @settings(max_examples=400 if PROFILE == "ci" else 100, deadline=None, database=None)
 @given(
-    kind=st.integers(0, 7),
+    kind=st.integers(0, 8),
     a=hostile_config,
     b=st.one_of(hostile_config, st.tuples(hostile_config, hostile_config), st.none()),
     c=st.one_of(st.none(), hostile_config),

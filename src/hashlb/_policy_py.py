@@ -322,11 +322,22 @@ def _xff_ip(values: list[bytes], skip: int) -> bytes | None:
 
 
 def _check_seed(seed: object) -> int:
-    """Validate a key-hash ``seed``: an int in ``[0, 2**64)``."""
-    if type(seed) is not int:
-        if isinstance(seed, bool) or not hasattr(seed, "__index__"):
-            raise TypeError(f"seed must be an int, not {type(seed).__name__}")
-        seed = int(seed.__index__())
+    """Validate a key-hash ``seed``: an int in ``[0, 2**64)``.
+
+    An ``int`` subclass is read by its value; another type with
+    ``__index__`` (numpy integers) through it, a failure being a TypeError.
+    """
+    t = type(seed)
+    if t is not int:
+        if issubclass(t, bool) or getattr(t, "__index__", None) is None:
+            raise TypeError(f"seed must be an int, not {t.__name__}")
+        if issubclass(t, int):
+            seed = _int_value(seed)
+        else:
+            try:
+                seed = int(_int_value(t.__index__(seed)))  # type: ignore[attr-defined]
+            except Exception:
+                raise TypeError(f"seed must be an int, not {t.__name__}") from None
     assert isinstance(seed, int)
     if not 0 <= seed <= _M64:
         shown = seed if seed.bit_length() <= 128 else f"an int of {seed.bit_length()} bits"
