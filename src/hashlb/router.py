@@ -44,10 +44,10 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from . import _maglev_py
+from . import _maglev_py, _policy_py, policy
 from ._batch import hash_buffer, index_output, is_numpy
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
-from ._policy_py import _check_seed
+from ._policy_py import _check_config_name, _check_seed
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host
 from .bounded import BoundedLoad
@@ -64,6 +64,10 @@ _PICKERS = (WeightedSubsetPicker, _PyPicker)
 _MAGLEVS = (Maglev, _maglev_py.Maglev)
 _ASCII_SPACE = b" \t\n\v\f\r"
 _U32 = 0xFFFFFFFF
+#: What the header_name lookup reads: a Request of either twin.
+_REQUESTS = (policy.Request, _policy_py.Request)
+#: Digits of 2**64 - 1: a longer decimal (after leading zeros) cannot be a uint64.
+_U64_DIGITS = 20
 
 
 def _fold(h: int, v: int) -> int:
@@ -94,14 +98,33 @@ def istio_route_hash(h: int, copies: int) -> int:
 
 
 def _parse_uint64(value: bytes) -> int | None:
-    """Parse a header value as an unsigned 64-bit decimal (absl ``SimpleAtoi`` rules)."""
+    """Parse a header value as an unsigned 64-bit decimal, as Envoy's ``absl::SimpleAtoi``.
+
+    Accepted: ASCII whitespace (space, ``\t\n\v\f\r``) around, one optional
+    ``+``, then one or more ASCII digits (leading zeros allowed) with a
+    value below 2**64.  Anything else -- a ``-`` (even ``-0``), a ``0x``
+    prefix, inner spaces, ``_``, non-ASCII digits, an overflow -- gives None.
+    The digits are counted before any conversion, so a value of any length
+    costs one linear scan and never reaches Python's int-string limit.
+    """
     text = value.strip(_ASCII_SPACE)
     if text[:1] == b"+":
         text = text[1:]
-    if not text or not text.isdigit() or not text.isascii():
+    if not text or not text.isdigit():  # bytes.isdigit: ASCII digits only
         return None
-    v = int(text)
+    digits = text.lstrip(b"0")
+    if len(digits) > _U64_DIGITS:
+        return None
+    v = int(digits) if digits else 0
     return v if v <= _M64 else None
+
+
+def _check_header_name(header_name: object) -> tuple[str, bytes] | None:
+    """Validate ``header_name``; return it (a ``str``) and its lower-case UTF-8, or None."""
+    if header_name is None:
+        return None
+    name, raw = _check_config_name(header_name, "header_name")
+    return name, raw.lower()
 
 
 def _check_mapping(value: object, field: str) -> Mapping[Any, Any]:
@@ -188,7 +211,9 @@ class Router:
         (its weight counts as 0, as Envoy's health-aware weights do for a
         cluster without healthy hosts) instead of raising.
     :param header_name: envoy mode: take the subset value from this request
-        header (one decimal uint64 value; else the random value).
+        header: exactly one value that is a decimal uint64 as Envoy's
+        ``absl::SimpleAtoi`` reads it (surrounding ASCII whitespace and one
+        ``+`` allowed); anything else gives the random value.
     :param bool use_hash_policy: envoy mode: take the subset value from the
         route hash (Envoy 1.36+), evaluated without generating a cookie.
     :param rng: the :class:`random.Random` for random values and hashes;
@@ -329,9 +354,9 @@ class Router:
             raise TypeError(f"allow_empty must be a bool, not {type(allow_empty).__name__}")
         if not isinstance(use_hash_policy, bool):
             raise TypeError(f"use_hash_policy must be a bool, not {type(use_hash_policy).__name__}")
-        if header_name is not None:
-            if not isinstance(header_name, str) or not header_name:
-                raise ConfigError(f"header_name must be a non-empty str, got {header_name!r}")
+        header = _check_header_name(header_name)
+        if header is not None:
+            header_name = header[0]
             if use_hash_policy:
                 raise ConfigError(
                     "header_name and use_hash_policy are exclusive (one random_value_specifier)"
@@ -385,7 +410,7 @@ class Router:
         set_(self, "_seed", base.seed)
         set_(self, "_allow_empty", allow_empty)
         set_(self, "_header_name", header_name)
-        set_(self, "_header", None if header_name is None else header_name.lower().encode())
+        set_(self, "_header", None if header is None else header[1])
         set_(self, "_use_hash_policy", use_hash_policy)
         set_(self, "_rng", rng if rng is not None else random.Random(seed))
         set_(self, "_policy", policy)
@@ -547,6 +572,8 @@ class Router:
         def value(request: Any, h: int | None) -> int:
             if header is not None:
                 if request is not None:
+                    if not issubclass(type(request), _REQUESTS):
+                        raise TypeError(f"request must be a Request, not {type(request).__name__}")
                     values = request.get_all(header)
                     if len(values) == 1:
                         v = _parse_uint64(values[0])
@@ -699,7 +726,7 @@ class Router:
         this request is not counted: use :meth:`acquire` to route and count.
 
         :param request: a :class:`~hashlb.policy.Request`.
-        :raises TypeError: *request* is not a Request (with a policy).
+        :raises TypeError: *request* is not a Request (with a policy or *header_name*).
 
         The compiled twin runs this without Python-level calls for a Maglev
         subset, apart from the policy's hash.
