@@ -590,6 +590,12 @@ class HashlbProxy:
     async def _relay(self, request: web.Request, route: Any, upstream: Any) -> web.StreamResponse:
         """Stream the backend's response to the client."""
         address = route.host.address
+        if upstream.status < 200:
+            # 101 (or another 1xx aiohttp passed on): the proxy never asks
+            # for an upgrade (Upgrade is hop-by-hop), so this backend is broken.
+            log.warning("backend %s answered %d", address, upstream.status)
+            upstream.close()
+            return self._reply(502)
         raw = decode_headers(upstream.raw_headers)
         if raw is None:
             log.warning("backend %s sent a header that is not UTF-8", address)
