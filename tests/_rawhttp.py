@@ -117,7 +117,9 @@ class RawBackend:
     """An origin on 127.0.0.1 that records each request as it came off the socket.
 
     *respond(request, writer)* writes the response and returns whether to keep
-    the connection open.  ``open_now``/``max_open`` count connections.
+    the connection open.  ``open_now``/``max_open`` count connections.  With
+    ``read_bodies=False`` the body is left unread (a backend that stops
+    reading).
     """
 
     respond: Responder = field(default_factory=lambda: fixed(OK))
@@ -127,6 +129,7 @@ class RawBackend:
     connections: int = 0
     port: int = 0
     closed_by_peer: int = 0
+    read_bodies: bool = True
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -169,9 +172,10 @@ class RawBackend:
                 rec = Recorded(head, line, headers)
                 self.requests.append(rec)
                 self.arrived.set()
-                rec.body, rec.wire_body, rec.chunked = await read_body(
-                    reader, headers, until_close=False
-                )
+                if self.read_bodies:
+                    rec.body, rec.wire_body, rec.chunked = await read_body(
+                        reader, headers, until_close=False
+                    )
                 if not await self.respond(rec, writer):
                     return
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -73,11 +73,15 @@ def _router(*addresses: str) -> Router:
 Body = Callable[[HashlbProxy, int, RawBackend], Awaitable[Any]]
 
 
-def run(body: Body, *, respond: Responder | None = None, **proxy_kw: Any) -> Any:
+def run(
+    body: Body, *, respond: Responder | None = None, read_bodies: bool = True, **proxy_kw: Any
+) -> Any:
     """One raw backend, the proxy in front of it, *body*, then tear everything down."""
 
     async def main() -> Any:
-        backend = await (RawBackend(respond) if respond else RawBackend()).start()
+        backend = RawBackend(respond) if respond else RawBackend()
+        backend.read_bodies = read_bodies
+        await backend.start()
         proxy = HashlbProxy(Spy(_router(backend.address)), **proxy_kw)
         port = await proxy.start()
         try:
@@ -459,6 +463,39 @@ def test_a_client_that_does_not_read_is_cut_and_the_backend_freed() -> None:
         writer.close()
 
     run(body, respond=firehose, client_timeout=0.5)
+
+
+def test_a_backend_that_stops_reading_the_body_gives_504() -> None:
+    """aiohttp's client has no write timeout: the proxy's own watchdog ends the wait."""
+    gate = asyncio.Event()
+
+    async def deaf(_req: Recorded, _writer: asyncio.StreamWriter) -> bool:
+        await asyncio.wait_for(gate.wait(), 60)  # never reads the body
+        return False
+
+    async def body(_p: HashlbProxy, port: int, backend: RawBackend) -> None:
+        reader, writer = await connect(port)
+        chunk = b"x" * (1 << 20)
+        total = 512 * len(chunk)
+        writer.write(b"POST / HTTP/1.1\r\nHost: shop\r\nContent-Length: %d\r\n\r\n" % total)
+        response = asyncio.ensure_future(read_response(reader))
+        pushed = 0
+        for _ in range(512):  # until the socket buffers on every hop are full
+            if response.done():
+                break
+            writer.write(chunk)
+            try:
+                await asyncio.wait_for(writer.drain(), 5)
+            except (asyncio.TimeoutError, ConnectionError):
+                break
+            pushed += 1
+        r = await asyncio.wait_for(response, 30)
+        gate.set()
+        writer.close()
+        assert r.status == 504 and r.body == b"504 Gateway Timeout\n"
+        assert pushed < 512  # the body was never all taken
+
+    run(body, respond=deaf, read_bodies=False, timeout=0.5)
 
 
 def test_backend_connections_are_capped_per_host() -> None:

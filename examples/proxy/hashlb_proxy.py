@@ -55,7 +55,15 @@ from http import HTTPStatus
 from ipaddress import ip_address
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, DummyCookieJar, TCPConnector, web
+from aiohttp import (
+    ClientError,
+    ClientResponse,
+    ClientSession,
+    ClientTimeout,
+    DummyCookieJar,
+    TCPConnector,
+    web,
+)
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from yarl import URL
@@ -163,8 +171,10 @@ def _positive(name: str, value: Any, *, integer: bool = False) -> Any:
 class _GuardedProtocol(web.RequestHandler):
     """aiohttp's request handler plus a request-head timeout and a connection cap.
 
-    aiohttp has no timeout for *reading* a request head (before 3.14 a
-    connection that sends nothing, or one byte a minute, is held for ever).
+    aiohttp has no timeout for *reading* a request head: a connection that
+    sends nothing, or a byte a minute, is held until its keep-alive timer
+    fires (3630 s by default in aiohttp 3.14; older releases do not start
+    that timer before the first request at all).
     The head timer is armed when the connection opens and again by the first
     byte of each new request; it is disarmed when the request's handler
     starts (the proxy's middleware calls :meth:`request_started`).
@@ -283,25 +293,46 @@ class _ClientStalled(Exception):
     """The client sent no body bytes for ``client_timeout`` seconds."""
 
 
-async def _body(content: StreamReader, idle: float) -> AsyncIterator[bytes]:
-    """Stream the request body; a client silent for *idle* seconds ends it."""
-    while True:
-        try:
-            chunk = await asyncio.wait_for(content.readany(), idle)
-        except asyncio.TimeoutError:
-            raise _ClientStalled from None
-        if not chunk:
-            return
-        yield chunk
+class _BackendStalled(Exception):
+    """The backend took no body bytes for ``timeout`` seconds."""
+
+
+class _Body:
+    """The client's request body on its way to the backend, and whose turn it is.
+
+    ``backend_since`` is when the backend was handed a chunk it has not taken
+    yet; it is None while the proxy waits for the client (bounded by
+    *client_idle*) and once the body is done.
+    """
+
+    def __init__(self, content: StreamReader, client_idle: float) -> None:
+        self._content = content
+        self._idle = client_idle
+        self._loop = asyncio.get_running_loop()
+        self.backend_since: float | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives; a client silent for too long ends it."""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(self._content.readany(), self._idle)
+            except asyncio.TimeoutError:
+                raise _ClientStalled from None
+            if not chunk:
+                return
+            self.backend_since = self._loop.time()
+            yield chunk  # aiohttp's client asks for the next one once this one is written
+            self.backend_since = None
 
 
 class HashlbProxy:
     """An HTTP/1.1 reverse proxy that routes every request with a hashlb Router.
 
     :param router: a :class:`hashlb.Router` (anything with ``route(request)``).
-    :param timeout: seconds allowed to get a backend connection (pool wait and
-        connect) and, while reading the backend's response, between two reads
-        (default 10).
+    :param timeout: seconds a backend may take for each step: to give a
+        connection (pool wait and connect), to take the next piece of the
+        request body, to start its response once the request is sent, and
+        between two reads of its response (default 10).
     :param debug_headers: add ``x-hashlb-subset`` / ``x-hashlb-endpoint`` to
         responses.  Off by default: they reveal internal addresses.
     :param header_timeout: seconds a connection may take to deliver a complete
@@ -559,21 +590,24 @@ class HashlbProxy:
         peer = format_address(transport.get_extra_info("peername") if transport else None)
         address = route.host.address
         url = URL(f"http://{address}{request.raw_path}", encoded=True)
-        data = _body(request.content, self.client_timeout) if request.body_exists else None
+        body = _Body(request.content, self.client_timeout) if request.body_exists else None
         self.in_flight += 1
         try:
             try:
-                upstream = await self._session.request(
-                    request.method,
-                    url,
-                    headers=self._upstream_headers(headers, peer),
-                    data=data,
-                    allow_redirects=False,
+                upstream = await self._send(
+                    self._session.request(
+                        request.method,
+                        url,
+                        headers=self._upstream_headers(headers, peer),
+                        data=body.chunks() if body is not None else None,
+                        allow_redirects=False,
+                    ),
+                    body,
                 )
             except _ClientStalled:
                 return self._reply(408, close=True)
-            except asyncio.TimeoutError:
-                log.warning("backend %s timed out", address)
+            except (asyncio.TimeoutError, _BackendStalled) as exc:
+                log.warning("backend %s timed out (%s)", address, type(exc).__name__)
                 return self._reply(504)
             except (ClientError, OSError, ValueError) as exc:
                 if isinstance(exc.__cause__, _ClientStalled) or isinstance(
@@ -586,6 +620,29 @@ class HashlbProxy:
                 return await self._relay(request, route, upstream)
         finally:
             self.in_flight -= 1
+
+    async def _send(self, sending: Awaitable[ClientResponse], body: _Body | None) -> ClientResponse:
+        """Await the backend's response head; a backend that takes no body bytes
+        for ``timeout`` seconds raises :class:`_BackendStalled`.
+
+        aiohttp's ``sock_read`` only starts once the body is written and it has
+        no write timeout, so a backend that stops reading would hold the
+        request (and both connections) for ever.
+        """
+        task = asyncio.ensure_future(sending)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.timeout / 4)
+                if done:
+                    return task.result()
+                since = body.backend_since if body is not None else None
+                if since is not None and loop.time() - since >= self.timeout:
+                    raise _BackendStalled
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
 
     async def _relay(self, request: web.Request, route: Any, upstream: Any) -> web.StreamResponse:
         """Stream the backend's response to the client."""
