@@ -450,7 +450,7 @@ def test_a_client_that_does_not_read_is_cut_and_the_backend_freed() -> None:
         sent.append(n)
         return False
 
-    async def body(_p: HashlbProxy, port: int, backend: RawBackend) -> None:
+    async def body(proxy: HashlbProxy, port: int, backend: RawBackend) -> None:
         reader, writer = await connect(port)
         writer.write(get())
         await writer.drain()
@@ -459,6 +459,11 @@ def test_a_client_that_does_not_read_is_cut_and_the_backend_freed() -> None:
                 break
             await asyncio.sleep(0.02)
         assert sent and sent[0] < 512, sent
+        for _ in range(2000):  # the client's connection is gone, unread buffer and all
+            if proxy.connections == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert proxy.connections == 0
         assert await closed_within(reader, 20.0)
         writer.close()
 

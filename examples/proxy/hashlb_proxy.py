@@ -582,12 +582,12 @@ class HashlbProxy:
         if refused is not None or headers is None:
             return self._reply(refused or 400, close=True)
         router = self._router  # one router for the whole request, even across a reload
-        route = router.route(self.to_hashlb_request(request))
+        hashlb_request = self.to_hashlb_request(request)
+        route = router.route(hashlb_request)
         if route.host is None:
             return self._reply(503)
         assert self._session is not None
-        transport = request.transport
-        peer = format_address(transport.get_extra_info("peername") if transport else None)
+        peer = hashlb_request.remote_address
         address = route.host.address
         url = URL(f"http://{address}{request.raw_path}", encoded=True)
         body = _Body(request.content, self.client_timeout) if request.body_exists else None
@@ -629,6 +629,8 @@ class HashlbProxy:
         no write timeout, so a backend that stops reading would hold the
         request (and both connections) for ever.
         """
+        if body is None:  # nothing to write: connect and sock_read bound it all
+            return await sending
         task = asyncio.ensure_future(sending)
         loop = asyncio.get_running_loop()
         try:
@@ -636,7 +638,7 @@ class HashlbProxy:
                 done, _ = await asyncio.wait({task}, timeout=self.timeout / 4)
                 if done:
                     return task.result()
-                since = body.backend_since if body is not None else None
+                since = body.backend_since
                 if since is not None and loop.time() - since >= self.timeout:
                     raise _BackendStalled
         finally:
@@ -681,17 +683,34 @@ class HashlbProxy:
         except ValueError:  # a control character aiohttp will not write
             log.warning("backend %s sent a header that cannot be forwarded", address)
             return self._reply(502)
-        idle = self.client_timeout
+        transport = request.transport
+        loop = asyncio.get_running_loop()
+        stalled = False
+
+        def cut() -> None:  # the client stopped reading: drop it, buffer and all
+            nonlocal stalled
+            stalled = True
+            if transport is not None:
+                transport.abort()
+
         try:
             async for chunk in upstream.content.iter_chunked(_STREAM_CHUNK):
-                await asyncio.wait_for(response.write(chunk), idle)
-            await asyncio.wait_for(response.write_eof(), idle)
+                # A timer, not wait_for: no task per chunk.
+                timer = loop.call_later(self.client_timeout, cut)
+                try:
+                    await response.write(chunk)
+                finally:
+                    timer.cancel()
+            await response.write_eof()
         except (ClientError, OSError, asyncio.TimeoutError) as exc:
             # Headers are out: all we can do is cut both streams short.
-            log.info("stream from %s cut: %s", address, type(exc).__name__)
+            if stalled:
+                log.info("client stopped reading a response from %s: cut", address)
+            else:
+                log.info("stream from %s cut: %s", address, type(exc).__name__)
             upstream.close()
-            if request.transport is not None:
-                request.transport.close()
+            if transport is not None:
+                transport.close()  # after what was written (abort() if it stalled)
         return response
 
 
