@@ -587,7 +587,8 @@ class HashlbProxy:
         if route.host is None:
             return self._reply(503)
         assert self._session is not None
-        peer = hashlb_request.remote_address
+        remote = hashlb_request.remote_address
+        peer = remote if isinstance(remote, str) else None
         address = route.host.address
         url = URL(f"http://{address}{request.raw_path}", encoded=True)
         body = _Body(request.content, self.client_timeout) if request.body_exists else None
