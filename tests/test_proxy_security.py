@@ -951,6 +951,60 @@ def test_a_backend_dying_mid_body_is_never_passed_off_as_complete(response: byte
     run(body, respond=die)
 
 
+def test_a_stray_backend_response_is_never_served_to_the_next_request() -> None:
+    """Response queue poisoning: bytes after a complete response close the pooled connection."""
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nalice's data!"
+    count = 0
+
+    async def respond(_req: Recorded, writer: asyncio.StreamWriter) -> bool:
+        nonlocal count
+        count += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d" % (len(str(count)), count))
+        await writer.drain()
+        if count == 1:
+            await asyncio.sleep(0.2)  # after the proxy has pooled the connection
+            writer.write(stray)
+            await writer.drain()
+        return True
+
+    async def body(_p: HashlbProxy, port: int, backend: RawBackend) -> None:
+        first = await exchange(port, get(b"/alice"))
+        assert first.status == 200 and first.body == b"1"
+        for _ in range(100):  # until the stray response has arrived at the proxy
+            if backend.closed_by_peer:
+                break
+            await asyncio.sleep(0.02)
+        second = await exchange(port, get(b"/bob"))
+        assert second.status == 200 and second.body == b"2"  # bob's own response
+        assert backend.connections == 2  # on a new connection
+        assert [r.target for r in backend.requests] == [b"/alice", b"/bob"]
+
+    run(body, respond=respond)
+
+
+def test_backend_connections_are_reused_across_interim_responses() -> None:
+    """The stray-bytes guard never fires on a well-behaved backend (1xx sent apart included)."""
+
+    async def respond(req: Recorded, writer: asyncio.StreamWriter) -> bool:
+        if req.target == b"/hints":
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        writer.write(OK if req.method != b"HEAD" else OK[: -len(b"ok")])
+        await writer.drain()
+        return True
+
+    async def body(_p: HashlbProxy, port: int, backend: RawBackend) -> None:
+        for target in (b"/a", b"/hints", b"/b", b"/hints", b"/c"):
+            r = await exchange(port, get(target))
+            assert r.status == 200 and r.body == b"ok"
+            r = await exchange(port, get(target, method=b"HEAD"), head_request=True)
+            assert r.status == 200
+        assert backend.connections == 1  # one pooled connection did it all
+
+    run(body, respond=respond)
+
+
 # -- configuration -----------------------------------------------------------------
 
 

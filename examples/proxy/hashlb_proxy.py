@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -64,6 +65,7 @@ from aiohttp import (
     TCPConnector,
     web,
 )
+from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from yarl import URL
@@ -264,6 +266,46 @@ class _GuardedProtocol(web.RequestHandler):
             "request head not complete in %ss from %s: closing", self._hl_proxy.header_timeout, peer
         )
         self.force_close()
+
+
+class _BackendProtocol(ResponseHandler):
+    """aiohttp's client protocol, dropping a connection that speaks out of turn.
+
+    Bytes a backend sends after its final response is complete (a stray
+    second response, say) would wait in the pooled connection and be read as
+    the response to the *next* request on it: another user's response.
+    aiohttp only notices when they arrive before the connection is released;
+    this protocol closes the connection whenever they arrive.
+    """
+
+    _hl_final: Any = None  # the body stream of the final (non-1xx) response
+
+    def set_response_params(self, *args: Any, **kwargs: Any) -> None:
+        self._hl_final = None  # a new request on this connection
+        super().set_response_params(*args, **kwargs)
+
+    def feed_data(self, data: Any, *args: Any) -> None:
+        message, payload = data
+        if getattr(message, "code", 0) >= 200:
+            self._hl_final = payload
+        super().feed_data(data, *args)
+
+    def data_received(self, data: bytes) -> None:
+        final = self._hl_final
+        if data and final is not None and final.is_eof():
+            log.warning("a backend sent %d bytes after its response: connection closed", len(data))
+            if self.transport is not None:
+                self.transport.close()  # never handed to another request
+            return
+        super().data_received(data)
+
+
+class _BackendConnector(TCPConnector):
+    """A TCPConnector whose connections use :class:`_BackendProtocol`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(_BackendProtocol, loop=self._loop)  # type: ignore[assignment]
 
 
 class _Forwarded(web.StreamResponse):
@@ -493,7 +535,7 @@ class HashlbProxy:
 
     async def _start_session(self, _app: web.Application) -> None:
         self._session = ClientSession(
-            connector=TCPConnector(
+            connector=_BackendConnector(
                 limit=self.backend_connections,
                 limit_per_host=self.backend_connections_per_host,
                 force_close=False,
