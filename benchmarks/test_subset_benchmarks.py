@@ -151,3 +151,104 @@ def test_router_route_many_sticky_maglev_1m(benchmark, impl: Implementation) -> 
 def test_router_with_weights(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     router, _, _, _ = _setup(impl)
     benchmark(router.with_weights, {"safe": 95, "risky": 5})
+
+
+# ---- Router.with_weights / with_hosts by fleet size ------------------------------------
+# with_weights reuses every table and per-subset lookup: its cost is O(subsets),
+# independent of the host count.  with_hosts re-selects the members (one pass
+# over the hosts) and rebuilds only the subsets whose member tuple changed.
+
+
+def _big_router(impl: Implementation, n_hosts: int, n_subsets: int) -> tuple[Router, list[Host]]:
+    """Return a sticky ring-hash router over *n_hosts* hosts in *n_subsets* subsets."""
+    hosts = [
+        Host(f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}:80", labels={"s": f"s{i % n_subsets}"})
+        for i in range(n_hosts)
+    ]
+    pol = impl.module("policy")
+    router = Router(
+        hosts,
+        subsets={f"s{j}": {"s": f"s{j}"} for j in range(n_subsets)},
+        weights=_picker(impl, {f"s{j}": 1 + j for j in range(n_subsets)}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("ring").RingHash,
+        balancer_options={"min_ring_size": 64, "max_ring_size": 1024},
+    )
+    return router, hosts
+
+
+@pytest.mark.benchmark(group="router with_weights by size")
+@pytest.mark.parametrize(("n_hosts", "n_subsets"), [(100, 2), (20_000, 50)])
+def test_router_with_weights_by_size(
+    benchmark, impl: Implementation, n_hosts: int, n_subsets: int
+) -> None:  # type: ignore[no-untyped-def]
+    router, _ = _big_router(impl, n_hosts, n_subsets)
+    benchmark(router.with_weights, {f"s{j}": 2 + j for j in range(n_subsets)})
+
+
+@pytest.mark.benchmark(group="router with_hosts by size")
+@pytest.mark.parametrize(("n_hosts", "n_subsets"), [(100, 2), (20_000, 50)])
+def test_router_with_hosts_one_changed_by_size(
+    benchmark, impl: Implementation, n_hosts: int, n_subsets: int
+) -> None:  # type: ignore[no-untyped-def]
+    """One host replaced: one subset's table is rebuilt, every other one is reused."""
+    router, hosts = _big_router(impl, n_hosts, n_subsets)
+    hosts[0] = Host("10.255.255.254:80", labels={"s": "s0"})
+    benchmark(router.with_hosts, hosts)
+
+
+# ---- Router defences: key_seed and bounded load (issue 10) ---------------------------
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_route_sticky_key_seed(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """route() with key_seed: the same hot path, the policy hashes with a seed."""
+    _, _, _, requests = _setup(impl)
+    pol = impl.module("policy")
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("maglev").Maglev,
+        key_seed=0x5EED,
+    )
+    benchmark(_call_all(router.route, requests))
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_acquire_release_bounded_150(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """acquire() + release() with hash_balance_factor=150, one request in flight at a time."""
+    _, _, _, requests = _setup(impl)
+    pol = impl.module("policy")
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("maglev").Maglev,
+        hash_balance_factor=150,
+    )
+    acquire = router.acquire
+
+    def run() -> None:
+        for r in requests:
+            acquire(r).release()
+
+    benchmark(run)
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_route_bounded_150_peek(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """route() with hash_balance_factor=150: a peek at bounded load's choice (90-host subset)."""
+    _, _, _, requests = _setup(impl)
+    pol = impl.module("policy")
+    router = Router(
+        FLEET,
+        subsets=SUBSETS,
+        weights=_picker(impl, {"safe": 99, "risky": 1}),
+        policy=pol.HashPolicy(pol.Header("x-user")),
+        balancer=impl.module("maglev").Maglev,
+        hash_balance_factor=150,
+    )
+    benchmark(_call_all(router.route, requests))

@@ -222,3 +222,265 @@ cli_splits = st.lists(
     min_size=2,
     max_size=3,
 ).filter(lambda split: any(w for w, _ in split))
+
+
+# ---- Router (issue 10) -------------------------------------------------------------
+#: Label keys and values small enough for selectors to overlap often.
+_label_keys = st.sampled_from(["app", "version", "zone"])
+_label_values = st.sampled_from(["a", "b", "c"])
+labelled_labels = st.dictionaries(_label_keys, _label_values, max_size=3)
+
+
+@st.composite
+def labelled_hosts(draw: st.DrawFn, min_size: int = 0, max_size: int = 16) -> list:
+    """Return Hosts with labels over app/version/zone = a/b/c; now and then a repeat."""
+    from hashlb import Host
+
+    n = draw(st.integers(min_value=min_size, max_value=max_size))
+    hosts = [
+        Host(f"10.2.0.{i}:80", draw(st.integers(1, 3)), labels=draw(labelled_labels))
+        for i in range(n)
+    ]
+    if hosts and draw(st.booleans()):
+        hosts.append(hosts[draw(st.integers(0, len(hosts) - 1))])  # the same host twice
+    return hosts
+
+
+#: Subset name -> label selector (possibly empty: every host).
+label_selectors = st.dictionaries(
+    st.sampled_from(["s0", "s1", "s2", "s3"]), labelled_labels, min_size=1, max_size=4
+)
+
+
+# ---- hostile request data (issue 10) ----------------------------------------
+#
+# Objects a careless or hostile caller can hand the request parsers.  The rule
+# both twins follow: text is str, bytes or bytearray, a subclass read by its
+# value without calling any of its methods; a header entry or an address is a
+# tuple or list, subclasses read by their items; everything else is ignored.
+# So every method below that raises must never be called, and every value
+# must give the same result on both twins.
+
+
+class HostileError(Exception):
+    """Raised by a method of a hostile object: a twin that calls one fails."""
+
+
+def _hostile(*args: object, **kwargs: object) -> object:
+    raise HostileError("a hostile method was called")
+
+
+#: Methods a naive reader of text or pairs might call (``__repr__`` stays
+#: harmless so Hypothesis can print a failing example).
+_HOSTILE_METHODS = (
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
+    "__str__", "__bytes__", "__format__", "__len__", "__iter__", "__getitem__",
+    "__contains__", "__bool__", "__index__", "__int__", "__float__", "__add__",
+    "__radd__", "__mod__", "__mul__", "__buffer__", "__reversed__", "encode",
+    "decode", "lower", "upper", "strip", "lstrip", "rstrip", "find", "rfind",
+    "split", "partition", "startswith", "endswith", "replace", "join", "count",
+    "isdigit", "isascii", "isprintable", "index", "copy",
+)  # fmt: skip
+
+
+def hostile_subclass(base: type, *, hashable: bool = False) -> type:
+    """Return a subclass of *base* whose every usual method raises HostileError.
+
+    With *hashable*, ``__hash__`` and ``__eq__`` keep *base*'s (for dict keys).
+    """
+    names = [m for m in _HOSTILE_METHODS if hasattr(base, m)]
+    if hashable:
+        names = [m for m in names if m not in ("__hash__", "__eq__", "__ne__")]
+    ns: dict[str, object] = dict.fromkeys(names, _hostile)
+    ns["__repr__"] = lambda self: f"<hostile {base.__name__} {base.__repr__(self)}>"
+    return type(f"Hostile{base.__name__.capitalize()}", (base,), ns)
+
+
+HostileStr = hostile_subclass(str)
+HostileBytes = hostile_subclass(bytes)
+HostileBytearray = hostile_subclass(bytearray)
+HostileTuple = hostile_subclass(tuple)
+HostileList = hostile_subclass(list)
+HostileInt = hostile_subclass(int)
+#: A str subclass usable as a dict key (WSGI environ keys) whose other methods raise.
+HostileKey = hostile_subclass(str, hashable=True)
+
+
+class RaisingClassAttribute:
+    """``isinstance`` reads ``__class__``, which raises here."""
+
+    @property
+    def __class__(self) -> type:  # type: ignore[override]
+        raise HostileError("__class__ was read")
+
+    def __repr__(self) -> str:
+        return "<RaisingClassAttribute>"
+
+
+class Everything:
+    """An object every operator, attribute and protocol of which raises."""
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):  # what Hypothesis' printer probes for
+            raise AttributeError(name)
+        raise HostileError(f"Everything.{name}")
+
+    __eq__ = __ne__ = __hash__ = __len__ = __iter__ = __getitem__ = __bool__ = _hostile  # type: ignore[assignment]
+    __str__ = __bytes__ = __index__ = __int__ = __contains__ = _hostile  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "<Everything>"
+
+
+def _numpy_values() -> list[object]:
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is a test dependency
+        return []
+    return [
+        np.array([1, 2]),
+        np.array([b"x-user"]),
+        np.array(b"x-user"),
+        np.str_("x-user"),
+        np.str_("alice"),
+        np.bytes_(b"x-user"),
+        np.bytes_(b"10.0.0.1:80"),
+        np.int64(5),
+        np.uint16(80),
+        np.float64("nan"),
+    ]
+
+
+def hostile_values() -> list[object]:
+    """Return prebuilt hostile request values (built once: big ones cost nothing per example)."""
+    return [
+        memoryview(b"x-user"),
+        memoryview(b"alice"),
+        bytearray(b"x-user"),
+        bytearray(b"s=v"),
+        HostileStr("x-user"),
+        HostileStr("X-USER"),
+        HostileStr("alice"),
+        HostileStr("s=v; c=1"),
+        HostileStr("/p?u=1&s=2"),
+        HostileStr("10.0.0.1:80"),
+        HostileStr("x-\udc80"),
+        HostileBytes(b"x-user"),
+        HostileBytes(b"cookie"),
+        HostileBytes(b"x-forwarded-for"),
+        HostileBytes(b"203.0.113.9, 10.0.0.1"),
+        HostileBytes(b"\xff\xfe"),
+        HostileBytearray(b"x-user"),
+        HostileBytearray(b"alice"),
+        HostileTuple((b"x-user", b"alice")),
+        HostileList(["cookie", "s=hostile"]),
+        HostileTuple(("10.0.0.1", 80)),
+        HostileInt(443),
+        RaisingClassAttribute(),
+        Everything(),
+        0,
+        -1,
+        65536,
+        10**5000,
+        True,
+        None,
+        3.5,
+        float("inf"),
+        (),
+        [],
+        {},
+        object(),
+        "1" * 5000,
+        "0" * 5000 + "7",
+        "x" * 100_000,
+        b"y" * 100_000,
+        b"\x80\xff\xc3(",
+        "\udc80\ud800",
+        "x-user\u0130",
+        "\u212a",
+        *_numpy_values(),
+    ]
+
+
+_HOSTILE = hostile_values()
+
+
+#: One of them, drawn by index (``sampled_from`` would inspect them to print itself).
+def _hostile_at(index: int) -> object:
+    return _HOSTILE[index]
+
+
+hostile_objects = st.integers(0, len(_HOSTILE) - 1).map(_hostile_at)
+_PLAIN_NAMES = [
+    "x-user", b"x-user", "X-User", "cookie", b"cookie", "x-forwarded-for",
+    "host", ":path", ":authority", "x-canary",
+]  # fmt: skip
+_PLAIN_VALUES = [
+    "alice", b"bob", "s=v; c=1", "203.0.113.9, 10.0.0.1", "/p?u=1", "7", "", "\udc80",
+]  # fmt: skip
+#: A header name or value: plain text or anything hostile.
+hostile_text = st.one_of(
+    hostile_objects,
+    st.sampled_from(_PLAIN_NAMES + _PLAIN_VALUES),
+    request_text,
+)
+#: A header entry: a pair (plain, or a tuple/list subclass whose methods raise) or junk.
+hostile_entries = st.one_of(
+    st.tuples(hostile_text, hostile_text),
+    st.builds(lambda n, v: [n, v], hostile_text, hostile_text),
+    st.builds(lambda n, v: HostileTuple((n, v)), hostile_text, hostile_text),
+    st.builds(lambda n, v: HostileList([n, v]), hostile_text, hostile_text),
+    hostile_objects,
+)
+#: An address: text, a (host, port) pair (maybe a hostile subclass) or junk.
+hostile_addresses = st.one_of(
+    hostile_text,
+    st.tuples(hostile_text, hostile_text),
+    st.builds(lambda h, p: HostileTuple((h, p)), hostile_text, hostile_text),
+    st.builds(lambda h, p: HostileList([h, p]), st.sampled_from(["10.0.0.1", "::1"]), hostile_text),
+)
+#: Keyword arguments of ``Request(...)`` made of hostile request data.
+hostile_request_kwargs = st.fixed_dictionaries(
+    {
+        "headers": st.lists(hostile_entries, max_size=6),
+        "path": hostile_text,
+        "remote_address": hostile_addresses,
+        "local_address": hostile_addresses,
+    },
+    optional={"method": hostile_text, "authority": hostile_text, "scheme": hostile_text},
+)
+#: An ASGI scope (a dict) of hostile values.
+hostile_scopes = st.fixed_dictionaries(
+    {"type": st.just("http")},
+    optional={
+        "headers": st.one_of(st.lists(hostile_entries, max_size=6), hostile_objects),
+        "raw_path": hostile_text,
+        "path": hostile_text,
+        "query_string": hostile_text,
+        "client": hostile_addresses,
+        "server": hostile_addresses,
+        "method": hostile_text,
+        "scheme": hostile_text,
+    },
+)
+#: A WSGI environ (a dict) of hostile keys and values.
+hostile_environs = st.dictionaries(
+    st.one_of(
+        st.sampled_from(
+            ["HTTP_X_USER", "HTTP_COOKIE", "HTTP_X_FORWARDED_FOR", "PATH_INFO", "QUERY_STRING",
+             "RAW_URI", "REMOTE_ADDR", "REMOTE_PORT", "SERVER_ADDR", "SERVER_PORT", "HTTP_HOST"]
+        ),
+        st.builds(HostileKey, st.sampled_from(["HTTP_X_USER", "HTTP_COOKIE", "REMOTE_ADDR"])),
+        st.sampled_from([5, None, b"HTTP_X_USER"]),
+    ),
+    hostile_text,
+    max_size=8,
+)  # fmt: skip
+#: Configuration values: hostile objects, wrong types and plain text.
+hostile_config = st.one_of(
+    hostile_objects,
+    st.sampled_from(["x-user", "s", "", "a\nb", "a\0", ";", "x" * 10_000, "\udc80", "é"]),
+    st.builds(HostileKey, st.sampled_from(["x-user", "s", "u"])),
+    st.integers(-(2**70), 2**70),
+    st.text(max_size=8),
+)

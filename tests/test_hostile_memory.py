@@ -451,7 +451,15 @@ _UNINIT_CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "HashPolicy": (
         "P = twin('policy')\no = P.HashPolicy.__new__(P.HashPolicy)\nr = P.Request()",
-        ["o.hash(r)", "o.evaluate(r)", "o.policies", "len(o)", "hash(o)", "o == P.HashPolicy()"],
+        [
+            "o.hash(r)",
+            "o.evaluate(r)",
+            "o.policies",
+            "o.seed",
+            "len(o)",
+            "hash(o)",
+            "o == P.HashPolicy()",
+        ],
     ),
 }
 

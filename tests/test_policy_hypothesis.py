@@ -24,6 +24,12 @@ from .strategies import (  # noqa: E402
     addresses,
     cookie_strings,
     header_pairs,
+    hostile_config,
+    hostile_environs,
+    hostile_request_kwargs,
+    hostile_scopes,
+    hostile_text,
+    hostile_values,
     request_text,
     xff_values,
 )
@@ -99,7 +105,19 @@ _VALUES: tuple[object, ...] = (
     "\udc80",
     "1.2.3.4%x",
 )
-_JUNK: tuple[object, ...] = (None, 5, ("x-user",), (b"cookie", 5), b"", "", 3.5, ())
+#: Junk, and the hostile objects of issue 10 (memoryview, numpy, subclasses whose
+#: methods raise, huge digit strings ...): prebuilt, so they cost nothing per example.
+_JUNK: tuple[object, ...] = (
+    None,
+    5,
+    ("x-user",),
+    (b"cookie", 5),
+    b"",
+    "",
+    3.5,
+    (),
+    *hostile_values(),
+)
 
 
 def _request_kwargs(ctrl: bytes, blob: bytes) -> dict[str, Any]:
@@ -351,3 +369,125 @@ def test_addresses_agree_across_twins(remote: Any, local: Any, xff: str, hops: i
             )
         )
     assert out[0] == out[1]
+
+
+# ------------------------------------------------------------ hostile input (issue 10)
+
+
+def _outcome(fn: Any) -> tuple[Any, ...]:
+    """Return ``("ok", result)`` or ``("raise", exception type)`` of calling *fn*."""
+    try:
+        return ("ok", fn())
+    except Exception as exc:
+        return ("raise", type(exc))
+
+
+def _evaluate(tag: str, make: Any) -> tuple[Any, ...]:
+    """Build a request with *make(Request)* on twin *tag*; evaluate every method and the policy."""
+    P = _module(PY if tag == "py" else C)
+    request = make(P.Request)
+    out: list[Any] = []
+    for m in _methods(tag):
+        r = m.evaluate(request) if type(m).__name__ == "Cookie" else m.hash(request)
+        out.append(r.hash if type(m).__name__ == "Cookie" else r)
+    result = _everything(tag).evaluate(request)
+    out.append((result.hash, result.set_cookies))
+    out.append(P.SourceIP().client_ip(request))
+    return tuple(out)
+
+
+def _agree(pytestconfig: pytest.Config, make: Any, *, total: bool) -> None:
+    """Assert every twin gives the same outcome (result or exception type) for *make*."""
+    outcomes = [_outcome(lambda tag=tag: _evaluate(tag, make)) for tag in _twins(pytestconfig)]
+    if total:
+        assert outcomes[0][0] == "ok", outcomes[0]
+    assert all(o == outcomes[0] for o in outcomes), outcomes
+
+
+@settings(max_examples=300 if PROFILE == "ci" else 100, deadline=None, database=None)
+@given(kwargs=hostile_request_kwargs)
+def test_twins_agree_on_hostile_request_data(pytestconfig: pytest.Config, kwargs: Any) -> None:
+    """``Request(headers=[...], ...)`` of hostile objects: no raise, the same hashes on both twins.
+
+    The names and values are memoryviews, numpy arrays and scalars, str/bytes
+    subclasses whose every method raises, ints, None, huge (digit) strings,
+    invalid UTF-8 and lone surrogates; a twin that calls a method of one, or
+    reads one differently, fails here.
+    """
+    _agree(pytestconfig, lambda R: R(**kwargs), total=True)
+
+
+@settings(max_examples=300 if PROFILE == "ci" else 100, deadline=None, database=None)
+@given(scope=hostile_scopes)
+def test_twins_agree_on_hostile_asgi_scopes(pytestconfig: pytest.Config, scope: Any) -> None:
+    """``Request.from_asgi`` of a scope of hostile values: no raise, equal on both twins."""
+    _agree(pytestconfig, lambda R: R.from_asgi(scope), total=True)
+
+
+@settings(max_examples=300 if PROFILE == "ci" else 100, deadline=None, database=None)
+@given(environ=hostile_environs)
+def test_twins_agree_on_hostile_wsgi_environs(pytestconfig: pytest.Config, environ: Any) -> None:
+    """``Request.from_wsgi`` of an environ of hostile keys and values: no raise, equal."""
+    _agree(pytestconfig, lambda R: R.from_wsgi(environ), total=True)
+
+
+@settings(max_examples=200 if PROFILE == "ci" else 100, deadline=None, database=None)
+@given(headers=hostile_text, name=hostile_text)
+def test_twins_agree_on_hostile_request_containers(
+    pytestconfig: pytest.Config, headers: Any, name: Any
+) -> None:
+    """Odd ``headers`` containers and ``get_all`` names: the same result or exception type."""
+    outcomes = []
+    for tag in _twins(pytestconfig):
+        P = _module(PY if tag == "py" else C)
+        made = _outcome(lambda P=P: P.Request(headers=headers))
+        got = _outcome(lambda r=made[1]: r.get_all(name)) if made[0] == "ok" else ("skipped",)
+        outcomes.append((made[0], made[1] if made[0] == "raise" else None, got))
+    assert all(o == outcomes[0] for o in outcomes), outcomes
+
+
+def _configure(tag: str, kind: int, a: Any, b: Any, c: Any) -> Any:
+    """Build one configuration object of twin *tag* from hostile arguments; return its key."""
+    P = _module(PY if tag == "py" else C)
+    if kind == 0:
+        obj = P.Header(a)
+    elif kind == 1:
+        obj = P.Header(a, regex_rewrite=b)
+    elif kind == 2:
+        obj = P.Header("x", regex_rewrite=(a, b))
+    elif kind == 3:
+        obj = P.Cookie(a, ttl=b, path=c)
+    elif kind == 4:
+        obj = P.Cookie("s", ttl=0, attributes=a)
+    elif kind == 5:
+        obj = P.QueryParameter(a, terminal=b)
+    elif kind == 6:
+        obj = P.SourceIP(a, use_remote_address=b)
+    elif kind == 7:
+        obj = P.HashPolicy(a)
+    else:
+        obj = P.HashPolicy(P.Header("x"), seed=a)
+    return (type(obj).__name__, repr(obj), hash(obj))
+
+
+@settings(max_examples=400 if PROFILE == "ci" else 100, deadline=None, database=None)
+@given(
+    kind=st.integers(0, 8),
+    a=hostile_config,
+    b=st.one_of(hostile_config, st.tuples(hostile_config, hostile_config), st.none()),
+    c=st.one_of(st.none(), hostile_config),
+)
+def test_twins_agree_on_hostile_configuration(
+    pytestconfig: pytest.Config, kind: int, a: Any, b: Any, c: Any
+) -> None:
+    """Hostile configuration: both twins build the same policy or raise the same type.
+
+    The raised type is always TypeError or ValueError (ConfigError is one),
+    never whatever a hostile object's method raises.
+    """
+    outcomes = [
+        _outcome(lambda t=tag: _configure(t, kind, a, b, c)) for tag in _twins(pytestconfig)
+    ]
+    assert all(o == outcomes[0] for o in outcomes), outcomes
+    if outcomes[0][0] == "raise":
+        assert issubclass(outcomes[0][1], (TypeError, ValueError)), outcomes[0]

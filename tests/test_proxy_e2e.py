@@ -55,7 +55,6 @@ class Mesh:
         self.backends: dict[str, tuple[web.AppRunner, int]] = {}
         self.stopped: set[str] = set()
         self.proxy: HashlbProxy | None = None
-        self.proxy_runner: web.AppRunner | None = None
         self.url = ""
 
     async def start(self, policy: HashPolicy, weights: dict[str, int]) -> None:
@@ -73,13 +72,14 @@ class Mesh:
             balancer="maglev",
             mode="sticky",
         )
-        self.proxy = HashlbProxy(router, timeout=5)
-        self.proxy_runner, port = await _start(self.proxy.app())
+        # debug_headers: the tests read x-hashlb-subset (off by default).
+        self.proxy = HashlbProxy(router, timeout=5, debug_headers=True)
+        port = await self.proxy.start("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
-        if self.proxy_runner is not None:
-            await self.proxy_runner.cleanup()
+        if self.proxy is not None:
+            await self.proxy.close()
         for name, (runner, _) in self.backends.items():
             if name not in self.stopped:
                 await runner.cleanup()
@@ -240,6 +240,7 @@ def test_proxy_configured_from_istio_yaml(tmp_path: Path) -> None:
 
     async def main() -> None:
         runners = []
+        proxy: HashlbProxy | None = None
         try:
             pods = []
             for name in ("safe-0", "safe-1", "risky-0"):
@@ -278,9 +279,10 @@ spec:
     - {destination: {host: fleetman-staff-service, subset: risky}, weight: 10}
 """
             )
-            proxy = HashlbProxy(YamlRouter([str(tmp_path)], mode="sticky"), timeout=5)
-            prunner, pport = await _start(proxy.app())
-            runners.append(prunner)
+            proxy = HashlbProxy(
+                YamlRouter([str(tmp_path)], mode="sticky"), timeout=5, debug_headers=True
+            )
+            pport = await proxy.start()
             url = f"http://127.0.0.1:{pport}/"
             async with ClientSession(timeout=TIMEOUT) as s:
                 seen: dict[str, set[str]] = {}
@@ -293,6 +295,8 @@ spec:
                 assert all(len(v) == 1 for v in seen.values())
                 assert {next(iter(v)) for v in seen.values()} >= {"safe-0", "safe-1"}
         finally:
+            if proxy is not None:
+                await proxy.close()
             for r in runners:
                 await r.cleanup()
 

@@ -53,6 +53,7 @@ cdef extern from "Python.h":
     bint PyDict_CheckExact(object o)
     PyObject *PyDict_GetItem(object d, object key)
     void PyErr_Clear()
+    object PyUnicode_AsEncodedString(object s, const char *encoding, const char *errors)
 
 
 cdef extern from "<arpa/inet.h>" nogil:
@@ -73,6 +74,8 @@ cdef object _check_use_remote = _py._check_use_remote
 cdef object _compile_rewrite = _py._compile_rewrite
 cdef object _generate_cookie = _py._generate_cookie
 cdef object _header_list = _py._header_list
+cdef object _asgi_headers = _py._asgi_headers
+cdef object _items = _py._items
 cdef object _from_wsgi = _py.Request.from_wsgi.__func__
 cdef object _Mapping = Mapping
 
@@ -98,7 +101,8 @@ cdef inline object _text(object v, const char **ptr, Py_ssize_t *n):
 
     ``bytes`` is read in place (``bytearray`` copied), ``str`` as its UTF-8 (an
     ASCII ``str`` in place; lone surrogates encoded with ``surrogatepass``,
-    like the pure twin).  Anything else is not text: None.
+    like the pure twin).  Subclasses are read by their value through the C
+    API, which calls none of their methods.  Anything else is not text: None.
     """
     if PyBytes_Check(v):
         ptr[0] = PyBytes_AS_STRING(v)
@@ -113,7 +117,7 @@ cdef inline object _text(object v, const char **ptr, Py_ssize_t *n):
         if ptr[0] != NULL:
             return v
         PyErr_Clear()
-        b = v.encode("utf-8", "surrogatepass")
+        b = PyUnicode_AsEncodedString(v, b"utf-8", b"surrogatepass")
         ptr[0] = PyBytes_AS_STRING(b)
         n[0] = PyBytes_GET_SIZE(b)
         return b
@@ -155,28 +159,23 @@ cdef inline bint _name_eq(const char *p, Py_ssize_t n, const char *lname, Py_ssi
     return True
 
 
-cdef inline bint _pair(object item, PyObject **name, PyObject **value) except -1:
-    """Unpack a header entry the way the pure twin does; False for a malformed one."""
-    if PyTuple_CheckExact(item):
+cdef inline bint _pair(object item, PyObject **name, PyObject **value) noexcept:
+    """Point at the name and value of a header entry; False when it is not a pair.
+
+    A pair is a 2-item tuple or list, subclasses read by their items (no
+    method of theirs is called), as in the pure twin's ``_pair``.
+    """
+    if PyTuple_Check(item):
         if PyTuple_GET_SIZE(item) == 2:
             name[0] = PyTuple_GET_ITEM(item, 0)
             value[0] = PyTuple_GET_ITEM(item, 1)
             return True
-    elif PyList_CheckExact(item):
+    elif PyList_Check(item):
         if PyList_GET_SIZE(item) == 2:
             name[0] = PyList_GET_ITEM(item, 0)
             value[0] = PyList_GET_ITEM(item, 1)
             return True
     return False
-
-
-cdef object _unpack(object item):
-    """Generic ``name, value = item`` of the pure twin; None when it fails."""
-    try:
-        a, b = item
-    except Exception:
-        return None
-    return (a, b)
 
 
 cdef list _scan(object headers, const char *lname, Py_ssize_t ln):
@@ -187,7 +186,7 @@ cdef list _scan(object headers, const char *lname, Py_ssize_t ln):
     cdef PyObject *pv
     cdef const char *p = NULL
     cdef Py_ssize_t n = 0
-    cdef object item, name, value, holder, pair
+    cdef object item, name, value, holder
     cdef bint is_list = PyList_Check(headers)
     while True:
         if is_list:
@@ -199,14 +198,10 @@ cdef list _scan(object headers, const char *lname, Py_ssize_t ln):
                 break
             item = <object>PyTuple_GET_ITEM(headers, i)
         i += 1
-        if _pair(item, &pn, &pv):
-            name = <object>pn
-            value = <object>pv
-        else:
-            pair = _unpack(item)
-            if pair is None:
-                continue
-            name, value = pair
+        if not _pair(item, &pn, &pv):
+            continue
+        name = <object>pn
+        value = <object>pv
         holder = _text(name, &p, &n)
         if holder is None or not _name_eq(p, n, lname, ln):
             continue
@@ -288,9 +283,16 @@ cdef object _connection_ip(object address):
     if address is None:
         return None
     if PyTuple_Check(address) or PyList_Check(address):
-        if len(address) < 1:
-            return None
-        holder = _text(address[0], &p, &n)
+        # read by value (no __len__/__getitem__ of a subclass), as the pure twin's _items
+        if PyTuple_Check(address):
+            if PyTuple_GET_SIZE(address) < 1:
+                return None
+            host = <object>PyTuple_GET_ITEM(address, 0)
+        else:
+            if PyList_GET_SIZE(address) < 1:
+                return None
+            host = <object>PyList_GET_ITEM(address, 0)
+        holder = _text(host, &p, &n)
         if holder is None:
             return None
         if n >= 2 and p[0] == 91 and p[n - 1] == 93:  # "[...]"
@@ -372,8 +374,10 @@ cdef class Request:
     :param headers: a mapping (values may be lists for repeated headers), a
         list of ``(name, value)`` pairs (repeated names allowed), or raw
         ``(bytes, bytes)`` pairs as ASGI gives them.  Names match
-        ASCII-case-insensitively; ``str`` is read as UTF-8.  Entries that are
-        not pairs of text are ignored.
+        ASCII-case-insensitively; ``str`` is read as UTF-8.  Text is
+        ``str``, ``bytes`` or ``bytearray``, a subclass read by its value
+        (none of its methods is called); a pair is a 2-item tuple or list.
+        Entries that are not pairs of text are ignored.
     :param path: the ``:path`` (``"/p?q=1"``), not percent-decoded.
     :param remote_address: the peer: ``"10.0.0.7:51234"``,
         ``"[2001:db8::1]:443"``, a bare IP, or a ``(host, port)`` tuple.
@@ -474,15 +478,16 @@ cdef class Request:
         else:
             raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
         if not (PyList_CheckExact(headers) or PyTuple_CheckExact(headers)):
-            try:
-                headers = [] if headers is None else list(headers)
-            except Exception:
-                headers = []
+            headers = _asgi_headers(headers)
         self._headers = headers
         self._path = path
         self._authority = None
-        if not self._query or path is None:
+        if path is None or self._query is None:
             self._query = None
+        else:
+            self._query = _as_bytes(self._query)  # request text only: None otherwise
+            if not self._query:
+                self._query = None
         return self
 
     @classmethod
@@ -702,6 +707,7 @@ cdef class _Method:
     cdef bint _ready
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
+        # On entry out[0] holds the xxh64 seed (0: Envoy's); on a hash, out[0] is it.
         return 0
 
     cdef int _not_ready(self, str cls) except -1:
@@ -737,10 +743,12 @@ cdef class Header(_Method):
         pseudo-headers ``:path``, ``:authority``, ``:method`` and ``:scheme``
         are allowed.
     :param regex_rewrite: ``(pattern, substitution)``: replace every match
-        in each value.  Python ``re`` syntax (``re.ASCII``); the substitution
-        uses Envoy's ``\\1`` style.
+        in each value, as Envoy does (``RE2::GlobalReplace``).  The pattern is
+        RE2 syntax, run by RE2 (the google-re2 package, linear time); the
+        substitution uses Envoy's ``\\1`` style.
     :param bool terminal: stop the policy here if a hash exists.
-    :raises ConfigError: empty *name*, or a malformed regex/substitution.
+    :raises ConfigError: empty *name*, a pattern RE2 rejects, or a malformed
+        substitution.
     :raises TypeError: an argument has the wrong type.
 
     >>> Header("x-user").hash(Request(headers={"x-user": "foo"}))
@@ -756,7 +764,7 @@ cdef class Header(_Method):
     def __init__(self, name, *, regex_rewrite=None, terminal=False):
         if self._lname is not None:
             raise TypeError("Header is immutable; __init__ cannot run twice")
-        raw = _check_name(name, "Header")
+        name, raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
         self._name = name
         self._lname = raw.lower()
@@ -798,7 +806,7 @@ cdef class Header(_Method):
         cdef const char *p1 = NULL
         cdef PyObject *pn
         cdef PyObject *pv
-        cdef object headers, item, name, value, holder, first = None, pair
+        cdef object headers, item, name, value, holder, first = None
         cdef list values
         cdef uint64_t h
         cdef bint is_list
@@ -819,14 +827,10 @@ cdef class Header(_Method):
                     break
                 item = <object>PyTuple_GET_ITEM(headers, i)
             i += 1
-            if _pair(item, &pn, &pv):
-                name = <object>pn
-                value = <object>pv
-            else:
-                pair = _unpack(item)
-                if pair is None:
-                    continue
-                name, value = pair
+            if not _pair(item, &pn, &pv):
+                continue
+            name = <object>pn
+            value = <object>pv
             if PyBytes_CheckExact(name):
                 if not _name_eq(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), lname, ln):
                     continue
@@ -846,15 +850,15 @@ cdef class Header(_Method):
                 return self._eval_slow(req, out)
         if count == 0:
             return 0
-        out[0] = hlb_xxh64(p1, <size_t>n1, 0)
+        out[0] = hlb_xxh64(p1, <size_t>n1, out[0])
         return 1
 
     cdef int _eval_slow(self, Request req, uint64_t *out) except -1:
         cdef list values
+        cdef uint64_t h = out[0]  # the seed
         if self._lname is None:  # not initialised: _which is 0, so _eval comes here
             self._not_ready("Header")
         values = req._values(self._lname)
-        cdef uint64_t h = 0
         cdef bytes v
         if not values:
             return 0
@@ -862,7 +866,7 @@ cdef class Header(_Method):
             values = [self._rewrite(v) for v in values]
         if len(values) == 1:
             v = values[0]
-            out[0] = hlb_xxh64(PyBytes_AS_STRING(v), <size_t>PyBytes_GET_SIZE(v), 0)
+            out[0] = hlb_xxh64(PyBytes_AS_STRING(v), <size_t>PyBytes_GET_SIZE(v), h)
             return 1
         values.sort()
         for v in values:
@@ -918,7 +922,8 @@ cdef class Cookie(_Method):
     def __init__(self, name, ttl=None, path=None, attributes=None, *, terminal=False):
         if self._raw is not None:
             raise TypeError("Cookie is immutable; __init__ cannot run twice")
-        self._raw = _check_cookie_name(name)
+        name, raw = _check_cookie_name(name)
+        self._raw = raw
         self._name = name
         self._ttl = _check_ttl(ttl)
         self._path = None if path is None else _check_header_text(path, "Cookie path")
@@ -1036,7 +1041,7 @@ cdef class Cookie(_Method):
                             val += 1
                             vl -= 2
                         if vl > 0:
-                            out[0] = hlb_xxh64(val, <size_t>vl, 0)
+                            out[0] = hlb_xxh64(val, <size_t>vl, out[0])
                             return 1
                         return self._generate(req, out, cookies)
                 start = end + 1
@@ -1051,7 +1056,7 @@ cdef class Cookie(_Method):
             return 0
         if cookies is not None:
             cookies.append(self.set_cookie_value(generated.decode()))
-        out[0] = hlb_xxh64(PyBytes_AS_STRING(generated), <size_t>PyBytes_GET_SIZE(generated), 0)
+        out[0] = hlb_xxh64(PyBytes_AS_STRING(generated), <size_t>PyBytes_GET_SIZE(generated), out[0])
         return 1
 
     def _key(self):
@@ -1164,7 +1169,7 @@ cdef class SourceIP(_Method):
         ip = self._ip(req)
         if ip is None:
             return 0
-        out[0] = hlb_xxh64(PyBytes_AS_STRING(ip), <size_t>PyBytes_GET_SIZE(ip), 0)
+        out[0] = hlb_xxh64(PyBytes_AS_STRING(ip), <size_t>PyBytes_GET_SIZE(ip), out[0])
         return 1
 
     def _key(self):
@@ -1203,7 +1208,8 @@ cdef class QueryParameter(_Method):
     def __init__(self, name, *, terminal=False):
         if self._raw is not None:
             raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
-        self._raw = _check_name(name, "QueryParameter")
+        name, raw = _check_name(name, "QueryParameter")
+        self._raw = raw
         self._name = name
         self._terminal = _check_terminal(terminal)
 
@@ -1259,10 +1265,10 @@ cdef class QueryParameter(_Method):
                 eq += 1
             if eq == end:
                 if end - start == nl and memcmp(p + start, name, <size_t>nl) == 0:
-                    out[0] = hlb_xxh64(p, 0, 0)
+                    out[0] = hlb_xxh64(p, 0, out[0])
                     return 1
             elif eq - start == nl and memcmp(p + start, name, <size_t>nl) == 0:
-                out[0] = hlb_xxh64(p + eq + 1, <size_t>(end - eq - 1), 0)
+                out[0] = hlb_xxh64(p + eq + 1, <size_t>(end - eq - 1), out[0])
                 return 1
             start = end + 1
         return 0
@@ -1281,7 +1287,7 @@ cdef class QueryParameter(_Method):
 
 
 cdef class HashPolicy:
-    """HashPolicy(*policies)\n--\n\nAn ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
+    """HashPolicy(*policies, seed=0)\n--\n\nAn ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
 
     Methods are evaluated in order.  The first hash becomes the result; each
     later one is folded in as ``rotl1(result) ^ hash``.  After a method with
@@ -1290,32 +1296,43 @@ cdef class HashPolicy:
 
     :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
         :class:`QueryParameter` objects (or one list of them).
-    :raises TypeError: an argument is not a hash method.
+    :param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
+        ``0`` (the default) is Envoy's unseeded hash; a random secret seed
+        (``secrets.randbits(64)``) makes the request -> hash mapping
+        unpredictable to clients (hash flooding), and every proxy that must
+        agree needs the same seed.  Multi-value headers chain from it.  The
+        seed is not shown by ``repr``.
+    :raises TypeError: an argument is not a hash method, or *seed* is not an int.
+    :raises ~hashlb.ConfigError: *seed* is out of range.
 
     >>> policy = HashPolicy(Header("x-user"), SourceIP())
     >>> policy.hash(Request(headers={"x-user": "foo"}))  # xxh64("foo")
     3728699739546630719
+    >>> HashPolicy(Header("x-user"), seed=7).hash(Request(headers={"x-user": "foo"}))  # xxh64("foo", 7)
+    8283876513818656790
     """
 
     cdef tuple _policies
+    cdef uint64_t _seed
 
     cdef int _check_ready(self) except -1:
         if self._policies is None:
             raise _uninitialised(self, "HashPolicy")
         return 0
 
-    def __init__(self, *policies):
+    def __init__(self, *policies, seed=0):
         if self._policies is not None:
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items = policies
         if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = tuple(items[0])
+            items = tuple(_items(items[0]))  # a subclass is read by value
         for i, p in enumerate(items):
             if not isinstance(p, _Method):
                 raise TypeError(
                     f"policies[{i}] must be a Header, Cookie, SourceIP or QueryParameter, "
                     f"not {type(p).__name__}"
                 )
+        self._seed = _py._check_seed(seed)
         self._policies = items
 
     @property
@@ -1323,6 +1340,12 @@ cdef class HashPolicy:
         """The hash methods, in evaluation order."""
         self._check_ready()
         return self._policies
+
+    @property
+    def seed(self):
+        """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
+        self._check_ready()
+        return self._seed
 
     def hash(self, request):
         """Return the request hash, or None when no method yields one.
@@ -1362,7 +1385,7 @@ cdef class HashPolicy:
         if self._policies is None:
             self._check_ready()
         for m in self._policies:
-            v = 0
+            v = self._seed
             if m._eval(req, &v, cookies):
                 h = v if not have else (((h << 1) | (h >> 63)) ^ v)
                 have = True
@@ -1376,16 +1399,21 @@ cdef class HashPolicy:
             return NotImplemented
         self._check_ready()
         (<HashPolicy>other)._check_ready()
-        return self._policies == (<HashPolicy>other)._policies
+        return (
+            self._policies == (<HashPolicy>other)._policies
+            and self._seed == (<HashPolicy>other)._seed
+        )
 
     def __hash__(self):
         self._check_ready()
-        return hash(self._policies)
+        return hash((self._policies, self._seed))
 
     def __repr__(self):
         if self._policies is None:
             return "<HashPolicy object (not initialised)>"
-        return f"HashPolicy({', '.join(map(repr, self._policies))})"
+        # A seed is a secret: never printed (repr ends up in logs).
+        seed = ", seed=<hidden>" if self._seed else ""
+        return f"HashPolicy({', '.join(map(repr, self._policies))}{seed})"
 
     def __len__(self):
         self._check_ready()

@@ -50,20 +50,130 @@ Headers = Mapping[Any, Any] | Iterable[Any] | None
 
 
 # ---------------------------------------------------------------- helpers
+#
+# The request-data rule (docs/reference/policy.rst, "Text"): a header name or
+# value, a path, a query string, an address or a port is read only if its
+# *type* is ``str``, ``bytes`` or ``bytearray`` (a port may also be an
+# ``int``), subclasses included; a subclass is read by its underlying value
+# without calling any of its methods (no ``__eq__``, ``__hash__``, ``encode``,
+# ``__bytes__``, ``__index__``, ``__class__`` ...).  Anything else is not
+# text and is ignored.  A header entry or an address tuple is a ``tuple`` or
+# ``list`` (subclasses read by their items, without calling their methods).
+# Type tests use ``type(v)`` and ``issubclass``, never ``isinstance`` (which
+# reads ``__class__``, a property that may run code).
+
+_ALL = slice(None)
+# Unbound methods of the base types: called on a subclass instance they read
+# its value and run none of the subclass's code.
+_str_encode: Any = str.encode
+_bytes_slice: Any = bytes.__getitem__
+_bytearray_slice: Any = bytearray.__getitem__
+_tuple_len: Any = tuple.__len__
+_tuple_item: Any = tuple.__getitem__
+_list_len: Any = list.__len__
+_list_item: Any = list.__getitem__
+_int_value: Any = int.__index__
+#: Longest repr put into an error message (configuration values can be huge).
+_REPR_LIMIT = 80
+
+
+def _short(value: object) -> str:
+    """Return ``repr(value)`` for an error message, cut to about 80 characters.
+
+    Text longer than the limit is cut *before* ``repr`` runs, and an ``int``
+    too long to print says how many bits it has, so a message never formats
+    an unbounded value.
+    """
+    v: Any = value
+    t = type(v)
+    if t is str or t is bytes or t is bytearray:
+        r = repr(v[:_REPR_LIMIT])
+        cut = len(v) > _REPR_LIMIT
+        if len(r) > _REPR_LIMIT:  # escapes make a repr up to 10x its text
+            r = r[:_REPR_LIMIT]
+            cut = True
+        return f"{r}... ({len(v)} {'chars' if t is str else 'bytes'})" if cut else r
+    if t is int:
+        if v.bit_length() > 200:
+            return f"<int of {v.bit_length()} bits>"
+        return repr(v)
+    try:
+        r = repr(v)
+    except Exception:
+        return f"<{t.__name__}>"
+    return r if len(r) <= _REPR_LIMIT else r[:_REPR_LIMIT] + "..."
 
 
 def _to_bytes(value: object) -> bytes | None:
-    """Return request text as bytes (str -> UTF-8, lone surrogates kept), else None."""
-    if type(value) is bytes:
-        return value
-    if isinstance(value, str):
+    """Return request text as bytes (str -> UTF-8, lone surrogates kept), else None.
+
+    ``str``, ``bytes`` and ``bytearray`` subclasses are read by their value,
+    without calling any of their methods; every other type gives None.
+    """
+    v: Any = value
+    t = type(v)
+    out: bytes
+    if t is bytes:
+        out = v
+    elif t is str:
         try:
-            return value.encode()
+            out = v.encode()
         except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogatepass")
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
+            out = v.encode("utf-8", "surrogatepass")
+    elif issubclass(t, str):
+        # surrogatepass is the identity on valid text and keeps lone surrogates
+        out = _str_encode(v, "utf-8", "surrogatepass")
+    elif issubclass(t, bytes):
+        out = _bytes_slice(v, _ALL)
+    elif issubclass(t, bytearray):
+        out = bytes(_bytearray_slice(v, _ALL))
+    else:
+        return None
+    return out
+
+
+def _items(value: object) -> tuple[Any, ...] | list[Any] | None:
+    """Return the items of a tuple or list (subclasses read by value), else None."""
+    v: Any = value
+    t = type(v)
+    out: tuple[Any, ...] | list[Any]
+    if t is tuple or t is list:
+        out = v
+    elif issubclass(t, tuple):
+        out = _tuple_item(v, _ALL)
+    elif issubclass(t, list):
+        out = _list_item(v, _ALL)
+    else:
+        return None
+    return out
+
+
+def _pair(item: object) -> tuple[Any, Any] | None:
+    """Return ``(name, value)`` of a header entry: a 2-item tuple or list, else None."""
+    v: Any = item
+    t = type(v)
+    if t is tuple or t is list:
+        return (v[0], v[1]) if len(v) == 2 else None
+    if issubclass(t, tuple):
+        return (_tuple_item(v, 0), _tuple_item(v, 1)) if _tuple_len(v) == 2 else None
+    if issubclass(t, list):
+        return (_list_item(v, 0), _list_item(v, 1)) if _list_len(v) == 2 else None
     return None
+
+
+def _port_text(port: object) -> bytes | None:
+    """Return the decimal text of a port: an int in [0, 65535] or 1-5 digits, else None.
+
+    An ``int`` subclass is read by its value (``bool`` is not a port).
+    """
+    t = type(port)
+    if t is int or (issubclass(t, int) and not issubclass(t, bool)):
+        n: int = _int_value(port)
+        return b"%d" % n if 0 <= n <= 65535 else None
+    text = _to_bytes(port)
+    if text is None or not _valid_port(text):
+        return None
+    return b"%d" % int(text)
 
 
 def _name_matches(name: object, lname: bytes) -> bool:
@@ -130,10 +240,11 @@ def _split_host_port(text: bytes) -> tuple[bytes, bytes | None] | None:
 
 def _host_of(address: object) -> bytes | None:
     """Return the host part of an address (text or tuple), or None."""
-    if isinstance(address, (tuple, list)):
-        if len(address) < 1:
+    items = _items(address)
+    if items is not None:
+        if len(items) < 1:
             return None
-        host = _to_bytes(address[0])
+        host = _to_bytes(items[0])
         if host is not None and host[:1] == b"[" and host[-1:] == b"]":
             host = host[1:-1]
         return host
@@ -156,22 +267,20 @@ def _format_address(address: object) -> bytes | None:
     Text that is not an IP address (a Unix socket path, a host name) is used
     as given; an empty or missing address gives None.
     """
-    if isinstance(address, (tuple, list)):
-        if len(address) < 2:
+    items = _items(address)
+    if items is not None:
+        if len(items) < 2:
             return None
-        host = _to_bytes(address[0])
+        host = _to_bytes(items[0])
         if not host:
             return None
-        port = address[1]
+        port = items[1]
         if port is None:
             port_b = None
-        elif type(port) is int:
-            port_b = b"%d" % port
         else:
-            port_b = _to_bytes(port)
-            if port_b is None or not _valid_port(port_b):
+            port_b = _port_text(port)
+            if port_b is None:
                 return None
-            port_b = b"%d" % int(port_b)
         bare = host[1:-1] if host[:1] == b"[" and host[-1:] == b"]" else host
         ip = _parse_ip(bare, True)
         if ip is None:
@@ -213,40 +322,83 @@ def _xff_ip(values: list[bytes], skip: int) -> bytes | None:
     return _parse_ip(xff.strip(), False)
 
 
+def _check_seed(seed: object) -> int:
+    """Validate a key-hash ``seed``: an int in ``[0, 2**64)``.
+
+    An ``int`` subclass is read by its value; another type with
+    ``__index__`` (numpy integers) through it, a failure being a TypeError.
+    """
+    t = type(seed)
+    if t is not int:
+        if issubclass(t, bool) or getattr(t, "__index__", None) is None:
+            raise TypeError(f"seed must be an int, not {t.__name__}")
+        if issubclass(t, int):
+            seed = _int_value(seed)
+        else:
+            try:
+                seed = int(_int_value(t.__index__(seed)))  # type: ignore[attr-defined]
+            except Exception:
+                raise TypeError(f"seed must be an int, not {t.__name__}") from None
+    assert isinstance(seed, int)
+    if not 0 <= seed <= _M64:
+        shown = seed if seed.bit_length() <= 128 else f"an int of {seed.bit_length()} bits"
+        raise ConfigError(f"seed must be in [0, 2**64), got {shown}")
+    return seed
+
+
 def _check_terminal(terminal: object) -> bool:
     if type(terminal) is not bool:
         raise TypeError(f"terminal must be a bool, not {type(terminal).__name__}")
     return terminal
 
 
-def _check_name(name: object, what: str) -> bytes:
-    """Validate a configured header/cookie/parameter name; return its UTF-8."""
-    if not isinstance(name, str):
-        raise TypeError(f"{what} name must be a str, not {type(name).__name__}")
+def _config_str(value: object, field: str) -> str:
+    """Return configured text as an exact ``str``; a subclass is read by its value.
+
+    :raises TypeError: *value* is not a ``str``.
+    """
+    v: Any = value
+    t = type(v)
+    if t is str:
+        return v  # type: ignore[no-any-return]
+    if issubclass(t, str):
+        return str.__str__(v)
+    raise TypeError(f"{field} must be a str, not {t.__name__}")
+
+
+def _check_config_name(value: object, field: str) -> tuple[str, bytes]:
+    """Validate a configured name (non-empty text, no NUL/CR/LF); return it and its UTF-8."""
+    name = _config_str(value, field)
     if not name:
-        raise ConfigError(f"{what} name must be a non-empty string, got {name!r}")
+        raise ConfigError(f"{field} must be a non-empty string, got {_short(name)}")
     try:
         raw = name.encode()
     except UnicodeEncodeError:
-        raise ConfigError(f"{what} name must be valid text, got {name!r}") from None
-    if any(c in raw for c in b"\0\r\n"):
-        raise ConfigError(f"{what} name must not contain NUL, CR or LF, got {name!r}")
-    return raw
+        raise ConfigError(f"{field} must be valid text, got {_short(name)}") from None
+    if b"\0" in raw or b"\r" in raw or b"\n" in raw:
+        raise ConfigError(f"{field} must not contain NUL, CR or LF, got {_short(name)}")
+    return name, raw
 
 
-def _check_cookie_name(name: object) -> bytes:
-    raw = _check_name(name, "Cookie")
-    assert isinstance(name, str)
-    if any(c in name for c in ';=, \t"') or not name.isprintable():
-        raise ConfigError(f"Cookie name must be a cookie token, got {name!r}")
-    return raw
+def _check_name(name: object, what: str) -> tuple[str, bytes]:
+    """Validate a configured header/cookie/parameter name; return it (a ``str``) and its UTF-8."""
+    return _check_config_name(name, f"{what} name")
+
+
+def _check_cookie_name(name: object) -> tuple[str, bytes]:
+    text, raw = _check_name(name, "Cookie")
+    if any(c in text for c in ';=, \t"') or not text.isprintable():
+        raise ConfigError(f"Cookie name must be a cookie token, got {_short(text)}")
+    return text, raw
 
 
 def _check_hops(hops: object) -> int:
     if type(hops) is not int:
         raise TypeError(f"SourceIP xff_num_trusted_hops must be an int, not {type(hops).__name__}")
     if not 0 <= hops <= 0xFFFFFFFF:
-        raise ConfigError(f"SourceIP xff_num_trusted_hops must be in [0, 2**32), got {hops!r}")
+        raise ConfigError(
+            f"SourceIP xff_num_trusted_hops must be in [0, 2**32), got {_short(hops)}"
+        )
     return hops
 
 
@@ -266,57 +418,183 @@ def _generate_cookie(remote: object, local: object) -> bytes | None:
 
 
 def _check_header_text(value: object, what: str) -> str:
-    """Validate text that goes into a Set-Cookie header."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    if any(c in value for c in ";\0\r\n"):
-        raise ConfigError(f"{what} must not contain ';', NUL, CR or LF, got {value!r}")
+    """Validate text that goes into a Set-Cookie header; return it as a ``str``."""
+    text = _config_str(value, what)
+    if any(c in text for c in ";\0\r\n"):
+        raise ConfigError(f"{what} must not contain ';', NUL, CR or LF, got {_short(text)}")
     try:
-        value.encode()
+        text.encode()
     except UnicodeEncodeError:
-        raise ConfigError(f"{what} must be valid text, got {value!r}") from None
-    return value
+        raise ConfigError(f"{what} must be valid text, got {_short(text)}") from None
+    return text
 
 
-def _compile_rewrite(
-    regex_rewrite: object,
-) -> tuple[tuple[str, str], Callable[[bytes], bytes]] | None:
-    """Validate ``(pattern, substitution)``; return it and a rewriting function.
+# ---------------------------------------------------------------- regex_rewrite
 
-    The substitution uses Envoy's (RE2's) syntax: ``\\1`` ... ``\\9`` insert a
-    group, ``\\0`` the whole match, ``\\\\`` a backslash; any other escape is
-    an error.  The pattern is Python ``re`` syntax with ``re.ASCII`` (so
-    ``\\w``, ``\\d``, ``\\s`` are ASCII-only, as in RE2).
-    """
-    if regex_rewrite is None:
-        return None
-    if not isinstance(regex_rewrite, (tuple, list)) or len(regex_rewrite) != 2:
-        raise TypeError(
-            f"regex_rewrite must be a (pattern, substitution) pair, got {regex_rewrite!r}"
-        )
-    pattern, substitution = regex_rewrite
-    if isinstance(pattern, re.Pattern):
-        if not isinstance(pattern.pattern, str):
-            raise TypeError("regex_rewrite pattern must be a str pattern")
-        compiled = pattern
-        pattern = pattern.pattern
-    elif isinstance(pattern, str):
-        try:
-            compiled = re.compile(pattern, re.ASCII)
-        except re.error as exc:
-            raise ConfigError(f"regex_rewrite pattern {pattern!r} is malformed: {exc}") from None
-    else:
-        raise TypeError(f"regex_rewrite pattern must be a str, not {type(pattern).__name__}")
-    if not isinstance(substitution, str):
-        raise TypeError(
-            f"regex_rewrite substitution must be a str, not {type(substitution).__name__}"
-        )
+#: The environment variable that chooses the ``regex_rewrite`` engine.
+REGEX_ENGINE_VAR = "HASHLB_REGEX_ENGINE"
+#: The largest RE2 program a ``regex_rewrite`` pattern may compile to: Istio's
+#: ``re2.max_program_size.error_level`` (plain Envoy's default is 100).  Matching
+#: costs up to about this many steps per byte of a header value.
+MAX_REGEX_PROGRAM_SIZE = 32768
+#: The most capturing groups a ``regex_rewrite`` pattern may have.  Envoy asks RE2
+#: for at most the 10 groups a substitution can name; the Python binding tracks
+#: every group, at a cost per byte that grows with their number.
+MAX_REGEX_GROUPS = 64
+
+
+def _regex_engine() -> str:
+    """Return the engine ``regex_rewrite`` uses: ``"re2"`` (default) or ``"re"`` (opt-in)."""
+    import os
+
+    value = os.environ.get(REGEX_ENGINE_VAR, "")
+    if value in ("", "re2"):
+        return "re2"
+    if value == "re":
+        return "re"
+    raise ConfigError(f"{REGEX_ENGINE_VAR} must be 're2' or 're', got {_short(value)}")
+
+
+def _load_re2() -> Any:
+    """Import google-re2's ``re2`` module, or raise a ConfigError saying what to do."""
     try:
-        substitution.encode()
-    except UnicodeEncodeError:
+        import re2
+    except ImportError as exc:
         raise ConfigError(
-            f"regex_rewrite substitution must be valid text, got {substitution!r}"
+            "regex_rewrite needs RE2, Envoy's regex engine, from the google-re2 package "
+            f"(pip install google-re2), which could not be imported ({_short(str(exc))}); "
+            f"set {REGEX_ENGINE_VAR}=re to use Python's re instead (backtracking, not "
+            "linear time, and not Envoy's syntax)"
         ) from None
+    if not callable(getattr(re2, "Options", None)) or not callable(getattr(re2, "compile", None)):
+        raise ConfigError(
+            "regex_rewrite needs RE2 from the google-re2 package, but the installed 're2' "
+            f"module is another package ({_short(getattr(re2, '__file__', None))}); set "
+            f"{REGEX_ENGINE_VAR}=re to use Python's re instead"
+        )
+    return re2
+
+
+def _error_text(exc: BaseException) -> str:
+    """Return an engine's error message, decoded and cut to a bounded length."""
+    arg: object = exc.args[0] if exc.args else type(exc).__name__
+    if type(arg) is bytes:
+        arg = arg.decode("utf-8", "replace")
+    text = arg if type(arg) is str else type(exc).__name__
+    return text if len(text) <= _REPR_LIMIT else text[:_REPR_LIMIT] + "..."
+
+
+def _rune_len(text: bytes, pos: int, end: int) -> int:
+    """Return how many bytes RE2 skips at *pos* after an empty match (``GlobalReplace``).
+
+    One UTF-8 character when the bytes at *pos* decode as one the way RE2's
+    ``chartorune`` decodes (shortest form, at most U+10FFFF; surrogates
+    allowed), else one byte.
+    """
+    c = text[pos]
+    if c < 0x80:
+        return 1
+    need = 2 if c < 0xE0 else 3 if c < 0xF0 else 4
+    if end - pos < need or c < 0xC0 or c >= 0xF8:
+        return 1
+    value = c & (0x1F if need == 2 else 0x0F if need == 3 else 0x07)
+    for i in range(1, need):
+        b = text[pos + i]
+        if b & 0xC0 != 0x80:
+            return 1
+        value = (value << 6) | (b & 0x3F)
+    low = (0x7F, 0x7FF, 0xFFFF)[need - 2]
+    return need if low < value <= 0x10FFFF else 1
+
+
+def _global_replace(
+    text: Any, find: Callable[[Any, int], Any], parts: list[Any], step: Callable[..., int]
+) -> Any:
+    """Replace every non-overlapping match in *text*, as ``RE2::GlobalReplace`` does.
+
+    Matches are searched left to right from the end of the previous one; an
+    empty match right at the end of the previous match is not replaced (the
+    next character is copied instead, by *step*).  ``find(text, pos)``
+    returns the ``(start, end)`` span of the match and of each group
+    (``(-1, -1)`` for one that did not take part), or None.  *parts* is the
+    parsed substitution: literal text, or the int number of a group.
+    """
+    end = len(text)
+    pos = 0
+    last = -1
+    out: list[Any] = []
+    count = 0
+    while pos <= end:
+        spans = find(text, pos)
+        if spans is None:
+            break
+        start, stop = spans[0]
+        if pos < start:
+            out.append(text[pos:start])
+        if start == stop == last:
+            n = step(text, pos, end) if pos < end else 1
+            out.append(text[pos : pos + n])
+            pos += n
+            continue
+        for part in parts:
+            if type(part) is int:
+                a, b = spans[part]
+                if a < b:
+                    out.append(text[a:b])
+            else:
+                out.append(part)
+        pos = last = stop
+        count += 1
+    if not count:
+        return text
+    out.append(text[pos:])
+    return text[:0].join(out)
+
+
+def _one_char(text: str, pos: int, end: int) -> int:
+    return 1
+
+
+def _re2_finder(re2: Any, compiled: Any) -> Callable[[bytes, int], Any]:
+    """Return ``find(text, pos)`` for :func:`_global_replace` on a google-re2 pattern.
+
+    It calls the underlying ``RE2::Match`` (unanchored, from *pos* to the
+    end, the call ``RE2::GlobalReplace`` makes) directly when the binding
+    exposes it, which costs a third of ``compiled.search``; else it goes
+    through the public ``search``.  Both give the same spans.
+    """
+    regexp = getattr(compiled, "_regexp", None)
+    anchor = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+    match = getattr(regexp, "Match", None)
+    unanchored = getattr(anchor, "UNANCHORED", None)
+    if callable(match) and unanchored is not None:
+
+        def find(text: bytes, pos: int) -> Any:
+            spans = match(unanchored, text, pos, len(text))
+            return None if spans[0][0] < 0 else spans
+
+        return find
+    search = compiled.search
+    groups = range(compiled.groups + 1)
+
+    def find_public(text: bytes, pos: int) -> Any:
+        m = search(text, pos)
+        return None if m is None else [m.span(g) for g in groups]
+
+    return find_public
+
+
+def _check_groups(pattern: str, groups: int) -> None:
+    if groups > MAX_REGEX_GROUPS:
+        raise ConfigError(
+            f"regex_rewrite pattern {_short(pattern)} has {groups} capturing groups, above "
+            f"the limit of {MAX_REGEX_GROUPS} (use (?:...) for groups the substitution "
+            "does not insert)"
+        )
+
+
+def _parse_substitution(substitution: str, groups: int) -> list[str | int]:
+    """Parse Envoy's (``RE2::Rewrite``) substitution: ``\\0``-``\\9``, ``\\\\``, text."""
     parts: list[str | int] = []
     literal: list[str] = []
     i = 0
@@ -331,10 +609,10 @@ def _compile_rewrite(
             literal.append("\\")
         elif nxt.isdigit() and nxt.isascii():
             group = int(nxt)
-            if group > compiled.groups:
+            if group > groups:
                 raise ConfigError(
-                    f"regex_rewrite substitution {substitution!r} refers to group \\{group}, "
-                    f"but the pattern has {compiled.groups} group(s)"
+                    f"regex_rewrite substitution {_short(substitution)} refers to group "
+                    f"\\{group}, but the pattern has {groups} group(s)"
                 )
             if literal:
                 parts.append("".join(literal))
@@ -342,70 +620,160 @@ def _compile_rewrite(
             parts.append(group)
         else:
             raise ConfigError(
-                f"regex_rewrite substitution {substitution!r} has an invalid escape "
+                f"regex_rewrite substitution {_short(substitution)} has an invalid escape "
                 f"at index {i} (use \\0-\\9 or \\\\)"
             )
         i += 2
     if literal:
         parts.append("".join(literal))
+    return parts
 
-    def replace(m: re.Match[str]) -> str:
-        return "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
 
-    sub = compiled.sub
+def _compile_rewrite(
+    regex_rewrite: object,
+) -> tuple[tuple[str, str], Callable[[bytes], bytes]] | None:
+    """Validate ``(pattern, substitution)``; return it and a rewriting function.
 
-    def rewrite(value: bytes) -> bytes:
-        text = value.decode("utf-8", "surrogateescape")
-        return sub(replace, text).encode("utf-8", "surrogateescape")
+    The pattern is compiled by RE2 (the google-re2 package) with Envoy's
+    options (UTF-8, ``RE2::Quiet``): Envoy's exact syntax and linear-time
+    matching; a pattern RE2 rejects is a ConfigError.  With
+    ``HASHLB_REGEX_ENGINE=re`` Python's :mod:`re` (``re.ASCII``) is used
+    instead, on the value decoded as UTF-8 with ``surrogateescape``.  The
+    substitution uses Envoy's (RE2's) syntax: ``\\1`` ... ``\\9`` insert a
+    group, ``\\0`` the whole match, ``\\\\`` a backslash; any other escape,
+    or a group the pattern does not have, is an error.  Matches are replaced
+    as ``RE2::GlobalReplace`` replaces them.
+    """
+    if regex_rewrite is None:
+        return None
+    pair = _items(regex_rewrite)
+    if pair is None or len(pair) != 2:
+        raise TypeError(
+            f"regex_rewrite must be a (pattern, substitution) pair, got {_short(regex_rewrite)}"
+        )
+    pattern = _config_str(pair[0], "regex_rewrite pattern")
+    substitution = _config_str(pair[1], "regex_rewrite substitution")
+    for text, what in ((pattern, "pattern"), (substitution, "substitution")):
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"regex_rewrite {what} must be valid text, got {_short(text)}"
+            ) from None
+    engine = _regex_engine()
+    rewrite: Callable[[bytes], bytes]
+    if engine == "re2":
+        re2 = _load_re2()
+        options = re2.Options()
+        options.log_errors = False  # RE2::Quiet, as Envoy compiles it
+        try:
+            compiled = re2.compile(pattern.encode(), options)
+        except re2.error as exc:
+            raise ConfigError(
+                f"regex_rewrite pattern {_short(pattern)} is not valid RE2 syntax: "
+                f"{_error_text(exc)}"
+            ) from None
+        size = compiled.programsize
+        if size > MAX_REGEX_PROGRAM_SIZE:
+            raise ConfigError(
+                f"regex_rewrite pattern {_short(pattern)} compiles to an RE2 program of "
+                f"size {size}, above the limit of {MAX_REGEX_PROGRAM_SIZE} (Istio's "
+                "re2.max_program_size.error_level)"
+            )
+        _check_groups(pattern, compiled.groups)
+        parts_b = [
+            p if type(p) is int else p.encode()  # type: ignore[union-attr]
+            for p in _parse_substitution(substitution, compiled.groups)
+        ]
+        find_b = _re2_finder(re2, compiled)
+
+        def rewrite(value: bytes) -> bytes:
+            return _global_replace(value, find_b, parts_b, _rune_len)  # type: ignore[no-any-return]
+
+    else:
+        try:
+            compiled_re = re.compile(pattern, re.ASCII)
+        except (re.error, ValueError, OverflowError, RecursionError) as exc:
+            raise ConfigError(
+                f"regex_rewrite pattern {_short(pattern)} is malformed: {_error_text(exc)}"
+            ) from None
+        _check_groups(pattern, compiled_re.groups)
+        parts_s = _parse_substitution(substitution, compiled_re.groups)
+        search_s = compiled_re.search
+
+        def find_s(text: str, pos: int) -> Any:
+            m = search_s(text, pos)
+            return None if m is None else m.regs
+
+        def rewrite(value: bytes) -> bytes:
+            text = value.decode("utf-8", "surrogateescape")
+            out: str = _global_replace(text, find_s, parts_s, _one_char)
+            return out.encode("utf-8", "surrogateescape")
 
     return (pattern, substitution), rewrite
+
+
+#: The longest Cookie ttl: protobuf ``Duration``'s limit (10,000 years), as Envoy reads it.
+MAX_COOKIE_TTL = 315_576_000_000
 
 
 def _check_ttl(ttl: object) -> int | None:
     if ttl is None:
         return None
-    if isinstance(ttl, timedelta):
-        seconds = ttl.days * 86400 + ttl.seconds  # Envoy uses Duration.seconds only
+    if issubclass(type(ttl), timedelta):
+        assert isinstance(ttl, timedelta)
         if ttl < timedelta(0):
-            raise ConfigError(f"Cookie ttl must not be negative, got {ttl!r}")
-        return seconds
-    if type(ttl) is not int:
+            raise ConfigError(f"Cookie ttl must not be negative, got {_short(ttl)}")
+        seconds = ttl.days * 86400 + ttl.seconds  # Envoy uses Duration.seconds only
+    elif type(ttl) is not int:
         raise TypeError(
             f"Cookie ttl must be an int (seconds) or a timedelta, not {type(ttl).__name__}"
         )
-    if ttl < 0:
-        raise ConfigError(f"Cookie ttl must not be negative, got {ttl!r}")
-    return ttl
+    else:
+        if ttl < 0:
+            raise ConfigError(f"Cookie ttl must not be negative, got {_short(ttl)}")
+        seconds = ttl
+    if seconds > MAX_COOKIE_TTL:
+        raise ConfigError(
+            f"Cookie ttl must be at most {MAX_COOKIE_TTL} seconds (protobuf Duration's "
+            f"limit), got {_short(seconds)}"
+        )
+    return seconds
 
 
 def _check_attributes(attributes: object) -> tuple[tuple[str, str], ...]:
     if attributes is None:
         return ()
-    if isinstance(attributes, (str, bytes)):
+    t = type(attributes)
+    if issubclass(t, (str, bytes, bytearray)):
         raise TypeError("Cookie attributes must be a mapping or an iterable of (name, value) pairs")
-    items: Iterable[Any]
-    if isinstance(attributes, Mapping):
-        items = attributes.items()
-    else:
+    items: Iterable[Any] | None = _items(attributes)  # a tuple/list subclass by value
+    if items is None:
+        v: Any = attributes
         try:
-            items = iter(attributes)  # type: ignore[call-overload]
-        except TypeError:
+            items = list(v.items() if issubclass(t, Mapping) else v)
+        except Exception:
             raise TypeError(
                 "Cookie attributes must be a mapping or an iterable of (name, value) pairs, "
-                f"not {type(attributes).__name__}"
+                f"not {t.__name__} (it could not be read)"
             ) from None
     out = []
     for item in items:
-        if isinstance(item, str):
+        pair = _items(item)
+        if issubclass(type(item), str):
             name, value = item, ""
-        elif isinstance(item, (tuple, list)) and len(item) == 2:
-            name, value = item
+        elif pair is not None and len(pair) == 2:
+            name, value = pair
         else:
-            raise TypeError(f"Cookie attributes entry must be a (name, value) pair, got {item!r}")
-        _check_header_text(name, "Cookie attribute name")
+            raise TypeError(
+                f"Cookie attributes entry must be a (name, value) pair, got {_short(item)}"
+            )
+        name = _check_header_text(name, "Cookie attribute name")
         if not name or "=" in name or name != name.strip():
-            raise ConfigError(f"Cookie attribute name must be a non-empty token, got {name!r}")
-        _check_header_text(value, f"Cookie attribute {name!r} value")
+            raise ConfigError(
+                f"Cookie attribute name must be a non-empty token, got {_short(name)}"
+            )
+        value = _check_header_text(value, f"Cookie attribute {_short(name)} value")
         out.append((name, value))
     return tuple(out)
 
@@ -422,8 +790,10 @@ class Request:
     :param headers: a mapping (values may be lists for repeated headers), a
         list of ``(name, value)`` pairs (repeated names allowed), or raw
         ``(bytes, bytes)`` pairs as ASGI gives them.  Names match
-        ASCII-case-insensitively; ``str`` is read as UTF-8.  Entries that are
-        not pairs of text are ignored.
+        ASCII-case-insensitively; ``str`` is read as UTF-8.  Text is
+        ``str``, ``bytes`` or ``bytearray``, a subclass read by its value
+        (none of its methods is called); a pair is a 2-item tuple or list.
+        Entries that are not pairs of text are ignored.
     :param path: the ``:path`` (``"/p?q=1"``), not percent-decoded.
     :param remote_address: the peer: ``"10.0.0.7:51234"``,
         ``"[2001:db8::1]:443"``, a bare IP, or a ``(host, port)`` tuple.
@@ -480,25 +850,18 @@ class Request:
         >>> HashPolicy(SourceIP()).hash(Request.from_asgi(scope))  # xxh64("10.0.0.7")
         3728003503708587973
         """
-        if not isinstance(scope, Mapping):
+        if not issubclass(type(scope), Mapping):
             raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
         self = cls.__new__(cls)
         get = scope.get
-        headers = get("headers")
-        if type(headers) is not list and type(headers) is not tuple:
-            try:
-                headers = [] if headers is None else list(headers)
-            except Exception:
-                headers = []
-        self._headers = headers
+        self._headers = _asgi_headers(get("headers"))
         path = get("raw_path")
-        if not isinstance(path, (bytes, bytearray)):
+        if not issubclass(type(path), (bytes, bytearray)):
             path = get("path")
-        query = get("query_string")
-        if query and path is not None:
+        q = _to_bytes(get("query_string"))
+        if q and path is not None:
             p = _to_bytes(path)
-            q = _to_bytes(query)
-            if p is not None and q is not None and b"?" not in p:
+            if p is not None and b"?" not in p:
                 path = p + b"?" + q
         self._path = path
         self._remote = get("client")
@@ -528,12 +891,13 @@ class Request:
         >>> HashPolicy(Header("x-user")).hash(Request.from_wsgi(env))  # xxh64("alice")
         8332761332120969289
         """
-        if not isinstance(environ, Mapping):
+        if not issubclass(type(environ), Mapping):
             raise TypeError(f"environ must be a mapping, not {type(environ).__name__}")
         headers: list[tuple[bytes, bytes]] = []
         for key, value in list(environ.items()):
-            if not isinstance(key, str):
+            if not issubclass(type(key), str):
                 continue
+            key = str.__str__(key)  # a str subclass is read by its value
             if key.startswith("HTTP_"):
                 name = key[5:]
             elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -658,20 +1022,25 @@ class Request:
 
     def _scan(self, lname: bytes) -> list[bytes]:
         out: list[bytes] = []
-        sname = lname.decode("utf-8", "surrogatepass")
+        try:  # for an exact-str fast path; a name that is not UTF-8 has no str twin
+            sname: str | None = lname.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            sname = None
         ln = len(lname)
         for item in self._headers:
             if type(item) is tuple and len(item) == 2:
                 name, value = item
             else:
-                try:
-                    name, value = item
-                except Exception:
+                pair = _pair(item)
+                if pair is None:
                     continue
-            if name in (lname, sname):
-                pass
-            elif type(name) is bytes:
-                if len(name) != ln or name.lower() != lname:
+                name, value = pair
+            t = type(name)
+            if t is bytes:
+                if name != lname and (len(name) != ln or name.lower() != lname):
+                    continue
+            elif t is str:
+                if name != sname and not _name_matches(name, lname):
                     continue
             elif not _name_matches(name, lname):
                 continue
@@ -685,20 +1054,42 @@ class Request:
         return values[0] if values else None
 
 
+def _asgi_headers(headers: object) -> list[Any] | tuple[Any, ...]:
+    """Return ``scope["headers"]``: a tuple or list (a subclass read by value), else iterated.
+
+    A missing or unreadable header container gives no headers (never a raise).
+    """
+    items = _items(headers)
+    if items is not None:
+        return items
+    try:
+        return [] if headers is None else list(headers)  # type: ignore[call-overload]
+    except Exception:
+        return []
+
+
 def _header_list(headers: object) -> list[Any] | tuple[Any, ...]:
-    """Return the header pairs of any accepted *headers* argument."""
+    """Return the header pairs of any accepted *headers* argument.
+
+    The container is read through its own ``items()`` or iteration; a
+    mapping value that is a tuple or list (subclasses read by value) stands
+    for repeated headers.
+    """
     if headers is None:
         return ()
-    if isinstance(headers, (list, tuple)) and type(headers) in (list, tuple):
-        return headers
-    if isinstance(headers, (str, bytes, bytearray)):
+    t = type(headers)
+    pairs = _items(headers)  # a tuple/list subclass is read by value
+    if pairs is not None:
+        return pairs
+    if issubclass(t, (str, bytes, bytearray)):
         raise TypeError("headers must be a mapping or an iterable of (name, value) pairs, not text")
     items = getattr(headers, "items", None)
     if items is not None and callable(items):
         out: list[Any] = []
         for name, value in items():
-            if isinstance(value, (list, tuple)):
-                out.extend((name, v) for v in value)
+            values = _items(value)
+            if values is not None:
+                out.extend((name, v) for v in values)
             else:
                 out.append((name, value))
         return out
@@ -713,9 +1104,10 @@ def _header_list(headers: object) -> list[Any] | tuple[Any, ...]:
 
 def _wsgi_bytes(value: object) -> bytes | None:
     """Return a WSGI (latin-1) string as the bytes it stands for."""
-    if isinstance(value, str):
+    if issubclass(type(value), str):
         try:
-            return value.encode("latin-1")
+            out: bytes = _str_encode(value, "latin-1")
+            return out
         except UnicodeEncodeError:
             return _to_bytes(value)
     return _to_bytes(value)
@@ -822,7 +1214,8 @@ class _Method:
             _raise_uninitialised(request, self)
             raise
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
+        """Return the hash, xxh64 seeded with *seed* (0: Envoy's), or None."""
         raise NotImplementedError
 
     def _key(self) -> tuple[Any, ...]:
@@ -844,9 +1237,9 @@ class _Method:
 
 
 def _check_request(request: object) -> Request:
-    if type(request) is not Request and not isinstance(request, Request):
+    if type(request) is not Request and not issubclass(type(request), Request):
         raise TypeError(f"request must be a Request, not {type(request).__name__}")
-    return request
+    return request  # type: ignore[return-value]
 
 
 class Header(_Method):
@@ -860,10 +1253,12 @@ class Header(_Method):
         pseudo-headers ``:path``, ``:authority``, ``:method`` and ``:scheme``
         are allowed.
     :param regex_rewrite: ``(pattern, substitution)``: replace every match
-        in each value.  Python ``re`` syntax (``re.ASCII``); the substitution
-        uses Envoy's ``\\1`` style.
+        in each value, as Envoy does (``RE2::GlobalReplace``).  The pattern is
+        RE2 syntax, run by RE2 (the google-re2 package, linear time); the
+        substitution uses Envoy's ``\\1`` style.
     :param bool terminal: stop the policy here if a hash exists.
-    :raises ConfigError: empty *name*, or a malformed regex/substitution.
+    :raises ConfigError: empty *name*, a pattern RE2 rejects, or a malformed
+        substitution.
     :raises TypeError: an argument has the wrong type.
 
     >>> Header("x-user").hash(Request(headers={"x-user": "foo"}))
@@ -885,7 +1280,7 @@ class Header(_Method):
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("Header is immutable; __init__ cannot run twice")
-        raw = _check_name(name, "Header")
+        name, raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
@@ -910,7 +1305,7 @@ class Header(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         values = request._values(self._lname)
         if not values:
             return None
@@ -918,9 +1313,9 @@ class Header(_Method):
         if rewrite is not None:
             values = [rewrite(v) for v in values]
         if len(values) == 1:
-            return _xxh64(values[0])
+            return _xxh64(values[0], seed)
         values.sort()
-        h = 0
+        h = seed
         for v in values:
             h = _xxh64(v, h)
         return h
@@ -984,7 +1379,7 @@ class Cookie(_Method):
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("Cookie is immutable; __init__ cannot run twice")
-        raw = _check_cookie_name(name)
+        name, raw = _check_cookie_name(name)
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
         setattr_(self, "_raw", raw)
@@ -1063,10 +1458,10 @@ class Cookie(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         value = _cookie_value(request._values(b"cookie"), self._raw)
         if value:
-            return _xxh64(value)
+            return _xxh64(value, seed)
         if self._ttl is None:
             return None
         generated = _generate_cookie(request._remote, request._local)
@@ -1074,7 +1469,7 @@ class Cookie(_Method):
             return None
         if cookies is not None:
             cookies.append(self.set_cookie_value(generated.decode()))
-        return _xxh64(generated)
+        return _xxh64(generated, seed)
 
     def _key(self) -> tuple[Any, ...]:
         try:
@@ -1201,9 +1596,9 @@ class SourceIP(_Method):
             ip = _connection_ip(request._remote)
         return ip
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         ip = self._ip(request)
-        return None if ip is None else _xxh64(ip)
+        return None if ip is None else _xxh64(ip, seed)
 
     def _key(self) -> tuple[Any, ...]:
         try:
@@ -1244,7 +1639,7 @@ class QueryParameter(_Method):
     def __init__(self, name: str, *, terminal: bool = False) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
-        raw = _check_name(name, "QueryParameter")
+        name, raw = _check_name(name, "QueryParameter")
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
         setattr_(self, "_raw", raw)
@@ -1258,7 +1653,7 @@ class QueryParameter(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
-    def _eval(self, request: Request, cookies: list[str] | None) -> int | None:
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         path = request._path_bytes()
         if path is None:
             return None
@@ -1270,9 +1665,9 @@ class QueryParameter(_Method):
             eq = piece.find(b"=")
             if eq < 0:
                 if piece == name:
-                    return _xxh64(b"")
+                    return _xxh64(b"", seed)
             elif piece[:eq] == name:
-                return _xxh64(piece[eq + 1 :])
+                return _xxh64(piece[eq + 1 :], seed)
         return None
 
     def _key(self) -> tuple[Any, ...]:
@@ -1300,27 +1695,39 @@ class HashPolicy:
 
     :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
         :class:`QueryParameter` objects (or one list of them).
-    :raises TypeError: an argument is not a hash method.
+    :param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
+        ``0`` (the default) is Envoy's unseeded hash; a random secret seed
+        (``secrets.randbits(64)``) makes the request -> hash mapping
+        unpredictable to clients (hash flooding), and every proxy that must
+        agree needs the same seed.  Multi-value headers chain from it.  The
+        seed is not shown by ``repr``.
+    :raises TypeError: an argument is not a hash method, or *seed* is not an int.
+    :raises ~hashlb.ConfigError: *seed* is out of range.
 
     >>> policy = HashPolicy(Header("x-user"), SourceIP())
     >>> policy.hash(Request(headers={"x-user": "foo"}))  # xxh64("foo")
     3728699739546630719
+    >>> HashPolicy(Header("x-user"), seed=7).hash(Request(headers={"x-user": "foo"}))  # xxh64("foo", 7)
+    8283876513818656790
     """
 
-    __slots__ = ("_policies",)
+    __slots__ = ("_policies", "_seed")
 
-    def __init__(self, *policies: Header | Cookie | SourceIP | QueryParameter) -> None:
+    def __init__(
+        self, *policies: Header | Cookie | SourceIP | QueryParameter, seed: int = 0
+    ) -> None:
         if hasattr(self, "_policies"):
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items: tuple[Any, ...] = policies
-        if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = tuple(items[0])
+        if len(items) == 1 and issubclass(type(items[0]), (list, tuple)):
+            items = tuple(_items(items[0]) or ())  # a subclass is read by value
         for i, p in enumerate(items):
-            if not isinstance(p, _Method):
+            if not issubclass(type(p), _Method):
                 raise TypeError(
                     f"policies[{i}] must be a Header, Cookie, SourceIP or QueryParameter, "
                     f"not {type(p).__name__}"
                 )
+        self._seed: int = _check_seed(seed)
         self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
 
     @property
@@ -1328,6 +1735,14 @@ class HashPolicy:
         """The hash methods, in evaluation order."""
         try:
             return self._policies
+        except AttributeError:
+            raise _uninit(self) from None
+
+    @property
+    def seed(self) -> int:
+        """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
+        try:
+            return self._seed
         except AttributeError:
             raise _uninit(self) from None
 
@@ -1367,8 +1782,9 @@ class HashPolicy:
 
     def _run(self, request: Request, cookies: list[str] | None) -> int | None:
         h: int | None = None
+        seed = self._seed
         for p in self._policies:
-            v = p._eval(request, cookies)
+            v = p._eval(request, cookies, seed)
             if v is not None:
                 h = v if h is None else (((h << 1) | (h >> 63)) & _M64) ^ v
             if h is not None and p._terminal:
@@ -1379,21 +1795,23 @@ class HashPolicy:
         if not isinstance(other, HashPolicy):
             return NotImplemented
         try:
-            return self._policies == other._policies
+            return self._policies == other._policies and self._seed == other._seed
         except AttributeError:
             _raise_uninitialised(self, other)
             raise
 
     def __hash__(self) -> int:
         try:
-            return hash(self._policies)
+            return hash((self._policies, self._seed))
         except AttributeError:
             raise _uninit(self) from None
 
     def __repr__(self) -> str:
         if not hasattr(self, "_policies"):
             return "<HashPolicy object (not initialised)>"
-        return f"HashPolicy({', '.join(map(repr, self._policies))})"
+        # A seed is a secret: never printed (repr ends up in logs).
+        seed = ", seed=<hidden>" if self._seed else ""
+        return f"HashPolicy({', '.join(map(repr, self._policies))}{seed})"
 
     def __len__(self) -> int:
         try:
