@@ -202,7 +202,7 @@ cdef inline bint _due(uint64_t iteration, double weight, double target) noexcept
     return not (<double>iteration * weight < target)
 
 
-cdef uint64_t _next_due(double weight, double target, uint64_t lo) noexcept nogil:
+cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nogil:
     """Return the first iteration ``t >= lo`` with ``_due(t)``, or ``_NEVER``.
 
     ``_due(t)`` is monotone in ``t`` (``t * weight`` rounds monotonically
@@ -261,6 +261,12 @@ cdef uint64_t _next_due(double weight, double target, uint64_t lo) noexcept nogi
         else:
             a = c
     return b
+
+
+def _next_due(double weight, double target, uint64_t lo):
+    """``_next_turn`` for the tests: the first round ``>= lo`` due, or -1 (never)."""
+    cdef uint64_t t = _next_turn(weight, target, lo)
+    return -1 if t == _NEVER else <object>t
 
 
 cdef int _place_tail(slot_t *tbl, _Tail *f, _Entry *e, Py_ssize_t n, Py_ssize_t i,
@@ -388,7 +394,7 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
     * *by_heap*: a min-heap of ``(next due iteration, fill position)``.  A
       host's test depends only on its own ``target`` (Envoy's
       ``target_weight_``), which changes only when it takes a turn, so after
-      each turn ``_next_due`` computes, with Envoy's exact test, the next
+      each turn ``_next_turn`` computes, with Envoy's exact test, the next
       iteration that passes; popping in (iteration, position) order replays
       Envoy's rounds without visiting the hosts that are not due.  Costs
       O(log n) per slot instead of O(n) per round, which matters when one
@@ -437,7 +443,7 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
         else:
             size = 0
             for i in range(n):
-                nd = _next_due(e[i].weight, e[i].target, 1)
+                nd = _next_turn(e[i].weight, e[i].target, 1)
                 if nd != _NEVER:
                     heap[size] = (nd << 32) | <uint64_t>i
                     size += 1
@@ -457,7 +463,7 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
                     rc = -1
                     break
                 filled += 1
-                nd = _next_due(e[i].weight, e[i].target, t + 1)
+                nd = _next_turn(e[i].weight, e[i].target, t + 1)
                 if nd == _NEVER:
                     size -= 1
                     key = heap[size]
