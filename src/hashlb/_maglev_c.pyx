@@ -191,15 +191,16 @@ cdef struct _Tail:
     hlb_fastmod_t magic
 
 
-cdef inline bint _due(uint64_t iteration, double weight, double target) noexcept nogil:
+cdef inline bint _due(double iteration, double weight, double target) noexcept nogil:
     """Envoy's turn test: does a host take a slot in round *iteration*?
 
     Do not change: Envoy skips the host if ``iteration * weight_ <
-    target_weight_``, a u32 converted to double times a double, compared as
-    doubles (no FMA can form: the product feeds a comparison, not an
-    addition; x86-64 and arm64 doubles have no excess precision).
+    target_weight_``, its u32 round converted to double (exact; callers
+    pass it converted) times a double, compared as doubles (no FMA can form:
+    the product feeds a comparison, not an addition; x86-64 and arm64
+    doubles have no excess precision).
     """
-    return not (<double>iteration * weight < target)
+    return not (iteration * weight < target)
 
 
 cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nogil:
@@ -215,9 +216,9 @@ cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nog
     cdef uint64_t a, b, c, step
     if lo > _LAST_ITERATION:
         return _NEVER
-    if _due(lo, weight, target):
+    if _due(<double>lo, weight, target):
         return lo
-    if not _due(_LAST_ITERATION, weight, target):
+    if not _due(<double>_LAST_ITERATION, weight, target):
         return _NEVER
     # Invariant from here: _due(a) is false, _due(b) is true, a < b; so
     # b * weight >= target > a * weight and weight > 0.
@@ -231,13 +232,13 @@ cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nog
         if c <= a:
             c = a + 1
         step = 1
-        if _due(c, weight, target):
+        if _due(<double>c, weight, target):
             b = c
             while b - a > 1:   # widen downwards
                 c = b - step if b - a > step else a
                 if c == a:
                     break
-                if _due(c, weight, target):
+                if _due(<double>c, weight, target):
                     b = c
                     step <<= 1
                 else:
@@ -249,14 +250,14 @@ cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nog
                 c = a + step if b - a > step else b
                 if c == b:
                     break
-                if _due(c, weight, target):
+                if _due(<double>c, weight, target):
                     b = c
                     break
                 a = c
                 step <<= 1
     while b - a > 1:
         c = a + ((b - a) >> 1)
-        if _due(c, weight, target):
+        if _due(<double>c, weight, target):
             b = c
         else:
             a = c
@@ -381,6 +382,71 @@ cdef inline void _replace_top(uint64_t *heap, Py_ssize_t size, uint64_t key) noe
     heap[pos] = key
 
 
+cdef int _scan_rounds(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
+                      uint64_t *used, _Tail *f, uint64_t tail) noexcept nogil:
+    """The round scan: every host, every round, as Envoy runs it.  -1: out of memory."""
+    cdef uint64_t filled = 0
+    cdef uint32_t iteration = 1
+    cdef double it
+    cdef Py_ssize_t i
+    while filled < m:
+        it = <double>iteration
+        for i in range(n):
+            if filled >= m:
+                break
+            if not _due(it, e[i].weight, e[i].target):
+                continue
+            e[i].target += max_w
+            if _place(tbl, f, e, n, i, used, m, filled, tail) != 0:
+                return -1
+            filled += 1
+        iteration += 1
+    return 0
+
+
+cdef int _heap_rounds(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
+                      uint64_t *used, _Tail *f, uint64_t tail) noexcept nogil:
+    """The same turns from a heap of (next due round, position).  -1: out of memory."""
+    cdef uint64_t filled = 0
+    cdef Py_ssize_t i, size = 0
+    cdef uint64_t key, t, nd
+    cdef uint64_t *heap = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
+    cdef int rc = 0
+    if heap == NULL:
+        return -1
+    for i in range(n):
+        nd = _next_turn(e[i].weight, e[i].target, 1)
+        if nd != _NEVER:
+            heap[size] = (nd << 32) | <uint64_t>i
+            size += 1
+    i = size // 2
+    while i > 0:
+        i -= 1
+        _sift_down(heap, size, i, heap[i])
+    while filled < m:
+        if size == 0:
+            rc = -2  # cannot happen: a host of the largest weight is due every round
+            break
+        key = heap[0]
+        t = key >> 32
+        i = <Py_ssize_t>(key & _LAST_ITERATION)
+        e[i].target += max_w
+        if _place(tbl, f, e, n, i, used, m, filled, tail) != 0:
+            rc = -1
+            break
+        filled += 1
+        nd = _next_turn(e[i].weight, e[i].target, t + 1)
+        if nd == _NEVER:
+            size -= 1
+            key = heap[size]
+        else:
+            key = (nd << 32) | <uint64_t>i
+        if size:
+            _replace_top(heap, size, key)
+    free(heap)
+    return rc
+
+
 cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
                bint by_heap) noexcept nogil:
     """Envoy's weighted fill (spec §5.2 step 4).  Returns -1 if out of memory.
@@ -389,9 +455,10 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
     to each host whose turn test passes.  Two drivers produce exactly that
     sequence of turns:
 
-    * the round scan does what Envoy does; with weights near equal almost
+    * the round scan (``_scan_rounds``) does what Envoy does; with weights near equal almost
       every host takes a turn each round, so nothing is wasted;
-    * *by_heap*: a min-heap of ``(next due iteration, fill position)``.  A
+    * *by_heap* (``_heap_rounds``): a min-heap of ``(next due iteration,
+      fill position)``.  A
       host's test depends only on its own ``target`` (Envoy's
       ``target_weight_``), which changes only when it takes a turn, so after
       each turn ``_next_turn`` computes, with Envoy's exact test, the next
@@ -405,13 +472,8 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
     permutation (``_place``).
     """
     cdef _Tail f
-    cdef uint64_t filled = 0
     cdef uint64_t tail = 1
-    cdef uint32_t iteration = 1
-    cdef Py_ssize_t i, size
-    cdef uint64_t key, t, nd
-    cdef uint64_t *heap = NULL
-    cdef int rc = 0
+    cdef int rc
     f.n_free = 0
     f.free_slots = NULL
     f.inv = NULL
@@ -421,57 +483,10 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
         return -1
     while tail * tail < m:
         tail += 1
-    if not by_heap:
-        while filled < m:
-            for i in range(n):
-                if filled >= m:
-                    break
-                if not _due(iteration, e[i].weight, e[i].target):
-                    continue
-                e[i].target += max_w
-                if _place(tbl, &f, e, n, i, used, m, filled, tail) != 0:
-                    rc = -1
-                    break
-                filled += 1
-            if rc != 0:
-                break
-            iteration += 1
+    if by_heap:
+        rc = _heap_rounds(tbl, e, n, m, max_w, used, &f, tail)
     else:
-        heap = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
-        if heap == NULL:
-            rc = -1
-        else:
-            size = 0
-            for i in range(n):
-                nd = _next_turn(e[i].weight, e[i].target, 1)
-                if nd != _NEVER:
-                    heap[size] = (nd << 32) | <uint64_t>i
-                    size += 1
-            i = size // 2
-            while i > 0:
-                i -= 1
-                _sift_down(heap, size, i, heap[i])
-            while filled < m:
-                if size == 0:
-                    rc = -2  # cannot happen: a host of the largest weight is due every round
-                    break
-                key = heap[0]
-                t = key >> 32
-                i = <Py_ssize_t>(key & _LAST_ITERATION)
-                e[i].target += max_w
-                if _place(tbl, &f, e, n, i, used, m, filled, tail) != 0:
-                    rc = -1
-                    break
-                filled += 1
-                nd = _next_turn(e[i].weight, e[i].target, t + 1)
-                if nd == _NEVER:
-                    size -= 1
-                    key = heap[size]
-                else:
-                    key = (nd << 32) | <uint64_t>i
-                if size:
-                    _replace_top(heap, size, key)
-    free(heap)
+        rc = _scan_rounds(tbl, e, n, m, max_w, used, &f, tail)
     free(used)
     free(f.free_slots)
     free(f.inv)
