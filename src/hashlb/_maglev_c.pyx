@@ -77,11 +77,18 @@ cdef extern from *:
     """
     #if defined(__GNUC__) || defined(__clang__)
     #define hlb_prefetch(p) __builtin_prefetch((const void *)(p))
+    #define hlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
     #else
     #define hlb_prefetch(p) ((void)(p))
+    static unsigned hlb_ctz64(unsigned long long x) {
+        unsigned n = 0;
+        while (!(x & 1)) { x >>= 1; n++; }
+        return n;
+    }
     #endif
     """
     void hlb_prefetch(const void *p) nogil
+    unsigned hlb_ctz64(uint64_t x) nogil  # x != 0
 
 cdef enum:
     _PREFETCH = 8  # how many keys ahead pick_many prefetches the key objects
@@ -187,7 +194,7 @@ cdef extern from *:
 cdef struct _Tail:
     uint64_t n_free
     uint64_t *free_slots   # the free slots, once at most ``tail`` are left
-    uint64_t *inv          # skip**-1 mod M per host, from then on
+    uint64_t *inv          # skip**-1 mod M per host (0 until first needed)
     hlb_fastmod_t magic
 
 
@@ -276,31 +283,42 @@ cdef int _place_tail(slot_t *tbl, _Tail *f, _Entry *e, Py_ssize_t n, Py_ssize_t 
 
     Free slot ``s`` is ``((s - cur) * skip**-1) % M`` probes away (M is
     prime); the nearest free slot is the one Envoy's probe loop reaches
-    first.  The occupancy bitmap is read once, to list the free slots.
+    first.  The occupancy bitmap is read once, a word at a time, to list the
+    free slots.
     """
-    cdef uint64_t j, d, best, best_j, c
+    cdef uint64_t j, d, best, best_j, c, word
     if f.free_slots == NULL:
         f.free_slots = <uint64_t *>malloc(<size_t>(m - filled) * sizeof(uint64_t))
-        f.inv = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
+        f.inv = <uint64_t *>calloc(<size_t>n, sizeof(uint64_t))   # 0: not computed yet
         if f.free_slots == NULL or f.inv == NULL:
             return -1
-        for j in range(m):
-            if not (used[j >> 6] >> (j & 63)) & 1:
-                f.free_slots[f.n_free] = j
+        for j in range((m + 63) >> 6):   # word by word: the free bits of each
+            word = ~used[j]
+            if j == (m - 1) >> 6 and m & 63:
+                word &= ((<uint64_t>1) << (m & 63)) - 1
+            while word:
+                f.free_slots[f.n_free] = (j << 6) | hlb_ctz64(word)
                 f.n_free += 1
-        for j in range(<uint64_t>n):
-            f.inv[j] = _inverse_mod(e[j].skip, m)
-    c = e[i].cur
+                word &= word - 1
+    # Locals, so the search loop keeps them in registers.
+    cdef uint64_t *free_slots = f.free_slots
+    cdef uint64_t n_free = f.n_free
+    cdef uint64_t back = m - e[i].cur
+    if f.inv[i] == 0:   # only the hosts that take a turn now need theirs
+        f.inv[i] = _inverse_mod(e[i].skip, m)
+    cdef uint64_t inv = f.inv[i]
+    cdef hlb_fastmod_t magic = f.magic
     best = m
     best_j = 0
-    for j in range(f.n_free):
-        d = hlb_fastmod((f.free_slots[j] + m - c) * f.inv[i], f.magic, m)
+    for j in range(n_free):
+        d = hlb_fastmod((free_slots[j] + back) * inv, magic, m)
         if d < best:
             best = d
             best_j = j
-    c = f.free_slots[best_j]
-    f.n_free -= 1
-    f.free_slots[best_j] = f.free_slots[f.n_free]
+    c = free_slots[best_j]
+    n_free -= 1
+    free_slots[best_j] = free_slots[n_free]
+    f.n_free = n_free
     tbl[c] = <slot_t>e[i].host
     c += e[i].skip
     if c >= m:
