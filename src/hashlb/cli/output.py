@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .._validate import short as _short
 from .source import InputError
 
 __all__ = (
@@ -189,7 +190,7 @@ class OutputSet:
             if same_stdout and (other.kind == "stdout" or other.fd == 1):
                 raise InputError(path, f"{flag} and {other.flag} both write to standard output")
             if out.kind == "file" and other.kind == "file" and out.final == other.final:
-                raise InputError(path, f"{flag} and {other.flag} both write {other.path!r}")
+                raise InputError(path, f"{flag} and {other.flag} both write {_short(other.path)}")
         if out.kind == "file":
             p = os.path.basename(out.final)
             try:
@@ -199,7 +200,7 @@ class OutputSet:
             except OSError as e:
                 raise InputError(
                     path,
-                    f"{flag}: cannot write in {os.path.dirname(out.final)!r}: {e.strerror or e}",
+                    f"{flag}: cannot write in {_short(os.path.dirname(out.final))}: {e.strerror or e}",
                 ) from None
             os.close(fd)
             out.tmp = tmp
@@ -232,7 +233,7 @@ class OutputSet:
             if not os.path.isdir(parent):
                 raise InputError(
                     path,
-                    f"{flag}: the directory {os.path.dirname(path) or parent!r} does not exist",
+                    f"{flag}: the directory {_short(os.path.dirname(path) or parent)} does not exist",
                 ) from None
             return _Output(flag, path, "file", final, binary)
         except OSError as e:

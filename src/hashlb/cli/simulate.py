@@ -562,7 +562,7 @@ def render(result: SimulationResult) -> str:
             note = f", {len(keys)} entries (one per destination, as Istio emits)"
         elif result.mode == "sticky" and len(plan.hash_keys) > len(keys):
             note = " (sticky mode hashes each distinct entry once)"
-        lines.append(f"route {plan.name!r} ({plan.where}): hash policy [{policy}]{note}")
+        lines.append(f"route {_short(plan.name)} ({plan.where}): hash policy [{policy}]{note}")
         rows = []
         for d in plan.destinations:
             n = result.subsets.get(d.name, 0)

@@ -87,7 +87,7 @@ def parse_key(text: str) -> KeySpec:
     if kind in ("header", "cookie", "query") and sep and name:
         return KeySpec(kind, name.lower() if kind == "header" else name)
     raise ValueError(
-        f"invalid key {text!r}: use header:NAME, cookie:NAME, query:NAME, source-ip or none"
+        f"invalid key {_short(text)}: use header:NAME, cookie:NAME, query:NAME, source-ip or none"
     )
 
 
