@@ -745,3 +745,25 @@ def test_loader_yaml_safe_tags_only(loader: str) -> None:
         )
     assert "t.yaml:2: malformed YAML" in str(e.value)
     assert isinstance(yaml.safe_load("a: 1"), dict)
+
+
+def test_match_regex_is_linear_time_re2(tmp_path: Path) -> None:
+    """A VirtualService regex match runs on RE2, as Envoy's: no catastrophic backtracking."""
+    pytest.importorskip("re2")
+    redos = vs(dests=1).replace(
+        "      route:\n",
+        "      match: [{headers: {x-user: {regex: '^(\\w+\\s?)*$'}}}]\n      route:\n",
+        1,
+    )
+    mesh_file(tmp_path, dr(subsets=1) + pods(1) + redos)
+    # 40 characters: 2**40 steps for a backtracking engine (the subprocess would time out).
+    (tmp_path / "r.jsonl").write_text('{"user": "a", "headers": {"x-user": "' + "a" * 40 + '!"}}\n')
+    proc = hashlb(
+        "simulate", "-f", "mesh.yaml", "--requests", "r.jsonl", "--json", "-", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"unrouted": 1' in proc.stdout
+    backref = redos.replace("'^(\\w+\\s?)*$'", "'(a)\\1'")
+    mesh_file(tmp_path, dr(subsets=1) + pods(1) + backref)
+    line = refusal(hashlb("simulate", "-f", "mesh.yaml", cwd=tmp_path))
+    assert "match headers 'x-user': bad regex: invalid escape sequence: \\1" in line, line

@@ -37,7 +37,7 @@ from .._validate import (
     cap,
 )
 from .._validate import short as _short
-from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh
+from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh, match_regex
 from .output import OutputSet, check_matplotlib, format_table, require_matplotlib, save_figure
 from .source import InputError
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
@@ -93,7 +93,7 @@ def _string_match(sm: Mapping[str, Any], value: str | None, ignore_case: bool = 
         want = str(sm["prefix"])
         return value.startswith(want.lower() if ignore_case else want)
     if "regex" in sm:
-        return re.fullmatch(str(sm["regex"]), value) is not None
+        return match_regex(sm["regex"]).fullmatch(value) is not None
     return True  # an empty StringMatch matches anything present
 
 
