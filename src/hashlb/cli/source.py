@@ -5,6 +5,16 @@ possible, YAML is loaded into :class:`LDict` / :class:`LList` -- plain
 ``dict`` / ``list`` subclasses that also carry the file, the line of the node
 itself and the line of each key or item.  Nothing here knows about Istio or
 Kubernetes; :mod:`hashlb.cli.mesh` gives the values their meaning.
+
+Input is hostile until proven otherwise.  One :class:`Budget` per run holds
+every file to the caps of :mod:`hashlb._validate`: bytes read
+(``MAX_INPUT_BYTES``), files (``MAX_INPUT_FILES``), YAML nodes with aliases
+counted as what they stand for (``MAX_YAML_NODES``, and
+``MAX_YAML_ALIAS_NODES`` for the alias bombs), nesting depth
+(``MAX_YAML_DEPTH``) and integer length (``MAX_INT_DIGITS``).  The node
+graph is composed here, iteratively, so the budget stops a bomb before
+anything walks it; the refusal is an :class:`InputError` naming
+``FILE:LINE``.
 """
 
 from __future__ import annotations
