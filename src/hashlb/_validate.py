@@ -11,7 +11,16 @@ import itertools
 import reprlib
 from collections.abc import Iterable
 
-__all__ = ("as_bytes", "cap", "check_attempt", "check_hash", "check_int", "is_prime", "short")
+__all__ = (
+    "as_bytes",
+    "cap",
+    "check_attempt",
+    "check_hash",
+    "check_int",
+    "clip",
+    "is_prime",
+    "short",
+)
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
@@ -278,5 +287,13 @@ def short(value: object, limit: int = 120) -> str:
     >>> short(10**5000)
     '<int of about 5001 digits>'
     """
-    text = _SHORT.repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+    return clip(_SHORT.repr(value), limit)
+
+
+def clip(text: str, limit: int = 120) -> str:
+    """Return *text* cut to *limit* characters, for text shown as it is (not as a repr).
+
+    >>> clip("abcdefgh", 6)
+    'abc...'
+    """
+    return text if len(text) <= limit else f"{text[: max(limit - 3, 0)]}..."

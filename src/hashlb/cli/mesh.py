@@ -57,6 +57,7 @@ from .._validate import (
     MAX_SUBSETS,
     cap,
 )
+from .._validate import clip as _clip
 from .._validate import is_prime as _is_prime
 from .._validate import short as _short
 from ..hashing import xxh64
@@ -134,11 +135,6 @@ _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µ
 
 # --------------------------------------------------------------------------
 # Small typed accessors that raise InputError with the position.
-
-
-def _clip(text: str, limit: int) -> str:
-    """Return *text* cut to *limit* characters (for unquoted names in messages)."""
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _names(items: Iterable[object], *, quote: bool = True, limit: int = 8) -> str:

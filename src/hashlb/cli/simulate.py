@@ -36,6 +36,7 @@ from .._validate import (
     MAX_USERS,
     cap,
 )
+from .._validate import clip as _clip
 from .._validate import short as _short
 from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh, match_regex
 from .output import OutputSet, check_matplotlib, format_table, require_matplotlib, save_figure
@@ -449,7 +450,9 @@ def build_engines(scenario: Scenario, mode: str, seed: int) -> list[RouteEngine]
         try:
             engines.append(RouteEngine(plan, mode, seed, tables, rh))
         except ValueError as e:  # ConfigError: a configuration the library rejects
-            raise InputError(plan.where, f"route {_short(plan.name)}: {e}") from None
+            raise InputError(
+                plan.where, f"route {_short(plan.name)}: {_clip(str(e), 300)}"
+            ) from None
     return engines
 
 
