@@ -142,7 +142,7 @@ MAX_REQUEST_LINE_BYTES = 2**20
 #: ``--requests`` file): each costs about 200 bytes of stickiness state.
 MAX_USERS = 2**20
 #: Simulated requests in one run (``--users`` x ``--requests-per-user``, or
-#: the lines of a ``--requests`` file): about a minute with the compiled
+#: the lines of a ``--requests`` file): under two minutes with the compiled
 #: twin, and a ``--decisions`` file of about 1.5 GB.
 MAX_REQUESTS = 10_000_000
 #: ``http`` routes of the simulated VirtualService: every request is matched
