@@ -476,6 +476,34 @@ class Scenario:
 # Loading.
 
 
+class _PodIndex:
+    """Pods by namespace and by ``(namespace, label, value)``, in pod order.
+
+    A selection scans only the shortest list among its labels, so resolving
+    many destinations (or workloads) costs about the pods they select, not
+    the pods of the input each time.
+    """
+
+    def __init__(self, pods: Sequence[Pod]) -> None:
+        self.size = len(pods)
+        self.by_ns: dict[str, list[Pod]] = {}
+        self.by_label: dict[tuple[str, str, str], list[Pod]] = {}
+        for p in pods:
+            self.by_ns.setdefault(p.namespace, []).append(p)
+            for k, v in p.labels.items():
+                self.by_label.setdefault((p.namespace, k, v), []).append(p)
+
+    def select(self, namespace: str, labels: Mapping[str, str]) -> list[Pod]:
+        """Return the pods of *namespace* whose labels contain *labels*."""
+        if not labels:
+            return list(self.by_ns.get(namespace, ()))
+        shortest = min(
+            (self.by_label.get((namespace, k, v), []) for k, v in labels.items()), key=len
+        )
+        items = list(labels.items())
+        return [p for p in shortest if all(p.labels.get(k) == v for k, v in items)]
+
+
 @dataclass
 class Mesh:
     """Everything read from the input files, before resolution."""
@@ -496,6 +524,8 @@ class Mesh:
     _members: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pod]] = field(default_factory=dict)
     _destinations: int = 0
     _endpoints: int = 0
+    _index: _PodIndex | None = None
+    _rules_for: dict[str, _DestinationRule | None] = field(default_factory=dict)
 
     # ---- reading
 
@@ -570,6 +600,7 @@ class Mesh:
         return name, ns, meta
 
     def _add_rule(self, doc: LDict) -> None:
+        self._rules_for.clear()
         name, ns, _ = self._meta(doc)
         what = f"DestinationRule {_short(name)}"
         spec = _map(doc, "spec", what, required=True)
@@ -737,6 +768,8 @@ class Mesh:
 
     def finish(self) -> None:
         """Turn raw Pods and workloads into :attr:`pods` (real first, then synthetic)."""
+        self._host_pods.clear()
+        self._members.clear()
         taken: set[str] = set()
         pending: list[tuple[str, str, dict[str, str], tuple[tuple[str, int], ...], str, Where]] = []
         for doc, where in self._raw_pods:
@@ -759,12 +792,9 @@ class Mesh:
         for name, ns, labels, ports, owner, where in sorted(pending, key=lambda p: (p[1], p[0])):
             ip = blocks.addresses(f"{ns}/{name}", 1)[0]
             self.pods.append(Pod(name, ns, labels, ip, True, ports, owner, where))
-        real = list(self.pods)
+        real = _PodIndex(self.pods)
         for w in sorted(self.workloads, key=lambda w: (w.namespace, w.name, w.kind)):
-            if (
-                any(p.namespace == w.namespace and _selects(w.selector, p.labels) for p in real)
-                and w.selector
-            ):
+            if w.selector and real.select(w.namespace, w.selector):
                 self.notes.append(
                     f"{w.where}: {w.kind} {_short(w.name)} is represented by the Pods given"
                 )
@@ -792,6 +822,11 @@ class Mesh:
     # ---- resolution
 
     def _rule_for(self, host: str) -> _DestinationRule | None:
+        if host not in self._rules_for:
+            self._rules_for[host] = self._find_rule(host)
+        return self._rules_for[host]
+
+    def _find_rule(self, host: str) -> _DestinationRule | None:
         """Return the DestinationRule for an FQDN: exact host, else the longest wildcard.
 
         Several rules for the same host are merged as Istio does: the first
@@ -829,6 +864,11 @@ class Mesh:
                 return s
         return None
 
+    def _pod_index(self) -> _PodIndex:
+        if self._index is None or self._index.size != len(self.pods):
+            self._index = _PodIndex(self.pods)
+        return self._index
+
     def host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
         """Return the pods behind a service FQDN (Service selector, else its namespace)."""
         found = self._host_pods.get(host)
@@ -840,16 +880,12 @@ class Mesh:
     def _find_host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
         svc = self._service_for(host)
         if svc is not None:
-            return [
-                p
-                for p in self.pods
-                if p.namespace == svc.namespace
-                and svc.selector
-                and _selects(svc.selector, p.labels)
-            ], svc
+            if not svc.selector:
+                return [], svc
+            return self._pod_index().select(svc.namespace, svc.selector), svc
         parts = host.split(".")
         if len(parts) >= 3 and parts[2] == "svc":
-            return [p for p in self.pods if p.namespace == parts[1]], None
+            return self._pod_index().select(parts[1], {}), None
         raise InputError(
             where,
             f"host {_short(host)} is not a Kubernetes service name (NAME.NAMESPACE.svc.DOMAIN)",
@@ -944,7 +980,7 @@ class Mesh:
                     f"{what}: the routes have more than {cap('MAX_DESTINATIONS')} destinations "
                     "in all",
                 )
-            pods, svc = self.host_pods(d.host, d.where)
+            _, svc = self.host_pods(d.host, d.where)
             selector = {HOST_LABEL: d.host}
             subset = None
             if d.subset is not None:
@@ -960,8 +996,16 @@ class Mesh:
             key = (d.host, tuple(selector.items()))
             members = self._members.get(key)
             if members is None:
-                labels = [(k, v) for k, v in selector.items() if k != HOST_LABEL]
-                members = [p for p in pods if all(p.labels.get(k) == v for k, v in labels)]
+                labels = {k: v for k, v in selector.items() if k != HOST_LABEL}
+                if svc is None:
+                    ns = d.host.split(".")[1]
+                    members = self._pod_index().select(ns, labels)
+                elif not svc.selector or any(
+                    svc.selector.get(k, v) != v for k, v in labels.items()
+                ):
+                    members = []  # no pods, or the subset contradicts the Service selector
+                else:
+                    members = self._pod_index().select(svc.namespace, {**svc.selector, **labels})
                 self._members[key] = members
             port, endpoints = _endpoints(d, svc, members)
             self._endpoints += len(endpoints)
@@ -1043,10 +1087,6 @@ def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], .
                 raise InputError(p.where, f"{what}: a container port needs 'containerPort'")
             out.append((_str(p, "name", what) or "", number))
     return tuple(out)
-
-
-def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def _endpoints(
