@@ -8,6 +8,11 @@ Targets, medians from one run:
 * ``Maglev.lookup_many`` on 2M pre-hashed keys <= 2 ns/key;
 * ``Maglev.pick_many(list[str])`` <= 20 ns/key (100,000 keys per round);
 * build, 1,000 hosts, M = 65,537 <= 2 ms;
+* build with skewed weights (all weight 1 but one host holding the rest of
+  the uint32 budget, the shape of maglev_weight_dos.py) <= 5x the build
+  with equal weights, in each twin: compare ``skewed`` with ``equal`` in the
+  groups ``maglev build equal vs skewed ...`` (1,000 hosts at M = 65,537
+  and 4,000 hosts at M = 655,373);
 * memory <= 2 bytes/slot below 65,536 hosts (``extra_info``; asserted in
   tests/test_maglev.py).
 
@@ -29,6 +34,7 @@ from tests._impl import Implementation
 HOSTS_10 = [Host(f"10.0.{i // 256}.{i % 256}:6379") for i in range(10)]
 HOSTS_100 = [Host(f"10.0.{i // 256}.{i % 256}:6379") for i in range(100)]
 HOSTS_1000 = [Host(f"10.0.{i // 256}.{i % 256}:6379") for i in range(1000)]
+HOSTS_4000 = [Host(f"10.0.{i // 256}.{i % 256}:6379") for i in range(4000)]
 KEYS_1K = [f"user-{i:011d}" for i in range(1000)]
 KEYS_100K = [f"session-{i:08d}" for i in range(100_000)]
 HASHES_2M = np.random.default_rng(12).integers(0, 2**64 - 1, size=2_000_000, dtype=np.uint64)
@@ -124,6 +130,28 @@ def test_maglev_build_1000_hosts(benchmark, impl: Implementation) -> None:  # ty
 @pytest.mark.benchmark(group="maglev build 100 hosts M=65537")
 def test_maglev_build_100_hosts(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     benchmark(impl.Maglev, HOSTS_100, table_size=65537)
+
+
+def _skewed(hosts: list[Host]) -> list[Host]:
+    """Return *hosts* at weight 1 but the last, which holds the rest of 2**32 - 1."""
+    heavy = Host(hosts[-1].address, 2**32 - 1 - (len(hosts) - 1))
+    return [*hosts[:-1], heavy]
+
+
+@pytest.mark.benchmark(group="maglev build equal vs skewed 1000 hosts M=65537")
+@pytest.mark.parametrize("weights", ["equal", "skewed"])
+def test_maglev_build_weights_1000_hosts(benchmark, impl: Implementation, weights: str) -> None:  # type: ignore[no-untyped-def]
+    hosts = HOSTS_1000 if weights == "equal" else _skewed(HOSTS_1000)
+    lb = benchmark(impl.Maglev, hosts, table_size=65537)
+    benchmark.extra_info["max_entries_per_host"] = lb.max_entries_per_host
+
+
+@pytest.mark.benchmark(group="maglev build equal vs skewed 4000 hosts M=655373")
+@pytest.mark.parametrize("weights", ["equal", "skewed"])
+def test_maglev_build_weights_4000_hosts(benchmark, impl: Implementation, weights: str) -> None:  # type: ignore[no-untyped-def]
+    hosts = HOSTS_4000 if weights == "equal" else _skewed(HOSTS_4000)
+    lb = benchmark(impl.Maglev, hosts, table_size=655373)
+    benchmark.extra_info["max_entries_per_host"] = lb.max_entries_per_host
 
 
 # ---- bounded load -------------------------------------------------------------------

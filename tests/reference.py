@@ -155,6 +155,61 @@ def maglev_reference(
         iteration += 1
 
 
+def maglev_rounds_reference(
+    keys: list[bytes],
+    order: list[int],
+    weights: list[float],
+    table_size: int,
+    tie: object = None,
+) -> tuple[list[int], list[int]]:
+    """Envoy's ``OriginalMaglevTable`` fill, round by round, with no shortcut.
+
+    The same model as :func:`maglev_reference`, written the way Envoy's loop
+    is (spec §5.2): ``permutation(entry) = (offset + skip * next) % M`` is
+    computed when it is needed instead of listed in advance, so memory is
+    O(M + hosts) and skewed weights (about M rounds) stay affordable at
+    moderate sizes.  Every host is tested in every round (``iteration`` is a
+    u32, the test is ``iteration * weight < target_weight`` in doubles): the
+    plain O(rounds x hosts) fill the fast builds must equal.  Returns
+    ``(table, count per host index)``.
+    """
+    import xxhash
+
+    m = table_size
+    counts = [0] * len(keys)
+    if not order:
+        return [], counts
+    entries = sorted(
+        zip(order, weights, strict=True),
+        key=lambda hw: (keys[hw[0]], tie(hw[0]) if callable(tie) else 0, hw[0]),
+    )
+    max_weight = max(weights)
+    offset = [xxhash.xxh64_intdigest(keys[h], 0) % m for h, _ in entries]
+    skip = [xxhash.xxh64_intdigest(keys[h], 1) % (m - 1) + 1 for h, _ in entries]
+    next_ = [0] * len(entries)
+    target_weight = [0.0] * len(entries)
+    table: list[int | None] = [None] * m
+    table_index = 0
+    iteration = 1
+    while table_index < m:
+        for i, (host, weight) in enumerate(entries):
+            if table_index >= m:
+                break
+            if iteration * weight < target_weight[i]:
+                continue
+            target_weight[i] += max_weight
+            c = (offset[i] + skip[i] * next_[i]) % m
+            while table[c] is not None:
+                next_[i] += 1
+                c = (offset[i] + skip[i] * next_[i]) % m
+            table[c] = host
+            next_[i] += 1
+            counts[host] += 1
+            table_index += 1
+        iteration = (iteration + 1) & 0xFFFFFFFF
+    return [h for h in table if h is not None], counts
+
+
 def mt19937_reference(seed: int):  # type: ignore[no-untyped-def]
     """Return ``std::mt19937(seed)`` as a generator of uint32 outputs (textbook MT19937)."""
     n, m_ = 624, 397

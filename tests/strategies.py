@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import strategies as st
 
 #: Any unsigned 64-bit value (hashes, seeds).
@@ -156,6 +158,107 @@ def locality_host_lists(draw: st.DrawFn, max_size: int = 10) -> tuple:
         for i in range(n)
     ]
     return hosts, lw
+
+
+# ---- Maglev with skewed weights (issue 10, item 11) ---------------------------
+def _primes(lo: int, hi: int) -> list[int]:
+    """Return the primes in ``[lo, hi]`` (trial division; small ranges only)."""
+    return [p for p in range(max(lo, 2), hi + 1) if all(p % d for d in range(2, int(p**0.5) + 1))]
+
+
+#: Random prime table sizes, small enough for the round-by-round reference
+#: model even when one heavy host makes it run about M rounds.
+maglev_prime_sizes = st.sampled_from(_primes(2, 10007))
+#: Envoy's largest weight (a uint32); any weight sum must stay below it too.
+MAX_WEIGHT = 2**32 - 1
+
+
+@st.composite
+def skewed_weights(draw: st.DrawFn, max_light: int = 300, max_heavy: int = 4) -> list[int]:
+    """Return weights with extreme skew, in a random order, summing to at most 2**32 - 1.
+
+    Many weight-1 hosts (sometimes a few small or medium ones), then one or
+    several heavy hosts sharing what is left of the uint32 budget: often all
+    of it (``2**32 - 1 - light``, the DoS shape), sometimes a random part,
+    sometimes all heavy hosts equal.
+    """
+    light = draw(st.one_of(st.integers(0, 40), st.integers(0, max_light)))
+    weights = [1] * light
+    weights += draw(
+        st.lists(st.one_of(st.integers(1, 5), st.integers(1, 1_000_000)), min_size=0, max_size=4)
+    )
+    n_heavy = draw(st.integers(min_value=1, max_value=max_heavy))
+    budget = (MAX_WEIGHT - sum(weights)) // n_heavy
+    share = draw(st.sampled_from(["all", "equal-part", "random"]))
+    if share == "all":
+        heavy = [budget] * n_heavy
+        heavy[0] += MAX_WEIGHT - sum(weights) - budget * n_heavy  # the exact uint32 sum
+    elif share == "equal-part":
+        heavy = [draw(st.integers(1, budget))] * n_heavy
+    else:
+        heavy = draw(st.lists(st.integers(1, budget), min_size=n_heavy, max_size=n_heavy))
+    weights += heavy
+    return draw(st.permutations(weights))
+
+
+@st.composite
+def skewed_host_lists(draw: st.DrawFn, localities: bool = False) -> tuple:
+    """Return ``(hosts, locality_weights or None)`` with :func:`skewed_weights`.
+
+    With *localities*, hosts are spread over localities a/b/c whose weights
+    are themselves skewed (0 included, up to a uint32 sum), which makes
+    normalized weights as small as ~1e-19.
+    """
+    from hashlb import Host
+
+    weights = draw(skewed_weights())
+    names = ["a", "b", "c"]
+    lw = None
+    if localities:
+        lw = {}
+        left = MAX_WEIGHT
+        for name in draw(st.permutations(names)):
+            w = draw(st.one_of(st.integers(0, min(5, left)), st.integers(0, left)))
+            lw[name] = w
+            left -= w
+    hosts = [
+        Host(
+            f"10.{i >> 8 & 255}.{i & 255}.7:{80 + i}",
+            w,
+            locality=draw(st.sampled_from(names)) if localities else None,
+        )
+        for i, w in enumerate(weights)
+    ]
+    return hosts, lw
+
+
+#: ``(weight, target, lo)`` for the next-turn search: normalized weights and
+#: targets near exact multiples (a few ulps either side), Envoy's running
+#: sums, and any doubles; ``lo`` mostly below the answer.
+@st.composite
+def next_due_cases(draw: st.DrawFn) -> tuple[float, float, int]:
+    """Return ``(weight, target, lo)`` around the rounding edges of ``t * weight``."""
+    total = draw(st.integers(min_value=1, max_value=MAX_WEIGHT))
+    w = (draw(st.integers(min_value=1, max_value=total)) * 1.0) / total
+    kind = draw(st.sampled_from(["multiple", "sum", "any"]))
+    t = 1
+    if kind == "multiple":  # target == t * w, nudged by a few ulps
+        t = draw(st.one_of(st.integers(1, 10_000), st.integers(1, MAX_WEIGHT)))
+        target = t * w
+        ulps = draw(st.integers(min_value=-3, max_value=3))
+        for _ in range(abs(ulps)):
+            target = math.nextafter(target, math.inf if ulps > 0 else -math.inf)
+    elif kind == "sum":  # Envoy's target_weight: k additions of a max weight
+        mx = (draw(st.integers(min_value=1, max_value=total)) * 1.0) / total
+        w = min(w, mx)
+        target = 0.0
+        for _ in range(draw(st.integers(min_value=1, max_value=2000))):
+            target += mx
+    else:
+        w = draw(st.floats(min_value=0.0, max_value=1.0))
+        target = draw(st.floats(min_value=0.0, max_value=5e9))
+    lo = draw(st.one_of(st.just(1), st.integers(1, t), st.integers(1, MAX_WEIGHT + 1)))
+    return w, max(target, 0.0), lo
 
 
 # ---- ring hash (issue 3) ------------------------------------------------------

@@ -222,7 +222,7 @@ def test_numpy_and_index_ints_are_accepted(impl: Implementation) -> None:
             bl.lookup(3, bad)
     with pytest.raises(ValueError, match=r"total must be in \[0, 2\*\*64\), got -1"):
         bl.lookup(3, [0, 0], total=Index(-1))
-    with pytest.raises(ValueError, match=r"got an int of 3322 bits"):
+    with pytest.raises(ValueError, match=r"got <int of about 1001 digits>"):
         bl.lookup(3, [0, 0], total=10**1000)
     with pytest.raises(TypeError, match=r"active\[i\] must be an int, not bool"):
         bl.lookup(3, [True, 0])
@@ -240,7 +240,7 @@ def test_shuffle_length_is_capped(impl: Implementation, monkeypatch: pytest.Monk
     assert impl.module("bounded").MAX_SHUFFLE_N == validate.MAX_SHUFFLE_N == 2**20
     assert hashlb.bounded.MAX_SHUFFLE_N == 2**20
     for fn in (impl.mt19937, impl.probe_order):
-        with pytest.raises(ValueError, match=r"n must be in \[0, MAX_SHUFFLE_N = 1048576\]"):
+        with pytest.raises(ValueError, match=r"n must be in \[0, MAX_SHUFFLE_N = 1_048_576\]"):
             fn(0, 2**32 - 1)
         with pytest.raises(ValueError, match="MAX_SHUFFLE_N"):
             fn(0, -1)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import array
+import functools
 import json
+import math
 import pickle
 import random
 import threading
@@ -18,7 +20,7 @@ from hashlb import ConfigError, Host
 from hashlb._weights import prepare
 
 from ._impl import Implementation
-from .reference import maglev_reference
+from .reference import maglev_reference, maglev_rounds_reference
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
 GOLDEN = Path(__file__).parent / "golden"
@@ -133,6 +135,96 @@ def test_benchmark_hosts_match_reference(impl: Implementation) -> None:
     assert list(lb.table) == table
     assert list(lb.entries_per_host) == counts
     assert {*counts} <= {1009 // 50, 1009 // 50 + 1}
+
+
+# ---- skewed weights (issue 10: build cost O(M x hosts)) -------------------------
+
+
+def _skewed_hosts(n_light: int) -> list[Host]:
+    """The reproducer's hosts: *n_light* weight-1 hosts, then one of weight 2**32-1-n_light."""
+    hosts = [Host(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}:80") for i in range(n_light)]
+    hosts.append(Host("10.255.255.255:80", 2**32 - 1 - n_light))
+    return hosts
+
+
+@functools.cache
+def _skewed_reference(n_light: int, m: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Envoy's round-by-round fill of ``_skewed_hosts(n_light)`` (computed once per run)."""
+    prep = prepare(_skewed_hosts(n_light))
+    table, counts = maglev_rounds_reference(
+        list(prep.keys), list(prep.order), list(prep.weights), m
+    )
+    return tuple(table), tuple(counts)
+
+
+@pytest.mark.parametrize("heap_above", [None, 0.0, math.inf], ids=["auto", "due", "scan"])
+def test_skewed_weights_moderate_size_equals_reference(
+    impl: Implementation, heap_above: float | None
+) -> None:
+    """maglev_weight_dos.py at a moderate size (300 light hosts, M=4099): Envoy's table."""
+    mod = impl.module("maglev")
+    old = mod._HEAP_ABOVE
+    if heap_above is not None:
+        mod._HEAP_ABOVE = heap_above
+    try:
+        lb = impl.Maglev(_skewed_hosts(300), table_size=4099)
+    finally:
+        mod._HEAP_ABOVE = old
+    table, counts = _skewed_reference(300, 4099)
+    assert tuple(lb.table) == table
+    assert lb.entries_per_host == counts
+    assert counts[:300] == (1,) * 300 and counts[300] == 4099 - 300
+
+
+def test_skewed_weights_full_size_builds(impl: Implementation) -> None:
+    """maglev_weight_dos.py itself (4,000 light hosts + 1 heavy, M=655373) builds.
+
+    Each light host gets its round-1 slot and is not due again before the
+    table is full (its next turn is round ~2**32); the heavy host takes the
+    rest.  The heavy host's slots are its first free permutation positions.
+    """
+    m = 655373
+    lb = impl.Maglev(_skewed_hosts(4000), table_size=m)
+    assert lb.entries_per_host == (1,) * 4000 + (m - 4000,)
+    assert (lb.min_entries_per_host, lb.max_entries_per_host) == (1, m - 4000)
+    table = np.asarray(lb.table)
+    assert np.count_nonzero(table == 4000) == m - 4000
+    assert len(np.unique(table[table != 4000])) == 4000
+
+
+def test_next_due_at_rounding_edges(impl: Implementation) -> None:
+    """_next_due where ``ceil(target / weight)`` is off by one: Envoy's test decides.
+
+    Targets at ``t * w`` and one ulp either side, for random normalized
+    weights: about 4% of them are cases where the division's guess is
+    wrong, and the next turn must still be the first round that passes
+    ``not (t * w < target)``.
+    """
+    next_due = impl.module("maglev")._next_due
+    rng = random.Random(11)
+    edges = 0
+    for _ in range(4000):
+        total = rng.randint(2, 2**32 - 1)
+        w = (rng.randint(1, total) * 1.0) / total
+        t = rng.randint(1, 10**6)
+        for target in (t * w, math.nextafter(t * w, math.inf), math.nextafter(t * w, -math.inf)):
+            lo = rng.choice([1, max(1, t - 2)])
+            r = next_due(w, target, lo)
+            assert lo <= r and not r * w < target
+            assert r == lo or (r - 1) * w < target
+            edges += max(lo, math.ceil(target / w)) != r
+    assert edges >= 100  # the guess alone would have been wrong this often
+
+
+@pytest.mark.c_extension
+def test_skewed_weights_full_size_twins_agree() -> None:
+    """The compiled and pure twins build the same full-size skewed table, slot for slot."""
+    from hashlb import _maglev_c, _maglev_py
+
+    hosts = _skewed_hosts(4000)
+    a = _maglev_c.Maglev(hosts, table_size=655373)
+    b = _maglev_py.Maglev(hosts, table_size=655373)
+    assert bytes(a.table) == bytes(b.table)
 
 
 # ---- lookups, retries, pick -----------------------------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +21,14 @@ from hashlb import Host
 from hashlb._weights import prepare
 
 from ._impl import Implementation
-from .reference import maglev_reference
+from .reference import maglev_reference, maglev_rounds_reference
 from .strategies import (
     host_lists,
     locality_host_lists,
+    maglev_prime_sizes,
+    next_due_cases,
     prime_table_sizes,
+    skewed_host_lists,
     uint64,
 )
 
@@ -168,3 +174,86 @@ def test_identical_across_processes(impl: Implementation) -> None:
     here = ",".join(map(str, impl.Maglev(hosts, table_size=1009).table))
     assert outs[0] == outs[1] == outs[2]
     assert outs[0].strip() == here
+
+
+# ---- skewed weights: both fill drivers equal Envoy's round-by-round fill (issue 10) ----
+#: The fill drivers: the twin's own choice, the round scan, the due-host heap/buckets.
+DRIVERS = {"auto": None, "scan": math.inf, "due": 0.0}
+_LAST = 2**32 - 1
+
+
+@contextlib.contextmanager
+def _driver(impl: Implementation, name: str) -> Iterator[None]:
+    """Force a fill driver: ``_HEAP_ABOVE`` (max weight / mean weight threshold)."""
+    mod = impl.module("maglev")
+    old = mod._HEAP_ABOVE
+    if DRIVERS[name] is not None:
+        mod._HEAP_ABOVE = DRIVERS[name]
+    try:
+        yield
+    finally:
+        mod._HEAP_ABOVE = old
+
+
+def _check_all_drivers(
+    impl: Implementation, hosts: list[Host], m: int, lw: dict[str, int] | None
+) -> None:
+    """Every driver builds the round-by-round reference table, counts and gauges."""
+    prep = prepare(hosts, locality_weights=lw)
+    table, counts = maglev_rounds_reference(
+        list(prep.keys), list(prep.order), list(prep.weights), m, tie=lambda i: hosts[i]._sort_key()
+    )
+    iterated = [counts[i] for i in prep.order]
+    for name in DRIVERS:
+        with _driver(impl, name):
+            lb = impl.Maglev(hosts, table_size=m, locality_weights=lw)
+        assert list(lb.table) == table, name
+        if len(prep.order) != 1:  # one host: Envoy's degenerate table (see test_maglev.py)
+            assert list(lb.entries_per_host) == counts, name
+            assert lb.min_entries_per_host == min(iterated, default=0), name
+            assert lb.max_entries_per_host == max(iterated, default=0), name
+
+
+@settings(max_examples=80)
+@given(case=skewed_host_lists(), m=maglev_prime_sizes)
+def test_skewed_weights_agree_with_round_reference(
+    impl: Implementation, case: tuple[list[Host], None], m: int
+) -> None:
+    """Extreme skew (weights up to 2**32 - 1, many weight-1 hosts, 1-4 heavy): Envoy's table."""
+    hosts, _ = case
+    _check_all_drivers(impl, hosts, m, None)
+
+
+@settings(max_examples=40)
+@given(case=skewed_host_lists(localities=True), m=maglev_prime_sizes)
+def test_skewed_localities_agree_with_round_reference(
+    impl: Implementation, case: tuple[list[Host], dict[str, int]], m: int
+) -> None:
+    """Skewed host and locality weights (normalized weights down to ~1e-19): Envoy's table."""
+    hosts, lw = case
+    _check_all_drivers(impl, hosts, m, lw)
+
+
+@settings(max_examples=100)
+@given(hosts=host_lists(ties=True), m=prime_table_sizes)
+def test_every_driver_agrees_with_reference_model(
+    impl: Implementation, hosts: list[Host], m: int
+) -> None:
+    """Everyday weights and key ties: every fill driver gives the reference table."""
+    _check_all_drivers(impl, hosts, m, None)
+
+
+@settings(max_examples=300)
+@given(case=next_due_cases())
+def test_next_due_is_the_first_passing_round(
+    impl: Implementation, case: tuple[float, float, int]
+) -> None:
+    """_next_due(w, target, lo) is the least t >= lo with not (t * w < target), else -1."""
+    w, target, lo = case
+    t = impl.module("maglev")._next_due(w, target, lo)
+    if t == -1:  # never due within Envoy's u32 rounds
+        assert lo > _LAST or _LAST * w < target
+    else:
+        assert lo <= t <= _LAST
+        assert not t * w < target
+        assert t == lo or (t - 1) * w < target

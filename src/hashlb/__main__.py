@@ -32,8 +32,22 @@ def info() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run the command line; return the exit code.
+
+    A reader that stops early (``hashlb simulate ... | head -1``) ends the
+    run quietly with exit status 141, as ``yes | head -1`` does.
+    """
+    try:
+        code = _run(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from .cli.output import silence_broken_pipe
+
+        return silence_broken_pipe()
+    return code
+
+
+def _run(args: list[str]) -> int:
     if not args:
         print(info())
         return 0

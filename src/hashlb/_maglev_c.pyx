@@ -5,7 +5,9 @@ Same algorithm, names, signatures and docstrings as the pure twin (read its
 module docstring for the spec references).  The hot paths (``pick``,
 ``lookup``, ``lookup_many``, ``pick_many``) hash and index in C without any
 Python-level call: ``key_view`` -> ``hlb_xxh64`` -> ``hlb_fastmod`` -> slot ->
-``hosts[slot]``.  The fill and the batch loops run without the GIL.
+``hosts[slot]``.  The fill and the batch loops run without the GIL; with
+skewed weights the fill pops the hosts due from a heap of next turns instead
+of scanning every host every round (``_fill``), giving the same table.
 """
 cimport cython
 from cpython.array cimport array, clone
@@ -51,6 +53,10 @@ __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 DEFAULT_TABLE_SIZE = 65537
 #: The largest table size Envoy's proto documentation allows.
 MAX_TABLE_SIZE = 5_000_011
+# The fill replays Envoy's rounds through a heap of next turns once the
+# largest weight exceeds this many times the mean (the round scan would test
+# that many hosts per slot); both drivers give the same table (tests force each).
+_HEAP_ABOVE = 20.0
 
 cdef object _check_hash = check_hash
 cdef object _index_output = index_output
@@ -75,11 +81,18 @@ cdef extern from *:
     """
     #if defined(__GNUC__) || defined(__clang__)
     #define hlb_prefetch(p) __builtin_prefetch((const void *)(p))
+    #define hlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
     #else
     #define hlb_prefetch(p) ((void)(p))
+    static unsigned hlb_ctz64(unsigned long long x) {
+        unsigned n = 0;
+        while (!(x & 1)) { x >>= 1; n++; }
+        return n;
+    }
     #endif
     """
     void hlb_prefetch(const void *p) nogil
+    unsigned hlb_ctz64(uint64_t x) nogil  # x != 0
 
 cdef enum:
     _PREFETCH = 8  # how many keys ahead pick_many prefetches the key objects
@@ -171,85 +184,335 @@ cdef uint64_t _inverse_mod(uint64_t a, uint64_t m) noexcept nogil:
     return <uint64_t>(t + <int64_t>m if t < 0 else t)
 
 
-cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w) noexcept nogil:
-    """Envoy's weighted fill (spec §5.2 step 4).  Returns -1 if out of memory.
-
-    A host takes the first free slot of its permutation, starting at
-    ``cur``.  While many slots are free it probes one by one, as Envoy does,
-    in an occupancy bitmap (M bits, cache-resident).  Once at most ~sqrt(M)
-    slots are free it computes the answer directly instead: free slot ``f``
-    is ``((f - cur) * skip**-1) % M`` probes away (M is prime), and the
-    nearest free slot is the one Envoy's probe loop would reach first.  Both
-    give exactly Envoy's table; the second avoids the long probe runs of the
-    last slots (about half of all probes).
+cdef extern from *:
     """
+    /* Envoy's last iteration (a u32), and "never due again". */
+    #define HLB_LAST_ITERATION ((uint64_t)0xFFFFFFFFu)
+    #define HLB_NEVER (~(uint64_t)0)
+    """
+    const uint64_t _LAST_ITERATION "HLB_LAST_ITERATION"
+    const uint64_t _NEVER "HLB_NEVER"
+
+
+# The state of the last slots' direct search (``_place_tail``).
+cdef struct _Tail:
+    uint64_t n_free
+    uint64_t *free_slots   # the free slots, once at most ``tail`` are left
+    uint64_t *inv          # skip**-1 mod M per host (0 until first needed)
+    hlb_fastmod_t magic
+
+
+cdef inline bint _due(double iteration, double weight, double target) noexcept nogil:
+    """Envoy's turn test: does a host take a slot in round *iteration*?
+
+    Do not change: Envoy skips the host if ``iteration * weight_ <
+    target_weight_``, its u32 round converted to double (exact; callers
+    pass it converted) times a double, compared as doubles (no FMA can form:
+    the product feeds a comparison, not an addition; x86-64 and arm64
+    doubles have no excess precision).
+    """
+    return not (iteration * weight < target)
+
+
+cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nogil:
+    """Return the first iteration ``t >= lo`` with ``_due(t)``, or ``_NEVER``.
+
+    ``_due(t)`` is monotone in ``t`` (``t * weight`` rounds monotonically
+    for ``weight >= 0``), so the answer is found by evaluating Envoy's exact
+    test: a guess ``ceil(target / weight)`` (the division only guesses, it
+    is within one of the answer), widened by doubling until it brackets the
+    answer, then bisected.  Usually four tests and one division.
+    """
+    cdef double est
+    cdef uint64_t a, b, c, step
+    if lo > _LAST_ITERATION:
+        return _NEVER
+    if _due(<double>lo, weight, target):
+        return lo
+    if not _due(<double>_LAST_ITERATION, weight, target):
+        return _NEVER
+    # Invariant from here: _due(a) is false, _due(b) is true, a < b; so
+    # b * weight >= target > a * weight and weight > 0.
+    a = lo
+    b = _LAST_ITERATION
+    est = target / weight
+    if est < <double>_LAST_ITERATION:
+        c = <uint64_t>est
+        if <double>c < est:
+            c += 1
+        if c <= a:
+            c = a + 1
+        step = 1
+        if _due(<double>c, weight, target):
+            b = c
+            while b - a > 1:   # widen downwards
+                c = b - step if b - a > step else a
+                if c == a:
+                    break
+                if _due(<double>c, weight, target):
+                    b = c
+                    step <<= 1
+                else:
+                    a = c
+                    break
+        else:
+            a = c
+            while b - a > 1:   # widen upwards
+                c = a + step if b - a > step else b
+                if c == b:
+                    break
+                if _due(<double>c, weight, target):
+                    b = c
+                    break
+                a = c
+                step <<= 1
+    while b - a > 1:
+        c = a + ((b - a) >> 1)
+        if _due(<double>c, weight, target):
+            b = c
+        else:
+            a = c
+    return b
+
+
+def _next_due(double weight, double target, uint64_t lo):
+    """``_next_turn`` for the tests: the first round ``>= lo`` due, or -1 (never)."""
+    cdef uint64_t t = _next_turn(weight, target, lo)
+    return -1 if t == _NEVER else <object>t
+
+
+cdef int _place_tail(slot_t *tbl, _Tail *f, _Entry *e, Py_ssize_t n, Py_ssize_t i,
+                     const uint64_t *used, uint64_t m, uint64_t filled) noexcept nogil:
+    """Place host *i* once at most ``tail`` slots are free.  -1: out of memory.
+
+    Free slot ``s`` is ``((s - cur) * skip**-1) % M`` probes away (M is
+    prime); the nearest free slot is the one Envoy's probe loop reaches
+    first.  The occupancy bitmap is read once, a word at a time, to list the
+    free slots.
+    """
+    cdef uint64_t j, d, best, best_j, c, word
+    if f.free_slots == NULL:
+        f.free_slots = <uint64_t *>malloc(<size_t>(m - filled) * sizeof(uint64_t))
+        f.inv = <uint64_t *>calloc(<size_t>n, sizeof(uint64_t))   # 0: not computed yet
+        if f.free_slots == NULL or f.inv == NULL:
+            return -1
+        for j in range((m + 63) >> 6):   # word by word: the free bits of each
+            word = ~used[j]
+            if j == (m - 1) >> 6 and m & 63:
+                word &= ((<uint64_t>1) << (m & 63)) - 1
+            while word:
+                f.free_slots[f.n_free] = (j << 6) | hlb_ctz64(word)
+                f.n_free += 1
+                word &= word - 1
+    # Locals, so the search loop keeps them in registers.
+    cdef uint64_t *free_slots = f.free_slots
+    cdef uint64_t n_free = f.n_free
+    cdef uint64_t back = m - e[i].cur
+    if f.inv[i] == 0:   # only the hosts that take a turn now need theirs
+        f.inv[i] = _inverse_mod(e[i].skip, m)
+    cdef uint64_t inv = f.inv[i]
+    cdef hlb_fastmod_t magic = f.magic
+    best = m
+    best_j = 0
+    for j in range(n_free):
+        d = hlb_fastmod((free_slots[j] + back) * inv, magic, m)
+        if d < best:
+            best = d
+            best_j = j
+    c = free_slots[best_j]
+    n_free -= 1
+    free_slots[best_j] = free_slots[n_free]
+    f.n_free = n_free
+    tbl[c] = <slot_t>e[i].host
+    c += e[i].skip
+    if c >= m:
+        c -= m
+    e[i].cur = c
+    e[i].count += 1
+    return 0
+
+
+cdef inline int _place(slot_t *tbl, _Tail *f, _Entry *e, Py_ssize_t n, Py_ssize_t i,
+                       uint64_t *used, uint64_t m, uint64_t filled,
+                       uint64_t tail) noexcept nogil:
+    """Give host *i* its next slot: the first free one of its permutation.
+
+    While more than *tail* slots are free, probe one by one, as Envoy does,
+    in the occupancy bitmap *used* (M bits, cache-resident); then
+    ``_place_tail``.  The caller counts *filled*.  -1: out of memory.
+    """
+    cdef uint64_t c, s
+    if m - filled <= tail:
+        return _place_tail(tbl, f, e, n, i, used, m, filled)
+    c = e[i].cur
+    s = e[i].skip
+    while (used[c >> 6] >> (c & 63)) & 1:
+        c += s
+        if c >= m:
+            c -= m
+    used[c >> 6] |= (<uint64_t>1) << (c & 63)
+    tbl[c] = <slot_t>e[i].host
+    c += s
+    if c >= m:
+        c -= m
+    e[i].cur = c
+    e[i].count += 1
+    return 0
+
+
+cdef inline void _sift_down(uint64_t *heap, Py_ssize_t size, Py_ssize_t pos,
+                            uint64_t key) noexcept nogil:
+    """Put *key* at *pos* of a binary min-heap of *size* keys and sift it down."""
+    cdef Py_ssize_t child
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= key:
+            break
+        heap[pos] = heap[child]
+        pos = child
+    heap[pos] = key
+
+
+cdef inline void _replace_top(uint64_t *heap, Py_ssize_t size, uint64_t key) noexcept nogil:
+    """Replace the least key of a binary min-heap of *size* keys by *key*.
+
+    A sift-down that picks the smaller child without a branch (the costly
+    mispredictions of a heap); the remaining branch is predictable in both
+    common cases: a key that stays on top (one heavy host) or sinks to the
+    bottom (hosts of similar weight).
+    """
+    cdef Py_ssize_t pos = 0, child
+    cdef Py_ssize_t last = (size - 3) >> 1   # the last node with two children
+    cdef uint64_t smaller
+    while pos <= last:
+        child = 2 * pos + 1
+        child += heap[child + 1] < heap[child]
+        smaller = heap[child]
+        if smaller >= key:
+            heap[pos] = key
+            return
+        heap[pos] = smaller
+        pos = child
+    child = 2 * pos + 1
+    if child < size and heap[child] < key:   # one child left at the bottom
+        heap[pos] = heap[child]
+        pos = child
+    heap[pos] = key
+
+
+cdef int _scan_rounds(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
+                      uint64_t *used, _Tail *f, uint64_t tail) noexcept nogil:
+    """The round scan: every host, every round, as Envoy runs it.  -1: out of memory."""
     cdef uint64_t filled = 0
     cdef uint32_t iteration = 1
+    cdef double it
     cdef Py_ssize_t i
-    cdef uint64_t c, s, d, best, j, best_j
+    while filled < m:
+        it = <double>iteration
+        for i in range(n):
+            if filled >= m:
+                break
+            if not _due(it, e[i].weight, e[i].target):
+                continue
+            e[i].target += max_w
+            if _place(tbl, f, e, n, i, used, m, filled, tail) != 0:
+                return -1
+            filled += 1
+        iteration += 1
+    return 0
+
+
+cdef int _heap_rounds(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
+                      uint64_t *used, _Tail *f, uint64_t tail) noexcept nogil:
+    """The same turns from a heap of (next due round, position).  -1: out of memory."""
+    cdef uint64_t filled = 0
+    cdef Py_ssize_t i, size = 0
+    cdef uint64_t key, t, nd
+    cdef uint64_t *heap = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
+    cdef int rc = 0
+    if heap == NULL:
+        return -1
+    for i in range(n):
+        nd = _next_turn(e[i].weight, e[i].target, 1)
+        if nd != _NEVER:
+            heap[size] = (nd << 32) | <uint64_t>i
+            size += 1
+    i = size // 2
+    while i > 0:
+        i -= 1
+        _sift_down(heap, size, i, heap[i])
+    while filled < m:
+        if size == 0:
+            rc = -2  # cannot happen: a host of the largest weight is due every round
+            break
+        key = heap[0]
+        t = key >> 32
+        i = <Py_ssize_t>(key & _LAST_ITERATION)
+        e[i].target += max_w
+        if _place(tbl, f, e, n, i, used, m, filled, tail) != 0:
+            rc = -1
+            break
+        filled += 1
+        nd = _next_turn(e[i].weight, e[i].target, t + 1)
+        if nd == _NEVER:
+            size -= 1
+            key = heap[size]
+        else:
+            key = (nd << 32) | <uint64_t>i
+        if size:
+            _replace_top(heap, size, key)
+    free(heap)
+    return rc
+
+
+cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
+               bint by_heap) noexcept nogil:
+    """Envoy's weighted fill (spec §5.2 step 4).  Returns -1 if out of memory.
+
+    Envoy walks every host in every round (``iteration``) and gives a slot
+    to each host whose turn test passes.  Two drivers produce exactly that
+    sequence of turns:
+
+    * the round scan (``_scan_rounds``) does what Envoy does; with weights near equal almost
+      every host takes a turn each round, so nothing is wasted;
+    * *by_heap* (``_heap_rounds``): a min-heap of ``(next due iteration,
+      fill position)``.  A
+      host's test depends only on its own ``target`` (Envoy's
+      ``target_weight_``), which changes only when it takes a turn, so after
+      each turn ``_next_turn`` computes, with Envoy's exact test, the next
+      iteration that passes; popping in (iteration, position) order replays
+      Envoy's rounds without visiting the hosts that are not due.  Costs
+      O(log n) per slot instead of O(n) per round, which matters when one
+      heavy host takes a turn every round and thousands of light ones almost
+      never (about M rounds).
+
+    Either way each turn takes the first free slot of the host's
+    permutation (``_place``).
+    """
+    cdef _Tail f
     cdef uint64_t tail = 1
-    cdef uint64_t n_free = 0
-    cdef uint64_t *free_slots = NULL
-    cdef uint64_t *inv = NULL
-    cdef hlb_fastmod_t magic = hlb_fastmod_magic(m)
+    cdef int rc
+    f.n_free = 0
+    f.free_slots = NULL
+    f.inv = NULL
+    f.magic = hlb_fastmod_magic(m)
     cdef uint64_t *used = <uint64_t *>calloc(<size_t>((m + 63) >> 6), sizeof(uint64_t))
     if used == NULL:
         return -1
     while tail * tail < m:
         tail += 1
-    while filled < m:
-        for i in range(n):
-            if filled >= m:
-                break
-            # Do not change: u32 iteration times a double, compared as doubles.
-            if <double>iteration * e[i].weight < e[i].target:
-                continue
-            e[i].target += max_w
-            c = e[i].cur
-            s = e[i].skip
-            if m - filled > tail:
-                while (used[c >> 6] >> (c & 63)) & 1:
-                    c += s
-                    if c >= m:
-                        c -= m
-                used[c >> 6] |= (<uint64_t>1) << (c & 63)
-            else:
-                if free_slots == NULL:
-                    free_slots = <uint64_t *>malloc(<size_t>(m - filled) * sizeof(uint64_t))
-                    inv = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
-                    if free_slots == NULL or inv == NULL:
-                        free(used)
-                        free(free_slots)
-                        free(inv)
-                        return -1
-                    for j in range(m):
-                        if not (used[j >> 6] >> (j & 63)) & 1:
-                            free_slots[n_free] = j
-                            n_free += 1
-                    for j in range(<uint64_t>n):
-                        inv[j] = _inverse_mod(e[j].skip, m)
-                best = m
-                best_j = 0
-                for j in range(n_free):
-                    d = hlb_fastmod((free_slots[j] + m - c) * inv[i], magic, m)
-                    if d < best:
-                        best = d
-                        best_j = j
-                c = free_slots[best_j]
-                n_free -= 1
-                free_slots[best_j] = free_slots[n_free]
-            tbl[c] = <slot_t>e[i].host
-            c += s
-            if c >= m:
-                c -= m
-            e[i].cur = c
-            e[i].count += 1
-            filled += 1
-        iteration += 1
+    if by_heap:
+        rc = _heap_rounds(tbl, e, n, m, max_w, used, &f, tail)
+    else:
+        rc = _scan_rounds(tbl, e, n, m, max_w, used, &f, tail)
     free(used)
-    free(free_slots)
-    free(inv)
-    return 0
+    free(f.free_slots)
+    free(f.inv)
+    return rc
 
 
 cdef void _lookup_batch(const slot_t *tbl, const uint64_t *hs, uint32_t *out, Py_ssize_t n,
@@ -357,6 +620,8 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         cdef bint wide
         cdef int rc = 0
         cdef double max_w
+        cdef double sum_w = 0.0
+        cdef bint by_heap
         cdef uint64_t offset
         cdef list counts
         if self._hosts is not None:
@@ -420,13 +685,17 @@ Envoy's Maglev table: a host for each 64-bit request hash.
                     offset = hlb_xxh64(e[i].key, <size_t>e[i].key_len, 0) % m
                     e[i].skip = hlb_xxh64(e[i].key, <size_t>e[i].key_len, 1) % (m - 1) + 1
                     e[i].cur = offset
+                    sum_w += e[i].weight
+                by_heap = <double>n * max_w > <double>_HEAP_ABOVE * sum_w and <uint64_t>n <= _LAST_ITERATION
                 with nogil:
                     if wide:
-                        rc = _fill(table.data.as_uints, e, n, m, max_w)
+                        rc = _fill(table.data.as_uints, e, n, m, max_w, by_heap)
                     else:
-                        rc = _fill(table.data.as_ushorts, e, n, m, max_w)
-                if rc != 0:
+                        rc = _fill(table.data.as_ushorts, e, n, m, max_w, by_heap)
+                if rc == -1:
                     raise MemoryError()
+                if rc != 0:  # pragma: no cover - a host of the largest weight is due every round
+                    raise RuntimeError("Maglev fill ran out of due hosts")
                 self._min_entries = <Py_ssize_t>e[0].count
                 for i in range(n):
                     counts[e[i].host] = <Py_ssize_t>e[i].count

@@ -12,15 +12,20 @@ Balancer" (NSDI 2016, §3.4, Pseudocode 1) with Envoy's weighted rounds:
    a host's permutation is ``(offset + skip * next) % M``;
 3. round ``iteration = 1, 2, ...`` (u32): a host takes a slot unless
    ``iteration * w < target_weight`` (IEEE doubles), and each slot taken adds
-   ``max_normalized_weight`` to its ``target_weight``.
+   ``max_normalized_weight`` to its ``target_weight``.  With skewed weights
+   (one heavy host, thousands of light ones: about M rounds) the fill visits
+   only the hosts due in each round, found with that same test
+   (``_next_due``): O(M log hosts) at worst instead of O(M * hosts).
 
 Keep names, signatures and docstrings identical to the compiled twin.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import xxhash
@@ -44,6 +49,70 @@ MAX_TABLE_SIZE = 5_000_011
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
 _xxh64 = xxhash.xxh64_intdigest
+#: Envoy's fill iteration is a u32: its last value.
+_LAST_ITERATION = 0xFFFFFFFF
+# The fill visits only the hosts due in each round (buckets of next turns)
+# once the largest weight exceeds this many times the mean (the round scan
+# would test about that many hosts per slot); both drivers give the same
+# table (tests force each).  The compiled twin's crossover differs.
+_HEAP_ABOVE = 12.0
+
+
+def _next_due(weight: float, target: float, lo: int) -> int:
+    """Return the first iteration ``t >= lo`` that passes Envoy's turn test, or -1.
+
+    The test is Envoy's own: a host takes a turn in iteration ``t`` unless
+    ``t * weight < target`` (``t`` converted to a double, IEEE product and
+    comparison).  It is monotone in ``t`` (rounding is monotone, weights are
+    ``>= 0``), so the answer is found by evaluating that test only: a guess
+    ``ceil(target / weight)`` (the division only guesses, it is within one
+    of the answer), widened by doubling until it brackets the answer, then
+    bisected.  -1: not before Envoy's last (u32) iteration.
+    """
+    if lo > _LAST_ITERATION:
+        return -1
+    if not lo * weight < target:
+        return lo
+    if _LAST_ITERATION * weight < target:
+        return -1
+    # Invariant from here: the test fails at a and passes at b, a < b; so
+    # b * weight >= target > a * weight and weight > 0.
+    a = lo
+    b = _LAST_ITERATION
+    est = target / weight
+    if est < _LAST_ITERATION:
+        c = max(math.ceil(est), a + 1)
+        step = 1
+        if not c * weight < target:
+            b = c
+            while b - a > 1:  # widen downwards
+                c = b - step if b - a > step else a
+                if c == a:
+                    break
+                if not c * weight < target:
+                    b = c
+                    step <<= 1
+                else:
+                    a = c
+                    break
+        else:
+            a = c
+            while b - a > 1:  # widen upwards
+                c = a + step if b - a > step else b
+                if c == b:
+                    break
+                if not c * weight < target:
+                    b = c
+                    break
+                a = c
+                step <<= 1
+    while b - a > 1:
+        c = (a + b) >> 1
+        if not c * weight < target:
+            b = c
+        else:
+            a = c
+    return b
 
 
 def _check_table_size(value: object) -> int:
@@ -205,26 +274,80 @@ class Maglev:
             count = [0] * n
             slots: list[int] = [-1] * m
             filled = 0
-            iteration = 1
-            while filled < m:
-                for i in range(n):
-                    if filled >= m:
-                        break
-                    if iteration * w[i] < target[i]:
-                        continue
-                    target[i] += max_w
-                    c = cur[i]
-                    s = skip[i]
-                    while slots[c] >= 0:
+            if n * max_w <= _HEAP_ABOVE * sum(w):
+                # Envoy's rounds as Envoy runs them: every host, every round.
+                iteration = 1
+                while filled < m:
+                    for i in range(n):
+                        if filled >= m:
+                            break
+                        if iteration * w[i] < target[i]:
+                            continue
+                        target[i] += max_w
+                        c = cur[i]
+                        s = skip[i]
+                        while slots[c] >= 0:
+                            c += s
+                            if c >= m:
+                                c -= m
+                        slots[c] = host[i]
                         c += s
-                        if c >= m:
-                            c -= m
-                    slots[c] = host[i]
-                    c += s
-                    cur[i] = c - m if c >= m else c
-                    count[i] += 1
-                    filled += 1
-                iteration = (iteration + 1) & _U32
+                        cur[i] = c - m if c >= m else c
+                        count[i] += 1
+                        filled += 1
+                    iteration = (iteration + 1) & _U32
+            else:
+                # The same turns, round by round, visiting only the hosts due:
+                # a host's test depends only on its own target, which changes
+                # only when it takes a turn, so _next_due gives its next turn.
+                # due[t] lists the hosts due in round t; ``rounds`` is a heap of
+                # those t.  One heavy host and many light ones: about M rounds
+                # of one turn each, instead of M rounds of every host.
+                due: dict[int, list[int]] = {}
+                for i in range(n):
+                    t = _next_due(w[i], 0.0, 1)
+                    if t >= 0:
+                        due.setdefault(t, []).append(i)
+                rounds = sorted(due)
+                while filled < m:
+                    if not rounds:  # pragma: no cover - a largest-weight host is due every round
+                        raise RuntimeError("Maglev fill ran out of due hosts")
+                    t = heappop(rounds)
+                    now = due.pop(t)
+                    now.sort()  # Envoy's order within a round: fill position
+                    t += 1
+                    nxt = due.get(t)
+                    for i in now:
+                        if filled >= m:
+                            break
+                        tg = target[i] + max_w
+                        target[i] = tg
+                        c = cur[i]
+                        s = skip[i]
+                        while slots[c] >= 0:
+                            c += s
+                            if c >= m:
+                                c -= m
+                        slots[c] = host[i]
+                        c += s
+                        cur[i] = c - m if c >= m else c
+                        count[i] += 1
+                        filled += 1
+                        wi = w[i]
+                        if not t * wi < tg:  # due again next round
+                            if nxt is None:
+                                nxt = due[t] = []
+                                heappush(rounds, t)
+                            nxt.append(i)
+                            continue
+                        later = _next_due(wi, tg, t)
+                        if later >= 0:
+                            bucket = due.get(later)
+                            if bucket is None:
+                                due[later] = [i]
+                                heappush(rounds, later)
+                            else:
+                                bucket.append(i)
             table = array(table.typecode, slots)
             for i in range(n):
                 counts[host[i]] = count[i]

@@ -6,19 +6,26 @@ Each helper raises ``TypeError`` or ``ValueError`` (or the given
 
 from __future__ import annotations
 
+import builtins
+import itertools
+import reprlib
 import sys
+from collections.abc import Iterable
 
 __all__ = (
     "MAX_SHUFFLE_N",
     "as_bytes",
+    "cap",
     "check_attempt",
     "check_hash",
     "check_int",
     "check_key_array",
     "check_shuffle_n",
     "check_uint",
+    "clip",
     "is_prime",
     "object_buffer_error",
+    "short",
     "uninitialised",
 )
 
@@ -29,13 +36,6 @@ _U32 = 0xFFFFFFFF
 #: list of *n* ints (about 40 MB at the cap).  A bounded-load table probes at most its
 #: number of hosts, far below this.
 MAX_SHUFFLE_N = 1 << 20
-
-
-def _show_int(value: int) -> str:
-    """Return *value* for an error message, bounded in length (huge ints are summarised)."""
-    if -(1 << 256) < value < 1 << 256:
-        return str(value)
-    return f"an int of {value.bit_length()} bits"
 
 
 def uninitialised(obj: object, cls: str) -> TypeError:
@@ -57,7 +57,7 @@ def check_uint(value: object, field: str, bits: int) -> int:
         value = int(value.__index__())
     assert isinstance(value, int)
     if value < 0 or value >> bits:
-        raise ValueError(f"{field} must be in [0, 2**{bits}), got {_show_int(value)}")
+        raise ValueError(f"{field} must be in [0, 2**{bits}), got {short(value)}")
     return value
 
 
@@ -69,9 +69,7 @@ def check_shuffle_n(value: object) -> int:
         value = int(value.__index__())
     assert isinstance(value, int)
     if not 0 <= value <= MAX_SHUFFLE_N:
-        raise ValueError(
-            f"n must be in [0, MAX_SHUFFLE_N = {MAX_SHUFFLE_N}], got {_show_int(value)}"
-        )
+        raise ValueError(f"n must be in [0, {cap('MAX_SHUFFLE_N')}], got {short(value)}")
     return value
 
 
@@ -202,3 +200,199 @@ def check_key_array(keys: object) -> None:
             f"pick_many() does not take a numpy {name} array: pass a list of str/bytes keys, "
             "or hashes to lookup_many()"
         )
+
+
+# ---------------------------------------------------------------------------
+# Caps on every count a user or an input file can supply to the command line.
+#
+# Each is checked before anything is built, and a refusal names the cap (see
+# docs/reference/cli.rst, "Limits").  The values keep one ``hashlb simulate``
+# or ``hashlb bench`` run to about a gigabyte of memory and minutes of work on
+# the reference machine, while staying far above real meshes.
+
+#: Bytes of YAML read in one run (every ``-f`` and ``--endpoints`` file and
+#: standard input together).  A ``kubectl get pods -o yaml`` dump of 10,000
+#: pods is about 30 MiB; the text is held while it is parsed.
+MAX_INPUT_BYTES = 64 * 2**20
+#: YAML files read in one run (a ``-f DIR`` contributes each of its files):
+#: far above a real manifest tree, it bounds directory scans and open files.
+MAX_INPUT_FILES = 1000
+#: YAML nodes composed in one run, every alias counted as the nodes it
+#: stands for.  A node costs a few hundred bytes while its document is
+#: composed; 1,000,000 nodes is about 25,000 pods.
+MAX_YAML_NODES = 1_000_000
+#: Nodes reached through YAML aliases (``*name``) in one run: an "alias bomb"
+#: of 559 bytes stands for 10**9 nodes; real manifests that use anchors
+#: repeat a few small blocks.
+MAX_YAML_ALIAS_NODES = 100_000
+#: Nesting depth of a YAML document (aliases expanded).  Kubernetes objects
+#: nest about 15 levels; this stays far below the recursion limits of the
+#: parser, the constructor and the code that reads the values.
+MAX_YAML_DEPTH = 100
+#: Characters in an integer (a YAML int, a decimal-string field, a JSON
+#: number).  No field needs more than 20 digits (2**64); Python refuses to
+#: convert more than 4,300 digits and the conversion is quadratic.
+MAX_INT_DIGITS = 64
+#: Bytes in one line of a ``--requests`` JSONL file: above Envoy's largest
+#: request-header limit (8 MiB is its maximum, 60 KiB its default) divided
+#: over the few headers a request line carries.
+MAX_REQUEST_LINE_BYTES = 2**20
+#: Simulated users (``--users``, or distinct ``user`` values of a
+#: ``--requests`` file): each costs about 200 bytes of stickiness state.
+MAX_USERS = 2**20
+#: Simulated requests in one run (``--users`` x ``--requests-per-user``, or
+#: the lines of a ``--requests`` file): under two minutes with the compiled
+#: twin, and a ``--decisions`` file of about 1.5 GB.
+MAX_REQUESTS = 10_000_000
+#: ``http`` routes of the simulated VirtualService: every request is matched
+#: against the routes in order, and each route builds a router.
+MAX_ROUTES = 256
+#: Match conditions (``uri``, ``method`` and each header or query
+#: parameter of a ``match`` block) over every route of the simulated
+#: VirtualService: every request is tested against them in order.
+MAX_MATCH_CONDITIONS = 1024
+#: Subsets of one DestinationRule, and weighted destinations of one route
+#: (each is a table of the route's router).
+MAX_SUBSETS = 64
+#: Route destinations over all the routes of a scenario: each selects its
+#: pods from the input once.
+MAX_DESTINATIONS = 1024
+#: Pods of one run: Pods read plus the synthetic pods of Deployments,
+#: StatefulSets and ReplicaSets (``replicas``).
+MAX_PODS = 100_000
+#: Endpoints summed over every route destination: the hosts handed to the
+#: routers and their tables.
+MAX_ROUTE_ENDPOINTS = 1_000_000
+#: Estimated memory of every distinct ring and Maglev table one run builds
+#: (identical tables are built once and shared): 12 bytes per ring entry and
+#: 2 (4 above 65,535 hosts) per Maglev slot.  One table of the largest ring
+#: (8,388,608 entries, 96 MiB) fits, as do a dozen of the largest Maglev
+#: tables (5,000,011 slots, 10 MiB each).
+MAX_TABLE_BYTES = 256 * 2**20
+#: Endpoints that ``hashlb simulate --plot`` draws (one bar each): beyond
+#: that the chart is unreadable and matplotlib slow.
+MAX_PLOT_ENDPOINTS = 200
+#: Keys hashed per ``hashlb bench`` configuration (``--keys``): the keys,
+#: two index arrays and numpy's temporaries take about 40 bytes per key.
+MAX_BENCH_KEYS = 20_000_000
+#: Host count of a ``hashlb bench`` configuration (``--hosts``): Envoy's
+#: benchmark host names ``10.0.{i // 256}.{i % 256}`` are distinct below it.
+MAX_BENCH_HOSTS = 65536
+#: Values in one ``hashlb bench`` list option (``--hosts``, ``--ring-sizes``,
+#: ``--table-sizes``).
+MAX_BENCH_VALUES = 16
+#: Configurations (algorithm x host count x size) of one ``hashlb bench``
+#: run: each builds its table up to 8 times (5 timed builds and 3 host
+#: losses) and looks up every key twice or more.
+MAX_BENCH_CONFIGS = 64
+
+
+def cap(name: str) -> str:
+    """Return ``"NAME = VALUE"`` for the cap *name*, to quote in a refusal.
+
+    >>> cap("MAX_ROUTES")
+    'MAX_ROUTES = 256'
+    """
+    value = globals()[name]
+    return f"{name} = {value:,}".replace(",", "_") if value >= 10_000 else f"{name} = {value}"
+
+
+class _ShortRepr(reprlib.Repr):
+    """A :mod:`reprlib` whose work and output are bounded whatever the value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = 100
+        self.maxother = 100
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 6
+        self.maxdict = 4
+
+    def repr1(self, x: object, level: int) -> str:
+        if x is None or isinstance(x, (bool, float)):
+            return builtins.repr(x)
+        if isinstance(x, int):
+            return self.repr_int(int(x), level)
+        if isinstance(x, str):
+            return self.repr_str(str.__str__(x), level)
+        if isinstance(x, (bytes, bytearray)):
+            head = builtins.repr(bytes(x[: self.maxstring]))
+            return head if len(x) <= self.maxstring else f"{head[:-1]}...{head[-1]}"
+        for base in (dict, list, tuple, set, frozenset):
+            if isinstance(x, base):
+                handler = getattr(self, f"repr_{base.__name__}")
+                return str(handler(x, level))
+        try:
+            text = builtins.repr(x)
+        except Exception:  # a hostile __repr__: show the type only
+            return f"<{type(x).__name__} object>"
+        return text if len(text) <= self.maxother else f"{text[: self.maxother - 3]}..."
+
+    def repr_dict(self, x: dict[object, object], level: int) -> str:
+        """Show the first items in insertion order (reprlib sorts the whole dict)."""
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in itertools.islice(x.items(), self.maxdict)
+        ]
+        if len(x) > self.maxdict:
+            pieces.append("...")
+        return "{" + ", ".join(pieces) + "}"
+
+    def repr_set(self, x: set[object], level: int) -> str:
+        """Show the first items in iteration order (reprlib sorts the whole set)."""
+        return self._items(x, level, "set()", "{", "}")
+
+    def repr_frozenset(self, x: frozenset[object], level: int) -> str:
+        """Show the first items in iteration order."""
+        return self._items(x, level, "frozenset()", "frozenset({", "})")
+
+    def _items(self, x: Iterable[object], level: int, empty: str, left: str, right: str) -> str:
+        items = list(itertools.islice(x, self.maxset + 1))
+        if not items:
+            return empty
+        if level <= 0:
+            return f"{left}...{right}"
+        pieces = [self.repr1(v, level - 1) for v in items[: self.maxset]]
+        if len(items) > self.maxset:
+            pieces.append("...")
+        return left + ", ".join(pieces) + right
+
+    def repr_int(self, x: int, level: int) -> str:
+        bits = abs(x).bit_length()
+        if bits > 200:  # about 60 digits: never build the decimal string
+            return f"<int of about {int(bits * 0.30103) + 1} digits>"
+        return builtins.repr(x)
+
+
+_SHORT = _ShortRepr()
+
+
+def short(value: object, limit: int = 120) -> str:
+    """Return a repr of *value* for a message: at most *limit* characters.
+
+    The work is bounded too: long strings are sliced before they are
+    repr'd, containers show their first items only, nesting stops at three
+    levels, huge ints are described rather than converted to decimal, and a
+    ``__repr__`` that raises shows the type instead.
+
+    >>> short("x" * 200, 40)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
+    >>> short(list(range(100)))
+    '[0, 1, 2, 3, 4, 5, ...]'
+    >>> short(10**5000)
+    '<int of about 5001 digits>'
+    """
+    return clip(_SHORT.repr(value), limit)
+
+
+def clip(text: str, limit: int = 120) -> str:
+    """Return *text* cut to *limit* characters, for text shown as it is (not as a repr).
+
+    >>> clip("abcdefgh", 6)
+    'abc...'
+    """
+    return text if len(text) <= limit else f"{text[: max(limit - 3, 0)]}..."

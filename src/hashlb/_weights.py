@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._types import MAX_WEIGHT, Host
-from ._validate import _show_int, check_hash, check_int
+from ._validate import check_hash, check_int, short
 
 __all__ = ("Prepared", "check_hash", "prepare")
 
@@ -76,7 +76,7 @@ def prepare(
         i = next(i for i, w in enumerate(raw) if not (type(w) is int and 1 <= w <= MAX_WEIGHT))
         if type(raw[i]) is not int:
             raise TypeError(f"hosts[{i}].weight must be an int, not {type(raw[i]).__name__}")
-        raise ValueError(f"hosts[{i}].weight must be in [1, 2**32 - 1], got {_show_int(raw[i])}")
+        raise ValueError(f"hosts[{i}].weight must be in [1, 2**32 - 1], got {short(raw[i])}")
 
     if locality_weights is None:
         total = sum(raw)

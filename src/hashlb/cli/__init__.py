@@ -5,6 +5,10 @@
 :func:`build_parser` and runs the chosen subcommand.  Bad input is reported
 as one line naming ``FILE:LINE`` with exit code 2 and no partial output
 file; argument errors get argparse's usage message (also exit code 2).
+Every count a user or a file can supply is capped (the ``MAX_*`` constants
+of :mod:`hashlb._validate`), and every output goes through
+:class:`~hashlb.cli.output.OutputSet` (atomic through symlinks, ``-`` for
+standard output, devices and pipes written directly).
 """
 
 from __future__ import annotations

@@ -33,6 +33,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .._ring_py import MAX_RING_SIZE
+from .._validate import (
+    MAX_BENCH_CONFIGS,
+    MAX_BENCH_HOSTS,
+    MAX_BENCH_KEYS,
+    MAX_BENCH_VALUES,
+    MAX_INT_DIGITS,
+    cap,
+)
+from .._validate import short as _short
+from ..maglev import MAX_TABLE_SIZE
 from .output import (
     OutputSet,
     Progress,
@@ -46,9 +57,6 @@ from .source import InputError
 __all__ = ("BenchResult", "add_parser", "bench_one", "envoy_hosts", "envoy_keys", "run")
 
 ALGORITHMS = ("ring_hash", "maglev")
-MAX_RING_SIZE = 8388608
-MAX_TABLE_SIZE = 5000011
-MAX_KEYS = 50_000_000
 LOSSES = (1, 2, 3)
 #: Keys timed one by one for the single-lookup figure.
 SINGLE_LOOKUPS = 100_000
@@ -330,7 +338,9 @@ def _csv_rows(results: Sequence[BenchResult]) -> tuple[list[str], list[list[obje
     return headers, rows
 
 
-def plot(results: Sequence[BenchResult], path: str, outputs: OutputSet, keys: int) -> None:
+def plot(
+    results: Sequence[BenchResult], outputs: OutputSet, keys: int, flag: str = "--plot"
+) -> None:
     """Draw balance and disruption against size, one line per algorithm x host count."""
     plt = require_matplotlib()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.3))
@@ -384,7 +394,7 @@ def plot(results: Sequence[BenchResult], path: str, outputs: OutputSet, keys: in
     ax2.axhline(1.0, color="#999999", lw=0.8)
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    save_figure(outputs, fig, path, plt)
+    save_figure(outputs, fig, flag, plt)
 
 
 # --------------------------------------------------------------------------
@@ -393,12 +403,21 @@ def plot(results: Sequence[BenchResult], path: str, outputs: OutputSet, keys: in
 
 def _int_list(text: str) -> list[int]:
     out = []
-    for part in text.split(","):
+    parts = text.split(",")
+    if len(parts) > MAX_BENCH_VALUES:
+        raise argparse.ArgumentTypeError(
+            f"{len(parts)} values, more than {cap('MAX_BENCH_VALUES')}"
+        )
+    for part in parts:
         part = part.strip().replace("_", "")
         try:
+            if len(part) > MAX_INT_DIGITS:
+                raise ValueError(part)
             v = int(part)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid integer {part!r} in {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"invalid integer {_short(part)} in {_short(text)}"
+            ) from None
         if v < 1:
             raise argparse.ArgumentTypeError(f"values must be positive, got {v}")
         out.append(v)
@@ -412,7 +431,7 @@ def _algorithms(text: str) -> list[str]:
     for a in out:
         if a not in ALGORITHMS:
             raise argparse.ArgumentTypeError(
-                f"unknown algorithm {a!r} (choose from {', '.join(ALGORITHMS)})"
+                f"unknown algorithm {_short(a)} (choose from {', '.join(ALGORITHMS)})"
             )
     return out
 
@@ -462,9 +481,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="A,A",
         help="ring_hash, maglev or both (default: both)",
     )
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    p.add_argument("--csv", metavar="PATH", help="write the results as CSV")
-    p.add_argument("--plot", metavar="PNG", help="draw balance and disruption against size")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON ('-': stdout)")
+    p.add_argument("--csv", metavar="PATH", help="write the results as CSV ('-': stdout)")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="draw balance and disruption against size ('-': stdout, not a tty)",
+    )
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress on stderr and no table on stdout"
     )
@@ -475,19 +498,33 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def _validate(args: argparse.Namespace) -> None:
     from .._validate import is_prime as _is_prime
 
-    if len(args.keys) != 1 or args.keys[0] > MAX_KEYS:
-        raise InputError(None, f"--keys takes one count up to {MAX_KEYS}")
+    if len(args.keys) != 1 or args.keys[0] > MAX_BENCH_KEYS:
+        raise InputError(None, f"--keys takes one count up to {cap('MAX_BENCH_KEYS')}")
     for s in args.ring_sizes:
         if s > MAX_RING_SIZE:
             raise InputError(None, f"--ring-sizes: {s} is above Envoy's maximum {MAX_RING_SIZE}")
     for s in args.table_sizes:
-        if not _is_prime(s) or s > MAX_TABLE_SIZE:
+        if s > MAX_TABLE_SIZE or not _is_prime(s):
             raise InputError(
                 None, f"--table-sizes: {s} is not a prime <= {MAX_TABLE_SIZE} (Maglev needs one)"
             )
     for n in args.hosts:
-        if n > 65536:
-            raise InputError(None, f"--hosts: {n} is above 65536 (the benchmark's host names)")
+        if n > MAX_BENCH_HOSTS:
+            raise InputError(
+                None,
+                f"--hosts: {n} is above {MAX_BENCH_HOSTS} "
+                "(MAX_BENCH_HOSTS: the benchmark's host names)",
+            )
+    configs = sum(
+        len(args.hosts) * len(args.ring_sizes if a == "ring_hash" else args.table_sizes)
+        for a in args.algorithms
+    )
+    if configs > MAX_BENCH_CONFIGS:
+        raise InputError(
+            None,
+            f"--algorithms x --hosts x sizes make {configs} configurations, more than "
+            f"{cap('MAX_BENCH_CONFIGS')}",
+        )
 
 
 def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None) -> int:
@@ -495,11 +532,12 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     from .. import IMPLEMENTATION
 
     out = out if out is not None else sys.stdout
-    for path, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.plot, "--plot")):
-        outputs.check_writable(path, flag)
+    _validate(args)
+    outputs.add(args.json, "--json")
+    outputs.add(args.csv, "--csv")
+    outputs.add(args.plot, "--plot", binary=True)
     if args.plot:
         check_matplotlib()
-    _validate(args)
     configs = [
         (a, n, s)
         for a in args.algorithms
@@ -515,7 +553,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         results.append(bench_one(a, n, s, keys))
     progress.close()
     if args.json:
-        with outputs.open(args.json) as f:
+        with outputs.open("--json") as f:
             json.dump(
                 {
                     "schema": 1,
@@ -529,12 +567,12 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
             f.write("\n")
     if args.csv:
         headers, rows = _csv_rows(results)
-        with outputs.open(args.csv) as f:
+        with outputs.open("--csv") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(headers)
             w.writerows(rows)
     if args.plot:
-        plot(results, args.plot, outputs, args.keys[0])
-    if not args.quiet:
-        print(render(results, args.keys[0], IMPLEMENTATION), file=out)
+        plot(results, outputs, args.keys[0])
+    if not args.quiet and not outputs.uses_stdout:
+        outputs.report(render(results, args.keys[0], IMPLEMENTATION), out)
     return 0

@@ -40,15 +40,40 @@ Deployment's selector replace its synthetic pods.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .._ring_py import MAX_RING_SIZE
+from .._validate import (
+    MAX_DESTINATIONS,
+    MAX_INT_DIGITS,
+    MAX_MATCH_CONDITIONS,
+    MAX_PODS,
+    MAX_ROUTE_ENDPOINTS,
+    MAX_ROUTES,
+    MAX_SUBSETS,
+    cap,
+)
+from .._validate import clip as _clip
 from .._validate import is_prime as _is_prime
+from .._validate import short as _short
 from ..hashing import xxh64
-from .source import InputError, LDict, LList, Where, expand_paths, load_yaml_documents
+from ..maglev import MAX_TABLE_SIZE
+from .source import (
+    Budget,
+    InputError,
+    LDict,
+    LList,
+    Where,
+    charge_text,
+    expand_paths,
+    load_yaml_documents,
+    read_input,
+    read_stdin,
+)
 
 __all__ = (
     "HOST_LABEL",
@@ -99,8 +124,6 @@ SUPPORTED_KINDS = ("DestinationRule", "VirtualService", "Pod", *WORKLOAD_KINDS, 
 
 DEFAULT_MIN_RING_SIZE = 1024
 DEFAULT_TABLE_SIZE = 65537
-MAX_RING_SIZE = 8388608
-MAX_TABLE_SIZE = 5000011
 MAX_WEIGHT = 2**32 - 1
 
 _HASH_KEYS = ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")
@@ -114,21 +137,34 @@ _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µ
 # Small typed accessors that raise InputError with the position.
 
 
+def _names(items: Iterable[object], *, quote: bool = True, limit: int = 8) -> str:
+    """Return a short list for a message: ``'a', 'b', ... (12 in all)``; ``none`` if empty."""
+    shown: list[str] = []
+    total = 0
+    for item in items:
+        total += 1
+        if total <= limit:
+            shown.append(_short(item, 60) if quote else _clip(str(item), 60))
+    if not total:
+        return "none"
+    return ", ".join(shown) + (f", ... ({total} in all)" if total > limit else "")
+
+
 def _kind_name(doc: LDict) -> str:
     meta = doc.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
-    return f"{doc.get('kind')} {name!r}" if name else str(doc.get("kind"))
+    return f"{doc.get('kind')} {_short(name)}" if name else str(doc.get("kind"))
 
 
 def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
     value = parent.get(key)
     if value is None:
         if required:
-            raise InputError(parent.where, f"{what}: missing required field {key!r}")
+            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
         return None
     if not isinstance(value, LDict):
         raise InputError(
-            parent.at(key), f"{what}: {key!r} must be a mapping, got {type(value).__name__}"
+            parent.at(key), f"{what}: {_short(key)} must be a mapping, got {type(value).__name__}"
         )
     return value
 
@@ -139,7 +175,7 @@ def _list(parent: LDict, key: str, what: str) -> LList:
         return LList()
     if not isinstance(value, LList):
         raise InputError(
-            parent.at(key), f"{what}: {key!r} must be a list, got {type(value).__name__}"
+            parent.at(key), f"{what}: {_short(key)} must be a list, got {type(value).__name__}"
         )
     return value
 
@@ -148,15 +184,15 @@ def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str |
     value = parent.get(key)
     if value is None:
         if required:
-            raise InputError(parent.where, f"{what}: missing required field {key!r}")
+            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InputError(
-            parent.at(key), f"{what}: {key!r} must be a string, got {type(value).__name__}"
+            parent.at(key), f"{what}: {_short(key)} must be a string, got {type(value).__name__}"
         )
     text = str(value)
     if required and not text:
-        raise InputError(parent.at(key), f"{what}: {key!r} must not be empty")
+        raise InputError(parent.at(key), f"{what}: {_short(key)} must not be empty")
     return text
 
 
@@ -168,13 +204,28 @@ def _int(
     if value is None:
         return default
     ok = not isinstance(value, bool)
-    if ok and isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-        value = int(value.strip())
+    if ok and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = _decimal(value, parent.at(key), f"{what}: {_short(key)}")
     if not ok or not isinstance(value, int):
-        raise InputError(parent.at(key), f"{what}: {key!r} must be an integer, got {value!r}")
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be an integer, got {_short(value)}"
+        )
     if not low <= value <= high:
-        raise InputError(parent.at(key), f"{what}: {key!r} must be in [{low}, {high}], got {value}")
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be in [{low}, {high}], got {_short(value)}"
+        )
     return value
+
+
+def _decimal(text: str, where: Where, what: str) -> int:
+    """Convert a decimal string field, refusing more than MAX_INT_DIGITS characters."""
+    digits = text.strip()
+    if len(digits) > MAX_INT_DIGITS:
+        raise InputError(
+            where,
+            f"{what}: an integer of {len(digits)} characters is too long ({cap('MAX_INT_DIGITS')})",
+        )
+    return int(digits)
 
 
 def _labels(parent: LDict | None, key: str, what: str) -> dict[str, str]:
@@ -186,7 +237,7 @@ def _labels(parent: LDict | None, key: str, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in value.items():
         if v is None or isinstance(v, (LDict, LList)):
-            raise InputError(value.at(k), f"{what}: label {k!r} must have a string value")
+            raise InputError(value.at(k), f"{what}: label {_short(k)} must have a string value")
         out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
     return out
 
@@ -194,17 +245,17 @@ def _labels(parent: LDict | None, key: str, what: str) -> dict[str, str]:
 def _duration_seconds(value: object, where: Where, what: str) -> float:
     """Parse a protobuf/Go duration (``"3600s"``, ``"1h30m"``, ``"0s"``) or a number."""
     if isinstance(value, bool):
-        raise InputError(where, f"{what}: expected a duration such as '3600s', got {value!r}")
+        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
     if isinstance(value, (int, float)):
         seconds = float(value)
-    elif isinstance(value, str) and _DURATION.match(value.strip()):
+    elif isinstance(value, str) and len(value) <= 64 and _DURATION.match(value.strip()):
         seconds = sum(
             float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value.strip())
         )
     else:
-        raise InputError(where, f"{what}: expected a duration such as '3600s', got {value!r}")
+        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
     if seconds < 0:
-        raise InputError(where, f"{what}: a duration must not be negative, got {value!r}")
+        raise InputError(where, f"{what}: a duration must not be negative, got {_short(value)}")
     return seconds
 
 
@@ -425,6 +476,34 @@ class Scenario:
 # Loading.
 
 
+class _PodIndex:
+    """Pods by namespace and by ``(namespace, label, value)``, in pod order.
+
+    A selection scans only the shortest list among its labels, so resolving
+    many destinations (or workloads) costs about the pods they select, not
+    the pods of the input each time.
+    """
+
+    def __init__(self, pods: Sequence[Pod]) -> None:
+        self.size = len(pods)
+        self.by_ns: dict[str, list[Pod]] = {}
+        self.by_label: dict[tuple[str, str, str], list[Pod]] = {}
+        for p in pods:
+            self.by_ns.setdefault(p.namespace, []).append(p)
+            for k, v in p.labels.items():
+                self.by_label.setdefault((p.namespace, k, v), []).append(p)
+
+    def select(self, namespace: str, labels: Mapping[str, str]) -> list[Pod]:
+        """Return the pods of *namespace* whose labels contain *labels*."""
+        if not labels:
+            return list(self.by_ns.get(namespace, ()))
+        shortest = min(
+            (self.by_label.get((namespace, k, v), []) for k, v in labels.items()), key=len
+        )
+        items = list(labels.items())
+        return [p for p in shortest if all(p.labels.get(k) == v for k, v in items)]
+
+
 @dataclass
 class Mesh:
     """Everything read from the input files, before resolution."""
@@ -437,14 +516,31 @@ class Mesh:
     rules: list[_DestinationRule] = field(default_factory=list)
     virtual_services: list[_VirtualService] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
     _raw_pods: list[tuple[LDict, Where]] = field(default_factory=list)
+    # Resolution state: caches (a destination repeated over many routes
+    # selects its pods once) and the counts checked against the caps.
+    _host_pods: dict[str, tuple[list[Pod], _Service | None]] = field(default_factory=dict)
+    _members: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pod]] = field(default_factory=dict)
+    _destinations: int = 0
+    _endpoints: int = 0
+    _index: _PodIndex | None = None
+    _rules_for: dict[str, _DestinationRule | None] = field(default_factory=dict)
 
     # ---- reading
 
     def add_text(self, text: str, filename: str, *, endpoints_only: bool = False) -> None:
-        """Add every document of one YAML text."""
-        for doc, where in load_yaml_documents(text, filename):
+        """Add every document of one YAML text (counted against the run's caps)."""
+        for doc, where in load_yaml_documents(text, filename, self.budget):
             self._add_doc(doc, where, endpoints_only)
+
+    def _count_pods(self, where: Where, what: str) -> None:
+        if len(self._raw_pods) > MAX_PODS:
+            raise InputError(
+                where,
+                f"{what}: the input has more than {cap('MAX_PODS')} pods "
+                "(Pods plus the replicas of Deployments, StatefulSets and ReplicaSets)",
+            )
 
     def _add_doc(self, doc: Any, where: Where, endpoints_only: bool) -> None:
         if not isinstance(doc, LDict):
@@ -455,7 +551,7 @@ class Mesh:
         if kind is None:
             raise InputError(doc.where, "the document has no 'kind'")
         if not isinstance(kind, str):
-            raise InputError(doc.at("kind"), f"'kind' must be a string, got {kind!r}")
+            raise InputError(doc.at("kind"), f"'kind' must be a string, got {_short(kind)}")
         if kind == "List" or (kind.endswith("List") and "items" in doc):
             for i, item in enumerate(_list(doc, "items", kind)):
                 self._add_doc(item, _list(doc, "items", kind).at(i), endpoints_only)
@@ -463,15 +559,16 @@ class Mesh:
         if endpoints_only and kind != "Pod":
             raise InputError(
                 doc.at("kind"),
-                f"--endpoints files hold Pods (or a List of Pods), got kind {kind!r}",
+                f"--endpoints files hold Pods (or a List of Pods), got kind {_short(kind)}",
             )
-        api = str(doc.get("apiVersion", ""))
+        raw_api = doc.get("apiVersion", "")
+        api = raw_api if isinstance(raw_api, str) else _short(raw_api)
         if kind in ("DestinationRule", "VirtualService"):
             group, _, version = api.partition("/")
             if group != ISTIO_GROUP or version not in ISTIO_VERSIONS:
                 raise InputError(
                     doc.at("apiVersion"),
-                    f"{kind}: unsupported apiVersion {api!r} (expected {ISTIO_GROUP}/"
+                    f"{kind}: unsupported apiVersion {_short(api)} (expected {ISTIO_GROUP}/"
                     + "|".join(ISTIO_VERSIONS)
                     + ")",
                 )
@@ -481,6 +578,7 @@ class Mesh:
                 self._add_virtual_service(doc)
         elif kind == "Pod":
             self._raw_pods.append((doc, doc.where))
+            self._count_pods(doc.where, "Pod")
         elif kind in WORKLOAD_KINDS:
             self._add_workload(doc, kind)
         elif kind == "Service":
@@ -490,7 +588,7 @@ class Mesh:
         else:
             raise InputError(
                 doc.at("kind"),
-                f"unknown kind {kind!r} (supported: {', '.join(SUPPORTED_KINDS)})",
+                f"unknown kind {_short(kind)} (supported: {', '.join(SUPPORTED_KINDS)})",
             )
 
     def _meta(self, doc: LDict) -> tuple[str, str, LDict]:
@@ -502,8 +600,9 @@ class Mesh:
         return name, ns, meta
 
     def _add_rule(self, doc: LDict) -> None:
+        self._rules_for.clear()
         name, ns, _ = self._meta(doc)
-        what = f"DestinationRule {name!r}"
+        what = f"DestinationRule {_short(name)}"
         spec = _map(doc, "spec", what, required=True)
         assert spec is not None
         host = _str(spec, "host", what, required=True) or ""
@@ -512,11 +611,15 @@ class Mesh:
             _check_policy(policy, what)
         subsets: dict[str, _Subset] = {}
         items = _list(spec, "subsets", what)
+        if len(items) > MAX_SUBSETS:
+            raise InputError(
+                items.at(MAX_SUBSETS), f"{what}: more than {cap('MAX_SUBSETS')} subsets"
+            )
         for i, item in enumerate(items):
             if not isinstance(item, LDict):
                 raise InputError(items.at(i), f"{what}: each subset must be a mapping")
             sname = _str(item, "name", f"{what} subset", required=True) or ""
-            swhat = f"{what} subset {sname!r}"
+            swhat = f"{what} subset {_short(sname)}"
             if sname in subsets:
                 raise InputError(item.at("name"), f"{swhat} is defined twice")
             spolicy = _map(item, "trafficPolicy", swhat)
@@ -537,7 +640,7 @@ class Mesh:
 
     def _add_virtual_service(self, doc: LDict) -> None:
         name, ns, _ = self._meta(doc)
-        what = f"VirtualService {name!r}"
+        what = f"VirtualService {_short(name)}"
         spec = _map(doc, "spec", what, required=True)
         assert spec is not None
         raw_hosts = _list(spec, "hosts", what)
@@ -552,15 +655,29 @@ class Mesh:
             raise InputError(spec.at("delegate"), f"{what}: delegate is not supported")
         routes: list[_HTTPRoute] = []
         http = _list(spec, "http", what)
+        if len(http) > MAX_ROUTES:
+            raise InputError(
+                http.at(MAX_ROUTES), f"{what}: more than {cap('MAX_ROUTES')} http routes"
+            )
+        conditions = 0
         for i, item in enumerate(http):
             if not isinstance(item, LDict):
                 raise InputError(http.at(i), f"{what}: each http route must be a mapping")
-            routes.append(self._http_route(item, i, what, ns))
+            route = self._http_route(item, i, what, ns)
+            for m in route.matches or ():
+                conditions += _conditions(m)
+                if conditions > MAX_MATCH_CONDITIONS:
+                    raise InputError(
+                        m.where,
+                        f"{what}: the http routes have more than {cap('MAX_MATCH_CONDITIONS')} "
+                        "match conditions (each request is tested against them in order)",
+                    )
+            routes.append(route)
         self.virtual_services.append(_VirtualService(name, ns, hosts, routes, doc.where))
 
     def _http_route(self, item: LDict, index: int, what: str, ns: str) -> _HTTPRoute:
         rname = _str(item, "name", what) or f"http[{index}]"
-        rwhat = f"{what} route {rname!r}"
+        rwhat = f"{what} route {_short(rname)}"
         if item.get("delegate") is not None:
             raise InputError(item.at("delegate"), f"{rwhat}: delegate is not supported")
         matches: list[LDict] | None = None
@@ -574,6 +691,10 @@ class Mesh:
                 matches.append(m)
         dests: list[_RouteDestination] = []
         rlist = _list(item, "route", rwhat)
+        if len(rlist) > MAX_SUBSETS:
+            raise InputError(
+                rlist.at(MAX_SUBSETS), f"{rwhat}: more than {cap('MAX_SUBSETS')} destinations"
+            )
         for j, r in enumerate(rlist):
             if not isinstance(r, LDict):
                 raise InputError(rlist.at(j), f"{rwhat}: each route destination must be a mapping")
@@ -600,10 +721,10 @@ class Mesh:
 
     def _add_workload(self, doc: LDict, kind: str) -> None:
         name, ns, _ = self._meta(doc)
-        what = f"{kind} {name!r}"
+        what = f"{kind} {_short(name)}"
         spec = _map(doc, "spec", what, required=True)
         assert spec is not None
-        replicas = _int(spec, "replicas", what, 0, 100000, default=1)
+        replicas = _int(spec, "replicas", what, 0, MAX_PODS, default=1)
         assert replicas is not None
         template = _map(spec, "template", what, required=True)
         assert template is not None
@@ -619,7 +740,7 @@ class Mesh:
 
     def _add_service(self, doc: LDict) -> None:
         name, ns, _ = self._meta(doc)
-        what = f"Service {name!r}"
+        what = f"Service {_short(name)}"
         spec = _map(doc, "spec", what) or LDict()
         selector = _labels(spec, "selector", what)
         ports: list[tuple[str, int, int | str]] = []
@@ -647,15 +768,17 @@ class Mesh:
 
     def finish(self) -> None:
         """Turn raw Pods and workloads into :attr:`pods` (real first, then synthetic)."""
+        self._host_pods.clear()
+        self._members.clear()
         taken: set[str] = set()
         pending: list[tuple[str, str, dict[str, str], tuple[tuple[str, int], ...], str, Where]] = []
         for doc, where in self._raw_pods:
             name, ns, meta = self._meta(doc)
-            what = f"Pod {name!r}"
+            what = f"Pod {_short(name)}"
             status = _map(doc, "status", what)
             phase = _str(status, "phase", what) if status is not None else None
             if phase in ("Succeeded", "Failed"):
-                self.notes.append(f"{where}: Pod {name!r} is {phase}; skipped")
+                self.notes.append(f"{where}: Pod {_short(name)} is {phase}; skipped")
                 continue
             labels = _labels(meta, "labels", what)
             ports = _container_ports(_map(doc, "spec", what), what)
@@ -669,16 +792,19 @@ class Mesh:
         for name, ns, labels, ports, owner, where in sorted(pending, key=lambda p: (p[1], p[0])):
             ip = blocks.addresses(f"{ns}/{name}", 1)[0]
             self.pods.append(Pod(name, ns, labels, ip, True, ports, owner, where))
-        real = list(self.pods)
+        real = _PodIndex(self.pods)
         for w in sorted(self.workloads, key=lambda w: (w.namespace, w.name, w.kind)):
-            if (
-                any(p.namespace == w.namespace and _selects(w.selector, p.labels) for p in real)
-                and w.selector
-            ):
+            if w.selector and real.select(w.namespace, w.selector):
                 self.notes.append(
-                    f"{w.where}: {w.kind} {w.name!r} is represented by the Pods given"
+                    f"{w.where}: {w.kind} {_short(w.name)} is represented by the Pods given"
                 )
                 continue
+            if len(self.pods) + w.replicas > MAX_PODS:
+                raise InputError(
+                    w.where,
+                    f"{w.kind} {_short(w.name)}: its {w.replicas} replicas make more than "
+                    f"{cap('MAX_PODS')} pods in the input",
+                )
             for i, ip in enumerate(blocks.addresses(f"{w.namespace}/{w.name}", w.replicas)):
                 self.pods.append(
                     Pod(
@@ -696,6 +822,11 @@ class Mesh:
     # ---- resolution
 
     def _rule_for(self, host: str) -> _DestinationRule | None:
+        if host not in self._rules_for:
+            self._rules_for[host] = self._find_rule(host)
+        return self._rules_for[host]
+
+    def _find_rule(self, host: str) -> _DestinationRule | None:
         """Return the DestinationRule for an FQDN: exact host, else the longest wildcard.
 
         Several rules for the same host are merged as Istio does: the first
@@ -733,22 +864,31 @@ class Mesh:
                 return s
         return None
 
+    def _pod_index(self) -> _PodIndex:
+        if self._index is None or self._index.size != len(self.pods):
+            self._index = _PodIndex(self.pods)
+        return self._index
+
     def host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
         """Return the pods behind a service FQDN (Service selector, else its namespace)."""
+        found = self._host_pods.get(host)
+        if found is None:
+            found = self._find_host_pods(host, where)
+            self._host_pods[host] = found
+        return found
+
+    def _find_host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
         svc = self._service_for(host)
         if svc is not None:
-            return [
-                p
-                for p in self.pods
-                if p.namespace == svc.namespace
-                and svc.selector
-                and _selects(svc.selector, p.labels)
-            ], svc
+            if not svc.selector:
+                return [], svc
+            return self._pod_index().select(svc.namespace, svc.selector), svc
         parts = host.split(".")
         if len(parts) >= 3 and parts[2] == "svc":
-            return [p for p in self.pods if p.namespace == parts[1]], None
+            return self._pod_index().select(parts[1], {}), None
         raise InputError(
-            where, f"host {host!r} is not a Kubernetes service name (NAME.NAMESPACE.svc.DOMAIN)"
+            where,
+            f"host {_short(host)} is not a Kubernetes service name (NAME.NAMESPACE.svc.DOMAIN)",
         )
 
     def scenario(self, host: str | None = None) -> Scenario:
@@ -759,6 +899,7 @@ class Mesh:
         """
         if not self.virtual_services and not self.rules:
             raise InputError(None, "no VirtualService or DestinationRule in the input")
+        self._destinations = self._endpoints = 0
         want = resolve_host(host, self.namespace, self.domain) if host else None
         candidates: list[tuple[str, _VirtualService | None]] = []
         for v in self.virtual_services:
@@ -769,14 +910,14 @@ class Mesh:
         if want is not None:
             chosen = [c for c in candidates if c[0] == want]
             if not chosen:
-                known = ", ".join(sorted({c[0] for c in candidates})) or "none"
-                raise InputError(None, f"--host {host!r}: no such host (known: {known})")
+                known = _names(sorted({c[0] for c in candidates}), quote=False)
+                raise InputError(None, f"--host {_short(host)}: no such host (known: {known})")
         else:
             hosts = sorted({c[0] for c in candidates})
             if len(hosts) != 1:
                 raise InputError(
                     None,
-                    f"the input routes several hosts ({', '.join(hosts)}); choose one with --host",
+                    f"the input routes several hosts ({_names(hosts, quote=False)}); choose one with --host",
                 )
             chosen = [c for c in candidates if c[0] == hosts[0]]
         fqdn, vs = chosen[0]
@@ -790,20 +931,20 @@ class Mesh:
                 [_RouteDestination(fqdn, None, None, 100, rule.where, rule.where)],
                 rule.where,
             )
-            routes = [self._plan(fake, f"DestinationRule {rule.name!r}")]
-            return Scenario(fqdn, f"DestinationRule {rule.name!r}", tuple(routes), rule.where)
+            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}")]
+            return Scenario(fqdn, f"DestinationRule {_short(rule.name)}", tuple(routes), rule.where)
         if len(chosen) > 1:
-            names = ", ".join(repr(c[1].name) for c in chosen if c[1] is not None)
+            names = _names(c[1].name for c in chosen if c[1] is not None)
             raise InputError(
-                vs.where, f"host {fqdn!r} is in several VirtualServices ({names}); keep one"
+                vs.where, f"host {_short(fqdn)} is in several VirtualServices ({names}); keep one"
             )
         if not vs.http:
-            raise InputError(vs.where, f"VirtualService {vs.name!r} has no http routes")
-        routes = [self._plan(r, f"VirtualService {vs.name!r}") for r in vs.http]
-        return Scenario(fqdn, f"VirtualService {vs.name!r}", tuple(routes), vs.where)
+            raise InputError(vs.where, f"VirtualService {_short(vs.name)} has no http routes")
+        routes = [self._plan(r, f"VirtualService {_short(vs.name)}") for r in vs.http]
+        return Scenario(fqdn, f"VirtualService {_short(vs.name)}", tuple(routes), vs.where)
 
     def _plan(self, route: _HTTPRoute, owner: str) -> RoutePlan:
-        what = f"{owner} route {route.name!r}"
+        what = f"{owner} route {_short(route.name)}"
         live = route.destinations
         if len(live) > 1:
             live = [d for d in live if d.weight > 0]
@@ -829,31 +970,61 @@ class Mesh:
             if rule is None:
                 raise InputError(
                     d.where,
-                    f"{what} sends traffic to host {d.host!r}, but no DestinationRule has "
+                    f"{what} sends traffic to host {_short(d.host)}, but no DestinationRule has "
                     "that host (a DestinationRule defines the subsets and the consistentHash)",
                 )
-            pods, svc = self.host_pods(d.host, d.where)
+            self._destinations += 1
+            if self._destinations > MAX_DESTINATIONS:
+                raise InputError(
+                    d.where,
+                    f"{what}: the routes have more than {cap('MAX_DESTINATIONS')} destinations "
+                    "in all",
+                )
+            _, svc = self.host_pods(d.host, d.where)
             selector = {HOST_LABEL: d.host}
             subset = None
             if d.subset is not None:
                 subset = rule.subsets.get(d.subset)
                 if subset is None:
-                    known = ", ".join(repr(s) for s in rule.subsets) or "none"
+                    known = _names(rule.subsets)
                     raise InputError(
                         d.where,
-                        f"{what}: subset {d.subset!r} is not defined in DestinationRule "
-                        f"{rule.name!r} ({rule.where}; its subsets: {known})",
+                        f"{what}: subset {_short(d.subset)} is not defined in DestinationRule "
+                        f"{_short(rule.name)} ({rule.where}; its subsets: {known})",
                     )
                 selector.update(subset.labels)
-            members = [p for p in pods if _selects(selector, {**p.labels, HOST_LABEL: d.host})]
+            key = (d.host, tuple(selector.items()))
+            members = self._members.get(key)
+            if members is None:
+                labels = {k: v for k, v in selector.items() if k != HOST_LABEL}
+                if svc is None:
+                    ns = d.host.split(".")[1]
+                    members = self._pod_index().select(ns, labels)
+                elif not svc.selector or any(
+                    svc.selector.get(k, v) != v for k, v in labels.items()
+                ):
+                    members = []  # no pods, or the subset contradicts the Service selector
+                else:
+                    members = self._pod_index().select(svc.namespace, {**svc.selector, **labels})
+                self._members[key] = members
             port, endpoints = _endpoints(d, svc, members)
+            self._endpoints += len(endpoints)
+            if self._endpoints > MAX_ROUTE_ENDPOINTS:
+                raise InputError(
+                    d.where,
+                    f"{what}: the route destinations have more than "
+                    f"{cap('MAX_ROUTE_ENDPOINTS')} endpoints in all",
+                )
             if not endpoints:
                 target = subset.where if subset is not None else rule.where
-                label = f"subset {d.subset!r}" if subset is not None else f"host {d.host!r}"
-                sel = ", ".join(f"{k}={v}" for k, v in selector.items() if k != HOST_LABEL)
+                label = (
+                    f"subset {_short(d.subset)}" if subset is not None else f"host {_short(d.host)}"
+                )
+                pairs = [f"{k}={v}" for k, v in selector.items() if k != HOST_LABEL]
+                sel = _names(pairs, quote=False) if pairs else ""
                 raise InputError(
                     target,
-                    f"DestinationRule {rule.name!r} {label} selects no pods"
+                    f"DestinationRule {_short(rule.name)} {label} selects no pods"
                     + (f" (labels {sel})" if sel else "")
                     + f"; it receives traffic from {what}",
                 )
@@ -863,7 +1034,8 @@ class Mesh:
                 name = f"{d.host.split('.')[0]}/{d.subset}"
             if name in names:
                 raise InputError(
-                    d.where, f"{what}: destination {name!r} is listed twice; merge the weights"
+                    d.where,
+                    f"{what}: destination {_short(name)} is listed twice; merge the weights",
                 )
             names.add(name)
             dests.append(
@@ -886,14 +1058,14 @@ def _weight(r: LDict, what: str) -> int:
         return 0
     value: object = raw
     if isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
-        value = int(raw)
+        value = _decimal(raw, r.at("weight"), f"{what}: weight")
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(
-            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {raw!r}"
+            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
         )
     if not 0 <= value <= MAX_WEIGHT:
         raise InputError(
-            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {raw!r}"
+            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
         )
     return value
 
@@ -917,10 +1089,6 @@ def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], .
     return tuple(out)
 
 
-def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
 def _endpoints(
     d: _RouteDestination, svc: _Service | None, pods: Sequence[Pod]
 ) -> tuple[int, tuple[Endpoint, ...]]:
@@ -929,9 +1097,9 @@ def _endpoints(
         if d.port is not None:
             match = [p for p in svc.ports if p[1] == d.port]
             if not match:
-                known = ", ".join(str(p[1]) for p in svc.ports)
+                known = _names((p[1] for p in svc.ports), quote=False)
                 raise InputError(
-                    d.where, f"Service {svc.name!r} has no port {d.port} (its ports: {known})"
+                    d.where, f"Service {_short(svc.name)} has no port {d.port} (its ports: {known})"
                 )
             sp = match[0]
         elif len(svc.ports) == 1:
@@ -939,7 +1107,7 @@ def _endpoints(
         else:
             raise InputError(
                 d.where,
-                f"Service {svc.name!r} has several ports; the destination must set port.number",
+                f"Service {_short(svc.name)} has several ports; the destination must set port.number",
             )
         out = []
         for p in pods:
@@ -1023,7 +1191,7 @@ def _check_policy(policy: LDict, what: str) -> None:
 def _check_lb(lb: LDict, what: str) -> None:
     for k in lb:
         if k not in _LB_FIELDS:
-            raise InputError(lb.at(k), f"{what}: unknown loadBalancer field {k!r}")
+            raise InputError(lb.at(k), f"{what}: unknown loadBalancer field {_short(k)}")
     ch = _map(lb, "consistentHash", what)
     if ch is not None and lb.get("simple") is not None:
         raise InputError(
@@ -1040,7 +1208,7 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
         if k not in _CH_FIELDS:
             raise InputError(
                 ch.at(k),
-                f"{cwhat}: unknown field {k!r} (expected one of {', '.join(sorted(_CH_FIELDS))})",
+                f"{cwhat}: unknown field {_short(k)} (expected one of {', '.join(sorted(_CH_FIELDS))})",
             )
     keys = [k for k in _HASH_KEYS if k in ch]
     if len(keys) > 1:
@@ -1059,7 +1227,9 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
     elif k == "useSourceIp":
         value = ch.get(k)
         if not isinstance(value, bool):
-            raise InputError(ch.at(k), f"{cwhat}: useSourceIp must be true or false, got {value!r}")
+            raise InputError(
+                ch.at(k), f"{cwhat}: useSourceIp must be true or false, got {_short(value)}"
+            )
         key = HashKey("source_ip", where=ch.at(k)) if value else None
     else:
         cookie = _map(ch, k, cwhat, required=True)
@@ -1071,7 +1241,9 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
             ttl = _duration_seconds(cookie["ttl"], cookie.at("ttl"), f"{cwhat} httpCookie ttl")
         for extra in cookie:
             if extra not in ("name", "path", "ttl", "attributes"):
-                raise InputError(cookie.at(extra), f"{cwhat}: unknown httpCookie field {extra!r}")
+                raise InputError(
+                    cookie.at(extra), f"{cwhat}: unknown httpCookie field {_short(extra)}"
+                )
         key = HashKey("cookie", cname, path, ttl, where=ch.at(k))
     ring = _map(ch, "ringHash", cwhat)
     maglev = _map(ch, "maglev", cwhat)
@@ -1107,11 +1279,11 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
     """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level."""
     sp = subset.policy if subset is not None else None
     levels: list[tuple[str, LDict | None]] = [
-        (f"subset {subset.name!r} port {port}" if subset else "", _port_lb(sp, port)),
-        (f"subset {subset.name!r}" if subset else "", sp.get("loadBalancer") if sp else None),
-        (f"DestinationRule {rule.name!r} port {port}", _port_lb(rule.policy, port)),
+        (f"subset {_short(subset.name)} port {port}" if subset else "", _port_lb(sp, port)),
+        (f"subset {_short(subset.name)}" if subset else "", sp.get("loadBalancer") if sp else None),
+        (f"DestinationRule {_short(rule.name)} port {port}", _port_lb(rule.policy, port)),
         (
-            f"DestinationRule {rule.name!r}",
+            f"DestinationRule {_short(rule.name)}",
             rule.policy.get("loadBalancer") if rule.policy else None,
         ),
     ]
@@ -1123,7 +1295,18 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
             algo, ring, table, key = _parse_consistent_hash(ch, level)
             return LoadBalancer(algo, ring, table, key, level, ch.where)
         return LoadBalancer("simple", level=f"{level} loadBalancer", where=lb.where)
-    return LoadBalancer("simple", level=f"DestinationRule {rule.name!r} default", where=rule.where)
+    return LoadBalancer(
+        "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
+    )
+
+
+def _conditions(m: LDict) -> int:
+    """Return how many conditions one match block holds (at least 1)."""
+    n = sum(1 for k in ("uri", "method") if k in m)
+    for k in ("headers", "withoutHeaders", "queryParams"):
+        hm = m.get(k)
+        n += len(hm) if isinstance(hm, LDict) else 0
+    return max(n, 1)
 
 
 def _check_match(m: LDict, what: str) -> None:
@@ -1131,7 +1314,7 @@ def _check_match(m: LDict, what: str) -> None:
         if k not in _MATCH_FIELDS:
             raise InputError(
                 m.at(k),
-                f"{what}: match field {k!r} cannot be simulated "
+                f"{what}: match field {_short(k)} cannot be simulated "
                 f"(supported: {', '.join(sorted(_MATCH_FIELDS))})",
             )
     for k in ("uri", "method"):
@@ -1143,22 +1326,60 @@ def _check_match(m: LDict, what: str) -> None:
         if hm is not None:
             for name, sm in hm.items():
                 if not isinstance(sm, LDict):
-                    raise InputError(hm.at(name), f"{what} match {k} {name!r} must be a mapping")
-                _check_string_match(sm, f"{what} match {k} {name!r}")
+                    raise InputError(
+                        hm.at(name), f"{what} match {k} {_short(name)} must be a mapping"
+                    )
+                _check_string_match(sm, f"{what} match {k} {_short(name)}")
 
 
 def _check_string_match(sm: LDict, what: str) -> None:
     kinds = [k for k in ("exact", "prefix", "regex") if k in sm]
     extra = [k for k in sm if k not in ("exact", "prefix", "regex")]
     if extra:
-        raise InputError(sm.at(extra[0]), f"{what}: unknown string match {extra[0]!r}")
+        raise InputError(sm.at(extra[0]), f"{what}: unknown string match {_short(extra[0])}")
     if len(kinds) > 1:
         raise InputError(sm.at(kinds[1]), f"{what}: set only one of exact, prefix, regex")
     if "regex" in sm:
+        pattern = sm["regex"]
+        if not isinstance(pattern, str):
+            raise InputError(
+                sm.at("regex"), f"{what}: regex must be a string, got {type(pattern).__name__}"
+            )
         try:
-            re.compile(str(sm["regex"]))
-        except re.error as e:
-            raise InputError(sm.at("regex"), f"{what}: bad regex: {e}") from None
+            match_regex(pattern)
+        except Exception as e:  # re.error, or RE2's error (its message may be bytes)
+            reason = e.args[0] if e.args else e
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", "replace")
+            raise InputError(
+                sm.at("regex"), f"{what}: bad regex: {_clip(str(reason), 200)}"
+            ) from None
+
+
+_REGEX_CACHE: dict[str, Any] = {}
+
+
+def match_regex(pattern: str) -> Any:
+    """Compile a StringMatch ``regex`` as Envoy does: with RE2 (linear time).
+
+    Envoy's ``safe_regex`` is Google RE2, which matches in time linear in the
+    input; ``google-re2`` gives the same engine and syntax, so a pattern RE2
+    rejects (backreferences, lookaround) is rejected here too.  Without it,
+    Python's backtracking :mod:`re` is the documented fallback (a hostile
+    pattern can then take exponential time).  Compiled patterns are cached.
+    """
+    compiled = _REGEX_CACHE.get(pattern)
+    if compiled is None:
+        try:
+            re2: Any = importlib.import_module("re2")
+        except ImportError:
+            compiled = re.compile(pattern)
+        else:
+            options = re2.Options()
+            options.log_errors = False  # the error comes back as one line instead
+            compiled = re2.compile(pattern, options)
+        _REGEX_CACHE[pattern] = compiled
+    return compiled
 
 
 def load_mesh(
@@ -1171,19 +1392,29 @@ def load_mesh(
 ) -> Mesh:
     """Read every ``-f`` path (files or directories) and ``--endpoints`` file.
 
-    :raises InputError: unreadable or malformed input (with ``FILE:LINE``).
+    Every path is checked before any is read; ``-`` reads standard input
+    (or *stdin_text* when given), once.  The inputs together are held to the
+    caps of :class:`~hashlb.cli.source.Budget` (bytes, files, YAML nodes).
+
+    :raises InputError: unreadable, malformed or oversized input (with ``FILE:LINE``).
     """
     mesh = Mesh(namespace=namespace, domain=domain)
-    for group, only_pods in ((paths, False), (endpoints, True)):
-        for p in expand_paths(group):
+    groups = [
+        (expand_paths(group, mesh.budget), only)
+        for group, only in ((paths, False), (endpoints, True))
+    ]
+    for files, only_pods in groups:
+        for p in files:
             if str(p) == "-":
-                text, name = stdin_text or "", "<stdin>"
+                name = "<stdin>"
+                if stdin_text is None:
+                    text = read_stdin(mesh.budget)
+                else:
+                    charge_text(stdin_text, name, mesh.budget)
+                    text = stdin_text
             else:
                 name = str(p)
-                try:
-                    text = Path(p).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as e:
-                    raise InputError(name, f"cannot read: {e}") from None
+                text = read_input(p, mesh.budget, name)
             mesh.add_text(text, name, endpoints_only=only_pods)
     mesh.finish()
     return mesh

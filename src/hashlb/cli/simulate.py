@@ -17,16 +17,28 @@ the same route hash, so every user keeps one subset and one endpoint.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh
+from .._ring_py import MAX_RING_SIZE
+from .._validate import (
+    MAX_INT_DIGITS,
+    MAX_PLOT_ENDPOINTS,
+    MAX_REQUESTS,
+    MAX_TABLE_BYTES,
+    MAX_USERS,
+    cap,
+)
+from .._validate import clip as _clip
+from .._validate import short as _short
+from .mesh import HOST_LABEL, HashKey, LoadBalancer, RoutePlan, Scenario, load_mesh, match_regex
 from .output import OutputSet, check_matplotlib, format_table, require_matplotlib, save_figure
 from .source import InputError
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
@@ -35,7 +47,6 @@ __all__ = ("SimulationResult", "add_parser", "run", "simulate")
 
 #: Version of the ``--json`` schema (bumped only for incompatible changes).
 SCHEMA_VERSION = 1
-MAX_USERS = 2**22
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ def _string_match(sm: Mapping[str, Any], value: str | None, ignore_case: bool = 
         want = str(sm["prefix"])
         return value.startswith(want.lower() if ignore_case else want)
     if "regex" in sm:
-        return re.fullmatch(str(sm["regex"]), value) is not None
+        return match_regex(sm["regex"]).fullmatch(value) is not None
     return True  # an empty StringMatch matches anything present
 
 
@@ -144,6 +155,107 @@ def _balancer(lb: LoadBalancer) -> tuple[str, dict[str, int]]:
     return "ring_hash", {"min_ring_size": lb.min_ring_size}
 
 
+TableKey = tuple[str, tuple[tuple[str, int], ...], tuple[Any, ...]]
+
+
+def _table_key(algorithm: str, options: Mapping[str, int], hosts: Iterable[Any]) -> TableKey:
+    return (algorithm, tuple(sorted(options.items())), tuple(hosts))
+
+
+def table_bytes(key: TableKey) -> int:
+    """Return the estimated memory of a table (the compiled twin's ``nbytes``).
+
+    A Maglev table is ``table_size`` slots of 2 bytes (4 above 65,535
+    hosts); a ring has ``ceil(min_ring_size / n) * n`` entries for *n*
+    hosts of weight 1 (at most 8,388,608) of 12 bytes.
+    """
+    algorithm, options, hosts = key
+    opts = dict(options)
+    n = max(len(hosts), 1)
+    if algorithm == "maglev":
+        return opts["table_size"] * (2 if n <= 65535 else 4)
+    entries = min(-(-opts["min_ring_size"] // n) * n, MAX_RING_SIZE)
+    return 12 * max(entries, n)
+
+
+class TableCache:
+    """One table per distinct (balancer, options, hosts): routes share identical tables.
+
+    Tables are immutable, so two routes (or two subsets) whose tables would
+    be equal use one object.  :meth:`factory` gives the ``balancer``
+    callable a :class:`hashlb.Router` accepts.
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[TableKey, Any] = {}
+
+    def get(self, algorithm: str, hosts: Sequence[Any], **options: int) -> Any:
+        """Return the table of *algorithm* over *hosts*, building it the first time."""
+        from ..maglev import Maglev
+        from ..ring import RingHash
+
+        key = _table_key(algorithm, options, hosts)
+        table = self.tables.get(key)
+        if table is None:
+            cls: Any = Maglev if algorithm == "maglev" else RingHash
+            table = cls(key[2], **options)
+            self.tables[key] = table
+        return table
+
+    def factory(self, algorithm: str) -> Callable[..., Any]:
+        """Return ``balancer(hosts, **options)`` building tables through this cache."""
+
+        def balancer(hosts: Sequence[Any], **options: int) -> Any:
+            return self.get(algorithm, hosts, **options)
+
+        return balancer
+
+
+@dataclass
+class _RouteHosts:
+    """The hosts of one route and the tables its engine will need."""
+
+    hosts: dict[tuple[str, str], Any]  # (service, address) -> Host
+    by_address: dict[tuple[str, str], Any]  # (service, address) -> Endpoint
+    balancer: str
+    options: dict[str, int]
+    tables: list[TableKey]
+
+
+def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHosts:
+    """Make the route's hosts (shared between routes) and list the tables it needs."""
+    from .. import Host
+
+    hosts: dict[tuple[str, str], Any] = {}
+    by_address: dict[tuple[str, str], Any] = {}
+    for d in plan.destinations:
+        for e in d.endpoints:
+            k = (d.host, e.address)
+            if k not in hosts:
+                labels = {**e.pod.labels, HOST_LABEL: d.host}
+                ck = (e.address, tuple(sorted(labels.items())))
+                host = host_cache.get(ck)
+                if host is None:
+                    host = host_cache[ck] = Host(e.address, labels=labels)
+                hosts[k] = host
+                by_address[k] = e
+    hashed = [d.lb for d in plan.destinations if d.lb.algorithm != "simple"]
+    main = hashed[0] if hashed else LoadBalancer("ring_hash")
+    balancer, options = _balancer(main)
+    tables: list[TableKey] = []
+    every = list(hosts.values())
+    for d in plan.destinations:
+        sel = list(d.selector.items())
+        members = [h for h in every if all(h.labels.get(k) == v for k, v in sel)]
+        if members:  # what the Router builds for this subset
+            tables.append(_table_key(balancer, options, members))
+        if d.lb.algorithm != "simple" and _balancer(d.lb) != (balancer, options):
+            own = [hosts[(d.host, e.address)] for e in d.endpoints]
+            algorithm, opts = _balancer(d.lb)
+            tables.append(_table_key(algorithm, opts, own))
+    return _RouteHosts(hosts, by_address, balancer, options, tables)
+
+
 class RouteEngine:
     """One VirtualService http route: a :class:`hashlb.Router` plus per-subset fallbacks.
 
@@ -159,15 +271,24 @@ class RouteEngine:
     the Router's (or no consistent hash at all) gets its host from its own
     table: the lookup of the same hash Envoy's cluster would use, or a
     uniformly random endpoint for a ``simple`` load balancer.
+
+    Every table comes from *tables* (a :class:`TableCache`), so identical
+    tables are shared between routes.
     """
 
-    def __init__(self, plan: RoutePlan, mode: str, seed: int) -> None:
-        from .. import Host
-        from ..maglev import Maglev
+    def __init__(
+        self,
+        plan: RoutePlan,
+        mode: str,
+        seed: int,
+        tables: TableCache | None = None,
+        route_hosts: _RouteHosts | None = None,
+    ) -> None:
         from ..policy import HashPolicy
-        from ..ring import RingHash
         from ..router import Router
 
+        tables = tables if tables is not None else TableCache()
+        rh = route_hosts if route_hosts is not None else _route_hosts(plan, {})
         self.plan = plan
         keys = plan.hash_keys
         distinct = tuple(dict.fromkeys(keys))
@@ -179,23 +300,15 @@ class RouteEngine:
         elif keys:
             listed = keys if mode == "envoy" else distinct
             self.own_hash = HashPolicy(*[_policy_method(k) for k in listed])
-        hosts: dict[tuple[str, str], Any] = {}
-        self.by_address: dict[tuple[str, str], Any] = {}
-        for d in plan.destinations:
-            for e in d.endpoints:
-                k = (d.host, e.address)
-                if k not in hosts:
-                    hosts[k] = Host(e.address, labels={**e.pod.labels, HOST_LABEL: d.host})
-                    self.by_address[k] = e
-        hashed = [d.lb for d in plan.destinations if d.lb.algorithm != "simple"]
-        main = hashed[0] if hashed else LoadBalancer("ring_hash")
-        balancer, options = _balancer(main)
+        hosts = rh.hosts
+        self.by_address: dict[tuple[str, str], Any] = rh.by_address
+        balancer, options = rh.balancer, rh.options
         self.router = Router(
             list(hosts.values()),
             subsets={d.name: dict(d.selector) for d in plan.destinations},
             weights={d.name: d.weight for d in plan.destinations},
             policy=policy,
-            balancer=balancer,
+            balancer=tables.factory(balancer),
             balancer_options=options,
             mode=mode,
             seed=seed,
@@ -206,12 +319,11 @@ class RouteEngine:
             if d.lb.algorithm != "simple" and _balancer(d.lb) == (balancer, options):
                 continue
             members = [hosts[(d.host, e.address)] for e in d.endpoints]
-            if d.lb.algorithm == "maglev":
-                self.own[d.name] = Maglev(members, table_size=d.lb.table_size)
-            elif d.lb.algorithm == "ring_hash":
-                self.own[d.name] = RingHash(members, min_ring_size=d.lb.min_ring_size)
-            else:
+            if d.lb.algorithm == "simple":
                 self.own[d.name] = members  # no consistent hash: a random endpoint
+            else:
+                algorithm, opts = _balancer(d.lb)
+                self.own[d.name] = tables.get(algorithm, members, **opts)
         self.dest = {d.name: d for d in plan.destinations}
 
     def route(self, req: Any) -> tuple[str, str, str, int | None, str | None]:
@@ -306,17 +418,41 @@ _SET_COOKIE = re.compile(r'^\s*([^=;\s]+)=("?)([^";]*)\2')
 
 
 def build_engines(scenario: Scenario, mode: str, seed: int) -> list[RouteEngine]:
-    """Build one :class:`RouteEngine` per route.
+    """Build one :class:`RouteEngine` per route, sharing identical tables.
 
-    :raises InputError: the library rejects a route's configuration (the
-        message names the route's position).
+    The tables every route needs are listed and their memory estimated
+    (:func:`table_bytes`) before any is built.
+
+    :raises InputError: the distinct tables would take more than
+        :data:`~hashlb._validate.MAX_TABLE_BYTES`, or the library rejects a
+        route's configuration (the message names the route's position).
     """
+    host_cache: dict[Hashable, Any] = {}
+    plans = [(plan, _route_hosts(plan, host_cache)) for plan in scenario.routes]
+    seen: set[TableKey] = set()
+    total = 0
+    for plan, rh in plans:
+        for key in rh.tables:
+            if key not in seen:
+                seen.add(key)
+                total += table_bytes(key)
+        if total > MAX_TABLE_BYTES:
+            raise InputError(
+                plan.where,
+                f"route {_short(plan.name)}: the ring and Maglev tables of the routes so far "
+                f"would take about {total / 2**20:.0f} MiB, more than {cap('MAX_TABLE_BYTES')} "
+                "bytes (identical tables are shared; lower maglev.tableSize or "
+                "ringHash.minimumRingSize)",
+            )
+    tables = TableCache()
     engines = []
-    for plan in scenario.routes:
+    for plan, rh in plans:
         try:
-            engines.append(RouteEngine(plan, mode, seed))
+            engines.append(RouteEngine(plan, mode, seed, tables, rh))
         except ValueError as e:  # ConfigError: a configuration the library rejects
-            raise InputError(plan.where, f"route {plan.name!r}: {e}") from None
+            raise InputError(
+                plan.where, f"route {_short(plan.name)}: {_clip(str(e), 300)}"
+            ) from None
     return engines
 
 
@@ -337,32 +473,44 @@ def simulate(
     subsets: Counter[str] = Counter()
     endpoints: Counter[str] = Counter()
     pods: dict[str, tuple[str, str]] = {}
-    user_endpoints: dict[str, set[str]] = {}
-    user_subsets: dict[str, set[str]] = {}
-    jars: dict[str, dict[str, str]] = {}
+    # user -> [its endpoint, its subset]: None before its first routed
+    # request, _MANY once it has seen two (about 200 bytes a user).
+    users: dict[Hashable, list[Any]] = {}
+    jars: dict[Hashable, dict[str, str]] = {}
     unrouted = no_hash = total = 0
     for i, req in enumerate(requests):
         total += 1
-        user_endpoints.setdefault(req.user, set())
-        user_subsets.setdefault(req.user, set())
+        ukey = _user_key(req.user)
+        state = users.get(ukey)
+        if state is None:
+            if len(users) >= MAX_USERS:
+                raise InputError(
+                    req.where, f"more than {cap('MAX_USERS')} distinct users in the requests"
+                )
+            state = users[ukey] = [None, None]
         engine = next((e for e in engines if _matches(e.plan, req)), None)
         if engine is None:
             unrouted += 1
             d = Decision(i, req.user, None, None, None, None, None, None)
         else:
-            jar = jars.get(req.user)
+            jar = jars.get(ukey)
             subset, address, pod, h, set_cookie = engine.route(_to_policy_request(req, jar))
             if set_cookie:
                 m = _SET_COOKIE.match(set_cookie)
                 if m:  # the client keeps the cookie and sends it back
-                    jars.setdefault(req.user, {})[m.group(1)] = m.group(3)
+                    jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
             if h is None:
                 no_hash += 1
             subsets[subset] += 1
             endpoints[address] += 1
             pods.setdefault(address, (pod, subset))
-            user_endpoints[req.user].add(address)
-            user_subsets[req.user].add(subset)
+            if state[0] is None:
+                state[0], state[1] = address, subset
+            else:
+                if state[0] is not _MANY and state[0] != address:
+                    state[0] = _MANY
+                if state[1] is not _MANY and state[1] != subset:
+                    state[1] = _MANY
             d = Decision(i, req.user, engine.plan.name, subset, address, pod, h, set_cookie)
         if decisions is not None:
             decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
@@ -377,10 +525,20 @@ def simulate(
         pods,
         unrouted,
         no_hash,
-        len(user_endpoints),
-        sum(1 for s in user_endpoints.values() if len(s) == 1),
-        sum(1 for s in user_subsets.values() if len(s) == 1),
+        len(users),
+        sum(1 for s in users.values() if s[0] is not None and s[0] is not _MANY),
+        sum(1 for s in users.values() if s[1] is not None and s[1] is not _MANY),
     )
+
+
+_MANY = object()
+
+
+def _user_key(user: str) -> Hashable:
+    """Return what identifies a user in memory: the name, or a digest of a long one."""
+    if len(user) <= 64:
+        return user
+    return hashlib.blake2b(user.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _pct(n: int, d: int) -> str:
@@ -407,7 +565,7 @@ def render(result: SimulationResult) -> str:
             note = f", {len(keys)} entries (one per destination, as Istio emits)"
         elif result.mode == "sticky" and len(plan.hash_keys) > len(keys):
             note = " (sticky mode hashes each distinct entry once)"
-        lines.append(f"route {plan.name!r} ({plan.where}): hash policy [{policy}]{note}")
+        lines.append(f"route {_short(plan.name)} ({plan.where}): hash policy [{policy}]{note}")
         rows = []
         for d in plan.destinations:
             n = result.subsets.get(d.name, 0)
@@ -462,7 +620,7 @@ def render(result: SimulationResult) -> str:
     return "\n".join(lines)
 
 
-def plot(result: SimulationResult, path: str, outputs: OutputSet) -> None:
+def plot(result: SimulationResult, outputs: OutputSet, flag: str = "--plot") -> None:
     """Draw the subset and endpoint shares against the configured weights."""
     plt = require_matplotlib()
     sc = result.scenario
@@ -511,7 +669,7 @@ def plot(result: SimulationResult, path: str, outputs: OutputSet) -> None:
         fontsize=10,
     )
     fig.tight_layout()
-    save_figure(outputs, fig, path, plt)
+    save_figure(outputs, fig, flag, plt)
 
 
 # --------------------------------------------------------------------------
@@ -520,9 +678,11 @@ def plot(result: SimulationResult, path: str, outputs: OutputSet) -> None:
 
 def _positive(text: str) -> int:
     try:
+        if len(text) > MAX_INT_DIGITS:
+            raise ValueError(text)
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid positive integer: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid positive integer: {_short(text)}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
     return v
@@ -530,9 +690,11 @@ def _positive(text: str) -> int:
 
 def _seed(text: str) -> int:
     try:
+        if len(text) > MAX_INT_DIGITS:
+            raise ValueError(text)
         v = int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid seed: {_short(text)}") from None
     if not 0 <= v < 2**64:
         raise argparse.ArgumentTypeError(f"the seed must be in [0, 2**64), got {v}")
     return v
@@ -588,7 +750,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     src.add_argument(
         "--requests",
         metavar="JSONL",
-        help="one JSON request per line: headers, cookies, path, source_ip, user",
+        help="one JSON request per line: headers, cookies, path, source_ip, user ('-': stdin)",
     )
     src.add_argument("--users", type=_positive, metavar="N", help="synthetic users (default: 1000)")
     r.add_argument(
@@ -618,9 +780,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="seed of the synthetic users and of Envoy's per-request random (default: 0)",
     )
     o = p.add_argument_group("output")
-    o.add_argument("--json", metavar="PATH", help="write the summary as JSON")
-    o.add_argument("--decisions", metavar="PATH", help="write one JSON line per request")
-    o.add_argument("--plot", metavar="PNG", help="draw the shares as a PNG bar chart")
+    o.add_argument("--json", metavar="PATH", help="write the summary as JSON ('-': stdout)")
+    o.add_argument(
+        "--decisions", metavar="PATH", help="write one JSON line per request ('-': stdout)"
+    )
+    o.add_argument(
+        "--plot", metavar="PNG", help="draw the shares as a PNG bar chart ('-': stdout, not a tty)"
+    )
     o.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
     p.set_defaults(run=run)
     return p
@@ -651,30 +817,63 @@ def _key_note(scenario: Scenario, key: KeySpec) -> str | None:
     )
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    """Refuse request counts over the caps, before anything is read or built."""
+    if args.requests:
+        if args.key is not None:
+            raise InputError(
+                None, "--key applies to synthetic users; a --requests file carries its own keys"
+            )
+        if args.requests == "-" and "-" in args.file + args.endpoints:
+            raise InputError(
+                None, "--requests - and -f - (or --endpoints -) both read standard input"
+            )
+        return
+    users = args.users if args.users is not None else 1000
+    if users > MAX_USERS:
+        raise InputError(None, f"--users {users} is more than {cap('MAX_USERS')}")
+    total = users * args.requests_per_user
+    if total > MAX_REQUESTS:
+        raise InputError(
+            None,
+            f"--users {users} x --requests-per-user {args.requests_per_user} = {total} "
+            f"requests, more than {cap('MAX_REQUESTS')}",
+        )
+
+
+def _check_plot(scenario: Scenario) -> None:
+    addresses = {e.address for d in scenario.destinations for e in d.endpoints}
+    if len(addresses) > MAX_PLOT_ENDPOINTS:
+        raise InputError(
+            "--plot",
+            f"the chart would have {len(addresses)} endpoint bars, more than "
+            f"{cap('MAX_PLOT_ENDPOINTS')}; leave out --plot (the --json summary has every endpoint)",
+        )
+
+
 def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None) -> int:
-    """Run ``hashlb simulate`` with parsed *args*; raise InputError on bad input."""
+    """Run ``hashlb simulate`` with parsed *args*; raise InputError on bad input.
+
+    Every count and output is checked before the YAML is read; the caps on
+    what the YAML asks for are checked before any table is built.  The
+    report goes to *out* (standard output) unless ``-q`` or an output is ``-``.
+    """
     out = out if out is not None else sys.stdout
-    for path, flag in (
-        (args.json, "--json"),
-        (args.decisions, "--decisions"),
-        (args.plot, "--plot"),
-    ):
-        outputs.check_writable(path, flag)
+    _check_counts(args)
+    outputs.add(args.json, "--json")
+    outputs.add(args.decisions, "--decisions")
+    outputs.add(args.plot, "--plot", binary=True)
     if args.plot:
         check_matplotlib()
-    if args.requests and (args.key is not None):
-        raise InputError(
-            None, "--key applies to synthetic users; a --requests file carries its own keys"
-        )
-    stdin_text = sys.stdin.read() if "-" in args.file else None
     mesh = load_mesh(
         args.file,
         args.endpoints,
         namespace=args.namespace,
         domain=args.cluster_domain,
-        stdin_text=stdin_text,
     )
     scenario = mesh.scenario(args.host)
+    if args.plot:
+        _check_plot(scenario)
     for text in mesh.notes:
         print(f"hashlb simulate: note: {text}", file=sys.stderr)
     if args.requests:
@@ -682,8 +881,6 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         key_text = f"from {args.requests}"
     else:
         users = args.users if args.users is not None else 1000
-        if users > MAX_USERS:
-            raise InputError(None, f"--users must be at most {MAX_USERS}, got {users}")
         key = args.key if args.key is not None else _default_key(scenario)
         note = _key_note(scenario, key)
         if note:
@@ -691,18 +888,18 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         requests = synthetic(users, args.requests_per_user, key, args.seed)
         key_text = str(key)
     if args.decisions:
-        with outputs.open(args.decisions) as f:
+        with outputs.open("--decisions") as f:
             result = simulate(
                 scenario, requests, mode=args.mode, seed=args.seed, key=key_text, decisions=f
             )
     else:
         result = simulate(scenario, requests, mode=args.mode, seed=args.seed, key=key_text)
     if args.json:
-        with outputs.open(args.json) as f:
+        with outputs.open("--json") as f:
             json.dump(result.summary(), f, indent=2)
             f.write("\n")
     if args.plot:
-        plot(result, args.plot, outputs)
-    if not args.quiet:
-        print(render(result), file=out)
+        plot(result, outputs)
+    if not args.quiet and not outputs.uses_stdout:
+        outputs.report(render(result), out)
     return 0

@@ -36,10 +36,14 @@ from __future__ import annotations
 
 import json
 import random
+import sys
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from .._validate import MAX_INT_DIGITS, MAX_REQUEST_LINE_BYTES, MAX_REQUESTS, cap
+from .._validate import short as _short
 from .source import InputError, Where
 
 __all__ = (
@@ -83,7 +87,7 @@ def parse_key(text: str) -> KeySpec:
     if kind in ("header", "cookie", "query") and sep and name:
         return KeySpec(kind, name.lower() if kind == "header" else name)
     raise ValueError(
-        f"invalid key {text!r}: use header:NAME, cookie:NAME, query:NAME, source-ip or none"
+        f"invalid key {_short(text)}: use header:NAME, cookie:NAME, query:NAME, source-ip or none"
     )
 
 
@@ -116,7 +120,7 @@ def _join(ip: str, port: int) -> str:
 
 def _text(value: object, where: Where, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InputError(where, f"{what} must be a string, got {json.dumps(value)}")
+        raise InputError(where, f"{what} must be a string, got {_short(value)}")
     return str(value)
 
 
@@ -130,7 +134,8 @@ def parse_request(obj: object, where: Where) -> SimRequest:
     for k in obj:
         if k not in _FIELDS:
             raise InputError(
-                where, f"unknown request field {k!r} (expected: {', '.join(sorted(_FIELDS))})"
+                where,
+                f"unknown request field {_short(k)} (expected: {', '.join(sorted(_FIELDS))})",
             )
     headers: list[tuple[str, str]] = []
     raw_headers = obj.get("headers") or {}
@@ -138,7 +143,7 @@ def parse_request(obj: object, where: Where) -> SimRequest:
         for k, v in raw_headers.items():
             values = v if isinstance(v, list) else [v]
             for item in values:
-                headers.append((str(k), _text(item, where, f"header {k!r}")))
+                headers.append((str(k), _text(item, where, f"header {_short(k)}")))
     elif isinstance(raw_headers, list):
         for pair in raw_headers:
             if not (isinstance(pair, list) and len(pair) == 2):
@@ -155,7 +160,9 @@ def parse_request(obj: object, where: Where) -> SimRequest:
         headers.append(
             (
                 "cookie",
-                "; ".join(f"{k}={_text(v, where, f'cookie {k!r}')}" for k, v in cookies.items()),
+                "; ".join(
+                    f"{k}={_text(v, where, f'cookie {_short(k)}')}" for k, v in cookies.items()
+                ),
             )
         )
     path = _text(obj.get("path", "/"), where, "'path'")
@@ -172,56 +179,104 @@ def parse_request(obj: object, where: Where) -> SimRequest:
     return SimRequest(_text(user, where, "'user'"), tuple(headers), path, remote, local, where)
 
 
+class _LongNumber(Exception):
+    """A JSON integer longer than MAX_INT_DIGITS."""
+
+    def __init__(self, digits: int) -> None:
+        super().__init__()
+        self.digits = digits
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _LongNumber(len(text))
+    return int(text)
+
+
 def read_jsonl(path: str) -> Iterator[SimRequest]:
     """Read a JSONL request file lazily, one request per non-blank line.
 
     The file is opened at once (so a missing file fails before any work);
-    lines are parsed as the simulation consumes them.
+    lines are parsed as the simulation consumes them.  ``-`` reads
+    standard input.
 
     :raises InputError: unreadable file, bad JSON or a bad field (``FILE:LINE``),
-        or a file without requests.
+        a line over :data:`~hashlb._validate.MAX_REQUEST_LINE_BYTES`, more
+        than :data:`~hashlb._validate.MAX_REQUESTS` requests, or a file
+        without requests.
     """
+    if path == "-":
+        return _jsonl_lines(sys.stdin.buffer, "<stdin>", close=False)
     try:
-        f = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the generator
+        f = open(path, "rb")  # noqa: SIM115 - closed by the generator
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror or e}") from None
     return _jsonl_lines(f, path)
 
 
-def _jsonl_lines(f: IO[str], path: str) -> Iterator[SimRequest]:
-    with f:
-        count = 0
-        n = 0
-        try:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = Where(path, n)
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(where, f"malformed JSON: {e.msg} (column {e.colno})") from None
-                count += 1
-                yield parse_request(obj, where)
-        except UnicodeDecodeError as e:
-            raise InputError(Where(path, n + 1), f"not UTF-8 text: {e.reason}") from None
-        if not count:
-            raise InputError(path, "the request file has no requests")
+def _jsonl_lines(f: IO[bytes], path: str, *, close: bool = True) -> Iterator[SimRequest]:
+    limit = MAX_REQUEST_LINE_BYTES
+    count = n = 0
+    try:
+        while True:
+            try:
+                raw = f.readline(limit + 1)
+            except OSError as e:
+                raise InputError(Where(path, n + 1), f"cannot read: {e.strerror or e}") from None
+            if not raw:
+                break
+            n += 1
+            where = Where(path, n)
+            if len(raw) > limit and not (len(raw) == limit + 1 and raw.endswith(b"\n")):
+                raise InputError(
+                    where, f"the line is longer than {cap('MAX_REQUEST_LINE_BYTES')} bytes"
+                )
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    where, f"not UTF-8 text: byte 0x{raw[e.start]:02x} at column {e.start + 1}"
+                ) from None
+            if not line.strip():
+                continue
+            count += 1
+            if count > MAX_REQUESTS:
+                raise InputError(where, f"more than {cap('MAX_REQUESTS')} requests")
+            try:
+                obj = json.loads(line, parse_int=_json_int)
+            except json.JSONDecodeError as e:
+                raise InputError(where, f"malformed JSON: {e.msg} (column {e.colno})") from None
+            except _LongNumber as e:
+                raise InputError(
+                    where,
+                    f"a number of {e.digits} digits is too long ({cap('MAX_INT_DIGITS')})",
+                ) from None
+            except RecursionError:
+                raise InputError(where, "malformed JSON: nested too deeply") from None
+            yield parse_request(obj, where)
+    finally:
+        if close:
+            f.close()
+    if not count:
+        raise InputError(path, "the request file has no requests")
 
 
 def synthetic(users: int, per_user: int, key: KeySpec, seed: int) -> Iterator[SimRequest]:
-    """Yield *users* x *per_user* requests, interleaved, deterministic for *seed*."""
+    """Yield *users* x *per_user* requests, interleaved, deterministic for *seed*.
+
+    Only the users' 64-bit tokens are kept (8 bytes a user); names,
+    addresses and requests are made as they are yielded.
+    """
     rng = random.Random(seed)
     offset = rng.getrandbits(22)
-    people: list[tuple[str, str, str]] = []
-    for i in range(users):
-        token = f"{rng.getrandbits(64):016x}"
-        n = (offset + i * 2654435761) & 0x3FFFFF  # odd stride: distinct for < 2**22 users
-        ip_int = _CGNAT | n
-        ip = ".".join(str((ip_int >> s) & 0xFF) for s in (24, 16, 8, 0))
-        people.append((f"user{i}", token, ip))
+    tokens = array("Q", (rng.getrandbits(64) for _ in range(users)))
+    remote = f"{{}}:{DEFAULT_SOURCE_PORT}"
     for _ in range(per_user):
-        for user, token, ip in people:
+        for i, t in enumerate(tokens):
+            token = f"{t:016x}"
+            n = (offset + i * 2654435761) & 0x3FFFFF  # odd stride: distinct for < 2**22 users
+            ip_int = _CGNAT | n
+            ip = f"{ip_int >> 24}.{(ip_int >> 16) & 0xFF}.{(ip_int >> 8) & 0xFF}.{ip_int & 0xFF}"
             headers: tuple[tuple[str, str], ...] = ()
             path = "/"
             if key.kind == "header":
@@ -230,9 +285,7 @@ def synthetic(users: int, per_user: int, key: KeySpec, seed: int) -> Iterator[Si
                 headers = (("cookie", f"{key.name}={token}"),)
             elif key.kind == "query":
                 path = f"/?{key.name}={token}"
-            yield SimRequest(
-                user, headers, path, _join(ip, DEFAULT_SOURCE_PORT), DEFAULT_LOCAL_ADDRESS
-            )
+            yield SimRequest(f"user{i}", headers, path, remote.format(ip), DEFAULT_LOCAL_ADDRESS)
 
 
 def source_ip_of(req: SimRequest) -> str | None:
