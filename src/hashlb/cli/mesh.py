@@ -40,12 +40,12 @@ Deployment's selector replace its synthetic pods.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._policy_py import _load_re2, _regex_engine
 from .._ring_py import MAX_RING_SIZE
 from .._validate import (
     MAX_DESTINATIONS,
@@ -1363,18 +1363,20 @@ def match_regex(pattern: str) -> Any:
     """Compile a StringMatch ``regex`` as Envoy does: with RE2 (linear time).
 
     Envoy's ``safe_regex`` is Google RE2, which matches in time linear in the
-    input; ``google-re2`` gives the same engine and syntax, so a pattern RE2
-    rejects (backreferences, lookaround) is rejected here too.  Without it,
-    Python's backtracking :mod:`re` is the documented fallback (a hostile
+    input; ``google-re2`` (a dependency of hashlb) gives the same engine and
+    syntax, so a pattern RE2 rejects (backreferences, lookaround) is rejected
+    here too.  The engine is chosen as for ``regex_rewrite``: Python's
+    backtracking :mod:`re` only with ``HASHLB_REGEX_ENGINE=re`` (a hostile
     pattern can then take exponential time).  Compiled patterns are cached.
+
+    :raises ConfigError: RE2 is needed but cannot be imported.
     """
     compiled = _REGEX_CACHE.get(pattern)
     if compiled is None:
-        try:
-            re2: Any = importlib.import_module("re2")
-        except ImportError:
+        if _regex_engine() == "re":
             compiled = re.compile(pattern)
         else:
+            re2 = _load_re2()
             options = re2.Options()
             options.log_errors = False  # the error comes back as one line instead
             compiled = re2.compile(pattern, options)
