@@ -798,3 +798,33 @@ def test_str_subclass_keys_hash_their_own_text(impl: Implementation) -> None:
     assert impl.xxh64(key) == xxhash.xxh64_intdigest(b"alice")
     assert lb.pick(key) is lb.pick("alice")
     assert list(lb.pick_many([key])) == list(lb.pick_many(["alice"]))
+
+
+# ---------------------------------------------------------------- hunted: unbounded messages
+
+
+def test_huge_ints_are_refused_with_a_bounded_message(impl: Implementation) -> None:
+    """A 5,000-digit int in a message raised Python's int-to-str limit (a plain ValueError,
+    so a ``table_size`` refusal was not a ConfigError) instead of the refusal."""
+    from hashlb import ConfigError
+
+    huge = 10**5000
+    lb = impl.Maglev([Host("a:1"), Host("b:1")], table_size=7)
+    ring = impl.RingHash([Host("a:1")])
+    cases = [
+        (lambda: lb.lookup(huge), ValueError, "hash must be in [0, 2**64)"),
+        (lambda: lb.lookup(1, attempt=huge), ValueError, "attempt must be in [0, 2**32)"),
+        (lambda: ring.lookup(1, attempt=huge), ValueError, "attempt must be in [0, 2**32)"),
+        (lambda: impl.Maglev([], table_size=huge), ConfigError, "table_size must be a prime"),
+        (lambda: impl.RingHash([], min_ring_size=huge), ValueError, "min_ring_size"),
+        (lambda: impl.xxh64("k", huge), ValueError, "seed must be in [0, 2**64)"),
+        (lambda: impl.murmur3_64("k", huge), ValueError, "seed must be in [0, 2**32)"),
+        (lambda: impl.BoundedLoad(lb, huge), ValueError, "hash_balance_factor must be in"),
+        (lambda: impl.WeightedSubsetPicker({"a": 1}).pick(huge), ValueError, "value must be in"),
+        (lambda: impl.mt19937(huge, 1), ValueError, "seed must be in [0, 2**64)"),
+    ]
+    for call, error, text in cases:
+        with pytest.raises(error) as e:
+            call()
+        assert text in str(e.value)
+        assert "<int of about 5001 digits>" in str(e.value) and len(str(e.value)) < 200

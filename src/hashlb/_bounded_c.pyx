@@ -21,7 +21,7 @@ import threading
 
 from hashlb._bounded_py import Lease, _check_weights
 from hashlb._types import Host
-from hashlb._validate import MAX_SHUFFLE_N, check_shuffle_n, check_uint, uninitialised
+from hashlb._validate import MAX_SHUFFLE_N, check_shuffle_n, check_uint, short, uninitialised
 from hashlb._weights import check_hash
 
 __all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
@@ -30,6 +30,7 @@ cdef object _check_hash = check_hash
 cdef object _check_uint_py = check_uint
 cdef object _check_shuffle_n = check_shuffle_n
 cdef object _uninitialised = uninitialised
+cdef object _short = short
 cdef object _check_weights_py = _check_weights
 
 cdef extern from "Python.h":
@@ -230,7 +231,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
                 )
             factor = factor.__index__()
         if not 100 <= factor <= 0xFFFFFFFF:
-            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
+            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {_short(factor)}")
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)

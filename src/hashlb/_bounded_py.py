@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from ._types import Host
-from ._validate import MAX_SHUFFLE_N, check_shuffle_n, uninitialised
+from ._validate import MAX_SHUFFLE_N, check_shuffle_n, short, uninitialised
 from ._validate import check_uint as _check_uint
 from ._weights import check_hash
 
@@ -244,7 +244,9 @@ class BoundedLoad:
             factor = factor.__index__()
         assert isinstance(factor, int)
         if not 100 <= factor <= _U32:
-            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
+            raise ValueError(
+                f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}"
+            )
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)

@@ -43,7 +43,7 @@ import array as _array_mod
 
 from hashlb._batch import hash_buffer, index_output
 from hashlb._types import Host
-from hashlb._validate import check_key_array, uninitialised
+from hashlb._validate import check_key_array, short, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.errors import ConfigError
 
@@ -63,6 +63,7 @@ cdef object _index_output = index_output
 cdef object _hash_buffer = hash_buffer
 cdef object _check_key_array = check_key_array
 cdef object _uninitialised = uninitialised
+cdef object _short = short
 cdef object _ZERO = 0
 cdef array _H_TEMPLATE = array("H")
 cdef array _I_TEMPLATE = array("I")
@@ -146,7 +147,7 @@ cdef uint64_t _check_table_size(object value) except 0:
             raise TypeError(f"table_size must be an int, not {type(value).__name__}")
         value = value.__index__()
     if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {value}")
+        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {_short(value)}")
     if not _is_prime(<uint64_t>value):
         raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
     return <uint64_t>value
@@ -158,7 +159,7 @@ cdef uint64_t _check_attempt(object value) except? 0xFFFFFFFFFFFFFFFF:
             raise TypeError(f"attempt must be an int, not {type(value).__name__}")
         value = value.__index__()
     if not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
+        raise ValueError(f"attempt must be in [0, 2**32), got {_short(value)}")
     return <uint64_t>value
 
 

@@ -34,7 +34,7 @@ from ._batch import hash_buffer, index_output
 from ._types import Host
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import check_key_array, uninitialised
+from ._validate import check_key_array, short, uninitialised
 from ._validate import is_prime as _is_prime
 from ._weights import check_hash, prepare
 from .errors import ConfigError
@@ -123,7 +123,9 @@ def _check_table_size(value: object) -> int:
         value = value.__index__()
     assert isinstance(value, int)
     if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {value}")
+        raise ConfigError(
+            f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {short(value)}"
+        )
     if not _is_prime(value):
         raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
     return value

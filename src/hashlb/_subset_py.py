@@ -59,7 +59,7 @@ import xxhash
 
 from ._batch import hash_buffer, index_output, is_numpy
 from ._types import MAX_WEIGHT
-from ._validate import uninitialised
+from ._validate import short, uninitialised
 from .errors import ConfigError
 
 __all__ = ("Route", "WeightedSubsetPicker")
@@ -93,7 +93,7 @@ def _check_value(value: object) -> int:
         raise TypeError(f"value must be an int, not {type(value).__name__}")
     v = operator.index(value)
     if not 0 <= v <= _M64:
-        raise ValueError(f"value must be in [0, 2**64), got {v}")
+        raise ValueError(f"value must be in [0, 2**64), got {short(v)}")
     return int(v)
 
 
@@ -105,7 +105,7 @@ def _check_u64(value: object, field: str) -> int:
         raise TypeError(f"{field} must be an int, not {type(value).__name__}")
     v = operator.index(value)
     if not 0 <= v <= _M64:
-        raise ValueError(f"{field} must be in [0, 2**64), got {v}")
+        raise ValueError(f"{field} must be in [0, 2**64), got {short(v)}")
     return int(v)
 
 

@@ -83,7 +83,7 @@ def check_int(
         value = int(value.__index__())
     assert isinstance(value, int)
     if not low <= value <= high:
-        raise error(f"{field} must be in [{low}, {high}], got {value}")
+        raise error(f"{field} must be in [{low}, {high}], got {short(value)}")
     return value
 
 
@@ -95,7 +95,7 @@ def check_hash(value: object) -> int:
         raise TypeError(f"hash must be an int, not {type(value).__name__}")
     v = value.__index__()
     if not 0 <= v <= _M64:
-        raise ValueError(f"hash must be in [0, 2**64), got {v}")
+        raise ValueError(f"hash must be in [0, 2**64), got {short(v)}")
     return int(v)
 
 
@@ -109,7 +109,7 @@ def check_attempt(value: object) -> int:
         value = int(value.__index__())
     assert isinstance(value, int)
     if not 0 <= value <= _U32:
-        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
+        raise ValueError(f"attempt must be in [0, 2**32), got {short(value)}")
     return value
 
 
