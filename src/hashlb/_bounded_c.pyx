@@ -6,22 +6,32 @@ module docstring for the spec references).  ``std::mt19937``, the lazy
 Fisher-Yates shuffle and the overload rule run in C; only ``lb.lookup`` is a
 Python-level call.
 """
-from cpython.long cimport PyLong_AsUnsignedLongLong
-from cpython.object cimport PyObject
-from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
+from cpython.sequence cimport (
+    PySequence_Fast,
+    PySequence_Fast_GET_ITEM,
+    PySequence_Fast_GET_SIZE,
+)
 from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 
+from hashlb._kernels cimport hlb_long_as_u64
+
 import threading
 
-from hashlb._bounded_py import Lease
+from hashlb._bounded_py import Lease, _check_weights
 from hashlb._types import Host
+from hashlb._validate import MAX_SHUFFLE_N, check_shuffle_n, check_uint, short, uninitialised
 from hashlb._weights import check_hash
 
-__all__ = ("BoundedLoad", "Lease", "mt19937", "probe_order")
+__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
 
 cdef object _check_hash = check_hash
+cdef object _check_uint_py = check_uint
+cdef object _check_shuffle_n = check_shuffle_n
+cdef object _uninitialised = uninitialised
+cdef object _short = short
+cdef object _check_weights_py = _check_weights
 
 cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
@@ -76,20 +86,12 @@ cdef uint32_t _mt_uniform(_MT *r, uint32_t k) noexcept nogil:
 
 
 cdef uint64_t _check_uint(object value, str field, int bits) except? 0xFFFFFFFFFFFFFFFF:
+    """An int in ``[0, 2**bits)``, bits 32 or 64: exact ints in C, the rest by ``check_uint``."""
     cdef uint64_t v
-    if PyLong_CheckExact(value):
-        try:
-            v = PyLong_AsUnsignedLongLong(value)
-            if bits == 64 or (v >> bits) == 0:
-                return v
-        except OverflowError:
-            pass
-    elif isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-    value = value.__index__()
-    if not 0 <= value < (1 << bits):
-        raise ValueError(f"{field} must be in [0, 2**{bits}), got {value}")
-    return <uint64_t>value
+    if PyLong_CheckExact(value) and hlb_long_as_u64(value, &v):
+        if bits >= 64 or (v >> bits) == 0:
+            return v
+    return <uint64_t>_check_uint_py(value, field, bits)
 
 
 def mt19937(seed, n):
@@ -99,7 +101,7 @@ def mt19937(seed, n):
     64-bit request hash.
 
     :param int seed: the seed, in ``[0, 2**64)``.
-    :param int n: how many outputs, ``>= 0``.
+    :param int n: how many outputs, in ``[0, MAX_SHUFFLE_N]`` (2**20).
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
@@ -110,7 +112,7 @@ def mt19937(seed, n):
     cdef _MT r
     cdef uint64_t i, count
     _mt_seed(&r, _check_uint(seed, "seed", 64))
-    count = _check_uint(n, "n", 32)
+    count = <uint64_t>_check_shuffle_n(n)
     return [_mt_next(&r) for i in range(count)]
 
 
@@ -122,7 +124,7 @@ def probe_order(seed, n):
     table's :attr:`normalized_order`.
 
     :param int seed: the request hash, in ``[0, 2**64)``.
-    :param int n: the number of candidates, ``>= 0``.
+    :param int n: the number of candidates, in ``[0, MAX_SHUFFLE_N]`` (2**20).
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
@@ -133,8 +135,7 @@ def probe_order(seed, n):
     cdef _MT r
     cdef uint32_t i, j, tmp, count
     _mt_seed(&r, _check_uint(seed, "seed", 64))
-    count = <uint32_t>_check_uint(n, "n", 32)
-    index = list(range(count))
+    count = <uint32_t>_check_shuffle_n(n)
     cdef uint32_t *idx = <uint32_t *>malloc(<size_t>(count if count else 1) * sizeof(uint32_t))
     if idx == NULL:
         raise MemoryError()
@@ -230,7 +231,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
                 )
             factor = factor.__index__()
         if not 100 <= factor <= 0xFFFFFFFF:
-            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
+            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {_short(factor)}")
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)
@@ -243,11 +244,12 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
             ) from None
         if len(order) != len(weights):
             raise ValueError("lb.normalized_order and lb.normalized_weights differ in length")
+        _check_weights_py(weights)
         n = len(hosts)
         k = len(order)
-        for i in order:
-            if not 0 <= i < n:
-                raise ValueError(f"lb.normalized_order holds {i}, not a host index")
+        for o in order:  # Python ints: a huge one is refused like a negative one
+            if not 0 <= o < n:
+                raise ValueError(f"lb.normalized_order holds {o}, not a host index")
         index = {}
         for i in range(n):
             index.setdefault(id(hosts[i]), i)
@@ -274,20 +276,28 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         self._n_hosts = n
         self._n_order = k
 
+    cdef int _ready(self) except -1:
+        if self._hosts is None:
+            raise _uninitialised(self, "BoundedLoad")
+        return 0
+
     @property
     def lb(self):
         """The wrapped table."""
+        self._ready()
         return self._lb
 
     @property
     def hash_balance_factor(self):
         """The balance factor, in percent of the average load (``>= 100``)."""
+        self._ready()
         return self._factor
 
     @property
     def active(self):
         """The in-flight requests per host held by :meth:`acquire` (a snapshot)."""
         cdef Py_ssize_t i
+        self._ready()
         with self._lock:
             return tuple([self._active[i] for i in range(self._n_hosts)])
 
@@ -311,10 +321,12 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
         Host('10.0.0.1:80')
         """
-        cdef Py_ssize_t i, n
+        cdef Py_ssize_t i = 0
+        cdef Py_ssize_t n_hosts = self._n_hosts
         cdef uint64_t overall = 0
+        cdef uint32_t c
         cdef uint32_t *counts
-        cdef PyObject **items
+        self._ready()
         if isinstance(active, (str, bytes)):
             raise TypeError(f"active must be a sequence of ints, not {type(active).__name__}")
         try:
@@ -323,19 +335,22 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
             raise TypeError(
                 f"active must be a sequence of ints, not {type(active).__name__}"
             ) from None
-        n = PySequence_Fast_GET_SIZE(seq)
-        counts = <uint32_t *>malloc(<size_t>(n + 1) * sizeof(uint32_t))
+        counts = <uint32_t *>malloc(<size_t>(n_hosts + 1) * sizeof(uint32_t))
         if counts == NULL:
             raise MemoryError()
         try:
-            items = PySequence_Fast_ITEMS(seq)
-            for i in range(n):
-                counts[i] = <uint32_t>_check_uint(<object>items[i], "active[i]", 32)
-                overall += counts[i]
-            if n != self._n_hosts:
-                raise ValueError(
-                    f"active must have one count per host ({self._n_hosts}), got {n}"
-                )
+            # A count's __index__ may run Python code that resizes the list: hold each
+            # item and re-read the length at every step (no borrowed item pointer
+            # survives the call), which is also how the pure twin's iteration reads it.
+            while i < PySequence_Fast_GET_SIZE(seq):
+                item = <object>PySequence_Fast_GET_ITEM(seq, i)
+                c = <uint32_t>_check_uint(item, "active[i]", 32)
+                if i < n_hosts:
+                    counts[i] = c
+                overall += c
+                i += 1
+            if i != n_hosts:
+                raise ValueError(f"active must have one count per host ({n_hosts}), got {i}")
             if total is not None:
                 overall = _check_uint(total, "total", 64)
             return _choose(self, hash, attempt, counts, overall)
@@ -365,6 +380,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         """
         cdef Py_ssize_t i = -1
         cdef uint64_t overall = 0
+        self._ready()
         with self._lock:
             for i in range(self._n_hosts):
                 overall += self._active[i]
@@ -382,6 +398,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         :raises ValueError: *host* is not in the table, or has no request
             in flight.
         """
+        self._ready()
         i = self._index.get(id(host))
         if i is None:
             try:
@@ -390,13 +407,20 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
                 raise ValueError(f"host {host!r} is not in this table") from None
         self._release_index(i)
 
-    def _release_index(self, Py_ssize_t i):
+    def _release_index(self, index):
+        cdef Py_ssize_t i
+        self._ready()
+        if not 0 <= index < self._n_hosts:  # a Lease can be made by hand
+            raise IndexError(f"host index {index!r:.40} out of range for {self._n_hosts} hosts")
+        i = index
         with self._lock:
             if self._active[i] == 0:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
             self._active[i] -= 1
 
     def __repr__(self):
+        if self._hosts is None:
+            return "<BoundedLoad object (not initialised)>"
         return f"BoundedLoad({self._lb!r}, hash_balance_factor={self._factor})"
 
 

@@ -27,9 +27,11 @@ from types import TracebackType
 from typing import Any
 
 from ._types import Host
+from ._validate import MAX_SHUFFLE_N, check_shuffle_n, short, uninitialised
+from ._validate import check_uint as _check_uint
 from ._weights import check_hash
 
-__all__ = ("BoundedLoad", "Lease", "mt19937", "probe_order")
+__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
 
 _U32 = 0xFFFFFFFF
 
@@ -73,15 +75,11 @@ class _MT19937:
                 return x
 
 
-def _check_uint(value: object, field: str, bits: int) -> int:
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not 0 <= value < (1 << bits):
-        raise ValueError(f"{field} must be in [0, 2**{bits}), got {value}")
-    return value
+def _check_weights(weights: tuple[float, ...]) -> None:
+    """Refuse normalized weights outside ``[0, 1]`` (a table's are; an impostor's may not be)."""
+    for w in weights:
+        if not 0.0 <= w <= 1.0:  # NaN too
+            raise ValueError(f"lb.normalized_weights must be in [0, 1], got {w!r}")
 
 
 def mt19937(seed: int, n: int) -> list[int]:
@@ -91,7 +89,7 @@ def mt19937(seed: int, n: int) -> list[int]:
     64-bit request hash.
 
     :param int seed: the seed, in ``[0, 2**64)``.
-    :param int n: how many outputs, ``>= 0``.
+    :param int n: how many outputs, in ``[0, MAX_SHUFFLE_N]`` (2**20).
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
@@ -100,7 +98,7 @@ def mt19937(seed: int, n: int) -> list[int]:
     4123659995
     """
     rng = _MT19937(_check_uint(seed, "seed", 64))
-    return [rng() for _ in range(_check_uint(n, "n", 32))]
+    return [rng() for _ in range(check_shuffle_n(n))]
 
 
 def probe_order(seed: int, n: int) -> list[int]:
@@ -111,7 +109,7 @@ def probe_order(seed: int, n: int) -> list[int]:
     table's :attr:`normalized_order`.
 
     :param int seed: the request hash, in ``[0, 2**64)``.
-    :param int n: the number of candidates, ``>= 0``.
+    :param int n: the number of candidates, in ``[0, MAX_SHUFFLE_N]`` (2**20).
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
@@ -120,7 +118,7 @@ def probe_order(seed: int, n: int) -> list[int]:
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
     rng = _MT19937(_check_uint(seed, "seed", 64))
-    n = _check_uint(n, "n", 32)
+    n = check_shuffle_n(n)
     index = list(range(n))
     for i in range(n):
         j = i + rng.uniform(n - i)
@@ -154,13 +152,19 @@ class Lease:
 
     def release(self) -> None:
         """Release the request (idempotent)."""
-        if self._index >= 0:
+        try:
             index = self._index
+        except AttributeError:
+            raise uninitialised(self, "Lease") from None
+        if index >= 0:
             self._index = -1
             self._bl._release_index(index)
 
     def __enter__(self) -> Host | None:
-        return self.host
+        try:
+            return self.host
+        except AttributeError:
+            raise uninitialised(self, "Lease") from None
 
     def __exit__(
         self,
@@ -171,6 +175,8 @@ class Lease:
         self.release()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_index"):
+            return "<Lease object (not initialised)>"
         state = "released" if self._index < 0 else "held"
         return f"<Lease {self.host!r} {state}>"
 
@@ -238,7 +244,9 @@ class BoundedLoad:
             factor = factor.__index__()
         assert isinstance(factor, int)
         if not 100 <= factor <= _U32:
-            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {factor}")
+            raise ValueError(
+                f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}"
+            )
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)
@@ -251,6 +259,11 @@ class BoundedLoad:
             ) from None
         if len(order) != len(weights):
             raise ValueError("lb.normalized_order and lb.normalized_weights differ in length")
+        _check_weights(weights)
+        n = len(hosts)
+        for i in order:
+            if not 0 <= i < n:
+                raise ValueError(f"lb.normalized_order holds {i}, not a host index")
         index: dict[int, int] = {}
         for i, h in enumerate(hosts):
             index.setdefault(id(h), i)
@@ -268,19 +281,28 @@ class BoundedLoad:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"BoundedLoad is immutable; cannot set {name!r}")
 
+    def _ready(self) -> None:
+        try:
+            self._hosts  # noqa: B018 - unset until __init__ ran
+        except AttributeError:
+            raise uninitialised(self, "BoundedLoad") from None
+
     @property
     def lb(self) -> Any:
         """The wrapped table."""
+        self._ready()
         return self._lb
 
     @property
     def hash_balance_factor(self) -> int:
         """The balance factor, in percent of the average load (``>= 100``)."""
+        self._ready()
         return self._factor
 
     @property
     def active(self) -> tuple[int, ...]:
         """The in-flight requests per host held by :meth:`acquire` (a snapshot)."""
+        self._ready()
         with self._lock:
             return tuple(self._active)
 
@@ -306,6 +328,7 @@ class BoundedLoad:
         >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
         Host('10.0.0.1:80')
         """
+        self._ready()
         counts = self._counts(active)
         overall = sum(counts) if total is None else _check_uint(total, "total", 64)
         return self._choose(hash, attempt, counts, overall)
@@ -331,6 +354,7 @@ class BoundedLoad:
         >>> bl.active
         (0, 0)
         """
+        self._ready()
         with self._lock:
             counts = self._active
             host = self._choose(hash, attempt, counts, sum(counts))
@@ -347,6 +371,7 @@ class BoundedLoad:
         :raises ValueError: *host* is not in the table, or has no request
             in flight.
         """
+        self._ready()
         i = self._index.get(id(host))
         if i is None:
             try:
@@ -356,6 +381,9 @@ class BoundedLoad:
         self._release_index(i)
 
     def _release_index(self, i: int) -> None:
+        self._ready()
+        if not 0 <= i < len(self._hosts):  # a Lease can be made by hand
+            raise IndexError(f"host index {i!r:.40} out of range for {len(self._hosts)} hosts")
         with self._lock:
             if self._active[i] <= 0:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
@@ -412,4 +440,6 @@ class BoundedLoad:
         return self._hosts[least]
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_hosts"):
+            return "<BoundedLoad object (not initialised)>"
         return f"BoundedLoad({self._lb!r}, hash_balance_factor={self._factor})"

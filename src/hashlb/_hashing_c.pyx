@@ -16,10 +16,13 @@ from hashlb._kernels cimport (
 
 import operator
 
+from hashlb._validate import short
+
 cimport cython
 
 cdef object _index = operator.index
 cdef object _ZERO = 0
+cdef object _short = short
 
 __all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
 
@@ -41,7 +44,7 @@ cdef uint64_t _seed(object seed, int bits) except? 0xFFFFFFFFFFFFFFFF:
         raise TypeError(f"seed must be an int, not {type(seed).__name__}")
     seed = _index(seed)
     if seed < 0 or seed >> bits:
-        raise ValueError(f"seed must be in [0, 2**{bits}), got {seed!r}")
+        raise ValueError(f"seed must be in [0, 2**{bits}), got {_short(seed)}")
     return <uint64_t>seed
 
 

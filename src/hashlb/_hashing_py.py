@@ -15,6 +15,7 @@ import mmh3
 import xxhash
 
 from ._validate import as_bytes as _bytes
+from ._validate import short
 
 __all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
 
@@ -35,7 +36,7 @@ def _seed(seed: object, bits: int) -> int:
         seed = operator.index(seed)
     assert isinstance(seed, int)
     if seed < 0 or seed >> bits:
-        raise ValueError(f"seed must be in [0, 2**{bits}), got {seed!r}")
+        raise ValueError(f"seed must be in [0, 2**{bits}), got {short(seed)}")
     return seed
 
 

@@ -6,9 +6,15 @@ this ``.pxd`` declares them so any extension can ``cimport`` them and hash
 without a Python-level call.  ``key_view`` turns a ``str``/bytes-like object
 into a (pointer, length) pair: ``str`` is read as its cached UTF-8 in place
 (no bytes object is made), ``bytes`` directly, anything else through the
-buffer protocol (C-contiguous only).
+buffer protocol (C-contiguous only, and never a buffer of Python objects:
+format ``O``, whose bytes are object addresses).
 """
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.buffer cimport (
+    PyBUF_FULL_RO,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -31,13 +37,28 @@ cdef extern from "Python.h":
     bint PyBytes_CheckExact(object o)
 
 
+cdef inline bint format_holds_objects(const char *fmt) noexcept nogil:
+    """True if a buffer format has an ``O`` (Python object) item; field names are skipped."""
+    cdef bint in_name = False
+    if fmt == NULL:
+        return False
+    while fmt[0] != 0:
+        if fmt[0] == 58:  # ':' opens and closes a field name in a struct format
+            in_name = not in_name
+        elif fmt[0] == 79 and not in_name:  # 'O'
+            return True
+        fmt += 1
+    return False
+
+
 cdef inline bint key_view(object data, Py_buffer *view, const char **ptr,
                           Py_ssize_t *size, str what) except -1:
     """Point ``ptr``/``size`` at the bytes to hash.
 
     Returns 1 when ``view`` holds a buffer that the caller must release with
     ``PyBuffer_Release``, else 0.  Raises TypeError naming ``what`` for
-    objects that are neither str nor a C-contiguous bytes-like object.
+    objects that are neither str nor a C-contiguous bytes-like object, and
+    for buffers of Python objects (the pure twin's ``as_bytes`` errors).
     """
     if PyUnicode_Check(data):
         ptr[0] = PyUnicode_AsUTF8AndSize(data, size)
@@ -46,13 +67,25 @@ cdef inline bint key_view(object data, Py_buffer *view, const char **ptr,
         ptr[0] = PyBytes_AS_STRING(data)
         size[0] = PyBytes_GET_SIZE(data)
         return 0
+    cdef bint got = True
+    # The same request as memoryview(data) in the pure twin: any layout, then checked.
     try:
-        PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
+        PyObject_GetBuffer(data, view, PyBUF_FULL_RO)
     except (TypeError, BufferError):
+        got = False
+    if not got or not PyBuffer_IsContiguous(view, b'C'):
+        if got:
+            PyBuffer_Release(view)
         raise TypeError(
             f"{what} must be str or a C-contiguous bytes-like object, "
             f"not {type(data).__name__}"
-        ) from None
+        )
+    if (view.format != NULL and not (view.format[0] == 66 and view.format[1] == 0)
+            and format_holds_objects(view.format)):
+        fmt = (<bytes>view.format).decode("ascii", "replace")
+        PyBuffer_Release(view)
+        from hashlb._validate import object_buffer_error
+        raise object_buffer_error(data, what, fmt)
     ptr[0] = <const char *>view.buf
     size[0] = view.len
     return 1

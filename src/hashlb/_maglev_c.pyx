@@ -21,7 +21,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.list cimport PyList_CheckExact
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memcmp
@@ -42,6 +43,7 @@ import array as _array_mod
 
 from hashlb._batch import hash_buffer, index_output
 from hashlb._types import Host
+from hashlb._validate import check_key_array, short, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.errors import ConfigError
 
@@ -59,6 +61,9 @@ _HEAP_ABOVE = 20.0
 cdef object _check_hash = check_hash
 cdef object _index_output = index_output
 cdef object _hash_buffer = hash_buffer
+cdef object _check_key_array = check_key_array
+cdef object _uninitialised = uninitialised
+cdef object _short = short
 cdef object _ZERO = 0
 cdef array _H_TEMPLATE = array("H")
 cdef array _I_TEMPLATE = array("I")
@@ -142,7 +147,7 @@ cdef uint64_t _check_table_size(object value) except 0:
             raise TypeError(f"table_size must be an int, not {type(value).__name__}")
         value = value.__index__()
     if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {value}")
+        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {_short(value)}")
     if not _is_prime(<uint64_t>value):
         raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
     return <uint64_t>value
@@ -154,7 +159,7 @@ cdef uint64_t _check_attempt(object value) except? 0xFFFFFFFFFFFFFFFF:
             raise TypeError(f"attempt must be an int, not {type(value).__name__}")
         value = value.__index__()
     if not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"attempt must be in [0, 2**32), got {value}")
+        raise ValueError(f"attempt must be in [0, 2**32), got {_short(value)}")
     return <uint64_t>value
 
 
@@ -607,6 +612,7 @@ Envoy's Maglev table: a host for each 64-bit request hash.
     cdef tuple _weights
     cdef bint _use_hostname
     cdef object _locality_weights
+    cdef object _pin  # a buffer export of _table: it cannot be resized under _t16/_t32
 
     def __init__(self, hosts, *, table_size=DEFAULT_TABLE_SIZE, use_hostname=False,
                  locality_weights=None):
@@ -700,6 +706,10 @@ Envoy's Maglev table: a host for each 64-bit request hash.
                         self._max_entries = <Py_ssize_t>e[i].count
             finally:
                 free(e)
+        # Everything that can fail comes before the first assignment to self.
+        lw = None if locality_weights is None else dict(locality_weights)
+        entries = tuple(counts)
+        self._pin = memoryview(table)
         self._hosts = hosts_t
         self._table = table
         self._slots = len(table)
@@ -712,15 +722,21 @@ Envoy's Maglev table: a host for each 64-bit request hash.
                 self._t16 = table.data.as_ushorts
         self._m = m
         self._magic = hlb_fastmod_magic(m)
-        self._entries = tuple(counts)
+        self._entries = entries
         self._order = order
         self._weights = weights
         self._use_hostname = use_hostname
-        self._locality_weights = None if locality_weights is None else dict(locality_weights)
+        self._locality_weights = lw
+
+    cdef int _ready(self) except -1:
+        if self._hosts is None:
+            raise _uninitialised(self, "Maglev")
+        return 0
 
     @property
     def hosts(self):
         """The hosts, in the order given; a host index is a position here."""
+        self._ready()
         return self._hosts
 
     @property
@@ -730,41 +746,49 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         ``len(table) == table_size``, or 0 for an empty host set.  Items are
         ``uint16`` below 65,536 hosts, else ``uint32``.
         """
+        self._ready()
         return memoryview(self._table).toreadonly()
 
     @property
     def table_size(self):
         """The table size ``M`` (a prime)."""
+        self._ready()
         return self._m
 
     @property
     def entries_per_host(self):
         """The number of slots each host holds, aligned with :attr:`hosts`."""
+        self._ready()
         return self._entries
 
     @property
     def min_entries_per_host(self):
         """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
+        self._ready()
         return self._min_entries
 
     @property
     def max_entries_per_host(self):
         """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
+        self._ready()
         return self._max_entries
 
     @property
     def nbytes(self):
         """Bytes of table storage held (2 or 4 per slot)."""
+        self._ready()
         return self._slots * (2 if self._t32 == NULL else 4)
 
     @property
     def normalized_order(self):
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
+        self._ready()
         return self._order
 
     @property
     def normalized_weights(self):
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
+        self._ready()
         return self._weights
 
     # Hot methods are plain method descriptors (no CyFunction binding): a
@@ -849,6 +873,7 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         cdef Py_ssize_t n
         view = _hash_buffer(hashes)
         if not self._slots:
+            self._ready()
             return _index_output(0, hashes)
         n = len(view)
         out = _index_output(n, hashes)
@@ -875,8 +900,10 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: a ``numpy.uint32`` array for a numpy array of keys, else
             ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, or
-            holds an item that is not str or bytes-like (named ``keys[i]``).
+        :raises TypeError: *keys* is a single str/bytes, not iterable, a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`), or holds an item that
+            is not str or bytes-like (named ``keys[i]``).
 
         The compiled twin releases the GIL while it hashes and looks up.
 
@@ -890,8 +917,12 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         cdef PyObject *item
         cdef PyObject **items
         cdef uint32_t *out_p
+        cdef bint copied = False
+        self._ready()
         if isinstance(keys, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}")
+        if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
+            _check_key_array(keys)
         try:
             seq = PySequence_Fast(keys, b"keys must be a sequence")  # a list or tuple: no copy
         except TypeError:
@@ -935,6 +966,18 @@ Return the host for a request key: ``lookup(xxh64(key))``.
                                 buf[i].ptr = PyBytes_AS_STRING(<object>item)
                                 buf[i].len = PyBytes_GET_SIZE(<object>item)
                             else:
+                                if not copied and PyList_CheckExact(seq):
+                                    # Getting a buffer can run Python code (a PEP 688
+                                    # __buffer__) that changes the list and frees its item
+                                    # array: read a private copy from here on, which holds
+                                    # what the list held so far (no Python code ran), as
+                                    # the pure twin's tuple(keys) does.
+                                    seq = tuple(seq)
+                                    copied = True
+                                    if PyTuple_GET_SIZE(seq) != n:
+                                        raise RuntimeError("keys changed size during pick_many")
+                                    items = PySequence_Fast_ITEMS(seq)
+                                    item = items[start + i]
                                 _hash_other(<object>item, start + i, &buf[i])
                             held = i + 1
                             if buf[i].len >= 0:
@@ -961,12 +1004,16 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         return out
 
     def __len__(self):
+        self._ready()
         return self._slots
 
     def __repr__(self):
+        if self._hosts is None:
+            return "<Maglev object (not initialised)>"
         return f"Maglev({len(self._hosts)} hosts, table_size={self._m})"
 
     def __reduce__(self):
+        self._ready()
         return (
             _restore,
             (self._hosts, self._m, self._use_hostname, self._locality_weights),
@@ -1012,5 +1059,9 @@ cdef inline object _host_at(Maglev self, uint64_t h):
     elif self._t32 != NULL:
         i = self._t32[hlb_fastmod(h, self._magic, self._m)]
     else:
+        self._ready()
         return None
+    # The table's array is reachable (table.obj) and writable: never trust an item.
+    if i >= PyTuple_GET_SIZE(self._hosts):
+        raise IndexError("tuple index out of range")
     return <object>PyTuple_GET_ITEM(self._hosts, i)

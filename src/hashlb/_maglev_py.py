@@ -34,6 +34,7 @@ from ._batch import hash_buffer, index_output
 from ._types import Host
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
+from ._validate import check_key_array, short, uninitialised
 from ._validate import is_prime as _is_prime
 from ._weights import check_hash, prepare
 from .errors import ConfigError
@@ -122,7 +123,9 @@ def _check_table_size(value: object) -> int:
         value = value.__index__()
     assert isinstance(value, int)
     if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {value}")
+        raise ConfigError(
+            f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {short(value)}"
+        )
     if not _is_prime(value):
         raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
     return value
@@ -214,6 +217,7 @@ class Maglev:
         "_max_entries",
         "_min_entries",
         "_order",
+        "_pin",
         "_slots",
         "_table",
         "_table_size",
@@ -227,6 +231,7 @@ class Maglev:
     _max_entries: int
     _min_entries: int
     _order: tuple[int, ...]
+    _pin: memoryview  # an export of _table: it cannot be resized (as in the compiled twin)
     _slots: int
     _table: array[int]
     _table_size: int
@@ -350,7 +355,10 @@ class Maglev:
                 counts[host[i]] = count[i]
             min_e = min(count)
             max_e = max(count)
+        # Everything that can fail comes before the first assignment to self.
+        lw = None if locality_weights is None else dict(locality_weights)
         setter = object.__setattr__
+        setter(self, "_pin", memoryview(table))
         setter(self, "_hosts", hosts_t)
         setter(self, "_table", table)
         setter(self, "_slots", len(table))
@@ -361,9 +369,7 @@ class Maglev:
         setter(self, "_order", order)
         setter(self, "_weights", prep.weights)
         setter(self, "_use_hostname", use_hostname)
-        setter(
-            self, "_locality_weights", None if locality_weights is None else dict(locality_weights)
-        )
+        setter(self, "_locality_weights", lw)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Maglev is immutable; cannot set {name!r}")
@@ -374,7 +380,10 @@ class Maglev:
     @property
     def hosts(self) -> tuple[Host, ...]:
         """The hosts, in the order given; a host index is a position here."""
-        return self._hosts
+        try:
+            return self._hosts
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def table(self) -> memoryview:
@@ -383,42 +392,66 @@ class Maglev:
         ``len(table) == table_size``, or 0 for an empty host set.  Items are
         ``uint16`` below 65,536 hosts, else ``uint32``.
         """
-        return memoryview(self._table).toreadonly()
+        try:
+            return memoryview(self._table).toreadonly()
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def table_size(self) -> int:
         """The table size ``M`` (a prime)."""
-        return self._table_size
+        try:
+            return self._table_size
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def entries_per_host(self) -> tuple[int, ...]:
         """The number of slots each host holds, aligned with :attr:`hosts`."""
-        return self._entries
+        try:
+            return self._entries
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def min_entries_per_host(self) -> int:
         """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        return self._min_entries
+        try:
+            return self._min_entries
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def max_entries_per_host(self) -> int:
         """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        return self._max_entries
+        try:
+            return self._max_entries
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def nbytes(self) -> int:
         """Bytes of table storage held (2 or 4 per slot)."""
-        return self._slots * self._table.itemsize
+        try:
+            return self._slots * self._table.itemsize
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def normalized_order(self) -> tuple[int, ...]:
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        return self._order
+        try:
+            return self._order
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     @property
     def normalized_weights(self) -> tuple[float, ...]:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        return self._weights
+        try:
+            return self._weights
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
@@ -443,9 +476,12 @@ class Maglev:
             hash ^= (1 << 64) - _check_attempt(attempt)
         elif type(attempt) is not int:
             _check_attempt(attempt)
-        if not self._slots:
-            return None
-        return self._hosts[self._table[hash % self._table_size]]
+        try:
+            if not self._slots:
+                return None
+            return self._hosts[self._table[hash % self._table_size]]
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     def pick(self, /, key: str | bytes) -> Host | None:
         """Return the host for a request key: ``lookup(xxh64(key))``.
@@ -459,9 +495,12 @@ class Maglev:
         Host('10.0.0.1:80')
         """
         h = _xxh64(_key_bytes(key, "key"))
-        if not self._slots:
-            return None
-        return self._hosts[self._table[h % self._table_size]]
+        try:
+            if not self._slots:
+                return None
+            return self._hosts[self._table[h % self._table_size]]
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
 
     def lookup_many(self, hashes: Any) -> Any:
         """Return the host index of every hash (attempt 0), as ``uint32``.
@@ -480,6 +519,7 @@ class Maglev:
         [0, 1, 0, 0]
         """
         view = hash_buffer(hashes)
+        self._ready()
         if not self._slots:
             return index_output(0, hashes)
         out = index_output(len(view), hashes)
@@ -495,8 +535,10 @@ class Maglev:
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: a ``numpy.uint32`` array for a numpy array of keys, else
             ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, or
-            holds an item that is not str or bytes-like (named ``keys[i]``).
+        :raises TypeError: *keys* is a single str/bytes, not iterable, a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`), or holds an item that
+            is not str or bytes-like (named ``keys[i]``).
 
         The compiled twin releases the GIL while it hashes and looks up.
 
@@ -504,8 +546,10 @@ class Maglev:
         >>> list(lb.pick_many(["alice", "bob", b"carol"]))
         [0, 1, 1]
         """
+        self._ready()
         if isinstance(keys, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}")
+        check_key_array(keys)
         try:
             seq = tuple(keys)
         except TypeError:
@@ -520,13 +564,23 @@ class Maglev:
             out[i] = t[h % m]
         return out
 
+    def _ready(self) -> None:
+        try:
+            self._hosts  # noqa: B018 - unset until __init__ ran
+        except AttributeError:
+            raise uninitialised(self, "Maglev") from None
+
     def __len__(self) -> int:
+        self._ready()
         return self._slots
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_hosts"):
+            return "<Maglev object (not initialised)>"
         return f"Maglev({len(self._hosts)} hosts, table_size={self._table_size})"
 
     def __reduce__(self) -> tuple[Any, ...]:
+        self._ready()
         return (
             _restore,
             (self._hosts, self._table_size, self._use_hostname, self._locality_weights),

@@ -22,6 +22,7 @@ from hashlb._kernels cimport hlb_xxh64
 from collections.abc import Mapping
 
 from hashlb import _policy_py as _py
+from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = (
     "Cookie",
@@ -404,6 +405,11 @@ cdef class Request:
     cdef object _authority
     cdef object _scheme
 
+    cdef int _check_ready(self) except -1:
+        if self._headers is None:  # __init__ / from_asgi never leave it None
+            raise _uninitialised(self, "Request")
+        return 0
+
     def __init__(self, headers=None, path=None, remote_address=None, local_address=None,
                  method=None, authority=None, scheme=None):
         if self._headers is not None:
@@ -509,36 +515,43 @@ cdef class Request:
     @property
     def headers(self):
         """The header pairs, as given (a mapping is turned into a list of pairs)."""
+        self._check_ready()
         return self._headers
 
     @property
     def path(self):
         """``:path`` as given (str or bytes), or None."""
+        self._check_ready()
         return self._full_path()
 
     @property
     def remote_address(self):
         """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
+        self._check_ready()
         return self._remote
 
     @property
     def local_address(self):
         """The local address as given (text or a ``(host, port)`` tuple), or None."""
+        self._check_ready()
         return self._local
 
     @property
     def method(self):
         """``:method`` as given, or None."""
+        self._check_ready()
         return self._method
 
     @property
     def authority(self):
         """``:authority`` as given, or None (then the ``host`` header stands in)."""
+        self._check_ready()
         return self._authority
 
     @property
     def scheme(self):
         """``:scheme`` as given, or None."""
+        self._check_ready()
         return self._scheme
 
     def get_all(self, name):
@@ -553,6 +566,7 @@ cdef class Request:
         >>> Request(headers={"Accept": ["a", "b"]}).get_all("accept")
         [b'a', b'b']
         """
+        self._check_ready()
         raw = _as_bytes(name)
         if raw is None:
             raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
@@ -624,6 +638,11 @@ cdef class HashResult:
     cdef object _hash
     cdef tuple _set_cookies
 
+    cdef int _check_ready(self) except -1:
+        if self._set_cookies is None:
+            raise _uninitialised(self, "HashResult")
+        return 0
+
     def __init__(self, hash, set_cookies=()):
         if self._set_cookies is not None:
             raise TypeError("HashResult is immutable; __init__ cannot run twice")
@@ -633,36 +652,51 @@ cdef class HashResult:
     @property
     def hash(self):
         """The 64-bit request hash, or None when no method produced one."""
+        self._check_ready()
         return self._hash
 
     @property
     def set_cookie(self):
         """The first ``Set-Cookie`` header value to send, or None."""
+        self._check_ready()
         return self._set_cookies[0] if self._set_cookies else None
 
     @property
     def set_cookies(self):
         """Every ``Set-Cookie`` header value to send (usually zero or one)."""
+        self._check_ready()
         return self._set_cookies
 
     def __eq__(self, other):
         if not isinstance(other, HashResult):
             return NotImplemented
+        self._check_ready()
+        (<HashResult>other)._check_ready()
         return self._hash == (<HashResult>other)._hash and self._set_cookies == (<HashResult>other)._set_cookies
 
     def __hash__(self):
+        self._check_ready()
         return hash((self._hash, self._set_cookies))
 
     def __repr__(self):
+        if self._set_cookies is None:
+            return "<HashResult object (not initialised)>"
         return f"HashResult(hash={self._hash!r}, set_cookies={self._set_cookies!r})"
 
 
 # ---------------------------------------------------------------- methods
 
 
-cdef inline Request _check_request(object request):
+cdef int _bad_request(object request) except -1:
     if not isinstance(request, Request):
         raise TypeError(f"request must be a Request, not {type(request).__name__}")
+    raise _uninitialised(request, "Request")  # made with __new__, or super().__init__ skipped
+
+
+cdef inline Request _check_request(object request):
+    # One test on the hot path; the errors are built out of line.
+    if not isinstance(request, Request) or (<Request>request)._headers is None:
+        _bad_request(request)
     return <Request>request
 
 
@@ -675,6 +709,9 @@ cdef class _Method:
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         # On entry out[0] holds the xxh64 seed (0: Envoy's); on a hash, out[0] is it.
         return 0
+
+    cdef int _not_ready(self, str cls) except -1:
+        raise _uninitialised(self, cls)
 
     def _key(self):
         raise NotImplementedError
@@ -739,16 +776,19 @@ cdef class Header(_Method):
     @property
     def name(self):
         """The header name as configured."""
+        self._lname is not None or self._not_ready("Header")
         return self._name
 
     @property
     def regex_rewrite(self):
         """The ``(pattern, substitution)`` rewrite, or None."""
+        self._lname is not None or self._not_ready("Header")
         return self._regex_rewrite
 
     @property
     def terminal(self):
         """Whether the policy stops here once a hash exists."""
+        self._lname is not None or self._not_ready("Header")
         return self._terminal
 
     def hash(self, request):
@@ -814,8 +854,11 @@ cdef class Header(_Method):
         return 1
 
     cdef int _eval_slow(self, Request req, uint64_t *out) except -1:
-        cdef list values = req._values(self._lname)
+        cdef list values
         cdef uint64_t h = out[0]  # the seed
+        if self._lname is None:  # not initialised: _which is 0, so _eval comes here
+            self._not_ready("Header")
+        values = req._values(self._lname)
         cdef bytes v
         if not values:
             return 0
@@ -832,9 +875,12 @@ cdef class Header(_Method):
         return 1
 
     def _key(self):
+        self._lname is not None or self._not_ready("Header")
         return (self._lname, self._regex_rewrite, self._terminal)
 
     def __repr__(self):
+        if self._lname is None:
+            return "<Header object (not initialised)>"
         extra = "" if self._regex_rewrite is None else f", regex_rewrite={self._regex_rewrite!r}"
         return f"Header({self._name!r}{extra}, terminal={self._terminal!r})"
 
@@ -887,26 +933,31 @@ cdef class Cookie(_Method):
     @property
     def name(self):
         """The cookie name."""
+        self._raw is not None or self._not_ready("Cookie")
         return self._name
 
     @property
     def ttl(self):
         """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
+        self._raw is not None or self._not_ready("Cookie")
         return self._ttl
 
     @property
     def path(self):
         """The ``Path`` of generated cookies, or None."""
+        self._raw is not None or self._not_ready("Cookie")
         return self._path
 
     @property
     def attributes(self):
         """Extra ``(name, value)`` attributes of generated cookies."""
+        self._raw is not None or self._not_ready("Cookie")
         return self._attributes
 
     @property
     def terminal(self):
         """Whether the policy stops here once a hash exists."""
+        self._raw is not None or self._not_ready("Cookie")
         return self._terminal
 
     def hash(self, request):
@@ -925,7 +976,9 @@ cdef class Cookie(_Method):
         """
         cdef list cookies = []
         cdef uint64_t v = 0
-        if self._eval(_check_request(request), &v, cookies):
+        request = _check_request(request)
+        self._raw is not None or self._not_ready("Cookie")
+        if self._eval(<Request>request, &v, cookies):
             return HashResult(v, tuple(cookies))
         return HashResult(None, tuple(cookies))
 
@@ -940,6 +993,7 @@ cdef class Cookie(_Method):
         >>> Cookie("s", ttl=60, path="/").set_cookie_value("00ff")
         's="00ff"; Max-Age=60; Path=/; HttpOnly'
         """
+        self._raw is not None or self._not_ready("Cookie")
         out = [f'{self._name}="{value}"']
         if self._ttl:
             out.append(f"; Max-Age={self._ttl}")
@@ -951,14 +1005,19 @@ cdef class Cookie(_Method):
         return "".join(out)
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
-        cdef list headers = _scan(req._headers, PyBytes_AS_STRING(_B_COOKIE), 6)
+        cdef list headers
         cdef bytes header
-        cdef const char *name = PyBytes_AS_STRING(self._raw)
-        cdef Py_ssize_t nl = PyBytes_GET_SIZE(self._raw)
+        cdef const char *name
+        cdef Py_ssize_t nl
         cdef const char *p
         cdef Py_ssize_t n, start, end, eq, fns, vl
         cdef const char *piece
         cdef const char *val
+        if self._raw is None:
+            self._not_ready("Cookie")
+        name = PyBytes_AS_STRING(self._raw)
+        nl = PyBytes_GET_SIZE(self._raw)
+        headers = _scan(req._headers, PyBytes_AS_STRING(_B_COOKIE), 6)
         for header in headers:
             p = PyBytes_AS_STRING(header)
             n = PyBytes_GET_SIZE(header)
@@ -1001,9 +1060,12 @@ cdef class Cookie(_Method):
         return 1
 
     def _key(self):
+        self._raw is not None or self._not_ready("Cookie")
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
 
     def __repr__(self):
+        if self._raw is None:
+            return "<Cookie object (not initialised)>"
         return (
             f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
             f"attributes={self._attributes!r}, terminal={self._terminal!r})"
@@ -1052,16 +1114,19 @@ cdef class SourceIP(_Method):
     @property
     def xff_num_trusted_hops(self):
         """How many ``X-Forwarded-For`` hops are trusted."""
+        self._ready or self._not_ready("SourceIP")
         return self._hops
 
     @property
     def use_remote_address(self):
         """Envoy's HCM ``use_remote_address`` setting being modelled."""
+        self._ready or self._not_ready("SourceIP")
         return self._use_remote
 
     @property
     def terminal(self):
         """Whether the policy stops here once a hash exists."""
+        self._ready or self._not_ready("SourceIP")
         return self._terminal
 
     def hash(self, request):
@@ -1083,6 +1148,7 @@ cdef class SourceIP(_Method):
         >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
         ('203.0.113.9', '10.0.0.1', '10.0.0.2')
         """
+        self._ready or self._not_ready("SourceIP")
         ip = self._ip(_check_request(request))
         return None if ip is None else ip.decode("utf-8", "surrogateescape")
 
@@ -1097,16 +1163,22 @@ cdef class SourceIP(_Method):
         return ip
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
-        cdef bytes ip = self._ip(req)
+        cdef bytes ip
+        if not self._ready:
+            self._not_ready("SourceIP")
+        ip = self._ip(req)
         if ip is None:
             return 0
         out[0] = hlb_xxh64(PyBytes_AS_STRING(ip), <size_t>PyBytes_GET_SIZE(ip), out[0])
         return 1
 
     def _key(self):
+        self._ready or self._not_ready("SourceIP")
         return (self._hops, self._use_remote, self._terminal)
 
     def __repr__(self):
+        if not self._ready:
+            return "<SourceIP object (not initialised)>"
         return (
             f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
@@ -1144,11 +1216,13 @@ cdef class QueryParameter(_Method):
     @property
     def name(self):
         """The parameter name."""
+        self._raw is not None or self._not_ready("QueryParameter")
         return self._name
 
     @property
     def terminal(self):
         """Whether the policy stops here once a hash exists."""
+        self._raw is not None or self._not_ready("QueryParameter")
         return self._terminal
 
     def hash(self, request):
@@ -1162,9 +1236,13 @@ cdef class QueryParameter(_Method):
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef const char *p
         cdef Py_ssize_t n, start, end, eq
-        cdef const char *name = PyBytes_AS_STRING(self._raw)
-        cdef Py_ssize_t nl = PyBytes_GET_SIZE(self._raw)
+        cdef const char *name
+        cdef Py_ssize_t nl
         cdef const char *q
+        if self._raw is None:
+            self._not_ready("QueryParameter")
+        name = PyBytes_AS_STRING(self._raw)
+        nl = PyBytes_GET_SIZE(self._raw)
         path = req._full_path()
         if path is None:
             values = _scan(req._headers, PyBytes_AS_STRING(_B_PATH), 5)
@@ -1196,9 +1274,12 @@ cdef class QueryParameter(_Method):
         return 0
 
     def _key(self):
+        self._raw is not None or self._not_ready("QueryParameter")
         return (self._name, self._terminal)
 
     def __repr__(self):
+        if self._raw is None:
+            return "<QueryParameter object (not initialised)>"
         return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
 
 
@@ -1234,6 +1315,11 @@ cdef class HashPolicy:
     cdef tuple _policies
     cdef uint64_t _seed
 
+    cdef int _check_ready(self) except -1:
+        if self._policies is None:
+            raise _uninitialised(self, "HashPolicy")
+        return 0
+
     def __init__(self, *policies, seed=0):
         if self._policies is not None:
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
@@ -1252,11 +1338,13 @@ cdef class HashPolicy:
     @property
     def policies(self):
         """The hash methods, in evaluation order."""
+        self._check_ready()
         return self._policies
 
     @property
     def seed(self):
         """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
+        self._check_ready()
         return self._seed
 
     def hash(self, request):
@@ -1294,6 +1382,8 @@ cdef class HashPolicy:
         cdef _Method m
         cdef uint64_t h = 0, v
         cdef bint have = False
+        if self._policies is None:
+            self._check_ready()
         for m in self._policies:
             v = self._seed
             if m._eval(req, &v, cookies):
@@ -1307,18 +1397,24 @@ cdef class HashPolicy:
     def __eq__(self, other):
         if not isinstance(other, HashPolicy):
             return NotImplemented
+        self._check_ready()
+        (<HashPolicy>other)._check_ready()
         return (
             self._policies == (<HashPolicy>other)._policies
             and self._seed == (<HashPolicy>other)._seed
         )
 
     def __hash__(self):
+        self._check_ready()
         return hash((self._policies, self._seed))
 
     def __repr__(self):
+        if self._policies is None:
+            return "<HashPolicy object (not initialised)>"
         # A seed is a secret: never printed (repr ends up in logs).
         seed = ", seed=<hidden>" if self._seed else ""
         return f"HashPolicy({', '.join(map(repr, self._policies))}{seed})"
 
     def __len__(self):
+        self._check_ready()
         return len(self._policies)

@@ -18,6 +18,7 @@ from typing import Any
 
 import xxhash
 
+from ._validate import uninitialised
 from .errors import ConfigError
 
 __all__ = (
@@ -930,37 +931,58 @@ class Request:
     @property
     def headers(self) -> list[Any] | tuple[Any, ...]:
         """The header pairs, as given (a mapping is turned into a list of pairs)."""
-        return self._headers
+        try:
+            return self._headers
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def path(self) -> object:
         """``:path`` as given (str or bytes), or None."""
-        return self._path
+        try:
+            return self._path
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def remote_address(self) -> object:
         """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
-        return self._remote
+        try:
+            return self._remote
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def local_address(self) -> object:
         """The local address as given (text or a ``(host, port)`` tuple), or None."""
-        return self._local
+        try:
+            return self._local
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def method(self) -> object:
         """``:method`` as given, or None."""
-        return self._method
+        try:
+            return self._method
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def authority(self) -> object:
         """``:authority`` as given, or None (then the ``host`` header stands in)."""
-        return self._authority
+        try:
+            return self._authority
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def scheme(self) -> object:
         """``:scheme`` as given, or None."""
-        return self._scheme
+        try:
+            return self._scheme
+        except AttributeError:
+            raise _uninit(self) from None
 
     def get_all(self, name: str | bytes) -> list[bytes]:
         """Return every value of header *name* as bytes, in request order.
@@ -977,7 +999,11 @@ class Request:
         raw = _to_bytes(name)
         if raw is None:
             raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
-        return self._values(raw.lower())
+        try:
+            return self._values(raw.lower())
+        except AttributeError:
+            _raise_uninitialised(self)
+            raise
 
     # -- internals shared by the hash methods ------------------------------
 
@@ -1117,27 +1143,45 @@ class HashResult:
     @property
     def hash(self) -> int | None:
         """The 64-bit request hash, or None when no method produced one."""
-        return self._hash
+        try:
+            return self._hash
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def set_cookie(self) -> str | None:
         """The first ``Set-Cookie`` header value to send, or None."""
-        return self._set_cookies[0] if self._set_cookies else None
+        try:
+            return self._set_cookies[0] if self._set_cookies else None
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def set_cookies(self) -> tuple[str, ...]:
         """Every ``Set-Cookie`` header value to send (usually zero or one)."""
-        return self._set_cookies
+        try:
+            return self._set_cookies
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashResult):
             return NotImplemented
-        return self._hash == other._hash and self._set_cookies == other._set_cookies
+        try:
+            return self._hash == other._hash and self._set_cookies == other._set_cookies
+        except AttributeError:
+            _raise_uninitialised(self, other)
+            raise
 
     def __hash__(self) -> int:
-        return hash((self._hash, self._set_cookies))
+        try:
+            return hash((self._hash, self._set_cookies))
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_set_cookies"):
+            return "<HashResult object (not initialised)>"
         return f"HashResult(hash={self._hash!r}, set_cookies={self._set_cookies!r})"
 
 
@@ -1153,7 +1197,10 @@ class _Method:
     @property
     def terminal(self) -> bool:
         """Whether the policy stops here once a hash exists."""
-        return self._terminal
+        try:
+            return self._terminal
+        except AttributeError:
+            raise _uninit(self) from None
 
     def hash(self, request: Request) -> int | None:
         """Return this method's hash of *request*, or None.
@@ -1161,7 +1208,11 @@ class _Method:
         :param Request request: the request.
         :raises TypeError: *request* is not a :class:`Request`.
         """
-        return self._eval(_check_request(request), None)
+        try:
+            return self._eval(_check_request(request), None)
+        except AttributeError:
+            _raise_uninitialised(request, self)
+            raise
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         """Return the hash, xxh64 seeded with *seed* (0: Envoy's), or None."""
@@ -1180,6 +1231,9 @@ class _Method:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object (not initialised)>"
 
 
 def _check_request(request: object) -> Request:
@@ -1238,12 +1292,18 @@ class Header(_Method):
     @property
     def name(self) -> str:
         """The header name as configured."""
-        return self._name
+        try:
+            return self._name
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def regex_rewrite(self) -> tuple[str, str] | None:
         """The ``(pattern, substitution)`` rewrite, or None."""
-        return self._regex_rewrite
+        try:
+            return self._regex_rewrite
+        except AttributeError:
+            raise _uninit(self) from None
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         values = request._values(self._lname)
@@ -1261,9 +1321,14 @@ class Header(_Method):
         return h
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._lname, self._regex_rewrite, self._terminal)
+        try:
+            return (self._lname, self._regex_rewrite, self._terminal)
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_lname"):
+            return super().__repr__()
         extra = "" if self._regex_rewrite is None else f", regex_rewrite={self._regex_rewrite!r}"
         return f"Header({self._name!r}{extra}, terminal={self._terminal!r})"
 
@@ -1326,22 +1391,34 @@ class Cookie(_Method):
     @property
     def name(self) -> str:
         """The cookie name."""
-        return self._name
+        try:
+            return self._name
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def ttl(self) -> int | None:
         """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
-        return self._ttl
+        try:
+            return self._ttl
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def path(self) -> str | None:
         """The ``Path`` of generated cookies, or None."""
-        return self._path
+        try:
+            return self._path
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def attributes(self) -> tuple[tuple[str, str], ...]:
         """Extra ``(name, value)`` attributes of generated cookies."""
-        return self._attributes
+        try:
+            return self._attributes
+        except AttributeError:
+            raise _uninit(self) from None
 
     def evaluate(self, request: Request) -> HashResult:
         """Return the hash and the ``Set-Cookie`` to send, if one was generated.
@@ -1350,7 +1427,11 @@ class Cookie(_Method):
         :raises TypeError: *request* is not a :class:`Request`.
         """
         cookies: list[str] = []
-        h = self._eval(_check_request(request), cookies)
+        try:
+            h = self._eval(_check_request(request), cookies)
+        except AttributeError:
+            _raise_uninitialised(request, self)
+            raise
         return HashResult(h, tuple(cookies))
 
     def set_cookie_value(self, value: str) -> str:
@@ -1364,15 +1445,18 @@ class Cookie(_Method):
         >>> Cookie("s", ttl=60, path="/").set_cookie_value("00ff")
         's="00ff"; Max-Age=60; Path=/; HttpOnly'
         """
-        out = [f'{self._name}="{value}"']
-        if self._ttl:
-            out.append(f"; Max-Age={self._ttl}")
-        if self._path:
-            out.append(f"; Path={self._path}")
-        for name, val in self._attributes:
-            out.append(f"; {name}={val}" if val else f"; {name}")
-        out.append("; HttpOnly")
-        return "".join(out)
+        try:
+            out = [f'{self._name}="{value}"']
+            if self._ttl:
+                out.append(f"; Max-Age={self._ttl}")
+            if self._path:
+                out.append(f"; Path={self._path}")
+            for name, val in self._attributes:
+                out.append(f"; {name}={val}" if val else f"; {name}")
+            out.append("; HttpOnly")
+            return "".join(out)
+        except AttributeError:
+            raise _uninit(self) from None
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         value = _cookie_value(request._values(b"cookie"), self._raw)
@@ -1388,9 +1472,14 @@ class Cookie(_Method):
         return _xxh64(generated, seed)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._name, self._ttl, self._path, self._attributes, self._terminal)
+        try:
+            return (self._name, self._ttl, self._path, self._attributes, self._terminal)
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_raw"):
+            return super().__repr__()
         return (
             f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
             f"attributes={self._attributes!r}, terminal={self._terminal!r})"
@@ -1466,12 +1555,18 @@ class SourceIP(_Method):
     @property
     def xff_num_trusted_hops(self) -> int:
         """How many ``X-Forwarded-For`` hops are trusted."""
-        return self._hops
+        try:
+            return self._hops
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def use_remote_address(self) -> bool:
         """Envoy's HCM ``use_remote_address`` setting being modelled."""
-        return self._use_remote
+        try:
+            return self._use_remote
+        except AttributeError:
+            raise _uninit(self) from None
 
     def client_ip(self, request: Request) -> str | None:
         """Return the client IP text that is hashed, or None.
@@ -1484,7 +1579,11 @@ class SourceIP(_Method):
         >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
         ('203.0.113.9', '10.0.0.1', '10.0.0.2')
         """
-        ip = self._ip(_check_request(request))
+        try:
+            ip = self._ip(_check_request(request))
+        except AttributeError:
+            _raise_uninitialised(request, self)
+            raise
         return None if ip is None else ip.decode("utf-8", "surrogateescape")
 
     def _ip(self, request: Request) -> bytes | None:
@@ -1502,9 +1601,14 @@ class SourceIP(_Method):
         return None if ip is None else _xxh64(ip, seed)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._hops, self._use_remote, self._terminal)
+        try:
+            return (self._hops, self._use_remote, self._terminal)
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_hops"):
+            return super().__repr__()
         return (
             f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
@@ -1544,7 +1648,10 @@ class QueryParameter(_Method):
     @property
     def name(self) -> str:
         """The parameter name."""
-        return self._name
+        try:
+            return self._name
+        except AttributeError:
+            raise _uninit(self) from None
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         path = request._path_bytes()
@@ -1564,9 +1671,14 @@ class QueryParameter(_Method):
         return None
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._name, self._terminal)
+        try:
+            return (self._name, self._terminal)
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_raw"):
+            return super().__repr__()
         return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
 
 
@@ -1621,12 +1733,18 @@ class HashPolicy:
     @property
     def policies(self) -> tuple[Header | Cookie | SourceIP | QueryParameter, ...]:
         """The hash methods, in evaluation order."""
-        return self._policies
+        try:
+            return self._policies
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def seed(self) -> int:
         """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
-        return self._seed
+        try:
+            return self._seed
+        except AttributeError:
+            raise _uninit(self) from None
 
     def hash(self, request: Request) -> int | None:
         """Return the request hash, or None when no method yields one.
@@ -1637,7 +1755,11 @@ class HashPolicy:
         :param Request request: the request.
         :raises TypeError: *request* is not a :class:`Request`.
         """
-        return self._run(_check_request(request), None)
+        try:
+            return self._run(_check_request(request), None)
+        except AttributeError:
+            _raise_uninitialised(request, self, *getattr(self, "_policies", ()))
+            raise
 
     def evaluate(self, request: Request) -> HashResult:
         """Return the request hash and the ``Set-Cookie`` values to send.
@@ -1651,7 +1773,11 @@ class HashPolicy:
         's="..."; HttpOnly'
         """
         cookies: list[str] = []
-        h = self._run(_check_request(request), cookies)
+        try:
+            h = self._run(_check_request(request), cookies)
+        except AttributeError:
+            _raise_uninitialised(request, self, *getattr(self, "_policies", ()))
+            raise
         return HashResult(h, tuple(cookies))
 
     def _run(self, request: Request, cookies: list[str] | None) -> int | None:
@@ -1668,15 +1794,66 @@ class HashPolicy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashPolicy):
             return NotImplemented
-        return self._policies == other._policies and self._seed == other._seed
+        try:
+            return self._policies == other._policies and self._seed == other._seed
+        except AttributeError:
+            _raise_uninitialised(self, other)
+            raise
 
     def __hash__(self) -> int:
-        return hash((self._policies, self._seed))
+        try:
+            return hash((self._policies, self._seed))
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_policies"):
+            return "<HashPolicy object (not initialised)>"
         # A seed is a secret: never printed (repr ends up in logs).
         seed = ", seed=<hidden>" if self._seed else ""
         return f"HashPolicy({', '.join(map(repr, self._policies))}{seed})"
 
     def __len__(self) -> int:
-        return len(self._policies)
+        try:
+            return len(self._policies)
+        except AttributeError:
+            raise _uninit(self) from None
+
+
+# ---------------------------------------------------------------- not initialised
+
+#: The slot each class's ``__init__`` sets: unset, the object was made with
+#: ``__new__`` (or by a subclass skipping ``super().__init__()``).
+_READY_SLOT: dict[type, str] = {
+    Request: "_headers",
+    HashResult: "_set_cookies",
+    Header: "_lname",
+    Cookie: "_raw",
+    SourceIP: "_hops",
+    QueryParameter: "_raw",
+    HashPolicy: "_policies",
+}
+
+
+def _uninit(obj: object) -> TypeError:
+    """Return the error for *obj*, whose ``__init__`` never ran."""
+    for cls in type(obj).__mro__:
+        if cls in _READY_SLOT or cls is _Method:
+            return uninitialised(obj, cls.__name__)
+    return uninitialised(obj, type(obj).__name__)  # pragma: no cover
+
+
+def _raise_uninitialised(*objs: object) -> None:
+    """In an ``except AttributeError``: raise the TypeError for an uninitialised object.
+
+    The hot paths read slots without checks; an object made with ``__new__``
+    fails there with AttributeError, which this turns into the compiled
+    twin's TypeError.  Returns if every object is initialised.
+    """
+    for obj in objs:
+        for cls in type(obj).__mro__:
+            slot = _READY_SLOT.get(cls)
+            if slot is not None:
+                if not hasattr(obj, slot):
+                    raise _uninit(obj) from None
+                break

@@ -41,7 +41,8 @@ from cpython.sequence cimport (
     PySequence_Fast_GET_ITEM,
     PySequence_Fast_GET_SIZE,
 )
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.list cimport PyList_CheckExact
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
 
@@ -52,6 +53,8 @@ from hashlb._kernels cimport hlb_xxh64, key_view
 from hashlb._batch import hash_buffer as _hash_buffer_py
 from hashlb._batch import index_output as _index_output_py
 from hashlb._validate import check_attempt as _check_attempt_py
+from hashlb._validate import check_key_array as _check_key_array_py
+from hashlb._validate import uninitialised as _uninitialised_py
 from hashlb._ring_py import _check_config as _check_config_py
 from hashlb._types import Host
 from hashlb._weights import check_hash as _check_hash_py
@@ -65,6 +68,8 @@ cdef object _check_attempt = _check_attempt_py
 cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
 cdef object _prepare = _prepare_py
+cdef object _check_key_array = _check_key_array_py
+cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
 cdef enum:
     _CHUNK = 2048  # pick_many hashes keys in chunks of this many (16 KiB of stack)
@@ -512,7 +517,12 @@ cdef class RingHash:
         cdef size_t i, total = 0
         cdef int rc = 0, murmur = fn == "murmur_hash_2"
         cdef uint32_t lo = 0, hi = 0, c
+        cdef hlb_ring ring
+        cdef bint committed = False
+        memset(&ring, 0, sizeof(hlb_ring))
         gauge = 0
+        # Built into a local ring, committed to self at the end once nothing can fail: a
+        # half-built ring is never reachable (a caller may catch an error of __init__).
         try:
             counts = <uint32_t *>PyMem_Malloc((n_hosts + 1) * sizeof(uint32_t))
             if counts == NULL:
@@ -550,25 +560,33 @@ cdef class RingHash:
                         hi = c
                 if total:
                     with nogil:
-                        rc = hlb_ring_build(&self._r, n_hosts, key_ptrs, key_lens, counts,
+                        rc = hlb_ring_build(&ring, n_hosts, key_ptrs, key_lens, counts,
                                             total, murmur)
                     if rc:
                         raise MemoryError()
-            self._counts = tuple([counts[i] for i in range(n_hosts)])
+            counts_t = tuple([counts[i] for i in range(n_hosts)])
+            settings = (rmin, rmax, fn, use_hostname)
+            lw = None if locality_weights is None else dict(locality_weights)
+            hlb_ring_free(&self._r)
+            self._r = ring
+            committed = True
         finally:
+            if not committed:
+                hlb_ring_free(&ring)
             PyMem_Free(counts)
             PyMem_Free(order_c)
             PyMem_Free(weights_c)
             PyMem_Free(key_ptrs)
             PyMem_Free(key_lens)
-        self._hosts = host_tuple
+        self._counts = counts_t
         self._order = order
         self._weights = weights
         self._min_entries = lo
         self._max_entries = hi
         self._ring_size_gauge = gauge
-        self._settings = (rmin, rmax, fn, use_hostname)
-        self._locality_weights = None if locality_weights is None else dict(locality_weights)
+        self._settings = settings
+        self._locality_weights = lw
+        self._hosts = host_tuple
 
     # -- lookups -----------------------------------------------------------
 
@@ -605,6 +623,7 @@ Return the host Envoy picks for a request *hash* on retry *attempt*.
         if attempt is not _ZERO:
             k = <uint64_t>_check_attempt(attempt)
         if self._r.n == 0:
+            self._ready()
             return None
         p = hlb_ring_find(&self._r, h)
         if k:
@@ -635,6 +654,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         else:
             h = hlb_xxh64(ptr, <size_t>size, 0)
         if self._r.n == 0:
+            self._ready()
             return None
         return <object>PyTuple_GET_ITEM(
             self._hosts, hlb_ring_owner(&self._r, hlb_ring_find(&self._r, h))
@@ -658,6 +678,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         """
         view = _hash_buffer(hashes)
         cdef size_t m = <size_t>len(view)
+        self._ready()
         out = _index_output(m if self._r.n else 0, hashes)
         if self._r.n == 0 or m == 0:
             return out
@@ -681,16 +702,21 @@ Return the host for *key*: ``lookup(xxh64(key))``.
 
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: ``array('I')`` of host indices; empty when the ring is empty.
-        :raises TypeError: a key is not str or bytes-like.
+        :raises TypeError: a key is not str or bytes-like, or *keys* is a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
         True
         """
+        self._ready()
         if isinstance(keys, (str, bytes)):
             raise TypeError(
                 f"keys must be a sequence of str or bytes, not {type(keys).__name__}"
             )
+        if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
+            _check_key_array(keys)
         # A list or tuple is read in place (no copy); anything else becomes a list.
         seq = PySequence_Fast(keys, "keys must be a sequence of str or bytes")
         cdef Py_ssize_t m = PySequence_Fast_GET_SIZE(seq)
@@ -701,6 +727,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         cdef Py_ssize_t size
         cdef uint64_t hs[_CHUNK]
         cdef uint32_t *outp = NULL
+        cdef bint copied = False
         cdef bint searching = self._r.n != 0 and m != 0
         out = _index_output(m if self._r.n else 0, None)
         if searching:
@@ -712,9 +739,16 @@ Return the host for *key*: ``lookup(xxh64(key))``.
             for start in range(0, m, _CHUNK):
                 count = min(<Py_ssize_t>_CHUNK, m - start)
                 for j in range(count):
-                    if start + j >= PySequence_Fast_GET_SIZE(seq):
+                    if PySequence_Fast_GET_SIZE(seq) != m:
                         raise RuntimeError("keys changed size during pick_many")
                     key = <object>PySequence_Fast_GET_ITEM(seq, start + j)
+                    if (not (PyUnicode_Check(key) or PyBytes_CheckExact(key))
+                            and not copied and PyList_CheckExact(seq)):
+                        # A buffer's __buffer__ (PEP 688) may run Python code that changes
+                        # the list: hash a private copy of it from here on, as the pure
+                        # twin's tuple(keys) does (no Python code ran before this point).
+                        seq = tuple(seq)
+                        copied = True
                     if key_view(key, &view, &ptr, &size, "key"):
                         hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
                         PyBuffer_Release(&view)
@@ -730,9 +764,15 @@ Return the host for *key*: ``lookup(xxh64(key))``.
 
     # -- the table ---------------------------------------------------------
 
+    cdef int _ready(self) except -1:
+        if self._hosts is None:
+            raise _uninitialised(self, "RingHash")
+        return 0
+
     @property
     def hosts(self):
         """The hosts as given; a host's index is its position here."""
+        self._ready()
         return self._hosts
 
     @property
@@ -743,6 +783,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         index, then replica number.
         """
         cdef size_t i
+        self._ready()
         return tuple([
             (self._r.hashes[i], hlb_ring_owner(&self._r, i)) for i in range(self._r.n)
         ])
@@ -750,6 +791,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
     @property
     def entries_per_host(self):
         """The number of ring entries of each host, aligned with :attr:`hosts`."""
+        self._ready()
         return self._counts
 
     @property
@@ -759,11 +801,13 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         Hosts in zero-weight localities are not iterated and not counted;
         0 for an empty ring.
         """
+        self._ready()
         return self._min_entries
 
     @property
     def max_entries_per_host(self):
         """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host."""
+        self._ready()
         return self._max_entries
 
     @property
@@ -773,16 +817,19 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
+        self._ready()
         return self._ring_size_gauge
 
     @property
     def normalized_order(self):
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
+        self._ready()
         return self._order
 
     @property
     def normalized_weights(self):
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
+        self._ready()
         return self._weights
 
     @property
@@ -794,34 +841,42 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         prefix index included).  The :class:`~hashlb.Host` objects are not
         counted.
         """
+        self._ready()
         return (self._r.n * (8 + <size_t>self._r.width)
                 + self._r.index_len * sizeof(uint32_t))
 
     @property
     def min_ring_size(self):
         """The ``min_ring_size`` the ring was built with."""
+        self._ready()
         return self._settings[0]
 
     @property
     def max_ring_size(self):
         """The ``max_ring_size`` the ring was built with."""
+        self._ready()
         return self._settings[1]
 
     @property
     def hash_function(self):
         """The entry-key hash: ``"xx_hash"`` or ``"murmur_hash_2"``."""
+        self._ready()
         return self._settings[2]
 
     def __len__(self):
         """Return the number of ring entries."""
+        self._ready()
         return self._r.n
 
     def __repr__(self):
+        if self._hosts is None:
+            return "<RingHash object (not initialised)>"
         return (
             f"RingHash({len(self._hosts)} hosts, {self._r.n} entries, "
             f"hash_function={self._settings[2]!r})"
         )
 
     def __reduce__(self):
+        self._ready()
         rmin, rmax, fn, use_hostname = self._settings
         return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))

@@ -41,7 +41,7 @@ from ._hashing_py import murmur2_64
 from ._types import Host
 from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import check_int
+from ._validate import check_int, check_key_array, uninitialised
 from ._weights import check_hash, prepare
 from .errors import ConfigError
 
@@ -231,6 +231,8 @@ class RingHash:
             owners = [owners[j] for j in perm]
         else:
             counts, gauge, lo, hi, owners = [0] * n_hosts, 0, 0, 0, []
+        # Everything that can fail comes before the first assignment to self.
+        lw = None if locality_weights is None else dict(locality_weights)
         setter = object.__setattr__
         setter(self, "_hosts", prep.hosts)
         setter(self, "_hashes", array("Q", hashes))
@@ -242,9 +244,7 @@ class RingHash:
         setter(self, "_max_entries", hi)
         setter(self, "_ring_size_gauge", gauge)
         setter(self, "_settings", (rmin, rmax, fn, use_hostname))
-        setter(
-            self, "_locality_weights", None if locality_weights is None else dict(locality_weights)
-        )
+        setter(self, "_locality_weights", lw)
 
     # -- lookups -----------------------------------------------------------
 
@@ -269,15 +269,18 @@ class RingHash:
         """
         h = check_hash(hash)
         k = 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt)
-        n = len(self._hashes)
-        if not n:
-            return None
-        p = bisect_left(self._hashes, h)
-        if p == n:
-            p = 0
-        if k:
-            p = (p + k) % n
-        return self._hosts[self._entry_hosts[p]]
+        try:
+            n = len(self._hashes)
+            if not n:
+                return None
+            p = bisect_left(self._hashes, h)
+            if p == n:
+                p = 0
+            if k:
+                p = (p + k) % n
+            return self._hosts[self._entry_hosts[p]]
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     def pick(self, /, key: str | bytes) -> Host | None:
         """Return the host for *key*: ``lookup(xxh64(key))``.
@@ -290,11 +293,14 @@ class RingHash:
         Host('10.0.0.1:80')
         """
         h = _xxh64_intdigest(_bytes(key, "key"))
-        n = len(self._hashes)
-        if not n:
-            return None
-        p = bisect_left(self._hashes, h)
-        return self._hosts[self._entry_hosts[p if p < n else 0]]
+        try:
+            n = len(self._hashes)
+            if not n:
+                return None
+            p = bisect_left(self._hashes, h)
+            return self._hosts[self._entry_hosts[p if p < n else 0]]
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     def lookup_many(self, hashes: Any) -> Any:
         """Return the host index of each request hash (attempt 0), as uint32.
@@ -313,7 +319,10 @@ class RingHash:
         True
         """
         view = hash_buffer(hashes)
-        ring = self._hashes
+        try:
+            ring = self._hashes
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
         n = len(ring)
         out = index_output(len(view) if n else 0, hashes)
         if n:
@@ -328,15 +337,23 @@ class RingHash:
 
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
         :returns: ``array('I')`` of host indices; empty when the ring is empty.
-        :raises TypeError: a key is not str or bytes-like.
+        :raises TypeError: a key is not str or bytes-like, or *keys* is a
+            numpy array that is not 1-D of str, bytes or objects (numbers are
+            hashes: pass them to :meth:`lookup_many`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
         True
         """
+        try:
+            self._hashes  # noqa: B018 - unset until __init__ ran
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
         if isinstance(keys, (str, bytes)):
             raise TypeError(f"keys must be a sequence of str or bytes, not {type(keys).__name__}")
-        hashes = [_xxh64_intdigest(_bytes(k, "key")) for k in keys]
+        check_key_array(keys)
+        # A snapshot, as the compiled twin reads it: a key's __buffer__ may change the list.
+        hashes = [_xxh64_intdigest(_bytes(k, "key")) for k in tuple(keys)]
         return self.lookup_many(hashes)
 
     # -- the table ---------------------------------------------------------
@@ -344,7 +361,10 @@ class RingHash:
     @property
     def hosts(self) -> tuple[Host, ...]:
         """The hosts as given; a host's index is its position here."""
-        return self._hosts
+        try:
+            return self._hosts
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def ring(self) -> tuple[tuple[int, int], ...]:
@@ -353,12 +373,18 @@ class RingHash:
         Built on each access (O(ring size)); equal hashes are ordered by host
         index, then replica number.
         """
-        return tuple(zip(self._hashes, self._entry_hosts, strict=True))
+        try:
+            return tuple(zip(self._hashes, self._entry_hosts, strict=True))
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def entries_per_host(self) -> tuple[int, ...]:
         """The number of ring entries of each host, aligned with :attr:`hosts`."""
-        return self._counts
+        try:
+            return self._counts
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def min_entries_per_host(self) -> int:
@@ -367,12 +393,18 @@ class RingHash:
         Hosts in zero-weight localities are not iterated and not counted;
         0 for an empty ring.
         """
-        return self._min_entries
+        try:
+            return self._min_entries
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def max_entries_per_host(self) -> int:
         """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host."""
-        return self._max_entries
+        try:
+            return self._max_entries
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def ring_size_gauge(self) -> int:
@@ -381,17 +413,26 @@ class RingHash:
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
-        return self._ring_size_gauge
+        try:
+            return self._ring_size_gauge
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def normalized_order(self) -> tuple[int, ...]:
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        return self._order
+        try:
+            return self._order
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def normalized_weights(self) -> tuple[float, ...]:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        return self._weights
+        try:
+            return self._weights
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def nbytes(self) -> int:
@@ -402,36 +443,56 @@ class RingHash:
         prefix index included).  The :class:`~hashlb.Host` objects are not
         counted.
         """
-        return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
+        try:
+            return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def min_ring_size(self) -> int:
         """The ``min_ring_size`` the ring was built with."""
-        return self._settings[0]
+        try:
+            return self._settings[0]
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def max_ring_size(self) -> int:
         """The ``max_ring_size`` the ring was built with."""
-        return self._settings[1]
+        try:
+            return self._settings[1]
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     @property
     def hash_function(self) -> str:
         """The entry-key hash: ``"xx_hash"`` or ``"murmur_hash_2"``."""
-        return self._settings[2]
+        try:
+            return self._settings[2]
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     def __len__(self) -> int:
         """Return the number of ring entries."""
-        return len(self._hashes)
+        try:
+            return len(self._hashes)
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_hosts"):
+            return "<RingHash object (not initialised)>"
         return (
             f"RingHash({len(self._hosts)} hosts, {len(self._hashes)} entries, "
             f"hash_function={self._settings[2]!r})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        rmin, rmax, fn, use_hostname = self._settings
-        return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+        try:
+            rmin, rmax, fn, use_hostname = self._settings
+            return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+        except AttributeError:
+            raise uninitialised(self, "RingHash") from None
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"RingHash is immutable; cannot set {name!r}")

@@ -13,6 +13,7 @@ checks them).
 """
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport INFINITY, log
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
@@ -28,6 +29,7 @@ from hashlb._subset_py import (
     _check_weights,
     _exact_index,
 )
+from hashlb._validate import uninitialised
 from hashlb.errors import ConfigError
 
 __all__ = ("Route", "WeightedSubsetPicker")
@@ -38,6 +40,7 @@ cdef object _index_output = index_output
 cdef object _check_value_py = _check_value
 cdef object _exact_index_py = _exact_index
 cdef object _check_u64_py = _check_u64
+cdef object _uninitialised = uninitialised
 
 
 cdef extern from "Python.h":
@@ -146,6 +149,8 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         self._ends = NULL
 
     def __init__(self, weights, *, mode="sticky", seed=0):
+        if self._names is not None:
+            raise TypeError("WeightedSubsetPicker is immutable; __init__ cannot run twice")
         w = _check_weights(weights)
         if mode not in ("sticky", "envoy"):
             raise ConfigError(f"mode must be 'sticky' or 'envoy', got {mode!r}")
@@ -161,6 +166,11 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
             salts.append(hlb_xxh64(<const char *>raw, <size_t>len(raw), <uint64_t>s))
             if w[name] > 0:
                 k += 1
+        # _names is set last: until then the picker is unusable (_ready() checks it).
+        PyMem_Free(self._salt_a)
+        PyMem_Free(self._inv_w)
+        PyMem_Free(self._pos)
+        PyMem_Free(self._ends)
         self._salt_a = <uint64_t *>PyMem_Malloc(max(k, 1) * sizeof(uint64_t))
         self._inv_w = <double *>PyMem_Malloc(max(k, 1) * sizeof(double))
         self._pos = <uint32_t *>PyMem_Malloc(max(k, 1) * sizeof(uint32_t))
@@ -177,7 +187,6 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
                 self._inv_w[k] = 1.0 / <double>wi
                 self._pos[k] = <uint32_t>i
                 k += 1
-        self._names = names
         self._weights = _MappingProxyType(w)
         self._mode = str(mode)
         self._seed = s
@@ -190,6 +199,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         self._safe = _SAFE
         self._n = n
         self._k = k
+        self._names = names
 
     def __dealloc__(self):
         PyMem_Free(self._salt_a)
@@ -197,34 +207,45 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         PyMem_Free(self._pos)
         PyMem_Free(self._ends)
 
+    cdef int _ready(self) except -1:
+        if self._names is None:
+            raise _uninitialised(self, "WeightedSubsetPicker")
+        return 0
+
     @property
     def names(self):
         """The subset names in mapping order; :meth:`pick_index` indexes this."""
+        self._ready()
         return self._names
 
     @property
     def weights(self):
         """The weights, a read-only mapping in the given order."""
+        self._ready()
         return self._weights
 
     @property
     def mode(self):
         """``"sticky"`` or ``"envoy"``."""
+        self._ready()
         return self._mode
 
     @property
     def seed(self):
         """The seed of the sticky mode's salts."""
+        self._ready()
         return self._seed
 
     @property
     def total(self):
         """The sum of the weights (Envoy's ``total``)."""
+        self._ready()
         return self._total
 
     @property
     def salts(self):
         """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`."""
+        self._ready()
         return self._salts
 
     cdef Py_ssize_t _pick(self, uint64_t v) noexcept nogil:
@@ -233,6 +254,8 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         cdef uint64_t selected
         cdef double best, second, score
         if not self._sticky:
+            if self._total == 0:  # not initialised: _pick_index raises
+                return -1
             selected = v % self._total
             for i in range(self._n):
                 if selected < self._ends[i]:
@@ -258,6 +281,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
     cdef inline Py_ssize_t _pick_index(self, uint64_t v) except -2:
         cdef Py_ssize_t i = self._pick(v)
         if i < 0:
+            self._ready()
             i = _exact_index_py(v, self._active)
         return i
 
@@ -299,7 +323,8 @@ Return the name of the subset chosen for *value*.
         >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).pick(12345)
         'safe'
         """
-        return self._names[self._pick_index(_as_value(value))]
+        cdef Py_ssize_t i = self._pick_index(_as_value(value))  # raises if not initialised
+        return self._names[i]
 
     def pick_many(self, values):
         """Return the chosen subset index (into :attr:`names`) for every value.
@@ -315,6 +340,7 @@ Return the name of the subset chosen for *value*.
         [0, 1, 0]
         """
         view = _hash_buffer(values)
+        self._ready()
         cdef Py_ssize_t n = len(view), j, near = 0
         out = _index_output(n, values)
         if n == 0:
@@ -342,11 +368,13 @@ Return the name of the subset chosen for *value*.
         >>> WeightedSubsetPicker({"safe": 99, "risky": 1}).with_weights({"safe": 95, "risky": 5}).total
         100
         """
+        self._ready()
         return WeightedSubsetPicker(weights, mode=self._mode, seed=self._seed)
 
     def __eq__(self, other):
         if not isinstance(other, WeightedSubsetPicker):
             return NotImplemented
+        self._ready()
         return (
             tuple(self._weights.items()) == tuple(other.weights.items())
             and self._mode == other.mode
@@ -354,12 +382,16 @@ Return the name of the subset chosen for *value*.
         )
 
     def __hash__(self):
+        self._ready()
         return hash((tuple(self._weights.items()), self._mode, self._seed))
 
     def __reduce__(self):
+        self._ready()
         return (_restore, (dict(self._weights), self._mode, self._seed))
 
     def __repr__(self):
+        if self._names is None:
+            return "<WeightedSubsetPicker object (not initialised)>"
         return (
             f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
         )
@@ -396,8 +428,10 @@ Where a request goes: the subset, the host, and the hashes that chose them.
     cdef object _hash
     cdef object _set_cookie
     cdef object _lookup_hash
+    cdef bint _set  # __init__ (or _new_route) ran
 
     def __init__(self, subset, host, hash, set_cookie, lookup_hash):
+        self._set = True
         self._subset = subset
         self._host = host
         self._hash = hash
@@ -407,29 +441,40 @@ Where a request goes: the subset, the host, and the hashes that chose them.
     @property
     def subset(self):
         """The subset (weighted destination) chosen."""
+        self._ready()
         return self._subset
 
     @property
     def host(self):
         """The host chosen inside the subset."""
+        self._ready()
         return self._host
 
     @property
     def hash(self):
         """The route hash from the policy, or None when the policy yielded none."""
+        self._ready()
         return self._hash
 
     @property
     def set_cookie(self):
         """The ``Set-Cookie`` header value to send, or None."""
+        self._ready()
         return self._set_cookie
 
     @property
     def lookup_hash(self):
         """The hash the host was looked up with: :attr:`hash`, or a random one."""
+        self._ready()
         return self._lookup_hash
 
+    cdef int _ready(self) except -1:
+        if not self._set:
+            raise _uninitialised(self, "Route")
+        return 0
+
     cdef tuple _fields(self):
+        self._ready()
         return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
 
     def __iter__(self):
@@ -447,6 +492,8 @@ Where a request goes: the subset, the host, and the hashes that chose them.
         return (Route, self._fields())
 
     def __repr__(self):
+        if not self._set:
+            return "<Route object (not initialised)>"
         return (
             f"Route(subset={self._subset!r}, host={self._host!r}, hash={self._hash!r}, "
             f"set_cookie={self._set_cookie!r}, lookup_hash={self._lookup_hash!r})"
@@ -455,6 +502,7 @@ Where a request goes: the subset, the host, and the hashes that chose them.
 
 cdef inline Route _new_route(object subset, object host, object h, object cookie, object lh):
     cdef Route r = Route.__new__(Route)
+    r._set = True
     r._subset = subset
     r._host = host
     r._hash = h
@@ -493,13 +541,26 @@ cdef class _RouteCore:
         self._wide = NULL
 
     def __init__(self, hash_fn, generates, picker, tables, getrandbits, sticky, value_fn):
-        cdef Py_ssize_t i, n = len(tables)
+        cdef Py_ssize_t i, n
         cdef const unsigned char[::1] raw
+        # A private copy: tables[i] is read without bounds checks, and memoryview() below
+        # can run Python code (a PEP 688 __buffer__) that could shrink a list.
+        tables = tuple(tables)
+        n = len(tables)
+        if self._picker is not None:
+            raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
         if not isinstance(picker, WeightedSubsetPicker):
             raise TypeError("picker must be the compiled WeightedSubsetPicker")
+        if n != len(picker.names):  # the picker's index selects a table
+            raise ValueError(
+                f"tables must have one entry per subset ({len(picker.names)}), got {n}"
+            )
+        # _picker is set last: until then the core is unusable (route() checks it).
+        PyMem_Free(self._tab)
+        PyMem_Free(self._size)
+        PyMem_Free(self._wide)
         self._hash_fn = hash_fn
         self._generates = bool(generates)
-        self._picker = picker
         self._names = picker.names
         self._lookups = tuple(t[0] for t in tables)
         self._getrandbits = getrandbits
@@ -514,16 +575,19 @@ cdef class _RouteCore:
         views = []
         hosts = []
         for i in range(n):
-            lookup, view, size, table_hosts = tables[i]
             self._tab[i] = NULL
             self._size[i] = 0
             self._wide[i] = 0
-            hosts.append(table_hosts)
+        for i in range(n):
+            lookup, view, size, table_hosts = tables[i]
             if view is None:
+                hosts.append(table_hosts)
                 views.append(None)
                 continue
+            hosts.append(tuple(table_hosts))  # indexed in C: it must be a tuple
             view = memoryview(view)
-            if view.format not in ("H", "I") or len(view) != size or size == 0 or not view.c_contiguous:
+            if (view.format not in ("H", "I") or view.ndim != 1 or len(view) != size
+                    or size == 0 or not view.c_contiguous):
                 raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
             raw = view.cast("B")
             views.append(view)
@@ -532,6 +596,7 @@ cdef class _RouteCore:
             self._wide[i] = view.format == "I"
         self._views = tuple(views)
         self._hosts = tuple(hosts)
+        self._picker = picker
 
     def __dealloc__(self):
         PyMem_Free(self._tab)
@@ -541,12 +606,19 @@ cdef class _RouteCore:
     cdef inline object _host(self, Py_ssize_t i, object lh, uint64_t v):
         cdef const void *tab = self._tab[i]
         cdef uint64_t slot
+        cdef Py_ssize_t k
+        cdef tuple hosts
         if tab == NULL:
             return self._lookups[i](lh)
         slot = v % self._size[i]
         if self._wide[i]:
-            return (<tuple>self._hosts[i])[(<const uint32_t *>tab)[slot]]
-        return (<tuple>self._hosts[i])[(<const unsigned short *>tab)[slot]]
+            k = (<const uint32_t *>tab)[slot]
+        else:
+            k = (<const unsigned short *>tab)[slot]
+        hosts = <tuple>self._hosts[i]
+        if k >= PyTuple_GET_SIZE(hosts):  # the table came from the caller: check its items
+            raise IndexError("tuple index out of range")
+        return <object>PyTuple_GET_ITEM(hosts, k)
 
     @cython.binding(False)
     def route(self, request):
@@ -554,6 +626,8 @@ cdef class _RouteCore:
         cdef object h, lh, cookie = None, result
         cdef uint64_t v
         cdef Py_ssize_t i
+        if self._picker is None:
+            raise _uninitialised(self, "_RouteCore")
         if self._hash_fn is None:
             h = None
         elif self._generates:
@@ -583,6 +657,8 @@ cdef class _RouteCore:
         cdef object lh
         cdef uint64_t v
         cdef Py_ssize_t i
+        if self._picker is None:
+            raise _uninitialised(self, "_RouteCore")
         if self._sticky:
             lh = self._getrandbits(64) if h is None else h
             v = _as_value(lh)

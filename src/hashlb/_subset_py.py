@@ -59,6 +59,7 @@ import xxhash
 
 from ._batch import hash_buffer, index_output, is_numpy
 from ._types import MAX_WEIGHT
+from ._validate import short, uninitialised
 from .errors import ConfigError
 
 __all__ = ("Route", "WeightedSubsetPicker")
@@ -92,7 +93,7 @@ def _check_value(value: object) -> int:
         raise TypeError(f"value must be an int, not {type(value).__name__}")
     v = operator.index(value)
     if not 0 <= v <= _M64:
-        raise ValueError(f"value must be in [0, 2**64), got {v}")
+        raise ValueError(f"value must be in [0, 2**64), got {short(v)}")
     return int(v)
 
 
@@ -104,7 +105,7 @@ def _check_u64(value: object, field: str) -> int:
         raise TypeError(f"{field} must be an int, not {type(value).__name__}")
     v = operator.index(value)
     if not 0 <= v <= _M64:
-        raise ValueError(f"{field} must be in [0, 2**64), got {v}")
+        raise ValueError(f"{field} must be in [0, 2**64), got {short(v)}")
     return int(v)
 
 
@@ -242,6 +243,8 @@ class WeightedSubsetPicker:
     _safe: float  # _SAFE at construction
 
     def __init__(self, weights: Mapping[str, int], *, mode: str = "sticky", seed: int = 0) -> None:
+        if hasattr(self, "_names"):
+            raise TypeError("WeightedSubsetPicker is immutable; __init__ cannot run twice")
         w = _check_weights(weights)
         if mode not in _MODES:
             raise ConfigError(f"mode must be 'sticky' or 'envoy', got {mode!r}")
@@ -253,7 +256,6 @@ class WeightedSubsetPicker:
         for n in names:
             acc += w[n]
             ends.append(acc)
-        self._names = names
         self._weights = MappingProxyType(w)
         self._mode = str(mode)
         self._seed = s
@@ -265,36 +267,55 @@ class WeightedSubsetPicker:
         )
         self._ends = tuple(ends)
         self._safe = _SAFE
+        self._names = names  # last: until then the picker is unusable
 
     @property
     def names(self) -> tuple[str, ...]:
         """The subset names in mapping order; :meth:`pick_index` indexes this."""
-        return self._names
+        try:
+            return self._names
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     @property
     def weights(self) -> Mapping[str, int]:
         """The weights, a read-only mapping in the given order."""
-        return self._weights
+        try:
+            return self._weights
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     @property
     def mode(self) -> str:
         """``"sticky"`` or ``"envoy"``."""
-        return self._mode
+        try:
+            return self._mode
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     @property
     def seed(self) -> int:
         """The seed of the sticky mode's salts."""
-        return self._seed
+        try:
+            return self._seed
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     @property
     def total(self) -> int:
         """The sum of the weights (Envoy's ``total``)."""
-        return self._total
+        try:
+            return self._total
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     @property
     def salts(self) -> tuple[int, ...]:
         """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`."""
-        return self._salts
+        try:
+            return self._salts
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def pick_index(self, /, value: int) -> int:
@@ -309,7 +330,11 @@ class WeightedSubsetPicker:
         1
         """
         v = value if type(value) is int and 0 <= value <= _M64 else _check_value(value)
-        if not self._sticky:
+        try:
+            sticky = self._sticky
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
+        if not sticky:
             selected = v % self._total
             for i, end in enumerate(self._ends):
                 if selected < end:
@@ -345,7 +370,10 @@ class WeightedSubsetPicker:
         >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).pick(12345)
         'safe'
         """
-        return self._names[self.pick_index(value)]
+        try:
+            return self._names[self.pick_index(value)]
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     def pick_many(self, values: Any) -> Any:
         """Return the chosen subset index (into :attr:`names`) for every value.
@@ -361,6 +389,7 @@ class WeightedSubsetPicker:
         [0, 1, 0]
         """
         view = hash_buffer(values)
+        self._ready()
         n = len(view)
         try:
             import numpy as np
@@ -406,11 +435,21 @@ class WeightedSubsetPicker:
         >>> WeightedSubsetPicker({"safe": 99, "risky": 1}).with_weights({"safe": 95, "risky": 5}).total
         100
         """
-        return WeightedSubsetPicker(weights, mode=self._mode, seed=self._seed)
+        try:
+            return WeightedSubsetPicker(weights, mode=self._mode, seed=self._seed)
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
+
+    def _ready(self) -> None:
+        try:
+            self._names  # noqa: B018 - unset until __init__ ran
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WeightedSubsetPicker):
             return NotImplemented
+        self._ready()
         return (
             tuple(self._weights.items()) == tuple(other.weights.items())
             and self._mode == other.mode
@@ -418,12 +457,20 @@ class WeightedSubsetPicker:
         )
 
     def __hash__(self) -> int:
-        return hash((tuple(self._weights.items()), self._mode, self._seed))
+        try:
+            return hash((tuple(self._weights.items()), self._mode, self._seed))
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (dict(self._weights), self._mode, self._seed))
+        try:
+            return (_restore, (dict(self._weights), self._mode, self._seed))
+        except AttributeError:
+            raise uninitialised(self, "WeightedSubsetPicker") from None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_names"):
+            return "<WeightedSubsetPicker object (not initialised)>"
         return (
             f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
         )
@@ -470,30 +517,48 @@ class Route:
     @property
     def subset(self) -> str:
         """The subset (weighted destination) chosen."""
-        return self._subset
+        try:
+            return self._subset
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
 
     @property
     def host(self) -> Any:
         """The host chosen inside the subset."""
-        return self._host
+        try:
+            return self._host
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
 
     @property
     def hash(self) -> int | None:
         """The route hash from the policy, or None when the policy yielded none."""
-        return self._hash
+        try:
+            return self._hash
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
 
     @property
     def set_cookie(self) -> str | None:
         """The ``Set-Cookie`` header value to send, or None."""
-        return self._set_cookie
+        try:
+            return self._set_cookie
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
 
     @property
     def lookup_hash(self) -> int:
         """The hash the host was looked up with: :attr:`hash`, or a random one."""
-        return self._lookup_hash
+        try:
+            return self._lookup_hash
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
 
     def _fields(self) -> tuple[Any, ...]:
-        return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
+        try:
+            return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._fields())
@@ -510,6 +575,8 @@ class Route:
         return (Route, self._fields())
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_lookup_hash"):
+            return "<Route object (not initialised)>"
         return (
             f"Route(subset={self._subset!r}, host={self._host!r}, hash={self._hash!r}, "
             f"set_cookie={self._set_cookie!r}, lookup_hash={self._lookup_hash!r})"
@@ -523,7 +590,13 @@ def _table_lookup(
     if view is None:
         return lookup
     view = memoryview(view)
-    if view.format not in ("H", "I") or len(view) != size or size == 0:
+    if (
+        view.format not in ("H", "I")
+        or view.ndim != 1
+        or len(view) != size
+        or size == 0
+        or not view.c_contiguous
+    ):
         raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
 
     def maglev_lookup(h: int) -> Any:
@@ -572,18 +645,31 @@ class _RouteCore:
         sticky: bool,
         value_fn: Callable[[Any, int | None], int] | None,
     ) -> None:
+        if hasattr(self, "_pick"):
+            raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
+        if not isinstance(picker, WeightedSubsetPicker):
+            raise TypeError("picker must be the pure WeightedSubsetPicker")
+        tables = tuple(tables)  # a snapshot, as in the compiled twin
+        if len(tables) != len(picker.names):  # the picker's index selects a table
+            raise ValueError(
+                f"tables must have one entry per subset ({len(picker.names)}), got {len(tables)}"
+            )
         self._hash_fn = hash_fn
         self._sticky = bool(sticky)
         self._generates = bool(generates)
-        self._pick = picker.pick_index
         self._names = picker.names
         self._lookups = tuple(_table_lookup(*t) for t in tables)
         self._getrandbits = getrandbits
         self._value_fn = value_fn
+        self._pick = picker.pick_index  # last: until then the core is unusable
 
     def route(self, request: Any) -> Route:
         """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
-        hash_fn = self._hash_fn
+        try:
+            hash_fn = self._hash_fn
+            self._pick  # noqa: B018 - set last by __init__
+        except AttributeError:
+            raise uninitialised(self, "_RouteCore") from None
         cookie = None
         if hash_fn is None:
             h = None
@@ -606,7 +692,12 @@ class _RouteCore:
     def route_hash(self, hash: int | None, value: int | None = None) -> Route:
         """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
         h = None if hash is None else _check_u64(hash, "hash")
-        if self._sticky:
+        try:
+            sticky = self._sticky
+            self._pick  # noqa: B018 - set last by __init__
+        except AttributeError:
+            raise uninitialised(self, "_RouteCore") from None
+        if sticky:
             lh = self._getrandbits(64) if h is None else h
             i = self._pick(lh)
         else:

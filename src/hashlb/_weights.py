@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._types import MAX_WEIGHT, Host
-from ._validate import check_hash, check_int
+from ._validate import check_hash, check_int, short
 
 __all__ = ("Prepared", "check_hash", "prepare")
 
@@ -66,9 +66,19 @@ def prepare(
         keys = tuple([h.key(True).encode() for h in host_tuple])
     else:
         keys = tuple([h._key_bytes for h in host_tuple])
+    # The compiled builds read these as C bytes and counts: a Host subclass that
+    # overrides a field must still give bytes keys and int weights in range.
+    if not all([type(k) is bytes for k in keys]):
+        i = next(i for i, k in enumerate(keys) if type(k) is not bytes)
+        raise TypeError(f"hosts[{i}] gives a hash key of type {type(keys[i]).__name__}, not bytes")
+    raw = [h.weight for h in host_tuple]
+    if not all([type(w) is int and 1 <= w <= MAX_WEIGHT for w in raw]):
+        i = next(i for i, w in enumerate(raw) if not (type(w) is int and 1 <= w <= MAX_WEIGHT))
+        if type(raw[i]) is not int:
+            raise TypeError(f"hosts[{i}].weight must be an int, not {type(raw[i]).__name__}")
+        raise ValueError(f"hosts[{i}].weight must be in [1, 2**32 - 1], got {short(raw[i])}")
 
     if locality_weights is None:
-        raw = [h.weight for h in host_tuple]
         total = sum(raw)
         if total > MAX_WEIGHT:
             raise ValueError(f"the sum of host weights must be <= 2**32 - 1, got {total}")
@@ -100,7 +110,7 @@ def prepare(
                 )
             members[h.locality].append(i)
         for name, idx in members.items():
-            s = sum(host_tuple[i].weight for i in idx)
+            s = sum(raw[i] for i in idx)
             if s > MAX_WEIGHT:
                 raise ValueError(
                     f"the sum of host weights in locality {name!r} must be <= 2**32 - 1, got {s}"
@@ -112,10 +122,10 @@ def prepare(
                 if w == 0 or not members[name]:
                     continue
                 nlw = w / lsum
-                host_sum = sum(host_tuple[i].weight for i in members[name])
+                host_sum = sum(raw[i] for i in members[name])
                 for i in members[name]:
                     order_l.append(i)
-                    weights_l.append((host_tuple[i].weight * nlw) / host_sum)
+                    weights_l.append((raw[i] * nlw) / host_sum)
         order, weights = tuple(order_l), tuple(weights_l)
 
     # Envoy starts the running min at 1.0 and the max at 0.0.
