@@ -200,9 +200,8 @@ def test_router_with_hosts_one_changed_by_size(
 # ---- Router defences: key_seed and bounded load (issue 10) ---------------------------
 
 
-@pytest.mark.benchmark(group="router defences header+maglev x1000")
-def test_router_route_sticky_key_seed(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
-    """route() with key_seed: the same hot path, the policy hashes with a seed."""
+def _defence_router(impl: Implementation, **options: int) -> tuple[list[Any], Router]:
+    """The 99/1 header + Maglev router of this group, with one defence option."""
     _, _, _, requests = _setup(impl)
     pol = impl.module("policy")
     router = Router(
@@ -211,24 +210,22 @@ def test_router_route_sticky_key_seed(benchmark, impl: Implementation) -> None: 
         weights=_picker(impl, {"safe": 99, "risky": 1}),
         policy=pol.HashPolicy(pol.Header("x-user")),
         balancer=impl.module("maglev").Maglev,
-        key_seed=0x5EED,
+        **options,
     )
+    return requests, router
+
+
+@pytest.mark.benchmark(group="router defences header+maglev x1000")
+def test_router_route_sticky_key_seed(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    """route() with key_seed: the same hot path, the policy hashes with a seed."""
+    requests, router = _defence_router(impl, key_seed=0x5EED)
     benchmark(_call_all(router.route, requests))
 
 
 @pytest.mark.benchmark(group="router defences header+maglev x1000")
 def test_router_acquire_release_bounded_150(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     """acquire() + release() with hash_balance_factor=150, one request in flight at a time."""
-    _, _, _, requests = _setup(impl)
-    pol = impl.module("policy")
-    router = Router(
-        FLEET,
-        subsets=SUBSETS,
-        weights=_picker(impl, {"safe": 99, "risky": 1}),
-        policy=pol.HashPolicy(pol.Header("x-user")),
-        balancer=impl.module("maglev").Maglev,
-        hash_balance_factor=150,
-    )
+    requests, router = _defence_router(impl, hash_balance_factor=150)
     acquire = router.acquire
 
     def run() -> None:
@@ -241,14 +238,5 @@ def test_router_acquire_release_bounded_150(benchmark, impl: Implementation) -> 
 @pytest.mark.benchmark(group="router defences header+maglev x1000")
 def test_router_route_bounded_150_peek(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     """route() with hash_balance_factor=150: a peek at bounded load's choice (90-host subset)."""
-    _, _, _, requests = _setup(impl)
-    pol = impl.module("policy")
-    router = Router(
-        FLEET,
-        subsets=SUBSETS,
-        weights=_picker(impl, {"safe": 99, "risky": 1}),
-        policy=pol.HashPolicy(pol.Header("x-user")),
-        balancer=impl.module("maglev").Maglev,
-        hash_balance_factor=150,
-    )
+    requests, router = _defence_router(impl, hash_balance_factor=150)
     benchmark(_call_all(router.route, requests))

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 __all__ = (
     "MAX_SHUFFLE_N",
     "as_bytes",
+    "as_int",
     "cap",
     "check_attempt",
     "check_hash",
@@ -49,13 +50,21 @@ def uninitialised(obj: object, cls: str) -> TypeError:
     return TypeError(f"{name} object is not initialised ({cls}.__init__ did not run); use {how}")
 
 
+def as_int(value: object, field: str) -> int:
+    """Return *value* as an exact int: ``__index__`` ints accepted, bools refused.
+
+    :raises TypeError: *value* is not an int (the message names *field*).
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+    return int(value.__index__())
+
+
 def check_uint(value: object, field: str, bits: int) -> int:
     """Return *value* as an int in ``[0, 2**bits)`` (``__index__`` ints accepted, bools not)."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-        value = int(value.__index__())
-    assert isinstance(value, int)
+    value = as_int(value, field)
     if value < 0 or value >> bits:
         raise ValueError(f"{field} must be in [0, 2**{bits}), got {short(value)}")
     return value
@@ -63,11 +72,7 @@ def check_uint(value: object, field: str, bits: int) -> int:
 
 def check_shuffle_n(value: object) -> int:
     """Validate the *n* of ``mt19937``/``probe_order``: an int in ``[0, MAX_SHUFFLE_N]``."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"n must be an int, not {type(value).__name__}")
-        value = int(value.__index__())
-    assert isinstance(value, int)
+    value = as_int(value, "n")
     if not 0 <= value <= MAX_SHUFFLE_N:
         raise ValueError(f"n must be in [0, {cap('MAX_SHUFFLE_N')}], got {short(value)}")
     return value
@@ -77,11 +82,7 @@ def check_int(
     value: object, field: str, low: int, high: int, error: type[ValueError] = ValueError
 ) -> int:
     """Return *value* as an int in ``[low, high]`` (``__index__`` ints accepted, bools not)."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-        value = int(value.__index__())
-    assert isinstance(value, int)
+    value = as_int(value, field)
     if not low <= value <= high:
         raise error(f"{field} must be in [{low}, {high}], got {short(value)}")
     return value
@@ -103,11 +104,7 @@ def check_attempt(value: object) -> int:
     """Validate a retry ``attempt``: an int in ``[0, 2**32)``."""
     if type(value) is int and 0 <= value <= _U32:
         return value
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"attempt must be an int, not {type(value).__name__}")
-        value = int(value.__index__())
-    assert isinstance(value, int)
+    value = as_int(value, "attempt")
     if not 0 <= value <= _U32:
         raise ValueError(f"attempt must be in [0, 2**32), got {short(value)}")
     return value

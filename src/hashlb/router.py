@@ -50,6 +50,7 @@ from ._bounded_py import BoundedLoad as _PyBoundedLoad
 from ._policy_py import _check_config_name, _check_seed
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host
+from ._validate import as_int, short
 from .bounded import BoundedLoad
 from .errors import ConfigError
 from .maglev import Maglev
@@ -1013,14 +1014,9 @@ def _check_factor(factor: object) -> int | None:
     """Validate ``hash_balance_factor``: None or an int in ``[100, 2**32 - 1]``."""
     if factor is None:
         return None
-    if type(factor) is not int:
-        if isinstance(factor, bool) or not hasattr(factor, "__index__"):
-            raise TypeError(f"hash_balance_factor must be an int, not {type(factor).__name__}")
-        factor = int(factor.__index__())
-    assert isinstance(factor, int)
+    factor = as_int(factor, "hash_balance_factor")
     if not 100 <= factor <= _U32:
-        shown = factor if factor.bit_length() <= 128 else f"an int of {factor.bit_length()} bits"
-        raise ConfigError(f"hash_balance_factor must be in [100, 2**32 - 1], got {shown}")
+        raise ConfigError(f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}")
     return factor
 
 

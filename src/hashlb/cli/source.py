@@ -23,7 +23,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -440,28 +440,33 @@ def read_input(path: str | os.PathLike[str], budget: Budget, name: str | None = 
         :data:`~hashlb._validate.MAX_INPUT_BYTES` with the earlier inputs.
     """
     name = name if name is not None else str(path)
-    left = MAX_INPUT_BYTES - budget.bytes
-    try:
+
+    def read(size: int) -> bytes:
         with open(path, "rb") as f:
-            data = f.read(left + 1)
-    except OSError as e:
-        raise InputError(name, f"cannot read: {e.strerror or e}") from None
-    budget.bytes += len(data)
-    if len(data) > left:
-        raise _over_bytes(name)
-    return decode_text(data, name)
+            return f.read(size)
+
+    return _read_within_budget(read, name, budget)
 
 
 def read_stdin(budget: Budget) -> str:
     """Read standard input as one YAML input (see :func:`read_input`)."""
     name = "<stdin>"
-    left = MAX_INPUT_BYTES - budget.bytes
     stream = getattr(sys.stdin, "buffer", None)
-    try:
+
+    def read(size: int) -> bytes:
         if stream is not None:
-            data = stream.read(left + 1)
-        else:  # a text-only stdin (e.g. replaced in-process)
-            data = sys.stdin.read(left + 1).encode("utf-8", "surrogateescape")
+            return bytes(stream.read(size))
+        # a text-only stdin (e.g. replaced in-process)
+        return sys.stdin.read(size).encode("utf-8", "surrogateescape")
+
+    return _read_within_budget(read, name, budget)
+
+
+def _read_within_budget(read: Callable[[int], bytes], name: str, budget: Budget) -> str:
+    """Read at most what is left of :data:`MAX_INPUT_BYTES` (one byte more, to tell), decode it."""
+    left = MAX_INPUT_BYTES - budget.bytes
+    try:
+        data = read(left + 1)
     except OSError as e:
         raise InputError(name, f"cannot read: {e.strerror or e}") from None
     budget.bytes += len(data)
