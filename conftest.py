@@ -7,10 +7,35 @@ It serves both ``tests/`` and ``benchmarks/``; the facade itself lives in
 from __future__ import annotations
 
 import argparse
+import os
 
 import pytest
 
 from tests._impl import PY, C, Implementation
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the Hypothesis profiles: ``ci`` under ``CI``, else ``dev``.
+
+    ``HYPOTHESIS_PROFILE`` overrides the choice.  Registered here, once per
+    run, rather than as a side effect of importing a test module.
+    """
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # pragma: no cover - hypothesis is in the test extra
+        return
+    settings.register_profile("dev", max_examples=100, deadline=None)
+    settings.register_profile(
+        "ci",
+        max_examples=400,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        derandomize=False,
+        print_blob=True,
+    )
+    settings.load_profile(
+        os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

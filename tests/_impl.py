@@ -11,7 +11,6 @@ so a pure run says exactly what it ran.
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,24 +18,6 @@ from types import ModuleType
 from typing import Any
 
 import hashlb
-
-try:  # property-test profiles; hypothesis is a test dependency
-    from hypothesis import HealthCheck, settings
-
-    settings.register_profile("dev", max_examples=100, deadline=None)
-    settings.register_profile(
-        "ci",
-        max_examples=400,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-        derandomize=False,
-        print_blob=True,
-    )
-    settings.load_profile(
-        os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
-    )
-except ImportError:  # pragma: no cover - hypothesis is in the test extra
-    pass
 
 
 def units() -> list[str]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import random
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,15 +12,10 @@ import pytest
 from hashlb import Host
 
 from ._impl import Implementation
+from ._vectors import envoy_vectors
 from .reference import bounded_load_reference, mt19937_reference
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden" / "envoy-vectors.json"
-MT_CASES = [
-    c
-    for c in json.loads((SPEC if SPEC.exists() else GOLDEN).read_text())["hash_functions"]
-    if c["fn"].startswith("mt19937")
-]
+MT_CASES = [c for c in envoy_vectors()["hash_functions"] if c["fn"].startswith("mt19937")]
 
 
 def _hosts(n: int, **kw: Any) -> list[Host]:

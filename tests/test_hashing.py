@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import array
 import json
-from pathlib import Path
 
 import mmh3
 import pytest
 import xxhash
 
 from ._impl import Implementation
+from ._vectors import GOLDEN_DIR, SPEC_DIR, envoy_vectors
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden" / "envoy-vectors.json"
-
-
-def _vectors() -> dict:  # type: ignore[type-arg]
-    """Load the spec's vectors (the shared copy if present, else the pinned one)."""
-    path = SPEC if SPEC.exists() else GOLDEN
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+SPEC = SPEC_DIR / "envoy-vectors.json"
+GOLDEN = GOLDEN_DIR / "envoy-vectors.json"
 
 
 def test_pinned_vectors_match_spec() -> None:
@@ -30,7 +24,7 @@ def test_pinned_vectors_match_spec() -> None:
 
 
 # mt19937 is a bounded-load primitive; tests/test_bounded_load.py checks it.
-HASH_CASES = [c for c in _vectors()["hash_functions"] if not c["fn"].startswith("mt19937")]
+HASH_CASES = [c for c in envoy_vectors()["hash_functions"] if not c["fn"].startswith("mt19937")]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import math
 import pickle
 import random
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,19 +19,13 @@ from hashlb import ConfigError, Host
 from hashlb._weights import prepare
 
 from ._impl import Implementation
+from ._vectors import GOLDEN_DIR, envoy_vectors
 from .reference import maglev_reference, maglev_rounds_reference
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = GOLDEN_DIR
 
 
-def _vectors() -> dict[str, Any]:
-    """Load the spec's vectors (the shared copy if present, else the pinned one)."""
-    path = SPEC if SPEC.exists() else GOLDEN / "envoy-vectors.json"
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
-
-
-MAGLEV_CASES = {c["name"]: c for c in _vectors()["maglev"]}
+MAGLEV_CASES = {c["name"]: c for c in envoy_vectors()["maglev"]}
 GOLDEN_CASES = json.loads((GOLDEN / "maglev_small.json").read_text())["cases"]
 M64 = 2**64 - 1
 

@@ -14,9 +14,8 @@ import xxhash
 from hashlb.errors import ConfigError
 
 from ._impl import Implementation
+from ._vectors import envoy_vectors
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden" / "envoy-vectors.json"
 #: RE2::GlobalReplace results from real RE2 (tests/golden/gen_re2_golden.py).
 RE2_GOLDEN = Path(__file__).parent / "golden" / "re2_global_replace.json"
 M64 = 2**64 - 1
@@ -47,8 +46,7 @@ def P(impl: Implementation) -> ModuleType:
 
 
 def _spec_cases() -> list[dict[str, Any]]:
-    path = SPEC if SPEC.exists() else GOLDEN
-    return json.loads(path.read_text())["hash_policy"]  # type: ignore[no-any-return]
+    return envoy_vectors()["hash_policy"]  # type: ignore[no-any-return]
 
 
 def _vector(P: ModuleType, name: str) -> tuple[Any, Any]:

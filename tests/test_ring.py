@@ -11,7 +11,6 @@ import statistics
 import struct
 import threading
 from bisect import bisect_left
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,16 +20,10 @@ import xxhash
 from hashlb import Host
 
 from ._impl import Implementation
+from ._vectors import GOLDEN_DIR, envoy_vectors
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = GOLDEN_DIR
 M64 = 2**64 - 1
-
-
-def _vectors() -> dict[str, Any]:
-    """Load the spec's vectors (the shared copy if present, else the pinned one)."""
-    path = SPEC if SPEC.exists() else GOLDEN / "envoy-vectors.json"
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
 def _host(spec: dict[str, Any]) -> Host:
@@ -93,7 +86,7 @@ def _bisect_indices(lb: Any, hashes: list[int], attempt: int = 0) -> list[int]:
 
 # -- Envoy's vectors and the spec's numbers ----------------------------------------------------
 
-RING_CASES = _vectors()["ring_hash"]
+RING_CASES = envoy_vectors()["ring_hash"]
 SMALL_CASES = json.loads((GOLDEN / "ring_small.json").read_text())["cases"]
 
 

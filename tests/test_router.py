@@ -6,11 +6,9 @@ hash policy), so the compiled and the pure hot paths are both exercised.
 
 from __future__ import annotations
 
-import json
 import math
 import pickle
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,10 +19,9 @@ from hashlb.errors import ConfigError
 from hashlb.router import Router, istio_route_hash
 
 from ._impl import Implementation
+from ._vectors import envoy_vectors
 
 M64 = 2**64 - 1
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden" / "envoy-vectors.json"
 
 #: The seed notes' staff-service: two "safe" pods and one "risky" pod.
 STAFF = (
@@ -176,8 +173,7 @@ def test_istio_route_hash() -> None:
 
 def test_envoy_weighted_cluster_vectors_through_the_router(impl: Implementation) -> None:
     """route_hash(h, value) picks Envoy's weighted cluster for the spec's vectors."""
-    path = SPEC if SPEC.exists() else GOLDEN
-    for case in json.loads(path.read_text())["weighted_clusters"]:
+    for case in envoy_vectors()["weighted_clusters"]:
         weights = {c["name"]: c["weight"] for c in case["clusters"]}
         hosts = [Host(f"10.9.0.{i}:80", labels={"c": n}) for i, n in enumerate(weights)]
         r = make(impl, hosts, weights=weights, subsets={n: {"c": n} for n in weights}, mode="envoy")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 import pickle
 from array import array
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,9 +14,8 @@ import xxhash
 from hashlb.errors import ConfigError
 
 from ._impl import Implementation
+from ._vectors import envoy_vectors
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "envoy-vectors.json"
-GOLDEN = Path(__file__).parent / "golden" / "envoy-vectors.json"
 M64 = 2**64 - 1
 
 
@@ -27,13 +24,7 @@ def Picker(impl: Implementation) -> Any:
     return impl.module("subset").WeightedSubsetPicker
 
 
-def _vectors() -> dict:  # type: ignore[type-arg]
-    """Load the spec's vectors (the shared copy if present, else the pinned one)."""
-    path = SPEC if SPEC.exists() else GOLDEN
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
-
-
-WEIGHTED = _vectors()["weighted_clusters"]
+WEIGHTED = envoy_vectors()["weighted_clusters"]
 
 
 def sticky_reference(weights: dict[str, int], value: int, seed: int = 0) -> str:
