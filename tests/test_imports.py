@@ -46,8 +46,46 @@ def test_ci_loaded_the_expected_implementation() -> None:
     expected = "py" if _compat.NO_EXTENSIONS else "c"
     assert expected == hashlb.IMPLEMENTATION, (
         f"CI expected the {expected!r} implementation, got {hashlb.IMPLEMENTATION!r}: "
-        "the compiled extension did not load"
+        f"the compiled extension did not load ({_compat.EXTENSION_ERROR})"
     )
+
+
+def test_compat_knows_every_unit() -> None:
+    """``_compat.UNITS`` (what is imported on trial) is every ``_<unit>_py`` twin."""
+    assert sorted(_compat.UNITS) == units()
+    assert hashlb.IMPLEMENTATION == _compat.IMPLEMENTATION
+    assert (_compat.EXTENSION_ERROR is None) == (hashlb.IMPLEMENTATION == "c")
+
+
+@pytest.mark.c_extension
+@pytest.mark.parametrize("unit", units())
+def test_a_partial_build_uses_no_compiled_twin(unit: str) -> None:
+    """If one compiled twin cannot be imported, every dispatcher takes its pure twin."""
+    code = (
+        "import sys\n"
+        f"sys.modules['hashlb._{unit}_c'] = None  # as if this extension were missing\n"
+        "import importlib, hashlb\n"
+        "from hashlb import _compat\n"
+        "mods = {importlib.import_module('hashlb.' + u).__dict__[n].__module__\n"
+        "        for u in _compat.UNITS\n"
+        "        for n in importlib.import_module('hashlb.' + u).__all__\n"
+        "        if n not in ('IMPLEMENTATION', 'DEFAULT_TABLE_SIZE', 'MAX_TABLE_SIZE',\n"
+        "                     'MAX_SHUFFLE_N')}\n"
+        "print(hashlb.IMPLEMENTATION, sorted(mods), _compat.EXTENSION_ERROR)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HASHLB_NO_EXTENSIONS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    ).stdout
+    impl_name, _, rest = out.partition(" ")
+    assert impl_name == "py"
+    assert "_c'" not in rest.split("]")[0], out
+    assert f"hashlb._{unit}_c" in rest, out
 
 
 @pytest.mark.c_extension

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._compat import USE_EXTENSIONS
+from ._compat import IMPLEMENTATION, USE_EXTENSIONS
 
 __all__ = ("IMPLEMENTATION", "murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._hashing_py import murmur2_64, murmur3_64, xxh64, xxh64_list
-
-    IMPLEMENTATION = "py"
 else:
-    try:
-        from ._hashing_c import murmur2_64, murmur3_64, xxh64, xxh64_list
-
-        IMPLEMENTATION = "c"
-    except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
-        from ._hashing_py import murmur2_64, murmur3_64, xxh64, xxh64_list
-
-        IMPLEMENTATION = "py"
+    from ._hashing_c import murmur2_64, murmur3_64, xxh64, xxh64_list

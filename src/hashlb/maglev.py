@@ -11,7 +11,4 @@ __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._maglev_py import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, Maglev
 else:
-    try:
-        from ._maglev_c import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, Maglev
-    except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
-        from ._maglev_py import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, Maglev
+    from ._maglev_c import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, Maglev

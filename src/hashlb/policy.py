@@ -35,23 +35,12 @@ if TYPE_CHECKING or not USE_EXTENSIONS:
         SourceIP,
     )
 else:
-    try:
-        from ._policy_c import (
-            Cookie,
-            HashPolicy,
-            HashResult,
-            Header,
-            QueryParameter,
-            Request,
-            SourceIP,
-        )
-    except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
-        from ._policy_py import (
-            Cookie,
-            HashPolicy,
-            HashResult,
-            Header,
-            QueryParameter,
-            Request,
-            SourceIP,
-        )
+    from ._policy_c import (
+        Cookie,
+        HashPolicy,
+        HashResult,
+        Header,
+        QueryParameter,
+        Request,
+        SourceIP,
+    )

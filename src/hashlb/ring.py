@@ -11,7 +11,4 @@ __all__ = ("RingHash",)
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._ring_py import RingHash
 else:
-    try:
-        from ._ring_c import RingHash
-    except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
-        from ._ring_py import RingHash
+    from ._ring_c import RingHash

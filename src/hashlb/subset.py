@@ -11,7 +11,4 @@ __all__ = ("Route", "WeightedSubsetPicker")
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._subset_py import Route, WeightedSubsetPicker
 else:
-    try:
-        from ._subset_c import Route, WeightedSubsetPicker
-    except ImportError:  # pragma: no cover - only on a pure (HASHLB_NO_EXTENSIONS) build
-        from ._subset_py import Route, WeightedSubsetPicker
+    from ._subset_c import Route, WeightedSubsetPicker
