@@ -27,7 +27,7 @@ import pytest
 import xxhash
 
 import hashlb
-from hashlb import Host
+from hashlb import ConfigError, Host, Router
 
 from ._impl import Implementation
 
@@ -828,3 +828,31 @@ def test_huge_ints_are_refused_with_a_bounded_message(impl: Implementation) -> N
             call()
         assert text in str(e.value)
         assert "<int of about 5001 digits>" in str(e.value) and len(str(e.value)) < 200
+
+
+# ---- duplicate hosts (issue 11: one address, one Host) ----------------------------
+
+
+@pytest.mark.parametrize("table", ["RingHash", "Maglev"])
+def test_a_table_refuses_a_repeated_address(impl: Implementation, table: str) -> None:
+    """The second copy of an address used to be silently never chosen; now it is refused."""
+    cls = getattr(impl, table)
+    hosts = [Host("10.0.0.1:80"), Host("10.0.0.2:80"), Host("10.0.0.1:80", 3)]
+    with pytest.raises(ConfigError, match=r"hosts\[2\] repeats the address '10.0.0.1:80'"):
+        cls(hosts)
+    # the same hash key on distinct addresses is Envoy's business (they share a position)
+    shared = [Host("10.0.0.1:80", hash_key="k"), Host("10.0.0.2:80", hash_key="k")]
+    assert len(cls(shared).hosts) == 2
+
+
+def test_a_router_refuses_a_repeated_address(impl: Implementation) -> None:
+    """A pod is one Host with all its labels, not one Host per subset."""
+    hosts = [Host("10.0.0.1:80", labels={"v": "a"}), Host("10.0.0.1:80", labels={"v": "b"})]
+    with pytest.raises(ConfigError, match=r"hosts\[1\] repeats the address '10.0.0.1:80'"):
+        Router(
+            hosts,
+            subsets={"a": {"v": "a"}, "b": {"v": "b"}},
+            weights={"a": 1, "b": 1},
+            policy=None,
+            balancer=impl.Maglev,
+        )

@@ -72,7 +72,12 @@ def test_members_are_the_label_selection(
     )
     assert dict(r.members) == expected
     assert set(r.empty_subsets) == {n for n, m in expected.items() if not m}
-    new_hosts = hosts[: len(hosts) // 2] + changed
+    # The first half stays; the changed hosts take the addresses of the second half
+    # (so a pod can come back with other labels or weight) and beyond.
+    half = len(hosts) // 2
+    new_hosts = hosts[:half] + [
+        Host(f"10.2.0.{half + j}:80", c.weight, labels=c.labels) for j, c in enumerate(changed)
+    ]
     after = {name: _brute_members(new_hosts, sel) for name, sel in selectors.items()}
     if not any(after.values()):
         return

@@ -499,7 +499,7 @@ cdef class RingHash:
     def __init__(self, hosts, *, min_ring_size=1024, max_ring_size=8388608,
                  hash_function="xx_hash", use_hostname=False, locality_weights=None):
         if self._hosts is not None:
-            raise AttributeError("RingHash is immutable; cannot re-initialize")
+            raise TypeError("RingHash is immutable; __init__ cannot run twice")
         prep = _prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         rmin, rmax, fn = _check_config(min_ring_size, max_ring_size, hash_function)
         cdef tuple host_tuple = prep.hosts

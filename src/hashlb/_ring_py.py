@@ -208,7 +208,7 @@ class RingHash:
         locality_weights: Mapping[str, int] | None = None,
     ) -> None:
         if hasattr(self, "_hosts"):
-            raise AttributeError("RingHash is immutable; cannot re-initialize")
+            raise TypeError("RingHash is immutable; __init__ cannot run twice")
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         rmin, rmax, fn = _check_config(min_ring_size, max_ring_size, hash_function)
         n_hosts = len(prep.hosts)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ._types import MAX_WEIGHT, Host
 from ._validate import check_hash, check_int, short
+from .errors import ConfigError
 
 __all__ = ("Prepared", "check_hash", "prepare")
 
@@ -47,6 +48,7 @@ def prepare(
     """Validate *hosts* and compute Envoy's normalized weights (spec §3).
 
     :raises TypeError: an item is not a :class:`Host`, or a weight is not an int.
+    :raises ~hashlb.ConfigError: two hosts have the same address.
     :raises ValueError: the weight sum exceeds ``2**32 - 1``, a host names a
         locality missing from *locality_weights*, or a locality weight is
         out of range.
@@ -60,6 +62,15 @@ def prepare(
     if not all([isinstance(h, Host) for h in host_tuple]):
         i, bad = next((i, h) for i, h in enumerate(host_tuple) if not isinstance(h, Host))
         raise TypeError(f"hosts[{i}] must be a Host, not {type(bad).__name__}")
+    if len({h.address for h in host_tuple}) != len(host_tuple):
+        seen: set[str] = set()
+        for i, h in enumerate(host_tuple):
+            if h.address in seen:
+                raise ConfigError(
+                    f"hosts[{i}] repeats the address {short(h.address)}: a table holds each "
+                    "address once (give one Host a larger weight instead)"
+                )
+            seen.add(h.address)
     if not isinstance(use_hostname, bool):
         raise TypeError(f"use_hostname must be a bool, not {type(use_hostname).__name__}")
     if use_hostname:

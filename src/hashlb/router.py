@@ -1052,7 +1052,14 @@ def _check_hosts(hosts: object) -> tuple[Host, ...]:
     if isinstance(hosts, (str, bytes, Host)) or not isinstance(hosts, Iterable):
         raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
     out = tuple(hosts)
+    seen: set[str] = set()
     for i, h in enumerate(out):
         if not isinstance(h, Host):
             raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
+        if h.address in seen:
+            raise ConfigError(
+                f"hosts[{i}] repeats the address {short(h.address)}: each pod is one Host "
+                "(give it the labels of every subset it belongs to)"
+            )
+        seen.add(h.address)
     return out
