@@ -13,7 +13,7 @@ import pytest
 import hashlb
 from hashlb import _compat
 
-from ._impl import units
+from ._impl import Implementation, units
 
 
 def test_implementation_value() -> None:
@@ -142,3 +142,19 @@ def test_module_imports_alone(module: str) -> None:
 def test_version() -> None:
     """hashlb.__version__ is a PEP 440 string."""
     assert hashlb.__version__.count(".") == 2
+
+
+def test_hash_methods_and_protocols_at_the_top_level(impl: Implementation) -> None:
+    """hashlb exports every hash method and the Table/HashMethod protocols, which both
+    twins' tables and methods satisfy."""
+    pol = impl.module("policy")
+    for name in ("Cookie", "Header", "QueryParameter", "SourceIP", "HashPolicy", "Request"):
+        assert name in hashlb.__all__
+        assert getattr(hashlb, name) is getattr(importlib.import_module("hashlb.policy"), name)
+    hosts = [hashlb.Host("10.0.0.1:80"), hashlb.Host("10.0.0.2:80")]
+    for table in (impl.Maglev(hosts), impl.RingHash(hosts)):
+        assert isinstance(table, hashlb.Table)
+    for method in (pol.Header("x"), pol.Cookie("s"), pol.SourceIP(), pol.QueryParameter("q")):
+        assert isinstance(method, hashlb.HashMethod)
+    assert not isinstance(object(), hashlb.Table)
+    assert not isinstance(object(), hashlb.HashMethod)

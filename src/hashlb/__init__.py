@@ -6,12 +6,12 @@ The compiled (Cython) and pure-Python implementations give identical results;
 
 from __future__ import annotations
 
-from ._types import Host
+from ._types import HashMethod, Host, Table
 from .bounded import BoundedLoad
 from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 from .maglev import Maglev
-from .policy import HashPolicy, Request
+from .policy import Cookie, HashPolicy, Header, QueryParameter, Request, SourceIP
 from .ring import RingHash
 from .router import Route, Router
 from .subset import WeightedSubsetPicker
@@ -22,14 +22,20 @@ __all__ = (
     "IMPLEMENTATION",
     "BoundedLoad",
     "ConfigError",
+    "Cookie",
+    "HashMethod",
     "HashPolicy",
     "HashlbError",
+    "Header",
     "Host",
     "Maglev",
+    "QueryParameter",
     "Request",
     "RingHash",
     "Route",
     "Router",
+    "SourceIP",
+    "Table",
     "WeightedSubsetPicker",
     "__version__",
     "murmur2_64",

@@ -1,15 +1,18 @@
-"""Value types shared by both implementations: :class:`Host`.
+"""Value types shared by both implementations: :class:`Host`, and the protocols.
 
 A plain Python module that the compiled and the pure twins both import, so
-there is one ``Host`` type (msgpack's ``ext.py`` pattern).
+there is one ``Host`` type (msgpack's ``ext.py`` pattern).  :class:`Table`
+and :class:`HashMethod` name what a router needs of a table and of a hash
+method, so that a user's own table or method can stand in for hashlb's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ("MAX_WEIGHT", "Host")
+__all__ = ("MAX_WEIGHT", "HashMethod", "Host", "Table")
 
 #: Envoy weights are uint32; a weight (and a sum of weights) must fit.
 MAX_WEIGHT = 2**32 - 1
@@ -202,3 +205,44 @@ def _restore(
     return Host(
         address, weight, hostname=hostname, hash_key=hash_key, locality=locality, labels=labels
     )
+
+
+@runtime_checkable
+class Table(Protocol):
+    """A hash -> host table: what :class:`~hashlb.Router` and bounded load need.
+
+    Envoy's ``chooseHost(hash, attempt)``: :class:`~hashlb.Maglev` and
+    :class:`~hashlb.RingHash` are tables, and so is any object with these
+    members (``isinstance(obj, hashlb.Table)`` checks that they exist).
+    """
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        """The hosts, in host-index order."""
+        ...
+
+    def lookup(self, hash: int, attempt: int = 0) -> Host | None:
+        """Return the host for request *hash* on retry *attempt*, or None when empty."""
+        ...
+
+    def lookup_many(self, hashes: Any) -> Any:
+        """Return the host index of each hash (attempt 0), as a uint32 array."""
+        ...
+
+
+@runtime_checkable
+class HashMethod(Protocol):
+    """One hash method of a :class:`~hashlb.HashPolicy`: request -> hash, or None.
+
+    :class:`~hashlb.Header`, :class:`~hashlb.Cookie`, :class:`~hashlb.SourceIP`
+    and :class:`~hashlb.QueryParameter` are hash methods.
+    """
+
+    @property
+    def terminal(self) -> bool:
+        """Whether a hash from this method ends the policy's evaluation."""
+        ...
+
+    def hash(self, request: Any) -> int | None:
+        """Return this method's hash of *request*, or None when it yields none."""
+        ...
