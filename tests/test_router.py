@@ -138,7 +138,9 @@ def test_envoy_route_hash_follows_istio(
     """Envoy mode folds one policy copy per non-zero destination: 2 -> rotl1(h) ^ h."""
     subsets = {**SUBSETS, "canary": {"app": "s"}}
     r = make(impl, weights=weights, subsets={k: subsets[k] for k in weights}, mode="envoy")
-    assert r.istio_copies == copies
+    assert r.policy_copies == copies
+    with pytest.warns(DeprecationWarning, match="policy_copies"):
+        assert r.istio_copies == copies
     policy = pol(impl).HashPolicy(pol(impl).Header("x-user"))
     for name in USERS[:50]:
         h = policy.hash(user(impl, name))
@@ -330,7 +332,7 @@ def test_allow_empty_skips_a_subset(impl: Implementation) -> None:
     assert dict(r.weights) == weights and dict(r.picker.weights)["ghost"] == 0
     # Envoy drops the empty cluster from the total: 60 % 70 lands in "risky".
     assert r.route_hash(1, 60).subset == "risky"
-    assert r.istio_copies == 3  # Istio still emitted a hash policy for it
+    assert r.policy_copies == 3  # Istio still emitted a hash policy for it
     s = make(impl, weights=weights, subsets=subsets, allow_empty=True)
     assert "ghost" not in {s.route(user(impl, n)).subset for n in USERS}
     with pytest.raises(ConfigError, match="no subset with a non-zero weight has hosts"):

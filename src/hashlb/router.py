@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import random
 import sys
+import warnings
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -684,8 +685,23 @@ class Router:
         return MappingProxyType(self._bounded)
 
     @property
+    def policy_copies(self) -> int:
+        """How many copies of the hash policy the route hash folds (1 in sticky mode).
+
+        In envoy mode, Istio gives the route one copy of the policy per
+        destination with a non-zero weight, and Envoy folds them all:
+        ``rotl1(h) ^ h`` for two.
+        """
+        return self._copies
+
+    @property
     def istio_copies(self) -> int:
-        """How many copies of the policy the route hash folds (1 in sticky mode)."""
+        """Deprecated alias of :attr:`policy_copies` (removed in the next release)."""
+        warnings.warn(
+            "Router.istio_copies is deprecated; use Router.policy_copies",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._copies
 
     @property
