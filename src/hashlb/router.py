@@ -50,10 +50,11 @@ from ._batch import hash_buffer, index_output, is_numpy
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
 from ._policy_py import _check_config_name, _check_seed
 from ._subset_py import WeightedSubsetPicker as _PyPicker
-from ._types import Host
+from ._types import Host, Table
 from ._validate import as_int, short
 from .bounded import BoundedLoad
 from .errors import ConfigError
+from .policy import HashPolicy
 from .maglev import Maglev
 from .ring import RingHash
 from .subset import Route, WeightedSubsetPicker
@@ -312,9 +313,9 @@ class Router:
     _members: dict[str, tuple[Host, ...]]
     _mode: str
     _names: tuple[str, ...]
-    _picker: Any
-    _policy: Any
-    _route_hash_policy: Any
+    _picker: WeightedSubsetPicker
+    _policy: HashPolicy | None
+    _route_hash_policy: HashPolicy | None
     _rng: random.Random
     _seed: int
     _sticky: bool
@@ -331,7 +332,7 @@ class Router:
         *,
         subsets: Mapping[str, Mapping[str, str]],
         weights: Mapping[str, int] | WeightedSubsetPicker,
-        policy: Any,
+        policy: HashPolicy | None,
         balancer: str | Callable[..., Any] = "ring_hash",
         balancer_options: Mapping[str, Any] | None = None,
         mode: str = "sticky",
@@ -635,12 +636,12 @@ class Router:
         return self._weights
 
     @property
-    def picker(self) -> Any:
+    def picker(self) -> WeightedSubsetPicker:
         """The :class:`~hashlb.WeightedSubsetPicker` in use (empty subsets at weight 0)."""
         return self._picker
 
     @property
-    def tables(self) -> Mapping[str, Any]:
+    def tables(self) -> Mapping[str, Table]:
         """Subset name -> its ring or Maglev table (subsets with hosts only)."""
         return MappingProxyType(self._tables)
 
@@ -655,12 +656,12 @@ class Router:
         return self._empty
 
     @property
-    def policy(self) -> Any:
+    def policy(self) -> HashPolicy | None:
         """The hash policy as given (one copy)."""
         return self._policy
 
     @property
-    def route_policy(self) -> Any:
+    def route_policy(self) -> HashPolicy | None:
         """The policy whose hash the tables look up: in envoy mode, Istio's copies;
         with :attr:`key_seed`, the policy seeded with it."""
         return self._route_hash_policy
