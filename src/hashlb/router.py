@@ -54,8 +54,8 @@ from ._types import Host, Table
 from ._validate import as_int, short
 from .bounded import BoundedLoad
 from .errors import ConfigError
-from .policy import HashPolicy
 from .maglev import Maglev
+from .policy import HashPolicy
 from .ring import RingHash
 from .subset import Route, WeightedSubsetPicker
 
