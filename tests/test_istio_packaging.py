@@ -6,6 +6,7 @@ environment without the package looks like to ``import yaml``).
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import os
 import pkgutil
@@ -117,6 +118,13 @@ def test_hashlb_istio_public_api() -> None:
     public = {n for n in vars(hashlb.istio) if not n.startswith("_")}
     public -= {"annotations", "mesh", "model", "parse", "translate"}  # submodules
     assert public == set(hashlb.istio.__all__)
+
+
+def test_hashlb_istio_docstring_example() -> None:
+    """The ``>>>`` example of hashlb.istio's docstring runs and matches."""
+    result = doctest.testmod(hashlb.istio, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0
+    assert result.attempted > 0
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,41 @@ This package needs PyYAML: ``pip install "hashlb[istio]"``.  What is read
 and what it means (hosts, ``loadBalancer`` precedence, synthetic pod
 addresses) is described in :mod:`hashlb.istio.mesh`.
 
+One Deployment of three replicas behind a Service, hashed on a header
+(``-`` reads *stdin_text*; the pods get stable synthetic addresses):
+
+>>> from hashlb import Request
 >>> from hashlb.istio import build_engines, load_mesh
->>> scenario = load_mesh(["examples/istio-canary/"]).scenario()  # doctest: +SKIP
->>> engines = build_engines(scenario, "envoy", seed=0)  # doctest: +SKIP
+>>> mesh_yaml = '''
+... apiVersion: networking.istio.io/v1
+... kind: DestinationRule
+... metadata: {name: web}
+... spec:
+...   host: web
+...   trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+... ---
+... apiVersion: apps/v1
+... kind: Deployment
+... metadata: {name: web}
+... spec:
+...   replicas: 3
+...   selector: {matchLabels: {app: web}}
+...   template:
+...     metadata: {labels: {app: web}}
+...     spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}
+... ---
+... apiVersion: v1
+... kind: Service
+... metadata: {name: web}
+... spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+... '''
+>>> scenario = load_mesh(["-"], stdin_text=mesh_yaml).scenario()
+>>> scenario.host
+'web.default.svc.cluster.local'
+>>> (engine,) = build_engines(scenario, "envoy", seed=0)
+>>> subset, address, pod, route_hash, set_cookie = engine.route(Request(headers={"x-user": "alice"}))
+>>> subset, address, pod
+('web', '10.85.167.2:8080', 'web-0')
 """
 
 from __future__ import annotations
