@@ -1,10 +1,10 @@
-"""Read YAML and JSONL input, remembering where every value came from.
+"""Read YAML input, remembering where every value came from.
 
-Every error the command line reports names ``FILE:LINE``.  To make that
+Every input error names ``FILE:LINE``.  To make that
 possible, YAML is loaded into :class:`LDict` / :class:`LList` -- plain
 ``dict`` / ``list`` subclasses that also carry the file, the line of the node
 itself and the line of each key or item.  Nothing here knows about Istio or
-Kubernetes; :mod:`hashlb.cli.mesh` gives the values their meaning.
+Kubernetes; :mod:`hashlb.istio.parse` gives the values their meaning.
 
 Input is hostile until proven otherwise.  One :class:`Budget` per run holds
 every file to the caps of :mod:`hashlb._validate`: bytes read

@@ -504,7 +504,7 @@ def load_mesh(
 
     Every path is checked before any is read; ``-`` reads standard input
     (or *stdin_text* when given), once.  The inputs together are held to the
-    caps of :class:`~hashlb.cli.source.Budget` (bytes, files, YAML nodes).
+    caps of one :class:`~hashlb.istio._yaml.Budget` (bytes, files, YAML nodes).
 
     :raises InputError: unreadable, malformed or oversized input (with ``FILE:LINE``).
     """
