@@ -24,18 +24,23 @@ from typing import Any
 import pytest
 import yaml
 
-from hashlb import _validate
+from hashlb import _source, _validate
 from hashlb._validate import short
 from hashlb.cli import bench as cli_bench
-from hashlb.cli import mesh as cli_mesh
 from hashlb.cli import output as cli_output
 from hashlb.cli import simulate as cli_simulate
-from hashlb.cli import source as cli_source
 from hashlb.cli import traffic as cli_traffic
-from hashlb.cli.mesh import load_mesh
-from hashlb.cli.simulate import TableCache, build_engines, table_bytes
+from hashlb.istio import TableCache, build_engines, load_mesh, table_bytes
+from hashlb.istio import _yaml as istio_yaml
+from hashlb.istio import mesh as istio_mesh
+from hashlb.istio import model as istio_model
+from hashlb.istio import parse as istio_parse
+from hashlb.istio import translate as istio_translate
 
 from ._cli import EXAMPLE, run_in_process
+
+#: The modules of hashlb.istio (each may import a cap from _validate).
+ISTIO_MODULES = (istio_yaml, istio_model, istio_parse, istio_mesh, istio_translate)
 
 MEMORY_LIMIT = 1 << 30  # address space of the CLI under test: a bomb would hit it
 
@@ -77,12 +82,12 @@ def refusal(proc: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def set_cap(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int], None]:
-    """Lower a cap in-process: in _validate (messages) and every CLI module that uses it."""
+    """Lower a cap in-process: in _validate (messages) and every module that uses it."""
 
     def set_(name: str, value: int) -> None:
         assert hasattr(_validate, name), name
         monkeypatch.setattr(_validate, name, value)
-        for mod in (cli_source, cli_mesh, cli_simulate, cli_traffic):
+        for mod in (*ISTIO_MODULES, cli_simulate, cli_traffic):
             if hasattr(mod, name):
                 monkeypatch.setattr(mod, name, value)
 
@@ -204,10 +209,10 @@ def test_alias_bomb_variants(tmp_path: Path, case: str) -> None:
 def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a loader test on libyaml's parser and on PyYAML's pure-Python one."""
     if request.param == "pure":
-        monkeypatch.setattr(cli_source, "_Loader", cli_source._PyLoader)
+        monkeypatch.setattr(istio_yaml, "_Loader", istio_yaml._PyLoader)
     else:
-        assert cli_source._CLoader is not None, "PyYAML without libyaml"
-        monkeypatch.setattr(cli_source, "_Loader", cli_source._CLoader)
+        assert istio_yaml._CLoader is not None, "PyYAML without libyaml"
+        monkeypatch.setattr(istio_yaml, "_Loader", istio_yaml._CLoader)
     return str(request.param)
 
 
@@ -255,8 +260,8 @@ YAML_REFUSALS = {
 def test_yaml_refusals_name_the_line(loader: str, case: str) -> None:
     """Recursive/undefined aliases, depth, complex keys, long ints, control characters."""
     text, expected = YAML_REFUSALS[case]
-    with pytest.raises(cli_source.InputError) as e:
-        cli_source.load_yaml_documents(text, "f.yaml")
+    with pytest.raises(istio_yaml.InputError) as e:
+        istio_yaml.load_yaml_documents(text, "f.yaml")
     assert f"f.yaml:{expected}" in str(e.value), str(e.value)
     assert len(str(e.value)) < 300
 
@@ -272,7 +277,7 @@ def test_depth_and_aliases_within_the_caps_load(loader: str) -> None:
         + "]" * 99
         + "\n"
     )
-    ((doc, where),) = cli_source.load_yaml_documents(text, "ok.yaml")
+    ((doc, where),) = istio_yaml.load_yaml_documents(text, "ok.yaml")
     assert where.line == 1
     assert doc["p49"]["labels"] == {"app": "web", "tier": "front"}
     assert doc["p49"]["tier"] == "front" and doc["p49"]["n"] == 49
@@ -591,7 +596,7 @@ def test_identical_tables_are_shared_between_routes(tmp_path: Path) -> None:
     # Each router still routes as a router built alone would.
     from hashlb.policy import Request
 
-    alone = cli_simulate.RouteEngine(scenario.routes[5], "envoy", 0)
+    alone = istio_translate.RouteEngine(scenario.routes[5], "envoy", 0)
     req = Request(headers={"x-user": "alice"})
     assert engines[5].route(req)[:2] == alone.route(req)[:2]
 
@@ -709,7 +714,7 @@ def test_short_is_bounded_for_any_value() -> None:
     assert short(10**5000) == "<int of about 5001 digits>"
     assert short("abc") == "'abc'" and short(42) == "42" and short(None) == "None"
     assert short(Hostile()) == "<Hostile object>"
-    ld = cli_source.LDict()
+    ld = istio_yaml.LDict()
     ld.update({f"k{i}": i for i in range(1000)})
     assert short(ld).startswith("{'k0': 0, 'k1': 1,") and len(short(ld)) <= 120
 
@@ -730,8 +735,8 @@ def test_huge_names_are_truncated_in_errors(tmp_path: Path) -> None:
 
 
 def test_cli_source_has_no_unbounded_repr() -> None:
-    """No CLI module formats a value with !r or repr() into a message (use short())."""
-    for mod in (cli_source, cli_mesh, cli_simulate, cli_traffic, cli_output, cli_bench):
+    """No CLI or hashlb.istio module formats a value with !r or repr() into a message (use short())."""
+    for mod in (_source, *ISTIO_MODULES, cli_simulate, cli_traffic, cli_output, cli_bench):
         text = Path(mod.__file__ or "").read_text()
         assert "!r}" not in text.replace("{self.file!r}", ""), mod.__name__
         assert "json.dumps(value)" not in text
@@ -739,8 +744,8 @@ def test_cli_source_has_no_unbounded_repr() -> None:
 
 def test_loader_yaml_safe_tags_only(loader: str) -> None:
     """Only safe tags: a Python object tag is a malformed-YAML refusal with its line."""
-    with pytest.raises(cli_source.InputError) as e:
-        cli_source.load_yaml_documents(
+    with pytest.raises(istio_yaml.InputError) as e:
+        istio_yaml.load_yaml_documents(
             "a: 1\nb: !!python/object/apply:os.system ['true']\n", "t.yaml"
         )
     assert "t.yaml:2: malformed YAML" in str(e.value)

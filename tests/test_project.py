@@ -19,6 +19,7 @@ def test_readme_has_exactly_two_setup_commands() -> None:
     """One command runs the main job, one runs the tests."""
     cmds = _console_commands()
     assert len(cmds) == 2, cmds
+    assert cmds[0].startswith('pip install ".[istio]" && hashlb simulate'), cmds[0]
     assert "pytest" in cmds[1]
 
 

@@ -770,7 +770,7 @@ class YamlRoute:
 class YamlRouter:
     """Route like ``hashlb simulate`` does, from Istio/Kubernetes YAML.
 
-    It wraps the CLI's route engine for the VirtualService's first http
+    It wraps :mod:`hashlb.istio`'s route engine for the VirtualService's first http
     route that has no ``match`` (a catch-all), so the proxy follows exactly
     the configuration ``hashlb simulate`` reads: the DestinationRule's
     consistent hash (with subset and port overrides), the weighted subsets,
@@ -780,8 +780,7 @@ class YamlRouter:
     def __init__(
         self, paths: Sequence[str], *, mode: str = "sticky", seed: int = 0, host: str | None = None
     ) -> None:
-        from hashlb.cli.mesh import load_mesh
-        from hashlb.cli.simulate import build_engines
+        from hashlb.istio import build_engines, load_mesh
 
         scenario = load_mesh(list(paths)).scenario(host)
         engines = [e for e in build_engines(scenario, mode, seed) if e.plan.matches is None]

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .._ring_py import MAX_RING_SIZE
+from .._source import InputError
 from .._validate import (
     MAX_BENCH_CONFIGS,
     MAX_BENCH_HOSTS,
@@ -52,7 +53,6 @@ from .output import (
     require_matplotlib,
     save_figure,
 )
-from .source import InputError
 
 __all__ = ("BenchResult", "add_parser", "bench_one", "envoy_hosts", "envoy_keys", "run")
 

@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .._source import InputError
 from .._validate import short as _short
-from .source import InputError
 
 __all__ = (
     "OutputError",

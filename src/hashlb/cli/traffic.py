@@ -42,9 +42,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from .._source import InputError, Where
 from .._validate import MAX_INT_DIGITS, MAX_REQUEST_LINE_BYTES, MAX_REQUESTS, cap
 from .._validate import short as _short
-from .source import InputError, Where
 
 __all__ = (
     "DEFAULT_LOCAL_ADDRESS",

@@ -1,4 +1,4 @@
-"""The YAML layer of ``hashlb simulate``: Istio/Kubernetes YAML -> routing model (spec §10)."""
+"""hashlb.istio, the YAML layer of ``hashlb simulate``: Istio/Kubernetes YAML -> routing model (spec §10)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hashlb.cli.mesh import HOST_LABEL, HashKey, Mesh, load_mesh, resolve_host
-from hashlb.cli.source import InputError, LDict, load_yaml_documents
+from hashlb.istio import HOST_LABEL, HashKey, InputError, Mesh, load_mesh, resolve_host
+from hashlb.istio._yaml import LDict, load_yaml_documents
 
 from ._cli import EXAMPLE
 from ._impl import Implementation
@@ -72,7 +72,7 @@ subsets:
 """
 
 
-def test_positions_of_keys_and_items(impl: Implementation) -> None:
+def test_positions_of_keys_and_items() -> None:
     """Mappings and sequences remember FILE:LINE of themselves, each key and each item."""
     ((doc, where),) = load_yaml_documents("a: 1\nb:\n  - x\n  - y: 2\n", "m.yaml")
     assert isinstance(doc, LDict) and str(where) == "m.yaml:1"
@@ -80,7 +80,7 @@ def test_positions_of_keys_and_items(impl: Implementation) -> None:
     assert str(doc["b"][1].at("y")) == "m.yaml:4"
 
 
-def test_example_loads_as_the_seed_describes(impl: Implementation) -> None:
+def test_example_loads_as_the_seed_describes() -> None:
     """The shipped example: 2 safe + 1 risky pod, 90/10, header x-myval, ring 1024, Istio's 2 policies."""
     m = load_mesh([str(EXAMPLE)])
     sc = m.scenario()
@@ -109,7 +109,7 @@ def test_synthetic_addresses_are_stable_and_documented(impl: Implementation) -> 
     assert all(p.synthetic for p in a.pods)
 
 
-def test_kubectl_pod_list_real_ips_and_terminated_pods(impl: Implementation) -> None:
+def test_kubectl_pod_list_real_ips_and_terminated_pods() -> None:
     """A `kubectl get pods -o yaml` List gives podIP endpoints; Succeeded pods are skipped."""
     m = mesh_of(PODS, rule("host: web\n" + SUBSETS), vs(SPLIT))
     assert [(p.name, p.ip, p.synthetic) for p in m.pods] == [
@@ -123,7 +123,7 @@ def test_kubectl_pod_list_real_ips_and_terminated_pods(impl: Implementation) -> 
     ]
 
 
-def test_real_pods_replace_a_deployments_synthetic_ones(impl: Implementation) -> None:
+def test_real_pods_replace_a_deployments_synthetic_ones() -> None:
     """A Deployment whose selector matches given Pods adds no synthetic pods."""
     dep = """
     apiVersion: apps/v1
@@ -139,7 +139,7 @@ def test_real_pods_replace_a_deployments_synthetic_ones(impl: Implementation) ->
 
 
 @pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "ReplicaSet"])
-def test_workload_kinds_and_replicas(impl: Implementation, kind: str) -> None:
+def test_workload_kinds_and_replicas(kind: str) -> None:
     """Workloads give `replicas` pods (default 1) with the template labels and ports."""
     doc = f"""
     apiVersion: apps/v1
@@ -158,7 +158,7 @@ def test_workload_kinds_and_replicas(impl: Implementation, kind: str) -> None:
     assert {p.namespace for p in m.pods} == {"default"}
 
 
-def test_service_selector_and_named_target_port(impl: Implementation) -> None:
+def test_service_selector_and_named_target_port() -> None:
     """With a Service, pods come from its selector and endpoints use its (named) targetPort."""
     svc = """
     apiVersion: v1
@@ -175,14 +175,14 @@ def test_service_selector_and_named_target_port(impl: Implementation) -> None:
 
 
 @pytest.mark.parametrize("api", ["v1alpha3", "v1beta1", "v1"])
-def test_istio_api_versions(impl: Implementation, api: str) -> None:
+def test_istio_api_versions(api: str) -> None:
     """DestinationRule and VirtualService load from v1alpha3, v1beta1 and v1."""
     full = f"networking.istio.io/{api}"
     m = mesh_of(PODS, rule("host: web\n" + SUBSETS, api=full), vs(SPLIT, api=full))
     assert m.scenario().routes[0].weights == {"v1": 90, "v2": 10}
 
 
-def test_host_matching_short_name_fqdn_and_namespace_default(impl: Implementation) -> None:
+def test_host_matching_short_name_fqdn_and_namespace_default() -> None:
     """Short names resolve in the resource's namespace; names with dots are kept (as Istio does)."""
     assert resolve_host("web", "shop", "cluster.local") == "web.shop.svc.cluster.local"
     assert resolve_host("Web.Shop.svc.cluster.local", "x", "cluster.local") == (
@@ -198,7 +198,7 @@ def test_host_matching_short_name_fqdn_and_namespace_default(impl: Implementatio
     assert m.scenario().routes[0].weights == {"v1": 90, "v2": 10}
 
 
-def test_wildcard_rule_and_most_specific_wins(impl: Implementation) -> None:
+def test_wildcard_rule_and_most_specific_wins() -> None:
     """A `*.shop.svc.cluster.local` rule applies; an exact-host rule beats it."""
     wild = rule(
         "host: '*.shop.svc.cluster.local'\ntrafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}\n"
@@ -225,9 +225,7 @@ def test_wildcard_rule_and_most_specific_wins(impl: Implementation) -> None:
         ("{httpHeaderName: x, maglev: {}}", "maglev", 1024, 65537),
     ],
 )
-def test_table_settings(
-    impl: Implementation, ch: str, algorithm: str, ring: int, table: int
-) -> None:
+def test_table_settings(ch: str, algorithm: str, ring: int, table: int) -> None:
     """ringHash.minimumRingSize, maglev.tableSize and the deprecated minimumRingSize map as Istio maps them."""
     m = mesh_of(
         PODS,
@@ -249,7 +247,7 @@ def test_table_settings(
         ("{httpQueryParameterName: user}", HashKey("query", "user")),
     ],
 )
-def test_the_four_hash_keys(impl: Implementation, ch: str, key: HashKey) -> None:
+def test_the_four_hash_keys(ch: str, key: HashKey) -> None:
     """Each consistentHash key becomes the matching hash policy entry."""
     m = mesh_of(
         PODS,
@@ -259,7 +257,7 @@ def test_the_four_hash_keys(impl: Implementation, ch: str, key: HashKey) -> None
     assert m.scenario().routes[0].hash_keys == (key, key)
 
 
-def test_use_source_ip_false_emits_no_policy(impl: Implementation) -> None:
+def test_use_source_ip_false_emits_no_policy() -> None:
     """useSourceIp: false keeps the ring but emits no hash policy (Envoy: random)."""
     m = mesh_of(
         PODS,
@@ -299,9 +297,7 @@ subsets:
     ("port", "v1", "v2"),
     [(8080, "subset-port", "subset"), (9090, "subset", "subset")],
 )
-def test_override_precedence_subset_port_subset_rule_port_rule(
-    impl: Implementation, port: int, v1: str, v2: str
-) -> None:
+def test_override_precedence_subset_port_subset_rule_port_rule(port: int, v1: str, v2: str) -> None:
     """Subset port-level beats subset, which beats rule port-level, which beats the rule."""
     split = SPLIT.replace("subset: v1}", f"subset: v1, port: {{number: {port}}}}}").replace(
         "subset: v2}", f"subset: v2, port: {{number: {port}}}}}"
@@ -311,7 +307,7 @@ def test_override_precedence_subset_port_subset_rule_port_rule(
     assert keys == (HashKey("header", v1), HashKey("header", v2))
 
 
-def test_rule_port_level_beats_rule_top_level(impl: Implementation) -> None:
+def test_rule_port_level_beats_rule_top_level() -> None:
     """Without subset policies, the rule's port-level setting for the port wins."""
     text = PRECEDENCE.split("subsets:")[0] + SUBSETS
     m = mesh_of(PODS, rule(text), vs(SPLIT))
@@ -323,7 +319,7 @@ def test_rule_port_level_beats_rule_top_level(impl: Implementation) -> None:
     assert m.scenario().routes[0].hash_keys == (HashKey("header", "dr-top"),) * 2
 
 
-def test_simple_load_balancer_overrides_a_hash(impl: Implementation) -> None:
+def test_simple_load_balancer_overrides_a_hash() -> None:
     """A subset with `simple: ROUND_ROBIN` emits no policy entry; the other keeps its own."""
     text = "host: web\ntrafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x}}}\nsubsets:\n  - {name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n  - {name: v2, labels: {version: v2}}\n"
     plan = mesh_of(PODS, rule(text), vs(SPLIT)).scenario().routes[0]
@@ -331,7 +327,7 @@ def test_simple_load_balancer_overrides_a_hash(impl: Implementation) -> None:
     assert plan.hash_keys == (HashKey("header", "x"),)
 
 
-def test_zero_weight_destinations_are_dropped(impl: Implementation) -> None:
+def test_zero_weight_destinations_are_dropped() -> None:
     """A 0-weight destination (the seed's risky: 0) is dropped with its policy entry."""
     split = SPLIT.replace("weight: 10\n", "weight: 0\n").replace("weight: 90", "weight: 100")
     m = mesh_of(
@@ -346,7 +342,7 @@ def test_zero_weight_destinations_are_dropped(impl: Implementation) -> None:
     assert plan.weights == {"v1": 100} and plan.hash_keys == (HashKey("header", "x"),)
 
 
-def test_single_destination_takes_all_traffic(impl: Implementation) -> None:
+def test_single_destination_takes_all_traffic() -> None:
     """One destination without a weight gets everything (the seed's all-pods example)."""
     m = load_mesh([str(EXAMPLE / "variants" / "all-pods"), str(EXAMPLE / "deployments.yaml")])
     (plan,) = m.scenario().routes
@@ -354,7 +350,7 @@ def test_single_destination_takes_all_traffic(impl: Implementation) -> None:
     assert len(plan.destinations[0].endpoints) == 3
 
 
-def test_destinations_on_two_services_get_distinct_selectors(impl: Implementation) -> None:
+def test_destinations_on_two_services_get_distinct_selectors() -> None:
     """Destinations on different hosts are named host/subset and select by service."""
     two = """
     apiVersion: networking.istio.io/v1
@@ -379,7 +375,7 @@ def test_destinations_on_two_services_get_distinct_selectors(impl: Implementatio
     }
 
 
-def test_http_routes_with_matches_are_kept_in_order(impl: Implementation) -> None:
+def test_http_routes_with_matches_are_kept_in_order() -> None:
     """Each http route becomes a plan; `match` blocks are kept for request matching."""
     http = """
     - name: pinned
@@ -393,7 +389,7 @@ def test_http_routes_with_matches_are_kept_in_order(impl: Implementation) -> Non
     assert routes[0].matches is not None and routes[1].matches is None
 
 
-def test_duplicate_rules_merge_as_istio_does(impl: Implementation) -> None:
+def test_duplicate_rules_merge_as_istio_does() -> None:
     """Two rules for one host: the first sets the policy, subsets are united."""
     a = rule(
         "host: web\ntrafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: a}}}\nsubsets: [{name: v1, labels: {version: v1}}]"
@@ -405,7 +401,7 @@ def test_duplicate_rules_merge_as_istio_does(impl: Implementation) -> None:
     assert m.scenario().routes[0].hash_keys == (HashKey("header", "a"),) * 2
 
 
-def test_stdin_and_directory_expansion(impl: Implementation, tmp_path: Path) -> None:
+def test_stdin_and_directory_expansion(tmp_path: Path) -> None:
     """-f DIR reads its .yaml/.yml/.json files in name order; '-' reads stdin."""
     (tmp_path / "b.yml").write_text(textwrap.dedent(PODS))
     (tmp_path / "a.yaml").write_text(rule("host: web\n" + SUBSETS))

@@ -1,0 +1,530 @@
+"""Istio and Kubernetes YAML -> a validated routing model (:class:`Mesh`) with ``FILE:LINE`` provenance.
+
+What is read (multi-document YAML, any number of files):
+
+* ``DestinationRule`` and ``VirtualService`` of ``networking.istio.io``
+  ``v1alpha3``, ``v1beta1`` or ``v1``;
+* ``Pod`` (labels, ``status.podIP``, container ports), ``Deployment``,
+  ``StatefulSet`` and ``ReplicaSet`` (pod template labels and ``replicas``),
+  ``Service`` (selector and ports), and ``List`` / ``*List`` documents such
+  as the output of ``kubectl get pods -o yaml``.
+
+What it means (spec §10, the Istio -> Envoy translation):
+
+* short host names (no dot) become ``NAME.NAMESPACE.svc.cluster.local``
+  using the resource's namespace (``default`` when it has none); names with
+  a dot are taken as they are, like Istio does; a DestinationRule host may be
+  a ``*.`` wildcard, and the most specific rule wins;
+* each route destination gets the ``loadBalancer`` of the first of: the
+  subset's port-level settings, the subset's policy, the rule's port-level
+  settings, the rule's top-level policy;
+* ``consistentHash`` gives the hash key (``httpHeaderName``, ``httpCookie``,
+  ``useSourceIp``, ``httpQueryParameterName``) and the table
+  (``ringHash.minimumRingSize``, ``maglev.tableSize``, or the deprecated
+  ``minimumRingSize``; ring hash with 1024 entries by default);
+* weighted destinations with weight 0 are dropped; a single destination
+  takes all the traffic whatever its weight;
+* Envoy mode's route hash policy is one entry per remaining destination that
+  has a ``consistentHash``, in route order, exactly as Istio emits it.
+
+Deployments have no IP addresses, so their pods get **synthetic, stable
+addresses**: a workload ``NAMESPACE/NAME`` gets the block
+``10.X.Y.0/24`` with ``X.Y`` taken from ``xxh64("NAMESPACE/NAME")``
+(collisions move to the next free block, in namespace/name order), and its
+replica *i* gets ``10.X.Y.(i + 2)`` (blocks continue for more than 250
+replicas).  A Pod with no ``status.podIP`` gets one address the same way,
+from its own name.  The same input therefore always gives the same
+addresses, whatever the file order.  Real Pods (with an IP) that match a
+Deployment's selector replace its synthetic pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .._source import InputError, Where
+from .._validate import (
+    MAX_DESTINATIONS,
+    MAX_PODS,
+    MAX_ROUTE_ENDPOINTS,
+    cap,
+)
+from .._validate import short as _short
+from ..hashing import xxh64
+from ._yaml import Budget, LDict, charge_text, expand_paths, read_input, read_stdin
+from .model import (
+    HOST_LABEL,
+    MAX_WEIGHT,
+    Destination,
+    Endpoint,
+    Pod,
+    RoutePlan,
+    Scenario,
+    _DestinationRule,
+    _HTTPRoute,
+    _RouteDestination,
+    _Service,
+    _VirtualService,
+    _Workload,
+)
+from .parse import (
+    _container_ports,
+    _labels,
+    _load_balancer,
+    _map,
+    _names,
+    _Reader,
+    _str,
+    resolve_host,
+)
+
+__all__ = ("Mesh", "load_mesh")
+
+
+# --------------------------------------------------------------------------
+# Loading.
+
+
+class _PodIndex:
+    """Pods by namespace and by ``(namespace, label, value)``, in pod order.
+
+    A selection scans only the shortest list among its labels, so resolving
+    many destinations (or workloads) costs about the pods they select, not
+    the pods of the input each time.
+    """
+
+    def __init__(self, pods: Sequence[Pod]) -> None:
+        self.size = len(pods)
+        self.by_ns: dict[str, list[Pod]] = {}
+        self.by_label: dict[tuple[str, str, str], list[Pod]] = {}
+        for p in pods:
+            self.by_ns.setdefault(p.namespace, []).append(p)
+            for k, v in p.labels.items():
+                self.by_label.setdefault((p.namespace, k, v), []).append(p)
+
+    def select(self, namespace: str, labels: Mapping[str, str]) -> list[Pod]:
+        """Return the pods of *namespace* whose labels contain *labels*."""
+        if not labels:
+            return list(self.by_ns.get(namespace, ()))
+        shortest = min(
+            (self.by_label.get((namespace, k, v), []) for k, v in labels.items()), key=len
+        )
+        items = list(labels.items())
+        return [p for p in shortest if all(p.labels.get(k) == v for k, v in items)]
+
+
+@dataclass
+class Mesh(_Reader):
+    """Everything read from the input files, before resolution."""
+
+    namespace: str = "default"
+    domain: str = "cluster.local"
+    pods: list[Pod] = field(default_factory=list)
+    workloads: list[_Workload] = field(default_factory=list)
+    services: list[_Service] = field(default_factory=list)
+    rules: list[_DestinationRule] = field(default_factory=list)
+    virtual_services: list[_VirtualService] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
+    _raw_pods: list[tuple[LDict, Where]] = field(default_factory=list)
+    # Resolution state: caches (a destination repeated over many routes
+    # selects its pods once) and the counts checked against the caps.
+    _host_pods: dict[str, tuple[list[Pod], _Service | None]] = field(default_factory=dict)
+    _members: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pod]] = field(default_factory=dict)
+    _destinations: int = 0
+    _endpoints: int = 0
+    _index: _PodIndex | None = None
+    _rules_for: dict[str, _DestinationRule | None] = field(default_factory=dict)
+
+    def finish(self) -> None:
+        """Turn raw Pods and workloads into :attr:`pods` (real first, then synthetic)."""
+        self._host_pods.clear()
+        self._members.clear()
+        taken: set[str] = set()
+        pending: list[tuple[str, str, dict[str, str], tuple[tuple[str, int], ...], str, Where]] = []
+        for doc, where in self._raw_pods:
+            name, ns, meta = self._meta(doc)
+            what = f"Pod {_short(name)}"
+            status = _map(doc, "status", what)
+            phase = _str(status, "phase", what) if status is not None else None
+            if phase in ("Succeeded", "Failed"):
+                self.notes.append(f"{where}: Pod {_short(name)} is {phase}; skipped")
+                continue
+            labels = _labels(meta, "labels", what)
+            ports = _container_ports(_map(doc, "spec", what), what)
+            ip = _str(status, "podIP", what) if status is not None else None
+            if ip:
+                taken.add(ip)
+                self.pods.append(Pod(name, ns, labels, ip, False, ports, "", where))
+            else:
+                pending.append((name, ns, labels, ports, "", where))
+        blocks = _BlockAllocator(taken)
+        for name, ns, labels, ports, owner, where in sorted(pending, key=lambda p: (p[1], p[0])):
+            ip = blocks.addresses(f"{ns}/{name}", 1)[0]
+            self.pods.append(Pod(name, ns, labels, ip, True, ports, owner, where))
+        real = _PodIndex(self.pods)
+        for w in sorted(self.workloads, key=lambda w: (w.namespace, w.name, w.kind)):
+            if w.selector and real.select(w.namespace, w.selector):
+                self.notes.append(
+                    f"{w.where}: {w.kind} {_short(w.name)} is represented by the Pods given"
+                )
+                continue
+            if len(self.pods) + w.replicas > MAX_PODS:
+                raise InputError(
+                    w.where,
+                    f"{w.kind} {_short(w.name)}: its {w.replicas} replicas make more than "
+                    f"{cap('MAX_PODS')} pods in the input",
+                )
+            for i, ip in enumerate(blocks.addresses(f"{w.namespace}/{w.name}", w.replicas)):
+                self.pods.append(
+                    Pod(
+                        f"{w.name}-{i}",
+                        w.namespace,
+                        dict(w.labels),
+                        ip,
+                        True,
+                        w.ports,
+                        f"{w.kind} {w.name}",
+                        w.where,
+                    )
+                )
+
+    # ---- resolution
+
+    def _rule_for(self, host: str) -> _DestinationRule | None:
+        if host not in self._rules_for:
+            self._rules_for[host] = self._find_rule(host)
+        return self._rules_for[host]
+
+    def _find_rule(self, host: str) -> _DestinationRule | None:
+        """Return the DestinationRule for an FQDN: exact host, else the longest wildcard.
+
+        Several rules for the same host are merged as Istio does: the first
+        (in file order) sets the traffic policy, subsets are the union with
+        the first definition of a name winning.
+        """
+        exact = [r for r in self.rules if r.host == host]
+        if not exact:
+            wild = [
+                r
+                for r in self.rules
+                if r.host == "*" or (r.host.startswith("*.") and host.endswith(r.host[1:]))
+            ]
+            if not wild:
+                return None
+            best = max(len(r.host) for r in wild)
+            exact = [r for r in wild if len(r.host) == best]
+        first = exact[0]
+        if len(exact) == 1:
+            return first
+        merged = dict(first.subsets)
+        policy = first.policy
+        for r in exact[1:]:
+            for k, v in r.subsets.items():
+                merged.setdefault(k, v)
+            if policy is None:
+                policy = r.policy
+        return _DestinationRule(
+            first.name, first.namespace, first.host, policy, merged, first.where, first.host_where
+        )
+
+    def _service_for(self, host: str) -> _Service | None:
+        for s in self.services:
+            if s.fqdn == host:
+                return s
+        return None
+
+    def _pod_index(self) -> _PodIndex:
+        if self._index is None or self._index.size != len(self.pods):
+            self._index = _PodIndex(self.pods)
+        return self._index
+
+    def host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
+        """Return the pods behind a service FQDN (Service selector, else its namespace)."""
+        found = self._host_pods.get(host)
+        if found is None:
+            found = self._find_host_pods(host, where)
+            self._host_pods[host] = found
+        return found
+
+    def _find_host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
+        svc = self._service_for(host)
+        if svc is not None:
+            if not svc.selector:
+                return [], svc
+            return self._pod_index().select(svc.namespace, svc.selector), svc
+        parts = host.split(".")
+        if len(parts) >= 3 and parts[2] == "svc":
+            return self._pod_index().select(parts[1], {}), None
+        raise InputError(
+            where,
+            f"host {_short(host)} is not a Kubernetes service name (NAME.NAMESPACE.svc.DOMAIN)",
+        )
+
+    def scenario(self, host: str | None = None) -> Scenario:
+        """Resolve the routes for *host* (or the only VirtualService/DestinationRule host).
+
+        :raises InputError: nothing to simulate, an ambiguous choice, or any
+            resolution error (a missing rule or subset, a subset without pods).
+        """
+        if not self.virtual_services and not self.rules:
+            raise InputError(None, "no VirtualService or DestinationRule in the input")
+        self._destinations = self._endpoints = 0
+        want = resolve_host(host, self.namespace, self.domain) if host else None
+        candidates: list[tuple[str, _VirtualService | None]] = []
+        for v in self.virtual_services:
+            for h in v.hosts:
+                candidates.append((h, v))
+        if not self.virtual_services:
+            candidates = [(r.host, None) for r in self.rules if not r.host.startswith("*")]
+        if want is not None:
+            chosen = [c for c in candidates if c[0] == want]
+            if not chosen:
+                known = _names(sorted({c[0] for c in candidates}), quote=False)
+                raise InputError(None, f"--host {_short(host)}: no such host (known: {known})")
+        else:
+            hosts = sorted({c[0] for c in candidates})
+            if len(hosts) != 1:
+                raise InputError(
+                    None,
+                    f"the input routes several hosts ({_names(hosts, quote=False)}); choose one with --host",
+                )
+            chosen = [c for c in candidates if c[0] == hosts[0]]
+        fqdn, vs = chosen[0]
+        if vs is None:
+            rule = self._rule_for(fqdn)
+            assert rule is not None
+            fake = _HTTPRoute(
+                "default",
+                0,
+                None,
+                [_RouteDestination(fqdn, None, None, 100, rule.where, rule.where)],
+                rule.where,
+            )
+            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}")]
+            return Scenario(fqdn, f"DestinationRule {_short(rule.name)}", tuple(routes), rule.where)
+        if len(chosen) > 1:
+            names = _names(c[1].name for c in chosen if c[1] is not None)
+            raise InputError(
+                vs.where, f"host {_short(fqdn)} is in several VirtualServices ({names}); keep one"
+            )
+        if not vs.http:
+            raise InputError(vs.where, f"VirtualService {_short(vs.name)} has no http routes")
+        routes = [self._plan(r, f"VirtualService {_short(vs.name)}") for r in vs.http]
+        return Scenario(fqdn, f"VirtualService {_short(vs.name)}", tuple(routes), vs.where)
+
+    def _plan(self, route: _HTTPRoute, owner: str) -> RoutePlan:
+        what = f"{owner} route {_short(route.name)}"
+        live = route.destinations
+        if len(live) > 1:
+            live = [d for d in live if d.weight > 0]
+            if not live and route.destinations:
+                raise InputError(
+                    route.destinations[0].weight_where, f"{what}: every destination has weight 0"
+                )
+            total = sum(d.weight for d in live)
+            if total > MAX_WEIGHT:
+                raise InputError(
+                    live[-1].weight_where,
+                    f"{what}: the weights add up to {total}, more than 2**32 - 1",
+                )
+        if len(live) == 1 and live[0].weight == 0:
+            # A single destination takes all the traffic whatever its weight.
+            d0 = live[0]
+            live = [_RouteDestination(d0.host, d0.subset, d0.port, 100, d0.where, d0.weight_where)]
+        hosts = {d.host for d in live}
+        dests: list[Destination] = []
+        names: set[str] = set()
+        for d in live:
+            rule = self._rule_for(d.host)
+            if rule is None:
+                raise InputError(
+                    d.where,
+                    f"{what} sends traffic to host {_short(d.host)}, but no DestinationRule has "
+                    "that host (a DestinationRule defines the subsets and the consistentHash)",
+                )
+            self._destinations += 1
+            if self._destinations > MAX_DESTINATIONS:
+                raise InputError(
+                    d.where,
+                    f"{what}: the routes have more than {cap('MAX_DESTINATIONS')} destinations "
+                    "in all",
+                )
+            _, svc = self.host_pods(d.host, d.where)
+            selector = {HOST_LABEL: d.host}
+            subset = None
+            if d.subset is not None:
+                subset = rule.subsets.get(d.subset)
+                if subset is None:
+                    known = _names(rule.subsets)
+                    raise InputError(
+                        d.where,
+                        f"{what}: subset {_short(d.subset)} is not defined in DestinationRule "
+                        f"{_short(rule.name)} ({rule.where}; its subsets: {known})",
+                    )
+                selector.update(subset.labels)
+            key = (d.host, tuple(selector.items()))
+            members = self._members.get(key)
+            if members is None:
+                labels = {k: v for k, v in selector.items() if k != HOST_LABEL}
+                if svc is None:
+                    ns = d.host.split(".")[1]
+                    members = self._pod_index().select(ns, labels)
+                elif not svc.selector or any(
+                    svc.selector.get(k, v) != v for k, v in labels.items()
+                ):
+                    members = []  # no pods, or the subset contradicts the Service selector
+                else:
+                    members = self._pod_index().select(svc.namespace, {**svc.selector, **labels})
+                self._members[key] = members
+            port, endpoints = _endpoints(d, svc, members)
+            self._endpoints += len(endpoints)
+            if self._endpoints > MAX_ROUTE_ENDPOINTS:
+                raise InputError(
+                    d.where,
+                    f"{what}: the route destinations have more than "
+                    f"{cap('MAX_ROUTE_ENDPOINTS')} endpoints in all",
+                )
+            if not endpoints:
+                target = subset.where if subset is not None else rule.where
+                label = (
+                    f"subset {_short(d.subset)}" if subset is not None else f"host {_short(d.host)}"
+                )
+                pairs = [f"{k}={v}" for k, v in selector.items() if k != HOST_LABEL]
+                sel = _names(pairs, quote=False) if pairs else ""
+                raise InputError(
+                    target,
+                    f"DestinationRule {_short(rule.name)} {label} selects no pods"
+                    + (f" (labels {sel})" if sel else "")
+                    + f"; it receives traffic from {what}",
+                )
+            lb = _load_balancer(rule, subset, port)
+            name = d.subset if d.subset is not None else d.host.split(".")[0]
+            if len(hosts) > 1 and d.subset is not None:
+                name = f"{d.host.split('.')[0]}/{d.subset}"
+            if name in names:
+                raise InputError(
+                    d.where,
+                    f"{what}: destination {_short(name)} is listed twice; merge the weights",
+                )
+            names.add(name)
+            dests.append(
+                Destination(
+                    name, d.host, d.subset, port, d.weight, selector, lb, endpoints, d.where
+                )
+            )
+        return RoutePlan(
+            route.index,
+            route.name,
+            tuple(route.matches) if route.matches is not None else None,
+            tuple(dests),
+            route.where,
+        )
+
+
+def _endpoints(
+    d: _RouteDestination, svc: _Service | None, pods: Sequence[Pod]
+) -> tuple[int, tuple[Endpoint, ...]]:
+    """Return the service port and the ``podIP:targetPort`` endpoints."""
+    if svc is not None and svc.ports:
+        if d.port is not None:
+            match = [p for p in svc.ports if p[1] == d.port]
+            if not match:
+                known = _names((p[1] for p in svc.ports), quote=False)
+                raise InputError(
+                    d.where, f"Service {_short(svc.name)} has no port {d.port} (its ports: {known})"
+                )
+            sp = match[0]
+        elif len(svc.ports) == 1:
+            sp = svc.ports[0]
+        else:
+            raise InputError(
+                d.where,
+                f"Service {_short(svc.name)} has several ports; the destination must set port.number",
+            )
+        out = []
+        for p in pods:
+            target = sp[2]
+            tp = p.port_named(target) if isinstance(target, str) else target
+            if tp is None:
+                continue  # Kubernetes leaves such pods out of the endpoints
+            out.append(Endpoint(_join(p.ip, tp), p))
+        return sp[1], tuple(out)
+    if d.port is not None:
+        return d.port, tuple(Endpoint(_join(p.ip, d.port), p) for p in pods)
+    # No Service and no destination port: each pod's own first containerPort
+    # (podIP:containerPort), 80 for a pod that declares none.
+    ports = [next((pp for _, pp in p.ports), 80) for p in pods]
+    first = ports[0] if ports else 80
+    return first, tuple(Endpoint(_join(p.ip, pp), p) for p, pp in zip(pods, ports, strict=True))
+
+
+def _join(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+class _BlockAllocator:
+    """Stable synthetic addresses in 10.0.0.0/8 (see the module docstring)."""
+
+    def __init__(self, taken: Iterable[str]) -> None:
+        self._used_blocks: set[int] = set()
+        for ip in taken:
+            parts = ip.split(".")
+            if len(parts) == 4 and parts[0] == "10" and all(x.isdigit() for x in parts):
+                self._used_blocks.add(int(parts[1]) * 256 + int(parts[2]))
+
+    def _block(self, name: str) -> int:
+        b = xxh64(name) & 0xFFFF
+        while b in self._used_blocks:
+            b = (b + 1) & 0xFFFF
+        self._used_blocks.add(b)
+        return b
+
+    def addresses(self, name: str, count: int) -> list[str]:
+        out: list[str] = []
+        block = self._block(name)
+        for i in range(count):
+            j = i % 250
+            if i and j == 0:
+                block = self._block(f"{name}#{i // 250}")
+            out.append(f"10.{block >> 8}.{block & 0xFF}.{j + 2}")
+        return out
+
+
+def load_mesh(
+    paths: Sequence[str],
+    endpoints: Sequence[str] = (),
+    *,
+    namespace: str = "default",
+    domain: str = "cluster.local",
+    stdin_text: str | None = None,
+) -> Mesh:
+    """Read every ``-f`` path (files or directories) and ``--endpoints`` file.
+
+    Every path is checked before any is read; ``-`` reads standard input
+    (or *stdin_text* when given), once.  The inputs together are held to the
+    caps of one :class:`~hashlb.istio._yaml.Budget` (bytes, files, YAML nodes).
+
+    :raises InputError: unreadable, malformed or oversized input (with ``FILE:LINE``).
+    """
+    mesh = Mesh(namespace=namespace, domain=domain)
+    groups = [
+        (expand_paths(group, mesh.budget), only)
+        for group, only in ((paths, False), (endpoints, True))
+    ]
+    for files, only_pods in groups:
+        for p in files:
+            if str(p) == "-":
+                name = "<stdin>"
+                if stdin_text is None:
+                    text = read_stdin(mesh.budget)
+                else:
+                    charge_text(stdin_text, name, mesh.budget)
+                    text = stdin_text
+            else:
+                name = str(p)
+                text = read_input(p, mesh.budget, name)
+            mesh.add_text(text, name, endpoints_only=only_pods)
+    mesh.finish()
+    return mesh

@@ -1,0 +1,269 @@
+"""The parsed Istio model: hash keys, load balancers, pods, destinations, route plans.
+
+These are the values :func:`hashlb.istio.load_mesh` resolves a mesh into
+(:meth:`hashlb.istio.Mesh.scenario`), and what :mod:`hashlb.istio.translate`
+turns into :class:`hashlb.Router` objects.  Every value remembers where in
+the input it came from (:class:`~hashlb.istio.Where`), for error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .._source import Where
+from ._yaml import LDict
+
+__all__ = (
+    "DEFAULT_MIN_RING_SIZE",
+    "DEFAULT_TABLE_SIZE",
+    "HOST_LABEL",
+    "MAX_WEIGHT",
+    "Destination",
+    "Endpoint",
+    "HashKey",
+    "LoadBalancer",
+    "Pod",
+    "RoutePlan",
+    "Scenario",
+)
+
+#: The label added to every simulated host naming the service (FQDN) it
+#: belongs to; each subset selector includes it, so destinations on
+#: different services never share hosts.
+HOST_LABEL = "hashlb.cli/service"
+
+ISTIO_GROUP = "networking.istio.io"
+ISTIO_VERSIONS = ("v1alpha3", "v1beta1", "v1")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
+#: Kinds that do not change where a request goes; they are skipped.
+IGNORED_KINDS = frozenset(
+    {
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Ingress",
+        "Gateway",
+        "Sidecar",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "RequestAuthentication",
+        "Telemetry",
+        "Endpoints",
+        "EndpointSlice",
+    }
+)
+SUPPORTED_KINDS = ("DestinationRule", "VirtualService", "Pod", *WORKLOAD_KINDS, "Service", "List")
+
+DEFAULT_MIN_RING_SIZE = 1024
+DEFAULT_TABLE_SIZE = 65537
+MAX_WEIGHT = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class HashKey:
+    """One Istio ``consistentHash`` key, i.e. one Envoy route ``hash_policy`` entry.
+
+    ``kind`` is ``"header"``, ``"cookie"``, ``"source_ip"`` or ``"query"``;
+    ``cookie_ttl`` is in seconds (``None``: no ttl, so no cookie is generated).
+    """
+
+    kind: str
+    name: str = ""
+    cookie_path: str = ""
+    cookie_ttl: float | None = None
+    where: Where | None = field(default=None, compare=False)
+
+    def describe(self) -> str:
+        """Return a short form such as ``header:x-user`` (the ``--key`` syntax)."""
+        if self.kind == "source_ip":
+            return "source-ip"
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """The load balancer Istio configures for one destination cluster.
+
+    ``algorithm`` is ``"ring_hash"``, ``"maglev"`` or ``"simple"`` (no
+    consistent hash: round robin, least request or random, which the
+    simulator models as a uniformly random pick).  ``hash_key`` is None for
+    ``"simple"`` and for ``useSourceIp: false`` (Envoy then has no hash
+    policy entry and picks at random).
+    """
+
+    algorithm: str
+    min_ring_size: int = DEFAULT_MIN_RING_SIZE
+    table_size: int = DEFAULT_TABLE_SIZE
+    hash_key: HashKey | None = None
+    level: str = "default"
+    where: Where | None = field(default=None, compare=False)
+
+    def describe(self) -> str:
+        """Return e.g. ``ring_hash(minimumRingSize=1024) on header:x-user``."""
+        if self.algorithm == "simple":
+            return f"{self.level} (no consistentHash)"
+        size = (
+            f"minimumRingSize={self.min_ring_size}"
+            if self.algorithm == "ring_hash"
+            else f"tableSize={self.table_size}"
+        )
+        key = self.hash_key.describe() if self.hash_key else "no hash key"
+        return f"{self.algorithm}({size}) on {key}"
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod: name, labels, IP (real or synthetic) and container ports."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    ip: str
+    synthetic: bool
+    ports: tuple[tuple[str, int], ...]  # (port name, containerPort), in container order
+    owner: str
+    where: Where
+
+    def port_named(self, name: str) -> int | None:
+        """Return the container port with this name, or None."""
+        for n, p in self.ports:
+            if n == name:
+                return p
+        return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One upstream endpoint of a destination: ``podIP:targetPort``."""
+
+    address: str
+    pod: Pod
+
+
+@dataclass
+class _Workload:
+    kind: str
+    name: str
+    namespace: str
+    selector: dict[str, str]
+    labels: dict[str, str]
+    replicas: int
+    ports: tuple[tuple[str, int], ...]
+    where: Where
+
+
+@dataclass
+class _Service:
+    name: str
+    namespace: str
+    fqdn: str
+    selector: dict[str, str]
+    ports: list[tuple[str, int, int | str]]  # (name, port, targetPort)
+    where: Where
+
+
+@dataclass
+class _Subset:
+    name: str
+    labels: dict[str, str]
+    policy: LDict | None
+    where: Where
+
+
+@dataclass
+class _DestinationRule:
+    name: str
+    namespace: str
+    host: str
+    policy: LDict | None
+    subsets: dict[str, _Subset]
+    where: Where
+    host_where: Where
+
+
+@dataclass
+class _RouteDestination:
+    host: str
+    subset: str | None
+    port: int | None
+    weight: int
+    where: Where
+    weight_where: Where
+
+
+@dataclass
+class _HTTPRoute:
+    name: str
+    index: int
+    matches: list[LDict] | None
+    destinations: list[_RouteDestination]
+    where: Where
+
+
+@dataclass
+class _VirtualService:
+    name: str
+    namespace: str
+    hosts: list[str]
+    http: list[_HTTPRoute]
+    where: Where
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A resolved route destination: where a share of the traffic goes."""
+
+    name: str  # the subset name shown to users (unique within a route)
+    host: str  # FQDN
+    subset: str | None
+    port: int
+    weight: int
+    selector: Mapping[str, str]  # includes HOST_LABEL
+    lb: LoadBalancer
+    endpoints: tuple[Endpoint, ...]
+    where: Where
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """One ``http`` route of the VirtualService, ready to simulate."""
+
+    index: int
+    name: str
+    matches: tuple[LDict, ...] | None  # None: matches every request
+    destinations: tuple[Destination, ...]  # non-zero weights only
+    where: Where
+
+    @property
+    def hash_keys(self) -> tuple[HashKey, ...]:
+        """Envoy's route ``hash_policy``: one entry per destination with a hash key."""
+        return tuple(d.lb.hash_key for d in self.destinations if d.lb.hash_key is not None)
+
+    @property
+    def weights(self) -> dict[str, int]:
+        """Subset name -> configured weight, in route order."""
+        return {d.name: d.weight for d in self.destinations}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What ``hashlb simulate`` runs: the routes of one VirtualService host."""
+
+    host: str
+    source: str  # e.g. "VirtualService 'x'"
+    routes: tuple[RoutePlan, ...]
+    where: Where
+
+    @property
+    def destinations(self) -> list[Destination]:
+        """Every destination of every route, in order (names may repeat across routes)."""
+        return [d for r in self.routes for d in r.destinations]

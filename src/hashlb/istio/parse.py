@@ -1,0 +1,715 @@
+"""Parsing the Istio and Kubernetes documents, field by field, with ``FILE:LINE`` errors.
+
+:class:`_Reader` (the reading half of :class:`hashlb.istio.Mesh`) takes each
+document of a YAML stream: ``DestinationRule`` and ``VirtualService``
+(``networking.istio.io``), ``Pod``, ``Deployment``, ``StatefulSet``,
+``ReplicaSet``, ``Service`` and ``List``.  The functions below check one
+field at a time and raise :class:`~hashlb.istio.InputError` naming the
+field, its position and a short form of the bad value; the traffic policy
+helpers apply Istio's ``loadBalancer`` precedence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .._policy_py import _load_re2, _regex_engine
+from .._ring_py import MAX_RING_SIZE
+from .._source import InputError, Where
+from .._validate import (
+    MAX_INT_DIGITS,
+    MAX_MATCH_CONDITIONS,
+    MAX_PODS,
+    MAX_ROUTES,
+    MAX_SUBSETS,
+    cap,
+)
+from .._validate import clip as _clip
+from .._validate import is_prime as _is_prime
+from .._validate import short as _short
+from ..maglev import MAX_TABLE_SIZE
+from ._yaml import Budget, LDict, LList, load_yaml_documents
+from .model import (
+    DEFAULT_MIN_RING_SIZE,
+    DEFAULT_TABLE_SIZE,
+    IGNORED_KINDS,
+    ISTIO_GROUP,
+    ISTIO_VERSIONS,
+    MAX_WEIGHT,
+    SUPPORTED_KINDS,
+    WORKLOAD_KINDS,
+    HashKey,
+    LoadBalancer,
+    Pod,
+    _DestinationRule,
+    _HTTPRoute,
+    _RouteDestination,
+    _Service,
+    _Subset,
+    _VirtualService,
+    _Workload,
+)
+
+__all__ = ("match_regex", "resolve_host")
+
+_HASH_KEYS = ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")
+_CH_FIELDS = frozenset({*_HASH_KEYS, "ringHash", "maglev", "minimumRingSize"})
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+# --------------------------------------------------------------------------
+# Small typed accessors that raise InputError with the position.
+
+
+def _names(items: Iterable[object], *, quote: bool = True, limit: int = 8) -> str:
+    """Return a short list for a message: ``'a', 'b', ... (12 in all)``; ``none`` if empty."""
+    shown: list[str] = []
+    total = 0
+    for item in items:
+        total += 1
+        if total <= limit:
+            shown.append(_short(item, 60) if quote else _clip(str(item), 60))
+    if not total:
+        return "none"
+    return ", ".join(shown) + (f", ... ({total} in all)" if total > limit else "")
+
+
+def _kind_name(doc: LDict) -> str:
+    meta = doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return f"{doc.get('kind')} {_short(name)}" if name else str(doc.get("kind"))
+
+
+def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
+        return None
+    if not isinstance(value, LDict):
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be a mapping, got {type(value).__name__}"
+        )
+    return value
+
+
+def _list(parent: LDict, key: str, what: str) -> LList:
+    value = parent.get(key)
+    if value is None:
+        return LList()
+    if not isinstance(value, LList):
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be a list, got {type(value).__name__}"
+        )
+    return value
+
+
+def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str | None:
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be a string, got {type(value).__name__}"
+        )
+    text = str(value)
+    if required and not text:
+        raise InputError(parent.at(key), f"{what}: {_short(key)} must not be empty")
+    return text
+
+
+def _int(
+    parent: LDict, key: str, what: str, low: int, high: int, *, default: int | None = None
+) -> int | None:
+    """Return an integer field; protobuf JSON also accepts decimal strings."""
+    value = parent.get(key)
+    if value is None:
+        return default
+    ok = not isinstance(value, bool)
+    if ok and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = _decimal(value, parent.at(key), f"{what}: {_short(key)}")
+    if not ok or not isinstance(value, int):
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be an integer, got {_short(value)}"
+        )
+    if not low <= value <= high:
+        raise InputError(
+            parent.at(key), f"{what}: {_short(key)} must be in [{low}, {high}], got {_short(value)}"
+        )
+    return value
+
+
+def _decimal(text: str, where: Where, what: str) -> int:
+    """Convert a decimal string field, refusing more than MAX_INT_DIGITS characters."""
+    digits = text.strip()
+    if len(digits) > MAX_INT_DIGITS:
+        raise InputError(
+            where,
+            f"{what}: an integer of {len(digits)} characters is too long ({cap('MAX_INT_DIGITS')})",
+        )
+    return int(digits)
+
+
+def _labels(parent: LDict | None, key: str, what: str) -> dict[str, str]:
+    if parent is None:
+        return {}
+    value = _map(parent, key, what)
+    if value is None:
+        return {}
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if v is None or isinstance(v, (LDict, LList)):
+            raise InputError(value.at(k), f"{what}: label {_short(k)} must have a string value")
+        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def _duration_seconds(value: object, where: Where, what: str) -> float:
+    """Parse a protobuf/Go duration (``"3600s"``, ``"1h30m"``, ``"0s"``) or a number."""
+    if isinstance(value, bool):
+        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) <= 64 and _DURATION.match(value.strip()):
+        seconds = sum(
+            float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value.strip())
+        )
+    else:
+        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
+    if seconds < 0:
+        raise InputError(where, f"{what}: a duration must not be negative, got {_short(value)}")
+    return seconds
+
+
+def resolve_host(name: str, namespace: str, domain: str) -> str:
+    """Return Istio's FQDN for a host: short names get ``.NS.svc.DOMAIN``."""
+    name = name.strip().lower()
+    if "." in name or name == "*" or not name:
+        return name
+    return f"{name}.{namespace}.svc.{domain}"
+
+
+# --------------------------------------------------------------------------
+# Reading documents (the first half of Mesh).
+
+
+class _Reader:
+    """Read documents into the raw records of :class:`hashlb.istio.Mesh` (its base class)."""
+
+    namespace: str
+    domain: str
+    pods: list[Pod]
+    workloads: list[_Workload]
+    services: list[_Service]
+    rules: list[_DestinationRule]
+    virtual_services: list[_VirtualService]
+    notes: list[str]
+    budget: Budget
+    _raw_pods: list[tuple[LDict, Where]]
+    _rules_for: dict[str, _DestinationRule | None]
+
+    def add_text(self, text: str, filename: str, *, endpoints_only: bool = False) -> None:
+        """Add every document of one YAML text (counted against the run's caps)."""
+        for doc, where in load_yaml_documents(text, filename, self.budget):
+            self._add_doc(doc, where, endpoints_only)
+
+    def _count_pods(self, where: Where, what: str) -> None:
+        if len(self._raw_pods) > MAX_PODS:
+            raise InputError(
+                where,
+                f"{what}: the input has more than {cap('MAX_PODS')} pods "
+                "(Pods plus the replicas of Deployments, StatefulSets and ReplicaSets)",
+            )
+
+    def _add_doc(self, doc: Any, where: Where, endpoints_only: bool) -> None:
+        if not isinstance(doc, LDict):
+            raise InputError(
+                where, f"expected a Kubernetes object (a mapping), got {type(doc).__name__}"
+            )
+        kind = doc.get("kind")
+        if kind is None:
+            raise InputError(doc.where, "the document has no 'kind'")
+        if not isinstance(kind, str):
+            raise InputError(doc.at("kind"), f"'kind' must be a string, got {_short(kind)}")
+        if kind == "List" or (kind.endswith("List") and "items" in doc):
+            for i, item in enumerate(_list(doc, "items", kind)):
+                self._add_doc(item, _list(doc, "items", kind).at(i), endpoints_only)
+            return
+        if endpoints_only and kind != "Pod":
+            raise InputError(
+                doc.at("kind"),
+                f"--endpoints files hold Pods (or a List of Pods), got kind {_short(kind)}",
+            )
+        raw_api = doc.get("apiVersion", "")
+        api = raw_api if isinstance(raw_api, str) else _short(raw_api)
+        if kind in ("DestinationRule", "VirtualService"):
+            group, _, version = api.partition("/")
+            if group != ISTIO_GROUP or version not in ISTIO_VERSIONS:
+                raise InputError(
+                    doc.at("apiVersion"),
+                    f"{kind}: unsupported apiVersion {_short(api)} (expected {ISTIO_GROUP}/"
+                    + "|".join(ISTIO_VERSIONS)
+                    + ")",
+                )
+            if kind == "DestinationRule":
+                self._add_rule(doc)
+            else:
+                self._add_virtual_service(doc)
+        elif kind == "Pod":
+            self._raw_pods.append((doc, doc.where))
+            self._count_pods(doc.where, "Pod")
+        elif kind in WORKLOAD_KINDS:
+            self._add_workload(doc, kind)
+        elif kind == "Service":
+            self._add_service(doc)
+        elif kind in IGNORED_KINDS:
+            self.notes.append(f"{doc.at('kind')}: {kind} does not change routing; skipped")
+        else:
+            raise InputError(
+                doc.at("kind"),
+                f"unknown kind {_short(kind)} (supported: {', '.join(SUPPORTED_KINDS)})",
+            )
+
+    def _meta(self, doc: LDict) -> tuple[str, str, LDict]:
+        what = str(doc.get("kind"))
+        meta = _map(doc, "metadata", what, required=True)
+        assert meta is not None
+        name = _str(meta, "name", what, required=True) or ""
+        ns = _str(meta, "namespace", what) or self.namespace
+        return name, ns, meta
+
+    def _add_rule(self, doc: LDict) -> None:
+        self._rules_for.clear()
+        name, ns, _ = self._meta(doc)
+        what = f"DestinationRule {_short(name)}"
+        spec = _map(doc, "spec", what, required=True)
+        assert spec is not None
+        host = _str(spec, "host", what, required=True) or ""
+        policy = _map(spec, "trafficPolicy", what)
+        if policy is not None:
+            _check_policy(policy, what)
+        subsets: dict[str, _Subset] = {}
+        items = _list(spec, "subsets", what)
+        if len(items) > MAX_SUBSETS:
+            raise InputError(
+                items.at(MAX_SUBSETS), f"{what}: more than {cap('MAX_SUBSETS')} subsets"
+            )
+        for i, item in enumerate(items):
+            if not isinstance(item, LDict):
+                raise InputError(items.at(i), f"{what}: each subset must be a mapping")
+            sname = _str(item, "name", f"{what} subset", required=True) or ""
+            swhat = f"{what} subset {_short(sname)}"
+            if sname in subsets:
+                raise InputError(item.at("name"), f"{swhat} is defined twice")
+            spolicy = _map(item, "trafficPolicy", swhat)
+            if spolicy is not None:
+                _check_policy(spolicy, swhat)
+            subsets[sname] = _Subset(sname, _labels(item, "labels", swhat), spolicy, item.where)
+        self.rules.append(
+            _DestinationRule(
+                name,
+                ns,
+                resolve_host(host, ns, self.domain),
+                policy,
+                subsets,
+                doc.where,
+                spec.at("host"),
+            )
+        )
+
+    def _add_virtual_service(self, doc: LDict) -> None:
+        name, ns, _ = self._meta(doc)
+        what = f"VirtualService {_short(name)}"
+        spec = _map(doc, "spec", what, required=True)
+        assert spec is not None
+        raw_hosts = _list(spec, "hosts", what)
+        if not raw_hosts:
+            raise InputError(spec.where, f"{what}: 'hosts' must list at least one host")
+        hosts = []
+        for i, h in enumerate(raw_hosts):
+            if not isinstance(h, str) or not h:
+                raise InputError(raw_hosts.at(i), f"{what}: each host must be a non-empty string")
+            hosts.append(resolve_host(h, ns, self.domain))
+        if spec.get("delegate") is not None:  # pragma: no cover - checked per route below
+            raise InputError(spec.at("delegate"), f"{what}: delegate is not supported")
+        routes: list[_HTTPRoute] = []
+        http = _list(spec, "http", what)
+        if len(http) > MAX_ROUTES:
+            raise InputError(
+                http.at(MAX_ROUTES), f"{what}: more than {cap('MAX_ROUTES')} http routes"
+            )
+        conditions = 0
+        for i, item in enumerate(http):
+            if not isinstance(item, LDict):
+                raise InputError(http.at(i), f"{what}: each http route must be a mapping")
+            route = self._http_route(item, i, what, ns)
+            for m in route.matches or ():
+                conditions += _conditions(m)
+                if conditions > MAX_MATCH_CONDITIONS:
+                    raise InputError(
+                        m.where,
+                        f"{what}: the http routes have more than {cap('MAX_MATCH_CONDITIONS')} "
+                        "match conditions (each request is tested against them in order)",
+                    )
+            routes.append(route)
+        self.virtual_services.append(_VirtualService(name, ns, hosts, routes, doc.where))
+
+    def _http_route(self, item: LDict, index: int, what: str, ns: str) -> _HTTPRoute:
+        rname = _str(item, "name", what) or f"http[{index}]"
+        rwhat = f"{what} route {_short(rname)}"
+        if item.get("delegate") is not None:
+            raise InputError(item.at("delegate"), f"{rwhat}: delegate is not supported")
+        matches: list[LDict] | None = None
+        if item.get("match") is not None:
+            mlist = _list(item, "match", rwhat)
+            matches = []
+            for j, m in enumerate(mlist):
+                if not isinstance(m, LDict):
+                    raise InputError(mlist.at(j), f"{rwhat}: each match must be a mapping")
+                _check_match(m, rwhat)
+                matches.append(m)
+        dests: list[_RouteDestination] = []
+        rlist = _list(item, "route", rwhat)
+        if len(rlist) > MAX_SUBSETS:
+            raise InputError(
+                rlist.at(MAX_SUBSETS), f"{rwhat}: more than {cap('MAX_SUBSETS')} destinations"
+            )
+        for j, r in enumerate(rlist):
+            if not isinstance(r, LDict):
+                raise InputError(rlist.at(j), f"{rwhat}: each route destination must be a mapping")
+            d = _map(r, "destination", rwhat, required=True)
+            assert d is not None
+            host = _str(d, "host", f"{rwhat} destination", required=True) or ""
+            subset = _str(d, "subset", f"{rwhat} destination")
+            port = None
+            pmap = _map(d, "port", f"{rwhat} destination")
+            if pmap is not None:
+                port = _int(pmap, "number", f"{rwhat} destination port", 1, 65535)
+            weight = _weight(r, rwhat)
+            dests.append(
+                _RouteDestination(
+                    resolve_host(host, ns, self.domain),
+                    subset,
+                    port,
+                    weight,
+                    r.where,
+                    r.at("weight"),
+                )
+            )
+        return _HTTPRoute(rname, index, matches, dests, item.where)
+
+    def _add_workload(self, doc: LDict, kind: str) -> None:
+        name, ns, _ = self._meta(doc)
+        what = f"{kind} {_short(name)}"
+        spec = _map(doc, "spec", what, required=True)
+        assert spec is not None
+        replicas = _int(spec, "replicas", what, 0, MAX_PODS, default=1)
+        assert replicas is not None
+        template = _map(spec, "template", what, required=True)
+        assert template is not None
+        tmeta = _map(template, "metadata", f"{what} template")
+        labels = _labels(tmeta, "labels", f"{what} template")
+        sel = _map(spec, "selector", what)
+        selector = _labels(sel, "matchLabels", f"{what} selector") if sel else dict(labels)
+        pspec = _map(template, "spec", f"{what} template")
+        ports = _container_ports(pspec, what)
+        self.workloads.append(
+            _Workload(kind, name, ns, selector, labels, replicas, ports, doc.where)
+        )
+
+    def _add_service(self, doc: LDict) -> None:
+        name, ns, _ = self._meta(doc)
+        what = f"Service {_short(name)}"
+        spec = _map(doc, "spec", what) or LDict()
+        selector = _labels(spec, "selector", what)
+        ports: list[tuple[str, int, int | str]] = []
+        plist = _list(spec, "ports", what)
+        for i, p in enumerate(plist):
+            if not isinstance(p, LDict):
+                raise InputError(plist.at(i), f"{what}: each port must be a mapping")
+            number = _int(p, "port", f"{what} port", 1, 65535)
+            if number is None:
+                raise InputError(p.where, f"{what}: a port needs 'port'")
+            target: int | str = number
+            raw = p.get("targetPort")
+            if isinstance(raw, str) and not raw.isdigit():
+                target = raw
+            elif raw is not None:
+                t = _int(p, "targetPort", f"{what} port", 1, 65535)
+                assert t is not None
+                target = t
+            ports.append((_str(p, "name", what) or "", number, target))
+        self.services.append(
+            _Service(name, ns, f"{name}.{ns}.svc.{self.domain}", selector, ports, doc.where)
+        )
+
+    # ---- pods
+
+
+def _weight(r: LDict, what: str) -> int:
+    raw = r.get("weight")
+    if raw is None:
+        return 0
+    value: object = raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
+        value = _decimal(raw, r.at("weight"), f"{what}: weight")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(
+            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
+        )
+    if not 0 <= value <= MAX_WEIGHT:
+        raise InputError(
+            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
+        )
+    return value
+
+
+def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], ...]:
+    if pspec is None:
+        return ()
+    out: list[tuple[str, int]] = []
+    containers = _list(pspec, "containers", what)
+    for i, c in enumerate(containers):
+        if not isinstance(c, LDict):
+            raise InputError(containers.at(i), f"{what}: each container must be a mapping")
+        plist = _list(c, "ports", f"{what} container")
+        for j, p in enumerate(plist):
+            if not isinstance(p, LDict):
+                raise InputError(plist.at(j), f"{what}: each container port must be a mapping")
+            number = _int(p, "containerPort", f"{what} container port", 1, 65535)
+            if number is None:
+                raise InputError(p.where, f"{what}: a container port needs 'containerPort'")
+            out.append((_str(p, "name", what) or "", number))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------
+# Traffic policy.
+
+_LB_FIELDS = frozenset(
+    {"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"}
+)
+_MATCH_FIELDS = frozenset(
+    {"name", "uri", "headers", "withoutHeaders", "queryParams", "ignoreUriCase", "method"}
+)
+
+
+def _check_policy(policy: LDict, what: str) -> None:
+    """Validate the parts of a trafficPolicy the simulator uses (eagerly, for positions)."""
+    lb = _map(policy, "loadBalancer", what)
+    if lb is not None:
+        _check_lb(lb, what)
+    pls = _list(policy, "portLevelSettings", what)
+    for i, item in enumerate(pls):
+        if not isinstance(item, LDict):
+            raise InputError(pls.at(i), f"{what}: each portLevelSettings entry must be a mapping")
+        port = _map(item, "port", f"{what} portLevelSettings", required=True)
+        assert port is not None
+        _int(port, "number", f"{what} portLevelSettings port", 1, 65535)
+        if port.get("number") is None:
+            raise InputError(port.where, f"{what}: portLevelSettings port needs 'number'")
+        plb = _map(item, "loadBalancer", f"{what} portLevelSettings")
+        if plb is not None:
+            _check_lb(plb, f"{what} port {port.get('number')}")
+
+
+def _check_lb(lb: LDict, what: str) -> None:
+    for k in lb:
+        if k not in _LB_FIELDS:
+            raise InputError(lb.at(k), f"{what}: unknown loadBalancer field {_short(k)}")
+    ch = _map(lb, "consistentHash", what)
+    if ch is not None and lb.get("simple") is not None:
+        raise InputError(
+            lb.at("simple"), f"{what}: loadBalancer sets both 'simple' and 'consistentHash'"
+        )
+    if ch is not None:
+        _parse_consistent_hash(ch, what)
+
+
+def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey | None]:
+    """Return (algorithm, min_ring_size, table_size, hash key) of a consistentHash."""
+    cwhat = f"{what} consistentHash"
+    for k in ch:
+        if k not in _CH_FIELDS:
+            raise InputError(
+                ch.at(k),
+                f"{cwhat}: unknown field {_short(k)} (expected one of {', '.join(sorted(_CH_FIELDS))})",
+            )
+    keys = [k for k in _HASH_KEYS if k in ch]
+    if len(keys) > 1:
+        raise InputError(
+            ch.at(keys[1]), f"{cwhat}: set only one of {', '.join(_HASH_KEYS)}; got {keys}"
+        )
+    if not keys:
+        raise InputError(ch.where, f"{cwhat}: needs one of {', '.join(_HASH_KEYS)}")
+    key: HashKey | None
+    k = keys[0]
+    if k == "httpHeaderName":
+        name = _str(ch, k, cwhat, required=True) or ""
+        key = HashKey("header", name.lower(), where=ch.at(k))
+    elif k == "httpQueryParameterName":
+        key = HashKey("query", _str(ch, k, cwhat, required=True) or "", where=ch.at(k))
+    elif k == "useSourceIp":
+        value = ch.get(k)
+        if not isinstance(value, bool):
+            raise InputError(
+                ch.at(k), f"{cwhat}: useSourceIp must be true or false, got {_short(value)}"
+            )
+        key = HashKey("source_ip", where=ch.at(k)) if value else None
+    else:
+        cookie = _map(ch, k, cwhat, required=True)
+        assert cookie is not None
+        cname = _str(cookie, "name", f"{cwhat} httpCookie", required=True) or ""
+        path = _str(cookie, "path", f"{cwhat} httpCookie") or ""
+        ttl = None
+        if cookie.get("ttl") is not None:
+            ttl = _duration_seconds(cookie["ttl"], cookie.at("ttl"), f"{cwhat} httpCookie ttl")
+        for extra in cookie:
+            if extra not in ("name", "path", "ttl", "attributes"):
+                raise InputError(
+                    cookie.at(extra), f"{cwhat}: unknown httpCookie field {_short(extra)}"
+                )
+        key = HashKey("cookie", cname, path, ttl, where=ch.at(k))
+    ring = _map(ch, "ringHash", cwhat)
+    maglev = _map(ch, "maglev", cwhat)
+    if ring is not None and maglev is not None:
+        raise InputError(ch.at("maglev"), f"{cwhat}: set only one of ringHash and maglev")
+    deprecated = _int(ch, "minimumRingSize", cwhat, 0, MAX_RING_SIZE, default=0) or 0
+    if maglev is not None:
+        size = _int(maglev, "tableSize", f"{cwhat} maglev", 0, MAX_TABLE_SIZE, default=0) or 0
+        if size and not _is_prime(size):
+            raise InputError(
+                maglev.at("tableSize"),
+                f"{cwhat} maglev: tableSize must be a prime number, got {size}",
+            )
+        return "maglev", DEFAULT_MIN_RING_SIZE, size or DEFAULT_TABLE_SIZE, key
+    if ring is not None:
+        size = _int(ring, "minimumRingSize", f"{cwhat} ringHash", 0, MAX_RING_SIZE, default=0) or 0
+        return "ring_hash", size or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
+    return "ring_hash", deprecated or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
+
+
+def _port_lb(policy: LDict | None, port: int) -> LDict | None:
+    if policy is None:
+        return None
+    for item in _list(policy, "portLevelSettings", "trafficPolicy"):
+        pm = item.get("port")
+        if isinstance(pm, LDict) and _int(pm, "number", "port", 1, 65535) == port:
+            lb = item.get("loadBalancer")
+            return lb if isinstance(lb, LDict) else None
+    return None
+
+
+def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) -> LoadBalancer:
+    """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level."""
+    sp = subset.policy if subset is not None else None
+    levels: list[tuple[str, LDict | None]] = [
+        (f"subset {_short(subset.name)} port {port}" if subset else "", _port_lb(sp, port)),
+        (f"subset {_short(subset.name)}" if subset else "", sp.get("loadBalancer") if sp else None),
+        (f"DestinationRule {_short(rule.name)} port {port}", _port_lb(rule.policy, port)),
+        (
+            f"DestinationRule {_short(rule.name)}",
+            rule.policy.get("loadBalancer") if rule.policy else None,
+        ),
+    ]
+    for level, lb in levels:
+        if not isinstance(lb, LDict):
+            continue
+        ch = lb.get("consistentHash")
+        if isinstance(ch, LDict):
+            algo, ring, table, key = _parse_consistent_hash(ch, level)
+            return LoadBalancer(algo, ring, table, key, level, ch.where)
+        return LoadBalancer("simple", level=f"{level} loadBalancer", where=lb.where)
+    return LoadBalancer(
+        "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
+    )
+
+
+def _conditions(m: LDict) -> int:
+    """Return how many conditions one match block holds (at least 1)."""
+    n = sum(1 for k in ("uri", "method") if k in m)
+    for k in ("headers", "withoutHeaders", "queryParams"):
+        hm = m.get(k)
+        n += len(hm) if isinstance(hm, LDict) else 0
+    return max(n, 1)
+
+
+def _check_match(m: LDict, what: str) -> None:
+    for k in m:
+        if k not in _MATCH_FIELDS:
+            raise InputError(
+                m.at(k),
+                f"{what}: match field {_short(k)} cannot be simulated "
+                f"(supported: {', '.join(sorted(_MATCH_FIELDS))})",
+            )
+    for k in ("uri", "method"):
+        sm = _map(m, k, what)
+        if sm is not None:
+            _check_string_match(sm, f"{what} match {k}")
+    for k in ("headers", "withoutHeaders", "queryParams"):
+        hm = _map(m, k, what)
+        if hm is not None:
+            for name, sm in hm.items():
+                if not isinstance(sm, LDict):
+                    raise InputError(
+                        hm.at(name), f"{what} match {k} {_short(name)} must be a mapping"
+                    )
+                _check_string_match(sm, f"{what} match {k} {_short(name)}")
+
+
+def _check_string_match(sm: LDict, what: str) -> None:
+    kinds = [k for k in ("exact", "prefix", "regex") if k in sm]
+    extra = [k for k in sm if k not in ("exact", "prefix", "regex")]
+    if extra:
+        raise InputError(sm.at(extra[0]), f"{what}: unknown string match {_short(extra[0])}")
+    if len(kinds) > 1:
+        raise InputError(sm.at(kinds[1]), f"{what}: set only one of exact, prefix, regex")
+    if "regex" in sm:
+        pattern = sm["regex"]
+        if not isinstance(pattern, str):
+            raise InputError(
+                sm.at("regex"), f"{what}: regex must be a string, got {type(pattern).__name__}"
+            )
+        try:
+            match_regex(pattern)
+        except Exception as e:  # re.error, or RE2's error (its message may be bytes)
+            reason = e.args[0] if e.args else e
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", "replace")
+            raise InputError(
+                sm.at("regex"), f"{what}: bad regex: {_clip(str(reason), 200)}"
+            ) from None
+
+
+_REGEX_CACHE: dict[str, Any] = {}
+
+
+def match_regex(pattern: str) -> Any:
+    """Compile a StringMatch ``regex`` as Envoy does: with RE2 (linear time).
+
+    Envoy's ``safe_regex`` is Google RE2, which matches in time linear in the
+    input; ``google-re2`` (a dependency of hashlb) gives the same engine and
+    syntax, so a pattern RE2 rejects (backreferences, lookaround) is rejected
+    here too.  The engine is chosen as for ``regex_rewrite``: Python's
+    backtracking :mod:`re` only with ``HASHLB_REGEX_ENGINE=re`` (a hostile
+    pattern can then take exponential time).  Compiled patterns are cached.
+
+    :raises ConfigError: RE2 is needed but cannot be imported.
+    """
+    compiled = _REGEX_CACHE.get(pattern)
+    if compiled is None:
+        if _regex_engine() == "re":
+            compiled = re.compile(pattern)
+        else:
+            re2 = _load_re2()
+            options = re2.Options()
+            options.log_errors = False  # the error comes back as one line instead
+            compiled = re2.compile(pattern, options)
+        _REGEX_CACHE[pattern] = compiled
+    return compiled
