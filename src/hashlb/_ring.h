@@ -6,10 +6,14 @@
  * holds the build (hash every entry, sort stably, pack the owners, build the
  * prefix index) and the lookups (one hash, and a prefetching batch loop).
  *
- * Declared for Cython in _kernels.pxd.  Every function is `static inline`:
- * each extension that includes this header gets its own copy, and the
- * compiler is free to inline the lookups into their callers.  Nothing here
- * touches Python objects, so all of it runs without the GIL.
+ * Declared for Cython in _ring.pxd.  Every function is `static`: each
+ * extension that includes this header gets its own copy.  The small lookup
+ * helpers are `static inline`; the build and the batch loop are plain
+ * `static` (HLB_RING_FN), so the compiler inlines them only where it finds
+ * it worth it, exactly as when this code sat in a string in _ring_c.pyx
+ * (an `inline` hint there changed the inlining: the module's machine code
+ * grew by a third).
+ * Nothing here touches Python objects, so all of it runs without the GIL.
  */
 #ifndef HASHLB_RING_H
 #define HASHLB_RING_H
@@ -20,6 +24,13 @@
 #include <string.h>
 
 #include "_hashkernels.h"
+
+/* `unused`: a file that includes this header need not call every function. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HLB_RING_FN static __attribute__((unused))
+#else
+#define HLB_RING_FN static
+#endif
 
 /* A built ring.  hashes: sorted ascending (ties: host index, replica).
  * owners: host index of each entry, `width` bytes little-endian.
@@ -35,7 +46,7 @@ typedef struct {
     int shift;
 } hlb_ring;
 
-static inline void hlb_ring_free(hlb_ring *r) {
+HLB_RING_FN void hlb_ring_free(hlb_ring *r) {
     free(r->hashes);
     free(r->owners);
     free(r->index);
@@ -85,8 +96,8 @@ static inline uint32_t hlb_ring_owner(const hlb_ring *r, size_t p) {
  * prefetched, and the owner of key j - D (prefetched D steps ago) is
  * read, so the cache misses of independent keys overlap. */
 #define HLB_RING_DIST 16
-static inline void hlb_ring_lookup_many(const hlb_ring *r, const uint64_t *hs, uint32_t *out,
-                                        size_t m) {
+HLB_RING_FN void hlb_ring_lookup_many(const hlb_ring *r, const uint64_t *hs, uint32_t *out,
+                                      size_t m) {
     size_t j;
     if (!r->index || m <= 2 * HLB_RING_DIST) {
         for (j = 0; j < m; j++) out[j] = hlb_ring_owner(r, hlb_ring_find(r, hs[j]));
@@ -115,8 +126,8 @@ static inline void hlb_ring_lookup_many(const hlb_ring *r, const uint64_t *hs, u
  * survives an addition; current only takes whole values, so the loop
  * "current += 1 while current < target" ends exactly at ceil(target).
  * Returns the total entry count. */
-static inline size_t hlb_ring_counts(size_t n_iter, const uint32_t *order, const double *weights,
-                                     double scale, uint32_t *counts) {
+HLB_RING_FN size_t hlb_ring_counts(size_t n_iter, const uint32_t *order, const double *weights,
+                                   double scale, uint32_t *counts) {
     double current = 0.0;
     volatile double target = 0.0;
     for (size_t k = 0; k < n_iter; k++) {
@@ -138,7 +149,7 @@ typedef struct { uint64_t hash; uint32_t owner; uint32_t pad; } hlb_entry;
  * of at most 16 entries with an insertion sort.  Only large buckets of
  * hlb_bucket_sort come here, which needs many hosts sharing hash keys. */
 
-static inline void hlb_merge_sort(hlb_entry *a, hlb_entry *tmp, size_t n) {
+HLB_RING_FN void hlb_merge_sort(hlb_entry *a, hlb_entry *tmp, size_t n) {
     if (n <= 16) {
         for (size_t i = 1; i < n; i++) {
             hlb_entry c = a[i];
@@ -177,9 +188,9 @@ static inline void hlb_put_owner(unsigned char *owners, int width, size_t pos, u
  * (branch-free counting, k*k compares for k <= 16 entries; stable).  A
  * larger bucket is merge-sorted (hlb_merge_sort) and copied out.  O(n)
  * expected, O(n log n) worst case.  Returns 0, or -1 when out of memory. */
-static inline int hlb_bucket_sort(uint64_t *hashes, const uint32_t *counts, size_t n_hosts,
-                                  size_t n, hlb_entry *scratch, unsigned char *owners,
-                                  int width) {
+HLB_RING_FN int hlb_bucket_sort(uint64_t *hashes, const uint32_t *counts, size_t n_hosts,
+                                size_t n, hlb_entry *scratch, unsigned char *owners,
+                                int width) {
     int bits = 0;
     while (bits < 20 && ((size_t)4 << bits) <= n) bits++;
     size_t nb = (size_t)1 << bits, i, b, h;
@@ -243,9 +254,9 @@ static inline int hlb_bucket_sort(uint64_t *hashes, const uint32_t *counts, size
 /* Build the ring: hash the entries of each host in host-index order, sort
  * them into the hash and owner arrays (hlb_bucket_sort), then build the
  * prefix index.  Returns 0, or -1 when out of memory (r is then empty). */
-static inline int hlb_ring_build(hlb_ring *r, size_t n_hosts, const char *const *keys,
-                                 const size_t *key_lens, const uint32_t *counts, size_t n,
-                                 int murmur) {
+HLB_RING_FN int hlb_ring_build(hlb_ring *r, size_t n_hosts, const char *const *keys,
+                               const size_t *key_lens, const uint32_t *counts, size_t n,
+                               int murmur) {
     size_t maxlen = 0, pos = 0, h;
     memset(r, 0, sizeof(*r));
     for (h = 0; h < n_hosts; h++)
