@@ -127,3 +127,15 @@ def test_index_seed(impl: Implementation) -> None:
     """Any ``__index__`` integer (e.g. numpy.uint64) is a valid seed."""
     np = pytest.importorskip("numpy")
     assert impl.xxh64(b"a", np.uint64(2**63)) == xxhash.xxh64_intdigest(b"a", 2**63)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 0x9E3779B97F4A7C15, 2**64 - 1])
+def test_np_xxh64_u64_is_xxh64_of_8_le_bytes(seed: int) -> None:
+    """The one numpy 8-byte xxh64 (pure subset twin, ``hashlb bench``) is xxh64's."""
+    np = pytest.importorskip("numpy")
+    from hashlb._batch import np_xxh64_u64
+
+    values = [0, 1, 2**32, 2**63, 2**64 - 1, 0xDEADBEEFCAFEF00D, *range(2, 200, 7)]
+    got = np_xxh64_u64(np, np.array(values, dtype=np.uint64), seed)
+    want = [xxhash.xxh64_intdigest(v.to_bytes(8, "little"), seed) for v in values]
+    assert got.dtype == np.uint64 and got.tolist() == want

@@ -4,6 +4,9 @@
 arrays, ``array('Q')``) without copying, or an iterable of ints (copied once
 into an ``array('Q')``).  It returns host indices as ``uint32``: a numpy
 array when the input was a numpy array, else ``array('I')``.
+
+``np_xxh64_u64`` is the numpy form of the 8-byte xxh64 (``hlb_xxh64_u64``
+in ``_hashkernels.h``), for the pure twins' batch paths and ``hashlb bench``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ("hash_buffer", "index_output", "is_numpy")
+__all__ = ("hash_buffer", "index_output", "is_numpy", "np_xxh64_u64")
 
 _ZERO_U32 = array("I", [0])
 _U64_FORMATS = frozenset({"Q", "<Q", "=Q", "@Q", "L", "<L", "=L", "@L"})
@@ -74,3 +77,26 @@ def index_output(n: int, numpy_like: object = None) -> Any:
 
         return np.empty(n, dtype=np.uint32)  # every item is written by the caller
     return array("I", _ZERO_U32) * n
+
+
+def np_xxh64_u64(np: Any, values: Any, seed: int = 0) -> Any:
+    """Return xxh64 of the 8 little-endian bytes of every uint64 in *values*, vectorized.
+
+    Item *k* equals ``xxh64(int(values[k]).to_bytes(8, "little"), seed)``
+    (the C twins' ``hlb_xxh64_u64``).  *np* is the numpy module, which the
+    caller has imported (numpy is optional).
+    """
+    u = np.uint64
+    p1, p2, p3 = u(0x9E3779B185EBCA87), u(0xC2B2AE3D27D4EB4F), u(0x165667B19E3779F9)
+    p4 = u(0x85EBCA77C2B2AE63)
+    with np.errstate(over="ignore"):  # wrapping is the algorithm (numpy scalars warn)
+        k1 = values * p2
+        k1 = ((k1 << u(31)) | (k1 >> u(33))) * p1
+        h = k1 ^ u((seed + 0x27D4EB2F165667C5 + 8) & 0xFFFFFFFFFFFFFFFF)
+        h = ((h << u(27)) | (h >> u(37))) * p1 + p4
+        h ^= h >> u(33)
+        h *= p2
+        h ^= h >> u(29)
+        h *= p3
+        h ^= h >> u(32)
+    return h

@@ -6,6 +6,7 @@ module docstring for the spec references).  ``std::mt19937``, the lazy
 Fisher-Yates shuffle and the overload rule run in C; only ``lb.lookup`` is a
 Python-level call.
 """
+from cpython.long cimport PyLong_CheckExact
 from cpython.sequence cimport (
     PySequence_Fast,
     PySequence_Fast_GET_ITEM,
@@ -32,10 +33,6 @@ cdef object _check_shuffle_n = check_shuffle_n
 cdef object _uninitialised = uninitialised
 cdef object _short = short
 cdef object _check_weights_py = _check_weights
-
-cdef extern from "Python.h":
-    bint PyLong_CheckExact(object o)
-
 
 # ------------------------------------------------------------ std::mt19937
 # Lazy: the state is seeded and twisted one element at a time, just ahead of

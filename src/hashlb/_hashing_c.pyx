@@ -5,6 +5,7 @@ Keep names, signatures and docstrings identical to ``_hashing_py.py``
 (``tests/test_parity.py`` checks them).
 """
 from cpython.buffer cimport PyBuffer_Release
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from libc.stdint cimport uint32_t, uint64_t
 
 from hashlb._kernels cimport (
@@ -25,11 +26,6 @@ cdef object _ZERO = 0
 cdef object _short = short
 
 __all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
-
-
-cdef extern from "Python.h":
-    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
-    bint PyLong_CheckExact(object o)
 
 
 cdef uint64_t _seed(object seed, int bits) except? 0xFFFFFFFFFFFFFFFF:

@@ -9,10 +9,12 @@
  *   - MurmurHash3_x64_128, Austin Appleby (public domain), first 64-bit word.
  *
  * Every function is `static inline`, so each Cython module that cimports
- * `hashlb._hash` gets its own inlined copy and the hot paths never call back
- * into Python. All arithmetic is mod 2**64 on uint64_t. Reads are
- * little-endian on every platform (memcpy + byte swap on big-endian hosts), as
- * in Envoy's newest murmurHash2 and in XXH64's canonical definition.
+ * `hashlb._kernels` (which declares them) gets its own inlined copy and the
+ * hot paths never call back into Python.  The small portable helpers the
+ * extensions share (prefetch, count trailing zeros) live here too.
+ * All arithmetic is mod 2**64 on uint64_t. Reads are little-endian on every
+ * platform (memcpy + byte swap on big-endian hosts), as in Envoy's newest
+ * murmurHash2 and in XXH64's canonical definition.
  * Do not change the integer widths: the overflow behaviour is the algorithm.
  */
 #ifndef HASHLB_HASHKERNELS_H
@@ -28,6 +30,21 @@
 #else
 #define HLB_INLINE static inline
 #define HLB_LIKELY(x) (x)
+#endif
+
+/* hlb_prefetch(p): a read hint for the cache line of p (a no-op without
+ * GCC/Clang builtins).  hlb_ctz64(x): the number of trailing zero bits of
+ * x, for x != 0. */
+#if defined(__GNUC__) || defined(__clang__)
+#define hlb_prefetch(p) __builtin_prefetch((const void *)(p))
+#define hlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
+#else
+#define hlb_prefetch(p) ((void)(p))
+static inline unsigned hlb_ctz64(unsigned long long x) {
+    unsigned n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+}
 #endif
 
 #if defined(__BYTE_ORDER__) && (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
@@ -70,6 +87,15 @@ HLB_INLINE uint64_t hlb_xxh64_round(uint64_t acc, uint64_t input) {
 HLB_INLINE uint64_t hlb_xxh64_merge(uint64_t acc, uint64_t val) {
     acc ^= hlb_xxh64_round(0, val);
     return acc * HLB_P64_1 + HLB_P64_4;
+}
+
+HLB_INLINE uint64_t hlb_xxh64_avalanche(uint64_t h) {
+    h ^= h >> 33;
+    h *= HLB_P64_2;
+    h ^= h >> 29;
+    h *= HLB_P64_3;
+    h ^= h >> 32;
+    return h;
 }
 
 HLB_INLINE uint64_t hlb_xxh64(const void *data, size_t len, uint64_t seed) {
@@ -115,12 +141,17 @@ HLB_INLINE uint64_t hlb_xxh64(const void *data, size_t len, uint64_t seed) {
         h = hlb_rotl64(h, 11) * HLB_P64_1;
         p++;
     }
-    h ^= h >> 33;
-    h *= HLB_P64_2;
-    h ^= h >> 29;
-    h *= HLB_P64_3;
-    h ^= h >> 32;
-    return h;
+    return hlb_xxh64_avalanche(h);
+}
+
+/* XXH64 of the 8 little-endian bytes of v: hlb_xxh64(&v_le, 8, seed) with
+ * the input already in a register (no buffer, no length dispatch).  Used
+ * by the sticky subset picker, once per subset and request. */
+HLB_INLINE uint64_t hlb_xxh64_u64(uint64_t v, uint64_t seed) {
+    uint64_t h = seed + HLB_P64_5 + 8;
+    h ^= hlb_xxh64_round(0, v);
+    h = hlb_rotl64(h, 27) * HLB_P64_1 + HLB_P64_4;
+    return hlb_xxh64_avalanche(h);
 }
 
 /* --------------------------------------- MurmurHash2, libstdc++ 64-bit */

@@ -3,11 +3,17 @@
 
 The kernels themselves are plain C in ``_hashkernels.h`` (``static inline``);
 this ``.pxd`` declares them so any extension can ``cimport`` them and hash
-without a Python-level call.  ``key_view`` turns a ``str``/bytes-like object
-into a (pointer, length) pair: ``str`` is read as its cached UTF-8 in place
-(no bytes object is made), ``bytes`` directly, anything else through the
-buffer protocol (C-contiguous only, and never a buffer of Python objects:
-format ``O``, whose bytes are object addresses).
+without a Python-level call.  ``key_view`` turns a ``str``/bytes-like
+object into a (pointer, length) pair: ``str`` is read as its cached UTF-8
+in place (no bytes object is made), ``bytes`` directly, anything else
+through the buffer protocol (C-contiguous only, and never a buffer of
+Python objects: format ``O``, whose bytes are object addresses).
+
+All C of the package lives in headers, never in a ``.pyx`` string:
+``_hashkernels.h`` (declared here), ``_ring.h`` (``_ring.pxd``) and
+``_maglev.h`` (two constants, declared where ``_maglev_c.pyx`` uses them).
+CPython C-API names come from Cython's ``cpython.*`` pxds, and the few
+those lack from ``_cpython.pxd``.
 """
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
@@ -15,13 +21,16 @@ from cpython.buffer cimport (
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check
 from libc.stdint cimport uint32_t, uint64_t
 
 
 cdef extern from "_hashkernels.h" nogil:
     ctypedef int hlb_fastmod_t  # opaque: 128-bit magic (or uint64_t fallback)
     uint64_t hlb_xxh64(const void *data, size_t length, uint64_t seed)
+    # xxh64 of the 8 little-endian bytes of v (== hlb_xxh64(&v_le, 8, seed)).
+    uint64_t hlb_xxh64_u64(uint64_t v, uint64_t seed)
     uint64_t hlb_murmur2_64(const void *data, size_t length, uint64_t seed)
     uint64_t hlb_murmur3_64(const void *data, size_t length, uint32_t seed)
     hlb_fastmod_t hlb_fastmod_magic(uint64_t d)
@@ -29,12 +38,8 @@ cdef extern from "_hashkernels.h" nogil:
     uint64_t HLB_MURMUR2_SEED
     # An exact int as uint64: 1 on success; 0 (error cleared) if negative or >= 2**64.
     int hlb_long_as_u64(object o, uint64_t *out)
-
-
-cdef extern from "Python.h":
-    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
-    bint PyUnicode_Check(object o)
-    bint PyBytes_CheckExact(object o)
+    void hlb_prefetch(const void *p)  # a cache hint; a no-op without GCC/Clang
+    unsigned hlb_ctz64(uint64_t x)  # trailing zero bits; x != 0
 
 
 cdef inline bint format_holds_objects(const char *fmt) noexcept nogil:

@@ -17,24 +17,32 @@ from cpython.buffer cimport (
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
 from cpython.list cimport PyList_CheckExact
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.unicode cimport (
+    PyUnicode_AsUTF8AndSize,
+    PyUnicode_Check,
+    PyUnicode_CheckExact,
+    PyUnicode_DATA,
+    PyUnicode_GET_LENGTH,
+)
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memcmp
 
+from hashlb._cpython cimport PyUnicode_IS_COMPACT_ASCII
 from hashlb._kernels cimport (
-    PyBytes_CheckExact,
-    PyUnicode_AsUTF8AndSize,
-    PyUnicode_Check,
+    hlb_ctz64,
     hlb_fastmod,
     hlb_fastmod_magic,
     hlb_fastmod_t,
     hlb_long_as_u64,
+    hlb_prefetch,
     hlb_xxh64,
     key_view,
 )
@@ -69,31 +77,6 @@ cdef array _H_TEMPLATE = array("H")
 cdef array _I_TEMPLATE = array("I")
 # pick_many gathers this many keys with the GIL, then hashes them without it.
 cdef Py_ssize_t _CHUNK = 2048
-
-cdef extern from "Python.h":
-    bint PyLong_CheckExact(object o)
-    bint PyUnicode_CheckExact(object o)
-    # Compact ASCII str: its bytes are its UTF-8, stored right after the header.
-    bint PyUnicode_IS_COMPACT_ASCII(object o)
-    void *PyUnicode_DATA(object o)
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
-
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define hlb_prefetch(p) __builtin_prefetch((const void *)(p))
-    #define hlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
-    #else
-    #define hlb_prefetch(p) ((void)(p))
-    static unsigned hlb_ctz64(unsigned long long x) {
-        unsigned n = 0;
-        while (!(x & 1)) { x >>= 1; n++; }
-        return n;
-    }
-    #endif
-    """
-    void hlb_prefetch(const void *p) nogil
-    unsigned hlb_ctz64(uint64_t x) nogil  # x != 0
 
 cdef enum:
     _PREFETCH = 8  # how many keys ahead pick_many prefetches the key objects
@@ -185,12 +168,8 @@ cdef uint64_t _inverse_mod(uint64_t a, uint64_t m) noexcept nogil:
     return <uint64_t>(t + <int64_t>m if t < 0 else t)
 
 
-cdef extern from *:
-    """
-    /* Envoy's last iteration (a u32), and "never due again". */
-    #define HLB_LAST_ITERATION ((uint64_t)0xFFFFFFFFu)
-    #define HLB_NEVER (~(uint64_t)0)
-    """
+# Envoy's last iteration (a u32), and "never due again" (see _maglev.h).
+cdef extern from "_maglev.h":
     const uint64_t _LAST_ITERATION "HLB_LAST_ITERATION"
     const uint64_t _NEVER "HLB_NEVER"
 

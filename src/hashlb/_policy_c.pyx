@@ -10,13 +10,29 @@ cookies, WSGI parsing) reuse the pure twin's helpers, so both twins agree
 by construction there.  Keep names, signatures and docstrings identical to
 ``_policy_py.py`` (``tests/test_parity.py`` checks them).
 """
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
-from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Check, PyByteArray_GET_SIZE
+from cpython.bytes cimport (
+    PyBytes_AS_STRING,
+    PyBytes_Check,
+    PyBytes_CheckExact,
+    PyBytes_FromStringAndSize,
+    PyBytes_GET_SIZE,
+)
+from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem
+from cpython.exc cimport PyErr_Clear
+from cpython.list cimport PyList_Check, PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport PyObject
+from cpython.tuple cimport PyTuple_Check, PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.unicode cimport (
+    PyUnicode_AsEncodedString,
+    PyUnicode_Check,
+    PyUnicode_DATA,
+    PyUnicode_GET_LENGTH,
+)
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy, strlen
 
+from hashlb._cpython cimport PyUnicode_AsUTF8AndSize_or_null, PyUnicode_IS_COMPACT_ASCII
 from hashlb._kernels cimport hlb_xxh64
 
 from collections.abc import Mapping
@@ -33,27 +49,6 @@ __all__ = (
     "Request",
     "SourceIP",
 )
-
-
-cdef extern from "Python.h":
-    bint PyUnicode_Check(object o)
-    bint PyUnicode_IS_COMPACT_ASCII(object o)
-    void *PyUnicode_DATA(object o)
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
-    const char *_utf8 "PyUnicode_AsUTF8AndSize"(object s, Py_ssize_t *size)
-    bint PyBytes_Check(object o)
-    bint PyBytes_CheckExact(object o)
-    bint PyByteArray_Check(object o)
-    char *PyByteArray_AS_STRING(object o)
-    Py_ssize_t PyByteArray_GET_SIZE(object o)
-    bint PyTuple_Check(object o)
-    bint PyTuple_CheckExact(object o)
-    bint PyList_Check(object o)
-    bint PyList_CheckExact(object o)
-    bint PyDict_CheckExact(object o)
-    PyObject *PyDict_GetItem(object d, object key)
-    void PyErr_Clear()
-    object PyUnicode_AsEncodedString(object s, const char *encoding, const char *errors)
 
 
 cdef extern from "<arpa/inet.h>" nogil:
@@ -113,7 +108,7 @@ cdef inline object _text(object v, const char **ptr, Py_ssize_t *n):
             ptr[0] = <const char *>PyUnicode_DATA(v)
             n[0] = PyUnicode_GET_LENGTH(v)
             return v
-        ptr[0] = _utf8(v, n)
+        ptr[0] = PyUnicode_AsUTF8AndSize_or_null(v, n)
         if ptr[0] != NULL:
             return v
         PyErr_Clear()

@@ -2,22 +2,23 @@
 """Weighted subset picker, compiled: the twin of ``_subset_py.py``.
 
 The sticky mode's per-subset salts and reciprocal weights are precomputed
-in C arrays; a pick is, per eligible subset, one 8-byte xxh64 (inlined
-below), one libm ``log`` and one multiply, with no Python-level call.  A
-near-tie (the best two float scores within a relative ``2**-40``, about one
-key in 10**12) is decided exactly by the pure twin's ``_exact_index``, so
-both twins compute the same exact rule (see ``_subset_py``).  Validation is
-shared too: the pure twin's ``_check_*`` functions.  Keep names, signatures
-and docstrings identical to ``_subset_py.py`` (``tests/test_parity.py``
-checks them).
+in C arrays; a pick is, per eligible subset, one 8-byte xxh64
+(``hlb_xxh64_u64`` of ``_hashkernels.h``), one libm ``log`` and one
+multiply, with no Python-level call.  A near-tie (the best two float scores
+within a relative ``2**-40``, about one key in 10**12) is decided exactly
+by the pure twin's ``_exact_index``, so both twins compute the same exact
+rule (see ``_subset_py``).  Validation is shared too: the pure twin's
+``_check_*`` functions.  Keep names, signatures and docstrings identical to
+``_subset_py.py`` (``tests/test_parity.py`` checks them).
 """
 cimport cython
+from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport INFINITY, log
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
-from hashlb._kernels cimport hlb_xxh64
+from hashlb._kernels cimport hlb_xxh64, hlb_xxh64_u64
 
 from types import MappingProxyType
 
@@ -43,36 +44,12 @@ cdef object _check_u64_py = _check_u64
 cdef object _uninitialised = uninitialised
 
 
-cdef extern from "Python.h":
-    bint PyLong_CheckExact(object o)
-
-
-# xxh64 primes (the XXH64 spec); see _hashkernels.h
-cdef uint64_t _P1 = 0x9E3779B185EBCA87ULL
-cdef uint64_t _P2 = 0xC2B2AE3D27D4EB4FULL
-cdef uint64_t _P3 = 0x165667B19E3779F9ULL
-cdef uint64_t _P4 = 0x85EBCA77C2B2AE63ULL
-cdef uint64_t _P5 = 0x27D4EB2F165667C5ULL
 cdef double _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact
 # The float pass decides only when the runner-up's score exceeds the best
 # one by this factor; see _subset_py._SAFE.  Read at construction (tests set
 # it to inf to send every pick through the exact path).
 _SAFE = 1.0 + 2.0**-40
 cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # pick_many's marker for a near-tie
-
-
-cdef inline uint64_t _xxh64_u64(uint64_t v, uint64_t seed) noexcept nogil:
-    """xxh64 of the 8 little-endian bytes of *v* with *seed* (the 8-byte path of XXH64)."""
-    cdef uint64_t k1 = v * _P2
-    k1 = ((k1 << 31) | (k1 >> 33)) * _P1
-    cdef uint64_t h = (seed + _P5 + 8) ^ k1
-    h = ((h << 27) | (h >> 37)) * _P1 + _P4
-    h ^= h >> 33
-    h *= _P2
-    h ^= h >> 29
-    h *= _P3
-    h ^= h >> 32
-    return h
 
 
 cdef inline uint64_t _as_value(object value) except? 0xFFFFFFFFFFFFFFFFULL:
@@ -266,7 +243,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         best_i = 0
         best = second = INFINITY
         for i in range(self._k):
-            score = -log(<double><int64_t>((_xxh64_u64(v, self._salt_a[i]) >> 11) | 1) * _TWO_M53) \
+            score = -log(<double><int64_t>((hlb_xxh64_u64(v, self._salt_a[i]) >> 11) | 1) * _TWO_M53) \
                 * self._inv_w[i]
             if score < best:
                 second = best

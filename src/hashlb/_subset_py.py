@@ -57,7 +57,7 @@ from typing import Any
 
 import xxhash
 
-from ._batch import hash_buffer, index_output, is_numpy
+from ._batch import hash_buffer, index_output, is_numpy, np_xxh64_u64
 from ._types import MAX_WEIGHT
 from ._validate import short, uninitialised
 from .errors import ConfigError
@@ -168,23 +168,6 @@ def _exact_index(value: int, active: tuple[tuple[int, int, float, int], ...]) ->
 def _restore(weights: dict[str, int], mode: str, seed: int) -> Any:
     """Rebuild a picker when unpickling."""
     return WeightedSubsetPicker(weights, mode=mode, seed=seed)
-
-
-def _np_xxh64_u64(np: Any, h: Any, seed: int) -> Any:
-    """Return xxh64 of the 8 little-endian bytes of every uint64 in *h*, vectorized."""
-    u = np.uint64
-    p1, p2, p3 = u(0x9E3779B185EBCA87), u(0xC2B2AE3D27D4EB4F), u(0x165667B19E3779F9)
-    p4 = u(0x85EBCA77C2B2AE63)
-    k1 = h * p2
-    k1 = ((k1 << u(31)) | (k1 >> u(33))) * p1
-    x = k1 ^ u((seed + 0x27D4EB2F165667C5 + 8) & _M64)
-    x = ((x << u(27)) | (x >> u(37))) * p1 + p4
-    x ^= x >> u(33)
-    x *= p2
-    x ^= x >> u(29)
-    x *= p3
-    x ^= x >> u(32)
-    return x
 
 
 class WeightedSubsetPicker:
@@ -408,7 +391,7 @@ class WeightedSubsetPicker:
         else:
             scores = np.empty((len(self._active), n), dtype=np.float64)
             for row, (_, salt, inv_w, _w) in enumerate(self._active):
-                x = _np_xxh64_u64(np, h, salt)
+                x = np_xxh64_u64(np, h, salt)
                 u = ((x >> np.uint64(11)) | np.uint64(1)).astype(np.float64) * _TWO_M53
                 np.multiply(-np.log(u), inv_w, out=scores[row])
             best = np.argmin(scores, axis=0)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .._batch import np_xxh64_u64
 from .._ring_py import MAX_RING_SIZE
 from .._source import InputError
 from .._validate import (
@@ -117,25 +118,7 @@ def envoy_keys(n: int) -> array[int]:
         import numpy as np
     except ImportError:
         return array("Q", [xxh64(i.to_bytes(8, "little")) for i in range(n)])
-    return array("Q", _np_xxh64_8(np, np.arange(n, dtype=np.uint64)).tobytes())
-
-
-def _np_xxh64_8(np: Any, v: Any) -> Any:
-    """Return XXH64(seed 0) of the 8 little-endian bytes of each uint64 in *v*."""
-    u = np.uint64
-    p1, p2, p3 = u(0x9E3779B185EBCA87), u(0xC2B2AE3D27D4EB4F), u(0x165667B19E3779F9)
-    p4, p5 = u(0x85EBCA77C2B2AE63), u(0x27D4EB2F165667C5)
-    with np.errstate(over="ignore"):
-        k = v * p2
-        k = ((k << u(31)) | (k >> u(33))) * p1
-        h = (p5 + u(8)) ^ k
-        h = ((h << u(27)) | (h >> u(37))) * p1 + p4
-        h ^= h >> u(33)
-        h *= p2
-        h ^= h >> u(29)
-        h *= p3
-        h ^= h >> u(32)
-    return h
+    return array("Q", np_xxh64_u64(np, np.arange(n, dtype=np.uint64)).tobytes())
 
 
 def _build(algorithm: str, hosts: Sequence[Any], size: int) -> Any:
