@@ -7,9 +7,7 @@ returns the object of :mod:`hashlb.istio`.
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from ._moved import moved
 
 #: Where each name lives now.
 _MOVED = {
@@ -28,18 +26,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"hashlb.cli.source.{name} is deprecated: import it from {module} "
-        '(pip install "hashlb[istio]")',
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(_MOVED)
+__getattr__, __dir__ = moved(__name__, _MOVED)
