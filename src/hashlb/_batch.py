@@ -114,7 +114,7 @@ def pick_hashes(keys: object, hash_key: Any) -> Any:
     """
     check_keys(keys)
     try:
-        seq = tuple(keys)  # type: ignore[call-overload]  # a snapshot, as the C twins read
+        seq: tuple[object, ...] = tuple(keys)  # type: ignore[arg-type]  # a snapshot
     except TypeError:
         raise keys_error(keys) from None
     hashes = [hash_key(k, f"keys[{i}]") for i, k in enumerate(seq)]

@@ -34,8 +34,8 @@ from ._batch import hash_buffer, index_output, pick_hashes
 from ._types import Host
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import short, uninitialised
 from ._validate import is_prime as _is_prime
+from ._validate import short, uninitialised
 from ._weights import check_hash, prepare
 from .errors import ConfigError
 
