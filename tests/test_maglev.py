@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import array
 import functools
 import json
 import math
@@ -283,38 +282,6 @@ def test_numpy_ints_accepted(impl: Implementation) -> None:
 # ---- batch calls ----------------------------------------------------------------
 
 
-def test_lookup_many_types(impl: Implementation) -> None:
-    """numpy in -> uint32 numpy out; array('Q') and lists -> array('I'); same indices."""
-    hosts = [Host(f"10.0.0.{i}:80") for i in range(5)]
-    lb = impl.Maglev(hosts, table_size=31)
-    hashes = [0, 1, 30, 31, 2**63, M64, 12345678901234567]
-    want = [hosts.index(lb.lookup(h)) for h in hashes]
-    out = lb.lookup_many(np.array(hashes, dtype=np.uint64))
-    assert isinstance(out, np.ndarray) and out.dtype == np.uint32
-    assert out.tolist() == want
-    for src in (array.array("Q", hashes), hashes, tuple(hashes), iter(hashes)):
-        res = lb.lookup_many(src)
-        assert isinstance(res, array.array) and res.typecode == "I"
-        assert res.tolist() == want
-    assert lb.lookup_many([]).tolist() == []
-
-
-def test_pick_many_matches_pick(impl: Implementation) -> None:
-    """pick_many gives pick's host index for str, bytes and buffer keys, in order."""
-    hosts = [Host(f"10.0.0.{i}:80") for i in range(11)]
-    lb = impl.Maglev(hosts, table_size=101)
-    keys: list[Any] = [f"user-{i}" for i in range(5000)]
-    keys += [b"bytes-key", bytearray(b"ba"), memoryview(b"mv"), "é", ""]
-    want = [hosts.index(lb.pick(k)) for k in keys]
-    out = lb.pick_many(keys)
-    assert isinstance(out, array.array) and out.typecode == "I"
-    assert out.tolist() == want
-    assert lb.pick_many(tuple(keys)).tolist() == want
-    assert lb.pick_many(k for k in keys).tolist() == want
-    np_out = lb.pick_many(np.array(["user-1", "user-2"]))
-    assert isinstance(np_out, np.ndarray) and np_out.tolist() == want[1:3]
-
-
 def test_empty_host_set(impl: Implementation) -> None:
     """No hosts: lookups give None, batch calls an empty array, the table is empty."""
     lb = impl.Maglev([], table_size=7)
@@ -442,30 +409,6 @@ def test_bad_hash_and_attempt(impl: Implementation) -> None:
     empty = impl.Maglev([], table_size=7)
     with pytest.raises(ValueError, match="hash"):
         empty.lookup(-1)
-
-
-def test_bad_keys(impl: Implementation) -> None:
-    """A key that is not str/bytes raises TypeError naming the key."""
-    lb = impl.Maglev([Host("10.0.0.1:80")], table_size=7)
-    for bad in (1, None, 1.5, ["a"], object()):
-        with pytest.raises(TypeError, match="key"):
-            lb.pick(bad)
-    with pytest.raises(TypeError, match=r"keys\[1\]"):
-        lb.pick_many(["a", 2, "c"])
-    for bad in ("abc", b"abc", 5):
-        with pytest.raises(TypeError, match="keys"):
-            lb.pick_many(bad)
-
-
-def test_bad_hash_batches(impl: Implementation) -> None:
-    """lookup_many rejects non-uint64 buffers (TypeError) and out-of-range ints (ValueError)."""
-    lb = impl.Maglev([Host("10.0.0.1:80")], table_size=7)
-    with pytest.raises(TypeError, match="hashes"):
-        lb.lookup_many(np.array([1, 2], dtype=np.int32))
-    with pytest.raises(TypeError, match="hashes"):
-        lb.lookup_many("123")
-    with pytest.raises(ValueError, match="hashes"):
-        lb.lookup_many([1, -1])
 
 
 # ---- object behaviour -----------------------------------------------------------

@@ -1,9 +1,17 @@
 """Batch-lookup plumbing shared by every table and both twins (plain Python).
 
-``lookup_many`` takes any C-contiguous uint64 buffer (``numpy.uint64``
-arrays, ``array('Q')``) without copying, or an iterable of ints (copied once
-into an ``array('Q')``).  It returns host indices as ``uint32``: a numpy
-array when the input was a numpy array, else ``array('I')``.
+One batch contract for every table (``RingHash``, ``Maglev``) and both twins:
+
+* ``lookup_many`` takes any C-contiguous uint64 buffer (``numpy.uint64``
+  arrays, ``array('Q')``) without copying, or an iterable of ints (copied
+  once into an ``array('Q')``): :func:`hash_buffer`;
+* ``pick_many`` is "hash the keys, then ``lookup_many``": it takes a
+  sequence (or iterable) of str/bytes-like keys, refused by
+  :func:`check_keys` / :func:`keys_error` with the same messages on every
+  table;
+* both return host indices as ``uint32``, chosen by :func:`index_output`
+  from the input alone: a numpy array when the input was a numpy array,
+  else ``array('I')`` (also when the table is empty: then of length 0).
 
 ``np_xxh64_u64`` is the numpy form of the 8-byte xxh64 (``hlb_xxh64_u64``
 in ``_hashkernels.h``), for the pure twins' batch paths and ``hashlb bench``.
@@ -16,7 +24,17 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ("hash_buffer", "index_output", "is_numpy", "np_xxh64_u64")
+from ._validate import check_key_array
+
+__all__ = (
+    "check_keys",
+    "hash_buffer",
+    "index_output",
+    "is_numpy",
+    "keys_error",
+    "np_xxh64_u64",
+    "pick_hashes",
+)
 
 _ZERO_U32 = array("I", [0])
 _U64_FORMATS = frozenset({"Q", "<Q", "=Q", "@Q", "L", "<L", "=L", "@L"})
@@ -63,6 +81,48 @@ def hash_buffer(hashes: object) -> memoryview:
         raise ValueError(f"hashes must be in [0, 2**64), got {bad}") from None
     except TypeError as e:
         raise TypeError(f"hashes must be ints: {e}") from None
+
+
+def keys_error(keys: object) -> TypeError:
+    """Return the error for *keys* that is not a sequence of keys (``pick_many``)."""
+    return TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}")
+
+
+def check_keys(keys: object) -> None:
+    """Refuse *keys* that ``pick_many`` must not iterate as keys.
+
+    A single str or bytes-like object (whose items are characters or ints)
+    and a numpy array that :func:`~hashlb._validate.check_key_array` refuses.
+    Both twins of every table call it for anything but a list or tuple.
+
+    :raises TypeError: :func:`keys_error`, or check_key_array's message.
+    """
+    if isinstance(keys, (str, bytes, bytearray, memoryview)):
+        raise keys_error(keys)
+    check_key_array(keys)
+
+
+def pick_hashes(keys: object, hash_key: Any) -> Any:
+    """Return ``hash_key(key, name)`` of every key, as ``lookup_many`` input (pure twins).
+
+    *hash_key* is called with each key and its name ``keys[i]`` (for the
+    error message).  The result is a ``numpy.uint64`` array for a numpy
+    array of keys, else a list, so that ``lookup_many`` of it gives the
+    output type :func:`index_output` gives for *keys*.
+
+    :raises TypeError: :func:`check_keys`, or *keys* is not iterable.
+    """
+    check_keys(keys)
+    try:
+        seq: tuple[object, ...] = tuple(keys)  # type: ignore[arg-type]  # a snapshot
+    except TypeError:
+        raise keys_error(keys) from None
+    hashes = [hash_key(k, f"keys[{i}]") for i, k in enumerate(seq)]
+    if is_numpy(keys):
+        import numpy as np
+
+        return np.array(hashes, dtype=np.uint64)
+    return hashes
 
 
 def index_output(n: int, numpy_like: object = None) -> Any:

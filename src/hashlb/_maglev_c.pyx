@@ -49,9 +49,9 @@ from hashlb._kernels cimport (
 
 import array as _array_mod
 
-from hashlb._batch import hash_buffer, index_output
+from hashlb._batch import check_keys, hash_buffer, index_output, keys_error
 from hashlb._types import Host
-from hashlb._validate import check_key_array, short, uninitialised
+from hashlb._validate import short, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.errors import ConfigError
 
@@ -69,7 +69,8 @@ _HEAP_ABOVE = 20.0
 cdef object _check_hash = check_hash
 cdef object _index_output = index_output
 cdef object _hash_buffer = hash_buffer
-cdef object _check_key_array = check_key_array
+cdef object _check_keys = check_keys
+cdef object _keys_error = keys_error
 cdef object _uninitialised = uninitialised
 cdef object _short = short
 cdef object _ZERO = 0
@@ -898,14 +899,12 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         cdef uint32_t *out_p
         cdef bint copied = False
         self._ready()
-        if isinstance(keys, (str, bytes, bytearray, memoryview)):
-            raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}")
         if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
-            _check_key_array(keys)
+            _check_keys(keys)
         try:
             seq = PySequence_Fast(keys, b"keys must be a sequence")  # a list or tuple: no copy
         except TypeError:
-            raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}") from None
+            raise _keys_error(keys) from None
         n = PySequence_Fast_GET_SIZE(seq)
         out = _index_output(n if self._slots else 0, keys)
         chunk = n if n < _CHUNK else _CHUNK

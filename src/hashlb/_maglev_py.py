@@ -30,12 +30,12 @@ from typing import Any
 
 import xxhash
 
-from ._batch import hash_buffer, index_output
+from ._batch import hash_buffer, index_output, pick_hashes
 from ._types import Host
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import check_key_array, short, uninitialised
 from ._validate import is_prime as _is_prime
+from ._validate import short, uninitialised
 from ._weights import check_hash, prepare
 from .errors import ConfigError
 
@@ -49,6 +49,13 @@ MAX_TABLE_SIZE = 5_000_011
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
 _xxh64 = xxhash.xxh64_intdigest
+
+
+def _key_hash(key: object, what: str) -> int:
+    """Return xxh64 of one ``pick_many`` key (*what* names it in errors)."""
+    return _xxh64(_key_bytes(key, what))
+
+
 #: Envoy's fill iteration is a u32: its last value.
 _LAST_ITERATION = 0xFFFFFFFF
 # The fill visits only the hosts due in each round (buckets of next turns)
@@ -547,22 +554,7 @@ class Maglev:
         [0, 1, 1]
         """
         self._ready()
-        if isinstance(keys, (str, bytes, bytearray, memoryview)):
-            raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}")
-        check_key_array(keys)
-        try:
-            seq = tuple(keys)
-        except TypeError:
-            raise TypeError(f"keys must be a sequence of keys, not {type(keys).__name__}") from None
-        hs = [_xxh64(_key_bytes(k, f"keys[{i}]")) for i, k in enumerate(seq)]
-        if not self._slots:
-            return index_output(0, keys)
-        out = index_output(len(hs), keys)
-        t = self._table
-        m = self._table_size
-        for i, h in enumerate(hs):
-            out[i] = t[h % m]
-        return out
+        return self.lookup_many(pick_hashes(keys, _key_hash))
 
     def _ready(self) -> None:
         try:

@@ -109,6 +109,13 @@ def _restore(hosts, min_ring_size, max_ring_size, hash_function, use_hostname,
         locality_weights=locality_weights,
     )
 
+# The batch contract shared with Maglev and the pure twins (hashlb._batch).
+from hashlb._batch import check_keys as _check_keys_py
+from hashlb._batch import keys_error as _keys_error_py
+
+cdef object _check_keys = _check_keys_py
+cdef object _keys_error = _keys_error_py
+
 
 cdef class RingHash:
     """RingHash(hosts, *, min_ring_size=1024, max_ring_size=8388608, hash_function='xx_hash', use_hostname=False, locality_weights=None)
@@ -382,24 +389,25 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         """Return the host index for each key (``lookup_many`` of their xxh64).
 
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: ``array('I')`` of host indices; empty when the ring is empty.
-        :raises TypeError: a key is not str or bytes-like, or *keys* is a
+        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
+            ``array('I')``; empty when the ring is empty.
+        :raises TypeError: *keys* is a single str/bytes, not iterable, a
             numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`).
+            hashes: pass them to :meth:`lookup_many`), or holds an item that
+            is not str or bytes-like (named ``keys[i]``).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
         True
         """
         self._ready()
-        if isinstance(keys, (str, bytes)):
-            raise TypeError(
-                f"keys must be a sequence of str or bytes, not {type(keys).__name__}"
-            )
         if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
-            _check_key_array(keys)
+            _check_keys(keys)
         # A list or tuple is read in place (no copy); anything else becomes a list.
-        seq = PySequence_Fast(keys, "keys must be a sequence of str or bytes")
+        try:
+            seq = PySequence_Fast(keys, b"keys must be a sequence")
+        except TypeError:
+            raise _keys_error(keys) from None
         cdef Py_ssize_t m = PySequence_Fast_GET_SIZE(seq)
         cdef Py_ssize_t start, j, count
         cdef Py_buffer view
@@ -410,7 +418,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         cdef uint32_t *outp = NULL
         cdef bint copied = False
         cdef bint searching = self._r.n != 0 and m != 0
-        out = _index_output(m if self._r.n else 0, None)
+        out = _index_output(m if self._r.n else 0, keys)
         if searching:
             PyObject_GetBuffer(out, &outb, PyBUF_WRITABLE)
             outp = <uint32_t *>outb.buf
@@ -423,17 +431,20 @@ Return the host for *key*: ``lookup(xxh64(key))``.
                     if PySequence_Fast_GET_SIZE(seq) != m:
                         raise RuntimeError("keys changed size during pick_many")
                     key = <object>PySequence_Fast_GET_ITEM(seq, start + j)
-                    if (not (PyUnicode_Check(key) or PyBytes_CheckExact(key))
-                            and not copied and PyList_CheckExact(seq)):
+                    if PyUnicode_Check(key) or PyBytes_CheckExact(key):
+                        key_view(key, &view, &ptr, &size, "key")  # no buffer: nothing to release
+                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
+                        continue
+                    if not copied and PyList_CheckExact(seq):
                         # A buffer's __buffer__ (PEP 688) may run Python code that changes
                         # the list: hash a private copy of it from here on, as the pure
                         # twin's tuple(keys) does (no Python code ran before this point).
                         seq = tuple(seq)
                         copied = True
-                    if key_view(key, &view, &ptr, &size, "key"):
+                    if key_view(key, &view, &ptr, &size, f"keys[{start + j}]"):
                         hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
                         PyBuffer_Release(&view)
-                    else:
+                    else:  # pragma: no cover - str and bytes are handled above
                         hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
                 if searching:
                     with nogil:

@@ -36,12 +36,12 @@ from typing import Any
 
 import xxhash
 
-from ._batch import hash_buffer, index_output
+from ._batch import hash_buffer, index_output, pick_hashes
 from ._hashing_py import murmur2_64
 from ._types import Host
 from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import check_int, check_key_array, uninitialised
+from ._validate import check_int, uninitialised
 from ._weights import check_hash, prepare
 from .errors import ConfigError
 
@@ -54,6 +54,11 @@ HASH_FUNCTIONS = ("xx_hash", "murmur_hash_2")
 _MAX_ATTEMPT = 2**32 - 1
 
 _xxh64_intdigest = xxhash.xxh64_intdigest
+
+
+def _key_hash(key: object, what: str) -> int:
+    """Return xxh64 of one ``pick_many`` key (*what* names it in errors)."""
+    return _xxh64_intdigest(_bytes(key, what))
 
 
 def _check_size(value: object, field: str) -> int:
@@ -336,10 +341,12 @@ class RingHash:
         """Return the host index for each key (``lookup_many`` of their xxh64).
 
         :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: ``array('I')`` of host indices; empty when the ring is empty.
-        :raises TypeError: a key is not str or bytes-like, or *keys* is a
+        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
+            ``array('I')``; empty when the ring is empty.
+        :raises TypeError: *keys* is a single str/bytes, not iterable, a
             numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`).
+            hashes: pass them to :meth:`lookup_many`), or holds an item that
+            is not str or bytes-like (named ``keys[i]``).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
@@ -349,12 +356,7 @@ class RingHash:
             self._hashes  # noqa: B018 - unset until __init__ ran
         except AttributeError:
             raise uninitialised(self, "RingHash") from None
-        if isinstance(keys, (str, bytes)):
-            raise TypeError(f"keys must be a sequence of str or bytes, not {type(keys).__name__}")
-        check_key_array(keys)
-        # A snapshot, as the compiled twin reads it: a key's __buffer__ may change the list.
-        hashes = [_xxh64_intdigest(_bytes(k, "key")) for k in tuple(keys)]
-        return self.lookup_many(hashes)
+        return self.lookup_many(pick_hashes(keys, _key_hash))
 
     # -- the table ---------------------------------------------------------
 
