@@ -51,7 +51,7 @@ cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # pick_many's marker for a near-tie
 
 
 cdef inline uint64_t _as_value(object value) except? 0xFFFFFFFFFFFFFFFFULL:
-    """Return *value* as a uint64, raising the pure twin's errors otherwise."""
+    """Return *value* as a uint64, raising the shared check's errors otherwise."""
     cdef uint64_t v
     if PyLong_CheckExact(value):
         try:
