@@ -364,17 +364,17 @@ def test_regex_engine_without_re2(P: ModuleType, monkeypatch: pytest.MonkeyPatch
 
 
 def test_both_twins_use_the_same_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compiled Header compiles its rewrite with the pure twin's function (one engine)."""
-    from hashlb import _policy_py
+    """Both twins' Header compile their rewrite with the one shared function (one engine)."""
+    from hashlb import _policy_config, _policy_py
 
     calls = []
-    real = _policy_py._load_re2
+    real = _policy_config._load_re2
 
     def spy() -> Any:
         calls.append(1)
         return real()
 
-    monkeypatch.setattr(_policy_py, "_load_re2", spy)
+    monkeypatch.setattr(_policy_config, "_load_re2", spy)
     _policy_py.Header("x", regex_rewrite=("a", "b"))
     try:
         from hashlb import _policy_c

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import pathlib
 import pkgutil
+import re
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -158,3 +161,102 @@ def test_hash_methods_and_protocols_at_the_top_level(impl: Implementation) -> No
         assert isinstance(method, hashlb.HashMethod)
     assert not isinstance(object(), hashlb.Table)
     assert not isinstance(object(), hashlb.HashMethod)
+
+
+# ------------------------------------------- C twins share plain modules, never pure twins
+
+_SRC = pathlib.Path(hashlb.__file__).parent
+_PURE_TWIN = re.compile(r"_\w+_py")
+_IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+c?import\b|c?import\b)", re.M)
+
+
+def _import_statements(source: str) -> list[str]:
+    """Return every ``import``/``cimport``/``from ... (c)import`` statement of *source*.
+
+    A parenthesized or backslash-continued statement is joined into one string.
+    """
+    out = []
+    for match in _IMPORT_START.finditer(source):
+        end = source.find("\n", match.start())
+        stmt = source[match.start() : len(source) if end < 0 else end]
+        pos = end
+        while pos >= 0 and (stmt.rstrip().endswith("\\") or ("(" in stmt and ")" not in stmt)):
+            nxt = source.find("\n", pos + 1)
+            stmt += source[pos : len(source) if nxt < 0 else nxt]
+            pos = nxt
+        out.append(stmt)
+    return out
+
+
+def _imported_modules(stmt: str) -> list[str]:
+    """Return the dotted module names one import statement may load (aliases dropped)."""
+    stmt = " ".join(stmt.replace("\\", " ").replace("(", " ").replace(")", " ").split())
+    words = stmt.split(" ", 3)
+    if words[0] == "from":  # from M (c)import a as b, c: M, and M.a, M.c (a may be a module)
+        base = words[1]
+        names = [n.split(" as ")[0].strip() for n in words[3].split(",") if n.strip()]
+        sep = "" if base.endswith(".") else "."
+        return [base] + [base + sep + n for n in names]
+    rest = stmt.split(" ", 1)[1]  # (c)import a.b as c, d
+    return [n.split(" as ")[0].strip() for n in rest.split(",") if n.strip()]
+
+
+def _pure_twin_imports(source: str) -> list[str]:
+    """Return the import statements of *source* that load a ``_*_py`` module."""
+    return [
+        s
+        for s in _import_statements(source)
+        if any(_PURE_TWIN.fullmatch(part) for m in _imported_modules(s) for part in m.split("."))
+    ]
+
+
+def test_the_import_scanner_finds_pure_twin_imports() -> None:
+    """The source scanner below catches every import form (so its "none found" means something)."""
+    bad = (
+        "from hashlb import _policy_py as _py\n",
+        "from hashlb._ring_py import _check_config\n",
+        "from ._subset_py import (\n    _check_seed,\n    _check_u64,\n)\n",
+        "from hashlb import (\n    _batch,\n    _bounded_py,\n)\n",
+        "import hashlb._maglev_py\n",
+        "    import hashlb._hashing_py as h\n",
+        "cimport hashlb._ring_py\n",
+        "from hashlb._policy_py cimport x\n",
+        "from hashlb import \\\n    _policy_py\n",
+    )
+    for text in bad:
+        assert _pure_twin_imports("x = 1\n" + text + "y = 2\n"), text
+    good = (
+        '"""The twin of ``_policy_py.py``."""\n'
+        "from hashlb import _policy_config as _cfg\n"
+        "from hashlb._batch import hash_buffer as _hash_buffer_py\n"
+        "import hashlb._ring_c as _ring_py\n"
+    )
+    assert _pure_twin_imports(good) == []
+
+
+@pytest.mark.parametrize("path", sorted(_SRC.glob("_*_c.pyx")), ids=lambda p: p.name)
+def test_c_twin_source_imports_no_pure_twin(path: pathlib.Path) -> None:
+    """No ``_*_c.pyx`` imports or cimports a ``_*_py`` module: both twins share plain modules."""
+    assert _pure_twin_imports(path.read_text(encoding="utf-8")) == []
+
+
+def test_every_unit_has_a_c_source() -> None:
+    """The source guard above covers every unit's compiled twin."""
+    assert sorted(p.name[1:-6] for p in _SRC.glob("_*_c.pyx")) == units()
+
+
+@pytest.mark.c_extension
+@pytest.mark.parametrize("unit", units())
+def test_c_twin_holds_nothing_of_a_pure_twin(unit: str) -> None:
+    """An imported ``_*_c`` module has no ``_*_py`` module, nor an object defined in one, in its globals."""
+    mod = importlib.import_module(f"hashlb._{unit}_c")
+    pure = re.compile(r"hashlb\._\w+_py")
+    for name, value in vars(mod).items():
+        if isinstance(value, types.ModuleType):
+            assert not pure.fullmatch(value.__name__), f"_{unit}_c.{name} is {value.__name__}"
+        owner = (
+            getattr(value, "__module__", None) if not isinstance(value, types.ModuleType) else None
+        )
+        assert not (isinstance(owner, str) and pure.fullmatch(owner)), (
+            f"_{unit}_c.{name} comes from {owner}"
+        )

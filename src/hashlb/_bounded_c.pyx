@@ -20,9 +20,9 @@ from hashlb._kernels cimport hlb_long_as_u64
 
 import threading
 
-from hashlb._bounded_py import Lease, _check_weights
-from hashlb._types import Host
+from hashlb._types import Host, Lease
 from hashlb._validate import MAX_SHUFFLE_N, check_shuffle_n, check_uint, short, uninitialised
+from hashlb._validate import check_normalized_weights as _check_weights
 from hashlb._weights import check_hash
 
 __all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")

@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
-from ._types import Host
+from ._types import Host, Lease
 from ._validate import MAX_SHUFFLE_N, check_shuffle_n, short, uninitialised
+from ._validate import check_normalized_weights as _check_weights
 from ._validate import check_uint as _check_uint
 from ._weights import check_hash
 
@@ -73,13 +73,6 @@ class _MT19937:
             x = self() // scaling
             if x < k:
                 return x
-
-
-def _check_weights(weights: tuple[float, ...]) -> None:
-    """Refuse normalized weights outside ``[0, 1]`` (a table's are; an impostor's may not be)."""
-    for w in weights:
-        if not 0.0 <= w <= 1.0:  # NaN too
-            raise ValueError(f"lb.normalized_weights must be in [0, 1], got {w!r}")
 
 
 def mt19937(seed: int, n: int) -> list[int]:
@@ -130,55 +123,6 @@ def _overload(active: int, total_slots: int, weight: float) -> float:
     """Envoy's ``hostOverloadFactor``: active requests per allowed slot."""
     slots = max(math.ceil(total_slots * weight), 1) & _U32
     return active / slots
-
-
-class Lease:
-    """An in-flight request on a host, from :meth:`BoundedLoad.acquire`.
-
-    Use it as a context manager (``with bl.acquire(h) as host:``); leaving
-    the block releases the request.  :meth:`release` may also be called
-    directly; a lease releases at most once.
-    """
-
-    __slots__ = ("_bl", "_index", "host")
-
-    host: Host | None
-
-    def __init__(self, bl: BoundedLoad, index: int, host: Host | None) -> None:
-        self._bl = bl
-        self._index = index
-        #: The host chosen (``None`` for an empty host set).
-        self.host = host
-
-    def release(self) -> None:
-        """Release the request (idempotent)."""
-        try:
-            index = self._index
-        except AttributeError:
-            raise uninitialised(self, "Lease") from None
-        if index >= 0:
-            self._index = -1
-            self._bl._release_index(index)
-
-    def __enter__(self) -> Host | None:
-        try:
-            return self.host
-        except AttributeError:
-            raise uninitialised(self, "Lease") from None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_index"):
-            return "<Lease object (not initialised)>"
-        state = "released" if self._index < 0 else "held"
-        return f"<Lease {self.host!r} {state}>"
 
 
 class BoundedLoad:

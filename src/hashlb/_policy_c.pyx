@@ -6,8 +6,8 @@ ASCII-case-insensitively, ``str`` read as its cached UTF-8), cookie and
 query parsing and X-Forwarded-For / IP parsing (libc ``inet_pton`` and
 ``inet_ntop``, which the pure twin reaches through :mod:`socket`) run on
 char buffers.  Cold paths (configuration checks, regex rewrites, generated
-cookies, WSGI parsing) reuse the pure twin's helpers, so both twins agree
-by construction there.  Keep names, signatures and docstrings identical to
+cookies, WSGI parsing) come from ``_policy_config``, which the pure twin
+imports too, so both twins agree by construction there.  Keep names, signatures and docstrings identical to
 ``_policy_py.py`` (``tests/test_parity.py`` checks them).
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Check, PyByteArray_GET_SIZE
@@ -37,7 +37,7 @@ from hashlb._kernels cimport hlb_xxh64
 
 from collections.abc import Mapping
 
-from hashlb import _policy_py as _py
+from hashlb import _policy_config as _cfg
 from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = (
@@ -58,20 +58,20 @@ cdef extern from "<arpa/inet.h>" nogil:
     int AF_INET6
 
 
-cdef object _check_name = _py._check_name
-cdef object _check_cookie_name = _py._check_cookie_name
-cdef object _check_terminal = _py._check_terminal
-cdef object _check_ttl = _py._check_ttl
-cdef object _check_header_text = _py._check_header_text
-cdef object _check_attributes = _py._check_attributes
-cdef object _check_hops = _py._check_hops
-cdef object _check_use_remote = _py._check_use_remote
-cdef object _compile_rewrite = _py._compile_rewrite
-cdef object _generate_cookie = _py._generate_cookie
-cdef object _header_list = _py._header_list
-cdef object _asgi_headers = _py._asgi_headers
-cdef object _items = _py._items
-cdef object _from_wsgi = _py.Request.from_wsgi.__func__
+cdef object _check_name = _cfg._check_name
+cdef object _check_cookie_name = _cfg._check_cookie_name
+cdef object _check_terminal = _cfg._check_terminal
+cdef object _check_ttl = _cfg._check_ttl
+cdef object _check_header_text = _cfg._check_header_text
+cdef object _check_attributes = _cfg._check_attributes
+cdef object _check_hops = _cfg._check_hops
+cdef object _check_use_remote = _cfg._check_use_remote
+cdef object _compile_rewrite = _cfg._compile_rewrite
+cdef object _generate_cookie = _cfg._generate_cookie
+cdef object _header_list = _cfg._header_list
+cdef object _asgi_headers = _cfg._asgi_headers
+cdef object _items = _cfg._items
+cdef object _from_wsgi = _cfg.request_from_wsgi
 cdef object _Mapping = Mapping
 
 cdef str _K_HEADERS = "headers"
@@ -1327,7 +1327,7 @@ cdef class HashPolicy:
                     f"policies[{i}] must be a Header, Cookie, SourceIP or QueryParameter, "
                     f"not {type(p).__name__}"
                 )
-        self._seed = _py._check_seed(seed)
+        self._seed = _cfg._check_seed(seed)
         self._policies = items
 
     @property

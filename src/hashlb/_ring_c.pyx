@@ -68,8 +68,8 @@ from hashlb._batch import hash_buffer as _hash_buffer_py
 from hashlb._batch import index_output as _index_output_py
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_key_array as _check_key_array_py
+from hashlb._validate import check_ring_config as _check_config_py
 from hashlb._validate import uninitialised as _uninitialised_py
-from hashlb._ring_py import _check_config as _check_config_py
 from hashlb._types import Host
 from hashlb._weights import check_hash as _check_hash_py
 from hashlb._weights import prepare as _prepare_py

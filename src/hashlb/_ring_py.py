@@ -39,18 +39,16 @@ import xxhash
 from ._batch import hash_buffer, index_output, pick_hashes
 from ._hashing_py import murmur2_64
 from ._types import Host
+from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
+from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
 from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import check_int, uninitialised
+from ._validate import check_ring_config as _check_config
+from ._validate import uninitialised
 from ._weights import check_hash, prepare
-from .errors import ConfigError
 
 __all__ = ("RingHash",)
 
-#: Envoy validates both ring sizes to be <= 1024 * 1024 * 8.
-MAX_RING_SIZE = 8388608
-#: The accepted ``hash_function`` names (Envoy's ``XX_HASH``/``MURMUR_HASH_2``).
-HASH_FUNCTIONS = ("xx_hash", "murmur_hash_2")
 _MAX_ATTEMPT = 2**32 - 1
 
 _xxh64_intdigest = xxhash.xxh64_intdigest
@@ -59,29 +57,6 @@ _xxh64_intdigest = xxhash.xxh64_intdigest
 def _key_hash(key: object, what: str) -> int:
     """Return xxh64 of one ``pick_many`` key (*what* names it in errors)."""
     return _xxh64_intdigest(_bytes(key, what))
-
-
-def _check_size(value: object, field: str) -> int:
-    """Validate a ring size: an int in ``[1, MAX_RING_SIZE]``."""
-    return check_int(value, field, 1, MAX_RING_SIZE, ConfigError)
-
-
-def _check_config(
-    min_ring_size: object, max_ring_size: object, hash_function: object
-) -> tuple[int, int, str]:
-    """Validate the ring options (spec §4.1); return them normalized."""
-    rmin = _check_size(min_ring_size, "min_ring_size")
-    rmax = _check_size(max_ring_size, "max_ring_size")
-    if rmin > rmax:
-        raise ConfigError(
-            f"ring hash: minimum_ring_size ({rmin}) > maximum_ring_size ({rmax}): "
-            "min_ring_size must be <= max_ring_size"
-        )
-    if not isinstance(hash_function, str) or hash_function not in HASH_FUNCTIONS:
-        raise ConfigError(
-            f"hash_function must be 'xx_hash' or 'murmur_hash_2', got {hash_function!r}"
-        )
-    return rmin, rmax, str(hash_function)
 
 
 def _ring_scale(min_weight: float, min_ring_size: int, max_ring_size: int) -> float:

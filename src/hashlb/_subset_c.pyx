@@ -6,9 +6,9 @@ in C arrays; a pick is, per eligible subset, one 8-byte xxh64
 (``hlb_xxh64_u64`` of ``_hashkernels.h``), one libm ``log`` and one
 multiply, with no Python-level call.  A near-tie (the best two float scores
 within a relative ``2**-40``, about one key in 10**12) is decided exactly
-by the pure twin's ``_exact_index``, so both twins compute the same exact
-rule (see ``_subset_py``).  Validation is shared too: the pure twin's
-``_check_*`` functions.  Keep names, signatures and docstrings identical to
+by ``_subset_config.exact_index``, so both twins compute the same exact
+rule (see ``_subset_py``).  Validation is shared too: the ``check_*``
+functions of ``_subset_config``.  Keep names, signatures and docstrings identical to
 ``_subset_py.py`` (``tests/test_parity.py`` checks them).
 """
 cimport cython
@@ -23,13 +23,11 @@ from hashlb._kernels cimport hlb_xxh64, hlb_xxh64_u64
 from types import MappingProxyType
 
 from hashlb._batch import hash_buffer, index_output
-from hashlb._subset_py import (
-    _check_seed,
-    _check_u64,
-    _check_value,
-    _check_weights,
-    _exact_index,
-)
+from hashlb._subset_config import check_seed as _check_seed
+from hashlb._subset_config import check_u64 as _check_u64
+from hashlb._subset_config import check_value as _check_value
+from hashlb._subset_config import check_weights as _check_weights
+from hashlb._subset_config import exact_index as _exact_index
 from hashlb._validate import uninitialised
 from hashlb.errors import ConfigError
 
@@ -53,7 +51,7 @@ cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # pick_many's marker for a near-tie
 
 
 cdef inline uint64_t _as_value(object value) except? 0xFFFFFFFFFFFFFFFFULL:
-    """Return *value* as a uint64, raising the pure twin's errors otherwise."""
+    """Return *value* as a uint64, raising the shared check's errors otherwise."""
     cdef uint64_t v
     if PyLong_CheckExact(value):
         try:

@@ -1,7 +1,7 @@
-"""Value types shared by both implementations: :class:`Host`, and the protocols.
+"""Value types shared by both implementations: :class:`Host`, :class:`Lease`, and the protocols.
 
 A plain Python module that the compiled and the pure twins both import, so
-there is one ``Host`` type (msgpack's ``ext.py`` pattern).  :class:`Table`
+there is one ``Host`` and one ``Lease`` type (msgpack's ``ext.py`` pattern).  :class:`Table`
 and :class:`HashMethod` name what a router needs of a table and of a hash
 method, so that a user's own table or method can stand in for hashlb's.
 """
@@ -9,10 +9,15 @@ method, so that a user's own table or method can stand in for hashlb's.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-__all__ = ("MAX_WEIGHT", "HashMethod", "Host", "Table")
+from ._validate import uninitialised
+
+if TYPE_CHECKING:
+    from .bounded import BoundedLoad
+
+__all__ = ("MAX_WEIGHT", "HashMethod", "Host", "Lease", "Table")
 
 #: Envoy weights are uint32; a weight (and a sum of weights) must fit.
 MAX_WEIGHT = 2**32 - 1
@@ -205,6 +210,55 @@ def _restore(
     return Host(
         address, weight, hostname=hostname, hash_key=hash_key, locality=locality, labels=labels
     )
+
+
+class Lease:
+    """An in-flight request on a host, from :meth:`BoundedLoad.acquire`.
+
+    Use it as a context manager (``with bl.acquire(h) as host:``); leaving
+    the block releases the request.  :meth:`release` may also be called
+    directly; a lease releases at most once.
+    """
+
+    __slots__ = ("_bl", "_index", "host")
+
+    host: Host | None
+
+    def __init__(self, bl: BoundedLoad, index: int, host: Host | None) -> None:
+        self._bl = bl
+        self._index = index
+        #: The host chosen (``None`` for an empty host set).
+        self.host = host
+
+    def release(self) -> None:
+        """Release the request (idempotent)."""
+        try:
+            index = self._index
+        except AttributeError:
+            raise uninitialised(self, "Lease") from None
+        if index >= 0:
+            self._index = -1
+            self._bl._release_index(index)
+
+    def __enter__(self) -> Host | None:
+        try:
+            return self.host
+        except AttributeError:
+            raise uninitialised(self, "Lease") from None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "_index"):
+            return "<Lease object (not initialised)>"
+        state = "released" if self._index < 0 else "held"
+        return f"<Lease {self.host!r} {state}>"
 
 
 @runtime_checkable

@@ -12,7 +12,11 @@ import reprlib
 import sys
 from collections.abc import Iterable
 
+from .errors import ConfigError
+
 __all__ = (
+    "HASH_FUNCTIONS",
+    "MAX_RING_SIZE",
     "MAX_SHUFFLE_N",
     "as_bytes",
     "as_int",
@@ -21,6 +25,8 @@ __all__ = (
     "check_hash",
     "check_int",
     "check_key_array",
+    "check_normalized_weights",
+    "check_ring_config",
     "check_shuffle_n",
     "check_uint",
     "clip",
@@ -88,6 +94,38 @@ def check_int(
     return value
 
 
+#: Envoy validates both ring sizes to be <= 1024 * 1024 * 8.
+MAX_RING_SIZE = 8388608
+#: The accepted ``hash_function`` names (Envoy's ``XX_HASH``/``MURMUR_HASH_2``).
+HASH_FUNCTIONS = ("xx_hash", "murmur_hash_2")
+
+
+def _check_ring_size(value: object, field: str) -> int:
+    """Validate a ring size: an int in ``[1, MAX_RING_SIZE]``."""
+    return check_int(value, field, 1, MAX_RING_SIZE, ConfigError)
+
+
+def check_ring_config(
+    min_ring_size: object, max_ring_size: object, hash_function: object
+) -> tuple[int, int, str]:
+    """Validate the ring options (spec §4.1); return them normalized.
+
+    Shared by both ring twins (``_ring_c`` never imports ``_ring_py``).
+    """
+    rmin = _check_ring_size(min_ring_size, "min_ring_size")
+    rmax = _check_ring_size(max_ring_size, "max_ring_size")
+    if rmin > rmax:
+        raise ConfigError(
+            f"ring hash: minimum_ring_size ({rmin}) > maximum_ring_size ({rmax}): "
+            "min_ring_size must be <= max_ring_size"
+        )
+    if not isinstance(hash_function, str) or hash_function not in HASH_FUNCTIONS:
+        raise ConfigError(
+            f"hash_function must be 'xx_hash' or 'murmur_hash_2', got {hash_function!r}"
+        )
+    return rmin, rmax, str(hash_function)
+
+
 def check_hash(value: object) -> int:
     """Validate a request hash: an int in ``[0, 2**64)``."""
     if type(value) is int and 0 <= value <= _M64:
@@ -108,6 +146,13 @@ def check_attempt(value: object) -> int:
     if not 0 <= value <= _U32:
         raise ValueError(f"attempt must be in [0, 2**32), got {short(value)}")
     return value
+
+
+def check_normalized_weights(weights: tuple[float, ...]) -> None:
+    """Refuse normalized weights outside ``[0, 1]`` (a table's are; an impostor's may not be)."""
+    for w in weights:
+        if not 0.0 <= w <= 1.0:  # NaN too
+            raise ValueError(f"lb.normalized_weights must be in [0, 1], got {w!r}")
 
 
 def is_prime(n: int) -> bool:
