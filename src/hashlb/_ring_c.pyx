@@ -67,7 +67,6 @@ from hashlb._ring cimport (
 from hashlb._batch import hash_buffer as _hash_buffer_py
 from hashlb._batch import index_output as _index_output_py
 from hashlb._validate import check_attempt as _check_attempt_py
-from hashlb._validate import check_key_array as _check_key_array_py
 from hashlb._validate import check_ring_config as _check_config_py
 from hashlb._validate import uninitialised as _uninitialised_py
 from hashlb._types import Host
@@ -82,7 +81,6 @@ cdef object _check_attempt = _check_attempt_py
 cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
 cdef object _prepare = _prepare_py
-cdef object _check_key_array = _check_key_array_py
 cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
 cdef enum:
