@@ -12,7 +12,7 @@ helpers apply Istio's ``loadBalancer`` precedence.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .._policy_py import _load_re2, _regex_engine
@@ -106,6 +106,28 @@ def _list(parent: LDict, key: str, what: str) -> LList:
             parent.at(key), f"{what}: {_short(key)} must be a list, got {type(value).__name__}"
         )
     return value
+
+
+def _mappings(
+    parent: LDict,
+    key: str,
+    what: str,
+    noun: str,
+    limit: tuple[str, int, str] | None = None,
+) -> Iterator[LDict]:
+    """Yield the items of the list *key* of *parent*, each checked to be a mapping.
+
+    An item that is not is an error naming *noun*, raised when it is reached.
+    *limit* is ``(cap name, cap, plural)``: more items than the cap is an error,
+    raised before any item is yielded, at the first one past the cap.
+    """
+    items = _list(parent, key, what)
+    if limit is not None and len(items) > limit[1]:
+        raise InputError(items.at(limit[1]), f"{what}: more than {cap(limit[0])} {limit[2]}")
+    for i, item in enumerate(items):
+        if not isinstance(item, LDict):
+            raise InputError(items.at(i), f"{what}: each {noun} must be a mapping")
+        yield item
 
 
 def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str | None:
@@ -295,14 +317,8 @@ class _Reader:
         if policy is not None:
             _check_policy(policy, what)
         subsets: dict[str, _Subset] = {}
-        items = _list(spec, "subsets", what)
-        if len(items) > MAX_SUBSETS:
-            raise InputError(
-                items.at(MAX_SUBSETS), f"{what}: more than {cap('MAX_SUBSETS')} subsets"
-            )
-        for i, item in enumerate(items):
-            if not isinstance(item, LDict):
-                raise InputError(items.at(i), f"{what}: each subset must be a mapping")
+        subset_limit = ("MAX_SUBSETS", MAX_SUBSETS, "subsets")
+        for item in _mappings(spec, "subsets", what, "subset", subset_limit):
             sname = _str(item, "name", f"{what} subset", required=True) or ""
             swhat = f"{what} subset {_short(sname)}"
             if sname in subsets:
@@ -339,15 +355,11 @@ class _Reader:
         if spec.get("delegate") is not None:  # pragma: no cover - checked per route below
             raise InputError(spec.at("delegate"), f"{what}: delegate is not supported")
         routes: list[_HTTPRoute] = []
-        http = _list(spec, "http", what)
-        if len(http) > MAX_ROUTES:
-            raise InputError(
-                http.at(MAX_ROUTES), f"{what}: more than {cap('MAX_ROUTES')} http routes"
-            )
+        http = _mappings(
+            spec, "http", what, "http route", ("MAX_ROUTES", MAX_ROUTES, "http routes")
+        )
         conditions = 0
         for i, item in enumerate(http):
-            if not isinstance(item, LDict):
-                raise InputError(http.at(i), f"{what}: each http route must be a mapping")
             route = self._http_route(item, i, what, ns)
             for m in route.matches or ():
                 conditions += _conditions(m)
@@ -367,22 +379,13 @@ class _Reader:
             raise InputError(item.at("delegate"), f"{rwhat}: delegate is not supported")
         matches: list[LDict] | None = None
         if item.get("match") is not None:
-            mlist = _list(item, "match", rwhat)
             matches = []
-            for j, m in enumerate(mlist):
-                if not isinstance(m, LDict):
-                    raise InputError(mlist.at(j), f"{rwhat}: each match must be a mapping")
+            for m in _mappings(item, "match", rwhat, "match"):
                 _check_match(m, rwhat)
                 matches.append(m)
         dests: list[_RouteDestination] = []
-        rlist = _list(item, "route", rwhat)
-        if len(rlist) > MAX_SUBSETS:
-            raise InputError(
-                rlist.at(MAX_SUBSETS), f"{rwhat}: more than {cap('MAX_SUBSETS')} destinations"
-            )
-        for j, r in enumerate(rlist):
-            if not isinstance(r, LDict):
-                raise InputError(rlist.at(j), f"{rwhat}: each route destination must be a mapping")
+        dest_limit = ("MAX_SUBSETS", MAX_SUBSETS, "destinations")
+        for r in _mappings(item, "route", rwhat, "route destination", dest_limit):
             d = _map(r, "destination", rwhat, required=True)
             assert d is not None
             host = _str(d, "host", f"{rwhat} destination", required=True) or ""
