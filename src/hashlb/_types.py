@@ -116,15 +116,18 @@ class Host:
             hash_key = _opt_str(hash_key, "hash_key")
         if locality is not None:
             locality = _opt_str(locality, "locality")
-        setter = object.__setattr__
-        setter(self, "address", address)
-        setter(self, "weight", weight)
-        setter(self, "hostname", hostname)
-        setter(self, "hash_key", hash_key)
-        setter(self, "locality", locality)
-        setter(self, "labels", frozen)
-        setter(self, "_key_bytes", (hash_key or address).encode())
-        setter(self, "_hash", hash((address, weight, hostname, hash_key, locality, label_key)))
+        if getattr(self, "_hash", None) is not None:
+            raise TypeError("Host is immutable; it cannot be re-initialised")
+        # The slot descriptors' own setters: faster than object.__setattr__,
+        # which pays for the guard above (below the class).
+        _set_address(self, address)
+        _set_weight(self, weight)
+        _set_hostname(self, hostname)
+        _set_hash_key(self, hash_key)
+        _set_locality(self, locality)
+        _set_labels(self, frozen)
+        _set_key_bytes(self, (hash_key or address).encode())
+        _set_hash(self, hash((address, weight, hostname, hash_key, locality, label_key)))
 
     def key(self, use_hostname: bool = False) -> str:
         """Return the string Envoy hashes for this host (spec §2).
@@ -197,6 +200,32 @@ class Host:
         if self.labels:
             parts.append(f"labels={dict(self.labels)!r}")
         return f"Host({', '.join(parts)})"
+
+
+# Host.__setattr__ refuses every write, so __init__ writes through the slot
+# descriptors: ``Host.__dict__["address"].__set__(host, value)``.
+(
+    _set_address,
+    _set_weight,
+    _set_hostname,
+    _set_hash_key,
+    _set_locality,
+    _set_labels,
+    _set_key_bytes,
+    _set_hash,
+) = (
+    Host.__dict__[name].__set__
+    for name in (
+        "address",
+        "weight",
+        "hostname",
+        "hash_key",
+        "locality",
+        "labels",
+        "_key_bytes",
+        "_hash",
+    )
+)
 
 
 def _restore(
