@@ -55,7 +55,16 @@ from .output import (
     save_figure,
 )
 
-__all__ = ("BenchResult", "add_parser", "bench_one", "envoy_hosts", "envoy_keys", "run")
+__all__ = (
+    "DESCRIPTION",
+    "HELP",
+    "BenchResult",
+    "add_arguments",
+    "bench_one",
+    "envoy_hosts",
+    "envoy_keys",
+    "run",
+)
 
 ALGORITHMS = ("ring_hash", "maglev")
 LOSSES = (1, 2, 3)
@@ -419,16 +428,16 @@ def _algorithms(text: str) -> list[str]:
     return out
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``bench`` subcommand to *sub* (from ``add_subparsers``)."""
-    p: argparse.ArgumentParser = sub.add_parser(
-        "bench",
-        help="measure balance, disruption, speed and memory per ring/table size",
-        description=(
-            "Build ring hash and Maglev tables for each host count and size, and measure "
-            "balance, disruption on host loss, build time, lookup speed and memory."
-        ),
-    )
+#: The one-line help of ``hashlb bench`` and its longer description.
+HELP = "measure balance, disruption, speed and memory per ring/table size"
+DESCRIPTION = (
+    "Build ring hash and Maglev tables for each host count and size, and measure "
+    "balance, disruption on host loss, build time, lookup speed and memory."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` options to *p*, the parser :mod:`hashlb.cli` made from :data:`HELP`."""
     p.add_argument(
         "--hosts",
         type=_int_list,
@@ -475,7 +484,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no progress on stderr and no table on stdout"
     )
     p.set_defaults(run=run)
-    return p
 
 
 def _validate(args: argparse.Namespace) -> None:

@@ -84,11 +84,17 @@ def _kind_name(doc: LDict) -> str:
     return f"{doc.get('kind')} {_short(name)}" if name else str(doc.get("kind"))
 
 
-def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
+def _field(parent: LDict, key: str, what: str, required: bool) -> object:
+    """Return ``parent[key]``, None when absent; absent and *required* is an error."""
     value = parent.get(key)
+    if value is None and required:
+        raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
+    return value
+
+
+def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
+    value = _field(parent, key, what, required)
     if value is None:
-        if required:
-            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
         return None
     if not isinstance(value, LDict):
         raise InputError(
@@ -131,10 +137,8 @@ def _mappings(
 
 
 def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str | None:
-    value = parent.get(key)
+    value = _field(parent, key, what, required)
     if value is None:
-        if required:
-            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InputError(
