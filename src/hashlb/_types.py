@@ -177,17 +177,7 @@ class Host:
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _restore,
-            (
-                self.address,
-                self.weight,
-                self.hostname,
-                self.hash_key,
-                self.locality,
-                dict(self.labels),
-            ),
-        )
+        return (_restore, self._fields())
 
     def __repr__(self) -> str:
         parts = [repr(self.address)]

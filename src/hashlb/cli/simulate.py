@@ -35,7 +35,7 @@ from .._validate import (
     cap,
 )
 from .._validate import short as _short
-from .output import OutputSet, check_matplotlib, format_table, require_matplotlib, save_figure
+from .output import OutputSet, format_table, require_matplotlib, save_figure
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
 
 if TYPE_CHECKING:
@@ -559,9 +559,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     _check_counts(args)
     outputs.add(args.json, "--json")
     outputs.add(args.decisions, "--decisions")
-    outputs.add(args.plot, "--plot", binary=True)
-    if args.plot:
-        check_matplotlib()
+    outputs.add_plot(args.plot)
     mesh = load_mesh(
         args.file,
         args.endpoints,

@@ -436,10 +436,7 @@ class _Reader:
         spec = _map(doc, "spec", what) or LDict()
         selector = _labels(spec, "selector", what)
         ports: list[tuple[str, int, int | str]] = []
-        plist = _list(spec, "ports", what)
-        for i, p in enumerate(plist):
-            if not isinstance(p, LDict):
-                raise InputError(plist.at(i), f"{what}: each port must be a mapping")
+        for p in _mappings(spec, "ports", what, "port"):
             number = _int(p, "port", f"{what} port", 1, 65535)
             if number is None:
                 raise InputError(p.where, f"{what}: a port needs 'port'")
@@ -466,11 +463,7 @@ def _weight(r: LDict, what: str) -> int:
     value: object = raw
     if isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
         value = _decimal(raw, r.at("weight"), f"{what}: weight")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(
-            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
-        )
-    if not 0 <= value <= MAX_WEIGHT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WEIGHT:
         raise InputError(
             r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
         )
@@ -481,10 +474,7 @@ def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], .
     if pspec is None:
         return ()
     out: list[tuple[str, int]] = []
-    containers = _list(pspec, "containers", what)
-    for i, c in enumerate(containers):
-        if not isinstance(c, LDict):
-            raise InputError(containers.at(i), f"{what}: each container must be a mapping")
+    for c in _mappings(pspec, "containers", what, "container"):
         plist = _list(c, "ports", f"{what} container")
         for j, p in enumerate(plist):
             if not isinstance(p, LDict):
