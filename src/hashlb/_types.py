@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ._validate import uninitialised
+from ._address import canonical_address
+from ._validate import HEALTH_STATUSES, MAX_PRIORITY, as_int, short, uninitialised
 
 if TYPE_CHECKING:
     from .bounded import BoundedLoad
@@ -37,8 +38,18 @@ class Host:
     """An upstream endpoint: an immutable, hashable value.
 
     :param str address: the endpoint address, ``"ip:port"`` for IPv4 or
-        ``"[ip6]:port"`` for IPv6 -- the string Envoy hashes by default.
+        ``"[ip6]:port"`` for IPv6 -- the string Envoy hashes by default.  An
+        IP literal is stored as Envoy prints it back (``asString()``):
+        ``"[01:023::00Ef]:32000"`` becomes ``"[1:23::ef]:32000"``; any other
+        string (a DNS name, an ``envoy://`` internal address) is kept as given.
     :param int weight: the load-balancing weight, ``1 <= weight <= 2**32 - 1``.
+    :param int priority: the priority level (EDS ``LocalityLbEndpoints.priority``),
+        ``0 <= priority <= 128``; 0 is the most preferred.
+    :param str health: the EDS health status, case-insensitive: ``"unknown"``,
+        ``"healthy"``, ``"unhealthy"``, ``"draining"``, ``"timeout"``,
+        ``"degraded"``, or ``"excluded"`` (kept out of the health counts);
+        stored in lower case.  A table built directly from hosts uses every host
+        it is given; health decides which hosts a cluster's tables hold.
     :param hostname: the host name, hashed instead of the address when a table
         is built with ``use_hostname=True``.
     :param hash_key: an explicit hash key (Envoy's ``envoy.lb`` ``hash_key``
@@ -47,12 +58,17 @@ class Host:
     :param labels: pod labels (e.g. ``{"version": "canary"}``), matched by
         subset selectors.
     :raises TypeError: a field has the wrong type.
-    :raises ValueError: the address is empty or the weight is out of range.
+    :raises ValueError: the address is empty or malformed (an unbracketed IPv6
+        address, a malformed IP literal, a port outside ``[0, 65535]``: a
+        :class:`~hashlb.errors.ConfigError`), or the weight, priority or
+        health is out of range.
 
     >>> Host("10.0.0.1:8080", 2, labels={"version": "v1"})
     Host('10.0.0.1:8080', 2, labels={'version': 'v1'})
     >>> Host("10.0.0.1:8080").key()
     '10.0.0.1:8080'
+    >>> Host("[01:023::00Ef]:32000", priority=1, health="DEGRADED")
+    Host('[1:23::ef]:32000', priority=1, health='degraded')
     """
 
     __slots__ = (
@@ -60,14 +76,18 @@ class Host:
         "_key_bytes",
         "address",
         "hash_key",
+        "health",
         "hostname",
         "labels",
         "locality",
+        "priority",
         "weight",
     )
 
     address: str
     weight: int
+    priority: int
+    health: str
     hostname: str | None
     hash_key: str | None
     locality: str | None
@@ -80,10 +100,12 @@ class Host:
         address: str,
         weight: int = 1,
         *,
+        priority: int = 0,
+        health: str = "healthy",
+        locality: str | None = None,
         hostname: str | None = None,
         hash_key: str | None = None,
-        locality: str | None = None,
-        labels: Mapping[str, str] = _EMPTY,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         if type(address) is not str:
             if not isinstance(address, str):
@@ -91,13 +113,20 @@ class Host:
             address = str(address)
         if not address:
             raise ValueError("Host.address must not be empty")
+        address = canonical_address(address)
         if type(weight) is not int:
             if isinstance(weight, bool) or not hasattr(weight, "__index__"):
                 raise TypeError(f"Host.weight must be an int, not {type(weight).__name__}")
             weight = int(weight.__index__())
         if not 1 <= weight <= MAX_WEIGHT:
             raise ValueError(f"Host.weight must be in [1, 2**32 - 1], got {weight} for {address!r}")
-        if labels is _EMPTY or (type(labels) is dict and not labels):
+        if priority != 0 or type(priority) is not int:
+            priority = as_int(priority, "Host.priority")
+            if not 0 <= priority <= MAX_PRIORITY:
+                raise ValueError(f"Host.priority must be in [0, {MAX_PRIORITY}], got {priority}")
+        if health != "healthy":
+            health = _check_health(health)
+        if labels is None or labels is _EMPTY or (type(labels) is dict and not labels):
             frozen: Mapping[str, str] = _EMPTY
             label_key: frozenset[tuple[str, str]] | None = None
         else:
@@ -122,12 +151,16 @@ class Host:
         # which pays for the guard above (below the class).
         _set_address(self, address)
         _set_weight(self, weight)
+        _set_priority(self, priority)
+        _set_health(self, health)
         _set_hostname(self, hostname)
         _set_hash_key(self, hash_key)
         _set_locality(self, locality)
         _set_labels(self, frozen)
         _set_key_bytes(self, (hash_key or address).encode())
-        _set_hash(self, hash((address, weight, hostname, hash_key, locality, label_key)))
+        _set_hash(
+            self, hash((address, weight, priority, health, hostname, hash_key, locality, label_key))
+        )
 
     def key(self, use_hostname: bool = False) -> str:
         """Return the string Envoy hashes for this host (spec §2).
@@ -145,6 +178,8 @@ class Host:
         return (
             self.address,
             self.weight,
+            self.priority,
+            self.health,
             self.hostname,
             self.hash_key,
             self.locality,
@@ -170,6 +205,8 @@ class Host:
         return (
             self.address.encode(),
             self.weight,
+            self.priority,
+            self.health,
             self.hostname or "",
             self.hash_key or "",
             self.locality or "",
@@ -183,6 +220,10 @@ class Host:
         parts = [repr(self.address)]
         if self.weight != 1:
             parts.append(repr(self.weight))
+        if self.priority:
+            parts.append(f"priority={self.priority!r}")
+        if self.health != "healthy":
+            parts.append(f"health={self.health!r}")
         for name in ("hostname", "hash_key", "locality"):
             value = getattr(self, name)
             if value is not None:
@@ -197,6 +238,8 @@ class Host:
 (
     _set_address,
     _set_weight,
+    _set_priority,
+    _set_health,
     _set_hostname,
     _set_hash_key,
     _set_locality,
@@ -208,6 +251,8 @@ class Host:
     for name in (
         "address",
         "weight",
+        "priority",
+        "health",
         "hostname",
         "hash_key",
         "locality",
@@ -218,17 +263,33 @@ class Host:
 )
 
 
-def _restore(
-    address: str,
-    weight: int,
-    hostname: str | None,
-    hash_key: str | None,
-    locality: str | None,
-    labels: dict[str, str],
-) -> Host:
+def _restore(address: str, weight: int, *fields: Any) -> Host:
+    """Rebuild a pickled Host (the fields of 0.1 pickles had no priority and health)."""
+    if len(fields) == 4:
+        fields = (0, "healthy", *fields)
+    priority, health, hostname, hash_key, locality, labels = fields
     return Host(
-        address, weight, hostname=hostname, hash_key=hash_key, locality=locality, labels=labels
+        address,
+        weight,
+        priority=priority,
+        health=health,
+        hostname=hostname,
+        hash_key=hash_key,
+        locality=locality,
+        labels=labels,
     )
+
+
+def _check_health(health: object) -> str:
+    if not isinstance(health, str):
+        raise TypeError(f"Host.health must be a str, not {type(health).__name__}")
+    name = str(health).lower()
+    if name not in HEALTH_STATUSES:
+        raise ValueError(
+            f"Host.health must be one of {', '.join(HEALTH_STATUSES)} "
+            f"(case-insensitive), got {short(health)}"
+        )
+    return name
 
 
 class Lease:

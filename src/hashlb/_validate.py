@@ -16,6 +16,8 @@ from .errors import ConfigError
 
 __all__ = (
     "HASH_FUNCTIONS",
+    "HEALTH_STATUSES",
+    "MAX_PRIORITY",
     "MAX_RING_SIZE",
     "MAX_SHUFFLE_N",
     "as_bytes",
@@ -438,3 +440,11 @@ def clip(text: str, limit: int = 120) -> str:
     'abc...'
     """
     return text if len(text) <= limit else f"{text[: max(limit - 3, 0)]}..."
+
+
+#: Envoy's EDS ``HealthStatus`` names (``core/v3/health_check.proto``), plus
+#: ``excluded``: a host kept out of the health counts (spec-2 §14.2).
+HEALTH_STATUSES = ("unknown", "healthy", "unhealthy", "draining", "timeout", "degraded", "excluded")
+
+#: The highest EDS priority level (``LocalityLbEndpoints.priority``: ``lte: 128``).
+MAX_PRIORITY = 128
