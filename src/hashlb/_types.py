@@ -13,7 +13,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
-from ._validate import HEALTH_STATUSES, MAX_PRIORITY, as_int, short, uninitialised
+from ._validate import MAX_PRIORITY, as_int, check_health, uninitialised
 
 if TYPE_CHECKING:
     from .bounded import BoundedLoad
@@ -125,7 +125,7 @@ class Host:
             if not 0 <= priority <= MAX_PRIORITY:
                 raise ValueError(f"Host.priority must be in [0, {MAX_PRIORITY}], got {priority}")
         if health != "healthy":
-            health = _check_health(health)
+            health = check_health(health, "Host.health")
         if labels is None or labels is _EMPTY or (type(labels) is dict and not labels):
             frozen: Mapping[str, str] = _EMPTY
             label_key: frozenset[tuple[str, str]] | None = None
@@ -278,18 +278,6 @@ def _restore(address: str, weight: int, *fields: Any) -> Host:
         locality=locality,
         labels=labels,
     )
-
-
-def _check_health(health: object) -> str:
-    if not isinstance(health, str):
-        raise TypeError(f"Host.health must be a str, not {type(health).__name__}")
-    name = str(health).lower()
-    if name not in HEALTH_STATUSES:
-        raise ValueError(
-            f"Host.health must be one of {', '.join(HEALTH_STATUSES)} "
-            f"(case-insensitive), got {short(health)}"
-        )
-    return name
 
 
 class Lease:

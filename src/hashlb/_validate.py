@@ -17,6 +17,7 @@ from .errors import ConfigError
 __all__ = (
     "HASH_FUNCTIONS",
     "HEALTH_STATUSES",
+    "MAX_ATTEMPTS",
     "MAX_PRIORITY",
     "MAX_RING_SIZE",
     "MAX_SHUFFLE_N",
@@ -25,6 +26,7 @@ __all__ = (
     "cap",
     "check_attempt",
     "check_hash",
+    "check_health",
     "check_int",
     "check_key_array",
     "check_normalized_weights",
@@ -448,3 +450,20 @@ HEALTH_STATUSES = ("unknown", "healthy", "unhealthy", "draining", "timeout", "de
 
 #: The highest EDS priority level (``LocalityLbEndpoints.priority``: ``lte: 128``).
 MAX_PRIORITY = 128
+
+#: The most attempts ``Cluster.choose_host`` makes: Envoy's retry loop is
+#: ``1 + host_selection_retry_max_attempts`` (2 by default, 6 under Istio).
+MAX_ATTEMPTS = 2**16
+
+
+def check_health(value: object, field: str) -> str:
+    """Return an EDS health name in lower case (case-insensitive, :data:`HEALTH_STATUSES`)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    name = str(value).lower()
+    if name not in HEALTH_STATUSES:
+        raise ValueError(
+            f"{field} must be one of {', '.join(HEALTH_STATUSES)} "
+            f"(case-insensitive), got {short(value)}"
+        )
+    return name
