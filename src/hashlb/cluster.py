@@ -309,6 +309,8 @@ class Cluster:
     _healthy_load: tuple[int, ...]
     _degraded_load: tuple[int, ...]
     _config: tuple[Any, int, float, bool, bool, dict[str, Any]]
+    _choices: tuple[tuple[int, str], ...]
+    _lookups: tuple[Callable[[int, int], Host | None], ...]
 
     def __init__(
         self,
@@ -413,6 +415,10 @@ class Cluster:
             locality_weighted,
             dict(balancer_options),
         )
+        # choosePriority depends on hash % 100 only: one answer per remainder.
+        choices = tuple(_choose(healthy_load, degraded_load, r) for r in range(100))
+        d["_choices"] = choices
+        d["_lookups"] = tuple(levels[p].table.lookup for p, _state in choices)
         if healthy_load[0] == 100:
             # Every hash chooses level 0: the cluster's lookup is that table's.
             d["lookup"] = levels[0].table.lookup
@@ -426,8 +432,13 @@ class Cluster:
         every attempt), then that level's ``table.lookup(hash, attempt)``;
         ``None`` when that table is empty (no healthy host, not in panic).
         """
-        levels = self._check()
-        return levels[self.choose_priority(hash)[0]].table.lookup(hash, attempt)
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            lookup = self._lookups[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
+        return lookup(hash, attempt)
 
     def choose_host(
         self,
@@ -448,13 +459,19 @@ class Cluster:
             the loop at once; when every attempt is rejected, the last
             attempt's host (as Envoy does).
         """
-        levels = self._check()
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            lookup = self._lookups[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
+        if reject is None and max_attempts == 1 and type(max_attempts) is int:
+            return lookup(hash, 0)  # a first try: Envoy's context asks for one attempt
         attempts = as_int(max_attempts, "max_attempts")
         if not 1 <= attempts <= MAX_ATTEMPTS:
             raise ValueError(f"max_attempts must be in [1, {MAX_ATTEMPTS}], got {attempts}")
         if reject is not None and not callable(reject):
             raise TypeError(f"reject must be callable or None, not {type(reject).__name__}")
-        lookup = levels[self.choose_priority(hash)[0]].table.lookup
         host = None
         for attempt in range(attempts):
             host = lookup(hash, attempt)
@@ -469,8 +486,12 @@ class Cluster:
         (with the same running sum) the degraded ones.  A level reached
         through its degraded load still uses its table of healthy hosts.
         """
-        self._check()
-        return _choose(self._healthy_load, self._degraded_load, check_hash(hash))
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            return self._choices[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
 
     # -- what the cluster looks like ----------------------------------------
 
