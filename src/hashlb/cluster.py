@@ -43,11 +43,13 @@ from ._validate import (
     uninitialised,
 )
 from .errors import ConfigError
+from .versions import EnvoyProfile, profile
 
 __all__ = ("Cluster", "PriorityLevel", "panic_threshold", "priority_loads")
 
-#: EDS health -> (coarse health, excluded from the counts), spec-2 §14.2 (Envoy's
-#: default: the ``exclude_host_in_eds_status_draining`` guard on).
+#: EDS health -> (coarse health, excluded from the counts), spec-2 §14.2, for an Envoy
+#: that excludes DRAINING hosts (``EnvoyProfile.draining_excluded``; before, they are
+#: unhealthy and counted).
 _COARSE: Mapping[str, tuple[str, bool]] = {
     "unknown": ("healthy", False),
     "healthy": ("healthy", False),
@@ -289,6 +291,11 @@ class Cluster:
     :param bool locality_weighted: apply ``locality_weights`` (a balancer
         option) inside each level, as Envoy's ``locality_weighted_lb_config``;
         when False the locality weights are ignored.
+    :param envoy_version: the Envoy release to reproduce (``"1.28"``, or an
+        :class:`~hashlb.versions.EnvoyProfile`); ``"main"``, the default, is
+        the newest behaviour.  Here it decides whether ``draining`` hosts are
+        excluded (1.29 on) or unhealthy and counted, and whether
+        ``weighted_priority_health`` exists (1.27 on).
     :param balancer_options: passed to every level's table
         (``min_ring_size``, ``table_size``, ``hash_function``, ...).
     :raises TypeError: an argument has the wrong type.
@@ -308,7 +315,7 @@ class Cluster:
     _levels: tuple[PriorityLevel, ...]
     _healthy_load: tuple[int, ...]
     _degraded_load: tuple[int, ...]
-    _config: tuple[Any, int, float, bool, bool, dict[str, Any]]
+    _config: tuple[Any, int, float, bool, bool, EnvoyProfile, dict[str, Any]]
     _choices: tuple[tuple[int, str], ...]
     _lookups: tuple[Callable[[int, int], Host | None], ...]
 
@@ -321,6 +328,7 @@ class Cluster:
         healthy_panic_threshold: float = 50.0,
         weighted_priority_health: bool = False,
         locality_weighted: bool = False,
+        envoy_version: str | EnvoyProfile = "main",
         **balancer_options: Any,
     ) -> None:
         if "_levels" in self.__dict__:
@@ -332,6 +340,7 @@ class Cluster:
             healthy_panic_threshold,
             weighted_priority_health,
             locality_weighted,
+            profile(envoy_version),
             balancer_options,
             {},
         )
@@ -344,6 +353,7 @@ class Cluster:
         healthy_panic_threshold: float,
         weighted_priority_health: bool,
         locality_weighted: bool,
+        envoy: EnvoyProfile,
         balancer_options: dict[str, Any],
         reuse: Mapping[tuple[Host, ...], Table],
     ) -> None:
@@ -356,6 +366,13 @@ class Cluster:
         ):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+        if weighted_priority_health and not envoy.weighted_priority_health:
+            raise ConfigError(
+                f"weighted_priority_health needs Envoy 1.27 or later (envoy_version {envoy.version})"
+            )
+        coarse_of = dict(_COARSE)
+        if not envoy.draining_excluded:
+            coarse_of["draining"] = ("unhealthy", False)
         options = dict(balancer_options)
         if not locality_weighted:
             options.pop("locality_weights", None)
@@ -368,7 +385,7 @@ class Cluster:
         for members in grouped:
             healthy, degraded, excluded = [], [], []
             for h in members:
-                coarse, out = _COARSE[h.health]
+                coarse, out = coarse_of[h.health]
                 if out:
                     excluded.append(h)
                 elif coarse == "healthy":
@@ -413,6 +430,7 @@ class Cluster:
             percent,
             weighted_priority_health,
             locality_weighted,
+            envoy,
             dict(balancer_options),
         )
         # choosePriority depends on hash % 100 only: one answer per remainder.
@@ -545,8 +563,8 @@ class Cluster:
         for level in levels:
             reuse[level.hosts if level.in_panic else level.healthy] = level.table
         out = Cluster.__new__(Cluster)
-        balancer, factor, percent, weighted, locality, options = self._config
-        out._build(hosts, balancer, factor, percent, weighted, locality, options, reuse)
+        balancer, factor, percent, weighted, locality, envoy, options = self._config
+        out._build(hosts, balancer, factor, percent, weighted, locality, envoy, options, reuse)
         return out
 
     # -- plumbing -------------------------------------------------------------
@@ -578,10 +596,10 @@ class Cluster:
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        balancer, factor, percent, weighted, locality, options = self._config
+        balancer, factor, percent, weighted, locality, envoy, options = self._config
         return (
             _restore,
-            (self.hosts, balancer, factor, percent, weighted, locality, options),
+            (self.hosts, balancer, factor, percent, weighted, locality, envoy, options),
         )
 
 
@@ -592,6 +610,7 @@ def _restore(
     percent: float,
     weighted: bool,
     locality: bool,
+    envoy: EnvoyProfile,
     options: dict[str, Any],
 ) -> Cluster:
     return Cluster(
@@ -601,5 +620,6 @@ def _restore(
         healthy_panic_threshold=percent,
         weighted_priority_health=weighted,
         locality_weighted=locality,
+        envoy_version=envoy,
         **options,
     )
