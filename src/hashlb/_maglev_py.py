@@ -32,19 +32,16 @@ import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
 from ._types import Host
+from ._validate import MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import is_prime as _is_prime
-from ._validate import short, uninitialised
+from ._validate import check_table_size as _check_table_size
 from ._weights import check_hash, prepare
-from .errors import ConfigError
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
 #: Envoy's default ``table_size``.
 DEFAULT_TABLE_SIZE = 65537
-#: The largest table size Envoy's proto documentation allows.
-MAX_TABLE_SIZE = 5_000_011
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
@@ -120,22 +117,6 @@ def _next_due(weight: float, target: float, lo: int) -> int:
         else:
             a = c
     return b
-
-
-def _check_table_size(value: object) -> int:
-    """Validate ``table_size``: a prime in ``[2, 5,000,011]``."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"table_size must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(
-            f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {short(value)}"
-        )
-    if not _is_prime(value):
-        raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
-    return value
 
 
 def _build_order(

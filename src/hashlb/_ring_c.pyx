@@ -29,31 +29,15 @@ fast it runs:
 Keep names, signatures and docstrings identical to ``_ring_py.py``
 (``tests/test_parity.py`` checks them).
 """
-from cpython.buffer cimport (
-    PyBUF_SIMPLE,
-    PyBUF_WRITABLE,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.ref cimport PyObject
-from cpython.sequence cimport (
-    PySequence_Fast,
-    PySequence_Fast_GET_ITEM,
-    PySequence_Fast_GET_SIZE,
-)
-from cpython.list cimport PyList_CheckExact
-from cpython.long cimport PyLong_CheckExact
-from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_Check
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
 
 cimport cython
 
-from hashlb._kernels cimport hlb_long_as_u64, hlb_xxh64, key_view
 from hashlb._ring cimport (
     hlb_ring,
     hlb_ring_build,
@@ -63,9 +47,10 @@ from hashlb._ring cimport (
     hlb_ring_lookup_many,
     hlb_ring_owner,
 )
+from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
-from hashlb._batch import hash_buffer as _hash_buffer_py
-from hashlb._batch import index_output as _index_output_py
+from hashlb._batch import lookup_args as _lookup_args_py
+from hashlb._batch import pick_args as _pick_args_py
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config_py
 from hashlb._validate import uninitialised as _uninitialised_py
@@ -75,24 +60,19 @@ from hashlb._weights import prepare as _prepare_py
 
 __all__ = ("RingHash",)
 
-cdef object _hash_buffer = _hash_buffer_py
-cdef object _index_output = _index_output_py
+cdef object _lookup_args = _lookup_args_py
+cdef object _pick_args = _pick_args_py
 cdef object _check_attempt = _check_attempt_py
 cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
 cdef object _prepare = _prepare_py
 cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
-cdef enum:
-    _CHUNK = 2048  # pick_many hashes keys in chunks of this many (16 KiB of stack)
 
 
-cdef inline uint64_t _as_hash(object value) except? 0xFFFFFFFFFFFFFFFF:
-    """Return a request hash as uint64 (fast path for exact ints in range)."""
-    cdef uint64_t v
-    if PyLong_CheckExact(value) and hlb_long_as_u64(value, &v):
-        return v
-    return <uint64_t>_check_hash(value)
+cdef void _ring_batch(const void *ring, const uint64_t *hs, uint32_t *out,
+                      size_t n) noexcept nogil:
+    hlb_ring_lookup_many(<const hlb_ring *>ring, hs, out, n)
 
 
 def _restore(hosts, min_ring_size, max_ring_size, hash_function, use_hostname,
@@ -106,13 +86,6 @@ def _restore(hosts, min_ring_size, max_ring_size, hash_function, use_hostname,
         use_hostname=use_hostname,
         locality_weights=locality_weights,
     )
-
-# The batch contract shared with Maglev and the pure twins (hashlb._batch).
-from hashlb._batch import check_keys as _check_keys_py
-from hashlb._batch import keys_error as _keys_error_py
-
-cdef object _check_keys = _check_keys_py
-cdef object _keys_error = _keys_error_py
 
 
 cdef class RingHash:
@@ -303,7 +276,7 @@ Return the host Envoy picks for a request *hash* on retry *attempt*.
         >>> lb.lookup(2**64 - 1) is lb.lookup(0)
         True
         """
-        cdef uint64_t h = _as_hash(hash)
+        cdef uint64_t h = as_hash(hash, _check_hash)
         cdef uint64_t k = 0
         cdef size_t p
         if attempt is not _ZERO:
@@ -330,15 +303,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         >>> RingHash([Host("10.0.0.1:80")]).pick("anything")
         Host('10.0.0.1:80')
         """
-        cdef Py_buffer view
-        cdef const char *ptr
-        cdef Py_ssize_t size
-        cdef uint64_t h
-        if key_view(key, &view, &ptr, &size, "key"):
-            h = hlb_xxh64(ptr, <size_t>size, 0)
-            PyBuffer_Release(&view)
-        else:
-            h = hlb_xxh64(ptr, <size_t>size, 0)
+        cdef uint64_t h = hash_key(key)
         if self._r.n == 0:
             self._ready()
             return None
@@ -362,25 +327,10 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         >>> list(lb.lookup_many([0, 2**64 - 1])) == [lb.ring[0][1]] * 2
         True
         """
-        view = _hash_buffer(hashes)
-        cdef size_t m = <size_t>len(view)
+        view, out = _lookup_args(hashes, self._r.n != 0)
         self._ready()
-        out = _index_output(m if self._r.n else 0, hashes)
-        if self._r.n == 0 or m == 0:
-            return out
-        cdef Py_buffer inb
-        cdef Py_buffer outb
-        PyObject_GetBuffer(view, &inb, PyBUF_SIMPLE)
-        try:
-            PyObject_GetBuffer(out, &outb, PyBUF_WRITABLE)
-            try:
-                with nogil:
-                    hlb_ring_lookup_many(&self._r, <const uint64_t *>inb.buf,
-                                         <uint32_t *>outb.buf, m)
-            finally:
-                PyBuffer_Release(&outb)
-        finally:
-            PyBuffer_Release(&inb)
+        if self._r.n:
+            lookup_into(view, out, &self._r, _ring_batch)
         return out
 
     def pick_many(self, keys):
@@ -399,57 +349,8 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         True
         """
         self._ready()
-        if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
-            _check_keys(keys)
-        # A list or tuple is read in place (no copy); anything else becomes a list.
-        try:
-            seq = PySequence_Fast(keys, b"keys must be a sequence")
-        except TypeError:
-            raise _keys_error(keys) from None
-        cdef Py_ssize_t m = PySequence_Fast_GET_SIZE(seq)
-        cdef Py_ssize_t start, j, count
-        cdef Py_buffer view
-        cdef Py_buffer outb
-        cdef const char *ptr
-        cdef Py_ssize_t size
-        cdef uint64_t hs[_CHUNK]
-        cdef uint32_t *outp = NULL
-        cdef bint copied = False
-        cdef bint searching = self._r.n != 0 and m != 0
-        out = _index_output(m if self._r.n else 0, keys)
-        if searching:
-            PyObject_GetBuffer(out, &outb, PyBUF_WRITABLE)
-            outp = <uint32_t *>outb.buf
-        try:
-            # Hash a chunk under the GIL (the keys are Python objects), then
-            # search it with the GIL released.
-            for start in range(0, m, _CHUNK):
-                count = min(<Py_ssize_t>_CHUNK, m - start)
-                for j in range(count):
-                    if PySequence_Fast_GET_SIZE(seq) != m:
-                        raise RuntimeError("keys changed size during pick_many")
-                    key = <object>PySequence_Fast_GET_ITEM(seq, start + j)
-                    if PyUnicode_Check(key) or PyBytes_CheckExact(key):
-                        key_view(key, &view, &ptr, &size, "key")  # no buffer: nothing to release
-                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                        continue
-                    if not copied and PyList_CheckExact(seq):
-                        # A buffer's __buffer__ (PEP 688) may run Python code that changes
-                        # the list: hash a private copy of it from here on, as the pure
-                        # twin's tuple(keys) does (no Python code ran before this point).
-                        seq = tuple(seq)
-                        copied = True
-                    if key_view(key, &view, &ptr, &size, f"keys[{start + j}]"):
-                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                        PyBuffer_Release(&view)
-                    else:  # pragma: no cover - str and bytes are handled above
-                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                if searching:
-                    with nogil:
-                        hlb_ring_lookup_many(&self._r, hs, outp + start, <size_t>count)
-        finally:
-            if searching:
-                PyBuffer_Release(&outb)
+        seq, out = _pick_args(keys, self._r.n != 0)
+        pick_into(seq, out, &self._r, _ring_batch, self._r.n != 0)
         return out
 
     # -- the table ---------------------------------------------------------

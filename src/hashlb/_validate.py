@@ -18,6 +18,7 @@ __all__ = (
     "HASH_FUNCTIONS",
     "MAX_RING_SIZE",
     "MAX_SHUFFLE_N",
+    "MAX_TABLE_SIZE",
     "as_bytes",
     "as_int",
     "cap",
@@ -28,6 +29,7 @@ __all__ = (
     "check_normalized_weights",
     "check_ring_config",
     "check_shuffle_n",
+    "check_table_size",
     "check_uint",
     "clip",
     "is_prime",
@@ -167,6 +169,22 @@ def is_prime(n: int) -> bool:
             return False
         d += 2
     return True
+
+
+#: The largest Maglev ``table_size`` Envoy's proto documentation allows.
+MAX_TABLE_SIZE = 5_000_011
+
+
+def check_table_size(value: object) -> int:
+    """Validate Maglev's ``table_size``: a prime in ``[2, MAX_TABLE_SIZE]`` (both twins)."""
+    value = as_int(value, "table_size")
+    if not 2 <= value <= MAX_TABLE_SIZE:
+        raise ConfigError(
+            f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {short(value)}"
+        )
+    if not is_prime(value):
+        raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
+    return value
 
 
 def _holds_objects(fmt: str) -> bool:
