@@ -21,7 +21,15 @@ from hashlb._kernels cimport hlb_long_as_u64
 import threading
 
 from hashlb._types import Host, Lease
-from hashlb._validate import MAX_SHUFFLE_N, check_shuffle_n, check_uint, short, uninitialised
+from hashlb._validate import (
+    BOUNDED_LOAD_SIGNATURE,
+    MAX_SHUFFLE_N,
+    REQUIRED,
+    check_balance_factor,
+    check_shuffle_n,
+    check_uint,
+    uninitialised,
+)
 from hashlb._validate import check_normalized_weights as _check_weights
 from hashlb._weights import check_hash
 
@@ -31,7 +39,7 @@ cdef object _check_hash = check_hash
 cdef object _check_uint_py = check_uint
 cdef object _check_shuffle_n = check_shuffle_n
 cdef object _uninitialised = uninitialised
-cdef object _short = short
+cdef object _check_balance_factor = check_balance_factor
 cdef object _check_weights_py = _check_weights
 
 # ------------------------------------------------------------ std::mt19937
@@ -158,7 +166,7 @@ cdef inline double _overload(uint32_t active, uint32_t total_slots, double weigh
 
 
 cdef class BoundedLoad:
-    """BoundedLoad(lb, hash_balance_factor)
+    """BoundedLoad(lb, *, hash_balance_factor)
 --
 
 Envoy's bounded-load wrapper around a Maglev or RingHash table.
@@ -184,7 +192,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
     >>> from hashlb import Maglev
     >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-    >>> bl = BoundedLoad(lb, 150)
+    >>> bl = BoundedLoad(lb, hash_balance_factor=150)
     >>> bl.lookup(3, active=[0, 0])
     Host('10.0.0.1:80')
     >>> bl.lookup(3, active=[7, 0])
@@ -216,19 +224,14 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         free(self._weight_of)
         free(self._active)
 
-    def __init__(self, lb, hash_balance_factor):
+    __signature__ = BOUNDED_LOAD_SIGNATURE
+
+    def __init__(self, lb, *args, hash_balance_factor=REQUIRED):
         cdef Py_ssize_t i, n, k
         if self._active != NULL:
             raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
-        factor = hash_balance_factor
-        if type(factor) is not int:
-            if isinstance(factor, bool) or not hasattr(factor, "__index__"):
-                raise TypeError(
-                    f"hash_balance_factor must be an int, not {type(factor).__name__}"
-                )
-            factor = factor.__index__()
-        if not 100 <= factor <= 0xFFFFFFFF:
-            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {_short(factor)}")
+        # *args: the deprecated positional factor (it warns for one release).
+        factor = _check_balance_factor(args, hash_balance_factor, 1)
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)
@@ -315,7 +318,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
         >>> from hashlb import Maglev
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
+        >>> BoundedLoad(lb, hash_balance_factor=200).lookup(3, [3, 1])
         Host('10.0.0.1:80')
         """
         cdef Py_ssize_t i = 0
@@ -368,7 +371,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
         >>> from hashlb import Maglev
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> bl = BoundedLoad(lb, 100)
+        >>> bl = BoundedLoad(lb, hash_balance_factor=100)
         >>> with bl.acquire(3) as host:
         ...     host, bl.active
         (Host('10.0.0.1:80'), (1, 0))

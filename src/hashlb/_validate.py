@@ -7,22 +7,27 @@ Each helper raises ``TypeError`` or ``ValueError`` (or the given
 from __future__ import annotations
 
 import builtins
+import inspect
 import itertools
 import reprlib
 import sys
+import warnings
 from collections.abc import Iterable
 
 from .errors import ConfigError
 
 __all__ = (
+    "BOUNDED_LOAD_SIGNATURE",
     "HASH_FUNCTIONS",
     "MAX_RING_SIZE",
     "MAX_SHUFFLE_N",
     "MAX_TABLE_SIZE",
+    "REQUIRED",
     "as_bytes",
     "as_int",
     "cap",
     "check_attempt",
+    "check_balance_factor",
     "check_hash",
     "check_int",
     "check_key_array",
@@ -94,6 +99,62 @@ def check_int(
     if not low <= value <= high:
         raise error(f"{field} must be in [{low}, {high}], got {short(value)}")
     return value
+
+
+class _Required:
+    """The default of a keyword-only argument that must be given (its repr says so)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+#: The default of ``BoundedLoad``'s ``hash_balance_factor``: it must be given.
+REQUIRED: object = _Required()
+
+#: ``BoundedLoad(lb, *, hash_balance_factor)``, the signature both twins show.
+BOUNDED_LOAD_SIGNATURE = inspect.Signature(
+    [
+        inspect.Parameter("lb", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("hash_balance_factor", inspect.Parameter.KEYWORD_ONLY),
+    ]
+)
+
+_FACTOR_DEPRECATED = (
+    "BoundedLoad(lb, factor) with a positional hash_balance_factor is deprecated and will "
+    "be refused in the next release; call BoundedLoad(lb, hash_balance_factor=factor)"
+)
+
+
+def check_balance_factor(args: tuple[object, ...], value: object, stacklevel: int) -> int:
+    """Return ``BoundedLoad``'s ``hash_balance_factor``: an int in ``[100, 2**32 - 1]``.
+
+    *args* are the positional arguments after ``lb``: the deprecated
+    ``BoundedLoad(lb, 150)`` form, which warns (``DeprecationWarning``, at
+    *stacklevel* from here) and still works for one release.
+
+    :raises TypeError: a missing, doubled or non-int factor, or more than
+        one positional argument.
+    :raises ValueError: the factor is out of range.
+    """
+    if args:
+        if len(args) > 1:
+            raise TypeError(
+                f"BoundedLoad() takes 2 positional arguments but {1 + len(args)} were given"
+            )
+        if value is not REQUIRED:
+            raise TypeError("BoundedLoad() got multiple values for argument 'hash_balance_factor'")
+        warnings.warn(_FACTOR_DEPRECATED, DeprecationWarning, stacklevel=stacklevel + 1)
+        value = args[0]
+    elif value is REQUIRED:
+        raise TypeError(
+            "BoundedLoad() missing required keyword-only argument: 'hash_balance_factor'"
+        )
+    factor = as_int(value, "hash_balance_factor")
+    if not 100 <= factor <= _U32:
+        raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}")
+    return factor
 
 
 #: Envoy validates both ring sizes to be <= 1024 * 1024 * 8.
