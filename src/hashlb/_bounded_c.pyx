@@ -33,7 +33,7 @@ from hashlb._validate import (
 from hashlb._validate import check_normalized_weights as _check_weights
 from hashlb._weights import check_hash
 
-__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
+__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
 
 cdef object _check_hash = check_hash
 cdef object _check_uint_py = check_uint
@@ -99,7 +99,7 @@ cdef uint64_t _check_uint(object value, str field, int bits) except? 0xFFFFFFFFF
     return <uint64_t>_check_uint_py(value, field, bits)
 
 
-def mt19937(seed, n):
+def _mt19937(seed, n):
     """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
 
     The seed is reduced mod ``2**32``, as the C++ standard does for a
@@ -110,8 +110,7 @@ def mt19937(seed, n):
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import mt19937
-    >>> mt19937(5489, 10000)[-1]
+    >>> _mt19937(5489, 10000)[-1]
     4123659995
     """
     cdef _MT r
@@ -121,7 +120,7 @@ def mt19937(seed, n):
     return [_mt_next(&r) for i in range(count)]
 
 
-def probe_order(seed, n):
+def _probe_order(seed, n):
     """Return the order in which Envoy's bounded load tries *n* candidates.
 
     A lazy Fisher-Yates shuffle of ``range(n)`` driven by
@@ -133,8 +132,7 @@ def probe_order(seed, n):
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import probe_order
-    >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
+    >>> _probe_order(2, 5), _probe_order(6, 5), _probe_order(7, 5)
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
     cdef _MT r

@@ -38,7 +38,7 @@ from ._validate import check_normalized_weights as _check_weights
 from ._validate import check_uint as _check_uint
 from ._weights import check_hash
 
-__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
+__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
 
 _U32 = 0xFFFFFFFF
 
@@ -82,7 +82,7 @@ class _MT19937:
                 return x
 
 
-def mt19937(seed: int, n: int) -> list[int]:
+def _mt19937(seed: int, n: int) -> list[int]:
     """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
 
     The seed is reduced mod ``2**32``, as the C++ standard does for a
@@ -93,15 +93,14 @@ def mt19937(seed: int, n: int) -> list[int]:
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import mt19937
-    >>> mt19937(5489, 10000)[-1]
+    >>> _mt19937(5489, 10000)[-1]
     4123659995
     """
     rng = _MT19937(_check_uint(seed, "seed", 64))
     return [rng() for _ in range(check_shuffle_n(n))]
 
 
-def probe_order(seed: int, n: int) -> list[int]:
+def _probe_order(seed: int, n: int) -> list[int]:
     """Return the order in which Envoy's bounded load tries *n* candidates.
 
     A lazy Fisher-Yates shuffle of ``range(n)`` driven by
@@ -113,8 +112,7 @@ def probe_order(seed: int, n: int) -> list[int]:
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import probe_order
-    >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
+    >>> _probe_order(2, 5), _probe_order(6, 5), _probe_order(7, 5)
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
     rng = _MT19937(_check_uint(seed, "seed", 64))

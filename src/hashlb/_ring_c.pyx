@@ -53,6 +53,7 @@ from hashlb._batch import lookup_args as _lookup_args_py
 from hashlb._batch import pick_args as _pick_args_py
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config_py
+from hashlb._validate import renamed as _renamed_py
 from hashlb._validate import uninitialised as _uninitialised_py
 from hashlb._types import Host
 from hashlb._weights import check_hash as _check_hash_py
@@ -66,6 +67,7 @@ cdef object _check_attempt = _check_attempt_py
 cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
 cdef object _prepare = _prepare_py
+cdef object _renamed = _renamed_py
 cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
 
@@ -147,7 +149,7 @@ cdef class RingHash:
     cdef object _locality_weights
     cdef Py_ssize_t _min_entries
     cdef Py_ssize_t _max_entries
-    cdef object _ring_size_gauge
+    cdef object _ring_size
 
     def __cinit__(self):
         memset(&self._r, 0, sizeof(hlb_ring))
@@ -242,7 +244,7 @@ cdef class RingHash:
         self._weights = weights
         self._min_entries = lo
         self._max_entries = hi
-        self._ring_size_gauge = gauge
+        self._ring_size = gauge
         self._settings = settings
         self._locality_weights = lw
         self._hosts = host_tuple
@@ -402,14 +404,20 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         return self._max_entries
 
     @property
-    def ring_size_gauge(self):
+    def ring_size(self):
         """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
 
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
         self._ready()
-        return self._ring_size_gauge
+        return self._ring_size
+
+    @property
+    def ring_size_gauge(self):
+        """Deprecated alias of :attr:`ring_size` (it warns); removed in the next release."""
+        _renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 1)
+        return self.ring_size
 
     @property
     def normalized_order(self):

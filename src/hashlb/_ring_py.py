@@ -44,7 +44,7 @@ from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
 from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
 from ._validate import check_ring_config as _check_config
-from ._validate import uninitialised
+from ._validate import renamed, uninitialised
 from ._weights import check_hash, prepare
 
 __all__ = ("RingHash",)
@@ -160,7 +160,7 @@ class RingHash:
         "_max_entries",
         "_min_entries",
         "_order",
-        "_ring_size_gauge",
+        "_ring_size",
         "_settings",
         "_weights",
     )
@@ -173,7 +173,7 @@ class RingHash:
     _weights: tuple[float, ...]
     _min_entries: int
     _max_entries: int
-    _ring_size_gauge: int
+    _ring_size: int
     _settings: tuple[int, int, str, bool]
     _locality_weights: dict[str, int] | None
 
@@ -222,7 +222,7 @@ class RingHash:
         setter(self, "_weights", prep.weights)
         setter(self, "_min_entries", lo)
         setter(self, "_max_entries", hi)
-        setter(self, "_ring_size_gauge", gauge)
+        setter(self, "_ring_size", gauge)
         setter(self, "_settings", (rmin, rmax, fn, use_hostname))
         setter(self, "_locality_weights", lw)
 
@@ -384,16 +384,22 @@ class RingHash:
             raise uninitialised(self, "RingHash") from None
 
     @property
-    def ring_size_gauge(self) -> int:
+    def ring_size(self) -> int:
         """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
 
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
         try:
-            return self._ring_size_gauge
+            return self._ring_size
         except AttributeError:
             raise uninitialised(self, "RingHash") from None
+
+    @property
+    def ring_size_gauge(self) -> int:
+        """Deprecated alias of :attr:`ring_size` (it warns); removed in the next release."""
+        renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 2)
+        return self.ring_size
 
     @property
     def normalized_order(self) -> tuple[int, ...]:

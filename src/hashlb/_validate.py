@@ -39,6 +39,7 @@ __all__ = (
     "clip",
     "is_prime",
     "object_buffer_error",
+    "renamed",
     "short",
     "uninitialised",
 )
@@ -125,6 +126,18 @@ _FACTOR_DEPRECATED = (
     "BoundedLoad(lb, factor) with a positional hash_balance_factor is deprecated and will "
     "be refused in the next release; call BoundedLoad(lb, hash_balance_factor=factor)"
 )
+
+
+def renamed(old: str, new: str, stacklevel: int) -> None:
+    """Warn that the attribute *old* is a deprecated alias of *new* (``DeprecationWarning``).
+
+    *stacklevel* counts from the caller of this function (1: its caller).
+    """
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release; use {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def check_balance_factor(args: tuple[object, ...], value: object, stacklevel: int) -> int:
