@@ -1,4 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Bounded load, compiled: the twin of ``_bounded_py.py``.
 
 Same algorithm, names, signatures and docstrings as the pure twin (read its

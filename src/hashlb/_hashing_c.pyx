@@ -1,4 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Hash kernels, compiled: thin Python wrappers around ``_hashkernels.h``.
 
 Keep names, signatures and docstrings identical to ``_hashing_py.py``

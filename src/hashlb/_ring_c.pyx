@@ -1,4 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Ring hash (Envoy's ketama ring), compiled: the twin of ``_ring_py.py``.
 
 The algorithm, its exact floating-point order and the tie rule are described
@@ -13,9 +14,7 @@ fast it runs:
   bucket of at most 16 entries, a placement by rank (a branch-free count of
   the smaller and the earlier equal hashes; a merge sort for the rare
   larger bucket) finish the sort, straight into the hash and owner arrays.
-  Stable, so ties keep generation order (host index, then replica).  A full
-  LSD radix sort (6 scatter passes) measured 2-3x slower here: each scatter
-  pass costs as much as the whole bucket sort;
+  Stable, so ties keep generation order (host index, then replica);
 * storage: hashes as ``uint64``, host indices in 2 bytes below 65,536 hosts
   (3 below 2**24, else 4), plus a prefix index: ``index[b]`` is the first
   entry whose top ``bits`` bits are ``>= b``.  The index is sized to keep the
@@ -24,7 +23,7 @@ fast it runs:
   so the result is exactly "the first entry >= h, wrapping to 0": entries
   before the bucket have a smaller prefix (so are < h), entries after it a
   larger one (so are > h);
-* batch calls release the GIL.
+* batch calls release the GIL (the drivers are Maglev's too: ``_tables.pxd``).
 
 Keep names, signatures and docstrings identical to ``_ring_py.py``
 (``tests/test_parity.py`` checks them).
@@ -251,10 +250,6 @@ cdef class RingHash:
 
     # -- lookups -----------------------------------------------------------
 
-    # The hot single-key methods are plain method descriptors (no CyFunction
-    # binding): a faster call.  Their signature comes from the
-    # "name($self, /, ...)\n--\n\n" docstring prefix, which CPython strips
-    # from __doc__ (self is positional-only in both twins).
     @cython.binding(False)
     def lookup(self, hash, attempt=0):
         """lookup($self, /, hash, attempt=0)
