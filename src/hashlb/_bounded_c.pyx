@@ -91,6 +91,15 @@ cdef uint32_t _mt_uniform(_MT *r, uint32_t k) noexcept nogil:
             return <uint32_t>x
 
 
+cdef inline uint32_t _shuffle_step(_MT *r, uint32_t *idx, uint32_t i, uint32_t n) noexcept nogil:
+    """Step *i* of the lazy Fisher-Yates shuffle of ``idx[0:n]``: swap a draw into ``idx[i]``, return it."""
+    cdef uint32_t j = i + _mt_uniform(r, n - i)
+    cdef uint32_t tmp = idx[i]
+    idx[i] = idx[j]
+    idx[j] = tmp
+    return idx[i]
+
+
 cdef uint64_t _check_uint(object value, str field, int bits) except? 0xFFFFFFFFFFFFFFFF:
     """An int in ``[0, 2**bits)``, bits 32 or 64: exact ints in C, the rest by ``check_uint``."""
     cdef uint64_t v
@@ -137,7 +146,7 @@ def _probe_order(seed, n):
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
     cdef _MT r
-    cdef uint32_t i, j, tmp, count
+    cdef uint32_t i, count
     _mt_seed(&r, _check_uint(seed, "seed", 64))
     count = <uint32_t>_check_shuffle_n(n)
     cdef uint32_t *idx = <uint32_t *>malloc(<size_t>(count if count else 1) * sizeof(uint32_t))
@@ -147,10 +156,7 @@ def _probe_order(seed, n):
         for i in range(count):
             idx[i] = i
         for i in range(count):
-            j = i + _mt_uniform(&r, count - i)
-            tmp = idx[i]
-            idx[i] = idx[j]
-            idx[j] = tmp
+            _shuffle_step(&r, idx, i, count)
         return [idx[i] for i in range(count)]
     finally:
         free(idx)
@@ -427,7 +433,7 @@ cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_
                     uint64_t overall):
     cdef uint64_t h = _check_hash(hash)
     cdef Py_ssize_t first, least, alt
-    cdef uint32_t total_slots, i, j, tmp, n, k
+    cdef uint32_t total_slots, i, n, k
     cdef double least_factor, factor
     cdef _MT r
     cdef uint32_t *idx
@@ -450,11 +456,7 @@ cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_
         for i in range(n):
             idx[i] = i
         for i in range(n):
-            j = i + _mt_uniform(&r, n - i)
-            tmp = idx[i]
-            idx[i] = idx[j]
-            idx[j] = tmp
-            k = idx[i]
+            k = _shuffle_step(&r, idx, i, n)
             alt = self._order[k]
             if alt == first:
                 continue

@@ -368,10 +368,8 @@ class Maglev:
     @property
     def hosts(self) -> tuple[Host, ...]:
         """The hosts, in the order given; a host index is a position here."""
-        try:
-            return self._hosts
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._hosts
 
     @property
     def table(self) -> memoryview:
@@ -380,66 +378,50 @@ class Maglev:
         ``len(table) == table_size``, or 0 for an empty host set.  Items are
         ``uint16`` below 65,536 hosts, else ``uint32``.
         """
-        try:
-            return memoryview(self._table).toreadonly()
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return memoryview(self._table).toreadonly()
 
     @property
     def table_size(self) -> int:
         """The table size ``M`` (a prime)."""
-        try:
-            return self._table_size
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._table_size
 
     @property
     def entries_per_host(self) -> tuple[int, ...]:
         """The number of slots each host holds, aligned with :attr:`hosts`."""
-        try:
-            return self._entries
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._entries
 
     @property
     def min_entries_per_host(self) -> int:
         """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        try:
-            return self._min_entries
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._min_entries
 
     @property
     def max_entries_per_host(self) -> int:
         """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        try:
-            return self._max_entries
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._max_entries
 
     @property
     def nbytes(self) -> int:
         """Bytes of table storage held (2 or 4 per slot)."""
-        try:
-            return self._slots * self._table.itemsize
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._slots * self._table.itemsize
 
     @property
     def normalized_order(self) -> tuple[int, ...]:
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        try:
-            return self._order
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._order
 
     @property
     def normalized_weights(self) -> tuple[float, ...]:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        try:
-            return self._weights
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._weights
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:

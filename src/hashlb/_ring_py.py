@@ -299,10 +299,8 @@ class RingHash:
         True
         """
         view = hash_buffer(hashes)
-        try:
-            ring = self._hashes
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        ring = self._hashes
         n = len(ring)
         out = index_output(len(view) if n else 0, hashes)
         if n:
@@ -327,10 +325,7 @@ class RingHash:
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
         True
         """
-        try:
-            self._hashes  # noqa: B018 - unset until __init__ ran
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
         return self.lookup_many(pick_hashes(keys, _key_hash))
 
     # -- the table ---------------------------------------------------------
@@ -338,10 +333,8 @@ class RingHash:
     @property
     def hosts(self) -> tuple[Host, ...]:
         """The hosts as given; a host's index is its position here."""
-        try:
-            return self._hosts
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._hosts
 
     @property
     def ring(self) -> tuple[tuple[int, int], ...]:
@@ -350,18 +343,14 @@ class RingHash:
         Built on each access (O(ring size)); equal hashes are ordered by host
         index, then replica number.
         """
-        try:
-            return tuple(zip(self._hashes, self._entry_hosts, strict=True))
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return tuple(zip(self._hashes, self._entry_hosts, strict=True))
 
     @property
     def entries_per_host(self) -> tuple[int, ...]:
         """The number of ring entries of each host, aligned with :attr:`hosts`."""
-        try:
-            return self._counts
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._counts
 
     @property
     def min_entries_per_host(self) -> int:
@@ -370,18 +359,14 @@ class RingHash:
         Hosts in zero-weight localities are not iterated and not counted;
         0 for an empty ring.
         """
-        try:
-            return self._min_entries
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._min_entries
 
     @property
     def max_entries_per_host(self) -> int:
         """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host."""
-        try:
-            return self._max_entries
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._max_entries
 
     @property
     def ring_size(self) -> int:
@@ -390,10 +375,8 @@ class RingHash:
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
-        try:
-            return self._ring_size
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._ring_size
 
     @property
     def ring_size_gauge(self) -> int:
@@ -404,18 +387,14 @@ class RingHash:
     @property
     def normalized_order(self) -> tuple[int, ...]:
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        try:
-            return self._order
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._order
 
     @property
     def normalized_weights(self) -> tuple[float, ...]:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        try:
-            return self._weights
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._weights
 
     @property
     def nbytes(self) -> int:
@@ -426,41 +405,31 @@ class RingHash:
         prefix index included).  The :class:`~hashlb.Host` objects are not
         counted.
         """
-        try:
-            return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
 
     @property
     def min_ring_size(self) -> int:
         """The ``min_ring_size`` the ring was built with."""
-        try:
-            return self._settings[0]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._settings[0]
 
     @property
     def max_ring_size(self) -> int:
         """The ``max_ring_size`` the ring was built with."""
-        try:
-            return self._settings[1]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._settings[1]
 
     @property
     def hash_function(self) -> str:
         """The entry-key hash: ``"xx_hash"`` or ``"murmur_hash_2"``."""
-        try:
-            return self._settings[2]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._settings[2]
 
     def __len__(self) -> int:
         """Return the number of ring entries."""
-        try:
-            return len(self._hashes)
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return len(self._hashes)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_hosts"):
@@ -471,11 +440,13 @@ class RingHash:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        try:
-            rmin, rmax, fn, use_hostname = self._settings
-            return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        rmin, rmax, fn, use_hostname = self._settings
+        return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+
+    def _ready(self) -> None:
+        if not hasattr(self, "_hosts"):  # unset until __init__ ran
+            raise uninitialised(self, "RingHash")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"RingHash is immutable; cannot set {name!r}")

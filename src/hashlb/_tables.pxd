@@ -18,12 +18,7 @@ from cpython.list cimport PyList_CheckExact
 from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
-from cpython.unicode cimport (
-    PyUnicode_Check,
-    PyUnicode_CheckExact,
-    PyUnicode_DATA,
-    PyUnicode_GET_LENGTH,
-)
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact, PyUnicode_DATA, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint32_t, uint64_t
 
 from hashlb._cpython cimport PyUnicode_IS_COMPACT_ASCII
@@ -54,11 +49,11 @@ cdef inline uint64_t hash_key(object key) except? 0:
     cdef uint64_t h
     if PyUnicode_CheckExact(key) and PyUnicode_IS_COMPACT_ASCII(key):
         return hlb_xxh64(PyUnicode_DATA(key), <size_t>PyUnicode_GET_LENGTH(key), 0)
-    if key_view(key, &view, &ptr, &n, "key"):
-        h = hlb_xxh64(ptr, <size_t>n, 0)
+    cdef bint got = key_view(key, &view, &ptr, &n, "key")
+    h = hlb_xxh64(ptr, <size_t>n, 0)
+    if got:
         PyBuffer_Release(&view)
-        return h
-    return hlb_xxh64(ptr, <size_t>n, 0)
+    return h
 
 
 cdef inline int lookup_into(object view, object out, const void *table,
@@ -88,11 +83,11 @@ cdef inline uint64_t _hash_item(object item, Py_ssize_t i) except? 0:
     cdef uint64_t h
     if PyUnicode_Check(item) or PyBytes_CheckExact(item):
         return hash_key(item)
-    if key_view(item, &view, &ptr, &size, f"keys[{i}]"):
-        h = hlb_xxh64(ptr, <size_t>size, 0)
+    cdef bint got = key_view(item, &view, &ptr, &size, f"keys[{i}]")  # always a buffer here
+    h = hlb_xxh64(ptr, <size_t>size, 0)
+    if got:
         PyBuffer_Release(&view)
-        return h
-    return hlb_xxh64(ptr, <size_t>size, 0)  # pragma: no cover - str and bytes are above
+    return h
 
 
 cdef inline int pick_into(object seq, object out, const void *table, batch_fn fn,
