@@ -621,13 +621,10 @@ Return the host for a request key: ``lookup(xxh64(key))``.
     def lookup_many(self, hashes):
         """Return the host index of every hash (attempt 0), as ``uint32``.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``), read without copying, or an iterable of ints.
-        :returns: a ``numpy.uint32`` array for numpy input, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: a buffer of another item type.
-        :raises ValueError: an int outside ``[0, 2**64)``.
-
+        One contract for every table (:ref:`batch-contract`): *hashes* is a
+        C-contiguous uint64 buffer, read without copying, or an iterable of
+        ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
+        numpy input, else ``array('I')``, and empty for an empty host set.
         The compiled twin releases the GIL while it looks up.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
@@ -644,15 +641,11 @@ Return the host for a request key: ``lookup(xxh64(key))``.
     def pick_many(self, keys):
         """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
-
-        The compiled twin releases the GIL while it hashes and looks up.
+        *keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
+        The result type, the empty-table result and the ``TypeError`` of a
+        bad *keys* or item are every table's (:ref:`batch-contract`).  The
+        compiled twin hashes the keys in chunks and looks each chunk up with
+        the GIL released.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
         >>> list(lb.pick_many(["alice", "bob", b"carol"]))

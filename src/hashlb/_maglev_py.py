@@ -119,6 +119,22 @@ def _next_due(weight: float, target: float, lo: int) -> int:
     return b
 
 
+def _place(
+    slots: list[int], cur: list[int], skip: list[int], count: list[int], h: int, i: int, m: int
+) -> None:
+    """Give fill position *i* (host index *h*) its next slot: the first free one of its permutation."""
+    c = cur[i]
+    s = skip[i]
+    while slots[c] >= 0:
+        c += s
+        if c >= m:
+            c -= m
+    slots[c] = h
+    c += s
+    cur[i] = c - m if c >= m else c
+    count[i] += 1
+
+
 def _build_order(
     hosts: tuple[Host, ...], keys: tuple[bytes, ...], order: Sequence[int]
 ) -> list[int]:
@@ -274,16 +290,7 @@ class Maglev:
                         if iteration * w[i] < target[i]:
                             continue
                         target[i] += max_w
-                        c = cur[i]
-                        s = skip[i]
-                        while slots[c] >= 0:
-                            c += s
-                            if c >= m:
-                                c -= m
-                        slots[c] = host[i]
-                        c += s
-                        cur[i] = c - m if c >= m else c
-                        count[i] += 1
+                        _place(slots, cur, skip, count, host[i], i, m)
                         filled += 1
                     iteration = (iteration + 1) & _U32
             else:
@@ -312,16 +319,7 @@ class Maglev:
                             break
                         tg = target[i] + max_w
                         target[i] = tg
-                        c = cur[i]
-                        s = skip[i]
-                        while slots[c] >= 0:
-                            c += s
-                            if c >= m:
-                                c -= m
-                        slots[c] = host[i]
-                        c += s
-                        cur[i] = c - m if c >= m else c
-                        count[i] += 1
+                        _place(slots, cur, skip, count, host[i], i, m)
                         filled += 1
                         wi = w[i]
                         if not t * wi < tg:  # due again next round
@@ -475,13 +473,10 @@ class Maglev:
     def lookup_many(self, hashes: Any) -> Any:
         """Return the host index of every hash (attempt 0), as ``uint32``.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``), read without copying, or an iterable of ints.
-        :returns: a ``numpy.uint32`` array for numpy input, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: a buffer of another item type.
-        :raises ValueError: an int outside ``[0, 2**64)``.
-
+        One contract for every table (:ref:`batch-contract`): *hashes* is a
+        C-contiguous uint64 buffer, read without copying, or an iterable of
+        ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
+        numpy input, else ``array('I')``, and empty for an empty host set.
         The compiled twin releases the GIL while it looks up.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
@@ -502,15 +497,11 @@ class Maglev:
     def pick_many(self, keys: Sequence[str | bytes]) -> Any:
         """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
-
-        The compiled twin releases the GIL while it hashes and looks up.
+        *keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
+        The result type, the empty-table result and the ``TypeError`` of a
+        bad *keys* or item are every table's (:ref:`batch-contract`).  The
+        compiled twin hashes the keys in chunks and looks each chunk up with
+        the GIL released.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
         >>> list(lb.pick_many(["alice", "bob", b"carol"]))

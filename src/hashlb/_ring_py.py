@@ -285,11 +285,9 @@ class RingHash:
     def lookup_many(self, hashes: Any) -> Any:
         """Return the host index of each request hash (attempt 0), as uint32.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
-        :returns: a ``numpy.uint32`` array when *hashes* is a numpy array,
-            else ``array('I')``; empty when the ring is empty.
-        :raises TypeError: *hashes* is not a uint64 buffer or iterable of ints.
+        :param hashes: uint64 hashes: a C-contiguous buffer or an iterable of ints.
+        :returns: host indices, typed by the input; empty when the ring is empty.
+        :raises TypeError: *hashes* is neither (see :ref:`batch-contract`).
         :raises ValueError: an int is outside ``[0, 2**64)``.
 
         The compiled twin releases the GIL while it searches.
@@ -313,13 +311,11 @@ class RingHash:
     def pick_many(self, keys: Sequence[str | bytes]) -> Any:
         """Return the host index for each key (``lookup_many`` of their xxh64).
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty when the ring is empty.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
+        :param keys: ``str`` (hashed as UTF-8) or bytes-like keys, in a sequence.
+        :returns: what :meth:`lookup_many` returns for their hashes (typed by
+            the input, empty when the ring is empty).
+        :raises TypeError: the errors every table's ``pick_many`` raises for
+            a bad *keys* or item (see :ref:`batch-contract`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
