@@ -209,14 +209,30 @@ HLB_INLINE uint64_t hlb_murmur3_64(const void *data, size_t len, uint32_t seed) 
     }
     {
         const unsigned char *tail = p + nblocks * 16;
-        size_t rest = len & 15, t;
-        /* The tail's bytes 8..14 little-endian into k2, bytes 0..7 into k1. */
         k1 = 0;
         k2 = 0;
-        for (t = rest; t > 8; t--) k2 ^= ((uint64_t)tail[t - 1]) << ((t - 9) * 8);
-        for (t = rest < 8 ? rest : 8; t > 0; t--) k1 ^= ((uint64_t)tail[t - 1]) << ((t - 1) * 8);
-        if (rest > 8) { k2 *= c2; k2 = hlb_rotl64(k2, 33); k2 *= c1; h2 ^= k2; }
-        if (rest > 0) { k1 *= c1; k1 = hlb_rotl64(k1, 31); k1 *= c2; h1 ^= k1; }
+        switch (len & 15) {
+        case 15: k2 ^= ((uint64_t)tail[14]) << 48; /* fall through */
+        case 14: k2 ^= ((uint64_t)tail[13]) << 40; /* fall through */
+        case 13: k2 ^= ((uint64_t)tail[12]) << 32; /* fall through */
+        case 12: k2 ^= ((uint64_t)tail[11]) << 24; /* fall through */
+        case 11: k2 ^= ((uint64_t)tail[10]) << 16; /* fall through */
+        case 10: k2 ^= ((uint64_t)tail[9]) << 8;   /* fall through */
+        case 9:
+            k2 ^= ((uint64_t)tail[8]);
+            k2 *= c2; k2 = hlb_rotl64(k2, 33); k2 *= c1; h2 ^= k2;
+            /* fall through */
+        case 8: k1 ^= ((uint64_t)tail[7]) << 56; /* fall through */
+        case 7: k1 ^= ((uint64_t)tail[6]) << 48; /* fall through */
+        case 6: k1 ^= ((uint64_t)tail[5]) << 40; /* fall through */
+        case 5: k1 ^= ((uint64_t)tail[4]) << 32; /* fall through */
+        case 4: k1 ^= ((uint64_t)tail[3]) << 24; /* fall through */
+        case 3: k1 ^= ((uint64_t)tail[2]) << 16; /* fall through */
+        case 2: k1 ^= ((uint64_t)tail[1]) << 8;  /* fall through */
+        case 1:
+            k1 ^= ((uint64_t)tail[0]);
+            k1 *= c1; k1 = hlb_rotl64(k1, 31); k1 *= c2; h1 ^= k1;
+        }
     }
     h1 ^= (uint64_t)len;
     h2 ^= (uint64_t)len;
