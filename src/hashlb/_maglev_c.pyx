@@ -37,10 +37,8 @@ _HEAP_ABOVE = 20.0
 
 cdef object _check_hash = check_hash
 cdef object _check_attempt = check_attempt
-cdef object _check_table_size = check_table_size
 cdef object _lookup_args = lookup_args
 cdef object _pick_args = pick_args
-cdef object _uninitialised = uninitialised
 cdef object _ZERO = 0
 cdef array _H_TEMPLATE = array("H")
 cdef array _I_TEMPLATE = array("I")
@@ -400,7 +398,7 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         cdef list counts
         if self._hosts is not None:
             raise TypeError("Maglev is immutable; __init__ cannot run twice")
-        cdef uint64_t m = <uint64_t>_check_table_size(table_size)
+        cdef uint64_t m = <uint64_t>check_table_size(table_size)
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         cdef tuple hosts_t = prep.hosts
         cdef tuple order = prep.order
@@ -503,7 +501,7 @@ Envoy's Maglev table: a host for each 64-bit request hash.
 
     cdef int _ready(self) except -1:
         if self._hosts is None:
-            raise _uninitialised(self, "Maglev")
+            raise uninitialised(self, "Maglev")  # a cold path: the module global
         return 0
 
     cdef _View _view(self):
