@@ -285,15 +285,17 @@ class Lease:
 
     Use it as a context manager (``with bl.acquire(h) as host:``); leaving
     the block releases the request.  :meth:`release` may also be called
-    directly; a lease releases at most once.
+    directly; a lease releases at most once.  *balancer* is the
+    :class:`~hashlb.BoundedLoad` that counts the request, *index* the host's
+    index in it (``-1``: nothing to release).
     """
 
-    __slots__ = ("_bl", "_index", "host")
+    __slots__ = ("_balancer", "_index", "host")
 
     host: Host | None
 
-    def __init__(self, bl: BoundedLoad, index: int, host: Host | None) -> None:
-        self._bl = bl
+    def __init__(self, balancer: BoundedLoad, index: int, host: Host | None) -> None:
+        self._balancer = balancer
         self._index = index
         #: The host chosen (``None`` for an empty host set).
         self.host = host
@@ -306,7 +308,7 @@ class Lease:
             raise uninitialised(self, "Lease") from None
         if index >= 0:
             self._index = -1
-            self._bl._release_index(index)
+            self._balancer._release_index(index)
 
     def __enter__(self) -> Host | None:
         try:

@@ -473,7 +473,7 @@ class Router:
             tables[name] = table
             specs[name] = _table_spec(table)
             if self._factor is not None:  # one per subset: a subset is one Envoy cluster
-                bounded[name] = self._bounded_cls(table, self._factor)
+                bounded[name] = self._bounded_cls(table, hash_balance_factor=self._factor)
         object.__setattr__(self, "_members", members)
         object.__setattr__(self, "_bounded", bounded)
         object.__setattr__(self, "_tables", tables)
