@@ -31,6 +31,7 @@ from hashlb._request_c cimport (
 )
 
 from hashlb import _policy_config as _cfg
+from hashlb import _request_config as _rcfg
 from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = (
@@ -55,7 +56,7 @@ cdef object _check_hops = _cfg._check_hops
 cdef object _check_use_remote = _cfg._check_use_remote
 cdef object _compile_rewrite = _cfg._compile_rewrite
 cdef object _generate_cookie = _cfg._generate_cookie
-cdef object _items = _cfg._items
+cdef object _items = _rcfg._items
 
 # ---------------------------------------------------------------- results
 

@@ -42,7 +42,6 @@ from ._policy_config import (
     _check_use_remote,
     _compile_rewrite,
     _generate_cookie,
-    _items,
 )
 from ._policy_config import (
     _check_config_name as _check_config_name,
@@ -59,6 +58,7 @@ from ._policy_config import (
 from ._policy_config import (
     _regex_engine as _regex_engine,
 )
+from ._request_config import _items
 from ._request_py import (
     _NAMED_BASES,
     _READY_SLOT,

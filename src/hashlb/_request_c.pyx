@@ -7,7 +7,7 @@ ASCII-case-insensitively, ``str`` read as its cached UTF-8), and
 X-Forwarded-For / IP parsing (libc ``inet_pton`` and ``inet_ntop``, which
 the pure twin reaches through :mod:`socket`) runs on char buffers.  The hash
 methods of ``_policy_c`` reach all of it C-to-C through ``_request_c.pxd``.
-Cold paths (header containers, WSGI parsing) come from ``_policy_config``,
+Cold paths (header containers, WSGI parsing) come from ``_request_config``,
 which the pure twin imports too.  Keep names, signatures and docstrings
 identical to ``_request_py.py`` (``tests/test_parity.py`` checks them).
 """
@@ -18,7 +18,7 @@ from libc.string cimport memchr, memcpy, strlen
 
 from collections.abc import Mapping
 
-from hashlb import _policy_config as _cfg
+from hashlb import _request_config as _rcfg
 from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = ("Request",)
@@ -31,9 +31,9 @@ cdef extern from "<arpa/inet.h>" nogil:
     int AF_INET6
 
 
-cdef object _header_list = _cfg._header_list
-cdef object _asgi_headers = _cfg._asgi_headers
-cdef object _from_wsgi = _cfg.request_from_wsgi
+cdef object _header_list = _rcfg._header_list
+cdef object _asgi_headers = _rcfg._asgi_headers
+cdef object _from_wsgi = _rcfg.request_from_wsgi
 cdef object _Mapping = Mapping
 
 cdef str _K_HEADERS = "headers"

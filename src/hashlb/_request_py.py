@@ -5,7 +5,7 @@ and scans its headers on demand; the X-Forwarded-For and connection-address
 readers of :class:`~hashlb.policy.SourceIP` live here too (Envoy's split
 between the header map and ``hash_policy.cc``).  Keep names, signatures and
 docstrings identical to the compiled twin.  The cold paths (header
-containers, WSGI parsing, the IP parser) live in ``_policy_config``, which
+containers, WSGI parsing, the IP parser) live in ``_request_config``, which
 both twins import.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._policy_config import (
+from ._request_config import (
     _asgi_headers,
     _header_list,
     _items,
@@ -26,7 +26,7 @@ from ._policy_config import (
     _tuple_item,
     _tuple_len,
 )
-from ._policy_config import request_from_wsgi as _request_from_wsgi
+from ._request_config import request_from_wsgi as _request_from_wsgi
 from ._validate import uninitialised
 
 __all__ = ("Request",)
