@@ -103,7 +103,7 @@ def test_policy_source_ip_prebuilt(benchmark, impl: Implementation) -> None:  # 
 
 @pytest.mark.benchmark(group="policy source ip prebuilt x100")
 def test_policy_source_ip_xff_2_hops_21_headers(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
-    policy = impl.HashPolicy(impl.SourceIP(2))
+    policy = impl.HashPolicy(impl.SourceIP(xff_num_trusted_hops=2))
     benchmark(_repeat(policy.hash, impl.Request(headers=XFF, remote_address="10.0.0.3:4000")))
 
 

@@ -32,6 +32,7 @@ from hashlb._request_c cimport (
 
 from hashlb import _policy_config as _cfg
 from hashlb import _request_config as _rcfg
+from hashlb._deprecation import positional_options as _positional_options
 from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = (
@@ -329,7 +330,7 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
 
 
 cdef class Cookie(_Method):
-    """Cookie(name, ttl=None, path=None, attributes=None, *, terminal=False)
+    """Cookie(name, *, ttl=None, path=None, attributes=None, terminal=False)
 --
 
 Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
@@ -355,6 +356,9 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         go into a ``Set-Cookie`` header.
     :raises TypeError: an argument has the wrong type.
 
+    *ttl*, *path* and *attributes* are keyword-only; passing them by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> Cookie("session").hash(Request(headers={"cookie": 'a=1; session="foo"'}))
     3728699739546630719
     """
@@ -365,9 +369,17 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
     cdef object _path
     cdef tuple _attributes
 
-    def __init__(self, name, ttl=None, path=None, attributes=None, *, terminal=False):
+    def __init__(self, name, *args, ttl=None, path=None, attributes=None, terminal=False):
         if self._raw is not None:
             raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        if args:
+            ttl, path, attributes = _positional_options(
+                "Cookie",
+                "name, ",
+                args,
+                (("ttl", ttl, None), ("path", path, None), ("attributes", attributes, None)),
+                1,
+            )
         name, raw = _check_cookie_name(name)
         self._raw = raw
         self._name = name
@@ -519,7 +531,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
 
 
 cdef class SourceIP(_Method):
-    """SourceIP(xff_num_trusted_hops=0, *, use_remote_address=True, terminal=False)
+    """SourceIP(*, xff_num_trusted_hops=0, use_remote_address=True, terminal=False)
 --
 
 Hash the client's IP address, without the port (``connection_properties.source_ip``).
@@ -545,6 +557,9 @@ Hash the client's IP address, without the port (``connection_properties.source_i
     :raises ConfigError: a negative or too large *xff_num_trusted_hops*.
     :raises TypeError: an argument has the wrong type.
 
+    The arguments are keyword-only; passing *xff_num_trusted_hops* by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> SourceIP().hash(Request(remote_address="[::1]:443"))  # xxh64("::1")
     6441869463509800047
     """
@@ -552,9 +567,13 @@ Hash the client's IP address, without the port (``connection_properties.source_i
     cdef unsigned long long _hops
     cdef bint _use_remote
 
-    def __init__(self, xff_num_trusted_hops=0, *, use_remote_address=True, terminal=False):
+    def __init__(self, *args, xff_num_trusted_hops=0, use_remote_address=True, terminal=False):
         if self._ready:
             raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        if args:
+            (xff_num_trusted_hops,) = _positional_options(
+                "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 1
+            )
         self._hops = _check_hops(xff_num_trusted_hops)
         self._use_remote = _check_use_remote(use_remote_address)
         self._terminal = _check_terminal(terminal)
@@ -594,8 +613,8 @@ Hash the client's IP address, without the port (``connection_properties.source_i
 
         >>> r = Request(headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1"},
         ...             remote_address="10.0.0.2:5000")
-        >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
-        ('203.0.113.9', '10.0.0.1', '10.0.0.2')
+        >>> [SourceIP(xff_num_trusted_hops=n).client_ip(r) for n in (2, 1, 0)]
+        ['203.0.113.9', '10.0.0.1', '10.0.0.2']
         """
         self._ready or self._not_ready("SourceIP")
         ip = self._ip(_check_request(request))
@@ -629,7 +648,7 @@ Hash the client's IP address, without the port (``connection_properties.source_i
         if not self._ready:
             return "<SourceIP object (not initialised)>"
         return (
-            f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
+            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
         )
 

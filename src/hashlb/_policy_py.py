@@ -17,6 +17,8 @@ from typing import Any
 
 import xxhash
 
+from ._deprecation import keyword_signature, positional_options
+
 # NOTE: the ``X as X`` imports are explicit re-exports: names that router.py,
 # istio/parse.py and the tests import from this twin.
 from ._policy_config import (
@@ -322,6 +324,9 @@ class Cookie(_Method):
         go into a ``Set-Cookie`` header.
     :raises TypeError: an argument has the wrong type.
 
+    *ttl*, *path* and *attributes* are keyword-only; passing them by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> Cookie("session").hash(Request(headers={"cookie": 'a=1; session="foo"'}))
     3728699739546630719
     """
@@ -333,17 +338,26 @@ class Cookie(_Method):
     _raw: bytes
     _ttl: int | None
 
+    @keyword_signature
     def __init__(
         self,
         name: str,
+        *args: Any,
         ttl: int | timedelta | None = None,
         path: str | None = None,
         attributes: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        *,
         terminal: bool = False,
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        if args:
+            ttl, path, attributes = positional_options(  # type: ignore[assignment]
+                "Cookie",
+                "name, ",
+                args,
+                (("ttl", ttl, None), ("path", path, None), ("attributes", attributes, None)),
+                2,
+            )
         name, raw = _check_cookie_name(name)
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
@@ -493,6 +507,9 @@ class SourceIP(_Method):
     :raises ConfigError: a negative or too large *xff_num_trusted_hops*.
     :raises TypeError: an argument has the wrong type.
 
+    The arguments are keyword-only; passing *xff_num_trusted_hops* by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> SourceIP().hash(Request(remote_address="[::1]:443"))  # xxh64("::1")
     6441869463509800047
     """
@@ -501,15 +518,20 @@ class SourceIP(_Method):
     _hops: int
     _use_remote: bool
 
+    @keyword_signature
     def __init__(
         self,
+        *args: Any,
         xff_num_trusted_hops: int = 0,
-        *,
         use_remote_address: bool = True,
         terminal: bool = False,
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        if args:
+            (xff_num_trusted_hops,) = positional_options(  # type: ignore[assignment]
+                "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 2
+            )
         hops = _check_hops(xff_num_trusted_hops)
         use_remote = _check_use_remote(use_remote_address)
         setattr_ = object.__setattr__
@@ -541,8 +563,8 @@ class SourceIP(_Method):
 
         >>> r = Request(headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1"},
         ...             remote_address="10.0.0.2:5000")
-        >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
-        ('203.0.113.9', '10.0.0.1', '10.0.0.2')
+        >>> [SourceIP(xff_num_trusted_hops=n).client_ip(r) for n in (2, 1, 0)]
+        ['203.0.113.9', '10.0.0.1', '10.0.0.2']
         """
         try:
             ip = self._ip(_check_request(request))
@@ -575,7 +597,7 @@ class SourceIP(_Method):
         if not hasattr(self, "_hops"):
             return super().__repr__()
         return (
-            f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
+            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
         )
 

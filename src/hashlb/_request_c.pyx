@@ -19,6 +19,7 @@ from libc.string cimport memchr, memcpy, strlen
 from collections.abc import Mapping
 
 from hashlb import _request_config as _rcfg
+from hashlb._deprecation import positional_options as _positional_options
 from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = ("Request",)
@@ -240,7 +241,7 @@ cdef inline bint _space(unsigned char c) noexcept:
 
 
 cdef class Request:
-    """Request(headers=None, path=None, remote_address=None, local_address=None, method=None, authority=None, scheme=None)
+    """Request(*, headers=None, path=None, remote_address=None, local_address=None, method=None, authority=None, scheme=None)
 --
 
 The parts of an HTTP request that hash policies read.
@@ -268,6 +269,9 @@ The parts of an HTTP request that hash policies read.
     read by :class:`Header` from these arguments, or from a pair of that name
     in *headers* when the argument is None.
 
+    The arguments are keyword-only; passing them by position still works for
+    one release, with a ``DeprecationWarning``.
+
     >>> r = Request(headers=[(b"x-user", b"alice")], path="/a?b=1")
     >>> r.get_all("X-User"), r.get_all(":path")
     ([b'alice'], [b'/a?b=1'])
@@ -279,10 +283,28 @@ The parts of an HTTP request that hash policies read.
             raise _uninitialised(self, "Request")
         return 0
 
-    def __init__(self, headers=None, path=None, remote_address=None, local_address=None,
+    def __init__(self, *args, headers=None, path=None, remote_address=None, local_address=None,
                  method=None, authority=None, scheme=None):
         if self._headers is not None:
             raise TypeError("Request is immutable; __init__ cannot run twice")
+        if args:
+            headers, path, remote_address, local_address, method, authority, scheme = (
+                _positional_options(
+                    "Request",
+                    "",
+                    args,
+                    (
+                        ("headers", headers, None),
+                        ("path", path, None),
+                        ("remote_address", remote_address, None),
+                        ("local_address", local_address, None),
+                        ("method", method, None),
+                        ("authority", authority, None),
+                        ("scheme", scheme, None),
+                    ),
+                    1,
+                )
+            )
         if PyList_CheckExact(headers) or PyTuple_CheckExact(headers):
             self._headers = headers
         else:

@@ -302,7 +302,7 @@ def request_from_wsgi(cls: Callable[..., _R], environ: Mapping[str, Any]) -> _R:
     remote = _wsgi_bytes(get("REMOTE_ADDR"))
     local = _wsgi_bytes(get("SERVER_ADDR")) or _wsgi_bytes(get("SERVER_NAME"))
     return cls(
-        headers,
+        headers=headers,
         path=path or None,
         remote_address=None if not remote else (remote, _wsgi_port(get("REMOTE_PORT"))),
         local_address=None if not local else (local, _wsgi_port(get("SERVER_PORT"))),

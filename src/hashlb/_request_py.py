@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._deprecation import keyword_signature, positional_options
 from ._request_config import (
     _asgi_headers,
     _header_list,
@@ -140,6 +141,9 @@ class Request:
     read by :class:`Header` from these arguments, or from a pair of that name
     in *headers* when the argument is None.
 
+    The arguments are keyword-only; passing them by position still works for
+    one release, with a ``DeprecationWarning``.
+
     >>> r = Request(headers=[(b"x-user", b"alice")], path="/a?b=1")
     >>> r.get_all("X-User"), r.get_all(":path")
     ([b'alice'], [b'/a?b=1'])
@@ -147,8 +151,10 @@ class Request:
 
     __slots__ = ("_authority", "_headers", "_local", "_method", "_path", "_remote", "_scheme")
 
+    @keyword_signature
     def __init__(
         self,
+        *args: Any,
         headers: Headers = None,
         path: Text | None = None,
         remote_address: Address = None,
@@ -159,6 +165,24 @@ class Request:
     ) -> None:
         if hasattr(self, "_headers"):
             raise TypeError("Request is immutable; __init__ cannot run twice")
+        if args:
+            headers, path, remote_address, local_address, method, authority, scheme = (
+                positional_options(  # type: ignore[assignment]
+                    "Request",
+                    "",
+                    args,
+                    (
+                        ("headers", headers, None),
+                        ("path", path, None),
+                        ("remote_address", remote_address, None),
+                        ("local_address", local_address, None),
+                        ("method", method, None),
+                        ("authority", authority, None),
+                        ("scheme", scheme, None),
+                    ),
+                    2,
+                )
+            )
         self._headers: list[Any] | tuple[Any, ...] = _header_list(headers)
         self._path: object = path
         self._remote: object = remote_address
