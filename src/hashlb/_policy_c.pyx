@@ -10,10 +10,8 @@ paths (configuration checks, regex rewrites, generated cookies) come from
 construction there.  Keep names, signatures and docstrings identical to
 ``_policy_py.py`` (``tests/test_parity.py`` checks them).
 """
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.ref cimport PyObject
-from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.list cimport PyList_CheckExact
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp
 
@@ -22,8 +20,7 @@ from hashlb._request_c cimport (
     Request,
     _as_bytes,
     _connection_ip,
-    _name_eq,
-    _pair,
+    _next_named,
     _pseudo_index,
     _scan,
     _text,
@@ -248,40 +245,17 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         cdef Py_ssize_t ln, i = 0, n = 0, n1 = 0, count = 0
         cdef const char *p = NULL
         cdef const char *p1 = NULL
-        cdef PyObject *pn
-        cdef PyObject *pv
-        cdef object headers, item, name, value, holder, first = None
-        cdef list values
-        cdef uint64_t h
-        cdef bint is_list
+        cdef object headers, value, holder, first = None
         if self._which >= 0 or self._rewrite is not None:
             return self._eval_slow(req, out)
         lname = PyBytes_AS_STRING(self._lname)
         ln = PyBytes_GET_SIZE(self._lname)
         headers = req._headers
-        is_list = PyList_CheckExact(headers)
         # Fast path: scan in place, hash a single value without copying it.
         while True:
-            if is_list:
-                if i >= PyList_GET_SIZE(headers):
-                    break
-                item = <object>PyList_GET_ITEM(headers, i)
-            else:
-                if i >= PyTuple_GET_SIZE(headers):
-                    break
-                item = <object>PyTuple_GET_ITEM(headers, i)
-            i += 1
-            if not _pair(item, &pn, &pv):
-                continue
-            name = <object>pn
-            value = <object>pv
-            if PyBytes_CheckExact(name):
-                if not _name_eq(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), lname, ln):
-                    continue
-            else:
-                holder = _text(name, &p, &n)
-                if holder is None or not _name_eq(p, n, lname, ln):
-                    continue
+            value = _next_named(headers, PyList_CheckExact(headers), &i, lname, ln)
+            if i < 0:
+                break
             holder = _text(value, &p, &n)
             if holder is None:
                 continue

@@ -135,3 +135,43 @@ cdef inline bint _pair(object item, PyObject **name, PyObject **value) noexcept:
             return True
     return False
 
+
+
+cdef inline object _next_named(
+    object headers, bint is_list, Py_ssize_t *i, const char *lname, Py_ssize_t ln
+):
+    """Return the value of the next header pair named *lname*, from index ``i[0]`` on.
+
+    *headers* is the request's exact list (*is_list*) or tuple of entries;
+    *lname* is lower case and matched ASCII-case-insensitively.  ``i[0]`` is
+    left just past the pair, or set to -1 when there is none (None is then
+    returned).  The value is returned as given, text or not.
+    """
+    cdef PyObject *pn
+    cdef PyObject *pv
+    cdef const char *p = NULL
+    cdef Py_ssize_t n = 0
+    cdef object item, name, value, holder
+    while True:
+        if is_list:
+            if i[0] >= PyList_GET_SIZE(headers):
+                break
+            item = <object>PyList_GET_ITEM(headers, i[0])
+        else:
+            if i[0] >= PyTuple_GET_SIZE(headers):
+                break
+            item = <object>PyTuple_GET_ITEM(headers, i[0])
+        i[0] += 1
+        if not _pair(item, &pn, &pv):
+            continue
+        name = <object>pn
+        value = <object>pv
+        if PyBytes_CheckExact(name):
+            if _name_eq(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), lname, ln):
+                return value
+        else:
+            holder = _text(name, &p, &n)
+            if holder is not None and _name_eq(p, n, lname, ln):
+                return value
+    i[0] = -1
+    return None

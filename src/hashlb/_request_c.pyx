@@ -56,34 +56,14 @@ cdef list _scan(object headers, const char *lname, Py_ssize_t ln):
     """Return every value (as bytes) of header *lname* in a list/tuple of pairs."""
     cdef list out = []
     cdef Py_ssize_t i = 0
-    cdef PyObject *pn
-    cdef PyObject *pv
-    cdef const char *p = NULL
-    cdef Py_ssize_t n = 0
-    cdef object item, name, value, holder
-    cdef bint is_list = PyList_Check(headers)
+    cdef bint is_list = PyList_CheckExact(headers)
     while True:
-        if is_list:
-            if i >= PyList_GET_SIZE(headers):
-                break
-            item = <object>PyList_GET_ITEM(headers, i)
-        else:
-            if i >= PyTuple_GET_SIZE(headers):
-                break
-            item = <object>PyTuple_GET_ITEM(headers, i)
-        i += 1
-        if not _pair(item, &pn, &pv):
-            continue
-        name = <object>pn
-        value = <object>pv
-        holder = _text(name, &p, &n)
-        if holder is None or not _name_eq(p, n, lname, ln):
-            continue
+        value = _next_named(headers, is_list, &i, lname, ln)
+        if i < 0:
+            return out
         value = _as_bytes(value)
         if value is not None:
             out.append(value)
-    return out
-
 
 
 # ---------------------------------------------------------------- addresses
