@@ -808,3 +808,17 @@ def test_init_cannot_run_twice(P: ModuleType) -> None:
         with pytest.raises(TypeError, match="immutable"):
             obj.__init__(*args)
     assert objects[0][0].name == "x"
+
+
+def test_uninitialised_methods_raise_even_without_the_data(P: ModuleType) -> None:
+    """An uninitialised method raises TypeError on every twin, whether or not the
+    request holds what it reads (a QueryParameter on a request without a path)."""
+    empty = P.Request()
+    for cls in (P.Header, P.Cookie, P.SourceIP, P.QueryParameter):
+        method = cls.__new__(cls)
+        with pytest.raises(TypeError, match="is not initialised"):
+            method.hash(empty)
+        with pytest.raises(TypeError, match="is not initialised"):
+            P.HashPolicy(method).hash(empty)
+        with pytest.raises(TypeError, match="is not initialised"):
+            method.terminal  # noqa: B018

@@ -151,6 +151,27 @@ cdef class _Method:
     cdef int _not_ready(self, str cls) except -1:
         raise _uninitialised(self, cls)
 
+    cdef int _check(self) except -1:
+        # Each method class tests the attribute its __init__ sets first.
+        raise _uninitialised(self, "_Method")
+
+    @property
+    def terminal(self):
+        """Whether the policy stops here once a hash exists."""
+        self._check()
+        return self._terminal
+
+    def hash(self, request):
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        cdef uint64_t v = 0
+        if self._eval(_check_request(request), &v, None):
+            return v
+        return None
+
     def _key(self):
         raise NotImplementedError
 
@@ -161,13 +182,6 @@ cdef class _Method:
 
     def __hash__(self):
         return hash((type(self).__name__, self._key()))
-
-
-cdef inline object _result(_Method m, Request req):
-    cdef uint64_t v = 0
-    if m._eval(req, &v, None):
-        return v
-    return None
 
 
 cdef class Header(_Method):
@@ -214,31 +228,22 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         self._terminal = _check_terminal(terminal)
         self._which = _pseudo_index(self._lname)
 
+    cdef int _check(self) except -1:
+        if self._lname is None:
+            self._not_ready("Header")
+        return 0
+
     @property
     def name(self):
         """The header name as configured."""
-        self._lname is not None or self._not_ready("Header")
+        self._check()
         return self._name
 
     @property
     def regex_rewrite(self):
         """The ``(pattern, substitution)`` rewrite, or None."""
-        self._lname is not None or self._not_ready("Header")
+        self._check()
         return self._regex_rewrite
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._lname is not None or self._not_ready("Header")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef const char *lname
@@ -293,7 +298,7 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         return 1
 
     def _key(self):
-        self._lname is not None or self._not_ready("Header")
+        self._check()
         return (self._lname, self._regex_rewrite, self._terminal)
 
     def __repr__(self):
@@ -362,43 +367,34 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         self._attributes = _check_attributes(attributes)
         self._terminal = _check_terminal(terminal)
 
+    cdef int _check(self) except -1:
+        if self._raw is None:
+            self._not_ready("Cookie")
+        return 0
+
     @property
     def name(self):
         """The cookie name."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._name
 
     @property
     def ttl(self):
         """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._ttl
 
     @property
     def path(self):
         """The ``Path`` of generated cookies, or None."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._path
 
     @property
     def attributes(self):
         """Extra ``(name, value)`` attributes of generated cookies."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._attributes
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._raw is not None or self._not_ready("Cookie")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     def evaluate(self, request):
         """Return the hash and the ``Set-Cookie`` to send, if one was generated.
@@ -409,7 +405,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         cdef list cookies = []
         cdef uint64_t v = 0
         request = _check_request(request)
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         if self._eval(<Request>request, &v, cookies):
             return HashResult(v, tuple(cookies))
         return HashResult(None, tuple(cookies))
@@ -425,7 +421,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         >>> Cookie("s", ttl=60, path="/").set_cookie_value("00ff")
         's="00ff"; Max-Age=60; Path=/; HttpOnly'
         """
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         out = [f'{self._name}="{value}"']
         if self._ttl:
             out.append(f"; Max-Age={self._ttl}")
@@ -492,7 +488,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         return 1
 
     def _key(self):
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
 
     def __repr__(self):
@@ -553,31 +549,22 @@ Hash the client's IP address, without the port (``connection_properties.source_i
         self._terminal = _check_terminal(terminal)
         self._ready = True
 
+    cdef int _check(self) except -1:
+        if not self._ready:
+            self._not_ready("SourceIP")
+        return 0
+
     @property
     def xff_num_trusted_hops(self):
         """How many ``X-Forwarded-For`` hops are trusted."""
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         return self._hops
 
     @property
     def use_remote_address(self):
         """Envoy's HCM ``use_remote_address`` setting being modelled."""
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         return self._use_remote
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._ready or self._not_ready("SourceIP")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     def client_ip(self, request):
         """Return the client IP text that is hashed, or None.
@@ -590,7 +577,7 @@ Hash the client's IP address, without the port (``connection_properties.source_i
         >>> [SourceIP(xff_num_trusted_hops=n).client_ip(r) for n in (2, 1, 0)]
         ['203.0.113.9', '10.0.0.1', '10.0.0.2']
         """
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         ip = self._ip(_check_request(request))
         return None if ip is None else ip.decode("utf-8", "surrogateescape")
 
@@ -615,7 +602,7 @@ Hash the client's IP address, without the port (``connection_properties.source_i
         return 1
 
     def _key(self):
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         return (self._hops, self._use_remote, self._terminal)
 
     def __repr__(self):
@@ -658,25 +645,16 @@ Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
         self._name = name
         self._terminal = _check_terminal(terminal)
 
+    cdef int _check(self) except -1:
+        if self._raw is None:
+            self._not_ready("QueryParameter")
+        return 0
+
     @property
     def name(self):
         """The parameter name."""
-        self._raw is not None or self._not_ready("QueryParameter")
+        self._check()
         return self._name
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._raw is not None or self._not_ready("QueryParameter")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef const char *p
@@ -719,7 +697,7 @@ Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
         return 0
 
     def _key(self):
-        self._raw is not None or self._not_ready("QueryParameter")
+        self._check()
         return (self._name, self._terminal)
 
     def __repr__(self):

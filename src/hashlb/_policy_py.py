@@ -641,13 +641,13 @@ class QueryParameter(_Method):
             raise _uninit(self) from None
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
+        name = self._raw  # first: an uninitialised method fails here, as in the C twin
         path = request._path_bytes()
         if path is None:
             return None
         q = path.find(b"?")
         if q < 0:
             return None
-        name = self._raw
         for piece in path[q + 1 :].split(b"&"):
             eq = piece.find(b"=")
             if eq < 0:
