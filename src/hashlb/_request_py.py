@@ -12,7 +12,7 @@ both twins import.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._deprecation import keyword_signature, positional_options
 from ._request_config import (
@@ -253,56 +253,42 @@ class Request:
     @property
     def headers(self) -> list[Any] | tuple[Any, ...]:
         """The header pairs, as given (a mapping is turned into a list of pairs)."""
-        try:
-            return self._headers
-        except AttributeError:
-            raise _uninit(self) from None
+        return cast("list[Any] | tuple[Any, ...]", self._slot("_headers"))
 
     @property
     def path(self) -> object:
         """``:path`` as given (str or bytes), or None."""
-        try:
-            return self._path
-        except AttributeError:
-            raise _uninit(self) from None
+        return self._slot("_path")
 
     @property
     def remote_address(self) -> object:
         """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
-        try:
-            return self._remote
-        except AttributeError:
-            raise _uninit(self) from None
+        return self._slot("_remote")
 
     @property
     def local_address(self) -> object:
         """The local address as given (text or a ``(host, port)`` tuple), or None."""
-        try:
-            return self._local
-        except AttributeError:
-            raise _uninit(self) from None
+        return self._slot("_local")
 
     @property
     def method(self) -> object:
         """``:method`` as given, or None."""
-        try:
-            return self._method
-        except AttributeError:
-            raise _uninit(self) from None
+        return self._slot("_method")
 
     @property
     def authority(self) -> object:
         """``:authority`` as given, or None (then the ``host`` header stands in)."""
-        try:
-            return self._authority
-        except AttributeError:
-            raise _uninit(self) from None
+        return self._slot("_authority")
 
     @property
     def scheme(self) -> object:
         """``:scheme`` as given, or None."""
+        return self._slot("_scheme")
+
+    def _slot(self, name: str) -> object:
+        """Return the slot *name*; TypeError if ``__init__`` never ran."""
         try:
-            return self._scheme
+            return getattr(self, name)
         except AttributeError:
             raise _uninit(self) from None
 
