@@ -45,7 +45,7 @@ Headers = Mapping[Any, Any] | Iterable[Any] | None
 # ---------------------------------------------------------------- helpers
 #
 # The request-data rule (what is read as text, and how a subclass is read by
-# its value) is stated once, in ``_policy_config``, with the readers both
+# its value) is stated once, in ``_request_config``, with the readers both
 # twins share; these are the pure twin's own hot-path readers.
 
 
