@@ -81,3 +81,17 @@ def test_choose_ready_walks_the_ring(impl: Implementation) -> None:
         assert skipped is next(x for x in walk if x is not first)
         assert choose_ready(ring, h, lambda host: False) is None
     assert choose_ready(impl.RingHash([]), 5, lambda host: True) is None
+
+
+def test_ringhash_grpc_is_the_ring_of_ring_config(impl: Implementation) -> None:
+    """RingHash.grpc(...) on each twin builds RingHash(**ring_config(...)), sizes capped."""
+    endpoints = ["10.0.0.1:1", "10.0.0.2:1", "10.0.0.1:1", "10.0.0.3:1"]
+    ring = impl.RingHash.grpc(endpoints, min_ring_size=100, max_ring_size=9000, ring_size_cap=500)
+    same = impl.RingHash(
+        **ring_config(endpoints, min_ring_size=100, max_ring_size=9000, ring_size_cap=500)
+    )
+    assert type(ring) is impl.RingHash
+    assert (ring.min_ring_size, ring.max_ring_size) == (100, 500)
+    assert ring.hosts == same.hosts and list(ring.ring) == list(same.ring)
+    with pytest.raises(ConfigError, match="cannot be smaller than min_ring_size"):
+        impl.RingHash.grpc(endpoints, min_ring_size=8192)

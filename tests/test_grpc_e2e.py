@@ -141,13 +141,11 @@ def client() -> Iterator[Client]:
 def _predict(
     impl: Implementation, config: dict[str, Any], values: list[Any], live: Any
 ) -> list[str]:
-    ring = impl.RingHash(
-        **ring_config(
-            config["targets"],
-            min_ring_size=config["min"],
-            max_ring_size=config["max"],
-            **({"ring_size_cap": config["cap"]} if config.get("cap") is not None else {}),
-        )
+    ring = impl.RingHash.grpc(
+        config["targets"],
+        min_ring_size=config["min"],
+        max_ring_size=config["max"],
+        **({"ring_size_cap": config["cap"]} if config.get("cap") is not None else {}),
     )
     method = RequestHashHeader(config["header"])
     out = []

@@ -229,6 +229,47 @@ class RingHash:
 
     # -- lookups -----------------------------------------------------------
 
+    @classmethod
+    def grpc(
+        cls,
+        endpoints: Iterable[str | Host],
+        *,
+        min_ring_size: int = 1024,
+        max_ring_size: int = 4096,
+        ring_size_cap: int = 4096,
+    ) -> RingHash:
+        """Return the ring gRPC's ``ring_hash`` builds for *endpoints* (proxyless gRPC).
+
+        gRPC's rules (spec-2 §20, :mod:`hashlb.grpc`): the sizes are checked,
+        then both capped at *ring_size_cap*; a repeated address becomes one
+        endpoint whose weight is the sum, at its first position.
+
+        :param endpoints: addresses or :class:`~hashlb.Host` values, in
+            resolver order.
+        :param int min_ring_size: gRPC's ``minRingSize`` (default 1024).
+        :param int max_ring_size: gRPC's ``maxRingSize`` (default 4096).
+        :param int ring_size_cap: the channel argument
+            ``grpc.lb.ring_hash.ring_size_cap`` (default 4096).
+        :raises ~hashlb.ConfigError: a size out of range, or
+            ``max_ring_size < min_ring_size``.
+
+        >>> ring = RingHash.grpc(["10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.1:50051"])
+        >>> [h.weight for h in ring.hosts], ring.min_ring_size, ring.max_ring_size
+        ([2, 1], 1024, 4096)
+        >>> RingHash.grpc(["10.0.0.1:50051"], min_ring_size=8192, max_ring_size=8192).max_ring_size
+        4096
+        """
+        from .grpc import ring_config
+
+        return cls(
+            **ring_config(
+                endpoints,
+                min_ring_size=min_ring_size,
+                max_ring_size=max_ring_size,
+                ring_size_cap=ring_size_cap,
+            )
+        )
+
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
         """Return the host Envoy picks for a request *hash* on retry *attempt*.
 

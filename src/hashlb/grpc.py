@@ -108,7 +108,7 @@ def ring_hash(
     max_ring_size: int = 4096,
     ring_size_cap: int = RING_SIZE_CAP,
 ) -> Table:
-    """Return the :class:`~hashlb.RingHash` gRPC builds for *endpoints* (see :func:`ring_config`).
+    """Return ``RingHash.grpc(endpoints, ...)``: the ring gRPC builds (see :func:`ring_config`).
 
     >>> from hashlb.grpc import ring_hash
     >>> ring = ring_hash(["127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:50051"])
@@ -117,13 +117,11 @@ def ring_hash(
     """
     from .ring import RingHash
 
-    table: Table = RingHash(
-        **ring_config(
-            endpoints,
-            min_ring_size=min_ring_size,
-            max_ring_size=max_ring_size,
-            ring_size_cap=ring_size_cap,
-        )
+    table: Table = RingHash.grpc(
+        endpoints,
+        min_ring_size=min_ring_size,
+        max_ring_size=max_ring_size,
+        ring_size_cap=ring_size_cap,
     )
     return table
 
