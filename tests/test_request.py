@@ -74,6 +74,7 @@ def test_policies_hash_a_request_of_their_twin(impl: Implementation) -> None:
                 "method",
                 "authority",
                 "scheme",
+                "filter_state",
             ],
         ),
     ],

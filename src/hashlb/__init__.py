@@ -12,7 +12,7 @@ from .cluster import Cluster
 from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 from .maglev import Maglev
-from .policy import Cookie, HashPolicy, Header, QueryParameter, Request, SourceIP
+from .policy import Cookie, FilterState, HashPolicy, Header, QueryParameter, Request, SourceIP
 from .ring import RingHash
 from .router import Route, Router
 from .subset import WeightedSubsetPicker
@@ -25,6 +25,7 @@ __all__ = (
     "Cluster",
     "ConfigError",
     "Cookie",
+    "FilterState",
     "HashMethod",
     "HashPolicy",
     "HashlbError",

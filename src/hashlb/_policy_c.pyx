@@ -11,7 +11,10 @@ construction there.  Keep names, signatures and docstrings identical to
 ``_policy_py.py`` (``tests/test_parity.py`` checks them).
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_CheckExact
+from cpython.long cimport PyLong_AsUnsignedLongLong
+from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp
 
@@ -34,6 +37,7 @@ from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = (
     "Cookie",
+    "FilterState",
     "HashPolicy",
     "HashResult",
     "Header",
@@ -706,6 +710,70 @@ Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
         return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
 
 
+cdef class FilterState(_Method):
+    """FilterState(key, *, terminal=False)
+--
+
+Hash an object of the request's filter state (Envoy ``hash_policy.filter_state``).
+
+    If the filter state holds a hashable object under *key*, its hash is the
+    result as it is (not hashed again, and not seeded by
+    ``HashPolicy(seed=...)``); a missing key, a null value or an object that
+    is not hashable gives no hash (spec §8.5b).  The request carries the
+    hashes: ``Request(filter_state={key: hash})``.  gRPC's xDS client honours
+    only the key ``io.grpc.channel_id``.
+
+    :param str key: the filter state key.
+    :param bool terminal: stop the policy here if a hash exists.
+    :raises ConfigError: empty *key*.
+    :raises TypeError: an argument has the wrong type.
+
+    >>> FilterState("hashable").hash(Request(filter_state={"hashable": 12345}))
+    12345
+    """
+
+    cdef str _key_name
+
+    def __init__(self, key, *, terminal=False):
+        if self._key_name is not None:
+            raise TypeError("FilterState is immutable; __init__ cannot run twice")
+        self._key_name = _cfg.check_filter_state_key(key)
+        self._terminal = _check_terminal(terminal)
+
+    cdef int _check(self) except -1:
+        if self._key_name is None:
+            self._not_ready("FilterState")
+        return 0
+
+    @property
+    def key(self):
+        """The filter state key."""
+        self._check()
+        return self._key_name
+
+    cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
+        cdef PyObject *o
+        if self._key_name is None:
+            self._not_ready("FilterState")
+        state = req._filter_state
+        if state is None:
+            return 0
+        o = PyDict_GetItem(state, self._key_name)
+        if o == NULL:
+            return 0
+        out[0] = <uint64_t>PyLong_AsUnsignedLongLong(<object>o)
+        return 1
+
+    def _key(self):
+        self._check()
+        return (self._key_name, self._terminal)
+
+    def __repr__(self):
+        if self._key_name is None:
+            return "<FilterState object (not initialised)>"
+        return f"FilterState({self._key_name!r}, terminal={self._terminal!r})"
+
+
 # ---------------------------------------------------------------- policy
 
 
@@ -720,7 +788,7 @@ An ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
     ``terminal=True``, evaluation stops if a hash exists.  If no method
     yields a hash, the result is None (Envoy then balances randomly).
 
-    :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
+    :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP`, :class:`FilterState` and
         :class:`QueryParameter` objects (or one list of them).
     :param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
         ``0`` (the default) is Envoy's unseeded hash; a random secret seed

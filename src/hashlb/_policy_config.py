@@ -121,6 +121,11 @@ def _check_name(name: object, what: str) -> tuple[str, bytes]:
     return _check_config_name(name, f"{what} name")
 
 
+def check_filter_state_key(key: object) -> str:
+    """Validate a ``FilterState`` key; return it as a ``str``."""
+    return _check_config_name(key, "FilterState key")[0]
+
+
 def _check_cookie_name(name: object) -> tuple[str, bytes]:
     text, raw = _check_name(name, "Cookie")
     if any(c in text for c in ';=, \t"') or not text.isprintable():

@@ -17,6 +17,7 @@ from typing import Any
 
 import xxhash
 
+from . import _policy_config as _cfg
 from ._deprecation import keyword_signature, positional_options
 
 # NOTE: the ``X as X`` imports are explicit re-exports: names that router.py,
@@ -73,6 +74,7 @@ from ._request_py import Request as Request
 
 __all__ = (
     "Cookie",
+    "FilterState",
     "HashPolicy",
     "HashResult",
     "Header",
@@ -669,6 +671,62 @@ class QueryParameter(_Method):
         return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
 
 
+class FilterState(_Method):
+    """Hash an object of the request's filter state (Envoy ``hash_policy.filter_state``).
+
+    If the filter state holds a hashable object under *key*, its hash is the
+    result as it is (not hashed again, and not seeded by
+    ``HashPolicy(seed=...)``); a missing key, a null value or an object that
+    is not hashable gives no hash (spec §8.5b).  The request carries the
+    hashes: ``Request(filter_state={key: hash})``.  gRPC's xDS client honours
+    only the key ``io.grpc.channel_id``.
+
+    :param str key: the filter state key.
+    :param bool terminal: stop the policy here if a hash exists.
+    :raises ConfigError: empty *key*.
+    :raises TypeError: an argument has the wrong type.
+
+    >>> FilterState("hashable").hash(Request(filter_state={"hashable": 12345}))
+    12345
+    """
+
+    __slots__ = ("_key_name",)
+    _key_name: str
+
+    def __init__(self, key: str, *, terminal: bool = False) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError("FilterState is immutable; __init__ cannot run twice")
+        setattr_ = object.__setattr__
+        setattr_(self, "_key_name", _cfg.check_filter_state_key(key))
+        setattr_(self, "_terminal", _check_terminal(terminal))
+
+    @property
+    def key(self) -> str:
+        """The filter state key."""
+        try:
+            return self._key_name
+        except AttributeError:
+            raise _uninit(self) from None
+
+    def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
+        key = self._key_name  # first: an uninitialised method fails here, as in the C twin
+        state = request._filter_state
+        if state is None:
+            return None
+        return state.get(key)
+
+    def _key(self) -> tuple[Any, ...]:
+        try:
+            return (self._key_name, self._terminal)
+        except AttributeError:
+            raise _uninit(self) from None
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "_key_name"):
+            return super().__repr__()
+        return f"FilterState({self._key_name!r}, terminal={self._terminal!r})"
+
+
 # ---------------------------------------------------------------- policy
 
 
@@ -680,7 +738,7 @@ class HashPolicy:
     ``terminal=True``, evaluation stops if a hash exists.  If no method
     yields a hash, the result is None (Envoy then balances randomly).
 
-    :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP` and
+    :param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP`, :class:`FilterState` and
         :class:`QueryParameter` objects (or one list of them).
     :param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
         ``0`` (the default) is Envoy's unseeded hash; a random secret seed
@@ -816,6 +874,7 @@ _READY_SLOT.update(
         Cookie: "_raw",
         SourceIP: "_hops",
         QueryParameter: "_raw",
+        FilterState: "_key_name",
         HashPolicy: "_policies",
     }
 )

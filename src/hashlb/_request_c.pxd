@@ -39,6 +39,7 @@ cdef class Request:
     cdef object _method
     cdef object _authority
     cdef object _scheme
+    cdef object _filter_state
 
     cdef int _check_ready(self) except -1
     cdef object _full_path(self)

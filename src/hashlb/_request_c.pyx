@@ -17,6 +17,7 @@ from cpython.tuple cimport PyTuple_CheckExact
 from libc.string cimport memchr, memcpy, strlen
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
@@ -223,8 +224,11 @@ cdef inline bint _space(unsigned char c) noexcept:
 # ---------------------------------------------------------------- Request
 
 
+cdef object _EMPTY_STATE = MappingProxyType({})
+
+
 cdef class Request:
-    """Request(*, headers=None, path=None, remote_address=None, local_address=None, method=None, authority=None, scheme=None)
+    """Request(*, headers=None, path=None, remote_address=None, local_address=None, method=None, authority=None, scheme=None, filter_state=None)
 --
 
 The parts of an HTTP request that hash policies read.
@@ -246,6 +250,11 @@ The parts of an HTTP request that hash policies read.
     :param method: ``:method``.
     :param authority: ``:authority``; if None, the ``host`` header is used.
     :param scheme: ``:scheme``.
+    :param filter_state: Envoy's filter state as hash policies see it:
+        ``{key: hash}``, where *hash* is what the object's ``Hashable::hash()``
+        returns, an int in ``[0, 2**64)``.  A key whose value is anything
+        else (None included) is an object that is not hashable; a mapping
+        that cannot be read is no filter state.  Read by :class:`FilterState`.
     :raises TypeError: *headers* is neither a mapping nor an iterable.
 
     Pseudo-headers (``:path``, ``:authority``, ``:method``, ``:scheme``) are
@@ -272,7 +281,8 @@ The parts of an HTTP request that hash policies read.
     # many reach the shared message.
     def __init__(self, _p1=_UNSET, _p2=_UNSET, _p3=_UNSET, _p4=_UNSET, _p5=_UNSET, _p6=_UNSET,
                  _p7=_UNSET, _p8=_UNSET, /, *, headers=None, path=None, remote_address=None,
-                 local_address=None, method=None, authority=None, scheme=None):
+                 local_address=None, method=None, authority=None, scheme=None,
+                 filter_state=None):
         if self._headers is not None:
             raise TypeError("Request is immutable; __init__ cannot run twice")
         if _p1 is not _UNSET:
@@ -305,6 +315,8 @@ The parts of an HTTP request that hash policies read.
         self._method = method
         self._authority = authority
         self._scheme = scheme
+        if filter_state is not None:
+            self._filter_state = _rcfg.filter_state_hashes(filter_state)
 
     @classmethod
     def from_asgi(cls, scope):
@@ -433,6 +445,12 @@ The parts of an HTTP request that hash policies read.
         """``:scheme`` as given, or None."""
         self._check_ready()
         return self._scheme
+
+    @property
+    def filter_state(self):
+        """The hashable filter state entries, ``{key: hash}`` (read-only; empty if none)."""
+        self._check_ready()
+        return _EMPTY_STATE if self._filter_state is None else MappingProxyType(self._filter_state)
 
     def get_all(self, name):
         """Return every value of header *name* as bytes, in request order.

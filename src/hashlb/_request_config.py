@@ -272,6 +272,37 @@ def _wsgi_port(value: object) -> object:
     return b if b and _valid_port(b) else None
 
 
+_M64 = 2**64
+
+
+def filter_state_hashes(value: object) -> dict[str, int] | None:
+    """Return the hashable entries of a request's *filter_state*: ``{str key: int hash}``.
+
+    Request data never raises: only exact ``str`` keys and exact ``int``
+    values in ``[0, 2**64)`` are kept; a value that cannot be read (not a
+    mapping, or a mapping whose ``items()`` fails) is no filter state.
+    """
+    if value is None:
+        return None
+    if type(value) is dict:
+        items: Any = list(value.items())
+    elif isinstance(value, Mapping):
+        try:
+            items = list(value.items())
+        except Exception:  # a hostile mapping: request data never raises
+            return None
+    else:
+        return None
+    out = {}
+    for pair in items:
+        if type(pair) is not tuple or len(pair) != 2:
+            continue
+        k, v = pair
+        if type(k) is str and type(v) is int and 0 <= v < _M64:
+            out[k] = v
+    return out
+
+
 def request_from_wsgi(cls: Callable[..., _R], environ: Mapping[str, Any]) -> _R:
     """Build ``cls(...)`` from a WSGI *environ*: the body of both twins' ``Request.from_wsgi``."""
     if not issubclass(type(environ), Mapping):

@@ -12,6 +12,7 @@ both twins import.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, cast
 
 from ._deprecation import keyword_signature, positional_options
@@ -27,6 +28,7 @@ from ._request_config import (
     _tuple_item,
     _tuple_len,
 )
+from ._request_config import filter_state_hashes as _filter_state_hashes
 from ._request_config import request_from_wsgi as _request_from_wsgi
 from ._validate import uninitialised
 
@@ -115,6 +117,9 @@ def _xff_ip(values: list[bytes], skip: int) -> bytes | None:
 # ---------------------------------------------------------------- Request
 
 
+_EMPTY_STATE: Mapping[str, int] = MappingProxyType({})
+
+
 class Request:
     """The parts of an HTTP request that hash policies read.
 
@@ -135,6 +140,11 @@ class Request:
     :param method: ``:method``.
     :param authority: ``:authority``; if None, the ``host`` header is used.
     :param scheme: ``:scheme``.
+    :param filter_state: Envoy's filter state as hash policies see it:
+        ``{key: hash}``, where *hash* is what the object's ``Hashable::hash()``
+        returns, an int in ``[0, 2**64)``.  A key whose value is anything
+        else (None included) is an object that is not hashable; a mapping
+        that cannot be read is no filter state.  Read by :class:`FilterState`.
     :raises TypeError: *headers* is neither a mapping nor an iterable.
 
     Pseudo-headers (``:path``, ``:authority``, ``:method``, ``:scheme``) are
@@ -149,7 +159,16 @@ class Request:
     ([b'alice'], [b'/a?b=1'])
     """
 
-    __slots__ = ("_authority", "_headers", "_local", "_method", "_path", "_remote", "_scheme")
+    __slots__ = (
+        "_authority",
+        "_filter_state",
+        "_headers",
+        "_local",
+        "_method",
+        "_path",
+        "_remote",
+        "_scheme",
+    )
 
     @keyword_signature
     def __init__(
@@ -162,6 +181,7 @@ class Request:
         method: Text | None = None,
         authority: Text | None = None,
         scheme: Text | None = None,
+        filter_state: Mapping[str, int] | None = None,
     ) -> None:
         if hasattr(self, "_headers"):
             raise TypeError("Request is immutable; __init__ cannot run twice")
@@ -190,6 +210,9 @@ class Request:
         self._method: object = method
         self._authority: object = authority
         self._scheme: object = scheme
+        self._filter_state: dict[str, int] | None = (
+            None if filter_state is None else _filter_state_hashes(filter_state)
+        )
 
     @classmethod
     def from_asgi(cls, scope: Mapping[str, Any]) -> Request:
@@ -226,6 +249,7 @@ class Request:
         self._method = get("method")
         self._authority = None
         self._scheme = get("scheme")
+        self._filter_state = None
         return self
 
     @classmethod
@@ -284,6 +308,12 @@ class Request:
     def scheme(self) -> object:
         """``:scheme`` as given, or None."""
         return self._slot("_scheme")
+
+    @property
+    def filter_state(self) -> Mapping[str, int]:
+        """The hashable filter state entries, ``{key: hash}`` (read-only; empty if none)."""
+        state = self._slot("_filter_state")
+        return _EMPTY_STATE if state is None else MappingProxyType(state)  # type: ignore[arg-type]
 
     def _slot(self, name: str) -> object:
         """Return the slot *name*; TypeError if ``__init__`` never ran."""
