@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,29 @@ def test_draining_before_and_after_envoy_excluded_it(impl: Implementation) -> No
     with pytest.raises(ConfigError, match=r"weighted_priority_health needs Envoy 1\.27"):
         Cluster(hosts, weighted_priority_health=True, envoy_version="1.26")
     assert pickle.loads(pickle.dumps(old)).priority_load == old.priority_load
+
+
+def test_maglev_fill_order_before_1_27(impl: Implementation) -> None:
+    """Before 1.27 Maglev filled in host order: the same table as 'main' on key-sorted hosts."""
+    import random
+
+    hosts = [Host(f"10.7.{i // 256}.{i % 256}:80", i % 4 + 1) for i in range(40)]
+    shuffled = hosts[:]
+    random.Random(5).shuffle(shuffled)
+    by_key = sorted(shuffled, key=lambda h: h.key().encode())
+    old = impl.Maglev(shuffled, table_size=1009, envoy_version="1.26")
+    main = impl.Maglev(shuffled, table_size=1009)
+
+    def slots(table: Any) -> list[Host]:
+        return [table.hosts[i] for i in table.table]
+
+    # Newest: the table does not depend on the order of the hosts.
+    assert slots(main) == slots(impl.Maglev(by_key, table_size=1009))
+    # Before 1.27: it does; filling key-sorted hosts gives the newest table.
+    assert slots(old) != slots(main)
+    assert slots(impl.Maglev(by_key, table_size=1009, envoy_version="1.26")) == slots(main)
+    assert slots(impl.Maglev(shuffled, table_size=1009, envoy_version="1.27")) == slots(main)
+    again = pickle.loads(pickle.dumps(old))
+    assert list(again.table) == list(old.table)
+    with pytest.raises(ConfigError, match="not modelled"):
+        impl.Maglev(hosts, envoy_version="1.10")

@@ -26,6 +26,7 @@ from hashlb._batch import lookup_args, pick_args
 from hashlb._types import Host
 from hashlb._validate import MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
 from hashlb._weights import check_hash, prepare
+from hashlb.versions import profile as _profile
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
@@ -315,14 +316,18 @@ cdef void _maglev_batch(const void *table, const uint64_t *hs, uint32_t *out,
         _lookup_batch(v.t32, hs, out, n, v.magic, v.m)
 
 
-def _restore(hosts, table_size, use_hostname, locality_weights):
+def _restore(hosts, table_size, use_hostname, locality_weights, envoy="main"):
     return Maglev(
-        hosts, table_size=table_size, use_hostname=use_hostname, locality_weights=locality_weights
+        hosts,
+        table_size=table_size,
+        use_hostname=use_hostname,
+        locality_weights=locality_weights,
+        envoy_version=envoy,
     )
 
 
 cdef class Maglev:
-    """Maglev(hosts, *, table_size=65537, use_hostname=False, locality_weights=None)
+    """Maglev(hosts, *, table_size=65537, use_hostname=False, locality_weights=None, envoy_version='main')
 --
 
 Envoy's Maglev table: a host for each 64-bit request hash.
@@ -335,7 +340,8 @@ Envoy's Maglev table: a host for each 64-bit request hash.
     Hosts are sorted by hash-key bytes before the fill, so the table does not
     depend on the order of *hosts*; hosts whose keys are equal are ordered by
     their remaining fields (address, weight, hostname, hash_key, locality,
-    labels) and then by position.  Each host's hash key is ``hash_key``, else
+    labels) and then by position.  Envoy before 1.27 filled in the order of
+    *hosts* instead (``envoy_version="1.26"``).  Each host's hash key is ``hash_key``, else
     ``hostname`` when *use_hostname*, else ``address`` (spec §2).
 
     Memory: the table holds ``table_size`` slots of 2 bytes (below 65,536
@@ -356,6 +362,9 @@ Envoy's Maglev table: a host for each 64-bit request hash.
     :param locality_weights: locality name -> weight; normalizes weights per
         locality (spec §3), localities in the mapping's order.  A locality of
         weight 0 gets no slots.
+    :param envoy_version: the Envoy release to reproduce (``"1.26"``, an
+        :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
+        before 1.27 the fill takes the hosts unsorted.
     :raises ValueError: a table size out of range or not prime (the message
         names ``table_size``), a weight sum above ``2**32 - 1``, or a host
         locality missing from *locality_weights*.
@@ -385,10 +394,11 @@ Envoy's Maglev table: a host for each 64-bit request hash.
     cdef tuple _weights
     cdef bint _use_hostname
     cdef object _locality_weights
+    cdef object _envoy  # the EnvoyProfile (pickled with the table)
     cdef object _pin  # a buffer export of _table: it cannot be resized under _t16/_t32
 
     def __init__(self, hosts, *, table_size=DEFAULT_TABLE_SIZE, use_hostname=False,
-                 locality_weights=None):
+                 locality_weights=None, envoy_version="main"):
         cdef Py_ssize_t n, i, j, k, n_hosts
         cdef _Entry *e = NULL
         cdef bint wide
@@ -401,6 +411,8 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         if self._hosts is not None:
             raise TypeError("Maglev is immutable; __init__ cannot run twice")
         cdef uint64_t m = <uint64_t>check_table_size(table_size)
+        envoy = _profile(envoy_version)
+        cdef bint sorted_fill = envoy.maglev_sorted_fill
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         cdef tuple hosts_t = prep.hosts
         cdef tuple order = prep.order
@@ -444,10 +456,11 @@ Envoy's Maglev table: a host for each 64-bit request hash.
                     e[i].weight = <double>weights[i]
                     e[i].target = 0.0
                     e[i].count = 0
-                qsort(e, <size_t>n, sizeof(_Entry), _cmp_entry)
+                if sorted_fill:
+                    qsort(e, <size_t>n, sizeof(_Entry), _cmp_entry)
                 # Equal keys: order by the remaining Host fields, then index.
                 i = 0
-                while i < n:
+                while sorted_fill and i < n:
                     j = i + 1
                     while (j < n and e[j].key_len == e[i].key_len
                            and memcmp(e[j].key, e[i].key, <size_t>e[i].key_len) == 0):
@@ -500,6 +513,7 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         self._weights = weights
         self._use_hostname = use_hostname
         self._locality_weights = lw
+        self._envoy = envoy
 
     cdef int _ready(self) except -1:
         if self._hosts is None:
@@ -703,7 +717,7 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         self._ready()
         return (
             _restore,
-            (self._hosts, self._m, self._use_hostname, self._locality_weights),
+            (self._hosts, self._m, self._use_hostname, self._locality_weights, self._envoy),
         )
 
 

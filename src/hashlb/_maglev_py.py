@@ -38,6 +38,7 @@ from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
 from ._validate import check_table_size as _check_table_size
 from ._weights import check_hash, prepare
+from .versions import EnvoyProfile, profile
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
@@ -162,9 +163,14 @@ def _restore(
     table_size: int,
     use_hostname: bool,
     locality_weights: dict[str, int] | None,
+    envoy: str | EnvoyProfile = "main",
 ) -> Maglev:
     return Maglev(
-        hosts, table_size=table_size, use_hostname=use_hostname, locality_weights=locality_weights
+        hosts,
+        table_size=table_size,
+        use_hostname=use_hostname,
+        locality_weights=locality_weights,
+        envoy_version=envoy,
     )
 
 
@@ -179,7 +185,8 @@ class Maglev:
     Hosts are sorted by hash-key bytes before the fill, so the table does not
     depend on the order of *hosts*; hosts whose keys are equal are ordered by
     their remaining fields (address, weight, hostname, hash_key, locality,
-    labels) and then by position.  Each host's hash key is ``hash_key``, else
+    labels) and then by position.  Envoy before 1.27 filled in the order of
+    *hosts* instead (``envoy_version="1.26"``).  Each host's hash key is ``hash_key``, else
     ``hostname`` when *use_hostname*, else ``address`` (spec §2).
 
     Memory: the table holds ``table_size`` slots of 2 bytes (below 65,536
@@ -200,6 +207,9 @@ class Maglev:
     :param locality_weights: locality name -> weight; normalizes weights per
         locality (spec §3), localities in the mapping's order.  A locality of
         weight 0 gets no slots.
+    :param envoy_version: the Envoy release to reproduce (``"1.26"``, an
+        :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
+        before 1.27 the fill takes the hosts unsorted.
     :raises ValueError: a table size out of range or not prime (the message
         names ``table_size``), a weight sum above ``2**32 - 1``, or a host
         locality missing from *locality_weights*.
@@ -217,6 +227,7 @@ class Maglev:
 
     __slots__ = (
         "_entries",
+        "_envoy",
         "_hosts",
         "_locality_weights",
         "_max_entries",
@@ -233,6 +244,7 @@ class Maglev:
     _entries: tuple[int, ...]
     _hosts: tuple[Host, ...]
     _locality_weights: dict[str, int] | None
+    _envoy: EnvoyProfile
     _max_entries: int
     _min_entries: int
     _order: tuple[int, ...]
@@ -250,10 +262,12 @@ class Maglev:
         table_size: int = DEFAULT_TABLE_SIZE,
         use_hostname: bool = False,
         locality_weights: Mapping[str, int] | None = None,
+        envoy_version: str | EnvoyProfile = "main",
     ) -> None:
         if hasattr(self, "_table"):
             raise TypeError("Maglev is immutable; __init__ cannot run twice")
         m = _check_table_size(table_size)
+        envoy = profile(envoy_version)
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         hosts_t = prep.hosts
         order = prep.order
@@ -271,7 +285,9 @@ class Maglev:
             keys = prep.keys
             weights = prep.weights
             max_w = prep.max_weight
-            sorted_pos = _build_order(hosts_t, keys, order)
+            sorted_pos = (
+                _build_order(hosts_t, keys, order) if envoy.maglev_sorted_fill else list(range(n))
+            )
             host = [order[p] for p in sorted_pos]
             w = [weights[p] for p in sorted_pos]
             skip = [_xxh64(keys[h], 1) % (m - 1) + 1 for h in host]
@@ -357,6 +373,7 @@ class Maglev:
         setter(self, "_weights", prep.weights)
         setter(self, "_use_hostname", use_hostname)
         setter(self, "_locality_weights", lw)
+        setter(self, "_envoy", envoy)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Maglev is immutable; cannot set {name!r}")
@@ -565,5 +582,11 @@ class Maglev:
         self._ready()
         return (
             _restore,
-            (self._hosts, self._table_size, self._use_hostname, self._locality_weights),
+            (
+                self._hosts,
+                self._table_size,
+                self._use_hostname,
+                self._locality_weights,
+                self._envoy,
+            ),
         )
