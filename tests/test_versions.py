@@ -96,3 +96,23 @@ def test_maglev_fill_order_before_1_27(impl: Implementation) -> None:
     assert list(again.table) == list(old.table)
     with pytest.raises(ConfigError, match="not modelled"):
         impl.Maglev(hosts, envoy_version="1.10")
+
+
+def test_header_values_before_1_18(impl: Implementation) -> None:
+    """Before 1.18 a header hash used its first value only; since, every value, sorted."""
+    many = impl.Request(headers=[("x-user", "b"), ("x-user", "a"), ("x-other", "z")])
+    one = impl.Request(headers={"x-user": "b"})
+    old = impl.Header("x-user", envoy_version="1.17")
+    new = impl.Header("x-user")
+    assert old.hash(many) == old.hash(one) == new.hash(one)
+    assert new.hash(many) != old.hash(many)
+    assert impl.Header("x-user", envoy_version="1.18").hash(many) == new.hash(many)
+    rewrite = ("^(.).*$", "\\1")
+    first = impl.Header("x-user", regex_rewrite=rewrite, envoy_version="1.17")
+    assert first.hash(impl.Request(headers=[("x-user", "bob"), ("x-user", "al")])) == new.hash(one)
+    assert old != new and old == impl.Header("x-user", envoy_version=profile("1.17"))
+    assert repr(old) == "Header('x-user', terminal=False, first_value_only)"
+    policy = impl.HashPolicy(old, impl.Header("x-other"))
+    assert policy.hash(many) == impl.HashPolicy(new, impl.Header("x-other")).hash(
+        impl.Request(headers=[("x-user", "b"), ("x-other", "z")])
+    )

@@ -34,6 +34,7 @@ from hashlb import _policy_config as _cfg
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
 from hashlb._validate import uninitialised as _uninitialised
+from hashlb.versions import profile as _profile
 
 __all__ = (
     "Cookie",
@@ -189,7 +190,7 @@ cdef class _Method:
 
 
 cdef class Header(_Method):
-    """Header(name, *, regex_rewrite=None, terminal=False)
+    """Header(name, *, regex_rewrite=None, terminal=False, envoy_version='main')
 --
 
 Hash every value of a request header (Envoy ``hash_policy.header``).
@@ -206,6 +207,9 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         RE2 syntax, run by RE2 (the google-re2 package, linear time); the
         substitution uses Envoy's ``\\1`` style.
     :param bool terminal: stop the policy here if a hash exists.
+    :param envoy_version: the Envoy release to reproduce (``"1.17"``, an
+        :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
+        before 1.18 only the first value of the header is hashed.
     :raises ConfigError: empty *name*, a pattern RE2 rejects, or a malformed
         substitution.
     :raises TypeError: an argument has the wrong type.
@@ -219,8 +223,9 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
     cdef object _regex_rewrite
     cdef object _rewrite
     cdef int _which
+    cdef bint _first_only
 
-    def __init__(self, name, *, regex_rewrite=None, terminal=False):
+    def __init__(self, name, *, regex_rewrite=None, terminal=False, envoy_version="main"):
         if self._lname is not None:
             raise TypeError("Header is immutable; __init__ cannot run twice")
         name, raw = _check_name(name, "Header")
@@ -231,6 +236,7 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         self._rewrite = None if compiled is None else compiled[1]
         self._terminal = _check_terminal(terminal)
         self._which = _pseudo_index(self._lname)
+        self._first_only = not _profile(envoy_version).header_all_values
 
     cdef int _check(self) except -1:
         if self._lname is None:
@@ -273,6 +279,8 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
                 first = holder
                 p1 = p
                 n1 = n
+                if self._first_only:
+                    break
             else:
                 return self._eval_slow(req, out)
         if count == 0:
@@ -289,6 +297,8 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         cdef bytes v
         if not values:
             return 0
+        if self._first_only:
+            values = values[:1]
         if self._rewrite is not None:
             values = [self._rewrite(v) for v in values]
         if len(values) == 1:
@@ -303,12 +313,14 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
 
     def _key(self):
         self._check()
-        return (self._lname, self._regex_rewrite, self._terminal)
+        return (self._lname, self._regex_rewrite, self._terminal, self._first_only)
 
     def __repr__(self):
         if self._lname is None:
             return "<Header object (not initialised)>"
         extra = "" if self._regex_rewrite is None else f", regex_rewrite={self._regex_rewrite!r}"
+        if self._first_only:
+            return f"Header({self._name!r}{extra}, terminal={self._terminal!r}, first_value_only)"
         return f"Header({self._name!r}{extra}, terminal={self._terminal!r})"
 
 

@@ -71,6 +71,7 @@ from ._request_py import (
     _xff_ip,
 )
 from ._request_py import Request as Request
+from .versions import EnvoyProfile, profile
 
 __all__ = (
     "Cookie",
@@ -226,6 +227,9 @@ class Header(_Method):
         RE2 syntax, run by RE2 (the google-re2 package, linear time); the
         substitution uses Envoy's ``\\1`` style.
     :param bool terminal: stop the policy here if a hash exists.
+    :param envoy_version: the Envoy release to reproduce (``"1.17"``, an
+        :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
+        before 1.18 only the first value of the header is hashed.
     :raises ConfigError: empty *name*, a pattern RE2 rejects, or a malformed
         substitution.
     :raises TypeError: an argument has the wrong type.
@@ -234,7 +238,8 @@ class Header(_Method):
     3728699739546630719
     """
 
-    __slots__ = ("_lname", "_name", "_regex_rewrite", "_rewrite")
+    __slots__ = ("_first_only", "_lname", "_name", "_regex_rewrite", "_rewrite")
+    _first_only: bool
     _lname: bytes
     _name: str
     _regex_rewrite: tuple[str, str] | None
@@ -246,6 +251,7 @@ class Header(_Method):
         *,
         regex_rewrite: tuple[str, str] | None = None,
         terminal: bool = False,
+        envoy_version: str | EnvoyProfile = "main",
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("Header is immutable; __init__ cannot run twice")
@@ -257,6 +263,7 @@ class Header(_Method):
         setattr_(self, "_regex_rewrite", None if compiled is None else compiled[0])
         setattr_(self, "_rewrite", None if compiled is None else compiled[1])
         setattr_(self, "_terminal", _check_terminal(terminal))
+        setattr_(self, "_first_only", not profile(envoy_version).header_all_values)
 
     @property
     def name(self) -> str:
@@ -278,6 +285,8 @@ class Header(_Method):
         values = request._values(self._lname)
         if not values:
             return None
+        if self._first_only:
+            values = values[:1]
         rewrite = self._rewrite
         if rewrite is not None:
             values = [rewrite(v) for v in values]
@@ -291,7 +300,7 @@ class Header(_Method):
 
     def _key(self) -> tuple[Any, ...]:
         try:
-            return (self._lname, self._regex_rewrite, self._terminal)
+            return (self._lname, self._regex_rewrite, self._terminal, self._first_only)
         except AttributeError:
             raise _uninit(self) from None
 
@@ -299,6 +308,8 @@ class Header(_Method):
         if not hasattr(self, "_lname"):
             return super().__repr__()
         extra = "" if self._regex_rewrite is None else f", regex_rewrite={self._regex_rewrite!r}"
+        if self._first_only:
+            return f"Header({self._name!r}{extra}, terminal={self._terminal!r}, first_value_only)"
         return f"Header({self._name!r}{extra}, terminal={self._terminal!r})"
 
 
