@@ -267,9 +267,8 @@ cdef class _RouteCore:
         return _new_route(self._names[i], self._host(i, lh, v), h, cookie, lh)
 
     @cython.binding(False)
-    @cython.always_allow_keywords(True)
     def route(self, request):
-        """route($self, /, request)
+        """route($self, request, /)
 --
 
 Return where *request* goes (see :meth:`hashlb.Router.route`)."""

@@ -12,11 +12,12 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from . import _policy_py, policy
+from . import _maglev_py, _policy_py, policy
 from ._policy_config import _check_config_name, _check_seed
 from ._types import Host
 from ._validate import as_int, short
 from .errors import ConfigError
+from .maglev import Maglev
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
@@ -25,6 +26,7 @@ _ASCII_SPACE = b" \t\n\v\f\r"
 _REQUESTS = (policy.Request, _policy_py.Request)
 #: Digits of 2**64 - 1: a longer decimal (after leading zeros) cannot be a uint64.
 _U64_DIGITS = 20
+_MAGLEVS = (Maglev, _maglev_py.Maglev)
 
 
 def attr(slot: str, doc: str) -> Any:
@@ -269,3 +271,102 @@ def _no_host(h: int) -> Host | None:
 
 #: The route-core spec of a subset without hosts (``allow_empty``).
 NO_TABLE: tuple[Any, Any, int, Any] = (_no_host, None, 0, ())
+
+
+def table_spec(table: Any) -> tuple[Any, Any, int, Any]:
+    """Return ``(lookup, maglev_table, table_size, hosts)`` of *table* for the route core."""
+    if isinstance(table, _MAGLEVS):
+        return (table.lookup, table.table, table.table_size, table.hosts)
+    return (table.lookup, None, 0, ())
+
+
+class Tables(NamedTuple):
+    """Per subset: its members, table, route-core spec and bounded load (and the empty ones)."""
+
+    members: dict[str, tuple[Host, ...]]
+    tables: dict[str, Any]
+    specs: dict[str, tuple[Any, Any, int, Any]]
+    bounded: dict[str, Any]
+    empty: tuple[str, ...] = ()
+
+
+def build_tables(
+    hosts: tuple[Host, ...],
+    subsets: Mapping[str, Mapping[str, str]],
+    factory: Callable[[tuple[Host, ...]], Any],
+    allow_empty: bool,
+    bounded_load: Callable[[Any], Any] | None,
+    old: Tables | None,
+) -> Tables:
+    """Select each subset's hosts and build its table with *factory*.
+
+    With *old* (``with_hosts``), a subset whose member tuple did not change
+    keeps *old*'s table, route-core spec and bounded load (its in-flight
+    counts); a changed subset reuses any table of *old* or of this build over
+    the same hosts.  *bounded_load* wraps each new table (``hash_balance_factor``).
+    """
+    members = select(hosts, subsets)
+    out = Tables(members, {}, {}, {})
+    empty: list[str] = []
+    by_members: dict[tuple[Host, ...], Any] = {}
+    if old is not None:
+        by_members = {old.members[n]: t for n, t in old.tables.items()}
+    for name, chosen in members.items():
+        if old is not None and name in old.tables and old.members.get(name) == chosen:
+            out.tables[name] = old.tables[name]
+            out.specs[name] = old.specs[name]
+            if name in old.bounded:  # the in-flight counts carry over
+                out.bounded[name] = old.bounded[name]
+            continue
+        table = by_members.get(chosen) if chosen else None
+        if table is None and chosen:
+            table = factory(chosen)
+        if table is None or table.lookup(0) is None:
+            if not allow_empty:
+                raise ConfigError(
+                    f"subsets[{name!r}] selector {dict(subsets[name])!r} matches no host "
+                    "(pass allow_empty=True to skip it)"
+                )
+            empty.append(name)
+            continue
+        by_members[chosen] = table
+        out.tables[name] = table
+        out.specs[name] = table_spec(table)
+        if bounded_load is not None:  # one per subset: a subset is one Envoy cluster
+            out.bounded[name] = bounded_load(table)
+    return out._replace(empty=tuple(empty))
+
+
+#: ``(copies, route_policy, generates, hash_fn, value_hash)``: see :func:`route_policy`.
+RoutePolicy = tuple[int, Any, bool, Callable[[Any], Any] | None, Callable[[Any], int | None] | None]
+
+
+def route_policy(
+    policy: Any, weights: Mapping[str, int], sticky: bool, use_hash_policy: bool
+) -> RoutePolicy:
+    """Return ``(copies, route_policy, generates, hash_fn, value_hash)`` for the key *policy*.
+
+    In envoy mode Istio gives the route one copy of the policy per
+    destination of non-zero weight (spec §10).  A policy with a cookie ttl
+    *generates* (the core calls ``evaluate``); with ``use_hash_policy`` the
+    weighted-cluster value is the policy's hash evaluated "with no cookie
+    generator", as Envoy does: a cookie method with a ttl behaves like one
+    without.
+    """
+    copies = 1 if sticky else max(1, sum(1 for w in weights.values() if w > 0))
+    route = policy
+    if policy is not None and copies > 1:
+        route = type(policy)(*(tuple(policy.policies) * copies))
+    if route is None:
+        return (copies, None, False, None, None)
+    generates = any(getattr(p, "ttl", None) is not None for p in route.policies)
+    value_hash: Callable[[Any], int | None] | None = None
+    if use_hash_policy and generates:
+        methods = [
+            type(p)(p.name, terminal=p.terminal) if getattr(p, "ttl", None) is not None else p
+            for p in route.policies
+        ]
+        value_hash = type(route)(*methods).hash
+    elif use_hash_policy:
+        value_hash = route.hash
+    return (copies, route, generates, route.evaluate if generates else route.hash, value_hash)

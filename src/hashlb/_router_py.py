@@ -190,7 +190,7 @@ class _RouteCore:
             lh = self._getrandbits(64) if h is None else h
         return Route(self._names[i], self._lookups[i](lh), h, cookie, lh)
 
-    def route(self, /, request: Any) -> Route:
+    def route(self, request: Any, /) -> Route:
         """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
         try:
             hash_fn = self._hash_fn

@@ -30,9 +30,12 @@ Against hostile keys (hash flooding), ``key_seed=`` (sticky mode) seeds the
 key hash with a secret, and ``hash_balance_factor=`` (both modes) is Envoy's
 bounded load in every subset, counted by :meth:`Router.acquire`.
 
-The router is plain Python over the compiled engines; it is immutable, and
-:meth:`Router.with_weights` / :meth:`Router.with_hosts` return new routers
-that reuse every table whose hosts did not change.
+The router is plain Python over the compiled engines, and its per-request
+hot path is the router unit's ``_RouteCore`` (``_router_c`` or
+``_router_py``, chosen through ``_compat``); its configuration checks live in
+``_router_config``.  It is immutable, and :meth:`Router.with_weights` /
+:meth:`Router.with_hosts` return new routers that reuse every table whose
+hosts did not change.
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import _maglev_py, _router_py
+from . import _router_py
 from ._batch import hash_buffer, index_output, is_numpy
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
 from ._compat import USE_EXTENSIONS
 from ._router_config import NO_TABLE as _NO_TABLE
+from ._router_config import Tables as _Tables
 from ._router_config import attr as _attr
 from ._router_config import bounded_peek as _bounded_peek
+from ._router_config import build_tables as _build_tables
 from ._router_config import check_hosts as _check_hosts
 from ._router_config import check_options as _check_options
 from ._router_config import check_subsets as _check_subsets
@@ -58,7 +63,7 @@ from ._router_config import check_weights_match as _check_weights_match
 from ._router_config import fold as _fold
 from ._router_config import make_value_fn as _make_value_fn
 from ._router_config import parse_uint64 as _parse_uint64  # noqa: F401 - tests import it here
-from ._router_config import select as _select
+from ._router_config import route_policy as _route_policy
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host, Table
 from .bounded import BoundedLoad
@@ -72,25 +77,31 @@ if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._router_py import Route
 else:
     from ._router_c import Route
-if TYPE_CHECKING or USE_EXTENSIONS:
-    from . import _router_c
+#: The compiled twin's route core, when the extensions are in use.
+_COMPILED_CORE: Any = None
+if USE_EXTENSIONS:
+    from ._router_c import _RouteCore as _COMPILED_CORE
 
 __all__ = ("Route", "RouteLease", "Router", "istio_route_hash")
 
 _BALANCERS: dict[str, Callable[..., Any]] = {"ring_hash": RingHash, "maglev": Maglev}
 _PICKERS = (WeightedSubsetPicker, _PyPicker)
-_MAGLEVS = (Maglev, _maglev_py.Maglev)
 
 
 def _twin(picker: Any) -> tuple[Any, Any]:
-    """Return the route core and bounded-load class of *picker*'s twin (chosen by ``_compat``).
+    """Return the route core and bounded-load class of *picker*'s twin.
 
-    A router runs on the twin of its picker: a pure picker (a prebuilt
+    ``_compat.USE_EXTENSIONS`` decides which twin the public names are; a
+    router then runs on the twin of its picker, so a pure picker (a prebuilt
     ``weights=``) gets the pure core even when the extensions are in use.
     """
     if isinstance(picker, _PyPicker):
         return _router_py._RouteCore, _PyBoundedLoad
-    return _router_c._RouteCore, BoundedLoad
+    if _COMPILED_CORE is None:  # a compiled picker under HASHLB_NO_EXTENSIONS
+        from ._router_c import _RouteCore
+
+        return _RouteCore, BoundedLoad
+    return _COMPILED_CORE, BoundedLoad
 
 
 def istio_route_hash(h: int, copies: int) -> int:
@@ -332,50 +343,21 @@ class Router:
     # -- construction helpers ----------------------------------------------
 
     def _build_tables(self, old: Router | None) -> None:
-        """Select each subset's hosts and build its table.
-
-        With *old* (``with_hosts``), a subset whose member tuple did not
-        change keeps *old*'s table and route-core spec; a changed subset
-        reuses any table of *old* or of this router over the same hosts.
-        """
-        members = _select(self._hosts, self._subsets)
-        tables: dict[str, Any] = {}
-        specs: dict[str, tuple[Any, Any, int, Any]] = {}
-        bounded: dict[str, Any] = {}
-        empty: list[str] = []
-        by_members: dict[tuple[Host, ...], Any] = {}
-        if old is not None:
-            by_members = {old._members[n]: t for n, t in old._tables.items()}
+        """Select each subset's hosts and build its table (see ``_router_config.build_tables``)."""
         factory = _BALANCERS[self._balancer] if isinstance(self._balancer, str) else self._balancer
-        for name, chosen in members.items():
-            if old is not None and name in old._tables and old._members.get(name) == chosen:
-                tables[name] = old._tables[name]
-                specs[name] = old._specs[name]
-                if name in old._bounded:  # the in-flight counts carry over
-                    bounded[name] = old._bounded[name]
-                continue
-            table = by_members.get(chosen) if chosen else None
-            if table is None and chosen:
-                table = factory(chosen, **self._balancer_options)
-            if table is None or table.lookup(0) is None:
-                if not self._allow_empty:
-                    selector = self._subsets[name]
-                    raise ConfigError(
-                        f"subsets[{name!r}] selector {dict(selector)!r} matches no host "
-                        "(pass allow_empty=True to skip it)"
-                    )
-                empty.append(name)
-                continue
-            by_members[chosen] = table
-            tables[name] = table
-            specs[name] = _table_spec(table)
-            if self._factor is not None:  # one per subset: a subset is one Envoy cluster
-                bounded[name] = self._bounded_cls(table, self._factor)
-        object.__setattr__(self, "_members", members)
-        object.__setattr__(self, "_bounded", bounded)
-        object.__setattr__(self, "_tables", tables)
-        object.__setattr__(self, "_specs", specs)
-        object.__setattr__(self, "_empty", tuple(empty))
+        built = _build_tables(
+            self._hosts,
+            self._subsets,
+            lambda hosts: factory(hosts, **self._balancer_options),
+            self._allow_empty,
+            None if self._factor is None else lambda t: self._bounded_cls(t, self._factor),
+            None if old is None else _Tables(old._members, old._tables, old._specs, old._bounded),
+        )
+        object.__setattr__(self, "_members", built.members)
+        object.__setattr__(self, "_bounded", built.bounded)
+        object.__setattr__(self, "_tables", built.tables)
+        object.__setattr__(self, "_specs", built.specs)
+        object.__setattr__(self, "_empty", built.empty)
         object.__setattr__(self, "_host_index", {})
 
     def _configure(self, base: Any) -> None:
@@ -395,36 +377,13 @@ class Router:
         set_(self, "_weights", MappingProxyType(weights))
         set_(self, "_picker", picker)
         set_(self, "_names", names)
-        policy = self._key_policy
-        # Istio: one copy of the policy per destination of non-zero weight (spec §10).
-        copies = 1 if self._sticky else max(1, sum(1 for w in weights.values() if w > 0))
-        set_(self, "_copies", copies)
-        route_policy = policy
-        if policy is not None and copies > 1:
-            route_policy = type(policy)(*(tuple(policy.policies) * copies))
-        set_(self, "_route_hash_policy", route_policy)
-        generates = route_policy is not None and any(
-            getattr(p, "ttl", None) is not None for p in route_policy.policies
+        copies, route_policy, generates, hash_fn, value_hash = _route_policy(
+            self._key_policy, weights, self._sticky, self._use_hash_policy
         )
+        set_(self, "_copies", copies)
+        set_(self, "_route_hash_policy", route_policy)
         set_(self, "_generates", generates)
-        if route_policy is None:
-            set_(self, "_hash", None)
-        else:
-            set_(self, "_hash", route_policy.evaluate if generates else route_policy.hash)
-        value_hash: Callable[[Any], int | None] | None = None
-        if self._use_hash_policy and route_policy is not None:
-            if generates:
-                # Envoy evaluates the policy "with no cookie generator": a
-                # cookie method with a ttl then behaves like one without.
-                methods = [
-                    type(p)(p.name, terminal=p.terminal)
-                    if getattr(p, "ttl", None) is not None
-                    else p
-                    for p in route_policy.policies
-                ]
-                value_hash = type(route_policy)(*methods).hash
-            else:
-                value_hash = route_policy.hash
+        set_(self, "_hash", hash_fn)
         set_(self, "_value_hash", value_hash)
         # The hot path: this picker's twin's _RouteCore, bound as self.route
         # and self.route_hash (instance attributes shadow the methods below).
@@ -883,10 +842,3 @@ class RouteLease:
 def _restore_router(hosts: tuple[Host, ...], config: dict[str, Any]) -> Router:
     """Rebuild a router when unpickling."""
     return Router(hosts, **config)
-
-
-def _table_spec(table: Any) -> tuple[Any, Any, int, Any]:
-    """Return ``(lookup, maglev_table, table_size, hosts)`` of *table* for the route core."""
-    if isinstance(table, _MAGLEVS):
-        return (table.lookup, table.table, table.table_size, table.hosts)
-    return (table.lookup, None, 0, ())
