@@ -315,3 +315,15 @@ def test_route_stays_importable_from_hashlb_subset() -> None:
     import hashlb.subset
 
     assert hashlb.subset.Route is hashlb.router.Route is hashlb.Route
+
+
+def test_route_pickled_before_the_move_still_loads(impl: Implementation) -> None:
+    """A Route pickled when it lived in the subset unit (``hashlb._subset_*.Route``) loads."""
+    route = impl.module("router").Route("safe", None, 42, None, 42)
+    data = pickle.dumps(route, protocol=4)
+    new, old = f"hashlb._router_{impl}".encode(), f"hashlb._subset_{impl}".encode()
+    assert len(new) == len(old) and new in data
+    loaded = pickle.loads(data.replace(new, old))
+    assert loaded == route and type(loaded) is type(route)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        impl.module("subset").Nope  # noqa: B018

@@ -368,3 +368,12 @@ Deprecated alias of :meth:`choose` (removed in the next release)."""
         return (
             f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
         )
+
+
+def __getattr__(name):
+    """Resolve ``Route``, which moved to the router unit, for pickles made before the move."""
+    if name == "Route":
+        from hashlb._router_c import Route
+
+        return Route
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

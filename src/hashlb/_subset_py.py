@@ -357,3 +357,12 @@ class WeightedSubsetPicker:
         return (
             f"WeightedSubsetPicker({dict(self._weights)!r}, mode={self._mode!r}, seed={self._seed})"
         )
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve ``Route``, which moved to the router unit, for pickles made before the move."""
+    if name == "Route":
+        from ._router_py import Route
+
+        return Route
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
