@@ -530,3 +530,32 @@ def test_route_core_reads_wide_and_narrow_maglev_tables(impl: Implementation) ->
             mod._RouteCore(
                 None, False, picker, ((None, memoryview(b"ab"), 2, hosts),), None, True, None
             )
+
+
+def test_the_route_core_is_the_picker_twins_router_unit(impl: Implementation) -> None:
+    """A router runs on the router unit of its picker's twin (``_router_c`` or ``_router_py``),
+    and its routes are that twin's Route."""
+    hosts = [Host("10.4.0.1:80", labels={"v": "a"}), Host("10.4.0.2:80", labels={"v": "b"})]
+    picker = impl.WeightedSubsetPicker({"a": 1, "b": 1})
+    r = Router(hosts, subsets={"a": {"v": "a"}, "b": {"v": "b"}}, weights=picker, policy=None)
+    unit = impl.module("router")
+    assert type(r.__dict__["_core"]) is unit._RouteCore
+    assert type(r.route_hash(7)) is unit.Route
+    assert type(r.with_weights({"a": 1, "b": 3}).route_hash(7)) is unit.Route
+
+
+@pytest.mark.c_extension
+def test_route_core_twins_have_the_same_signatures() -> None:
+    """``_RouteCore.route``/``route_hash`` (private, so outside test_parity) match across twins."""
+    import inspect
+
+    from ._impl import PY, C
+
+    def params(f: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+    for name in ("route", "route_hash"):
+        c_meth = getattr(C.module("router")._RouteCore, name)
+        p_meth = getattr(PY.module("router")._RouteCore, name)
+        assert params(c_meth) == params(p_meth), name
+        assert inspect.getdoc(c_meth) == inspect.getdoc(p_meth), name
