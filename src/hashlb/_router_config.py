@@ -280,14 +280,15 @@ def table_spec(table: Any) -> tuple[Any, Any, int, Any]:
     return (table.lookup, None, 0, ())
 
 
-class Tables(NamedTuple):
-    """Per subset: its members, table, route-core spec and bounded load (and the empty ones)."""
-
-    members: dict[str, tuple[Host, ...]]
-    tables: dict[str, Any]
-    specs: dict[str, tuple[Any, Any, int, Any]]
-    bounded: dict[str, Any]
-    empty: tuple[str, ...] = ()
+#: ``(members, tables, specs, bounded)`` per subset name, then the empty subsets: what
+#: :func:`build_tables` returns (an ``old`` build is passed without the empty ones).
+Tables = tuple[
+    dict[str, tuple[Host, ...]],
+    dict[str, Any],
+    dict[str, tuple[Any, Any, int, Any]],
+    dict[str, Any],
+    tuple[str, ...],
+]
 
 
 def build_tables(
@@ -296,7 +297,7 @@ def build_tables(
     factory: Callable[[tuple[Host, ...]], Any],
     allow_empty: bool,
     bounded_load: Callable[[Any], Any] | None,
-    old: Tables | None,
+    old: tuple[Any, Any, Any, Any] | None,
 ) -> Tables:
     """Select each subset's hosts and build its table with *factory*.
 
@@ -306,17 +307,20 @@ def build_tables(
     the same hosts.  *bounded_load* wraps each new table (``hash_balance_factor``).
     """
     members = select(hosts, subsets)
-    out = Tables(members, {}, {}, {})
+    tables: dict[str, Any] = {}
+    specs: dict[str, tuple[Any, Any, int, Any]] = {}
+    bounded: dict[str, Any] = {}
     empty: list[str] = []
     by_members: dict[tuple[Host, ...], Any] = {}
     if old is not None:
-        by_members = {old.members[n]: t for n, t in old.tables.items()}
+        old_members, old_tables, old_specs, old_bounded = old
+        by_members = {old_members[n]: t for n, t in old_tables.items()}
     for name, chosen in members.items():
-        if old is not None and name in old.tables and old.members.get(name) == chosen:
-            out.tables[name] = old.tables[name]
-            out.specs[name] = old.specs[name]
-            if name in old.bounded:  # the in-flight counts carry over
-                out.bounded[name] = old.bounded[name]
+        if old is not None and name in old_tables and old_members.get(name) == chosen:
+            tables[name] = old_tables[name]
+            specs[name] = old_specs[name]
+            if name in old_bounded:  # the in-flight counts carry over
+                bounded[name] = old_bounded[name]
             continue
         table = by_members.get(chosen) if chosen else None
         if table is None and chosen:
@@ -330,11 +334,11 @@ def build_tables(
             empty.append(name)
             continue
         by_members[chosen] = table
-        out.tables[name] = table
-        out.specs[name] = table_spec(table)
+        tables[name] = table
+        specs[name] = table_spec(table)
         if bounded_load is not None:  # one per subset: a subset is one Envoy cluster
-            out.bounded[name] = bounded_load(table)
-    return out._replace(empty=tuple(empty))
+            bounded[name] = bounded_load(table)
+    return members, tables, specs, bounded, tuple(empty)
 
 
 #: ``(copies, route_policy, generates, hash_fn, value_hash)``: see :func:`route_policy`.

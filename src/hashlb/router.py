@@ -52,7 +52,6 @@ from ._batch import hash_buffer, index_output, is_numpy
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
 from ._compat import USE_EXTENSIONS
 from ._router_config import NO_TABLE as _NO_TABLE
-from ._router_config import Tables as _Tables
 from ._router_config import attr as _attr
 from ._router_config import bounded_peek as _bounded_peek
 from ._router_config import build_tables as _build_tables
@@ -345,19 +344,19 @@ class Router:
     def _build_tables(self, old: Router | None) -> None:
         """Select each subset's hosts and build its table (see ``_router_config.build_tables``)."""
         factory = _BALANCERS[self._balancer] if isinstance(self._balancer, str) else self._balancer
-        built = _build_tables(
+        members, tables, specs, bounded, empty = _build_tables(
             self._hosts,
             self._subsets,
             lambda hosts: factory(hosts, **self._balancer_options),
             self._allow_empty,
             None if self._factor is None else lambda t: self._bounded_cls(t, self._factor),
-            None if old is None else _Tables(old._members, old._tables, old._specs, old._bounded),
+            None if old is None else (old._members, old._tables, old._specs, old._bounded),
         )
-        object.__setattr__(self, "_members", built.members)
-        object.__setattr__(self, "_bounded", built.bounded)
-        object.__setattr__(self, "_tables", built.tables)
-        object.__setattr__(self, "_specs", built.specs)
-        object.__setattr__(self, "_empty", built.empty)
+        object.__setattr__(self, "_members", members)
+        object.__setattr__(self, "_bounded", bounded)
+        object.__setattr__(self, "_tables", tables)
+        object.__setattr__(self, "_specs", specs)
+        object.__setattr__(self, "_empty", empty)
         object.__setattr__(self, "_host_index", {})
 
     def _configure(self, base: Any) -> None:
