@@ -161,7 +161,7 @@ def test_maglev_build_weights_4000_hosts(benchmark, impl: Implementation, weight
 def test_bounded_lookup_overloaded_100_hosts(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     """Every first choice is overloaded: each lookup seeds mt19937 and probes."""
     lb = impl.Maglev(HOSTS_100, table_size=6007)
-    bl = impl.BoundedLoad(lb, 150)
+    bl = impl.BoundedLoad(lb, hash_balance_factor=150)
     active = [20] * 50 + [0] * 50
     hashes = [int(h) for h in HASHES_2M[:2000]]
     first = [h for h in hashes if HOSTS_100.index(lb.lookup(h)) < 50][:100]

@@ -280,3 +280,74 @@ def bounded_load_reference(
             least_overloaded_host = alt_host
             least_overload_factor = alt_overload
     return least_overloaded_host
+
+
+def envoy_priority_state(
+    levels: list[tuple[int, int, int, int, int, int, int]],
+    factor: int,
+    threshold: int,
+) -> tuple[list[int], list[int], list[bool]]:
+    """Envoy's LoadBalancerBase constructor, step by step (an independent model of spec-2 §14.4-14.5).
+
+    *levels* holds per level ``(hosts, healthy, degraded, excluded, H, D, T)``: the counts,
+    then the availability amounts.  Like Envoy's constructor, this runs the per-priority
+    update once per level in order (loads from the earlier runs stay when the total
+    availability is 0), then the panic pass.
+    """
+    n = len(levels)
+    health, degraded = [0] * n, [0] * n
+    healthy_load, degraded_load = [0] * n, [0] * n
+    normalized = 0
+    for p in range(n):
+        hosts, _h, _d, excluded, h_amt, d_amt, total = levels[p]
+        if hosts - excluded == 0:
+            health[p] = degraded[p] = 0
+        else:
+            health[p] = min(100, factor * h_amt // total)
+            degraded[p] = min(100, factor * d_amt // total)
+        normalized = min(100, sum(health) + sum(degraded))
+        if normalized == 0:
+            continue
+        remaining = 100
+        first_h = first_d = -1
+        for i in range(n):
+            healthy_load[i] = min(remaining, health[i] * 100 // normalized)
+            remaining -= healthy_load[i]
+            if health[i] > 0 and first_h == -1:
+                first_h = i
+        for i in range(n):
+            degraded_load[i] = min(remaining, degraded[i] * 100 // normalized)
+            remaining -= degraded_load[i]
+            if degraded[i] > 0 and first_d == -1:
+                first_d = i
+        if remaining:
+            if first_h != -1:
+                healthy_load[first_h] += remaining
+            else:
+                degraded_load[first_d] += remaining
+    panic = [False] * n
+    if threshold == 0 and normalized == 0:
+        healthy_load[0] = 100
+        return healthy_load, degraded_load, panic
+    total_panic = True
+    for i, (hosts, h, d, excluded, *_rest) in enumerate(levels):
+        if normalized == 100:
+            panic[i] = False
+        else:
+            count = hosts - excluded
+            healthy_pct = 0.0 if count == 0 else 100.0 * h / count
+            degraded_pct = 0.0 if count == 0 else 100.0 * d / count
+            panic[i] = (healthy_pct + degraded_pct) < threshold
+        total_panic = total_panic and panic[i]
+    if total_panic:
+        everyone = sum(lv[0] for lv in levels)
+        if everyone == 0:
+            healthy_load[0] = 100
+        else:
+            for i, lv in enumerate(levels):
+                healthy_load[i] = 100 * lv[0] // everyone
+                degraded_load[i] = 0
+            short = 100 - sum(healthy_load)
+            if short:
+                healthy_load[next(i for i, lv in enumerate(levels) if lv[0])] += short
+    return healthy_load, degraded_load, panic

@@ -587,3 +587,48 @@ hostile_config = st.one_of(
     st.integers(-(2**70), 2**70),
     st.text(max_size=8),
 )
+
+
+# ---- clusters (issue 12): priority levels and health ----------------------
+
+#: An EDS health name, in any case.
+health_names = st.sampled_from(
+    ["unknown", "healthy", "HEALTHY", "unhealthy", "draining", "timeout", "degraded", "excluded"]
+)
+
+
+@st.composite
+def level_counts(draw: st.DrawFn, max_levels: int = 4, max_hosts: int = 9) -> list:
+    """Return per-level ``(hosts, healthy, degraded, excluded)`` counts, disjoint."""
+    out = []
+    for _ in range(draw(st.integers(1, max_levels))):
+        n = draw(st.integers(0, max_hosts))
+        h = draw(st.integers(0, n))
+        d = draw(st.integers(0, n - h))
+        x = draw(st.integers(0, n - h - d))
+        out.append((n, h, d, x))
+    return out
+
+
+#: A configured healthy_panic_threshold: the whole range, plus the values Envoy truncates.
+panic_percents = st.one_of(
+    st.sampled_from([0, 0.0, 29, 50, 57, 58, 100]),
+    st.floats(min_value=0, max_value=100, allow_nan=False),
+)
+
+
+@st.composite
+def cluster_hosts(draw: st.DrawFn, max_size: int = 14) -> list:
+    """Return Hosts with distinct addresses over priorities 0-3, any health, weights 1-5."""
+    from hashlb import Host
+
+    n = draw(st.integers(0, max_size))
+    return [
+        Host(
+            f"10.3.{i // 256}.{i % 256}:80",
+            draw(st.integers(1, 5)),
+            priority=draw(st.integers(0, 3)),
+            health=draw(health_names),
+        )
+        for i in range(n)
+    ]

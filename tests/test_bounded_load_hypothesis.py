@@ -51,7 +51,7 @@ def test_agrees_with_reference(
         else impl.RingHash(hosts, min_ring_size=32, max_ring_size=256)
     )
     active = data.draw(st.lists(st.integers(0, 50), min_size=len(hosts), max_size=len(hosts)))
-    got = impl.BoundedLoad(lb, factor).lookup(h, active, attempt)
+    got = impl.BoundedLoad(lb, hash_balance_factor=factor).lookup(h, active, attempt)
     first = hosts.index(lb.lookup(h, attempt))
     want = bounded_load_reference(
         first,
@@ -76,7 +76,7 @@ def test_picks_an_acceptable_host_when_one_exists(
     overall = sum(active)
     weight = dict(zip(lb.normalized_order, lb.normalized_weights, strict=True))
     load = [_overload(active[i], overall, factor, weight[i]) for i in range(len(hosts))]
-    got = hosts.index(impl.BoundedLoad(lb, factor).lookup(h, active))
+    got = hosts.index(impl.BoundedLoad(lb, hash_balance_factor=factor).lookup(h, active))
     if min(load) <= 1.0:
         assert load[got] <= 1.0
     else:

@@ -92,7 +92,7 @@ def run_case(impl: Implementation, *codes: str, timeout: float = 120) -> list[st
 
 _BOUNDED = """
 hosts = [Host(f"10.0.0.{i}:80") for i in range(1, 4)]
-bl = twin("bounded").BoundedLoad(twin("maglev").Maglev(hosts, table_size=7), 150)
+bl = twin("bounded").BoundedLoad(twin("maglev").Maglev(hosts, table_size=7), hash_balance_factor=150)
 """
 
 
@@ -146,7 +146,7 @@ result = bl.lookup(3, active).address
 def test_bounded_lookup_counts_from_any_sequence(impl: Implementation) -> None:
     """Tuples, ranges and generators of counts read the same as lists."""
     hosts = [Host(f"10.0.0.{i}:80") for i in range(1, 4)]
-    bl = impl.BoundedLoad(impl.Maglev(hosts, table_size=7), 150)
+    bl = impl.BoundedLoad(impl.Maglev(hosts, table_size=7), hash_balance_factor=150)
     want = bl.lookup(3, [7, 0, 0])
     assert bl.lookup(3, (7, 0, 0)) is want
     assert bl.lookup(3, (c for c in (7, 0, 0))) is want
@@ -187,12 +187,14 @@ def test_bounded_load_refuses_impossible_normalized_weights(impl: Implementation
 
     for bad in ((0.5, float("nan")), (2.0, 0.5), (-0.1, 0.5), (float("inf"), 0.0)):
         with pytest.raises(ValueError, match="normalized_weights must be in"):
-            impl.BoundedLoad(Table(bad), 150)
+            impl.BoundedLoad(Table(bad), hash_balance_factor=150)
     with pytest.raises(ValueError, match="normalized_order holds 5"):
         table = Table((0.5, 0.5))
         table.normalized_order = (0, 5)
-        impl.BoundedLoad(table, 150)
-    assert impl.BoundedLoad(Table((1.0, 0.0)), 150).lookup(7, [100, 0]) is hosts[0]
+        impl.BoundedLoad(table, hash_balance_factor=150)
+    assert (
+        impl.BoundedLoad(Table((1.0, 0.0)), hash_balance_factor=150).lookup(7, [100, 0]) is hosts[0]
+    )
 
 
 # ---------------------------------------------------------------- item 3: _check_uint
@@ -200,7 +202,9 @@ def test_bounded_load_refuses_impossible_normalized_weights(impl: Implementation
 
 def test_numpy_and_index_ints_are_accepted(impl: Implementation) -> None:
     """check_uint_shift.py: ``__index__`` ints >= 1 were refused by the C twin (1 << bits UB)."""
-    bl = impl.BoundedLoad(impl.Maglev([Host("a:1"), Host("b:1")], table_size=7), 150)
+    bl = impl.BoundedLoad(
+        impl.Maglev([Host("a:1"), Host("b:1")], table_size=7), hash_balance_factor=150
+    )
 
     class Index:
         def __init__(self, v: int) -> None:
@@ -214,9 +218,13 @@ def test_numpy_and_index_ints_are_accepted(impl: Implementation) -> None:
     assert bl.lookup(3, [Index(2**32 - 1), 0]) is bl.lookup(3, [2**32 - 1, 0])
     assert bl.lookup(3, [0, 0], total=np.int64(7)) is bl.lookup(3, [0, 0], total=7)
     assert bl.lookup(3, [0, 0], total=Index(2**64 - 1)) is bl.lookup(3, [0, 0], total=2**64 - 1)
-    assert impl.mt19937(np.uint64(5489), 3) == impl.mt19937(5489, 3)
-    assert impl.mt19937(Index(2**64 - 1), 2) == impl.mt19937(2**64 - 1, 2)
-    assert impl.probe_order(2, np.int64(5)) == [2, 1, 0, 4, 3]
+    assert impl.module("bounded")._mt19937(np.uint64(5489), 3) == impl.module("bounded")._mt19937(
+        5489, 3
+    )
+    assert impl.module("bounded")._mt19937(Index(2**64 - 1), 2) == impl.module("bounded")._mt19937(
+        2**64 - 1, 2
+    )
+    assert impl.module("bounded")._probe_order(2, np.int64(5)) == [2, 1, 0, 4, 3]
     for bad, field in (([2**32, 0], "active"), ([Index(2**32), 0], "active")):
         with pytest.raises(ValueError, match=rf"{field}\[i\] must be in \[0, 2\*\*32\)"):
             bl.lookup(3, bad)
@@ -227,7 +235,7 @@ def test_numpy_and_index_ints_are_accepted(impl: Implementation) -> None:
     with pytest.raises(TypeError, match=r"active\[i\] must be an int, not bool"):
         bl.lookup(3, [True, 0])
     with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*64\)"):
-        impl.mt19937(np.int64(-1), 1)
+        impl.module("bounded")._mt19937(np.int64(-1), 1)
 
 
 # ---------------------------------------------------------------- the shuffle caps
@@ -239,7 +247,7 @@ def test_shuffle_length_is_capped(impl: Implementation, monkeypatch: pytest.Monk
 
     assert impl.module("bounded").MAX_SHUFFLE_N == validate.MAX_SHUFFLE_N == 2**20
     assert hashlb.bounded.MAX_SHUFFLE_N == 2**20
-    for fn in (impl.mt19937, impl.probe_order):
+    for fn in (impl.module("bounded")._mt19937, impl.module("bounded")._probe_order):
         with pytest.raises(ValueError, match=r"n must be in \[0, MAX_SHUFFLE_N = 1_048_576\]"):
             fn(0, 2**32 - 1)
         with pytest.raises(ValueError, match="MAX_SHUFFLE_N"):
@@ -247,9 +255,9 @@ def test_shuffle_length_is_capped(impl: Implementation, monkeypatch: pytest.Monk
         with pytest.raises(TypeError, match="n must be an int, not float"):
             fn(0, 3.0)
     monkeypatch.setattr(validate, "MAX_SHUFFLE_N", 10)  # both twins read the shared cap
-    assert sorted(impl.probe_order(3, 10)) == list(range(10))
-    assert len(impl.mt19937(3, 10)) == 10
-    for fn in (impl.mt19937, impl.probe_order):
+    assert sorted(impl.module("bounded")._probe_order(3, 10)) == list(range(10))
+    assert len(impl.module("bounded")._mt19937(3, 10)) == 10
+    for fn in (impl.module("bounded")._mt19937, impl.module("bounded")._probe_order):
         with pytest.raises(ValueError, match="MAX_SHUFFLE_N = 10"):
             fn(3, 11)
 
@@ -823,9 +831,17 @@ def test_huge_ints_are_refused_with_a_bounded_message(impl: Implementation) -> N
         (lambda: impl.RingHash([], min_ring_size=huge), ValueError, "min_ring_size"),
         (lambda: impl.xxh64("k", huge), ValueError, "seed must be in [0, 2**64)"),
         (lambda: impl.murmur3_64("k", huge), ValueError, "seed must be in [0, 2**32)"),
-        (lambda: impl.BoundedLoad(lb, huge), ValueError, "hash_balance_factor must be in"),
+        (
+            lambda: impl.BoundedLoad(lb, hash_balance_factor=huge),
+            ValueError,
+            "hash_balance_factor must be in",
+        ),
         (lambda: impl.WeightedSubsetPicker({"a": 1}).choose(huge), ValueError, "value must be in"),
-        (lambda: impl.mt19937(huge, 1), ValueError, "seed must be in [0, 2**64)"),
+        (
+            lambda: impl.module("bounded")._mt19937(huge, 1),
+            ValueError,
+            "seed must be in [0, 2**64)",
+        ),
     ]
     for call, error, text in cases:
         with pytest.raises(error) as e:

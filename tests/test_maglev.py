@@ -475,3 +475,16 @@ def test_tables_are_shareable_between_threads(impl: Implementation) -> None:
     for t in readers:
         t.join()
     assert errors == []
+
+
+def test_table_size_limit_is_defined_once(impl: Implementation) -> None:
+    """MAX_TABLE_SIZE and the table_size check live in hashlb._validate, shared by both twins."""
+    from hashlb import _validate
+
+    assert impl.module("maglev").MAX_TABLE_SIZE is _validate.MAX_TABLE_SIZE == 5_000_011
+    with pytest.raises(
+        ValueError, match=r"table_size must be a prime in \[2, 5000011\], got 5000012"
+    ):
+        impl.Maglev([], table_size=_validate.MAX_TABLE_SIZE + 1)
+    with pytest.raises(ValueError, match=r"must be prime number \(table_size=9\)"):
+        impl.Maglev([], table_size=9)

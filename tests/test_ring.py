@@ -95,7 +95,7 @@ def test_vector_cases(impl: Implementation, case: dict[str, Any]) -> None:
     """Every ring case of envoy-vectors.json and ring_small.json holds: ring, gauges, lookups."""
     lb = _build(impl, case)
     exp = case["expected"]
-    assert lb.ring_size_gauge == exp["ring_size_stat"]
+    assert lb.ring_size == exp["ring_size_stat"]
     assert lb.min_entries_per_host == exp["min_hashes_per_host"]
     assert lb.max_entries_per_host == exp["max_hashes_per_host"]
     assert list(lb.entries_per_host) == exp["entries_per_host"]
@@ -128,8 +128,19 @@ def test_75_host_quirk(impl: Implementation) -> None:
     assert lb.entries_per_host[0] == 15
     assert set(lb.entries_per_host[1:]) == {14}
     assert len(lb) == 1051
-    assert lb.ring_size_gauge == 1050
+    assert lb.ring_size == 1050
     assert (lb.min_entries_per_host, lb.max_entries_per_host) == (14, 15)
+
+
+def test_ring_size_gauge_is_a_deprecated_alias(impl: Implementation) -> None:
+    """``ring_size_gauge`` still reads ``ring_size`` for one release, with a DeprecationWarning."""
+    lb = impl.RingHash([Host(f"h{i}:1") for i in range(75)])
+    with pytest.warns(
+        DeprecationWarning, match=r"RingHash.ring_size_gauge .*use RingHash.ring_size"
+    ) as rec:
+        old = lb.ring_size_gauge
+    assert rec[0].filename == __file__
+    assert old == lb.ring_size == 1050 and len(lb) == 1051
 
 
 def test_quirk_host_counts_below_200(impl: Implementation) -> None:
@@ -137,7 +148,7 @@ def test_quirk_host_counts_below_200(impl: Implementation) -> None:
     quirky = [
         n
         for n in range(1, 200)
-        if len(lb := impl.RingHash([Host(f"h{i}:1") for i in range(n)])) != lb.ring_size_gauge
+        if len(lb := impl.RingHash([Host(f"h{i}:1") for i in range(n)])) != lb.ring_size
     ]
     assert quirky == [75, 77, 91, 93, 99, 105, 117, 150, 154, 182, 186, 198]
 
@@ -313,7 +324,7 @@ def test_empty_host_set(impl: Implementation) -> None:
     assert isinstance(out, np.ndarray) and out.dtype == np.uint32 and out.size == 0
     assert len(lb.pick_many(["a", "b"])) == 0
     assert (len(lb), lb.ring, lb.entries_per_host, lb.nbytes) == (0, (), (), 0)
-    assert (lb.min_entries_per_host, lb.max_entries_per_host, lb.ring_size_gauge) == (0, 0, 0)
+    assert (lb.min_entries_per_host, lb.max_entries_per_host, lb.ring_size) == (0, 0, 0)
     assert (lb.normalized_order, lb.normalized_weights) == ((), ())
 
 
@@ -459,7 +470,7 @@ def test_memory_capped_by_max_ring_size(impl: Implementation) -> None:
     """Extreme weights cannot blow the ring up: entries <= max_ring_size + 1."""
     hosts = [Host("a:1", 1), Host("b:1", 2**32 - 3), Host("c:1", 1)]
     lb = impl.RingHash(hosts, min_ring_size=1000, max_ring_size=4096)
-    assert len(lb) <= 4096 + 1 and lb.ring_size_gauge == 4096
+    assert len(lb) <= 4096 + 1 and lb.ring_size == 4096
     assert lb.entries_per_host[1] >= 4094
 
 

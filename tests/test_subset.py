@@ -290,8 +290,8 @@ def test_deprecated_pick_names_warn_and_give_the_same_result(
     p = impl.WeightedSubsetPicker({"safe": 60, "risky": 40}, seed=3)
     values = _values(50, 7).tolist()
     message = (
-        rf"^WeightedSubsetPicker\.{old} is deprecated; use WeightedSubsetPicker\.{new} "
-        r"\(the old name is removed in the next release\)$"
+        rf"^WeightedSubsetPicker\.{old} is deprecated and will be removed in the next release; "
+        rf"use WeightedSubsetPicker\.{new}$"
     )
     if old == "pick_many":
         with pytest.warns(DeprecationWarning, match=message) as record:

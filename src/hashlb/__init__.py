@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._types import HashMethod, Host, Table
 from .bounded import BoundedLoad
+from .cluster import Cluster
 from .errors import ConfigError, HashlbError
 from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
 from .maglev import Maglev
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = (
     "IMPLEMENTATION",
     "BoundedLoad",
+    "Cluster",
     "ConfigError",
     "Cookie",
     "HashMethod",

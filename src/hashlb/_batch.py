@@ -32,7 +32,9 @@ __all__ = (
     "index_output",
     "is_numpy",
     "keys_error",
+    "lookup_args",
     "np_xxh64_u64",
+    "pick_args",
     "pick_hashes",
 )
 
@@ -137,6 +139,39 @@ def index_output(n: int, numpy_like: object = None) -> Any:
 
         return np.empty(n, dtype=np.uint32)  # every item is written by the caller
     return array("I", _ZERO_U32) * n
+
+
+def lookup_args(hashes: object, searching: bool) -> tuple[memoryview, Any]:
+    """Return ``(view, out)`` for a compiled ``lookup_many``: :func:`hash_buffer` and its output.
+
+    *out* is :func:`index_output` of ``len(view)`` items, or of none when
+    not *searching* (an empty table).
+    """
+    view = hash_buffer(hashes)
+    return view, index_output(len(view) if searching else 0, hashes)
+
+
+def pick_args(keys: object, searching: bool) -> tuple[list[object] | tuple[object, ...], Any]:
+    """Return ``(seq, out)`` for a compiled ``pick_many``: the keys as a list or tuple, and the output.
+
+    A list or tuple is returned as is (the compiled twins read it in place);
+    anything else is checked by :func:`check_keys` and copied into a list.
+    *out* is :func:`index_output` of ``len(seq)`` items, or of none when not
+    *searching* (an empty table).
+
+    :raises TypeError: :func:`check_keys`, or :func:`keys_error` when *keys*
+        is not iterable.
+    """
+    seq: list[object] | tuple[object, ...]
+    if type(keys) is list or type(keys) is tuple:
+        seq = keys
+    else:
+        check_keys(keys)
+        try:
+            seq = list(keys)  # type: ignore[call-overload]
+        except TypeError:
+            raise keys_error(keys) from None
+    return seq, index_output(len(seq) if searching else 0, keys)
 
 
 def np_xxh64_u64(np: Any, values: Any, seed: int = 0) -> Any:

@@ -1,4 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Bounded load, compiled: the twin of ``_bounded_py.py``.
 
 Same algorithm, names, signatures and docstrings as the pure twin (read its
@@ -21,17 +22,25 @@ from hashlb._kernels cimport hlb_long_as_u64
 import threading
 
 from hashlb._types import Host, Lease
-from hashlb._validate import MAX_SHUFFLE_N, check_shuffle_n, check_uint, short, uninitialised
+from hashlb._validate import (
+    BOUNDED_LOAD_SIGNATURE,
+    MAX_SHUFFLE_N,
+    REQUIRED,
+    check_balance_factor,
+    check_shuffle_n,
+    check_uint,
+    uninitialised,
+)
 from hashlb._validate import check_normalized_weights as _check_weights
 from hashlb._weights import check_hash
 
-__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
+__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
 
 cdef object _check_hash = check_hash
 cdef object _check_uint_py = check_uint
 cdef object _check_shuffle_n = check_shuffle_n
 cdef object _uninitialised = uninitialised
-cdef object _short = short
+cdef object _check_balance_factor = check_balance_factor
 cdef object _check_weights_py = _check_weights
 
 # ------------------------------------------------------------ std::mt19937
@@ -82,6 +91,15 @@ cdef uint32_t _mt_uniform(_MT *r, uint32_t k) noexcept nogil:
             return <uint32_t>x
 
 
+cdef inline uint32_t _shuffle_step(_MT *r, uint32_t *idx, uint32_t i, uint32_t n) noexcept nogil:
+    """Step *i* of the lazy Fisher-Yates shuffle of ``idx[0:n]``: swap a draw into ``idx[i]``, return it."""
+    cdef uint32_t j = i + _mt_uniform(r, n - i)
+    cdef uint32_t tmp = idx[i]
+    idx[i] = idx[j]
+    idx[j] = tmp
+    return idx[i]
+
+
 cdef uint64_t _check_uint(object value, str field, int bits) except? 0xFFFFFFFFFFFFFFFF:
     """An int in ``[0, 2**bits)``, bits 32 or 64: exact ints in C, the rest by ``check_uint``."""
     cdef uint64_t v
@@ -91,7 +109,7 @@ cdef uint64_t _check_uint(object value, str field, int bits) except? 0xFFFFFFFFF
     return <uint64_t>_check_uint_py(value, field, bits)
 
 
-def mt19937(seed, n):
+def _mt19937(seed, n):
     """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
 
     The seed is reduced mod ``2**32``, as the C++ standard does for a
@@ -102,8 +120,7 @@ def mt19937(seed, n):
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import mt19937
-    >>> mt19937(5489, 10000)[-1]
+    >>> _mt19937(5489, 10000)[-1]
     4123659995
     """
     cdef _MT r
@@ -113,7 +130,7 @@ def mt19937(seed, n):
     return [_mt_next(&r) for i in range(count)]
 
 
-def probe_order(seed, n):
+def _probe_order(seed, n):
     """Return the order in which Envoy's bounded load tries *n* candidates.
 
     A lazy Fisher-Yates shuffle of ``range(n)`` driven by
@@ -125,12 +142,11 @@ def probe_order(seed, n):
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import probe_order
-    >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
+    >>> _probe_order(2, 5), _probe_order(6, 5), _probe_order(7, 5)
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
     cdef _MT r
-    cdef uint32_t i, j, tmp, count
+    cdef uint32_t i, count
     _mt_seed(&r, _check_uint(seed, "seed", 64))
     count = <uint32_t>_check_shuffle_n(n)
     cdef uint32_t *idx = <uint32_t *>malloc(<size_t>(count if count else 1) * sizeof(uint32_t))
@@ -140,10 +156,7 @@ def probe_order(seed, n):
         for i in range(count):
             idx[i] = i
         for i in range(count):
-            j = i + _mt_uniform(&r, count - i)
-            tmp = idx[i]
-            idx[i] = idx[j]
-            idx[j] = tmp
+            _shuffle_step(&r, idx, i, count)
         return [idx[i] for i in range(count)]
     finally:
         free(idx)
@@ -158,7 +171,7 @@ cdef inline double _overload(uint32_t active, uint32_t total_slots, double weigh
 
 
 cdef class BoundedLoad:
-    """BoundedLoad(lb, hash_balance_factor)
+    """BoundedLoad(lb, *, hash_balance_factor)
 --
 
 Envoy's bounded-load wrapper around a Maglev or RingHash table.
@@ -184,7 +197,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
     >>> from hashlb import Maglev
     >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-    >>> bl = BoundedLoad(lb, 150)
+    >>> bl = BoundedLoad(lb, hash_balance_factor=150)
     >>> bl.lookup(3, active=[0, 0])
     Host('10.0.0.1:80')
     >>> bl.lookup(3, active=[7, 0])
@@ -216,19 +229,14 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
         free(self._weight_of)
         free(self._active)
 
-    def __init__(self, lb, hash_balance_factor):
+    __signature__ = BOUNDED_LOAD_SIGNATURE
+
+    def __init__(self, lb, *args, hash_balance_factor=REQUIRED):
         cdef Py_ssize_t i, n, k
         if self._active != NULL:
             raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
-        factor = hash_balance_factor
-        if type(factor) is not int:
-            if isinstance(factor, bool) or not hasattr(factor, "__index__"):
-                raise TypeError(
-                    f"hash_balance_factor must be an int, not {type(factor).__name__}"
-                )
-            factor = factor.__index__()
-        if not 100 <= factor <= 0xFFFFFFFF:
-            raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {_short(factor)}")
+        # *args: the deprecated positional factor (it warns for one release).
+        factor = _check_balance_factor(args, hash_balance_factor, 1)
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)
@@ -315,7 +323,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
         >>> from hashlb import Maglev
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
+        >>> BoundedLoad(lb, hash_balance_factor=200).lookup(3, [3, 1])
         Host('10.0.0.1:80')
         """
         cdef Py_ssize_t i = 0
@@ -368,7 +376,7 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table.
 
         >>> from hashlb import Maglev
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> bl = BoundedLoad(lb, 100)
+        >>> bl = BoundedLoad(lb, hash_balance_factor=100)
         >>> with bl.acquire(3) as host:
         ...     host, bl.active
         (Host('10.0.0.1:80'), (1, 0))
@@ -425,7 +433,7 @@ cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_
                     uint64_t overall):
     cdef uint64_t h = _check_hash(hash)
     cdef Py_ssize_t first, least, alt
-    cdef uint32_t total_slots, i, j, tmp, n, k
+    cdef uint32_t total_slots, i, n, k
     cdef double least_factor, factor
     cdef _MT r
     cdef uint32_t *idx
@@ -448,11 +456,7 @@ cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_
         for i in range(n):
             idx[i] = i
         for i in range(n):
-            j = i + _mt_uniform(&r, n - i)
-            tmp = idx[i]
-            idx[i] = idx[j]
-            idx[j] = tmp
-            k = idx[i]
+            k = _shuffle_step(&r, idx, i, n)
             alt = self._order[k]
             if alt == first:
                 continue

@@ -26,12 +26,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._types import Host, Lease
-from ._validate import MAX_SHUFFLE_N, check_shuffle_n, short, uninitialised
+from ._validate import (
+    BOUNDED_LOAD_SIGNATURE,
+    MAX_SHUFFLE_N,
+    REQUIRED,
+    check_balance_factor,
+    check_shuffle_n,
+    uninitialised,
+)
 from ._validate import check_normalized_weights as _check_weights
 from ._validate import check_uint as _check_uint
 from ._weights import check_hash
 
-__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease", "mt19937", "probe_order")
+__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
 
 _U32 = 0xFFFFFFFF
 
@@ -75,7 +82,7 @@ class _MT19937:
                 return x
 
 
-def mt19937(seed: int, n: int) -> list[int]:
+def _mt19937(seed: int, n: int) -> list[int]:
     """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
 
     The seed is reduced mod ``2**32``, as the C++ standard does for a
@@ -86,15 +93,14 @@ def mt19937(seed: int, n: int) -> list[int]:
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import mt19937
-    >>> mt19937(5489, 10000)[-1]
+    >>> _mt19937(5489, 10000)[-1]
     4123659995
     """
     rng = _MT19937(_check_uint(seed, "seed", 64))
     return [rng() for _ in range(check_shuffle_n(n))]
 
 
-def probe_order(seed: int, n: int) -> list[int]:
+def _probe_order(seed: int, n: int) -> list[int]:
     """Return the order in which Envoy's bounded load tries *n* candidates.
 
     A lazy Fisher-Yates shuffle of ``range(n)`` driven by
@@ -106,8 +112,7 @@ def probe_order(seed: int, n: int) -> list[int]:
     :raises ValueError: *seed* or *n* is out of range.
     :raises TypeError: *seed* or *n* is not an int.
 
-    >>> from hashlb.bounded import probe_order
-    >>> probe_order(2, 5), probe_order(6, 5), probe_order(7, 5)
+    >>> _probe_order(2, 5), _probe_order(6, 5), _probe_order(7, 5)
     ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
     """
     rng = _MT19937(_check_uint(seed, "seed", 64))
@@ -149,7 +154,7 @@ class BoundedLoad:
 
     >>> from hashlb import Maglev
     >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-    >>> bl = BoundedLoad(lb, 150)
+    >>> bl = BoundedLoad(lb, hash_balance_factor=150)
     >>> bl.lookup(3, active=[0, 0])
     Host('10.0.0.1:80')
     >>> bl.lookup(3, active=[7, 0])
@@ -178,19 +183,13 @@ class BoundedLoad:
     _weight_of: dict[int, float]
     _weights: tuple[float, ...]
 
-    def __init__(self, lb: Any, hash_balance_factor: int) -> None:
+    __signature__ = BOUNDED_LOAD_SIGNATURE
+
+    def __init__(self, lb: Any, *args: int, hash_balance_factor: int = REQUIRED) -> None:  # type: ignore[assignment]
         if hasattr(self, "_lb"):
             raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
-        factor = hash_balance_factor
-        if type(factor) is not int:
-            if isinstance(factor, bool) or not hasattr(factor, "__index__"):
-                raise TypeError(f"hash_balance_factor must be an int, not {type(factor).__name__}")
-            factor = factor.__index__()
-        assert isinstance(factor, int)
-        if not 100 <= factor <= _U32:
-            raise ValueError(
-                f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}"
-            )
+        # *args: the deprecated positional factor (it warns for one release).
+        factor = check_balance_factor(args, hash_balance_factor, 2)
         try:
             hosts = tuple(lb.hosts)
             order = tuple(int(i) for i in lb.normalized_order)
@@ -269,7 +268,7 @@ class BoundedLoad:
 
         >>> from hashlb import Maglev
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> BoundedLoad(lb, 200).lookup(3, [3, 1])
+        >>> BoundedLoad(lb, hash_balance_factor=200).lookup(3, [3, 1])
         Host('10.0.0.1:80')
         """
         self._ready()
@@ -291,7 +290,7 @@ class BoundedLoad:
 
         >>> from hashlb import Maglev
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> bl = BoundedLoad(lb, 100)
+        >>> bl = BoundedLoad(lb, hash_balance_factor=100)
         >>> with bl.acquire(3) as host:
         ...     host, bl.active
         (Host('10.0.0.1:80'), (1, 0))

@@ -1,4 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Hash kernels, compiled: thin Python wrappers around ``_hashkernels.h``.
 
 Keep names, signatures and docstrings identical to ``_hashing_py.py``
@@ -44,6 +45,30 @@ cdef uint64_t _seed(object seed, int bits) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>seed
 
 
+cdef enum:
+    _XXH64
+    _MURMUR2
+    _MURMUR3
+
+
+cdef inline uint64_t _hash(int kind, object data, uint64_t seed, str what) except? 0:
+    """Hash *data* (str as UTF-8, or bytes-like; *what* names it in errors) with kernel *kind*."""
+    cdef Py_buffer view
+    cdef const char *ptr
+    cdef Py_ssize_t n
+    cdef uint64_t h
+    cdef bint got = key_view(data, &view, &ptr, &n, what)
+    if kind == _XXH64:
+        h = hlb_xxh64(ptr, <size_t>n, seed)
+    elif kind == _MURMUR2:
+        h = hlb_murmur2_64(ptr, <size_t>n, seed)
+    else:
+        h = hlb_murmur3_64(ptr, <size_t>n, <uint32_t>seed)
+    if got:
+        PyBuffer_Release(&view)
+    return h
+
+
 @cython.binding(False)
 def xxh64(data, seed=0):
     """xxh64(data, seed=0)
@@ -62,17 +87,7 @@ Return the xxHash64 of *data* as an unsigned 64-bit int.
     >>> xxh64("foo")
     3728699739546630719
     """
-    cdef Py_buffer view
-    cdef const char *ptr
-    cdef Py_ssize_t n
-    cdef uint64_t s = 0 if seed is _ZERO else _seed(seed, 64)
-    cdef uint64_t h
-    if key_view(data, &view, &ptr, &n, "data"):
-        h = hlb_xxh64(ptr, <size_t>n, s)
-        PyBuffer_Release(&view)
-    else:
-        h = hlb_xxh64(ptr, <size_t>n, s)
-    return h
+    return _hash(_XXH64, data, 0 if seed is _ZERO else _seed(seed, 64), "data")
 
 
 @cython.binding(False)
@@ -94,9 +109,6 @@ Return Envoy's xxHash64 of a list of strings (a seed chain).
     >>> xxh64_list(["foo", "bar"])
     17745830980996999794
     """
-    cdef Py_buffer view
-    cdef const char *ptr
-    cdef Py_ssize_t n
     cdef uint64_t h = 0 if seed is _ZERO else _seed(seed, 64)
     if isinstance(values, (str, bytes, bytearray, memoryview)):
         raise TypeError(
@@ -109,11 +121,7 @@ Return Envoy's xxHash64 of a list of strings (a seed chain).
             f"values must be an iterable of strings, not {type(values).__name__}"
         ) from None
     for value in it:
-        if key_view(value, &view, &ptr, &n, "values[i]"):
-            h = hlb_xxh64(ptr, <size_t>n, h)
-            PyBuffer_Release(&view)
-        else:
-            h = hlb_xxh64(ptr, <size_t>n, h)
+        h = _hash(_XXH64, value, h, "values[i]")
     return h
 
 
@@ -137,17 +145,7 @@ Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
     >>> murmur2_64("foo")
     9631199822919835226
     """
-    cdef Py_buffer view
-    cdef const char *ptr
-    cdef Py_ssize_t n
-    cdef uint64_t s = _seed(seed, 64)
-    cdef uint64_t h
-    if key_view(data, &view, &ptr, &n, "data"):
-        h = hlb_murmur2_64(ptr, <size_t>n, s)
-        PyBuffer_Release(&view)
-    else:
-        h = hlb_murmur2_64(ptr, <size_t>n, s)
-    return h
+    return _hash(_MURMUR2, data, _seed(seed, 64), "data")
 
 
 @cython.binding(False)
@@ -168,14 +166,4 @@ Return the first 64 bits of MurmurHash3 x64_128 as an unsigned int.
     >>> murmur3_64("foo")
     16316970633193145697
     """
-    cdef Py_buffer view
-    cdef const char *ptr
-    cdef Py_ssize_t n
-    cdef uint32_t s = 0 if seed is _ZERO else <uint32_t>_seed(seed, 32)
-    cdef uint64_t h
-    if key_view(data, &view, &ptr, &n, "data"):
-        h = hlb_murmur3_64(ptr, <size_t>n, s)
-        PyBuffer_Release(&view)
-    else:
-        h = hlb_murmur3_64(ptr, <size_t>n, s)
-    return h
+    return _hash(_MURMUR3, data, 0 if seed is _ZERO else _seed(seed, 32), "data")

@@ -11,7 +11,8 @@ Python objects: format ``O``, whose bytes are object addresses).
 
 All C of the package lives in headers, never in a ``.pyx`` string:
 ``_hashkernels.h`` (declared here), ``_ring.h`` (``_ring.pxd``) and
-``_maglev.h`` (two constants, declared where ``_maglev_c.pyx`` uses them).
+``_maglev.h`` (the Maglev fill's helpers, declared in ``_maglev_c.pyx``).
+The tables' batch drivers, written in Cython, are in ``_tables.pxd``.
 CPython C-API names come from Cython's ``cpython.*`` pxds, and the few
 those lack from ``_cpython.pxd``.
 """

@@ -1,86 +1,47 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Maglev consistent hashing, compiled: the twin of ``_maglev_py.py``.
 
 Same algorithm, names, signatures and docstrings as the pure twin (read its
 module docstring for the spec references).  The hot paths (``pick``,
 ``lookup``, ``lookup_many``, ``pick_many``) hash and index in C without any
-Python-level call: ``key_view`` -> ``hlb_xxh64`` -> ``hlb_fastmod`` -> slot ->
-``hosts[slot]``.  The fill and the batch loops run without the GIL; with
-skewed weights the fill pops the hosts due from a heap of next turns instead
-of scanning every host every round (``_fill``), giving the same table.
+Python-level call: ``hash_key`` -> ``hlb_fastmod`` -> slot -> ``hosts[slot]``.
+The batch drivers are the ring's too (``_tables.pxd``); the fill's pure C
+helpers are in ``_maglev.h``.  The fill and the batch lookups run without
+the GIL.
 """
 cimport cython
 from cpython.array cimport array, clone
-from cpython.buffer cimport (
-    PyBUF_SIMPLE,
-    PyBUF_WRITABLE,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.long cimport PyLong_CheckExact
-from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF
-from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
-from cpython.list cimport PyList_CheckExact
-from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport (
-    PyUnicode_AsUTF8AndSize,
-    PyUnicode_Check,
-    PyUnicode_CheckExact,
-    PyUnicode_DATA,
-    PyUnicode_GET_LENGTH,
-)
-from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memcmp
 
-from hashlb._cpython cimport PyUnicode_IS_COMPACT_ASCII
-from hashlb._kernels cimport (
-    hlb_ctz64,
-    hlb_fastmod,
-    hlb_fastmod_magic,
-    hlb_fastmod_t,
-    hlb_long_as_u64,
-    hlb_prefetch,
-    hlb_xxh64,
-    key_view,
-)
+from hashlb._kernels cimport hlb_ctz64, hlb_fastmod, hlb_fastmod_magic, hlb_fastmod_t, hlb_xxh64
+from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
-import array as _array_mod
-
-from hashlb._batch import check_keys, hash_buffer, index_output, keys_error
+from hashlb._batch import lookup_args, pick_args
 from hashlb._types import Host
-from hashlb._validate import short, uninitialised
+from hashlb._validate import MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
 from hashlb._weights import check_hash, prepare
-from hashlb.errors import ConfigError
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
 #: Envoy's default ``table_size``.
 DEFAULT_TABLE_SIZE = 65537
-#: The largest table size Envoy's proto documentation allows.
-MAX_TABLE_SIZE = 5_000_011
 # The fill replays Envoy's rounds through a heap of next turns once the
 # largest weight exceeds this many times the mean (the round scan would test
 # that many hosts per slot); both drivers give the same table (tests force each).
 _HEAP_ABOVE = 20.0
 
 cdef object _check_hash = check_hash
-cdef object _index_output = index_output
-cdef object _hash_buffer = hash_buffer
-cdef object _check_keys = check_keys
-cdef object _keys_error = keys_error
-cdef object _uninitialised = uninitialised
-cdef object _short = short
+cdef object _check_attempt = check_attempt
+cdef object _lookup_args = lookup_args
+cdef object _pick_args = pick_args
 cdef object _ZERO = 0
 cdef array _H_TEMPLATE = array("H")
 cdef array _I_TEMPLATE = array("I")
-# pick_many gathers this many keys with the GIL, then hashes them without it.
-cdef Py_ssize_t _CHUNK = 2048
-
-cdef enum:
-    _PREFETCH = 8  # how many keys ahead pick_many prefetches the key objects
 
 # The table's item type: uint16 below 65,536 hosts, else uint32.
 ctypedef fused slot_t:
@@ -112,67 +73,16 @@ cdef int _cmp_entry(const void *a, const void *b) noexcept nogil:
     return -1 if x.pos < y.pos else (1 if x.pos > y.pos else 0)
 
 
-cdef bint _is_prime(uint64_t n) noexcept nogil:
-    cdef uint64_t d = 3
-    if n < 2:
-        return False
-    if n % 2 == 0:
-        return n == 2
-    while d * d <= n:
-        if n % d == 0:
-            return False
-        d += 2
-    return True
-
-
-cdef uint64_t _check_table_size(object value) except 0:
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"table_size must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {_short(value)}")
-    if not _is_prime(<uint64_t>value):
-        raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
-    return <uint64_t>value
-
-
-cdef uint64_t _check_attempt(object value) except? 0xFFFFFFFFFFFFFFFF:
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"attempt must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"attempt must be in [0, 2**32), got {_short(value)}")
-    return <uint64_t>value
-
-
-cdef inline uint64_t _hash_arg(object value) except? 0xFFFFFFFFFFFFFFFF:
-    cdef uint64_t v
-    if PyLong_CheckExact(value) and hlb_long_as_u64(value, &v):
-        return v
-    return <uint64_t>_check_hash(value)
-
-
-cdef uint64_t _inverse_mod(uint64_t a, uint64_t m) noexcept nogil:
-    """Return a**-1 mod m for prime m and 0 < a < m (extended Euclid)."""
-    cdef int64_t t = 0, new_t = 1, q, tmp
-    cdef int64_t r = <int64_t>m, new_r = <int64_t>a
-    while new_r != 0:
-        q = r // new_r
-        tmp = t - q * new_t
-        t = new_t
-        new_t = tmp
-        tmp = r - q * new_r
-        r = new_r
-        new_r = tmp
-    return <uint64_t>(t + <int64_t>m if t < 0 else t)
-
-
-# Envoy's last iteration (a u32), and "never due again" (see _maglev.h).
-cdef extern from "_maglev.h":
-    const uint64_t _LAST_ITERATION "HLB_LAST_ITERATION"
-    const uint64_t _NEVER "HLB_NEVER"
+# The pure-C helpers of the fill (see _maglev.h).
+cdef extern from "_maglev.h" nogil:
+    const uint64_t _LAST_ITERATION "HLB_LAST_ITERATION"  # Envoy's last iteration (a u32)
+    const uint64_t _NEVER "HLB_NEVER"                    # never due again
+    bint _due "hlb_mg_due"(double iteration, double weight, double target)
+    uint64_t _next_turn "hlb_mg_next_turn"(double weight, double target, uint64_t lo)
+    uint64_t _inverse_mod "hlb_mg_inverse_mod"(uint64_t a, uint64_t m)
+    void _sift_down "hlb_mg_sift_down"(uint64_t *heap, Py_ssize_t size, Py_ssize_t pos,
+                                       uint64_t key)
+    void _replace_top "hlb_mg_replace_top"(uint64_t *heap, Py_ssize_t size, uint64_t key)
 
 
 # The state of the last slots' direct search (``_place_tail``).
@@ -181,79 +91,6 @@ cdef struct _Tail:
     uint64_t *free_slots   # the free slots, once at most ``tail`` are left
     uint64_t *inv          # skip**-1 mod M per host (0 until first needed)
     hlb_fastmod_t magic
-
-
-cdef inline bint _due(double iteration, double weight, double target) noexcept nogil:
-    """Envoy's turn test: does a host take a slot in round *iteration*?
-
-    Do not change: Envoy skips the host if ``iteration * weight_ <
-    target_weight_``, its u32 round converted to double (exact; callers
-    pass it converted) times a double, compared as doubles (no FMA can form:
-    the product feeds a comparison, not an addition; x86-64 and arm64
-    doubles have no excess precision).
-    """
-    return not (iteration * weight < target)
-
-
-cdef uint64_t _next_turn(double weight, double target, uint64_t lo) noexcept nogil:
-    """Return the first iteration ``t >= lo`` with ``_due(t)``, or ``_NEVER``.
-
-    ``_due(t)`` is monotone in ``t`` (``t * weight`` rounds monotonically
-    for ``weight >= 0``), so the answer is found by evaluating Envoy's exact
-    test: a guess ``ceil(target / weight)`` (the division only guesses, it
-    is within one of the answer), widened by doubling until it brackets the
-    answer, then bisected.  Usually four tests and one division.
-    """
-    cdef double est
-    cdef uint64_t a, b, c, step
-    if lo > _LAST_ITERATION:
-        return _NEVER
-    if _due(<double>lo, weight, target):
-        return lo
-    if not _due(<double>_LAST_ITERATION, weight, target):
-        return _NEVER
-    # Invariant from here: _due(a) is false, _due(b) is true, a < b; so
-    # b * weight >= target > a * weight and weight > 0.
-    a = lo
-    b = _LAST_ITERATION
-    est = target / weight
-    if est < <double>_LAST_ITERATION:
-        c = <uint64_t>est
-        if <double>c < est:
-            c += 1
-        if c <= a:
-            c = a + 1
-        step = 1
-        if _due(<double>c, weight, target):
-            b = c
-            while b - a > 1:   # widen downwards
-                c = b - step if b - a > step else a
-                if c == a:
-                    break
-                if _due(<double>c, weight, target):
-                    b = c
-                    step <<= 1
-                else:
-                    a = c
-                    break
-        else:
-            a = c
-            while b - a > 1:   # widen upwards
-                c = a + step if b - a > step else b
-                if c == b:
-                    break
-                if _due(<double>c, weight, target):
-                    b = c
-                    break
-                a = c
-                step <<= 1
-    while b - a > 1:
-        c = a + ((b - a) >> 1)
-        if _due(<double>c, weight, target):
-            b = c
-        else:
-            a = c
-    return b
 
 
 def _next_due(double weight, double target, uint64_t lo):
@@ -339,50 +176,6 @@ cdef inline int _place(slot_t *tbl, _Tail *f, _Entry *e, Py_ssize_t n, Py_ssize_
     e[i].cur = c
     e[i].count += 1
     return 0
-
-
-cdef inline void _sift_down(uint64_t *heap, Py_ssize_t size, Py_ssize_t pos,
-                            uint64_t key) noexcept nogil:
-    """Put *key* at *pos* of a binary min-heap of *size* keys and sift it down."""
-    cdef Py_ssize_t child
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and heap[child + 1] < heap[child]:
-            child += 1
-        if heap[child] >= key:
-            break
-        heap[pos] = heap[child]
-        pos = child
-    heap[pos] = key
-
-
-cdef inline void _replace_top(uint64_t *heap, Py_ssize_t size, uint64_t key) noexcept nogil:
-    """Replace the least key of a binary min-heap of *size* keys by *key*.
-
-    A sift-down that picks the smaller child without a branch (the costly
-    mispredictions of a heap); the remaining branch is predictable in both
-    common cases: a key that stays on top (one heavy host) or sinks to the
-    bottom (hosts of similar weight).
-    """
-    cdef Py_ssize_t pos = 0, child
-    cdef Py_ssize_t last = (size - 3) >> 1   # the last node with two children
-    cdef uint64_t smaller
-    while pos <= last:
-        child = 2 * pos + 1
-        child += heap[child + 1] < heap[child]
-        smaller = heap[child]
-        if smaller >= key:
-            heap[pos] = key
-            return
-        heap[pos] = smaller
-        pos = child
-    child = 2 * pos + 1
-    if child < size and heap[child] < key:   # one child left at the bottom
-        heap[pos] = heap[child]
-        pos = child
-    heap[pos] = key
 
 
 cdef int _scan_rounds(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
@@ -496,30 +289,28 @@ cdef int _fill(slot_t *tbl, _Entry *e, Py_ssize_t n, uint64_t m, double max_w,
     return rc
 
 
-cdef void _lookup_batch(const slot_t *tbl, const uint64_t *hs, uint32_t *out, Py_ssize_t n,
+cdef void _lookup_batch(const slot_t *tbl, const uint64_t *hs, uint32_t *out, size_t n,
                         hlb_fastmod_t magic, uint64_t m) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef size_t i
     for i in range(n):
         out[i] = tbl[hlb_fastmod(hs[i], magic, m)]
 
 
-cdef struct _Key:
-    const char *ptr
-    Py_ssize_t len     # -1: ``hash`` already holds the key's hash
-    uint64_t hash
-    PyObject *obj      # the key (one reference held while the GIL is released)
+# What the batch lookup reads of a Maglev (the ``table`` of ``_maglev_batch``).
+cdef struct _View:
+    const uint16_t *t16
+    const uint32_t *t32
+    hlb_fastmod_t magic
+    uint64_t m
 
 
-cdef void _pick_batch(const slot_t *tbl, const _Key *keys, uint32_t *out, Py_ssize_t n,
-                      hlb_fastmod_t magic, uint64_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef uint64_t h
-    for i in range(n):
-        if keys[i].len >= 0:
-            h = hlb_xxh64(keys[i].ptr, <size_t>keys[i].len, 0)
-        else:
-            h = keys[i].hash
-        out[i] = tbl[hlb_fastmod(h, magic, m)]
+cdef void _maglev_batch(const void *table, const uint64_t *hs, uint32_t *out,
+                        size_t n) noexcept nogil:
+    cdef const _View *v = <const _View *>table
+    if v.t16 != NULL:
+        _lookup_batch(v.t16, hs, out, n, v.magic, v.m)
+    else:
+        _lookup_batch(v.t32, hs, out, n, v.magic, v.m)
 
 
 def _restore(hosts, table_size, use_hostname, locality_weights):
@@ -607,7 +398,7 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         cdef list counts
         if self._hosts is not None:
             raise TypeError("Maglev is immutable; __init__ cannot run twice")
-        cdef uint64_t m = _check_table_size(table_size)
+        cdef uint64_t m = <uint64_t>check_table_size(table_size)
         prep = prepare(hosts, use_hostname=use_hostname, locality_weights=locality_weights)
         cdef tuple hosts_t = prep.hosts
         cdef tuple order = prep.order
@@ -710,8 +501,16 @@ Envoy's Maglev table: a host for each 64-bit request hash.
 
     cdef int _ready(self) except -1:
         if self._hosts is None:
-            raise _uninitialised(self, "Maglev")
+            raise uninitialised(self, "Maglev")  # a cold path: the module global
         return 0
+
+    cdef _View _view(self):
+        cdef _View v
+        v.t16 = self._t16
+        v.t32 = self._t32
+        v.magic = self._magic
+        v.m = self._m
+        return v
 
     @property
     def hosts(self):
@@ -771,10 +570,6 @@ Envoy's Maglev table: a host for each 64-bit request hash.
         self._ready()
         return self._weights
 
-    # Hot methods are plain method descriptors (no CyFunction binding): a
-    # faster call.  Their signature comes from the "name($self, /, ...)\n--\n\n"
-    # docstring prefix, which CPython strips from __doc__ (self is
-    # positional-only in both twins, so the signatures match).
     @cython.binding(False)
     def lookup(self, hash, attempt=0):
         """lookup($self, /, hash, attempt=0)
@@ -795,10 +590,10 @@ Return the host for a request hash: ``hosts[table[hash % M]]``.
         >>> lb.lookup(3), lb.lookup(3, attempt=1)
         (Host('10.0.0.1:80'), Host('10.0.0.2:80'))
         """
-        cdef uint64_t h = _hash_arg(hash)
+        cdef uint64_t h = as_hash(hash, _check_hash)
         cdef uint64_t a
         if attempt is not _ZERO:
-            a = _check_attempt(attempt)
+            a = <uint64_t>_check_attempt(attempt)
             if a:
                 h ^= (<uint64_t>0) - a
         return _host_at(self, h)
@@ -819,166 +614,45 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         >>> lb.pick("alice")
         Host('10.0.0.1:80')
         """
-        cdef Py_buffer view
-        cdef const char *ptr
-        cdef Py_ssize_t n
-        cdef uint64_t h
-        if PyUnicode_CheckExact(key) and PyUnicode_IS_COMPACT_ASCII(key):
-            h = hlb_xxh64(PyUnicode_DATA(key), <size_t>PyUnicode_GET_LENGTH(key), 0)
-        elif key_view(key, &view, &ptr, &n, "key"):
-            h = hlb_xxh64(ptr, <size_t>n, 0)
-            PyBuffer_Release(&view)
-        else:
-            h = hlb_xxh64(ptr, <size_t>n, 0)
-        return _host_at(self, h)
+        return _host_at(self, hash_key(key))
 
     def lookup_many(self, hashes):
         """Return the host index of every hash (attempt 0), as ``uint32``.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``), read without copying, or an iterable of ints.
-        :returns: a ``numpy.uint32`` array for numpy input, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: a buffer of another item type.
-        :raises ValueError: an int outside ``[0, 2**64)``.
-
+        One contract for every table (:ref:`batch-contract`): *hashes* is a
+        C-contiguous uint64 buffer, read without copying, or an iterable of
+        ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
+        numpy input, else ``array('I')``, and empty for an empty host set.
         The compiled twin releases the GIL while it looks up.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
         >>> list(lb.lookup_many([0, 1, 2, 3]))
         [0, 1, 0, 0]
         """
-        cdef Py_buffer src
-        cdef Py_buffer dst
-        cdef Py_ssize_t n
-        view = _hash_buffer(hashes)
-        if not self._slots:
-            self._ready()
-            return _index_output(0, hashes)
-        n = len(view)
-        out = _index_output(n, hashes)
-        PyObject_GetBuffer(view, &src, PyBUF_SIMPLE)
-        try:
-            PyObject_GetBuffer(out, &dst, PyBUF_WRITABLE)
-            try:
-                with nogil:
-                    if self._t16 != NULL:
-                        _lookup_batch(self._t16, <const uint64_t *>src.buf,
-                                      <uint32_t *>dst.buf, n, self._magic, self._m)
-                    else:
-                        _lookup_batch(self._t32, <const uint64_t *>src.buf,
-                                      <uint32_t *>dst.buf, n, self._magic, self._m)
-            finally:
-                PyBuffer_Release(&dst)
-        finally:
-            PyBuffer_Release(&src)
+        cdef _View v = self._view()
+        view, out = _lookup_args(hashes, self._slots != 0)
+        self._ready()
+        if self._slots:
+            lookup_into(view, out, &v, _maglev_batch)
         return out
 
     def pick_many(self, keys):
         """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
-
-        The compiled twin releases the GIL while it hashes and looks up.
+        *keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
+        The result type, the empty-table result and the ``TypeError`` of a
+        bad *keys* or item are every table's (:ref:`batch-contract`).  The
+        compiled twin hashes the keys in chunks and looks each chunk up with
+        the GIL released.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
         >>> list(lb.pick_many(["alice", "bob", b"carol"]))
         [0, 1, 1]
         """
-        cdef Py_ssize_t n, i, start, chunk, held
-        cdef _Key *buf = NULL
-        cdef Py_buffer dst
-        cdef PyObject *item
-        cdef PyObject **items
-        cdef uint32_t *out_p
-        cdef bint copied = False
+        cdef _View v = self._view()
         self._ready()
-        if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
-            _check_keys(keys)
-        try:
-            seq = PySequence_Fast(keys, b"keys must be a sequence")  # a list or tuple: no copy
-        except TypeError:
-            raise _keys_error(keys) from None
-        n = PySequence_Fast_GET_SIZE(seq)
-        out = _index_output(n if self._slots else 0, keys)
-        chunk = n if n < _CHUNK else _CHUNK
-        if chunk == 0:
-            chunk = 1
-        buf = <_Key *>malloc(<size_t>chunk * sizeof(_Key))
-        if buf == NULL:
-            raise MemoryError()
-        try:
-            PyObject_GetBuffer(out, &dst, PyBUF_WRITABLE)
-            try:
-                out_p = <uint32_t *>dst.buf
-                start = 0
-                while start < n:
-                    # Re-read the list each chunk: another thread may resize it
-                    # while the GIL is released.
-                    if PySequence_Fast_GET_SIZE(seq) != n:
-                        raise RuntimeError("keys changed size during pick_many")
-                    items = PySequence_Fast_ITEMS(seq)
-                    if n - start < chunk:
-                        chunk = n - start
-                    held = 0
-                    try:
-                        for i in range(chunk):
-                            if i + _PREFETCH < chunk:
-                                # The key objects are scattered in memory; fetch ahead.
-                                hlb_prefetch(items[start + i + _PREFETCH])
-                            item = items[start + i]
-                            buf[i].len = -1
-                            if (PyUnicode_CheckExact(<object>item)
-                                    and PyUnicode_IS_COMPACT_ASCII(<object>item)):
-                                buf[i].ptr = <const char *>PyUnicode_DATA(<object>item)
-                                buf[i].len = PyUnicode_GET_LENGTH(<object>item)
-                            elif PyUnicode_Check(<object>item):
-                                buf[i].ptr = PyUnicode_AsUTF8AndSize(<object>item, &buf[i].len)
-                            elif PyBytes_CheckExact(<object>item):
-                                buf[i].ptr = PyBytes_AS_STRING(<object>item)
-                                buf[i].len = PyBytes_GET_SIZE(<object>item)
-                            else:
-                                if not copied and PyList_CheckExact(seq):
-                                    # Getting a buffer can run Python code (a PEP 688
-                                    # __buffer__) that changes the list and frees its item
-                                    # array: read a private copy from here on, which holds
-                                    # what the list held so far (no Python code ran), as
-                                    # the pure twin's tuple(keys) does.
-                                    seq = tuple(seq)
-                                    copied = True
-                                    if PyTuple_GET_SIZE(seq) != n:
-                                        raise RuntimeError("keys changed size during pick_many")
-                                    items = PySequence_Fast_ITEMS(seq)
-                                    item = items[start + i]
-                                _hash_other(<object>item, start + i, &buf[i])
-                            held = i + 1
-                            if buf[i].len >= 0:
-                                # Keep the key alive while the GIL is released.
-                                buf[i].obj = item
-                                Py_INCREF(<object>item)
-                        if self._slots:
-                            with nogil:
-                                if self._t16 != NULL:
-                                    _pick_batch(self._t16, buf, out_p + start, chunk,
-                                                self._magic, self._m)
-                                else:
-                                    _pick_batch(self._t32, buf, out_p + start, chunk,
-                                                self._magic, self._m)
-                    finally:
-                        for i in range(held):
-                            if buf[i].len >= 0:
-                                Py_DECREF(<object>buf[i].obj)
-                    start += chunk
-            finally:
-                PyBuffer_Release(&dst)
-        finally:
-            free(buf)
+        seq, out = _pick_args(keys, self._slots != 0)
+        pick_into(seq, out, &v, _maglev_batch, self._slots != 0)
         return out
 
     def __len__(self):
@@ -996,21 +670,6 @@ Return the host for a request key: ``lookup(xxh64(key))``.
             _restore,
             (self._hosts, self._m, self._use_hostname, self._locality_weights),
         )
-
-
-cdef int _hash_other(object item, Py_ssize_t i, _Key *k) except -1:
-    """Hash a key that is neither str nor bytes (a buffer) while holding the GIL."""
-    cdef Py_buffer view
-    cdef const char *ptr
-    cdef Py_ssize_t size
-    if key_view(item, &view, &ptr, &size, f"keys[{i}]"):
-        k.hash = hlb_xxh64(ptr, <size_t>size, 0)
-        PyBuffer_Release(&view)
-    else:  # pragma: no cover - str and bytes are handled by the caller
-        k.hash = hlb_xxh64(ptr, <size_t>size, 0)
-    k.ptr = NULL
-    k.len = -1
-    return 0
 
 
 cdef int _sort_ties(_Entry *e, Py_ssize_t i, Py_ssize_t j, tuple hosts, tuple order,

@@ -32,19 +32,16 @@ import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
 from ._types import Host
+from ._validate import MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
-from ._validate import is_prime as _is_prime
-from ._validate import short, uninitialised
+from ._validate import check_table_size as _check_table_size
 from ._weights import check_hash, prepare
-from .errors import ConfigError
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
 #: Envoy's default ``table_size``.
 DEFAULT_TABLE_SIZE = 65537
-#: The largest table size Envoy's proto documentation allows.
-MAX_TABLE_SIZE = 5_000_011
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
@@ -122,20 +119,20 @@ def _next_due(weight: float, target: float, lo: int) -> int:
     return b
 
 
-def _check_table_size(value: object) -> int:
-    """Validate ``table_size``: a prime in ``[2, 5,000,011]``."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            raise TypeError(f"table_size must be an int, not {type(value).__name__}")
-        value = value.__index__()
-    assert isinstance(value, int)
-    if not 2 <= value <= MAX_TABLE_SIZE:
-        raise ConfigError(
-            f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {short(value)}"
-        )
-    if not _is_prime(value):
-        raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
-    return value
+def _place(
+    slots: list[int], cur: list[int], skip: list[int], count: list[int], h: int, i: int, m: int
+) -> None:
+    """Give fill position *i* (host index *h*) its next slot: the first free one of its permutation."""
+    c = cur[i]
+    s = skip[i]
+    while slots[c] >= 0:
+        c += s
+        if c >= m:
+            c -= m
+    slots[c] = h
+    c += s
+    cur[i] = c - m if c >= m else c
+    count[i] += 1
 
 
 def _build_order(
@@ -293,16 +290,7 @@ class Maglev:
                         if iteration * w[i] < target[i]:
                             continue
                         target[i] += max_w
-                        c = cur[i]
-                        s = skip[i]
-                        while slots[c] >= 0:
-                            c += s
-                            if c >= m:
-                                c -= m
-                        slots[c] = host[i]
-                        c += s
-                        cur[i] = c - m if c >= m else c
-                        count[i] += 1
+                        _place(slots, cur, skip, count, host[i], i, m)
                         filled += 1
                     iteration = (iteration + 1) & _U32
             else:
@@ -331,16 +319,7 @@ class Maglev:
                             break
                         tg = target[i] + max_w
                         target[i] = tg
-                        c = cur[i]
-                        s = skip[i]
-                        while slots[c] >= 0:
-                            c += s
-                            if c >= m:
-                                c -= m
-                        slots[c] = host[i]
-                        c += s
-                        cur[i] = c - m if c >= m else c
-                        count[i] += 1
+                        _place(slots, cur, skip, count, host[i], i, m)
                         filled += 1
                         wi = w[i]
                         if not t * wi < tg:  # due again next round
@@ -387,10 +366,8 @@ class Maglev:
     @property
     def hosts(self) -> tuple[Host, ...]:
         """The hosts, in the order given; a host index is a position here."""
-        try:
-            return self._hosts
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._hosts
 
     @property
     def table(self) -> memoryview:
@@ -399,66 +376,50 @@ class Maglev:
         ``len(table) == table_size``, or 0 for an empty host set.  Items are
         ``uint16`` below 65,536 hosts, else ``uint32``.
         """
-        try:
-            return memoryview(self._table).toreadonly()
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return memoryview(self._table).toreadonly()
 
     @property
     def table_size(self) -> int:
         """The table size ``M`` (a prime)."""
-        try:
-            return self._table_size
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._table_size
 
     @property
     def entries_per_host(self) -> tuple[int, ...]:
         """The number of slots each host holds, aligned with :attr:`hosts`."""
-        try:
-            return self._entries
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._entries
 
     @property
     def min_entries_per_host(self) -> int:
         """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        try:
-            return self._min_entries
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._min_entries
 
     @property
     def max_entries_per_host(self) -> int:
         """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        try:
-            return self._max_entries
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._max_entries
 
     @property
     def nbytes(self) -> int:
         """Bytes of table storage held (2 or 4 per slot)."""
-        try:
-            return self._slots * self._table.itemsize
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._slots * self._table.itemsize
 
     @property
     def normalized_order(self) -> tuple[int, ...]:
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        try:
-            return self._order
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._order
 
     @property
     def normalized_weights(self) -> tuple[float, ...]:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        try:
-            return self._weights
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        self._ready()
+        return self._weights
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
@@ -512,13 +473,10 @@ class Maglev:
     def lookup_many(self, hashes: Any) -> Any:
         """Return the host index of every hash (attempt 0), as ``uint32``.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``), read without copying, or an iterable of ints.
-        :returns: a ``numpy.uint32`` array for numpy input, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: a buffer of another item type.
-        :raises ValueError: an int outside ``[0, 2**64)``.
-
+        One contract for every table (:ref:`batch-contract`): *hashes* is a
+        C-contiguous uint64 buffer, read without copying, or an iterable of
+        ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
+        numpy input, else ``array('I')``, and empty for an empty host set.
         The compiled twin releases the GIL while it looks up.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
@@ -539,15 +497,11 @@ class Maglev:
     def pick_many(self, keys: Sequence[str | bytes]) -> Any:
         """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty for an empty host set.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
-
-        The compiled twin releases the GIL while it hashes and looks up.
+        *keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
+        The result type, the empty-table result and the ``TypeError`` of a
+        bad *keys* or item are every table's (:ref:`batch-contract`).  The
+        compiled twin hashes the keys in chunks and looks each chunk up with
+        the GIL released.
 
         >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
         >>> list(lb.pick_many(["alice", "bob", b"carol"]))

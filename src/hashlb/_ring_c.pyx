@@ -1,4 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Ring hash (Envoy's ketama ring), compiled: the twin of ``_ring_py.py``.
 
 The algorithm, its exact floating-point order and the tie rule are described
@@ -13,9 +14,7 @@ fast it runs:
   bucket of at most 16 entries, a placement by rank (a branch-free count of
   the smaller and the earlier equal hashes; a merge sort for the rare
   larger bucket) finish the sort, straight into the hash and owner arrays.
-  Stable, so ties keep generation order (host index, then replica).  A full
-  LSD radix sort (6 scatter passes) measured 2-3x slower here: each scatter
-  pass costs as much as the whole bucket sort;
+  Stable, so ties keep generation order (host index, then replica);
 * storage: hashes as ``uint64``, host indices in 2 bytes below 65,536 hosts
   (3 below 2**24, else 4), plus a prefix index: ``index[b]`` is the first
   entry whose top ``bits`` bits are ``>= b``.  The index is sized to keep the
@@ -24,36 +23,20 @@ fast it runs:
   so the result is exactly "the first entry >= h, wrapping to 0": entries
   before the bucket have a smaller prefix (so are < h), entries after it a
   larger one (so are > h);
-* batch calls release the GIL.
+* batch calls release the GIL (the drivers are Maglev's too: ``_tables.pxd``).
 
 Keep names, signatures and docstrings identical to ``_ring_py.py``
 (``tests/test_parity.py`` checks them).
 """
-from cpython.buffer cimport (
-    PyBUF_SIMPLE,
-    PyBUF_WRITABLE,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.ref cimport PyObject
-from cpython.sequence cimport (
-    PySequence_Fast,
-    PySequence_Fast_GET_ITEM,
-    PySequence_Fast_GET_SIZE,
-)
-from cpython.list cimport PyList_CheckExact
-from cpython.long cimport PyLong_CheckExact
-from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_Check
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
 
 cimport cython
 
-from hashlb._kernels cimport hlb_long_as_u64, hlb_xxh64, key_view
 from hashlb._ring cimport (
     hlb_ring,
     hlb_ring_build,
@@ -63,11 +46,13 @@ from hashlb._ring cimport (
     hlb_ring_lookup_many,
     hlb_ring_owner,
 )
+from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
-from hashlb._batch import hash_buffer as _hash_buffer_py
-from hashlb._batch import index_output as _index_output_py
+from hashlb._batch import lookup_args as _lookup_args_py
+from hashlb._batch import pick_args as _pick_args_py
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config_py
+from hashlb._validate import renamed as _renamed_py
 from hashlb._validate import uninitialised as _uninitialised_py
 from hashlb._types import Host
 from hashlb._weights import check_hash as _check_hash_py
@@ -75,24 +60,20 @@ from hashlb._weights import prepare as _prepare_py
 
 __all__ = ("RingHash",)
 
-cdef object _hash_buffer = _hash_buffer_py
-cdef object _index_output = _index_output_py
+cdef object _lookup_args = _lookup_args_py
+cdef object _pick_args = _pick_args_py
 cdef object _check_attempt = _check_attempt_py
 cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
 cdef object _prepare = _prepare_py
+cdef object _renamed = _renamed_py
 cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
-cdef enum:
-    _CHUNK = 2048  # pick_many hashes keys in chunks of this many (16 KiB of stack)
 
 
-cdef inline uint64_t _as_hash(object value) except? 0xFFFFFFFFFFFFFFFF:
-    """Return a request hash as uint64 (fast path for exact ints in range)."""
-    cdef uint64_t v
-    if PyLong_CheckExact(value) and hlb_long_as_u64(value, &v):
-        return v
-    return <uint64_t>_check_hash(value)
+cdef void _ring_batch(const void *ring, const uint64_t *hs, uint32_t *out,
+                      size_t n) noexcept nogil:
+    hlb_ring_lookup_many(<const hlb_ring *>ring, hs, out, n)
 
 
 def _restore(hosts, min_ring_size, max_ring_size, hash_function, use_hostname,
@@ -106,13 +87,6 @@ def _restore(hosts, min_ring_size, max_ring_size, hash_function, use_hostname,
         use_hostname=use_hostname,
         locality_weights=locality_weights,
     )
-
-# The batch contract shared with Maglev and the pure twins (hashlb._batch).
-from hashlb._batch import check_keys as _check_keys_py
-from hashlb._batch import keys_error as _keys_error_py
-
-cdef object _check_keys = _check_keys_py
-cdef object _keys_error = _keys_error_py
 
 
 cdef class RingHash:
@@ -174,7 +148,7 @@ cdef class RingHash:
     cdef object _locality_weights
     cdef Py_ssize_t _min_entries
     cdef Py_ssize_t _max_entries
-    cdef object _ring_size_gauge
+    cdef object _ring_size
 
     def __cinit__(self):
         memset(&self._r, 0, sizeof(hlb_ring))
@@ -269,17 +243,13 @@ cdef class RingHash:
         self._weights = weights
         self._min_entries = lo
         self._max_entries = hi
-        self._ring_size_gauge = gauge
+        self._ring_size = gauge
         self._settings = settings
         self._locality_weights = lw
         self._hosts = host_tuple
 
     # -- lookups -----------------------------------------------------------
 
-    # The hot single-key methods are plain method descriptors (no CyFunction
-    # binding): a faster call.  Their signature comes from the
-    # "name($self, /, ...)\n--\n\n" docstring prefix, which CPython strips
-    # from __doc__ (self is positional-only in both twins).
     @cython.binding(False)
     def lookup(self, hash, attempt=0):
         """lookup($self, /, hash, attempt=0)
@@ -303,7 +273,7 @@ Return the host Envoy picks for a request *hash* on retry *attempt*.
         >>> lb.lookup(2**64 - 1) is lb.lookup(0)
         True
         """
-        cdef uint64_t h = _as_hash(hash)
+        cdef uint64_t h = as_hash(hash, _check_hash)
         cdef uint64_t k = 0
         cdef size_t p
         if attempt is not _ZERO:
@@ -330,15 +300,7 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         >>> RingHash([Host("10.0.0.1:80")]).pick("anything")
         Host('10.0.0.1:80')
         """
-        cdef Py_buffer view
-        cdef const char *ptr
-        cdef Py_ssize_t size
-        cdef uint64_t h
-        if key_view(key, &view, &ptr, &size, "key"):
-            h = hlb_xxh64(ptr, <size_t>size, 0)
-            PyBuffer_Release(&view)
-        else:
-            h = hlb_xxh64(ptr, <size_t>size, 0)
+        cdef uint64_t h = hash_key(key)
         if self._r.n == 0:
             self._ready()
             return None
@@ -349,11 +311,9 @@ Return the host for *key*: ``lookup(xxh64(key))``.
     def lookup_many(self, hashes):
         """Return the host index of each request hash (attempt 0), as uint32.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
-        :returns: a ``numpy.uint32`` array when *hashes* is a numpy array,
-            else ``array('I')``; empty when the ring is empty.
-        :raises TypeError: *hashes* is not a uint64 buffer or iterable of ints.
+        :param hashes: uint64 hashes: a C-contiguous buffer or an iterable of ints.
+        :returns: host indices, typed by the input; empty when the ring is empty.
+        :raises TypeError: *hashes* is neither (see :ref:`batch-contract`).
         :raises ValueError: an int is outside ``[0, 2**64)``.
 
         The compiled twin releases the GIL while it searches.
@@ -362,94 +322,28 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         >>> list(lb.lookup_many([0, 2**64 - 1])) == [lb.ring[0][1]] * 2
         True
         """
-        view = _hash_buffer(hashes)
-        cdef size_t m = <size_t>len(view)
+        view, out = _lookup_args(hashes, self._r.n != 0)
         self._ready()
-        out = _index_output(m if self._r.n else 0, hashes)
-        if self._r.n == 0 or m == 0:
-            return out
-        cdef Py_buffer inb
-        cdef Py_buffer outb
-        PyObject_GetBuffer(view, &inb, PyBUF_SIMPLE)
-        try:
-            PyObject_GetBuffer(out, &outb, PyBUF_WRITABLE)
-            try:
-                with nogil:
-                    hlb_ring_lookup_many(&self._r, <const uint64_t *>inb.buf,
-                                         <uint32_t *>outb.buf, m)
-            finally:
-                PyBuffer_Release(&outb)
-        finally:
-            PyBuffer_Release(&inb)
+        if self._r.n:
+            lookup_into(view, out, &self._r, _ring_batch)
         return out
 
     def pick_many(self, keys):
         """Return the host index for each key (``lookup_many`` of their xxh64).
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty when the ring is empty.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
+        :param keys: ``str`` (hashed as UTF-8) or bytes-like keys, in a sequence.
+        :returns: what :meth:`lookup_many` returns for their hashes (typed by
+            the input, empty when the ring is empty).
+        :raises TypeError: the errors every table's ``pick_many`` raises for
+            a bad *keys* or item (see :ref:`batch-contract`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
         True
         """
         self._ready()
-        if not (PyList_CheckExact(keys) or PyTuple_CheckExact(keys)):
-            _check_keys(keys)
-        # A list or tuple is read in place (no copy); anything else becomes a list.
-        try:
-            seq = PySequence_Fast(keys, b"keys must be a sequence")
-        except TypeError:
-            raise _keys_error(keys) from None
-        cdef Py_ssize_t m = PySequence_Fast_GET_SIZE(seq)
-        cdef Py_ssize_t start, j, count
-        cdef Py_buffer view
-        cdef Py_buffer outb
-        cdef const char *ptr
-        cdef Py_ssize_t size
-        cdef uint64_t hs[_CHUNK]
-        cdef uint32_t *outp = NULL
-        cdef bint copied = False
-        cdef bint searching = self._r.n != 0 and m != 0
-        out = _index_output(m if self._r.n else 0, keys)
-        if searching:
-            PyObject_GetBuffer(out, &outb, PyBUF_WRITABLE)
-            outp = <uint32_t *>outb.buf
-        try:
-            # Hash a chunk under the GIL (the keys are Python objects), then
-            # search it with the GIL released.
-            for start in range(0, m, _CHUNK):
-                count = min(<Py_ssize_t>_CHUNK, m - start)
-                for j in range(count):
-                    if PySequence_Fast_GET_SIZE(seq) != m:
-                        raise RuntimeError("keys changed size during pick_many")
-                    key = <object>PySequence_Fast_GET_ITEM(seq, start + j)
-                    if PyUnicode_Check(key) or PyBytes_CheckExact(key):
-                        key_view(key, &view, &ptr, &size, "key")  # no buffer: nothing to release
-                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                        continue
-                    if not copied and PyList_CheckExact(seq):
-                        # A buffer's __buffer__ (PEP 688) may run Python code that changes
-                        # the list: hash a private copy of it from here on, as the pure
-                        # twin's tuple(keys) does (no Python code ran before this point).
-                        seq = tuple(seq)
-                        copied = True
-                    if key_view(key, &view, &ptr, &size, f"keys[{start + j}]"):
-                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                        PyBuffer_Release(&view)
-                    else:  # pragma: no cover - str and bytes are handled above
-                        hs[j] = hlb_xxh64(ptr, <size_t>size, 0)
-                if searching:
-                    with nogil:
-                        hlb_ring_lookup_many(&self._r, hs, outp + start, <size_t>count)
-        finally:
-            if searching:
-                PyBuffer_Release(&outb)
+        seq, out = _pick_args(keys, self._r.n != 0)
+        pick_into(seq, out, &self._r, _ring_batch, self._r.n != 0)
         return out
 
     # -- the table ---------------------------------------------------------
@@ -501,14 +395,20 @@ Return the host for *key*: ``lookup(xxh64(key))``.
         return self._max_entries
 
     @property
-    def ring_size_gauge(self):
+    def ring_size(self):
         """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
 
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
         self._ready()
-        return self._ring_size_gauge
+        return self._ring_size
+
+    @property
+    def ring_size_gauge(self):
+        """Deprecated alias of :attr:`ring_size` (it warns); removed in the next release."""
+        _renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 1)
+        return self.ring_size
 
     @property
     def normalized_order(self):

@@ -44,7 +44,7 @@ from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
 from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
 from ._validate import check_ring_config as _check_config
-from ._validate import uninitialised
+from ._validate import renamed, uninitialised
 from ._weights import check_hash, prepare
 
 __all__ = ("RingHash",)
@@ -160,7 +160,7 @@ class RingHash:
         "_max_entries",
         "_min_entries",
         "_order",
-        "_ring_size_gauge",
+        "_ring_size",
         "_settings",
         "_weights",
     )
@@ -173,7 +173,7 @@ class RingHash:
     _weights: tuple[float, ...]
     _min_entries: int
     _max_entries: int
-    _ring_size_gauge: int
+    _ring_size: int
     _settings: tuple[int, int, str, bool]
     _locality_weights: dict[str, int] | None
 
@@ -222,7 +222,7 @@ class RingHash:
         setter(self, "_weights", prep.weights)
         setter(self, "_min_entries", lo)
         setter(self, "_max_entries", hi)
-        setter(self, "_ring_size_gauge", gauge)
+        setter(self, "_ring_size", gauge)
         setter(self, "_settings", (rmin, rmax, fn, use_hostname))
         setter(self, "_locality_weights", lw)
 
@@ -285,11 +285,9 @@ class RingHash:
     def lookup_many(self, hashes: Any) -> Any:
         """Return the host index of each request hash (attempt 0), as uint32.
 
-        :param hashes: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
-        :returns: a ``numpy.uint32`` array when *hashes* is a numpy array,
-            else ``array('I')``; empty when the ring is empty.
-        :raises TypeError: *hashes* is not a uint64 buffer or iterable of ints.
+        :param hashes: uint64 hashes: a C-contiguous buffer or an iterable of ints.
+        :returns: host indices, typed by the input; empty when the ring is empty.
+        :raises TypeError: *hashes* is neither (see :ref:`batch-contract`).
         :raises ValueError: an int is outside ``[0, 2**64)``.
 
         The compiled twin releases the GIL while it searches.
@@ -299,10 +297,8 @@ class RingHash:
         True
         """
         view = hash_buffer(hashes)
-        try:
-            ring = self._hashes
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        ring = self._hashes
         n = len(ring)
         out = index_output(len(view) if n else 0, hashes)
         if n:
@@ -315,22 +311,17 @@ class RingHash:
     def pick_many(self, keys: Sequence[str | bytes]) -> Any:
         """Return the host index for each key (``lookup_many`` of their xxh64).
 
-        :param keys: a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        :returns: a ``numpy.uint32`` array for a numpy array of keys, else
-            ``array('I')``; empty when the ring is empty.
-        :raises TypeError: *keys* is a single str/bytes, not iterable, a
-            numpy array that is not 1-D of str, bytes or objects (numbers are
-            hashes: pass them to :meth:`lookup_many`), or holds an item that
-            is not str or bytes-like (named ``keys[i]``).
+        :param keys: ``str`` (hashed as UTF-8) or bytes-like keys, in a sequence.
+        :returns: what :meth:`lookup_many` returns for their hashes (typed by
+            the input, empty when the ring is empty).
+        :raises TypeError: the errors every table's ``pick_many`` raises for
+            a bad *keys* or item (see :ref:`batch-contract`).
 
         >>> lb = RingHash([Host("a:1"), Host("b:1")])
         >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
         True
         """
-        try:
-            self._hashes  # noqa: B018 - unset until __init__ ran
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
         return self.lookup_many(pick_hashes(keys, _key_hash))
 
     # -- the table ---------------------------------------------------------
@@ -338,10 +329,8 @@ class RingHash:
     @property
     def hosts(self) -> tuple[Host, ...]:
         """The hosts as given; a host's index is its position here."""
-        try:
-            return self._hosts
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._hosts
 
     @property
     def ring(self) -> tuple[tuple[int, int], ...]:
@@ -350,18 +339,14 @@ class RingHash:
         Built on each access (O(ring size)); equal hashes are ordered by host
         index, then replica number.
         """
-        try:
-            return tuple(zip(self._hashes, self._entry_hosts, strict=True))
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return tuple(zip(self._hashes, self._entry_hosts, strict=True))
 
     @property
     def entries_per_host(self) -> tuple[int, ...]:
         """The number of ring entries of each host, aligned with :attr:`hosts`."""
-        try:
-            return self._counts
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._counts
 
     @property
     def min_entries_per_host(self) -> int:
@@ -370,46 +355,42 @@ class RingHash:
         Hosts in zero-weight localities are not iterated and not counted;
         0 for an empty ring.
         """
-        try:
-            return self._min_entries
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._min_entries
 
     @property
     def max_entries_per_host(self) -> int:
         """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host."""
-        try:
-            return self._max_entries
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._max_entries
 
     @property
-    def ring_size_gauge(self) -> int:
+    def ring_size(self) -> int:
         """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
 
         It can differ from ``len(self)``: 75 equal hosts with the default
         sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
         """
-        try:
-            return self._ring_size_gauge
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._ring_size
+
+    @property
+    def ring_size_gauge(self) -> int:
+        """Deprecated alias of :attr:`ring_size` (it warns); removed in the next release."""
+        renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 2)
+        return self.ring_size
 
     @property
     def normalized_order(self) -> tuple[int, ...]:
         """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        try:
-            return self._order
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._order
 
     @property
     def normalized_weights(self) -> tuple[float, ...]:
         """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        try:
-            return self._weights
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._weights
 
     @property
     def nbytes(self) -> int:
@@ -420,41 +401,31 @@ class RingHash:
         prefix index included).  The :class:`~hashlb.Host` objects are not
         counted.
         """
-        try:
-            return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
 
     @property
     def min_ring_size(self) -> int:
         """The ``min_ring_size`` the ring was built with."""
-        try:
-            return self._settings[0]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._settings[0]
 
     @property
     def max_ring_size(self) -> int:
         """The ``max_ring_size`` the ring was built with."""
-        try:
-            return self._settings[1]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._settings[1]
 
     @property
     def hash_function(self) -> str:
         """The entry-key hash: ``"xx_hash"`` or ``"murmur_hash_2"``."""
-        try:
-            return self._settings[2]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return self._settings[2]
 
     def __len__(self) -> int:
         """Return the number of ring entries."""
-        try:
-            return len(self._hashes)
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        return len(self._hashes)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_hosts"):
@@ -465,11 +436,13 @@ class RingHash:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        try:
-            rmin, rmax, fn, use_hostname = self._settings
-            return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        self._ready()
+        rmin, rmax, fn, use_hostname = self._settings
+        return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+
+    def _ready(self) -> None:
+        if not hasattr(self, "_hosts"):  # unset until __init__ ran
+            raise uninitialised(self, "RingHash")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"RingHash is immutable; cannot set {name!r}")

@@ -26,9 +26,8 @@ from hashlb._batch import hash_buffer, index_output
 from hashlb._subset_config import check_seed as _check_seed
 from hashlb._subset_config import check_value as _check_value
 from hashlb._subset_config import check_weights as _check_weights
-from hashlb._subset_config import deprecated as _deprecated
 from hashlb._subset_config import exact_index as _exact_index
-from hashlb._validate import uninitialised
+from hashlb._validate import renamed, uninitialised
 from hashlb.errors import ConfigError
 
 __all__ = ("WeightedSubsetPicker",)
@@ -38,7 +37,7 @@ cdef object _hash_buffer = hash_buffer
 cdef object _index_output = index_output
 cdef object _check_value_py = _check_value
 cdef object _exact_index_py = _exact_index
-cdef object _deprecated_py = _deprecated
+cdef object _renamed = renamed
 cdef object _uninitialised = uninitialised
 
 
@@ -313,7 +312,7 @@ Return the name of the subset chosen for *value*.
 --
 
 Deprecated alias of :meth:`choose_index` (removed in the next release)."""
-        _deprecated_py("pick_index", "choose_index", 2)
+        _renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 1)
         return self._choose_index(as_value(value))
 
     @cython.binding(False)
@@ -323,12 +322,12 @@ Deprecated alias of :meth:`choose_index` (removed in the next release)."""
 --
 
 Deprecated alias of :meth:`choose` (removed in the next release)."""
-        _deprecated_py("pick", "choose", 2)
+        _renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 1)
         return self.choose(value)
 
     def pick_many(self, values):
         """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
-        _deprecated_py("pick_many", "choose_many", 2)
+        _renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 1)
         return self.choose_many(values)
 
     def with_weights(self, weights):

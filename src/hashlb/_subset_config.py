@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import operator
-import warnings
 from typing import Any
 
 import xxhash
@@ -26,7 +25,6 @@ __all__ = (
     "check_u64",
     "check_value",
     "check_weights",
-    "deprecated",
     "exact_index",
     "slot_property",
 )
@@ -54,21 +52,6 @@ def check_u64(value: object, field: str) -> int:
 def check_value(value: object) -> int:
     """Validate a value to choose with: an int in ``[0, 2**64)``."""
     return check_u64(value, "value")
-
-
-def deprecated(old: str, new: str, stacklevel: int) -> None:
-    """Warn that ``WeightedSubsetPicker.<old>`` is deprecated in favour of ``<new>``.
-
-    *stacklevel* points the warning at the caller: 3 from a pure method
-    (this helper, the method, the caller), 2 from a compiled one (a Cython
-    method has no frame of its own).
-    """
-    warnings.warn(
-        f"WeightedSubsetPicker.{old} is deprecated; use WeightedSubsetPicker.{new} "
-        "(the old name is removed in the next release)",
-        DeprecationWarning,
-        stacklevel=stacklevel,
-    )
 
 
 def check_weights(weights: object) -> dict[str, int]:

@@ -60,10 +60,9 @@ from ._batch import hash_buffer, index_output, is_numpy, np_xxh64_u64
 from ._subset_config import check_seed as _check_seed
 from ._subset_config import check_value as _check_value
 from ._subset_config import check_weights as _check_weights
-from ._subset_config import deprecated as _deprecated
 from ._subset_config import exact_index as _exact_index
 from ._subset_config import slot_property
-from ._validate import uninitialised
+from ._validate import renamed, uninitialised
 from .errors import ConfigError
 
 __all__ = ("WeightedSubsetPicker",)
@@ -297,17 +296,17 @@ class WeightedSubsetPicker:
 
     def pick_index(self, /, value: int) -> int:
         """Deprecated alias of :meth:`choose_index` (removed in the next release)."""
-        _deprecated("pick_index", "choose_index", 3)
+        renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 2)
         return self.choose_index(value)
 
     def pick(self, /, value: int) -> str:
         """Deprecated alias of :meth:`choose` (removed in the next release)."""
-        _deprecated("pick", "choose", 3)
+        renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 2)
         return self.choose(value)
 
     def pick_many(self, values: Any) -> Any:
         """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
-        _deprecated("pick_many", "choose_many", 3)
+        renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 2)
         return self.choose_many(values)
 
     def with_weights(self, weights: Mapping[str, int]) -> WeightedSubsetPicker:

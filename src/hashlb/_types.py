@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ._validate import uninitialised
+from ._address import canonical_address
+from ._validate import MAX_PRIORITY, as_int, check_health, uninitialised
 
 if TYPE_CHECKING:
     from .bounded import BoundedLoad
@@ -37,8 +38,18 @@ class Host:
     """An upstream endpoint: an immutable, hashable value.
 
     :param str address: the endpoint address, ``"ip:port"`` for IPv4 or
-        ``"[ip6]:port"`` for IPv6 -- the string Envoy hashes by default.
+        ``"[ip6]:port"`` for IPv6 -- the string Envoy hashes by default.  An
+        IP literal is stored as Envoy prints it back (``asString()``):
+        ``"[01:023::00Ef]:32000"`` becomes ``"[1:23::ef]:32000"``; any other
+        string (a DNS name, an ``envoy://`` internal address) is kept as given.
     :param int weight: the load-balancing weight, ``1 <= weight <= 2**32 - 1``.
+    :param int priority: the priority level (EDS ``LocalityLbEndpoints.priority``),
+        ``0 <= priority <= 128``; 0 is the most preferred.
+    :param str health: the EDS health status, case-insensitive: ``"unknown"``,
+        ``"healthy"``, ``"unhealthy"``, ``"draining"``, ``"timeout"``,
+        ``"degraded"``, or ``"excluded"`` (kept out of the health counts);
+        stored in lower case.  A table built directly from hosts uses every host
+        it is given; health decides which hosts a cluster's tables hold.
     :param hostname: the host name, hashed instead of the address when a table
         is built with ``use_hostname=True``.
     :param hash_key: an explicit hash key (Envoy's ``envoy.lb`` ``hash_key``
@@ -47,12 +58,17 @@ class Host:
     :param labels: pod labels (e.g. ``{"version": "canary"}``), matched by
         subset selectors.
     :raises TypeError: a field has the wrong type.
-    :raises ValueError: the address is empty or the weight is out of range.
+    :raises ValueError: the address is empty or malformed (an unbracketed IPv6
+        address, a malformed IP literal, a port outside ``[0, 65535]``: a
+        :class:`~hashlb.errors.ConfigError`), or the weight, priority or
+        health is out of range.
 
     >>> Host("10.0.0.1:8080", 2, labels={"version": "v1"})
     Host('10.0.0.1:8080', 2, labels={'version': 'v1'})
     >>> Host("10.0.0.1:8080").key()
     '10.0.0.1:8080'
+    >>> Host("[01:023::00Ef]:32000", priority=1, health="DEGRADED")
+    Host('[1:23::ef]:32000', priority=1, health='degraded')
     """
 
     __slots__ = (
@@ -60,14 +76,18 @@ class Host:
         "_key_bytes",
         "address",
         "hash_key",
+        "health",
         "hostname",
         "labels",
         "locality",
+        "priority",
         "weight",
     )
 
     address: str
     weight: int
+    priority: int
+    health: str
     hostname: str | None
     hash_key: str | None
     locality: str | None
@@ -80,10 +100,12 @@ class Host:
         address: str,
         weight: int = 1,
         *,
+        priority: int = 0,
+        health: str = "healthy",
+        locality: str | None = None,
         hostname: str | None = None,
         hash_key: str | None = None,
-        locality: str | None = None,
-        labels: Mapping[str, str] = _EMPTY,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         if type(address) is not str:
             if not isinstance(address, str):
@@ -91,13 +113,20 @@ class Host:
             address = str(address)
         if not address:
             raise ValueError("Host.address must not be empty")
+        address = canonical_address(address)
         if type(weight) is not int:
             if isinstance(weight, bool) or not hasattr(weight, "__index__"):
                 raise TypeError(f"Host.weight must be an int, not {type(weight).__name__}")
             weight = int(weight.__index__())
         if not 1 <= weight <= MAX_WEIGHT:
             raise ValueError(f"Host.weight must be in [1, 2**32 - 1], got {weight} for {address!r}")
-        if labels is _EMPTY or (type(labels) is dict and not labels):
+        if priority != 0 or type(priority) is not int:
+            priority = as_int(priority, "Host.priority")
+            if not 0 <= priority <= MAX_PRIORITY:
+                raise ValueError(f"Host.priority must be in [0, {MAX_PRIORITY}], got {priority}")
+        if health != "healthy":
+            health = check_health(health, "Host.health")
+        if labels is None or labels is _EMPTY or (type(labels) is dict and not labels):
             frozen: Mapping[str, str] = _EMPTY
             label_key: frozenset[tuple[str, str]] | None = None
         else:
@@ -116,15 +145,22 @@ class Host:
             hash_key = _opt_str(hash_key, "hash_key")
         if locality is not None:
             locality = _opt_str(locality, "locality")
-        setter = object.__setattr__
-        setter(self, "address", address)
-        setter(self, "weight", weight)
-        setter(self, "hostname", hostname)
-        setter(self, "hash_key", hash_key)
-        setter(self, "locality", locality)
-        setter(self, "labels", frozen)
-        setter(self, "_key_bytes", (hash_key or address).encode())
-        setter(self, "_hash", hash((address, weight, hostname, hash_key, locality, label_key)))
+        if getattr(self, "_hash", None) is not None:
+            raise TypeError("Host is immutable; it cannot be re-initialised")
+        # The slot descriptors' own setters: faster than object.__setattr__,
+        # which pays for the guard above (below the class).
+        _set_address(self, address)
+        _set_weight(self, weight)
+        _set_priority(self, priority)
+        _set_health(self, health)
+        _set_hostname(self, hostname)
+        _set_hash_key(self, hash_key)
+        _set_locality(self, locality)
+        _set_labels(self, frozen)
+        _set_key_bytes(self, (hash_key or address).encode())
+        _set_hash(
+            self, hash((address, weight, priority, health, hostname, hash_key, locality, label_key))
+        )
 
     def key(self, use_hostname: bool = False) -> str:
         """Return the string Envoy hashes for this host (spec §2).
@@ -142,6 +178,8 @@ class Host:
         return (
             self.address,
             self.weight,
+            self.priority,
+            self.health,
             self.hostname,
             self.hash_key,
             self.locality,
@@ -167,6 +205,8 @@ class Host:
         return (
             self.address.encode(),
             self.weight,
+            self.priority,
+            self.health,
             self.hostname or "",
             self.hash_key or "",
             self.locality or "",
@@ -174,22 +214,16 @@ class Host:
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _restore,
-            (
-                self.address,
-                self.weight,
-                self.hostname,
-                self.hash_key,
-                self.locality,
-                dict(self.labels),
-            ),
-        )
+        return (_restore, self._fields())
 
     def __repr__(self) -> str:
         parts = [repr(self.address)]
         if self.weight != 1:
             parts.append(repr(self.weight))
+        if self.priority:
+            parts.append(f"priority={self.priority!r}")
+        if self.health != "healthy":
+            parts.append(f"health={self.health!r}")
         for name in ("hostname", "hash_key", "locality"):
             value = getattr(self, name)
             if value is not None:
@@ -199,16 +233,50 @@ class Host:
         return f"Host({', '.join(parts)})"
 
 
-def _restore(
-    address: str,
-    weight: int,
-    hostname: str | None,
-    hash_key: str | None,
-    locality: str | None,
-    labels: dict[str, str],
-) -> Host:
+# Host.__setattr__ refuses every write, so __init__ writes through the slot
+# descriptors: ``Host.__dict__["address"].__set__(host, value)``.
+(
+    _set_address,
+    _set_weight,
+    _set_priority,
+    _set_health,
+    _set_hostname,
+    _set_hash_key,
+    _set_locality,
+    _set_labels,
+    _set_key_bytes,
+    _set_hash,
+) = (
+    Host.__dict__[name].__set__
+    for name in (
+        "address",
+        "weight",
+        "priority",
+        "health",
+        "hostname",
+        "hash_key",
+        "locality",
+        "labels",
+        "_key_bytes",
+        "_hash",
+    )
+)
+
+
+def _restore(address: str, weight: int, *fields: Any) -> Host:
+    """Rebuild a pickled Host (the fields of 0.1 pickles had no priority and health)."""
+    if len(fields) == 4:
+        fields = (0, "healthy", *fields)
+    priority, health, hostname, hash_key, locality, labels = fields
     return Host(
-        address, weight, hostname=hostname, hash_key=hash_key, locality=locality, labels=labels
+        address,
+        weight,
+        priority=priority,
+        health=health,
+        hostname=hostname,
+        hash_key=hash_key,
+        locality=locality,
+        labels=labels,
     )
 
 
@@ -217,15 +285,17 @@ class Lease:
 
     Use it as a context manager (``with bl.acquire(h) as host:``); leaving
     the block releases the request.  :meth:`release` may also be called
-    directly; a lease releases at most once.
+    directly; a lease releases at most once.  *balancer* is the
+    :class:`~hashlb.BoundedLoad` that counts the request, *index* the host's
+    index in it (``-1``: nothing to release).
     """
 
-    __slots__ = ("_bl", "_index", "host")
+    __slots__ = ("_balancer", "_index", "host")
 
     host: Host | None
 
-    def __init__(self, bl: BoundedLoad, index: int, host: Host | None) -> None:
-        self._bl = bl
+    def __init__(self, balancer: BoundedLoad, index: int, host: Host | None) -> None:
+        self._balancer = balancer
         self._index = index
         #: The host chosen (``None`` for an empty host set).
         self.host = host
@@ -238,7 +308,7 @@ class Lease:
             raise uninitialised(self, "Lease") from None
         if index >= 0:
             self._index = -1
-            self._bl._release_index(index)
+            self._balancer._release_index(index)
 
     def __enter__(self) -> Host | None:
         try:

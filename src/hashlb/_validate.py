@@ -7,32 +7,44 @@ Each helper raises ``TypeError`` or ``ValueError`` (or the given
 from __future__ import annotations
 
 import builtins
+import inspect
 import itertools
 import reprlib
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .errors import ConfigError
 
 __all__ = (
+    "BOUNDED_LOAD_SIGNATURE",
     "HASH_FUNCTIONS",
+    "HEALTH_STATUSES",
+    "MAX_ATTEMPTS",
+    "MAX_PRIORITY",
     "MAX_RING_SIZE",
     "MAX_SHUFFLE_N",
+    "MAX_TABLE_SIZE",
+    "REQUIRED",
     "as_bytes",
     "as_int",
     "cap",
     "check_attempt",
+    "check_balance_factor",
     "check_hash",
+    "check_health",
     "check_int",
     "check_key_array",
     "check_normalized_weights",
     "check_ring_config",
     "check_shuffle_n",
+    "check_table_size",
     "check_uint",
     "clip",
     "is_prime",
     "object_buffer_error",
+    "renamed",
     "short",
     "str_keyed_items",
     "uninitialised",
@@ -112,6 +124,74 @@ def str_keyed_items(
         yield key, item
 
 
+class _Required:
+    """The default of a keyword-only argument that must be given (its repr says so)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+#: The default of ``BoundedLoad``'s ``hash_balance_factor``: it must be given.
+REQUIRED: object = _Required()
+
+#: ``BoundedLoad(lb, *, hash_balance_factor)``, the signature both twins show.
+BOUNDED_LOAD_SIGNATURE = inspect.Signature(
+    [
+        inspect.Parameter("lb", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("hash_balance_factor", inspect.Parameter.KEYWORD_ONLY),
+    ]
+)
+
+_FACTOR_DEPRECATED = (
+    "BoundedLoad(lb, factor) with a positional hash_balance_factor is deprecated and will "
+    "be refused in the next release; call BoundedLoad(lb, hash_balance_factor=factor)"
+)
+
+
+def renamed(old: str, new: str, stacklevel: int) -> None:
+    """Warn that the attribute *old* is a deprecated alias of *new* (``DeprecationWarning``).
+
+    *stacklevel* counts from the caller of this function (1: its caller).
+    """
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release; use {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def check_balance_factor(args: tuple[object, ...], value: object, stacklevel: int) -> int:
+    """Return ``BoundedLoad``'s ``hash_balance_factor``: an int in ``[100, 2**32 - 1]``.
+
+    *args* are the positional arguments after ``lb``: the deprecated
+    ``BoundedLoad(lb, 150)`` form, which warns (``DeprecationWarning``, at
+    *stacklevel* from here) and still works for one release.
+
+    :raises TypeError: a missing, doubled or non-int factor, or more than
+        one positional argument.
+    :raises ValueError: the factor is out of range.
+    """
+    if args:
+        if len(args) > 1:
+            raise TypeError(
+                f"BoundedLoad() takes 2 positional arguments but {1 + len(args)} were given"
+            )
+        if value is not REQUIRED:
+            raise TypeError("BoundedLoad() got multiple values for argument 'hash_balance_factor'")
+        warnings.warn(_FACTOR_DEPRECATED, DeprecationWarning, stacklevel=stacklevel + 1)
+        value = args[0]
+    elif value is REQUIRED:
+        raise TypeError(
+            "BoundedLoad() missing required keyword-only argument: 'hash_balance_factor'"
+        )
+    factor = as_int(value, "hash_balance_factor")
+    if not 100 <= factor <= _U32:
+        raise ValueError(f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}")
+    return factor
+
+
 #: Envoy validates both ring sizes to be <= 1024 * 1024 * 8.
 MAX_RING_SIZE = 8388608
 #: The accepted ``hash_function`` names (Envoy's ``XX_HASH``/``MURMUR_HASH_2``).
@@ -185,6 +265,22 @@ def is_prime(n: int) -> bool:
             return False
         d += 2
     return True
+
+
+#: The largest Maglev ``table_size`` Envoy's proto documentation allows.
+MAX_TABLE_SIZE = 5_000_011
+
+
+def check_table_size(value: object) -> int:
+    """Validate Maglev's ``table_size``: a prime in ``[2, MAX_TABLE_SIZE]`` (both twins)."""
+    value = as_int(value, "table_size")
+    if not 2 <= value <= MAX_TABLE_SIZE:
+        raise ConfigError(
+            f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {short(value)}"
+        )
+    if not is_prime(value):
+        raise ConfigError(f"The table size of maglev must be prime number (table_size={value})")
+    return value
 
 
 def _holds_objects(fmt: str) -> bool:
@@ -456,3 +552,28 @@ def clip(text: str, limit: int = 120) -> str:
     'abc...'
     """
     return text if len(text) <= limit else f"{text[: max(limit - 3, 0)]}..."
+
+
+#: Envoy's EDS ``HealthStatus`` names (``core/v3/health_check.proto``), plus
+#: ``excluded``: a host kept out of the health counts (spec-2 §14.2).
+HEALTH_STATUSES = ("unknown", "healthy", "unhealthy", "draining", "timeout", "degraded", "excluded")
+
+#: The highest EDS priority level (``LocalityLbEndpoints.priority``: ``lte: 128``).
+MAX_PRIORITY = 128
+
+#: The most attempts ``Cluster.choose_host`` makes: Envoy's retry loop is
+#: ``1 + host_selection_retry_max_attempts`` (2 by default, 6 under Istio).
+MAX_ATTEMPTS = 2**16
+
+
+def check_health(value: object, field: str) -> str:
+    """Return an EDS health name in lower case (case-insensitive, :data:`HEALTH_STATUSES`)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    name = str(value).lower()
+    if name not in HEALTH_STATUSES:
+        raise ValueError(
+            f"{field} must be one of {', '.join(HEALTH_STATUSES)} "
+            f"(case-insensitive), got {short(value)}"
+        )
+    return name

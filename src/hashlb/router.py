@@ -349,7 +349,9 @@ class Router:
             self._subsets,
             lambda hosts: factory(hosts, **self._balancer_options),
             self._allow_empty,
-            None if self._factor is None else lambda t: self._bounded_cls(t, self._factor),
+            None
+            if self._factor is None
+            else lambda t: self._bounded_cls(t, hash_balance_factor=self._factor),
             None if old is None else (old._members, old._tables, old._specs, old._bounded),
         )
         object.__setattr__(self, "_members", members)

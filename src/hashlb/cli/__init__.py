@@ -37,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"hashlb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    simulate.add_parser(sub)
-    bench.add_parser(sub)
+    for command in (simulate, bench):
+        name = command.__name__.rpartition(".")[2]
+        p = sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION)
+        command.add_arguments(p)
     return parser
 
 

@@ -49,13 +49,21 @@ from ..maglev import MAX_TABLE_SIZE
 from .output import (
     OutputSet,
     Progress,
-    check_matplotlib,
     format_table,
     require_matplotlib,
     save_figure,
 )
 
-__all__ = ("BenchResult", "add_parser", "bench_one", "envoy_hosts", "envoy_keys", "run")
+__all__ = (
+    "DESCRIPTION",
+    "HELP",
+    "BenchResult",
+    "add_arguments",
+    "bench_one",
+    "envoy_hosts",
+    "envoy_keys",
+    "run",
+)
 
 ALGORITHMS = ("ring_hash", "maglev")
 LOSSES = (1, 2, 3)
@@ -419,44 +427,29 @@ def _algorithms(text: str) -> list[str]:
     return out
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``bench`` subcommand to *sub* (from ``add_subparsers``)."""
-    p: argparse.ArgumentParser = sub.add_parser(
-        "bench",
-        help="measure balance, disruption, speed and memory per ring/table size",
-        description=(
-            "Build ring hash and Maglev tables for each host count and size, and measure "
-            "balance, disruption on host loss, build time, lookup speed and memory."
-        ),
-    )
-    p.add_argument(
-        "--hosts",
-        type=_int_list,
-        default=[10, 100, 1000],
-        metavar="N,N,...",
-        help="host counts (default: 10,100,1000)",
-    )
-    p.add_argument(
-        "--ring-sizes",
-        type=_int_list,
-        default=[1024, 65536, 1048576],
-        metavar="N,N,...",
-        help="ring hash min_ring_size values (default: 1024,65536,1048576)",
-    )
-    p.add_argument(
-        "--table-sizes",
-        type=_int_list,
-        default=[65537, 655373],
-        metavar="P,P,...",
-        help="Maglev table sizes, primes (default: 65537,655373)",
-    )
-    p.add_argument(
-        "--keys",
-        type=_int_list,
-        default=[1_000_000],
-        metavar="K",
-        help="keys hashed per configuration (default: 1000000)",
-    )
+#: The one-line help of ``hashlb bench`` and its longer description.
+HELP = "measure balance, disruption, speed and memory per ring/table size"
+DESCRIPTION = (
+    "Build ring hash and Maglev tables for each host count and size, and measure "
+    "balance, disruption on host loss, build time, lookup speed and memory."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` options to *p*, the parser :mod:`hashlb.cli` made from :data:`HELP`."""
+    for flag, default, metavar, what in (
+        ("--hosts", [10, 100, 1000], "N,N,...", "host counts"),
+        ("--ring-sizes", [1024, 65536, 1048576], "N,N,...", "ring hash min_ring_size values"),
+        ("--table-sizes", [65537, 655373], "P,P,...", "Maglev table sizes, primes"),
+        ("--keys", [1_000_000], "K", "keys hashed per configuration"),
+    ):
+        p.add_argument(
+            flag,
+            type=_int_list,
+            default=default,
+            metavar=metavar,
+            help=f"{what} (default: {','.join(map(str, default))})",
+        )
     p.add_argument(
         "--algorithms",
         type=_algorithms,
@@ -475,7 +468,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no progress on stderr and no table on stdout"
     )
     p.set_defaults(run=run)
-    return p
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -518,9 +510,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     _validate(args)
     outputs.add(args.json, "--json")
     outputs.add(args.csv, "--csv")
-    outputs.add(args.plot, "--plot", binary=True)
-    if args.plot:
-        check_matplotlib()
+    outputs.add_plot(args.plot)
     configs = [
         (a, n, s)
         for a in args.algorithms

@@ -9,21 +9,4 @@ from __future__ import annotations
 
 from ._moved import moved
 
-#: Where each name lives now.
-_MOVED = {
-    "HOST_LABEL": "hashlb.istio",
-    "Destination": "hashlb.istio",
-    "Endpoint": "hashlb.istio",
-    "HashKey": "hashlb.istio",
-    "LoadBalancer": "hashlb.istio",
-    "Mesh": "hashlb.istio",
-    "Pod": "hashlb.istio",
-    "RoutePlan": "hashlb.istio",
-    "Scenario": "hashlb.istio",
-    "load_mesh": "hashlb.istio",
-    "match_regex": "hashlb.istio",
-    "resolve_host": "hashlb.istio",
-}
-
-
-__getattr__, __dir__ = moved(__name__, _MOVED)
+__getattr__, __dir__ = moved(__name__)

@@ -175,6 +175,15 @@ class OutputSet:
         """True when an output goes to standard output (``-`` or ``/dev/stdout``)."""
         return any(o.kind == "stdout" or o.fd == 1 for o in self._outputs.values())
 
+    def add_plot(self, path: str | None, flag: str = "--plot") -> None:
+        """Register a figure output (binary) and check that matplotlib can draw it.
+
+        :raises InputError: as :meth:`add`, or matplotlib is not installed.
+        """
+        self.add(path, flag, binary=True)
+        if path is not None:
+            check_matplotlib()
+
     def add(self, path: str | None, flag: str, *, binary: bool = False) -> None:
         """Register the output of option *flag* (nothing when *path* is None).
 

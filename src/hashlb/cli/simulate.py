@@ -35,13 +35,13 @@ from .._validate import (
     cap,
 )
 from .._validate import short as _short
-from .output import OutputSet, check_matplotlib, format_table, require_matplotlib, save_figure
+from .output import OutputSet, format_table, require_matplotlib, save_figure
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
 
 if TYPE_CHECKING:
     from ..istio import Mesh, Scenario
 
-__all__ = ("SimulationResult", "add_parser", "run", "simulate")
+__all__ = ("DESCRIPTION", "HELP", "SimulationResult", "add_arguments", "run", "simulate")
 
 #: Version of the ``--json`` schema (bumped only for incompatible changes).
 SCHEMA_VERSION = 1
@@ -395,16 +395,16 @@ def _key(text: str) -> KeySpec:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``simulate`` subcommand to *sub* (from ``add_subparsers``)."""
-    p: argparse.ArgumentParser = sub.add_parser(
-        "simulate",
-        help="route requests through Istio/Kubernetes YAML as Envoy would",
-        description=(
-            "Route requests through Istio DestinationRules and VirtualServices and "
-            "Kubernetes Deployments/Pods exactly as Envoy would, and report where they went."
-        ),
-    )
+#: The one-line help of ``hashlb simulate`` and its longer description.
+HELP = "route requests through Istio/Kubernetes YAML as Envoy would"
+DESCRIPTION = (
+    "Route requests through Istio DestinationRules and VirtualServices and "
+    "Kubernetes Deployments/Pods exactly as Envoy would, and report where they went."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``simulate`` options to *p*, the parser :mod:`hashlb.cli` made from :data:`HELP`."""
     g = p.add_argument_group("mesh")
     g.add_argument(
         "-f",
@@ -477,7 +477,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     o.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
     p.set_defaults(run=run)
-    return p
 
 
 def _default_key(scenario: Scenario) -> KeySpec:
@@ -560,9 +559,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     _check_counts(args)
     outputs.add(args.json, "--json")
     outputs.add(args.decisions, "--decisions")
-    outputs.add(args.plot, "--plot", binary=True)
-    if args.plot:
-        check_matplotlib()
+    outputs.add_plot(args.plot)
     mesh = load_mesh(
         args.file,
         args.endpoints,

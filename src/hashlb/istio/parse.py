@@ -84,11 +84,17 @@ def _kind_name(doc: LDict) -> str:
     return f"{doc.get('kind')} {_short(name)}" if name else str(doc.get("kind"))
 
 
-def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
+def _field(parent: LDict, key: str, what: str, required: bool) -> object:
+    """Return ``parent[key]``, None when absent; absent and *required* is an error."""
     value = parent.get(key)
+    if value is None and required:
+        raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
+    return value
+
+
+def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
+    value = _field(parent, key, what, required)
     if value is None:
-        if required:
-            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
         return None
     if not isinstance(value, LDict):
         raise InputError(
@@ -131,10 +137,8 @@ def _mappings(
 
 
 def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str | None:
-    value = parent.get(key)
+    value = _field(parent, key, what, required)
     if value is None:
-        if required:
-            raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InputError(
@@ -432,10 +436,7 @@ class _Reader:
         spec = _map(doc, "spec", what) or LDict()
         selector = _labels(spec, "selector", what)
         ports: list[tuple[str, int, int | str]] = []
-        plist = _list(spec, "ports", what)
-        for i, p in enumerate(plist):
-            if not isinstance(p, LDict):
-                raise InputError(plist.at(i), f"{what}: each port must be a mapping")
+        for p in _mappings(spec, "ports", what, "port"):
             number = _int(p, "port", f"{what} port", 1, 65535)
             if number is None:
                 raise InputError(p.where, f"{what}: a port needs 'port'")
@@ -462,11 +463,7 @@ def _weight(r: LDict, what: str) -> int:
     value: object = raw
     if isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
         value = _decimal(raw, r.at("weight"), f"{what}: weight")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(
-            r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
-        )
-    if not 0 <= value <= MAX_WEIGHT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WEIGHT:
         raise InputError(
             r.at("weight"), f"{what}: weight must be a whole number 0..2**32-1, got {_short(raw)}"
         )
@@ -477,10 +474,7 @@ def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], .
     if pspec is None:
         return ()
     out: list[tuple[str, int]] = []
-    containers = _list(pspec, "containers", what)
-    for i, c in enumerate(containers):
-        if not isinstance(c, LDict):
-            raise InputError(containers.at(i), f"{what}: each container must be a mapping")
+    for c in _mappings(pspec, "containers", what, "container"):
         plist = _list(c, "ports", f"{what} container")
         for j, p in enumerate(plist):
             if not isinstance(p, LDict):

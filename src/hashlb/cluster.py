@@ -1,0 +1,625 @@
+"""An Envoy cluster: priority levels, host health and panic over per-priority tables.
+
+Envoy's cluster-level decision for ring hash and Maglev (spec ``envoy-lb-2.md``
+§14-15), in a plain module shared by both twins: the arithmetic is a handful
+of integer operations per configuration, and the per-request work is the
+table's own (compiled) lookup.
+
+* Hosts are grouped by :attr:`Host.priority <hashlb.Host.priority>`; levels
+  run from 0 to the highest priority given, so a gap is an empty level (§14.1).
+* Each host's EDS ``health`` folds into Envoy's coarse health (§14.2):
+  ``unknown``/``healthy`` are healthy, ``degraded`` degraded, the rest
+  unhealthy; ``draining`` and ``excluded`` are also *excluded* from the
+  health counts.
+* Per level, the health and degraded availability (integers, scaled by the
+  overprovisioning factor), the normalised total availability, the priority
+  loads, the panic flags and total panic are Envoy's (§14.4-14.5).
+* A level's table holds its healthy hosts, or all its hosts when the level is
+  in panic (§14.7): degraded hosts are never chosen outside panic.
+* A request hash picks the level by ``hash % 100 + 1`` over the cumulative
+  healthy, then degraded, loads (§14.6), then that level's table, with the
+  attempt loop of §15 (:meth:`Cluster.choose_host`).
+
+When one level takes all the healthy load, :meth:`Cluster.lookup` *is* that
+level's ``table.lookup`` (bound at build time), so the common case costs
+nothing over the table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+from ._address import canonical_address
+from ._types import Host, Table
+from ._validate import (
+    HEALTH_STATUSES,
+    MAX_ATTEMPTS,
+    as_int,
+    check_hash,
+    check_health,
+    short,
+    uninitialised,
+)
+from .errors import ConfigError
+from .versions import EnvoyProfile, profile
+
+__all__ = ("Cluster", "PriorityLevel", "panic_threshold", "priority_loads")
+
+#: EDS health -> (coarse health, excluded from the counts), spec-2 §14.2, for an Envoy
+#: that excludes DRAINING hosts (``EnvoyProfile.draining_excluded``; before, they are
+#: unhealthy and counted).
+_COARSE: Mapping[str, tuple[str, bool]] = {
+    "unknown": ("healthy", False),
+    "healthy": ("healthy", False),
+    "unhealthy": ("unhealthy", False),
+    "timeout": ("unhealthy", False),
+    "draining": ("unhealthy", True),
+    "degraded": ("degraded", False),
+    "excluded": ("unhealthy", True),
+}
+assert tuple(sorted(_COARSE)) == tuple(sorted(HEALTH_STATUSES))
+
+_BALANCERS = ("ring_hash", "maglev")
+
+
+class PriorityLevel(NamedTuple):
+    """One priority level of a :class:`Cluster` (Envoy's ``HostSet``)."""
+
+    #: The level (0 is the most preferred).
+    priority: int
+    #: Every host of the level, in the order given (EDS order).
+    hosts: tuple[Host, ...]
+    #: The hosts whose coarse health is healthy (excluded ones are not).
+    healthy: tuple[Host, ...]
+    #: The hosts whose coarse health is degraded.
+    degraded: tuple[Host, ...]
+    #: The hosts kept out of the health counts (``draining``, ``excluded``).
+    excluded: tuple[Host, ...]
+    #: Whether the level is in panic (its table then holds all its hosts).
+    in_panic: bool
+    #: The level's table: built from :attr:`healthy`, or from :attr:`hosts` in panic.
+    table: Table
+
+
+def _check_percent(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"healthy_panic_threshold must be a number, not {type(value).__name__}")
+    percent = float(value)
+    if not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
+        raise ConfigError(f"healthy_panic_threshold must be in [0, 100], got {short(value)}")
+    return percent
+
+
+def panic_threshold(percent: float) -> int:
+    """Return Envoy's integer panic threshold for a configured *percent* (spec-2 §14.5).
+
+    ``uint64(100 * (percent / 100.0))``: a truncation in double, so 29 acts as 28.
+    """
+    return min(100, int(100 * (percent / 100.0)))
+
+
+def _distribute(avail: list[int], total: int, normalized: int) -> tuple[list[int], int, int]:
+    """Envoy's ``distributeLoad``: (loads, first level with availability or -1, load left)."""
+    loads = []
+    first = -1
+    for i, a in enumerate(avail):
+        load = min(total, a * 100 // normalized)
+        loads.append(load)
+        total -= load
+        if a > 0 and first < 0:
+            first = i
+    return loads, first, total
+
+
+def priority_loads(
+    levels: Iterable[tuple[int, int, int, int]],
+    *,
+    overprovisioning_factor: int = 140,
+    healthy_panic_threshold: float = 50.0,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...]]:
+    """Return Envoy's (healthy loads, degraded loads, panic flags) for per-level counts.
+
+    Each level is ``(hosts, healthy, degraded, excluded)`` host counts (the
+    excluded hosts are among *hosts*).  The counts form of the arithmetic a
+    :class:`Cluster` runs (``weighted_priority_health`` off).
+
+    The loads sum to 100, but for one corner that Envoy has too: when every
+    level's availability rounds down to 0 (a small factor, or few available
+    hosts among many) while some level is not in panic, nothing sets the
+    loads; they stay 0 and :meth:`Cluster.choose_priority` falls back to
+    level 0, as Envoy's ``choosePriority`` does.  With the default factor and
+    a threshold of 2% or more this cannot happen.
+
+    >>> from hashlb.cluster import priority_loads
+    >>> priority_loads([(10, 2, 0, 0), (10, 2, 3, 0)])
+    ((30, 28), (0, 42), (True, False))
+    """
+    counts = [tuple(as_int(c, "levels") for c in level) for level in levels]
+    sizes = [(n, h, d, x, n - x, h, d, n - x) for n, h, d, x in counts]
+    return _loads(sizes, _check_factor(overprovisioning_factor), healthy_panic_threshold)
+
+
+def _check_factor(value: object) -> int:
+    factor = as_int(value, "overprovisioning_factor")
+    if not 0 < factor < 2**32:
+        raise ConfigError(f"overprovisioning_factor must be in [1, 2**32 - 1], got {short(value)}")
+    return factor
+
+
+def _loads(
+    sizes: list[tuple[int, int, int, int, int, int, int, int]],
+    factor: int,
+    threshold_percent: float,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...]]:
+    """The loads and panic flags of spec-2 §14.4-14.5.
+
+    *sizes* holds, per level: (hosts, healthy, degraded, excluded) counts,
+    then the count of non-excluded hosts, and the healthy, degraded and total
+    amounts of availability (counts, or weights with ``weighted_priority_health``).
+    """
+    n = len(sizes)
+    health, degraded = [], []
+    for _hosts, _h, _d, _x, counted, h_amount, d_amount, total in sizes:
+        if counted == 0:
+            health.append(0)
+            degraded.append(0)
+        else:
+            health.append(min(100, factor * h_amount // total))
+            degraded.append(min(100, factor * d_amount // total))
+    normalized = min(100, sum(health) + sum(degraded))
+    healthy_load, degraded_load = [0] * n, [0] * n
+    if normalized > 0:
+        healthy_load, first_h, left = _distribute(health, 100, normalized)
+        degraded_load, first_d, left = _distribute(degraded, left, normalized)
+        if left:
+            if first_h >= 0:
+                healthy_load[first_h] += left
+            else:
+                degraded_load[first_d] += left
+    threshold = panic_threshold(threshold_percent)
+    panic = [False] * n
+    if threshold == 0 and normalized == 0:
+        healthy_load = [0] * n
+        if n:
+            healthy_load[0] = 100
+        return tuple(healthy_load), tuple(degraded_load), tuple(panic)
+    if normalized != 100:
+        for i, (_hosts, h, d, _x, counted, *_) in enumerate(sizes):
+            h_pct = 100.0 * h / counted if counted else 0.0
+            d_pct = 100.0 * d / counted if counted else 0.0
+            panic[i] = h_pct + d_pct < threshold
+    if n and all(panic):
+        # Total panic: loads by host counts, excluded hosts included.
+        everyone = sum(s[0] for s in sizes)
+        degraded_load = [0] * n
+        if everyone == 0:
+            healthy_load = [100] + [0] * (n - 1)
+        else:
+            healthy_load = [100 * s[0] // everyone for s in sizes]
+            left = 100 - sum(healthy_load)
+            if left:
+                first = next(i for i, s in enumerate(sizes) if s[0])
+                healthy_load[first] += left
+    return tuple(healthy_load), tuple(degraded_load), tuple(panic)
+
+
+def _choose(healthy: tuple[int, ...], degraded: tuple[int, ...], hash: int) -> tuple[int, str]:
+    """Envoy's ``choosePriority``: ``hash % 100 + 1`` over cumulative healthy, then degraded."""
+    x = hash % 100 + 1
+    total = 0
+    for i, load in enumerate(healthy):
+        total += load
+        if x <= total:
+            return i, "healthy"
+    for i, load in enumerate(degraded):
+        total += load
+        if x <= total:
+            return i, "degraded"
+    return 0, "healthy"  # Envoy's fallback when the loads sum to less than 100
+
+
+def _table_factory(balancer: object) -> Callable[..., Table]:
+    if isinstance(balancer, str):
+        if balancer == "ring_hash":
+            from .ring import RingHash
+
+            return RingHash
+        if balancer == "maglev":
+            from .maglev import Maglev
+
+            return Maglev
+        raise ConfigError(
+            f"balancer must be one of {', '.join(_BALANCERS)} or a table class, "
+            f"got {short(balancer)}"
+        )
+    if not callable(balancer):
+        raise TypeError(
+            f"balancer must be 'ring_hash', 'maglev' or a table class, not {type(balancer).__name__}"
+        )
+    return balancer
+
+
+def _check_hosts(hosts: object) -> tuple[Host, ...]:
+    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Iterable):
+        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
+    out = tuple(hosts)
+    seen: dict[str, int] = {}
+    for i, h in enumerate(out):
+        if not isinstance(h, Host):
+            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
+        j = seen.setdefault(h.address, i)
+        if j != i:
+            raise ConfigError(
+                f"hosts[{i}] repeats the address {short(h.address)} of hosts[{j}]: "
+                "a cluster holds each address once, whatever its priority"
+            )
+    return out
+
+
+def _with_health(host: Host, health: str) -> Host:
+    return Host(
+        host.address,
+        host.weight,
+        priority=host.priority,
+        health=health,
+        locality=host.locality,
+        hostname=host.hostname,
+        hash_key=host.hash_key,
+        labels=host.labels,
+    )
+
+
+class Cluster:
+    """Envoy's cluster for ring hash or Maglev: priority levels, health and panic.
+
+    :param hosts: the endpoints (:class:`~hashlb.Host`), each address once;
+        their ``priority`` groups them into levels, their ``health`` decides
+        which hosts each level's table holds.
+    :param balancer: ``"ring_hash"`` (:class:`~hashlb.RingHash`), ``"maglev"``
+        (:class:`~hashlb.Maglev`), or any table class called as
+        ``balancer(hosts, **balancer_options)``.
+    :param int overprovisioning_factor: EDS ``overprovisioning_factor``, in
+        percent (default 140).
+    :param float healthy_panic_threshold: ``common_lb_config.healthy_panic_threshold``,
+        in percent (default 50; 0 disables panic).  Envoy truncates it:
+        29 acts as 28 (:func:`panic_threshold`).
+    :param bool weighted_priority_health: EDS ``weighted_priority_health``:
+        availability from host weights instead of host counts (panic still
+        counts hosts, as in Envoy).
+    :param bool locality_weighted: apply ``locality_weights`` (a balancer
+        option) inside each level, as Envoy's ``locality_weighted_lb_config``;
+        when False the locality weights are ignored.
+    :param envoy_version: the Envoy release to reproduce (``"1.28"``, or an
+        :class:`~hashlb.versions.EnvoyProfile`); ``"main"``, the default, is
+        the newest behaviour.  Here it decides whether ``draining`` hosts are
+        excluded (1.29 on) or unhealthy and counted, and whether
+        ``weighted_priority_health`` exists (1.27 on).
+    :param balancer_options: passed to every level's table
+        (``min_ring_size``, ``table_size``, ``hash_function``, ...).
+    :raises TypeError: an argument has the wrong type.
+    :raises ConfigError: a repeated address, or an option out of range.
+
+    >>> from hashlb import Cluster, Host
+    >>> hosts = [Host(f"10.0.0.{i}:80", health="unhealthy" if i < 3 else "healthy")
+    ...          for i in range(4)] + [Host("10.0.1.1:80", priority=1)]
+    >>> cluster = Cluster(hosts, balancer="maglev", table_size=7)
+    >>> cluster.priority_load, cluster.in_panic(0)
+    (((35, 65), (0, 0)), False)
+    >>> cluster.choose_priority(34), cluster.choose_priority(35)
+    ((0, 'healthy'), (1, 'healthy'))
+    """
+
+    hosts: tuple[Host, ...]
+    _levels: tuple[PriorityLevel, ...]
+    _healthy_load: tuple[int, ...]
+    _degraded_load: tuple[int, ...]
+    _config: tuple[Any, int, float, bool, bool, EnvoyProfile, dict[str, Any]]
+    _choices: tuple[tuple[int, str], ...]
+    _lookups: tuple[Callable[[int, int], Host | None], ...]
+
+    def __init__(
+        self,
+        hosts: Iterable[Host],
+        *,
+        balancer: str | Callable[..., Table] = "ring_hash",
+        overprovisioning_factor: int = 140,
+        healthy_panic_threshold: float = 50.0,
+        weighted_priority_health: bool = False,
+        locality_weighted: bool = False,
+        envoy_version: str | EnvoyProfile = "main",
+        **balancer_options: Any,
+    ) -> None:
+        if "_levels" in self.__dict__:
+            raise TypeError("Cluster is immutable; it cannot be re-initialised")
+        self._build(
+            _check_hosts(hosts),
+            balancer,
+            overprovisioning_factor,
+            healthy_panic_threshold,
+            weighted_priority_health,
+            locality_weighted,
+            profile(envoy_version),
+            balancer_options,
+            {},
+        )
+
+    def _build(
+        self,
+        hosts: tuple[Host, ...],
+        balancer: str | Callable[..., Table],
+        overprovisioning_factor: int,
+        healthy_panic_threshold: float,
+        weighted_priority_health: bool,
+        locality_weighted: bool,
+        envoy: EnvoyProfile,
+        balancer_options: dict[str, Any],
+        reuse: Mapping[tuple[Host, ...], Table],
+    ) -> None:
+        factory = _table_factory(balancer)
+        factor = _check_factor(overprovisioning_factor)
+        percent = _check_percent(healthy_panic_threshold)
+        for name, flag in (
+            ("weighted_priority_health", weighted_priority_health),
+            ("locality_weighted", locality_weighted),
+        ):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+        if weighted_priority_health and not envoy.weighted_priority_health:
+            raise ConfigError(
+                f"weighted_priority_health needs Envoy 1.27 or later (envoy_version {envoy.version})"
+            )
+        coarse_of = dict(_COARSE)
+        if not envoy.draining_excluded:
+            coarse_of["draining"] = ("unhealthy", False)
+        options = dict(balancer_options)
+        if not locality_weighted:
+            options.pop("locality_weights", None)
+        top = max((h.priority for h in hosts), default=0)
+        grouped: list[list[Host]] = [[] for _ in range(top + 1)]
+        for h in hosts:
+            grouped[h.priority].append(h)
+        sizes = []
+        parts = []
+        for members in grouped:
+            healthy, degraded, excluded = [], [], []
+            for h in members:
+                coarse, out = coarse_of[h.health]
+                if out:
+                    excluded.append(h)
+                elif coarse == "healthy":
+                    healthy.append(h)
+                elif coarse == "degraded":
+                    degraded.append(h)
+            counted = len(members) - len(excluded)
+            if weighted_priority_health:
+                amounts = (
+                    sum(h.weight for h in healthy),
+                    sum(h.weight for h in degraded),
+                    sum(h.weight for h in members) - sum(h.weight for h in excluded),
+                )
+            else:
+                amounts = (len(healthy), len(degraded), counted)
+            sizes.append(
+                (len(members), len(healthy), len(degraded), len(excluded), counted, *amounts)
+            )
+            parts.append((tuple(members), tuple(healthy), tuple(degraded), tuple(excluded)))
+        healthy_load, degraded_load, panic = _loads(sizes, factor, percent)
+        levels = []
+        cache = dict(reuse)
+        for p, ((members_t, healthy_t, degraded_t, excluded_t), in_panic) in enumerate(
+            zip(parts, panic, strict=True)
+        ):
+            source = members_t if in_panic else healthy_t
+            table = cache.get(source)
+            if table is None:
+                table = factory(list(source), **options)
+                cache[source] = table
+            levels.append(
+                PriorityLevel(p, members_t, healthy_t, degraded_t, excluded_t, in_panic, table)
+            )
+        d = self.__dict__
+        d["hosts"] = hosts
+        d["_levels"] = tuple(levels)
+        d["_healthy_load"] = healthy_load
+        d["_degraded_load"] = degraded_load
+        d["_config"] = (
+            balancer,
+            factor,
+            percent,
+            weighted_priority_health,
+            locality_weighted,
+            envoy,
+            dict(balancer_options),
+        )
+        # choosePriority depends on hash % 100 only: one answer per remainder.
+        choices = tuple(_choose(healthy_load, degraded_load, r) for r in range(100))
+        d["_choices"] = choices
+        d["_lookups"] = tuple(levels[p].table.lookup for p, _state in choices)
+        if healthy_load[0] == 100:
+            # Every hash chooses level 0: the cluster's lookup is that table's.
+            d["lookup"] = levels[0].table.lookup
+
+    # -- the per-request choice --------------------------------------------
+
+    def lookup(self, hash: int, attempt: int = 0) -> Host | None:
+        """Return the host Envoy picks for request *hash* on retry *attempt*.
+
+        The level is chosen by :meth:`choose_priority` (the same *hash* for
+        every attempt), then that level's ``table.lookup(hash, attempt)``;
+        ``None`` when that table is empty (no healthy host, not in panic).
+        """
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            lookup = self._lookups[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
+        return lookup(hash, attempt)
+
+    def choose_host(
+        self,
+        hash: int,
+        *,
+        reject: Callable[[Host], object] | None = None,
+        max_attempts: int = 1,
+    ) -> Host | None:
+        """Envoy's ``chooseHost`` loop: try attempts 0, 1, ... until *reject* accepts a host.
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param reject: ``reject(host)`` true means "select another host"
+            (Envoy's retry host predicates; ``previous_hosts`` is
+            ``reject=tried.__contains__``).  ``None`` accepts the first host.
+        :param int max_attempts: the attempts to make, ``1 + host_selection_retry_max_attempts``
+            on a retry (Envoy: 2 by default, Istio 6), in ``[1, 2**16]``.
+        :returns: the first host not rejected; a ``None`` from the table ends
+            the loop at once; when every attempt is rejected, the last
+            attempt's host (as Envoy does).
+        """
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            lookup = self._lookups[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
+        if reject is None and max_attempts == 1 and type(max_attempts) is int:
+            return lookup(hash, 0)  # a first try: Envoy's context asks for one attempt
+        attempts = as_int(max_attempts, "max_attempts")
+        if not 1 <= attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"max_attempts must be in [1, {MAX_ATTEMPTS}], got {attempts}")
+        if reject is not None and not callable(reject):
+            raise TypeError(f"reject must be callable or None, not {type(reject).__name__}")
+        host = None
+        for attempt in range(attempts):
+            host = lookup(hash, attempt)
+            if host is None or reject is None or not reject(host):
+                return host
+        return host
+
+    def choose_priority(self, hash: int) -> tuple[int, str]:
+        """Return Envoy's ``choosePriority`` for *hash*: ``(level, "healthy" | "degraded")``.
+
+        ``x = hash % 100 + 1`` walks the cumulative healthy loads, then
+        (with the same running sum) the degraded ones.  A level reached
+        through its degraded load still uses its table of healthy hosts.
+        """
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            return self._choices[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
+
+    # -- what the cluster looks like ----------------------------------------
+
+    @property
+    def priority_load(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The (healthy, degraded) load of each level, in percent; they sum to 100."""
+        self._check()
+        return self._healthy_load, self._degraded_load
+
+    @property
+    def priorities(self) -> tuple[PriorityLevel, ...]:
+        """One :class:`PriorityLevel` per level, 0 up to the highest priority given."""
+        return self._check()
+
+    def in_panic(self, priority: int) -> bool:
+        """Return whether level *priority* is in panic (its table then holds all its hosts)."""
+        levels = self._check()
+        p = as_int(priority, "priority")
+        if not 0 <= p < len(levels):
+            raise ValueError(f"priority must be in [0, {len(levels) - 1}], got {p}")
+        return levels[p].in_panic
+
+    def with_health(self, health: Mapping[str, str]) -> Cluster:
+        """Return a new cluster whose hosts at the given addresses have the given health.
+
+        :param health: ``{address: health}``; an address is matched after
+            canonicalisation (``"[::1]:80"`` and ``"[0::1]:80"`` are one).
+            The tables of levels whose hosts and panic state did not change
+            are reused.
+        :raises ConfigError: an address that is not in the cluster.
+        """
+        levels = self._check()
+        if not isinstance(health, Mapping):
+            raise TypeError(f"health must be a mapping, not {type(health).__name__}")
+        changes: dict[str, str] = {}
+        for address, status in health.items():
+            if not isinstance(address, str):
+                raise TypeError(f"health keys must be str addresses, got {short(address)}")
+            changes[canonical_address(address)] = check_health(status, f"health[{address!r}]")
+        known = {h.address for h in self.hosts}
+        for address in changes:
+            if address not in known:
+                raise ConfigError(f"with_health: no host has the address {short(address)}")
+        hosts = tuple(
+            _with_health(h, changes[h.address])
+            if changes.get(h.address, h.health) != h.health
+            else h
+            for h in self.hosts
+        )
+        reuse = {}
+        for level in levels:
+            reuse[level.hosts if level.in_panic else level.healthy] = level.table
+        out = Cluster.__new__(Cluster)
+        balancer, factor, percent, weighted, locality, envoy, options = self._config
+        out._build(hosts, balancer, factor, percent, weighted, locality, envoy, options, reuse)
+        return out
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _check(self) -> tuple[PriorityLevel, ...]:
+        try:
+            return self.__dict__["_levels"]  # type: ignore[no-any-return]
+        except KeyError:
+            raise uninitialised(self, "Cluster") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Cluster is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Cluster is immutable; cannot delete {name!r}")
+
+    def __len__(self) -> int:
+        self._check()
+        return len(self.hosts)
+
+    def __repr__(self) -> str:
+        if "_levels" not in self.__dict__:
+            return "<Cluster object (not initialised)>"
+        healthy, degraded = self.priority_load
+        panic = [lv.priority for lv in self._levels if lv.in_panic]
+        return (
+            f"<Cluster {len(self.hosts)} hosts in {len(self._levels)} priorities "
+            f"healthy_load={list(healthy)} degraded_load={list(degraded)} panic={panic}>"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        balancer, factor, percent, weighted, locality, envoy, options = self._config
+        return (
+            _restore,
+            (self.hosts, balancer, factor, percent, weighted, locality, envoy, options),
+        )
+
+
+def _restore(
+    hosts: tuple[Host, ...],
+    balancer: Any,
+    factor: int,
+    percent: float,
+    weighted: bool,
+    locality: bool,
+    envoy: EnvoyProfile,
+    options: dict[str, Any],
+) -> Cluster:
+    return Cluster(
+        hosts,
+        balancer=balancer,
+        overprovisioning_factor=factor,
+        healthy_panic_threshold=percent,
+        weighted_priority_health=weighted,
+        locality_weighted=locality,
+        envoy_version=envoy,
+        **options,
+    )
