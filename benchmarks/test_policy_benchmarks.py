@@ -103,7 +103,7 @@ def test_policy_source_ip_prebuilt(benchmark, impl: Implementation) -> None:  # 
 
 @pytest.mark.benchmark(group="policy source ip prebuilt x100")
 def test_policy_source_ip_xff_2_hops_21_headers(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
-    policy = impl.HashPolicy(impl.SourceIP(2))
+    policy = impl.HashPolicy(impl.SourceIP(xff_num_trusted_hops=2))
     benchmark(_repeat(policy.hash, impl.Request(headers=XFF, remote_address="10.0.0.3:4000")))
 
 
@@ -119,3 +119,15 @@ def test_policy_four_methods_prebuilt(benchmark, impl: Implementation) -> None: 
         impl.Header("x-user"), impl.Cookie("session"), impl.SourceIP(), impl.QueryParameter("user")
     )
     benchmark(_repeat(policy.hash, impl.Request.from_asgi(SCOPE)))
+
+
+@pytest.mark.benchmark(group="policy evaluate x100")
+def test_policy_evaluate_header_prebuilt(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    policy = impl.HashPolicy(impl.Header("x-user"))
+    benchmark(_repeat(policy.evaluate, impl.Request.from_asgi(SCOPE)))
+
+
+@pytest.mark.benchmark(group="policy evaluate x100")
+def test_policy_evaluate_generated_cookie(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    policy = impl.HashPolicy(impl.Cookie("session", ttl=3600, path="/"))
+    benchmark(_repeat(policy.evaluate, impl.Request.from_asgi(SCOPE)))

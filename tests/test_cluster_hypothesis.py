@@ -107,12 +107,15 @@ def test_an_unhealthy_host_moves_its_own_keys(
             assert after_host == before_host
 
 
-@given(cluster_hosts(), uint64, st.integers(1, 8), st.data())
+@given(
+    cluster_hosts(), uint64, st.integers(1, 8), st.data(), st.sampled_from(["RingHash", "Maglev"])
+)
 def test_choose_host_never_returns_a_rejected_host_while_another_remains(
-    impl: Implementation, hosts: list, h: int, attempts: int, data: st.DataObject
+    impl: Implementation, hosts: list, h: int, attempts: int, data: st.DataObject, balancer: str
 ) -> None:
     """The first attempt whose host is not rejected wins; all rejected gives the last one."""
-    cluster = Cluster(hosts, balancer=impl.RingHash, min_ring_size=8)
+    options = {"table_size": 13} if balancer == "Maglev" else {"min_ring_size": 8}
+    cluster = Cluster(hosts, balancer=getattr(impl, balancer), **options)
     addresses = sorted({x.address for x in hosts})
     rejected = set(data.draw(st.lists(st.sampled_from(addresses), unique=True))) if hosts else set()
     got = cluster.choose_host(
@@ -125,3 +128,7 @@ def test_choose_host_never_returns_a_rejected_host_while_another_remains(
         assert got is next(x for x in walk if x.address not in rejected)
     else:
         assert got is walk[-1]
+    table = cluster.priorities[cluster.choose_priority(h)[0]].table
+    assert got is table.choose_host(
+        h, reject=lambda host: host.address in rejected, max_attempts=attempts
+    )

@@ -238,7 +238,7 @@ def test_configuration_messages_are_bounded(P: ModuleType) -> None:
         lambda: P.Cookie("s", ttl=0, path=";" * 1_000_000),
         lambda: P.Cookie("s", ttl=0, attributes=[("a" * 1_000_000 + "=", "")]),
         lambda: P.Cookie("s", ttl=0, attributes=[Everything()]),
-        lambda: P.SourceIP(10**5000),
+        lambda: P.SourceIP(xff_num_trusted_hops=10**5000),
         lambda: P.Header("x", regex_rewrite=("(" * 100_000, "")),
         lambda: P.Header("x", regex_rewrite=("a", "\\q" * 1_000_000)),
         lambda: P.Header("x", regex_rewrite=("a", "\\9" + "x" * 1_000_000)),
@@ -458,7 +458,7 @@ def test_non_text_names_and_values_are_ignored(P: ModuleType, name: Any) -> None
         P.Header(":authority"),
         P.Cookie("s", ttl=0),
         P.SourceIP(),
-        P.SourceIP(1),
+        P.SourceIP(xff_num_trusted_hops=1),
         P.QueryParameter("u"),
         P.Header("x-user", regex_rewrite=("a", "b")),
     )
@@ -533,7 +533,7 @@ def test_every_input_path_follows_the_rule(P: ModuleType) -> None:
     )
     assert P.Cookie("s").hash(c) == alice
     assert P.QueryParameter("u").hash(c) == alice
-    assert P.SourceIP(2).client_ip(c) == "203.0.113.9"
+    assert P.SourceIP(xff_num_trusted_hops=2).client_ip(c) == "203.0.113.9"
     assert P.SourceIP().client_ip(c) == "10.0.0.2"
 
 

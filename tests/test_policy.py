@@ -466,38 +466,42 @@ def test_source_ip_trusted_hops(P: ModuleType) -> None:
     """With N trusted hops the N-th address from the right of XFF is the client."""
     r = _xff(P, "203.0.113.9, 198.51.100.7,10.0.0.1")
     assert P.SourceIP().client_ip(r) == "10.0.0.2"
-    assert P.SourceIP(1).client_ip(r) == "10.0.0.1"
-    assert P.SourceIP(2).client_ip(r) == "198.51.100.7"
-    assert P.SourceIP(3).client_ip(r) == "203.0.113.9"
-    assert P.SourceIP(3).hash(r) == xx("203.0.113.9")
+    assert P.SourceIP(xff_num_trusted_hops=1).client_ip(r) == "10.0.0.1"
+    assert P.SourceIP(xff_num_trusted_hops=2).client_ip(r) == "198.51.100.7"
+    assert P.SourceIP(xff_num_trusted_hops=3).client_ip(r) == "203.0.113.9"
+    assert P.SourceIP(xff_num_trusted_hops=3).hash(r) == xx("203.0.113.9")
     # fewer entries than hops: the connection's address, as Envoy's docs say
-    assert P.SourceIP(4).client_ip(r) == "10.0.0.2"
-    assert P.SourceIP(2**32 - 1).client_ip(r) == "10.0.0.2"
+    assert P.SourceIP(xff_num_trusted_hops=4).client_ip(r) == "10.0.0.2"
+    assert P.SourceIP(xff_num_trusted_hops=2**32 - 1).client_ip(r) == "10.0.0.2"
 
 
 def test_source_ip_xff_joined_and_trimmed(P: ModuleType) -> None:
     """Several XFF headers are joined with ","; entries are whitespace-trimmed."""
     r = _xff(P, "203.0.113.9", " 2001:DB8::7\t")
-    assert P.SourceIP(1).client_ip(r) == "2001:db8::7"
-    assert P.SourceIP(2).client_ip(r) == "203.0.113.9"
+    assert P.SourceIP(xff_num_trusted_hops=1).client_ip(r) == "2001:db8::7"
+    assert P.SourceIP(xff_num_trusted_hops=2).client_ip(r) == "203.0.113.9"
     # IPv4-mapped stays IPv6 in XFF (parsed with v6only)
-    assert P.SourceIP(1).client_ip(_xff(P, "::ffff:1.2.3.4")) == "::ffff:1.2.3.4"
+    assert (
+        P.SourceIP(xff_num_trusted_hops=1).client_ip(_xff(P, "::ffff:1.2.3.4")) == "::ffff:1.2.3.4"
+    )
 
 
 @pytest.mark.parametrize("xff", ["not-an-ip", "1.2.3.4:80", "1.2.3.4,", "", "[::1]", "1.2.3.4, ,"])
 def test_source_ip_malformed_xff_falls_back(P: ModuleType, xff: str) -> None:
     """An unusable XFF entry falls back to the connection address, like Envoy."""
-    assert P.SourceIP(1).client_ip(_xff(P, xff)) == "10.0.0.2"
-    assert P.SourceIP(1).client_ip(_xff(P, xff, remote="")) is None
-    assert P.SourceIP(1).hash(_xff(P, xff, remote="")) is None
+    assert P.SourceIP(xff_num_trusted_hops=1).client_ip(_xff(P, xff)) == "10.0.0.2"
+    assert P.SourceIP(xff_num_trusted_hops=1).client_ip(_xff(P, xff, remote="")) is None
+    assert P.SourceIP(xff_num_trusted_hops=1).hash(_xff(P, xff, remote="")) is None
 
 
 def test_source_ip_use_remote_address_false(P: ModuleType) -> None:
     """use_remote_address=False (Envoy's default) skips N and takes the next from the right."""
     r = _xff(P, "203.0.113.9, 198.51.100.7")
     assert P.SourceIP(use_remote_address=False).client_ip(r) == "198.51.100.7"
-    assert P.SourceIP(1, use_remote_address=False).client_ip(r) == "203.0.113.9"
-    assert P.SourceIP(2, use_remote_address=False).client_ip(r) == "10.0.0.2"
+    assert (
+        P.SourceIP(xff_num_trusted_hops=1, use_remote_address=False).client_ip(r) == "203.0.113.9"
+    )
+    assert P.SourceIP(xff_num_trusted_hops=2, use_remote_address=False).client_ip(r) == "10.0.0.2"
     assert P.SourceIP(use_remote_address=False).client_ip(P.Request(remote_address="1.1.1.1")) == (
         "1.1.1.1"
     )
@@ -509,7 +513,7 @@ def test_source_ip_use_remote_address_false(P: ModuleType) -> None:
 def test_source_ip_bad_hops(P: ModuleType, hops: Any, exc: type[Exception]) -> None:
     """xff_num_trusted_hops must be an int in [0, 2**32)."""
     with pytest.raises(exc, match="xff_num_trusted_hops"):
-        P.SourceIP(hops)
+        P.SourceIP(xff_num_trusted_hops=hops)
 
 
 # ------------------------------------------------------------------ query parameter
@@ -590,7 +594,12 @@ def test_from_asgi_minimal_scopes(P: ModuleType) -> None:
     assert P.Header(":path").hash(r) == xx("/é?q=1")
     r = P.Request.from_asgi({"headers": ((b"x", b"1"),), "server": ("/tmp/s.sock", None)})
     assert P.Header("x").hash(r) == xx("1")
-    assert P.HashPolicy(P.Header(":path"), P.SourceIP(1)).hash(P.Request.from_asgi({})) is None
+    assert (
+        P.HashPolicy(P.Header(":path"), P.SourceIP(xff_num_trusted_hops=1)).hash(
+            P.Request.from_asgi({})
+        )
+        is None
+    )
     r = P.Request.from_asgi({"headers": iter([(b"x", b"1")])})
     assert P.Header("x").hash(r) == xx("1")
     with pytest.raises(TypeError, match="scope"):
@@ -647,7 +656,15 @@ def test_request_get_all(P: ModuleType) -> None:
 def test_request_attributes(P: ModuleType) -> None:
     """The constructor's arguments are kept as given."""
     hs = [(b"a", b"1")]
-    r = P.Request(hs, "/p", "1.2.3.4:5", ("5.6.7.8", 9), "GET", "h", "https")
+    r = P.Request(
+        headers=hs,
+        path="/p",
+        remote_address="1.2.3.4:5",
+        local_address=("5.6.7.8", 9),
+        method="GET",
+        authority="h",
+        scheme="https",
+    )
     assert r.headers is hs
     assert (r.path, r.remote_address, r.local_address) == ("/p", "1.2.3.4:5", ("5.6.7.8", 9))
     assert (r.method, r.authority, r.scheme) == ("GET", "h", "https")
@@ -682,22 +699,22 @@ def test_request_data_never_raises(P: ModuleType) -> None:
         P.Header("x", regex_rewrite=(".", "-")),
         P.Cookie("s", ttl=1),
         P.Cookie("\u00e9"),
-        P.SourceIP(1),
-        P.SourceIP(2),
+        P.SourceIP(xff_num_trusted_hops=1),
+        P.SourceIP(xff_num_trusted_hops=2),
         P.QueryParameter("q"),
     )
     for remote in (None, "\udc80:1", b"\xff", ("\ud800", "x"), ("1.2.3.4", -1), 3.5, ()):
         r = P.Request(
-            headers, path="/\ud800?q=\udcff", remote_address=remote, local_address=b"\x00"
+            headers=headers, path="/\ud800?q=\udcff", remote_address=remote, local_address=b"\x00"
         )
         assert isinstance(policy.hash(r), int)
         result = policy.evaluate(r)
         assert isinstance(result.hash, int)
     want_x = P.Header("x").hash(
-        P.Request([("x", "\udcff\ud800"), (b"x", b"\xff\xfe"), ("x", "list-pair")])
+        P.Request(headers=[("x", "\udcff\ud800"), (b"x", b"\xff\xfe"), ("x", "list-pair")])
     )
-    assert P.Header("x").hash(P.Request(headers)) == want_x
-    assert P.Header("x").hash(P.Request([("x", "\ud800")])) == xx(b"\xed\xa0\x80")
+    assert P.Header("x").hash(P.Request(headers=headers)) == want_x
+    assert P.Header("x").hash(P.Request(headers=[("x", "\ud800")])) == xx(b"\xed\xa0\x80")
 
 
 def test_request_type_checked(P: ModuleType) -> None:
@@ -753,7 +770,10 @@ def test_methods_are_values(P: ModuleType) -> None:
     assert P.Header("X-User") == P.Header("x-user")
     assert P.Header("x") != P.Header("x", terminal=True)
     assert P.Cookie("s", ttl=timedelta(seconds=5)) == P.Cookie("s", ttl=5)
-    assert len({P.SourceIP(), P.SourceIP(0), P.SourceIP(1)}) == 2
+    assert (
+        len({P.SourceIP(), P.SourceIP(xff_num_trusted_hops=0), P.SourceIP(xff_num_trusted_hops=1)})
+        == 2
+    )
     assert P.HashPolicy(P.Header("x")) == P.HashPolicy(P.Header("x"))
     assert hash(P.HashPolicy(P.Header("x"))) == hash(P.HashPolicy(P.Header("x")))
     assert repr(P.Header("x", regex_rewrite=("a", "b"))) == (
@@ -766,10 +786,10 @@ def test_methods_are_values(P: ModuleType) -> None:
     with pytest.raises(AttributeError):
         P.Header("x").name = "y"  # type: ignore[misc]
     assert P.Header("x").name == "x"
-    assert P.SourceIP(2, use_remote_address=False).xff_num_trusted_hops == 2
-    assert P.SourceIP(2, use_remote_address=False).use_remote_address is False
-    assert P.Cookie("s", 1, "/", {"a": "b"}).attributes == (("a", "b"),)
-    assert P.Cookie("s", 1, "/").path == "/"
+    assert P.SourceIP(xff_num_trusted_hops=2, use_remote_address=False).xff_num_trusted_hops == 2
+    assert P.SourceIP(xff_num_trusted_hops=2, use_remote_address=False).use_remote_address is False
+    assert P.Cookie("s", ttl=1, path="/", attributes={"a": "b"}).attributes == (("a", "b"),)
+    assert P.Cookie("s", ttl=1, path="/").path == "/"
     assert P.QueryParameter("q", terminal=True).terminal is True
 
 
@@ -788,3 +808,17 @@ def test_init_cannot_run_twice(P: ModuleType) -> None:
         with pytest.raises(TypeError, match="immutable"):
             obj.__init__(*args)
     assert objects[0][0].name == "x"
+
+
+def test_uninitialised_methods_raise_even_without_the_data(P: ModuleType) -> None:
+    """An uninitialised method raises TypeError on every twin, whether or not the
+    request holds what it reads (a QueryParameter on a request without a path)."""
+    empty = P.Request()
+    for cls in (P.Header, P.Cookie, P.SourceIP, P.QueryParameter):
+        method = cls.__new__(cls)
+        with pytest.raises(TypeError, match="is not initialised"):
+            method.hash(empty)
+        with pytest.raises(TypeError, match="is not initialised"):
+            P.HashPolicy(method).hash(empty)
+        with pytest.raises(TypeError, match="is not initialised"):
+            method.terminal  # noqa: B018

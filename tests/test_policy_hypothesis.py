@@ -61,8 +61,8 @@ def _methods(tag: str) -> tuple[Any, ...]:
         P.Cookie("s", ttl=60, path="/", attributes={"Secure": ""}),
         P.Cookie("c", ttl=0, terminal=True),
         P.SourceIP(),
-        P.SourceIP(1),
-        P.SourceIP(3, terminal=True),
+        P.SourceIP(xff_num_trusted_hops=1),
+        P.SourceIP(xff_num_trusted_hops=3, terminal=True),
         P.SourceIP(use_remote_address=False),
         P.QueryParameter("u"),
         P.QueryParameter("s", terminal=True),
@@ -216,8 +216,8 @@ def test_header_order_never_changes_the_hash(
     methods = [m for m in _methods(impl.tag) if type(m).__name__ in ("Header", "QueryParameter")]
     methods.append(P.SourceIP())
     policy = P.HashPolicy(*methods)
-    a = P.Request(pairs, path="/?u=1", remote_address="10.0.0.1:2")
-    b = P.Request(shuffled, path="/?u=1", remote_address="10.0.0.1:2")
+    a = P.Request(headers=pairs, path="/?u=1", remote_address="10.0.0.1:2")
+    b = P.Request(headers=shuffled, path="/?u=1", remote_address="10.0.0.1:2")
     assert policy.hash(a) == policy.hash(b)
     for m in methods:
         assert m.hash(a) == m.hash(b)
@@ -244,7 +244,7 @@ def _reference_cookie(headers: list[str], name: str) -> str | None:
 def test_cookie_parser_matches_model(impl: Implementation, headers: list[str], name: str) -> None:
     """The cookie parser agrees with a simple reference model on random cookie strings."""
     P = _module(impl)
-    r = P.Request([("cookie", h) for h in headers])
+    r = P.Request(headers=[("cookie", h) for h in headers])
     value = _reference_cookie(headers, name)
     expected = xxhash.xxh64_intdigest(value.encode()) if value else None
     assert P.Cookie(name).hash(r) == expected
@@ -271,7 +271,10 @@ def test_chain_rule(
     P = _module(impl)
     methods = [_methods(impl.tag)[i] for i in picks]
     r = P.Request(
-        [*headers, ("x-forwarded-for", xff)], path=path, remote_address=remote, local_address=local
+        headers=[*headers, ("x-forwarded-for", xff)],
+        path=path,
+        remote_address=remote,
+        local_address=local,
     )
     h: int | None = None
     cookies: list[str] = []
@@ -316,11 +319,11 @@ def test_source_ip_matches_model(impl: Implementation, xff: str, hops: int, remo
     """SourceIP(N) takes the N-th XFF entry from the right when it is an IP, else the peer."""
     hypothesis.assume("%" not in xff)
     P = _module(impl)
-    r = P.Request([("x-forwarded-for", xff)], remote_address=remote)
+    r = P.Request(headers=[("x-forwarded-for", xff)], remote_address=remote)
     peer = P.SourceIP().client_ip(r)
     expected = (_reference_xff(xff, hops) if hops else None) or peer
-    assert P.SourceIP(hops).client_ip(r) == expected
-    assert P.SourceIP(hops).hash(r) == (
+    assert P.SourceIP(xff_num_trusted_hops=hops).client_ip(r) == expected
+    assert P.SourceIP(xff_num_trusted_hops=hops).hash(r) == (
         None if expected is None else xxhash.xxh64_intdigest(expected.encode())
     )
 
@@ -360,11 +363,13 @@ def test_addresses_agree_across_twins(remote: Any, local: Any, xff: str, hops: i
     """libc inet_pton/inet_ntop in C and the socket module in Python give the same text."""
     out = []
     for P in (_module(C), _module(PY)):
-        r = P.Request([("x-forwarded-for", xff)], remote_address=remote, local_address=local)
+        r = P.Request(
+            headers=[("x-forwarded-for", xff)], remote_address=remote, local_address=local
+        )
         out.append(
             (
-                P.SourceIP(hops).client_ip(r),
-                P.SourceIP(hops, use_remote_address=False).client_ip(r),
+                P.SourceIP(xff_num_trusted_hops=hops).client_ip(r),
+                P.SourceIP(xff_num_trusted_hops=hops, use_remote_address=False).client_ip(r),
                 P.Cookie("s", ttl=0).evaluate(r).set_cookie,
             )
         )
@@ -462,7 +467,7 @@ def _configure(tag: str, kind: int, a: Any, b: Any, c: Any) -> Any:
     elif kind == 5:
         obj = P.QueryParameter(a, terminal=b)
     elif kind == 6:
-        obj = P.SourceIP(a, use_remote_address=b)
+        obj = P.SourceIP(xff_num_trusted_hops=a, use_remote_address=b)
     elif kind == 7:
         obj = P.HashPolicy(a)
     else:

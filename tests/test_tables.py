@@ -258,3 +258,52 @@ def test_bad_hash_batches(table_cls: Any) -> None:
         lb.lookup_many(b"12345678")
     with pytest.raises(TypeError, match=r"^hashes"):
         lb.lookup_many("123")
+
+
+# ---- Envoy's host-selection retry loop: choose_host ---------------------------------------
+
+
+def test_choose_host_first_try_is_lookup(table_cls: Any) -> None:
+    """With the defaults, choose_host(hash) is lookup(hash); the retry walk is lookup(hash, k)."""
+    lb = _table(table_cls)
+    for h in (0, 1, 12345, 2**63, M64):
+        assert lb.choose_host(h) is lb.lookup(h)
+        assert lb.choose_host(h, max_attempts=5) is lb.lookup(h)
+        tried = {lb.lookup(h)}
+        walk = [lb.lookup(h, k) for k in range(6)]
+        expected = next((x for x in walk if x not in tried), walk[-1])
+        assert lb.choose_host(h, reject=tried.__contains__, max_attempts=6) is expected
+        assert lb.choose_host(h, reject=lambda host: True, max_attempts=4) is walk[3]
+
+
+def test_choose_host_empty_bad_arguments_and_reject_errors(table_cls: Any) -> None:
+    """An empty table gives None; bad arguments raise before *reject* runs; its errors propagate."""
+    empty = table_cls([])
+    calls: list[Any] = []
+    assert empty.choose_host(7) is None
+    assert empty.choose_host(7, reject=calls.append, max_attempts=3) is None and calls == []
+    lb = _table(table_cls)
+    for bad, err, match in (
+        ({"max_attempts": 0}, ValueError, r"max_attempts must be in \[1, 65536\], got 0"),
+        ({"max_attempts": 65537}, ValueError, r"max_attempts must be in \[1, 65536\]"),
+        ({"max_attempts": True}, TypeError, "max_attempts must be an int, not bool"),
+        ({"max_attempts": 1.0}, TypeError, "max_attempts must be an int, not float"),
+        ({"reject": 3}, TypeError, "reject must be callable or None, not int"),
+    ):
+        with pytest.raises(err, match=match):
+            lb.choose_host(1, **bad)
+    with pytest.raises(ValueError, match="hash"):
+        lb.choose_host(-1)
+    with pytest.raises(TypeError, match="hash"):
+        lb.choose_host("1")
+    with pytest.raises(TypeError):
+        lb.choose_host(1, 2)  # the options are keyword-only
+
+    def boom(host: Host) -> bool:
+        raise RuntimeError("predicate failed")
+
+    with pytest.raises(RuntimeError, match="predicate failed"):
+        lb.choose_host(1, reject=boom, max_attempts=2)
+    blank = table_cls.__new__(table_cls)
+    with pytest.raises(TypeError, match="not initialised"):
+        blank.choose_host(1)

@@ -1,43 +1,35 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """HTTP hash policies, compiled: the hot paths of ``_policy_py.py`` in C.
 
-Header lookup scans the request's header list in place (bytes compared
-ASCII-case-insensitively, ``str`` read as its cached UTF-8), cookie and
-query parsing and X-Forwarded-For / IP parsing (libc ``inet_pton`` and
-``inet_ntop``, which the pure twin reaches through :mod:`socket`) run on
-char buffers.  Cold paths (configuration checks, regex rewrites, generated
-cookies, WSGI parsing) come from ``_policy_config``, which the pure twin
-imports too, so both twins agree by construction there.  Keep names, signatures and docstrings identical to
+The hash methods read a :class:`Request` of ``_request_c`` C-to-C (its
+attributes, scanners and address parsers are declared in
+``_request_c.pxd``); cookie and query parsing run on char buffers.  Cold
+paths (configuration checks, regex rewrites, generated cookies) come from
+``_policy_config``, which the pure twin imports too, so both twins agree by
+construction there.  Keep names, signatures and docstrings identical to
 ``_policy_py.py`` (``tests/test_parity.py`` checks them).
 """
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Check, PyByteArray_GET_SIZE
-from cpython.bytes cimport (
-    PyBytes_AS_STRING,
-    PyBytes_Check,
-    PyBytes_CheckExact,
-    PyBytes_FromStringAndSize,
-    PyBytes_GET_SIZE,
-)
-from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem
-from cpython.exc cimport PyErr_Clear
-from cpython.list cimport PyList_Check, PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.ref cimport PyObject
-from cpython.tuple cimport PyTuple_Check, PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport (
-    PyUnicode_AsEncodedString,
-    PyUnicode_Check,
-    PyUnicode_DATA,
-    PyUnicode_GET_LENGTH,
-)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.list cimport PyList_CheckExact
 from libc.stdint cimport uint64_t
-from libc.string cimport memchr, memcmp, memcpy, strlen
+from libc.string cimport memchr, memcmp
 
-from hashlb._cpython cimport PyUnicode_AsUTF8AndSize_or_null, PyUnicode_IS_COMPACT_ASCII
 from hashlb._kernels cimport hlb_xxh64
-
-from collections.abc import Mapping
+from hashlb._request_c cimport (
+    Request,
+    _as_bytes,
+    _connection_ip,
+    _next_named,
+    _pseudo_index,
+    _scan,
+    _text,
+    _xff_ip,
+)
 
 from hashlb import _policy_config as _cfg
+from hashlb import _request_config as _rcfg
+from hashlb._deprecation import positional_options as _positional_options
 from hashlb._validate import uninitialised as _uninitialised
 
 __all__ = (
@@ -49,13 +41,7 @@ __all__ = (
     "Request",
     "SourceIP",
 )
-
-
-cdef extern from "<arpa/inet.h>" nogil:
-    int inet_pton(int af, const char *src, void *dst)
-    const char *inet_ntop(int af, const void *src, char *dst, unsigned int size)
-    int AF_INET
-    int AF_INET6
+globals()["Request"] = Request  # re-exported: hashlb.policy.Request
 
 
 cdef object _check_name = _cfg._check_name
@@ -68,559 +54,16 @@ cdef object _check_hops = _cfg._check_hops
 cdef object _check_use_remote = _cfg._check_use_remote
 cdef object _compile_rewrite = _cfg._compile_rewrite
 cdef object _generate_cookie = _cfg._generate_cookie
-cdef object _header_list = _cfg._header_list
-cdef object _asgi_headers = _cfg._asgi_headers
-cdef object _items = _cfg._items
-cdef object _from_wsgi = _cfg.request_from_wsgi
-cdef object _Mapping = Mapping
-
-cdef str _K_HEADERS = "headers"
-cdef str _K_RAW_PATH = "raw_path"
-cdef str _K_PATH = "path"
-cdef str _K_QUERY = "query_string"
-cdef str _K_CLIENT = "client"
-cdef str _K_SERVER = "server"
-cdef str _K_METHOD = "method"
-cdef str _K_SCHEME = "scheme"
-cdef bytes _B_COOKIE = b"cookie"
-cdef bytes _B_XFF = b"x-forwarded-for"
-cdef bytes _B_HOST = b"host"
-cdef bytes _B_AUTHORITY = b":authority"
-cdef bytes _B_PATH = b":path"
-
-# ---------------------------------------------------------------- text views
-
-
-cdef inline object _text(object v, const char **ptr, Py_ssize_t *n):
-    """Point at the bytes of request text; return an object keeping them alive, or None.
-
-    ``bytes`` is read in place (``bytearray`` copied), ``str`` as its UTF-8 (an
-    ASCII ``str`` in place; lone surrogates encoded with ``surrogatepass``,
-    like the pure twin).  Subclasses are read by their value through the C
-    API, which calls none of their methods.  Anything else is not text: None.
-    """
-    if PyBytes_Check(v):
-        ptr[0] = PyBytes_AS_STRING(v)
-        n[0] = PyBytes_GET_SIZE(v)
-        return v
-    if PyUnicode_Check(v):
-        if PyUnicode_IS_COMPACT_ASCII(v):
-            ptr[0] = <const char *>PyUnicode_DATA(v)
-            n[0] = PyUnicode_GET_LENGTH(v)
-            return v
-        ptr[0] = PyUnicode_AsUTF8AndSize_or_null(v, n)
-        if ptr[0] != NULL:
-            return v
-        PyErr_Clear()
-        b = PyUnicode_AsEncodedString(v, b"utf-8", b"surrogatepass")
-        ptr[0] = PyBytes_AS_STRING(b)
-        n[0] = PyBytes_GET_SIZE(b)
-        return b
-    if PyByteArray_Check(v):
-        # copied: a bytearray could be resized while a header list is scanned
-        b = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(v), PyByteArray_GET_SIZE(v))
-        ptr[0] = PyBytes_AS_STRING(b)
-        n[0] = PyBytes_GET_SIZE(b)
-        return b
-    return None
-
-
-cdef inline bytes _as_bytes(object v):
-    """Return request text as a bytes object (copying str/bytearray), or None."""
-    cdef const char *p
-    cdef Py_ssize_t n
-    if PyBytes_CheckExact(v):
-        return <bytes>v
-    holder = _text(v, &p, &n)
-    if holder is None:
-        return None
-    return PyBytes_FromStringAndSize(p, n)
-
-
-cdef inline bint _name_eq(const char *p, Py_ssize_t n, const char *lname, Py_ssize_t ln) noexcept:
-    """ASCII-case-insensitive equality against an already lower-case name."""
-    cdef Py_ssize_t i
-    cdef unsigned char c
-    if n != ln:
-        return False
-    if memcmp(p, lname, <size_t>n) == 0:
-        return True
-    for i in range(n):
-        c = <unsigned char>p[i]
-        if 65 <= c <= 90:
-            c += 32
-        if c != <unsigned char>lname[i]:
-            return False
-    return True
-
-
-cdef inline bint _pair(object item, PyObject **name, PyObject **value) noexcept:
-    """Point at the name and value of a header entry; False when it is not a pair.
-
-    A pair is a 2-item tuple or list, subclasses read by their items (no
-    method of theirs is called), as in the pure twin's ``_pair``.
-    """
-    if PyTuple_Check(item):
-        if PyTuple_GET_SIZE(item) == 2:
-            name[0] = PyTuple_GET_ITEM(item, 0)
-            value[0] = PyTuple_GET_ITEM(item, 1)
-            return True
-    elif PyList_Check(item):
-        if PyList_GET_SIZE(item) == 2:
-            name[0] = PyList_GET_ITEM(item, 0)
-            value[0] = PyList_GET_ITEM(item, 1)
-            return True
-    return False
-
-
-cdef list _scan(object headers, const char *lname, Py_ssize_t ln):
-    """Return every value (as bytes) of header *lname* in a list/tuple of pairs."""
-    cdef list out = []
-    cdef Py_ssize_t i = 0
-    cdef PyObject *pn
-    cdef PyObject *pv
-    cdef const char *p = NULL
-    cdef Py_ssize_t n = 0
-    cdef object item, name, value, holder
-    cdef bint is_list = PyList_Check(headers)
-    while True:
-        if is_list:
-            if i >= PyList_GET_SIZE(headers):
-                break
-            item = <object>PyList_GET_ITEM(headers, i)
-        else:
-            if i >= PyTuple_GET_SIZE(headers):
-                break
-            item = <object>PyTuple_GET_ITEM(headers, i)
-        i += 1
-        if not _pair(item, &pn, &pv):
-            continue
-        name = <object>pn
-        value = <object>pv
-        holder = _text(name, &p, &n)
-        if holder is None or not _name_eq(p, n, lname, ln):
-            continue
-        value = _as_bytes(value)
-        if value is not None:
-            out.append(value)
-    return out
-
-
-# ---------------------------------------------------------------- addresses
-
-
-cdef inline bint _valid_port(const char *p, Py_ssize_t n) noexcept:
-    cdef Py_ssize_t i
-    cdef long v = 0
-    if n <= 0 or n > 5:
-        return False
-    for i in range(n):
-        if not (48 <= <unsigned char>p[i] <= 57):
-            return False
-        v = v * 10 + (p[i] - 48)
-    return v <= 65535
-
-
-cdef inline bint _zone_char(unsigned char c) noexcept:
-    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95 or c == 46 or c == 45
-
-
-cdef object _parse_ip(const char *p, Py_ssize_t n, bint unwrap):
-    """C version of the pure twin's ``_parse_ip``: canonical IP text (bytes) or None."""
-    cdef Py_ssize_t i, pct = -1, zl = 0
-    cdef char buf[64]
-    cdef char out[64]
-    cdef unsigned char addr[16]
-    cdef bytes res
-    if n <= 0 or n > 120:
-        return None
-    for i in range(n):
-        if <unsigned char>p[i] >= 128:
-            return None
-        if p[i] == 37 and pct < 0:  # '%'
-            pct = i
-    if pct >= 0:
-        zl = n - pct - 1
-        if zl <= 0 or zl > 64:
-            return None
-        for i in range(pct + 1, n):
-            if not _zone_char(<unsigned char>p[i]):
-                return None
-        n = pct
-    if n > 45 or memchr(p, 0, <size_t>n) != NULL:
-        return None
-    memcpy(buf, p, <size_t>n)
-    buf[n] = 0
-    if pct < 0 and inet_pton(AF_INET, buf, addr) == 1:
-        # glibc accepts only the canonical dotted quad (no leading zeros, four
-        # parts), which is exactly what inet_ntop would write back
-        return PyBytes_FromStringAndSize(p, n)
-    if inet_pton(AF_INET6, buf, addr) != 1:
-        return None
-    if unwrap and addr[10] == 0xFF and addr[11] == 0xFF:
-        for i in range(10):
-            if addr[i]:
-                break
-        else:
-            inet_ntop(AF_INET, addr + 12, out, 64)
-            return PyBytes_FromStringAndSize(out, <Py_ssize_t>strlen(out))
-    inet_ntop(AF_INET6, addr, out, 64)
-    res = PyBytes_FromStringAndSize(out, <Py_ssize_t>strlen(out))
-    if pct >= 0:
-        res += b"%" + PyBytes_FromStringAndSize(p + pct + 1, zl)
-    return res
-
-
-cdef object _connection_ip(object address):
-    """C version of ``_connection_ip``: the canonical IP of a connection address, or None."""
-    cdef const char *p
-    cdef Py_ssize_t n, i, colons = 0, close = -1, colon = -1
-    if address is None:
-        return None
-    if PyTuple_Check(address) or PyList_Check(address):
-        # read by value (no __len__/__getitem__ of a subclass), as the pure twin's _items
-        if PyTuple_Check(address):
-            if PyTuple_GET_SIZE(address) < 1:
-                return None
-            host = <object>PyTuple_GET_ITEM(address, 0)
-        else:
-            if PyList_GET_SIZE(address) < 1:
-                return None
-            host = <object>PyList_GET_ITEM(address, 0)
-        holder = _text(host, &p, &n)
-        if holder is None:
-            return None
-        if n >= 2 and p[0] == 91 and p[n - 1] == 93:  # "[...]"
-            p += 1
-            n -= 2
-        if n == 0:
-            return None
-        return _parse_ip(p, n, True)
-    holder = _text(address, &p, &n)
-    if holder is None or n == 0:
-        return None
-    if p[0] == 91:  # '['
-        for i in range(n):
-            if p[i] == 93:
-                close = i
-                break
-        if close < 0:
-            return None
-        if close + 1 < n and not (p[close + 1] == 58 and _valid_port(p + close + 2, n - close - 2)):
-            return None
-        if close == 1:
-            return None
-        return _parse_ip(p + 1, close - 1, True)
-    for i in range(n):
-        if p[i] == 58:
-            colons += 1
-            colon = i
-    if colons == 1:
-        if not _valid_port(p + colon + 1, n - colon - 1) or colon == 0:
-            return None
-        return _parse_ip(p, colon, True)
-    return _parse_ip(p, n, True)
-
-
-cdef object _xff_ip(list values, unsigned long long skip):
-    """C version of ``_xff_ip`` (Envoy's getLastAddressFromXFF)."""
-    cdef const char *p
-    cdef Py_ssize_t n, comma
-    cdef unsigned long long k
-    if not values:
-        return None
-    xff = values[0] if len(values) == 1 else b",".join(values)
-    p = PyBytes_AS_STRING(xff)
-    n = PyBytes_GET_SIZE(xff)
-    for k in range(skip):
-        comma = n - 1
-        while comma >= 0 and p[comma] != 44:
-            comma -= 1
-        if comma < 0:
-            return None
-        n = comma
-    comma = n - 1
-    while comma >= 0 and p[comma] != 44:
-        comma -= 1
-    if comma >= 0 and comma + 1 < n:
-        p += comma + 1
-        n -= comma + 1
-    while n > 0 and _space(<unsigned char>p[0]):
-        p += 1
-        n -= 1
-    while n > 0 and _space(<unsigned char>p[n - 1]):
-        n -= 1
-    return _parse_ip(p, n, False)
-
-
-cdef inline bint _space(unsigned char c) noexcept:
-    return c == 32 or (9 <= c <= 13)
-
-
-# ---------------------------------------------------------------- Request
-
-
-cdef class Request:
-    """Request(headers=None, path=None, remote_address=None, local_address=None, method=None, authority=None, scheme=None)\n--\n\nThe parts of an HTTP request that hash policies read.
-
-    Nothing is copied or decoded up front: a list of header pairs is kept as
-    given and scanned on demand, so building a request costs almost nothing.
-
-    :param headers: a mapping (values may be lists for repeated headers), a
-        list of ``(name, value)`` pairs (repeated names allowed), or raw
-        ``(bytes, bytes)`` pairs as ASGI gives them.  Names match
-        ASCII-case-insensitively; ``str`` is read as UTF-8.  Text is
-        ``str``, ``bytes`` or ``bytearray``, a subclass read by its value
-        (none of its methods is called); a pair is a 2-item tuple or list.
-        Entries that are not pairs of text are ignored.
-    :param path: the ``:path`` (``"/p?q=1"``), not percent-decoded.
-    :param remote_address: the peer: ``"10.0.0.7:51234"``,
-        ``"[2001:db8::1]:443"``, a bare IP, or a ``(host, port)`` tuple.
-    :param local_address: the address the request arrived on, same forms.
-    :param method: ``:method``.
-    :param authority: ``:authority``; if None, the ``host`` header is used.
-    :param scheme: ``:scheme``.
-    :raises TypeError: *headers* is neither a mapping nor an iterable.
-
-    Pseudo-headers (``:path``, ``:authority``, ``:method``, ``:scheme``) are
-    read by :class:`Header` from these arguments, or from a pair of that name
-    in *headers* when the argument is None.
-
-    >>> r = Request(headers=[(b"x-user", b"alice")], path="/a?b=1")
-    >>> HashPolicy(Header("X-User")).hash(r)  # xxh64("alice")
-    8332761332120969289
-    """
-
-    cdef object _headers
-    cdef object _path
-    cdef object _query
-    cdef object _remote
-    cdef object _local
-    cdef object _method
-    cdef object _authority
-    cdef object _scheme
-
-    cdef int _check_ready(self) except -1:
-        if self._headers is None:  # __init__ / from_asgi never leave it None
-            raise _uninitialised(self, "Request")
-        return 0
-
-    def __init__(self, headers=None, path=None, remote_address=None, local_address=None,
-                 method=None, authority=None, scheme=None):
-        if self._headers is not None:
-            raise TypeError("Request is immutable; __init__ cannot run twice")
-        if PyList_CheckExact(headers) or PyTuple_CheckExact(headers):
-            self._headers = headers
-        else:
-            self._headers = _header_list(headers)
-        self._path = path
-        self._query = None
-        self._remote = remote_address
-        self._local = local_address
-        self._method = method
-        self._authority = authority
-        self._scheme = scheme
-
-    @classmethod
-    def from_asgi(cls, scope):
-        """Return the request of an ASGI ``http`` or ``websocket`` *scope*.
-
-        The header list is referenced, not copied or decoded.  ``:path`` is
-        ``raw_path`` (else ``path``) plus ``?`` and ``query_string``; the
-        remote and local addresses are ``client`` and ``server``.
-
-        :param scope: the ASGI connection scope.
-        :raises TypeError: *scope* is not a mapping.
-
-        >>> scope = {"type": "http", "headers": [(b"x-user", b"alice")],
-        ...          "path": "/", "query_string": b"", "client": ("10.0.0.7", 51234)}
-        >>> HashPolicy(SourceIP()).hash(Request.from_asgi(scope))  # xxh64("10.0.0.7")
-        3728003503708587973
-        """
-        cdef Request self
-        cdef PyObject *o
-        if PyDict_CheckExact(scope):
-            self = Request.__new__(Request) if cls is Request else Request.__new__(cls)
-            o = PyDict_GetItem(scope, _K_HEADERS)
-            headers = None if o == NULL else <object>o
-            o = PyDict_GetItem(scope, _K_RAW_PATH)
-            path = None if o == NULL else <object>o
-            if not (PyBytes_Check(path) or PyByteArray_Check(path)):
-                o = PyDict_GetItem(scope, _K_PATH)
-                path = None if o == NULL else <object>o
-            o = PyDict_GetItem(scope, _K_QUERY)
-            self._query = None if o == NULL else <object>o
-            o = PyDict_GetItem(scope, _K_CLIENT)
-            self._remote = None if o == NULL else <object>o
-            o = PyDict_GetItem(scope, _K_SERVER)
-            self._local = None if o == NULL else <object>o
-            o = PyDict_GetItem(scope, _K_METHOD)
-            self._method = None if o == NULL else <object>o
-            o = PyDict_GetItem(scope, _K_SCHEME)
-            self._scheme = None if o == NULL else <object>o
-        elif isinstance(scope, _Mapping):
-            self = Request.__new__(cls)
-            get = scope.get
-            headers = get("headers")
-            path = get("raw_path")
-            if not (PyBytes_Check(path) or PyByteArray_Check(path)):
-                path = get("path")
-            self._query = get("query_string")
-            self._remote = get("client")
-            self._local = get("server")
-            self._method = get("method")
-            self._scheme = get("scheme")
-        else:
-            raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
-        if not (PyList_CheckExact(headers) or PyTuple_CheckExact(headers)):
-            headers = _asgi_headers(headers)
-        self._headers = headers
-        self._path = path
-        self._authority = None
-        if path is None or self._query is None:
-            self._query = None
-        else:
-            self._query = _as_bytes(self._query)  # request text only: None otherwise
-            if not self._query:
-                self._query = None
-        return self
-
-    @classmethod
-    def from_wsgi(cls, environ):
-        """Return the request described by a WSGI *environ*.
-
-        Headers come from the ``HTTP_*`` keys plus ``CONTENT_TYPE`` and
-        ``CONTENT_LENGTH`` (``_`` becomes ``-``), values encoded back to the
-        bytes they were (WSGI strings are latin-1).  ``:path`` is
-        ``RAW_URI`` or ``REQUEST_URI`` when the server provides them (the
-        raw request target, as Envoy sees it), else ``SCRIPT_NAME`` +
-        ``PATH_INFO`` (which servers percent-decode) + ``?QUERY_STRING``.
-        The remote address is ``REMOTE_ADDR``/``REMOTE_PORT``; the local one
-        ``SERVER_ADDR`` (else ``SERVER_NAME``) and ``SERVER_PORT``.
-
-        :param environ: the WSGI environment.
-        :raises TypeError: *environ* is not a mapping.
-
-        >>> env = {"HTTP_X_USER": "alice", "PATH_INFO": "/", "REMOTE_ADDR": "10.0.0.7"}
-        >>> HashPolicy(Header("x-user")).hash(Request.from_wsgi(env))  # xxh64("alice")
-        8332761332120969289
-        """
-        return _from_wsgi(cls, environ)
-
-    @property
-    def headers(self):
-        """The header pairs, as given (a mapping is turned into a list of pairs)."""
-        self._check_ready()
-        return self._headers
-
-    @property
-    def path(self):
-        """``:path`` as given (str or bytes), or None."""
-        self._check_ready()
-        return self._full_path()
-
-    @property
-    def remote_address(self):
-        """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
-        self._check_ready()
-        return self._remote
-
-    @property
-    def local_address(self):
-        """The local address as given (text or a ``(host, port)`` tuple), or None."""
-        self._check_ready()
-        return self._local
-
-    @property
-    def method(self):
-        """``:method`` as given, or None."""
-        self._check_ready()
-        return self._method
-
-    @property
-    def authority(self):
-        """``:authority`` as given, or None (then the ``host`` header stands in)."""
-        self._check_ready()
-        return self._authority
-
-    @property
-    def scheme(self):
-        """``:scheme`` as given, or None."""
-        self._check_ready()
-        return self._scheme
-
-    def get_all(self, name):
-        """Return every value of header *name* as bytes, in request order.
-
-        *name* matches ASCII-case-insensitively.  A pseudo-header
-        (``:path``, ``:authority``, ``:method``, ``:scheme``) gives the
-        matching argument; ``:authority`` falls back to the ``host`` header.
-
-        :param name: the header name.
-
-        >>> Request(headers={"Accept": ["a", "b"]}).get_all("accept")
-        [b'a', b'b']
-        """
-        self._check_ready()
-        raw = _as_bytes(name)
-        if raw is None:
-            raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
-        return self._values(raw.lower())
-
-    cdef object _full_path(self):
-        """``:path``: ASGI's path and query string are joined on first use."""
-        cdef object p, q
-        if self._query is not None:
-            p = _as_bytes(self._path)
-            q = _as_bytes(self._query)
-            if p is not None and q is not None and b"?" not in p:
-                self._path = p + b"?" + q
-            self._query = None
-        return self._path
-
-    cdef object _pseudo(self, int which):
-        if which == 0:
-            return self._full_path()
-        if which == 1:
-            return self._authority
-        if which == 2:
-            return self._method
-        return self._scheme
-
-    cdef list _values(self, bytes lname):
-        """Every value of the lower-case header *lname* (pseudo-headers included)."""
-        cdef int which = _pseudo_index(lname)
-        cdef list out
-        if which >= 0:
-            attr = self._pseudo(which)
-            if attr is not None:
-                b = _as_bytes(attr)
-                return [] if b is None else [b]
-        out = _scan(self._headers, PyBytes_AS_STRING(lname), PyBytes_GET_SIZE(lname))
-        if not out and which == 1:
-            out = _scan(self._headers, PyBytes_AS_STRING(_B_HOST), 4)
-        return out
-
-
-cdef int _pseudo_index(bytes lname):
-    if PyBytes_GET_SIZE(lname) == 0 or PyBytes_AS_STRING(lname)[0] != 58:
-        return -1
-    if lname == _B_PATH:
-        return 0
-    if lname == _B_AUTHORITY:
-        return 1
-    if lname == b":method":
-        return 2
-    if lname == b":scheme":
-        return 3
-    return -1
-
+cdef object _items = _rcfg._items
 
 # ---------------------------------------------------------------- results
 
 
 cdef class HashResult:
-    """HashResult(hash, set_cookies=())\n--\n\nWhat :meth:`HashPolicy.evaluate` returns: the hash and the cookies to set.
+    """HashResult(hash, set_cookies=())
+--
+
+What :meth:`HashPolicy.evaluate` returns: the hash and the cookies to set.
 
     :param hash: the 64-bit request hash, or None (Envoy then picks randomly).
     :param set_cookies: ``Set-Cookie`` header values generated by
@@ -708,6 +151,27 @@ cdef class _Method:
     cdef int _not_ready(self, str cls) except -1:
         raise _uninitialised(self, cls)
 
+    cdef int _check(self) except -1:
+        # Each method class tests the attribute its __init__ sets first.
+        raise _uninitialised(self, "_Method")
+
+    @property
+    def terminal(self):
+        """Whether the policy stops here once a hash exists."""
+        self._check()
+        return self._terminal
+
+    def hash(self, request):
+        """Return this method's hash of *request*, or None.
+
+        :param Request request: the request.
+        :raises TypeError: *request* is not a :class:`Request`.
+        """
+        cdef uint64_t v = 0
+        if self._eval(_check_request(request), &v, None):
+            return v
+        return None
+
     def _key(self):
         raise NotImplementedError
 
@@ -720,15 +184,11 @@ cdef class _Method:
         return hash((type(self).__name__, self._key()))
 
 
-cdef inline object _result(_Method m, Request req):
-    cdef uint64_t v = 0
-    if m._eval(req, &v, None):
-        return v
-    return None
-
-
 cdef class Header(_Method):
-    """Header(name, *, regex_rewrite=None, terminal=False)\n--\n\nHash every value of a request header (Envoy ``hash_policy.header``).
+    """Header(name, *, regex_rewrite=None, terminal=False)
+--
+
+Hash every value of a request header (Envoy ``hash_policy.header``).
 
     The values are optionally rewritten, sorted bytewise and hashed as a
     seed chain (spec §8.2); one value gives ``xxh64(value)``, a present but
@@ -768,71 +228,39 @@ cdef class Header(_Method):
         self._terminal = _check_terminal(terminal)
         self._which = _pseudo_index(self._lname)
 
+    cdef int _check(self) except -1:
+        if self._lname is None:
+            self._not_ready("Header")
+        return 0
+
     @property
     def name(self):
         """The header name as configured."""
-        self._lname is not None or self._not_ready("Header")
+        self._check()
         return self._name
 
     @property
     def regex_rewrite(self):
         """The ``(pattern, substitution)`` rewrite, or None."""
-        self._lname is not None or self._not_ready("Header")
+        self._check()
         return self._regex_rewrite
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._lname is not None or self._not_ready("Header")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef const char *lname
         cdef Py_ssize_t ln, i = 0, n = 0, n1 = 0, count = 0
         cdef const char *p = NULL
         cdef const char *p1 = NULL
-        cdef PyObject *pn
-        cdef PyObject *pv
-        cdef object headers, item, name, value, holder, first = None
-        cdef list values
-        cdef uint64_t h
-        cdef bint is_list
+        cdef object headers, value, holder, first = None
         if self._which >= 0 or self._rewrite is not None:
             return self._eval_slow(req, out)
         lname = PyBytes_AS_STRING(self._lname)
         ln = PyBytes_GET_SIZE(self._lname)
         headers = req._headers
-        is_list = PyList_CheckExact(headers)
         # Fast path: scan in place, hash a single value without copying it.
         while True:
-            if is_list:
-                if i >= PyList_GET_SIZE(headers):
-                    break
-                item = <object>PyList_GET_ITEM(headers, i)
-            else:
-                if i >= PyTuple_GET_SIZE(headers):
-                    break
-                item = <object>PyTuple_GET_ITEM(headers, i)
-            i += 1
-            if not _pair(item, &pn, &pv):
-                continue
-            name = <object>pn
-            value = <object>pv
-            if PyBytes_CheckExact(name):
-                if not _name_eq(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), lname, ln):
-                    continue
-            else:
-                holder = _text(name, &p, &n)
-                if holder is None or not _name_eq(p, n, lname, ln):
-                    continue
+            value = _next_named(headers, PyList_CheckExact(headers), &i, lname, ln)
+            if i < 0:
+                break
             holder = _text(value, &p, &n)
             if holder is None:
                 continue
@@ -870,7 +298,7 @@ cdef class Header(_Method):
         return 1
 
     def _key(self):
-        self._lname is not None or self._not_ready("Header")
+        self._check()
         return (self._lname, self._regex_rewrite, self._terminal)
 
     def __repr__(self):
@@ -881,7 +309,10 @@ cdef class Header(_Method):
 
 
 cdef class Cookie(_Method):
-    """Cookie(name, ttl=None, path=None, attributes=None, *, terminal=False)\n--\n\nHash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
+    """Cookie(name, *, ttl=None, path=None, attributes=None, terminal=False)
+--
+
+Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
 
     The ``cookie`` headers are parsed as Envoy parses them (spec §8.3): split
     on ``;``, the name runs from the first non-space to the first ``=``, the
@@ -904,6 +335,9 @@ cdef class Cookie(_Method):
         go into a ``Set-Cookie`` header.
     :raises TypeError: an argument has the wrong type.
 
+    *ttl*, *path* and *attributes* are keyword-only; passing them by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> Cookie("session").hash(Request(headers={"cookie": 'a=1; session="foo"'}))
     3728699739546630719
     """
@@ -914,9 +348,17 @@ cdef class Cookie(_Method):
     cdef object _path
     cdef tuple _attributes
 
-    def __init__(self, name, ttl=None, path=None, attributes=None, *, terminal=False):
+    def __init__(self, name, *args, ttl=None, path=None, attributes=None, terminal=False):
         if self._raw is not None:
             raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        if args:
+            ttl, path, attributes = _positional_options(
+                "Cookie",
+                "name, ",
+                args,
+                (("ttl", ttl, None), ("path", path, None), ("attributes", attributes, None)),
+                1,
+            )
         name, raw = _check_cookie_name(name)
         self._raw = raw
         self._name = name
@@ -925,43 +367,34 @@ cdef class Cookie(_Method):
         self._attributes = _check_attributes(attributes)
         self._terminal = _check_terminal(terminal)
 
+    cdef int _check(self) except -1:
+        if self._raw is None:
+            self._not_ready("Cookie")
+        return 0
+
     @property
     def name(self):
         """The cookie name."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._name
 
     @property
     def ttl(self):
         """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._ttl
 
     @property
     def path(self):
         """The ``Path`` of generated cookies, or None."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._path
 
     @property
     def attributes(self):
         """Extra ``(name, value)`` attributes of generated cookies."""
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return self._attributes
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._raw is not None or self._not_ready("Cookie")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     def evaluate(self, request):
         """Return the hash and the ``Set-Cookie`` to send, if one was generated.
@@ -972,7 +405,7 @@ cdef class Cookie(_Method):
         cdef list cookies = []
         cdef uint64_t v = 0
         request = _check_request(request)
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         if self._eval(<Request>request, &v, cookies):
             return HashResult(v, tuple(cookies))
         return HashResult(None, tuple(cookies))
@@ -988,7 +421,7 @@ cdef class Cookie(_Method):
         >>> Cookie("s", ttl=60, path="/").set_cookie_value("00ff")
         's="00ff"; Max-Age=60; Path=/; HttpOnly'
         """
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         out = [f'{self._name}="{value}"']
         if self._ttl:
             out.append(f"; Max-Age={self._ttl}")
@@ -1012,7 +445,7 @@ cdef class Cookie(_Method):
             self._not_ready("Cookie")
         name = PyBytes_AS_STRING(self._raw)
         nl = PyBytes_GET_SIZE(self._raw)
-        headers = _scan(req._headers, PyBytes_AS_STRING(_B_COOKIE), 6)
+        headers = _scan(req._headers, b"cookie", 6)
         for header in headers:
             p = PyBytes_AS_STRING(header)
             n = PyBytes_GET_SIZE(header)
@@ -1055,7 +488,7 @@ cdef class Cookie(_Method):
         return 1
 
     def _key(self):
-        self._raw is not None or self._not_ready("Cookie")
+        self._check()
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
 
     def __repr__(self):
@@ -1068,7 +501,10 @@ cdef class Cookie(_Method):
 
 
 cdef class SourceIP(_Method):
-    """SourceIP(xff_num_trusted_hops=0, *, use_remote_address=True, terminal=False)\n--\n\nHash the client's IP address, without the port (``connection_properties.source_ip``).
+    """SourceIP(*, xff_num_trusted_hops=0, use_remote_address=True, terminal=False)
+--
+
+Hash the client's IP address, without the port (``connection_properties.source_ip``).
 
     The address is the one Envoy's connection manager settles on (spec §8.4)
     and is hashed as text: IPv4 as a dotted quad, IPv6 compressed as
@@ -1091,6 +527,9 @@ cdef class SourceIP(_Method):
     :raises ConfigError: a negative or too large *xff_num_trusted_hops*.
     :raises TypeError: an argument has the wrong type.
 
+    The arguments are keyword-only; passing *xff_num_trusted_hops* by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> SourceIP().hash(Request(remote_address="[::1]:443"))  # xxh64("::1")
     6441869463509800047
     """
@@ -1098,39 +537,34 @@ cdef class SourceIP(_Method):
     cdef unsigned long long _hops
     cdef bint _use_remote
 
-    def __init__(self, xff_num_trusted_hops=0, *, use_remote_address=True, terminal=False):
+    def __init__(self, *args, xff_num_trusted_hops=0, use_remote_address=True, terminal=False):
         if self._ready:
             raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        if args:
+            (xff_num_trusted_hops,) = _positional_options(
+                "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 1
+            )
         self._hops = _check_hops(xff_num_trusted_hops)
         self._use_remote = _check_use_remote(use_remote_address)
         self._terminal = _check_terminal(terminal)
         self._ready = True
 
+    cdef int _check(self) except -1:
+        if not self._ready:
+            self._not_ready("SourceIP")
+        return 0
+
     @property
     def xff_num_trusted_hops(self):
         """How many ``X-Forwarded-For`` hops are trusted."""
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         return self._hops
 
     @property
     def use_remote_address(self):
         """Envoy's HCM ``use_remote_address`` setting being modelled."""
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         return self._use_remote
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._ready or self._not_ready("SourceIP")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     def client_ip(self, request):
         """Return the client IP text that is hashed, or None.
@@ -1140,19 +574,19 @@ cdef class SourceIP(_Method):
 
         >>> r = Request(headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1"},
         ...             remote_address="10.0.0.2:5000")
-        >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
-        ('203.0.113.9', '10.0.0.1', '10.0.0.2')
+        >>> [SourceIP(xff_num_trusted_hops=n).client_ip(r) for n in (2, 1, 0)]
+        ['203.0.113.9', '10.0.0.1', '10.0.0.2']
         """
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         ip = self._ip(_check_request(request))
         return None if ip is None else ip.decode("utf-8", "surrogateescape")
 
     cdef object _ip(self, Request req):
         ip = None
         if not self._use_remote:
-            ip = _xff_ip(_scan(req._headers, PyBytes_AS_STRING(_B_XFF), 15), self._hops)
+            ip = _xff_ip(_scan(req._headers, b"x-forwarded-for", 15), self._hops)
         elif self._hops:
-            ip = _xff_ip(_scan(req._headers, PyBytes_AS_STRING(_B_XFF), 15), self._hops - 1)
+            ip = _xff_ip(_scan(req._headers, b"x-forwarded-for", 15), self._hops - 1)
         if ip is None:
             ip = _connection_ip(req._remote)
         return ip
@@ -1168,20 +602,23 @@ cdef class SourceIP(_Method):
         return 1
 
     def _key(self):
-        self._ready or self._not_ready("SourceIP")
+        self._check()
         return (self._hops, self._use_remote, self._terminal)
 
     def __repr__(self):
         if not self._ready:
             return "<SourceIP object (not initialised)>"
         return (
-            f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
+            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
         )
 
 
 cdef class QueryParameter(_Method):
-    """QueryParameter(name, *, terminal=False)\n--\n\nHash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
+    """QueryParameter(name, *, terminal=False)
+--
+
+Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
 
     The query string (after the first ``?``) is split on ``&`` and each
     piece at its first ``=``; the first exact, case-sensitive name match
@@ -1208,25 +645,16 @@ cdef class QueryParameter(_Method):
         self._name = name
         self._terminal = _check_terminal(terminal)
 
+    cdef int _check(self) except -1:
+        if self._raw is None:
+            self._not_ready("QueryParameter")
+        return 0
+
     @property
     def name(self):
         """The parameter name."""
-        self._raw is not None or self._not_ready("QueryParameter")
+        self._check()
         return self._name
-
-    @property
-    def terminal(self):
-        """Whether the policy stops here once a hash exists."""
-        self._raw is not None or self._not_ready("QueryParameter")
-        return self._terminal
-
-    def hash(self, request):
-        """Return this method's hash of *request*, or None.
-
-        :param Request request: the request.
-        :raises TypeError: *request* is not a :class:`Request`.
-        """
-        return _result(self, _check_request(request))
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef const char *p
@@ -1240,7 +668,7 @@ cdef class QueryParameter(_Method):
         nl = PyBytes_GET_SIZE(self._raw)
         path = req._full_path()
         if path is None:
-            values = _scan(req._headers, PyBytes_AS_STRING(_B_PATH), 5)
+            values = _scan(req._headers, b":path", 5)
             if not values:
                 return 0
             path = values[0]
@@ -1269,7 +697,7 @@ cdef class QueryParameter(_Method):
         return 0
 
     def _key(self):
-        self._raw is not None or self._not_ready("QueryParameter")
+        self._check()
         return (self._name, self._terminal)
 
     def __repr__(self):
@@ -1282,7 +710,10 @@ cdef class QueryParameter(_Method):
 
 
 cdef class HashPolicy:
-    """HashPolicy(*policies, seed=0)\n--\n\nAn ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
+    """HashPolicy(*policies, seed=0)
+--
+
+An ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
 
     Methods are evaluated in order.  The first hash becomes the result; each
     later one is folded in as ``rotl1(result) ^ hash``.  After a method with

@@ -2,10 +2,10 @@
 
 A :class:`HashPolicy` is an ordered list of hash methods (:class:`Header`,
 :class:`Cookie`, :class:`SourceIP`, :class:`QueryParameter`); evaluated on a
-:class:`Request` it gives the hash Envoy's router would compute, or None
-(spec §8).  Keep names, signatures and docstrings identical to the compiled
-twin.  The cold paths (configuration checks, the ``regex_rewrite`` engine,
-generated cookies, header containers, WSGI parsing) live in
+:class:`~hashlb.request.Request` (``_request_py``) it gives the hash Envoy's
+router would compute, or None (spec §8).  Keep names, signatures and
+docstrings identical to the compiled twin.  The cold paths (configuration
+checks, the ``regex_rewrite`` engine, generated cookies) live in
 ``_policy_config``, which both twins import.
 """
 
@@ -16,6 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 import xxhash
+
+from ._deprecation import keyword_signature, positional_options
 
 # NOTE: the ``X as X`` imports are explicit re-exports: names that router.py,
 # istio/parse.py and the tests import from this twin.
@@ -32,7 +34,6 @@ from ._policy_config import (
     REGEX_ENGINE_VAR as REGEX_ENGINE_VAR,
 )
 from ._policy_config import (
-    _asgi_headers,
     _check_attributes,
     _check_cookie_name,
     _check_header_text,
@@ -43,15 +44,6 @@ from ._policy_config import (
     _check_use_remote,
     _compile_rewrite,
     _generate_cookie,
-    _header_list,
-    _items,
-    _list_item,
-    _list_len,
-    _parse_ip,
-    _split_host_port,
-    _to_bytes,
-    _tuple_item,
-    _tuple_len,
 )
 from ._policy_config import (
     _check_config_name as _check_config_name,
@@ -68,8 +60,16 @@ from ._policy_config import (
 from ._policy_config import (
     _regex_engine as _regex_engine,
 )
-from ._policy_config import request_from_wsgi as _request_from_wsgi
-from ._validate import uninitialised
+from ._request_config import _items
+from ._request_py import (
+    _NAMED_BASES,
+    _READY_SLOT,
+    _connection_ip,
+    _raise_uninitialised,
+    _uninit,
+    _xff_ip,
+)
+from ._request_py import Request as Request
 
 __all__ = (
     "Cookie",
@@ -83,325 +83,6 @@ __all__ = (
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _xxh64 = xxhash.xxh64_intdigest
-_PSEUDO = {b":path": 0, b":authority": 1, b":method": 2, b":scheme": 3}
-
-#: What a header name or value may be: text (UTF-8) or bytes.
-Text = str | bytes | bytearray
-#: An address: ``"ip:port"`` / ``"[ip6]:port"`` text, or a ``(host, port)`` tuple.
-Address = str | bytes | tuple[Any, ...] | None
-#: What ``Request(headers=...)`` accepts.
-Headers = Mapping[Any, Any] | Iterable[Any] | None
-
-
-# ---------------------------------------------------------------- helpers
-#
-# The request-data rule (what is read as text, and how a subclass is read by
-# its value) is stated once, in ``_policy_config``, with the readers both
-# twins share; these are the pure twin's own hot-path readers.
-
-
-def _pair(item: object) -> tuple[Any, Any] | None:
-    """Return ``(name, value)`` of a header entry: a 2-item tuple or list, else None."""
-    v: Any = item
-    t = type(v)
-    if t is tuple or t is list:
-        return (v[0], v[1]) if len(v) == 2 else None
-    if issubclass(t, tuple):
-        return (_tuple_item(v, 0), _tuple_item(v, 1)) if _tuple_len(v) == 2 else None
-    if issubclass(t, list):
-        return (_list_item(v, 0), _list_item(v, 1)) if _list_len(v) == 2 else None
-    return None
-
-
-def _name_matches(name: object, lname: bytes) -> bool:
-    """Return True if header *name* equals the lower-case *lname*, ASCII case-insensitively."""
-    b = _to_bytes(name)
-    return b is not None and len(b) == len(lname) and b.lower() == lname
-
-
-def _host_of(address: object) -> bytes | None:
-    """Return the host part of an address (text or tuple), or None."""
-    items = _items(address)
-    if items is not None:
-        if len(items) < 1:
-            return None
-        host = _to_bytes(items[0])
-        if host is not None and host[:1] == b"[" and host[-1:] == b"]":
-            host = host[1:-1]
-        return host
-    text = _to_bytes(address)
-    if not text:
-        return None
-    split = _split_host_port(text)
-    return None if split is None else split[0]
-
-
-def _connection_ip(address: object) -> bytes | None:
-    """Return the canonical IP (no port) of a connection address, or None."""
-    host = _host_of(address)
-    return None if not host else _parse_ip(host, True)
-
-
-def _xff_ip(values: list[bytes], skip: int) -> bytes | None:
-    """Return the address *skip* entries from the right of X-Forwarded-For.
-
-    This is Envoy's ``Utility::getLastAddressFromXFF``: the header values are
-    joined with ``,`` (Envoy coalesces the inline header), the last *skip*
-    entries are dropped, the last remaining one is trimmed and parsed.
-    """
-    if not values:
-        return None
-    xff = b",".join(values)
-    for _ in range(skip):
-        comma = xff.rfind(b",")
-        if comma < 0:
-            return None
-        xff = xff[:comma]
-    comma = xff.rfind(b",")
-    if comma >= 0 and comma + 1 < len(xff):
-        xff = xff[comma + 1 :]
-    return _parse_ip(xff.strip(), False)
-
-
-# ---------------------------------------------------------------- Request
-
-
-class Request:
-    """The parts of an HTTP request that hash policies read.
-
-    Nothing is copied or decoded up front: a list of header pairs is kept as
-    given and scanned on demand, so building a request costs almost nothing.
-
-    :param headers: a mapping (values may be lists for repeated headers), a
-        list of ``(name, value)`` pairs (repeated names allowed), or raw
-        ``(bytes, bytes)`` pairs as ASGI gives them.  Names match
-        ASCII-case-insensitively; ``str`` is read as UTF-8.  Text is
-        ``str``, ``bytes`` or ``bytearray``, a subclass read by its value
-        (none of its methods is called); a pair is a 2-item tuple or list.
-        Entries that are not pairs of text are ignored.
-    :param path: the ``:path`` (``"/p?q=1"``), not percent-decoded.
-    :param remote_address: the peer: ``"10.0.0.7:51234"``,
-        ``"[2001:db8::1]:443"``, a bare IP, or a ``(host, port)`` tuple.
-    :param local_address: the address the request arrived on, same forms.
-    :param method: ``:method``.
-    :param authority: ``:authority``; if None, the ``host`` header is used.
-    :param scheme: ``:scheme``.
-    :raises TypeError: *headers* is neither a mapping nor an iterable.
-
-    Pseudo-headers (``:path``, ``:authority``, ``:method``, ``:scheme``) are
-    read by :class:`Header` from these arguments, or from a pair of that name
-    in *headers* when the argument is None.
-
-    >>> r = Request(headers=[(b"x-user", b"alice")], path="/a?b=1")
-    >>> HashPolicy(Header("X-User")).hash(r)  # xxh64("alice")
-    8332761332120969289
-    """
-
-    __slots__ = ("_authority", "_headers", "_local", "_method", "_path", "_remote", "_scheme")
-
-    def __init__(
-        self,
-        headers: Headers = None,
-        path: Text | None = None,
-        remote_address: Address = None,
-        local_address: Address = None,
-        method: Text | None = None,
-        authority: Text | None = None,
-        scheme: Text | None = None,
-    ) -> None:
-        if hasattr(self, "_headers"):
-            raise TypeError("Request is immutable; __init__ cannot run twice")
-        self._headers: list[Any] | tuple[Any, ...] = _header_list(headers)
-        self._path: object = path
-        self._remote: object = remote_address
-        self._local: object = local_address
-        self._method: object = method
-        self._authority: object = authority
-        self._scheme: object = scheme
-
-    @classmethod
-    def from_asgi(cls, scope: Mapping[str, Any]) -> Request:
-        """Return the request of an ASGI ``http`` or ``websocket`` *scope*.
-
-        The header list is referenced, not copied or decoded.  ``:path`` is
-        ``raw_path`` (else ``path``) plus ``?`` and ``query_string``; the
-        remote and local addresses are ``client`` and ``server``.
-
-        :param scope: the ASGI connection scope.
-        :raises TypeError: *scope* is not a mapping.
-
-        >>> scope = {"type": "http", "headers": [(b"x-user", b"alice")],
-        ...          "path": "/", "query_string": b"", "client": ("10.0.0.7", 51234)}
-        >>> HashPolicy(SourceIP()).hash(Request.from_asgi(scope))  # xxh64("10.0.0.7")
-        3728003503708587973
-        """
-        if not issubclass(type(scope), Mapping):
-            raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
-        self = cls.__new__(cls)
-        get = scope.get
-        self._headers = _asgi_headers(get("headers"))
-        path = get("raw_path")
-        if not issubclass(type(path), (bytes, bytearray)):
-            path = get("path")
-        q = _to_bytes(get("query_string"))
-        if q and path is not None:
-            p = _to_bytes(path)
-            if p is not None and b"?" not in p:
-                path = p + b"?" + q
-        self._path = path
-        self._remote = get("client")
-        self._local = get("server")
-        self._method = get("method")
-        self._authority = None
-        self._scheme = get("scheme")
-        return self
-
-    @classmethod
-    def from_wsgi(cls, environ: Mapping[str, Any]) -> Request:
-        """Return the request described by a WSGI *environ*.
-
-        Headers come from the ``HTTP_*`` keys plus ``CONTENT_TYPE`` and
-        ``CONTENT_LENGTH`` (``_`` becomes ``-``), values encoded back to the
-        bytes they were (WSGI strings are latin-1).  ``:path`` is
-        ``RAW_URI`` or ``REQUEST_URI`` when the server provides them (the
-        raw request target, as Envoy sees it), else ``SCRIPT_NAME`` +
-        ``PATH_INFO`` (which servers percent-decode) + ``?QUERY_STRING``.
-        The remote address is ``REMOTE_ADDR``/``REMOTE_PORT``; the local one
-        ``SERVER_ADDR`` (else ``SERVER_NAME``) and ``SERVER_PORT``.
-
-        :param environ: the WSGI environment.
-        :raises TypeError: *environ* is not a mapping.
-
-        >>> env = {"HTTP_X_USER": "alice", "PATH_INFO": "/", "REMOTE_ADDR": "10.0.0.7"}
-        >>> HashPolicy(Header("x-user")).hash(Request.from_wsgi(env))  # xxh64("alice")
-        8332761332120969289
-        """
-        return _request_from_wsgi(cls, environ)
-
-    @property
-    def headers(self) -> list[Any] | tuple[Any, ...]:
-        """The header pairs, as given (a mapping is turned into a list of pairs)."""
-        try:
-            return self._headers
-        except AttributeError:
-            raise _uninit(self) from None
-
-    @property
-    def path(self) -> object:
-        """``:path`` as given (str or bytes), or None."""
-        try:
-            return self._path
-        except AttributeError:
-            raise _uninit(self) from None
-
-    @property
-    def remote_address(self) -> object:
-        """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
-        try:
-            return self._remote
-        except AttributeError:
-            raise _uninit(self) from None
-
-    @property
-    def local_address(self) -> object:
-        """The local address as given (text or a ``(host, port)`` tuple), or None."""
-        try:
-            return self._local
-        except AttributeError:
-            raise _uninit(self) from None
-
-    @property
-    def method(self) -> object:
-        """``:method`` as given, or None."""
-        try:
-            return self._method
-        except AttributeError:
-            raise _uninit(self) from None
-
-    @property
-    def authority(self) -> object:
-        """``:authority`` as given, or None (then the ``host`` header stands in)."""
-        try:
-            return self._authority
-        except AttributeError:
-            raise _uninit(self) from None
-
-    @property
-    def scheme(self) -> object:
-        """``:scheme`` as given, or None."""
-        try:
-            return self._scheme
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def get_all(self, name: str | bytes) -> list[bytes]:
-        """Return every value of header *name* as bytes, in request order.
-
-        *name* matches ASCII-case-insensitively.  A pseudo-header
-        (``:path``, ``:authority``, ``:method``, ``:scheme``) gives the
-        matching argument; ``:authority`` falls back to the ``host`` header.
-
-        :param name: the header name.
-
-        >>> Request(headers={"Accept": ["a", "b"]}).get_all("accept")
-        [b'a', b'b']
-        """
-        raw = _to_bytes(name)
-        if raw is None:
-            raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
-        try:
-            return self._values(raw.lower())
-        except AttributeError:
-            _raise_uninitialised(self)
-            raise
-
-    # -- internals shared by the hash methods ------------------------------
-
-    def _values(self, lname: bytes) -> list[bytes]:
-        """Return every value of the lower-case header *lname*."""
-        pseudo = _PSEUDO.get(lname)
-        if pseudo is not None:
-            attr = (self._path, self._authority, self._method, self._scheme)[pseudo]
-            if attr is not None:
-                b = _to_bytes(attr)
-                return [] if b is None else [b]
-        out = self._scan(lname)
-        if not out and pseudo == 1:
-            out = self._scan(b"host")
-        return out
-
-    def _scan(self, lname: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        try:  # for an exact-str fast path; a name that is not UTF-8 has no str twin
-            sname: str | None = lname.decode("utf-8", "surrogatepass")
-        except UnicodeDecodeError:
-            sname = None
-        ln = len(lname)
-        for item in self._headers:
-            if type(item) is tuple and len(item) == 2:
-                name, value = item
-            else:
-                pair = _pair(item)
-                if pair is None:
-                    continue
-                name, value = pair
-            t = type(name)
-            if t is bytes:
-                if name != lname and (len(name) != ln or name.lower() != lname):
-                    continue
-            elif t is str:
-                if name != sname and not _name_matches(name, lname):
-                    continue
-            elif not _name_matches(name, lname):
-                continue
-            b = _to_bytes(value)
-            if b is not None:
-                out.append(b)
-        return out
-
-    def _path_bytes(self) -> bytes | None:
-        values = self._values(b":path")
-        return values[0] if values else None
 
 
 # ---------------------------------------------------------------- results
@@ -643,6 +324,9 @@ class Cookie(_Method):
         go into a ``Set-Cookie`` header.
     :raises TypeError: an argument has the wrong type.
 
+    *ttl*, *path* and *attributes* are keyword-only; passing them by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> Cookie("session").hash(Request(headers={"cookie": 'a=1; session="foo"'}))
     3728699739546630719
     """
@@ -654,17 +338,26 @@ class Cookie(_Method):
     _raw: bytes
     _ttl: int | None
 
+    @keyword_signature
     def __init__(
         self,
         name: str,
+        *args: Any,
         ttl: int | timedelta | None = None,
         path: str | None = None,
         attributes: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        *,
         terminal: bool = False,
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        if args:
+            ttl, path, attributes = positional_options(  # type: ignore[assignment]
+                "Cookie",
+                "name, ",
+                args,
+                (("ttl", ttl, None), ("path", path, None), ("attributes", attributes, None)),
+                2,
+            )
         name, raw = _check_cookie_name(name)
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
@@ -814,6 +507,9 @@ class SourceIP(_Method):
     :raises ConfigError: a negative or too large *xff_num_trusted_hops*.
     :raises TypeError: an argument has the wrong type.
 
+    The arguments are keyword-only; passing *xff_num_trusted_hops* by position
+    still works for one release, with a ``DeprecationWarning``.
+
     >>> SourceIP().hash(Request(remote_address="[::1]:443"))  # xxh64("::1")
     6441869463509800047
     """
@@ -822,15 +518,20 @@ class SourceIP(_Method):
     _hops: int
     _use_remote: bool
 
+    @keyword_signature
     def __init__(
         self,
+        *args: Any,
         xff_num_trusted_hops: int = 0,
-        *,
         use_remote_address: bool = True,
         terminal: bool = False,
     ) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        if args:
+            (xff_num_trusted_hops,) = positional_options(  # type: ignore[assignment]
+                "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 2
+            )
         hops = _check_hops(xff_num_trusted_hops)
         use_remote = _check_use_remote(use_remote_address)
         setattr_ = object.__setattr__
@@ -862,8 +563,8 @@ class SourceIP(_Method):
 
         >>> r = Request(headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1"},
         ...             remote_address="10.0.0.2:5000")
-        >>> SourceIP(2).client_ip(r), SourceIP(1).client_ip(r), SourceIP().client_ip(r)
-        ('203.0.113.9', '10.0.0.1', '10.0.0.2')
+        >>> [SourceIP(xff_num_trusted_hops=n).client_ip(r) for n in (2, 1, 0)]
+        ['203.0.113.9', '10.0.0.1', '10.0.0.2']
         """
         try:
             ip = self._ip(_check_request(request))
@@ -896,7 +597,7 @@ class SourceIP(_Method):
         if not hasattr(self, "_hops"):
             return super().__repr__()
         return (
-            f"SourceIP({self._hops!r}, use_remote_address={self._use_remote!r}, "
+            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
         )
 
@@ -940,13 +641,13 @@ class QueryParameter(_Method):
             raise _uninit(self) from None
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
+        name = self._raw  # first: an uninitialised method fails here, as in the C twin
         path = request._path_bytes()
         if path is None:
             return None
         q = path.find(b"?")
         if q < 0:
             return None
-        name = self._raw
         for piece in path[q + 1 :].split(b"&"):
             eq = piece.find(b"=")
             if eq < 0:
@@ -1108,38 +809,14 @@ class HashPolicy:
 
 # ---------------------------------------------------------------- not initialised
 
-#: The slot each class's ``__init__`` sets: unset, the object was made with
-#: ``__new__`` (or by a subclass skipping ``super().__init__()``).
-_READY_SLOT: dict[type, str] = {
-    Request: "_headers",
-    HashResult: "_set_cookies",
-    Header: "_lname",
-    Cookie: "_raw",
-    SourceIP: "_hops",
-    QueryParameter: "_raw",
-    HashPolicy: "_policies",
-}
-
-
-def _uninit(obj: object) -> TypeError:
-    """Return the error for *obj*, whose ``__init__`` never ran."""
-    for cls in type(obj).__mro__:
-        if cls in _READY_SLOT or cls is _Method:
-            return uninitialised(obj, cls.__name__)
-    return uninitialised(obj, type(obj).__name__)  # pragma: no cover
-
-
-def _raise_uninitialised(*objs: object) -> None:
-    """In an ``except AttributeError``: raise the TypeError for an uninitialised object.
-
-    The hot paths read slots without checks; an object made with ``__new__``
-    fails there with AttributeError, which this turns into the compiled
-    twin's TypeError.  Returns if every object is initialised.
-    """
-    for obj in objs:
-        for cls in type(obj).__mro__:
-            slot = _READY_SLOT.get(cls)
-            if slot is not None:
-                if not hasattr(obj, slot):
-                    raise _uninit(obj) from None
-                break
+_READY_SLOT.update(
+    {
+        HashResult: "_set_cookies",
+        Header: "_lname",
+        Cookie: "_raw",
+        SourceIP: "_hops",
+        QueryParameter: "_raw",
+        HashPolicy: "_policies",
+    }
+)
+_NAMED_BASES.append(_Method)

@@ -48,6 +48,7 @@ from hashlb._ring cimport (
 )
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
+from hashlb._retry import retry as _retry
 from hashlb._batch import lookup_args as _lookup_args_py
 from hashlb._batch import pick_args as _pick_args_py
 from hashlb._validate import check_attempt as _check_attempt_py
@@ -69,6 +70,7 @@ cdef object _prepare = _prepare_py
 cdef object _renamed = _renamed_py
 cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
+cdef object _ONE = 1
 
 
 cdef void _ring_batch(const void *ring, const uint64_t *hs, uint32_t *out,
@@ -285,6 +287,44 @@ Return the host Envoy picks for a request *hash* on retry *attempt*.
         if k:
             p = <size_t>((p + k) % self._r.n)
         return <object>PyTuple_GET_ITEM(self._hosts, hlb_ring_owner(&self._r, p))
+
+    @cython.binding(False)
+    def choose_host(self, hash, *, reject=None, max_attempts=1):
+        """choose_host($self, /, hash, *, reject=None, max_attempts=1)
+--
+
+Envoy's host-selection loop: attempts 0, 1, ... until *reject* accepts a host.
+
+        ``LoadBalancerImpl::chooseHost`` (spec-2 §15.1): on a first try (the
+        defaults) this is ``lookup(hash)``; on a retry Envoy makes
+        ``1 + host_selection_retry_max_attempts`` attempts and rejects the
+        hosts its retry host predicates refuse (``previous_hosts`` is
+        ``reject=tried.__contains__``).
+
+        :param int hash: the request hash, in ``[0, 2**64)``.
+        :param reject: called with each candidate host; true means "select
+            another host".  ``None`` accepts the first one.
+        :param int max_attempts: the attempts to make, in ``[1, 65536]``.
+        :returns: the first host not rejected; ``None`` when the table is
+            empty; when every attempt is rejected, the last attempt's host.
+        :raises TypeError: *hash* or *max_attempts* is not an int, or
+            *reject* is not callable.
+        :raises ValueError: *hash* or *max_attempts* is out of range.
+
+        >>> lb = RingHash([Host("a:1"), Host("b:1")], min_ring_size=8)
+        >>> first = lb.choose_host(7)
+        >>> lb.choose_host(7, reject={first}.__contains__, max_attempts=8) is not first
+        True
+        """
+        cdef uint64_t h = as_hash(hash, _check_hash)
+        if reject is None and max_attempts is _ONE:
+            if self._r.n == 0:
+                self._ready()
+                return None
+            return <object>PyTuple_GET_ITEM(
+                self._hosts, hlb_ring_owner(&self._r, hlb_ring_find(&self._r, h))
+            )
+        return _retry(self.lookup, h, reject, max_attempts)
 
     @cython.binding(False)
     def pick(self, key):

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from . import _maglev_py, _policy_py, policy
+from . import _maglev_py, _request_py, request
 from ._policy_config import _check_config_name, _check_seed
 from ._types import Host
 from ._validate import as_int, short
@@ -23,7 +23,7 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
 _ASCII_SPACE = b" \t\n\v\f\r"
 #: What the header_name lookup reads: a Request of either twin.
-_REQUESTS = (policy.Request, _policy_py.Request)
+_REQUESTS = (request.Request, _request_py.Request)
 #: Digits of 2**64 - 1: a longer decimal (after leading zeros) cannot be a uint64.
 _U64_DIGITS = 20
 _MAGLEVS = (Maglev, _maglev_py.Maglev)

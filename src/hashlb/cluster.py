@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ._address import canonical_address
+from ._retry import retry
 from ._types import Host, Table
 from ._validate import (
     HEALTH_STATUSES,
-    MAX_ATTEMPTS,
     as_int,
     check_hash,
     check_health,
@@ -438,8 +438,12 @@ class Cluster:
         d["_choices"] = choices
         d["_lookups"] = tuple(levels[p].table.lookup for p, _state in choices)
         if healthy_load[0] == 100:
-            # Every hash chooses level 0: the cluster's lookup is that table's.
+            # Every hash chooses level 0: the cluster's lookup (and, for
+            # hashlb's tables, choose_host) is that table's own.
             d["lookup"] = levels[0].table.lookup
+            choose = getattr(levels[0].table, "choose_host", None)
+            if callable(choose):
+                d["choose_host"] = choose
 
     # -- the per-request choice --------------------------------------------
 
@@ -485,17 +489,7 @@ class Cluster:
             raise uninitialised(self, "Cluster") from None
         if reject is None and max_attempts == 1 and type(max_attempts) is int:
             return lookup(hash, 0)  # a first try: Envoy's context asks for one attempt
-        attempts = as_int(max_attempts, "max_attempts")
-        if not 1 <= attempts <= MAX_ATTEMPTS:
-            raise ValueError(f"max_attempts must be in [1, {MAX_ATTEMPTS}], got {attempts}")
-        if reject is not None and not callable(reject):
-            raise TypeError(f"reject must be callable or None, not {type(reject).__name__}")
-        host = None
-        for attempt in range(attempts):
-            host = lookup(hash, attempt)
-            if host is None or reject is None or not reject(host):
-                return host
-        return host
+        return retry(lookup, hash, reject, max_attempts)
 
     def choose_priority(self, hash: int) -> tuple[int, str]:
         """Return Envoy's ``choosePriority`` for *hash*: ``(level, "healthy" | "degraded")``.

@@ -6,6 +6,8 @@ Dispatcher for the compiled ``_policy_c`` or the pure ``_policy_py`` twin::
 
 A :class:`HashPolicy` is an ordered list of hash methods; evaluated on a
 :class:`Request` it gives the hash Envoy's router would compute, or None.
+:class:`Request` lives in :mod:`hashlb.request` and is re-exported here.
+The names are the twin's ``__all__`` (one list, in ``_policy_py``/``_policy_c``).
 """
 
 from __future__ import annotations
@@ -14,33 +16,9 @@ from typing import TYPE_CHECKING
 
 from ._compat import USE_EXTENSIONS
 
-__all__ = (
-    "Cookie",
-    "HashPolicy",
-    "HashResult",
-    "Header",
-    "QueryParameter",
-    "Request",
-    "SourceIP",
-)
-
 if TYPE_CHECKING or not USE_EXTENSIONS:
-    from ._policy_py import (
-        Cookie,
-        HashPolicy,
-        HashResult,
-        Header,
-        QueryParameter,
-        Request,
-        SourceIP,
-    )
+    from ._policy_py import *  # noqa: F403
+    from ._policy_py import __all__ as __all__
 else:
-    from ._policy_c import (
-        Cookie,
-        HashPolicy,
-        HashResult,
-        Header,
-        QueryParameter,
-        Request,
-        SourceIP,
-    )
+    from ._policy_c import *  # noqa: F403
+    from ._policy_c import __all__ as __all__

@@ -1,0 +1,3 @@
+# The compiled twin has exactly the pure twin's API (tests/test_parity.py).
+from ._request_py import *  # noqa: F403
+from ._request_py import __all__ as __all__
