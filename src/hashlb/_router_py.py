@@ -10,10 +10,10 @@ Keep names, signatures and docstrings identical to the compiled twin.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._subset_config import check_u64 as _check_u64
-from ._subset_config import slot_property
+from ._subset_config import slot_property, uninitialised_getattr
 from ._subset_py import WeightedSubsetPicker
 from ._validate import uninitialised
 
@@ -52,19 +52,23 @@ class Route:
         self._set_cookie = set_cookie
         self._lookup_hash = lookup_hash
 
-    subset: str = slot_property("_subset", "Route", "The subset (weighted destination) chosen.")
-    host: Any = slot_property("_host", "Route", "The host chosen inside the subset.")
+    subset: str = slot_property("_subset", "The subset (weighted destination) chosen.")
+    host: Any = slot_property("_host", "The host chosen inside the subset.")
     hash: int | None = slot_property(
-        "_hash", "Route", "The route hash from the policy, or None when the policy yielded none."
+        "_hash", "The route hash from the policy, or None when the policy yielded none."
     )
     set_cookie: str | None = slot_property(
-        "_set_cookie", "Route", "The ``Set-Cookie`` header value to send, or None."
+        "_set_cookie", "The ``Set-Cookie`` header value to send, or None."
     )
     lookup_hash: int = slot_property(
         "_lookup_hash",
-        "Route",
         "The hash the host was looked up with: :attr:`hash`, or a random one.",
     )
+
+    if not TYPE_CHECKING:  # typed code sees only the real attributes
+        __getattr__ = uninitialised_getattr(
+            "Route", ("subset", "host", "hash", "set_cookie", "lookup_hash")
+        )
 
     def _fields(self) -> tuple[Any, ...]:
         try:

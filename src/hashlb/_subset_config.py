@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import xxhash
@@ -25,8 +26,10 @@ __all__ = (
     "check_u64",
     "check_value",
     "check_weights",
+    "checked_property",
     "exact_index",
     "slot_property",
+    "uninitialised_getattr",
 )
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -71,7 +74,7 @@ def check_weights(weights: object) -> dict[str, int]:
             name.encode()
         except UnicodeEncodeError:
             raise ConfigError(f"weights key {name!r} is not valid Unicode text") from None
-        wi = as_int(w, f"weights[{name!r}]")
+        wi = w if type(w) is int else as_int(w, f"weights[{name!r}]")
         if not 0 <= wi <= MAX_WEIGHT:
             raise ConfigError(f"weights[{name!r}] must be in [0, 2**32 - 1], got {wi}")
         out[str(name)] = wi
@@ -103,12 +106,21 @@ def exact_index(value: int, active: tuple[tuple[int, int, float, int], ...]) -> 
     return best_pos
 
 
-def slot_property(slot: str, cls: str, doc: str) -> Any:
-    """Return a read-only property of the pure twins that reads *slot*.
+def slot_property(slot: str, doc: str) -> Any:
+    """Return a read-only property of the pure twins that reads *slot* (one C-level call).
 
-    An object whose ``__init__`` never ran (*slot* unset) raises
-    :func:`~hashlb._validate.uninitialised`'s ``TypeError`` for class *cls*,
-    as the compiled twins do.
+    An unset *slot* (``__init__`` never ran) raises ``AttributeError``, which
+    sends Python to the class's :func:`uninitialised_getattr` hook.
+    """
+    return property(operator.attrgetter(slot), doc=doc)
+
+
+def checked_property(slot: str, cls: str, doc: str) -> Any:
+    """Return a read-only property that reads *slot*, for a class without the hook.
+
+    An unset *slot* raises :func:`~hashlb._validate.uninitialised`'s
+    ``TypeError`` for class *cls* from the getter itself (a class whose
+    methods probe unset slots with ``hasattr`` keeps that probe cheap).
     """
     get = operator.attrgetter(slot)
 
@@ -119,3 +131,21 @@ def slot_property(slot: str, cls: str, doc: str) -> Any:
             raise uninitialised(self, cls) from None
 
     return property(fget, doc=doc)
+
+
+def uninitialised_getattr(cls: str, names: Iterable[str]) -> Callable[[object, str], Any]:
+    """Return a ``__getattr__`` for a pure-twin class whose properties use :func:`slot_property`.
+
+    Python calls it only when normal lookup failed: for one of the public
+    *names* that means the slot behind it is unset, so it raises
+    :func:`~hashlb._validate.uninitialised`'s ``TypeError`` for class *cls*, as
+    the compiled twin does; any other name is a plain ``AttributeError``.
+    """
+    public = frozenset(names)
+
+    def __getattr__(self: object, name: str) -> Any:
+        if name in public:
+            raise uninitialised(self, cls)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    return __getattr__

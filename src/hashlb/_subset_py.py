@@ -60,8 +60,8 @@ from ._batch import hash_buffer, index_output, is_numpy, np_xxh64_u64
 from ._subset_config import check_seed as _check_seed
 from ._subset_config import check_value as _check_value
 from ._subset_config import check_weights as _check_weights
+from ._subset_config import checked_property
 from ._subset_config import exact_index as _exact_index
-from ._subset_config import slot_property
 from ._validate import renamed, uninitialised
 from .errors import ConfigError
 
@@ -165,22 +165,22 @@ class WeightedSubsetPicker:
         self._safe = _SAFE
         self._names = names  # last: until then the picker is unusable
 
-    names: tuple[str, ...] = slot_property(
+    names: tuple[str, ...] = checked_property(
         "_names",
         "WeightedSubsetPicker",
         "The subset names in mapping order; :meth:`choose_index` indexes this.",
     )
-    weights: Mapping[str, int] = slot_property(
+    weights: Mapping[str, int] = checked_property(
         "_weights", "WeightedSubsetPicker", "The weights, a read-only mapping in the given order."
     )
-    mode: str = slot_property("_mode", "WeightedSubsetPicker", '``"sticky"`` or ``"envoy"``.')
-    seed: int = slot_property(
+    mode: str = checked_property("_mode", "WeightedSubsetPicker", '``"sticky"`` or ``"envoy"``.')
+    seed: int = checked_property(
         "_seed", "WeightedSubsetPicker", "The seed of the sticky mode's salts."
     )
-    total: int = slot_property(
+    total: int = checked_property(
         "_total", "WeightedSubsetPicker", "The sum of the weights (Envoy's ``total``)."
     )
-    salts: tuple[int, ...] = slot_property(
+    salts: tuple[int, ...] = checked_property(
         "_salts",
         "WeightedSubsetPicker",
         "The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`.",
