@@ -2,7 +2,7 @@
 
 Targets, medians from one run:
 
-* ``WeightedSubsetPicker.pick`` <= 100 ns per pick (each round is 1,000
+* ``WeightedSubsetPicker.choose`` <= 100 ns per choice (each round is 1,000
   calls, so median / 1,000 = ns per call, loop included);
 * ``Router.route(request)`` with a header policy and Maglev <= 2.5x the
   baseline in the same group: ``policy.hash(request)`` plus
@@ -54,18 +54,18 @@ def _call_all(fn, args):  # type: ignore[no-untyped-def]
 
 @pytest.mark.benchmark(group="subset pick x1000")
 def test_subset_pick_sticky_2_subsets(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
-    benchmark(_call_all(_picker(impl, {"safe": 99, "risky": 1}).pick, VALUES_1K))
+    benchmark(_call_all(_picker(impl, {"safe": 99, "risky": 1}).choose, VALUES_1K))
 
 
 @pytest.mark.benchmark(group="subset pick x1000")
 def test_subset_pick_sticky_4_subsets(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     p = _picker(impl, {"v1": 70, "v2": 20, "v3": 9, "v4": 1})
-    benchmark(_call_all(p.pick, VALUES_1K))
+    benchmark(_call_all(p.choose, VALUES_1K))
 
 
 @pytest.mark.benchmark(group="subset pick x1000")
 def test_subset_pick_envoy_2_subsets(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
-    benchmark(_call_all(_picker(impl, {"safe": 99, "risky": 1}, "envoy").pick, VALUES_1K))
+    benchmark(_call_all(_picker(impl, {"safe": 99, "risky": 1}, "envoy").choose, VALUES_1K))
 
 
 @pytest.mark.benchmark(group="subset pick x1000")
@@ -77,13 +77,13 @@ def test_subset_pick_floor_empty_c_method(benchmark) -> None:  # type: ignore[no
 @pytest.mark.benchmark(group="subset pick_many 1M")
 def test_subset_pick_many_sticky_2_subsets_1m(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     p = _picker(impl, {"safe": 99, "risky": 1})
-    benchmark(p.pick_many, VALUES_1M)
+    benchmark(p.choose_many, VALUES_1M)
 
 
 @pytest.mark.benchmark(group="subset pick_many 1M")
 def test_subset_pick_many_envoy_2_subsets_1m(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
     p = _picker(impl, {"safe": 99, "risky": 1}, "envoy")
-    benchmark(p.pick_many, VALUES_1M)
+    benchmark(p.choose_many, VALUES_1M)
 
 
 # ---- Router.route against its parts ------------------------------------------------

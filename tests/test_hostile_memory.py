@@ -380,7 +380,10 @@ _UNINIT_CASES: dict[str, tuple[str, list[str]]] = {
     "WeightedSubsetPicker": (
         "W = twin('subset').WeightedSubsetPicker\no = W.__new__(W)",
         [
-            "o.pick_many([1])",  # was SIGFPE: value % total with total == 0
+            "o.choose_many([1])",  # was SIGFPE: value % total with total == 0
+            "o.choose(1)",
+            "o.choose_index(1)",
+            "o.pick_many([1])",  # the deprecated names: a warning, then the same TypeError
             "o.pick(1)",
             "o.pick_index(1)",
             "o.names",
@@ -393,11 +396,11 @@ _UNINIT_CASES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "Route": (
-        "R = twin('subset').Route\no = R.__new__(R)",
+        "R = twin('router').Route\no = R.__new__(R)",
         ["o.subset", "o.host", "o.lookup_hash", "tuple(o)", "hash(o)", "o == o", "o.__reduce__()"],
     ),
     "_RouteCore": (
-        "C = twin('subset')._RouteCore\no = C.__new__(C)",
+        "C = twin('router')._RouteCore\no = C.__new__(C)",
         ["o.route(None)", "o.route_hash(1, value=1)", "o.route_hash(None)"],
     ),
     "Request": (
@@ -550,7 +553,7 @@ def test_init_cannot_run_twice(impl: Implementation) -> None:
         "W = twin('subset').WeightedSubsetPicker\nw = W({'a': 1, 'b': 2})\nw.__init__({'a': 1})",
         "W = twin('subset').WeightedSubsetPicker\n"
         "w = W({'a': 1})\n"
-        "c = twin('subset')._RouteCore(None, False, w, ((lambda h: 1, None, 0, ()),),"
+        "c = twin('router')._RouteCore(None, False, w, ((lambda h: 1, None, 0, ()),),"
         " lambda b: 1, True, None)\n"
         "c.__init__(None, False, w, ((lambda h: 1, None, 0, ()),), lambda b: 1, True, None)",
     )
@@ -569,10 +572,11 @@ def test_route_core_checks_tables_from_its_caller(impl: Implementation) -> None:
     setup = """
 from array import array
 S = twin("subset")
+R = twin("router")
 picker = S.WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy")
 hosts = (Host("h:1"), Host("h:2"))
 def core(tables):
-    return S._RouteCore(None, False, picker, tables, lambda b: 5, False, None)
+    return R._RouteCore(None, False, picker, tables, lambda b: 5, False, None)
 table = memoryview(array("H", [0, 1, 7])).toreadonly()
 """
     out = run_case(
@@ -608,7 +612,7 @@ class Table:
         tables.clear()
         return memoryview(array("H", [1, 0, 1]))
 tables = [(None, Table(), 3, hosts), (None, Table(), 3, hosts)]
-core = S._RouteCore(None, False, picker, tables, lambda b: 5, False, None)
+core = twin("router")._RouteCore(None, False, picker, tables, lambda b: 5, False, None)
 result = [core.route_hash(h, value=v).host.address for h in (0, 1) for v in (0, 1)]
 """
     (out,) = run_case(impl, code)
@@ -832,7 +836,7 @@ def test_huge_ints_are_refused_with_a_bounded_message(impl: Implementation) -> N
             ValueError,
             "hash_balance_factor must be in",
         ),
-        (lambda: impl.WeightedSubsetPicker({"a": 1}).pick(huge), ValueError, "value must be in"),
+        (lambda: impl.WeightedSubsetPicker({"a": 1}).choose(huge), ValueError, "value must be in"),
         (
             lambda: impl.module("bounded")._mt19937(huge, 1),
             ValueError,

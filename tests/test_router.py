@@ -119,7 +119,7 @@ def test_sticky_subset_is_the_picker_of_the_policy_hash(impl: Implementation) ->
         route = r.route(user(impl, name))
         h = policy.hash(user(impl, name))
         assert route.hash == h
-        assert route.subset == r.picker.pick(h)
+        assert route.subset == r.picker.choose(h)
         assert route == r.route_hash(h)
 
 
@@ -192,7 +192,7 @@ def test_envoy_random_values_are_reproducible(impl: Implementation) -> None:
     assert s1 == s2 and a[0] == s1[0]
     assert set(s1) == {"safe", "risky"}
     rng, ref = random.Random(99), random.Random(99)
-    expected = r1.picker.pick_many([ref.getrandbits(64) for _ in range(50)])
+    expected = r1.picker.choose_many([ref.getrandbits(64) for _ in range(50)])
     r3 = make(impl, mode="envoy", rng=rng)
     assert r3.rng is rng
     got = [r3.picker.names.index(r3.route(user(impl, "bob")).subset) for _ in range(50)]
@@ -204,7 +204,7 @@ def test_envoy_header_name(impl: Implementation) -> None:
     r = make(impl, mode="envoy", header_name="x-split")
     assert r.route(user(impl, "a", **{"x-split": "95"})).subset == "risky"
     assert r.route(user(impl, "a", **{"x-split": " +89 "})).subset == "safe"
-    assert r.route(user(impl, "a", **{"x-split": str(M64)})).subset == r.picker.pick(M64)
+    assert r.route(user(impl, "a", **{"x-split": str(M64)})).subset == r.picker.choose(M64)
     twin = make(impl, mode="envoy", seed=3, header_name="x-split")
     plain = make(impl, mode="envoy", seed=3)
     for bad in ("x", "-1", str(2**64), "1.5", ""):
@@ -218,13 +218,13 @@ def test_envoy_use_hash_policy(impl: Implementation) -> None:
     r = make(impl, mode="envoy", use_hash_policy=True)
     for name in USERS[:100]:
         route = r.route(user(impl, name))
-        assert route.subset == r.picker.pick(route.hash)
+        assert route.subset == r.picker.choose(route.hash)
     # No hash: the random stream id picks the cluster, then a random hash the host.
     none = make(impl, mode="envoy", use_hash_policy=True, seed=4)
     rng = random.Random(4)
     value, h = rng.getrandbits(64), rng.getrandbits(64)
     route = none.route(pol(impl).Request())
-    assert (route.hash, route.lookup_hash, route.subset) == (None, h, none.picker.pick(value))
+    assert (route.hash, route.lookup_hash, route.subset) == (None, h, none.picker.choose(value))
 
 
 def test_envoy_use_hash_policy_does_not_generate_cookies(impl: Implementation) -> None:
@@ -235,11 +235,11 @@ def test_envoy_use_hash_policy_does_not_generate_cookies(impl: Implementation) -
     fresh = p.Request(remote_address="10.0.0.1:1234", local_address="10.0.0.2:8080")
     route = r.route(fresh)
     assert route.set_cookie is not None and route.hash is not None
-    assert route.subset == r.picker.pick(random.Random(5).getrandbits(64))
+    assert route.subset == r.picker.choose(random.Random(5).getrandbits(64))
     back = p.Request(headers={"cookie": route.set_cookie.split(";")[0]})
     again = r.route(back)
     assert again.hash == route.hash and again.set_cookie is None
-    assert again.subset == r.picker.pick(again.hash)
+    assert again.subset == r.picker.choose(again.hash)
 
 
 def test_no_hash_means_a_random_hash(impl: Implementation) -> None:
@@ -250,7 +250,7 @@ def test_no_hash_means_a_random_hash(impl: Implementation) -> None:
         route = r.route(pol(impl).Request())
         h = rng.getrandbits(64)
         assert (route.hash, route.lookup_hash) == (None, h)
-        assert route.subset == r.picker.pick(h)
+        assert route.subset == r.picker.choose(h)
         assert route.host == r.tables[route.subset].lookup(h)
     nopolicy = make(impl, policy=None, seed=11)
     assert nopolicy.route(user(impl, "x")).lookup_hash == random.Random(11).getrandbits(64)
@@ -507,8 +507,8 @@ def test_route_core_reads_wide_and_narrow_maglev_tables(impl: Implementation) ->
     """The route core indexes uint16 and uint32 Maglev tables like ``hosts[table[h % M]]``."""
     from array import array
 
-    mod = impl.module("subset")
-    picker = mod.WeightedSubsetPicker({"only": 1})
+    mod = impl.module("router")
+    picker = impl.module("subset").WeightedSubsetPicker({"only": 1})
     hosts = tuple(Host(f"10.3.0.{i}:80") for i in range(5))
     slots = [3, 0, 4, 1, 2, 2, 0]
     for code in ("H", "I"):
@@ -530,3 +530,32 @@ def test_route_core_reads_wide_and_narrow_maglev_tables(impl: Implementation) ->
             mod._RouteCore(
                 None, False, picker, ((None, memoryview(b"ab"), 2, hosts),), None, True, None
             )
+
+
+def test_the_route_core_is_the_picker_twins_router_unit(impl: Implementation) -> None:
+    """A router runs on the router unit of its picker's twin (``_router_c`` or ``_router_py``),
+    and its routes are that twin's Route."""
+    hosts = [Host("10.4.0.1:80", labels={"v": "a"}), Host("10.4.0.2:80", labels={"v": "b"})]
+    picker = impl.WeightedSubsetPicker({"a": 1, "b": 1})
+    r = Router(hosts, subsets={"a": {"v": "a"}, "b": {"v": "b"}}, weights=picker, policy=None)
+    unit = impl.module("router")
+    assert type(r.__dict__["_core"]) is unit._RouteCore
+    assert type(r.route_hash(7)) is unit.Route
+    assert type(r.with_weights({"a": 1, "b": 3}).route_hash(7)) is unit.Route
+
+
+@pytest.mark.c_extension
+def test_route_core_twins_have_the_same_signatures() -> None:
+    """``_RouteCore.route``/``route_hash`` (private, so outside test_parity) match across twins."""
+    import inspect
+
+    from ._impl import PY, C
+
+    def params(f: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+    for name in ("route", "route_hash"):
+        c_meth = getattr(C.module("router")._RouteCore, name)
+        p_meth = getattr(PY.module("router")._RouteCore, name)
+        assert params(c_meth) == params(p_meth), name
+        assert inspect.getdoc(c_meth) == inspect.getdoc(p_meth), name

@@ -67,23 +67,23 @@ def test_envoy_weighted_cluster_vectors(impl: Implementation, case: dict) -> Non
     weights = {c["name"]: c["weight"] for c in case["clusters"]}
     picker = Picker(impl)(weights, mode="envoy")
     for lookup in case["lookups"]:
-        assert picker.pick(lookup["random_value"]) == lookup["expected"]
+        assert picker.choose(lookup["random_value"]) == lookup["expected"]
 
 
 def test_envoy_runtime_vectors(impl: Implementation) -> None:
     """The spec's runtime-override vectors (80/10/10, 8000/1000/1000) pick as Envoy does."""
     p = Picker(impl)({"c1": 80, "c2": 10, "c3": 10}, mode="envoy")
-    assert [p.pick(v) for v in (45, 82, 92)] == ["c1", "c2", "c3"]
+    assert [p.choose(v) for v in (45, 82, 92)] == ["c1", "c2", "c3"]
     p = Picker(impl)({"c1": 8000, "c2": 1000, "c3": 1000}, mode="envoy")
-    assert [p.pick(v) for v in (1150, 8100, 9200)] == ["c1", "c2", "c3"]
+    assert [p.choose(v) for v in (1150, 8100, 9200)] == ["c1", "c2", "c3"]
 
 
 def test_envoy_interval_boundaries(impl: Implementation) -> None:
     """Intervals are [begin, end) in mapping order; zero weights are never chosen."""
     p = Picker(impl)({"z": 0, "a": 2, "b": 0, "c": 3}, mode="envoy")
-    got = [p.pick(v) for v in range(10)]
+    got = [p.choose(v) for v in range(10)]
     assert got == ["a", "a", "c", "c", "c"] * 2
-    assert p.pick(M64) == envoy_reference(dict(p.weights), M64)
+    assert p.choose(M64) == envoy_reference(dict(p.weights), M64)
 
 
 def test_envoy_matches_reference(impl: Implementation) -> None:
@@ -91,7 +91,7 @@ def test_envoy_matches_reference(impl: Implementation) -> None:
     weights = {"a": 7, "b": 0, "c": 1, "d": 92}
     p = Picker(impl)(weights, mode="envoy")
     for v in _values(2000, 1).tolist():
-        assert p.pick(v) == envoy_reference(weights, v)
+        assert p.choose(v) == envoy_reference(weights, v)
 
 
 @pytest.mark.parametrize(
@@ -102,13 +102,13 @@ def test_sticky_matches_reference(impl: Implementation, weights: dict[str, int])
     """Sticky mode equals the documented rule (salted xxh64, -ln u / w compared exactly)."""
     p = Picker(impl)(weights, seed=42)
     for v in [*_values(2000, 2).tolist(), 0, 1, M64]:
-        assert p.pick(v) == sticky_reference(weights, v, seed=42)
+        assert p.choose(v) == sticky_reference(weights, v, seed=42)
 
 
 def test_sticky_pinned_picks(impl: Implementation) -> None:
     """A few sticky picks are pinned, so the rule cannot drift silently."""
     p = Picker(impl)({"safe": 50, "risky": 50})
-    got = "".join("sr"[p.pick_index(v)] for v in range(32))
+    got = "".join("sr"[p.choose_index(v)] for v in range(32))
     assert got == "".join(
         "sr"[sticky_reference({"safe": 50, "risky": 50}, v) == "risky"] for v in range(32)
     )
@@ -136,16 +136,16 @@ def test_exact_path_agrees_with_float_path(
     fast = Picker(impl)(weights)
     monkeypatch.setattr(impl.module("subset"), "_SAFE", math.inf)
     exact = Picker(impl)(weights)
-    assert list(exact.pick_many(values)) == list(fast.pick_many(values))
-    assert [exact.pick_index(v) for v in values[:2000].tolist()] == list(
-        fast.pick_many(values[:2000])
+    assert list(exact.choose_many(values)) == list(fast.choose_many(values))
+    assert [exact.choose_index(v) for v in values[:2000].tolist()] == list(
+        fast.choose_many(values[:2000])
     )
 
 
 def test_exact_ties_go_to_the_first_subset(impl: Implementation) -> None:
     """With a single eligible subset, and on exact ties, the first in mapping order wins."""
     p = Picker(impl)({"off": 0, "only": 3})
-    assert {p.pick(v) for v in _values(100, 4).tolist()} == {"only"}
+    assert {p.choose(v) for v in _values(100, 4).tolist()} == {"only"}
     mod = impl.module("subset")
     # Two entries with the same salt tie exactly on every value.
     assert mod._exact_index(12345, ((4, 7, 1.0, 1), (2, 7, 1.0, 1))) == 4
@@ -157,7 +157,7 @@ def test_weight_zero_drains(impl: Implementation) -> None:
     values = _values(50000, 5)
     for mode in ("sticky", "envoy"):
         p = Picker(impl)({"safe": 1, "risky": 0, "other": 2}, mode=mode)
-        assert 1 not in set(p.pick_many(values).tolist())
+        assert 1 not in set(p.choose_many(values).tolist())
 
 
 @pytest.mark.parametrize("mode", ["sticky", "envoy"])
@@ -165,27 +165,27 @@ def test_pick_many_equals_pick(impl: Implementation, mode: str) -> None:
     """pick_many(values)[k] == pick_index(values[k]) for numpy, array and list inputs."""
     p = Picker(impl)({"a": 10, "b": 0, "c": 1, "d": 89}, mode=mode, seed=3)
     values = _values(5000, 6)
-    expected = [p.pick_index(v) for v in values.tolist()]
-    out = p.pick_many(values)
+    expected = [p.choose_index(v) for v in values.tolist()]
+    out = p.choose_many(values)
     assert isinstance(out, np.ndarray) and out.dtype == np.uint32
     assert out.tolist() == expected
-    out = p.pick_many(array("Q", values.tolist()))
+    out = p.choose_many(array("Q", values.tolist()))
     assert isinstance(out, array) and out.typecode == "I"
     assert out.tolist() == expected
-    assert p.pick_many(values.tolist()[:50]).tolist() == expected[:50]
-    assert len(p.pick_many([])) == 0
-    assert len(p.pick_many(np.zeros(0, dtype=np.uint64))) == 0
+    assert p.choose_many(values.tolist()[:50]).tolist() == expected[:50]
+    assert len(p.choose_many([])) == 0
+    assert len(p.choose_many(np.zeros(0, dtype=np.uint64))) == 0
 
 
 def test_pick_many_bad_input(impl: Implementation) -> None:
     """pick_many rejects buffers of other types and out-of-range ints."""
     p = Picker(impl)({"a": 1, "b": 1})
     with pytest.raises(TypeError):
-        p.pick_many(np.zeros(3, dtype=np.int32))
+        p.choose_many(np.zeros(3, dtype=np.int32))
     with pytest.raises(ValueError):
-        p.pick_many([2**64])
+        p.choose_many([2**64])
     with pytest.raises(TypeError):
-        p.pick_many("abc")
+        p.choose_many("abc")
 
 
 def test_properties_and_value_semantics(impl: Implementation) -> None:
@@ -199,7 +199,7 @@ def test_properties_and_value_semantics(impl: Implementation) -> None:
     assert (p.mode, p.seed, p.total) == ("sticky", 5, 100)
     q = pickle.loads(pickle.dumps(p))
     assert q == p and hash(q) == hash(p) and type(q) is type(p)
-    assert q.pick(77) == p.pick(77)
+    assert q.choose(77) == p.choose(77)
     assert p != Picker(impl)({"safe": 99, "risky": 1}, seed=6)
     assert p != Picker(impl)({"risky": 1, "safe": 99}, seed=5)
     assert repr(p) == "WeightedSubsetPicker({'safe': 99, 'risky': 1}, mode='sticky', seed=5)"
@@ -262,9 +262,9 @@ def test_bad_value(impl: Implementation, value: object, error: type) -> None:
     for mode in ("sticky", "envoy"):
         p = Picker(impl)({"a": 1, "b": 1}, mode=mode)
         with pytest.raises(error, match="value"):
-            p.pick(value)
+            p.choose(value)
         with pytest.raises(error, match="value"):
-            p.pick_index(value)
+            p.choose_index(value)
 
 
 def test_int_subclasses_and_index(impl: Implementation) -> None:
@@ -274,5 +274,56 @@ def test_int_subclasses_and_index(impl: Implementation) -> None:
         pass
 
     p = Picker(impl)({"a": Big(1), "b": np.uint32(3)}, mode="envoy")
-    assert p.pick(Big(3)) == "b"
-    assert p.pick(np.uint64(2**64 - 1)) == envoy_reference({"a": 1, "b": 3}, 2**64 - 1)
+    assert p.choose(Big(3)) == "b"
+    assert p.choose(np.uint64(2**64 - 1)) == envoy_reference({"a": 1, "b": 3}, 2**64 - 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("pick", "choose"), ("pick_index", "choose_index"), ("pick_many", "choose_many")],
+)
+def test_deprecated_pick_names_warn_and_give_the_same_result(
+    impl: Implementation, old: str, new: str
+) -> None:
+    """pick/pick_index/pick_many still work for one release: a DeprecationWarning naming the
+    new method, pointing at the caller's line, then exactly the new method's result."""
+    p = impl.WeightedSubsetPicker({"safe": 60, "risky": 40}, seed=3)
+    values = _values(50, 7).tolist()
+    message = (
+        rf"^WeightedSubsetPicker\.{old} is deprecated and will be removed in the next release; "
+        rf"use WeightedSubsetPicker\.{new}$"
+    )
+    if old == "pick_many":
+        with pytest.warns(DeprecationWarning, match=message) as record:
+            got = list(getattr(p, old)(values))
+        assert got == list(p.choose_many(values))
+    else:
+        got = []
+        for v in values:
+            with pytest.warns(DeprecationWarning, match=message) as record:
+                got.append(getattr(p, old)(v))
+        assert got == [getattr(p, new)(v) for v in values]
+    assert [w.filename for w in record] == [__file__]
+    bad = "hashes must be ints" if old == "pick_many" else "value must be an int"
+    with pytest.raises(TypeError, match=bad), pytest.warns(DeprecationWarning):
+        getattr(p, old)(["x"] if old == "pick_many" else "x")
+
+
+def test_route_stays_importable_from_hashlb_subset() -> None:
+    """Route moved to the router unit; ``hashlb.subset.Route`` is still the same class."""
+    import hashlb.router
+    import hashlb.subset
+
+    assert hashlb.subset.Route is hashlb.router.Route is hashlb.Route
+
+
+def test_route_pickled_before_the_move_still_loads(impl: Implementation) -> None:
+    """A Route pickled when it lived in the subset unit (``hashlb._subset_*.Route``) loads."""
+    route = impl.module("router").Route("safe", None, 42, None, 42)
+    data = pickle.dumps(route, protocol=4)
+    new, old = f"hashlb._router_{impl}".encode(), f"hashlb._subset_{impl}".encode()
+    assert len(new) == len(old) and new in data
+    loaded = pickle.loads(data.replace(new, old))
+    assert loaded == route and type(loaded) is type(route)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        impl.module("subset").Nope  # noqa: B018

@@ -33,7 +33,7 @@ def _batch(seed: int, extra: list[int], n: int = 400) -> np.ndarray:
 def _names(picker: object, values: np.ndarray) -> list[str]:
     """Return the picked subset name for every value."""
     names = picker.names  # type: ignore[attr-defined]
-    return [names[i] for i in picker.pick_many(values).tolist()]  # type: ignore[attr-defined]
+    return [names[i] for i in picker.choose_many(values).tolist()]  # type: ignore[attr-defined]
 
 
 @given(weights=subset_weights(), seed=uint64, values=value_lists)
@@ -45,8 +45,8 @@ def test_sticky_equals_reference(
     """pick equals the documented rule for any weights, seed and value."""
     p = Picker(impl)(weights, seed=seed)
     for v in values:
-        assert p.pick(v) == sticky_reference(weights, v, seed)
-    assert p.pick_many(values).tolist() == [p.pick_index(v) for v in values]
+        assert p.choose(v) == sticky_reference(weights, v, seed)
+    assert p.choose_many(values).tolist() == [p.choose_index(v) for v in values]
 
 
 @given(weights=subset_weights(), values=value_lists)
@@ -57,8 +57,8 @@ def test_envoy_equals_reference(
     """Envoy mode equals value % total over the intervals in mapping order."""
     p = Picker(impl)(weights, mode="envoy")
     for v in values:
-        assert p.pick(v) == envoy_reference(weights, v)
-    assert p.pick_many(values).tolist() == [p.pick_index(v) for v in values]
+        assert p.choose(v) == envoy_reference(weights, v)
+    assert p.choose_many(values).tolist() == [p.choose_index(v) for v in values]
 
 
 @given(
@@ -106,8 +106,8 @@ def test_scaling_all_weights_moves_nothing(
     assume(sum(weights.values()) * factor <= MAX)
     scaled = {k: w * factor for k, w in weights.items()}
     values = _batch(bseed, extra)
-    a = Picker(impl)(weights, seed=seed).pick_many(values)
-    b = Picker(impl)(scaled, seed=seed).pick_many(values)
+    a = Picker(impl)(weights, seed=seed).choose_many(values)
+    b = Picker(impl)(scaled, seed=seed).choose_many(values)
     assert a.tolist() == b.tolist()
 
 
@@ -155,4 +155,4 @@ def test_zero_weight_is_never_picked(
     zero = {i for i, w in enumerate(weights.values()) if w == 0}
     for mode in ("sticky", "envoy"):
         p = Picker(impl)(weights, mode=mode, seed=seed)
-        assert not zero & set(p.pick_many(values).tolist())
+        assert not zero & set(p.choose_many(values).tolist())

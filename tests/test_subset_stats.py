@@ -61,7 +61,7 @@ def chi2_critical(df: int, z: float = Z_1E4) -> float:
 )
 def test_exact_proportions(impl: Implementation, weights: dict[str, int]) -> None:
     """Over 10**6 random keys every subset's share is within 4 sigma of w / sum(w)."""
-    counts = np.bincount(Picker(impl)(weights).pick_many(_keys()), minlength=len(weights))
+    counts = np.bincount(Picker(impl)(weights).choose_many(_keys()), minlength=len(weights))
     total = sum(weights.values())
     for count, w in zip(counts.tolist(), weights.values(), strict=True):
         assert _within(count, N, w / total), (count, N * w / total)
@@ -72,7 +72,7 @@ def test_proportions_do_not_depend_on_the_seed(impl: Implementation) -> None:
     keys = _keys(200_000, seed=7)
     for seed in (1, 2, 3, 2**63 + 5):
         counts = np.bincount(
-            Picker(impl)({"safe": 99, "risky": 1}, seed=seed).pick_many(keys),
+            Picker(impl)({"safe": 99, "risky": 1}, seed=seed).choose_many(keys),
             minlength=2,
         )
         assert _within(int(counts[1]), len(keys), 0.01)
@@ -87,7 +87,7 @@ def test_monotone_canary_ramp(impl: Implementation) -> None:
     previous = None
     old_pct = 0
     for pct in RAMP:
-        in_canary = Picker(impl)({"safe": 100 - pct, "risky": pct}).pick_many(keys) == 1
+        in_canary = Picker(impl)({"safe": 100 - pct, "risky": pct}).choose_many(keys) == 1
         assert _within(int(in_canary.sum()), N, pct / 100)
         if previous is not None:
             assert not (previous & ~in_canary).any(), "a canary key left the canary"
@@ -100,7 +100,7 @@ def test_monotone_canary_ramp(impl: Implementation) -> None:
 def test_ramp_down_only_releases_canary_keys(impl: Implementation) -> None:
     """Rolling back 25% -> 5% -> 0% moves only canary keys, back to the safe subset."""
     keys = _keys(300_000, seed=11)
-    picks = [Picker(impl)({"safe": 100 - p, "risky": p}).pick_many(keys) for p in (25, 5, 0)]
+    picks = [Picker(impl)({"safe": 100 - p, "risky": p}).choose_many(keys) for p in (25, 5, 0)]
     for before, after in itertools.pairwise(picks):
         moved = before != after
         assert (before[moved] == 1).all() and (after[moved] == 0).all()
@@ -110,8 +110,8 @@ def test_ramp_down_only_releases_canary_keys(impl: Implementation) -> None:
 def test_three_subsets_ramp_moves_only_into_the_raised_one(impl: Implementation) -> None:
     """With three subsets, raising one never moves a key between the other two."""
     keys = _keys(300_000, seed=12)
-    a = Picker(impl)({"v1": 60, "v2": 30, "v3": 10}).pick_many(keys)
-    b = Picker(impl)({"v1": 60, "v2": 30, "v3": 40}).pick_many(keys)
+    a = Picker(impl)({"v1": 60, "v2": 30, "v3": 10}).choose_many(keys)
+    b = Picker(impl)({"v1": 60, "v2": 30, "v3": 40}).choose_many(keys)
     moved = a != b
     assert (b[moved] == 2).all()
     assert _within(int(moved.sum()), len(keys), 40 / 130 - 10 / 100)
@@ -135,7 +135,7 @@ def test_decorrelated_host_choice(
     keys = _keys()
     hosts = [Host(f"10.0.1.{i}:8080") for i in range(8)]
     table = getattr(impl.module(balancer[0]), balancer[1])(hosts)
-    picked = Picker(impl)(weights).pick_many(keys)
+    picked = Picker(impl)(weights).choose_many(keys)
     host = np.asarray(table.lookup_many(keys))
     stat = independence_chi2(picked, host, 2, len(hosts))
     assert stat < chi2_critical(len(hosts) - 1), stat
@@ -156,6 +156,6 @@ def test_decorrelation_test_has_power(impl: Implementation) -> None:
 def test_subset_decisions_are_mutually_independent(impl: Implementation) -> None:
     """Pickers with different seeds decide independently (2x2 contingency, p=1e-4)."""
     keys = _keys()
-    a = Picker(impl)({"safe": 1, "risky": 1}, seed=1).pick_many(keys)
-    b = Picker(impl)({"safe": 1, "risky": 1}, seed=2).pick_many(keys)
+    a = Picker(impl)({"safe": 1, "risky": 1}, seed=1).choose_many(keys)
+    b = Picker(impl)({"safe": 1, "risky": 1}, seed=2).choose_many(keys)
     assert independence_chi2(a, b, 2, 2) < chi2_critical(1)

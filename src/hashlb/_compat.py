@@ -27,7 +27,16 @@ __all__ = (
 )
 
 #: The accelerated units: each has ``_<unit>_c`` (compiled) and ``_<unit>_py``.
-UNITS: tuple[str, ...] = ("bounded", "hashing", "maglev", "policy", "request", "ring", "subset")
+UNITS: tuple[str, ...] = (
+    "bounded",
+    "hashing",
+    "maglev",
+    "policy",
+    "request",
+    "ring",
+    "router",
+    "subset",
+)
 #: True when ``HASHLB_NO_EXTENSIONS`` is set to a non-empty value.
 NO_EXTENSIONS: bool = bool(os.environ.get("HASHLB_NO_EXTENSIONS"))
 #: The extensions are built for CPython only.

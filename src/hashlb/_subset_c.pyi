@@ -1,6 +1,4 @@
 # The compiled twin has exactly the pure twin's API (tests/test_parity.py).
-from ._subset_py import Route as Route
 from ._subset_py import WeightedSubsetPicker as WeightedSubsetPicker
-from ._subset_py import _RouteCore as _RouteCore
 
-__all__ = ("Route", "WeightedSubsetPicker")
+__all__ = ("WeightedSubsetPicker",)

@@ -1,10 +1,12 @@
 # cython: language_level=3, freethreading_compatible=True
+# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Weighted subset picker, compiled: the twin of ``_subset_py.py``.
 
 The sticky mode's per-subset salts and reciprocal weights are precomputed
-in C arrays; a pick is, per eligible subset, one 8-byte xxh64
+in C arrays; a choice is, per eligible subset, one 8-byte xxh64
 (``hlb_xxh64_u64`` of ``_hashkernels.h``), one libm ``log`` and one
-multiply, with no Python-level call.  A near-tie (the best two float scores
+multiply, with no Python-level call.  ``_subset_c.pxd`` declares the picker
+so that ``_router_c`` chooses through it C to C.  A near-tie (the best two float scores
 within a relative ``2**-40``, about one key in 10**12) is decided exactly
 by ``_subset_config.exact_index``, so both twins compute the same exact
 rule (see ``_subset_py``).  Validation is shared too: the ``check_*``
@@ -12,9 +14,7 @@ functions of ``_subset_config``.  Keep names, signatures and docstrings identica
 ``_subset_py.py`` (``tests/test_parity.py`` checks them).
 """
 cimport cython
-from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport INFINITY, log
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
@@ -24,41 +24,33 @@ from types import MappingProxyType
 
 from hashlb._batch import hash_buffer, index_output
 from hashlb._subset_config import check_seed as _check_seed
-from hashlb._subset_config import check_u64 as _check_u64
 from hashlb._subset_config import check_value as _check_value
 from hashlb._subset_config import check_weights as _check_weights
 from hashlb._subset_config import exact_index as _exact_index
-from hashlb._validate import uninitialised
+from hashlb._validate import renamed, uninitialised
 from hashlb.errors import ConfigError
 
-__all__ = ("Route", "WeightedSubsetPicker")
+__all__ = ("WeightedSubsetPicker",)
 
 cdef object _MappingProxyType = MappingProxyType
 cdef object _hash_buffer = hash_buffer
 cdef object _index_output = index_output
 cdef object _check_value_py = _check_value
 cdef object _exact_index_py = _exact_index
-cdef object _check_u64_py = _check_u64
+cdef object _renamed = renamed
 cdef object _uninitialised = uninitialised
 
 
 cdef double _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact
 # The float pass decides only when the runner-up's score exceeds the best
 # one by this factor; see _subset_py._SAFE.  Read at construction (tests set
-# it to inf to send every pick through the exact path).
+# it to inf to send every choice through the exact path).
 _SAFE = 1.0 + 2.0**-40
-cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # pick_many's marker for a near-tie
+cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # choose_many's marker for a near-tie
 
 
-cdef inline uint64_t _as_value(object value) except? 0xFFFFFFFFFFFFFFFFULL:
-    """Return *value* as a uint64, raising the shared check's errors otherwise."""
-    cdef uint64_t v
-    if PyLong_CheckExact(value):
-        try:
-            v = value
-            return v
-        except OverflowError:
-            pass
+cdef uint64_t as_value_slow(object value) except? 0xFFFFFFFFFFFFFFFFULL:
+    """The slow path of ``as_value`` (``_subset_c.pxd``): the shared check, then its int."""
     return <uint64_t>_check_value_py(value)
 
 
@@ -92,30 +84,14 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         or a *seed* out of range.
 
     >>> canary = WeightedSubsetPicker({"safe": 99, "risky": 1})
-    >>> canary.pick(0x9E3779B97F4A7C15)
+    >>> canary.choose(0x9E3779B97F4A7C15)
     'safe'
     >>> canary.names, canary.total
     (('safe', 'risky'), 100)
     >>> envoy = WeightedSubsetPicker({"cluster1": 30, "cluster2": 30, "cluster3": 40}, mode="envoy")
-    >>> [envoy.pick(v) for v in (115, 445, 560)]
+    >>> [envoy.choose(v) for v in (115, 445, 560)]
     ['cluster1', 'cluster2', 'cluster3']
     """
-
-    cdef tuple _names
-    cdef object _weights
-    cdef str _mode
-    cdef object _seed
-    cdef bint _sticky
-    cdef uint64_t _total
-    cdef tuple _salts
-    cdef tuple _active  # (position, salt, 1/w, w) per eligible subset, for _exact_index
-    cdef double _safe  # _SAFE at construction
-    cdef Py_ssize_t _n  # number of subsets (names)
-    cdef Py_ssize_t _k  # number of eligible (w > 0) subsets
-    cdef uint64_t *_salt_a  # [k] salts of the eligible subsets
-    cdef double *_inv_w  # [k] 1.0 / w of the eligible subsets
-    cdef uint32_t *_pos  # [k] their positions in _names
-    cdef uint64_t *_ends  # [n] cumulative interval ends, aligned with _names
 
     def __cinit__(self):
         self._salt_a = NULL
@@ -189,7 +165,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
 
     @property
     def names(self):
-        """The subset names in mapping order; :meth:`pick_index` indexes this."""
+        """The subset names in mapping order; :meth:`choose_index` indexes this."""
         self._ready()
         return self._names
 
@@ -223,13 +199,13 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
         self._ready()
         return self._salts
 
-    cdef Py_ssize_t _pick(self, uint64_t v) noexcept nogil:
+    cdef Py_ssize_t _choose(self, uint64_t v) noexcept nogil:
         """Return the chosen position, or -1 for a near-tie (see ``_exact_index``)."""
         cdef Py_ssize_t i, best_i
         cdef uint64_t selected
         cdef double best, second, score
         if not self._sticky:
-            if self._total == 0:  # not initialised: _pick_index raises
+            if self._total == 0:  # not initialised: _choose_index raises
                 return -1
             selected = v % self._total
             for i in range(self._n):
@@ -253,21 +229,17 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
             return self._pos[best_i]
         return -1
 
-    cdef inline Py_ssize_t _pick_index(self, uint64_t v) except -2:
-        cdef Py_ssize_t i = self._pick(v)
+    cdef Py_ssize_t _choose_index(self, uint64_t v) except -2:
+        cdef Py_ssize_t i = self._choose(v)
         if i < 0:
             self._ready()
             i = _exact_index_py(v, self._active)
         return i
 
-    # Hot methods are plain method descriptors (no CyFunction binding): a
-    # faster call.  Their signature comes from the "name($self, /, ...)\n--\n\n"
-    # docstring prefix, which CPython strips from __doc__ (self is
-    # positional-only in both twins, so the signatures match).
     @cython.binding(False)
     @cython.always_allow_keywords(True)
-    def pick_index(self, value):
-        """pick_index($self, /, value)
+    def choose_index(self, value):
+        """choose_index($self, /, value)
 --
 
 Return the position in :attr:`names` of the subset chosen for *value*.
@@ -277,15 +249,15 @@ Return the position in :attr:`names` of the subset chosen for *value*.
         :raises TypeError: *value* is not an int.
         :raises ValueError: *value* is out of range.
 
-        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").pick_index(3)
+        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_index(3)
         1
         """
-        return self._pick_index(_as_value(value))
+        return self._choose_index(as_value(value))
 
     @cython.binding(False)
     @cython.always_allow_keywords(True)
-    def pick(self, value):
-        """pick($self, /, value)
+    def choose(self, value):
+        """choose($self, /, value)
 --
 
 Return the name of the subset chosen for *value*.
@@ -295,23 +267,23 @@ Return the name of the subset chosen for *value*.
         :raises TypeError: *value* is not an int.
         :raises ValueError: *value* is out of range.
 
-        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).pick(12345)
+        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).choose(12345)
         'safe'
         """
-        cdef Py_ssize_t i = self._pick_index(_as_value(value))  # raises if not initialised
+        cdef Py_ssize_t i = self._choose_index(as_value(value))  # raises if not initialised
         return self._names[i]
 
-    def pick_many(self, values):
+    def choose_many(self, values):
         """Return the chosen subset index (into :attr:`names`) for every value.
 
         :param values: a C-contiguous uint64 buffer (``numpy.uint64`` array,
             ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
         :returns: uint32 indices: a numpy array for a numpy input, else
-            ``array('I')``.  Element *k* equals ``pick_index(values[k])``.
+            ``array('I')``.  Element *k* equals ``choose_index(values[k])``.
         :raises TypeError: *values* is not a uint64 buffer or iterable of ints.
         :raises ValueError: an int is out of range.
 
-        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").pick_many([0, 1, 2]))
+        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_many([0, 1, 2]))
         [0, 1, 0]
         """
         view = _hash_buffer(values)
@@ -324,14 +296,39 @@ Return the name of the subset chosen for *value*.
         cdef uint32_t[::1] o = out
         with nogil:
             for j in range(n):
-                o[j] = <uint32_t>self._pick(h[j])  # -1 becomes _NEAR_TIE
+                o[j] = <uint32_t>self._choose(h[j])  # -1 becomes _NEAR_TIE
                 if o[j] == _NEAR_TIE:
                     near += 1
         if near:
             for j in range(n):
                 if o[j] == _NEAR_TIE:
-                    o[j] = <uint32_t>self._pick_index(h[j])
+                    o[j] = <uint32_t>self._choose_index(h[j])
         return out
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(True)
+    def pick_index(self, value):
+        """pick_index($self, /, value)
+--
+
+Deprecated alias of :meth:`choose_index` (removed in the next release)."""
+        _renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 1)
+        return self._choose_index(as_value(value))
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(True)
+    def pick(self, value):
+        """pick($self, /, value)
+--
+
+Deprecated alias of :meth:`choose` (removed in the next release)."""
+        _renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 1)
+        return self.choose(value)
+
+    def pick_many(self, values):
+        """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
+        _renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 1)
+        return self.choose_many(values)
 
     def with_weights(self, weights):
         """Return a new picker with *weights* and the same mode and seed.
@@ -372,280 +369,10 @@ Return the name of the subset chosen for *value*.
         )
 
 
-@cython.final
-@cython.freelist(32)
-cdef class Route:
-    """Route(subset, host, hash, set_cookie, lookup_hash)
---
+def __getattr__(name):
+    """Resolve ``Route``, which moved to the router unit, for pickles made before the move."""
+    if name == "Route":
+        from hashlb._router_c import Route
 
-Where a request goes: the subset, the host, and the hashes that chose them.
-
-    :class:`~hashlb.Router` returns one per request.  Routes compare equal
-    field by field and unpack like a tuple, in the order of the parameters.
-
-    :param str subset: the subset (weighted destination) chosen.
-    :param host: the :class:`~hashlb.Host` chosen inside the subset.
-    :param hash: the route hash from the hash policy, or None when the
-        policy yielded none.
-    :param set_cookie: the ``Set-Cookie`` header value to send with the
-        response (a generated cookie), or None.
-    :param int lookup_hash: the hash the host was looked up with: *hash*,
-        or the random hash drawn when *hash* is None.
-
-    >>> r = Route("safe", None, 42, None, 42)
-    >>> r.subset, r.hash, r.lookup_hash
-    ('safe', 42, 42)
-    >>> subset, host, h, cookie, lookup_hash = r
-    """
-
-    cdef object _subset
-    cdef object _host
-    cdef object _hash
-    cdef object _set_cookie
-    cdef object _lookup_hash
-    cdef bint _set  # __init__ (or _new_route) ran
-
-    def __init__(self, subset, host, hash, set_cookie, lookup_hash):
-        self._set = True
-        self._subset = subset
-        self._host = host
-        self._hash = hash
-        self._set_cookie = set_cookie
-        self._lookup_hash = lookup_hash
-
-    @property
-    def subset(self):
-        """The subset (weighted destination) chosen."""
-        self._ready()
-        return self._subset
-
-    @property
-    def host(self):
-        """The host chosen inside the subset."""
-        self._ready()
-        return self._host
-
-    @property
-    def hash(self):
-        """The route hash from the policy, or None when the policy yielded none."""
-        self._ready()
-        return self._hash
-
-    @property
-    def set_cookie(self):
-        """The ``Set-Cookie`` header value to send, or None."""
-        self._ready()
-        return self._set_cookie
-
-    @property
-    def lookup_hash(self):
-        """The hash the host was looked up with: :attr:`hash`, or a random one."""
-        self._ready()
-        return self._lookup_hash
-
-    cdef int _ready(self) except -1:
-        if not self._set:
-            raise _uninitialised(self, "Route")
-        return 0
-
-    cdef tuple _fields(self):
-        self._ready()
-        return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
-
-    def __iter__(self):
-        return iter(self._fields())
-
-    def __eq__(self, other):
-        if not isinstance(other, Route):
-            return NotImplemented
-        return self._fields() == (<Route>other)._fields()
-
-    def __hash__(self):
-        return hash(self._fields())
-
-    def __reduce__(self):
-        return (Route, self._fields())
-
-    def __repr__(self):
-        if not self._set:
-            return "<Route object (not initialised)>"
-        return (
-            f"Route(subset={self._subset!r}, host={self._host!r}, hash={self._hash!r}, "
-            f"set_cookie={self._set_cookie!r}, lookup_hash={self._lookup_hash!r})"
-        )
-
-
-cdef inline Route _new_route(object subset, object host, object h, object cookie, object lh):
-    cdef Route r = Route.__new__(Route)
-    r._set = True
-    r._subset = subset
-    r._host = host
-    r._hash = h
-    r._set_cookie = cookie
-    r._lookup_hash = lh
-    return r
-
-
-@cython.final
-cdef class _RouteCore:
-    """The per-request hot path of :class:`~hashlb.Router` (see ``_subset_py._RouteCore``).
-
-    For a Maglev subset the host is ``hosts[table[h % size]]`` (spec §5.3),
-    read from the table's memoryview without a Python-level call; any other
-    table is asked through its ``lookup``.
-    """
-
-    cdef object _hash_fn
-    cdef bint _generates
-    cdef WeightedSubsetPicker _picker
-    cdef tuple _names
-    cdef tuple _lookups
-    cdef tuple _views  # keeps the Maglev table memoryviews alive
-    cdef tuple _hosts  # per subset: the table's hosts (Maglev fast path)
-    cdef object _getrandbits
-    cdef bint _sticky
-    cdef object _value_fn
-    cdef Py_ssize_t _n
-    cdef const void **_tab  # per subset: Maglev table data, or NULL
-    cdef uint64_t *_size
-    cdef int *_wide  # 1 for uint32 items, 0 for uint16
-
-    def __cinit__(self):
-        self._tab = NULL
-        self._size = NULL
-        self._wide = NULL
-
-    def __init__(self, hash_fn, generates, picker, tables, getrandbits, sticky, value_fn):
-        cdef Py_ssize_t i, n
-        cdef const unsigned char[::1] raw
-        # A private copy: tables[i] is read without bounds checks, and memoryview() below
-        # can run Python code (a PEP 688 __buffer__) that could shrink a list.
-        tables = tuple(tables)
-        n = len(tables)
-        if self._picker is not None:
-            raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
-        if not isinstance(picker, WeightedSubsetPicker):
-            raise TypeError("picker must be the compiled WeightedSubsetPicker")
-        if n != len(picker.names):  # the picker's index selects a table
-            raise ValueError(
-                f"tables must have one entry per subset ({len(picker.names)}), got {n}"
-            )
-        # _picker is set last: until then the core is unusable (route() checks it).
-        PyMem_Free(self._tab)
-        PyMem_Free(self._size)
-        PyMem_Free(self._wide)
-        self._hash_fn = hash_fn
-        self._generates = bool(generates)
-        self._names = picker.names
-        self._lookups = tuple(t[0] for t in tables)
-        self._getrandbits = getrandbits
-        self._sticky = bool(sticky)
-        self._value_fn = value_fn
-        self._n = n
-        self._tab = <const void **>PyMem_Malloc(max(n, 1) * sizeof(void *))
-        self._size = <uint64_t *>PyMem_Malloc(max(n, 1) * sizeof(uint64_t))
-        self._wide = <int *>PyMem_Malloc(max(n, 1) * sizeof(int))
-        if not self._tab or not self._size or not self._wide:
-            raise MemoryError()
-        views = []
-        hosts = []
-        for i in range(n):
-            self._tab[i] = NULL
-            self._size[i] = 0
-            self._wide[i] = 0
-        for i in range(n):
-            lookup, view, size, table_hosts = tables[i]
-            if view is None:
-                hosts.append(table_hosts)
-                views.append(None)
-                continue
-            hosts.append(tuple(table_hosts))  # indexed in C: it must be a tuple
-            view = memoryview(view)
-            if (view.format not in ("H", "I") or view.ndim != 1 or len(view) != size
-                    or size == 0 or not view.c_contiguous):
-                raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
-            raw = view.cast("B")
-            views.append(view)
-            self._tab[i] = <const void *>&raw[0]
-            self._size[i] = <uint64_t>size
-            self._wide[i] = view.format == "I"
-        self._views = tuple(views)
-        self._hosts = tuple(hosts)
-        self._picker = picker
-
-    def __dealloc__(self):
-        PyMem_Free(self._tab)
-        PyMem_Free(self._size)
-        PyMem_Free(self._wide)
-
-    cdef inline object _host(self, Py_ssize_t i, object lh, uint64_t v):
-        cdef const void *tab = self._tab[i]
-        cdef uint64_t slot
-        cdef Py_ssize_t k
-        cdef tuple hosts
-        if tab == NULL:
-            return self._lookups[i](lh)
-        slot = v % self._size[i]
-        if self._wide[i]:
-            k = (<const uint32_t *>tab)[slot]
-        else:
-            k = (<const unsigned short *>tab)[slot]
-        hosts = <tuple>self._hosts[i]
-        if k >= PyTuple_GET_SIZE(hosts):  # the table came from the caller: check its items
-            raise IndexError("tuple index out of range")
-        return <object>PyTuple_GET_ITEM(hosts, k)
-
-    @cython.binding(False)
-    def route(self, request):
-        """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
-        cdef object h, lh, cookie = None, result
-        cdef uint64_t v
-        cdef Py_ssize_t i
-        if self._picker is None:
-            raise _uninitialised(self, "_RouteCore")
-        if self._hash_fn is None:
-            h = None
-        elif self._generates:
-            result = self._hash_fn(request)
-            h = result.hash
-            cookie = result.set_cookie
-        else:
-            h = self._hash_fn(request)
-        if self._sticky:
-            lh = self._getrandbits(64) if h is None else h
-            v = _as_value(lh)
-            i = self._picker._pick_index(v)
-        else:
-            if self._value_fn is None:
-                value = self._getrandbits(64)
-            else:
-                value = self._value_fn(request, h)
-            i = self._picker._pick_index(_as_value(value))
-            lh = self._getrandbits(64) if h is None else h
-            v = _as_value(lh)
-        return _new_route(self._names[i], self._host(i, lh, v), h, cookie, lh)
-
-    @cython.binding(False)
-    def route_hash(self, hash, value=None):
-        """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
-        cdef object h = None if hash is None else _check_u64_py(hash, "hash")
-        cdef object lh
-        cdef uint64_t v
-        cdef Py_ssize_t i
-        if self._picker is None:
-            raise _uninitialised(self, "_RouteCore")
-        if self._sticky:
-            lh = self._getrandbits(64) if h is None else h
-            v = _as_value(lh)
-            i = self._picker._pick_index(v)
-        else:
-            if value is not None:
-                value = _check_u64_py(value, "value")
-            elif self._value_fn is None:
-                value = self._getrandbits(64)
-            else:
-                value = self._value_fn(None, h)
-            i = self._picker._pick_index(_as_value(value))
-            lh = self._getrandbits(64) if h is None else h
-            v = _as_value(lh)
-        return _new_route(self._names[i], self._host(i, lh, v), h, None, lh)
+        return Route
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

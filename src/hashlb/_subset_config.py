@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import xxhash
 
 from ._types import MAX_WEIGHT
-from ._validate import short
+from ._validate import as_int, check_uint, short, str_keyed_items, uninitialised
 from .errors import ConfigError
 
-__all__ = ("check_seed", "check_u64", "check_value", "check_weights", "exact_index")
+__all__ = (
+    "check_seed",
+    "check_u64",
+    "check_value",
+    "check_weights",
+    "checked_property",
+    "exact_index",
+    "slot_property",
+    "uninitialised_getattr",
+)
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _TWO_M53 = 2.0**-53
@@ -29,36 +39,22 @@ _xxh64 = xxhash.xxh64_intdigest
 
 def check_seed(seed: object) -> int:
     """Validate ``seed``: an int in ``[0, 2**64)``."""
-    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
-        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
-    s = operator.index(seed)
+    s = as_int(seed, "seed")
     if not 0 <= s <= _M64:
-        raise ConfigError(f"seed must be in [0, 2**64), got {s}")
-    return int(s)
-
-
-def check_value(value: object) -> int:
-    """Validate a value to pick with: an int in ``[0, 2**64)``."""
-    if type(value) is int and 0 <= value <= _M64:
-        return value
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"value must be an int, not {type(value).__name__}")
-    v = operator.index(value)
-    if not 0 <= v <= _M64:
-        raise ValueError(f"value must be in [0, 2**64), got {short(v)}")
-    return int(v)
+        raise ConfigError(f"seed must be in [0, 2**64), got {short(s)}")
+    return s
 
 
 def check_u64(value: object, field: str) -> int:
     """Validate *field*: an int in ``[0, 2**64)``."""
     if type(value) is int and 0 <= value <= _M64:
         return value
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{field} must be an int, not {type(value).__name__}")
-    v = operator.index(value)
-    if not 0 <= v <= _M64:
-        raise ValueError(f"{field} must be in [0, 2**64), got {short(v)}")
-    return int(v)
+    return check_uint(value, field, 64)
+
+
+def check_value(value: object) -> int:
+    """Validate a value to choose with: an int in ``[0, 2**64)``."""
+    return check_u64(value, "value")
 
 
 def check_weights(weights: object) -> dict[str, int]:
@@ -69,23 +65,16 @@ def check_weights(weights: object) -> dict[str, int]:
     :raises ConfigError: no subsets, an empty name, a negative weight or one
         above ``2**32 - 1``, all weights 0, or a sum above ``2**32 - 1``.
     """
-    if not isinstance(weights, Mapping):
-        raise TypeError(
-            f"weights must be a mapping of subset name to int weight, not {type(weights).__name__}"
-        )
     out: dict[str, int] = {}
-    for name, w in weights.items():
-        if not isinstance(name, str):
-            raise TypeError(f"weights keys (subset names) must be str, got {name!r}")
+    expected = "a mapping of subset name to int weight"
+    for name, w in str_keyed_items(weights, "weights", expected, "weights keys (subset names)"):
         if not name:
             raise ConfigError("weights keys (subset names) must not be empty")
         try:
             name.encode()
         except UnicodeEncodeError:
             raise ConfigError(f"weights key {name!r} is not valid Unicode text") from None
-        if isinstance(w, bool) or not hasattr(w, "__index__"):
-            raise TypeError(f"weights[{name!r}] must be an int, not {type(w).__name__}")
-        wi = int(operator.index(w))
+        wi = w if type(w) is int else as_int(w, f"weights[{name!r}]")
         if not 0 <= wi <= MAX_WEIGHT:
             raise ConfigError(f"weights[{name!r}] must be in [0, 2**32 - 1], got {wi}")
         out[str(name)] = wi
@@ -115,3 +104,48 @@ def exact_index(value: int, active: tuple[tuple[int, int, float, int], ...]) -> 
         if best_pos < 0 or n * bd * bw < bn * d * w:
             best_pos, bn, bd, bw = pos, n, d, w
     return best_pos
+
+
+def slot_property(slot: str, doc: str) -> Any:
+    """Return a read-only property of the pure twins that reads *slot* (one C-level call).
+
+    An unset *slot* (``__init__`` never ran) raises ``AttributeError``, which
+    sends Python to the class's :func:`uninitialised_getattr` hook.
+    """
+    return property(operator.attrgetter(slot), doc=doc)
+
+
+def checked_property(slot: str, cls: str, doc: str) -> Any:
+    """Return a read-only property that reads *slot*, for a class without the hook.
+
+    An unset *slot* raises :func:`~hashlb._validate.uninitialised`'s
+    ``TypeError`` for class *cls* from the getter itself (a class whose
+    methods probe unset slots with ``hasattr`` keeps that probe cheap).
+    """
+    get = operator.attrgetter(slot)
+
+    def fget(self: object) -> Any:
+        try:
+            return get(self)
+        except AttributeError:
+            raise uninitialised(self, cls) from None
+
+    return property(fget, doc=doc)
+
+
+def uninitialised_getattr(cls: str, names: Iterable[str]) -> Callable[[object, str], Any]:
+    """Return a ``__getattr__`` for a pure-twin class whose properties use :func:`slot_property`.
+
+    Python calls it only when normal lookup failed: for one of the public
+    *names* that means the slot behind it is unset, so it raises
+    :func:`~hashlb._validate.uninitialised`'s ``TypeError`` for class *cls*, as
+    the compiled twin does; any other name is a plain ``AttributeError``.
+    """
+    public = frozenset(names)
+
+    def __getattr__(self: object, name: str) -> Any:
+        if name in public:
+            raise uninitialised(self, cls)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    return __getattr__

@@ -32,7 +32,7 @@ cluster) from a 64-bit value:
     * the salt depends on the subset's *name*, so adding or removing other
       subsets moves only keys won or released by them.
 
-    A pick first compares the floating-point scores ``L_i * (1.0 / w_i)``;
+    A choice first compares the floating-point scores ``L_i * (1.0 / w_i)``;
     only when the best two are within a relative ``2**-40`` (about one key
     in 10**12) does it fall back to the exact comparison.
 
@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -58,14 +58,14 @@ import xxhash
 
 from ._batch import hash_buffer, index_output, is_numpy, np_xxh64_u64
 from ._subset_config import check_seed as _check_seed
-from ._subset_config import check_u64 as _check_u64
 from ._subset_config import check_value as _check_value
 from ._subset_config import check_weights as _check_weights
+from ._subset_config import checked_property
 from ._subset_config import exact_index as _exact_index
-from ._validate import uninitialised
+from ._validate import renamed, uninitialised
 from .errors import ConfigError
 
-__all__ = ("Route", "WeightedSubsetPicker")
+__all__ = ("WeightedSubsetPicker",)
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _TWO_M53 = 2.0**-53
@@ -104,12 +104,12 @@ class WeightedSubsetPicker:
         or a *seed* out of range.
 
     >>> canary = WeightedSubsetPicker({"safe": 99, "risky": 1})
-    >>> canary.pick(0x9E3779B97F4A7C15)
+    >>> canary.choose(0x9E3779B97F4A7C15)
     'safe'
     >>> canary.names, canary.total
     (('safe', 'risky'), 100)
     >>> envoy = WeightedSubsetPicker({"cluster1": 30, "cluster2": 30, "cluster3": 40}, mode="envoy")
-    >>> [envoy.pick(v) for v in (115, 445, 560)]
+    >>> [envoy.choose(v) for v in (115, 445, 560)]
     ['cluster1', 'cluster2', 'cluster3']
     """
 
@@ -165,56 +165,29 @@ class WeightedSubsetPicker:
         self._safe = _SAFE
         self._names = names  # last: until then the picker is unusable
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The subset names in mapping order; :meth:`pick_index` indexes this."""
-        try:
-            return self._names
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
-
-    @property
-    def weights(self) -> Mapping[str, int]:
-        """The weights, a read-only mapping in the given order."""
-        try:
-            return self._weights
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
-
-    @property
-    def mode(self) -> str:
-        """``"sticky"`` or ``"envoy"``."""
-        try:
-            return self._mode
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
-
-    @property
-    def seed(self) -> int:
-        """The seed of the sticky mode's salts."""
-        try:
-            return self._seed
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
-
-    @property
-    def total(self) -> int:
-        """The sum of the weights (Envoy's ``total``)."""
-        try:
-            return self._total
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
-
-    @property
-    def salts(self) -> tuple[int, ...]:
-        """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`."""
-        try:
-            return self._salts
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
+    names: tuple[str, ...] = checked_property(
+        "_names",
+        "WeightedSubsetPicker",
+        "The subset names in mapping order; :meth:`choose_index` indexes this.",
+    )
+    weights: Mapping[str, int] = checked_property(
+        "_weights", "WeightedSubsetPicker", "The weights, a read-only mapping in the given order."
+    )
+    mode: str = checked_property("_mode", "WeightedSubsetPicker", '``"sticky"`` or ``"envoy"``.')
+    seed: int = checked_property(
+        "_seed", "WeightedSubsetPicker", "The seed of the sticky mode's salts."
+    )
+    total: int = checked_property(
+        "_total", "WeightedSubsetPicker", "The sum of the weights (Envoy's ``total``)."
+    )
+    salts: tuple[int, ...] = checked_property(
+        "_salts",
+        "WeightedSubsetPicker",
+        "The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`.",
+    )
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
-    def pick_index(self, /, value: int) -> int:
+    def choose_index(self, /, value: int) -> int:
         """Return the position in :attr:`names` of the subset chosen for *value*.
 
         :param int value: the request hash (sticky mode) or Envoy's random,
@@ -222,7 +195,7 @@ class WeightedSubsetPicker:
         :raises TypeError: *value* is not an int.
         :raises ValueError: *value* is out of range.
 
-        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").pick_index(3)
+        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_index(3)
         1
         """
         v = value if type(value) is int and 0 <= value <= _M64 else _check_value(value)
@@ -255,7 +228,7 @@ class WeightedSubsetPicker:
             return best_i
         return _exact_index(v, active)  # a near-tie: about one key in 10**12
 
-    def pick(self, /, value: int) -> str:
+    def choose(self, /, value: int) -> str:
         """Return the name of the subset chosen for *value*.
 
         :param int value: the request hash (sticky mode) or Envoy's random,
@@ -263,25 +236,25 @@ class WeightedSubsetPicker:
         :raises TypeError: *value* is not an int.
         :raises ValueError: *value* is out of range.
 
-        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).pick(12345)
+        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).choose(12345)
         'safe'
         """
         try:
-            return self._names[self.pick_index(value)]
+            return self._names[self.choose_index(value)]
         except AttributeError:
             raise uninitialised(self, "WeightedSubsetPicker") from None
 
-    def pick_many(self, values: Any) -> Any:
+    def choose_many(self, values: Any) -> Any:
         """Return the chosen subset index (into :attr:`names`) for every value.
 
         :param values: a C-contiguous uint64 buffer (``numpy.uint64`` array,
             ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
         :returns: uint32 indices: a numpy array for a numpy input, else
-            ``array('I')``.  Element *k* equals ``pick_index(values[k])``.
+            ``array('I')``.  Element *k* equals ``choose_index(values[k])``.
         :raises TypeError: *values* is not a uint64 buffer or iterable of ints.
         :raises ValueError: an int is out of range.
 
-        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").pick_many([0, 1, 2]))
+        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_many([0, 1, 2]))
         [0, 1, 0]
         """
         view = hash_buffer(values)
@@ -291,9 +264,9 @@ class WeightedSubsetPicker:
             import numpy as np
         except ImportError:  # pragma: no cover - numpy is in the test extra
             out = index_output(n, values)
-            pick = self.pick_index
+            choose = self.choose_index
             for k in range(n):
-                out[k] = pick(view[k])
+                out[k] = choose(view[k])
             return out
         h = np.frombuffer(view, dtype=np.uint64) if n else np.zeros(0, dtype=np.uint64)
         if not self._sticky:
@@ -320,6 +293,21 @@ class WeightedSubsetPicker:
         else:
             out = array("I", idx.astype(np.uint32).tobytes())
         return out
+
+    def pick_index(self, /, value: int) -> int:
+        """Deprecated alias of :meth:`choose_index` (removed in the next release)."""
+        renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 2)
+        return self.choose_index(value)
+
+    def pick(self, /, value: int) -> str:
+        """Deprecated alias of :meth:`choose` (removed in the next release)."""
+        renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 2)
+        return self.choose(value)
+
+    def pick_many(self, values: Any) -> Any:
+        """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
+        renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 2)
+        return self.choose_many(values)
 
     def with_weights(self, weights: Mapping[str, int]) -> WeightedSubsetPicker:
         """Return a new picker with *weights* and the same mode and seed.
@@ -359,10 +347,8 @@ class WeightedSubsetPicker:
             raise uninitialised(self, "WeightedSubsetPicker") from None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        try:
-            return (_restore, (dict(self._weights), self._mode, self._seed))
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
+        self._ready()
+        return (_restore, (dict(self._weights), self._mode, self._seed))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_names"):
@@ -372,237 +358,10 @@ class WeightedSubsetPicker:
         )
 
 
-class Route:
-    """Where a request goes: the subset, the host, and the hashes that chose them.
+def __getattr__(name: str) -> Any:
+    """Resolve ``Route``, which moved to the router unit, for pickles made before the move."""
+    if name == "Route":
+        from ._router_py import Route
 
-    :class:`~hashlb.Router` returns one per request.  Routes compare equal
-    field by field and unpack like a tuple, in the order of the parameters.
-
-    :param str subset: the subset (weighted destination) chosen.
-    :param host: the :class:`~hashlb.Host` chosen inside the subset.
-    :param hash: the route hash from the hash policy, or None when the
-        policy yielded none.
-    :param set_cookie: the ``Set-Cookie`` header value to send with the
-        response (a generated cookie), or None.
-    :param int lookup_hash: the hash the host was looked up with: *hash*,
-        or the random hash drawn when *hash* is None.
-
-    >>> r = Route("safe", None, 42, None, 42)
-    >>> r.subset, r.hash, r.lookup_hash
-    ('safe', 42, 42)
-    >>> subset, host, h, cookie, lookup_hash = r
-    """
-
-    __slots__ = ("_hash", "_host", "_lookup_hash", "_set_cookie", "_subset")
-
-    _subset: str
-    _host: Any
-    _hash: int | None
-    _set_cookie: str | None
-    _lookup_hash: int
-
-    def __init__(
-        self, subset: str, host: Any, hash: int | None, set_cookie: str | None, lookup_hash: int
-    ) -> None:
-        self._subset = subset
-        self._host = host
-        self._hash = hash
-        self._set_cookie = set_cookie
-        self._lookup_hash = lookup_hash
-
-    @property
-    def subset(self) -> str:
-        """The subset (weighted destination) chosen."""
-        try:
-            return self._subset
-        except AttributeError:
-            raise uninitialised(self, "Route") from None
-
-    @property
-    def host(self) -> Any:
-        """The host chosen inside the subset."""
-        try:
-            return self._host
-        except AttributeError:
-            raise uninitialised(self, "Route") from None
-
-    @property
-    def hash(self) -> int | None:
-        """The route hash from the policy, or None when the policy yielded none."""
-        try:
-            return self._hash
-        except AttributeError:
-            raise uninitialised(self, "Route") from None
-
-    @property
-    def set_cookie(self) -> str | None:
-        """The ``Set-Cookie`` header value to send, or None."""
-        try:
-            return self._set_cookie
-        except AttributeError:
-            raise uninitialised(self, "Route") from None
-
-    @property
-    def lookup_hash(self) -> int:
-        """The hash the host was looked up with: :attr:`hash`, or a random one."""
-        try:
-            return self._lookup_hash
-        except AttributeError:
-            raise uninitialised(self, "Route") from None
-
-    def _fields(self) -> tuple[Any, ...]:
-        try:
-            return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
-        except AttributeError:
-            raise uninitialised(self, "Route") from None
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._fields())
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Route):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Route, self._fields())
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_lookup_hash"):
-            return "<Route object (not initialised)>"
-        return (
-            f"Route(subset={self._subset!r}, host={self._host!r}, hash={self._hash!r}, "
-            f"set_cookie={self._set_cookie!r}, lookup_hash={self._lookup_hash!r})"
-        )
-
-
-def _table_lookup(
-    lookup: Callable[[int], Any], view: Any, size: int, hosts: tuple[Any, ...]
-) -> Callable[[int], Any]:
-    """Return ``lookup``, or for a Maglev table ``h -> hosts[table[h % size]]`` (spec §5.3)."""
-    if view is None:
-        return lookup
-    view = memoryview(view)
-    if (
-        view.format not in ("H", "I")
-        or view.ndim != 1
-        or len(view) != size
-        or size == 0
-        or not view.c_contiguous
-    ):
-        raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
-
-    def maglev_lookup(h: int) -> Any:
-        return hosts[view[h % size]]
-
-    return maglev_lookup
-
-
-class _RouteCore:
-    """The per-request hot path of :class:`~hashlb.Router` (compiled in the C twin).
-
-    :param hash_fn: ``policy.hash`` (returns int or None), ``policy.evaluate``
-        when *generates* (returns a HashResult), or None for no policy.
-    :param generates: whether *hash_fn* is ``evaluate``.
-    :param picker: this twin's :class:`WeightedSubsetPicker`.
-    :param tables: per name of the picker, ``(lookup, maglev_table,
-        table_size, hosts)``: the table's ``lookup``; for a Maglev, its
-        ``table`` memoryview, size and hosts (the C twin then indexes the
-        table itself: ``hosts[table[h % size]]``, spec §5.3), else None.
-    :param getrandbits: ``rng.getrandbits``.
-    :param sticky: pick the subset from the route hash (sticky mode), else
-        from the weighted-cluster value (envoy mode).
-    :param value_fn: envoy mode: ``value_fn(request, h) -> int``, the
-        weighted-cluster value (header or hash policy); None for a random
-        value from *getrandbits* (Envoy's default).
-    """
-
-    __slots__ = (
-        "_generates",
-        "_getrandbits",
-        "_hash_fn",
-        "_lookups",
-        "_names",
-        "_pick",
-        "_sticky",
-        "_value_fn",
-    )
-
-    def __init__(
-        self,
-        hash_fn: Callable[[Any], Any] | None,
-        generates: bool,
-        picker: WeightedSubsetPicker,
-        tables: tuple[tuple[Any, Any, int, Any], ...],
-        getrandbits: Callable[[int], int],
-        sticky: bool,
-        value_fn: Callable[[Any, int | None], int] | None,
-    ) -> None:
-        if hasattr(self, "_pick"):
-            raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
-        if not isinstance(picker, WeightedSubsetPicker):
-            raise TypeError("picker must be the pure WeightedSubsetPicker")
-        tables = tuple(tables)  # a snapshot, as in the compiled twin
-        if len(tables) != len(picker.names):  # the picker's index selects a table
-            raise ValueError(
-                f"tables must have one entry per subset ({len(picker.names)}), got {len(tables)}"
-            )
-        self._hash_fn = hash_fn
-        self._sticky = bool(sticky)
-        self._generates = bool(generates)
-        self._names = picker.names
-        self._lookups = tuple(_table_lookup(*t) for t in tables)
-        self._getrandbits = getrandbits
-        self._value_fn = value_fn
-        self._pick = picker.pick_index  # last: until then the core is unusable
-
-    def route(self, request: Any) -> Route:
-        """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
-        try:
-            hash_fn = self._hash_fn
-            self._pick  # noqa: B018 - set last by __init__
-        except AttributeError:
-            raise uninitialised(self, "_RouteCore") from None
-        cookie = None
-        if hash_fn is None:
-            h = None
-        elif self._generates:
-            result = hash_fn(request)
-            h = result.hash
-            cookie = result.set_cookie
-        else:
-            h = hash_fn(request)
-        if self._sticky:
-            lh = self._getrandbits(64) if h is None else h
-            i = self._pick(lh)
-        else:
-            value_fn = self._value_fn
-            value = self._getrandbits(64) if value_fn is None else value_fn(request, h)
-            lh = self._getrandbits(64) if h is None else h
-            i = self._pick(value)
-        return Route(self._names[i], self._lookups[i](lh), h, cookie, lh)
-
-    def route_hash(self, hash: int | None, value: int | None = None) -> Route:
-        """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
-        h = None if hash is None else _check_u64(hash, "hash")
-        try:
-            sticky = self._sticky
-            self._pick  # noqa: B018 - set last by __init__
-        except AttributeError:
-            raise uninitialised(self, "_RouteCore") from None
-        if sticky:
-            lh = self._getrandbits(64) if h is None else h
-            i = self._pick(lh)
-        else:
-            if value is not None:
-                v = _check_u64(value, "value")
-            elif self._value_fn is None:
-                v = self._getrandbits(64)
-            else:
-                v = self._value_fn(None, h)
-            lh = self._getrandbits(64) if h is None else h
-            i = self._pick(v)
-        return Route(self._names[i], self._lookups[i](lh), h, None, lh)
+        return Route
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

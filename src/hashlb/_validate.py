@@ -12,7 +12,8 @@ import itertools
 import reprlib
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -45,6 +46,7 @@ __all__ = (
     "object_buffer_error",
     "renamed",
     "short",
+    "str_keyed_items",
     "uninitialised",
 )
 
@@ -104,6 +106,22 @@ def check_int(
     if not low <= value <= high:
         raise error(f"{field} must be in [{low}, {high}], got {short(value)}")
     return value
+
+
+def str_keyed_items(
+    value: object, field: str, expected: str, keys: str
+) -> Iterator[tuple[str, Any]]:
+    """Yield the items of the mapping *value*, each key checked to be a ``str`` as it comes.
+
+    :raises TypeError: *value* is not a mapping (``"<field> must be <expected>, not
+        <type>"``), or a key is not a ``str`` (``"<keys> must be str, got <key>"``).
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{field} must be {expected}, not {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{keys} must be str, got {key!r}")
+        yield key, item
 
 
 class _Required:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._types import MAX_WEIGHT, Host
-from ._validate import check_hash, check_int, short
+from ._validate import check_hash, check_int, short, str_keyed_items
 from .errors import ConfigError
 
 __all__ = ("Prepared", "check_hash", "prepare")
@@ -96,14 +96,11 @@ def prepare(
         order = tuple(range(len(host_tuple)))
         weights = tuple([(w * 1.0) / total for w in raw])
     else:
-        if not isinstance(locality_weights, Mapping):
-            raise TypeError(
-                f"locality_weights must be a mapping, not {type(locality_weights).__name__}"
-            )
         lw: dict[str, int] = {}
-        for name, w in locality_weights.items():
-            if not isinstance(name, str):
-                raise TypeError(f"locality_weights keys must be str, got {name!r}")
+        items = str_keyed_items(
+            locality_weights, "locality_weights", "a mapping", "locality_weights keys"
+        )
+        for name, w in items:
             lw[name] = check_int(w, f"locality_weights[{name!r}]", 0, MAX_WEIGHT)
         lsum = sum(lw.values())
         if lsum > MAX_WEIGHT:

@@ -30,52 +30,77 @@ Against hostile keys (hash flooding), ``key_seed=`` (sticky mode) seeds the
 key hash with a secret, and ``hash_balance_factor=`` (both modes) is Envoy's
 bounded load in every subset, counted by :meth:`Router.acquire`.
 
-The router is plain Python over the compiled engines; it is immutable, and
-:meth:`Router.with_weights` / :meth:`Router.with_hosts` return new routers
-that reuse every table whose hosts did not change.
+The router is plain Python over the compiled engines, and its per-request
+hot path is the router unit's ``_RouteCore`` (``_router_c`` or
+``_router_py``, chosen through ``_compat``); its configuration checks live in
+``_router_config``.  It is immutable, and :meth:`Router.with_weights` /
+:meth:`Router.with_hosts` return new routers that reuse every table whose
+hosts did not change.
 """
 
 from __future__ import annotations
 
 import random
-import sys
 import warnings
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _maglev_py, _policy_py, policy
+from . import _router_py
 from ._batch import hash_buffer, index_output, is_numpy
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
-from ._policy_py import _check_config_name, _check_seed
+from ._compat import USE_EXTENSIONS
+from ._router_config import NO_TABLE as _NO_TABLE
+from ._router_config import attr as _attr
+from ._router_config import bounded_peek as _bounded_peek
+from ._router_config import build_tables as _build_tables
+from ._router_config import check_hosts as _check_hosts
+from ._router_config import check_options as _check_options
+from ._router_config import check_subsets as _check_subsets
+from ._router_config import check_weights_match as _check_weights_match
+from ._router_config import fold as _fold
+from ._router_config import make_value_fn as _make_value_fn
+from ._router_config import parse_uint64 as _parse_uint64  # noqa: F401 - tests import it here
+from ._router_config import route_policy as _route_policy
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host, Table
-from ._validate import as_int, short
 from .bounded import BoundedLoad
 from .errors import ConfigError
 from .maglev import Maglev
 from .policy import HashPolicy
 from .ring import RingHash
-from .subset import Route, WeightedSubsetPicker
+from .subset import WeightedSubsetPicker
+
+if TYPE_CHECKING or not USE_EXTENSIONS:
+    from ._router_py import Route
+else:
+    from ._router_c import Route
+#: The compiled twin's route core, when the extensions are in use.
+_COMPILED_CORE: Any = None
+if USE_EXTENSIONS:
+    from ._router_c import _RouteCore as _COMPILED_CORE
 
 __all__ = ("Route", "RouteLease", "Router", "istio_route_hash")
 
-_M64 = 0xFFFFFFFFFFFFFFFF
 _BALANCERS: dict[str, Callable[..., Any]] = {"ring_hash": RingHash, "maglev": Maglev}
 _PICKERS = (WeightedSubsetPicker, _PyPicker)
-_MAGLEVS = (Maglev, _maglev_py.Maglev)
-_ASCII_SPACE = b" \t\n\v\f\r"
-_U32 = 0xFFFFFFFF
-#: What the header_name lookup reads: a Request of either twin.
-_REQUESTS = (policy.Request, _policy_py.Request)
-#: Digits of 2**64 - 1: a longer decimal (after leading zeros) cannot be a uint64.
-_U64_DIGITS = 20
 
 
-def _fold(h: int, v: int) -> int:
-    """Return Envoy's policy combination ``rotl1(h) ^ v`` (spec §8.1)."""
-    return (((h << 1) | (h >> 63)) & _M64) ^ v
+def _twin(picker: Any) -> tuple[Any, Any]:
+    """Return the route core and bounded-load class of *picker*'s twin.
+
+    ``_compat.USE_EXTENSIONS`` decides which twin the public names are; a
+    router then runs on the twin of its picker, so a pure picker (a prebuilt
+    ``weights=``) gets the pure core even when the extensions are in use.
+    """
+    if isinstance(picker, _PyPicker):
+        return _router_py._RouteCore, _PyBoundedLoad
+    if _COMPILED_CORE is None:  # a compiled picker under HASHLB_NO_EXTENSIONS
+        from ._router_c import _RouteCore
+
+        return _RouteCore, BoundedLoad
+    return _COMPILED_CORE, BoundedLoad
 
 
 def istio_route_hash(h: int, copies: int) -> int:
@@ -98,94 +123,6 @@ def istio_route_hash(h: int, copies: int) -> int:
     for _ in range(copies - 1):
         acc = _fold(acc, h)
     return acc
-
-
-def _parse_uint64(value: bytes) -> int | None:
-    """Parse a header value as an unsigned 64-bit decimal, as Envoy's ``absl::SimpleAtoi``.
-
-    Accepted: ASCII whitespace (space, ``\t\n\v\f\r``) around, one optional
-    ``+``, then one or more ASCII digits (leading zeros allowed) with a
-    value below 2**64.  Anything else -- a ``-`` (even ``-0``), a ``0x``
-    prefix, inner spaces, ``_``, non-ASCII digits, an overflow -- gives None.
-    The digits are counted before any conversion, so a value of any length
-    costs one linear scan and never reaches Python's int-string limit.
-    """
-    text = value.strip(_ASCII_SPACE)
-    if text[:1] == b"+":
-        text = text[1:]
-    if not text or not text.isdigit():  # bytes.isdigit: ASCII digits only
-        return None
-    digits = text.lstrip(b"0")
-    if len(digits) > _U64_DIGITS:
-        return None
-    v = int(digits) if digits else 0
-    return v if v <= _M64 else None
-
-
-def _check_header_name(header_name: object) -> tuple[str, bytes] | None:
-    """Validate ``header_name``; return it (a ``str``) and its lower-case UTF-8, or None."""
-    if header_name is None:
-        return None
-    name, raw = _check_config_name(header_name, "header_name")
-    return name, raw.lower()
-
-
-def _check_mapping(value: object, field: str) -> Mapping[Any, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{field} must be a mapping, not {type(value).__name__}")
-    return value
-
-
-def _check_subsets(subsets: object) -> dict[str, dict[str, str]]:
-    """Validate ``subsets`` (name -> label selector) and copy it."""
-    out: dict[str, dict[str, str]] = {}
-    for name, selector in _check_mapping(subsets, "subsets").items():
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"subsets keys must be non-empty str, got {name!r}")
-        sel = _check_mapping(selector, f"subsets[{name!r}]")
-        for k, v in sel.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise TypeError(f"subsets[{name!r}] must map str to str, got {k!r}: {v!r}")
-        out[name] = {str(k): str(v) for k, v in sel.items()}
-    if not out:
-        raise ConfigError("subsets must name at least one subset, got an empty mapping")
-    return out
-
-
-def _select(
-    hosts: tuple[Host, ...], subsets: Mapping[str, Mapping[str, str]]
-) -> dict[str, tuple[Host, ...]]:
-    """Return, per subset, the hosts whose labels contain its selector, in host order.
-
-    One pass indexes the hosts by the ``(label, value)`` pairs the selectors
-    use; a selector then reads its rarest pair's hosts and checks the other
-    pairs on those only.  The cost is O(hosts x selector keys + matches),
-    not O(hosts x subsets).
-    """
-    keys = {k for selector in subsets.values() for k in selector}
-    index: dict[tuple[str, str], list[int]] = {}
-    for i, host in enumerate(hosts):
-        labels = host.labels
-        if not labels:
-            continue
-        for k in keys:
-            v = labels.get(k)
-            if v is not None:
-                index.setdefault((k, v), []).append(i)
-    out: dict[str, tuple[Host, ...]] = {}
-    for name, selector in subsets.items():
-        if not selector:
-            out[name] = hosts
-            continue
-        items = list(selector.items())
-        lists = [index.get(item, ()) for item in items]
-        rarest = min(range(len(items)), key=lambda j: len(lists[j]))
-        chosen: Iterable[int] = lists[rarest]
-        rest = items[:rarest] + items[rarest + 1 :]
-        if rest:
-            chosen = [i for i in chosen if all(hosts[i].labels.get(k) == v for k, v in rest)]
-        out[name] = tuple([hosts[i] for i in chosen])
-    return out
 
 
 class Router:
@@ -345,44 +282,20 @@ class Router:
         hash_balance_factor: int | None = None,
     ) -> None:
         set_ = object.__setattr__
-        if mode not in ("sticky", "envoy"):
-            raise ConfigError(f"mode must be 'sticky' or 'envoy', got {mode!r}")
-        if isinstance(balancer, str):
-            if balancer not in _BALANCERS:
-                raise ConfigError(f"balancer must be 'ring_hash' or 'maglev', got {balancer!r}")
-        elif not callable(balancer):
-            raise TypeError(f"balancer must be a str or a callable, not {type(balancer).__name__}")
-        options = dict(_check_mapping(balancer_options or {}, "balancer_options"))
-        if not isinstance(allow_empty, bool):
-            raise TypeError(f"allow_empty must be a bool, not {type(allow_empty).__name__}")
-        if not isinstance(use_hash_policy, bool):
-            raise TypeError(f"use_hash_policy must be a bool, not {type(use_hash_policy).__name__}")
-        header = _check_header_name(header_name)
-        if header is not None:
-            header_name = header[0]
-            if use_hash_policy:
-                raise ConfigError(
-                    "header_name and use_hash_policy are exclusive (one random_value_specifier)"
-                )
-        if mode == "sticky" and (header_name is not None or use_hash_policy):
-            raise ConfigError("header_name and use_hash_policy apply to mode='envoy' only")
-        if rng is not None and not isinstance(rng, random.Random):
-            raise TypeError(f"rng must be a random.Random, not {type(rng).__name__}")
-        if policy is not None and not (hasattr(policy, "hash") and hasattr(policy, "policies")):
-            raise TypeError(f"policy must be a HashPolicy or None, not {type(policy).__name__}")
-        own_seed: object = getattr(policy, "seed", None)
-        if isinstance(own_seed, int) and own_seed:
-            raise ConfigError(
-                "policy has its own seed; give the seed to the router "
-                "(Router(..., key_seed=...), sticky mode only)"
-            )
-        if key_seed is not None:
-            if mode != "sticky":
-                raise ConfigError(
-                    "key_seed applies to mode='sticky' only (a seeded key hash is not Envoy's)"
-                )
-            key_seed = _check_seed(key_seed)
-        factor = _check_factor(hash_balance_factor)
+        opts = _check_options(
+            balancers=_BALANCERS,
+            balancer=balancer,
+            balancer_options=balancer_options,
+            mode=mode,
+            allow_empty=allow_empty,
+            header_name=header_name,
+            use_hash_policy=use_hash_policy,
+            rng=rng,
+            policy=policy,
+            key_seed=key_seed,
+            hash_balance_factor=hash_balance_factor,
+        )
+        key_seed = opts.key_seed
 
         subsets_d = _check_subsets(subsets)
         if isinstance(weights, _PICKERS):
@@ -395,25 +308,19 @@ class Router:
         else:
             # Validates weights (names, ranges, sum) with the picker's messages.
             base = WeightedSubsetPicker(weights, mode=mode, seed=seed)
-        weights_d = dict(base.weights)
-        for name in weights_d:
-            if name not in subsets_d:
-                raise ConfigError(f"weights names subset {name!r}, which is not in subsets")
-        for name in subsets_d:
-            if name not in weights_d:
-                raise ConfigError(f"subsets[{name!r}] has no weight in weights")
+        _check_weights_match(base.weights, subsets_d)
 
         host_t = _check_hosts(hosts)
         set_(self, "_hosts", host_t)
         set_(self, "_subsets", MappingProxyType(subsets_d))
         set_(self, "_balancer", balancer)
-        set_(self, "_balancer_options", MappingProxyType(options))
+        set_(self, "_balancer_options", MappingProxyType(opts.balancer_options))
         set_(self, "_mode", mode)
         set_(self, "_sticky", mode == "sticky")
         set_(self, "_seed", base.seed)
         set_(self, "_allow_empty", allow_empty)
-        set_(self, "_header_name", header_name)
-        set_(self, "_header", None if header is None else header[1])
+        set_(self, "_header_name", opts.header_name)
+        set_(self, "_header", opts.header)
         set_(self, "_use_hash_policy", use_hash_policy)
         set_(self, "_rng", rng if rng is not None else random.Random(seed))
         set_(self, "_policy", policy)
@@ -427,58 +334,31 @@ class Router:
                 ) from None
         set_(self, "_key_seed", key_seed)
         set_(self, "_key_policy", key_policy)
-        set_(self, "_factor", factor)
-        set_(self, "_bounded_cls", _PyBoundedLoad if isinstance(base, _PyPicker) else BoundedLoad)
+        set_(self, "_factor", opts.factor)
+        set_(self, "_bounded_cls", _twin(base)[1])
         self._build_tables(None)
         self._configure(base)
 
     # -- construction helpers ----------------------------------------------
 
     def _build_tables(self, old: Router | None) -> None:
-        """Select each subset's hosts and build its table.
-
-        With *old* (``with_hosts``), a subset whose member tuple did not
-        change keeps *old*'s table and route-core spec; a changed subset
-        reuses any table of *old* or of this router over the same hosts.
-        """
-        members = _select(self._hosts, self._subsets)
-        tables: dict[str, Any] = {}
-        specs: dict[str, tuple[Any, Any, int, Any]] = {}
-        bounded: dict[str, Any] = {}
-        empty: list[str] = []
-        by_members: dict[tuple[Host, ...], Any] = {}
-        if old is not None:
-            by_members = {old._members[n]: t for n, t in old._tables.items()}
+        """Select each subset's hosts and build its table (see ``_router_config.build_tables``)."""
         factory = _BALANCERS[self._balancer] if isinstance(self._balancer, str) else self._balancer
-        for name, chosen in members.items():
-            if old is not None and name in old._tables and old._members.get(name) == chosen:
-                tables[name] = old._tables[name]
-                specs[name] = old._specs[name]
-                if name in old._bounded:  # the in-flight counts carry over
-                    bounded[name] = old._bounded[name]
-                continue
-            table = by_members.get(chosen) if chosen else None
-            if table is None and chosen:
-                table = factory(chosen, **self._balancer_options)
-            if table is None or table.lookup(0) is None:
-                if not self._allow_empty:
-                    selector = self._subsets[name]
-                    raise ConfigError(
-                        f"subsets[{name!r}] selector {dict(selector)!r} matches no host "
-                        "(pass allow_empty=True to skip it)"
-                    )
-                empty.append(name)
-                continue
-            by_members[chosen] = table
-            tables[name] = table
-            specs[name] = _table_spec(table)
-            if self._factor is not None:  # one per subset: a subset is one Envoy cluster
-                bounded[name] = self._bounded_cls(table, hash_balance_factor=self._factor)
+        members, tables, specs, bounded, empty = _build_tables(
+            self._hosts,
+            self._subsets,
+            lambda hosts: factory(hosts, **self._balancer_options),
+            self._allow_empty,
+            None
+            if self._factor is None
+            else lambda t: self._bounded_cls(t, hash_balance_factor=self._factor),
+            None if old is None else (old._members, old._tables, old._specs, old._bounded),
+        )
         object.__setattr__(self, "_members", members)
         object.__setattr__(self, "_bounded", bounded)
         object.__setattr__(self, "_tables", tables)
         object.__setattr__(self, "_specs", specs)
-        object.__setattr__(self, "_empty", tuple(empty))
+        object.__setattr__(self, "_empty", empty)
         object.__setattr__(self, "_host_index", {})
 
     def _configure(self, base: Any) -> None:
@@ -498,40 +378,17 @@ class Router:
         set_(self, "_weights", MappingProxyType(weights))
         set_(self, "_picker", picker)
         set_(self, "_names", names)
-        policy = self._key_policy
-        # Istio: one copy of the policy per destination of non-zero weight (spec §10).
-        copies = 1 if self._sticky else max(1, sum(1 for w in weights.values() if w > 0))
-        set_(self, "_copies", copies)
-        route_policy = policy
-        if policy is not None and copies > 1:
-            route_policy = type(policy)(*(tuple(policy.policies) * copies))
-        set_(self, "_route_hash_policy", route_policy)
-        generates = route_policy is not None and any(
-            getattr(p, "ttl", None) is not None for p in route_policy.policies
+        copies, route_policy, generates, hash_fn, value_hash = _route_policy(
+            self._key_policy, weights, self._sticky, self._use_hash_policy
         )
+        set_(self, "_copies", copies)
+        set_(self, "_route_hash_policy", route_policy)
         set_(self, "_generates", generates)
-        if route_policy is None:
-            set_(self, "_hash", None)
-        else:
-            set_(self, "_hash", route_policy.evaluate if generates else route_policy.hash)
-        value_hash: Callable[[Any], int | None] | None = None
-        if self._use_hash_policy and route_policy is not None:
-            if generates:
-                # Envoy evaluates the policy "with no cookie generator": a
-                # cookie method with a ttl then behaves like one without.
-                methods = [
-                    type(p)(p.name, terminal=p.terminal)
-                    if getattr(p, "ttl", None) is not None
-                    else p
-                    for p in route_policy.policies
-                ]
-                value_hash = type(route_policy)(*methods).hash
-            else:
-                value_hash = route_policy.hash
+        set_(self, "_hash", hash_fn)
         set_(self, "_value_hash", value_hash)
         # The hot path: this picker's twin's _RouteCore, bound as self.route
         # and self.route_hash (instance attributes shadow the methods below).
-        core_cls = sys.modules[type(picker).__module__]._RouteCore
+        core_cls = _twin(picker)[0]
         specs = self._specs
         core = core_cls(
             self._hash,
@@ -544,8 +401,7 @@ class Router:
         )
         self.__dict__["_core"] = core
         if self._bounded:
-            route_cls = sys.modules[type(picker).__module__].Route
-            peek = _bounded_peek(self._bounded, route_cls)
+            peek = _bounded_peek(self._bounded)
             core_route, core_route_hash = core.route, core.route_hash
 
             def route(request: Any) -> Any:
@@ -567,28 +423,9 @@ class Router:
         """
         if self._sticky or (self._header is None and self._value_hash is None):
             return None
-        header = self._header
-        value_hash = self._value_hash
-        generates = self._generates
-        rand = self._rng.getrandbits
-
-        def value(request: Any, h: int | None) -> int:
-            if header is not None:
-                if request is not None:
-                    if not issubclass(type(request), _REQUESTS):
-                        raise TypeError(f"request must be a Request, not {type(request).__name__}")
-                    values = request.get_all(header)
-                    if len(values) == 1:
-                        v = _parse_uint64(values[0])
-                        if v is not None:
-                            return v
-            elif value_hash is not None:
-                w = value_hash(request) if generates and request is not None else h
-                if w is not None:
-                    return w
-            return rand(64)
-
-        return value
+        return _make_value_fn(
+            self._header, self._value_hash, self._generates, self._rng.getrandbits
+        )
 
     def _index_of(self, name: str) -> Any:
         """Return, for subset *name*, the router host index of each table host.
@@ -620,25 +457,21 @@ class Router:
 
     # -- public API ----------------------------------------------------------
 
-    @property
-    def hosts(self) -> tuple[Host, ...]:
-        """Every host, in the given order (router host index = position)."""
-        return self._hosts
+    hosts: tuple[Host, ...] = _attr(
+        "_hosts", "Every host, in the given order (router host index = position)."
+    )
 
-    @property
-    def subsets(self) -> Mapping[str, Mapping[str, str]]:
-        """Subset name -> label selector, as given."""
-        return self._subsets
+    subsets: Mapping[str, Mapping[str, str]] = _attr(
+        "_subsets", "Subset name -> label selector, as given."
+    )
 
-    @property
-    def weights(self) -> Mapping[str, int]:
-        """Subset name -> weight, as configured (empty subsets keep theirs here)."""
-        return self._weights
+    weights: Mapping[str, int] = _attr(
+        "_weights", "Subset name -> weight, as configured (empty subsets keep theirs here)."
+    )
 
-    @property
-    def picker(self) -> WeightedSubsetPicker:
-        """The :class:`~hashlb.WeightedSubsetPicker` in use (empty subsets at weight 0)."""
-        return self._picker
+    picker: WeightedSubsetPicker = _attr(
+        "_picker", "The :class:`~hashlb.WeightedSubsetPicker` in use (empty subsets at weight 0)."
+    )
 
     @property
     def tables(self) -> Mapping[str, Table]:
@@ -650,15 +483,11 @@ class Router:
         """Subset name -> the hosts its selector matches, in host order."""
         return MappingProxyType(self._members)
 
-    @property
-    def empty_subsets(self) -> tuple[str, ...]:
-        """The subsets skipped because no host matches (``allow_empty=True``)."""
-        return self._empty
+    empty_subsets: tuple[str, ...] = _attr(
+        "_empty", "The subsets skipped because no host matches (``allow_empty=True``)."
+    )
 
-    @property
-    def policy(self) -> HashPolicy | None:
-        """The hash policy as given (one copy)."""
-        return self._policy
+    policy: HashPolicy | None = _attr("_policy", "The hash policy as given (one copy).")
 
     @property
     def route_policy(self) -> HashPolicy | None:
@@ -666,15 +495,14 @@ class Router:
         with :attr:`key_seed`, the policy seeded with it."""
         return self._route_hash_policy
 
-    @property
-    def key_seed(self) -> int | None:
-        """The seed of the request-key hash (sticky mode), or None for Envoy's unseeded one."""
-        return self._key_seed
+    key_seed: int | None = _attr(
+        "_key_seed",
+        "The seed of the request-key hash (sticky mode), or None for Envoy's unseeded one.",
+    )
 
-    @property
-    def hash_balance_factor(self) -> int | None:
-        """Envoy's bounded-load factor (percent of the average load), or None."""
-        return self._factor
+    hash_balance_factor: int | None = _attr(
+        "_factor", "Envoy's bounded-load factor (percent of the average load), or None."
+    )
 
     @property
     def bounded_loads(self) -> Mapping[str, Any]:
@@ -710,25 +538,20 @@ class Router:
         """``"sticky"`` or ``"envoy"``."""
         return self._mode
 
-    @property
-    def seed(self) -> int:
-        """The seed of the picker's salts and of the default random generator."""
-        return self._seed
+    seed: int = _attr(
+        "_seed", "The seed of the picker's salts and of the default random generator."
+    )
 
     @property
     def balancer(self) -> str | Callable[..., Any]:
         """``"ring_hash"``, ``"maglev"`` or the table factory given."""
         return self._balancer
 
-    @property
-    def balancer_options(self) -> Mapping[str, Any]:
-        """The keyword arguments of every table."""
-        return self._balancer_options
+    balancer_options: Mapping[str, Any] = _attr(
+        "_balancer_options", "The keyword arguments of every table."
+    )
 
-    @property
-    def rng(self) -> random.Random:
-        """The random generator of random values and hashes."""
-        return self._rng
+    rng: random.Random = _attr("_rng", "The random generator of random values and hashes.")
 
     def route(self, request: Any) -> Route:
         """Return where *request* goes: the subset, the host and the hashes used.
@@ -839,7 +662,7 @@ class Router:
         else:
             rand = self._rng.getrandbits
             vals = hash_buffer([rand(64) for _ in range(n)])
-        subset_idx = self._picker.pick_many(vals)  # array('I'): vals is not numpy
+        subset_idx = self._picker.choose_many(vals)  # array('I'): vals is not numpy
         try:
             import numpy as np
         except ImportError:  # pragma: no cover - numpy is in the test extra
@@ -887,12 +710,7 @@ class Router:
         :raises ~hashlb.ConfigError: as for the constructor.
         """
         base = self._picker.with_weights(weights)
-        for name in base.weights:
-            if name not in self._subsets:
-                raise ConfigError(f"weights names subset {name!r}, which is not in subsets")
-        for name in self._subsets:
-            if name not in base.weights:
-                raise ConfigError(f"subsets[{name!r}] has no weight in weights")
+        _check_weights_match(base.weights, self._subsets)
         new = self._derive()
         new._configure(base)
         return new
@@ -1025,58 +843,3 @@ class RouteLease:
 def _restore_router(hosts: tuple[Host, ...], config: dict[str, Any]) -> Router:
     """Rebuild a router when unpickling."""
     return Router(hosts, **config)
-
-
-def _check_factor(factor: object) -> int | None:
-    """Validate ``hash_balance_factor``: None or an int in ``[100, 2**32 - 1]``."""
-    if factor is None:
-        return None
-    factor = as_int(factor, "hash_balance_factor")
-    if not 100 <= factor <= _U32:
-        raise ConfigError(f"hash_balance_factor must be in [100, 2**32 - 1], got {short(factor)}")
-    return factor
-
-
-def _bounded_peek(bounded: Mapping[str, Any], route_cls: Any) -> Callable[[Any], Any]:
-    """Return ``route -> route`` with the host bounded load picks now (nothing counted)."""
-
-    def peek(route: Any) -> Any:
-        bl = bounded[route.subset]
-        host = bl.lookup(route.lookup_hash, bl.active)
-        if host is route.host:
-            return route
-        return route_cls(route.subset, host, route.hash, route.set_cookie, route.lookup_hash)
-
-    return peek
-
-
-def _no_host(h: int) -> Host | None:
-    return None
-
-
-#: The route-core spec of a subset without hosts (``allow_empty``).
-_NO_TABLE: tuple[Any, Any, int, Any] = (_no_host, None, 0, ())
-
-
-def _table_spec(table: Any) -> tuple[Any, Any, int, Any]:
-    """Return ``(lookup, maglev_table, table_size, hosts)`` of *table* for the route core."""
-    if isinstance(table, _MAGLEVS):
-        return (table.lookup, table.table, table.table_size, table.hosts)
-    return (table.lookup, None, 0, ())
-
-
-def _check_hosts(hosts: object) -> tuple[Host, ...]:
-    if isinstance(hosts, (str, bytes, Host)) or not isinstance(hosts, Iterable):
-        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
-    out = tuple(hosts)
-    seen: set[str] = set()
-    for i, h in enumerate(out):
-        if not isinstance(h, Host):
-            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
-        if h.address in seen:
-            raise ConfigError(
-                f"hosts[{i}] repeats the address {short(h.address)}: each pod is one Host "
-                "(give it the labels of every subset it belongs to)"
-            )
-        seen.add(h.address)
-    return out

@@ -1,0 +1,237 @@
+"""The router's per-request hot path, pure Python: the typed twin of ``_router_c.pyx``.
+
+:class:`Route` is what :meth:`hashlb.Router.route` returns; ``_RouteCore``
+is the hot path :class:`~hashlb.Router` binds as its ``route`` and
+``route_hash``: the policy hash, the subset from this twin's
+:class:`~hashlb.WeightedSubsetPicker`, the host from the subset's table.
+Keep names, signatures and docstrings identical to the compiled twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._subset_config import check_u64 as _check_u64
+from ._subset_config import slot_property, uninitialised_getattr
+from ._subset_py import WeightedSubsetPicker
+from ._validate import uninitialised
+
+__all__ = ("Route",)
+
+
+class Route:
+    """Where a request goes: the subset, the host, and the hashes that chose them.
+
+    :class:`~hashlb.Router` returns one per request.  Routes compare equal
+    field by field and unpack like a tuple, in the order of the parameters.
+
+    :param str subset: the subset (weighted destination) chosen.
+    :param host: the :class:`~hashlb.Host` chosen inside the subset.
+    :param hash: the route hash from the hash policy, or None when the
+        policy yielded none.
+    :param set_cookie: the ``Set-Cookie`` header value to send with the
+        response (a generated cookie), or None.
+    :param int lookup_hash: the hash the host was looked up with: *hash*,
+        or the random hash drawn when *hash* is None.
+
+    >>> r = Route("safe", None, 42, None, 42)
+    >>> r.subset, r.hash, r.lookup_hash
+    ('safe', 42, 42)
+    >>> subset, host, h, cookie, lookup_hash = r
+    """
+
+    __slots__ = ("_hash", "_host", "_lookup_hash", "_set_cookie", "_subset")
+
+    def __init__(
+        self, subset: str, host: Any, hash: int | None, set_cookie: str | None, lookup_hash: int
+    ) -> None:
+        self._subset = subset
+        self._host = host
+        self._hash = hash
+        self._set_cookie = set_cookie
+        self._lookup_hash = lookup_hash
+
+    subset: str = slot_property("_subset", "The subset (weighted destination) chosen.")
+    host: Any = slot_property("_host", "The host chosen inside the subset.")
+    hash: int | None = slot_property(
+        "_hash", "The route hash from the policy, or None when the policy yielded none."
+    )
+    set_cookie: str | None = slot_property(
+        "_set_cookie", "The ``Set-Cookie`` header value to send, or None."
+    )
+    lookup_hash: int = slot_property(
+        "_lookup_hash",
+        "The hash the host was looked up with: :attr:`hash`, or a random one.",
+    )
+
+    if not TYPE_CHECKING:  # typed code sees only the real attributes
+        __getattr__ = uninitialised_getattr(
+            "Route", ("subset", "host", "hash", "set_cookie", "lookup_hash")
+        )
+
+    def _fields(self) -> tuple[Any, ...]:
+        try:
+            return (self._subset, self._host, self._hash, self._set_cookie, self._lookup_hash)
+        except AttributeError:
+            raise uninitialised(self, "Route") from None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._fields())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Route):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Route, self._fields())
+
+    def __repr__(self) -> str:
+        try:
+            subset, host, h, cookie, lh = self._fields()
+        except TypeError:
+            return "<Route object (not initialised)>"
+        return (
+            f"Route(subset={subset!r}, host={host!r}, hash={h!r}, "
+            f"set_cookie={cookie!r}, lookup_hash={lh!r})"
+        )
+
+
+def _table_lookup(
+    lookup: Callable[[int], Any], view: Any, size: int, hosts: tuple[Any, ...]
+) -> Callable[[int], Any]:
+    """Return ``lookup``, or for a Maglev table ``h -> hosts[table[h % size]]`` (spec §5.3)."""
+    if view is None:
+        return lookup
+    view = memoryview(view)
+    if (
+        view.format not in ("H", "I")
+        or view.ndim != 1
+        or len(view) != size
+        or size == 0
+        or not view.c_contiguous
+    ):
+        raise ValueError("a Maglev table must be a non-empty H or I memoryview of table_size items")
+
+    def maglev_lookup(h: int) -> Any:
+        return hosts[view[h % size]]
+
+    return maglev_lookup
+
+
+class _RouteCore:
+    """The per-request hot path of :class:`~hashlb.Router` (compiled in the C twin).
+
+    :param hash_fn: ``policy.hash`` (returns int or None), ``policy.evaluate``
+        when *generates* (returns a HashResult), or None for no policy.
+    :param generates: whether *hash_fn* is ``evaluate``.
+    :param picker: this twin's :class:`~hashlb.WeightedSubsetPicker`.
+    :param tables: per name of the picker, ``(lookup, maglev_table,
+        table_size, hosts)``: the table's ``lookup``; for a Maglev, its
+        ``table`` memoryview, size and hosts (the C twin then indexes the
+        table itself: ``hosts[table[h % size]]``, spec §5.3), else None.
+    :param getrandbits: ``rng.getrandbits``.
+    :param sticky: choose the subset from the route hash (sticky mode), else
+        from the weighted-cluster value (envoy mode).
+    :param value_fn: envoy mode: ``value_fn(request, h) -> int``, the
+        weighted-cluster value (header or hash policy); None for a random
+        value from *getrandbits* (Envoy's default).
+    """
+
+    __slots__ = (
+        "_choose",
+        "_generates",
+        "_getrandbits",
+        "_hash_fn",
+        "_lookups",
+        "_names",
+        "_sticky",
+        "_value_fn",
+    )
+
+    def __init__(
+        self,
+        hash_fn: Callable[[Any], Any] | None,
+        generates: bool,
+        picker: WeightedSubsetPicker,
+        tables: tuple[tuple[Any, Any, int, Any], ...],
+        getrandbits: Callable[[int], int],
+        sticky: bool,
+        value_fn: Callable[[Any, int | None], int] | None,
+    ) -> None:
+        if hasattr(self, "_choose"):
+            raise TypeError("_RouteCore is immutable; __init__ cannot run twice")
+        if not isinstance(picker, WeightedSubsetPicker):
+            raise TypeError("picker must be the pure WeightedSubsetPicker")
+        tables = tuple(tables)  # a snapshot, as in the compiled twin
+        if len(tables) != len(picker.names):  # the picker's index selects a table
+            raise ValueError(
+                f"tables must have one entry per subset ({len(picker.names)}), got {len(tables)}"
+            )
+        self._hash_fn = hash_fn
+        self._sticky = bool(sticky)
+        self._generates = bool(generates)
+        self._names = picker.names
+        self._lookups = tuple(_table_lookup(*t) for t in tables)
+        self._getrandbits = getrandbits
+        self._value_fn = value_fn
+        self._choose = picker.choose_index  # last: until then the core is unusable
+
+    def _place(self, h: int | None, value: Any, cookie: str | None) -> Route:
+        """Choose the subset (from *h*, or envoy mode's *value*) and the host; build the Route.
+
+        Envoy mode draws a random lookup hash (for ``h is None``) *after* its value.
+        """
+        if self._sticky:
+            lh = self._getrandbits(64) if h is None else h
+            i = self._choose(lh)
+        else:
+            i = self._choose(value)
+            lh = self._getrandbits(64) if h is None else h
+        return Route(self._names[i], self._lookups[i](lh), h, cookie, lh)
+
+    def route(self, request: Any, /) -> Route:
+        """Return where *request* goes (see :meth:`hashlb.Router.route`)."""
+        try:
+            hash_fn = self._hash_fn
+            self._choose  # noqa: B018 - set last by __init__
+        except AttributeError:
+            raise uninitialised(self, "_RouteCore") from None
+        cookie = None
+        if hash_fn is None:
+            h = None
+        elif self._generates:
+            result = hash_fn(request)
+            h = result.hash
+            cookie = result.set_cookie
+        else:
+            h = hash_fn(request)
+        value = None
+        if self._sticky:
+            pass
+        elif self._value_fn is None:
+            value = self._getrandbits(64)
+        else:
+            value = self._value_fn(request, h)
+        return self._place(h, value, cookie)
+
+    def route_hash(self, /, hash: int | None, value: int | None = None) -> Route:
+        """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
+        h = None if hash is None else _check_u64(hash, "hash")
+        try:
+            self._choose  # noqa: B018 - set last by __init__
+        except AttributeError:
+            raise uninitialised(self, "_RouteCore") from None
+        if self._sticky:
+            pass
+        elif value is not None:
+            value = _check_u64(value, "value")
+        elif self._value_fn is None:
+            value = self._getrandbits(64)
+        else:
+            value = self._value_fn(None, h)
+        return self._place(h, value, None)
