@@ -21,7 +21,7 @@ from libc.string cimport memcmp
 from hashlb._kernels cimport hlb_ctz64, hlb_fastmod, hlb_fastmod_magic, hlb_fastmod_t, hlb_xxh64
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
-from hashlb._retry import retry as _retry
+from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
 from hashlb._types import Host
 from hashlb._validate import MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
@@ -619,33 +619,15 @@ Return the host for a request hash: ``hosts[table[hash % M]]``.
         """choose_host($self, /, hash, *, reject=None, max_attempts=1)
 --
 
-Envoy's host-selection loop: attempts 0, 1, ... until *reject* accepts a host.
+Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
 
-        ``LoadBalancerImpl::chooseHost`` (spec-2 §15.1): on a first try (the
-        defaults) this is ``lookup(hash)``; on a retry Envoy makes
-        ``1 + host_selection_retry_max_attempts`` attempts and rejects the
-        hosts its retry host predicates refuse (``previous_hosts`` is
-        ``reject=tried.__contains__``).
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param reject: called with each candidate host; true means "select
-            another host".  ``None`` accepts the first one.
-        :param int max_attempts: the attempts to make, in ``[1, 65536]``.
-        :returns: the first host not rejected; ``None`` when the table is
-            empty; when every attempt is rejected, the last attempt's host.
-        :raises TypeError: *hash* or *max_attempts* is not an int, or
-            *reject* is not callable.
-        :raises ValueError: *hash* or *max_attempts* is out of range.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> first = lb.choose_host(3)
-        >>> lb.choose_host(3, reject={first}.__contains__, max_attempts=2) is not first
-        True
+        Each attempt ``k`` reads the slot of ``hash ^ (2**64 - k)``; the first host
+        *reject* does not refuse wins (:meth:`hashlb.Cluster.choose_host`).
         """
         cdef uint64_t h = as_hash(hash, _check_hash)
         if reject is None and max_attempts is _ONE:
             return _host_at(self, h)
-        return _retry(self.lookup, h, reject, max_attempts)
+        return _choose(self.lookup, h, reject, max_attempts)
 
     @cython.binding(False)
     @cython.always_allow_keywords(True)

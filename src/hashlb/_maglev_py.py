@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
 import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
-from ._retry import retry as _retry
+from ._retry import Reject
+from ._retry import choose as _choose
 from ._types import Host
 from ._validate import MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
@@ -470,39 +471,14 @@ class Maglev:
             raise uninitialised(self, "Maglev") from None
 
     def choose_host(
-        self,
-        /,
-        hash: int,
-        *,
-        reject: Callable[[Host], object] | None = None,
-        max_attempts: int = 1,
+        self, /, hash: int, *, reject: Reject = None, max_attempts: int = 1
     ) -> Host | None:
-        """Envoy's host-selection loop: attempts 0, 1, ... until *reject* accepts a host.
+        """Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
 
-        ``LoadBalancerImpl::chooseHost`` (spec-2 §15.1): on a first try (the
-        defaults) this is ``lookup(hash)``; on a retry Envoy makes
-        ``1 + host_selection_retry_max_attempts`` attempts and rejects the
-        hosts its retry host predicates refuse (``previous_hosts`` is
-        ``reject=tried.__contains__``).
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param reject: called with each candidate host; true means "select
-            another host".  ``None`` accepts the first one.
-        :param int max_attempts: the attempts to make, in ``[1, 65536]``.
-        :returns: the first host not rejected; ``None`` when the table is
-            empty; when every attempt is rejected, the last attempt's host.
-        :raises TypeError: *hash* or *max_attempts* is not an int, or
-            *reject* is not callable.
-        :raises ValueError: *hash* or *max_attempts* is out of range.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> first = lb.choose_host(3)
-        >>> lb.choose_host(3, reject={first}.__contains__, max_attempts=2) is not first
-        True
+        Each attempt ``k`` reads the slot of ``hash ^ (2**64 - k)``; the first host
+        *reject* does not refuse wins (:meth:`hashlb.Cluster.choose_host`).
         """
-        if reject is None and max_attempts == 1 and type(max_attempts) is int:
-            return self.lookup(hash)
-        return _retry(self.lookup, hash, reject, max_attempts)
+        return _choose(self.lookup, hash, reject, max_attempts)
 
     def pick(self, /, key: str | bytes) -> Host | None:
         """Return the host for a request key: ``lookup(xxh64(key))``.

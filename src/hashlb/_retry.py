@@ -14,7 +14,11 @@ from collections.abc import Callable
 from ._types import Host
 from ._validate import MAX_ATTEMPTS, as_int
 
-__all__ = ("check_retry", "retry")
+__all__ = ("Reject", "check_retry", "choose")
+
+
+#: A retry host predicate: true for a host to pass over ("select another host"), or None.
+Reject = Callable[[Host], object] | None
 
 
 def check_retry(reject: object, max_attempts: object) -> int:
@@ -27,13 +31,18 @@ def check_retry(reject: object, max_attempts: object) -> int:
     return attempts
 
 
-def retry(
+def choose(
     lookup: Callable[[int, int], Host | None],
     hash: int,
-    reject: Callable[[Host], object] | None,
+    reject: Reject,
     max_attempts: object,
 ) -> Host | None:
-    """Run the loop over ``lookup(hash, attempt)`` (arguments checked here)."""
+    """Run ``chooseHost`` over ``lookup(hash, attempt)``; the arguments are checked here.
+
+    A first try (one attempt, no *reject*) is ``lookup(hash, 0)``.
+    """
+    if reject is None and max_attempts == 1 and type(max_attempts) is int:
+        return lookup(hash, 0)
     attempts = check_retry(reject, max_attempts)
     host = None
     for attempt in range(attempts):

@@ -48,7 +48,7 @@ from hashlb._ring cimport (
 )
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
-from hashlb._retry import retry as _retry
+from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args as _lookup_args_py
 from hashlb._batch import pick_args as _pick_args_py
 from hashlb._validate import check_attempt as _check_attempt_py
@@ -327,28 +327,10 @@ Return the host Envoy picks for a request *hash* on retry *attempt*.
         """choose_host($self, /, hash, *, reject=None, max_attempts=1)
 --
 
-Envoy's host-selection loop: attempts 0, 1, ... until *reject* accepts a host.
+Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
 
-        ``LoadBalancerImpl::chooseHost`` (spec-2 §15.1): on a first try (the
-        defaults) this is ``lookup(hash)``; on a retry Envoy makes
-        ``1 + host_selection_retry_max_attempts`` attempts and rejects the
-        hosts its retry host predicates refuse (``previous_hosts`` is
-        ``reject=tried.__contains__``).
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param reject: called with each candidate host; true means "select
-            another host".  ``None`` accepts the first one.
-        :param int max_attempts: the attempts to make, in ``[1, 65536]``.
-        :returns: the first host not rejected; ``None`` when the table is
-            empty; when every attempt is rejected, the last attempt's host.
-        :raises TypeError: *hash* or *max_attempts* is not an int, or
-            *reject* is not callable.
-        :raises ValueError: *hash* or *max_attempts* is out of range.
-
-        >>> lb = RingHash([Host("a:1"), Host("b:1")], min_ring_size=8)
-        >>> first = lb.choose_host(7)
-        >>> lb.choose_host(7, reject={first}.__contains__, max_attempts=8) is not first
-        True
+        Attempts ``k = 0, 1, ...`` walk the ring; the first host *reject* does
+        not refuse wins, else the last attempt's (:meth:`hashlb.Cluster.choose_host`).
         """
         cdef uint64_t h = as_hash(hash, _check_hash)
         if reject is None and max_attempts is _ONE:
@@ -358,7 +340,7 @@ Envoy's host-selection loop: attempts 0, 1, ... until *reject* accepts a host.
             return <object>PyTuple_GET_ITEM(
                 self._hosts, hlb_ring_owner(&self._r, hlb_ring_find(&self._r, h))
             )
-        return _retry(self.lookup, h, reject, max_attempts)
+        return _choose(self.lookup, h, reject, max_attempts)
 
     @cython.binding(False)
     def pick(self, key):

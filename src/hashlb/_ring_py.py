@@ -31,14 +31,15 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
 from ._hashing_py import murmur2_64
-from ._retry import retry as _retry
+from ._retry import Reject
+from ._retry import choose as _choose
 from ._types import Host
 from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
 from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
@@ -305,39 +306,14 @@ class RingHash:
             raise uninitialised(self, "RingHash") from None
 
     def choose_host(
-        self,
-        /,
-        hash: int,
-        *,
-        reject: Callable[[Host], object] | None = None,
-        max_attempts: int = 1,
+        self, /, hash: int, *, reject: Reject = None, max_attempts: int = 1
     ) -> Host | None:
-        """Envoy's host-selection loop: attempts 0, 1, ... until *reject* accepts a host.
+        """Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
 
-        ``LoadBalancerImpl::chooseHost`` (spec-2 §15.1): on a first try (the
-        defaults) this is ``lookup(hash)``; on a retry Envoy makes
-        ``1 + host_selection_retry_max_attempts`` attempts and rejects the
-        hosts its retry host predicates refuse (``previous_hosts`` is
-        ``reject=tried.__contains__``).
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param reject: called with each candidate host; true means "select
-            another host".  ``None`` accepts the first one.
-        :param int max_attempts: the attempts to make, in ``[1, 65536]``.
-        :returns: the first host not rejected; ``None`` when the table is
-            empty; when every attempt is rejected, the last attempt's host.
-        :raises TypeError: *hash* or *max_attempts* is not an int, or
-            *reject* is not callable.
-        :raises ValueError: *hash* or *max_attempts* is out of range.
-
-        >>> lb = RingHash([Host("a:1"), Host("b:1")], min_ring_size=8)
-        >>> first = lb.choose_host(7)
-        >>> lb.choose_host(7, reject={first}.__contains__, max_attempts=8) is not first
-        True
+        Attempts ``k = 0, 1, ...`` walk the ring; the first host *reject* does
+        not refuse wins, else the last attempt's (:meth:`hashlb.Cluster.choose_host`).
         """
-        if reject is None and max_attempts == 1 and type(max_attempts) is int:
-            return self.lookup(hash)
-        return _retry(self.lookup, hash, reject, max_attempts)
+        return _choose(self.lookup, hash, reject, max_attempts)
 
     def pick(self, /, key: str | bytes) -> Host | None:
         """Return the host for *key*: ``lookup(xxh64(key))``.

@@ -267,17 +267,11 @@ def _restore(address: str, weight: int, *fields: Any) -> Host:
     """Rebuild a pickled Host (the fields of 0.1 pickles had no priority and health)."""
     if len(fields) == 4:
         fields = (0, "healthy", *fields)
-    priority, health, hostname, hash_key, locality, labels = fields
-    return Host(
-        address,
-        weight,
-        priority=priority,
-        health=health,
-        hostname=hostname,
-        hash_key=hash_key,
-        locality=locality,
-        labels=labels,
-    )
+    return Host(address, weight, **dict(zip(_KEYWORDS, fields, strict=True)))
+
+
+#: Host's keyword fields, in ``_fields()`` order after address and weight.
+_KEYWORDS = ("priority", "health", "hostname", "hash_key", "locality", "labels")
 
 
 class Lease:

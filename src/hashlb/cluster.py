@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ._address import canonical_address
-from ._retry import retry
+from ._retry import Reject, choose
 from ._types import Host, Table
 from ._validate import (
     HEALTH_STATUSES,
@@ -315,7 +315,7 @@ class Cluster:
     _levels: tuple[PriorityLevel, ...]
     _healthy_load: tuple[int, ...]
     _degraded_load: tuple[int, ...]
-    _config: tuple[Any, int, float, bool, bool, EnvoyProfile, dict[str, Any]]
+    _config: tuple[dict[str, Any], dict[str, Any]]
     _choices: tuple[tuple[int, str], ...]
     _lookups: tuple[Callable[[int, int], Host | None], ...]
 
@@ -333,33 +333,30 @@ class Cluster:
     ) -> None:
         if "_levels" in self.__dict__:
             raise TypeError("Cluster is immutable; it cannot be re-initialised")
-        self._build(
-            _check_hosts(hosts),
-            balancer,
-            overprovisioning_factor,
-            healthy_panic_threshold,
-            weighted_priority_health,
-            locality_weighted,
-            profile(envoy_version),
-            balancer_options,
-            {},
-        )
+        config = {
+            "balancer": balancer,
+            "overprovisioning_factor": _check_factor(overprovisioning_factor),
+            "healthy_panic_threshold": _check_percent(healthy_panic_threshold),
+            "weighted_priority_health": weighted_priority_health,
+            "locality_weighted": locality_weighted,
+            "envoy_version": profile(envoy_version),
+        }
+        self._build(_check_hosts(hosts), config, balancer_options, {})
 
     def _build(
         self,
         hosts: tuple[Host, ...],
-        balancer: str | Callable[..., Table],
-        overprovisioning_factor: int,
-        healthy_panic_threshold: float,
-        weighted_priority_health: bool,
-        locality_weighted: bool,
-        envoy: EnvoyProfile,
+        config: dict[str, Any],
         balancer_options: dict[str, Any],
         reuse: Mapping[tuple[Host, ...], Table],
     ) -> None:
-        factory = _table_factory(balancer)
-        factor = _check_factor(overprovisioning_factor)
-        percent = _check_percent(healthy_panic_threshold)
+        """Build the levels from *config*: the constructor's keywords, checked but the flags."""
+        factory = _table_factory(config["balancer"])
+        factor: int = config["overprovisioning_factor"]
+        percent: float = config["healthy_panic_threshold"]
+        weighted_priority_health = config["weighted_priority_health"]
+        locality_weighted = config["locality_weighted"]
+        envoy: EnvoyProfile = config["envoy_version"]
         for name, flag in (
             ("weighted_priority_health", weighted_priority_health),
             ("locality_weighted", locality_weighted),
@@ -424,15 +421,7 @@ class Cluster:
         d["_levels"] = tuple(levels)
         d["_healthy_load"] = healthy_load
         d["_degraded_load"] = degraded_load
-        d["_config"] = (
-            balancer,
-            factor,
-            percent,
-            weighted_priority_health,
-            locality_weighted,
-            envoy,
-            dict(balancer_options),
-        )
+        d["_config"] = (config, dict(balancer_options))
         # choosePriority depends on hash % 100 only: one answer per remainder.
         choices = tuple(_choose(healthy_load, degraded_load, r) for r in range(100))
         d["_choices"] = choices
@@ -454,20 +443,11 @@ class Cluster:
         every attempt), then that level's ``table.lookup(hash, attempt)``;
         ``None`` when that table is empty (no healthy host, not in panic).
         """
-        if type(hash) is not int:
-            hash = check_hash(hash)
-        try:
-            lookup = self._lookups[hash % 100]
-        except AttributeError:
-            raise uninitialised(self, "Cluster") from None
-        return lookup(hash, attempt)
+        h, lookup = self._level_lookup(hash)
+        return lookup(h, attempt)
 
     def choose_host(
-        self,
-        hash: int,
-        *,
-        reject: Callable[[Host], object] | None = None,
-        max_attempts: int = 1,
+        self, hash: int, *, reject: Reject = None, max_attempts: int = 1
     ) -> Host | None:
         """Envoy's ``chooseHost`` loop: try attempts 0, 1, ... until *reject* accepts a host.
 
@@ -481,15 +461,8 @@ class Cluster:
             the loop at once; when every attempt is rejected, the last
             attempt's host (as Envoy does).
         """
-        if type(hash) is not int:
-            hash = check_hash(hash)
-        try:
-            lookup = self._lookups[hash % 100]
-        except AttributeError:
-            raise uninitialised(self, "Cluster") from None
-        if reject is None and max_attempts == 1 and type(max_attempts) is int:
-            return lookup(hash, 0)  # a first try: Envoy's context asks for one attempt
-        return retry(lookup, hash, reject, max_attempts)
+        h, lookup = self._level_lookup(hash)
+        return choose(lookup, h, reject, max_attempts)
 
     def choose_priority(self, hash: int) -> tuple[int, str]:
         """Return Envoy's ``choosePriority`` for *hash*: ``(level, "healthy" | "degraded")``.
@@ -557,11 +530,19 @@ class Cluster:
         for level in levels:
             reuse[level.hosts if level.in_panic else level.healthy] = level.table
         out = Cluster.__new__(Cluster)
-        balancer, factor, percent, weighted, locality, envoy, options = self._config
-        out._build(hosts, balancer, factor, percent, weighted, locality, envoy, options, reuse)
+        out._build(hosts, *self._config, reuse)
         return out
 
     # -- plumbing -------------------------------------------------------------
+
+    def _level_lookup(self, hash: int) -> tuple[int, Callable[[int, int], Host | None]]:
+        """Return *hash* checked and the lookup of the level ``choosePriority`` gives it."""
+        if type(hash) is not int:
+            hash = check_hash(hash)
+        try:
+            return hash, self._lookups[hash % 100]
+        except AttributeError:
+            raise uninitialised(self, "Cluster") from None
 
     def _check(self) -> tuple[PriorityLevel, ...]:
         try:
@@ -590,30 +571,9 @@ class Cluster:
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        balancer, factor, percent, weighted, locality, envoy, options = self._config
-        return (
-            _restore,
-            (self.hosts, balancer, factor, percent, weighted, locality, envoy, options),
-        )
+        config, options = self._config
+        return (_restore, (self.hosts, config, options))
 
 
-def _restore(
-    hosts: tuple[Host, ...],
-    balancer: Any,
-    factor: int,
-    percent: float,
-    weighted: bool,
-    locality: bool,
-    envoy: EnvoyProfile,
-    options: dict[str, Any],
-) -> Cluster:
-    return Cluster(
-        hosts,
-        balancer=balancer,
-        overprovisioning_factor=factor,
-        healthy_panic_threshold=percent,
-        weighted_priority_health=weighted,
-        locality_weighted=locality,
-        envoy_version=envoy,
-        **options,
-    )
+def _restore(hosts: tuple[Host, ...], config: dict[str, Any], options: dict[str, Any]) -> Cluster:
+    return Cluster(hosts, **config, **options)
