@@ -810,6 +810,27 @@ def test_init_cannot_run_twice(P: ModuleType) -> None:
     assert objects[0][0].name == "x"
 
 
+def test_method_init_that_raised_leaves_it_uninitialised(P: ModuleType) -> None:
+    """A method whose ``__init__`` raised is not initialised (nothing half-built is
+    usable), and a later valid ``__init__`` completes it, on both twins."""
+    for cls, args in (
+        (P.Header, ("x",)),
+        (P.Cookie, ("c",)),
+        (P.SourceIP, ()),
+        (P.QueryParameter, ("q",)),
+        (P.FilterState, ("k",)),
+    ):
+        method = cls.__new__(cls)
+        with pytest.raises(TypeError, match="terminal"):
+            method.__init__(*args, terminal="yes")
+        with pytest.raises(TypeError, match="is not initialised"):
+            method.terminal  # noqa: B018
+        method.__init__(*args, terminal=True)
+        assert method == cls(*args, terminal=True)
+        with pytest.raises(TypeError, match="immutable"):
+            method.__init__(*args)
+
+
 def test_uninitialised_methods_raise_even_without_the_data(P: ModuleType) -> None:
     """An uninitialised method raises TypeError on every twin, whether or not the
     request holds what it reads (a QueryParameter on a request without a path)."""

@@ -10,6 +10,7 @@ paths (configuration checks, regex rewrites, generated cookies) come from
 construction there.  Keep names, signatures and docstrings identical to
 ``_policy_py.py`` (``tests/test_parity.py`` checks them).
 """
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_CheckExact
@@ -49,17 +50,6 @@ __all__ = (
 globals()["Request"] = Request  # re-exported: hashlb.policy.Request
 
 
-cdef object _check_name = _cfg._check_name
-cdef object _check_cookie_name = _cfg._check_cookie_name
-cdef object _check_terminal = _cfg._check_terminal
-cdef object _check_ttl = _cfg._check_ttl
-cdef object _check_header_text = _cfg._check_header_text
-cdef object _check_attributes = _cfg._check_attributes
-cdef object _check_hops = _cfg._check_hops
-cdef object _check_use_remote = _cfg._check_use_remote
-cdef object _compile_rewrite = _cfg._compile_rewrite
-cdef object _generate_cookie = _cfg._generate_cookie
-cdef object _items = _rcfg._items
 
 # ---------------------------------------------------------------- results
 
@@ -147,18 +137,25 @@ cdef class _Method:
     """Base of the hash methods: immutable, compared by configuration."""
 
     cdef bint _terminal
-    cdef bint _ready
+    cdef bint _ready  # set last by each __init__
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         # On entry out[0] holds the xxh64 seed (0: Envoy's); on a hash, out[0] is it.
         return 0
 
-    cdef int _not_ready(self, str cls) except -1:
-        raise _uninitialised(self, cls)
+    cdef int _not_ready(self) except -1:
+        raise _uninitialised(self, _own_class(self))
 
-    cdef int _check(self) except -1:
-        # Each method class tests the attribute its __init__ sets first.
-        raise _uninitialised(self, "_Method")
+    @cython.final
+    cdef inline int _check(self) except -1:
+        if not self._ready:
+            self._not_ready()
+        return 0
+
+    cdef int _init_once(self) except -1:
+        if self._ready:
+            raise TypeError(f"{_own_class(self)} is immutable; __init__ cannot run twice")
+        return 0
 
     @property
     def terminal(self):
@@ -187,6 +184,14 @@ cdef class _Method:
 
     def __hash__(self):
         return hash((type(self).__name__, self._key()))
+
+    def __repr__(self):
+        return f"<{_own_class(self)} object (not initialised)>"
+
+
+cdef str _own_class(_Method method):
+    # The hashlb class a method is (or derives from): the name its errors give.
+    return next(cls.__name__ for cls in type(method).__mro__ if cls.__module__ == __name__)
 
 
 cdef class Header(_Method):
@@ -226,22 +231,17 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
     cdef bint _first_only
 
     def __init__(self, name, *, regex_rewrite=None, terminal=False, envoy_version="main"):
-        if self._lname is not None:
-            raise TypeError("Header is immutable; __init__ cannot run twice")
-        name, raw = _check_name(name, "Header")
-        compiled = _compile_rewrite(regex_rewrite)
+        self._init_once()
+        name, raw = _cfg._check_name(name, "Header")
+        compiled = _cfg._compile_rewrite(regex_rewrite)
         self._name = name
         self._lname = raw.lower()
         self._regex_rewrite = None if compiled is None else compiled[0]
         self._rewrite = None if compiled is None else compiled[1]
-        self._terminal = _check_terminal(terminal)
+        self._terminal = _cfg._check_terminal(terminal)
         self._which = _pseudo_index(self._lname)
         self._first_only = not _profile(envoy_version).header_all_values
-
-    cdef int _check(self) except -1:
-        if self._lname is None:
-            self._not_ready("Header")
-        return 0
+        self._ready = True
 
     @property
     def name(self):
@@ -291,8 +291,7 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
     cdef int _eval_slow(self, Request req, uint64_t *out) except -1:
         cdef list values
         cdef uint64_t h = out[0]  # the seed
-        if self._lname is None:  # not initialised: _which is 0, so _eval comes here
-            self._not_ready("Header")
+        self._check()  # not initialised: _which is 0, so _eval comes here
         values = req._values(self._lname)
         cdef bytes v
         if not values:
@@ -316,8 +315,8 @@ Hash every value of a request header (Envoy ``hash_policy.header``).
         return (self._lname, self._regex_rewrite, self._terminal, self._first_only)
 
     def __repr__(self):
-        if self._lname is None:
-            return "<Header object (not initialised)>"
+        if not self._ready:
+            return _Method.__repr__(self)
         extra = "" if self._regex_rewrite is None else f", regex_rewrite={self._regex_rewrite!r}"
         if self._first_only:
             return f"Header({self._name!r}{extra}, terminal={self._terminal!r}, first_value_only)"
@@ -365,8 +364,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
     cdef tuple _attributes
 
     def __init__(self, name, *args, ttl=None, path=None, attributes=None, terminal=False):
-        if self._raw is not None:
-            raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        self._init_once()
         if args:
             ttl, path, attributes = _positional_options(
                 "Cookie",
@@ -375,18 +373,14 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
                 (("ttl", ttl, None), ("path", path, None), ("attributes", attributes, None)),
                 1,
             )
-        name, raw = _check_cookie_name(name)
+        name, raw = _cfg._check_cookie_name(name)
         self._raw = raw
         self._name = name
-        self._ttl = _check_ttl(ttl)
-        self._path = None if path is None else _check_header_text(path, "Cookie path")
-        self._attributes = _check_attributes(attributes)
-        self._terminal = _check_terminal(terminal)
-
-    cdef int _check(self) except -1:
-        if self._raw is None:
-            self._not_ready("Cookie")
-        return 0
+        self._ttl = _cfg._check_ttl(ttl)
+        self._path = None if path is None else _cfg._check_header_text(path, "Cookie path")
+        self._attributes = _cfg._check_attributes(attributes)
+        self._terminal = _cfg._check_terminal(terminal)
+        self._ready = True
 
     @property
     def name(self):
@@ -457,8 +451,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         cdef Py_ssize_t n, start, end, eq, fns, vl
         cdef const char *piece
         cdef const char *val
-        if self._raw is None:
-            self._not_ready("Cookie")
+        self._check()
         name = PyBytes_AS_STRING(self._raw)
         nl = PyBytes_GET_SIZE(self._raw)
         headers = _scan(req._headers, b"cookie", 6)
@@ -495,7 +488,7 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         cdef bytes generated
         if self._ttl is None:
             return 0
-        generated = _generate_cookie(req._remote, req._local)
+        generated = _cfg._generate_cookie(req._remote, req._local)
         if generated is None:
             return 0
         if cookies is not None:
@@ -508,8 +501,8 @@ Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
 
     def __repr__(self):
-        if self._raw is None:
-            return "<Cookie object (not initialised)>"
+        if not self._ready:
+            return _Method.__repr__(self)
         return (
             f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
             f"attributes={self._attributes!r}, terminal={self._terminal!r})"
@@ -554,21 +547,15 @@ Hash the client's IP address, without the port (``connection_properties.source_i
     cdef bint _use_remote
 
     def __init__(self, *args, xff_num_trusted_hops=0, use_remote_address=True, terminal=False):
-        if self._ready:
-            raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        self._init_once()
         if args:
             (xff_num_trusted_hops,) = _positional_options(
                 "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 1
             )
-        self._hops = _check_hops(xff_num_trusted_hops)
-        self._use_remote = _check_use_remote(use_remote_address)
-        self._terminal = _check_terminal(terminal)
+        self._hops = _cfg._check_hops(xff_num_trusted_hops)
+        self._use_remote = _cfg._check_use_remote(use_remote_address)
+        self._terminal = _cfg._check_terminal(terminal)
         self._ready = True
-
-    cdef int _check(self) except -1:
-        if not self._ready:
-            self._not_ready("SourceIP")
-        return 0
 
     @property
     def xff_num_trusted_hops(self):
@@ -609,8 +596,7 @@ Hash the client's IP address, without the port (``connection_properties.source_i
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef bytes ip
-        if not self._ready:
-            self._not_ready("SourceIP")
+        self._check()
         ip = self._ip(req)
         if ip is None:
             return 0
@@ -623,7 +609,7 @@ Hash the client's IP address, without the port (``connection_properties.source_i
 
     def __repr__(self):
         if not self._ready:
-            return "<SourceIP object (not initialised)>"
+            return _Method.__repr__(self)
         return (
             f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
             f"terminal={self._terminal!r})"
@@ -654,17 +640,12 @@ Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
     cdef bytes _raw
 
     def __init__(self, name, *, terminal=False):
-        if self._raw is not None:
-            raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
-        name, raw = _check_name(name, "QueryParameter")
+        self._init_once()
+        name, raw = _cfg._check_name(name, "QueryParameter")
         self._raw = raw
         self._name = name
-        self._terminal = _check_terminal(terminal)
-
-    cdef int _check(self) except -1:
-        if self._raw is None:
-            self._not_ready("QueryParameter")
-        return 0
+        self._terminal = _cfg._check_terminal(terminal)
+        self._ready = True
 
     @property
     def name(self):
@@ -678,8 +659,7 @@ Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
         cdef const char *name
         cdef Py_ssize_t nl
         cdef const char *q
-        if self._raw is None:
-            self._not_ready("QueryParameter")
+        self._check()
         name = PyBytes_AS_STRING(self._raw)
         nl = PyBytes_GET_SIZE(self._raw)
         path = req._full_path()
@@ -717,8 +697,8 @@ Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
         return (self._name, self._terminal)
 
     def __repr__(self):
-        if self._raw is None:
-            return "<QueryParameter object (not initialised)>"
+        if not self._ready:
+            return _Method.__repr__(self)
         return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
 
 
@@ -747,15 +727,10 @@ Hash an object of the request's filter state (Envoy ``hash_policy.filter_state``
     cdef str _key_name
 
     def __init__(self, key, *, terminal=False):
-        if self._key_name is not None:
-            raise TypeError("FilterState is immutable; __init__ cannot run twice")
+        self._init_once()
         self._key_name = _cfg.check_filter_state_key(key)
-        self._terminal = _check_terminal(terminal)
-
-    cdef int _check(self) except -1:
-        if self._key_name is None:
-            self._not_ready("FilterState")
-        return 0
+        self._terminal = _cfg._check_terminal(terminal)
+        self._ready = True
 
     @property
     def key(self):
@@ -765,8 +740,7 @@ Hash an object of the request's filter state (Envoy ``hash_policy.filter_state``
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef PyObject *o
-        if self._key_name is None:
-            self._not_ready("FilterState")
+        self._check()
         state = req._filter_state
         if state is None:
             return 0
@@ -781,8 +755,8 @@ Hash an object of the request's filter state (Envoy ``hash_policy.filter_state``
         return (self._key_name, self._terminal)
 
     def __repr__(self):
-        if self._key_name is None:
-            return "<FilterState object (not initialised)>"
+        if not self._ready:
+            return _Method.__repr__(self)
         return f"FilterState({self._key_name!r}, terminal={self._terminal!r})"
 
 
@@ -831,7 +805,7 @@ An ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
             raise TypeError("HashPolicy is immutable; __init__ cannot run twice")
         items = policies
         if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = tuple(_items(items[0]))  # a subclass is read by value
+            items = tuple(_rcfg._items(items[0]))  # a subclass is read by value
         for i, p in enumerate(items):
             if not isinstance(p, _Method):
                 raise TypeError(

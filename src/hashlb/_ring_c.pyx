@@ -52,23 +52,20 @@ from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args as _lookup_args_py
 from hashlb._batch import pick_args as _pick_args_py
 from hashlb._validate import check_attempt as _check_attempt_py
-from hashlb._validate import check_ring_config as _check_config_py
-from hashlb._validate import renamed as _renamed_py
-from hashlb._validate import uninitialised as _uninitialised_py
+from hashlb._validate import check_ring_config as _check_config
+from hashlb._validate import renamed as _renamed
+from hashlb._validate import uninitialised as _uninitialised
 from hashlb._types import Host
 from hashlb._weights import check_hash as _check_hash_py
-from hashlb._weights import prepare as _prepare_py
+from hashlb._weights import prepare as _prepare
 
 __all__ = ("RingHash",)
 
+# C-level references for the per-call paths; cold paths use the imports above.
 cdef object _lookup_args = _lookup_args_py
 cdef object _pick_args = _pick_args_py
 cdef object _check_attempt = _check_attempt_py
-cdef object _check_config = _check_config_py
 cdef object _check_hash = _check_hash_py
-cdef object _prepare = _prepare_py
-cdef object _renamed = _renamed_py
-cdef object _uninitialised = _uninitialised_py
 cdef object _ZERO = 0
 cdef object _ONE = 1
 

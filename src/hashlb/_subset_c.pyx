@@ -32,13 +32,11 @@ from hashlb.errors import ConfigError
 
 __all__ = ("WeightedSubsetPicker",)
 
-cdef object _MappingProxyType = MappingProxyType
+# C-level references for the per-call paths; cold paths use the imports above.
 cdef object _hash_buffer = hash_buffer
 cdef object _index_output = index_output
 cdef object _check_value_py = _check_value
 cdef object _exact_index_py = _exact_index
-cdef object _renamed = renamed
-cdef object _uninitialised = uninitialised
 
 
 cdef double _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact
@@ -138,7 +136,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
                 self._inv_w[k] = 1.0 / <double>wi
                 self._pos[k] = <uint32_t>i
                 k += 1
-        self._weights = _MappingProxyType(w)
+        self._weights = MappingProxyType(w)
         self._mode = str(mode)
         self._seed = s
         self._sticky = mode == "sticky"
@@ -160,7 +158,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
 
     cdef int _ready(self) except -1:
         if self._names is None:
-            raise _uninitialised(self, "WeightedSubsetPicker")
+            raise uninitialised(self, "WeightedSubsetPicker")
         return 0
 
     @property
@@ -312,7 +310,7 @@ Return the name of the subset chosen for *value*.
 --
 
 Deprecated alias of :meth:`choose_index` (removed in the next release)."""
-        _renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 1)
+        renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 1)
         return self._choose_index(as_value(value))
 
     @cython.binding(False)
@@ -322,12 +320,12 @@ Deprecated alias of :meth:`choose_index` (removed in the next release)."""
 --
 
 Deprecated alias of :meth:`choose` (removed in the next release)."""
-        _renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 1)
+        renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 1)
         return self.choose(value)
 
     def pick_many(self, values):
         """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
-        _renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 1)
+        renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 1)
         return self.choose_many(values)
 
     def with_weights(self, weights):
