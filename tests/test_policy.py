@@ -825,6 +825,7 @@ def test_method_init_that_raised_leaves_it_uninitialised(P: ModuleType) -> None:
             method.__init__(*args, terminal="yes")
         with pytest.raises(TypeError, match="is not initialised"):
             method.terminal  # noqa: B018
+        assert repr(method) == f"<{cls.__name__} object (not initialised)>"
         method.__init__(*args, terminal=True)
         assert method == cls(*args, terminal=True)
         with pytest.raises(TypeError, match="immutable"):

@@ -257,13 +257,16 @@ class Header(_Method):
             raise TypeError("Header is immutable; __init__ cannot run twice")
         name, raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
+        stop = _check_terminal(terminal)
+        first_only = not profile(envoy_version).header_all_values
+        # Every check ran: an __init__ that raises leaves no field set.
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
         setattr_(self, "_lname", raw.lower())
         setattr_(self, "_regex_rewrite", None if compiled is None else compiled[0])
         setattr_(self, "_rewrite", None if compiled is None else compiled[1])
-        setattr_(self, "_terminal", _check_terminal(terminal))
-        setattr_(self, "_first_only", not profile(envoy_version).header_all_values)
+        setattr_(self, "_terminal", stop)
+        setattr_(self, "_first_only", first_only)
 
     @property
     def name(self) -> str:
@@ -372,13 +375,17 @@ class Cookie(_Method):
                 2,
             )
         name, raw = _check_cookie_name(name)
+        fields = (
+            _check_ttl(ttl),
+            None if path is None else _check_header_text(path, "Cookie path"),
+            _check_attributes(attributes),
+            _check_terminal(terminal),
+        )
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
         setattr_(self, "_raw", raw)
-        setattr_(self, "_ttl", _check_ttl(ttl))
-        setattr_(self, "_path", None if path is None else _check_header_text(path, "Cookie path"))
-        setattr_(self, "_attributes", _check_attributes(attributes))
-        setattr_(self, "_terminal", _check_terminal(terminal))
+        for slot, value in zip(("_ttl", "_path", "_attributes", "_terminal"), fields, strict=True):
+            setattr_(self, slot, value)
 
     @property
     def name(self) -> str:
@@ -547,10 +554,11 @@ class SourceIP(_Method):
             )
         hops = _check_hops(xff_num_trusted_hops)
         use_remote = _check_use_remote(use_remote_address)
+        stop = _check_terminal(terminal)
         setattr_ = object.__setattr__
         setattr_(self, "_hops", hops)
         setattr_(self, "_use_remote", use_remote)
-        setattr_(self, "_terminal", _check_terminal(terminal))
+        setattr_(self, "_terminal", stop)
 
     @property
     def xff_num_trusted_hops(self) -> int:
@@ -640,10 +648,11 @@ class QueryParameter(_Method):
         if hasattr(self, "_terminal"):
             raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
         name, raw = _check_name(name, "QueryParameter")
+        stop = _check_terminal(terminal)
         setattr_ = object.__setattr__
         setattr_(self, "_name", name)
         setattr_(self, "_raw", raw)
-        setattr_(self, "_terminal", _check_terminal(terminal))
+        setattr_(self, "_terminal", stop)
 
     @property
     def name(self) -> str:
@@ -707,9 +716,11 @@ class FilterState(_Method):
     def __init__(self, key: str, *, terminal: bool = False) -> None:
         if hasattr(self, "_terminal"):
             raise TypeError("FilterState is immutable; __init__ cannot run twice")
+        key = _cfg.check_filter_state_key(key)
+        stop = _check_terminal(terminal)
         setattr_ = object.__setattr__
-        setattr_(self, "_key_name", _cfg.check_filter_state_key(key))
-        setattr_(self, "_terminal", _check_terminal(terminal))
+        setattr_(self, "_key_name", key)
+        setattr_(self, "_terminal", stop)
 
     @property
     def key(self) -> str:
