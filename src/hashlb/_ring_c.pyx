@@ -3,27 +3,13 @@
 """Ring hash (Envoy's ketama ring), compiled: the twin of ``_ring_py.py``.
 
 The algorithm, its exact floating-point order and the tie rule are described
-in ``_ring_py.py`` (spec ``envoy-lb.md`` §4).  What differs here is only how
-fast it runs:
-
-* build (the C in ``_ring.h``): entry keys ``<hash key>_<i>`` are
-  formatted in one C buffer (the decimal suffix is incremented in place)
-  and hashed in C, host by host in host-index order; then one MSD radix
-  pass (a counting scatter on the top ~log2(n/4) bits of the hash; entry
-  hashes are uniform, so buckets hold 2-4 entries on average) and, per
-  bucket of at most 16 entries, a placement by rank (a branch-free count of
-  the smaller and the earlier equal hashes; a merge sort for the rare
-  larger bucket) finish the sort, straight into the hash and owner arrays.
-  Stable, so ties keep generation order (host index, then replica);
-* storage: hashes as ``uint64``, host indices in 2 bytes below 65,536 hosts
-  (3 below 2**24, else 4), plus a prefix index: ``index[b]`` is the first
-  entry whose top ``bits`` bits are ``>= b``.  The index is sized to keep the
-  total at <= 12 bytes per entry (average bucket 2-4 entries);
-* lookup: the bucket of ``h >> (64 - bits)`` bounds a branchless lower bound,
-  so the result is exactly "the first entry >= h, wrapping to 0": entries
-  before the bucket have a smaller prefix (so are < h), entries after it a
-  larger one (so are > h);
-* batch calls release the GIL (the drivers are Maglev's too: ``_tables.pxd``).
+in ``_ring_py.py`` (spec ``envoy-lb.md`` §4); this twin differs only in how
+fast it runs.  The build, the storage (hashes, 2-4 byte owners and a prefix
+index within 12 bytes per entry) and the bucketed lower bound are the C in
+``_ring.h``, explained step by step in
+``docs/explanation/performance-model.rst`` ("The ring build, step by
+step").  Batch calls release the GIL (the drivers are Maglev's too:
+``_tables.pxd``).
 
 Keep names, signatures and docstrings identical to ``_ring_py.py``
 (``tests/test_parity.py`` checks them).
