@@ -71,6 +71,7 @@ from ._request_py import (
     _xff_ip,
 )
 from ._request_py import Request as Request
+from ._slots import checked_property
 from .versions import EnvoyProfile, profile
 
 __all__ = (
@@ -110,13 +111,9 @@ class HashResult:
         self._hash = hash
         self._set_cookies = tuple(set_cookies)
 
-    @property
-    def hash(self) -> int | None:
-        """The 64-bit request hash, or None when no method produced one."""
-        try:
-            return self._hash
-        except AttributeError:
-            raise _uninit(self) from None
+    hash: int | None = checked_property(
+        "_hash", _uninit, "The 64-bit request hash, or None when no method produced one."
+    )
 
     @property
     def set_cookie(self) -> str | None:
@@ -126,13 +123,11 @@ class HashResult:
         except AttributeError:
             raise _uninit(self) from None
 
-    @property
-    def set_cookies(self) -> tuple[str, ...]:
-        """Every ``Set-Cookie`` header value to send (usually zero or one)."""
-        try:
-            return self._set_cookies
-        except AttributeError:
-            raise _uninit(self) from None
+    set_cookies: tuple[str, ...] = checked_property(
+        "_set_cookies",
+        _uninit,
+        "Every ``Set-Cookie`` header value to send (usually zero or one).",
+    )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashResult):
@@ -164,13 +159,9 @@ class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
 
-    @property
-    def terminal(self) -> bool:
-        """Whether the policy stops here once a hash exists."""
-        try:
-            return self._terminal
-        except AttributeError:
-            raise _uninit(self) from None
+    terminal: bool = checked_property(
+        "_terminal", _uninit, "Whether the policy stops here once a hash exists."
+    )
 
     def hash(self, request: Request) -> int | None:
         """Return this method's hash of *request*, or None.
@@ -265,21 +256,11 @@ class Header(_Method):
         setattr_(self, "_terminal", _check_terminal(terminal))
         setattr_(self, "_first_only", not profile(envoy_version).header_all_values)
 
-    @property
-    def name(self) -> str:
-        """The header name as configured."""
-        try:
-            return self._name
-        except AttributeError:
-            raise _uninit(self) from None
+    name: str = checked_property("_name", _uninit, "The header name as configured.")
 
-    @property
-    def regex_rewrite(self) -> tuple[str, str] | None:
-        """The ``(pattern, substitution)`` rewrite, or None."""
-        try:
-            return self._regex_rewrite
-        except AttributeError:
-            raise _uninit(self) from None
+    regex_rewrite: tuple[str, str] | None = checked_property(
+        "_regex_rewrite", _uninit, "The ``(pattern, substitution)`` rewrite, or None."
+    )
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         values = request._values(self._lname)
@@ -380,37 +361,21 @@ class Cookie(_Method):
         setattr_(self, "_attributes", _check_attributes(attributes))
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    @property
-    def name(self) -> str:
-        """The cookie name."""
-        try:
-            return self._name
-        except AttributeError:
-            raise _uninit(self) from None
+    name: str = checked_property("_name", _uninit, "The cookie name.")
 
-    @property
-    def ttl(self) -> int | None:
-        """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
-        try:
-            return self._ttl
-        except AttributeError:
-            raise _uninit(self) from None
+    ttl: int | None = checked_property(
+        "_ttl",
+        _uninit,
+        "``Max-Age`` in whole seconds for generated cookies, or None (never generate).",
+    )
 
-    @property
-    def path(self) -> str | None:
-        """The ``Path`` of generated cookies, or None."""
-        try:
-            return self._path
-        except AttributeError:
-            raise _uninit(self) from None
+    path: str | None = checked_property(
+        "_path", _uninit, "The ``Path`` of generated cookies, or None."
+    )
 
-    @property
-    def attributes(self) -> tuple[tuple[str, str], ...]:
-        """Extra ``(name, value)`` attributes of generated cookies."""
-        try:
-            return self._attributes
-        except AttributeError:
-            raise _uninit(self) from None
+    attributes: tuple[tuple[str, str], ...] = checked_property(
+        "_attributes", _uninit, "Extra ``(name, value)`` attributes of generated cookies."
+    )
 
     def evaluate(self, request: Request) -> HashResult:
         """Return the hash and the ``Set-Cookie`` to send, if one was generated.
@@ -552,21 +517,13 @@ class SourceIP(_Method):
         setattr_(self, "_use_remote", use_remote)
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    @property
-    def xff_num_trusted_hops(self) -> int:
-        """How many ``X-Forwarded-For`` hops are trusted."""
-        try:
-            return self._hops
-        except AttributeError:
-            raise _uninit(self) from None
+    xff_num_trusted_hops: int = checked_property(
+        "_hops", _uninit, "How many ``X-Forwarded-For`` hops are trusted."
+    )
 
-    @property
-    def use_remote_address(self) -> bool:
-        """Envoy's HCM ``use_remote_address`` setting being modelled."""
-        try:
-            return self._use_remote
-        except AttributeError:
-            raise _uninit(self) from None
+    use_remote_address: bool = checked_property(
+        "_use_remote", _uninit, "Envoy's HCM ``use_remote_address`` setting being modelled."
+    )
 
     def client_ip(self, request: Request) -> str | None:
         """Return the client IP text that is hashed, or None.
@@ -645,13 +602,7 @@ class QueryParameter(_Method):
         setattr_(self, "_raw", raw)
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    @property
-    def name(self) -> str:
-        """The parameter name."""
-        try:
-            return self._name
-        except AttributeError:
-            raise _uninit(self) from None
+    name: str = checked_property("_name", _uninit, "The parameter name.")
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         name = self._raw  # first: an uninitialised method fails here, as in the C twin
@@ -711,13 +662,7 @@ class FilterState(_Method):
         setattr_(self, "_key_name", _cfg.check_filter_state_key(key))
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    @property
-    def key(self) -> str:
-        """The filter state key."""
-        try:
-            return self._key_name
-        except AttributeError:
-            raise _uninit(self) from None
+    key: str = checked_property("_key_name", _uninit, "The filter state key.")
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         key = self._key_name  # first: an uninitialised method fails here, as in the C twin
@@ -786,21 +731,13 @@ class HashPolicy:
         self._seed: int = _check_seed(seed)
         self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
 
-    @property
-    def policies(self) -> tuple[Header | Cookie | SourceIP | QueryParameter, ...]:
-        """The hash methods, in evaluation order."""
-        try:
-            return self._policies
-        except AttributeError:
-            raise _uninit(self) from None
+    policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = checked_property(
+        "_policies", _uninit, "The hash methods, in evaluation order."
+    )
 
-    @property
-    def seed(self) -> int:
-        """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
-        try:
-            return self._seed
-        except AttributeError:
-            raise _uninit(self) from None
+    seed: int = checked_property(
+        "_seed", _uninit, "The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."
+    )
 
     def hash(self, request: Request) -> int | None:
         """Return the request hash, or None when no method yields one.
