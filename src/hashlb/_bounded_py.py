@@ -231,10 +231,13 @@ class BoundedLoad:
         except AttributeError:
             raise uninitialised(self, "BoundedLoad") from None
 
-    lb: Any = checked_property("_lb", "BoundedLoad", "The wrapped table.")
+    lb = checked_property("_lb", "BoundedLoad", "The wrapped table.", Any)
 
-    hash_balance_factor: int = checked_property(
-        "_factor", "BoundedLoad", "The balance factor, in percent of the average load (``>= 100``)."
+    hash_balance_factor = checked_property(
+        "_factor",
+        "BoundedLoad",
+        "The balance factor, in percent of the average load (``>= 100``).",
+        int,
     )
 
     @property

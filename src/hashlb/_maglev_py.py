@@ -382,8 +382,11 @@ class Maglev:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Maglev is immutable; cannot delete {name!r}")
 
-    hosts: tuple[Host, ...] = checked_property(
-        "_hosts", "Maglev", "The hosts, in the order given; a host index is a position here."
+    hosts = checked_property(
+        "_hosts",
+        "Maglev",
+        "The hosts, in the order given; a host index is a position here.",
+        tuple[Host, ...],
     )
 
     @property
@@ -396,22 +399,27 @@ class Maglev:
         self._ready()
         return memoryview(self._table).toreadonly()
 
-    table_size: int = checked_property("_table_size", "Maglev", "The table size ``M`` (a prime).")
+    table_size = checked_property("_table_size", "Maglev", "The table size ``M`` (a prime).", int)
 
-    entries_per_host: tuple[int, ...] = checked_property(
-        "_entries", "Maglev", "The number of slots each host holds, aligned with :attr:`hosts`."
+    entries_per_host = checked_property(
+        "_entries",
+        "Maglev",
+        "The number of slots each host holds, aligned with :attr:`hosts`.",
+        tuple[int, ...],
     )
 
-    min_entries_per_host: int = checked_property(
+    min_entries_per_host = checked_property(
         "_min_entries",
         "Maglev",
         "Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none).",
+        int,
     )
 
-    max_entries_per_host: int = checked_property(
+    max_entries_per_host = checked_property(
         "_max_entries",
         "Maglev",
         "Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none).",
+        int,
     )
 
     @property
@@ -420,14 +428,18 @@ class Maglev:
         self._ready()
         return self._slots * self._table.itemsize
 
-    normalized_order: tuple[int, ...] = checked_property(
+    normalized_order = checked_property(
         "_order",
         "Maglev",
         "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
+        tuple[int, ...],
     )
 
-    normalized_weights: tuple[float, ...] = checked_property(
-        "_weights", "Maglev", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
+    normalized_weights = checked_property(
+        "_weights",
+        "Maglev",
+        "Envoy's normalized weights, aligned with :attr:`normalized_order`.",
+        tuple[float, ...],
     )
 
     # self is positional-only, as in the compiled twin's fast method descriptors.

@@ -152,10 +152,11 @@ class HashResult:
         except AttributeError:
             raise _uninit(self) from None
 
-    set_cookies: tuple[str, ...] = checked_property(
+    set_cookies = checked_property(
         "_set_cookies",
         _uninit,
         "Every ``Set-Cookie`` header value to send (usually zero or one).",
+        tuple[str, ...],
     )
 
     def __eq__(self, other: object) -> bool:
@@ -181,8 +182,8 @@ class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
 
-    terminal: bool = checked_property(
-        "_terminal", _uninit, "Whether the policy stops here once a hash exists."
+    terminal = checked_property(
+        "_terminal", _uninit, "Whether the policy stops here once a hash exists.", bool
     )
 
     def hash(self, request: Request) -> int | None:
@@ -278,10 +279,13 @@ class Header(_Method):
         setattr_(self, "_terminal", _check_terminal(terminal))
         setattr_(self, "_first_only", not profile(envoy_version).header_all_values)
 
-    name: str = checked_property("_name", _uninit, "The header name as configured.")
+    name = checked_property("_name", _uninit, "The header name as configured.", str)
 
-    regex_rewrite: tuple[str, str] | None = checked_property(
-        "_regex_rewrite", _uninit, "The ``(pattern, substitution)`` rewrite, or None."
+    regex_rewrite = checked_property(
+        "_regex_rewrite",
+        _uninit,
+        "The ``(pattern, substitution)`` rewrite, or None.",
+        tuple[str, str] | None,
     )
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
@@ -383,20 +387,24 @@ class Cookie(_Method):
         setattr_(self, "_attributes", _check_attributes(attributes))
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    name: str = checked_property("_name", _uninit, "The cookie name.")
+    name = checked_property("_name", _uninit, "The cookie name.", str)
 
-    ttl: int | None = checked_property(
+    ttl = checked_property(
         "_ttl",
         _uninit,
         "``Max-Age`` in whole seconds for generated cookies, or None (never generate).",
+        int | None,
     )
 
-    path: str | None = checked_property(
-        "_path", _uninit, "The ``Path`` of generated cookies, or None."
+    path = checked_property(
+        "_path", _uninit, "The ``Path`` of generated cookies, or None.", str | None
     )
 
-    attributes: tuple[tuple[str, str], ...] = checked_property(
-        "_attributes", _uninit, "Extra ``(name, value)`` attributes of generated cookies."
+    attributes = checked_property(
+        "_attributes",
+        _uninit,
+        "Extra ``(name, value)`` attributes of generated cookies.",
+        tuple[tuple[str, str], ...],
     )
 
     def evaluate(self, request: Request) -> HashResult:
@@ -539,12 +547,12 @@ class SourceIP(_Method):
         setattr_(self, "_use_remote", use_remote)
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    xff_num_trusted_hops: int = checked_property(
-        "_hops", _uninit, "How many ``X-Forwarded-For`` hops are trusted."
+    xff_num_trusted_hops = checked_property(
+        "_hops", _uninit, "How many ``X-Forwarded-For`` hops are trusted.", int
     )
 
-    use_remote_address: bool = checked_property(
-        "_use_remote", _uninit, "Envoy's HCM ``use_remote_address`` setting being modelled."
+    use_remote_address = checked_property(
+        "_use_remote", _uninit, "Envoy's HCM ``use_remote_address`` setting being modelled.", bool
     )
 
     def client_ip(self, request: Request) -> str | None:
@@ -624,7 +632,7 @@ class QueryParameter(_Method):
         setattr_(self, "_raw", raw)
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    name: str = checked_property("_name", _uninit, "The parameter name.")
+    name = checked_property("_name", _uninit, "The parameter name.", str)
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         name = self._raw  # first: an uninitialised method fails here, as in the C twin
@@ -684,7 +692,7 @@ class FilterState(_Method):
         setattr_(self, "_key_name", _cfg.check_filter_state_key(key))
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    key: str = checked_property("_key_name", _uninit, "The filter state key.")
+    key = checked_property("_key_name", _uninit, "The filter state key.", str)
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         key = self._key_name  # first: an uninitialised method fails here, as in the C twin
@@ -753,12 +761,15 @@ class HashPolicy:
         self._seed: int = _check_seed(seed)
         self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
 
-    policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = checked_property(
-        "_policies", _uninit, "The hash methods, in evaluation order."
+    policies = checked_property(
+        "_policies",
+        _uninit,
+        "The hash methods, in evaluation order.",
+        tuple[Header | Cookie | SourceIP | QueryParameter, ...],
     )
 
-    seed: int = checked_property(
-        "_seed", _uninit, "The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."
+    seed = checked_property(
+        "_seed", _uninit, "The xxh64 seed of the hashed values (0: Envoy's unseeded hash).", int
     )
 
     def hash(self, request: Request) -> int | None:

@@ -275,37 +275,41 @@ class Request:
         """
         return _request_from_wsgi(cls, environ)
 
-    headers: list[Any] | tuple[Any, ...] = checked_property(
+    headers = checked_property(
         "_headers",
         "Request",
         "The header pairs, as given (a mapping is turned into a list of pairs).",
+        list[Any] | tuple[Any, ...],
     )
 
-    path: object = checked_property(
-        "_path", "Request", "``:path`` as given (str or bytes), or None."
+    path = checked_property(
+        "_path", "Request", "``:path`` as given (str or bytes), or None.", object
     )
 
-    remote_address: object = checked_property(
+    remote_address = checked_property(
         "_remote",
         "Request",
         "The peer's address as given (text or a ``(host, port)`` tuple), or None.",
+        object,
     )
 
-    local_address: object = checked_property(
+    local_address = checked_property(
         "_local",
         "Request",
         "The local address as given (text or a ``(host, port)`` tuple), or None.",
+        object,
     )
 
-    method: object = checked_property("_method", "Request", "``:method`` as given, or None.")
+    method = checked_property("_method", "Request", "``:method`` as given, or None.", object)
 
-    authority: object = checked_property(
+    authority = checked_property(
         "_authority",
         "Request",
         "``:authority`` as given, or None (then the ``host`` header stands in).",
+        object,
     )
 
-    scheme: object = checked_property("_scheme", "Request", "``:scheme`` as given, or None.")
+    scheme = checked_property("_scheme", "Request", "``:scheme`` as given, or None.", object)
 
     @property
     def filter_state(self) -> Mapping[str, int]:

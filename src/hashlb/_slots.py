@@ -27,7 +27,9 @@ def slot_property(slot: str, doc: str) -> Any:
     return property(operator.attrgetter(slot), doc=doc)
 
 
-def checked_property(slot: str, cls: str | Callable[[object], TypeError], doc: str) -> Any:
+def checked_property(
+    slot: str, cls: str | Callable[[object], TypeError], doc: str, returns: object = Any
+) -> Any:
     """Return a read-only property that reads *slot*, for a class without the hook.
 
     An unset *slot* raises :func:`~hashlb._validate.uninitialised`'s
@@ -35,6 +37,9 @@ def checked_property(slot: str, cls: str | Callable[[object], TypeError], doc: s
     methods probe unset slots with ``hasattr`` keeps that probe cheap).  *cls*
     is a class name, or a function returning the error for the object (a
     twin whose error names the registered class of a subclassed object).
+    *returns* is the getter's return annotation, the type documentation tools
+    show (a class-body annotation would also be read as an ``__init__``
+    parameter's type).
     """
     get = operator.attrgetter(slot)
     error: Callable[[object], TypeError]
@@ -53,6 +58,7 @@ def checked_property(slot: str, cls: str | Callable[[object], TypeError], doc: s
         except AttributeError:
             raise error(self) from None
 
+    fget.__annotations__ = {"return": returns}
     return property(fget, doc=doc)
 
 
