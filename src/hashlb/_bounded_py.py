@@ -231,13 +231,10 @@ class BoundedLoad:
         except AttributeError:
             raise uninitialised(self, "BoundedLoad") from None
 
-    lb = checked_property("_lb", "BoundedLoad", "The wrapped table.", Any)
+    lb: Any = checked_property("_lb", "BoundedLoad", "The wrapped table.")
 
-    hash_balance_factor = checked_property(
-        "_factor",
-        "BoundedLoad",
-        "The balance factor, in percent of the average load (``>= 100``).",
-        int,
+    hash_balance_factor: int = checked_property(
+        "_factor", "BoundedLoad", "The balance factor, in percent of the average load (``>= 100``)."
     )
 
     @property

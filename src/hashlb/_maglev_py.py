@@ -382,11 +382,8 @@ class Maglev:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Maglev is immutable; cannot delete {name!r}")
 
-    hosts = checked_property(
-        "_hosts",
-        "Maglev",
-        "The hosts, in the order given; a host index is a position here.",
-        tuple[Host, ...],
+    hosts: tuple[Host, ...] = checked_property(
+        "_hosts", "Maglev", "The hosts, in the order given; a host index is a position here."
     )
 
     @property
@@ -399,27 +396,22 @@ class Maglev:
         self._ready()
         return memoryview(self._table).toreadonly()
 
-    table_size = checked_property("_table_size", "Maglev", "The table size ``M`` (a prime).", int)
+    table_size: int = checked_property("_table_size", "Maglev", "The table size ``M`` (a prime).")
 
-    entries_per_host = checked_property(
-        "_entries",
-        "Maglev",
-        "The number of slots each host holds, aligned with :attr:`hosts`.",
-        tuple[int, ...],
+    entries_per_host: tuple[int, ...] = checked_property(
+        "_entries", "Maglev", "The number of slots each host holds, aligned with :attr:`hosts`."
     )
 
-    min_entries_per_host = checked_property(
+    min_entries_per_host: int = checked_property(
         "_min_entries",
         "Maglev",
         "Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none).",
-        int,
     )
 
-    max_entries_per_host = checked_property(
+    max_entries_per_host: int = checked_property(
         "_max_entries",
         "Maglev",
         "Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none).",
-        int,
     )
 
     @property
@@ -428,18 +420,14 @@ class Maglev:
         self._ready()
         return self._slots * self._table.itemsize
 
-    normalized_order = checked_property(
+    normalized_order: tuple[int, ...] = checked_property(
         "_order",
         "Maglev",
         "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
-        tuple[int, ...],
     )
 
-    normalized_weights = checked_property(
-        "_weights",
-        "Maglev",
-        "Envoy's normalized weights, aligned with :attr:`normalized_order`.",
-        tuple[float, ...],
+    normalized_weights: tuple[float, ...] = checked_property(
+        "_weights", "Maglev", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
     )
 
     # self is positional-only, as in the compiled twin's fast method descriptors.

@@ -152,11 +152,10 @@ class HashResult:
         except AttributeError:
             raise _uninit(self) from None
 
-    set_cookies = checked_property(
+    set_cookies: tuple[str, ...] = checked_property(
         "_set_cookies",
         _uninit,
         "Every ``Set-Cookie`` header value to send (usually zero or one).",
-        tuple[str, ...],
     )
 
     def __eq__(self, other: object) -> bool:
@@ -182,8 +181,8 @@ class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
 
-    terminal = checked_property(
-        "_terminal", _uninit, "Whether the policy stops here once a hash exists.", bool
+    terminal: bool = checked_property(
+        "_terminal", _uninit, "Whether the policy stops here once a hash exists."
     )
 
     def hash(self, request: Request) -> int | None:
@@ -279,13 +278,10 @@ class Header(_Method):
         setattr_(self, "_terminal", _check_terminal(terminal))
         setattr_(self, "_first_only", not profile(envoy_version).header_all_values)
 
-    name = checked_property("_name", _uninit, "The header name as configured.", str)
+    name: str = checked_property("_name", _uninit, "The header name as configured.")
 
-    regex_rewrite = checked_property(
-        "_regex_rewrite",
-        _uninit,
-        "The ``(pattern, substitution)`` rewrite, or None.",
-        tuple[str, str] | None,
+    regex_rewrite: tuple[str, str] | None = checked_property(
+        "_regex_rewrite", _uninit, "The ``(pattern, substitution)`` rewrite, or None."
     )
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
@@ -387,24 +383,20 @@ class Cookie(_Method):
         setattr_(self, "_attributes", _check_attributes(attributes))
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    name = checked_property("_name", _uninit, "The cookie name.", str)
+    name: str = checked_property("_name", _uninit, "The cookie name.")
 
-    ttl = checked_property(
+    ttl: int | None = checked_property(
         "_ttl",
         _uninit,
         "``Max-Age`` in whole seconds for generated cookies, or None (never generate).",
-        int | None,
     )
 
-    path = checked_property(
-        "_path", _uninit, "The ``Path`` of generated cookies, or None.", str | None
+    path: str | None = checked_property(
+        "_path", _uninit, "The ``Path`` of generated cookies, or None."
     )
 
-    attributes = checked_property(
-        "_attributes",
-        _uninit,
-        "Extra ``(name, value)`` attributes of generated cookies.",
-        tuple[tuple[str, str], ...],
+    attributes: tuple[tuple[str, str], ...] = checked_property(
+        "_attributes", _uninit, "Extra ``(name, value)`` attributes of generated cookies."
     )
 
     def evaluate(self, request: Request) -> HashResult:
@@ -547,12 +539,12 @@ class SourceIP(_Method):
         setattr_(self, "_use_remote", use_remote)
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    xff_num_trusted_hops = checked_property(
-        "_hops", _uninit, "How many ``X-Forwarded-For`` hops are trusted.", int
+    xff_num_trusted_hops: int = checked_property(
+        "_hops", _uninit, "How many ``X-Forwarded-For`` hops are trusted."
     )
 
-    use_remote_address = checked_property(
-        "_use_remote", _uninit, "Envoy's HCM ``use_remote_address`` setting being modelled.", bool
+    use_remote_address: bool = checked_property(
+        "_use_remote", _uninit, "Envoy's HCM ``use_remote_address`` setting being modelled."
     )
 
     def client_ip(self, request: Request) -> str | None:
@@ -632,7 +624,7 @@ class QueryParameter(_Method):
         setattr_(self, "_raw", raw)
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    name = checked_property("_name", _uninit, "The parameter name.", str)
+    name: str = checked_property("_name", _uninit, "The parameter name.")
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         name = self._raw  # first: an uninitialised method fails here, as in the C twin
@@ -692,7 +684,7 @@ class FilterState(_Method):
         setattr_(self, "_key_name", _cfg.check_filter_state_key(key))
         setattr_(self, "_terminal", _check_terminal(terminal))
 
-    key = checked_property("_key_name", _uninit, "The filter state key.", str)
+    key: str = checked_property("_key_name", _uninit, "The filter state key.")
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         key = self._key_name  # first: an uninitialised method fails here, as in the C twin
@@ -761,15 +753,12 @@ class HashPolicy:
         self._seed: int = _check_seed(seed)
         self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
 
-    policies = checked_property(
-        "_policies",
-        _uninit,
-        "The hash methods, in evaluation order.",
-        tuple[Header | Cookie | SourceIP | QueryParameter, ...],
+    policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = checked_property(
+        "_policies", _uninit, "The hash methods, in evaluation order."
     )
 
-    seed = checked_property(
-        "_seed", _uninit, "The xxh64 seed of the hashed values (0: Envoy's unseeded hash).", int
+    seed: int = checked_property(
+        "_seed", _uninit, "The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."
     )
 
     def hash(self, request: Request) -> int | None:

@@ -275,41 +275,37 @@ class Request:
         """
         return _request_from_wsgi(cls, environ)
 
-    headers = checked_property(
+    headers: list[Any] | tuple[Any, ...] = checked_property(
         "_headers",
         "Request",
         "The header pairs, as given (a mapping is turned into a list of pairs).",
-        list[Any] | tuple[Any, ...],
     )
 
-    path = checked_property(
-        "_path", "Request", "``:path`` as given (str or bytes), or None.", object
+    path: object = checked_property(
+        "_path", "Request", "``:path`` as given (str or bytes), or None."
     )
 
-    remote_address = checked_property(
+    remote_address: object = checked_property(
         "_remote",
         "Request",
         "The peer's address as given (text or a ``(host, port)`` tuple), or None.",
-        object,
     )
 
-    local_address = checked_property(
+    local_address: object = checked_property(
         "_local",
         "Request",
         "The local address as given (text or a ``(host, port)`` tuple), or None.",
-        object,
     )
 
-    method = checked_property("_method", "Request", "``:method`` as given, or None.", object)
+    method: object = checked_property("_method", "Request", "``:method`` as given, or None.")
 
-    authority = checked_property(
+    authority: object = checked_property(
         "_authority",
         "Request",
         "``:authority`` as given, or None (then the ``host`` header stands in).",
-        object,
     )
 
-    scheme = checked_property("_scheme", "Request", "``:scheme`` as given, or None.", object)
+    scheme: object = checked_property("_scheme", "Request", "``:scheme`` as given, or None.")
 
     @property
     def filter_state(self) -> Mapping[str, int]:

@@ -404,11 +404,8 @@ class RingHash:
 
     # -- the table ---------------------------------------------------------
 
-    hosts = checked_property(
-        "_hosts",
-        "RingHash",
-        "The hosts as given; a host's index is its position here.",
-        tuple[Host, ...],
+    hosts: tuple[Host, ...] = checked_property(
+        "_hosts", "RingHash", "The hosts as given; a host's index is its position here."
     )
 
     @property
@@ -421,11 +418,10 @@ class RingHash:
         self._ready()
         return tuple(zip(self._hashes, self._entry_hosts, strict=True))
 
-    entries_per_host = checked_property(
+    entries_per_host: tuple[int, ...] = checked_property(
         "_counts",
         "RingHash",
         "The number of ring entries of each host, aligned with :attr:`hosts`.",
-        tuple[int, ...],
     )
 
     @property
@@ -438,11 +434,10 @@ class RingHash:
         self._ready()
         return self._min_entries
 
-    max_entries_per_host = checked_property(
+    max_entries_per_host: int = checked_property(
         "_max_entries",
         "RingHash",
         "Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host.",
-        int,
     )
 
     @property
@@ -461,18 +456,14 @@ class RingHash:
         renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 2)
         return self.ring_size
 
-    normalized_order = checked_property(
+    normalized_order: tuple[int, ...] = checked_property(
         "_order",
         "RingHash",
         "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
-        tuple[int, ...],
     )
 
-    normalized_weights = checked_property(
-        "_weights",
-        "RingHash",
-        "Envoy's normalized weights, aligned with :attr:`normalized_order`.",
-        tuple[float, ...],
+    normalized_weights: tuple[float, ...] = checked_property(
+        "_weights", "RingHash", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
     )
 
     @property

@@ -9,7 +9,9 @@ compiled twin's (``tests/test_parity.py``).
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,9 +29,7 @@ def slot_property(slot: str, doc: str) -> Any:
     return property(operator.attrgetter(slot), doc=doc)
 
 
-def checked_property(
-    slot: str, cls: str | Callable[[object], TypeError], doc: str, returns: object = Any
-) -> Any:
+def checked_property(slot: str, cls: str | Callable[[object], TypeError], doc: str) -> Any:
     """Return a read-only property that reads *slot*, for a class without the hook.
 
     An unset *slot* raises :func:`~hashlb._validate.uninitialised`'s
@@ -37,9 +37,6 @@ def checked_property(
     methods probe unset slots with ``hasattr`` keeps that probe cheap).  *cls*
     is a class name, or a function returning the error for the object (a
     twin whose error names the registered class of a subclassed object).
-    *returns* is the getter's return annotation, the type documentation tools
-    show (a class-body annotation would also be read as an ``__init__``
-    parameter's type).
     """
     get = operator.attrgetter(slot)
     error: Callable[[object], TypeError]
@@ -58,8 +55,27 @@ def checked_property(
         except AttributeError:
             raise error(self) from None
 
-    fget.__annotations__ = {"return": returns}
-    return property(fget, doc=doc)
+    prop = _CheckedProperty(fget)
+    prop.__doc__ = doc  # a property subclass drops ``doc=`` before Python 3.12
+    return prop
+
+
+class _CheckedProperty(property):
+    # The getter is generic (``-> Any``).  Its name's annotation in the class
+    # body (``name: str = checked_property(...)``) moves to the getter: the
+    # getter's return type is what documentation tools show as the property's
+    # type, while a class-level annotation would also be read as the type of
+    # an ``__init__`` parameter of the same name.
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        annotations = owner.__dict__.get("__annotations__")  # noqa: RUF063 - the real dict
+        hint = annotations.pop(name, None) if isinstance(annotations, dict) else None
+        if hint is None or self.fget is None:
+            return
+        if isinstance(hint, str):  # ``from __future__ import annotations``
+            with contextlib.suppress(Exception):  # a name defined later stays text
+                hint = eval(hint, vars(sys.modules[owner.__module__]))
+        self.fget.__annotations__ = {"return": hint}
 
 
 def uninitialised_getattr(cls: str, names: Iterable[str]) -> Callable[[object, str], Any]:
