@@ -25,6 +25,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ._slots import checked_property
 from ._types import Host, Lease
 from ._validate import (
     BOUNDED_LOAD_SIGNATURE,
@@ -230,17 +231,11 @@ class BoundedLoad:
         except AttributeError:
             raise uninitialised(self, "BoundedLoad") from None
 
-    @property
-    def lb(self) -> Any:
-        """The wrapped table."""
-        self._ready()
-        return self._lb
+    lb: Any = checked_property("_lb", "BoundedLoad", "The wrapped table.")
 
-    @property
-    def hash_balance_factor(self) -> int:
-        """The balance factor, in percent of the average load (``>= 100``)."""
-        self._ready()
-        return self._factor
+    hash_balance_factor: int = checked_property(
+        "_factor", "BoundedLoad", "The balance factor, in percent of the average load (``>= 100``)."
+    )
 
     @property
     def active(self) -> tuple[int, ...]:

@@ -33,6 +33,7 @@ import xxhash
 from ._batch import hash_buffer, index_output, pick_hashes
 from ._retry import Reject
 from ._retry import choose as _choose
+from ._slots import checked_property
 from ._types import Host
 from ._validate import MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
@@ -382,11 +383,9 @@ class Maglev:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Maglev is immutable; cannot delete {name!r}")
 
-    @property
-    def hosts(self) -> tuple[Host, ...]:
-        """The hosts, in the order given; a host index is a position here."""
-        self._ready()
-        return self._hosts
+    hosts: tuple[Host, ...] = checked_property(
+        "_hosts", "Maglev", "The hosts, in the order given; a host index is a position here."
+    )
 
     @property
     def table(self) -> memoryview:
@@ -398,29 +397,23 @@ class Maglev:
         self._ready()
         return memoryview(self._table).toreadonly()
 
-    @property
-    def table_size(self) -> int:
-        """The table size ``M`` (a prime)."""
-        self._ready()
-        return self._table_size
+    table_size: int = checked_property("_table_size", "Maglev", "The table size ``M`` (a prime).")
 
-    @property
-    def entries_per_host(self) -> tuple[int, ...]:
-        """The number of slots each host holds, aligned with :attr:`hosts`."""
-        self._ready()
-        return self._entries
+    entries_per_host: tuple[int, ...] = checked_property(
+        "_entries", "Maglev", "The number of slots each host holds, aligned with :attr:`hosts`."
+    )
 
-    @property
-    def min_entries_per_host(self) -> int:
-        """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        self._ready()
-        return self._min_entries
+    min_entries_per_host: int = checked_property(
+        "_min_entries",
+        "Maglev",
+        "Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none).",
+    )
 
-    @property
-    def max_entries_per_host(self) -> int:
-        """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
-        self._ready()
-        return self._max_entries
+    max_entries_per_host: int = checked_property(
+        "_max_entries",
+        "Maglev",
+        "Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none).",
+    )
 
     @property
     def nbytes(self) -> int:
@@ -428,17 +421,15 @@ class Maglev:
         self._ready()
         return self._slots * self._table.itemsize
 
-    @property
-    def normalized_order(self) -> tuple[int, ...]:
-        """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        self._ready()
-        return self._order
+    normalized_order: tuple[int, ...] = checked_property(
+        "_order",
+        "Maglev",
+        "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
+    )
 
-    @property
-    def normalized_weights(self) -> tuple[float, ...]:
-        """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        self._ready()
-        return self._weights
+    normalized_weights: tuple[float, ...] = checked_property(
+        "_weights", "Maglev", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
+    )
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:

@@ -11,6 +11,7 @@ checks, the ``regex_rewrite`` engine, generated cookies) live in
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -71,6 +72,7 @@ from ._request_py import (
     _xff_ip,
 )
 from ._request_py import Request as Request
+from ._slots import checked_property
 from .versions import EnvoyProfile, profile
 
 __all__ = (
@@ -89,6 +91,28 @@ _xxh64 = xxhash.xxh64_intdigest
 
 
 # ---------------------------------------------------------------- results
+
+
+def _values_equal(a: object, b: object, values: Callable[[object], tuple[Any, ...]]) -> bool:
+    """``values(a) == values(b)``; TypeError if either was never initialised."""
+    try:
+        return values(a) == values(b)
+    except AttributeError:
+        _raise_uninitialised(a, b)
+        raise
+
+
+def _values_hash(obj: object, values: Callable[[object], tuple[Any, ...]]) -> int:
+    """``hash(values(obj))``; TypeError if *obj* was never initialised."""
+    try:
+        return hash(values(obj))
+    except AttributeError:
+        raise _uninit(obj) from None
+
+
+#: The slots that make the value of a HashResult and of a HashPolicy.
+_RESULT_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_hash", "_set_cookies")
+_POLICY_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_policies", "_seed")
 
 
 class HashResult:
@@ -110,6 +134,8 @@ class HashResult:
         self._hash = hash
         self._set_cookies = tuple(set_cookies)
 
+    # Read once per request by the pure route core: a plain property is about
+    # 25 ns faster here than checked_property's getter.
     @property
     def hash(self) -> int | None:
         """The 64-bit request hash, or None when no method produced one."""
@@ -126,28 +152,19 @@ class HashResult:
         except AttributeError:
             raise _uninit(self) from None
 
-    @property
-    def set_cookies(self) -> tuple[str, ...]:
-        """Every ``Set-Cookie`` header value to send (usually zero or one)."""
-        try:
-            return self._set_cookies
-        except AttributeError:
-            raise _uninit(self) from None
+    set_cookies: tuple[str, ...] = checked_property(
+        "_set_cookies",
+        _uninit,
+        "Every ``Set-Cookie`` header value to send (usually zero or one).",
+    )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashResult):
             return NotImplemented
-        try:
-            return self._hash == other._hash and self._set_cookies == other._set_cookies
-        except AttributeError:
-            _raise_uninitialised(self, other)
-            raise
+        return _values_equal(self, other, _RESULT_VALUES)
 
     def __hash__(self) -> int:
-        try:
-            return hash((self._hash, self._set_cookies))
-        except AttributeError:
-            raise _uninit(self) from None
+        return _values_hash(self, _RESULT_VALUES)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_set_cookies"):
@@ -164,13 +181,9 @@ class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
 
-    @property
-    def terminal(self) -> bool:
-        """Whether the policy stops here once a hash exists."""
-        try:
-            return self._terminal
-        except AttributeError:
-            raise _uninit(self) from None
+    terminal: bool = checked_property(
+        "_terminal", _uninit, "Whether the policy stops here once a hash exists."
+    )
 
     def hash(self, request: Request) -> int | None:
         """Return this method's hash of *request*, or None.
@@ -268,21 +281,11 @@ class Header(_Method):
         setattr_(self, "_terminal", stop)
         setattr_(self, "_first_only", first_only)
 
-    @property
-    def name(self) -> str:
-        """The header name as configured."""
-        try:
-            return self._name
-        except AttributeError:
-            raise _uninit(self) from None
+    name: str = checked_property("_name", _uninit, "The header name as configured.")
 
-    @property
-    def regex_rewrite(self) -> tuple[str, str] | None:
-        """The ``(pattern, substitution)`` rewrite, or None."""
-        try:
-            return self._regex_rewrite
-        except AttributeError:
-            raise _uninit(self) from None
+    regex_rewrite: tuple[str, str] | None = checked_property(
+        "_regex_rewrite", _uninit, "The ``(pattern, substitution)`` rewrite, or None."
+    )
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         values = request._values(self._lname)
@@ -387,37 +390,21 @@ class Cookie(_Method):
         for slot, value in zip(("_ttl", "_path", "_attributes", "_terminal"), fields, strict=True):
             setattr_(self, slot, value)
 
-    @property
-    def name(self) -> str:
-        """The cookie name."""
-        try:
-            return self._name
-        except AttributeError:
-            raise _uninit(self) from None
+    name: str = checked_property("_name", _uninit, "The cookie name.")
 
-    @property
-    def ttl(self) -> int | None:
-        """``Max-Age`` in whole seconds for generated cookies, or None (never generate)."""
-        try:
-            return self._ttl
-        except AttributeError:
-            raise _uninit(self) from None
+    ttl: int | None = checked_property(
+        "_ttl",
+        _uninit,
+        "``Max-Age`` in whole seconds for generated cookies, or None (never generate).",
+    )
 
-    @property
-    def path(self) -> str | None:
-        """The ``Path`` of generated cookies, or None."""
-        try:
-            return self._path
-        except AttributeError:
-            raise _uninit(self) from None
+    path: str | None = checked_property(
+        "_path", _uninit, "The ``Path`` of generated cookies, or None."
+    )
 
-    @property
-    def attributes(self) -> tuple[tuple[str, str], ...]:
-        """Extra ``(name, value)`` attributes of generated cookies."""
-        try:
-            return self._attributes
-        except AttributeError:
-            raise _uninit(self) from None
+    attributes: tuple[tuple[str, str], ...] = checked_property(
+        "_attributes", _uninit, "Extra ``(name, value)`` attributes of generated cookies."
+    )
 
     def evaluate(self, request: Request) -> HashResult:
         """Return the hash and the ``Set-Cookie`` to send, if one was generated.
@@ -560,21 +547,13 @@ class SourceIP(_Method):
         setattr_(self, "_use_remote", use_remote)
         setattr_(self, "_terminal", stop)
 
-    @property
-    def xff_num_trusted_hops(self) -> int:
-        """How many ``X-Forwarded-For`` hops are trusted."""
-        try:
-            return self._hops
-        except AttributeError:
-            raise _uninit(self) from None
+    xff_num_trusted_hops: int = checked_property(
+        "_hops", _uninit, "How many ``X-Forwarded-For`` hops are trusted."
+    )
 
-    @property
-    def use_remote_address(self) -> bool:
-        """Envoy's HCM ``use_remote_address`` setting being modelled."""
-        try:
-            return self._use_remote
-        except AttributeError:
-            raise _uninit(self) from None
+    use_remote_address: bool = checked_property(
+        "_use_remote", _uninit, "Envoy's HCM ``use_remote_address`` setting being modelled."
+    )
 
     def client_ip(self, request: Request) -> str | None:
         """Return the client IP text that is hashed, or None.
@@ -654,13 +633,7 @@ class QueryParameter(_Method):
         setattr_(self, "_raw", raw)
         setattr_(self, "_terminal", stop)
 
-    @property
-    def name(self) -> str:
-        """The parameter name."""
-        try:
-            return self._name
-        except AttributeError:
-            raise _uninit(self) from None
+    name: str = checked_property("_name", _uninit, "The parameter name.")
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         name = self._raw  # first: an uninitialised method fails here, as in the C twin
@@ -722,13 +695,7 @@ class FilterState(_Method):
         setattr_(self, "_key_name", key)
         setattr_(self, "_terminal", stop)
 
-    @property
-    def key(self) -> str:
-        """The filter state key."""
-        try:
-            return self._key_name
-        except AttributeError:
-            raise _uninit(self) from None
+    key: str = checked_property("_key_name", _uninit, "The filter state key.")
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         key = self._key_name  # first: an uninitialised method fails here, as in the C twin
@@ -797,21 +764,13 @@ class HashPolicy:
         self._seed: int = _check_seed(seed)
         self._policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = items
 
-    @property
-    def policies(self) -> tuple[Header | Cookie | SourceIP | QueryParameter, ...]:
-        """The hash methods, in evaluation order."""
-        try:
-            return self._policies
-        except AttributeError:
-            raise _uninit(self) from None
+    policies: tuple[Header | Cookie | SourceIP | QueryParameter, ...] = checked_property(
+        "_policies", _uninit, "The hash methods, in evaluation order."
+    )
 
-    @property
-    def seed(self) -> int:
-        """The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."""
-        try:
-            return self._seed
-        except AttributeError:
-            raise _uninit(self) from None
+    seed: int = checked_property(
+        "_seed", _uninit, "The xxh64 seed of the hashed values (0: Envoy's unseeded hash)."
+    )
 
     def hash(self, request: Request) -> int | None:
         """Return the request hash, or None when no method yields one.
@@ -861,17 +820,10 @@ class HashPolicy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashPolicy):
             return NotImplemented
-        try:
-            return self._policies == other._policies and self._seed == other._seed
-        except AttributeError:
-            _raise_uninitialised(self, other)
-            raise
+        return _values_equal(self, other, _POLICY_VALUES)
 
     def __hash__(self) -> int:
-        try:
-            return hash((self._policies, self._seed))
-        except AttributeError:
-            raise _uninit(self) from None
+        return _values_hash(self, _POLICY_VALUES)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_policies"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 from ._deprecation import keyword_signature, positional_options
 from ._request_config import (
@@ -30,6 +30,7 @@ from ._request_config import (
 )
 from ._request_config import filter_state_hashes as _filter_state_hashes
 from ._request_config import request_from_wsgi as _request_from_wsgi
+from ._slots import checked_property
 from ._validate import uninitialised
 
 __all__ = ("Request",)
@@ -274,40 +275,37 @@ class Request:
         """
         return _request_from_wsgi(cls, environ)
 
-    @property
-    def headers(self) -> list[Any] | tuple[Any, ...]:
-        """The header pairs, as given (a mapping is turned into a list of pairs)."""
-        return cast("list[Any] | tuple[Any, ...]", self._slot("_headers"))
+    headers: list[Any] | tuple[Any, ...] = checked_property(
+        "_headers",
+        "Request",
+        "The header pairs, as given (a mapping is turned into a list of pairs).",
+    )
 
-    @property
-    def path(self) -> object:
-        """``:path`` as given (str or bytes), or None."""
-        return self._slot("_path")
+    path: object = checked_property(
+        "_path", "Request", "``:path`` as given (str or bytes), or None."
+    )
 
-    @property
-    def remote_address(self) -> object:
-        """The peer's address as given (text or a ``(host, port)`` tuple), or None."""
-        return self._slot("_remote")
+    remote_address: object = checked_property(
+        "_remote",
+        "Request",
+        "The peer's address as given (text or a ``(host, port)`` tuple), or None.",
+    )
 
-    @property
-    def local_address(self) -> object:
-        """The local address as given (text or a ``(host, port)`` tuple), or None."""
-        return self._slot("_local")
+    local_address: object = checked_property(
+        "_local",
+        "Request",
+        "The local address as given (text or a ``(host, port)`` tuple), or None.",
+    )
 
-    @property
-    def method(self) -> object:
-        """``:method`` as given, or None."""
-        return self._slot("_method")
+    method: object = checked_property("_method", "Request", "``:method`` as given, or None.")
 
-    @property
-    def authority(self) -> object:
-        """``:authority`` as given, or None (then the ``host`` header stands in)."""
-        return self._slot("_authority")
+    authority: object = checked_property(
+        "_authority",
+        "Request",
+        "``:authority`` as given, or None (then the ``host`` header stands in).",
+    )
 
-    @property
-    def scheme(self) -> object:
-        """``:scheme`` as given, or None."""
-        return self._slot("_scheme")
+    scheme: object = checked_property("_scheme", "Request", "``:scheme`` as given, or None.")
 
     @property
     def filter_state(self) -> Mapping[str, int]:

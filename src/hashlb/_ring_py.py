@@ -40,6 +40,7 @@ from ._batch import hash_buffer, index_output, pick_hashes
 from ._hashing_py import murmur2_64
 from ._retry import Reject
 from ._retry import choose as _choose
+from ._slots import checked_property
 from ._types import Host
 from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
 from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
@@ -379,11 +380,9 @@ class RingHash:
 
     # -- the table ---------------------------------------------------------
 
-    @property
-    def hosts(self) -> tuple[Host, ...]:
-        """The hosts as given; a host's index is its position here."""
-        self._ready()
-        return self._hosts
+    hosts: tuple[Host, ...] = checked_property(
+        "_hosts", "RingHash", "The hosts as given; a host's index is its position here."
+    )
 
     @property
     def ring(self) -> tuple[tuple[int, int], ...]:
@@ -395,11 +394,11 @@ class RingHash:
         self._ready()
         return tuple(zip(self._hashes, self._entry_hosts, strict=True))
 
-    @property
-    def entries_per_host(self) -> tuple[int, ...]:
-        """The number of ring entries of each host, aligned with :attr:`hosts`."""
-        self._ready()
-        return self._counts
+    entries_per_host: tuple[int, ...] = checked_property(
+        "_counts",
+        "RingHash",
+        "The number of ring entries of each host, aligned with :attr:`hosts`.",
+    )
 
     @property
     def min_entries_per_host(self) -> int:
@@ -411,11 +410,11 @@ class RingHash:
         self._ready()
         return self._min_entries
 
-    @property
-    def max_entries_per_host(self) -> int:
-        """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host."""
-        self._ready()
-        return self._max_entries
+    max_entries_per_host: int = checked_property(
+        "_max_entries",
+        "RingHash",
+        "Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host.",
+    )
 
     @property
     def ring_size(self) -> int:
@@ -433,17 +432,15 @@ class RingHash:
         renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 2)
         return self.ring_size
 
-    @property
-    def normalized_order(self) -> tuple[int, ...]:
-        """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
-        self._ready()
-        return self._order
+    normalized_order: tuple[int, ...] = checked_property(
+        "_order",
+        "RingHash",
+        "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
+    )
 
-    @property
-    def normalized_weights(self) -> tuple[float, ...]:
-        """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
-        self._ready()
-        return self._weights
+    normalized_weights: tuple[float, ...] = checked_property(
+        "_weights", "RingHash", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
+    )
 
     @property
     def nbytes(self) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._slots import slot_property, uninitialised_getattr
 from ._subset_config import check_u64 as _check_u64
-from ._subset_config import slot_property, uninitialised_getattr
 from ._subset_py import WeightedSubsetPicker
 from ._validate import uninitialised
 

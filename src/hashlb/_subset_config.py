@@ -11,14 +11,11 @@ in range, and :func:`exact_index` only on a near-tie of the float scores
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Iterable
-from typing import Any
 
 import xxhash
 
 from ._types import MAX_WEIGHT
-from ._validate import as_int, check_uint, short, str_keyed_items, uninitialised
+from ._validate import as_int, check_uint, short, str_keyed_items
 from .errors import ConfigError
 
 __all__ = (
@@ -26,10 +23,7 @@ __all__ = (
     "check_u64",
     "check_value",
     "check_weights",
-    "checked_property",
     "exact_index",
-    "slot_property",
-    "uninitialised_getattr",
 )
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -104,48 +98,3 @@ def exact_index(value: int, active: tuple[tuple[int, int, float, int], ...]) -> 
         if best_pos < 0 or n * bd * bw < bn * d * w:
             best_pos, bn, bd, bw = pos, n, d, w
     return best_pos
-
-
-def slot_property(slot: str, doc: str) -> Any:
-    """Return a read-only property of the pure twins that reads *slot* (one C-level call).
-
-    An unset *slot* (``__init__`` never ran) raises ``AttributeError``, which
-    sends Python to the class's :func:`uninitialised_getattr` hook.
-    """
-    return property(operator.attrgetter(slot), doc=doc)
-
-
-def checked_property(slot: str, cls: str, doc: str) -> Any:
-    """Return a read-only property that reads *slot*, for a class without the hook.
-
-    An unset *slot* raises :func:`~hashlb._validate.uninitialised`'s
-    ``TypeError`` for class *cls* from the getter itself (a class whose
-    methods probe unset slots with ``hasattr`` keeps that probe cheap).
-    """
-    get = operator.attrgetter(slot)
-
-    def fget(self: object) -> Any:
-        try:
-            return get(self)
-        except AttributeError:
-            raise uninitialised(self, cls) from None
-
-    return property(fget, doc=doc)
-
-
-def uninitialised_getattr(cls: str, names: Iterable[str]) -> Callable[[object, str], Any]:
-    """Return a ``__getattr__`` for a pure-twin class whose properties use :func:`slot_property`.
-
-    Python calls it only when normal lookup failed: for one of the public
-    *names* that means the slot behind it is unset, so it raises
-    :func:`~hashlb._validate.uninitialised`'s ``TypeError`` for class *cls*, as
-    the compiled twin does; any other name is a plain ``AttributeError``.
-    """
-    public = frozenset(names)
-
-    def __getattr__(self: object, name: str) -> Any:
-        if name in public:
-            raise uninitialised(self, cls)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    return __getattr__

@@ -57,10 +57,10 @@ from typing import Any
 import xxhash
 
 from ._batch import hash_buffer, index_output, is_numpy, np_xxh64_u64
+from ._slots import checked_property
 from ._subset_config import check_seed as _check_seed
 from ._subset_config import check_value as _check_value
 from ._subset_config import check_weights as _check_weights
-from ._subset_config import checked_property
 from ._subset_config import exact_index as _exact_index
 from ._validate import renamed, uninitialised
 from .errors import ConfigError
