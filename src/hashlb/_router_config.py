@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from . import _maglev_py, _request_py, request
 from ._policy_config import _check_config_name, _check_seed
 from ._types import Host
-from ._validate import as_int, short
+from ._validate import MAX_DESTINATIONS, as_int, short
 from .errors import ConfigError
 from .maglev import Maglev
 
@@ -345,8 +345,24 @@ def build_tables(
 RoutePolicy = tuple[int, Any, bool, Callable[[Any], Any] | None, Callable[[Any], int | None] | None]
 
 
+def check_copies(copies: object, mode: object) -> int | None:
+    """Validate ``Router(policy_copies=...)``: None (Istio's rule) or an int in [1, MAX_DESTINATIONS]."""
+    if copies is None:
+        return None
+    n = as_int(copies, "policy_copies")
+    if not 1 <= n <= MAX_DESTINATIONS:
+        raise ConfigError(f"policy_copies must be in [1, {MAX_DESTINATIONS}], got {n}")
+    if mode != "envoy":
+        raise ConfigError("policy_copies applies to mode='envoy' only")
+    return n
+
+
 def route_policy(
-    policy: Any, weights: Mapping[str, int], sticky: bool, use_hash_policy: bool
+    policy: Any,
+    weights: Mapping[str, int],
+    sticky: bool,
+    use_hash_policy: bool,
+    copies: int | None = None,
 ) -> RoutePolicy:
     """Return ``(copies, route_policy, generates, hash_fn, value_hash)`` for the key *policy*.
 
@@ -355,9 +371,11 @@ def route_policy(
     *generates* (the core calls ``evaluate``); with ``use_hash_policy`` the
     weighted-cluster value is the policy's hash evaluated "with no cookie
     generator", as Envoy does: a cookie method with a ttl behaves like one
-    without.
+    without.  An explicit *copies* (``Router(policy_copies=...)``) replaces
+    Istio's count: 1 is a plain Envoy route's own list.
     """
-    copies = 1 if sticky else max(1, sum(1 for w in weights.values() if w > 0))
+    if copies is None:
+        copies = 1 if sticky else max(1, sum(1 for w in weights.values() if w > 0))
     route = policy
     if policy is not None and copies > 1:
         route = type(policy)(*(tuple(policy.policies) * copies))

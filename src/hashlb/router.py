@@ -55,6 +55,7 @@ from ._router_config import NO_TABLE as _NO_TABLE
 from ._router_config import attr as _attr
 from ._router_config import bounded_peek as _bounded_peek
 from ._router_config import build_tables as _build_tables
+from ._router_config import check_copies as _check_copies
 from ._router_config import check_hosts as _check_hosts
 from ._router_config import check_options as _check_options
 from ._router_config import check_subsets as _check_subsets
@@ -172,6 +173,11 @@ class Router:
         factor (an int in ``[100, 2**32 - 1]``; 150 caps a host at 1.5x its
         share of the subset's requests in flight).  Count requests with
         :meth:`acquire`; None (default) for plain consistent hashing.
+    :param policy_copies: envoy mode: how many copies of *policy* the route's
+        hash policy list holds.  None (default) is Istio's translation, one
+        copy per destination with a non-zero weight; 1 is a hand-written
+        Envoy route with its own single list (spec-2 §17.1).  An int in
+        ``[1, 1024]``.
     :raises ~hashlb.ConfigError: no subsets; all weights 0; a negative
         weight or a sum above ``2**32 - 1``; a weight for an unknown subset
         or a subset without a weight; a selector matching no host (unless
@@ -179,7 +185,8 @@ class Router:
         unknown *mode* or *balancer*; a picker whose mode or seed differs;
         *header_name* or *use_hash_policy* outside envoy mode, or both;
         *key_seed* in envoy mode or out of range; a *policy* with its own
-        non-zero seed; *hash_balance_factor* out of range.
+        non-zero seed; *hash_balance_factor* or *policy_copies* out of range,
+        or *policy_copies* outside envoy mode.
     :raises TypeError: an argument of the wrong type, or a table that
         :class:`~hashlb.BoundedLoad` cannot wrap.
 
@@ -219,6 +226,7 @@ class Router:
         "_names",
         "_picker",
         "_policy",
+        "_policy_copies",
         "_rng",
         "_route_hash_policy",
         "_seed",
@@ -237,6 +245,7 @@ class Router:
     _bounded: dict[str, Any]
     _bounded_cls: Any
     _copies: int
+    _policy_copies: int | None
     _empty: tuple[str, ...]
     _factor: int | None
     _generates: bool
@@ -280,6 +289,7 @@ class Router:
         rng: random.Random | None = None,
         key_seed: int | None = None,
         hash_balance_factor: int | None = None,
+        policy_copies: int | None = None,
     ) -> None:
         set_ = object.__setattr__
         opts = _check_options(
@@ -322,6 +332,7 @@ class Router:
         set_(self, "_header_name", opts.header_name)
         set_(self, "_header", opts.header)
         set_(self, "_use_hash_policy", use_hash_policy)
+        set_(self, "_policy_copies", _check_copies(policy_copies, mode))
         set_(self, "_rng", rng if rng is not None else random.Random(seed))
         set_(self, "_policy", policy)
         key_policy = policy
@@ -379,7 +390,7 @@ class Router:
         set_(self, "_picker", picker)
         set_(self, "_names", names)
         copies, route_policy, generates, hash_fn, value_hash = _route_policy(
-            self._key_policy, weights, self._sticky, self._use_hash_policy
+            self._key_policy, weights, self._sticky, self._use_hash_policy, self._policy_copies
         )
         set_(self, "_copies", copies)
         set_(self, "_route_hash_policy", route_policy)
@@ -519,7 +530,8 @@ class Router:
 
         In envoy mode, Istio gives the route one copy of the policy per
         destination with a non-zero weight, and Envoy folds them all:
-        ``rotl1(h) ^ h`` for two.
+        ``rotl1(h) ^ h`` for two; ``Router(policy_copies=1)`` is a plain Envoy
+        route with its own single list.
         """
         return self._copies
 
@@ -767,6 +779,7 @@ class Router:
             "rng": self._rng,
             "key_seed": self._key_seed,
             "hash_balance_factor": self._factor,
+            "policy_copies": self._policy_copies,
         }
         return (_restore_router, (self._hosts, config))
 
