@@ -34,6 +34,7 @@ from hashlb._ring cimport (
 )
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
+from hashlb._grpc_config import ring_config as _grpc_ring_config
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args as _lookup_args_py
 from hashlb._batch import pick_args as _pick_args_py
@@ -256,10 +257,8 @@ cdef class RingHash:
         >>> RingHash.grpc(["10.0.0.1:50051"], min_ring_size=8192, max_ring_size=8192).max_ring_size
         4096
         """
-        from hashlb.grpc import ring_config
-
         return cls(
-            **ring_config(
+            **_grpc_ring_config(
                 endpoints,
                 min_ring_size=min_ring_size,
                 max_ring_size=max_ring_size,

@@ -37,6 +37,7 @@ from typing import Any
 import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
+from ._grpc_config import ring_config as _grpc_ring_config
 from ._hashing_py import murmur2_64
 from ._retry import Reject
 from ._retry import choose as _choose
@@ -261,10 +262,8 @@ class RingHash:
         >>> RingHash.grpc(["10.0.0.1:50051"], min_ring_size=8192, max_ring_size=8192).max_ring_size
         4096
         """
-        from .grpc import ring_config
-
         return cls(
-            **ring_config(
+            **_grpc_ring_config(
                 endpoints,
                 min_ring_size=min_ring_size,
                 max_ring_size=max_ring_size,
