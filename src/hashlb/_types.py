@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
 from ._validate import MAX_PRIORITY, as_int, check_health, uninitialised
 
-if TYPE_CHECKING:
-    from .bounded import BoundedLoad
+
+class _Counts(Protocol):
+    """What a :class:`Lease` needs of its balancer (a :class:`~hashlb.BoundedLoad`)."""
+
+    def _release_index(self, index: int) -> None: ...
+
 
 __all__ = ("MAX_WEIGHT", "HashMethod", "Host", "Lease", "Table")
 
@@ -288,7 +292,7 @@ class Lease:
 
     host: Host | None
 
-    def __init__(self, balancer: BoundedLoad, index: int, host: Host | None) -> None:
+    def __init__(self, balancer: _Counts, index: int, host: Host | None) -> None:
         self._balancer = balancer
         self._index = index
         #: The host chosen (``None`` for an empty host set).
