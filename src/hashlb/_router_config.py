@@ -16,6 +16,7 @@ from . import _maglev_py, _request_py, request
 from ._policy_config import _check_config_name, _check_seed
 from ._types import Host
 from ._validate import MAX_DESTINATIONS, as_int, short
+from .cluster import Cluster
 from .errors import ConfigError
 from .maglev import Maglev
 
@@ -291,6 +292,43 @@ Tables = tuple[
 ]
 
 
+#: EDS health statuses whose hosts Envoy counts as healthy (spec-2 §14.2).
+_HEALTHY = frozenset({"healthy", "unknown"})
+
+#: The keys ``Router(cluster_options=...)`` passes on to :class:`~hashlb.Cluster`.
+CLUSTER_OPTIONS = (
+    "overprovisioning_factor",
+    "healthy_panic_threshold",
+    "weighted_priority_health",
+    "locality_weighted",
+    "envoy_version",
+)
+
+
+def check_cluster_options(options: object) -> dict[str, Any]:
+    """Validate ``Router(cluster_options=...)``: a mapping of :data:`CLUSTER_OPTIONS` keys."""
+    out = dict(check_mapping(options or {}, "cluster_options"))
+    for key in out:
+        if key not in CLUSTER_OPTIONS:
+            raise ConfigError(
+                f"cluster_options has no option {short(key)} (use {', '.join(CLUSTER_OPTIONS)})"
+            )
+    return out
+
+
+def subset_table(
+    chosen: tuple[Host, ...],
+    factory: Callable[..., Any],
+    balancer_options: Mapping[str, Any],
+    cluster_options: Mapping[str, Any],
+) -> Any:
+    """Build a subset's table: a plain table when every host is healthy at priority 0,
+    else a :class:`~hashlb.Cluster` (Envoy's priorities, health and panic) over it."""
+    if all(h.priority == 0 and h.health in _HEALTHY for h in chosen) and not cluster_options:
+        return factory(chosen, **balancer_options)
+    return Cluster(chosen, balancer=factory, **cluster_options, **balancer_options)
+
+
 def build_tables(
     hosts: tuple[Host, ...],
     subsets: Mapping[str, Mapping[str, str]],
@@ -325,7 +363,7 @@ def build_tables(
         table = by_members.get(chosen) if chosen else None
         if table is None and chosen:
             table = factory(chosen)
-        if table is None or table.lookup(0) is None:
+        if table is None or (not isinstance(table, Cluster) and table.lookup(0) is None):
             if not allow_empty:
                 raise ConfigError(
                     f"subsets[{name!r}] selector {dict(subsets[name])!r} matches no host "
@@ -337,6 +375,12 @@ def build_tables(
         tables[name] = table
         specs[name] = table_spec(table)
         if bounded_load is not None:  # one per subset: a subset is one Envoy cluster
+            if isinstance(table, Cluster):
+                raise ConfigError(
+                    f"subsets[{name!r}]: hash_balance_factor with host health or priorities "
+                    "is not supported yet (give every host of the subset priority 0 and a "
+                    "healthy status, or no hash_balance_factor)"
+                )
             bounded[name] = bounded_load(table)
     return members, tables, specs, bounded, tuple(empty)
 

@@ -28,10 +28,12 @@ nothing over the table.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ._address import canonical_address
+from ._batch import hash_buffer, index_output
 from ._retry import Reject, choose
 from ._types import Host, Table
 from ._validate import (
@@ -45,7 +47,11 @@ from ._validate import (
 from .errors import ConfigError
 from .versions import EnvoyProfile, profile
 
-__all__ = ("Cluster", "PriorityLevel", "panic_threshold", "priority_loads")
+__all__ = ("NO_HOST", "Cluster", "PriorityLevel", "panic_threshold", "priority_loads")
+
+#: What :meth:`Cluster.lookup_many` writes for a hash that gets no host (the chosen
+#: level's table is empty: Envoy's "no healthy upstream").
+NO_HOST = 0xFFFFFFFF
 
 #: EDS health -> (coarse health, excluded from the counts), spec-2 §14.2, for an Envoy
 #: that excludes DRAINING hosts (``EnvoyProfile.draining_excluded``; before, they are
@@ -463,6 +469,43 @@ class Cluster:
         """
         h, lookup = self._level_lookup(hash)
         return choose(lookup, h, reject, max_attempts)
+
+    def lookup_many(self, hashes: Any) -> Any:
+        """Return the host index (in :attr:`hosts`) of each hash, attempt 0, as uint32.
+
+        The batch contract of the tables (a numpy array in, a numpy array
+        out; else ``array('I')``), with :data:`NO_HOST` for a hash whose level
+        has no host to give.  Each level's part runs in its table's own
+        ``lookup_many``.
+        """
+        self._check()
+        view = hash_buffer(hashes)
+        n = len(view)
+        out = index_output(n, hashes)
+        if n == 0:
+            return out
+        position = {id(h): i for i, h in enumerate(self.hosts)}
+        levels = self._levels
+        if len(levels) == 1:
+            parts: list[tuple[Any, list[int] | None]] = [(levels[0], None)]
+        else:
+            by_level: dict[int, list[int]] = {}
+            for k, h in enumerate(view):
+                by_level.setdefault(self._choices[h % 100][0], []).append(k)
+            parts = [(levels[p], ks) for p, ks in by_level.items()]
+        for level, ks in parts:
+            table = level.table
+            where = [position[id(h)] for h in table.hosts]
+            sub: Any = view if ks is None else array("Q", [view[k] for k in ks])
+            local = table.lookup_many(sub)
+            ks_all = range(n) if ks is None else ks
+            if len(local) == 0:  # an empty table: no host for these hashes
+                for k in ks_all:
+                    out[k] = NO_HOST
+            else:
+                for k, j in zip(ks_all, local, strict=True):
+                    out[k] = where[j]
+        return out
 
     def choose_priority(self, hash: int) -> tuple[int, str]:
         """Return Envoy's ``choosePriority`` for *hash*: ``(level, "healthy" | "degraded")``.

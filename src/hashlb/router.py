@@ -55,6 +55,7 @@ from ._router_config import NO_TABLE as _NO_TABLE
 from ._router_config import attr as _attr
 from ._router_config import bounded_peek as _bounded_peek
 from ._router_config import build_tables as _build_tables
+from ._router_config import check_cluster_options as _check_cluster_options
 from ._router_config import check_copies as _check_copies
 from ._router_config import check_hosts as _check_hosts
 from ._router_config import check_options as _check_options
@@ -64,9 +65,11 @@ from ._router_config import fold as _fold
 from ._router_config import make_value_fn as _make_value_fn
 from ._router_config import parse_uint64 as _parse_uint64  # noqa: F401 - tests import it here
 from ._router_config import route_policy as _route_policy
+from ._router_config import subset_table as _subset_table
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host, Table
 from .bounded import BoundedLoad
+from .cluster import NO_HOST
 from .errors import ConfigError
 from .maglev import Maglev
 from .policy import HashPolicy
@@ -178,6 +181,14 @@ class Router:
         copy per destination with a non-zero weight; 1 is a hand-written
         Envoy route with its own single list (spec-2 §17.1).  An int in
         ``[1, 1024]``.
+    :param cluster_options: options of the :class:`~hashlb.Cluster` that
+        a subset becomes when any of its hosts has a ``priority`` other than 0
+        or a health other than healthy/unknown: ``overprovisioning_factor``,
+        ``healthy_panic_threshold``, ``weighted_priority_health``,
+        ``locality_weighted``, ``envoy_version`` (Envoy's defaults when
+        omitted).  Such a subset routes as Envoy does: priority loads, panic,
+        and no host (``Route.host`` None) when the chosen level has none.
+        Given at all, every subset is a cluster.
     :raises ~hashlb.ConfigError: no subsets; all weights 0; a negative
         weight or a sum above ``2**32 - 1``; a weight for an unknown subset
         or a subset without a weight; a selector matching no host (unless
@@ -210,6 +221,7 @@ class Router:
         "_balancer_options",
         "_bounded",
         "_bounded_cls",
+        "_cluster_options",
         "_copies",
         "_empty",
         "_factor",
@@ -245,6 +257,7 @@ class Router:
     _bounded: dict[str, Any]
     _bounded_cls: Any
     _copies: int
+    _cluster_options: Mapping[str, Any]
     _policy_copies: int | None
     _empty: tuple[str, ...]
     _factor: int | None
@@ -290,6 +303,7 @@ class Router:
         key_seed: int | None = None,
         hash_balance_factor: int | None = None,
         policy_copies: int | None = None,
+        cluster_options: Mapping[str, Any] | None = None,
     ) -> None:
         set_ = object.__setattr__
         opts = _check_options(
@@ -333,6 +347,7 @@ class Router:
         set_(self, "_header", opts.header)
         set_(self, "_use_hash_policy", use_hash_policy)
         set_(self, "_policy_copies", _check_copies(policy_copies, mode))
+        set_(self, "_cluster_options", MappingProxyType(_check_cluster_options(cluster_options)))
         set_(self, "_rng", rng if rng is not None else random.Random(seed))
         set_(self, "_policy", policy)
         key_policy = policy
@@ -358,7 +373,9 @@ class Router:
         members, tables, specs, bounded, empty = _build_tables(
             self._hosts,
             self._subsets,
-            lambda hosts: factory(hosts, **self._balancer_options),
+            lambda hosts: _subset_table(
+                hosts, factory, self._balancer_options, self._cluster_options
+            ),
             self._allow_empty,
             None
             if self._factor is None
@@ -652,7 +669,9 @@ class Router:
             random values from :attr:`rng`.  Must be None in sticky mode.
         :returns: ``(subset_indices, host_indices)``: uint32 arrays (numpy
             for a numpy input, else ``array('I')``) indexing
-            ``picker.names`` and :attr:`hosts`.
+            ``picker.names`` and :attr:`hosts`; a host index is
+            :data:`hashlb.cluster.NO_HOST` where a subset with host health
+            had no host to give (Envoy: no healthy upstream).
         :raises ~hashlb.ConfigError: *values* given in sticky mode.
 
         With :attr:`hash_balance_factor`, each host is the one bounded load
@@ -684,7 +703,8 @@ class Router:
             lookups = [self._chooser(name) for name in self._names]
             host_idx = index_output(n)
             for k in range(n):
-                host_idx[k] = position[lookups[subset_idx[k]](view[k])]
+                host = lookups[subset_idx[k]](view[k])
+                host_idx[k] = NO_HOST if host is None else position[host]
             return subset_idx, host_idx
         h = np.frombuffer(view, dtype=np.uint64)
         s = np.frombuffer(subset_idx, dtype=np.uint32)
@@ -705,7 +725,9 @@ class Router:
                 local = np.array(
                     [where[id(bl.lookup(x, active))] for x in h[mask].tolist()], dtype=np.intp
                 )
-            out[mask] = np.asarray(self._index_of(name), dtype=np.uint32)[local]
+            index = np.asarray(self._index_of(name), dtype=np.uint32)
+            none = local == NO_HOST  # a cluster level with no host (Envoy: no healthy upstream)
+            out[mask] = np.where(none, NO_HOST, index[np.where(none, 0, local)])
         if is_numpy(hashes):
             return s.copy(), out
         return subset_idx, array("I", out.tobytes())
@@ -780,6 +802,7 @@ class Router:
             "key_seed": self._key_seed,
             "hash_balance_factor": self._factor,
             "policy_copies": self._policy_copies,
+            "cluster_options": dict(self._cluster_options),
         }
         return (_restore_router, (self._hosts, config))
 
