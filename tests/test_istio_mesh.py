@@ -320,11 +320,14 @@ def test_rule_port_level_beats_rule_top_level() -> None:
 
 
 def test_simple_load_balancer_overrides_a_hash() -> None:
-    """A subset with `simple: ROUND_ROBIN` emits no policy entry; the other keeps its own."""
+    """A subset with `simple: ROUND_ROBIN` balances simply, but the route still carries the
+    rule's consistentHash for it: Istio's HashForHTTPDestination reads only consistentHash
+    fields (spec-2 §18.1), so both destinations add a policy entry."""
     text = "host: web\ntrafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x}}}\nsubsets:\n  - {name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n  - {name: v2, labels: {version: v2}}\n"
     plan = mesh_of(PODS, rule(text), vs(SPLIT)).scenario().routes[0]
     assert [d.lb.algorithm for d in plan.destinations] == ["simple", "ring_hash"]
-    assert plan.hash_keys == (HashKey("header", "x"),)
+    assert [d.lb.hash_key for d in plan.destinations] == [None, HashKey("header", "x")]
+    assert plan.hash_keys == (HashKey("header", "x"), HashKey("header", "x"))
 
 
 def test_zero_weight_destinations_are_dropped() -> None:

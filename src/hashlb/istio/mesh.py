@@ -77,6 +77,7 @@ from .parse import (
     _Reader,
     _str,
     resolve_host,
+    route_hash_key,
 )
 
 __all__ = ("Mesh", "load_mesh")
@@ -411,7 +412,16 @@ class Mesh(_Reader):
             names.add(name)
             dests.append(
                 Destination(
-                    name, d.host, d.subset, port, d.weight, selector, lb, endpoints, d.where
+                    name,
+                    d.host,
+                    d.subset,
+                    port,
+                    d.weight,
+                    selector,
+                    lb,
+                    endpoints,
+                    d.where,
+                    route_hash_key(rule, subset, port),
                 )
             )
         return RoutePlan(

@@ -231,6 +231,9 @@ class Destination:
     lb: LoadBalancer
     endpoints: tuple[Endpoint, ...]
     where: Where
+    #: The route's hash key for this destination (Istio's ``HashForHTTPDestination``):
+    #: the cluster's own key, or the rule's when a subset balances simply.
+    route_key: HashKey | None = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ class RoutePlan:
     @property
     def hash_keys(self) -> tuple[HashKey, ...]:
         """Envoy's route ``hash_policy``: one entry per destination with a hash key."""
-        return tuple(d.lb.hash_key for d in self.destinations if d.lb.hash_key is not None)
+        return tuple(d.route_key for d in self.destinations if d.route_key is not None)
 
     @property
     def weights(self) -> dict[str, int]:

@@ -543,11 +543,14 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
         raise InputError(
             ch.at(keys[1]), f"{cwhat}: set only one of {', '.join(_HASH_KEYS)}; got {keys}"
         )
+    key: HashKey | None = None
+    # No key is valid Istio (validation does not require one): the cluster is a
+    # ring (or Maglev) and the route gets no hash policy entry, so Envoy hashes
+    # a random value.
+    k = keys[0] if keys else ""
     if not keys:
-        raise InputError(ch.where, f"{cwhat}: needs one of {', '.join(_HASH_KEYS)}")
-    key: HashKey | None
-    k = keys[0]
-    if k == "httpHeaderName":
+        pass
+    elif k == "httpHeaderName":
         name = _str(ch, k, cwhat, required=True) or ""
         key = HashKey("header", name.lower(), where=ch.at(k))
     elif k == "httpQueryParameterName":
@@ -603,10 +606,12 @@ def _port_lb(policy: LDict | None, port: int) -> LDict | None:
     return None
 
 
-def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) -> LoadBalancer:
-    """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level."""
+def _levels(
+    rule: _DestinationRule, subset: _Subset | None, port: int
+) -> list[tuple[str, LDict | None]]:
+    """The loadBalancer of each level, in Istio's precedence order."""
     sp = subset.policy if subset is not None else None
-    levels: list[tuple[str, LDict | None]] = [
+    return [
         (f"subset {_short(subset.name)} port {port}" if subset else "", _port_lb(sp, port)),
         (f"subset {_short(subset.name)}" if subset else "", sp.get("loadBalancer") if sp else None),
         (f"DestinationRule {_short(rule.name)} port {port}", _port_lb(rule.policy, port)),
@@ -615,7 +620,15 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
             rule.policy.get("loadBalancer") if rule.policy else None,
         ),
     ]
-    for level, lb in levels:
+
+
+def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) -> LoadBalancer:
+    """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level.
+
+    The cluster takes the first level that sets a ``loadBalancer`` (a subset's
+    replaces the rule's: ``MergeSubsetTrafficPolicy``).
+    """
+    for level, lb in _levels(rule, subset, port):
         if not isinstance(lb, LDict):
             continue
         ch = lb.get("consistentHash")
@@ -626,6 +639,20 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
     return LoadBalancer(
         "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
     )
+
+
+def route_hash_key(rule: _DestinationRule, subset: _Subset | None, port: int) -> HashKey | None:
+    """Return the route's hash key for a destination: Istio's ``HashForHTTPDestination``.
+
+    Only ``consistentHash`` fields are consulted, in the same precedence, so a
+    subset with ``loadBalancer.simple`` leaves the rule's consistentHash in
+    force for the route (its cluster still balances simply; spec-2 §18.1).
+    """
+    for level, lb in _levels(rule, subset, port):
+        ch = lb.get("consistentHash") if isinstance(lb, LDict) else None
+        if isinstance(ch, LDict):
+            return _parse_consistent_hash(ch, level)[3]
+    return None
 
 
 def _conditions(m: LDict) -> int:
