@@ -411,3 +411,41 @@ def test_stdin_and_directory_expansion(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not yaml: [")
     m = load_mesh([str(tmp_path), "-"], stdin_text=vs(SPLIT))
     assert m.scenario().routes[0].weights == {"v1": 90, "v2": 10}
+
+
+def test_not_ready_and_terminating_pods_get_no_endpoint() -> None:
+    """Istio sends no endpoint for a pod whose Ready condition is False, or one being deleted."""
+    pods = PODS.replace(
+        "status: {phase: Running, podIP: 10.1.0.2}",
+        "status: {phase: Running, podIP: 10.1.0.2, conditions: [{type: Ready, status: 'False'}]}",
+    )
+    extra = """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: web-c, namespace: shop, labels: {app: web, version: v1},
+               deletionTimestamp: "2026-12-01T00:00:00Z"}
+    spec: {containers: [{name: c, ports: [{containerPort: 8080, name: http}]}]}
+    status: {phase: Running, podIP: 10.1.0.3, conditions: [{type: Ready, status: 'True'}]}
+    """
+    m = mesh_of(pods, extra, rule("host: web\n" + SUBSETS), vs(SPLIT))
+    assert [p.name for p in m.pods] == ["web-a"]
+    assert any("web-b" in n and "not Ready" in n for n in m.notes)
+    assert any("web-c" in n and "terminating" in n for n in m.notes)
+    ready = PODS.replace(
+        "status: {phase: Running, podIP: 10.1.0.2}",
+        "status: {phase: Running, podIP: 10.1.0.2, conditions: [{type: Ready, status: 'True'}]}",
+    )
+    assert [p.name for p in mesh_of(ready, rule("host: web\n" + SUBSETS), vs(SPLIT)).pods] == [
+        "web-a",
+        "web-b",
+    ]
+
+
+def test_a_subset_whose_pods_are_all_not_ready_says_why() -> None:
+    """Every pod of a subset not Ready: the error names them and Envoy's 503."""
+    pods = PODS.replace(
+        "status: {phase: Running, podIP: 10.1.0.2}",
+        "status: {phase: Running, podIP: 10.1.0.2, conditions: [{type: Ready, status: 'False'}]}",
+    )
+    with pytest.raises(InputError, match="its pods 'web-b' are not Ready or terminating"):
+        mesh_of(pods, rule("host: web\n" + SUBSETS), vs(SPLIT)).scenario()

@@ -129,6 +129,8 @@ class Mesh(_Reader):
     notes: list[str] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
     _raw_pods: list[tuple[LDict, Where]] = field(default_factory=list)
+    #: Pods left out because they are not Ready or terminating: (namespace, labels, name).
+    _unready: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
     # Resolution state: caches (a destination repeated over many routes
     # selects its pods once) and the counts checked against the caps.
     _host_pods: dict[str, tuple[list[Pod], _Service | None]] = field(default_factory=dict)
@@ -153,6 +155,18 @@ class Mesh(_Reader):
                 self.notes.append(f"{where}: Pod {_short(name)} is {phase}; skipped")
                 continue
             labels = _labels(meta, "labels", what)
+            if meta.get("deletionTimestamp") is not None:
+                self._unready.append((ns, labels, name))
+                self.notes.append(
+                    f"{where}: Pod {_short(name)} is terminating: Istio sends no endpoint for it"
+                )
+                continue
+            if status is not None and _not_ready(status):
+                self._unready.append((ns, labels, name))
+                self.notes.append(
+                    f"{where}: Pod {_short(name)} is not Ready: Istio sends no endpoint for it"
+                )
+                continue
             ports = _container_ports(_map(doc, "spec", what), what)
             ip = _str(status, "podIP", what) if status is not None else None
             if ip:
@@ -394,11 +408,23 @@ class Mesh(_Reader):
                 )
                 pairs = [f"{k}={v}" for k, v in selector.items() if k != HOST_LABEL]
                 sel = _names(pairs, quote=False) if pairs else ""
+                own = {k: v for k, v in selector.items() if k != HOST_LABEL}
+                unready = [
+                    n
+                    for _ns, plabels, n in self._unready
+                    if all(plabels.get(k) == v for k, v in own.items())
+                ]
+                why = (
+                    f" (its pods {_names(unready)} are not Ready or terminating: Envoy answers "
+                    "503, no healthy upstream, which the simulator does not model)"
+                    if unready
+                    else ""
+                )
                 raise InputError(
                     target,
                     f"DestinationRule {_short(rule.name)} {label} selects no pods"
                     + (f" (labels {sel})" if sel else "")
-                    + f"; it receives traffic from {what}",
+                    + f"; it receives traffic from {what}{why}",
                 )
             lb = _load_balancer(rule, subset, port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
@@ -431,6 +457,21 @@ class Mesh(_Reader):
             tuple(dests),
             route.where,
         )
+
+
+def _not_ready(status: LDict) -> bool:
+    """Return True when ``status.conditions`` says ``Ready`` is ``"False"`` (Kubernetes' readiness).
+
+    Istio leaves such pods out of the endpoints it sends (spec-2 §18.5), unless a
+    Service publishes not-ready addresses, which the simulator does not model.
+    """
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        return False
+    for c in conditions:
+        if isinstance(c, dict) and c.get("type") == "Ready":
+            return str(c.get("status")) == "False"
+    return False
 
 
 def _endpoints(
