@@ -181,6 +181,8 @@ def test_single_level_lookup_is_the_tables_own(impl: Implementation) -> None:
         assert cluster.lookup(h) == table.lookup(h)
         assert cluster.lookup(h, 3) == table.lookup(h, 3)
         assert cluster.choose_host(h) == table.lookup(h)
+    hs = list(range(0, 2**64, 2**59 + 12345))
+    assert list(cluster.lookup_many(hs)) == [hosts.index(cluster.lookup(h)) for h in hs]
 
 
 def test_choose_host_retry_loop(impl: Implementation) -> None:

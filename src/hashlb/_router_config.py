@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from . import _maglev_py, _request_py, request
 from ._policy_config import _check_config_name, _check_seed
 from ._types import Host
+from ._types import check_hosts as _check_host_list
 from ._validate import MAX_DESTINATIONS, as_int, short
 from .cluster import Cluster
 from .errors import ConfigError
@@ -174,20 +175,9 @@ def check_weights_match(weights: Mapping[str, int], subsets: Mapping[str, Any]) 
 
 def check_hosts(hosts: object) -> tuple[Host, ...]:
     """Validate ``hosts``: an iterable of distinct-address :class:`~hashlb.Host`."""
-    if isinstance(hosts, (str, bytes, Host)) or not isinstance(hosts, Iterable):
-        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
-    out = tuple(hosts)
-    seen: set[str] = set()
-    for i, h in enumerate(out):
-        if not isinstance(h, Host):
-            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
-        if h.address in seen:
-            raise ConfigError(
-                f"hosts[{i}] repeats the address {short(h.address)}: each pod is one Host "
-                "(give it the labels of every subset it belongs to)"
-            )
-        seen.add(h.address)
-    return out
+    return _check_host_list(
+        hosts, "each pod is one Host (give it the labels of every subset it belongs to)"
+    )
 
 
 def select(

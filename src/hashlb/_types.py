@@ -8,12 +8,13 @@ method, so that a user's own table or method can stand in for hashlb's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
-from ._validate import MAX_PRIORITY, as_int, check_health, uninitialised
+from ._validate import MAX_PRIORITY, as_int, check_health, short, uninitialised
+from .errors import ConfigError
 
 
 class _Counts(Protocol):
@@ -267,11 +268,39 @@ class Host:
 )
 
 
+def check_hosts(hosts: object, hint: str) -> tuple[Host, ...]:
+    """Return *hosts* as a tuple of :class:`Host` with distinct addresses.
+
+    :raises TypeError: not an iterable of Host.
+    :raises ConfigError: a repeated address; the message ends with *hint*.
+    """
+    if isinstance(hosts, (str, bytes, Host)) or not isinstance(hosts, Iterable):
+        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
+    out = tuple(hosts)
+    seen: dict[str, int] = {}
+    for i, h in enumerate(out):
+        if not isinstance(h, Host):
+            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
+        j = seen.setdefault(h.address, i)
+        if j != i:
+            raise ConfigError(
+                f"hosts[{i}] repeats the address {short(h.address)} of hosts[{j}]: {hint}"
+            )
+    return out
+
+
 def _restore(address: str, weight: int, *fields: Any) -> Host:
     """Rebuild a pickled Host (the fields of 0.1 pickles had no priority and health)."""
     if len(fields) == 4:
         fields = (0, "healthy", *fields)
     return Host(address, weight, **dict(zip(_KEYWORDS, fields, strict=True)))
+
+
+def replace_host(host: Host, **changes: Any) -> Host:
+    """Return a new Host with the fields of *host* but *changes* (keyword fields only)."""
+    values: dict[str, Any] = dict(zip(_KEYWORDS, host._fields()[2:], strict=True))
+    values.update(changes)
+    return Host(host.address, host.weight, **values)
 
 
 #: Host's keyword fields, in ``_fields()`` order after address and weight.

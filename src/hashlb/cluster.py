@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from ._address import canonical_address
 from ._batch import hash_buffer, index_output
 from ._retry import Reject, choose
-from ._types import Host, Table
+from ._types import Host, Table, check_hosts, replace_host
 from ._validate import (
     HEALTH_STATUSES,
     as_int,
@@ -247,36 +247,6 @@ def _table_factory(balancer: object) -> Callable[..., Table]:
     return balancer
 
 
-def _check_hosts(hosts: object) -> tuple[Host, ...]:
-    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Iterable):
-        raise TypeError(f"hosts must be an iterable of Host, not {type(hosts).__name__}")
-    out = tuple(hosts)
-    seen: dict[str, int] = {}
-    for i, h in enumerate(out):
-        if not isinstance(h, Host):
-            raise TypeError(f"hosts[{i}] must be a Host, not {type(h).__name__}")
-        j = seen.setdefault(h.address, i)
-        if j != i:
-            raise ConfigError(
-                f"hosts[{i}] repeats the address {short(h.address)} of hosts[{j}]: "
-                "a cluster holds each address once, whatever its priority"
-            )
-    return out
-
-
-def _with_health(host: Host, health: str) -> Host:
-    return Host(
-        host.address,
-        host.weight,
-        priority=host.priority,
-        health=health,
-        locality=host.locality,
-        hostname=host.hostname,
-        hash_key=host.hash_key,
-        labels=host.labels,
-    )
-
-
 class Cluster:
     """Envoy's cluster for ring hash or Maglev: priority levels, health and panic.
 
@@ -347,7 +317,8 @@ class Cluster:
             "locality_weighted": locality_weighted,
             "envoy_version": profile(envoy_version),
         }
-        self._build(_check_hosts(hosts), config, balancer_options, {})
+        checked = check_hosts(hosts, "a cluster holds each address once, whatever its priority")
+        self._build(checked, config, balancer_options, {})
 
     def _build(
         self,
@@ -478,14 +449,16 @@ class Cluster:
         has no host to give.  Each level's part runs in its table's own
         ``lookup_many``.
         """
-        self._check()
+        levels = self._check()
+        table = levels[0].table
+        if len(levels) == 1 and self.hosts and table.hosts == self.hosts:
+            return table.lookup_many(hashes)  # the table's indices are the cluster's
         view = hash_buffer(hashes)
         n = len(view)
         out = index_output(n, hashes)
         if n == 0:
             return out
         position = {id(h): i for i, h in enumerate(self.hosts)}
-        levels = self._levels
         if len(levels) == 1:
             parts: list[tuple[Any, list[int] | None]] = [(levels[0], None)]
         else:
@@ -564,7 +537,7 @@ class Cluster:
             if address not in known:
                 raise ConfigError(f"with_health: no host has the address {short(address)}")
         hosts = tuple(
-            _with_health(h, changes[h.address])
+            replace_host(h, health=changes[h.address])
             if changes.get(h.address, h.health) != h.health
             else h
             for h in self.hosts
