@@ -323,6 +323,10 @@ def test_acquire_counts_and_releases(impl: Implementation) -> None:
     assert bl.active == (0, 0, 0)
     with pytest.raises(ValueError, match="no request in flight"):
         bl.release(second.host)
+    with pytest.raises(AttributeError):  # a lease's host is read-only
+        second.host = hosts[0]  # type: ignore[misc]
+    with pytest.raises(TypeError, match="Lease"):
+        type(second).__new__(type(second)).host  # noqa: B018 - not initialised
     with pytest.raises(ValueError, match="not in this table"):
         bl.release(Host("10.9.9.9:1"))
     assert "Lease" in repr(second)

@@ -15,7 +15,9 @@ spec ``envoy-lb.md`` §6), after Mirrokni, Thorup and Zadimoghaddam,
 for a 32-bit engine: ``x = rng() // (2**32 // k)``, redrawn until ``x < k``
 (spec §6; it reproduces Envoy's shuffle vectors).
 
-Keep names, signatures and docstrings identical to the compiled twin.
+Keep names and signatures identical to the compiled twin; the docstrings both
+share live in ``_bounded_doc.py`` (``tests/test_parity.py`` checks all
+three).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ._bounded_doc import DOCS as _DOCS
+from ._docstrings import attach as _attach_docs
 from ._slots import checked_property
 from ._types import Host, Lease
 from ._validate import (
@@ -84,38 +88,11 @@ class _MT19937:
 
 
 def _mt19937(seed: int, n: int) -> list[int]:
-    """Return the first *n* outputs of ``std::mt19937`` seeded with *seed*.
-
-    The seed is reduced mod ``2**32``, as the C++ standard does for a
-    64-bit request hash.
-
-    :param int seed: the seed, in ``[0, 2**64)``.
-    :param int n: how many outputs, in ``[0, MAX_SHUFFLE_N]`` (2**20).
-    :raises ValueError: *seed* or *n* is out of range.
-    :raises TypeError: *seed* or *n* is not an int.
-
-    >>> _mt19937(5489, 10000)[-1]
-    4123659995
-    """
     rng = _MT19937(_check_uint(seed, "seed", 64))
     return [rng() for _ in range(check_shuffle_n(n))]
 
 
 def _probe_order(seed: int, n: int) -> list[int]:
-    """Return the order in which Envoy's bounded load tries *n* candidates.
-
-    A lazy Fisher-Yates shuffle of ``range(n)`` driven by
-    ``std::mt19937(seed)`` (spec §6); the candidates are positions in the
-    table's :attr:`normalized_order`.
-
-    :param int seed: the request hash, in ``[0, 2**64)``.
-    :param int n: the number of candidates, in ``[0, MAX_SHUFFLE_N]`` (2**20).
-    :raises ValueError: *seed* or *n* is out of range.
-    :raises TypeError: *seed* or *n* is not an int.
-
-    >>> _probe_order(2, 5), _probe_order(6, 5), _probe_order(7, 5)
-    ([2, 1, 0, 4, 3], [4, 0, 2, 3, 1], [0, 1, 4, 3, 2])
-    """
     rng = _MT19937(_check_uint(seed, "seed", 64))
     n = check_shuffle_n(n)
     index = list(range(n))
@@ -132,36 +109,6 @@ def _overload(active: int, total_slots: int, weight: float) -> float:
 
 
 class BoundedLoad:
-    """Envoy's bounded-load wrapper around a Maglev or RingHash table.
-
-    Caps each host at ``hash_balance_factor / 100`` times its weighted share
-    of the in-flight requests; an overloaded first choice is replaced by the
-    candidate Envoy would probe next (spec §6).  It works on any table
-    exposing ``hosts``, ``lookup(hash, attempt)``, ``normalized_order`` and
-    ``normalized_weights``.
-
-    :meth:`lookup` is stateless: pass the per-host active request counts
-    (Envoy's ``rq_active`` gauges).  :meth:`acquire` / :meth:`release` keep
-    those counts for you, thread-safely, for a proxy embedding hashlb.
-
-    A host listed twice as the *same object* is counted at its first index.
-
-    :param lb: the table (:class:`~hashlb.Maglev` or :class:`~hashlb.RingHash`).
-    :param int hash_balance_factor: an int ``>= 100`` (``150`` allows 1.5x
-        the average load), at most ``2**32 - 1``.
-    :raises ValueError: *hash_balance_factor* is below 100 or too large.
-    :raises TypeError: *hash_balance_factor* is not an int, or *lb* lacks
-        the attributes above.
-
-    >>> from hashlb import Maglev
-    >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-    >>> bl = BoundedLoad(lb, hash_balance_factor=150)
-    >>> bl.lookup(3, active=[0, 0])
-    Host('10.0.0.1:80')
-    >>> bl.lookup(3, active=[7, 0])
-    Host('10.0.0.2:80')
-    """
-
     __slots__ = (
         "_active",
         "_factor",
@@ -231,15 +178,12 @@ class BoundedLoad:
         except AttributeError:
             raise uninitialised(self, "BoundedLoad") from None
 
-    lb: Any = checked_property("_lb", "BoundedLoad", "The wrapped table.")
+    lb: Any = checked_property("_lb", "BoundedLoad")
 
-    hash_balance_factor: int = checked_property(
-        "_factor", "BoundedLoad", "The balance factor, in percent of the average load (``>= 100``)."
-    )
+    hash_balance_factor: int = checked_property("_factor", "BoundedLoad")
 
     @property
     def active(self) -> tuple[int, ...]:
-        """The in-flight requests per host held by :meth:`acquire` (a snapshot)."""
         self._ready()
         with self._lock:
             return tuple(self._active)
@@ -247,51 +191,12 @@ class BoundedLoad:
     def lookup(
         self, hash: int, active: Sequence[int], attempt: int = 0, *, total: int | None = None
     ) -> Host | None:
-        """Return the host Envoy's bounded load picks for *hash*.
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param active: the active requests of each host, aligned with
-            ``lb.hosts`` (ints in ``[0, 2**32)``).
-        :param int attempt: the retry attempt, passed to ``lb.lookup``.
-        :param total: the cluster-wide active requests (Envoy's
-            ``upstream_rq_active``); default ``sum(active)``.  Envoy reads it
-            as a uint32, so it is taken mod ``2**32``.
-        :returns: the host, or ``None`` for an empty host set.
-        :raises ValueError: *hash*, *attempt* or a count is out of range, or
-            *active* does not have one count per host.
-        :raises TypeError: an argument has the wrong type.
-
-        >>> from hashlb import Maglev
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> BoundedLoad(lb, hash_balance_factor=200).lookup(3, [3, 1])
-        Host('10.0.0.1:80')
-        """
         self._ready()
         counts = self._counts(active)
         overall = sum(counts) if total is None else _check_uint(total, "total", 64)
         return self._choose(hash, attempt, counts, overall)
 
     def acquire(self, hash: int, attempt: int = 0) -> Lease:
-        """Pick a host with the counts held here and count one request on it.
-
-        Thread-safe.  Use the lease as a context manager, or call
-        :meth:`Lease.release` (or :meth:`release` with the host) when the
-        request ends.
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param int attempt: the retry attempt.
-        :returns: a :class:`Lease`; its ``host`` is ``None`` for an empty
-            host set.
-
-        >>> from hashlb import Maglev
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> bl = BoundedLoad(lb, hash_balance_factor=100)
-        >>> with bl.acquire(3) as host:
-        ...     host, bl.active
-        (Host('10.0.0.1:80'), (1, 0))
-        >>> bl.active
-        (0, 0)
-        """
         self._ready()
         with self._lock:
             counts = self._active
@@ -303,12 +208,6 @@ class BoundedLoad:
         return Lease(self, i, host)
 
     def release(self, host: Host) -> None:
-        """Count one request on *host* as finished (the inverse of acquire).
-
-        :param host: a host of ``lb.hosts`` (the object returned by acquire).
-        :raises ValueError: *host* is not in the table, or has no request
-            in flight.
-        """
         self._ready()
         i = self._index.get(id(host))
         if i is None:
@@ -381,3 +280,6 @@ class BoundedLoad:
         if not hasattr(self, "_hosts"):
             return "<BoundedLoad object (not initialised)>"
         return f"BoundedLoad({self._lb!r}, hash_balance_factor={self._factor})"
+
+
+_attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -16,3 +16,28 @@ cdef extern from "Python.h":
     # exception set (lone surrogates), which the caller clears and handles.
     const char *PyUnicode_AsUTF8AndSize_or_null "PyUnicode_AsUTF8AndSize"(
         object s, Py_ssize_t *size)
+
+
+cdef extern from "_docslots.h":
+    # 1 if obj's docstring is a static C string, now pointing at doc (which
+    # the caller keeps alive); 0 if obj takes ``__doc__`` by assignment.
+    int hlb_set_static_doc(object obj, const char *doc)
+
+
+cdef inline list attach_docs(dict namespace, dict docs):
+    """Give this compiled twin's objects their docstrings from a ``_*_doc.py``.
+
+    Returns the encoded texts the C tables now point into: the module keeps
+    the list for its lifetime (``_docstrings.py`` explains the scheme).
+    """
+    from hashlb._docstrings import assign, targets
+
+    cdef list keep = []
+    cdef bytes text
+    for obj, doc in targets(namespace, docs):
+        text = doc.encode("utf-8")
+        if hlb_set_static_doc(obj, text):
+            keep.append(text)
+        else:
+            assign(obj, doc)
+    return keep

@@ -1,9 +1,9 @@
 # cython: language_level=3, freethreading_compatible=True
-# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Hash kernels, compiled: thin Python wrappers around ``_hashkernels.h``.
 
-Keep names, signatures and docstrings identical to ``_hashing_py.py``
-(``tests/test_parity.py`` checks them).
+Keep names and signatures identical to ``_hashing_py.py``; the docstrings
+both share live in ``_hashing_doc.py`` (``tests/test_parity.py`` checks all
+three).
 """
 from cpython.buffer cimport PyBuffer_Release
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
@@ -21,6 +21,9 @@ import operator
 from hashlb._validate import short
 
 cimport cython
+
+from hashlb._cpython cimport attach_docs
+from hashlb._hashing_doc import DOCS as _DOCS
 
 cdef object _index = operator.index
 cdef object _ZERO = 0
@@ -71,44 +74,11 @@ cdef inline uint64_t _hash(int kind, object data, uint64_t seed, str what) excep
 
 @cython.binding(False)
 def xxh64(data, seed=0):
-    """xxh64(data, seed=0)
---
-
-Return the xxHash64 of *data* as an unsigned 64-bit int.
-
-    :param data: ``str`` (hashed as UTF-8), ``bytes``, ``bytearray``,
-        ``memoryview`` or any C-contiguous bytes-like object.
-    :param int seed: the seed, in ``[0, 2**64)`` (default 0, as in Envoy).
-    :raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
-    :raises ValueError: *seed* is out of range.
-
-    Equal to ``xxhash.xxh64_intdigest(data, seed)`` for every input.
-
-    >>> xxh64("foo")
-    3728699739546630719
-    """
     return _hash(_XXH64, data, 0 if seed is _ZERO else _seed(seed, 64), "data")
 
 
 @cython.binding(False)
 def xxh64_list(values, seed=0):
-    """xxh64_list(values, seed=0)
---
-
-Return Envoy's xxHash64 of a list of strings (a seed chain).
-
-    ``h = seed``; then for each value ``h = xxh64(value, seed=h)``; return
-    ``h`` (spec §1.2).  It is *not* the hash of the concatenation.  An empty
-    list returns *seed* unchanged; one value equals ``xxh64(value, seed)``.
-
-    :param values: an iterable of ``str`` or bytes-like values.
-    :param int seed: the initial seed, in ``[0, 2**64)``.
-    :raises TypeError: *values* is not iterable, or holds a non-string.
-    :raises ValueError: *seed* is out of range.
-
-    >>> xxh64_list(["foo", "bar"])
-    17745830980996999794
-    """
     cdef uint64_t h = 0 if seed is _ZERO else _seed(seed, 64)
     if isinstance(values, (str, bytes, bytearray, memoryview)):
         raise TypeError(
@@ -127,43 +97,14 @@ Return Envoy's xxHash64 of a list of strings (a seed chain).
 
 @cython.binding(False)
 def murmur2_64(data, seed=0xC70F6907):
-    """murmur2_64(data, seed=3339675911)
---
-
-Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
-
-    This is libstdc++'s ``_Hash_bytes`` for 64-bit ``size_t`` (what
-    ``std::hash<std::string>`` computes on 64-bit GNU systems), with Envoy's
-    seed ``0xc70f6907`` by default (spec §1.3).  It is **not** Appleby's
-    MurmurHash64A.
-
-    :param data: ``str`` (hashed as UTF-8) or a bytes-like object.
-    :param int seed: the seed, in ``[0, 2**64)``.
-    :raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
-    :raises ValueError: *seed* is out of range.
-
-    >>> murmur2_64("foo")
-    9631199822919835226
-    """
     return _hash(_MURMUR2, data, _seed(seed, 64), "data")
 
 
 @cython.binding(False)
 def murmur3_64(data, seed=0):
-    """murmur3_64(data, seed=0)
---
-
-Return the first 64 bits of MurmurHash3 x64_128 as an unsigned int.
-
-    Equal to ``mmh3.hash64(data, seed, signed=False)[0]``; for
-    interoperating with systems keyed on murmur3.
-
-    :param data: ``str`` (hashed as UTF-8) or a bytes-like object.
-    :param int seed: the seed, in ``[0, 2**32)`` (MurmurHash3 seeds are 32-bit).
-    :raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
-    :raises ValueError: *seed* is out of range.
-
-    >>> murmur3_64("foo")
-    16316970633193145697
-    """
     return _hash(_MURMUR3, data, 0 if seed is _ZERO else _seed(seed, 32), "data")
+
+
+
+# The shared docstrings (``_hashing_doc.py``); the C tables point into these texts.
+_DOC_TEXTS = attach_docs(globals(), _DOCS)

@@ -1,14 +1,13 @@
 # cython: language_level=3, freethreading_compatible=True
-# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Maglev consistent hashing, compiled: the twin of ``_maglev_py.py``.
 
-Same algorithm, names, signatures and docstrings as the pure twin (read its
-module docstring for the spec references).  The hot paths (``pick``,
-``lookup``, ``lookup_many``, ``pick_many``) hash and index in C without any
-Python-level call: ``hash_key`` -> ``hlb_fastmod`` -> slot -> ``hosts[slot]``.
-The batch drivers are the ring's too (``_tables.pxd``); the fill's pure C
-helpers are in ``_maglev.h``.  The fill and the batch lookups run without
-the GIL.
+Same algorithm, names and signatures as the pure twin (read its module
+docstring for the spec references), docstrings from ``_maglev_doc.py``.  The
+hot paths (``pick``, ``lookup``, ``lookup_many``, ``pick_many``) hash and
+index in C without any Python-level call: ``hash_key`` -> ``hlb_fastmod`` ->
+slot -> ``hosts[slot]``.  The batch drivers are the ring's too
+(``_tables.pxd``); the fill's pure C helpers are in ``_maglev.h``.  The fill
+and the batch lookups run without the GIL.
 """
 cimport cython
 from cpython.array cimport array, clone
@@ -27,6 +26,9 @@ from hashlb._types import Host
 from hashlb._validate import MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.versions import profile as _profile
+
+from hashlb._cpython cimport attach_docs
+from hashlb._maglev_doc import DOCS as _DOCS
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
@@ -327,58 +329,6 @@ def _restore(hosts, table_size, use_hostname, locality_weights, envoy="main"):
 
 
 cdef class Maglev:
-    """Maglev(hosts, *, table_size=65537, use_hostname=False, locality_weights=None, envoy_version='main')
---
-
-Envoy's Maglev table: a host for each 64-bit request hash.
-
-    Bit-exact with Envoy's ``MAGLEV`` load balancer (spec §5): for the same
-    hosts, weights and request hash it picks the same host.  Build it once
-    (tables are immutable and safe to share between threads) and rebuild on
-    membership changes.
-
-    Hosts are sorted by hash-key bytes before the fill, so the table does not
-    depend on the order of *hosts*; hosts whose keys are equal are ordered by
-    their remaining fields (address, weight, hostname, hash_key, locality,
-    labels) and then by position.  Envoy before 1.27 filled in the order of
-    *hosts* instead (``envoy_version="1.26"``).  Each host's hash key is ``hash_key``, else
-    ``hostname`` when *use_hostname*, else ``address`` (spec §2).
-
-    Memory: the table holds ``table_size`` slots of 2 bytes (below 65,536
-    hosts; 4 bytes above), so at most ~10 MB at the largest size.
-
-    One host: every slot holds it (``entries_per_host == (table_size,)``),
-    while :attr:`min_entries_per_host` and :attr:`max_entries_per_host`
-    report 1, as newest Envoy's gauges do for its degenerate table.  No
-    hosts (or only hosts in zero-weight localities): the table is empty,
-    lookups return ``None`` and batch lookups return an empty array.
-
-    :param hosts: an iterable of :class:`~hashlb.Host`; host index =
-        position in :attr:`hosts`.
-    :param int table_size: a prime ``M`` in ``[2, 5000011]`` (Envoy's
-        default 65537).  Choose ``M > 100 * len(hosts)`` for shares within 1%.
-    :param bool use_hostname: hash each host's ``hostname`` instead of its
-        address (Envoy's ``use_hostname_for_hashing``).
-    :param locality_weights: locality name -> weight; normalizes weights per
-        locality (spec §3), localities in the mapping's order.  A locality of
-        weight 0 gets no slots.
-    :param envoy_version: the Envoy release to reproduce (``"1.26"``, an
-        :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
-        before 1.27 the fill takes the hosts unsorted.
-    :raises ValueError: a table size out of range or not prime (the message
-        names ``table_size``), a weight sum above ``2**32 - 1``, or a host
-        locality missing from *locality_weights*.
-    :raises TypeError: an item of *hosts* is not a ``Host``, or an option has
-        the wrong type.
-
-    >>> lb = Maglev([Host(f"127.0.0.1:{p}") for p in range(90, 96)], table_size=7)
-    >>> list(lb.table)
-    [2, 4, 0, 1, 5, 0, 3]
-    >>> lb.lookup(9)
-    Host('127.0.0.1:90')
-    >>> lb.pick("user-42")
-    Host('127.0.0.1:90')
-    """
 
     cdef tuple _hosts
     cdef array _table
@@ -530,82 +480,51 @@ Envoy's Maglev table: a host for each 64-bit request hash.
 
     @property
     def hosts(self):
-        """The hosts, in the order given; a host index is a position here."""
         self._ready()
         return self._hosts
 
     @property
     def table(self):
-        """The table: the host index of each slot (a read-only memoryview).
-
-        ``len(table) == table_size``, or 0 for an empty host set.  Items are
-        ``uint16`` below 65,536 hosts, else ``uint32``.
-        """
         self._ready()
         return memoryview(self._table).toreadonly()
 
     @property
     def table_size(self):
-        """The table size ``M`` (a prime)."""
         self._ready()
         return self._m
 
     @property
     def entries_per_host(self):
-        """The number of slots each host holds, aligned with :attr:`hosts`."""
         self._ready()
         return self._entries
 
     @property
     def min_entries_per_host(self):
-        """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none)."""
         self._ready()
         return self._min_entries
 
     @property
     def max_entries_per_host(self):
-        """Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none)."""
         self._ready()
         return self._max_entries
 
     @property
     def nbytes(self):
-        """Bytes of table storage held (2 or 4 per slot)."""
         self._ready()
         return self._slots * (2 if self._t32 == NULL else 4)
 
     @property
     def normalized_order(self):
-        """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``)."""
         self._ready()
         return self._order
 
     @property
     def normalized_weights(self):
-        """Envoy's normalized weights, aligned with :attr:`normalized_order`."""
         self._ready()
         return self._weights
 
     @cython.binding(False)
     def lookup(self, hash, attempt=0):
-        """lookup($self, /, hash, attempt=0)
---
-
-Return the host for a request hash: ``hosts[table[hash % M]]``.
-
-        Retry *attempt* ``k > 0`` first XORs the hash with ``2**64 - k``, as
-        Envoy's host-selection retries do (spec §5.3).
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param int attempt: the retry attempt, in ``[0, 2**32)``.
-        :returns: the host, or ``None`` for an empty host set.
-        :raises ValueError: *hash* or *attempt* is out of range.
-        :raises TypeError: *hash* or *attempt* is not an int.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> lb.lookup(3), lb.lookup(3, attempt=1)
-        (Host('10.0.0.1:80'), Host('10.0.0.2:80'))
-        """
         cdef uint64_t h = as_hash(hash, _check_hash)
         cdef uint64_t a
         if attempt is not _ZERO:
@@ -616,14 +535,6 @@ Return the host for a request hash: ``hosts[table[hash % M]]``.
 
     @cython.binding(False)
     def choose_host(self, hash, *, reject=None, max_attempts=1):
-        """choose_host($self, /, hash, *, reject=None, max_attempts=1)
---
-
-Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
-
-        Each attempt ``k`` reads the slot of ``hash ^ (2**64 - k)``; the first host
-        *reject* does not refuse wins (:meth:`hashlb.Cluster.choose_host`).
-        """
         cdef uint64_t h = as_hash(hash, _check_hash)
         if reject is None and max_attempts is _ONE:
             return _host_at(self, h)
@@ -632,34 +543,9 @@ Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, 
     @cython.binding(False)
     @cython.always_allow_keywords(True)
     def pick(self, key):
-        """pick($self, /, key)
---
-
-Return the host for a request key: ``lookup(xxh64(key))``.
-
-        :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
-        :returns: the host, or ``None`` for an empty host set.
-        :raises TypeError: *key* is not str or bytes-like.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> lb.pick("alice")
-        Host('10.0.0.1:80')
-        """
         return _host_at(self, hash_key(key))
 
     def lookup_many(self, hashes):
-        """Return the host index of every hash (attempt 0), as ``uint32``.
-
-        One contract for every table (:ref:`batch-contract`): *hashes* is a
-        C-contiguous uint64 buffer, read without copying, or an iterable of
-        ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
-        numpy input, else ``array('I')``, and empty for an empty host set.
-        The compiled twin releases the GIL while it looks up.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> list(lb.lookup_many([0, 1, 2, 3]))
-        [0, 1, 0, 0]
-        """
         cdef _View v = self._view()
         view, out = _lookup_args(hashes, self._slots != 0)
         self._ready()
@@ -668,18 +554,6 @@ Return the host for a request key: ``lookup(xxh64(key))``.
         return out
 
     def pick_many(self, keys):
-        """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
-
-        *keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        The result type, the empty-table result and the ``TypeError`` of a
-        bad *keys* or item are every table's (:ref:`batch-contract`).  The
-        compiled twin hashes the keys in chunks and looks each chunk up with
-        the GIL released.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> list(lb.pick_many(["alice", "bob", b"carol"]))
-        [0, 1, 1]
-        """
         cdef _View v = self._view()
         self._ready()
         seq, out = _pick_args(keys, self._slots != 0)
@@ -733,3 +607,8 @@ cdef inline object _host_at(Maglev self, uint64_t h):
     if i >= PyTuple_GET_SIZE(self._hosts):
         raise IndexError("tuple index out of range")
     return <object>PyTuple_GET_ITEM(self._hosts, i)
+
+
+
+# The shared docstrings (``_maglev_doc.py``); the C tables point into these texts.
+_DOC_TEXTS = attach_docs(globals(), _DOCS)

@@ -17,7 +17,8 @@ Balancer" (NSDI 2016, §3.4, Pseudocode 1) with Envoy's weighted rounds:
    only the hosts due in each round, found with that same test
    (``_next_due``): O(M log hosts) at worst instead of O(M * hosts).
 
-Keep names, signatures and docstrings identical to the compiled twin.
+Keep names and signatures identical to the compiled twin; the docstrings both
+share live in ``_maglev_doc.py`` (``tests/test_parity.py`` checks all three).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Any
 import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
+from ._docstrings import attach as _attach_docs
+from ._maglev_doc import DOCS as _DOCS
 from ._retry import Reject
 from ._retry import choose as _choose
 from ._slots import checked_property
@@ -177,56 +180,6 @@ def _restore(
 
 
 class Maglev:
-    """Envoy's Maglev table: a host for each 64-bit request hash.
-
-    Bit-exact with Envoy's ``MAGLEV`` load balancer (spec §5): for the same
-    hosts, weights and request hash it picks the same host.  Build it once
-    (tables are immutable and safe to share between threads) and rebuild on
-    membership changes.
-
-    Hosts are sorted by hash-key bytes before the fill, so the table does not
-    depend on the order of *hosts*; hosts whose keys are equal are ordered by
-    their remaining fields (address, weight, hostname, hash_key, locality,
-    labels) and then by position.  Envoy before 1.27 filled in the order of
-    *hosts* instead (``envoy_version="1.26"``).  Each host's hash key is ``hash_key``, else
-    ``hostname`` when *use_hostname*, else ``address`` (spec §2).
-
-    Memory: the table holds ``table_size`` slots of 2 bytes (below 65,536
-    hosts; 4 bytes above), so at most ~10 MB at the largest size.
-
-    One host: every slot holds it (``entries_per_host == (table_size,)``),
-    while :attr:`min_entries_per_host` and :attr:`max_entries_per_host`
-    report 1, as newest Envoy's gauges do for its degenerate table.  No
-    hosts (or only hosts in zero-weight localities): the table is empty,
-    lookups return ``None`` and batch lookups return an empty array.
-
-    :param hosts: an iterable of :class:`~hashlb.Host`; host index =
-        position in :attr:`hosts`.
-    :param int table_size: a prime ``M`` in ``[2, 5000011]`` (Envoy's
-        default 65537).  Choose ``M > 100 * len(hosts)`` for shares within 1%.
-    :param bool use_hostname: hash each host's ``hostname`` instead of its
-        address (Envoy's ``use_hostname_for_hashing``).
-    :param locality_weights: locality name -> weight; normalizes weights per
-        locality (spec §3), localities in the mapping's order.  A locality of
-        weight 0 gets no slots.
-    :param envoy_version: the Envoy release to reproduce (``"1.26"``, an
-        :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
-        before 1.27 the fill takes the hosts unsorted.
-    :raises ValueError: a table size out of range or not prime (the message
-        names ``table_size``), a weight sum above ``2**32 - 1``, or a host
-        locality missing from *locality_weights*.
-    :raises TypeError: an item of *hosts* is not a ``Host``, or an option has
-        the wrong type.
-
-    >>> lb = Maglev([Host(f"127.0.0.1:{p}") for p in range(90, 96)], table_size=7)
-    >>> list(lb.table)
-    [2, 4, 0, 1, 5, 0, 3]
-    >>> lb.lookup(9)
-    Host('127.0.0.1:90')
-    >>> lb.pick("user-42")
-    Host('127.0.0.1:90')
-    """
-
     __slots__ = (
         "_entries",
         "_envoy",
@@ -383,71 +336,32 @@ class Maglev:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Maglev is immutable; cannot delete {name!r}")
 
-    hosts: tuple[Host, ...] = checked_property(
-        "_hosts", "Maglev", "The hosts, in the order given; a host index is a position here."
-    )
+    hosts: tuple[Host, ...] = checked_property("_hosts", "Maglev")
 
     @property
     def table(self) -> memoryview:
-        """The table: the host index of each slot (a read-only memoryview).
-
-        ``len(table) == table_size``, or 0 for an empty host set.  Items are
-        ``uint16`` below 65,536 hosts, else ``uint32``.
-        """
         self._ready()
         return memoryview(self._table).toreadonly()
 
-    table_size: int = checked_property("_table_size", "Maglev", "The table size ``M`` (a prime).")
+    table_size: int = checked_property("_table_size", "Maglev")
 
-    entries_per_host: tuple[int, ...] = checked_property(
-        "_entries", "Maglev", "The number of slots each host holds, aligned with :attr:`hosts`."
-    )
+    entries_per_host: tuple[int, ...] = checked_property("_entries", "Maglev")
 
-    min_entries_per_host: int = checked_property(
-        "_min_entries",
-        "Maglev",
-        "Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none).",
-    )
+    min_entries_per_host: int = checked_property("_min_entries", "Maglev")
 
-    max_entries_per_host: int = checked_property(
-        "_max_entries",
-        "Maglev",
-        "Envoy's ``max_entries_per_host`` gauge (1 for one host, 0 for none).",
-    )
+    max_entries_per_host: int = checked_property("_max_entries", "Maglev")
 
     @property
     def nbytes(self) -> int:
-        """Bytes of table storage held (2 or 4 per slot)."""
         self._ready()
         return self._slots * self._table.itemsize
 
-    normalized_order: tuple[int, ...] = checked_property(
-        "_order",
-        "Maglev",
-        "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
-    )
+    normalized_order: tuple[int, ...] = checked_property("_order", "Maglev")
 
-    normalized_weights: tuple[float, ...] = checked_property(
-        "_weights", "Maglev", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
-    )
+    normalized_weights: tuple[float, ...] = checked_property("_weights", "Maglev")
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
-        """Return the host for a request hash: ``hosts[table[hash % M]]``.
-
-        Retry *attempt* ``k > 0`` first XORs the hash with ``2**64 - k``, as
-        Envoy's host-selection retries do (spec §5.3).
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param int attempt: the retry attempt, in ``[0, 2**32)``.
-        :returns: the host, or ``None`` for an empty host set.
-        :raises ValueError: *hash* or *attempt* is out of range.
-        :raises TypeError: *hash* or *attempt* is not an int.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> lb.lookup(3), lb.lookup(3, attempt=1)
-        (Host('10.0.0.1:80'), Host('10.0.0.2:80'))
-        """
         if type(hash) is not int or not 0 <= hash <= _M64:
             hash = check_hash(hash)
         if attempt:
@@ -464,24 +378,9 @@ class Maglev:
     def choose_host(
         self, /, hash: int, *, reject: Reject = None, max_attempts: int = 1
     ) -> Host | None:
-        """Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
-
-        Each attempt ``k`` reads the slot of ``hash ^ (2**64 - k)``; the first host
-        *reject* does not refuse wins (:meth:`hashlb.Cluster.choose_host`).
-        """
         return _choose(self.lookup, hash, reject, max_attempts)
 
     def pick(self, /, key: str | bytes) -> Host | None:
-        """Return the host for a request key: ``lookup(xxh64(key))``.
-
-        :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
-        :returns: the host, or ``None`` for an empty host set.
-        :raises TypeError: *key* is not str or bytes-like.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> lb.pick("alice")
-        Host('10.0.0.1:80')
-        """
         h = _xxh64(_key_bytes(key, "key"))
         try:
             if not self._slots:
@@ -491,18 +390,6 @@ class Maglev:
             raise uninitialised(self, "Maglev") from None
 
     def lookup_many(self, hashes: Any) -> Any:
-        """Return the host index of every hash (attempt 0), as ``uint32``.
-
-        One contract for every table (:ref:`batch-contract`): *hashes* is a
-        C-contiguous uint64 buffer, read without copying, or an iterable of
-        ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
-        numpy input, else ``array('I')``, and empty for an empty host set.
-        The compiled twin releases the GIL while it looks up.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> list(lb.lookup_many([0, 1, 2, 3]))
-        [0, 1, 0, 0]
-        """
         view = hash_buffer(hashes)
         self._ready()
         if not self._slots:
@@ -515,18 +402,6 @@ class Maglev:
         return out
 
     def pick_many(self, keys: Sequence[str | bytes]) -> Any:
-        """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
-
-        *keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-        The result type, the empty-table result and the ``TypeError`` of a
-        bad *keys* or item are every table's (:ref:`batch-contract`).  The
-        compiled twin hashes the keys in chunks and looks each chunk up with
-        the GIL released.
-
-        >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
-        >>> list(lb.pick_many(["alice", "bob", b"carol"]))
-        [0, 1, 1]
-        """
         self._ready()
         return self.lookup_many(pick_hashes(keys, _key_hash))
 
@@ -557,3 +432,6 @@ class Maglev:
                 self._envoy,
             ),
         )
+
+
+_attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

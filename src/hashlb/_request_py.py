@@ -3,10 +3,11 @@
 :class:`Request` holds the parts of an HTTP request that hash policies read
 and scans its headers on demand; the X-Forwarded-For and connection-address
 readers of :class:`~hashlb.policy.SourceIP` live here too (Envoy's split
-between the header map and ``hash_policy.cc``).  Keep names, signatures and
-docstrings identical to the compiled twin.  The cold paths (header
-containers, WSGI parsing, the IP parser) live in ``_request_config``, which
-both twins import.
+between the header map and ``hash_policy.cc``).  Keep names and signatures
+identical to the compiled twin; the docstrings both share live in
+``_request_doc.py`` (``tests/test_parity.py`` checks all three).  The cold
+paths (header containers, WSGI parsing, the IP parser) live in
+``_request_config``, which both twins import.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._deprecation import keyword_signature, positional_options
+from ._docstrings import attach as _attach_docs
 from ._request_config import (
     _asgi_headers,
     _header_list,
@@ -30,6 +32,7 @@ from ._request_config import (
 )
 from ._request_config import filter_state_hashes as _filter_state_hashes
 from ._request_config import request_from_wsgi as _request_from_wsgi
+from ._request_doc import DOCS as _DOCS
 from ._slots import checked_property
 from ._validate import uninitialised
 
@@ -122,44 +125,6 @@ _EMPTY_STATE: Mapping[str, int] = MappingProxyType({})
 
 
 class Request:
-    """The parts of an HTTP request that hash policies read.
-
-    Nothing is copied or decoded up front: a list of header pairs is kept as
-    given and scanned on demand, so building a request costs almost nothing.
-
-    :param headers: a mapping (values may be lists for repeated headers), a
-        list of ``(name, value)`` pairs (repeated names allowed), or raw
-        ``(bytes, bytes)`` pairs as ASGI gives them.  Names match
-        ASCII-case-insensitively; ``str`` is read as UTF-8.  Text is
-        ``str``, ``bytes`` or ``bytearray``, a subclass read by its value
-        (none of its methods is called); a pair is a 2-item tuple or list.
-        Entries that are not pairs of text are ignored.
-    :param path: the ``:path`` (``"/p?q=1"``), not percent-decoded.
-    :param remote_address: the peer: ``"10.0.0.7:51234"``,
-        ``"[2001:db8::1]:443"``, a bare IP, or a ``(host, port)`` tuple.
-    :param local_address: the address the request arrived on, same forms.
-    :param method: ``:method``.
-    :param authority: ``:authority``; if None, the ``host`` header is used.
-    :param scheme: ``:scheme``.
-    :param filter_state: Envoy's filter state as hash policies see it:
-        ``{key: hash}``, where *hash* is what the object's ``Hashable::hash()``
-        returns, an int in ``[0, 2**64)``.  A key whose value is anything
-        else (None included) is an object that is not hashable; a mapping
-        that cannot be read is no filter state.  Read by :class:`FilterState`.
-    :raises TypeError: *headers* is neither a mapping nor an iterable.
-
-    Pseudo-headers (``:path``, ``:authority``, ``:method``, ``:scheme``) are
-    read by :class:`Header` from these arguments, or from a pair of that name
-    in *headers* when the argument is None.
-
-    The arguments are keyword-only; passing them by position still works for
-    one release, with a ``DeprecationWarning``.
-
-    >>> r = Request(headers=[(b"x-user", b"alice")], path="/a?b=1")
-    >>> r.get_all("X-User"), r.get_all(":path")
-    ([b'alice'], [b'/a?b=1'])
-    """
-
     __slots__ = (
         "_authority",
         "_filter_state",
@@ -217,20 +182,6 @@ class Request:
 
     @classmethod
     def from_asgi(cls, scope: Mapping[str, Any]) -> Request:
-        """Return the request of an ASGI ``http`` or ``websocket`` *scope*.
-
-        The header list is referenced, not copied or decoded.  ``:path`` is
-        ``raw_path`` (else ``path``) plus ``?`` and ``query_string``; the
-        remote and local addresses are ``client`` and ``server``.
-
-        :param scope: the ASGI connection scope.
-        :raises TypeError: *scope* is not a mapping.
-
-        >>> scope = {"type": "http", "headers": [(b"x-user", b"alice")],
-        ...          "path": "/", "query_string": b"", "client": ("10.0.0.7", 51234)}
-        >>> Request.from_asgi(scope).remote_address
-        ('10.0.0.7', 51234)
-        """
         if not issubclass(type(scope), Mapping):
             raise TypeError(f"scope must be a mapping, not {type(scope).__name__}")
         self = cls.__new__(cls)
@@ -255,61 +206,24 @@ class Request:
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> Request:
-        """Return the request described by a WSGI *environ*.
-
-        Headers come from the ``HTTP_*`` keys plus ``CONTENT_TYPE`` and
-        ``CONTENT_LENGTH`` (``_`` becomes ``-``), values encoded back to the
-        bytes they were (WSGI strings are latin-1).  ``:path`` is
-        ``RAW_URI`` or ``REQUEST_URI`` when the server provides them (the
-        raw request target, as Envoy sees it), else ``SCRIPT_NAME`` +
-        ``PATH_INFO`` (which servers percent-decode) + ``?QUERY_STRING``.
-        The remote address is ``REMOTE_ADDR``/``REMOTE_PORT``; the local one
-        ``SERVER_ADDR`` (else ``SERVER_NAME``) and ``SERVER_PORT``.
-
-        :param environ: the WSGI environment.
-        :raises TypeError: *environ* is not a mapping.
-
-        >>> env = {"HTTP_X_USER": "alice", "PATH_INFO": "/", "REMOTE_ADDR": "10.0.0.7"}
-        >>> Request.from_wsgi(env).get_all("x-user")
-        [b'alice']
-        """
         return _request_from_wsgi(cls, environ)
 
-    headers: list[Any] | tuple[Any, ...] = checked_property(
-        "_headers",
-        "Request",
-        "The header pairs, as given (a mapping is turned into a list of pairs).",
-    )
+    headers: list[Any] | tuple[Any, ...] = checked_property("_headers", "Request")
 
-    path: object = checked_property(
-        "_path", "Request", "``:path`` as given (str or bytes), or None."
-    )
+    path: object = checked_property("_path", "Request")
 
-    remote_address: object = checked_property(
-        "_remote",
-        "Request",
-        "The peer's address as given (text or a ``(host, port)`` tuple), or None.",
-    )
+    remote_address: object = checked_property("_remote", "Request")
 
-    local_address: object = checked_property(
-        "_local",
-        "Request",
-        "The local address as given (text or a ``(host, port)`` tuple), or None.",
-    )
+    local_address: object = checked_property("_local", "Request")
 
-    method: object = checked_property("_method", "Request", "``:method`` as given, or None.")
+    method: object = checked_property("_method", "Request")
 
-    authority: object = checked_property(
-        "_authority",
-        "Request",
-        "``:authority`` as given, or None (then the ``host`` header stands in).",
-    )
+    authority: object = checked_property("_authority", "Request")
 
-    scheme: object = checked_property("_scheme", "Request", "``:scheme`` as given, or None.")
+    scheme: object = checked_property("_scheme", "Request")
 
     @property
     def filter_state(self) -> Mapping[str, int]:
-        """The hashable filter state entries, ``{key: hash}`` (read-only; empty if none)."""
         state = self._slot("_filter_state")
         return _EMPTY_STATE if state is None else MappingProxyType(state)  # type: ignore[arg-type]
 
@@ -321,17 +235,6 @@ class Request:
             raise _uninit(self) from None
 
     def get_all(self, name: str | bytes) -> list[bytes]:
-        """Return every value of header *name* as bytes, in request order.
-
-        *name* matches ASCII-case-insensitively.  A pseudo-header
-        (``:path``, ``:authority``, ``:method``, ``:scheme``) gives the
-        matching argument; ``:authority`` falls back to the ``host`` header.
-
-        :param name: the header name.
-
-        >>> Request(headers={"Accept": ["a", "b"]}).get_all("accept")
-        [b'a', b'b']
-        """
         raw = _to_bytes(name)
         if raw is None:
             raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
@@ -422,3 +325,6 @@ def _raise_uninitialised(*objs: object) -> None:
                 if not hasattr(obj, slot):
                     raise _uninit(obj) from None
                 break
+
+
+_attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -23,7 +23,8 @@ spec ``envoy-lb.md`` §4:
 5. Lookup: the first entry whose hash is ``>= h``, wrapping to entry 0
    (``bisect_left``); retry attempt ``k`` takes entry ``(p + k) % len``.
 
-Keep names, signatures and docstrings identical to the compiled twin.
+Keep names and signatures identical to the compiled twin; the docstrings both
+share live in ``_ring_doc.py`` (``tests/test_parity.py`` checks all three).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from typing import Any
 import xxhash
 
 from ._batch import hash_buffer, index_output, pick_hashes
+from ._docstrings import attach as _attach_docs
 from ._grpc_config import ring_config as _grpc_ring_config
 from ._hashing_py import murmur2_64
 from ._retry import Reject
 from ._retry import choose as _choose
+from ._ring_doc import DOCS as _DOCS
 from ._slots import checked_property
 from ._types import Host
 from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
@@ -109,52 +112,6 @@ def _restore(
 
 
 class RingHash:
-    """Envoy's ring hash ("ketama") load balancer: a sorted ring of host entries.
-
-    Bit-exact with Envoy's ``RING_HASH`` policy (spec §4): the same hosts,
-    options and request hash choose the same host, entry for entry.
-
-    :param hosts: the :class:`~hashlb.Host` endpoints; a host's index is its
-        position in :attr:`hosts`.  An empty host set is legal: lookups
-        return ``None`` and batch lookups return an empty array.
-    :param int min_ring_size: Envoy's ``minimum_ring_size``, in
-        ``[1, 8388608]`` (default 1024).
-    :param int max_ring_size: Envoy's ``maximum_ring_size``, in
-        ``[min_ring_size, 8388608]`` (default 8388608).
-    :param str hash_function: ``"xx_hash"`` (Envoy's default) or
-        ``"murmur_hash_2"``: how entry keys ``<hash key>_<i>`` are hashed.
-        Request hashes (:meth:`pick`) are always xxHash64.
-    :param bool use_hostname: hash a host's ``hostname`` instead of its
-        address (Envoy's ``use_hostname_for_hashing``).
-    :param locality_weights: locality name -> weight.  When given, weights
-        are normalized per locality (spec §3), localities in the mapping's
-        order; a locality of weight 0 contributes no entries.
-    :raises TypeError: a host is not a :class:`~hashlb.Host`, or an option
-        has the wrong type.
-    :raises ValueError: a ring size is out of range, ``min_ring_size >
-        max_ring_size`` ("ring hash: minimum_ring_size (20) >
-        maximum_ring_size (10)"), an unknown *hash_function*, a weight sum
-        above ``2**32 - 1``, or a host's locality missing from
-        *locality_weights*.
-
-    The ring holds ``ceil(scale * sum(w))`` entries, which is at most
-    *max_ring_size* plus one entry of floating-point rounding (the 75-host
-    quirk), so memory is capped: at most 12 bytes per entry below 65,536
-    hosts (see :attr:`nbytes`).  Entries with equal hashes (only when two
-    hosts share a hash key) are ordered by host index, then replica number;
-    Envoy leaves that order unspecified.
-
-    >>> lb = RingHash([Host("127.0.0.1:90"), Host("127.0.0.1:91")], min_ring_size=4)
-    >>> lb
-    RingHash(2 hosts, 4 entries, hash_function='xx_hash')
-    >>> lb.ring[0]
-    (1033482794131418490, 0)
-    >>> lb.lookup(0)
-    Host('127.0.0.1:90')
-    >>> lb.pick("user-42").address
-    '127.0.0.1:91'
-    """
-
     __slots__ = (
         "_counts",
         "_entry_hosts",
@@ -241,27 +198,6 @@ class RingHash:
         max_ring_size: int = 4096,
         ring_size_cap: int = 4096,
     ) -> RingHash:
-        """Return the ring gRPC's ``ring_hash`` builds for *endpoints* (proxyless gRPC).
-
-        gRPC's rules (spec-2 §20, :mod:`hashlb.grpc`): the sizes are checked,
-        then both capped at *ring_size_cap*; a repeated address becomes one
-        endpoint whose weight is the sum, at its first position.
-
-        :param endpoints: addresses or :class:`~hashlb.Host` values, in
-            resolver order.
-        :param int min_ring_size: gRPC's ``minRingSize`` (default 1024).
-        :param int max_ring_size: gRPC's ``maxRingSize`` (default 4096).
-        :param int ring_size_cap: the channel argument
-            ``grpc.lb.ring_hash.ring_size_cap`` (default 4096).
-        :raises ~hashlb.ConfigError: a size out of range, or
-            ``max_ring_size < min_ring_size``.
-
-        >>> ring = RingHash.grpc(["10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.1:50051"])
-        >>> [h.weight for h in ring.hosts], ring.min_ring_size, ring.max_ring_size
-        ([2, 1], 1024, 4096)
-        >>> RingHash.grpc(["10.0.0.1:50051"], min_ring_size=8192, max_ring_size=8192).max_ring_size
-        4096
-        """
         return cls(
             **_grpc_ring_config(
                 endpoints,
@@ -272,24 +208,6 @@ class RingHash:
         )
 
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
-        """Return the host Envoy picks for a request *hash* on retry *attempt*.
-
-        The first entry whose hash is ``>= hash`` (the first of equal ones),
-        wrapping to entry 0 past the last; attempt ``k`` takes the entry
-        ``k`` places further on, modulo the ring size (spec §4.4).  This does
-        not guarantee a different host.
-
-        :param int hash: the request hash, in ``[0, 2**64)``.
-        :param int attempt: the retry attempt, in ``[0, 2**32)`` (0 = first try).
-        :returns: the host (the very object in :attr:`hosts`), or ``None``
-            when the ring is empty.
-        :raises TypeError: *hash* or *attempt* is not an int.
-        :raises ValueError: *hash* or *attempt* is out of range.
-
-        >>> lb = RingHash([Host("a:1"), Host("b:1")])
-        >>> lb.lookup(2**64 - 1) is lb.lookup(0)
-        True
-        """
         h = check_hash(hash)
         k = 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt)
         try:
@@ -308,23 +226,9 @@ class RingHash:
     def choose_host(
         self, /, hash: int, *, reject: Reject = None, max_attempts: int = 1
     ) -> Host | None:
-        """Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
-
-        Attempts ``k = 0, 1, ...`` walk the ring; the first host *reject* does
-        not refuse wins, else the last attempt's (:meth:`hashlb.Cluster.choose_host`).
-        """
         return _choose(self.lookup, hash, reject, max_attempts)
 
     def pick(self, /, key: str | bytes) -> Host | None:
-        """Return the host for *key*: ``lookup(xxh64(key))``.
-
-        :param key: ``str`` (hashed as UTF-8) or a bytes-like object.
-        :returns: the host, or ``None`` when the ring is empty.
-        :raises TypeError: *key* is not str or bytes-like.
-
-        >>> RingHash([Host("10.0.0.1:80")]).pick("anything")
-        Host('10.0.0.1:80')
-        """
         h = _xxh64_intdigest(_bytes(key, "key"))
         try:
             n = len(self._hashes)
@@ -336,19 +240,6 @@ class RingHash:
             raise uninitialised(self, "RingHash") from None
 
     def lookup_many(self, hashes: Any) -> Any:
-        """Return the host index of each request hash (attempt 0), as uint32.
-
-        :param hashes: uint64 hashes: a C-contiguous buffer or an iterable of ints.
-        :returns: host indices, typed by the input; empty when the ring is empty.
-        :raises TypeError: *hashes* is neither (see :ref:`batch-contract`).
-        :raises ValueError: an int is outside ``[0, 2**64)``.
-
-        The compiled twin releases the GIL while it searches.
-
-        >>> lb = RingHash([Host("a:1"), Host("b:1")])
-        >>> list(lb.lookup_many([0, 2**64 - 1])) == [lb.ring[0][1]] * 2
-        True
-        """
         view = hash_buffer(hashes)
         self._ready()
         ring = self._hashes
@@ -362,112 +253,58 @@ class RingHash:
         return out
 
     def pick_many(self, keys: Sequence[str | bytes]) -> Any:
-        """Return the host index for each key (``lookup_many`` of their xxh64).
-
-        :param keys: ``str`` (hashed as UTF-8) or bytes-like keys, in a sequence.
-        :returns: what :meth:`lookup_many` returns for their hashes (typed by
-            the input, empty when the ring is empty).
-        :raises TypeError: the errors every table's ``pick_many`` raises for
-            a bad *keys* or item (see :ref:`batch-contract`).
-
-        >>> lb = RingHash([Host("a:1"), Host("b:1")])
-        >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))
-        True
-        """
         self._ready()
         return self.lookup_many(pick_hashes(keys, _key_hash))
 
     # -- the table ---------------------------------------------------------
 
-    hosts: tuple[Host, ...] = checked_property(
-        "_hosts", "RingHash", "The hosts as given; a host's index is its position here."
-    )
+    hosts: tuple[Host, ...] = checked_property("_hosts", "RingHash")
 
     @property
     def ring(self) -> tuple[tuple[int, int], ...]:
-        """The ring as ``(entry_hash, host_index)`` pairs, sorted as Envoy sorts it.
-
-        Built on each access (O(ring size)); equal hashes are ordered by host
-        index, then replica number.
-        """
         self._ready()
         return tuple(zip(self._hashes, self._entry_hosts, strict=True))
 
-    entries_per_host: tuple[int, ...] = checked_property(
-        "_counts",
-        "RingHash",
-        "The number of ring entries of each host, aligned with :attr:`hosts`.",
-    )
+    entries_per_host: tuple[int, ...] = checked_property("_counts", "RingHash")
 
     @property
     def min_entries_per_host(self) -> int:
-        """Envoy's ``min_hashes_per_host`` gauge: the fewest entries of an iterated host.
-
-        Hosts in zero-weight localities are not iterated and not counted;
-        0 for an empty ring.
-        """
         self._ready()
         return self._min_entries
 
-    max_entries_per_host: int = checked_property(
-        "_max_entries",
-        "RingHash",
-        "Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host.",
-    )
+    max_entries_per_host: int = checked_property("_max_entries", "RingHash")
 
     @property
     def ring_size(self) -> int:
-        """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
-
-        It can differ from ``len(self)``: 75 equal hosts with the default
-        sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
-        """
         self._ready()
         return self._ring_size
 
     @property
     def ring_size_gauge(self) -> int:
-        """Deprecated alias of :attr:`ring_size` (it warns); removed in the next release."""
         renamed("RingHash.ring_size_gauge", "RingHash.ring_size", 2)
         return self.ring_size
 
-    normalized_order: tuple[int, ...] = checked_property(
-        "_order",
-        "RingHash",
-        "Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).",
-    )
+    normalized_order: tuple[int, ...] = checked_property("_order", "RingHash")
 
-    normalized_weights: tuple[float, ...] = checked_property(
-        "_weights", "RingHash", "Envoy's normalized weights, aligned with :attr:`normalized_order`."
-    )
+    normalized_weights: tuple[float, ...] = checked_property("_weights", "RingHash")
 
     @property
     def nbytes(self) -> int:
-        """Bytes of ring storage held: entry hashes, host indices and search index.
-
-        Hashes are uint64 and host indices 2 bytes below 65,536 hosts, so the
-        total stays at or below 12 bytes per entry (the compiled twin's
-        prefix index included).  The :class:`~hashlb.Host` objects are not
-        counted.
-        """
         self._ready()
         return len(self._hashes) * 8 + len(self._entry_hosts) * self._entry_hosts.itemsize
 
     @property
     def min_ring_size(self) -> int:
-        """The ``min_ring_size`` the ring was built with."""
         self._ready()
         return self._settings[0]
 
     @property
     def max_ring_size(self) -> int:
-        """The ``max_ring_size`` the ring was built with."""
         self._ready()
         return self._settings[1]
 
     @property
     def hash_function(self) -> str:
-        """The entry-key hash: ``"xx_hash"`` or ``"murmur_hash_2"``."""
         self._ready()
         return self._settings[2]
 
@@ -498,3 +335,6 @@ class RingHash:
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"RingHash is immutable; cannot delete {name!r}")
+
+
+_attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -1,13 +1,12 @@
 # cython: language_level=3, freethreading_compatible=True
-# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """The router's per-request hot path, compiled: the twin of ``_router_py.py``.
 
 :class:`Route` is built without its ``__init__`` (``_new_route``, from a
 freelist), and ``_RouteCore`` chooses the subset through the compiled
 picker's C method (``cimport`` of ``_subset_c.pxd``): for a Maglev subset a
-route makes no Python-level call apart from the policy's hash.  Keep names,
-signatures and docstrings identical to ``_router_py.py``
-(``tests/test_parity.py`` checks them).
+route makes no Python-level call apart from the policy's hash.  Keep names and
+signatures identical to ``_router_py.py``; the docstrings both share live in
+``_router_doc.py`` (``tests/test_parity.py`` checks all three).
 """
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -19,6 +18,9 @@ from hashlb._subset_c cimport WeightedSubsetPicker, as_value
 from hashlb._subset_config import check_u64 as _check_u64
 from hashlb._validate import uninitialised
 
+from hashlb._cpython cimport attach_docs
+from hashlb._router_doc import DOCS as _DOCS
+
 __all__ = ("Route",)
 
 cdef object _check_u64_py = _check_u64
@@ -28,28 +30,6 @@ cdef object _uninitialised = uninitialised
 @cython.final
 @cython.freelist(32)
 cdef class Route:
-    """Route(subset, host, hash, set_cookie, lookup_hash)
---
-
-Where a request goes: the subset, the host, and the hashes that chose them.
-
-    :class:`~hashlb.Router` returns one per request.  Routes compare equal
-    field by field and unpack like a tuple, in the order of the parameters.
-
-    :param str subset: the subset (weighted destination) chosen.
-    :param host: the :class:`~hashlb.Host` chosen inside the subset.
-    :param hash: the route hash from the hash policy, or None when the
-        policy yielded none.
-    :param set_cookie: the ``Set-Cookie`` header value to send with the
-        response (a generated cookie), or None.
-    :param int lookup_hash: the hash the host was looked up with: *hash*,
-        or the random hash drawn when *hash* is None.
-
-    >>> r = Route("safe", None, 42, None, 42)
-    >>> r.subset, r.hash, r.lookup_hash
-    ('safe', 42, 42)
-    >>> subset, host, h, cookie, lookup_hash = r
-    """
 
     cdef object _subset
     cdef object _host
@@ -63,31 +43,26 @@ Where a request goes: the subset, the host, and the hashes that chose them.
 
     @property
     def subset(self):
-        """The subset (weighted destination) chosen."""
         self._ready()
         return self._subset
 
     @property
     def host(self):
-        """The host chosen inside the subset."""
         self._ready()
         return self._host
 
     @property
     def hash(self):
-        """The route hash from the policy, or None when the policy yielded none."""
         self._ready()
         return self._hash
 
     @property
     def set_cookie(self):
-        """The ``Set-Cookie`` header value to send, or None."""
         self._ready()
         return self._set_cookie
 
     @property
     def lookup_hash(self):
-        """The hash the host was looked up with: :attr:`hash`, or a random one."""
         self._ready()
         return self._lookup_hash
 
@@ -309,3 +284,8 @@ Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
         else:
             value = self._value_fn(None, h)
         return self._place(h, value, None)
+
+
+
+# The shared docstrings (``_router_doc.py``); the C tables point into these texts.
+_DOC_TEXTS = attach_docs(globals(), _DOCS)

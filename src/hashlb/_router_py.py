@@ -1,10 +1,11 @@
 """The router's per-request hot path, pure Python: the typed twin of ``_router_c.pyx``.
 
-:class:`Route` is what :meth:`hashlb.Router.route` returns; ``_RouteCore``
-is the hot path :class:`~hashlb.Router` binds as its ``route`` and
+:class:`Route` is what :meth:`hashlb.Router.route` returns; ``_RouteCore`` is
+the hot path :class:`~hashlb.Router` binds as its ``route`` and
 ``route_hash``: the policy hash, the subset from this twin's
-:class:`~hashlb.WeightedSubsetPicker`, the host from the subset's table.
-Keep names, signatures and docstrings identical to the compiled twin.
+:class:`~hashlb.WeightedSubsetPicker`, the host from the subset's table.  Keep
+names and signatures identical to the compiled twin; the docstrings both
+share live in ``_router_doc.py`` (``tests/test_parity.py`` checks all three).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._docstrings import attach as _attach_docs
+from ._router_doc import DOCS as _DOCS
 from ._slots import slot_property, uninitialised_getattr
 from ._subset_config import check_u64 as _check_u64
 from ._subset_py import WeightedSubsetPicker
@@ -21,26 +24,6 @@ __all__ = ("Route",)
 
 
 class Route:
-    """Where a request goes: the subset, the host, and the hashes that chose them.
-
-    :class:`~hashlb.Router` returns one per request.  Routes compare equal
-    field by field and unpack like a tuple, in the order of the parameters.
-
-    :param str subset: the subset (weighted destination) chosen.
-    :param host: the :class:`~hashlb.Host` chosen inside the subset.
-    :param hash: the route hash from the hash policy, or None when the
-        policy yielded none.
-    :param set_cookie: the ``Set-Cookie`` header value to send with the
-        response (a generated cookie), or None.
-    :param int lookup_hash: the hash the host was looked up with: *hash*,
-        or the random hash drawn when *hash* is None.
-
-    >>> r = Route("safe", None, 42, None, 42)
-    >>> r.subset, r.hash, r.lookup_hash
-    ('safe', 42, 42)
-    >>> subset, host, h, cookie, lookup_hash = r
-    """
-
     __slots__ = ("_hash", "_host", "_lookup_hash", "_set_cookie", "_subset")
 
     def __init__(
@@ -52,18 +35,11 @@ class Route:
         self._set_cookie = set_cookie
         self._lookup_hash = lookup_hash
 
-    subset: str = slot_property("_subset", "The subset (weighted destination) chosen.")
-    host: Any = slot_property("_host", "The host chosen inside the subset.")
-    hash: int | None = slot_property(
-        "_hash", "The route hash from the policy, or None when the policy yielded none."
-    )
-    set_cookie: str | None = slot_property(
-        "_set_cookie", "The ``Set-Cookie`` header value to send, or None."
-    )
-    lookup_hash: int = slot_property(
-        "_lookup_hash",
-        "The hash the host was looked up with: :attr:`hash`, or a random one.",
-    )
+    subset: str = slot_property("_subset")
+    host: Any = slot_property("_host")
+    hash: int | None = slot_property("_hash")
+    set_cookie: str | None = slot_property("_set_cookie")
+    lookup_hash: int = slot_property("_lookup_hash")
 
     if not TYPE_CHECKING:  # typed code sees only the real attributes
         __getattr__ = uninitialised_getattr(
@@ -235,3 +211,6 @@ class _RouteCore:
         else:
             value = self._value_fn(None, h)
         return self._place(h, value, None)
+
+
+_attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

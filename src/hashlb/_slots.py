@@ -3,8 +3,8 @@
 A plain Python module that every pure twin imports (the msgpack
 ``exceptions.py`` pattern): a pure-twin property that only returns a slot is
 one of these helpers, instead of a ``try``/``except AttributeError`` written
-once per property.  The property's docstring is passed in and must stay the
-compiled twin's (``tests/test_parity.py``).
+once per property.  Its docstring comes, like every docstring the twins
+share, from the unit's ``_<unit>_doc.py`` (``_docstrings.py``).
 """
 
 from __future__ import annotations
@@ -20,16 +20,18 @@ from ._validate import uninitialised
 __all__ = ("checked_property", "slot_property", "uninitialised_getattr")
 
 
-def slot_property(slot: str, doc: str) -> Any:
+def slot_property(slot: str) -> Any:
     """Return a read-only property of the pure twins that reads *slot* (one C-level call).
 
     An unset *slot* (``__init__`` never ran) raises ``AttributeError``, which
     sends Python to the class's :func:`uninitialised_getattr` hook.
     """
-    return property(operator.attrgetter(slot), doc=doc)
+    return property(operator.attrgetter(slot))
 
 
-def checked_property(slot: str, cls: str | Callable[[object], TypeError], doc: str) -> Any:
+def checked_property(
+    slot: str, cls: str | Callable[[object], TypeError], doc: str | None = None
+) -> Any:
     """Return a read-only property that reads *slot*, for a class without the hook.
 
     An unset *slot* raises :func:`~hashlb._validate.uninitialised`'s
@@ -37,6 +39,8 @@ def checked_property(slot: str, cls: str | Callable[[object], TypeError], doc: s
     methods probe unset slots with ``hasattr`` keeps that probe cheap).  *cls*
     is a class name, or a function returning the error for the object (a
     twin whose error names the registered class of a subclassed object).
+    *doc* is the docstring of a property outside the twins (a twin's comes
+    from its ``_<unit>_doc.py``).
     """
     get = operator.attrgetter(slot)
     error: Callable[[object], TypeError]

@@ -1,17 +1,17 @@
 # cython: language_level=3, freethreading_compatible=True
-# Text signatures: see docs/explanation/performance-model.rst ("Text signatures").
 """Weighted subset picker, compiled: the twin of ``_subset_py.py``.
 
-The sticky mode's per-subset salts and reciprocal weights are precomputed
-in C arrays; a choice is, per eligible subset, one 8-byte xxh64
-(``hlb_xxh64_u64`` of ``_hashkernels.h``), one libm ``log`` and one
-multiply, with no Python-level call.  ``_subset_c.pxd`` declares the picker
-so that ``_router_c`` chooses through it C to C.  A near-tie (the best two float scores
-within a relative ``2**-40``, about one key in 10**12) is decided exactly
-by ``_subset_config.exact_index``, so both twins compute the same exact
-rule (see ``_subset_py``).  Validation is shared too: the ``check_*``
-functions of ``_subset_config``.  Keep names, signatures and docstrings identical to
-``_subset_py.py`` (``tests/test_parity.py`` checks them).
+The sticky mode's per-subset salts and reciprocal weights are precomputed in
+C arrays; a choice is, per eligible subset, one 8-byte xxh64
+(``hlb_xxh64_u64`` of ``_hashkernels.h``), one libm ``log`` and one multiply,
+with no Python-level call.  ``_subset_c.pxd`` declares the picker so that
+``_router_c`` chooses through it C to C.  A near-tie (the best two float
+scores within a relative ``2**-40``, about one key in 10**12) is decided
+exactly by ``_subset_config.exact_index``, so both twins compute the same
+exact rule (see ``_subset_py``).  Validation is shared too: the ``check_*``
+functions of ``_subset_config``.  Keep names and signatures identical to
+``_subset_py.py``; the docstrings both share live in ``_subset_doc.py``
+(``tests/test_parity.py`` checks all three).
 """
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -29,6 +29,9 @@ from hashlb._subset_config import check_weights as _check_weights
 from hashlb._subset_config import exact_index as _exact_index
 from hashlb._validate import renamed, uninitialised
 from hashlb.errors import ConfigError
+
+from hashlb._cpython cimport attach_docs
+from hashlb._subset_doc import DOCS as _DOCS
 
 __all__ = ("WeightedSubsetPicker",)
 
@@ -59,37 +62,6 @@ def _restore(weights, mode, seed):
 
 @cython.final
 cdef class WeightedSubsetPicker:
-    """WeightedSubsetPicker(weights, *, mode='sticky', seed=0)
---
-
-Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
-
-    :param weights: subset name -> weight (an int in ``[0, 2**32 - 1]``), in
-        the order Envoy's ``weighted_clusters`` would list them.  At least one
-        weight must be non-zero and the sum must fit in 32 bits.  A weight of
-        0 is allowed and never chosen.
-    :param str mode: ``"sticky"`` (default): weighted rendezvous hashing, a
-        pure function of the value and the weights, with exact proportions
-        and minimal movement when weights change.  ``"envoy"``: ``value %
-        total`` over the subsets in mapping order, exactly as Envoy picks a
-        weighted cluster (spec §9.1).
-    :param int seed: the seed of the sticky mode's per-subset salts, in
-        ``[0, 2**64)``.  Routers that must agree use the same seed.
-    :raises TypeError: *weights* is not a mapping of str to int, or *seed*
-        is not an int.
-    :raises ~hashlb.ConfigError: no subsets, an empty name, a weight out of
-        range, all weights 0, a sum above ``2**32 - 1``, an unknown *mode*
-        or a *seed* out of range.
-
-    >>> canary = WeightedSubsetPicker({"safe": 99, "risky": 1})
-    >>> canary.choose(0x9E3779B97F4A7C15)
-    'safe'
-    >>> canary.names, canary.total
-    (('safe', 'risky'), 100)
-    >>> envoy = WeightedSubsetPicker({"cluster1": 30, "cluster2": 30, "cluster3": 40}, mode="envoy")
-    >>> [envoy.choose(v) for v in (115, 445, 560)]
-    ['cluster1', 'cluster2', 'cluster3']
-    """
 
     def __cinit__(self):
         self._salt_a = NULL
@@ -163,37 +135,31 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
 
     @property
     def names(self):
-        """The subset names in mapping order; :meth:`choose_index` indexes this."""
         self._ready()
         return self._names
 
     @property
     def weights(self):
-        """The weights, a read-only mapping in the given order."""
         self._ready()
         return self._weights
 
     @property
     def mode(self):
-        """``"sticky"`` or ``"envoy"``."""
         self._ready()
         return self._mode
 
     @property
     def seed(self):
-        """The seed of the sticky mode's salts."""
         self._ready()
         return self._seed
 
     @property
     def total(self):
-        """The sum of the weights (Envoy's ``total``)."""
         self._ready()
         return self._total
 
     @property
     def salts(self):
-        """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`."""
         self._ready()
         return self._salts
 
@@ -237,53 +203,15 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
     @cython.binding(False)
     @cython.always_allow_keywords(True)
     def choose_index(self, value):
-        """choose_index($self, /, value)
---
-
-Return the position in :attr:`names` of the subset chosen for *value*.
-
-        :param int value: the request hash (sticky mode) or Envoy's random,
-            header or hash-policy value (envoy mode), in ``[0, 2**64)``.
-        :raises TypeError: *value* is not an int.
-        :raises ValueError: *value* is out of range.
-
-        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_index(3)
-        1
-        """
         return self._choose_index(as_value(value))
 
     @cython.binding(False)
     @cython.always_allow_keywords(True)
     def choose(self, value):
-        """choose($self, /, value)
---
-
-Return the name of the subset chosen for *value*.
-
-        :param int value: the request hash (sticky mode) or Envoy's random,
-            header or hash-policy value (envoy mode), in ``[0, 2**64)``.
-        :raises TypeError: *value* is not an int.
-        :raises ValueError: *value* is out of range.
-
-        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).choose(12345)
-        'safe'
-        """
         cdef Py_ssize_t i = self._choose_index(as_value(value))  # raises if not initialised
         return self._names[i]
 
     def choose_many(self, values):
-        """Return the chosen subset index (into :attr:`names`) for every value.
-
-        :param values: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
-        :returns: uint32 indices: a numpy array for a numpy input, else
-            ``array('I')``.  Element *k* equals ``choose_index(values[k])``.
-        :raises TypeError: *values* is not a uint64 buffer or iterable of ints.
-        :raises ValueError: an int is out of range.
-
-        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_many([0, 1, 2]))
-        [0, 1, 0]
-        """
         view = _hash_buffer(values)
         self._ready()
         cdef Py_ssize_t n = len(view), j, near = 0
@@ -306,38 +234,20 @@ Return the name of the subset chosen for *value*.
     @cython.binding(False)
     @cython.always_allow_keywords(True)
     def pick_index(self, value):
-        """pick_index($self, /, value)
---
-
-Deprecated alias of :meth:`choose_index` (removed in the next release)."""
         renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 1)
         return self._choose_index(as_value(value))
 
     @cython.binding(False)
     @cython.always_allow_keywords(True)
     def pick(self, value):
-        """pick($self, /, value)
---
-
-Deprecated alias of :meth:`choose` (removed in the next release)."""
         renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 1)
         return self.choose(value)
 
     def pick_many(self, values):
-        """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
         renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 1)
         return self.choose_many(values)
 
     def with_weights(self, weights):
-        """Return a new picker with *weights* and the same mode and seed.
-
-        :param weights: the new subset name -> weight mapping.
-        :raises TypeError: as for the constructor.
-        :raises ~hashlb.ConfigError: as for the constructor.
-
-        >>> WeightedSubsetPicker({"safe": 99, "risky": 1}).with_weights({"safe": 95, "risky": 5}).total
-        100
-        """
         self._ready()
         return WeightedSubsetPicker(weights, mode=self._mode, seed=self._seed)
 
@@ -374,3 +284,8 @@ def __getattr__(name):
 
         return Route
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+
+# The shared docstrings (``_subset_doc.py``); the C tables point into these texts.
+_DOC_TEXTS = attach_docs(globals(), _DOCS)

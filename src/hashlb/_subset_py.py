@@ -41,9 +41,10 @@ cluster) from a 64-bit value:
     lookup of the request hash itself): the "decorrelation" that Envoy's
     ``use_hash_policy`` lacks.
 
-Both twins take ``L_i`` from the platform's libm ``log`` (``math.log``
-here), so they agree bit for bit.
-Keep names, signatures and docstrings identical to the compiled twin.
+Both twins take ``L_i`` from the platform's libm ``log`` (``math.log`` here),
+so they agree bit for bit.  Keep names and signatures identical to the
+compiled twin; the docstrings both share live in ``_subset_doc.py``
+(``tests/test_parity.py`` checks all three).
 """
 
 from __future__ import annotations
@@ -57,11 +58,13 @@ from typing import Any
 import xxhash
 
 from ._batch import hash_buffer, index_output, is_numpy, np_xxh64_u64
+from ._docstrings import attach as _attach_docs
 from ._slots import checked_property
 from ._subset_config import check_seed as _check_seed
 from ._subset_config import check_value as _check_value
 from ._subset_config import check_weights as _check_weights
 from ._subset_config import exact_index as _exact_index
+from ._subset_doc import DOCS as _DOCS
 from ._validate import renamed, uninitialised
 from .errors import ConfigError
 
@@ -84,35 +87,6 @@ def _restore(weights: dict[str, int], mode: str, seed: int) -> Any:
 
 
 class WeightedSubsetPicker:
-    """Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
-
-    :param weights: subset name -> weight (an int in ``[0, 2**32 - 1]``), in
-        the order Envoy's ``weighted_clusters`` would list them.  At least one
-        weight must be non-zero and the sum must fit in 32 bits.  A weight of
-        0 is allowed and never chosen.
-    :param str mode: ``"sticky"`` (default): weighted rendezvous hashing, a
-        pure function of the value and the weights, with exact proportions
-        and minimal movement when weights change.  ``"envoy"``: ``value %
-        total`` over the subsets in mapping order, exactly as Envoy picks a
-        weighted cluster (spec §9.1).
-    :param int seed: the seed of the sticky mode's per-subset salts, in
-        ``[0, 2**64)``.  Routers that must agree use the same seed.
-    :raises TypeError: *weights* is not a mapping of str to int, or *seed*
-        is not an int.
-    :raises ~hashlb.ConfigError: no subsets, an empty name, a weight out of
-        range, all weights 0, a sum above ``2**32 - 1``, an unknown *mode*
-        or a *seed* out of range.
-
-    >>> canary = WeightedSubsetPicker({"safe": 99, "risky": 1})
-    >>> canary.choose(0x9E3779B97F4A7C15)
-    'safe'
-    >>> canary.names, canary.total
-    (('safe', 'risky'), 100)
-    >>> envoy = WeightedSubsetPicker({"cluster1": 30, "cluster2": 30, "cluster3": 40}, mode="envoy")
-    >>> [envoy.choose(v) for v in (115, 445, 560)]
-    ['cluster1', 'cluster2', 'cluster3']
-    """
-
     __slots__ = (
         "_active",
         "_ends",
@@ -165,39 +139,15 @@ class WeightedSubsetPicker:
         self._safe = _SAFE
         self._names = names  # last: until then the picker is unusable
 
-    names: tuple[str, ...] = checked_property(
-        "_names",
-        "WeightedSubsetPicker",
-        "The subset names in mapping order; :meth:`choose_index` indexes this.",
-    )
-    weights: Mapping[str, int] = checked_property(
-        "_weights", "WeightedSubsetPicker", "The weights, a read-only mapping in the given order."
-    )
-    mode: str = checked_property("_mode", "WeightedSubsetPicker", '``"sticky"`` or ``"envoy"``.')
-    seed: int = checked_property(
-        "_seed", "WeightedSubsetPicker", "The seed of the sticky mode's salts."
-    )
-    total: int = checked_property(
-        "_total", "WeightedSubsetPicker", "The sum of the weights (Envoy's ``total``)."
-    )
-    salts: tuple[int, ...] = checked_property(
-        "_salts",
-        "WeightedSubsetPicker",
-        "The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`.",
-    )
+    names: tuple[str, ...] = checked_property("_names", "WeightedSubsetPicker")
+    weights: Mapping[str, int] = checked_property("_weights", "WeightedSubsetPicker")
+    mode: str = checked_property("_mode", "WeightedSubsetPicker")
+    seed: int = checked_property("_seed", "WeightedSubsetPicker")
+    total: int = checked_property("_total", "WeightedSubsetPicker")
+    salts: tuple[int, ...] = checked_property("_salts", "WeightedSubsetPicker")
 
     # self is positional-only, as in the compiled twin's fast method descriptors.
     def choose_index(self, /, value: int) -> int:
-        """Return the position in :attr:`names` of the subset chosen for *value*.
-
-        :param int value: the request hash (sticky mode) or Envoy's random,
-            header or hash-policy value (envoy mode), in ``[0, 2**64)``.
-        :raises TypeError: *value* is not an int.
-        :raises ValueError: *value* is out of range.
-
-        >>> WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_index(3)
-        1
-        """
         v = value if type(value) is int and 0 <= value <= _M64 else _check_value(value)
         try:
             sticky = self._sticky
@@ -229,34 +179,12 @@ class WeightedSubsetPicker:
         return _exact_index(v, active)  # a near-tie: about one key in 10**12
 
     def choose(self, /, value: int) -> str:
-        """Return the name of the subset chosen for *value*.
-
-        :param int value: the request hash (sticky mode) or Envoy's random,
-            header or hash-policy value (envoy mode), in ``[0, 2**64)``.
-        :raises TypeError: *value* is not an int.
-        :raises ValueError: *value* is out of range.
-
-        >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).choose(12345)
-        'safe'
-        """
         try:
             return self._names[self.choose_index(value)]
         except AttributeError:
             raise uninitialised(self, "WeightedSubsetPicker") from None
 
     def choose_many(self, values: Any) -> Any:
-        """Return the chosen subset index (into :attr:`names`) for every value.
-
-        :param values: a C-contiguous uint64 buffer (``numpy.uint64`` array,
-            ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
-        :returns: uint32 indices: a numpy array for a numpy input, else
-            ``array('I')``.  Element *k* equals ``choose_index(values[k])``.
-        :raises TypeError: *values* is not a uint64 buffer or iterable of ints.
-        :raises ValueError: an int is out of range.
-
-        >>> list(WeightedSubsetPicker({"a": 1, "b": 1}, mode="envoy").choose_many([0, 1, 2]))
-        [0, 1, 0]
-        """
         view = hash_buffer(values)
         self._ready()
         n = len(view)
@@ -295,30 +223,18 @@ class WeightedSubsetPicker:
         return out
 
     def pick_index(self, /, value: int) -> int:
-        """Deprecated alias of :meth:`choose_index` (removed in the next release)."""
         renamed("WeightedSubsetPicker.pick_index", "WeightedSubsetPicker.choose_index", 2)
         return self.choose_index(value)
 
     def pick(self, /, value: int) -> str:
-        """Deprecated alias of :meth:`choose` (removed in the next release)."""
         renamed("WeightedSubsetPicker.pick", "WeightedSubsetPicker.choose", 2)
         return self.choose(value)
 
     def pick_many(self, values: Any) -> Any:
-        """Deprecated alias of :meth:`choose_many` (removed in the next release)."""
         renamed("WeightedSubsetPicker.pick_many", "WeightedSubsetPicker.choose_many", 2)
         return self.choose_many(values)
 
     def with_weights(self, weights: Mapping[str, int]) -> WeightedSubsetPicker:
-        """Return a new picker with *weights* and the same mode and seed.
-
-        :param weights: the new subset name -> weight mapping.
-        :raises TypeError: as for the constructor.
-        :raises ~hashlb.ConfigError: as for the constructor.
-
-        >>> WeightedSubsetPicker({"safe": 99, "risky": 1}).with_weights({"safe": 95, "risky": 5}).total
-        100
-        """
         try:
             return WeightedSubsetPicker(weights, mode=self._mode, seed=self._seed)
         except AttributeError:
@@ -365,3 +281,6 @@ def __getattr__(name: str) -> Any:
 
         return Route
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

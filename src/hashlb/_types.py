@@ -13,6 +13,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
+from ._slots import checked_property
 from ._validate import MAX_PRIORITY, as_int, check_health, short, uninitialised
 from .errors import ConfigError
 
@@ -317,15 +318,16 @@ class Lease:
     index in it (``-1``: nothing to release).
     """
 
-    __slots__ = ("_balancer", "_index", "host")
+    __slots__ = ("_balancer", "_host", "_index")
 
-    host: Host | None
+    host: Host | None = checked_property(
+        "_host", "Lease", "The host chosen (``None`` for an empty host set)."
+    )
 
     def __init__(self, balancer: _Counts, index: int, host: Host | None) -> None:
         self._balancer = balancer
         self._index = index
-        #: The host chosen (``None`` for an empty host set).
-        self.host = host
+        self._host = host
 
     def release(self) -> None:
         """Release the request (idempotent)."""
@@ -338,10 +340,7 @@ class Lease:
             self._balancer._release_index(index)
 
     def __enter__(self) -> Host | None:
-        try:
-            return self.host
-        except AttributeError:
-            raise uninitialised(self, "Lease") from None
+        return self.host
 
     def __exit__(
         self,

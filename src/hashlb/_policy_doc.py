@@ -1,0 +1,254 @@
+"""The docstrings the two ``policy`` twins share (``_docstrings.py`` explains the scheme)."""
+
+DOCS: dict[str, str] = {
+    "Cookie": """Cookie(name, *, ttl=None, path=None, attributes=None, terminal=False)
+--
+
+Hash a cookie's value (Envoy ``hash_policy.cookie``), generating one if asked.
+
+The ``cookie`` headers are parsed as Envoy parses them (spec §8.3): split
+on ``;``, the name runs from the first non-space to the first ``=``, the
+value is not trimmed but one pair of surrounding quotes is removed, and
+the first exact (case-sensitive) match wins.  A non-empty value gives
+``xxh64(value)``.  A missing or empty cookie gives no hash unless *ttl* is
+set: then the value ``'%016x' % xxh64(remote + local address)`` is
+generated, hashed, and returned as a ``Set-Cookie`` by
+:meth:`HashPolicy.evaluate`.  With either address missing, no hash.
+
+:param str name: the cookie name (case-sensitive).
+:param ttl: ``Max-Age`` of a generated cookie: ``int`` seconds or a
+    ``timedelta`` (whole seconds are used); ``0`` makes a session cookie;
+    None generates nothing.
+:param path: the ``Path`` attribute of a generated cookie.
+:param attributes: more attributes, a mapping or ``(name, value)``
+    pairs (an empty value writes the bare name).
+:param bool terminal: stop the policy here if a hash exists.
+:raises ConfigError: empty *name*, a negative *ttl*, or text that cannot
+    go into a ``Set-Cookie`` header.
+:raises TypeError: an argument has the wrong type.
+
+*ttl*, *path* and *attributes* are keyword-only; passing them by position
+still works for one release, with a ``DeprecationWarning``.
+
+>>> Cookie("session").hash(Request(headers={"cookie": 'a=1; session="foo"'}))
+3728699739546630719
+""",
+    "Cookie.evaluate": """Return the hash and the ``Set-Cookie`` to send, if one was generated.
+
+:param Request request: the request.
+:raises TypeError: *request* is not a :class:`Request`.
+""",
+    "Cookie.set_cookie_value": """Return the ``Set-Cookie`` header value Envoy writes for *value*.
+
+``name="value"``, then ``; Max-Age=<ttl>`` unless ttl is 0 (or None),
+``; Path=<path>`` if set, each attribute, and ``; HttpOnly``.
+
+:param str value: the cookie value.
+
+>>> Cookie("s", ttl=60, path="/").set_cookie_value("00ff")
+'s="00ff"; Max-Age=60; Path=/; HttpOnly'
+""",
+    "_Method": """Base of the hash methods: immutable, compared by configuration.
+""",
+    "_Method.hash": """Return this method's hash of *request*, or None.
+
+:param Request request: the request.
+:raises TypeError: *request* is not a :class:`Request`.
+""",
+    "FilterState": """FilterState(key, *, terminal=False)
+--
+
+Hash an object of the request's filter state (Envoy ``hash_policy.filter_state``).
+
+If the filter state holds a hashable object under *key*, its hash is the
+result as it is (not hashed again, and not seeded by
+``HashPolicy(seed=...)``); a missing key, a null value or an object that
+is not hashable gives no hash (spec §8.5b).  The request carries the
+hashes: ``Request(filter_state={key: hash})``.  gRPC's xDS client honours
+only the key ``io.grpc.channel_id``.
+
+:param str key: the filter state key.
+:param bool terminal: stop the policy here if a hash exists.
+:raises ConfigError: empty *key*.
+:raises TypeError: an argument has the wrong type.
+
+>>> FilterState("hashable").hash(Request(filter_state={"hashable": 12345}))
+12345
+""",
+    "HashPolicy": """HashPolicy(*policies, seed=0)
+--
+
+An ordered list of hash methods: Envoy's route ``hash_policy`` (spec §8.1).
+
+Methods are evaluated in order.  The first hash becomes the result; each
+later one is folded in as ``rotl1(result) ^ hash``.  After a method with
+``terminal=True``, evaluation stops if a hash exists.  If no method
+yields a hash, the result is None (Envoy then balances randomly).
+
+:param policies: :class:`Header`, :class:`Cookie`, :class:`SourceIP`, :class:`FilterState` and
+    :class:`QueryParameter` objects (or one list of them).
+:param int seed: the xxh64 seed of every value hashed, in ``[0, 2**64)``.
+    ``0`` (the default) is Envoy's unseeded hash; a random secret seed
+    (``secrets.randbits(64)``) makes the request -> hash mapping
+    unpredictable to clients (hash flooding), and every proxy that must
+    agree needs the same seed.  Multi-value headers chain from it.  The
+    seed is not shown by ``repr``.
+:raises TypeError: an argument is not a hash method, or *seed* is not an int.
+:raises ~hashlb.ConfigError: *seed* is out of range.
+
+>>> policy = HashPolicy(Header("x-user"), SourceIP())
+>>> policy.hash(Request(headers={"x-user": "foo"}))  # xxh64("foo")
+3728699739546630719
+>>> HashPolicy(Header("x-user"), seed=7).hash(Request(headers={"x-user": "foo"}))  # xxh64("foo", 7)
+8283876513818656790
+""",
+    "HashPolicy.hash": """Return the request hash, or None when no method yields one.
+
+A cookie is still generated (and hashed) for a :class:`Cookie` with a
+``ttl``; use :meth:`evaluate` to get its ``Set-Cookie`` value.
+
+:param Request request: the request.
+:raises TypeError: *request* is not a :class:`Request`.
+""",
+    "HashPolicy.evaluate": """Return the request hash and the ``Set-Cookie`` values to send.
+
+:param Request request: the request.
+:raises TypeError: *request* is not a :class:`Request`.
+
+>>> r = HashPolicy(Cookie("s", ttl=0)).evaluate(
+...     Request(remote_address="10.0.0.1:34567", local_address="10.0.0.2:8080"))
+>>> r.set_cookie
+'s="..."; HttpOnly'
+""",
+    "HashResult": """HashResult(hash, set_cookies=())
+--
+
+What :meth:`HashPolicy.evaluate` returns: the hash and the cookies to set.
+
+:param hash: the 64-bit request hash, or None (Envoy then picks randomly).
+:param set_cookies: ``Set-Cookie`` header values generated by
+    :class:`Cookie` methods with a ``ttl``, in policy order.
+
+>>> HashResult(7).set_cookie is None
+True
+""",
+    "HashResult.hash": """The 64-bit request hash, or None when no method produced one.
+""",
+    "HashResult.set_cookie": """The first ``Set-Cookie`` header value to send, or None.
+""",
+    "Header": """Header(name, *, regex_rewrite=None, terminal=False, envoy_version='main')
+--
+
+Hash every value of a request header (Envoy ``hash_policy.header``).
+
+The values are optionally rewritten, sorted bytewise and hashed as a
+seed chain (spec §8.2); one value gives ``xxh64(value)``, a present but
+empty header ``xxh64("")``, an absent header no hash.
+
+:param str name: the header name, matched case-insensitively; the
+    pseudo-headers ``:path``, ``:authority``, ``:method`` and ``:scheme``
+    are allowed.
+:param regex_rewrite: ``(pattern, substitution)``: replace every match
+    in each value, as Envoy does (``RE2::GlobalReplace``).  The pattern is
+    RE2 syntax, run by RE2 (the google-re2 package, linear time); the
+    substitution uses Envoy's ``\\1`` style.
+:param bool terminal: stop the policy here if a hash exists.
+:param envoy_version: the Envoy release to reproduce (``"1.17"``, an
+    :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
+    before 1.18 only the first value of the header is hashed.
+:raises ConfigError: empty *name*, a pattern RE2 rejects, or a malformed
+    substitution.
+:raises TypeError: an argument has the wrong type.
+
+>>> Header("x-user").hash(Request(headers={"x-user": "foo"}))
+3728699739546630719
+""",
+    "QueryParameter": """QueryParameter(name, *, terminal=False)
+--
+
+Hash a query parameter of ``:path`` (Envoy ``hash_policy.query_parameter``).
+
+The query string (after the first ``?``) is split on ``&`` and each
+piece at its first ``=``; the first exact, case-sensitive name match
+wins, with **no percent-decoding**.  A present but empty value hashes
+``""``; a missing parameter or path gives no hash.
+
+:param str name: the parameter name.
+:param bool terminal: stop the policy here if a hash exists.
+:raises ConfigError: empty *name*.
+:raises TypeError: an argument has the wrong type.
+
+>>> QueryParameter("u").hash(Request(path="/p?x=1&u=foo&u=bar"))
+3728699739546630719
+""",
+    "SourceIP": """SourceIP(*, xff_num_trusted_hops=0, use_remote_address=True, terminal=False)
+--
+
+Hash the client's IP address, without the port (``connection_properties.source_ip``).
+
+The address is the one Envoy's connection manager settles on (spec §8.4)
+and is hashed as text: IPv4 as a dotted quad, IPv6 compressed as
+``inet_ntop`` writes it, without brackets.
+
+* ``use_remote_address=True`` (Istio gateways and sidecars): with 0
+  trusted hops, the connection's remote address; with N > 0, the N-th
+  address from the right of ``X-Forwarded-For``.
+* ``use_remote_address=False`` (Envoy's default): the address N + 1 from
+  the right of ``X-Forwarded-For`` (with N = 0, the last one).
+
+If ``X-Forwarded-For`` is absent, has too few entries or the chosen
+entry is not an IP address, the connection's remote address is used, as
+Envoy does.  An unusable remote address gives no hash.
+
+:param int xff_num_trusted_hops: proxies in front whose
+    ``X-Forwarded-For`` entries are trusted.
+:param bool use_remote_address: Envoy's HCM ``use_remote_address``.
+:param bool terminal: stop the policy here if a hash exists.
+:raises ConfigError: a negative or too large *xff_num_trusted_hops*.
+:raises TypeError: an argument has the wrong type.
+
+The arguments are keyword-only; passing *xff_num_trusted_hops* by position
+still works for one release, with a ``DeprecationWarning``.
+
+>>> SourceIP().hash(Request(remote_address="[::1]:443"))  # xxh64("::1")
+6441869463509800047
+""",
+    "SourceIP.client_ip": """Return the client IP text that is hashed, or None.
+
+:param Request request: the request.
+:raises TypeError: *request* is not a :class:`Request`.
+
+>>> r = Request(headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1"},
+...             remote_address="10.0.0.2:5000")
+>>> [SourceIP(xff_num_trusted_hops=n).client_ip(r) for n in (2, 1, 0)]
+['203.0.113.9', '10.0.0.1', '10.0.0.2']
+""",
+    "HashResult.set_cookies": """Every ``Set-Cookie`` header value to send (usually zero or one).
+""",
+    "_Method.terminal": """Whether the policy stops here once a hash exists.
+""",
+    "Header.name": """The header name as configured.
+""",
+    "Header.regex_rewrite": """The ``(pattern, substitution)`` rewrite, or None.
+""",
+    "Cookie.name": """The cookie name.
+""",
+    "Cookie.ttl": """``Max-Age`` in whole seconds for generated cookies, or None (never generate).
+""",
+    "Cookie.path": """The ``Path`` of generated cookies, or None.
+""",
+    "Cookie.attributes": """Extra ``(name, value)`` attributes of generated cookies.
+""",
+    "SourceIP.xff_num_trusted_hops": """How many ``X-Forwarded-For`` hops are trusted.
+""",
+    "SourceIP.use_remote_address": """Envoy's HCM ``use_remote_address`` setting being modelled.
+""",
+    "QueryParameter.name": """The parameter name.
+""",
+    "FilterState.key": """The filter state key.
+""",
+    "HashPolicy.policies": """The hash methods, in evaluation order.
+""",
+    "HashPolicy.seed": """The xxh64 seed of the hashed values (0: Envoy's unseeded hash).
+""",
+}
