@@ -18,6 +18,7 @@ from hashlb._kernels cimport (
 
 import operator
 
+from hashlb._validate import iter_strings as _iter_strings
 from hashlb._validate import short
 
 cimport cython
@@ -80,17 +81,7 @@ def xxh64(data, seed=0):
 @cython.binding(False)
 def xxh64_list(values, seed=0):
     cdef uint64_t h = 0 if seed is _ZERO else _seed(seed, 64)
-    if isinstance(values, (str, bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"values must be an iterable of strings, not {type(values).__name__}"
-        )
-    try:
-        it = iter(values)
-    except TypeError:
-        raise TypeError(
-            f"values must be an iterable of strings, not {type(values).__name__}"
-        ) from None
-    for value in it:
+    for value in _iter_strings(values, "values"):
         h = _hash(_XXH64, value, h, "values[i]")
     return h
 

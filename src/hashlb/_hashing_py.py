@@ -18,6 +18,7 @@ import xxhash
 from ._docstrings import attach as _attach_docs
 from ._hashing_doc import DOCS as _DOCS
 from ._validate import as_bytes as _bytes
+from ._validate import iter_strings as _iter_strings
 from ._validate import short
 
 __all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
@@ -51,15 +52,7 @@ def xxh64(data: Data, seed: int = 0) -> int:
 
 def xxh64_list(values: Iterable[Data], seed: int = 0) -> int:
     h = _seed(seed, 64)
-    if isinstance(values, (str, bytes, bytearray, memoryview)):
-        raise TypeError(f"values must be an iterable of strings, not {type(values).__name__}")
-    try:
-        it = iter(values)
-    except TypeError:
-        raise TypeError(
-            f"values must be an iterable of strings, not {type(values).__name__}"
-        ) from None
-    for value in it:
+    for value in _iter_strings(values, "values"):
         h = _xxh64_intdigest(_bytes(value, "values[i]"), h)
     return h
 

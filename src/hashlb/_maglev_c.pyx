@@ -22,8 +22,8 @@ from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
-from hashlb._types import Host
-from hashlb._validate import MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
+from hashlb._types import Host, rebuild
+from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.versions import profile as _profile
 
@@ -318,14 +318,6 @@ cdef void _maglev_batch(const void *table, const uint64_t *hs, uint32_t *out,
         _lookup_batch(v.t32, hs, out, n, v.magic, v.m)
 
 
-def _restore(hosts, table_size, use_hostname, locality_weights, envoy="main"):
-    return Maglev(
-        hosts,
-        table_size=table_size,
-        use_hostname=use_hostname,
-        locality_weights=locality_weights,
-        envoy_version=envoy,
-    )
 
 
 cdef class Maglev:
@@ -571,10 +563,8 @@ cdef class Maglev:
 
     def __reduce__(self):
         self._ready()
-        return (
-            _restore,
-            (self._hosts, self._m, self._use_hostname, self._locality_weights, self._envoy),
-        )
+        options = (self._m, self._use_hostname, self._locality_weights, self._envoy)
+        return (rebuild, (Maglev, self._hosts, MAGLEV_OPTIONS, options))
 
 
 cdef int _sort_ties(_Entry *e, Py_ssize_t i, Py_ssize_t j, tuple hosts, tuple order,

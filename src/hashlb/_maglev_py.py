@@ -37,8 +37,8 @@ from ._maglev_doc import DOCS as _DOCS
 from ._retry import Reject
 from ._retry import choose as _choose
 from ._slots import checked_property
-from ._types import Host
-from ._validate import MAX_TABLE_SIZE, uninitialised
+from ._types import Host, rebuild
+from ._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
 from ._validate import check_table_size as _check_table_size
@@ -161,22 +161,6 @@ def _build_order(
             pos[i:j] = sorted(pos[i:j], key=lambda p: (hosts[order[p]]._sort_key(), order[p]))
         i = j
     return pos
-
-
-def _restore(
-    hosts: tuple[Host, ...],
-    table_size: int,
-    use_hostname: bool,
-    locality_weights: dict[str, int] | None,
-    envoy: str | EnvoyProfile = "main",
-) -> Maglev:
-    return Maglev(
-        hosts,
-        table_size=table_size,
-        use_hostname=use_hostname,
-        locality_weights=locality_weights,
-        envoy_version=envoy,
-    )
 
 
 class Maglev:
@@ -422,16 +406,8 @@ class Maglev:
 
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
-        return (
-            _restore,
-            (
-                self._hosts,
-                self._table_size,
-                self._use_hostname,
-                self._locality_weights,
-                self._envoy,
-            ),
-        )
+        options = (self._table_size, self._use_hostname, self._locality_weights, self._envoy)
+        return (rebuild, (Maglev, self._hosts, MAGLEV_OPTIONS, options))
 
 
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from hashlb import _request_config as _rcfg
-from hashlb._deprecation import positional_options as _positional_options
 from hashlb._validate import uninitialised as _uninitialised
 
 from hashlb._cpython cimport attach_docs
@@ -251,20 +250,8 @@ cdef class Request:
         if _p1 is not _UNSET:
             args = tuple([a for a in (_p1, _p2, _p3, _p4, _p5, _p6, _p7, _p8) if a is not _UNSET])
             headers, path, remote_address, local_address, method, authority, scheme = (
-                _positional_options(
-                    "Request",
-                    "",
-                    args,
-                    (
-                        ("headers", headers, None),
-                        ("path", path, None),
-                        ("remote_address", remote_address, None),
-                        ("local_address", local_address, None),
-                        ("method", method, None),
-                        ("authority", authority, None),
-                        ("scheme", scheme, None),
-                    ),
-                    1,
+                _rcfg.positional_fields(
+                    args, (headers, path, remote_address, local_address, method, authority, scheme), 1
                 )
             )
         if PyList_CheckExact(headers) or PyTuple_CheckExact(headers):

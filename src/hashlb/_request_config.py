@@ -14,6 +14,8 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from ._deprecation import positional_options
+
 _R = TypeVar("_R")
 
 _inet_pton = socket.inet_pton
@@ -273,6 +275,29 @@ def _wsgi_port(value: object) -> object:
 
 
 _M64 = 2**64
+
+
+#: Request's fields that earlier releases took by position, in that order.
+_POSITIONAL = (
+    "headers",
+    "path",
+    "remote_address",
+    "local_address",
+    "method",
+    "authority",
+    "scheme",
+)
+
+
+def positional_fields(args: tuple[Any, ...], given: tuple[Any, ...], stacklevel: int) -> list[Any]:
+    """Return Request's seven fields, the deprecated positional *args* put in their place.
+
+    *given* holds the fields as given by keyword, in :data:`_POSITIONAL` order
+    (None when not given); warns as :func:`~hashlb._deprecation.positional_options`
+    does, *stacklevel* counted from the twin's ``__init__``.
+    """
+    options = tuple((name, value, None) for name, value in zip(_POSITIONAL, given, strict=True))
+    return positional_options("Request", "", args, options, stacklevel + 1)
 
 
 def filter_state_hashes(value: object) -> dict[str, int] | None:

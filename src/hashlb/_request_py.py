@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ._deprecation import keyword_signature, positional_options
+from ._deprecation import keyword_signature
 from ._docstrings import attach as _attach_docs
 from ._request_config import (
     _asgi_headers,
@@ -31,6 +31,7 @@ from ._request_config import (
     _tuple_len,
 )
 from ._request_config import filter_state_hashes as _filter_state_hashes
+from ._request_config import positional_fields as _positional_fields
 from ._request_config import request_from_wsgi as _request_from_wsgi
 from ._request_doc import DOCS as _DOCS
 from ._slots import checked_property
@@ -153,19 +154,9 @@ class Request:
             raise TypeError("Request is immutable; __init__ cannot run twice")
         if args:
             headers, path, remote_address, local_address, method, authority, scheme = (
-                positional_options(  # type: ignore[assignment]
-                    "Request",
-                    "",
+                _positional_fields(
                     args,
-                    (
-                        ("headers", headers, None),
-                        ("path", path, None),
-                        ("remote_address", remote_address, None),
-                        ("local_address", local_address, None),
-                        ("method", method, None),
-                        ("authority", authority, None),
-                        ("scheme", scheme, None),
-                    ),
+                    (headers, path, remote_address, local_address, method, authority, scheme),
                     2,
                 )
             )

@@ -41,7 +41,8 @@ from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config
 from hashlb._validate import renamed as _renamed
 from hashlb._validate import uninitialised as _uninitialised
-from hashlb._types import Host
+from hashlb._validate import RING_OPTIONS
+from hashlb._types import Host, rebuild
 from hashlb._weights import check_hash as _check_hash_py
 from hashlb._weights import prepare as _prepare
 
@@ -64,17 +65,6 @@ cdef void _ring_batch(const void *ring, const uint64_t *hs, uint32_t *out,
     hlb_ring_lookup_many(<const hlb_ring *>ring, hs, out, n)
 
 
-def _restore(hosts, min_ring_size, max_ring_size, hash_function, use_hostname,
-             locality_weights):
-    """Rebuild a pickled :class:`RingHash`."""
-    return RingHash(
-        hosts,
-        min_ring_size=min_ring_size,
-        max_ring_size=max_ring_size,
-        hash_function=hash_function,
-        use_hostname=use_hostname,
-        locality_weights=locality_weights,
-    )
 
 
 cdef class RingHash:
@@ -342,8 +332,8 @@ cdef class RingHash:
 
     def __reduce__(self):
         self._ready()
-        rmin, rmax, fn, use_hostname = self._settings
-        return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+        options = (*self._settings, self._locality_weights)
+        return (rebuild, (RingHash, self._hosts, RING_OPTIONS, options))
 
 
 

@@ -45,13 +45,13 @@ from ._retry import Reject
 from ._retry import choose as _choose
 from ._ring_doc import DOCS as _DOCS
 from ._slots import checked_property
-from ._types import Host
+from ._types import Host, rebuild
 from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
 from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
+from ._validate import RING_OPTIONS, renamed, uninitialised
 from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
 from ._validate import check_ring_config as _check_config
-from ._validate import renamed, uninitialised
 from ._weights import check_hash, prepare
 
 __all__ = ("RingHash",)
@@ -90,25 +90,6 @@ def _entry_counts(
             counts[index] = int(top - current)
             current = top
     return counts
-
-
-def _restore(
-    hosts: tuple[Host, ...],
-    min_ring_size: int,
-    max_ring_size: int,
-    hash_function: str,
-    use_hostname: bool,
-    locality_weights: dict[str, int] | None,
-) -> RingHash:
-    """Rebuild a pickled :class:`RingHash`."""
-    return RingHash(
-        hosts,
-        min_ring_size=min_ring_size,
-        max_ring_size=max_ring_size,
-        hash_function=hash_function,
-        use_hostname=use_hostname,
-        locality_weights=locality_weights,
-    )
 
 
 class RingHash:
@@ -323,8 +304,8 @@ class RingHash:
 
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
-        rmin, rmax, fn, use_hostname = self._settings
-        return (_restore, (self._hosts, rmin, rmax, fn, use_hostname, self._locality_weights))
+        options = (*self._settings, self._locality_weights)
+        return (rebuild, (RingHash, self._hosts, RING_OPTIONS, options))
 
     def _ready(self) -> None:
         if not hasattr(self, "_hosts"):  # unset until __init__ ran

@@ -297,6 +297,15 @@ def _restore(address: str, weight: int, *fields: Any) -> Host:
     return Host(address, weight, **dict(zip(_KEYWORDS, fields, strict=True)))
 
 
+def rebuild(cls: Any, first: object, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """Rebuild a pickled table or picker: ``cls(first, **dict(zip(names, values)))``.
+
+    The twins' ``__reduce__`` name their keyword options once (``RING_OPTIONS``,
+    ``MAGLEV_OPTIONS``), so one function rebuilds either twin's objects.
+    """
+    return cls(first, **dict(zip(names, values, strict=True)))
+
+
 def replace_host(host: Host, **changes: Any) -> Host:
     """Return a new Host with the fields of *host* but *changes* (keyword fields only)."""
     values: dict[str, Any] = dict(zip(_KEYWORDS, host._fields()[2:], strict=True))

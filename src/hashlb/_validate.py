@@ -203,6 +203,31 @@ def _check_ring_size(value: object, field: str) -> int:
     return check_int(value, field, 1, MAX_RING_SIZE, ConfigError)
 
 
+def iter_strings(values: object, field: str) -> Iterator[Any]:
+    """Return an iterator over *values*, an iterable of strings (a lone string is refused).
+
+    :raises TypeError: *values* is a str or bytes-like object itself, or not iterable.
+    """
+    if not isinstance(values, (str, bytes, bytearray, memoryview)):
+        try:
+            return iter(values)  # type: ignore[call-overload, no-any-return]
+        except TypeError:
+            pass
+    raise TypeError(f"{field} must be an iterable of strings, not {type(values).__name__}")
+
+
+#: RingHash's keyword options, in the order its pickles store them.
+RING_OPTIONS = (
+    "min_ring_size",
+    "max_ring_size",
+    "hash_function",
+    "use_hostname",
+    "locality_weights",
+)
+#: Maglev's keyword options, in the order its pickles store them.
+MAGLEV_OPTIONS = ("table_size", "use_hostname", "locality_weights", "envoy_version")
+
+
 def check_ring_config(
     min_ring_size: object, max_ring_size: object, hash_function: object
 ) -> tuple[int, int, str]:
