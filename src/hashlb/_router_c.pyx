@@ -223,6 +223,14 @@ cdef class _RouteCore:
             raise IndexError("tuple index out of range")
         return <object>PyTuple_GET_ITEM(hosts, k)
 
+    cdef inline object _draw(self, object request, object h):
+        """The subset value when none is given: None (sticky), random, or the configured one."""
+        if self._sticky:
+            return None
+        if self._value_fn is None:
+            return self._getrandbits(64)
+        return self._value_fn(request, h)
+
     cdef inline Route _place(self, object h, object value, object cookie):
         """Choose the subset (from *h*, or envoy mode's *value*) and the host; build the Route.
 
@@ -247,7 +255,7 @@ cdef class _RouteCore:
 --
 
 Return where *request* goes (see :meth:`hashlb.Router.route`)."""
-        cdef object h, cookie = None, result, value = None
+        cdef object h, cookie = None, result
         if self._picker is None:
             raise _uninitialised(self, "_RouteCore")
         if self._hash_fn is None:
@@ -258,13 +266,7 @@ Return where *request* goes (see :meth:`hashlb.Router.route`)."""
             cookie = result.set_cookie
         else:
             h = self._hash_fn(request)
-        if self._sticky:
-            pass
-        elif self._value_fn is None:
-            value = self._getrandbits(64)
-        else:
-            value = self._value_fn(request, h)
-        return self._place(h, value, cookie)
+        return self._place(h, self._draw(request, h), cookie)
 
     @cython.binding(False)
     def route_hash(self, hash, value=None):
@@ -275,15 +277,9 @@ Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
         cdef object h = None if hash is None else _check_u64_py(hash, "hash")
         if self._picker is None:
             raise _uninitialised(self, "_RouteCore")
-        if self._sticky:
-            pass
-        elif value is not None:
-            value = _check_u64_py(value, "value")
-        elif self._value_fn is None:
-            value = self._getrandbits(64)
-        else:
-            value = self._value_fn(None, h)
-        return self._place(h, value, None)
+        if value is None or self._sticky:  # sticky mode places by the hash alone
+            return self._place(h, self._draw(None, h), None)
+        return self._place(h, _check_u64_py(value, "value"), None)
 
 
 

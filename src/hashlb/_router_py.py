@@ -157,6 +157,14 @@ class _RouteCore:
         self._value_fn = value_fn
         self._choose = picker.choose_index  # last: until then the core is unusable
 
+    def _draw(self, request: Any, h: int | None) -> int | None:
+        """The subset value when none is given: None (sticky), random, or the configured one."""
+        if self._sticky:
+            return None
+        if self._value_fn is None:
+            return self._getrandbits(64)
+        return self._value_fn(request, h)
+
     def _place(self, h: int | None, value: Any, cookie: str | None) -> Route:
         """Choose the subset (from *h*, or envoy mode's *value*) and the host; build the Route.
 
@@ -186,14 +194,7 @@ class _RouteCore:
             cookie = result.set_cookie
         else:
             h = hash_fn(request)
-        value = None
-        if self._sticky:
-            pass
-        elif self._value_fn is None:
-            value = self._getrandbits(64)
-        else:
-            value = self._value_fn(request, h)
-        return self._place(h, value, cookie)
+        return self._place(h, self._draw(request, h), cookie)
 
     def route_hash(self, /, hash: int | None, value: int | None = None) -> Route:
         """Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
@@ -202,15 +203,9 @@ class _RouteCore:
             self._choose  # noqa: B018 - set last by __init__
         except AttributeError:
             raise uninitialised(self, "_RouteCore") from None
-        if self._sticky:
-            pass
-        elif value is not None:
-            value = _check_u64(value, "value")
-        elif self._value_fn is None:
-            value = self._getrandbits(64)
-        else:
-            value = self._value_fn(None, h)
-        return self._place(h, value, None)
+        if value is None or self._sticky:  # sticky mode places by the hash alone
+            return self._place(h, self._draw(None, h), None)
+        return self._place(h, _check_u64(value, "value"), None)
 
 
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin
