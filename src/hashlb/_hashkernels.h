@@ -192,47 +192,32 @@ HLB_INLINE uint64_t hlb_fmix64(uint64_t k) {
     return k;
 }
 
+/* MurmurHash3's two lane mixes of a 64-bit word k. */
+HLB_INLINE uint64_t hlb_mm3_k1(uint64_t k) {
+    return hlb_rotl64(k * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+}
+HLB_INLINE uint64_t hlb_mm3_k2(uint64_t k) {
+    return hlb_rotl64(k * 0x4cf5ad432745937fULL, 33) * 0x87c37b91114253d5ULL;
+}
+
 HLB_INLINE uint64_t hlb_murmur3_64(const void *data, size_t len, uint32_t seed) {
     const unsigned char *p = (const unsigned char *)data;
-    const size_t nblocks = len / 16;
-    const uint64_t c1 = 0x87c37b91114253d5ULL;
-    const uint64_t c2 = 0x4cf5ad432745937fULL;
-    uint64_t h1 = seed, h2 = seed, k1, k2;
+    const size_t nblocks = len / 16, rest = len & 15;
+    unsigned char tail[16] = {0};
+    uint64_t h1 = seed, h2 = seed;
     size_t i;
     for (i = 0; i < nblocks; i++) {
-        k1 = hlb_read64(p + i * 16);
-        k2 = hlb_read64(p + i * 16 + 8);
-        k1 *= c1; k1 = hlb_rotl64(k1, 31); k1 *= c2; h1 ^= k1;
+        h1 ^= hlb_mm3_k1(hlb_read64(p + i * 16));
         h1 = hlb_rotl64(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
-        k2 *= c2; k2 = hlb_rotl64(k2, 33); k2 *= c1; h2 ^= k2;
+        h2 ^= hlb_mm3_k2(hlb_read64(p + i * 16 + 8));
         h2 = hlb_rotl64(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
     }
-    {
-        const unsigned char *tail = p + nblocks * 16;
-        k1 = 0;
-        k2 = 0;
-        switch (len & 15) {
-        case 15: k2 ^= ((uint64_t)tail[14]) << 48; /* fall through */
-        case 14: k2 ^= ((uint64_t)tail[13]) << 40; /* fall through */
-        case 13: k2 ^= ((uint64_t)tail[12]) << 32; /* fall through */
-        case 12: k2 ^= ((uint64_t)tail[11]) << 24; /* fall through */
-        case 11: k2 ^= ((uint64_t)tail[10]) << 16; /* fall through */
-        case 10: k2 ^= ((uint64_t)tail[9]) << 8;   /* fall through */
-        case 9:
-            k2 ^= ((uint64_t)tail[8]);
-            k2 *= c2; k2 = hlb_rotl64(k2, 33); k2 *= c1; h2 ^= k2;
-            /* fall through */
-        case 8: k1 ^= ((uint64_t)tail[7]) << 56; /* fall through */
-        case 7: k1 ^= ((uint64_t)tail[6]) << 48; /* fall through */
-        case 6: k1 ^= ((uint64_t)tail[5]) << 40; /* fall through */
-        case 5: k1 ^= ((uint64_t)tail[4]) << 32; /* fall through */
-        case 4: k1 ^= ((uint64_t)tail[3]) << 24; /* fall through */
-        case 3: k1 ^= ((uint64_t)tail[2]) << 16; /* fall through */
-        case 2: k1 ^= ((uint64_t)tail[1]) << 8;  /* fall through */
-        case 1:
-            k1 ^= ((uint64_t)tail[0]);
-            k1 *= c1; k1 = hlb_rotl64(k1, 31); k1 *= c2; h1 ^= k1;
-        }
+    /* The last len % 16 bytes, zero-padded, are the two little-endian words
+     * the reference's byte-by-byte switch assembles. */
+    if (rest) {
+        memcpy(tail, p + nblocks * 16, rest);
+        if (rest > 8) h2 ^= hlb_mm3_k2(hlb_read64(tail + 8));
+        h1 ^= hlb_mm3_k1(hlb_read64(tail));
     }
     h1 ^= (uint64_t)len;
     h2 ^= (uint64_t)len;
