@@ -139,3 +139,11 @@ def test_np_xxh64_u64_is_xxh64_of_8_le_bytes(seed: int) -> None:
     got = np_xxh64_u64(np, np.array(values, dtype=np.uint64), seed)
     want = [xxhash.xxh64_intdigest(v.to_bytes(8, "little"), seed) for v in values]
     assert got.dtype == np.uint64 and got.tolist() == want
+
+
+def test_murmur3_every_tail_length(impl: Implementation) -> None:
+    """Every length from 0 to 64 bytes (each tail of 0-15 bytes, 0-4 blocks) matches mmh3."""
+    data = bytes(range(7, 7 + 64 * 3, 3))
+    for n in range(65):
+        for seed in (0, 1, 0xFFFFFFFF):
+            assert impl.murmur3_64(data[:n], seed) == mmh3.hash64(data[:n], seed, signed=False)[0]
