@@ -352,10 +352,14 @@ class Maglev:
             hash ^= (1 << 64) - _check_attempt(attempt)
         elif type(attempt) is not int:
             _check_attempt(attempt)
+        return self._at(hash)
+
+    def _at(self, h: int) -> Host | None:
+        """The host of table slot ``h % M``."""
         try:
             if not self._slots:
                 return None
-            return self._hosts[self._table[hash % self._table_size]]
+            return self._hosts[self._table[h % self._table_size]]
         except AttributeError:
             raise uninitialised(self, "Maglev") from None
 
@@ -365,13 +369,7 @@ class Maglev:
         return _choose(self.lookup, hash, reject, max_attempts)
 
     def pick(self, /, key: str | bytes) -> Host | None:
-        h = _xxh64(_key_bytes(key, "key"))
-        try:
-            if not self._slots:
-                return None
-            return self._hosts[self._table[h % self._table_size]]
-        except AttributeError:
-            raise uninitialised(self, "Maglev") from None
+        return self._at(_xxh64(_key_bytes(key, "key")))
 
     def lookup_many(self, hashes: Any) -> Any:
         view = hash_buffer(hashes)

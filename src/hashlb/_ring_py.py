@@ -188,21 +188,20 @@ class RingHash:
             )
         )
 
-    def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
-        h = check_hash(hash)
-        k = 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt)
+    def _at(self, h: int, k: int) -> Host | None:
+        """The host of the first entry at or after *h* (wrapping), *k* entries on."""
         try:
             n = len(self._hashes)
             if not n:
                 return None
             p = bisect_left(self._hashes, h)
-            if p == n:
-                p = 0
-            if k:
-                p = (p + k) % n
-            return self._hosts[self._entry_hosts[p]]
+            return self._hosts[self._entry_hosts[(p + k) % n if k or p == n else p]]
         except AttributeError:
             raise uninitialised(self, "RingHash") from None
+
+    def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
+        k = 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt)
+        return self._at(check_hash(hash), k)
 
     def choose_host(
         self, /, hash: int, *, reject: Reject = None, max_attempts: int = 1
@@ -210,15 +209,7 @@ class RingHash:
         return _choose(self.lookup, hash, reject, max_attempts)
 
     def pick(self, /, key: str | bytes) -> Host | None:
-        h = _xxh64_intdigest(_bytes(key, "key"))
-        try:
-            n = len(self._hashes)
-            if not n:
-                return None
-            p = bisect_left(self._hashes, h)
-            return self._hosts[self._entry_hosts[p if p < n else 0]]
-        except AttributeError:
-            raise uninitialised(self, "RingHash") from None
+        return self._at(_xxh64_intdigest(_bytes(key, "key")), 0)
 
     def lookup_many(self, hashes: Any) -> Any:
         view = hash_buffer(hashes)
