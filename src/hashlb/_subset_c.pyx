@@ -27,6 +27,8 @@ from hashlb._subset_config import check_seed as _check_seed
 from hashlb._subset_config import check_value as _check_value
 from hashlb._subset_config import check_weights as _check_weights
 from hashlb._subset_config import exact_index as _exact_index
+from hashlb._subset_config import picker_key as _picker_key
+from hashlb._types import rebuild
 from hashlb._validate import renamed, uninitialised
 from hashlb.errors import ConfigError
 
@@ -55,9 +57,6 @@ cdef uint64_t as_value_slow(object value) except? 0xFFFFFFFFFFFFFFFFULL:
     return <uint64_t>_check_value_py(value)
 
 
-def _restore(weights, mode, seed):
-    """Rebuild a picker when unpickling."""
-    return WeightedSubsetPicker(weights, mode=mode, seed=seed)
 
 
 @cython.final
@@ -254,20 +253,14 @@ cdef class WeightedSubsetPicker:
     def __eq__(self, other):
         if not isinstance(other, WeightedSubsetPicker):
             return NotImplemented
-        self._ready()
-        return (
-            tuple(self._weights.items()) == tuple(other.weights.items())
-            and self._mode == other.mode
-            and self._seed == other.seed
-        )
+        return _picker_key(self) == _picker_key(other)
 
     def __hash__(self):
-        self._ready()
-        return hash((tuple(self._weights.items()), self._mode, self._seed))
+        return hash(_picker_key(self))
 
     def __reduce__(self):
         self._ready()
-        return (_restore, (dict(self._weights), self._mode, self._seed))
+        return (rebuild, (WeightedSubsetPicker, dict(self._weights), ("mode", "seed"), (self._mode, self._seed)))
 
     def __repr__(self):
         if self._names is None:

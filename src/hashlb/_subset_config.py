@@ -11,6 +11,7 @@ in range, and :func:`exact_index` only on a near-tie of the float scores
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import xxhash
 
@@ -24,6 +25,7 @@ __all__ = (
     "check_value",
     "check_weights",
     "exact_index",
+    "picker_key",
 )
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -80,6 +82,11 @@ def check_weights(weights: object) -> dict[str, int]:
     if total > MAX_WEIGHT:
         raise ConfigError(f"the sum of weights must be <= 2**32 - 1, got {total}")
     return out
+
+
+def picker_key(picker: Any) -> tuple[Any, ...]:
+    """What a picker compares and hashes by: its weights in order, mode and seed."""
+    return (tuple(picker.weights.items()), picker.mode, picker.seed)
 
 
 def exact_index(value: int, active: tuple[tuple[int, int, float, int], ...]) -> int:

@@ -49,6 +49,7 @@ compiled twin; the docstrings both share live in ``_subset_doc.py``
 
 from __future__ import annotations
 
+import heapq
 import math
 from array import array
 from collections.abc import Mapping
@@ -64,7 +65,9 @@ from ._subset_config import check_seed as _check_seed
 from ._subset_config import check_value as _check_value
 from ._subset_config import check_weights as _check_weights
 from ._subset_config import exact_index as _exact_index
+from ._subset_config import picker_key as _picker_key
 from ._subset_doc import DOCS as _DOCS
+from ._types import rebuild
 from ._validate import renamed, uninitialised
 from .errors import ConfigError
 
@@ -79,11 +82,6 @@ _TWO_M53 = 2.0**-53
 _SAFE = 1.0 + 2.0**-40
 _MODES = ("sticky", "envoy")
 _xxh64 = xxhash.xxh64_intdigest
-
-
-def _restore(weights: dict[str, int], mode: str, seed: int) -> Any:
-    """Rebuild a picker when unpickling."""
-    return WeightedSubsetPicker(weights, mode=mode, seed=seed)
 
 
 class WeightedSubsetPicker:
@@ -164,16 +162,14 @@ class WeightedSubsetPicker:
             return active[0][0]
         key = v.to_bytes(8, "little")
         log = math.log
-        best_i = -1
-        best = second = math.inf
-        for i, salt, inv_w, _w in active:
-            score = -log(((_xxh64(key, salt) >> 11) | 1) * _TWO_M53) * inv_w
-            if score < best:
-                second = best
-                best = score
-                best_i = i
-            elif score < second:
-                second = score
+        # The two lowest scores (ties to the lower index, as the compiled loop).
+        (best, best_i), (second, _) = heapq.nsmallest(
+            2,
+            (
+                (-log(((_xxh64(key, salt) >> 11) | 1) * _TWO_M53) * inv_w, i)
+                for i, salt, inv_w, _w in active
+            ),
+        )
         if second > best * self._safe:
             return best_i
         return _exact_index(v, active)  # a near-tie: about one key in 10**12
@@ -249,22 +245,17 @@ class WeightedSubsetPicker:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WeightedSubsetPicker):
             return NotImplemented
-        self._ready()
-        return (
-            tuple(self._weights.items()) == tuple(other.weights.items())
-            and self._mode == other.mode
-            and self._seed == other.seed
-        )
+        return _picker_key(self) == _picker_key(other)
 
     def __hash__(self) -> int:
-        try:
-            return hash((tuple(self._weights.items()), self._mode, self._seed))
-        except AttributeError:
-            raise uninitialised(self, "WeightedSubsetPicker") from None
+        return hash(_picker_key(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
-        return (_restore, (dict(self._weights), self._mode, self._seed))
+        return (
+            rebuild,
+            (WeightedSubsetPicker, dict(self._weights), ("mode", "seed"), (self._mode, self._seed)),
+        )
 
     def __repr__(self) -> str:
         if not hasattr(self, "_names"):
