@@ -333,15 +333,7 @@ cdef class Cookie(_Method):
 
     def set_cookie_value(self, value):
         self._check()
-        out = [f'{self._name}="{value}"']
-        if self._ttl:
-            out.append(f"; Max-Age={self._ttl}")
-        if self._path:
-            out.append(f"; Path={self._path}")
-        for name, val in self._attributes:
-            out.append(f"; {name}={val}" if val else f"; {name}")
-        out.append("; HttpOnly")
-        return "".join(out)
+        return _cfg.set_cookie_header(self._name, value, self._ttl, self._path, self._attributes)
 
     cdef int _eval(self, Request req, uint64_t *out, list cookies) except -1:
         cdef list headers

@@ -158,6 +158,29 @@ def _generate_cookie(remote: object, local: object) -> bytes | None:
     return b"%016x" % _xxh64(r + loc)
 
 
+def set_cookie_header(
+    name: str,
+    value: str,
+    ttl: int | None,
+    path: str | None,
+    attributes: tuple[tuple[str, str], ...],
+) -> str:
+    """Return Envoy's ``Set-Cookie`` value for a generated cookie (spec §8.3).
+
+    ``makeSetCookieValue`` with ``httponly`` true, as the hash policy always
+    asks: the quoted value, then ``Max-Age`` (unless 0), ``Path``, the extra
+    attributes (a bare name when its value is empty) and ``HttpOnly``.
+    """
+    out = [f'{name}="{value}"']
+    if ttl:
+        out.append(f"; Max-Age={ttl}")
+    if path:
+        out.append(f"; Path={path}")
+    out.extend(f"; {n}={v}" if v else f"; {n}" for n, v in attributes)
+    out.append("; HttpOnly")
+    return "".join(out)
+
+
 def _check_header_text(value: object, what: str) -> str:
     """Validate text that goes into a Set-Cookie header; return it as a ``str``."""
     text = _config_str(value, what)

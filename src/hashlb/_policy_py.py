@@ -330,17 +330,10 @@ class Cookie(_Method):
 
     def set_cookie_value(self, value: str) -> str:
         try:
-            out = [f'{self._name}="{value}"']
-            if self._ttl:
-                out.append(f"; Max-Age={self._ttl}")
-            if self._path:
-                out.append(f"; Path={self._path}")
-            for name, val in self._attributes:
-                out.append(f"; {name}={val}" if val else f"; {name}")
-            out.append("; HttpOnly")
-            return "".join(out)
+            name, ttl, path, attributes = self._name, self._ttl, self._path, self._attributes
         except AttributeError:
             raise _uninit(self) from None
+        return _cfg.set_cookie_header(name, value, ttl, path, attributes)
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         value = _cookie_value(request._values(b"cookie"), self._raw)
