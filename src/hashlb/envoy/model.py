@@ -154,13 +154,16 @@ class EnvoyCluster:
         options = dict(self.balancer_options)
         assignment = self.endpoints
         factor = 140
+        hosts = self.hosts
         if assignment is not None:
             factor = assignment.overprovisioning_factor
-            if assignment.locality_weights:
-                options["locality_weights"] = dict(assignment.locality_weights)
+            if self.locality_weighted and assignment.locality_weights:
+                hosts, options["locality_weights"] = _locality_weighting(
+                    hosts, assignment.locality_weights
+                )
         try:
             return Cluster(
-                self.hosts,
+                hosts,
                 balancer="ring_hash" if self.lb_policy == "RING_HASH" else "maglev",
                 overprovisioning_factor=factor,
                 healthy_panic_threshold=self.healthy_panic_threshold,
@@ -603,6 +606,29 @@ class EnvoyConfig:
             f"<EnvoyConfig {len(self._clusters)} clusters, {len(self._route_configs)} route "
             f"configurations, {len(self._routes)} routes>"
         )
+
+
+def _locality_key(name: str) -> tuple[str, ...]:
+    """``LocalityLess``: (region, zone, sub_zone) compared lexicographically."""
+    parts = name.split("/")
+    return tuple(parts + [""] * (3 - len(parts)))
+
+
+def _locality_weighting(
+    hosts: tuple[Host, ...], configured: Mapping[str, int]
+) -> tuple[tuple[Host, ...], dict[str, int]]:
+    """Hosts and weights for locality weighting (spec-2 §14.1, §14.8).
+
+    Every host gets a locality (``""`` for the empty one); a locality with no
+    ``load_balancing_weight`` weighs 0 (skipped), and localities are ordered
+    by ``LocalityLess``.
+    """
+    from .._types import replace_host
+
+    placed = tuple(h if h.locality is not None else replace_host(h, locality="") for h in hosts)
+    names = {h.locality or "" for h in placed} | set(configured)
+    weights = {name: configured.get(name, 0) for name in sorted(names, key=_locality_key)}
+    return placed, weights
 
 
 def _has_healthy(cluster: EnvoyCluster) -> bool:

@@ -114,13 +114,14 @@ def _address(address: Mapping[str, Any], path: str) -> str:
 
 
 def _locality(value: object, path: str) -> str | None:
+    """A locality's name: ``region/zone/sub_zone`` without trailing empty parts; None if empty."""
     if value is None:
         return None
     loc = as_object(value, path)
     parts = [get(loc, k) or "" for k in ("region", "zone", "sub_zone")]
     for k, p in zip(("region", "zone", "sub_zone"), parts, strict=True):
         as_str(p, f"{path}.{k}")
-    return "/".join(parts) if any(parts) else None
+    return "/".join(parts).rstrip("/") or None
 
 
 def _host(
@@ -178,8 +179,8 @@ def _load_assignment(
         lw = get(group, "load_balancing_weight")
         if lw is not None:
             w = as_uint(lw, gpath + ".load_balancing_weight", _MAX_U32)
-            if w and locality is not None:
-                weights.setdefault(locality, w)
+            if w:
+                weights.setdefault(locality or "", w)
         for j, lbe in enumerate(as_list(get(group, "lb_endpoints"), gpath + ".lb_endpoints")):
             epath = f"{gpath}.lb_endpoints[{j}]"
             lbe = as_object(lbe, epath)
