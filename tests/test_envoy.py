@@ -610,6 +610,10 @@ def _rc(action: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ring(**ring_hash_lb_config: Any) -> dict[str, Any]:
+    return {"name": "c", "lb_policy": "RING_HASH", "ring_hash_lb_config": ring_hash_lb_config}
+
+
 _C = [{"name": f"c{i}", "lb_policy": "RING_HASH"} for i in range(5)]
 _BAD = [
     pytest.param(
@@ -677,28 +681,12 @@ _BAD = [
         id="zero-overprovisioning",
     ),
     pytest.param(
-        _dump(
-            [
-                {
-                    "name": "c",
-                    "lb_policy": "RING_HASH",
-                    "ring_hash_lb_config": {"minimum_ring_size": "-5"},
-                }
-            ]
-        ),
+        _dump([_ring(minimum_ring_size="-5")]),
         r"cluster\.ring_hash_lb_config\.minimum_ring_size: must not be negative",
         id="negative-ring-size",
     ),
     pytest.param(
-        _dump(
-            [
-                {
-                    "name": "c",
-                    "lb_policy": "RING_HASH",
-                    "ring_hash_lb_config": {"hash_function": "SHA1"},
-                }
-            ]
-        ),
+        _dump([_ring(hash_function="SHA1")]),
         r"cluster\.ring_hash_lb_config\.hash_function: unknown value 'SHA1'",
         id="unknown-hash-function",
     ),

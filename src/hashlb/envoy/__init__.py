@@ -39,34 +39,9 @@ needs PyYAML (``pip install "hashlb[istio]"``); JSON needs nothing.
 
 from __future__ import annotations
 
+from . import model as _model
 from ._read import EnvoyConfigError
-from .model import (
-    HASHING_POLICIES,
-    EnvoyCluster,
-    EnvoyConfig,
-    HeaderMatch,
-    LoadAssignment,
-    Pick,
-    RetryPolicy,
-    Route,
-    RouteConfig,
-    RouteMatch,
-    VirtualHost,
-)
+from .model import *  # noqa: F403
 from .parse import load
 
-__all__ = (
-    "HASHING_POLICIES",
-    "EnvoyCluster",
-    "EnvoyConfig",
-    "EnvoyConfigError",
-    "HeaderMatch",
-    "LoadAssignment",
-    "Pick",
-    "RetryPolicy",
-    "Route",
-    "RouteConfig",
-    "RouteMatch",
-    "VirtualHost",
-    "load",
-)
+__all__ = ("EnvoyConfigError", "load", *_model.__all__)

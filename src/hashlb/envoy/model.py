@@ -29,6 +29,7 @@ __all__ = (
     "HASHING_POLICIES",
     "EnvoyCluster",
     "EnvoyConfig",
+    "HeaderMatch",
     "LoadAssignment",
     "Pick",
     "RetryPolicy",
@@ -105,8 +106,8 @@ class EnvoyCluster:
     endpoints: LoadAssignment | None
     path: str
     envoy_version: str | EnvoyProfile = "main"
-    _built: dict[str, Cluster] = field(default_factory=dict, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _built: dict[str, Cluster] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def hashes(self) -> bool:

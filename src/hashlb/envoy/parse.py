@@ -19,6 +19,7 @@ The shapes read (spec ``envoy-lb-2.md`` §19):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -917,28 +918,12 @@ def _finish(out: _Collector, sources: tuple[str, ...]) -> EnvoyConfig:
     for name, (cluster, inline) in out.clusters.items():
         endpoints = out.status.get(name) or out.eds.get(cluster.eds_service_name) or inline
         if endpoints is not None:
-            cluster = _with_endpoints(cluster, endpoints)
+            cluster = dataclasses.replace(cluster, endpoints=endpoints)
         clusters[name] = cluster
     assignments = dict(out.eds)
     for la in out.status.values():
         assignments.setdefault(la.cluster_name, la)
     return EnvoyConfig(clusters, assignments, tuple(out.route_configs), sources)
-
-
-def _with_endpoints(cluster: EnvoyCluster, endpoints: LoadAssignment) -> EnvoyCluster:
-    return EnvoyCluster(
-        name=cluster.name,
-        lb_policy=cluster.lb_policy,
-        discovery_type=cluster.discovery_type,
-        eds_service_name=cluster.eds_service_name,
-        balancer_options=cluster.balancer_options,
-        healthy_panic_threshold=cluster.healthy_panic_threshold,
-        locality_weighted=cluster.locality_weighted,
-        hash_balance_factor=cluster.hash_balance_factor,
-        endpoints=endpoints,
-        path=cluster.path,
-        envoy_version=cluster.envoy_version,
-    )
 
 
 def load(*sources: object, envoy_version: str | EnvoyProfile = "main") -> EnvoyConfig:
