@@ -884,3 +884,34 @@ def test_big_dump_shape() -> None:
     assert c.lb_policy == "MAGLEV" and len(c.hosts) == 20
     assert {h.priority for h in c.hosts} == {0, 1}
     assert len(config.hashing_routes()) == 100
+
+
+def test_weighted_clusters_by_header_name_and_by_hash_policy() -> None:
+    clusters, routes, endpoints = _istioctl_lists()
+    wc = routes[0]["virtualHosts"][0]["routes"][0]["route"]["weightedClusters"]
+    wc["headerName"] = "x-cluster"
+    config = load(clusters, routes, endpoints)
+    route = config.routes[0]
+    assert route.header_name == "x-cluster" and not route.use_hash_policy
+    v1, v2 = (name for name, _ in route.weighted_clusters)
+    for value, want in (("5", v1), ("89", v1), (" +90 ", v2), ("199", v2)):
+        assert (
+            config.pick(route, Request(headers={"x-cluster": value, "x-user": "a"})).cluster == want
+        )
+    # several values or no number: the stream's random value decides
+    rng_value = random.Random(3).getrandbits(64)
+    expected = v1 if rng_value % 100 < 90 else v2
+    two = Request(headers=[("x-cluster", "5"), ("x-cluster", "95")])
+    assert config.pick(route, two, rng=random.Random(3)).cluster == expected
+    del wc["headerName"]
+    wc["useHashPolicy"] = True
+    config = load(clusters, routes, endpoints)
+    route = config.routes[0]
+    assert route.use_hash_policy
+    for user in USERS[:50]:
+        request = Request(headers={"x-user": user})
+        pick = config.pick(route, request)
+        assert route.hash_policy is not None
+        h = route.hash_policy.hash(request)
+        assert pick.cluster == (v1 if h % 100 < 90 else v2)
+        assert pick.host == config.cluster(pick.cluster).cluster.lookup(h)
