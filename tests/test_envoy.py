@@ -372,6 +372,8 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
+          use_remote_address: true
+          xff_num_trusted_hops: 1
           route_config:
             name: local_route
             virtual_hosts:
@@ -472,7 +474,8 @@ def test_static_bootstrap_yaml() -> None:
     assert web.cluster.hosts == direct.hosts
     route = config.route("hashed")
     assert route.hash_policy == HashPolicy(
-        Header("x-user", regex_rewrite=(r"^(\w+)@.*$", r"\1"), terminal=True), SourceIP()
+        Header("x-user", regex_rewrite=(r"^(\w+)@.*$", r"\1"), terminal=True),
+        SourceIP(xff_num_trusted_hops=1, use_remote_address=True),  # the connection manager's
     )
     assert route.retry_policy is not None and route.retry_policy.max_attempts == 4  # the vhost's
     assert not route.retry_policy.previous_hosts
@@ -915,3 +918,46 @@ def test_weighted_clusters_by_header_name_and_by_hash_policy() -> None:
         h = route.hash_policy.hash(request)
         assert pick.cluster == (v1 if h % 100 < 90 else v2)
         assert pick.host == config.cluster(pick.cluster).cluster.lookup(h)
+
+
+def test_source_ip_takes_the_connection_managers_address_settings() -> None:
+    hcm = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+    source_ip = {"cluster": "c0", "hash_policy": [{"connection_properties": {"source_ip": True}}]}
+    doc = _dump(_C[:1], routes=[{**_rc(source_ip), "name": "80"}, {**_rc(source_ip), "name": "81"}])
+    listener = {
+        "name": "0.0.0.0_80",
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": hcm + "HttpConnectionManager",
+                            "rds": {"route_config_name": "80"},
+                            "xff_num_trusted_hops": 2,
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    # the listeners come after the routes: the RDS configurations wait for them
+    doc["configs"].append(
+        {
+            "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+            "dynamic_listeners": [{"name": "0.0.0.0_80", "active_state": {"listener": listener}}],
+        }
+    )
+    config = load(doc)
+    by_config = {r.route_config: r.hash_policy for r in config.routes}
+    # Envoy's default use_remote_address is false; a route configuration no listener names
+    # keeps hashlb's SourceIP defaults
+    assert by_config == {
+        "80": HashPolicy(SourceIP(xff_num_trusted_hops=2, use_remote_address=False)),
+        "81": HashPolicy(SourceIP()),
+    }
+    request = Request(
+        headers={"x-forwarded-for": "1.1.1.1, 2.2.2.2, 3.3.3.3"}, remote_address="9.9.9.9:1"
+    )
+    assert by_config["80"] is not None and by_config["81"] is not None
+    assert by_config["80"].hash(request) != by_config["81"].hash(request)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._types import Host
 from ..errors import ConfigError
@@ -76,6 +76,15 @@ _MAX_PRIORITY = 128
 _RING_TYPE = "envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash"
 _MAGLEV_TYPE = "envoy.extensions.load_balancing_policies.maglev.v3.Maglev"
 _HCM_TYPE = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
+class _Ctx(NamedTuple):
+    """What route parsing needs beyond the route: the release, and the connection manager's
+    address settings that :class:`hashlb.SourceIP` reproduces."""
+
+    envoy_version: str | EnvoyProfile
+    use_remote_address: bool = True
+    xff_num_trusted_hops: int = 0
 
 
 def _type_name(obj: Mapping[str, Any]) -> str:
@@ -446,7 +455,7 @@ def _cluster(
 # -- routes --------------------------------------------------------------------
 
 
-def _hash_method(entry: Mapping[str, Any], path: str, envoy_version: str | EnvoyProfile) -> Any:
+def _hash_method(entry: Mapping[str, Any], path: str, ctx: _Ctx) -> Any:
     terminal = as_bool(get(entry, "terminal"), path + ".terminal")
     try:
         header = get(entry, "header")
@@ -464,7 +473,7 @@ def _hash_method(entry: Mapping[str, Any], path: str, envoy_version: str | Envoy
                     as_str(get(rr, "substitution") or "", hp + ".regex_rewrite.substitution"),
                 )
             return Header(
-                name, regex_rewrite=rewrite, terminal=terminal, envoy_version=envoy_version
+                name, regex_rewrite=rewrite, terminal=terminal, envoy_version=ctx.envoy_version
             )
         cookie = get(entry, "cookie")
         if cookie is not None:
@@ -492,7 +501,11 @@ def _hash_method(entry: Mapping[str, Any], path: str, envoy_version: str | Envoy
         if conn is not None:
             conn = as_object(conn, path + ".connection_properties")
             if as_bool(get(conn, "source_ip"), path + ".connection_properties.source_ip"):
-                return SourceIP(terminal=terminal)
+                return SourceIP(
+                    xff_num_trusted_hops=ctx.xff_num_trusted_hops,
+                    use_remote_address=ctx.use_remote_address,
+                    terminal=terminal,
+                )
             return None  # source_ip false adds no method
         qp = get(entry, "query_parameter")
         if qp is not None:
@@ -515,10 +528,10 @@ def _hash_method(entry: Mapping[str, Any], path: str, envoy_version: str | Envoy
     )
 
 
-def _hash_policy(value: object, path: str, envoy_version: str | EnvoyProfile) -> HashPolicy | None:
+def _hash_policy(value: object, path: str, ctx: _Ctx) -> HashPolicy | None:
     methods = []
     for i, entry in enumerate(as_list(value, path)):
-        method = _hash_method(as_object(entry, f"{path}[{i}]"), f"{path}[{i}]", envoy_version)
+        method = _hash_method(as_object(entry, f"{path}[{i}]"), f"{path}[{i}]", ctx)
         if method is not None:
             methods.append(method)
     return HashPolicy(*methods) if methods else None
@@ -634,7 +647,7 @@ def _route(
     vhost: str,
     rc_name: str,
     vh_retry: RetryPolicy | None,
-    envoy_version: str | EnvoyProfile,
+    ctx: _Ctx,
 ) -> Route:
     name = get(route, "name")
     match = _route_match(get(route, "match"), path + ".match")
@@ -700,7 +713,7 @@ def _route(
                 ),
                 "route",
             )
-        policy = _hash_policy(get(action, "hash_policy"), apath + ".hash_policy", envoy_version)
+        policy = _hash_policy(get(action, "hash_policy"), apath + ".hash_policy", ctx)
         rp = get(action, "retry_policy")
         if rp is not None:
             retry = _retry_policy(rp, apath + ".retry_policy")
@@ -721,7 +734,7 @@ def _route(
 
 
 def _route_config(
-    rc: Mapping[str, Any], path: str, envoy_version: str | EnvoyProfile, default_name: str = ""
+    rc: Mapping[str, Any], path: str, ctx: _Ctx, default_name: str = ""
 ) -> RouteConfig:
     n = get(rc, "name")
     name = as_str(n, path + ".name") if n is not None else default_name
@@ -743,7 +756,7 @@ def _route_config(
                 vname,
                 name,
                 vh_retry,
-                envoy_version,
+                ctx,
             )
             for j, r in enumerate(as_list(get(vh, "routes"), vpath + ".routes"))
         )
@@ -752,9 +765,15 @@ def _route_config(
 
 
 def _listener_routes(
-    listener: Mapping[str, Any], path: str, envoy_version: str | EnvoyProfile
+    listener: Mapping[str, Any], path: str, ctx: _Ctx, rds: dict[str, _Ctx]
 ) -> list[RouteConfig]:
-    """Route configurations inline in a listener's ``HttpConnectionManager`` filters."""
+    """Route configurations inline in a listener's ``HttpConnectionManager`` filters.
+
+    The connection manager's ``use_remote_address`` and ``xff_num_trusted_hops``
+    go to the source IP hash policies of its routes: of the inline route
+    configuration, or (in *rds*, the first listener naming it wins) of the
+    one it names in ``rds.route_config_name``.
+    """
     out = []
     lname = get(listener, "name") or ""
     chains = [
@@ -772,11 +791,35 @@ def _listener_routes(
             typed = get(f, "typed_config")
             if not isinstance(typed, Mapping) or _type_name(typed) != _HCM_TYPE:
                 continue
+            tpath = fpath + ".typed_config"
+            hops = get(typed, "xff_num_trusted_hops")
+            here = ctx._replace(
+                use_remote_address=as_bool(
+                    _unwrap(get(typed, "use_remote_address")), tpath + ".use_remote_address"
+                ),
+                xff_num_trusted_hops=(
+                    as_uint(hops, tpath + ".xff_num_trusted_hops", _MAX_U32)
+                    if hops is not None
+                    else 0
+                ),
+            )
             rc = get(typed, "route_config")
             if rc is not None:
-                rpath = fpath + ".typed_config.route_config"
-                out.append(_route_config(as_object(rc, rpath), rpath, envoy_version, f"{lname}"))
+                rpath = tpath + ".route_config"
+                out.append(_route_config(as_object(rc, rpath), rpath, here, f"{lname}"))
+            named = get(typed, "rds")
+            if isinstance(named, Mapping):
+                name = get(named, "route_config_name")
+                if isinstance(name, str):
+                    rds.setdefault(name, here)
     return out
+
+
+def _unwrap(value: object) -> object:
+    """A ``google.protobuf.BoolValue`` printed as ``{"value": ...}`` (or plainly)."""
+    if isinstance(value, Mapping) and set(value) <= {"value"}:
+        return value.get("value", False)
+    return value
 
 
 # -- documents -------------------------------------------------------------------
@@ -787,10 +830,15 @@ class _Collector:
 
     def __init__(self, envoy_version: str | EnvoyProfile) -> None:
         self.envoy_version = envoy_version
+        self.ctx = _Ctx(envoy_version)
+        self.source = ""
         self.clusters: dict[str, tuple[EnvoyCluster, LoadAssignment | None]] = {}
         self.eds: dict[str, LoadAssignment] = {}
         self.status: dict[str, LoadAssignment] = {}
-        self.route_configs: list[RouteConfig] = []
+        #: RouteConfig objects, and (message, path, source) of RDS ones, parsed once every
+        #: listener is read (their connection manager settings are the listener's).
+        self.route_configs: list[RouteConfig | tuple[Mapping[str, Any], str, str]] = []
+        self.rds: dict[str, _Ctx] = {}
 
     def cluster(self, value: object, path: str) -> None:
         msg = as_object(value, path)
@@ -812,12 +860,28 @@ class _Collector:
         self.status.setdefault(la.cluster_name, la)
 
     def route_config(self, value: object, path: str) -> None:
-        self.route_configs.append(_route_config(as_object(value, path), path, self.envoy_version))
+        self.route_configs.append((as_object(value, path), path, self.source))
 
     def listener(self, value: object, path: str) -> None:
         self.route_configs.extend(
-            _listener_routes(as_object(value, path), path, self.envoy_version)
+            _listener_routes(as_object(value, path), path, self.ctx, self.rds)
         )
+
+    def finish_routes(self) -> list[RouteConfig]:
+        out = []
+        for item in self.route_configs:
+            if isinstance(item, RouteConfig):
+                out.append(item)
+                continue
+            rc, path, source = item
+            name = get(rc, "name")
+            ctx = self.rds.get(name, self.ctx) if isinstance(name, str) else self.ctx
+            try:
+                out.append(_route_config(rc, path, ctx))
+            except EnvoyConfigError as e:
+                e.source = source
+                raise
+        return out
 
 
 def _each(
@@ -923,7 +987,7 @@ def _finish(out: _Collector, sources: tuple[str, ...]) -> EnvoyConfig:
     assignments = dict(out.eds)
     for la in out.status.values():
         assignments.setdefault(la.cluster_name, la)
-    return EnvoyConfig(clusters, assignments, tuple(out.route_configs), sources)
+    return EnvoyConfig(clusters, assignments, tuple(out.finish_routes()), sources)
 
 
 def load(*sources: object, envoy_version: str | EnvoyProfile = "main") -> EnvoyConfig:
@@ -951,6 +1015,7 @@ def load(*sources: object, envoy_version: str | EnvoyProfile = "main") -> EnvoyC
     for source in sources:
         doc, name = read_source(source)
         names.append(name)
+        out.source = name
         try:
             _document(doc, out)
         except EnvoyConfigError as e:
