@@ -961,3 +961,56 @@ def test_source_ip_takes_the_connection_managers_address_settings() -> None:
     )
     assert by_config["80"] is not None and by_config["81"] is not None
     assert by_config["80"].hash(request) != by_config["81"].hash(request)
+
+
+def test_the_node_locality_comes_first_among_localities() -> None:
+    endpoints = [
+        {
+            "locality": {"region": "eu", "zone": zone},
+            "load_balancing_weight": weight,
+            "lb_endpoints": [_lb_endpoint(f"10.8.{n}.{i}") for i in range(1, 4)],
+        }
+        for n, (zone, weight) in enumerate([("a", 2), ("b", 1), ("c", 3)])
+    ]
+    cluster = {
+        "name": "m",
+        "lb_policy": "MAGLEV",
+        "maglev_lb_config": {"table_size": "101"},
+        "common_lb_config": {"locality_weighted_lb_config": {}},
+        "load_assignment": {"endpoints": endpoints},
+    }
+    hosts = [
+        Host(f"10.8.{n}.{i}:8080", locality=f"eu/{z}", health="unknown")
+        for n, z in enumerate("abc")
+        for i in range(1, 4)
+    ]
+    hashes = range(0, 2**64 - 1, 2**57 + 12345)
+    plain = load({"static_resources": {"clusters": [cluster]}}).cluster("m")
+    assert plain.node_locality is None
+    in_b = load(
+        {
+            "node": {"locality": {"region": "eu", "zone": "b"}},
+            "static_resources": {"clusters": [cluster]},
+        }
+    ).cluster("m")
+    assert in_b.node_locality == "eu/b"
+    for envoy_cluster, order in (
+        (plain, ["eu/a", "eu/b", "eu/c"]),
+        (in_b, ["eu/b", "eu/a", "eu/c"]),
+    ):
+        weights = {"eu/a": 2, "eu/b": 1, "eu/c": 3}
+        direct = Cluster(
+            hosts,
+            balancer="maglev",
+            table_size=101,
+            locality_weighted=True,
+            locality_weights={name: weights[name] for name in order},
+        )
+        assert [envoy_cluster.cluster.lookup(h) for h in hashes] == [
+            direct.lookup(h) for h in hashes
+        ]
+    # in a config dump, the node is the BootstrapConfigDump's
+    doc = load_fixture(PROXYCONFIG_DUMP)
+    node = _configs(doc, "BootstrapConfigDump")["bootstrap"]["node"]
+    node["locality"] = {"region": "us", "zone": "z1"}
+    assert load(doc).cluster("agent").node_locality == "us/z1"

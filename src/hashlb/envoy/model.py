@@ -93,6 +93,8 @@ class EnvoyCluster:
         (bounded load), or None.
     :ivar endpoints: its :class:`LoadAssignment`, or None when the input has none.
     :ivar path: the JSON path of the ``Cluster`` message.
+    :ivar node_locality: the Envoy node's own locality (bootstrap
+        ``node.locality``), which Envoy puts first among the localities, or None.
     """
 
     name: str
@@ -106,6 +108,7 @@ class EnvoyCluster:
     endpoints: LoadAssignment | None
     path: str
     envoy_version: str | EnvoyProfile = "main"
+    node_locality: str | None = None
     _built: dict[str, Cluster] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -160,7 +163,7 @@ class EnvoyCluster:
             factor = assignment.overprovisioning_factor
             if self.locality_weighted and assignment.locality_weights:
                 hosts, options["locality_weights"] = _locality_weighting(
-                    hosts, assignment.locality_weights
+                    hosts, assignment.locality_weights, self.node_locality
                 )
         try:
             return Cluster(
@@ -616,19 +619,20 @@ def _locality_key(name: str) -> tuple[str, ...]:
 
 
 def _locality_weighting(
-    hosts: tuple[Host, ...], configured: Mapping[str, int]
+    hosts: tuple[Host, ...], configured: Mapping[str, int], node: str | None = None
 ) -> tuple[tuple[Host, ...], dict[str, int]]:
     """Hosts and weights for locality weighting (spec-2 §14.1, §14.8).
 
     Every host gets a locality (``""`` for the empty one); a locality with no
     ``load_balancing_weight`` weighs 0 (skipped), and localities are ordered
-    by ``LocalityLess``.
+    by ``LocalityLess``, the node's own (non-empty) locality first.
     """
     from .._types import replace_host
 
     placed = tuple(h if h.locality is not None else replace_host(h, locality="") for h in hosts)
     names = {h.locality or "" for h in placed} | set(configured)
-    weights = {name: configured.get(name, 0) for name in sorted(names, key=_locality_key)}
+    order = sorted(names, key=lambda n: (n != node, _locality_key(n)))
+    weights = {name: configured.get(name, 0) for name in order}
     return placed, weights
 
 

@@ -839,6 +839,16 @@ class _Collector:
         #: listener is read (their connection manager settings are the listener's).
         self.route_configs: list[RouteConfig | tuple[Mapping[str, Any], str, str]] = []
         self.rds: dict[str, _Ctx] = {}
+        self.node_locality: str | None = None
+
+    def bootstrap_node(self, bootstrap: object, path: str) -> None:
+        """Read ``node.locality`` of a bootstrap (the first one read wins)."""
+        node = get(as_object(bootstrap, path), "node")
+        if node is not None and self.node_locality is None:
+            npath = f"{path}.node" if path else "node"
+            self.node_locality = _locality(
+                get(as_object(node, npath), "locality"), npath + ".locality"
+            )
 
     def cluster(self, value: object, path: str) -> None:
         msg = as_object(value, path)
@@ -906,7 +916,11 @@ def _config_dump(doc: Mapping[str, Any], out: _Collector) -> None:
         path = f"configs[{i}]"
         cfg = as_object(cfg, path)
         kind = _type_name(cfg).rsplit(".", 1)[-1]
-        if kind == "ClustersConfigDump":
+        if kind == "BootstrapConfigDump":
+            bootstrap = get(cfg, "bootstrap")
+            if bootstrap is not None:
+                out.bootstrap_node(bootstrap, path + ".bootstrap")
+        elif kind == "ClustersConfigDump":
             _each(cfg, "static_clusters", "cluster", path, out.cluster)
             _each(cfg, "dynamic_active_clusters", "cluster", path, out.cluster)
         elif kind == "EndpointsConfigDump":
@@ -929,6 +943,7 @@ def _config_dump(doc: Mapping[str, Any], out: _Collector) -> None:
 
 
 def _bootstrap(doc: Mapping[str, Any], out: _Collector) -> None:
+    out.bootstrap_node(doc, "")
     sr = as_object(get(doc, "static_resources"), "static_resources")
     _each(sr, "clusters", None, "static_resources", out.cluster)
     _each(sr, "listeners", None, "static_resources", out.listener)
@@ -981,8 +996,10 @@ def _finish(out: _Collector, sources: tuple[str, ...]) -> EnvoyConfig:
     clusters = {}
     for name, (cluster, inline) in out.clusters.items():
         endpoints = out.status.get(name) or out.eds.get(cluster.eds_service_name) or inline
-        if endpoints is not None:
-            cluster = dataclasses.replace(cluster, endpoints=endpoints)
+        if endpoints is not None or out.node_locality is not None:
+            cluster = dataclasses.replace(
+                cluster, endpoints=endpoints, node_locality=out.node_locality
+            )
         clusters[name] = cluster
     assignments = dict(out.eds)
     for la in out.status.values():
