@@ -1014,3 +1014,40 @@ def test_the_node_locality_comes_first_among_localities() -> None:
     node = _configs(doc, "BootstrapConfigDump")["bootstrap"]["node"]
     node["locality"] = {"region": "us", "zone": "z1"}
     assert load(doc).cluster("agent").node_locality == "us/z1"
+
+
+def test_use_hostname_hashes_an_empty_hostname_as_envoy_does() -> None:
+    cluster = {
+        "name": "r",
+        "lb_policy": "RING_HASH",
+        "ring_hash_lb_config": {"minimum_ring_size": "64", "maximum_ring_size": "64"},
+        "common_lb_config": {"consistent_hashing_lb_config": {"use_hostname_for_hashing": True}},
+        "load_assignment": {
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": _sock("10.6.0.1", 80), "hostname": "a.example"}},
+                        {"endpoint": {"address": _sock("10.6.0.2", 80)}},
+                        {"endpoint": {"address": _sock("10.6.0.3", 80)}},
+                    ]
+                }
+            ]
+        },
+    }
+    r = load({"static_resources": {"clusters": [cluster]}}).cluster("r")
+    assert [h.hostname for h in r.hosts] == ["a.example", None, None]
+    table = r.cluster.priorities[0].table
+    assert [h.key(use_hostname=True) for h in table.hosts] == ["a.example", "", ""]
+    direct = Cluster(
+        [
+            Host("10.6.0.1:80", hostname="a.example", health="unknown"),
+            Host("10.6.0.2:80", hostname="", health="unknown"),
+            Host("10.6.0.3:80", hostname="", health="unknown"),
+        ],
+        balancer="ring_hash",
+        min_ring_size=64,
+        max_ring_size=64,
+        use_hostname=True,
+    )
+    hashes = range(0, 2**64 - 1, 2**58 + 7)
+    assert [r.cluster.lookup(h) for h in hashes] == [direct.lookup(h) for h in hashes]

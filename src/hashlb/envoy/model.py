@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._router_config import parse_uint64
-from .._types import Host
+from .._types import Host, replace_host
 from ..cluster import Cluster
 from ..errors import ConfigError
 from ..policy import HashPolicy, Request
@@ -159,6 +159,11 @@ class EnvoyCluster:
         assignment = self.endpoints
         factor = 140
         hosts = self.hosts
+        if options.get("use_hostname"):
+            # Envoy hashes ``Endpoint.hostname`` as it is: an endpoint without one hashes ""
+            hosts = tuple(
+                h if h.hostname is not None else replace_host(h, hostname="") for h in hosts
+            )
         if assignment is not None:
             factor = assignment.overprovisioning_factor
             if self.locality_weighted and assignment.locality_weights:
@@ -627,8 +632,6 @@ def _locality_weighting(
     ``load_balancing_weight`` weighs 0 (skipped), and localities are ordered
     by ``LocalityLess``, the node's own (non-empty) locality first.
     """
-    from .._types import replace_host
-
     placed = tuple(h if h.locality is not None else replace_host(h, locality="") for h in hosts)
     names = {h.locality or "" for h in placed} | set(configured)
     order = sorted(names, key=lambda n: (n != node, _locality_key(n)))
