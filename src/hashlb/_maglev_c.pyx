@@ -22,7 +22,7 @@ from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
-from hashlb._types import Host, rebuild
+from hashlb._types import Host, positional_restore, rebuild
 from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.versions import profile as _profile
@@ -599,6 +599,8 @@ cdef inline object _host_at(Maglev self, uint64_t h):
     return <object>PyTuple_GET_ITEM(self._hosts, i)
 
 
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(Maglev, MAGLEV_OPTIONS)
 
 # The shared docstrings (``_maglev_doc.py``); the C tables point into these texts.
 _DOC_TEXTS = attach_docs(globals(), _DOCS)

@@ -42,7 +42,7 @@ from hashlb._validate import check_ring_config as _check_config
 from hashlb._validate import renamed as _renamed
 from hashlb._validate import uninitialised as _uninitialised
 from hashlb._validate import RING_OPTIONS
-from hashlb._types import Host, rebuild
+from hashlb._types import Host, positional_restore, rebuild
 from hashlb._weights import check_hash as _check_hash_py
 from hashlb._weights import prepare as _prepare
 
@@ -336,6 +336,8 @@ cdef class RingHash:
         return (rebuild, (RingHash, self._hosts, RING_OPTIONS, options))
 
 
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(RingHash, RING_OPTIONS)
 
 # The shared docstrings (``_ring_doc.py``); the C tables point into these texts.
 _DOC_TEXTS = attach_docs(globals(), _DOCS)

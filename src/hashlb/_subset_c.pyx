@@ -28,7 +28,7 @@ from hashlb._subset_config import check_value as _check_value
 from hashlb._subset_config import check_weights as _check_weights
 from hashlb._subset_config import exact_index as _exact_index
 from hashlb._subset_config import picker_key as _picker_key
-from hashlb._types import rebuild
+from hashlb._types import positional_restore, rebuild
 from hashlb._validate import renamed, uninitialised
 from hashlb.errors import ConfigError
 
@@ -279,6 +279,8 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(WeightedSubsetPicker, ("mode", "seed"))
 
 # The shared docstrings (``_subset_doc.py``); the C tables point into these texts.
 _DOC_TEXTS = attach_docs(globals(), _DOCS)
