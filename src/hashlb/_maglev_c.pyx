@@ -41,8 +41,6 @@ _HEAP_ABOVE = 20.0
 
 cdef object _check_hash = check_hash
 cdef object _check_attempt = check_attempt
-cdef object _lookup_args = lookup_args
-cdef object _pick_args = pick_args
 cdef object _ZERO = 0
 cdef object _ONE = 1
 cdef array _H_TEMPLATE = array("H")
@@ -539,7 +537,7 @@ cdef class Maglev:
 
     def lookup_many(self, hashes):
         cdef _View v = self._view()
-        view, out = _lookup_args(hashes, self._slots != 0)
+        view, out = lookup_args(hashes, self._slots != 0)
         self._ready()
         if self._slots:
             lookup_into(view, out, &v, _maglev_batch)
@@ -548,7 +546,7 @@ cdef class Maglev:
     def pick_many(self, keys):
         cdef _View v = self._view()
         self._ready()
-        seq, out = _pick_args(keys, self._slots != 0)
+        seq, out = pick_args(keys, self._slots != 0)
         pick_into(seq, out, &v, _maglev_batch, self._slots != 0)
         return out
 
