@@ -204,8 +204,14 @@ def simulate(
     for e in engines:
         for name, sh in e.health.items():
             health.setdefault(name, sh)
-    endpoint_health = [
-        {(d.name, ep.address): ep.health for d in e.plan.destinations for ep in d.endpoints}
+    # per engine: (subset, address) -> health, for the endpoints that are not healthy
+    sick = [
+        {
+            (d.name, ep.address): ep.health
+            for d in e.plan.destinations
+            for ep in d.endpoints
+            if ep.health != "healthy"
+        }
         for e in engines
     ]
     no_host: Counter[str] = Counter()
@@ -232,7 +238,9 @@ def simulate(
         engine = engines[k] if k is not None else None
         if engine is None or k is None:
             unrouted += 1
-            d = Decision(i, req.user, None, None, None, None, None, None)
+            if decisions is not None:
+                d = Decision(i, req.user, None, None, None, None, None, None)
+                decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
         else:
             jar = jars.get(ukey)
             subset, address, pod, h, set_cookie = engine.route(_to_policy_request(req, jar))
@@ -249,10 +257,8 @@ def simulate(
             else:
                 endpoints[address] += 1
                 pods.setdefault(address, (pod or "", subset))
-                status = endpoint_health[k].get((subset, address), "healthy")
-                if status == "healthy":
-                    status = None
-                else:
+                status = sick[k].get((subset, address)) if sick[k] else None
+                if status is not None:
                     unhealthy[subset] += 1
                     state[2] = True
             where = address if address is not None else _NO_HOST
@@ -263,9 +269,11 @@ def simulate(
                     state[0] = _MANY
                 if state[1] is not _MANY and state[1] != subset:
                     state[1] = _MANY
-            d = Decision(i, req.user, engine.plan.name, subset, address, pod, h, set_cookie, status)
-        if decisions is not None:
-            decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
+            if decisions is not None:
+                d = Decision(
+                    i, req.user, engine.plan.name, subset, address, pod, h, set_cookie, status
+                )
+                decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
     return SimulationResult(
         scenario,
         mode,
