@@ -25,7 +25,13 @@ What it means (spec §10, the Istio -> Envoy translation):
 * weighted destinations with weight 0 are dropped; a single destination
   takes all the traffic whatever its weight;
 * Envoy mode's route hash policy is one entry per remaining destination that
-  has a ``consistentHash``, in route order, exactly as Istio emits it.
+  has a ``consistentHash``, in route order, exactly as Istio emits it;
+* pod health (spec-2 §18.5): a pod being deleted gets no endpoint, a pod not
+  Ready none or an UNHEALTHY one (:attr:`Mesh.unhealthy_endpoints`), every
+  pod of a Service with ``publishNotReadyAddresses`` a healthy one, and the
+  ``hashlb.io/health`` annotation sets what Envoy sees (an outlier ejection);
+  each destination's ``outlierDetection.minHealthPercent`` (or Envoy's 50)
+  is its cluster's panic threshold (:class:`~hashlb.istio.ClusterHealth`).
 
 Deployments have no IP addresses, so their pods get **synthetic, stable
 addresses**: a workload ``NAMESPACE/NAME`` gets the block
@@ -463,8 +469,9 @@ class Mesh(_Reader):
                     if all(plabels.get(k) == v for k, v in own.items())
                 ]
                 why = (
-                    f" (its pods {_names(unready)} are not Ready or terminating: Envoy answers "
-                    "503, no healthy upstream, which the simulator does not model)"
+                    f" (its pods {_names(unready)} are not Ready or terminating, so Istio sends "
+                    "no endpoint and Envoy answers 503, no healthy upstream; Istio 1.31 sends "
+                    "not-Ready pods as UNHEALTHY endpoints: --unhealthy-endpoints auto)"
                     if unready
                     else ""
                 )
@@ -579,8 +586,8 @@ def _health_annotation(meta: LDict, what: str) -> str | None:
 def _not_ready(status: LDict) -> bool:
     """Return True when ``status.conditions`` says ``Ready`` is ``"False"`` (Kubernetes' readiness).
 
-    Istio leaves such pods out of the endpoints it sends (spec-2 §18.5), unless a
-    Service publishes not-ready addresses, which the simulator does not model.
+    What Istio sends for such a pod depends on the Service and the cluster
+    (:meth:`Mesh._cluster_health`, spec-2 §18.5).
     """
     conditions = status.get("conditions")
     if not isinstance(conditions, list):
