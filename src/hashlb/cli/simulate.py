@@ -125,7 +125,7 @@ class SimulationResult:
         endpoints: dict[str, str] = {}
         for d in self.scenario.destinations:
             for e in d.endpoints:
-                if e.health != "healthy":
+                if e.health not in ("healthy", "unknown"):
                     endpoints.setdefault(e.address, e.health)
         return {
             "subsets": subsets,
@@ -210,7 +210,7 @@ def simulate(
             (d.name, ep.address): ep.health
             for d in e.plan.destinations
             for ep in d.endpoints
-            if ep.health != "healthy"
+            if ep.health not in ("healthy", "unknown")
         }
         for e in engines
     ]
@@ -460,7 +460,7 @@ def _health_lines(result: SimulationResult) -> list[str]:
         lines.append(
             f"panic: {bad} requests ({_pct(bad, routed)}) from {result.users_on_unhealthy} users "
             f"({_pct(result.users_on_unhealthy, result.users)}) reached endpoints that are not "
-            f"healthy: {_subsets(panicking)} in panic"
+            "healthy" + (f" ({_subsets(panicking)} in panic)" if panicking else "")
         )
     none = sum(result.no_host.values())
     if none:
