@@ -373,3 +373,26 @@ def test_simulate_counts_no_healthy_upstream(impl: Implementation, tmp_path: Pat
     assert sum(s["endpoints"].values()) == 0 and s["subsets"] == {"v1": 40}
     default = run_cli(impl, *args, cwd=tmp_path)  # omit: no endpoint, so no pod to route to
     assert default.returncode != 0 and "are not Ready or terminating" in default.stderr
+
+
+def test_simple_balancer_picks_among_the_hosts_envoy_would_use(impl: Implementation) -> None:
+    """A ROUND_ROBIN subset (simulated as random) uses healthy hosts only, all hosts in panic."""
+    pods = [_pod(0, version="v2", health="unhealthy"), _pod(1, version="v2", health="unhealthy")]
+    pods += [_pod(2, version="v2"), _pod(0)]
+    simple = "{loadBalancer: {simple: ROUND_ROBIN}"
+    off = _engine(impl, _mesh(pods, v2_policy=simple + ", outlierDetection: {}}", split=True))
+    assert off.health["v2"].panic_threshold == 0.0 and not off.health["v2"].in_panic
+    v2 = Counter(
+        address
+        for subset, address, *_ in (off.route(Request(headers={"x-user": u})) for u in USERS)
+        if subset == "v2"
+    )
+    assert set(v2) == {"10.2.0.3:8080"}
+    panic = _engine(impl, _mesh(pods, v2_policy=simple + "}", split=True))
+    assert panic.health["v2"].in_panic  # 1 of 3 healthy < 50%
+    v2 = Counter(
+        address
+        for subset, address, *_ in (panic.route(Request(headers={"x-user": u})) for u in USERS)
+        if subset == "v2"
+    )
+    assert set(v2) == {"10.2.0.1:8080", "10.2.0.2:8080", "10.2.0.3:8080"}
