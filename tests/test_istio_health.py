@@ -396,3 +396,20 @@ def test_simple_balancer_picks_among_the_hosts_envoy_would_use(impl: Implementat
         if subset == "v2"
     )
     assert set(v2) == {"10.2.0.1:8080", "10.2.0.2:8080", "10.2.0.3:8080"}
+
+
+def test_health_annotation_in_an_endpoints_file_and_truncated_threshold(
+    impl: Implementation, tmp_path: Path
+) -> None:
+    """Pods given with --endpoints carry the annotation too; 29% is shown as acting as 28%."""
+    pods = [_pod(i, health="unhealthy" if i < 4 else None) for i in range(6)]
+    write(tmp_path / "mesh.yaml", _mesh([], policy="outlierDetection: {minHealthPercent: 29}"))
+    write(tmp_path / "pods.yaml", "".join(pods))
+    m = load_mesh([str(tmp_path / "mesh.yaml")], [str(tmp_path / "pods.yaml")])
+    (d,) = m.scenario().routes[0].destinations
+    assert [e.health for e in d.endpoints] == ["unhealthy"] * 4 + ["healthy"] * 2
+    args = ["simulate", "-f", "mesh.yaml", "--endpoints", "pods.yaml", "--users", "30"]
+    proc = run_cli(impl, *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "29% (acts as 28%)" in proc.stdout  # 2 of 6 healthy = 33.3%: not in panic
+    assert "no: healthy hosts only" in proc.stdout

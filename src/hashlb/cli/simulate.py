@@ -395,6 +395,14 @@ def _loads(h: SubsetHealth) -> str:
     return ", ".join(parts)
 
 
+def _threshold(percent: float) -> str:
+    """Return ``50%``, or ``29% (acts as 28%)`` where Envoy's truncation changes it."""
+    from ..cluster import panic_threshold
+
+    acts = panic_threshold(percent)
+    return f"{percent:g}%" if acts == percent else f"{percent:g}% (acts as {acts}%)"
+
+
 def _health_table(result: SimulationResult, plan: Any) -> str:
     """Return the per-subset health table: counts, threshold, priority loads, panic."""
     rows = []
@@ -416,7 +424,7 @@ def _health_table(result: SimulationResult, plan: Any) -> str:
                 h.degraded,
                 h.unhealthy,
                 h.excluded,
-                f"{h.panic_threshold:g}%",
+                _threshold(h.panic_threshold),
                 _loads(h),
                 panic,
             ]
