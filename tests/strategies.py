@@ -632,3 +632,15 @@ def cluster_hosts(draw: st.DrawFn, max_size: int = 14) -> list:
         )
         for i in range(n)
     ]
+
+
+# ---- pod health in the Istio translation (issue 12)
+
+#: One pod of a simulated Istio mesh: (Ready, being deleted, hashlb.io/health annotation).
+istio_pod_states = st.tuples(
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([None, "healthy", "unhealthy", "degraded", "draining", "timeout", "unknown"]),
+)
+#: A DestinationRule's outlierDetection: absent (None), without minHealthPercent (-1), or 0..100.
+istio_outlier = st.one_of(st.none(), st.just(-1), st.integers(0, 100))
