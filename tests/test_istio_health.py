@@ -324,6 +324,7 @@ def test_simulate_shows_the_panic(impl: Implementation, tmp_path: Path) -> None:
     pods = [_pod(i, health="unhealthy" if i < 3 else None) for i in range(5)]
     write(tmp_path / "mesh.yaml", _mesh(pods))
     args = ["simulate", "-f", "mesh.yaml", "--users", "100", "--requests-per-user", "3"]
+    args += ["--unhealthy-endpoints", "omit"]  # Istio before 1.31: Envoy's 50% stays
     proc = run_cli(impl, *args, "--json", "s.json", "--decisions", "d.jsonl", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -371,8 +372,10 @@ def test_simulate_counts_no_healthy_upstream(impl: Implementation, tmp_path: Pat
     assert s["health"]["no_host"] == 40 and s["health"]["subsets"]["v1"]["no_host"] == 40
     assert s["health"]["subsets"]["v1"]["panic_threshold"] == 0.0
     assert sum(s["endpoints"].values()) == 0 and s["subsets"] == {"v1": 40}
-    default = run_cli(impl, *args, cwd=tmp_path)  # omit: no endpoint, so no pod to route to
-    assert default.returncode != 0 and "are not Ready or terminating" in default.stderr
+    default = run_cli(impl, *args, "--json", "d.json", cwd=tmp_path)  # auto is the default
+    assert default.returncode == 0 and json.loads((tmp_path / "d.json").read_text()) == s
+    omit = run_cli(impl, *args, "--unhealthy-endpoints", "omit", cwd=tmp_path)  # no endpoint
+    assert omit.returncode != 0 and "are not Ready or terminating" in omit.stderr
 
 
 def test_simple_balancer_picks_among_the_hosts_envoy_would_use(impl: Implementation) -> None:

@@ -616,10 +616,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--unhealthy-endpoints",
         choices=UNHEALTHY_ENDPOINTS,
-        default="omit",
-        help="what Istio sends for pods that are not Ready: omit (no endpoint: Istio before "
-        "1.31, the default), auto (an UNHEALTHY endpoint unless the cluster's "
-        "minHealthPercent is above 0: Istio 1.31 on) or always "
+        default="auto",
+        help="what Istio sends for pods that are not Ready: auto (an UNHEALTHY endpoint "
+        "unless the cluster's minHealthPercent is above 0: Istio 1.31 on, the default), "
+        "omit (no endpoint: Istio before 1.31) or always "
         "(PILOT_SEND_UNHEALTHY_ENDPOINTS=true; panic disabled)",
     )
     r = p.add_argument_group("requests")

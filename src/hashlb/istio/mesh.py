@@ -143,8 +143,9 @@ class Mesh(_Reader):
     notes: list[str] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
     #: Which endpoints Istio sends for pods that are not Ready: one of
-    #: :data:`~hashlb.istio.model.UNHEALTHY_ENDPOINTS` (``omit``: Istio before 1.31).
-    unhealthy_endpoints: str = "omit"
+    #: :data:`~hashlb.istio.model.UNHEALTHY_ENDPOINTS` (``auto``: Istio 1.31's default;
+    #: ``omit``: Istio before 1.31).
+    unhealthy_endpoints: str = "auto"
     #: MeshConfig ``defaultTrafficPolicy.outlierDetection`` (Istio 1.31+), if given.
     mesh_outlier_detection: LDict | None = None
     #: Pods not Ready or being deleted (their endpoints depend on the Service and cluster).
@@ -674,13 +675,13 @@ def load_mesh(
     namespace: str = "default",
     domain: str = "cluster.local",
     stdin_text: str | None = None,
-    unhealthy_endpoints: str = "omit",
+    unhealthy_endpoints: str = "auto",
 ) -> Mesh:
     """Read every ``-f`` path (files or directories) and ``--endpoints`` file.
 
     *unhealthy_endpoints* says which endpoints Istio sends for pods that are
     not Ready (:data:`~hashlb.istio.model.UNHEALTHY_ENDPOINTS`): ``omit``
-    (Istio before 1.31), ``auto`` (1.31 on) or ``always``.
+    (Istio before 1.31), ``auto`` (1.31 on, the default) or ``always``.
 
     Every path is checked before any is read; ``-`` reads standard input
     (or *stdin_text* when given), once.  The inputs together are held to the
