@@ -112,7 +112,7 @@ def test_results_and_requests_pickle(impl: Implementation) -> None:
 def test_an_uninitialised_method_does_not_pickle(impl: Implementation) -> None:
     """Pickling an object made with __new__ raises the twin's 'not initialised' TypeError."""
     for cls in (impl.Header, impl.Cookie, impl.SourceIP, impl.HashPolicy):
-        with pytest.raises(TypeError, match="not initialised|initiali"):
+        with pytest.raises(TypeError, match="not initialised"):
             pickle.dumps(cls.__new__(cls))
 
 

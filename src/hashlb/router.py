@@ -722,6 +722,7 @@ class Router:
                 local = np.asarray(table.lookup_many(np.ascontiguousarray(h[mask])))
             else:  # bounded load with requests in flight: Envoy's rule, key by key
                 where = {id(host): j for j, host in enumerate(table.hosts)}
+                where[id(None)] = NO_HOST  # a cluster level with no host
                 local = np.array(
                     [where[id(bl.lookup(x, active))] for x in h[mask].tolist()], dtype=np.intp
                 )
