@@ -162,6 +162,7 @@ cdef class BoundedLoad:
     cdef double *_weights
     cdef double *_weight_of
     cdef uint32_t *_active
+    cdef uint64_t _total       # sum(_active[0:_n_hosts]), kept by acquire/release
 
     def __cinit__(self, *args, **kwargs):
         self._starts = NULL
@@ -281,16 +282,14 @@ cdef class BoundedLoad:
 
     def acquire(self, hash, attempt=0):
         cdef Py_ssize_t i = -1
-        cdef uint64_t overall = 0
         self._ready()
         with self._lock:
-            for i in range(self._n_hosts):
-                overall += self._active[i]
-            host = _choose(self, hash, attempt, self._active, overall)
+            host = _choose(self, hash, attempt, self._active, self._total)
             if host is None:
                 return Lease(self, -1, None)
             i = self._index[id(host)]
             self._active[i] += 1
+            self._total += 1
         return Lease(self, i, host)
 
     def release(self, host):
@@ -313,6 +312,7 @@ cdef class BoundedLoad:
             if self._active[i] == 0:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
             self._active[i] -= 1
+            self._total -= 1
 
     def __repr__(self):
         if self._hosts is None:

@@ -118,10 +118,13 @@ class BoundedLoad:
         "_lb",
         "_levels",
         "_lock",
+        "_total",
         "_weight_of",
     )
 
     _active: list[int]
+    #: ``[sum(_active)]``: the total kept by acquire/release (a cell: the slots are frozen).
+    _total: list[int]
     _choice: tuple[int, ...] | None
     _factor: int
     _hosts: tuple[Host, ...]
@@ -151,6 +154,7 @@ class BoundedLoad:
         setter(self, "_choice", choice)
         setter(self, "_weight_of", weight_of)
         setter(self, "_active", [0] * len(hosts))
+        setter(self, "_total", [0])
         setter(self, "_lock", threading.Lock())
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -183,12 +187,13 @@ class BoundedLoad:
     def acquire(self, hash: int, attempt: int = 0) -> Lease:
         self._ready()
         with self._lock:
-            counts = self._active
-            host = self._choose(hash, attempt, counts, sum(counts))
+            total = self._total
+            host = self._choose(hash, attempt, self._active, total[0])
             if host is None:
                 return Lease(self, -1, None)
             i = self._index[id(host)]
-            counts[i] += 1
+            self._active[i] += 1
+            total[0] += 1
         return Lease(self, i, host)
 
     def release(self, host: Host) -> None:
@@ -209,6 +214,7 @@ class BoundedLoad:
             if self._active[i] <= 0:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
             self._active[i] -= 1
+            self._total[0] -= 1
 
     def _counts(self, active: Sequence[int]) -> list[int]:
         if isinstance(active, (str, bytes)):
