@@ -250,3 +250,40 @@ def test_router_bad_factor_is_still_refused(impl: Implementation) -> None:
     """The factor's own range check is unchanged."""
     with pytest.raises(ConfigError, match="hash_balance_factor must be in"):
         _router(impl, hash_balance_factor=99)
+
+
+def test_a_cluster_subclass_cannot_steer_the_wrapper_out_of_range(impl: Implementation) -> None:
+    """A subclass whose choose_priority names a missing level is refused, on both twins."""
+
+    class Liar(Cluster):
+        def choose_priority(self, hash: int) -> tuple[int, str]:
+            return (7, "healthy")
+
+    class Floaty(Cluster):
+        def choose_priority(self, hash: int) -> tuple[int, str]:
+            return (0.0, "healthy")  # type: ignore[return-value]
+
+    for cls in (Liar, Floaty):
+        cluster = cls([Host("10.0.0.1:80")], balancer=impl.Maglev, table_size=7)
+        with pytest.raises(ValueError, match=r"not one of lb\.priorities"):
+            impl.BoundedLoad(cluster, hash_balance_factor=150)
+
+
+def test_a_table_returning_a_foreign_host_is_a_value_error(impl: Implementation) -> None:
+    """lookup must return one of lb.hosts: both twins raise the same ValueError."""
+    real = impl.Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
+
+    class Stranger:
+        hosts = real.hosts
+        normalized_order = real.normalized_order
+        normalized_weights = real.normalized_weights
+
+        def lookup(self, hash: int, attempt: int = 0) -> Host:
+            return Host("10.9.9.9:80")
+
+    bl = impl.BoundedLoad(Stranger(), hash_balance_factor=150)
+    with pytest.raises(ValueError, match=r"not one of lb\.hosts"):
+        bl.lookup(1, [0, 0])
+    with pytest.raises(ValueError, match=r"not one of lb\.hosts"):
+        bl.acquire(1)
+    assert bl.active == (0, 0)

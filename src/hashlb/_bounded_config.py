@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._types import Host
-from ._validate import check_normalized_weights
+from ._validate import check_normalized_weights, short
 from .cluster import Cluster
 
 __all__ = ("Level", "layout")
@@ -76,12 +76,15 @@ def layout(
         for i, h in enumerate(hosts):
             index.setdefault(id(h), i)
         return hosts, index, (level,), None
-    hosts = lb.hosts
+    hosts = tuple(lb.hosts)
     for i, h in enumerate(hosts):
         index.setdefault(id(h), i)
     levels = tuple(
-        _table_level(level.table, index, f"lb.priorities[{level.priority}].table")[1]
-        for level in lb.priorities
+        _table_level(level.table, index, f"lb.priorities[{p}].table")[1]
+        for p, level in enumerate(lb.priorities)
     )
     choice = tuple(lb.choose_priority(r)[0] for r in range(100))
+    for p in choice:  # a subclass may say anything: the compiled twin indexes with it
+        if type(p) is not int or not 0 <= p < len(levels):
+            raise ValueError(f"lb.choose_priority gave level {short(p)}, not one of lb.priorities")
     return hosts, index, levels, choice
