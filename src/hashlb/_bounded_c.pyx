@@ -21,6 +21,7 @@ from hashlb._kernels cimport hlb_long_as_u64
 
 import threading
 
+from hashlb._bounded_config import host_position as _host_position
 from hashlb._bounded_config import layout as _layout_py
 from hashlb._types import Host, Lease
 from hashlb._validate import (
@@ -296,10 +297,7 @@ cdef class BoundedLoad:
         self._ready()
         i = self._index.get(id(host))
         if i is None:
-            try:
-                i = self._hosts.index(host)
-            except ValueError:
-                raise ValueError(f"host {host!r} is not in this table") from None
+            i = _host_position(self._hosts, host)
         self._release_index(i)
 
     def _release_index(self, index):

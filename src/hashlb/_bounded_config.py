@@ -19,7 +19,18 @@ from ._types import Host
 from ._validate import check_normalized_weights, short
 from .cluster import Cluster
 
-__all__ = ("Level", "layout")
+__all__ = ("Level", "host_position", "layout")
+
+def host_position(hosts: tuple[Host, ...], host: object) -> int:
+    """Return *host*'s index in *hosts* by equality (``release`` of an equal copy).
+
+    :raises ValueError: *host* is not one of *hosts*.
+    """
+    try:
+        return hosts.index(host)
+    except ValueError:
+        raise ValueError(f"host {host!r} is not in this table") from None
+
 
 #: One level: ``(lookup, order, weights)``, *order* in the BoundedLoad's host indices.
 Level = tuple[Any, tuple[int, ...], tuple[float, ...]]

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ._bounded_config import Level, layout
+from ._bounded_config import Level, host_position, layout
 from ._bounded_doc import DOCS as _DOCS
 from ._docstrings import attach as _attach_docs
 from ._slots import checked_property
@@ -200,10 +200,7 @@ class BoundedLoad:
         self._ready()
         i = self._index.get(id(host))
         if i is None:
-            try:
-                i = self._hosts.index(host)
-            except ValueError:
-                raise ValueError(f"host {host!r} is not in this table") from None
+            i = host_position(self._hosts, host)
         self._release_index(i)
 
     def _release_index(self, i: int) -> None:
