@@ -9,8 +9,15 @@ Targets, medians from one run (each round is 1,000 calls):
 * building a cluster of 1,000 hosts in 3 priorities <= 1.2x building its
   three tables alone (group ``cluster build 1000 hosts 3 priorities``).
 
-Also measured: a lookup on a cluster whose load is split over two levels.
-Run::
+Bounded load over a cluster (``BoundedLoad(cluster, ...)``) next to bounded
+load over the same single table, target <= 1.15x when the cluster has one
+healthy priority: ``acquire`` + ``release`` (the proxy's path, first
+choices within their caps; group ``bounded acquire ...``) and ``lookup``
+with every first choice overloaded (mt19937 and the probe; group
+``bounded lookup overloaded ...``).
+
+Also measured: a lookup, and a bounded acquire, on a cluster whose load is
+split over two levels.  Run::
 
     pytest benchmarks/test_cluster_benchmarks.py --benchmark-group-by=group
 """
@@ -97,3 +104,60 @@ def test_tables_build_1000_hosts_3_priorities(benchmark, impl: Implementation) -
             impl.Maglev(hosts)
 
     benchmark(build)
+
+
+# ---- bounded load over a cluster (#12) ------------------------------------------------
+
+
+def _acquire_release(bl, values):  # type: ignore[no-untyped-def]
+    acquire = bl.acquire
+
+    def run() -> None:
+        for v in values:
+            acquire(v).release()
+
+    return run
+
+
+def _bounded(impl: Implementation, over: str, hosts: list[Host], **options: object) -> object:
+    """BoundedLoad(150) over the Maglev table of *hosts*, or over a Cluster of them."""
+    if over == "table":
+        return impl.BoundedLoad(impl.Maglev(hosts, **options), hash_balance_factor=150)
+    cluster = Cluster(hosts, balancer=impl.Maglev, **options)
+    return impl.BoundedLoad(cluster, hash_balance_factor=150)
+
+
+@pytest.mark.parametrize("over", ["table", "cluster"])
+@pytest.mark.benchmark(group="bounded acquire 1 priority 1000 hosts x1000")
+def test_bounded_acquire_release_1000_hosts(benchmark, impl: Implementation, over: str) -> None:  # type: ignore[no-untyped-def]
+    benchmark(_acquire_release(_bounded(impl, over, HOSTS_1000), HASHES))
+
+
+HOSTS_100 = HOSTS_1000[:100]
+
+
+@pytest.mark.parametrize("over", ["table", "cluster"])
+@pytest.mark.benchmark(group="bounded lookup overloaded 1 priority 100 hosts x100")
+def test_bounded_lookup_overloaded_100_hosts(benchmark, impl: Implementation, over: str) -> None:  # type: ignore[no-untyped-def]
+    """Every first choice is overloaded: each lookup seeds mt19937 and probes."""
+    bl = _bounded(impl, over, HOSTS_100, table_size=6007)
+    active = [20] * 50 + [0] * 50
+    rng = random.Random(7)
+    first = []
+    while len(first) < 100:
+        h = rng.getrandbits(64)
+        if HOSTS_100.index(bl.lb.lookup(h)) < 50:  # type: ignore[attr-defined]
+            first.append(h)
+
+    def run() -> None:
+        for h in first:
+            bl.lookup(h, active)  # type: ignore[attr-defined]
+
+    benchmark(run)
+
+
+@pytest.mark.benchmark(group="bounded acquire split over 2 priorities x1000")
+def test_bounded_acquire_release_split_2_priorities(benchmark, impl: Implementation) -> None:  # type: ignore[no-untyped-def]
+    cluster = Cluster(SPLIT, balancer=impl.Maglev)
+    assert cluster.priority_load[0] == (70, 30)
+    benchmark(_acquire_release(impl.BoundedLoad(cluster, hash_balance_factor=150), HASHES))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 M64 = (1 << 64) - 1
 
 
@@ -351,3 +353,70 @@ def envoy_priority_state(
             if short:
                 healthy_load[next(i for i, lv in enumerate(levels) if lv[0])] += short
     return healthy_load, degraded_load, panic
+
+
+#: EDS health -> (coarse health, excluded), newest Envoy (spec-2 §14.2).
+_COARSE_REFERENCE = {
+    "unknown": ("healthy", False),
+    "healthy": ("healthy", False),
+    "degraded": ("degraded", False),
+    "unhealthy": ("unhealthy", False),
+    "timeout": ("unhealthy", False),
+    "draining": ("unhealthy", True),
+    "excluded": ("unhealthy", True),
+}
+
+
+def bounded_cluster_reference(
+    hosts: list[Any],
+    hash_: int,
+    attempt: int,
+    active: list[int],
+    factor: int,
+    make_table: Any,
+    threshold: int = 50,
+) -> int | None:
+    """Envoy's bounded load over a cluster, from the hosts up (spec-2 §14.4-14.7, spec §6).
+
+    Groups *hosts* by priority, derives each level's counts, loads and panic
+    with :func:`envoy_priority_state` (overprovisioning 140), chooses the level
+    by ``hash % 100 + 1``, builds that level's table with ``make_table(hosts)``
+    (its healthy hosts, or all of them in panic), and runs
+    :func:`bounded_load_reference` on it with the cluster-wide total of
+    *active* (aligned with *hosts*).  Returns the chosen index in *hosts*.
+    """
+    top = max((h.priority for h in hosts), default=0)
+    members: list[list[int]] = [[] for _ in range(top + 1)]
+    for i, h in enumerate(hosts):
+        members[h.priority].append(i)
+    levels = []
+    for idx in members:
+        states = [_COARSE_REFERENCE[hosts[i].health] for i in idx]
+        x = sum(1 for _, out in states if out)
+        hl = sum(1 for c, out in states if c == "healthy" and not out)
+        d = sum(1 for c, out in states if c == "degraded" and not out)
+        levels.append((len(idx), hl, d, x, hl, d, len(idx) - x))
+    healthy, degraded, panic = envoy_priority_state(levels, 140, threshold)
+    x = hash_ % 100 + 1
+    cumulative, level = 0, 0
+    for p, load in enumerate(healthy + degraded):
+        cumulative += load
+        if x <= cumulative:
+            level = p % len(healthy)
+            break
+    chosen = [
+        i
+        for i in members[level]
+        if panic[level] or _COARSE_REFERENCE[hosts[i].health] == ("healthy", False)
+    ]
+    if not chosen:
+        return None
+    table = make_table([hosts[i] for i in chosen])
+    host = table.lookup(hash_, attempt)
+    if host is None:
+        return None
+    first = chosen[table.hosts.index(host)]
+    order = [chosen[k] for k in table.normalized_order]
+    return bounded_load_reference(
+        first, hash_, active, order, list(table.normalized_weights), factor, sum(active)
+    )

@@ -634,6 +634,29 @@ def cluster_hosts(draw: st.DrawFn, max_size: int = 14) -> list:
     ]
 
 
+# ---- pod health in the Istio translation (issue 12)
+
+#: One pod of a simulated Istio mesh: (Ready, being deleted, hashlb.io/health annotation).
+istio_pod_states = st.tuples(
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([None, "healthy", "unhealthy", "degraded", "draining", "timeout", "unknown"]),
+)
+#: A DestinationRule's outlierDetection: absent (None), without minHealthPercent (-1), or 0..100.
+istio_outlier = st.one_of(st.none(), st.just(-1), st.integers(0, 100))
+
+
+def active_counts(n: int) -> st.SearchStrategy[list[int]]:
+    """Return requests in flight for *n* hosts, skewed so that bounded load has to move some.
+
+    Mostly idle hosts, a few hot ones: with counts drawn evenly the first
+    choice is almost never over its cap (a level's cap is a share of the
+    whole cluster's requests), and the probing would go untested.
+    """
+    count = st.one_of(st.just(0), st.integers(0, 3), st.integers(10, 400))
+    return st.lists(count, min_size=n, max_size=n)
+
+
 # -- hashlb.envoy: Envoy ClusterLoadAssignments and mutated JSON ---------------------------
 
 _EDS_HEALTH = ("UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING", "TIMEOUT", "DEGRADED")

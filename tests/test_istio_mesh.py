@@ -34,9 +34,9 @@ items:
 """
 
 
-def mesh_of(*texts: str, namespace: str = "default") -> Mesh:
+def mesh_of(*texts: str, namespace: str = "default", unhealthy_endpoints: str = "auto") -> Mesh:
     """Return a finished Mesh from YAML texts (one file each)."""
-    m = Mesh(namespace=namespace)
+    m = Mesh(namespace=namespace, unhealthy_endpoints=unhealthy_endpoints)
     for i, t in enumerate(texts):
         m.add_text(textwrap.dedent(t), f"f{i}.yaml")
     m.finish()
@@ -442,10 +442,16 @@ def test_not_ready_and_terminating_pods_get_no_endpoint() -> None:
 
 
 def test_a_subset_whose_pods_are_all_not_ready_says_why() -> None:
-    """Every pod of a subset not Ready: the error names them and Envoy's 503."""
+    """Every pod of a subset not Ready: Istio before 1.31 sends no endpoint (the error names
+    the pods and Envoy's 503); 1.31 sends them UNHEALTHY, with panic off (every request 503s)."""
     pods = PODS.replace(
         "status: {phase: Running, podIP: 10.1.0.2}",
         "status: {phase: Running, podIP: 10.1.0.2, conditions: [{type: Ready, status: 'False'}]}",
     )
+    texts = (pods, rule("host: web\n" + SUBSETS), vs(SPLIT))
     with pytest.raises(InputError, match="its pods 'web-b' are not Ready or terminating"):
-        mesh_of(pods, rule("host: web\n" + SUBSETS), vs(SPLIT)).scenario()
+        mesh_of(*texts, unhealthy_endpoints="omit").scenario()
+    (route,) = mesh_of(*texts).scenario().routes
+    healths = {e.pod.name: (e.health, d.health) for d in route.destinations for e in d.endpoints}
+    health, cluster = healths["web-b"]
+    assert health == "unhealthy" and cluster.unhealthy_sent and cluster.panic_threshold == 0

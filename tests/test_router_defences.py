@@ -168,10 +168,11 @@ def test_key_seed_survives_with_weights_with_hosts_and_pickling(impl: Implementa
         assert other.route_policy == router.route_policy
         r = other.route(request(impl, "alice"))
         assert r.hash == xxhash.xxh64_intdigest(b"alice", seed)
-    # pickling: the configuration and the rng's state travel (policy=None: the
-    # pure twin's policies do not pickle)
-    bare = make(impl, key_seed=seed, hash_balance_factor=125, policy=None, seed=11)
+    # pickling: the configuration, the policy and the rng's state travel
+    bare = make(impl, key_seed=seed, hash_balance_factor=125, seed=11)
     copy = pickle.loads(pickle.dumps(bare))
+    assert copy.route_policy == bare.route_policy
+    assert copy.route(request(impl, "alice")).hash == bare.route(request(impl, "alice")).hash
     assert (copy.key_seed, copy.hash_balance_factor, copy.seed) == (seed, 125, 11)
     assert dict(copy.weights) == WEIGHTS and copy.mode == "sticky"
     assert type(copy.picker) is type(bare.picker)

@@ -85,14 +85,16 @@ def test_no_healthy_host_is_no_host_in_route_and_route_many(impl: Implementation
 
 
 def test_cluster_options_and_errors(impl: Implementation) -> None:
-    """Options reach every subset's cluster; bad keys and bounded load with health raise."""
+    """Options reach every subset's cluster; bad keys raise; bounded load with health works."""
     healthy = _hosts(["healthy"] * 4)
     router = _router(impl, healthy, cluster_options={"overprovisioning_factor": 100})
     assert all(isinstance(t, Cluster) for t in router.tables.values())
     assert pickle.loads(pickle.dumps(router)).tables["v1"].priority_load == ((100,), (0,))
     with pytest.raises(ConfigError, match="cluster_options has no option 'colour'"):
         _router(impl, healthy, cluster_options={"colour": 1})
-    with pytest.raises(ConfigError, match="hash_balance_factor with host health"):
-        _router(impl, _hosts(["unhealthy", "healthy"]), hash_balance_factor=150)
+    # bounded load with host health works since #12 (tests/test_bounded_cluster.py)
+    bounded = _router(impl, _hosts(["unhealthy", "healthy"]), hash_balance_factor=150)
+    assert bounded.bounded_loads["v1"].lb is bounded.tables["v1"]
+    assert bounded.acquire_hash(5).route.host is not None
     plain = _router(impl, healthy)
     assert all(isinstance(t, impl.Maglev) for t in plain.tables.values())

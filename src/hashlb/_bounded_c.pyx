@@ -7,6 +7,7 @@ docstring for the spec references), docstrings from
 overload rule run in C; only ``lb.lookup`` is a Python-level call.
 """
 from cpython.long cimport PyLong_CheckExact
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.sequence cimport (
     PySequence_Fast,
     PySequence_Fast_GET_ITEM,
@@ -20,6 +21,8 @@ from hashlb._kernels cimport hlb_long_as_u64
 
 import threading
 
+from hashlb._bounded_config import host_position as _host_position
+from hashlb._bounded_config import layout as _layout_py
 from hashlb._types import Host, Lease
 from hashlb._validate import (
     BOUNDED_LOAD_SIGNATURE,
@@ -30,7 +33,6 @@ from hashlb._validate import (
     check_uint,
     uninitialised,
 )
-from hashlb._validate import check_normalized_weights as _check_weights
 from hashlb._weights import check_hash
 
 from hashlb._cpython cimport attach_docs
@@ -43,7 +45,7 @@ cdef object _check_uint_py = check_uint
 cdef object _check_shuffle_n = check_shuffle_n
 cdef object _uninitialised = uninitialised
 cdef object _check_balance_factor = check_balance_factor
-cdef object _check_weights_py = _check_weights
+cdef object _layout = _layout_py
 
 # ------------------------------------------------------------ std::mt19937
 # Lazy: the state is seeded and twisted one element at a time, just ahead of
@@ -148,25 +150,30 @@ cdef inline double _overload(uint32_t active, uint32_t total_slots, double weigh
 cdef class BoundedLoad:
 
     cdef object _lb
-    cdef object _lookup
+    cdef tuple _lookups    # per level: its table's lookup
     cdef object _lock
     cdef dict _index
     cdef tuple _hosts
     cdef uint32_t _factor
     cdef Py_ssize_t _n_hosts
-    cdef Py_ssize_t _n_order
+    cdef Py_ssize_t _n_levels
+    cdef uint32_t _choice[100]  # the level of each hash % 100
+    cdef Py_ssize_t *_starts    # level p's candidates: _order[_starts[p]:_starts[p + 1]]
     cdef uint32_t *_order
     cdef double *_weights
     cdef double *_weight_of
     cdef uint32_t *_active
+    cdef uint64_t _total       # sum(_active[0:_n_hosts]), kept by acquire/release
 
     def __cinit__(self, *args, **kwargs):
+        self._starts = NULL
         self._order = NULL
         self._weights = NULL
         self._weight_of = NULL
         self._active = NULL
 
     def __dealloc__(self):
+        free(self._starts)
         free(self._order)
         free(self._weights)
         free(self._weight_of)
@@ -175,54 +182,45 @@ cdef class BoundedLoad:
     __signature__ = BOUNDED_LOAD_SIGNATURE
 
     def __init__(self, lb, *args, hash_balance_factor=REQUIRED):
-        cdef Py_ssize_t i, n, k
+        cdef Py_ssize_t i, n, k, p, at
         if self._active != NULL:
             raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
         # *args: the deprecated positional factor (it warns for one release).
         factor = _check_balance_factor(args, hash_balance_factor, 1)
-        try:
-            hosts = tuple(lb.hosts)
-            order = tuple(int(i) for i in lb.normalized_order)
-            weights = tuple(float(w) for w in lb.normalized_weights)
-            lookup = lb.lookup
-        except AttributeError as e:
-            raise TypeError(
-                "lb must be a hashlb table (hosts, lookup, normalized_order, "
-                f"normalized_weights): {e}"
-            ) from None
-        if len(order) != len(weights):
-            raise ValueError("lb.normalized_order and lb.normalized_weights differ in length")
-        _check_weights_py(weights)
+        hosts, index, levels, choice = _layout(lb)
         n = len(hosts)
-        k = len(order)
-        for o in order:  # Python ints: a huge one is refused like a negative one
-            if not 0 <= o < n:
-                raise ValueError(f"lb.normalized_order holds {o}, not a host index")
-        index = {}
-        for i in range(n):
-            index.setdefault(id(hosts[i]), i)
+        k = sum([len(level[1]) for level in levels])
+        self._starts = <Py_ssize_t *>malloc(<size_t>(len(levels) + 1) * sizeof(Py_ssize_t))
         self._order = <uint32_t *>malloc(<size_t>(k + 1) * sizeof(uint32_t))
         self._weights = <double *>malloc(<size_t>(k + 1) * sizeof(double))
         self._weight_of = <double *>malloc(<size_t>(n + 1) * sizeof(double))
         self._active = <uint32_t *>malloc(<size_t>(n + 1) * sizeof(uint32_t))
-        if (self._order == NULL or self._weights == NULL or self._weight_of == NULL
-                or self._active == NULL):
+        if (self._starts == NULL or self._order == NULL or self._weights == NULL
+                or self._weight_of == NULL or self._active == NULL):
             raise MemoryError()
         for i in range(n):
             self._weight_of[i] = 0.0
             self._active[i] = 0
-        for i in range(k):
-            self._order[i] = <uint32_t>order[i]
-            self._weights[i] = <double>weights[i]
-            self._weight_of[order[i]] = <double>weights[i]
+        at = 0
+        for p in range(len(levels)):
+            self._starts[p] = at
+            _lookup, order, weights = levels[p]
+            for i in range(len(order)):
+                self._order[at] = <uint32_t>order[i]
+                self._weights[at] = <double>weights[i]
+                self._weight_of[order[i]] = <double>weights[i]
+                at += 1
+        self._starts[len(levels)] = at
+        for i in range(100):
+            self._choice[i] = 0 if choice is None else <uint32_t>choice[i]
         self._lb = lb
-        self._lookup = lookup
+        self._lookups = tuple([level[0] for level in levels])
         self._lock = threading.Lock()
         self._index = index
         self._hosts = hosts
         self._factor = <uint32_t>factor
         self._n_hosts = n
-        self._n_order = k
+        self._n_levels = len(levels)
 
     cdef int _ready(self) except -1:
         if self._hosts is None:
@@ -285,26 +283,21 @@ cdef class BoundedLoad:
 
     def acquire(self, hash, attempt=0):
         cdef Py_ssize_t i = -1
-        cdef uint64_t overall = 0
         self._ready()
         with self._lock:
-            for i in range(self._n_hosts):
-                overall += self._active[i]
-            host = _choose(self, hash, attempt, self._active, overall)
+            host = _choose(self, hash, attempt, self._active, self._total)
             if host is None:
                 return Lease(self, -1, None)
             i = self._index[id(host)]
             self._active[i] += 1
+            self._total += 1
         return Lease(self, i, host)
 
     def release(self, host):
         self._ready()
         i = self._index.get(id(host))
         if i is None:
-            try:
-                i = self._hosts.index(host)
-            except ValueError:
-                raise ValueError(f"host {host!r} is not in this table") from None
+            i = _host_position(self._hosts, host)
         self._release_index(i)
 
     def _release_index(self, index):
@@ -317,6 +310,7 @@ cdef class BoundedLoad:
             if self._active[i] == 0:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
             self._active[i] -= 1
+            self._total -= 1
 
     def __repr__(self):
         if self._hosts is None:
@@ -327,22 +321,27 @@ cdef class BoundedLoad:
 cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_t *counts,
                     uint64_t overall):
     cdef uint64_t h = _check_hash(hash)
-    cdef Py_ssize_t first, least, alt
-    cdef uint32_t total_slots, i, n, k
+    cdef Py_ssize_t first, least, alt, start
+    cdef uint32_t total_slots, i, n, k, p
     cdef double least_factor, factor
     cdef _MT r
     cdef uint32_t *idx
-    host = self._lookup(h, attempt)
+    p = self._choice[h % 100]
+    host = (<object>PyTuple_GET_ITEM(self._lookups, p))(h, attempt)
     if host is None:
         return None
-    first = self._index[id(host)]
+    where = self._index.get(id(host))
+    if where is None:
+        raise ValueError(f"lb.lookup returned {host!r}, not one of lb.hosts")
+    first = <Py_ssize_t>where
     # Do not change: Envoy computes this in uint32 arithmetic.
     total_slots = ((<uint32_t>overall + 1u) * self._factor + 99u) // 100u
     least = first
     least_factor = _overload(counts[first], total_slots, self._weight_of[first])
     if least_factor <= 1.0:
         return host
-    n = <uint32_t>self._n_order
+    start = self._starts[p]
+    n = <uint32_t>(self._starts[p + 1] - start)
     idx = <uint32_t *>malloc(<size_t>(n + 1) * sizeof(uint32_t))
     if idx == NULL:
         raise MemoryError()
@@ -352,10 +351,10 @@ cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_
             idx[i] = i
         for i in range(n):
             k = _shuffle_step(&r, idx, i, n)
-            alt = self._order[k]
+            alt = self._order[start + k]
             if alt == first:
                 continue
-            factor = _overload(counts[alt], total_slots, self._weights[k])
+            factor = _overload(counts[alt], total_slots, self._weights[start + k])
             if factor <= 1.0:
                 least = alt
                 break

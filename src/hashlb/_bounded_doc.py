@@ -4,7 +4,7 @@ DOCS: dict[str, str] = {
     "BoundedLoad": """BoundedLoad(lb, *, hash_balance_factor)
 --
 
-Envoy's bounded-load wrapper around a Maglev or RingHash table.
+Envoy's bounded-load wrapper around a Maglev or RingHash table, or a Cluster.
 
 Caps each host at ``hash_balance_factor / 100`` times its weighted share
 of the in-flight requests; an overloaded first choice is replaced by the
@@ -12,18 +12,24 @@ candidate Envoy would probe next (spec §6).  It works on any table
 exposing ``hosts``, ``lookup(hash, attempt)``, ``normalized_order`` and
 ``normalized_weights``.
 
+Over a :class:`~hashlb.Cluster` each priority's table is bounded on its
+own, as Envoy wraps each one: the hash chooses the level, the level's
+table and weights give the candidates, and the counts are per host of
+``cluster.hosts`` (every priority) against their cluster-wide total.
+
 :meth:`lookup` is stateless: pass the per-host active request counts
 (Envoy's ``rq_active`` gauges).  :meth:`acquire` / :meth:`release` keep
 those counts for you, thread-safely, for a proxy embedding hashlb.
 
 A host listed twice as the *same object* is counted at its first index.
 
-:param lb: the table (:class:`~hashlb.Maglev` or :class:`~hashlb.RingHash`).
+:param lb: the table (:class:`~hashlb.Maglev` or :class:`~hashlb.RingHash`),
+    or a :class:`~hashlb.Cluster` of them.
 :param int hash_balance_factor: an int ``>= 100`` (``150`` allows 1.5x
     the average load), at most ``2**32 - 1``.
 :raises ValueError: *hash_balance_factor* is below 100 or too large.
-:raises TypeError: *hash_balance_factor* is not an int, or *lb* lacks
-    the attributes above.
+:raises TypeError: *hash_balance_factor* is not an int, or *lb* (or a
+    cluster level's table) lacks the attributes above.
 
 >>> from hashlb import Maglev
 >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ._bounded_config import Level, host_position, layout
 from ._bounded_doc import DOCS as _DOCS
 from ._docstrings import attach as _attach_docs
 from ._slots import checked_property
@@ -39,7 +40,6 @@ from ._validate import (
     check_shuffle_n,
     uninitialised,
 )
-from ._validate import check_normalized_weights as _check_weights
 from ._validate import check_uint as _check_uint
 from ._weights import check_hash
 
@@ -111,25 +111,28 @@ def _overload(active: int, total_slots: int, weight: float) -> float:
 class BoundedLoad:
     __slots__ = (
         "_active",
+        "_choice",
         "_factor",
         "_hosts",
         "_index",
         "_lb",
+        "_levels",
         "_lock",
-        "_order",
+        "_total",
         "_weight_of",
-        "_weights",
     )
 
     _active: list[int]
+    #: ``[sum(_active)]``: the total kept by acquire/release (a cell: the slots are frozen).
+    _total: list[int]
+    _choice: tuple[int, ...] | None
     _factor: int
     _hosts: tuple[Host, ...]
     _index: dict[int, int]
     _lb: Any
+    _levels: tuple[Level, ...]
     _lock: threading.Lock
-    _order: tuple[int, ...]
     _weight_of: dict[int, float]
-    _weights: tuple[float, ...]
 
     __signature__ = BOUNDED_LOAD_SIGNATURE
 
@@ -138,35 +141,20 @@ class BoundedLoad:
             raise TypeError("BoundedLoad is immutable; __init__ cannot run twice")
         # *args: the deprecated positional factor (it warns for one release).
         factor = check_balance_factor(args, hash_balance_factor, 2)
-        try:
-            hosts = tuple(lb.hosts)
-            order = tuple(int(i) for i in lb.normalized_order)
-            weights = tuple(float(w) for w in lb.normalized_weights)
-            lb.lookup  # noqa: B018 - the table must be able to look up
-        except AttributeError as e:
-            raise TypeError(
-                "lb must be a hashlb table (hosts, lookup, normalized_order, "
-                f"normalized_weights): {e}"
-            ) from None
-        if len(order) != len(weights):
-            raise ValueError("lb.normalized_order and lb.normalized_weights differ in length")
-        _check_weights(weights)
-        n = len(hosts)
-        for i in order:
-            if not 0 <= i < n:
-                raise ValueError(f"lb.normalized_order holds {i}, not a host index")
-        index: dict[int, int] = {}
-        for i, h in enumerate(hosts):
-            index.setdefault(id(h), i)
+        hosts, index, levels, choice = layout(lb)
+        weight_of: dict[int, float] = {}
+        for _lookup, order, weights in levels:
+            weight_of.update(zip(order, weights, strict=True))
         setter = object.__setattr__
         setter(self, "_lb", lb)
         setter(self, "_factor", factor)
         setter(self, "_hosts", hosts)
         setter(self, "_index", index)
-        setter(self, "_order", order)
-        setter(self, "_weights", weights)
-        setter(self, "_weight_of", {order[k]: weights[k] for k in range(len(order))})
+        setter(self, "_levels", levels)
+        setter(self, "_choice", choice)
+        setter(self, "_weight_of", weight_of)
         setter(self, "_active", [0] * len(hosts))
+        setter(self, "_total", [0])
         setter(self, "_lock", threading.Lock())
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -199,22 +187,20 @@ class BoundedLoad:
     def acquire(self, hash: int, attempt: int = 0) -> Lease:
         self._ready()
         with self._lock:
-            counts = self._active
-            host = self._choose(hash, attempt, counts, sum(counts))
+            total = self._total
+            host = self._choose(hash, attempt, self._active, total[0])
             if host is None:
                 return Lease(self, -1, None)
             i = self._index[id(host)]
-            counts[i] += 1
+            self._active[i] += 1
+            total[0] += 1
         return Lease(self, i, host)
 
     def release(self, host: Host) -> None:
         self._ready()
         i = self._index.get(id(host))
         if i is None:
-            try:
-                i = self._hosts.index(host)
-            except ValueError:
-                raise ValueError(f"host {host!r} is not in this table") from None
+            i = host_position(self._hosts, host)
         self._release_index(i)
 
     def _release_index(self, i: int) -> None:
@@ -225,6 +211,7 @@ class BoundedLoad:
             if self._active[i] <= 0:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
             self._active[i] -= 1
+            self._total[0] -= 1
 
     def _counts(self, active: Sequence[int]) -> list[int]:
         if isinstance(active, (str, bytes)):
@@ -245,20 +232,22 @@ class BoundedLoad:
 
     def _choose(self, hash: int, attempt: int, counts: list[int], overall: int) -> Host | None:
         hash = check_hash(hash)
-        host = self._lb.lookup(hash, attempt)
+        choice = self._choice
+        lookup, order, weights = self._levels[0 if choice is None else choice[hash % 100]]
+        host = lookup(hash, attempt)
         if host is None:
             return None
-        first = self._index[id(host)]
+        first = self._index.get(id(host))
+        if first is None:
+            raise ValueError(f"lb.lookup returned {host!r}, not one of lb.hosts")
         # Do not change: Envoy computes this in uint32 arithmetic.
         total_slots = ((((overall & _U32) + 1) & _U32) * self._factor + 99) & _U32
         total_slots //= 100
         least = first
-        least_factor = _overload(counts[first], total_slots, self._weight_of[first])
+        least_factor = _overload(counts[first], total_slots, self._weight_of.get(first, 0.0))
         if least_factor <= 1.0:
             return self._hosts[first]
         rng = _MT19937(hash)
-        order = self._order
-        weights = self._weights
         n = len(order)
         index = list(range(n))
         for i in range(n):

@@ -22,7 +22,7 @@ from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
-from hashlb._types import Host, rebuild
+from hashlb._types import Host, positional_restore, rebuild
 from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
 from hashlb._weights import check_hash, prepare
 from hashlb.versions import profile as _profile
@@ -41,8 +41,6 @@ _HEAP_ABOVE = 20.0
 
 cdef object _check_hash = check_hash
 cdef object _check_attempt = check_attempt
-cdef object _lookup_args = lookup_args
-cdef object _pick_args = pick_args
 cdef object _ZERO = 0
 cdef object _ONE = 1
 cdef array _H_TEMPLATE = array("H")
@@ -539,7 +537,7 @@ cdef class Maglev:
 
     def lookup_many(self, hashes):
         cdef _View v = self._view()
-        view, out = _lookup_args(hashes, self._slots != 0)
+        view, out = lookup_args(hashes, self._slots != 0)
         self._ready()
         if self._slots:
             lookup_into(view, out, &v, _maglev_batch)
@@ -548,7 +546,7 @@ cdef class Maglev:
     def pick_many(self, keys):
         cdef _View v = self._view()
         self._ready()
-        seq, out = _pick_args(keys, self._slots != 0)
+        seq, out = pick_args(keys, self._slots != 0)
         pick_into(seq, out, &v, _maglev_batch, self._slots != 0)
         return out
 
@@ -599,6 +597,8 @@ cdef inline object _host_at(Maglev self, uint64_t h):
     return <object>PyTuple_GET_ITEM(self._hosts, i)
 
 
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(Maglev, MAGLEV_OPTIONS)
 
 # The shared docstrings (``_maglev_doc.py``); the C tables point into these texts.
 _DOC_TEXTS = attach_docs(globals(), _DOCS)

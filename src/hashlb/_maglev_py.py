@@ -37,7 +37,7 @@ from ._maglev_doc import DOCS as _DOCS
 from ._retry import Reject
 from ._retry import choose as _choose
 from ._slots import checked_property
-from ._types import Host, rebuild
+from ._types import Host, positional_restore, rebuild
 from ._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
@@ -407,5 +407,8 @@ class Maglev:
         options = (self._table_size, self._use_hostname, self._locality_weights, self._envoy)
         return (rebuild, (Maglev, self._hosts, MAGLEV_OPTIONS, options))
 
+
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(Maglev, MAGLEV_OPTIONS)
 
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -266,6 +266,12 @@ cdef class Header(_Method):
         self._check()
         return (self._lname, self._regex_rewrite, self._terminal, self._first_only)
 
+    def __reduce__(self):
+        self._check()
+        options = {"regex_rewrite": self._regex_rewrite, "terminal": self._terminal}
+        options["envoy_version"] = _cfg.header_version(self._first_only)
+        return (_cfg.rebuild, (type(self), (self._name,), options))
+
     def __repr__(self):
         if not self._ready:
             return _Method.__repr__(self)
@@ -393,6 +399,11 @@ cdef class Cookie(_Method):
         self._check()
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
 
+    def __reduce__(self):
+        name, ttl, path, attributes, terminal = self._key()
+        options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
+        return (_cfg.rebuild, (type(self), (name,), options))
+
     def __repr__(self):
         if not self._ready:
             return _Method.__repr__(self)
@@ -455,6 +466,12 @@ cdef class SourceIP(_Method):
     def _key(self):
         self._check()
         return (self._hops, self._use_remote, self._terminal)
+
+    def __reduce__(self):
+        hops, use_remote, terminal = self._key()
+        options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
+        options["terminal"] = terminal
+        return (_cfg.rebuild, (type(self), (), options))
 
     def __repr__(self):
         if not self._ready:
@@ -526,6 +543,10 @@ cdef class QueryParameter(_Method):
         self._check()
         return (self._name, self._terminal)
 
+    def __reduce__(self):
+        name, terminal = self._key()
+        return (_cfg.rebuild, (type(self), (name,), {"terminal": terminal}))
+
     def __repr__(self):
         if not self._ready:
             return _Method.__repr__(self)
@@ -562,6 +583,10 @@ cdef class FilterState(_Method):
     def _key(self):
         self._check()
         return (self._key_name, self._terminal)
+
+    def __reduce__(self):
+        key, terminal = self._key()
+        return (_cfg.rebuild, (type(self), (key,), {"terminal": terminal}))
 
     def __repr__(self):
         if not self._ready:
@@ -649,6 +674,10 @@ cdef class HashPolicy:
     def __hash__(self):
         self._check_ready()
         return hash((self._policies, self._seed))
+
+    def __reduce__(self):
+        self._check_ready()
+        return (_cfg.rebuild, (type(self), self._policies, {"seed": self._seed}))
 
     def __repr__(self):
         if self._policies is None:

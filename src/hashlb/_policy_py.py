@@ -261,6 +261,12 @@ class Header(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        _lname, rewrite, terminal, first_only = self._key()
+        options = {"regex_rewrite": rewrite, "terminal": terminal}
+        options["envoy_version"] = _cfg.header_version(first_only)
+        return (_cfg.rebuild, (type(self), (self._name,), options))
+
     def __repr__(self) -> str:
         if not hasattr(self, "_lname"):
             return super().__repr__()
@@ -354,6 +360,11 @@ class Cookie(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        name, ttl, path, attributes, terminal = self._key()
+        options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
+        return (_cfg.rebuild, (type(self), (name,), options))
+
     def __repr__(self) -> str:
         if not hasattr(self, "_raw"):
             return super().__repr__()
@@ -440,6 +451,12 @@ class SourceIP(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        hops, use_remote, terminal = self._key()
+        options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
+        options["terminal"] = terminal
+        return (_cfg.rebuild, (type(self), (), options))
+
     def __repr__(self) -> str:
         if not hasattr(self, "_hops"):
             return super().__repr__()
@@ -489,6 +506,10 @@ class QueryParameter(_Method):
         except AttributeError:
             raise _uninit(self) from None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        name, terminal = self._key()
+        return (_cfg.rebuild, (type(self), (name,), {"terminal": terminal}))
+
     def __repr__(self) -> str:
         if not hasattr(self, "_raw"):
             return super().__repr__()
@@ -522,6 +543,10 @@ class FilterState(_Method):
             return (self._key_name, self._terminal)
         except AttributeError:
             raise _uninit(self) from None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        key, terminal = self._key()
+        return (_cfg.rebuild, (type(self), (key,), {"terminal": terminal}))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_key_name"):
@@ -592,6 +617,13 @@ class HashPolicy:
 
     def __hash__(self) -> int:
         return _values_hash(self, _POLICY_VALUES)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        try:
+            policies, seed = _POLICY_VALUES(self)
+        except AttributeError:
+            raise _uninit(self) from None
+        return (_cfg.rebuild, (type(self), policies, {"seed": seed}))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_policies"):

@@ -35,14 +35,14 @@ from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 
 from hashlb._grpc_config import ring_config as _grpc_ring_config
 from hashlb._retry import choose as _choose
-from hashlb._batch import lookup_args as _lookup_args_py
-from hashlb._batch import pick_args as _pick_args_py
+from hashlb._batch import lookup_args
+from hashlb._batch import pick_args
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config
 from hashlb._validate import renamed as _renamed
 from hashlb._validate import uninitialised as _uninitialised
 from hashlb._validate import RING_OPTIONS
-from hashlb._types import Host, rebuild
+from hashlb._types import Host, positional_restore, rebuild
 from hashlb._weights import check_hash as _check_hash_py
 from hashlb._weights import prepare as _prepare
 
@@ -51,9 +51,7 @@ from hashlb._ring_doc import DOCS as _DOCS
 
 __all__ = ("RingHash",)
 
-# C-level references for the per-call paths; cold paths use the imports above.
-cdef object _lookup_args = _lookup_args_py
-cdef object _pick_args = _pick_args_py
+# C-level references for the per-key paths (a batch looks its helpers up once).
 cdef object _check_attempt = _check_attempt_py
 cdef object _check_hash = _check_hash_py
 cdef object _ZERO = 0
@@ -229,7 +227,7 @@ cdef class RingHash:
         )
 
     def lookup_many(self, hashes):
-        view, out = _lookup_args(hashes, self._r.n != 0)
+        view, out = lookup_args(hashes, self._r.n != 0)
         self._ready()
         if self._r.n:
             lookup_into(view, out, &self._r, _ring_batch)
@@ -237,7 +235,7 @@ cdef class RingHash:
 
     def pick_many(self, keys):
         self._ready()
-        seq, out = _pick_args(keys, self._r.n != 0)
+        seq, out = pick_args(keys, self._r.n != 0)
         pick_into(seq, out, &self._r, _ring_batch, self._r.n != 0)
         return out
 
@@ -336,6 +334,8 @@ cdef class RingHash:
         return (rebuild, (RingHash, self._hosts, RING_OPTIONS, options))
 
 
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(RingHash, RING_OPTIONS)
 
 # The shared docstrings (``_ring_doc.py``); the C tables point into these texts.
 _DOC_TEXTS = attach_docs(globals(), _DOCS)

@@ -45,7 +45,7 @@ from ._retry import Reject
 from ._retry import choose as _choose
 from ._ring_doc import DOCS as _DOCS
 from ._slots import checked_property
-from ._types import Host, rebuild
+from ._types import Host, positional_restore, rebuild
 from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
 from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
 from ._validate import RING_OPTIONS, renamed, uninitialised
@@ -308,5 +308,8 @@ class RingHash:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"RingHash is immutable; cannot delete {name!r}")
 
+
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(RingHash, RING_OPTIONS)
 
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -365,12 +365,7 @@ def build_tables(
         tables[name] = table
         specs[name] = table_spec(table)
         if bounded_load is not None:  # one per subset: a subset is one Envoy cluster
-            if isinstance(table, Cluster):
-                raise ConfigError(
-                    f"subsets[{name!r}]: hash_balance_factor with host health or priorities "
-                    "is not supported yet (give every host of the subset priority 0 and a "
-                    "healthy status, or no hash_balance_factor)"
-                )
+            # (a Cluster's priorities each get their own bounded load, counted per host)
             bounded[name] = bounded_load(table)
     return members, tables, specs, bounded, tuple(empty)
 

@@ -28,7 +28,7 @@ from hashlb._subset_config import check_value as _check_value
 from hashlb._subset_config import check_weights as _check_weights
 from hashlb._subset_config import exact_index as _exact_index
 from hashlb._subset_config import picker_key as _picker_key
-from hashlb._types import rebuild
+from hashlb._types import positional_restore, rebuild
 from hashlb._validate import renamed, uninitialised
 from hashlb.errors import ConfigError
 
@@ -36,12 +36,6 @@ from hashlb._cpython cimport attach_docs
 from hashlb._subset_doc import DOCS as _DOCS
 
 __all__ = ("WeightedSubsetPicker",)
-
-# C-level references for the per-call paths; cold paths use the imports above.
-cdef object _hash_buffer = hash_buffer
-cdef object _index_output = index_output
-cdef object _check_value_py = _check_value
-cdef object _exact_index_py = _exact_index
 
 
 cdef double _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact
@@ -54,7 +48,7 @@ cdef uint32_t _NEAR_TIE = 0xFFFFFFFFU  # choose_many's marker for a near-tie
 
 cdef uint64_t as_value_slow(object value) except? 0xFFFFFFFFFFFFFFFFULL:
     """The slow path of ``as_value`` (``_subset_c.pxd``): the shared check, then its int."""
-    return <uint64_t>_check_value_py(value)
+    return <uint64_t>_check_value(value)
 
 
 
@@ -196,7 +190,7 @@ cdef class WeightedSubsetPicker:
         cdef Py_ssize_t i = self._choose(v)
         if i < 0:
             self._ready()
-            i = _exact_index_py(v, self._active)
+            i = _exact_index(v, self._active)
         return i
 
     @cython.binding(False)
@@ -211,10 +205,10 @@ cdef class WeightedSubsetPicker:
         return self._names[i]
 
     def choose_many(self, values):
-        view = _hash_buffer(values)
+        view = hash_buffer(values)
         self._ready()
         cdef Py_ssize_t n = len(view), j, near = 0
-        out = _index_output(n, values)
+        out = index_output(n, values)
         if n == 0:
             return out
         cdef const uint64_t[::1] h = view
@@ -279,6 +273,8 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(WeightedSubsetPicker, ("mode", "seed"))
 
 # The shared docstrings (``_subset_doc.py``); the C tables point into these texts.
 _DOC_TEXTS = attach_docs(globals(), _DOCS)

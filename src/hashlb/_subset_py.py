@@ -67,7 +67,7 @@ from ._subset_config import check_weights as _check_weights
 from ._subset_config import exact_index as _exact_index
 from ._subset_config import picker_key as _picker_key
 from ._subset_doc import DOCS as _DOCS
-from ._types import rebuild
+from ._types import positional_restore, rebuild
 from ._validate import renamed, uninitialised
 from .errors import ConfigError
 
@@ -273,5 +273,8 @@ def __getattr__(name: str) -> Any:
         return Route
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
+# Pickles of earlier builds call _restore with the options by position.
+_restore = positional_restore(WeightedSubsetPicker, ("mode", "seed"))
 
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

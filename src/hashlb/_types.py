@@ -306,6 +306,20 @@ def rebuild(cls: Any, first: object, names: tuple[str, ...], values: tuple[Any, 
     return cls(first, **dict(zip(names, values, strict=True)))
 
 
+def positional_restore(cls: Any, names: tuple[str, ...]) -> Any:
+    """Return the ``_restore`` that pickles of earlier builds call: ``(first, *values)``.
+
+    Those pickles stored the options by position, in *names* order; a
+    shorter tuple (from before an option existed) leaves the rest at their
+    defaults.
+    """
+
+    def _restore(first: object, *values: Any) -> Any:
+        return cls(first, **dict(zip(names, values, strict=False)))
+
+    return _restore
+
+
 def replace_host(host: Host, **changes: Any) -> Host:
     """Return a new Host with the fields of *host* but *changes* (keyword fields only)."""
     values: dict[str, Any] = dict(zip(_KEYWORDS, host._fields()[2:], strict=True))

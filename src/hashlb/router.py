@@ -174,7 +174,9 @@ class Router:
     :param hash_balance_factor: Envoy's bounded load (both modes): each
         subset's table is wrapped in :class:`~hashlb.BoundedLoad` with this
         factor (an int in ``[100, 2**32 - 1]``; 150 caps a host at 1.5x its
-        share of the subset's requests in flight).  Count requests with
+        share of the subset's requests in flight).  A subset that is a
+        :class:`~hashlb.Cluster` gets Envoy's bounded load per priority,
+        counted per host across its priorities.  Count requests with
         :meth:`acquire`; None (default) for plain consistent hashing.
     :param policy_copies: envoy mode: how many copies of *policy* the route's
         hash policy list holds.  None (default) is Istio's translation, one
@@ -722,6 +724,7 @@ class Router:
                 local = np.asarray(table.lookup_many(np.ascontiguousarray(h[mask])))
             else:  # bounded load with requests in flight: Envoy's rule, key by key
                 where = {id(host): j for j, host in enumerate(table.hosts)}
+                where[id(None)] = NO_HOST  # a cluster level with no host
                 local = np.array(
                     [where[id(bl.lookup(x, active))] for x in h[mask].tolist()], dtype=np.intp
                 )

@@ -23,7 +23,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from .._source import InputError
@@ -40,8 +40,13 @@ from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
 
 if TYPE_CHECKING:
     from ..istio import Mesh, Scenario
+    from ..istio.translate import SubsetHealth
 
 __all__ = ("DESCRIPTION", "HELP", "SimulationResult", "add_arguments", "run", "simulate")
+
+#: ``--unhealthy-endpoints`` choices: ``hashlb.istio.model.UNHEALTHY_ENDPOINTS`` (repeated
+#: here: that package needs PyYAML, and the parser is built without it).
+UNHEALTHY_ENDPOINTS = ("omit", "auto", "always")
 
 #: Version of the ``--json`` schema (bumped only for incompatible changes).
 SCHEMA_VERSION = 1
@@ -59,6 +64,8 @@ class Decision:
     pod: str | None
     hash: int | None
     set_cookie: str | None
+    #: The endpoint's health when it is not healthy (Envoy chose it in panic).
+    health: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Return the ``--decisions`` line for this decision."""
@@ -73,6 +80,10 @@ class Decision:
         }
         if self.set_cookie is not None:
             out["set_cookie"] = self.set_cookie
+        if self.health is not None:
+            out["health"] = self.health
+        if self.subset is not None and self.endpoint is None:
+            out["no_host"] = True  # Envoy: 503, no healthy upstream
         return out
 
 
@@ -93,6 +104,36 @@ class SimulationResult:
     users: int
     one_endpoint: int
     one_subset: int
+    #: subset -> what its Envoy cluster makes of the endpoints' health
+    health: dict[str, SubsetHealth] = field(default_factory=dict)
+    #: subset -> requests that got no host (Envoy's 503, no healthy upstream)
+    no_host: Counter[str] = field(default_factory=Counter)
+    #: subset -> requests that reached an endpoint that is not healthy (panic)
+    unhealthy: Counter[str] = field(default_factory=Counter)
+    #: users with at least one request on an endpoint that is not healthy
+    users_on_unhealthy: int = 0
+
+    def health_summary(self) -> dict[str, Any]:
+        """Return the ``health`` part of the ``--json`` document."""
+        subsets = {}
+        for name, h in self.health.items():
+            subsets[name] = {
+                **h.as_json(),
+                "requests_to_unhealthy": self.unhealthy.get(name, 0),
+                "no_host": self.no_host.get(name, 0),
+            }
+        endpoints: dict[str, str] = {}
+        for d in self.scenario.destinations:
+            for e in d.endpoints:
+                if e.health not in ("healthy", "unknown"):
+                    endpoints.setdefault(e.address, e.health)
+        return {
+            "subsets": subsets,
+            "endpoints": endpoints,
+            "requests_to_unhealthy": sum(self.unhealthy.values()),
+            "no_host": sum(self.no_host.values()),
+            "users_on_unhealthy": self.users_on_unhealthy,
+        }
 
     def summary(self) -> dict[str, Any]:
         """Return the ``--json`` document (see docs/reference/cli.rst)."""
@@ -122,6 +163,7 @@ class SimulationResult:
                 "one_endpoint": self.one_endpoint,
                 "one_subset": self.one_subset,
             },
+            "health": self.health_summary(),
         }
 
 
@@ -158,6 +200,22 @@ def simulate(
     from ..istio import build_engines, plan_matches
 
     engines = build_engines(scenario, mode, seed)
+    health: dict[str, SubsetHealth] = {}
+    for e in engines:
+        for name, sh in e.health.items():
+            health.setdefault(name, sh)
+    # per engine: (subset, address) -> health, for the endpoints that are not healthy
+    sick = [
+        {
+            (d.name, ep.address): ep.health
+            for d in e.plan.destinations
+            for ep in d.endpoints
+            if ep.health not in ("healthy", "unknown")
+        }
+        for e in engines
+    ]
+    no_host: Counter[str] = Counter()
+    unhealthy: Counter[str] = Counter()
     subsets: Counter[str] = Counter()
     endpoints: Counter[str] = Counter()
     pods: dict[str, tuple[str, str]] = {}
@@ -175,11 +233,14 @@ def simulate(
                 raise InputError(
                     req.where, f"more than {cap('MAX_USERS')} distinct users in the requests"
                 )
-            state = users[ukey] = [None, None]
-        engine = next((e for e in engines if plan_matches(e.plan, req)), None)
-        if engine is None:
+            state = users[ukey] = [None, None, False]
+        k = next((k for k, e in enumerate(engines) if plan_matches(e.plan, req)), None)
+        engine = engines[k] if k is not None else None
+        if engine is None or k is None:
             unrouted += 1
-            d = Decision(i, req.user, None, None, None, None, None, None)
+            if decisions is not None:
+                d = Decision(i, req.user, None, None, None, None, None, None)
+                decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
         else:
             jar = jars.get(ukey)
             subset, address, pod, h, set_cookie = engine.route(_to_policy_request(req, jar))
@@ -190,18 +251,29 @@ def simulate(
             if h is None:
                 no_hash += 1
             subsets[subset] += 1
-            endpoints[address] += 1
-            pods.setdefault(address, (pod, subset))
-            if state[0] is None:
-                state[0], state[1] = address, subset
+            status = None
+            if address is None:
+                no_host[subset] += 1
             else:
-                if state[0] is not _MANY and state[0] != address:
+                endpoints[address] += 1
+                pods.setdefault(address, (pod or "", subset))
+                status = sick[k].get((subset, address)) if sick[k] else None
+                if status is not None:
+                    unhealthy[subset] += 1
+                    state[2] = True
+            where = address if address is not None else _NO_HOST
+            if state[0] is None:
+                state[0], state[1] = where, subset
+            else:
+                if state[0] is not _MANY and state[0] != where:
                     state[0] = _MANY
                 if state[1] is not _MANY and state[1] != subset:
                     state[1] = _MANY
-            d = Decision(i, req.user, engine.plan.name, subset, address, pod, h, set_cookie)
-        if decisions is not None:
-            decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
+            if decisions is not None:
+                d = Decision(
+                    i, req.user, engine.plan.name, subset, address, pod, h, set_cookie, status
+                )
+                decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
     return SimulationResult(
         scenario,
         mode,
@@ -216,10 +288,16 @@ def simulate(
         len(users),
         sum(1 for s in users.values() if s[0] is not None and s[0] is not _MANY),
         sum(1 for s in users.values() if s[1] is not None and s[1] is not _MANY),
+        health,
+        no_host,
+        unhealthy,
+        sum(1 for s in users.values() if s[2]),
     )
 
 
 _MANY = object()
+#: What a request that got no host counts as, for stickiness.
+_NO_HOST = object()
 
 
 def _user_key(user: str) -> Hashable:
@@ -267,29 +345,29 @@ def render(result: SimulationResult) -> str:
                 align="<>>>><",
             )
         )
+        sick = any(e.health != "healthy" for d in plan.destinations for e in d.endpoints)
+        if sick:
+            lines.append("")
+            lines.append(_health_table(result, plan))
         lines.append("")
         rows = []
         for d in plan.destinations:
             for e in d.endpoints:
                 n = result.endpoints.get(e.address, 0)
                 expected = d.weight / total_w / len(d.endpoints) if total_w else 0.0
-                rows.append(
-                    [
-                        e.address,
-                        e.pod.name + (" *" if e.pod.synthetic else ""),
-                        d.name,
-                        n,
-                        _pct(n, routed),
-                        f"{100 * expected:.1f}%",
-                    ]
-                )
-        lines.append(
-            format_table(
-                ["endpoint", "pod", "subset", "requests", "share", "even share"],
-                rows,
-                align="<<<>>>",
-            )
-        )
+                row: list[object] = [
+                    e.address,
+                    e.pod.name + (" *" if e.pod.synthetic else ""),
+                    d.name,
+                ]
+                if sick:
+                    row.append(e.health)
+                row += [n, _pct(n, routed), f"{100 * expected:.1f}%"]
+                rows.append(row)
+        head = ["endpoint", "pod", "subset", "requests", "share", "even share"]
+        if sick:
+            head.insert(3, "health")
+        lines.append(format_table(head, rows, align="<<<<>>>" if sick else "<<<>>>"))
     if any(e.pod.synthetic for d in sc.destinations for e in d.endpoints):
         lines.append("* synthetic pod address (the input has no pod IP; see the docs)")
     lines.append("")
@@ -299,6 +377,7 @@ def render(result: SimulationResult) -> str:
         lines.append(
             f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
         )
+    lines.extend(_health_lines(result))
     u = result.users
     lines.append(
         f"stickiness: {u} users; one endpoint: {result.one_endpoint} "
@@ -306,6 +385,107 @@ def render(result: SimulationResult) -> str:
         f"({_pct(result.one_subset, u)})"
     )
     return "\n".join(lines)
+
+
+def _loads(h: SubsetHealth) -> str:
+    """Return a level's loads as ``healthy 70%, degraded 30%`` (one level per priority)."""
+    parts = [f"healthy {'/'.join(map(str, h.healthy_load))}%"]
+    if any(h.degraded_load):
+        parts.append(f"degraded {'/'.join(map(str, h.degraded_load))}%")
+    return ", ".join(parts)
+
+
+def _threshold(percent: float) -> str:
+    """Return ``50%``, or ``29% (acts as 28%)`` where Envoy's truncation changes it."""
+    from ..cluster import panic_threshold
+
+    acts = panic_threshold(percent)
+    return f"{percent:g}%" if acts == percent else f"{percent:g}% (acts as {acts}%)"
+
+
+def _health_table(result: SimulationResult, plan: Any) -> str:
+    """Return the per-subset health table: counts, threshold, priority loads, panic."""
+    rows = []
+    for d in plan.destinations:
+        h = result.health.get(d.name)
+        if h is None:
+            continue
+        if h.in_panic:
+            panic = f"PANIC: all {h.hosts} hosts in the table"
+        elif h.healthy == 0 and h.hosts:
+            panic = "no: no healthy host, 503"
+        else:
+            panic = "no: healthy hosts only"
+        rows.append(
+            [
+                d.name,
+                h.hosts,
+                h.healthy,
+                h.degraded,
+                h.unhealthy,
+                h.excluded,
+                _threshold(h.panic_threshold),
+                _loads(h),
+                panic,
+            ]
+        )
+    table = format_table(
+        [
+            "subset",
+            "hosts",
+            "healthy",
+            "degraded",
+            "unhealthy",
+            "excluded",
+            "panic at <",
+            "priority load",
+            "panic",
+        ],
+        rows,
+        align="<>>>>>><<",
+    )
+    sources = [
+        f"  {d.name}: panic threshold {result.health[d.name].describe_threshold()}"
+        for d in plan.destinations
+        if d.name in result.health
+    ]
+    return "\n".join([table, *sources])
+
+
+def _subsets(names: Sequence[str]) -> str:
+    """Return ``subset 'a' is`` or ``subsets 'a', 'b' are`` for a sentence."""
+    quoted = ", ".join(map(repr, names))
+    return f"subset {quoted} is" if len(names) == 1 else f"subsets {quoted} are"
+
+
+def _health_lines(result: SimulationResult) -> list[str]:
+    """Return the summary lines on panic and no-host requests (none when all is healthy)."""
+    lines = []
+    routed = result.requests - result.unrouted
+    bad = sum(result.unhealthy.values())
+    if bad:
+        panicking = [n for n, h in result.health.items() if h.in_panic]
+        lines.append(
+            f"panic: {bad} requests ({_pct(bad, routed)}) from {result.users_on_unhealthy} users "
+            f"({_pct(result.users_on_unhealthy, result.users)}) reached endpoints that are not "
+            "healthy" + (f" ({_subsets(panicking)} in panic)" if panicking else "")
+        )
+    none = sum(result.no_host.values())
+    if none:
+        lines.append(
+            f"no healthy upstream: {none} requests ({_pct(none, routed)}) got no host "
+            "(Envoy answers 503)"
+        )
+    quiet = [
+        n
+        for n, h in result.health.items()
+        if h.hosts > h.healthy and not h.in_panic and not result.unhealthy.get(n)
+    ]
+    if quiet:
+        lines.append(
+            f"not in panic: {_subsets(quiet)} sent no request to an endpoint that is not healthy"
+        )
+    return lines
 
 
 def plot(result: SimulationResult, outputs: OutputSet, flag: str = "--plot") -> None:
@@ -432,6 +612,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cluster-domain",
         default="cluster.local",
         help="the cluster's DNS domain (default: cluster.local)",
+    )
+    g.add_argument(
+        "--unhealthy-endpoints",
+        choices=UNHEALTHY_ENDPOINTS,
+        default="auto",
+        help="what Istio sends for pods that are not Ready: auto (an UNHEALTHY endpoint "
+        "unless the cluster's minHealthPercent is above 0: Istio 1.31 on, the default), "
+        "omit (no endpoint: Istio before 1.31) or always "
+        "(PILOT_SEND_UNHEALTHY_ENDPOINTS=true; panic disabled)",
     )
     r = p.add_argument_group("requests")
     src = r.add_mutually_exclusive_group()
@@ -565,6 +754,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         args.endpoints,
         namespace=args.namespace,
         domain=args.cluster_domain,
+        unhealthy_endpoints=args.unhealthy_endpoints,
     )
     scenario = mesh.scenario(args.host)
     if args.plot:

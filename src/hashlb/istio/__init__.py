@@ -58,7 +58,9 @@ except ImportError as _e:
 from .._source import InputError, Where
 from .mesh import Mesh, load_mesh
 from .model import (
+    HEALTH_ANNOTATION,
     HOST_LABEL,
+    ClusterHealth,
     Destination,
     Endpoint,
     HashKey,
@@ -71,6 +73,7 @@ from .parse import match_regex, resolve_host
 from .translate import (
     MatchRequest,
     RouteEngine,
+    SubsetHealth,
     TableCache,
     build_engines,
     plan_matches,
@@ -78,7 +81,9 @@ from .translate import (
 )
 
 __all__ = (
+    "HEALTH_ANNOTATION",
     "HOST_LABEL",
+    "ClusterHealth",
     "Destination",
     "Endpoint",
     "HashKey",
@@ -90,6 +95,7 @@ __all__ = (
     "RouteEngine",
     "RoutePlan",
     "Scenario",
+    "SubsetHealth",
     "TableCache",
     "Where",
     "build_engines",

@@ -25,7 +25,13 @@ What it means (spec §10, the Istio -> Envoy translation):
 * weighted destinations with weight 0 are dropped; a single destination
   takes all the traffic whatever its weight;
 * Envoy mode's route hash policy is one entry per remaining destination that
-  has a ``consistentHash``, in route order, exactly as Istio emits it.
+  has a ``consistentHash``, in route order, exactly as Istio emits it;
+* pod health (spec-2 §18.5): a pod being deleted gets no endpoint, a pod not
+  Ready none or an UNHEALTHY one (:attr:`Mesh.unhealthy_endpoints`), every
+  pod of a Service with ``publishNotReadyAddresses`` a healthy one, and the
+  ``hashlb.io/health`` annotation sets what Envoy sees (an outlier ejection);
+  each destination's ``outlierDetection.minHealthPercent`` (or Envoy's 50)
+  is its cluster's panic threshold (:class:`~hashlb.istio.ClusterHealth`).
 
 Deployments have no IP addresses, so their pods get **synthetic, stable
 addresses**: a workload ``NAMESPACE/NAME`` gets the block
@@ -41,10 +47,11 @@ Deployment's selector replace its synthetic pods.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .._source import InputError, Where
 from .._validate import (
+    HEALTH_STATUSES,
     MAX_DESTINATIONS,
     MAX_PODS,
     MAX_ROUTE_ENDPOINTS,
@@ -54,8 +61,12 @@ from .._validate import short as _short
 from ..hashing import xxh64
 from ._yaml import Budget, LDict, charge_text, expand_paths, read_input, read_stdin
 from .model import (
+    ENVOY_PANIC_THRESHOLD,
+    HEALTH_ANNOTATION,
     HOST_LABEL,
     MAX_WEIGHT,
+    UNHEALTHY_ENDPOINTS,
+    ClusterHealth,
     Destination,
     Endpoint,
     Pod,
@@ -65,6 +76,7 @@ from .model import (
     _HTTPRoute,
     _RouteDestination,
     _Service,
+    _Subset,
     _VirtualService,
     _Workload,
 )
@@ -76,6 +88,8 @@ from .parse import (
     _names,
     _Reader,
     _str,
+    min_health_percent,
+    outlier_detection,
     resolve_host,
     route_hash_key,
 )
@@ -128,6 +142,15 @@ class Mesh(_Reader):
     virtual_services: list[_VirtualService] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
+    #: Which endpoints Istio sends for pods that are not Ready: one of
+    #: :data:`~hashlb.istio.model.UNHEALTHY_ENDPOINTS` (``auto``: Istio 1.31's default;
+    #: ``omit``: Istio before 1.31).
+    unhealthy_endpoints: str = "auto"
+    #: MeshConfig ``defaultTrafficPolicy.outlierDetection`` (Istio 1.31+), if given.
+    mesh_outlier_detection: LDict | None = None
+    #: Pods not Ready or being deleted (their endpoints depend on the Service and cluster).
+    unready_pods: list[Pod] = field(default_factory=list)
+    _all_pods: list[Pod] = field(default_factory=list)
     _raw_pods: list[tuple[LDict, Where]] = field(default_factory=list)
     #: Pods left out because they are not Ready or terminating: (namespace, labels, name).
     _unready: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
@@ -141,11 +164,23 @@ class Mesh(_Reader):
     _rules_for: dict[str, _DestinationRule | None] = field(default_factory=dict)
 
     def finish(self) -> None:
-        """Turn raw Pods and workloads into :attr:`pods` (real first, then synthetic)."""
+        """Turn raw Pods and workloads into :attr:`pods` (real first, then synthetic).
+
+        Pods that are not Ready or are being deleted go to :attr:`unready_pods`
+        instead: whether they get an endpoint depends on the Service and the
+        destination's cluster (:meth:`scenario`).
+        """
+        if self.unhealthy_endpoints not in UNHEALTHY_ENDPOINTS:
+            raise InputError(
+                None,
+                f"unhealthy_endpoints must be one of {', '.join(UNHEALTHY_ENDPOINTS)}, "
+                f"got {_short(self.unhealthy_endpoints)}",
+            )
         self._host_pods.clear()
         self._members.clear()
+        everything: list[Pod] = []
         taken: set[str] = set()
-        pending: list[tuple[str, str, dict[str, str], tuple[tuple[str, int], ...], str, Where]] = []
+        pending: list[tuple[str, str, Pod]] = []
         for doc, where in self._raw_pods:
             name, ns, meta = self._meta(doc)
             what = f"Pod {_short(name)}"
@@ -155,44 +190,41 @@ class Mesh(_Reader):
                 self.notes.append(f"{where}: Pod {_short(name)} is {phase}; skipped")
                 continue
             labels = _labels(meta, "labels", what)
-            if meta.get("deletionTimestamp") is not None:
+            health = _health_annotation(meta, what)
+            terminating = meta.get("deletionTimestamp") is not None
+            ready = not (status is not None and _not_ready(status))
+            if terminating or not ready:
                 self._unready.append((ns, labels, name))
-                self.notes.append(
-                    f"{where}: Pod {_short(name)} is terminating: Istio sends no endpoint for it"
-                )
-                continue
-            if status is not None and _not_ready(status):
-                self._unready.append((ns, labels, name))
-                self.notes.append(
-                    f"{where}: Pod {_short(name)} is not Ready: Istio sends no endpoint for it"
-                )
-                continue
+                self.notes.append(f"{where}: Pod {_short(name)} {self._unready_note(terminating)}")
             ports = _container_ports(_map(doc, "spec", what), what)
             ip = _str(status, "podIP", what) if status is not None else None
+            pod = Pod(
+                name, ns, labels, ip or "", not ip, ports, "", where, ready, terminating, health
+            )
             if ip:
                 taken.add(ip)
-                self.pods.append(Pod(name, ns, labels, ip, False, ports, "", where))
+                everything.append(pod)
             else:
-                pending.append((name, ns, labels, ports, "", where))
+                pending.append((ns, name, pod))
         blocks = _BlockAllocator(taken)
-        for name, ns, labels, ports, owner, where in sorted(pending, key=lambda p: (p[1], p[0])):
+        for ns, name, pod in sorted(pending, key=lambda p: (p[0], p[1])):
             ip = blocks.addresses(f"{ns}/{name}", 1)[0]
-            self.pods.append(Pod(name, ns, labels, ip, True, ports, owner, where))
-        real = _PodIndex(self.pods)
+            everything.append(replace(pod, ip=ip))
+        real = _PodIndex(everything)
         for w in sorted(self.workloads, key=lambda w: (w.namespace, w.name, w.kind)):
             if w.selector and real.select(w.namespace, w.selector):
                 self.notes.append(
                     f"{w.where}: {w.kind} {_short(w.name)} is represented by the Pods given"
                 )
                 continue
-            if len(self.pods) + w.replicas > MAX_PODS:
+            if len(everything) + w.replicas > MAX_PODS:
                 raise InputError(
                     w.where,
                     f"{w.kind} {_short(w.name)}: its {w.replicas} replicas make more than "
                     f"{cap('MAX_PODS')} pods in the input",
                 )
             for i, ip in enumerate(blocks.addresses(f"{w.namespace}/{w.name}", w.replicas)):
-                self.pods.append(
+                everything.append(
                     Pod(
                         f"{w.name}-{i}",
                         w.namespace,
@@ -204,6 +236,23 @@ class Mesh(_Reader):
                         w.where,
                     )
                 )
+        self._all_pods = everything
+        self.pods = [p for p in everything if p.ready and not p.terminating]
+        self.unready_pods = [p for p in everything if not p.ready or p.terminating]
+
+    def _unready_note(self, terminating: bool) -> str:
+        """The note for a pod that is not Ready (or is being deleted): what Istio sends for it."""
+        publish = " (unless its Service sets publishNotReadyAddresses)"
+        if terminating:
+            return "is terminating: Istio sends no endpoint for it" + publish
+        if self.unhealthy_endpoints == "omit":
+            return "is not Ready: Istio sends no endpoint for it" + publish
+        if self.unhealthy_endpoints == "auto":
+            return (
+                "is not Ready: Istio sends it as an UNHEALTHY endpoint, except to clusters "
+                "whose outlierDetection.minHealthPercent is above 0"
+            )
+        return "is not Ready: Istio sends it as an UNHEALTHY endpoint"
 
     # ---- resolution
 
@@ -251,8 +300,8 @@ class Mesh(_Reader):
         return None
 
     def _pod_index(self) -> _PodIndex:
-        if self._index is None or self._index.size != len(self.pods):
-            self._index = _PodIndex(self.pods)
+        if self._index is None or self._index.size != len(self._all_pods):
+            self._index = _PodIndex(self._all_pods)
         return self._index
 
     def host_pods(self, host: str, where: Where) -> tuple[list[Pod], _Service | None]:
@@ -393,7 +442,13 @@ class Mesh(_Reader):
                 else:
                     members = self._pod_index().select(svc.namespace, {**svc.selector, **labels})
                 self._members[key] = members
-            port, endpoints = _endpoints(d, svc, members)
+            port, _ = _endpoints(d, svc, members)
+            health, sent = self._cluster_health(rule, subset, port, svc, members)
+            port, endpoints = _endpoints(d, svc, [p for p in members if id(p) in sent])
+            endpoints = tuple(
+                replace(e, health=sent[id(e.pod)]) if sent[id(e.pod)] != "healthy" else e
+                for e in endpoints
+            )
             self._endpoints += len(endpoints)
             if self._endpoints > MAX_ROUTE_ENDPOINTS:
                 raise InputError(
@@ -415,8 +470,9 @@ class Mesh(_Reader):
                     if all(plabels.get(k) == v for k, v in own.items())
                 ]
                 why = (
-                    f" (its pods {_names(unready)} are not Ready or terminating: Envoy answers "
-                    "503, no healthy upstream, which the simulator does not model)"
+                    f" (its pods {_names(unready)} are not Ready or terminating, so Istio sends "
+                    "no endpoint and Envoy answers 503, no healthy upstream; Istio 1.31 sends "
+                    "not-Ready pods as UNHEALTHY endpoints: --unhealthy-endpoints auto)"
                     if unready
                     else ""
                 )
@@ -448,6 +504,7 @@ class Mesh(_Reader):
                     endpoints,
                     d.where,
                     route_hash_key(rule, subset, port),
+                    health,
                 )
             )
         return RoutePlan(
@@ -458,12 +515,80 @@ class Mesh(_Reader):
             route.where,
         )
 
+    def _cluster_health(
+        self,
+        rule: _DestinationRule,
+        subset: _Subset | None,
+        port: int,
+        svc: _Service | None,
+        members: Sequence[Pod],
+    ) -> tuple[ClusterHealth, dict[int, str]]:
+        """Return the cluster's panic threshold and ``{id(pod): EDS health}`` of the pods sent.
+
+        Istio's rules (spec-2 §18.5; ``applyOutlierDetection``,
+        ``applyLoadBalancer``, ``supportsUnhealthyEndpoints``,
+        ``filterIstioEndpoint``): an ``outlierDetection`` block (the rule's,
+        the subset's, else the mesh default) sets the threshold to its
+        ``minHealthPercent`` (0 unless given); without one Envoy keeps its 50,
+        or 0 when Istio sends unhealthy endpoints.  A Service with
+        ``publishNotReadyAddresses`` has every pod marked ready by Kubernetes,
+        so all are HEALTHY; otherwise a pod being deleted gets no endpoint and a
+        pod not Ready an UNHEALTHY one only when Istio sends those to this
+        cluster.  The :data:`~hashlb.istio.model.HEALTH_ANNOTATION` sets the
+        health Envoy sees for a pod whose endpoint is otherwise healthy.
+        """
+        mode = self.unhealthy_endpoints
+        od, level = outlier_detection(rule, subset, port)
+        own = min_health_percent(od, level) if od is not None else 0
+        sends = mode == "always" or (mode == "auto" and own == 0)
+        if od is None and self.mesh_outlier_detection is not None:
+            od, level = self.mesh_outlier_detection, "the mesh defaultTrafficPolicy"
+        if od is not None:
+            if mode == "always":
+                threshold, source = 0.0, "0: PILOT_SEND_UNHEALTHY_ENDPOINTS disables panic"
+            else:
+                threshold = float(min_health_percent(od, level))
+                source = f"outlierDetection.minHealthPercent of {level}"
+        elif mode == "omit":
+            threshold, source = ENVOY_PANIC_THRESHOLD, "Envoy's default: no outlierDetection"
+        else:
+            threshold, source = 0.0, "0: Istio sends unhealthy endpoints, no outlierDetection"
+        publish = svc is not None and svc.publish_not_ready
+        sent: dict[int, str] = {}
+        for p in members:
+            if publish or (p.ready and not p.terminating):
+                eds = (
+                    "healthy"  # Kubernetes marks every endpoint ready with publishNotReadyAddresses
+                )
+            elif p.terminating or not sends:
+                continue  # Istio sends no endpoint
+            else:
+                eds = "unhealthy"
+            sent[id(p)] = p.health if p.health is not None and eds == "healthy" else eds
+        return ClusterHealth(threshold, source, sends, od is not None), sent
+
+
+def _health_annotation(meta: LDict, what: str) -> str | None:
+    """Return the pod's :data:`~hashlb.istio.model.HEALTH_ANNOTATION` (lower case), or None."""
+    annotations = _map(meta, "annotations", what)
+    if annotations is None or annotations.get(HEALTH_ANNOTATION) is None:
+        return None
+    value = annotations[HEALTH_ANNOTATION]
+    name = str(value).lower() if isinstance(value, str) else None
+    if name not in HEALTH_STATUSES:
+        raise InputError(
+            annotations.at(HEALTH_ANNOTATION),
+            f"{what}: annotation {HEALTH_ANNOTATION} must be one of "
+            f"{', '.join(HEALTH_STATUSES)}, got {_short(value)}",
+        )
+    return name
+
 
 def _not_ready(status: LDict) -> bool:
     """Return True when ``status.conditions`` says ``Ready`` is ``"False"`` (Kubernetes' readiness).
 
-    Istio leaves such pods out of the endpoints it sends (spec-2 §18.5), unless a
-    Service publishes not-ready addresses, which the simulator does not model.
+    What Istio sends for such a pod depends on the Service and the cluster
+    (:meth:`Mesh._cluster_health`, spec-2 §18.5).
     """
     conditions = status.get("conditions")
     if not isinstance(conditions, list):
@@ -550,8 +675,13 @@ def load_mesh(
     namespace: str = "default",
     domain: str = "cluster.local",
     stdin_text: str | None = None,
+    unhealthy_endpoints: str = "auto",
 ) -> Mesh:
     """Read every ``-f`` path (files or directories) and ``--endpoints`` file.
+
+    *unhealthy_endpoints* says which endpoints Istio sends for pods that are
+    not Ready (:data:`~hashlb.istio.model.UNHEALTHY_ENDPOINTS`): ``omit``
+    (Istio before 1.31), ``auto`` (1.31 on, the default) or ``always``.
 
     Every path is checked before any is read; ``-`` reads standard input
     (or *stdin_text* when given), once.  The inputs together are held to the
@@ -559,7 +689,7 @@ def load_mesh(
 
     :raises InputError: unreadable, malformed or oversized input (with ``FILE:LINE``).
     """
-    mesh = Mesh(namespace=namespace, domain=domain)
+    mesh = Mesh(namespace=namespace, domain=domain, unhealthy_endpoints=unhealthy_endpoints)
     groups = [
         (expand_paths(group, mesh.budget), only)
         for group, only in ((paths, False), (endpoints, True))

@@ -17,8 +17,12 @@ from ._yaml import LDict
 __all__ = (
     "DEFAULT_MIN_RING_SIZE",
     "DEFAULT_TABLE_SIZE",
+    "ENVOY_PANIC_THRESHOLD",
+    "HEALTH_ANNOTATION",
     "HOST_LABEL",
     "MAX_WEIGHT",
+    "UNHEALTHY_ENDPOINTS",
+    "ClusterHealth",
     "Destination",
     "Endpoint",
     "HashKey",
@@ -62,6 +66,20 @@ IGNORED_KINDS = frozenset(
     }
 )
 SUPPORTED_KINDS = ("DestinationRule", "VirtualService", "Pod", *WORKLOAD_KINDS, "Service", "List")
+
+#: The pod annotation that sets the health Envoy sees for the pod's endpoint:
+#: what the mesh cannot tell from Pod status (an outlier ejection is
+#: ``unhealthy``), one of :data:`hashlb._validate.HEALTH_STATUSES`.
+HEALTH_ANNOTATION = "hashlb.io/health"
+
+#: Envoy's ``healthy_panic_threshold`` when the cluster sets none (percent).
+ENVOY_PANIC_THRESHOLD = 50.0
+
+#: Which endpoints Istio sends for pods that are not Ready (``Mesh.unhealthy_endpoints``):
+#: ``omit`` none (Istio before 1.31, or ``PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS=false``);
+#: ``auto`` UNHEALTHY ones unless the cluster's ``minHealthPercent`` is above 0 (Istio 1.31+);
+#: ``always`` UNHEALTHY ones whatever the rule, panic disabled (``PILOT_SEND_UNHEALTHY_ENDPOINTS=true``).
+UNHEALTHY_ENDPOINTS = ("omit", "auto", "always")
 
 DEFAULT_MIN_RING_SIZE = 1024
 DEFAULT_TABLE_SIZE = 65537
@@ -132,6 +150,12 @@ class Pod:
     ports: tuple[tuple[str, int], ...]  # (port name, containerPort), in container order
     owner: str
     where: Where
+    #: ``status.conditions`` Ready is not ``"False"``.
+    ready: bool = True
+    #: ``metadata.deletionTimestamp`` is set (the pod is being deleted).
+    terminating: bool = False
+    #: The :data:`HEALTH_ANNOTATION` value (lower case), None without one.
+    health: str | None = None
 
     def port_named(self, name: str) -> int | None:
         """Return the container port with this name, or None."""
@@ -147,6 +171,28 @@ class Endpoint:
 
     address: str
     pod: Pod
+    #: The EDS health Envoy sees (a :class:`hashlb.Host` ``health``).
+    health: str = "healthy"
+
+
+@dataclass(frozen=True)
+class ClusterHealth:
+    """How Istio configures a destination cluster's health handling (spec-2 §18.5).
+
+    ``panic_threshold`` is Envoy's ``healthy_panic_threshold`` in percent;
+    ``source`` says where it came from (e.g. ``outlierDetection.minHealthPercent
+    of DestinationRule 'web'``); ``unhealthy_sent`` whether the cluster's
+    endpoints include the UNHEALTHY ones of pods that are not Ready.
+    """
+
+    panic_threshold: float = ENVOY_PANIC_THRESHOLD
+    source: str = "Envoy's default (no outlierDetection)"
+    unhealthy_sent: bool = False
+    outlier_detection: bool = False
+
+    def describe(self) -> str:
+        """Return e.g. ``50% (Envoy's default (no outlierDetection))``."""
+        return f"{self.panic_threshold:g}% ({self.source})"
 
 
 @dataclass
@@ -169,6 +215,8 @@ class _Service:
     selector: dict[str, str]
     ports: list[tuple[str, int, int | str]]  # (name, port, targetPort)
     where: Where
+    #: ``spec.publishNotReadyAddresses``: Kubernetes marks every endpoint ready.
+    publish_not_ready: bool = False
 
 
 @dataclass
@@ -234,6 +282,8 @@ class Destination:
     #: The route's hash key for this destination (Istio's ``HashForHTTPDestination``):
     #: the cluster's own key, or the rule's when a subset balances simply.
     route_key: HashKey | None = None
+    #: The cluster's panic threshold and where it came from.
+    health: ClusterHealth = field(default_factory=ClusterHealth)
 
 
 @dataclass(frozen=True)

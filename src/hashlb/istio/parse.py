@@ -239,6 +239,7 @@ class _Reader:
     budget: Budget
     _raw_pods: list[tuple[LDict, Where]]
     _rules_for: dict[str, _DestinationRule | None]
+    mesh_outlier_detection: LDict | None
 
     def add_text(self, text: str, filename: str, *, endpoints_only: bool = False) -> None:
         """Add every document of one YAML text (counted against the run's caps)."""
@@ -294,6 +295,8 @@ class _Reader:
             self._add_workload(doc, kind)
         elif kind == "Service":
             self._add_service(doc)
+        elif kind == "ConfigMap" and _is_mesh_config(doc):
+            self._add_mesh_config(doc)
         elif kind in IGNORED_KINDS:
             self.notes.append(f"{doc.at('kind')}: {kind} does not change routing; skipped")
         else:
@@ -341,6 +344,30 @@ class _Reader:
                 doc.where,
                 spec.at("host"),
             )
+        )
+
+    def _add_mesh_config(self, doc: LDict) -> None:
+        """Read MeshConfig ``defaultTrafficPolicy.outlierDetection`` from the ``istio`` ConfigMap."""
+        data = _map(doc, "data", "ConfigMap 'istio'")
+        assert data is not None
+        text = _str(data, "mesh", "ConfigMap 'istio' data")
+        where = data.at("mesh")
+        docs = load_yaml_documents(text or "", f"{where} (data.mesh)", self.budget)
+        if not docs:
+            return
+        mesh, _ = docs[0]
+        what = "MeshConfig (ConfigMap 'istio' data.mesh)"
+        if not isinstance(mesh, LDict):
+            raise InputError(where, f"{what} must be a mapping")
+        policy = _map(mesh, "defaultTrafficPolicy", what)
+        if policy is None:
+            return
+        check_outlier_detection(policy, f"{what} defaultTrafficPolicy")
+        self._rules_for.clear()
+        self.mesh_outlier_detection = _map(policy, "outlierDetection", what)
+        self.notes.append(
+            f"{where}: MeshConfig defaultTrafficPolicy"
+            + (" sets outlierDetection" if self.mesh_outlier_detection is not None else "")
         )
 
     def _add_virtual_service(self, doc: LDict) -> None:
@@ -449,11 +476,36 @@ class _Reader:
                 assert t is not None
                 target = t
             ports.append((_str(p, "name", what) or "", number, target))
+        publish = spec.get("publishNotReadyAddresses", False)
+        if not isinstance(publish, bool):
+            raise InputError(
+                spec.at("publishNotReadyAddresses"),
+                f"{what}: publishNotReadyAddresses must be true or false, got {_short(publish)}",
+            )
         self.services.append(
-            _Service(name, ns, f"{name}.{ns}.svc.{self.domain}", selector, ports, doc.where)
+            _Service(
+                name,
+                ns,
+                f"{name}.{ns}.svc.{self.domain}",
+                selector,
+                ports,
+                doc.where,
+                publish,
+            )
         )
 
     # ---- pods
+
+
+def _is_mesh_config(doc: LDict) -> bool:
+    """Return whether *doc* is Istio's mesh ConfigMap: named ``istio``, with ``data.mesh``."""
+    meta, data = doc.get("metadata"), doc.get("data")
+    return (
+        isinstance(meta, LDict)
+        and meta.get("name") == "istio"
+        and isinstance(data, LDict)
+        and data.get("mesh") is not None
+    )
 
 
 def _weight(r: LDict, what: str) -> int:
@@ -502,6 +554,7 @@ def _check_policy(policy: LDict, what: str) -> None:
     lb = _map(policy, "loadBalancer", what)
     if lb is not None:
         _check_lb(lb, what)
+    check_outlier_detection(policy, what)
     pls = _list(policy, "portLevelSettings", what)
     for i, item in enumerate(pls):
         if not isinstance(item, LDict):
@@ -514,6 +567,14 @@ def _check_policy(policy: LDict, what: str) -> None:
         plb = _map(item, "loadBalancer", f"{what} portLevelSettings")
         if plb is not None:
             _check_lb(plb, f"{what} port {port.get('number')}")
+        check_outlier_detection(item, f"{what} port {port.get('number')}")
+
+
+def check_outlier_detection(policy: LDict, what: str) -> None:
+    """Validate ``outlierDetection.minHealthPercent`` (Istio: an integer percentage, 0..100)."""
+    od = _map(policy, "outlierDetection", what)
+    if od is not None:
+        _int(od, "minHealthPercent", f"{what} outlierDetection", 0, 100)
 
 
 def _check_lb(lb: LDict, what: str) -> None:
@@ -639,6 +700,45 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
     return LoadBalancer(
         "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
     )
+
+
+def _port_policy(policy: LDict | None, port: int) -> tuple[LDict | None, bool]:
+    """Istio's ``GetPortLevelTrafficPolicy``: the entry for *port* replaces the whole policy."""
+    if policy is None:
+        return None, False
+    for item in _list(policy, "portLevelSettings", "trafficPolicy"):
+        pm = item.get("port")
+        if isinstance(pm, LDict) and _int(pm, "number", "port", 1, 65535) == port:
+            return item, True
+    return policy, False
+
+
+def outlier_detection(
+    rule: _DestinationRule, subset: _Subset | None, port: int
+) -> tuple[LDict | None, str]:
+    """Return the cluster's ``outlierDetection`` and the level it came from (spec-2 §18.2, §18.5).
+
+    The rule's policy resolved for the port (a port-level entry replaces it
+    whole), then the subset's: its port-level entry replaces the field even
+    when it has none, else a subset ``outlierDetection`` replaces the rule's
+    (Istio's ``MergeSubsetTrafficPolicy``).
+    """
+    policy, port_level = _port_policy(rule.policy, port)
+    found = policy.get("outlierDetection") if policy is not None else None
+    label = f"DestinationRule {_short(rule.name)}" + (f" port {port}" if port_level else "")
+    if subset is not None and subset.policy is not None:
+        spolicy, sport_level = _port_policy(subset.policy, port)
+        assert spolicy is not None
+        own = spolicy.get("outlierDetection")
+        if own is not None or sport_level:
+            found = own
+            label = f"subset {_short(subset.name)}" + (f" port {port}" if sport_level else "")
+    return (found if isinstance(found, LDict) else None), label
+
+
+def min_health_percent(od: LDict, what: str) -> int:
+    """Return ``minHealthPercent`` of an ``outlierDetection`` block (0 when unset)."""
+    return _int(od, "minHealthPercent", f"{what} outlierDetection", 0, 100, default=0) or 0
 
 
 def route_hash_key(rule: _DestinationRule, subset: _Subset | None, port: int) -> HashKey | None:

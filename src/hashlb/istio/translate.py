@@ -26,6 +26,7 @@ from .._validate import clip as _clip
 from .._validate import short as _short
 from .model import (
     HOST_LABEL,
+    Destination,
     HashKey,
     LoadBalancer,
     RoutePlan,
@@ -36,6 +37,7 @@ from .parse import match_regex
 __all__ = (
     "MatchRequest",
     "RouteEngine",
+    "SubsetHealth",
     "TableCache",
     "TableKey",
     "build_engines",
@@ -161,11 +163,14 @@ class TableCache:
 
     Tables are immutable, so two routes (or two subsets) whose tables would
     be equal use one object.  :meth:`factory` gives the ``balancer``
-    callable a :class:`hashlb.Router` accepts.
+    callable a :class:`hashlb.Router` accepts.  *maglev* and *ring_hash*
+    are the table classes (default :class:`hashlb.Maglev` and
+    :class:`hashlb.RingHash`; e.g. the pure twin's, to compare the twins).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, maglev: Any = None, ring_hash: Any = None) -> None:
         self.tables: dict[TableKey, Any] = {}
+        self.classes = {"maglev": maglev, "ring_hash": ring_hash}
 
     def get(self, algorithm: str, hosts: Sequence[Any], **options: int) -> Any:
         """Return the table of *algorithm* over *hosts*, building it the first time."""
@@ -175,7 +180,9 @@ class TableCache:
         key = _table_key(algorithm, options, hosts)
         table = self.tables.get(key)
         if table is None:
-            cls: Any = Maglev if algorithm == "maglev" else RingHash
+            cls: Any = self.classes.get(algorithm) or (
+                Maglev if algorithm == "maglev" else RingHash
+            )
             table = cls(key[2], **options)
             self.tables[key] = table
         return table
@@ -189,15 +196,116 @@ class TableCache:
         return balancer
 
 
+class _Pool:
+    """A stand-in table that only holds its hosts: a ``simple`` cluster's choice is random.
+
+    A :class:`hashlb.Cluster` over it gives the health arithmetic (loads,
+    panic, which hosts a level would use) without building a ring or table.
+    """
+
+    def __init__(self, hosts: Sequence[Any], **_options: Any) -> None:
+        self.hosts = tuple(hosts)
+
+    def lookup(self, hash: int, attempt: int = 0) -> Any:
+        return self.hosts[0] if self.hosts else None
+
+    def lookup_many(self, hashes: Any) -> Any:  # pragma: no cover - never batched
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SubsetHealth:
+    """What Envoy's cluster for one destination makes of its endpoints' health (spec-2 §14).
+
+    Host counts (``excluded`` ones, ``draining``/``excluded``, are among
+    ``hosts`` but out of the health counts), the panic threshold Istio set
+    and where it came from, the priority loads in percent and whether the
+    level is in panic (its table then holds every host).
+    """
+
+    hosts: int
+    healthy: int
+    degraded: int
+    excluded: int
+    panic_threshold: float
+    threshold_source: str
+    healthy_load: tuple[int, ...]
+    degraded_load: tuple[int, ...]
+    in_panic: bool
+    unhealthy_sent: bool
+
+    def describe_threshold(self) -> str:
+        """Return e.g. ``50% (Envoy's default: no outlierDetection)``."""
+        return f"{self.panic_threshold:g}% ({self.threshold_source})"
+
+    @property
+    def unhealthy(self) -> int:
+        """Hosts neither healthy, degraded nor excluded (unhealthy, timeout)."""
+        return self.hosts - self.healthy - self.degraded - self.excluded
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the ``--json`` form (see docs/reference/cli.rst)."""
+        return {
+            "hosts": self.hosts,
+            "healthy": self.healthy,
+            "degraded": self.degraded,
+            "unhealthy": self.unhealthy,
+            "excluded": self.excluded,
+            "panic_threshold": self.panic_threshold,
+            "threshold_source": self.threshold_source,
+            "priority_load": {
+                "healthy": list(self.healthy_load),
+                "degraded": list(self.degraded_load),
+            },
+            "in_panic": self.in_panic,
+            "unhealthy_endpoints_sent": self.unhealthy_sent,
+        }
+
+
+def _health_cluster(hosts: Sequence[Any], threshold: float) -> Any:
+    from ..cluster import Cluster
+
+    return Cluster(hosts, balancer=_Pool, healthy_panic_threshold=threshold)
+
+
+def subset_health(d: Destination, hosts: Sequence[Any]) -> SubsetHealth:
+    """Return the :class:`SubsetHealth` of destination *d* over its *hosts* (with their health)."""
+    cluster = _health_cluster(hosts, d.health.panic_threshold)
+    healthy_load, degraded_load = cluster.priority_load
+    level = cluster.priorities[0]
+    return SubsetHealth(
+        len(level.hosts),
+        len(level.healthy),
+        len(level.degraded),
+        len(level.excluded),
+        d.health.panic_threshold,
+        d.health.source,
+        healthy_load,
+        degraded_load,
+        level.in_panic,
+        d.health.unhealthy_sent,
+    )
+
+
 @dataclass
 class _RouteHosts:
     """The hosts of one route and the tables its engine will need."""
 
-    hosts: dict[tuple[str, str], Any]  # (service, address) -> Host
+    hosts: dict[tuple[str, str], Any]  # (service, address) -> Host (the Router's)
     by_address: dict[tuple[str, str], Any]  # (service, address) -> Endpoint
     balancer: str
     options: dict[str, int]
     tables: list[TableKey]
+    #: destination name -> its hosts, each with the health its cluster gives it
+    members: dict[str, list[Any]]
+    #: the Router's panic threshold, None when every endpoint is healthy
+    threshold: float | None
+    #: destinations the Router cannot route itself (another table, balancer or health)
+    own: set[str]
+
+
+def _healthy(hosts: Iterable[Any]) -> bool:
+    return all(h.health in ("healthy", "unknown") for h in hosts)
 
 
 def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHosts:
@@ -206,32 +314,49 @@ def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHost
 
     hosts: dict[tuple[str, str], Any] = {}
     by_address: dict[tuple[str, str], Any] = {}
+    members: dict[str, list[Any]] = {}
     for d in plan.destinations:
+        own: list[Any] = []
         for e in d.endpoints:
+            labels = {**e.pod.labels, HOST_LABEL: d.host}
+            ck = (e.address, tuple(sorted(labels.items())), e.health)
+            host = host_cache.get(ck)
+            if host is None:
+                host = host_cache[ck] = Host(e.address, labels=labels, health=e.health)
+            own.append(host)
             k = (d.host, e.address)
             if k not in hosts:
-                labels = {**e.pod.labels, HOST_LABEL: d.host}
-                ck = (e.address, tuple(sorted(labels.items())))
-                host = host_cache.get(ck)
-                if host is None:
-                    host = host_cache[ck] = Host(e.address, labels=labels)
                 hosts[k] = host
                 by_address[k] = e
+        members[d.name] = own
     hashed = [d.lb for d in plan.destinations if d.lb.algorithm != "simple"]
     main = hashed[0] if hashed else LoadBalancer("ring_hash")
     balancer, options = _balancer(main)
-    tables: list[TableKey] = []
     every = list(hosts.values())
+    chosen = {}
     for d in plan.destinations:
         sel = list(d.selector.items())
-        members = [h for h in every if all(h.labels.get(k) == v for k, v in sel)]
-        if members:  # what the Router builds for this subset
-            tables.append(_table_key(balancer, options, members))
-        if d.lb.algorithm != "simple" and _balancer(d.lb) != (balancer, options):
-            own = [hosts[(d.host, e.address)] for e in d.endpoints]
+        chosen[d.name] = [h for h in every if all(h.labels.get(k) == v for k, v in sel)]
+    unhealthy = [d for d in plan.destinations if not _healthy(members[d.name])]
+    threshold = None
+    if unhealthy:
+        routed = [d for d in unhealthy if chosen[d.name] == members[d.name]]
+        threshold = (routed or unhealthy)[0].health.panic_threshold
+    own_names: set[str] = set()
+    tables: list[TableKey] = []
+    for d in plan.destinations:
+        if chosen[d.name]:  # what the Router builds for this subset
+            tables.append(_table_key(balancer, options, chosen[d.name]))
+        same_table = d.lb.algorithm != "simple" and _balancer(d.lb) == (balancer, options)
+        same_hosts = chosen[d.name] == members[d.name]
+        same_health = _healthy(members[d.name]) or d.health.panic_threshold == threshold
+        if same_table and same_hosts and same_health:
+            continue
+        own_names.add(d.name)
+        if d.lb.algorithm != "simple" and not (same_table and same_hosts):
             algorithm, opts = _balancer(d.lb)
-            tables.append(_table_key(algorithm, opts, own))
-    return _RouteHosts(hosts, by_address, balancer, options, tables)
+            tables.append(_table_key(algorithm, opts, members[d.name]))
+    return _RouteHosts(hosts, by_address, balancer, options, tables, members, threshold, own_names)
 
 
 class RouteEngine:
@@ -250,6 +375,12 @@ class RouteEngine:
     table: the lookup of the same hash Envoy's cluster would use, or a
     uniformly random endpoint for a ``simple`` load balancer.
 
+    Endpoints that are not healthy make each destination's table a
+    :class:`hashlb.Cluster` with the panic threshold Istio gives that
+    cluster (:attr:`health`): outside panic only healthy hosts are chosen,
+    in panic all of them, and no host at all (Envoy's 503, no healthy
+    upstream) when the chosen level has none.
+
     Every table comes from *tables* (a :class:`TableCache`), so identical
     tables are shared between routes.
     """
@@ -262,6 +393,7 @@ class RouteEngine:
         tables: TableCache | None = None,
         route_hosts: _RouteHosts | None = None,
     ) -> None:
+        from ..cluster import Cluster
         from ..policy import HashPolicy
         from ..router import Router
 
@@ -281,6 +413,9 @@ class RouteEngine:
         hosts = rh.hosts
         self.by_address: dict[tuple[str, str], Any] = rh.by_address
         balancer, options = rh.balancer, rh.options
+        cluster_options = (
+            None if rh.threshold is None else {"healthy_panic_threshold": rh.threshold}
+        )
         self.router = Router(
             list(hosts.values()),
             subsets={d.name: dict(d.selector) for d in plan.destinations},
@@ -290,22 +425,60 @@ class RouteEngine:
             balancer_options=options,
             mode=mode,
             seed=seed,
+            cluster_options=cluster_options,
         )
         self.rng = random.Random(seed ^ 0x5EED)
         self.own: dict[str, Any] = {}
+        #: destinations whose ``own`` entry is a ``simple`` balancer's pool
+        self.random: set[str] = set()
+        #: destination name -> :class:`SubsetHealth` (counts, loads, panic)
+        self.health: dict[str, SubsetHealth] = {}
         for d in plan.destinations:
-            if d.lb.algorithm != "simple" and _balancer(d.lb) == (balancer, options):
+            members = rh.members[d.name]
+            self.health[d.name] = subset_health(d, members)
+            if d.name not in rh.own:
                 continue
-            members = [hosts[(d.host, e.address)] for e in d.endpoints]
+            threshold = d.health.panic_threshold
             if d.lb.algorithm == "simple":
-                self.own[d.name] = members  # no consistent hash: a random endpoint
-            else:
+                # no consistent hash: a random endpoint (of those Envoy would use)
+                self.random.add(d.name)
+                self.own[d.name] = (
+                    members if _healthy(members) else _health_cluster(members, threshold)
+                )
+            elif _healthy(members):
                 algorithm, opts = _balancer(d.lb)
                 self.own[d.name] = tables.get(algorithm, members, **opts)
+            else:
+                algorithm, opts = _balancer(d.lb)
+                table_options: dict[str, Any] = dict(opts)
+                self.own[d.name] = Cluster(
+                    members,
+                    balancer=tables.factory(algorithm),
+                    healthy_panic_threshold=threshold,
+                    **table_options,
+                )
         self.dest = {d.name: d for d in plan.destinations}
 
-    def route(self, req: Any) -> tuple[str, str, str, int | None, str | None]:
-        """Return (subset, endpoint address, pod name, route hash, set_cookie)."""
+    def _random(self, pool: Any) -> Any:
+        """A ``simple`` balancer's pick: uniform over the hosts Envoy would use, or None."""
+        if isinstance(pool, list):
+            return pool[self.rng.randrange(len(pool))]
+        healthy_load, _ = pool.priority_load
+        level = pool.priorities[0]
+        if level.in_panic:
+            choices = level.hosts
+        elif self.rng.randrange(100) < healthy_load[0]:
+            choices = level.healthy
+        else:
+            choices = level.degraded  # a round-robin or random LB does use degraded hosts
+        return choices[self.rng.randrange(len(choices))] if choices else None
+
+    def route(self, req: Any) -> tuple[str, str | None, str | None, int | None, str | None]:
+        """Return (subset, endpoint address, pod name, route hash, set_cookie).
+
+        The address and pod are None when the subset's cluster has no host
+        to give (Envoy answers 503, no healthy upstream).
+        """
         if self.own_hash is None:
             r = self.router.route(req)
             set_cookie = r.set_cookie
@@ -316,10 +489,10 @@ class RouteEngine:
         host = r.host
         table = self.own.get(r.subset)
         if table is not None:
-            if isinstance(table, list):
-                host = table[self.rng.randrange(len(table))]
-            else:
-                host = table.lookup(r.lookup_hash)
+            random_pick = r.subset in self.random
+            host = self._random(table) if random_pick else table.lookup(r.lookup_hash)
+        if host is None:
+            return r.subset, None, None, r.hash, set_cookie
         d = self.dest[r.subset]
         e = self.by_address[(d.host, host.address)]
         return r.subset, host.address, e.pod.name, r.hash, set_cookie
@@ -329,11 +502,14 @@ class RouteEngine:
 # The run.
 
 
-def build_engines(scenario: Scenario, mode: str, seed: int) -> list[RouteEngine]:
+def build_engines(
+    scenario: Scenario, mode: str, seed: int, *, tables: TableCache | None = None
+) -> list[RouteEngine]:
     """Build one :class:`RouteEngine` per route, sharing identical tables.
 
     The tables every route needs are listed and their memory estimated
-    (:func:`table_bytes`) before any is built.
+    (:func:`table_bytes`) before any is built; *tables* (default a new
+    :class:`TableCache`) builds and shares them.
 
     :raises InputError: the distinct tables would take more than
         :data:`~hashlb._validate.MAX_TABLE_BYTES`, or the library rejects a
@@ -356,7 +532,7 @@ def build_engines(scenario: Scenario, mode: str, seed: int) -> list[RouteEngine]
                 "bytes (identical tables are shared; lower maglev.tableSize or "
                 "ringHash.minimumRingSize)",
             )
-    tables = TableCache()
+    tables = tables if tables is not None else TableCache()
     engines = []
     for plan, rh in plans:
         try:
