@@ -655,3 +655,85 @@ def active_counts(n: int) -> st.SearchStrategy[list[int]]:
     """
     count = st.one_of(st.just(0), st.integers(0, 3), st.integers(10, 400))
     return st.lists(count, min_size=n, max_size=n)
+
+
+# -- hashlb.envoy: Envoy ClusterLoadAssignments and mutated JSON ---------------------------
+
+_EDS_HEALTH = ("UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING", "TIMEOUT", "DEGRADED")
+
+
+@st.composite
+def envoy_assignments(draw: st.DrawFn, max_groups: int = 4, max_endpoints: int = 6) -> tuple:
+    """A ``ClusterLoadAssignment`` for cluster ``"c"`` and the hosts it stands for.
+
+    Returns ``(cla, hosts)``: *cla* in proto field names; *hosts* the
+    ``(address, weight, priority, health, locality, hash_key)`` of each
+    endpoint that Envoy keeps (a repeated address only the first time).
+    """
+    groups = []
+    hosts = []
+    seen: set[str] = set()
+    for g in range(draw(st.integers(1, max_groups))):
+        priority = draw(st.integers(0, 2))
+        zone = draw(st.sampled_from(["", "a", "b"]))
+        lb_endpoints = []
+        for _ in range(draw(st.integers(0, max_endpoints))):
+            n = draw(st.integers(1, 12))
+            address = f"10.7.{g % 2}.{n}"
+            weight = draw(st.integers(1, 5))
+            health = draw(st.sampled_from(_EDS_HEALTH))
+            key = draw(st.sampled_from([None, f"k{n}", ""]))
+            entry: dict = {
+                "endpoint": {"address": {"socket_address": {"address": address, "port_value": 80}}},
+                "health_status": health,
+                "load_balancing_weight": weight,
+            }
+            if key is not None:
+                entry["metadata"] = {"filter_metadata": {"envoy.lb": {"hash_key": key}}}
+            lb_endpoints.append(entry)
+            full = f"{address}:80"
+            if full not in seen:
+                seen.add(full)
+                hosts.append(
+                    (
+                        full,
+                        weight,
+                        priority,
+                        health.lower(),
+                        f"eu/{zone}" if zone else "eu",
+                        key or None,
+                    )
+                )
+        groups.append(
+            {
+                "locality": {"region": "eu", "zone": zone},
+                "priority": priority,
+                "load_balancing_weight": draw(st.integers(1, 4)),
+                "lb_endpoints": lb_endpoints,
+            }
+        )
+    factor = draw(st.sampled_from([100, 140, 200]))
+    return {
+        "cluster_name": "c",
+        "endpoints": groups,
+        "policy": {"overprovisioning_factor": factor},
+    }, hosts
+
+
+def json_values() -> st.SearchStrategy:
+    """Any JSON value, small: what a broken config dump may hold in place of a field."""
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=12),
+        st.sampled_from(["RING_HASH", "MAGLEV", "-1", "3600s", "", "10.0.0.1", "{}"]),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
