@@ -21,6 +21,7 @@ from .cluster import Cluster
 
 __all__ = ("Level", "host_position", "layout")
 
+
 def host_position(hosts: tuple[Host, ...], host: object) -> int:
     """Return *host*'s index in *hosts* by equality (``release`` of an equal copy).
 
