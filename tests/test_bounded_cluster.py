@@ -269,6 +269,23 @@ def test_a_cluster_subclass_cannot_steer_the_wrapper_out_of_range(impl: Implemen
             impl.BoundedLoad(cluster, hash_balance_factor=150)
 
 
+def test_a_cluster_subclass_cannot_hand_levels_beyond_its_hosts(impl: Implementation) -> None:
+    """A subclass with no hosts whose level table holds 64 is refused before any count exists
+    (the compiled twin used to write past its per-host arrays)."""
+    from hashlb.cluster import PriorityLevel
+
+    hosts = tuple(Host(f"10.0.0.{i}:80") for i in range(64))
+    table = impl.RingHash(hosts, min_ring_size=64)
+
+    class Hollow(Cluster):
+        @property
+        def priorities(self) -> tuple[PriorityLevel, ...]:
+            return (PriorityLevel(0, hosts, hosts, (), (), False, table),)
+
+    with pytest.raises(ValueError, match=r"lb\.priorities\[0\]\.table holds a host that is not in"):
+        impl.BoundedLoad(Hollow([]), hash_balance_factor=150)
+
+
 def test_a_table_returning_a_foreign_host_is_a_value_error(impl: Implementation) -> None:
     """lookup must return one of lb.hosts: both twins raise the same ValueError."""
     real = impl.Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)

@@ -112,3 +112,23 @@ def test_attach_reaches_properties_and_classmethods() -> None:
     assert Table.__doc__ == "A table."
     assert inspect.getdoc(Table.size) == "Size."
     assert Table.build.__doc__ == "Build."
+
+
+@pytest.mark.c_extension
+def test_compiled_docstrings_outlive_the_module_dict() -> None:
+    """The C docstring tables own their texts: clearing the module's dict (as interpreter
+    teardown does) leaves every static docstring readable."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, hashlb._ring_c as m\n"
+        "cls = m.RingHash\n"
+        "want = (cls.__doc__, cls.lookup.__doc__, cls.hosts.__doc__)\n"
+        "m.__dict__.clear(); gc.collect()\n"
+        "junk = [bytes(range(256)) * 8 for _ in range(20000)]\n"
+        "assert (cls.__doc__, cls.lookup.__doc__, cls.hosts.__doc__) == want\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

@@ -307,3 +307,15 @@ def test_choose_host_empty_bad_arguments_and_reject_errors(table_cls: Any) -> No
     blank = table_cls.__new__(table_cls)
     with pytest.raises(TypeError, match="not initialised"):
         blank.choose_host(1)
+
+
+@pytest.mark.parametrize("table", ["RingHash", "Maglev"])
+def test_a_bad_hash_is_the_error_before_a_bad_attempt(impl: Implementation, table: str) -> None:
+    """With both arguments bad, every twin reports the hash (it is checked first)."""
+    lb = getattr(impl, table)([Host("10.0.0.1:80"), Host("10.0.0.2:80")])
+    with pytest.raises(ValueError, match="hash"):
+        lb.lookup(-1, "x")
+    with pytest.raises(ValueError, match="hash"):
+        lb.lookup(2**64, 2**40)
+    with pytest.raises(TypeError, match="hash"):
+        lb.lookup("h", -1)

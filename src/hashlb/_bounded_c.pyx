@@ -206,6 +206,8 @@ cdef class BoundedLoad:
             self._starts[p] = at
             _lookup, order, weights = levels[p]
             for i in range(len(order)):
+                if not 0 <= order[i] < n:  # layout() maps every level into [0, n)
+                    raise ValueError(f"level {p} names host index {order[i]} of {n}")
                 self._order[at] = <uint32_t>order[i]
                 self._weights[at] = <double>weights[i]
                 self._weight_of[order[i]] = <double>weights[i]
@@ -366,5 +368,5 @@ cdef object _choose(BoundedLoad self, object hash, object attempt, const uint32_
 
 
 
-# The shared docstrings (``_bounded_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_bounded_doc.py``).
+attach_docs(globals(), _DOCS)

@@ -37,11 +37,13 @@ def host_position(hosts: tuple[Host, ...], host: object) -> int:
 Level = tuple[Any, tuple[int, ...], tuple[float, ...]]
 
 
-def _table_level(lb: Any, index: dict[int, int], where: str) -> tuple[tuple[Any, ...], Level]:
+def _table_level(
+    lb: Any, index: dict[int, int] | None, where: str
+) -> tuple[tuple[Any, ...], Level]:
     """Return *lb*'s hosts and level (its lookup, normalized order and weights).
 
-    *index* maps ``id(host)`` to the BoundedLoad's host index; empty for a
-    table wrapped alone, whose own host indices are used.
+    *index* maps ``id(host)`` to the BoundedLoad's host index (a Cluster's
+    level); None for a table wrapped alone, whose own host indices are used.
     """
     try:
         hosts = tuple(lb.hosts)
@@ -61,7 +63,7 @@ def _table_level(lb: Any, index: dict[int, int], where: str) -> tuple[tuple[Any,
     for i in order:
         if not 0 <= i < len(hosts):
             raise ValueError(f"{where}.normalized_order holds {i}, not a host index")
-    if index:
+    if index is not None:  # a Cluster's level: always mapped, even over no hosts
         try:
             order = tuple(index[id(hosts[i])] for i in order)
         except KeyError:
@@ -84,7 +86,7 @@ def layout(
     """
     index: dict[int, int] = {}
     if not isinstance(lb, Cluster):
-        hosts, level = _table_level(lb, index, "lb")
+        hosts, level = _table_level(lb, None, "lb")
         for i, h in enumerate(hosts):
             index.setdefault(id(h), i)
         return hosts, index, (level,), None

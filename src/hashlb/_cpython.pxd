@@ -19,25 +19,17 @@ cdef extern from "Python.h":
 
 
 cdef extern from "_docslots.h":
-    # 1 if obj's docstring is a static C string, now pointing at doc (which
-    # the caller keeps alive); 0 if obj takes ``__doc__`` by assignment.
-    int hlb_set_static_doc(object obj, const char *doc)
+    # 1 if obj's docstring is a static C string, now pointing into the bytes
+    # doc (which then holds a reference for good); 0 if obj takes ``__doc__``
+    # by assignment.
+    int hlb_set_static_doc(object obj, object doc)
 
 
-cdef inline list attach_docs(dict namespace, dict docs):
-    """Give this compiled twin's objects their docstrings from a ``_*_doc.py``.
-
-    Returns the encoded texts the C tables now point into: the module keeps
-    the list for its lifetime (``_docstrings.py`` explains the scheme).
-    """
+cdef inline void attach_docs(dict namespace, dict docs) except *:
+    """Give this compiled twin's objects their docstrings from a ``_*_doc.py``
+    (``_docstrings.py`` explains the scheme)."""
     from hashlb._docstrings import assign, targets
 
-    cdef list keep = []
-    cdef bytes text
     for obj, doc in targets(namespace, docs):
-        text = doc.encode("utf-8")
-        if hlb_set_static_doc(obj, text):
-            keep.append(text)
-        else:
+        if not hlb_set_static_doc(obj, doc.encode("utf-8")):
             assign(obj, doc)
-    return keep

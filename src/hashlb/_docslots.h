@@ -9,19 +9,31 @@
  * ``__doc__`` and ``__text_signature__``, so a leading ``name(...)\n--\n\n``
  * line still gives the signature.
  *
- * The caller keeps *doc* (the bytes' buffer) alive for the life of the
- * process: the C tables point into it.  Call at module import only, before
- * any other thread can read the docstring.
+ * *doc* is a bytes object: when a C table is pointed into it, it gets a
+ * reference of its own that is never released (the tables live as long as
+ * the process, past the module's dict; NumPy's add_docstring does the
+ * same).  Call at module import only, before any other thread can read the
+ * docstring.
  */
 #ifndef HASHLB_DOCSLOTS_H
 #define HASHLB_DOCSLOTS_H
 
 #include <Python.h>
 
-/* 1 if obj's docstring is a static C string and now points to doc,
- * 0 if obj takes ``__doc__`` by assignment (a Python object or a Cython
- * function) and nothing was changed. */
-static int hlb_set_static_doc(PyObject *obj, const char *doc) {
+static int hlb_point_static_doc(PyObject *obj, const char *doc);
+
+/* 1 if obj's docstring is a static C string and now points into the bytes
+ * object doc (kept alive for good), 0 if obj takes ``__doc__`` by
+ * assignment (a Python object or a Cython function) and nothing was
+ * changed. */
+static int hlb_set_static_doc(PyObject *obj, PyObject *doc) {
+    if (!PyBytes_CheckExact(doc) || !hlb_point_static_doc(obj, PyBytes_AS_STRING(doc)))
+        return 0;
+    Py_INCREF(doc); /* never released: the C table points into it */
+    return 1;
+}
+
+static int hlb_point_static_doc(PyObject *obj, const char *doc) {
     if (PyType_Check(obj)) {
         PyTypeObject *t = (PyTypeObject *)obj;
         if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) return 0;

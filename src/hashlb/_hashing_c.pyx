@@ -97,5 +97,5 @@ def murmur3_64(data, seed=0):
 
 
 
-# The shared docstrings (``_hashing_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_hashing_doc.py``).
+attach_docs(globals(), _DOCS)

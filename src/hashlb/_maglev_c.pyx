@@ -600,5 +600,5 @@ cdef inline object _host_at(Maglev self, uint64_t h):
 # Pickles of earlier builds call _restore with the options by position.
 _restore = positional_restore(Maglev, MAGLEV_OPTIONS)
 
-# The shared docstrings (``_maglev_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_maglev_doc.py``).
+attach_docs(globals(), _DOCS)

@@ -692,5 +692,5 @@ cdef class HashPolicy:
 
 
 
-# The shared docstrings (``_policy_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_policy_doc.py``).
+attach_docs(globals(), _DOCS)

@@ -420,5 +420,5 @@ cdef int _pseudo_index(bytes lname):
 
 
 
-# The shared docstrings (``_request_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_request_doc.py``).
+attach_docs(globals(), _DOCS)

@@ -337,5 +337,5 @@ cdef class RingHash:
 # Pickles of earlier builds call _restore with the options by position.
 _restore = positional_restore(RingHash, RING_OPTIONS)
 
-# The shared docstrings (``_ring_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_ring_doc.py``).
+attach_docs(globals(), _DOCS)

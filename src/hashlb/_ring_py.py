@@ -200,8 +200,8 @@ class RingHash:
             raise uninitialised(self, "RingHash") from None
 
     def lookup(self, /, hash: int, attempt: int = 0) -> Host | None:
-        k = 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt)
-        return self._at(check_hash(hash), k)
+        h = check_hash(hash)  # first, as the compiled twin: a bad hash is the error
+        return self._at(h, 0 if attempt == 0 and type(attempt) is int else _check_attempt(attempt))
 
     def choose_host(
         self, /, hash: int, *, reject: Reject = None, max_attempts: int = 1

@@ -283,5 +283,5 @@ Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
 
 
 
-# The shared docstrings (``_router_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_router_doc.py``).
+attach_docs(globals(), _DOCS)

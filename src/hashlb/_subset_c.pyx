@@ -276,5 +276,5 @@ def __getattr__(name):
 # Pickles of earlier builds call _restore with the options by position.
 _restore = positional_restore(WeightedSubsetPicker, ("mode", "seed"))
 
-# The shared docstrings (``_subset_doc.py``); the C tables point into these texts.
-_DOC_TEXTS = attach_docs(globals(), _DOCS)
+# The shared docstrings (``_subset_doc.py``).
+attach_docs(globals(), _DOCS)
