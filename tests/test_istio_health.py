@@ -175,6 +175,12 @@ def test_mesh_default_outlier_detection_applies_where_the_rule_sets_none() -> No
     bad = config.replace("minHealthPercent: 40", "minHealthPercent: 140")
     with pytest.raises(InputError, match=r"minHealthPercent' must be in \[0, 100\], got 140"):
         _scenario(text + bad)
+    # The mesh default's minHealthPercent also keeps not-Ready pods' UNHEALTHY endpoints
+    # out (Istio 1.31: "unless minHealthPercent is configured"), so panic cannot reach them.
+    unready = [_pod(0, ready=False), _pod(1, ready=False), _pod(2)]
+    (d,) = _scenario(_mesh(unready) + config).routes[0].destinations
+    assert d.health.panic_threshold == 40.0 and not d.health.unhealthy_sent
+    assert _health(d) == {"web-v1-2": "healthy"}
 
 
 def test_min_health_percent_is_checked_with_its_position() -> None:

@@ -42,9 +42,13 @@ def test_pickles_of_earlier_builds_load(impl: Implementation) -> None:
     """``_restore(first, *options)``, what earlier pickles call, rebuilds the same objects."""
     ring_mod, maglev_mod, subset_mod = (impl.module(u) for u in ("ring", "maglev", "subset"))
     ring = ring_mod._restore(tuple(HOSTS), 64, 128, "murmur_hash_2", False, None)
-    assert ring.lookup(12345) == impl.RingHash(
-        HOSTS, min_ring_size=64, max_ring_size=128, hash_function="murmur_hash_2"
-    ).lookup(12345)
+    want = impl.RingHash(HOSTS, min_ring_size=64, max_ring_size=128, hash_function="murmur_hash_2")
+    assert (ring.min_ring_size, ring.max_ring_size, ring.hash_function) == (
+        64,
+        128,
+        "murmur_hash_2",
+    )
+    assert ring.ring == want.ring and ring.nbytes == want.nbytes
     maglev = maglev_mod._restore(tuple(HOSTS), 251, False, None)  # before envoy_version existed
     assert maglev.table_size == 251 and maglev.lookup(7) == impl.Maglev(
         HOSTS, table_size=251

@@ -469,10 +469,19 @@ class Mesh(_Reader):
                     for _ns, plabels, n in self._unready
                     if all(plabels.get(k) == v for k, v in own.items())
                 ]
+                if self.unhealthy_endpoints == "omit":
+                    reason = (
+                        "Istio before 1.31 sends no endpoint for them; Istio 1.31 sends "
+                        "not-Ready pods as UNHEALTHY endpoints: --unhealthy-endpoints auto"
+                    )
+                else:
+                    reason = (
+                        "Istio sends no endpoint for a terminating pod, nor an UNHEALTHY one "
+                        "to a cluster whose outlierDetection.minHealthPercent is above 0"
+                    )
                 why = (
-                    f" (its pods {_names(unready)} are not Ready or terminating, so Istio sends "
-                    "no endpoint and Envoy answers 503, no healthy upstream; Istio 1.31 sends "
-                    "not-Ready pods as UNHEALTHY endpoints: --unhealthy-endpoints auto)"
+                    f" (its pods {_names(unready)} are not Ready or terminating: {reason}; "
+                    "Envoy answers 503, no healthy upstream)"
                     if unready
                     else ""
                 )
@@ -539,10 +548,12 @@ class Mesh(_Reader):
         """
         mode = self.unhealthy_endpoints
         od, level = outlier_detection(rule, subset, port)
-        own = min_health_percent(od, level) if od is not None else 0
-        sends = mode == "always" or (mode == "auto" and own == 0)
         if od is None and self.mesh_outlier_detection is not None:
             od, level = self.mesh_outlier_detection, "the mesh defaultTrafficPolicy"
+        # The effective block decides both (Istio 1.31: "unless minHealthPercent is
+        # configured"): a mesh default with minHealthPercent > 0 also keeps them out.
+        own = min_health_percent(od, level) if od is not None else 0
+        sends = mode == "always" or (mode == "auto" and own == 0)
         if od is not None:
             if mode == "always":
                 threshold, source = 0.0, "0: PILOT_SEND_UNHEALTHY_ENDPOINTS disables panic"

@@ -186,12 +186,12 @@ class ClusterHealth:
     """
 
     panic_threshold: float = ENVOY_PANIC_THRESHOLD
-    source: str = "Envoy's default (no outlierDetection)"
+    source: str = "Envoy's default: no outlierDetection"
     unhealthy_sent: bool = False
     outlier_detection: bool = False
 
     def describe(self) -> str:
-        """Return e.g. ``50% (Envoy's default (no outlierDetection))``."""
+        """Return e.g. ``50% (Envoy's default: no outlierDetection)``."""
         return f"{self.panic_threshold:g}% ({self.source})"
 
 
