@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from .._router_config import parse_uint64
 from .._types import Host, replace_host
@@ -384,10 +384,11 @@ class RouteConfig:
 
         :raises KeyError: there is none.
         """
-        for vh in self.virtual_hosts:
-            if vh.name == name:
-                return vh
-        raise KeyError(f"route configuration {self.name!r} has no virtual host {name[:200]!r}")
+        return _named(
+            self.virtual_hosts,
+            name,
+            f"route configuration {self.name!r} has no virtual host {name[:200]!r}",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,10 +473,9 @@ class EnvoyConfig:
 
         :raises KeyError: there is none.
         """
-        for rc in self._route_configs:
-            if rc.name == name:
-                return rc
-        raise KeyError(f"no route configuration {name[:200]!r} in the configuration")
+        return _named(
+            self._route_configs, name, f"no route configuration {name[:200]!r} in the configuration"
+        )
 
     def virtual_host(self, name: str, route_config: str | None = None) -> VirtualHost:
         """Return the virtual host called *name* (in *route_config*, if given).
@@ -615,6 +615,22 @@ class EnvoyConfig:
             f"<EnvoyConfig {len(self._clusters)} clusters, {len(self._route_configs)} route "
             f"configurations, {len(self._routes)} routes>"
         )
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def _named(items: Iterable[_N], name: str, missing: str) -> _N:
+    """Return the first of *items* called *name*; else raise ``KeyError(missing)``."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(missing)
 
 
 def _locality_key(name: str) -> tuple[str, ...]:
