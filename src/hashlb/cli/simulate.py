@@ -576,23 +576,33 @@ def _key(text: str) -> KeySpec:
 
 
 #: The one-line help of ``hashlb simulate`` and its longer description.
-HELP = "route requests through Istio/Kubernetes YAML as Envoy would"
+HELP = "route requests through Istio/Kubernetes YAML or Envoy config as Envoy would"
 DESCRIPTION = (
     "Route requests through Istio DestinationRules and VirtualServices and "
-    "Kubernetes Deployments/Pods exactly as Envoy would, and report where they went."
+    "Kubernetes Deployments/Pods (-f), or through Envoy's own configuration "
+    "(--envoy-config: a config dump, istioctl proxy-config JSON or a bootstrap), "
+    "exactly as Envoy would, and report where they went."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` options to *p*, the parser :mod:`hashlb.cli` made from :data:`HELP`."""
     g = p.add_argument_group("mesh")
-    g.add_argument(
+    inputs = g.add_mutually_exclusive_group(required=True)
+    inputs.add_argument(
         "-f",
         "--file",
         action="append",
-        required=True,
         metavar="PATH",
         help="a YAML file or a directory of them (repeatable; '-' reads stdin)",
+    )
+    inputs.add_argument(
+        "--envoy-config",
+        action="append",
+        metavar="FILE",
+        help="Envoy configuration instead of Istio YAML: an admin /config_dump, istioctl "
+        "proxy-config JSON or a bootstrap (repeatable, e.g. istioctl's cluster, route and "
+        "endpoint files; '-' reads stdin)",
     )
     g.add_argument(
         "--endpoints",
@@ -621,6 +631,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "unless the cluster's minHealthPercent is above 0: Istio 1.31 on, the default), "
         "omit (no endpoint: Istio before 1.31) or always "
         "(PILOT_SEND_UNHEALTHY_ENDPOINTS=true; panic disabled)",
+    )
+    e = p.add_argument_group("route (with --envoy-config)")
+    pick = e.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--route", metavar="NAME", help="the route to simulate: its name or its JSON path"
+    )
+    pick.add_argument(
+        "--virtual-host",
+        metavar="NAME",
+        help="simulate a virtual host: each request takes its first matching route",
+    )
+    pick.add_argument(
+        "--cluster", metavar="NAME", help="simulate the route that hashes and sends to NAME"
     )
     r = p.add_argument_group("requests")
     src = r.add_mutually_exclusive_group()
@@ -700,10 +723,12 @@ def _check_counts(args: argparse.Namespace) -> None:
             raise InputError(
                 None, "--key applies to synthetic users; a --requests file carries its own keys"
             )
-        if args.requests == "-" and "-" in args.file + args.endpoints:
+        if args.requests == "-" and "-" in (args.file or []) + args.endpoints:
             raise InputError(
                 None, "--requests - and -f - (or --endpoints -) both read standard input"
             )
+        if args.requests == "-" and "-" in (args.envoy_config or []):
+            raise InputError(None, "--requests - and --envoy-config - both read standard input")
         return
     users = args.users if args.users is not None else 1000
     if users > MAX_USERS:
@@ -744,6 +769,12 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     report goes to *out* (standard output) unless ``-q`` or an output is ``-``.
     """
     out = out if out is not None else sys.stdout
+    from . import envoy_config
+
+    envoy_config.check_arguments(args)
+    if args.envoy_config:
+        _check_counts(args)
+        return envoy_config.run(args, outputs, out)
     load_mesh = _load_mesh()
     _check_counts(args)
     outputs.add(args.json, "--json")
