@@ -17,7 +17,7 @@ from hashlb.cli.traffic import KeySpec, synthetic
 from hashlb.envoy import load
 
 from ._cli import ROOT, error_line, run_cli, run_shared
-from ._envoy import COMPARE_DUMP, PROXYCONFIG_DUMP, deep, load_fixture
+from ._envoy import COMPARE_DUMP, PROXYCONFIG_DUMP, cluster_status, deep, load_fixture
 from ._impl import Implementation
 
 EXAMPLE_DUMP = ROOT / "examples" / "envoy-config" / "dump.json"
@@ -82,19 +82,7 @@ def maglev_copy() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     action["cluster"] = RATINGS
     action["hash_policy"] = [{"cookie": {"name": "session"}}]
     statuses = [
-        {
-            "name": RATINGS,
-            "addedViaApi": True,
-            "hostStatuses": [
-                {
-                    "address": {"socketAddress": {"address": f"10.2.0.{i}", "portValue": 9080}},
-                    "healthStatus": {"edsHealthStatus": "HEALTHY"},
-                    "weight": 1,
-                    "locality": {},
-                }
-                for i in range(1, 6)
-            ],
-        }
+        cluster_status(RATINGS, [(f"10.2.0.{i}", 9080, "HEALTHY", 1, {}) for i in range(1, 6)])
     ]
     return doc, statuses
 
@@ -106,6 +94,11 @@ def _dump(path: Path, doc: object) -> Path:
 
 def _decisions(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def cart(impl: Implementation, *args: str | Path) -> Any:
+    """Run ``hashlb simulate --envoy-config EXAMPLE_DUMP --route cart ARGS`` on *impl*."""
+    return run_cli(impl, "simulate", "--envoy-config", EXAMPLE_DUMP, "--route", "cart", *args)
 
 
 def _ok(proc: Any) -> None:
@@ -238,24 +231,18 @@ def _istioctl_files(tmp_path: Path, doc: dict[str, Any]) -> list[Path]:
     statuses = []
     for e in _configs(doc, "EndpointsConfigDump")["dynamic_endpoint_configs"]:
         cla = e["endpoint_config"]
-        hosts = []
-        for group in cla["endpoints"]:
-            for ep in group["lb_endpoints"]:
-                sock = ep["endpoint"]["address"]["socket_address"]
-                hosts.append(
-                    {
-                        "address": {
-                            "socketAddress": {
-                                "address": sock["address"],
-                                "portValue": sock["port_value"],
-                            }
-                        },
-                        "healthStatus": {"edsHealthStatus": ep["health_status"]},
-                        "weight": ep["load_balancing_weight"],
-                        "locality": group["locality"],
-                    }
-                )
-        statuses.append({"name": cla["cluster_name"], "addedViaApi": True, "hostStatuses": hosts})
+        hosts = [
+            (
+                ep["endpoint"]["address"]["socket_address"]["address"],
+                ep["endpoint"]["address"]["socket_address"]["port_value"],
+                ep["health_status"],
+                ep["load_balancing_weight"],
+                group["locality"],
+            )
+            for group in cla["endpoints"]
+            for ep in group["lb_endpoints"]
+        ]
+        statuses.append(cluster_status(cla["cluster_name"], hosts))
     out = []
     for name, value in (("cluster", clusters), ("route", routes), ("endpoint", statuses)):
         out.append(_dump(tmp_path / f"{name}.json", value))
@@ -280,13 +267,8 @@ def test_istioctl_three_files_give_the_dump_decisions(impl: Implementation, tmp_
 def test_weighted_route_decisions_replay_with_pick(impl: Implementation, tmp_path: Path) -> None:
     """Weighted clusters: the cluster is Envoy's random draw, replayed with Random(seed)."""
     decisions = tmp_path / "d.jsonl"
-    proc = run_cli(
+    proc = cart(
         impl,
-        "simulate",
-        "--envoy-config",
-        EXAMPLE_DUMP,
-        "--route",
-        "cart",
         "--users",
         "300",
         "--requests-per-user",
@@ -335,13 +317,8 @@ def test_requests_file_and_json_shape(impl: Implementation, tmp_path: Path) -> N
         encoding="utf-8",
     )
     out = tmp_path / "s.json"
-    proc = run_cli(
+    proc = cart(
         impl,
-        "simulate",
-        "--envoy-config",
-        EXAMPLE_DUMP,
-        "--route",
-        "cart",
         "--requests",
         reqs,
         "--json",
@@ -638,3 +615,121 @@ def test_tutorial_examples(impl: Implementation, monkeypatch: pytest.MonkeyPatch
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert runner.failures == 0
+
+
+# -- a YAML bootstrap, health, --key and a bad request line ---------------------------
+
+BOOTSTRAP = """
+static_resources:
+  listeners:
+    - name: web
+      address: {socket_address: {address: 0.0.0.0, port_value: 8080}}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: web
+                route_config:
+                  name: local
+                  virtual_hosts:
+                    - name: web
+                      domains: ["*"]
+                      routes:
+                        - name: api
+                          match: {prefix: /}
+                          route:
+                            cluster: web
+                            hash_policy:
+                              - query_parameter: {name: tenant}
+  clusters:
+    - name: web
+      type: STATIC
+      lb_policy: MAGLEV
+      maglev_lb_config: {table_size: 131}
+      common_lb_config: {healthy_panic_threshold: {value: 80}}
+      load_assignment:
+        cluster_name: web
+        endpoints:
+          - lb_endpoints:
+              - endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 80}}}
+              - endpoint: {address: {socket_address: {address: 10.0.0.2, port_value: 80}}}
+                health_status: UNHEALTHY
+              - endpoint: {address: {socket_address: {address: 10.0.0.3, port_value: 80}}}
+"""
+
+
+def test_yaml_bootstrap_in_panic_reports_unhealthy_hosts(
+    impl: Implementation, tmp_path: Path
+) -> None:
+    """A static bootstrap in YAML; 2 of 3 hosts healthy is under the 80% threshold: panic."""
+    pytest.importorskip("yaml")
+    envoy = tmp_path / "envoy.yaml"
+    envoy.write_text(BOOTSTRAP, encoding="utf-8")
+    decisions = tmp_path / "d.jsonl"
+    proc = run_cli(
+        impl,
+        "simulate",
+        "--envoy-config",
+        envoy,
+        "--users",
+        "60",
+        "--requests-per-user",
+        "2",
+        "--decisions",
+        decisions,
+    )
+    _ok(proc)
+    assert "key query:tenant" in proc.stdout and "hash policy [query:tenant]" in proc.stdout
+    lines = _decisions(decisions)
+    sick = [d for d in lines if d["endpoint"] == "10.0.0.2:80"]
+    assert sick and all(d["health"] == "unhealthy" for d in sick)
+    assert all("health" not in d for d in lines if d["endpoint"] != "10.0.0.2:80")
+    assert f"panic: {len(sick)} requests reached endpoints that are not healthy" in proc.stdout
+    assert "unhealthy" in proc.stdout.split("endpoint ", 1)[1]  # the health column
+    direct = Cluster(
+        [Host("10.0.0.1:80"), Host("10.0.0.2:80", health="unhealthy"), Host("10.0.0.3:80")],
+        balancer="maglev",
+        table_size=131,
+        healthy_panic_threshold=80,
+    )
+    for d in lines:
+        assert d["hashed"] and d["endpoint"] == direct.lookup(d["hash"]).address
+
+
+def test_key_override_gives_no_hash(impl: Implementation, tmp_path: Path) -> None:
+    """--key a header the policy does not read: no hash, Envoy hashes a random value."""
+    decisions = tmp_path / "d.jsonl"
+    proc = cart(
+        impl,
+        "--key",
+        "header:x-other",
+        "--users",
+        "20",
+        "--requests-per-user",
+        "2",
+        "--decisions",
+        decisions,
+    )
+    _ok(proc)
+    assert "no hash: 40 requests produced no hash" in proc.stdout
+    assert all(not d["hashed"] for d in _decisions(decisions))
+
+
+def test_bad_request_line_writes_nothing(impl: Implementation, tmp_path: Path) -> None:
+    reqs = tmp_path / "r.jsonl"
+    good = [json.dumps({"headers": {"x-user": f"u{i}"}}) for i in range(30)]
+    reqs.write_text("\n".join([*good, "{not json", *good]) + "\n", encoding="utf-8")
+    out, decisions = tmp_path / "o.json", tmp_path / "d.jsonl"
+    proc = cart(
+        impl,
+        "--requests",
+        reqs,
+        "--json",
+        out,
+        "--decisions",
+        decisions,
+    )
+    assert proc.returncode == 2
+    assert error_line(proc).startswith(f"hashlb simulate: error: {reqs}:31: malformed JSON")
+    assert not out.exists() and not decisions.exists()

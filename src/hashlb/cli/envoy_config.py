@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .._source import InputError
 from .._validate import MAX_PLOT_ENDPOINTS, MAX_USERS, cap
 from .._validate import short as _short
-from .output import OutputSet, format_table, require_matplotlib, save_figure
+from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, read_jsonl, synthetic
 
 if TYPE_CHECKING:
@@ -346,7 +346,7 @@ def simulate(
     *routes*, or none, leaves it ``unrouted``); otherwise every request
     takes ``routes[0]``.
     """
-    from .simulate import _MANY, _NO_HOST, _SET_COOKIE, _user_key
+    from .simulate import _NO_HOST, _SET_COOKIE, _user_key, kept, track
 
     result = EnvoySimulation(config, routes, scope, seed, key)
     usable = {id(r) for r in routes}
@@ -399,13 +399,7 @@ def simulate(
                 health = host.health
                 result.unhealthy[pick.cluster] += 1
             where = (pick.cluster, host.address)
-        if state[0] is None:
-            state[0], state[1] = where, pick.cluster
-        else:
-            if state[0] is not _MANY and state[0] != where:
-                state[0] = _MANY
-            if state[1] is not _MANY and state[1] != pick.cluster:
-                state[1] = _MANY
+        track(state, where, pick.cluster)
         if decisions is not None:
             out: dict[str, Any] = {
                 "request": i,
@@ -424,13 +418,9 @@ def simulate(
                 out["no_host"] = True  # Envoy: 503, no healthy upstream
             decisions.write(json.dumps(out, separators=(",", ":")) + "\n")
     result.users = len(users)
-    result.one_endpoint = sum(1 for s in users.values() if s[0] is not None and s[0] is not _MANY)
-    result.one_cluster = sum(1 for s in users.values() if s[1] is not None and s[1] is not _MANY)
+    result.one_endpoint = kept(users, 0)
+    result.one_cluster = kept(users, 1)
     return result
-
-
-def _pct(n: int, d: int) -> str:
-    return f"{100.0 * n / d:.1f}%" if d else "-"
 
 
 def _lb(cluster: EnvoyCluster) -> str:
@@ -440,6 +430,8 @@ def _lb(cluster: EnvoyCluster) -> str:
 
 def render(result: EnvoySimulation) -> str:
     """Return the human-readable report."""
+    from .simulate import _pct
+
     config = result.config
     lines = [
         f"hashlb simulate: {', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
@@ -515,52 +507,29 @@ def render(result: EnvoySimulation) -> str:
 
 def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
     """Draw the cluster and endpoint shares against the configured weights."""
-    plt = require_matplotlib()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
+    from .simulate import ShareChart, draw_shares
+
     total = max(result.requests - result.unrouted, 1)
-    names: list[str] = []
-    configured: list[float] = []
-    labels: list[str] = []
-    got: list[float] = []
-    even: list[float] = []
+    u = max(result.users, 1)
+    chart = ShareChart(
+        f"{result.scope}: {100 * result.one_cluster / u:.1f}% of users on one cluster, "
+        f"{100 * result.one_endpoint / u:.1f}% on one endpoint",
+        "clusters",
+        fontsize=7,
+    )
     for r in result.routes:
         weights = _weights(r)
         total_w = sum(w for _, w in weights) or 1
         for cname, w in weights:
-            names.append(cname)
-            configured.append(100 * w / total_w)
+            chart.groups.append(_short(cname, 30))
+            chart.configured.append(100 * w / total_w)
+            chart.simulated.append(100 * result.clusters.get(cname, 0) / total)
             hosts = result.config.clusters[cname].hosts
             for h in hosts:
-                labels.append(f"{h.address}\n({_short(cname, 30)})")
-                got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
-                even.append(100 * w / total_w / max(len(hosts), 1))
-    x = range(len(names))
-    ax1.bar([i - 0.2 for i in x], configured, 0.4, label="configured", color="#bbbbbb")
-    ax1.bar(
-        [i + 0.2 for i in x],
-        [100 * result.clusters.get(n, 0) / total for n in names],
-        0.4,
-        label="simulated",
-        color="#3572a5",
-    )
-    ax1.set_xticks(list(x), [_short(n, 30) for n in names], rotation=20, fontsize=7)
-    ax1.set_ylabel("share of requests (%)")
-    ax1.set_title("clusters")
-    ax1.legend()
-    x2 = range(len(labels))
-    ax2.bar([i - 0.2 for i in x2], even, 0.4, label="even share of the weight", color="#bbbbbb")
-    ax2.bar([i + 0.2 for i in x2], got, 0.4, label="simulated", color="#e07b39")
-    ax2.set_xticks(list(x2), labels, rotation=20, fontsize=7)
-    ax2.set_title("endpoints")
-    ax2.legend()
-    u = max(result.users, 1)
-    fig.suptitle(
-        f"{result.scope}: {100 * result.one_cluster / u:.1f}% of users on one cluster, "
-        f"{100 * result.one_endpoint / u:.1f}% on one endpoint",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    save_figure(outputs, fig, "--plot", plt)
+                chart.endpoints.append(f"{h.address}\n({_short(cname, 30)})")
+                chart.got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
+                chart.even.append(100 * w / total_w / max(len(hosts), 1))
+    draw_shares(chart, outputs)
 
 
 def default_key(routes: Sequence[Route]) -> KeySpec:
@@ -642,12 +611,8 @@ def run(
             result = simulate(config, routes, requests, decisions=f, **kwargs)
     else:
         result = simulate(config, routes, requests, **kwargs)
-    if args.json:
-        with outputs.open("--json") as f:
-            json.dump(result.summary(), f, indent=2)
-            f.write("\n")
-    if args.plot:
-        plot(result, outputs)
-    if not args.quiet and not outputs.uses_stdout:
-        outputs.report(render(result), out)
-    return 0
+    from .simulate import publish
+
+    return publish(
+        args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
+    )
