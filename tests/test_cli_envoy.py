@@ -733,3 +733,33 @@ def test_bad_request_line_writes_nothing(impl: Implementation, tmp_path: Path) -
     assert proc.returncode == 2
     assert error_line(proc).startswith(f"hashlb simulate: error: {reqs}:31: malformed JSON")
     assert not out.exists() and not decisions.exists()
+
+
+def test_virtual_host_in_two_route_configurations_is_listed(impl: Implementation) -> None:
+    """The compare fixture has 'inbound|http|9080' in two route configurations: listed, exit 2."""
+    proc = run_cli(
+        impl, "simulate", "--envoy-config", COMPARE_DUMP, "--virtual-host", "inbound|http|9080"
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 5
+    assert lines[0].endswith(": 2 route configurations have a virtual host 'inbound|http|9080':")
+    paths = [r.path for r in load(COMPARE_DUMP).routes if r.virtual_host == "inbound|http|9080"]
+    assert len(paths) == 2 and all(p in "\n".join(lines[2:4]) for p in paths)
+    assert lines[-1].startswith("hashlb simulate: error: --virtual-host: 2 route configurations")
+
+
+def test_virtual_host_without_a_hashing_route(impl: Implementation) -> None:
+    proc = run_cli(
+        impl,
+        "simulate",
+        "--envoy-config",
+        EXAMPLE_DUMP,
+        "--virtual-host",
+        "catalog.shop.svc.cluster.local:80",
+    )
+    assert proc.returncode == 2
+    assert error_line(proc) == (
+        "hashlb simulate: error: --virtual-host: no route of the virtual host "
+        "'catalog.shop.svc.cluster.local:80' hashes: nothing to simulate"
+    )

@@ -18,7 +18,7 @@ import json
 import random
 import sys
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -26,6 +26,18 @@ from .._source import InputError
 from .._validate import MAX_PLOT_ENDPOINTS, MAX_USERS, cap
 from .._validate import short as _short
 from .output import OutputSet, format_table
+from .simulate import (
+    _NO_HOST,
+    _SET_COOKIE,
+    ShareChart,
+    _pct,
+    _to_policy_request,
+    _user_key,
+    draw_shares,
+    kept,
+    publish,
+    track,
+)
 from .traffic import KeySpec, SimRequest, read_jsonl, synthetic
 
 if TYPE_CHECKING:
@@ -172,13 +184,14 @@ def select_routes(
                 "--virtual-host", f"no virtual host {_short(args.virtual_host)} in {source}"
             )
         if len(hosts) > 1:
-            routes = [r for vh in hosts for r in vh.routes]
-            _choose(
-                config,
-                routes,
-                source,
-                f"routes are in the {len(hosts)} virtual hosts named {_short(args.virtual_host)}",
-                err,
+            what = f"route configurations have a virtual host {_short(args.virtual_host)}"
+            print(f"hashlb simulate: {source}: {len(hosts)} {what}:", file=err)
+            print(_listing(config, [r for vh in hosts for r in vh.routes]), file=err)
+            raise InputError(
+                "--virtual-host",
+                f"{len(hosts)} {what} (route configurations "
+                f"{', '.join(repr(vh.route_config) for vh in hosts[:5])}): choose a route "
+                "with --route (a JSON path listed)",
             )
         vh = hosts[0]
         if not vh.routes:
@@ -322,12 +335,6 @@ def prepare(config: EnvoyConfig, routes: Sequence[Route], match: bool) -> tuple[
     return tuple(out)
 
 
-def _request(req: SimRequest, jar: Mapping[str, str] | None) -> Any:
-    from .simulate import _to_policy_request
-
-    return _to_policy_request(req, jar)
-
-
 def simulate(
     config: EnvoyConfig,
     routes: tuple[Route, ...],
@@ -346,8 +353,6 @@ def simulate(
     *routes*, or none, leaves it ``unrouted``); otherwise every request
     takes ``routes[0]``.
     """
-    from .simulate import _NO_HOST, _SET_COOKIE, _user_key, kept, track
-
     result = EnvoySimulation(config, routes, scope, seed, key)
     usable = {id(r) for r in routes}
     rng = random.Random(seed)
@@ -378,7 +383,7 @@ def simulate(
                 line.update(endpoint=None, hash=None, hashed=False)
                 decisions.write(json.dumps(line, separators=(",", ":")) + "\n")
             continue
-        pick = config.pick(route, _request(req, jars.get(ukey)), rng=rng)
+        pick = config.pick(route, _to_policy_request(req, jars.get(ukey)), rng=rng)
         result.by_route[route.path] += 1
         for set_cookie in pick.set_cookies:
             m = _SET_COOKIE.match(set_cookie)
@@ -430,8 +435,6 @@ def _lb(cluster: EnvoyCluster) -> str:
 
 def render(result: EnvoySimulation) -> str:
     """Return the human-readable report."""
-    from .simulate import _pct
-
     config = result.config
     lines = [
         f"hashlb simulate: {', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
@@ -507,8 +510,6 @@ def render(result: EnvoySimulation) -> str:
 
 def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
     """Draw the cluster and endpoint shares against the configured weights."""
-    from .simulate import ShareChart, draw_shares
-
     total = max(result.requests - result.unrouted, 1)
     u = max(result.users, 1)
     chart = ShareChart(
@@ -611,8 +612,6 @@ def run(
             result = simulate(config, routes, requests, decisions=f, **kwargs)
     else:
         result = simulate(config, routes, requests, **kwargs)
-    from .simulate import publish
-
     return publish(
         args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
     )
