@@ -763,3 +763,38 @@ def test_virtual_host_without_a_hashing_route(impl: Implementation) -> None:
         "hashlb simulate: error: --virtual-host: no route of the virtual host "
         "'catalog.shop.svc.cluster.local:80' hashes: nothing to simulate"
     )
+
+
+def test_source_ip_policy_keys_synthetic_users_by_address(
+    impl: Implementation, tmp_path: Path
+) -> None:
+    """A ``connection_properties.source_ip`` policy: users send their own source IP."""
+    doc = json.loads(EXAMPLE_DUMP.read_text(encoding="utf-8"))
+    rc = _configs(doc, "RoutesConfigDump")["dynamic_route_configs"][0]["route_config"]
+    rc["virtual_hosts"][0]["routes"][0]["route"]["hash_policy"] = [
+        {"connection_properties": {"source_ip": True}}
+    ]
+    dump = _dump(tmp_path / "dump.json", doc)
+    decisions = tmp_path / "d.jsonl"
+    proc = run_cli(
+        impl,
+        "simulate",
+        "--envoy-config",
+        dump,
+        "--route",
+        "cart",
+        "--users",
+        "40",
+        "--requests-per-user",
+        "3",
+        "--decisions",
+        decisions,
+    )
+    _ok(proc)
+    assert "key source-ip" in proc.stdout and "hash policy [source-ip]" in proc.stdout
+    config = load(dump)
+    policy = config.route("cart").hash_policy
+    assert policy is not None
+    reqs = synthetic(40, 3, KeySpec("source-ip"), 0)
+    for line, req in zip(_decisions(decisions), reqs, strict=True):
+        assert line["hashed"] and line["hash"] == policy.hash(_to_policy_request(req, None))
