@@ -190,6 +190,29 @@ def big_dump(clusters: int = 500, endpoints: int = 20, routes: int = 2000) -> di
     }
 
 
+def cluster_status(
+    name: str, hosts: list[tuple[str, int, str, int, dict[str, Any]]]
+) -> dict[str, Any]:
+    """Return one ``istioctl proxy-config endpoint -o json`` entry (a ``/clusters`` ClusterStatus).
+
+    *hosts* are ``(ip, port, eds_health_status, weight, locality)``, printed
+    in camelCase as ``istioctl`` prints them.
+    """
+    return {
+        "name": name,
+        "addedViaApi": True,
+        "hostStatuses": [
+            {
+                "address": {"socketAddress": {"address": ip, "portValue": port}},
+                "healthStatus": {"edsHealthStatus": health},
+                "weight": weight,
+                "locality": locality,
+            }
+            for ip, port, health, weight, locality in hosts
+        ],
+    }
+
+
 def deep(value: Any) -> Any:
     """Return a deep copy (a test changes its own copy of a fixture)."""
     return copy.deepcopy(value)

@@ -15,7 +15,15 @@ from hashlb import Cluster, ConfigError, Cookie, HashPolicy, Header, Host, Reque
 from hashlb._types import replace_host
 from hashlb.envoy import EnvoyConfigError, load
 
-from ._envoy import COMPARE_DUMP, PROXYCONFIG_DUMP, big_dump, cluster_name, deep, load_fixture
+from ._envoy import (
+    COMPARE_DUMP,
+    PROXYCONFIG_DUMP,
+    big_dump,
+    cluster_name,
+    cluster_status,
+    deep,
+    load_fixture,
+)
 
 RATINGS = "inbound-vip|9080|http|ratings.default.svc.cluster.local"
 HTTPBIN = "inbound-vip|8000|http|httpbin.default.svc.cluster.local"
@@ -159,19 +167,7 @@ def test_maglev_and_cookie_policy_with_istioctl_endpoints() -> None:
     action["hash_policy"] = [{"cookie": {"name": "session", "ttl": "3600s", "path": "/"}}]
     # the endpoints come from `istioctl proxy-config endpoint -o json` (camelCase, a bare list)
     statuses = [
-        {
-            "name": RATINGS,
-            "addedViaApi": True,
-            "hostStatuses": [
-                {
-                    "address": {"socketAddress": {"address": f"10.2.0.{i}", "portValue": 9080}},
-                    "healthStatus": {"edsHealthStatus": "HEALTHY"},
-                    "weight": 1,
-                    "locality": {},
-                }
-                for i in range(1, 6)
-            ],
-        }
+        cluster_status(RATINGS, [(f"10.2.0.{i}", 9080, "HEALTHY", 1, {}) for i in range(1, 6)])
     ]
     config = load(doc, json.dumps(statuses))
     (route,) = config.hashing_routes()

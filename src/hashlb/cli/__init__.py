@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hashlb",
         description=(
-            "Envoy-exact consistent hashing: simulate Istio routing from YAML, "
+            "Envoy-exact consistent hashing: simulate Istio routing from YAML or from an "
+            "Envoy config dump, "
             "or benchmark ring and table sizes. Without a command, print the "
             "version, the active implementation and a short demo."
         ),

@@ -262,13 +262,7 @@ def simulate(
                     unhealthy[subset] += 1
                     state[2] = True
             where = address if address is not None else _NO_HOST
-            if state[0] is None:
-                state[0], state[1] = where, subset
-            else:
-                if state[0] is not _MANY and state[0] != where:
-                    state[0] = _MANY
-                if state[1] is not _MANY and state[1] != subset:
-                    state[1] = _MANY
+            track(state, where, subset)
             if decisions is not None:
                 d = Decision(
                     i, req.user, engine.plan.name, subset, address, pod, h, set_cookie, status
@@ -286,8 +280,8 @@ def simulate(
         unrouted,
         no_hash,
         len(users),
-        sum(1 for s in users.values() if s[0] is not None and s[0] is not _MANY),
-        sum(1 for s in users.values() if s[1] is not None and s[1] is not _MANY),
+        kept(users, 0),
+        kept(users, 1),
         health,
         no_host,
         unhealthy,
@@ -298,6 +292,22 @@ def simulate(
 _MANY = object()
 #: What a request that got no host counts as, for stickiness.
 _NO_HOST = object()
+
+
+def track(state: list[Any], where: object, group: object) -> None:
+    """Record a user's request: ``state[0]`` its endpoint, ``state[1]`` its group (_MANY: several)."""
+    if state[0] is None:
+        state[0], state[1] = where, group
+        return
+    if state[0] is not _MANY and state[0] != where:
+        state[0] = _MANY
+    if state[1] is not _MANY and state[1] != group:
+        state[1] = _MANY
+
+
+def kept(users: Mapping[Hashable, list[Any]], i: int) -> int:
+    """Return how many users kept one value in ``state[i]`` (one endpoint, or one group)."""
+    return sum(1 for s in users.values() if s[i] is not None and s[i] is not _MANY)
 
 
 def _user_key(user: str) -> Hashable:
@@ -488,56 +498,67 @@ def _health_lines(result: SimulationResult) -> list[str]:
     return lines
 
 
+@dataclass
+class ShareChart:
+    """What :func:`draw_shares` draws: groups (subsets or clusters) and endpoints, in percent."""
+
+    title: str
+    group_title: str
+    groups: list[str] = field(default_factory=list)
+    configured: list[float] = field(default_factory=list)
+    simulated: list[float] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)
+    even: list[float] = field(default_factory=list)
+    got: list[float] = field(default_factory=list)
+    fontsize: int = 8
+
+
+def draw_shares(chart: ShareChart, outputs: OutputSet, flag: str = "--plot") -> None:
+    """Draw the group and endpoint shares against the configured weights as a PNG."""
+    plt = require_matplotlib()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
+    x = range(len(chart.groups))
+    ax1.bar([i - 0.2 for i in x], chart.configured, 0.4, label="configured", color="#bbbbbb")
+    ax1.bar([i + 0.2 for i in x], chart.simulated, 0.4, label="simulated", color="#3572a5")
+    ax1.set_xticks(list(x), chart.groups, rotation=20, fontsize=chart.fontsize + 2)
+    ax1.set_ylabel("share of requests (%)")
+    ax1.set_title(chart.group_title)
+    ax1.legend()
+    x2 = range(len(chart.endpoints))
+    ax2.bar(
+        [i - 0.2 for i in x2], chart.even, 0.4, label="even share of the weight", color="#bbbbbb"
+    )
+    ax2.bar([i + 0.2 for i in x2], chart.got, 0.4, label="simulated", color="#e07b39")
+    ax2.set_xticks(list(x2), chart.endpoints, rotation=20, fontsize=chart.fontsize)
+    ax2.set_title("endpoints")
+    ax2.legend()
+    fig.suptitle(chart.title, fontsize=10)
+    fig.tight_layout()
+    save_figure(outputs, fig, flag, plt)
+
+
 def plot(result: SimulationResult, outputs: OutputSet, flag: str = "--plot") -> None:
     """Draw the subset and endpoint shares against the configured weights."""
-    plt = require_matplotlib()
     sc = result.scenario
-    dests = sc.destinations
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
     total = max(result.requests - result.unrouted, 1)
-    names = [d.name for d in dests]
     total_w = {
         id(d): sum(x.weight for x in p.destinations) for p in sc.routes for d in p.destinations
     }
-    x = range(len(dests))
-    ax1.bar(
-        [i - 0.2 for i in x],
-        [100 * d.weight / total_w[id(d)] for d in dests],
-        0.4,
-        label="configured",
-        color="#bbbbbb",
-    )
-    ax1.bar(
-        [i + 0.2 for i in x],
-        [100 * result.subsets.get(n, 0) / total for n in names],
-        0.4,
-        label="simulated",
-        color="#3572a5",
-    )
-    ax1.set_xticks(list(x), names, rotation=20)
-    ax1.set_ylabel("share of requests (%)")
-    ax1.set_title("subsets")
-    ax1.legend()
-    labels, got, even = [], [], []
-    for d in dests:
-        for e in d.endpoints:
-            labels.append(f"{e.pod.name}\n({d.name})")
-            got.append(100 * result.endpoints.get(e.address, 0) / total)
-            even.append(100 * d.weight / total_w[id(d)] / len(d.endpoints))
-    x2 = range(len(labels))
-    ax2.bar([i - 0.2 for i in x2], even, 0.4, label="even share of the weight", color="#bbbbbb")
-    ax2.bar([i + 0.2 for i in x2], got, 0.4, label="simulated", color="#e07b39")
-    ax2.set_xticks(list(x2), labels, rotation=20, fontsize=8)
-    ax2.set_title("endpoints")
-    ax2.legend()
     u = max(result.users, 1)
-    fig.suptitle(
+    chart = ShareChart(
         f"{sc.host} - mode {result.mode}: {100 * result.one_subset / u:.1f}% of users "
         f"on one subset, {100 * result.one_endpoint / u:.1f}% on one endpoint",
-        fontsize=10,
+        "subsets",
     )
-    fig.tight_layout()
-    save_figure(outputs, fig, flag, plt)
+    for d in sc.destinations:
+        chart.groups.append(d.name)
+        chart.configured.append(100 * d.weight / total_w[id(d)])
+        chart.simulated.append(100 * result.subsets.get(d.name, 0) / total)
+        for e in d.endpoints:
+            chart.endpoints.append(f"{e.pod.name}\n({d.name})")
+            chart.got.append(100 * result.endpoints.get(e.address, 0) / total)
+            chart.even.append(100 * d.weight / total_w[id(d)] / len(d.endpoints))
+    draw_shares(chart, outputs, flag)
 
 
 # --------------------------------------------------------------------------
@@ -576,23 +597,33 @@ def _key(text: str) -> KeySpec:
 
 
 #: The one-line help of ``hashlb simulate`` and its longer description.
-HELP = "route requests through Istio/Kubernetes YAML as Envoy would"
+HELP = "route requests through Istio/Kubernetes YAML or Envoy config as Envoy would"
 DESCRIPTION = (
     "Route requests through Istio DestinationRules and VirtualServices and "
-    "Kubernetes Deployments/Pods exactly as Envoy would, and report where they went."
+    "Kubernetes Deployments/Pods (-f), or through Envoy's own configuration "
+    "(--envoy-config: a config dump, istioctl proxy-config JSON or a bootstrap), "
+    "exactly as Envoy would, and report where they went."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` options to *p*, the parser :mod:`hashlb.cli` made from :data:`HELP`."""
     g = p.add_argument_group("mesh")
-    g.add_argument(
+    inputs = g.add_mutually_exclusive_group(required=True)
+    inputs.add_argument(
         "-f",
         "--file",
         action="append",
-        required=True,
         metavar="PATH",
         help="a YAML file or a directory of them (repeatable; '-' reads stdin)",
+    )
+    inputs.add_argument(
+        "--envoy-config",
+        action="append",
+        metavar="FILE",
+        help="Envoy configuration instead of Istio YAML: an admin /config_dump, istioctl "
+        "proxy-config JSON or a bootstrap (repeatable, e.g. istioctl's cluster, route and "
+        "endpoint files; '-' reads stdin)",
     )
     g.add_argument(
         "--endpoints",
@@ -621,6 +652,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "unless the cluster's minHealthPercent is above 0: Istio 1.31 on, the default), "
         "omit (no endpoint: Istio before 1.31) or always "
         "(PILOT_SEND_UNHEALTHY_ENDPOINTS=true; panic disabled)",
+    )
+    e = p.add_argument_group("route (with --envoy-config)")
+    pick = e.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--route", metavar="NAME", help="the route to simulate: its name or its JSON path"
+    )
+    pick.add_argument(
+        "--virtual-host",
+        metavar="NAME",
+        help="simulate a virtual host: each request takes its first matching route",
+    )
+    pick.add_argument(
+        "--cluster", metavar="NAME", help="simulate the route that hashes and sends to NAME"
     )
     r = p.add_argument_group("requests")
     src = r.add_mutually_exclusive_group()
@@ -700,10 +744,12 @@ def _check_counts(args: argparse.Namespace) -> None:
             raise InputError(
                 None, "--key applies to synthetic users; a --requests file carries its own keys"
             )
-        if args.requests == "-" and "-" in args.file + args.endpoints:
+        if args.requests == "-" and "-" in (args.file or []) + args.endpoints:
             raise InputError(
                 None, "--requests - and -f - (or --endpoints -) both read standard input"
             )
+        if args.requests == "-" and "-" in (args.envoy_config or []):
+            raise InputError(None, "--requests - and --envoy-config - both read standard input")
         return
     users = args.users if args.users is not None else 1000
     if users > MAX_USERS:
@@ -744,6 +790,12 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     report goes to *out* (standard output) unless ``-q`` or an output is ``-``.
     """
     out = out if out is not None else sys.stdout
+    from . import envoy_config
+
+    envoy_config.check_arguments(args)
+    if args.envoy_config:
+        _check_counts(args)
+        return envoy_config.run(args, outputs, out)
     load_mesh = _load_mesh()
     _check_counts(args)
     outputs.add(args.json, "--json")
@@ -779,12 +831,26 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
             )
     else:
         result = simulate(scenario, requests, mode=args.mode, seed=args.seed, key=key_text)
+    return publish(
+        args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
+    )
+
+
+def publish(
+    args: argparse.Namespace,
+    outputs: OutputSet,
+    out: IO[str],
+    summary: Callable[[], dict[str, Any]],
+    draw: Callable[[], None],
+    report: Callable[[], str],
+) -> int:
+    """Write the ``--json`` summary and the ``--plot`` chart, then print the report; return 0."""
     if args.json:
         with outputs.open("--json") as f:
-            json.dump(result.summary(), f, indent=2)
+            json.dump(summary(), f, indent=2)
             f.write("\n")
     if args.plot:
-        plot(result, outputs)
+        draw()
     if not args.quiet and not outputs.uses_stdout:
-        outputs.report(render(result), out)
+        outputs.report(report(), out)
     return 0

@@ -1,0 +1,617 @@
+"""``hashlb simulate --envoy-config``: the simulation, from Envoy's own configuration.
+
+Reads an admin ``/config_dump`` (with or without ``?include_eds``), the
+``istioctl proxy-config cluster|route|endpoint -o json`` lists, or a static
+bootstrap with :func:`hashlb.envoy.load`, chooses the route to simulate
+(``--route``, ``--virtual-host``, ``--cluster``, or the only route that
+hashes), and sends every request through :meth:`hashlb.envoy.EnvoyConfig.pick`:
+Envoy's weighted-cluster choice, then the chosen cluster's ring or Maglev
+lookup of the route hash.  The report is per Envoy cluster and per endpoint,
+with the same stickiness figures, ``--json``, ``--decisions`` and ``--plot``
+as ``hashlb simulate -f``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from .._source import InputError
+from .._validate import MAX_PLOT_ENDPOINTS, MAX_USERS, cap
+from .._validate import short as _short
+from .output import OutputSet, format_table
+from .simulate import (
+    _NO_HOST,
+    _SET_COOKIE,
+    ShareChart,
+    _pct,
+    _to_policy_request,
+    _user_key,
+    draw_shares,
+    kept,
+    publish,
+    track,
+)
+from .traffic import KeySpec, SimRequest, read_jsonl, synthetic
+
+if TYPE_CHECKING:
+    from ..envoy import EnvoyCluster, EnvoyConfig, Route
+
+__all__ = ("EnvoySimulation", "load_config", "run", "select_routes", "simulate")
+
+#: Version of the ``--json`` schema of ``--envoy-config`` (bumped only for incompatible changes).
+SCHEMA_VERSION = 1
+#: At most this many routes are listed when the choice is not unique.
+_MAX_LISTED = 50
+#: The ``-f`` options that mean nothing with ``--envoy-config``: (dest, flag, default).
+_MESH_ONLY: tuple[tuple[str, str, object], ...] = (
+    ("endpoints", "--endpoints", []),
+    ("host", "--host", None),
+    ("namespace", "--namespace", "default"),
+    ("cluster_domain", "--cluster-domain", "cluster.local"),
+    ("unhealthy_endpoints", "--unhealthy-endpoints", "auto"),
+)
+_SELECTORS = (("route", "--route"), ("virtual_host", "--virtual-host"), ("cluster", "--cluster"))
+
+
+def load_config(paths: Sequence[str]) -> EnvoyConfig:
+    """Load the ``--envoy-config`` files together (``-``: standard input, once).
+
+    :raises InputError: a file that cannot be read or holds bad configuration:
+        ``FILE: JSON.PATH: message``.
+    """
+    from ..envoy import EnvoyConfigError, load
+
+    if list(paths).count("-") > 1:
+        raise InputError("--envoy-config", "'-' (standard input) can be given once")
+    sources: list[object] = [sys.stdin.buffer if p == "-" else p for p in paths]
+    try:
+        return load(*sources)
+    except EnvoyConfigError as e:
+        raise InputError(e.source, str(e)) from None
+
+
+def _entry(method: object) -> tuple[str, str, int | None]:
+    """Return ``(kind, name, cookie ttl)`` of one hash policy entry (kind as ``--key`` spells it)."""
+    from ..policy import Cookie, Header, QueryParameter, SourceIP
+
+    if isinstance(method, Header):
+        return "header", method.name.lower(), None
+    if isinstance(method, Cookie):
+        return "cookie", method.name, method.ttl
+    if isinstance(method, QueryParameter):
+        return "query", method.name, None
+    if isinstance(method, SourceIP):
+        return "source-ip", "", None
+    return type(method).__name__, str(getattr(method, "key", "")), None
+
+
+def describe_policy(route: Route) -> str:
+    """Return the route's hash policy as ``header:x-user + cookie:session (ttl 3600s)``."""
+    policy = route.hash_policy
+    if policy is None:
+        return "none"
+    parts = []
+    for m in policy.policies:
+        kind, name, ttl = _entry(m)
+        text = f"{kind}:{name}" if name else kind
+        if ttl is not None:
+            text += f" (ttl {ttl}s)"
+        if getattr(m, "terminal", False):
+            text += " (terminal)"
+        parts.append(text)
+    return " + ".join(parts)
+
+
+def route_label(route: Route) -> str:
+    """Return how the report names a route: its name, else its JSON path."""
+    return route.name if route.name is not None else route.path
+
+
+def _listing(config: EnvoyConfig, routes: Sequence[Route]) -> str:
+    rows = []
+    for r in routes[:_MAX_LISTED]:
+        clusters = []
+        for name in r.cluster_names or ("-",):
+            c = config.clusters.get(name)
+            policy = c.lb_policy if c is not None else "missing"
+            clusters.append(f"{name} ({policy})")
+        rows.append(
+            [r.name or "-", r.virtual_host, ", ".join(clusters), describe_policy(r), r.path]
+        )
+    table = format_table(
+        ["route", "virtual host", "clusters", "hash policy", "path"], rows, align="<<<<<"
+    )
+    more = len(routes) - _MAX_LISTED
+    lines = ["  " + line for line in table.splitlines()]
+    if more > 0:
+        lines.append(f"  ... and {more} more")
+    return "\n".join(lines)
+
+
+def _choose(
+    config: EnvoyConfig, candidates: Sequence[Route], source: str, what: str, err: IO[str]
+) -> Route:
+    """Return the one candidate, or list them on *err* and raise."""
+    if len(candidates) == 1:
+        return candidates[0]
+    print(f"hashlb simulate: {source}: {len(candidates)} {what}:", file=err)
+    print(_listing(config, candidates), file=err)
+    raise InputError(
+        source,
+        f"{len(candidates)} {what}: choose one with --route NAME (a route name, or the JSON "
+        "path listed), --virtual-host NAME or --cluster NAME",
+    )
+
+
+def select_routes(
+    config: EnvoyConfig, args: argparse.Namespace, err: IO[str] | None = None
+) -> tuple[tuple[Route, ...], str, bool]:
+    """Return the routes to simulate, how the report names them, and whether to match paths.
+
+    ``--route`` takes a route by name (or by its JSON path); ``--virtual-host``
+    all the routes of a virtual host, each request taking the first whose
+    ``match`` holds, as Envoy does; ``--cluster`` the route that hashes and
+    sends to that cluster.  Without any, the only route that hashes.
+
+    :raises InputError: nothing matches, or several routes do (they are
+        listed on *err* first).
+    """
+    err = err if err is not None else sys.stderr
+    source = ", ".join(config.sources)
+    hashing = config.hashing_routes()
+    if args.route is not None:
+        found = [r for r in config.routes if args.route in (r.name, r.path)]
+        if not found:
+            raise InputError("--route", f"no route named {_short(args.route)} in {source}")
+        route = _choose(config, found, source, f"routes are named {_short(args.route)}", err)
+        return (route,), f"route {_short(route_label(route))}", False
+    if args.virtual_host is not None:
+        hosts = [
+            vh
+            for rc in config.route_configs
+            for vh in rc.virtual_hosts
+            if vh.name == args.virtual_host
+        ]
+        if not hosts:
+            raise InputError(
+                "--virtual-host", f"no virtual host {_short(args.virtual_host)} in {source}"
+            )
+        if len(hosts) > 1:
+            what = f"route configurations have a virtual host {_short(args.virtual_host)}"
+            print(f"hashlb simulate: {source}: {len(hosts)} {what}:", file=err)
+            print(_listing(config, [r for vh in hosts for r in vh.routes]), file=err)
+            raise InputError(
+                "--virtual-host",
+                f"{len(hosts)} {what} (route configurations "
+                f"{', '.join(repr(vh.route_config) for vh in hosts[:5])}): choose a route "
+                "with --route (a JSON path listed)",
+            )
+        vh = hosts[0]
+        if not vh.routes:
+            raise InputError("--virtual-host", f"virtual host {_short(vh.name)} has no routes")
+        return vh.routes, f"virtual host {_short(vh.name)}", True
+    if args.cluster is not None:
+        if args.cluster not in config.clusters:
+            raise InputError("--cluster", f"no cluster {_short(args.cluster)} in {source}")
+        found = [r for r in hashing if args.cluster in r.cluster_names]
+        if not found:
+            raise InputError(
+                "--cluster", f"no route that hashes sends to cluster {_short(args.cluster)}"
+            )
+        route = _choose(config, found, source, "routes that hash send to it", err)
+        return (route,), f"route {_short(route_label(route))}", False
+    if not hashing:
+        if config.routes:
+            print(f"hashlb simulate: {source}: the routes (none hashes):", file=err)
+            print(_listing(config, config.routes), file=err)
+        raise InputError(
+            source,
+            f"no route hashes ({len(config.routes)} routes, {len(config.clusters)} clusters, "
+            f"{len(config.hashing_clusters())} of them RING_HASH or MAGLEV): a route needs a "
+            "hash_policy and a RING_HASH or MAGLEV cluster",
+        )
+    route = _choose(config, hashing, source, "routes hash", err)
+    return (route,), f"route {_short(route_label(route))}", False
+
+
+def _weights(route: Route) -> list[tuple[str, int]]:
+    if route.weighted_clusters:
+        return list(route.weighted_clusters)
+    return [(name, 1) for name in route.cluster_names]
+
+
+@dataclass
+class EnvoySimulation:
+    """Counts and per-user sets from one ``--envoy-config`` simulation."""
+
+    config: EnvoyConfig
+    routes: tuple[Route, ...]
+    scope: str
+    seed: int
+    key: str
+    requests: int = 0
+    #: route JSON path -> requests that took it
+    by_route: Counter[str] = field(default_factory=Counter)
+    clusters: Counter[str] = field(default_factory=Counter)
+    endpoints: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unrouted: int = 0
+    no_hash: int = 0
+    #: cluster -> requests that got no host (Envoy's 503, no healthy upstream)
+    no_host: Counter[str] = field(default_factory=Counter)
+    #: cluster -> requests that reached a host that is not healthy (panic)
+    unhealthy: Counter[str] = field(default_factory=Counter)
+    users: int = 0
+    one_endpoint: int = 0
+    one_cluster: int = 0
+
+    def simulated_clusters(self) -> list[EnvoyCluster]:
+        """The clusters of the simulated routes that hash, in route order."""
+        out: dict[str, EnvoyCluster] = {}
+        for r in self.routes:
+            for name in r.cluster_names:
+                c = self.config.clusters.get(name)
+                if c is not None and c.hashes:
+                    out.setdefault(name, c)
+        return list(out.values())
+
+    def summary(self) -> dict[str, Any]:
+        """Return the ``--json`` document (see docs/reference/cli.rst)."""
+        routes = []
+        for r in self.routes:
+            routes.append(
+                {
+                    "name": r.name,
+                    "path": r.path,
+                    "virtual_host": r.virtual_host,
+                    "route_config": r.route_config,
+                    "hash_policy": describe_policy(r),
+                    "weights": dict(_weights(r)),
+                    "requests": self.by_route.get(r.path, 0),
+                }
+            )
+        clusters = {}
+        for c in self.simulated_clusters():
+            clusters[c.name] = {
+                "lb_policy": c.lb_policy,
+                "requests": self.clusters.get(c.name, 0),
+                "no_host": self.no_host.get(c.name, 0),
+                "requests_to_unhealthy": self.unhealthy.get(c.name, 0),
+                "endpoints": {
+                    h.address: self.endpoints.get((c.name, h.address), 0) for h in c.hosts
+                },
+            }
+        return {
+            "schema": SCHEMA_VERSION,
+            "source": list(self.config.sources),
+            "scope": self.scope,
+            "seed": self.seed,
+            "key": self.key,
+            "requests": self.requests,
+            "routes": routes,
+            "clusters": clusters,
+            "unrouted": self.unrouted,
+            "no_hash": self.no_hash,
+            "no_host": sum(self.no_host.values()),
+            "requests_to_unhealthy": sum(self.unhealthy.values()),
+            "stickiness": {
+                "users": self.users,
+                "one_endpoint": self.one_endpoint,
+                "one_cluster": self.one_cluster,
+            },
+        }
+
+
+def prepare(config: EnvoyConfig, routes: Sequence[Route], match: bool) -> tuple[Route, ...]:
+    """Check and build what the simulation touches; return the routes that can be simulated.
+
+    A route named alone (``--route``, ``--cluster``) must send to clusters
+    the configuration holds, that hash; in a virtual host the routes that
+    do not hash are left out (their requests are counted ``unrouted``).
+
+    :raises InputError: a missing cluster, a cluster that does not hash, or
+        a table option the cluster rejects (``FILE: JSON.PATH: message``).
+    """
+    from ..envoy import EnvoyConfigError
+
+    source = ", ".join(config.sources)
+    hashing = {id(r) for r in config.hashing_routes()}
+    out = []
+    try:
+        for r in routes:
+            if match and id(r) not in hashing:
+                continue
+            for c in config.route_clusters(r):
+                c.cluster  # noqa: B018 - builds (and checks) its tables now
+            out.append(r)
+    except EnvoyConfigError as e:
+        raise InputError(source, str(e)) from None
+    return tuple(out)
+
+
+def simulate(
+    config: EnvoyConfig,
+    routes: tuple[Route, ...],
+    requests: Iterable[SimRequest],
+    *,
+    scope: str,
+    match: Sequence[Route] | None = None,
+    seed: int,
+    key: str,
+    decisions: IO[str] | None = None,
+) -> EnvoySimulation:
+    """Send every request through :meth:`EnvoyConfig.pick`; write one JSON line per decision.
+
+    With *match* (a virtual host's routes, in order), a request takes the
+    first whose ``match`` holds, as Envoy does (a route that is not in
+    *routes*, or none, leaves it ``unrouted``); otherwise every request
+    takes ``routes[0]``.
+    """
+    result = EnvoySimulation(config, routes, scope, seed, key)
+    usable = {id(r) for r in routes}
+    rng = random.Random(seed)
+    users: dict[Hashable, list[Any]] = {}
+    jars: dict[Hashable, dict[str, str]] = {}
+    for i, req in enumerate(requests):
+        result.requests += 1
+        ukey = _user_key(req.user)
+        state = users.get(ukey)
+        if state is None:
+            if len(users) >= MAX_USERS:
+                raise InputError(
+                    req.where, f"more than {cap('MAX_USERS')} distinct users in the requests"
+                )
+            state = users[ukey] = [None, None]
+        route: Route | None = routes[0]
+        if match is not None:
+            first: dict[str, str] = {}
+            for k, v in req.headers:
+                first.setdefault(k.lower(), v)
+            route = next((r for r in match if r.match.matches(req.path, first)), None)
+            if route is not None and id(route) not in usable:
+                route = None
+        if route is None:
+            result.unrouted += 1
+            if decisions is not None:
+                line = {"request": i, "user": req.user, "route": None, "cluster": None}
+                line.update(endpoint=None, hash=None, hashed=False)
+                decisions.write(json.dumps(line, separators=(",", ":")) + "\n")
+            continue
+        pick = config.pick(route, _to_policy_request(req, jars.get(ukey)), rng=rng)
+        result.by_route[route.path] += 1
+        for set_cookie in pick.set_cookies:
+            m = _SET_COOKIE.match(set_cookie)
+            if m:  # the client keeps the cookie and sends it back
+                jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
+        if not pick.hashed:
+            result.no_hash += 1
+        result.clusters[pick.cluster] += 1
+        host = pick.host
+        health = None
+        where: object
+        if host is None:
+            result.no_host[pick.cluster] += 1
+            where = _NO_HOST
+        else:
+            result.endpoints[(pick.cluster, host.address)] += 1
+            if host.health not in ("healthy", "unknown"):
+                health = host.health
+                result.unhealthy[pick.cluster] += 1
+            where = (pick.cluster, host.address)
+        track(state, where, pick.cluster)
+        if decisions is not None:
+            out: dict[str, Any] = {
+                "request": i,
+                "user": req.user,
+                "route": route_label(route),
+                "cluster": pick.cluster,
+                "endpoint": host.address if host is not None else None,
+                "hash": pick.hash,
+                "hashed": pick.hashed,
+            }
+            if pick.set_cookies:
+                out["set_cookie"] = pick.set_cookies[0]
+            if health is not None:
+                out["health"] = health
+            if host is None:
+                out["no_host"] = True  # Envoy: 503, no healthy upstream
+            decisions.write(json.dumps(out, separators=(",", ":")) + "\n")
+    result.users = len(users)
+    result.one_endpoint = kept(users, 0)
+    result.one_cluster = kept(users, 1)
+    return result
+
+
+def _lb(cluster: EnvoyCluster) -> str:
+    options = ", ".join(f"{k}={v}" for k, v in sorted(cluster.balancer_options.items()))
+    return f"{cluster.lb_policy}({options})"
+
+
+def render(result: EnvoySimulation) -> str:
+    """Return the human-readable report."""
+    config = result.config
+    lines = [
+        f"hashlb simulate: {', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
+        f"{result.requests} requests from {result.users} users, key {result.key}",
+    ]
+    for r in result.routes:
+        weights = _weights(r)
+        total_w = sum(w for _, w in weights)
+        routed = result.by_route.get(r.path, 0)
+        lines.append("")
+        name = _short(r.name) if r.name is not None else "(unnamed)"
+        lines.append(
+            f"route {name} ({r.path}), virtual host {_short(r.virtual_host)}: "
+            f"hash policy [{describe_policy(r)}]"
+        )
+        rows: list[list[object]] = []
+        for cname, w in weights:
+            n = result.clusters.get(cname, 0)
+            c = config.clusters[cname]
+            rows.append([cname, w, _pct(w, total_w), n, _pct(n, routed), _lb(c)])
+        lines.append(
+            format_table(
+                ["cluster", "weight", "configured", "requests", "share", "load balancer"],
+                rows,
+                align="<>>>><",
+            )
+        )
+        sick = any(
+            h.health not in ("healthy", "unknown")
+            for cname, _ in weights
+            for h in config.clusters[cname].hosts
+        )
+        lines.append("")
+        rows = []
+        for cname, w in weights:
+            hosts = config.clusters[cname].hosts
+            for h in hosts:
+                n = result.endpoints.get((cname, h.address), 0)
+                even = w / total_w / len(hosts) if total_w else 0.0
+                row: list[object] = [h.address, cname]
+                if sick:
+                    row.append(h.health)
+                row += [n, _pct(n, routed), f"{100 * even:.1f}%"]
+                rows.append(row)
+        head = ["endpoint", "cluster", "requests", "share", "even share"]
+        if sick:
+            head.insert(2, "health")
+        lines.append(format_table(head, rows, align="<<<>>>" if sick else "<<>>>"))
+    lines.append("")
+    if result.unrouted:
+        lines.append(
+            f"unrouted: {result.unrouted} requests matched no route that hashes "
+            f"in the {result.scope}"
+        )
+    if result.no_hash:
+        lines.append(
+            f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
+        )
+    bad = sum(result.unhealthy.values())
+    if bad:
+        lines.append(f"panic: {bad} requests reached endpoints that are not healthy")
+    none = sum(result.no_host.values())
+    if none:
+        lines.append(f"no healthy upstream: {none} requests got no host (Envoy answers 503)")
+    u = result.users
+    lines.append(
+        f"stickiness: {u} users; one endpoint: {result.one_endpoint} "
+        f"({_pct(result.one_endpoint, u)}); one cluster: {result.one_cluster} "
+        f"({_pct(result.one_cluster, u)})"
+    )
+    return "\n".join(lines)
+
+
+def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
+    """Draw the cluster and endpoint shares against the configured weights."""
+    total = max(result.requests - result.unrouted, 1)
+    u = max(result.users, 1)
+    chart = ShareChart(
+        f"{result.scope}: {100 * result.one_cluster / u:.1f}% of users on one cluster, "
+        f"{100 * result.one_endpoint / u:.1f}% on one endpoint",
+        "clusters",
+        fontsize=7,
+    )
+    for r in result.routes:
+        weights = _weights(r)
+        total_w = sum(w for _, w in weights) or 1
+        for cname, w in weights:
+            chart.groups.append(_short(cname, 30))
+            chart.configured.append(100 * w / total_w)
+            chart.simulated.append(100 * result.clusters.get(cname, 0) / total)
+            hosts = result.config.clusters[cname].hosts
+            for h in hosts:
+                chart.endpoints.append(f"{h.address}\n({_short(cname, 30)})")
+                chart.got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
+                chart.even.append(100 * w / total_w / max(len(hosts), 1))
+    draw_shares(chart, outputs)
+
+
+def default_key(routes: Sequence[Route]) -> KeySpec:
+    """Return what synthetic users send: the first hash key of the routes (as ``-f`` does)."""
+    for r in routes:
+        for m in r.hash_policy.policies if r.hash_policy is not None else ():
+            kind, name, ttl = _entry(m)
+            if kind == "cookie" and ttl is not None:
+                return KeySpec("none")  # Envoy generates the cookie
+            if kind in ("header", "cookie", "query"):
+                return KeySpec(kind, name)
+            if kind == "source-ip":
+                return KeySpec(kind)
+    return KeySpec("none")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse the ``-f`` options with ``--envoy-config``, and the route options without it.
+
+    :raises InputError: such an option.
+    """
+    if not args.envoy_config:
+        for dest, flag in _SELECTORS:
+            if getattr(args, dest, None) is not None:
+                raise InputError(None, f"{flag} applies to --envoy-config")
+        return
+    for dest, flag, default in _MESH_ONLY:
+        if getattr(args, dest, default) != default:
+            raise InputError(None, f"{flag} applies to -f (Istio YAML), not to --envoy-config")
+    if args.mode != "envoy":
+        raise InputError(
+            None, "--mode sticky applies to -f (Istio YAML); --envoy-config simulates Envoy"
+        )
+    chosen = [flag for dest, flag in _SELECTORS if getattr(args, dest, None) is not None]
+    if len(chosen) > 1:
+        raise InputError(None, f"{' and '.join(chosen)}: give one of them")
+
+
+def run(
+    args: argparse.Namespace,
+    outputs: OutputSet,
+    out: IO[str] | None = None,
+) -> int:
+    """Run ``hashlb simulate --envoy-config`` with parsed *args*; raise InputError on bad input."""
+    out = out if out is not None else sys.stdout
+    outputs.add(args.json, "--json")
+    outputs.add(args.decisions, "--decisions")
+    outputs.add_plot(args.plot)
+    config = load_config(args.envoy_config)
+    selected, scope, match = select_routes(config, args)
+    routes = prepare(config, selected, match)
+    if not routes:
+        raise InputError("--virtual-host", f"no route of the {scope} hashes: nothing to simulate")
+    if args.plot:
+        count = sum(len(config.clusters[n].hosts) for r in routes for n in dict(_weights(r)))
+        if count > MAX_PLOT_ENDPOINTS:
+            raise InputError(
+                "--plot",
+                f"the chart would have {count} endpoint bars, more than "
+                f"{cap('MAX_PLOT_ENDPOINTS')}; leave out --plot (the --json summary has every "
+                "endpoint)",
+            )
+    if args.requests:
+        requests: Iterable[SimRequest] = read_jsonl(args.requests)
+        key_text = f"from {args.requests}"
+    else:
+        users = args.users if args.users is not None else 1000
+        key = args.key if args.key is not None else default_key(routes)
+        requests = synthetic(users, args.requests_per_user, key, args.seed)
+        key_text = str(key)
+    kwargs: dict[str, Any] = {
+        "scope": scope,
+        "match": selected if match else None,
+        "seed": args.seed,
+        "key": key_text,
+    }
+    if args.decisions:
+        with outputs.open("--decisions") as f:
+            result = simulate(config, routes, requests, decisions=f, **kwargs)
+    else:
+        result = simulate(config, routes, requests, **kwargs)
+    return publish(
+        args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
+    )
