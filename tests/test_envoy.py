@@ -1047,3 +1047,57 @@ def test_use_hostname_hashes_an_empty_hostname_as_envoy_does() -> None:
     )
     hashes = range(0, 2**64 - 1, 2**58 + 7)
     assert [r.cluster.lookup(h) for h in hashes] == [direct.lookup(h) for h in hashes]
+
+
+def test_health_aware_weights_follow_the_profile_of_each_pick() -> None:
+    """A weighted route whose cluster has no healthy host: Envoy main gives it weight 0
+    (health-aware), a numbered release keeps its weight; one config answers both."""
+
+    def cluster(name: str, health: str) -> dict[str, Any]:
+        endpoints = [
+            {
+                "endpoint": {
+                    "address": {"socket_address": {"address": f"10.{n}.0.1", "port_value": 80}}
+                },
+                "health_status": health,
+            }
+            for n in (1 if name == "a" else 2,)
+        ]
+        return {
+            "name": name,
+            "lb_policy": "MAGLEV",
+            "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]},
+        }
+
+    route = {
+        "name": "r",
+        "virtual_hosts": [
+            {
+                "name": "vh",
+                "domains": ["*"],
+                "routes": [
+                    {
+                        "name": "split",
+                        "match": {"prefix": "/"},
+                        "route": {
+                            "weighted_clusters": {
+                                "clusters": [
+                                    {"name": "a", "weight": 50},
+                                    {"name": "b", "weight": 50},
+                                ]
+                            },
+                            "hash_policy": [{"header": {"header_name": "x-user"}}],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    config = load([cluster("a", "HEALTHY"), cluster("b", "UNHEALTHY")], [route])
+    r = config.route("split")
+    users = [Request(headers={"x-user": f"user-{i}"}) for i in range(200)]
+    rng = random.Random(1)  # the weighted choice is a stream random (no use_hash_policy)
+    main = {config.pick(r, u, rng=rng).cluster for u in users}
+    old = {config.pick(r, u, rng=rng, envoy_version="1.36").cluster for u in users}
+    assert main == {"a"} and old == {"a", "b"}
+    assert {config.pick(r, u, rng=rng).cluster for u in users} == main  # the cached plan

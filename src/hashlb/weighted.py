@@ -89,24 +89,46 @@ def pick_weighted_cluster(
     'cluster_1'
     """
     items = _check_clusters(clusters)
-    v = check_hash(value)
-    names = [n for n, _ in items]
-    weights = [w for _, w in items]
-    if profile(envoy_version).health_aware_weighted_clusters and len(items) > 1:
+    return _choose(
+        tuple(n for n, _ in items),
+        tuple(w for _, w in items),
+        check_hash(value),
+        hash_driven=hash_driven,
+        healthy=healthy,
+        attempted=attempted,
+        host_counts=host_counts,
+        aware=profile(envoy_version).health_aware_weighted_clusters,
+    )
+
+
+def _choose(
+    names: tuple[str, ...],
+    weights: tuple[int, ...],
+    v: int,
+    *,
+    hash_driven: bool,
+    healthy: Mapping[str, bool] | None,
+    attempted: Iterable[str],
+    host_counts: Mapping[str, int] | None,
+    aware: bool,
+) -> str:
+    """:func:`pick_weighted_cluster` on checked clusters and value (*aware*: the
+    profile's health- and retry-aware weights)."""
+    if aware and len(names) > 1:
         if healthy is not None:
-            aware = [
+            kept = tuple(
                 0 if healthy.get(n, True) is False else w
                 for n, w in zip(names, weights, strict=True)
-            ]
-            if any(aware):
-                weights = aware
+            )
+            if any(kept):
+                weights = kept
         tried = set(attempted)
         if hash_driven and tried:
             counts = host_counts or {}
-            retry = [
+            retry = tuple(
                 0 if n in tried and counts.get(n, 1) <= 1 else w
                 for n, w in zip(names, weights, strict=True)
-            ]
+            )
             if any(retry):
                 weights = retry
     selected = v % sum(weights)

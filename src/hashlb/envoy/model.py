@@ -21,8 +21,9 @@ from .._types import Host, replace_host
 from ..cluster import Cluster
 from ..errors import ConfigError
 from ..policy import HashPolicy, Request
-from ..versions import EnvoyProfile
-from ..weighted import pick_weighted_cluster
+from ..versions import EnvoyProfile, profile
+from ..weighted import _check_clusters as _check_weighted
+from ..weighted import _choose as _choose_weighted
 from ._read import EnvoyConfigError
 
 __all__ = (
@@ -416,7 +417,7 @@ class EnvoyConfig:
     Made by :func:`hashlb.envoy.load`.  Read-only: the mappings are views.
     """
 
-    __slots__ = ("_clusters", "_endpoints", "_route_configs", "_routes", "_sources")
+    __slots__ = ("_clusters", "_endpoints", "_plans", "_route_configs", "_routes", "_sources")
 
     def __init__(
         self,
@@ -432,6 +433,8 @@ class EnvoyConfig:
             r for rc in route_configs for vh in rc.virtual_hosts for r in vh.routes
         )
         self._sources = sources
+        # per (route, profile): what pick() needs of its weighted clusters, made once
+        self._plans: dict[tuple[int, Any], _WeightedPlan] = {}
 
     @property
     def clusters(self) -> Mapping[str, EnvoyCluster]:
@@ -572,7 +575,6 @@ class EnvoyConfig:
         :raises EnvoyConfigError: a cluster the route names is missing, or
             does not hash.
         """
-        clusters = self.route_clusters(route)
         rand = rng if rng is not None else random.Random()
         policy = route.hash_policy
         h: int | None = None
@@ -583,8 +585,9 @@ class EnvoyConfig:
             if result.set_cookie is not None:
                 cookies = (result.set_cookie,)
         hashed = h is not None
-        chosen = clusters[0]
-        if len(route.weighted_clusters) > 0:
+        plan = self._plan(route, envoy_version)
+        chosen = plan.clusters[0]
+        if plan.names:
             value: int | None = None
             if route.header_name is not None:
                 values = request.get_all(route.header_name)
@@ -594,18 +597,43 @@ class EnvoyConfig:
                 value = _no_cookie_hash(policy, request)
             if value is None:
                 value = rand.getrandbits(64)
-            name = pick_weighted_cluster(
-                route.weighted_clusters,
+            name = _choose_weighted(
+                plan.names,
+                plan.weights,
                 value,
                 hash_driven=route.use_hash_policy,
-                healthy={c.name: _has_healthy(c) for c in clusters},
-                envoy_version=envoy_version,
+                healthy=plan.healthy,
+                attempted=(),
+                host_counts=None,
+                aware=plan.aware,
             )
             chosen = self._clusters[name]
         if h is None:
             h = rand.getrandbits(64)
         host = chosen.cluster.lookup(h)
         return Pick(chosen.name, host, h, hashed, cookies)
+
+    def _plan(self, route: Route, envoy_version: str | EnvoyProfile) -> _WeightedPlan:
+        """What :meth:`pick` needs of *route*'s clusters, checked once per route and profile."""
+        key = (id(route), envoy_version)
+        plan = self._plans.get(key)
+        if plan is None or plan.route is not route:
+            clusters = self.route_clusters(route)
+            names: tuple[str, ...] = ()
+            weights: tuple[int, ...] = ()
+            if len(route.weighted_clusters) > 0:
+                items = _check_weighted(route.weighted_clusters)
+                names, weights = tuple(n for n, _ in items), tuple(w for _, w in items)
+            plan = _WeightedPlan(
+                route,
+                clusters,
+                names,
+                weights,
+                MappingProxyType({c.name: _has_healthy(c) for c in clusters}),
+                profile(envoy_version).health_aware_weighted_clusters,
+            )
+            self._plans[key] = plan
+        return plan
 
     def __iter__(self) -> Iterator[EnvoyCluster]:
         return iter(self._clusters.values())
@@ -653,6 +681,16 @@ def _locality_weighting(
     order = sorted(names, key=lambda n: (n != node, _locality_key(n)))
     weights = {name: configured.get(name, 0) for name in order}
     return placed, weights
+
+
+@dataclass(frozen=True)
+class _WeightedPlan:
+    route: Route  # kept so that its id cannot be reused while the plan lives
+    clusters: tuple[EnvoyCluster, ...]
+    names: tuple[str, ...]  # the weighted clusters, checked; empty for route.cluster
+    weights: tuple[int, ...]
+    healthy: Mapping[str, bool]
+    aware: bool
 
 
 def _has_healthy(cluster: EnvoyCluster) -> bool:
