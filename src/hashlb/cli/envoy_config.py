@@ -25,8 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .._source import InputError
 from .._validate import MAX_PLOT_ENDPOINTS, MAX_USERS, cap
 from .._validate import short as _short
-from .output import OutputSet, format_table
-from .simulate import (
+from ._replay import (
     _NO_HOST,
     _SET_COOKIE,
     ShareChart,
@@ -38,6 +37,7 @@ from .simulate import (
     publish,
     track,
 )
+from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, read_jsonl, synthetic
 
 if TYPE_CHECKING:

@@ -1,0 +1,127 @@
+"""What both ``hashlb simulate`` inputs share (``-f`` Istio YAML, ``--envoy-config``).
+
+Turning a simulated request into a :class:`hashlb.Request` (with the
+user's cookie jar), the per-user stickiness bookkeeping, the share chart of
+``--plot`` and the publishing of the outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .output import OutputSet, require_matplotlib, save_figure
+from .traffic import SimRequest
+
+
+def _to_policy_request(req: SimRequest, jar: Mapping[str, str] | None) -> Any:
+    from ..policy import Request
+
+    headers = list(req.headers)
+    if jar:
+        headers.append(("cookie", "; ".join(f"{k}={v}" for k, v in jar.items())))
+    return Request(
+        headers=headers,
+        path=req.path,
+        remote_address=req.remote_address,
+        local_address=req.local_address,
+    )
+
+
+_SET_COOKIE = re.compile(r'^\s*([^=;\s]+)=("?)([^";]*)\2')
+
+_MANY = object()
+
+#: What a request that got no host counts as, for stickiness.
+_NO_HOST = object()
+
+
+def track(state: list[Any], where: object, group: object) -> None:
+    """Record a user's request: ``state[0]`` its endpoint, ``state[1]`` its group (_MANY: several)."""
+    if state[0] is None:
+        state[0], state[1] = where, group
+        return
+    if state[0] is not _MANY and state[0] != where:
+        state[0] = _MANY
+    if state[1] is not _MANY and state[1] != group:
+        state[1] = _MANY
+
+
+def kept(users: Mapping[Hashable, list[Any]], i: int) -> int:
+    """Return how many users kept one value in ``state[i]`` (one endpoint, or one group)."""
+    return sum(1 for s in users.values() if s[i] is not None and s[i] is not _MANY)
+
+
+def _user_key(user: str) -> Hashable:
+    """Return what identifies a user in memory: the name, or a digest of a long one."""
+    if len(user) <= 64:
+        return user
+    return hashlib.blake2b(user.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100.0 * n / d:.1f}%" if d else "-"
+
+
+@dataclass
+class ShareChart:
+    """What :func:`draw_shares` draws: groups (subsets or clusters) and endpoints, in percent."""
+
+    title: str
+    group_title: str
+    groups: list[str] = field(default_factory=list)
+    configured: list[float] = field(default_factory=list)
+    simulated: list[float] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)
+    even: list[float] = field(default_factory=list)
+    got: list[float] = field(default_factory=list)
+    fontsize: int = 8
+
+
+def draw_shares(chart: ShareChart, outputs: OutputSet, flag: str = "--plot") -> None:
+    """Draw the group and endpoint shares against the configured weights as a PNG."""
+    plt = require_matplotlib()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
+    x = range(len(chart.groups))
+    ax1.bar([i - 0.2 for i in x], chart.configured, 0.4, label="configured", color="#bbbbbb")
+    ax1.bar([i + 0.2 for i in x], chart.simulated, 0.4, label="simulated", color="#3572a5")
+    ax1.set_xticks(list(x), chart.groups, rotation=20, fontsize=chart.fontsize + 2)
+    ax1.set_ylabel("share of requests (%)")
+    ax1.set_title(chart.group_title)
+    ax1.legend()
+    x2 = range(len(chart.endpoints))
+    ax2.bar(
+        [i - 0.2 for i in x2], chart.even, 0.4, label="even share of the weight", color="#bbbbbb"
+    )
+    ax2.bar([i + 0.2 for i in x2], chart.got, 0.4, label="simulated", color="#e07b39")
+    ax2.set_xticks(list(x2), chart.endpoints, rotation=20, fontsize=chart.fontsize)
+    ax2.set_title("endpoints")
+    ax2.legend()
+    fig.suptitle(chart.title, fontsize=10)
+    fig.tight_layout()
+    save_figure(outputs, fig, flag, plt)
+
+
+def publish(
+    args: argparse.Namespace,
+    outputs: OutputSet,
+    out: IO[str],
+    summary: Callable[[], dict[str, Any]],
+    draw: Callable[[], None],
+    report: Callable[[], str],
+) -> int:
+    """Write the ``--json`` summary and the ``--plot`` chart, then print the report; return 0."""
+    if args.json:
+        with outputs.open("--json") as f:
+            json.dump(summary(), f, indent=2)
+            f.write("\n")
+    if args.plot:
+        draw()
+    if not args.quiet and not outputs.uses_stdout:
+        outputs.report(report(), out)
+    return 0
