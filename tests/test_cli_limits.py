@@ -26,6 +26,7 @@ import yaml
 
 from hashlb import _source, _validate
 from hashlb._validate import short
+from hashlb.cli import _replay as cli_replay
 from hashlb.cli import bench as cli_bench
 from hashlb.cli import output as cli_output
 from hashlb.cli import simulate as cli_simulate
@@ -87,7 +88,7 @@ def set_cap(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int], None]:
     def set_(name: str, value: int) -> None:
         assert hasattr(_validate, name), name
         monkeypatch.setattr(_validate, name, value)
-        for mod in (*ISTIO_MODULES, cli_simulate, cli_traffic):
+        for mod in (*ISTIO_MODULES, cli_simulate, cli_traffic, cli_replay):
             if hasattr(mod, name):
                 monkeypatch.setattr(mod, name, value)
 

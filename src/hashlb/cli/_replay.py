@@ -15,6 +15,8 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .._source import InputError
+from .._validate import MAX_USERS, cap
 from .output import OutputSet, require_matplotlib, save_figure
 from .traffic import SimRequest
 
@@ -125,3 +127,30 @@ def publish(
     if not args.quiet and not outputs.uses_stdout:
         outputs.report(report(), out)
     return 0
+
+
+def user_state(
+    users: dict[Hashable, list[Any]], req: SimRequest, fresh: tuple[Any, ...]
+) -> list[Any]:
+    """Return the stickiness state of *req*'s user, a copy of *fresh* for a new user.
+
+    :raises InputError: a new user beyond ``MAX_USERS`` (memory is bounded
+        by the users, not the requests).
+    """
+    ukey = _user_key(req.user)
+    state = users.get(ukey)
+    if state is None:
+        if len(users) >= MAX_USERS:
+            raise InputError(
+                req.where, f"more than {cap('MAX_USERS')} distinct users in the requests"
+            )
+        state = users[ukey] = list(fresh)
+    return state
+
+
+def stickiness_line(users: int, one_endpoint: int, one_group: int, group: str) -> str:
+    """The report's last line: users on one endpoint, and on one *group* (subset or cluster)."""
+    return (
+        f"stickiness: {users} users; one endpoint: {one_endpoint} "
+        f"({_pct(one_endpoint, users)}); one {group}: {one_group} ({_pct(one_group, users)})"
+    )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from .._source import InputError
-from .._validate import MAX_PLOT_ENDPOINTS, MAX_USERS, cap
+from .._validate import MAX_PLOT_ENDPOINTS, cap
 from .._validate import short as _short
 from ._replay import (
     _NO_HOST,
@@ -35,7 +35,9 @@ from ._replay import (
     draw_shares,
     kept,
     publish,
+    stickiness_line,
     track,
+    user_state,
 )
 from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, read_jsonl, synthetic
@@ -361,13 +363,7 @@ def simulate(
     for i, req in enumerate(requests):
         result.requests += 1
         ukey = _user_key(req.user)
-        state = users.get(ukey)
-        if state is None:
-            if len(users) >= MAX_USERS:
-                raise InputError(
-                    req.where, f"more than {cap('MAX_USERS')} distinct users in the requests"
-                )
-            state = users[ukey] = [None, None]
+        state = user_state(users, req, (None, None))
         route: Route | None = routes[0]
         if match is not None:
             first: dict[str, str] = {}
@@ -499,12 +495,7 @@ def render(result: EnvoySimulation) -> str:
     none = sum(result.no_host.values())
     if none:
         lines.append(f"no healthy upstream: {none} requests got no host (Envoy answers 503)")
-    u = result.users
-    lines.append(
-        f"stickiness: {u} users; one endpoint: {result.one_endpoint} "
-        f"({_pct(result.one_endpoint, u)}); one cluster: {result.one_cluster} "
-        f"({_pct(result.one_cluster, u)})"
-    )
+    lines.append(stickiness_line(result.users, result.one_endpoint, result.one_cluster, "cluster"))
     return "\n".join(lines)
 
 

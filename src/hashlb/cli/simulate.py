@@ -43,7 +43,9 @@ from ._replay import (
     draw_shares,
     kept,
     publish,
+    stickiness_line,
     track,
+    user_state,
 )
 from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
@@ -220,13 +222,7 @@ def simulate(
     for i, req in enumerate(requests):
         total += 1
         ukey = _user_key(req.user)
-        state = users.get(ukey)
-        if state is None:
-            if len(users) >= MAX_USERS:
-                raise InputError(
-                    req.where, f"more than {cap('MAX_USERS')} distinct users in the requests"
-                )
-            state = users[ukey] = [None, None, False]
+        state = user_state(users, req, (None, None, False))
         k = next((k for k, e in enumerate(engines) if plan_matches(e.plan, req)), None)
         engine = engines[k] if k is not None else None
         if engine is None or k is None:
@@ -349,12 +345,7 @@ def render(result: SimulationResult) -> str:
             f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
         )
     lines.extend(_health_lines(result))
-    u = result.users
-    lines.append(
-        f"stickiness: {u} users; one endpoint: {result.one_endpoint} "
-        f"({_pct(result.one_endpoint, u)}); one subset: {result.one_subset} "
-        f"({_pct(result.one_subset, u)})"
-    )
+    lines.append(stickiness_line(result.users, result.one_endpoint, result.one_subset, "subset"))
     return "\n".join(lines)
 
 
