@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hashlb import Cluster, Cookie, HashPolicy, Header, Host
-from hashlb.cli.simulate import _to_policy_request
+from hashlb.cli._replay import to_policy_request
 from hashlb.cli.traffic import KeySpec, synthetic
 from hashlb.envoy import load
 
@@ -170,7 +170,7 @@ def test_ring_hash_header_copy_decisions_equal_pick_and_a_direct_cluster(
     reqs = synthetic(200, 3, KeySpec("header", "x-user"), 0)
     rng = random.Random(0)
     for line, req in zip(lines, reqs, strict=True):
-        request = _to_policy_request(req, None)
+        request = to_policy_request(req, None)
         pick = config.pick(route, request, rng=rng)
         assert line["hashed"] is True and line["hash"] == pick.hash == policy.hash(request)
         assert line["cluster"] == pick.cluster == HTTPBIN
@@ -217,7 +217,7 @@ def test_maglev_cookie_copy_with_istioctl_endpoints_file(
     lines = _decisions(decisions)
     assert len(lines) == len(reqs) == 200
     for line, req in zip(lines, reqs, strict=True):
-        h = policy.hash(_to_policy_request(req, None))
+        h = policy.hash(to_policy_request(req, None))
         assert line["hash"] == h and line["hashed"] and line["cluster"] == RATINGS
         assert line["endpoint"] == direct.lookup(h).address
 
@@ -293,7 +293,7 @@ def test_weighted_route_decisions_replay_with_pick(impl: Implementation, tmp_pat
     }
     reqs = synthetic(300, 5, KeySpec("header", "x-user"), 7)
     for line, req in zip(lines, reqs, strict=True):
-        pick = config.pick(route, _to_policy_request(req, None), rng=rng)
+        pick = config.pick(route, to_policy_request(req, None), rng=rng)
         assert pick.host is not None
         assert (line["cluster"], line["endpoint"], line["hash"]) == (
             pick.cluster,
@@ -797,4 +797,4 @@ def test_source_ip_policy_keys_synthetic_users_by_address(
     assert policy is not None
     reqs = synthetic(40, 3, KeySpec("source-ip"), 0)
     for line, req in zip(_decisions(decisions), reqs, strict=True):
-        assert line["hashed"] and line["hash"] == policy.hash(_to_policy_request(req, None))
+        assert line["hashed"] and line["hash"] == policy.hash(to_policy_request(req, None))

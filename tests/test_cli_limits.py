@@ -502,8 +502,8 @@ def test_long_user_names_are_kept_as_digests(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert '"users": 2' in proc.stdout and '"one_endpoint": 2' in proc.stdout
-    assert cli_simulate._user_key(long_a) != cli_simulate._user_key(long_b)
-    assert len(cli_simulate._user_key(long_a)) == 16  # type: ignore[arg-type]
+    assert cli_replay.user_key(long_a) != cli_replay.user_key(long_b)
+    assert len(cli_replay.user_key(long_a)) == 16  # type: ignore[arg-type]
 
 
 MESH_CAPS = {

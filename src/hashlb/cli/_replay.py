@@ -21,7 +21,7 @@ from .output import OutputSet, require_matplotlib, save_figure
 from .traffic import SimRequest
 
 
-def _to_policy_request(req: SimRequest, jar: Mapping[str, str] | None) -> Any:
+def to_policy_request(req: SimRequest, jar: Mapping[str, str] | None) -> Any:
     from ..policy import Request
 
     headers = list(req.headers)
@@ -35,12 +35,12 @@ def _to_policy_request(req: SimRequest, jar: Mapping[str, str] | None) -> Any:
     )
 
 
-_SET_COOKIE = re.compile(r'^\s*([^=;\s]+)=("?)([^";]*)\2')
+SET_COOKIE = re.compile(r'^\s*([^=;\s]+)=("?)([^";]*)\2')
 
 _MANY = object()
 
 #: What a request that got no host counts as, for stickiness.
-_NO_HOST = object()
+NO_HOST = object()
 
 
 def track(state: list[Any], where: object, group: object) -> None:
@@ -59,14 +59,14 @@ def kept(users: Mapping[Hashable, list[Any]], i: int) -> int:
     return sum(1 for s in users.values() if s[i] is not None and s[i] is not _MANY)
 
 
-def _user_key(user: str) -> Hashable:
+def user_key(user: str) -> Hashable:
     """Return what identifies a user in memory: the name, or a digest of a long one."""
     if len(user) <= 64:
         return user
     return hashlib.blake2b(user.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _pct(n: int, d: int) -> str:
+def pct(n: int, d: int) -> str:
     return f"{100.0 * n / d:.1f}%" if d else "-"
 
 
@@ -137,7 +137,7 @@ def user_state(
     :raises InputError: a new user beyond ``MAX_USERS`` (memory is bounded
         by the users, not the requests).
     """
-    ukey = _user_key(req.user)
+    ukey = user_key(req.user)
     state = users.get(ukey)
     if state is None:
         if len(users) >= MAX_USERS:
@@ -152,5 +152,5 @@ def stickiness_line(users: int, one_endpoint: int, one_group: int, group: str) -
     """The report's last line: users on one endpoint, and on one *group* (subset or cluster)."""
     return (
         f"stickiness: {users} users; one endpoint: {one_endpoint} "
-        f"({_pct(one_endpoint, users)}); one {group}: {one_group} ({_pct(one_group, users)})"
+        f"({pct(one_endpoint, users)}); one {group}: {one_group} ({pct(one_group, users)})"
     )

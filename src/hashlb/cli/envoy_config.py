@@ -25,20 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .._source import InputError
 from .._validate import MAX_PLOT_ENDPOINTS, cap
 from .._validate import short as _short
-from ._replay import (
-    _NO_HOST,
-    _SET_COOKIE,
-    ShareChart,
-    _pct,
-    _to_policy_request,
-    _user_key,
-    draw_shares,
-    kept,
-    publish,
-    stickiness_line,
-    track,
-    user_state,
-)
+from . import _replay as replay
 from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, read_jsonl, synthetic
 
@@ -362,8 +349,8 @@ def simulate(
     jars: dict[Hashable, dict[str, str]] = {}
     for i, req in enumerate(requests):
         result.requests += 1
-        ukey = _user_key(req.user)
-        state = user_state(users, req, (None, None))
+        ukey = replay.user_key(req.user)
+        state = replay.user_state(users, req, (None, None))
         route: Route | None = routes[0]
         if match is not None:
             first: dict[str, str] = {}
@@ -379,10 +366,10 @@ def simulate(
                 line.update(endpoint=None, hash=None, hashed=False)
                 decisions.write(json.dumps(line, separators=(",", ":")) + "\n")
             continue
-        pick = config.pick(route, _to_policy_request(req, jars.get(ukey)), rng=rng)
+        pick = config.pick(route, replay.to_policy_request(req, jars.get(ukey)), rng=rng)
         result.by_route[route.path] += 1
         for set_cookie in pick.set_cookies:
-            m = _SET_COOKIE.match(set_cookie)
+            m = replay.SET_COOKIE.match(set_cookie)
             if m:  # the client keeps the cookie and sends it back
                 jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
         if not pick.hashed:
@@ -393,14 +380,14 @@ def simulate(
         where: object
         if host is None:
             result.no_host[pick.cluster] += 1
-            where = _NO_HOST
+            where = replay.NO_HOST
         else:
             result.endpoints[(pick.cluster, host.address)] += 1
             if host.health not in ("healthy", "unknown"):
                 health = host.health
                 result.unhealthy[pick.cluster] += 1
             where = (pick.cluster, host.address)
-        track(state, where, pick.cluster)
+        replay.track(state, where, pick.cluster)
         if decisions is not None:
             out: dict[str, Any] = {
                 "request": i,
@@ -419,8 +406,8 @@ def simulate(
                 out["no_host"] = True  # Envoy: 503, no healthy upstream
             decisions.write(json.dumps(out, separators=(",", ":")) + "\n")
     result.users = len(users)
-    result.one_endpoint = kept(users, 0)
-    result.one_cluster = kept(users, 1)
+    result.one_endpoint = replay.kept(users, 0)
+    result.one_cluster = replay.kept(users, 1)
     return result
 
 
@@ -450,7 +437,7 @@ def render(result: EnvoySimulation) -> str:
         for cname, w in weights:
             n = result.clusters.get(cname, 0)
             c = config.clusters[cname]
-            rows.append([cname, w, _pct(w, total_w), n, _pct(n, routed), _lb(c)])
+            rows.append([cname, w, replay.pct(w, total_w), n, replay.pct(n, routed), _lb(c)])
         lines.append(
             format_table(
                 ["cluster", "weight", "configured", "requests", "share", "load balancer"],
@@ -473,7 +460,7 @@ def render(result: EnvoySimulation) -> str:
                 row: list[object] = [h.address, cname]
                 if sick:
                     row.append(h.health)
-                row += [n, _pct(n, routed), f"{100 * even:.1f}%"]
+                row += [n, replay.pct(n, routed), f"{100 * even:.1f}%"]
                 rows.append(row)
         head = ["endpoint", "cluster", "requests", "share", "even share"]
         if sick:
@@ -495,7 +482,9 @@ def render(result: EnvoySimulation) -> str:
     none = sum(result.no_host.values())
     if none:
         lines.append(f"no healthy upstream: {none} requests got no host (Envoy answers 503)")
-    lines.append(stickiness_line(result.users, result.one_endpoint, result.one_cluster, "cluster"))
+    lines.append(
+        replay.stickiness_line(result.users, result.one_endpoint, result.one_cluster, "cluster")
+    )
     return "\n".join(lines)
 
 
@@ -503,7 +492,7 @@ def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
     """Draw the cluster and endpoint shares against the configured weights."""
     total = max(result.requests - result.unrouted, 1)
     u = max(result.users, 1)
-    chart = ShareChart(
+    chart = replay.ShareChart(
         f"{result.scope}: {100 * result.one_cluster / u:.1f}% of users on one cluster, "
         f"{100 * result.one_endpoint / u:.1f}% on one endpoint",
         "clusters",
@@ -521,7 +510,7 @@ def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
                 chart.endpoints.append(f"{h.address}\n({_short(cname, 30)})")
                 chart.got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
                 chart.even.append(100 * w / total_w / max(len(hosts), 1))
-    draw_shares(chart, outputs)
+    replay.draw_shares(chart, outputs)
 
 
 def default_key(routes: Sequence[Route]) -> KeySpec:
@@ -603,6 +592,6 @@ def run(
             result = simulate(config, routes, requests, decisions=f, **kwargs)
     else:
         result = simulate(config, routes, requests, **kwargs)
-    return publish(
+    return replay.publish(
         args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
     )

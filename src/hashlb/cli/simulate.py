@@ -34,17 +34,17 @@ from .._validate import (
 )
 from .._validate import short as _short
 from ._replay import (
-    _NO_HOST,
-    _SET_COOKIE,
+    NO_HOST,
+    SET_COOKIE,
     ShareChart,
-    _pct,
-    _to_policy_request,
-    _user_key,
     draw_shares,
     kept,
+    pct,
     publish,
     stickiness_line,
+    to_policy_request,
     track,
+    user_key,
     user_state,
 )
 from .output import OutputSet, format_table
@@ -221,7 +221,7 @@ def simulate(
     unrouted = no_hash = total = 0
     for i, req in enumerate(requests):
         total += 1
-        ukey = _user_key(req.user)
+        ukey = user_key(req.user)
         state = user_state(users, req, (None, None, False))
         k = next((k for k, e in enumerate(engines) if plan_matches(e.plan, req)), None)
         engine = engines[k] if k is not None else None
@@ -232,9 +232,9 @@ def simulate(
                 decisions.write(json.dumps(d.as_json(), separators=(",", ":")) + "\n")
         else:
             jar = jars.get(ukey)
-            subset, address, pod, h, set_cookie = engine.route(_to_policy_request(req, jar))
+            subset, address, pod, h, set_cookie = engine.route(to_policy_request(req, jar))
             if set_cookie:
-                m = _SET_COOKIE.match(set_cookie)
+                m = SET_COOKIE.match(set_cookie)
                 if m:  # the client keeps the cookie and sends it back
                     jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
             if h is None:
@@ -250,7 +250,7 @@ def simulate(
                 if status is not None:
                     unhealthy[subset] += 1
                     state[2] = True
-            where = address if address is not None else _NO_HOST
+            where = address if address is not None else NO_HOST
             track(state, where, subset)
             if decisions is not None:
                 d = Decision(
@@ -303,7 +303,7 @@ def render(result: SimulationResult) -> str:
         for d in plan.destinations:
             n = result.subsets.get(d.name, 0)
             rows.append(
-                [d.name, d.weight, _pct(d.weight, total_w), n, _pct(n, routed), d.lb.describe()]
+                [d.name, d.weight, pct(d.weight, total_w), n, pct(n, routed), d.lb.describe()]
             )
         lines.append(
             format_table(
@@ -329,7 +329,7 @@ def render(result: SimulationResult) -> str:
                 ]
                 if sick:
                     row.append(e.health)
-                row += [n, _pct(n, routed), f"{100 * expected:.1f}%"]
+                row += [n, pct(n, routed), f"{100 * expected:.1f}%"]
                 rows.append(row)
         head = ["endpoint", "pod", "subset", "requests", "share", "even share"]
         if sick:
@@ -428,14 +428,14 @@ def _health_lines(result: SimulationResult) -> list[str]:
     if bad:
         panicking = [n for n, h in result.health.items() if h.in_panic]
         lines.append(
-            f"panic: {bad} requests ({_pct(bad, routed)}) from {result.users_on_unhealthy} users "
-            f"({_pct(result.users_on_unhealthy, result.users)}) reached endpoints that are not "
+            f"panic: {bad} requests ({pct(bad, routed)}) from {result.users_on_unhealthy} users "
+            f"({pct(result.users_on_unhealthy, result.users)}) reached endpoints that are not "
             "healthy" + (f" ({_subsets(panicking)} in panic)" if panicking else "")
         )
     none = sum(result.no_host.values())
     if none:
         lines.append(
-            f"no healthy upstream: {none} requests ({_pct(none, routed)}) got no host "
+            f"no healthy upstream: {none} requests ({pct(none, routed)}) got no host "
             "(Envoy answers 503)"
         )
     quiet = [
