@@ -561,8 +561,8 @@ cdef class Maglev:
 
     def __reduce__(self):
         self._ready()
-        options = (self._m, self._use_hostname, self._locality_weights, self._envoy)
-        return (rebuild, (Maglev, self._hosts, MAGLEV_OPTIONS, options))
+        values = (self._m, self._use_hostname, self._locality_weights, self._envoy)
+        return (rebuild, (Maglev, (self._hosts,), dict(zip(MAGLEV_OPTIONS, values, strict=True))))
 
 
 cdef int _sort_ties(_Entry *e, Py_ssize_t i, Py_ssize_t j, tuple hosts, tuple order,

@@ -404,8 +404,8 @@ class Maglev:
 
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
-        options = (self._table_size, self._use_hostname, self._locality_weights, self._envoy)
-        return (rebuild, (Maglev, self._hosts, MAGLEV_OPTIONS, options))
+        values = (self._table_size, self._use_hostname, self._locality_weights, self._envoy)
+        return (rebuild, (Maglev, (self._hosts,), dict(zip(MAGLEV_OPTIONS, values, strict=True))))
 
 
 # Pickles of earlier builds call _restore with the options by position.

@@ -34,6 +34,7 @@ from hashlb._request_c cimport (
 from hashlb import _policy_config as _cfg
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
+from hashlb._types import rebuild
 from hashlb._validate import uninitialised as _uninitialised
 from hashlb.versions import profile as _profile
 
@@ -270,7 +271,7 @@ cdef class Header(_Method):
         self._check()
         options = {"regex_rewrite": self._regex_rewrite, "terminal": self._terminal}
         options["envoy_version"] = _cfg.header_version(self._first_only)
-        return (_cfg.rebuild, (type(self), (self._name,), options))
+        return (rebuild, (type(self), (self._name,), options))
 
     def __repr__(self):
         if not self._ready:
@@ -402,7 +403,7 @@ cdef class Cookie(_Method):
     def __reduce__(self):
         name, ttl, path, attributes, terminal = self._key()
         options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
-        return (_cfg.rebuild, (type(self), (name,), options))
+        return (rebuild, (type(self), (name,), options))
 
     def __repr__(self):
         if not self._ready:
@@ -471,7 +472,7 @@ cdef class SourceIP(_Method):
         hops, use_remote, terminal = self._key()
         options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
         options["terminal"] = terminal
-        return (_cfg.rebuild, (type(self), (), options))
+        return (rebuild, (type(self), (), options))
 
     def __repr__(self):
         if not self._ready:
@@ -545,7 +546,7 @@ cdef class QueryParameter(_Method):
 
     def __reduce__(self):
         name, terminal = self._key()
-        return (_cfg.rebuild, (type(self), (name,), {"terminal": terminal}))
+        return (rebuild, (type(self), (name,), {"terminal": terminal}))
 
     def __repr__(self):
         if not self._ready:
@@ -586,7 +587,7 @@ cdef class FilterState(_Method):
 
     def __reduce__(self):
         key, terminal = self._key()
-        return (_cfg.rebuild, (type(self), (key,), {"terminal": terminal}))
+        return (rebuild, (type(self), (key,), {"terminal": terminal}))
 
     def __repr__(self):
         if not self._ready:
@@ -677,7 +678,7 @@ cdef class HashPolicy:
 
     def __reduce__(self):
         self._check_ready()
-        return (_cfg.rebuild, (type(self), self._policies, {"seed": self._seed}))
+        return (rebuild, (type(self), self._policies, {"seed": self._seed}))
 
     def __repr__(self):
         if self._policies is None:

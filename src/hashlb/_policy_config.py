@@ -82,16 +82,6 @@ def _check_seed(seed: object) -> int:
     return seed
 
 
-def rebuild(cls: Callable[..., Any], args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    """Rebuild a pickled hash method or policy of either twin: ``cls(*args, **options)``.
-
-    The methods pickle their constructor arguments, not their slots: a
-    ``regex_rewrite`` is compiled again (a compiled rewrite does not pickle),
-    and the pure twin's immutable ``__setattr__`` is never called.
-    """
-    return cls(*args, **options)
-
-
 def header_version(first_only: bool) -> Any:
     """Return the ``envoy_version`` that rebuilds a Header reading *first_only* the first value."""
     from .versions import profile

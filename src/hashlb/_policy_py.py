@@ -76,6 +76,7 @@ from ._request_py import (
 )
 from ._request_py import Request as Request
 from ._slots import checked_property
+from ._types import rebuild
 from .versions import EnvoyProfile, profile
 
 __all__ = (
@@ -265,7 +266,7 @@ class Header(_Method):
         _lname, rewrite, terminal, first_only = self._key()
         options = {"regex_rewrite": rewrite, "terminal": terminal}
         options["envoy_version"] = _cfg.header_version(first_only)
-        return (_cfg.rebuild, (type(self), (self._name,), options))
+        return (rebuild, (type(self), (self._name,), options))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_lname"):
@@ -363,7 +364,7 @@ class Cookie(_Method):
     def __reduce__(self) -> tuple[Any, ...]:
         name, ttl, path, attributes, terminal = self._key()
         options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
-        return (_cfg.rebuild, (type(self), (name,), options))
+        return (rebuild, (type(self), (name,), options))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_raw"):
@@ -455,7 +456,7 @@ class SourceIP(_Method):
         hops, use_remote, terminal = self._key()
         options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
         options["terminal"] = terminal
-        return (_cfg.rebuild, (type(self), (), options))
+        return (rebuild, (type(self), (), options))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_hops"):
@@ -508,7 +509,7 @@ class QueryParameter(_Method):
 
     def __reduce__(self) -> tuple[Any, ...]:
         name, terminal = self._key()
-        return (_cfg.rebuild, (type(self), (name,), {"terminal": terminal}))
+        return (rebuild, (type(self), (name,), {"terminal": terminal}))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_raw"):
@@ -546,7 +547,7 @@ class FilterState(_Method):
 
     def __reduce__(self) -> tuple[Any, ...]:
         key, terminal = self._key()
-        return (_cfg.rebuild, (type(self), (key,), {"terminal": terminal}))
+        return (rebuild, (type(self), (key,), {"terminal": terminal}))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_key_name"):
@@ -623,7 +624,7 @@ class HashPolicy:
             policies, seed = _POLICY_VALUES(self)
         except AttributeError:
             raise _uninit(self) from None
-        return (_cfg.rebuild, (type(self), policies, {"seed": seed}))
+        return (rebuild, (type(self), policies, {"seed": seed}))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_policies"):

@@ -330,8 +330,8 @@ cdef class RingHash:
 
     def __reduce__(self):
         self._ready()
-        options = (*self._settings, self._locality_weights)
-        return (rebuild, (RingHash, self._hosts, RING_OPTIONS, options))
+        options = dict(zip(RING_OPTIONS, (*self._settings, self._locality_weights), strict=True))
+        return (rebuild, (RingHash, (self._hosts,), options))
 
 
 # Pickles of earlier builds call _restore with the options by position.

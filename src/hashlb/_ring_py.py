@@ -295,8 +295,8 @@ class RingHash:
 
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
-        options = (*self._settings, self._locality_weights)
-        return (rebuild, (RingHash, self._hosts, RING_OPTIONS, options))
+        options = dict(zip(RING_OPTIONS, (*self._settings, self._locality_weights), strict=True))
+        return (rebuild, (RingHash, (self._hosts,), options))
 
     def _ready(self) -> None:
         if not hasattr(self, "_hosts"):  # unset until __init__ ran

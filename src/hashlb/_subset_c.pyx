@@ -254,7 +254,8 @@ cdef class WeightedSubsetPicker:
 
     def __reduce__(self):
         self._ready()
-        return (rebuild, (WeightedSubsetPicker, dict(self._weights), ("mode", "seed"), (self._mode, self._seed)))
+        options = {"mode": self._mode, "seed": self._seed}
+        return (rebuild, (WeightedSubsetPicker, (dict(self._weights),), options))
 
     def __repr__(self):
         if self._names is None:

@@ -252,10 +252,8 @@ class WeightedSubsetPicker:
 
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
-        return (
-            rebuild,
-            (WeightedSubsetPicker, dict(self._weights), ("mode", "seed"), (self._mode, self._seed)),
-        )
+        options = {"mode": self._mode, "seed": self._seed}
+        return (rebuild, (WeightedSubsetPicker, (dict(self._weights),), options))
 
     def __repr__(self) -> str:
         if not hasattr(self, "_names"):

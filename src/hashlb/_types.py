@@ -297,13 +297,14 @@ def _restore(address: str, weight: int, *fields: Any) -> Host:
     return Host(address, weight, **dict(zip(_KEYWORDS, fields, strict=True)))
 
 
-def rebuild(cls: Any, first: object, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
-    """Rebuild a pickled table or picker: ``cls(first, **dict(zip(names, values)))``.
+def rebuild(cls: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    """Rebuild a pickled object of either twin from its constructor call: ``cls(*args, **options)``.
 
-    The twins' ``__reduce__`` name their keyword options once (``RING_OPTIONS``,
-    ``MAGLEV_OPTIONS``), so one function rebuilds either twin's objects.
+    Tables, pickers and hash policies pickle their constructor arguments,
+    not their slots: what they derive (a ring, a compiled ``regex_rewrite``)
+    is built again on load, and an immutable ``__setattr__`` is never called.
     """
-    return cls(first, **dict(zip(names, values, strict=True)))
+    return cls(*args, **options)
 
 
 def positional_restore(cls: Any, names: tuple[str, ...]) -> Any:
