@@ -16,7 +16,7 @@ from . import _maglev_py, _request_py, request
 from ._policy_config import _check_config_name, _check_seed
 from ._types import Host
 from ._types import check_hosts as _check_host_list
-from ._validate import MAX_DESTINATIONS, as_int, short
+from ._validate import HEALTHY_STATUSES, MAX_DESTINATIONS, as_int, short
 from .cluster import Cluster
 from .errors import ConfigError
 from .maglev import Maglev
@@ -282,9 +282,6 @@ Tables = tuple[
 ]
 
 
-#: EDS health statuses whose hosts Envoy counts as healthy (spec-2 §14.2).
-_HEALTHY = frozenset({"healthy", "unknown"})
-
 #: The keys ``Router(cluster_options=...)`` passes on to :class:`~hashlb.Cluster`.
 CLUSTER_OPTIONS = (
     "overprovisioning_factor",
@@ -314,7 +311,10 @@ def subset_table(
 ) -> Any:
     """Build a subset's table: a plain table when every host is healthy at priority 0,
     else a :class:`~hashlb.Cluster` (Envoy's priorities, health and panic) over it."""
-    if all(h.priority == 0 and h.health in _HEALTHY for h in chosen) and not cluster_options:
+    if (
+        all(h.priority == 0 and h.health in HEALTHY_STATUSES for h in chosen)
+        and not cluster_options
+    ):
         return factory(chosen, **balancer_options)
     return Cluster(chosen, balancer=factory, **cluster_options, **balancer_options)
 

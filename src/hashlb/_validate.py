@@ -582,6 +582,8 @@ def clip(text: str, limit: int = 120) -> str:
 #: Envoy's EDS ``HealthStatus`` names (``core/v3/health_check.proto``), plus
 #: ``excluded``: a host kept out of the health counts (spec-2 §14.2).
 HEALTH_STATUSES = ("unknown", "healthy", "unhealthy", "draining", "timeout", "degraded", "excluded")
+#: The statuses whose hosts Envoy counts as healthy (spec-2 §14.2).
+HEALTHY_STATUSES = frozenset({"healthy", "unknown"})
 
 #: The highest EDS priority level (``LocalityLbEndpoints.priority``: ``lte: 128``).
 MAX_PRIORITY = 128

@@ -38,6 +38,7 @@ from ._retry import Reject, choose
 from ._types import Host, Table, check_hosts, replace_host
 from ._validate import (
     HEALTH_STATUSES,
+    HEALTHY_STATUSES,
     as_int,
     check_hash,
     check_health,
@@ -66,6 +67,7 @@ _COARSE: Mapping[str, tuple[str, bool]] = {
     "excluded": ("unhealthy", True),
 }
 assert tuple(sorted(_COARSE)) == tuple(sorted(HEALTH_STATUSES))
+assert {s for s, (coarse, _) in _COARSE.items() if coarse == "healthy"} == HEALTHY_STATUSES
 
 _BALANCERS = ("ring_hash", "maglev")
 

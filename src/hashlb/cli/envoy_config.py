@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from .._source import InputError
-from .._validate import MAX_PLOT_ENDPOINTS, cap
+from .._validate import HEALTHY_STATUSES, MAX_PLOT_ENDPOINTS, cap
 from .._validate import short as _short
 from . import _replay as replay
 from .output import OutputSet, format_table
@@ -383,7 +383,7 @@ def simulate(
             where = replay.NO_HOST
         else:
             result.endpoints[(pick.cluster, host.address)] += 1
-            if host.health not in ("healthy", "unknown"):
+            if host.health not in HEALTHY_STATUSES:
                 health = host.health
                 result.unhealthy[pick.cluster] += 1
             where = (pick.cluster, host.address)
@@ -446,7 +446,7 @@ def render(result: EnvoySimulation) -> str:
             )
         )
         sick = any(
-            h.health not in ("healthy", "unknown")
+            h.health not in HEALTHY_STATUSES
             for cname, _ in weights
             for h in config.clusters[cname].hosts
         )

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .._source import InputError
 from .._validate import (
+    HEALTHY_STATUSES,
     MAX_INT_DIGITS,
     MAX_PLOT_ENDPOINTS,
     MAX_REQUESTS,
@@ -137,7 +138,7 @@ class SimulationResult:
         endpoints: dict[str, str] = {}
         for d in self.scenario.destinations:
             for e in d.endpoints:
-                if e.health not in ("healthy", "unknown"):
+                if e.health not in HEALTHY_STATUSES:
                     endpoints.setdefault(e.address, e.health)
         return {
             "subsets": subsets,
@@ -205,7 +206,7 @@ def simulate(
             (d.name, ep.address): ep.health
             for d in e.plan.destinations
             for ep in d.endpoints
-            if ep.health not in ("healthy", "unknown")
+            if ep.health not in HEALTHY_STATUSES
         }
         for e in engines
     ]

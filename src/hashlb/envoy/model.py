@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from .._router_config import parse_uint64
 from .._types import Host, replace_host
+from .._validate import HEALTHY_STATUSES
 from ..cluster import Cluster
 from ..errors import ConfigError
 from ..policy import HashPolicy, Request
@@ -695,7 +696,7 @@ class _WeightedPlan:
 
 def _has_healthy(cluster: EnvoyCluster) -> bool:
     """Whether any priority of *cluster* has a healthy host (Envoy's health-aware weights)."""
-    return any(h.health in ("healthy", "unknown") for h in cluster.hosts)
+    return any(h.health in HEALTHY_STATUSES for h in cluster.hosts)
 
 
 def _no_cookie_hash(policy: HashPolicy, request: Request) -> int | None:

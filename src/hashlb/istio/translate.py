@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from .._ring_py import MAX_RING_SIZE
 from .._source import InputError
 from .._validate import (
+    HEALTHY_STATUSES,
     MAX_TABLE_BYTES,
     cap,
 )
@@ -305,7 +306,7 @@ class _RouteHosts:
 
 
 def _healthy(hosts: Iterable[Any]) -> bool:
-    return all(h.health in ("healthy", "unknown") for h in hosts)
+    return all(h.health in HEALTHY_STATUSES for h in hosts)
 
 
 def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHosts:
