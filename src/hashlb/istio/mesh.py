@@ -91,7 +91,7 @@ from .parse import (
     min_health_percent,
     outlier_detection,
     resolve_host,
-    route_hash_key,
+    route_consistent_hash,
 )
 
 __all__ = ("Mesh", "load_mesh")
@@ -366,7 +366,7 @@ class Mesh(_Reader):
                 [_RouteDestination(fqdn, None, None, 100, rule.where, rule.where)],
                 rule.where,
             )
-            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}")]
+            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}", service_route=True)]
             return Scenario(fqdn, f"DestinationRule {_short(rule.name)}", tuple(routes), rule.where)
         if len(chosen) > 1:
             names = _names(c[1].name for c in chosen if c[1] is not None)
@@ -378,7 +378,7 @@ class Mesh(_Reader):
         routes = [self._plan(r, f"VirtualService {_short(vs.name)}") for r in vs.http]
         return Scenario(fqdn, f"VirtualService {_short(vs.name)}", tuple(routes), vs.where)
 
-    def _plan(self, route: _HTTPRoute, owner: str) -> RoutePlan:
+    def _plan(self, route: _HTTPRoute, owner: str, *, service_route: bool = False) -> RoutePlan:
         what = f"{owner} route {_short(route.name)}"
         live = route.destinations
         if len(live) > 1:
@@ -492,6 +492,13 @@ class Mesh(_Reader):
                     + f"; it receives traffic from {what}{why}",
                 )
             lb = _load_balancer(rule, subset, port)
+            # The route side reads port-level settings only for a port the destination
+            # names (route.go portLevelSettingsConsistentHash), or the one port of the
+            # Service (pods without a Service: their one implied port); the
+            # no-VirtualService route uses the service port (hashForService).
+            single = svc is None or len(svc.ports) == 1
+            route_port = port if d.port is not None or single or service_route else None
+            hashing, key = route_consistent_hash(rule, subset, route_port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
             if len(hosts) > 1 and d.subset is not None:
                 name = f"{d.host.split('.')[0]}/{d.subset}"
@@ -512,8 +519,9 @@ class Mesh(_Reader):
                     lb,
                     endpoints,
                     d.where,
-                    route_hash_key(rule, subset, port),
+                    key,
                     health,
+                    hashing,
                 )
             )
         return RoutePlan(
@@ -522,6 +530,7 @@ class Mesh(_Reader):
             tuple(route.matches) if route.matches is not None else None,
             tuple(dests),
             route.where,
+            len(route.destinations) > 1,
         )
 
     def _cluster_health(

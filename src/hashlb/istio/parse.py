@@ -52,7 +52,7 @@ from .model import (
     _Workload,
 )
 
-__all__ = ("match_regex", "resolve_host")
+__all__ = ("match_regex", "resolve_host", "route_consistent_hash", "route_hash_key")
 
 _HASH_KEYS = ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")
 _CH_FIELDS = frozenset({*_HASH_KEYS, "ringHash", "maglev", "minimumRingSize"})
@@ -636,7 +636,8 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
                 raise InputError(
                     cookie.at(extra), f"{cwhat}: unknown httpCookie field {_short(extra)}"
                 )
-        key = HashKey("cookie", cname, path, ttl, where=ch.at(k))
+        attributes = _cookie_attributes(cookie, f"{cwhat} httpCookie")
+        key = HashKey("cookie", cname, path, ttl, where=ch.at(k), cookie_attributes=attributes)
     ring = _map(ch, "ringHash", cwhat)
     maglev = _map(ch, "maglev", cwhat)
     if ring is not None and maglev is not None:
@@ -654,6 +655,20 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
         size = _int(ring, "minimumRingSize", f"{cwhat} ringHash", 0, MAX_RING_SIZE, default=0) or 0
         return "ring_hash", size or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
     return "ring_hash", deprecated or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
+
+
+def _cookie_attributes(cookie: LDict, what: str) -> tuple[tuple[str, str], ...]:
+    """Return ``httpCookie.attributes`` (``[{name, value}]``) as ``(name, value)`` pairs.
+
+    Istio copies them into the route's cookie hash policy
+    (``ConsistentHashToHashPolicy``, ``route.go``), so Envoy adds them to the
+    cookie it generates.
+    """
+    out: list[tuple[str, str]] = []
+    for item in _mappings(cookie, "attributes", what, "attribute"):
+        name = _str(item, "name", f"{what} attribute", required=True) or ""
+        out.append((name, _str(item, "value", f"{what} attribute {_short(name)}") or ""))
+    return tuple(out)
 
 
 def _port_lb(policy: LDict | None, port: int) -> LDict | None:
@@ -684,21 +699,39 @@ def _levels(
 
 
 def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) -> LoadBalancer:
-    """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level.
+    """The cluster's ``loadBalancer``, merged as Istio merges a cluster's traffic policy.
 
-    The cluster takes the first level that sets a ``loadBalancer`` (a subset's
-    replaces the rule's: ``MergeSubsetTrafficPolicy``).
+    ``MergeSubsetTrafficPolicy`` (``pilot/pkg/networking/util/util.go``): the
+    rule's policy resolved for *port* (a ``portLevelSettings`` entry for the
+    port replaces it whole: "port level policies do not inherit", so an entry
+    without ``loadBalancer`` leaves the cluster on Istio's default), then the
+    subset's: its port-level entry replaces the field even when it has no
+    ``loadBalancer``, else a subset ``loadBalancer`` replaces the rule's
+    (``MergeTrafficPolicy``, ``pilot/pkg/model/destination_rule.go``).
     """
-    for level, lb in _levels(rule, subset, port):
-        if not isinstance(lb, LDict):
-            continue
-        ch = lb.get("consistentHash")
-        if isinstance(ch, LDict):
-            algo, ring, table, key = _parse_consistent_hash(ch, level)
-            return LoadBalancer(algo, ring, table, key, level, ch.where)
-        return LoadBalancer("simple", level=f"{level} loadBalancer", where=lb.where)
+    label = f"DestinationRule {_short(rule.name)}"
+    entry, port_level = _port_policy(rule.policy, port)
+    level = label + (f" port {port}" if port_level else "")
+    lb = entry.get("loadBalancer") if entry is not None else None
+    if subset is not None and subset.policy is not None:
+        sentry, sport_level = _port_policy(subset.policy, port)
+        assert sentry is not None
+        own = sentry.get("loadBalancer")
+        if own is not None or sport_level:
+            lb = own
+            level = f"subset {_short(subset.name)}" + (f" port {port}" if sport_level else "")
+    if not isinstance(lb, LDict):
+        return LoadBalancer("simple", level=f"{level} default", where=rule.where)
+    ch = lb.get("consistentHash")
+    if isinstance(ch, LDict):
+        algo, ring, table, key = _parse_consistent_hash(ch, level)
+        return LoadBalancer(algo, ring, table, key, level, ch.where)
+    simple = lb.get("simple")
     return LoadBalancer(
-        "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
+        "simple",
+        level=f"{level} loadBalancer",
+        where=lb.where,
+        simple=str(simple).upper() if isinstance(simple, str) else "",
     )
 
 
@@ -741,18 +774,38 @@ def min_health_percent(od: LDict, what: str) -> int:
     return _int(od, "minHealthPercent", f"{what} outlierDetection", 0, 100, default=0) or 0
 
 
-def route_hash_key(rule: _DestinationRule, subset: _Subset | None, port: int) -> HashKey | None:
+def route_hash_key(
+    rule: _DestinationRule, subset: _Subset | None, port: int | None
+) -> HashKey | None:
     """Return the route's hash key for a destination: Istio's ``HashForHTTPDestination``.
 
     Only ``consistentHash`` fields are consulted, in the same precedence, so a
     subset with ``loadBalancer.simple`` leaves the rule's consistentHash in
     force for the route (its cluster still balances simply; spec-2 §18.1).
+    Port-level settings count only for a *port* (None: the destination names
+    no port and the service does not have exactly one; ``route.go``
+    ``portLevelSettingsConsistentHash``).
     """
-    for level, lb in _levels(rule, subset, port):
+    return route_consistent_hash(rule, subset, port)[1]
+
+
+def route_consistent_hash(
+    rule: _DestinationRule, subset: _Subset | None, port: int | None
+) -> tuple[bool, HashKey | None]:
+    """Return (a ``consistentHash`` applies to the route, its hash key) (see :func:`route_hash_key`).
+
+    A ``consistentHash`` without a key (or ``useSourceIp: false``) applies
+    but has no key: Istio then emits no hash policy entry yet still treats
+    the route as hashing for its retry policy (``retry.go`` ``ConvertPolicy``).
+    """
+    levels = _levels(rule, subset, port if port is not None else 0)
+    if port is None:
+        levels = [levels[1], levels[3]]  # no port-level settings without a port
+    for level, lb in levels:
         ch = lb.get("consistentHash") if isinstance(lb, LDict) else None
         if isinstance(ch, LDict):
-            return _parse_consistent_hash(ch, level)[3]
-    return None
+            return True, _parse_consistent_hash(ch, level)[3]
+    return False, None
 
 
 def _conditions(m: LDict) -> int:

@@ -124,7 +124,12 @@ def _policy_method(key: HashKey) -> Any:
         return policy.Header(key.name)
     if key.kind == "cookie":
         ttl = None if key.cookie_ttl is None else int(key.cookie_ttl)
-        return policy.Cookie(key.name, ttl=ttl, path=key.cookie_path or None)
+        return policy.Cookie(
+            key.name,
+            ttl=ttl,
+            path=key.cookie_path or None,
+            attributes=key.cookie_attributes or None,
+        )
     if key.kind == "query":
         return policy.QueryParameter(key.name)
     return policy.SourceIP()
