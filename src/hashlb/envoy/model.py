@@ -562,6 +562,7 @@ class EnvoyConfig:
         *,
         rng: random.Random | None = None,
         envoy_version: str | EnvoyProfile = "main",
+        balancer_rng: random.Random | None = None,
     ) -> Pick:
         """Return the cluster and host Envoy picks for *request* on *route* (first try).
 
@@ -569,12 +570,15 @@ class EnvoyConfig:
         from *rng* when it yields none, as Envoy balances randomly).  With
         weighted clusters the cluster comes from ``header_name``, from the
         route hash evaluated without generating a cookie (``use_hash_policy``)
-        or from a random value, over the weights in order
+        or from a random value drawn first, over the weights in order
         (:func:`hashlb.weighted.pick_weighted_cluster`); then that cluster's
-        :attr:`EnvoyCluster.cluster` (built now if it was not) looks the hash up.
+        :attr:`EnvoyCluster.cluster` (built now if it was not) looks the hash
+        up.  A cluster that does not hash (``ROUND_ROBIN``,
+        ``LEAST_REQUEST``, ``RANDOM``, ...) gives a uniformly random healthy
+        host (any host when none is healthy) drawn from *balancer_rng*
+        (default *rng*), so that the draws of *rng* do not depend on it.
 
-        :raises EnvoyConfigError: a cluster the route names is missing, or
-            does not hash.
+        :raises EnvoyConfigError: a cluster the route names is missing.
         """
         rand = rng if rng is not None else random.Random()
         policy = route.hash_policy
@@ -611,7 +615,10 @@ class EnvoyConfig:
             chosen = self._clusters[name]
         if h is None:
             h = rand.getrandbits(64)
-        host = chosen.cluster.lookup(h)
+        if chosen.hashes:
+            host = chosen.cluster.lookup(h)
+        else:
+            host = _any_host(chosen, balancer_rng if balancer_rng is not None else rand)
         return Pick(chosen.name, host, h, hashed, cookies)
 
     def _plan(self, route: Route, envoy_version: str | EnvoyProfile) -> _WeightedPlan:
@@ -692,6 +699,14 @@ class _WeightedPlan:
     weights: tuple[int, ...]
     healthy: Mapping[str, bool]
     aware: bool
+
+
+def _any_host(cluster: EnvoyCluster, rand: random.Random) -> Host | None:
+    """A non-hashing balancer's pick, modelled as uniform over the healthy hosts (else all)."""
+    hosts = cluster.hosts
+    healthy = [h for h in hosts if h.health in HEALTHY_STATUSES]
+    pool = healthy or list(hosts)
+    return pool[rand.randrange(len(pool))] if pool else None
 
 
 def _has_healthy(cluster: EnvoyCluster) -> bool:

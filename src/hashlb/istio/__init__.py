@@ -79,6 +79,7 @@ from .translate import (
     plan_matches,
     table_bytes,
 )
+from .xds import config_dump
 
 __all__ = (
     "HEALTH_ANNOTATION",
@@ -99,6 +100,7 @@ __all__ = (
     "TableCache",
     "Where",
     "build_engines",
+    "config_dump",
     "load_mesh",
     "match_regex",
     "plan_matches",
