@@ -847,7 +847,7 @@ def _check_string_match(sm: LDict, what: str) -> None:
         raise InputError(sm.at(extra[0]), f"{what}: unknown string match {_short(extra[0])}")
     if len(kinds) > 1:
         raise InputError(sm.at(kinds[1]), f"{what}: set only one of exact, prefix, regex")
-    if "regex" in sm:
+    if "regex" in sm and sm["regex"] != "*":  # Istio: regex "*" is a presence test
         pattern = sm["regex"]
         if not isinstance(pattern, str):
             raise InputError(
