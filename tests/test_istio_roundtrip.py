@@ -80,6 +80,35 @@ spec:
 """
 
 
+MATCH_FEATURES = """
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+  subsets:
+    - {name: v1, labels: {version: v1}}
+    - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+    - name: tenant
+      match: [{queryParams: {user: {regex: "u1.*"}}}]
+      route: [{destination: {host: web, subset: v2}}]
+    - name: not-canary
+      match: [{withoutHeaders: {x-canary: {exact: "yes"}}, uri: {prefix: /api}}]
+      route: [{destination: {host: web, subset: v1}}]
+    - name: anyone
+      match: [{headers: {x-user: {regex: "*"}}, method: {prefix: PO}}]
+      route: [{destination: {host: web, subset: v2}}]
+"""
+
+
 def _text(text: str) -> Callable[[Path], list[Path]]:
     def files(tmp: Path) -> list[Path]:
         return [write(tmp / "mesh" / "mesh.yaml", text)]
@@ -198,6 +227,7 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
     ),
     "health-always": (_health(), {"requests": True, "options": ("--unhealthy-endpoints", "always")}),
     "multi-route": (_text(cli_tests.PODS + "---\n" + MULTI_ROUTE), {"requests": True}),
+    "match-features": (_text(cli_tests.PODS + "---\n" + MATCH_FEATURES), {"requests": True}),
     "multi-route-unrouted": (
         _text(cli_tests.PODS + "---\n" + MULTI_ROUTE.split("    - route:\n        - destination: {host: web, subset: v1}\n")[0]),
         {"requests": True},

@@ -196,6 +196,8 @@ class HeaderMatch:
     value: str | bool
     invert: bool = False
     ignore_case: bool = False
+    #: ``treat_missing_header_as_empty``: an absent header is tested as ``""``.
+    treat_missing_as_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +209,15 @@ class RouteMatch:
     :ivar value: its value (``"/"`` for ``prefix: "/"``).
     :ivar headers: the :class:`HeaderMatch` rules, all of which must hold.
     :ivar case_sensitive: ``case_sensitive`` (default true).
+    :ivar query_parameters: the ``query_parameters`` rules (a :class:`HeaderMatch`
+        each, tested on the first value of the parameter), all of which must hold.
     """
 
     kind: str
     value: str
     headers: tuple[HeaderMatch, ...] = ()
     case_sensitive: bool = True
+    query_parameters: tuple[HeaderMatch, ...] = ()
 
     def matches(self, path: str, headers: Mapping[str, str] | None = None) -> bool:
         """Return whether a request for *path* with *headers* matches.
@@ -240,7 +245,22 @@ class RouteMatch:
         if not ok:
             return False
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
-        return all(_header_matches(rule, lowered.get(rule.name.lower())) for rule in self.headers)
+        if not all(_header_matches(rule, lowered.get(rule.name.lower())) for rule in self.headers):
+            return False
+        if self.query_parameters:
+            query = _query_values(path)
+            return all(_header_matches(rule, query.get(rule.name)) for rule in self.query_parameters)
+        return True
+
+
+def _query_values(path: str) -> dict[str, str]:
+    """The first value of each query parameter of *path* (Envoy's ``getFirstValue``)."""
+    out: dict[str, str] = {}
+    if "?" in path:
+        for piece in path.split("?", 1)[1].split("#", 1)[0].split("&"):
+            k, _, v = piece.partition("=")
+            out.setdefault(k, v)
+    return out
 
 
 def _regex(pattern: str) -> Any:
@@ -250,6 +270,8 @@ def _regex(pattern: str) -> Any:
 
 
 def _header_matches(rule: HeaderMatch, value: str | None) -> bool:
+    if value is None and rule.treat_missing_as_empty and rule.kind != "present":
+        value = ""
     if rule.kind == "present":
         ok = (value is not None) == bool(rule.value)
     elif value is None:
