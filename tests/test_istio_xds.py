@@ -354,8 +354,15 @@ def test_matches_translate_as_istio_does() -> None:
     }  # fmt: skip
     assert second["match"] == {"safe_regex": {"regex": "/api/.*"}, "case_sensitive": True}
     config = load(dump)
-    assert config.routes[0].match.matches("/CART", {"x-a": "1", "x-b": "beta", ":method": "POST", "x-c": "yes"})
-    assert not config.routes[0].match.matches("/cart", {"x-a": "1", "x-b": "beta", ":method": "GET"})
+    good = {"x-a": "1", "x-b": "beta", ":method": "POST", "x-c": "yes"}
+    match = config.routes[0].match
+    assert match.matches("/CART?tenant=7", good)
+    assert not match.matches("/cart?tenant=8", good)  # the query parameter
+    assert not match.matches("/cart?tenant=7", {**good, ":method": "GET"})
+    assert not match.matches("/cart?tenant=7", {**good, "x-c": "no"})  # withoutHeaders
+    assert not match.matches("/cart?tenant=7", {**good, "x-d": "1"})
+    del good["x-c"]  # absent: treated as "" (treat_missing_header_as_empty), so not "no"
+    assert match.matches("/cart?tenant=7", good)
 
 
 def test_routes_stop_at_a_catch_all() -> None:
