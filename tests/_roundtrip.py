@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hashlb.istio import load_mesh
-from hashlb.istio.xds import cluster_name, virtual_host
+from hashlb.istio.xds import _catch_all, cluster_name, route_match, virtual_host
 
 #: The ``-f`` options that ``translate`` takes too.
 MESH_OPTIONS = ("--namespace", "--cluster-domain", "--unhealthy-endpoints", "--endpoints")
@@ -122,9 +122,14 @@ def round_trip(
         stdin=dump.read_bytes() if stdin else None,
     )
     plans = {p.name: p for p in scenario.routes}
+    reachable = []
+    for p in scenario.routes:  # Istio emits no route after a catch-all one
+        reachable.append(p)
+        if p.matches is None or any(_catch_all(route_match(m)) for m in p.matches):
+            break
     hashing = {
         p.name
-        for p in scenario.routes
+        for p in reachable
         if p.hash_keys and any(d.lb.algorithm != "simple" for d in p.destinations)
     }
     if not hashing:  # nothing for the Envoy side to simulate: it says so, exit 2

@@ -598,7 +598,8 @@ class EnvoyConfig:
         up.  A cluster that does not hash (``ROUND_ROBIN``,
         ``LEAST_REQUEST``, ``RANDOM``, ...) gives a uniformly random healthy
         host (any host when none is healthy) drawn from *balancer_rng*
-        (default *rng*), so that the draws of *rng* do not depend on it.
+        (default *rng*), so that the draws of *rng* do not depend on it, and
+        no cookie (Envoy computes the hash only for a hashing balancer).
 
         :raises EnvoyConfigError: a cluster the route names is missing.
         """
@@ -641,6 +642,7 @@ class EnvoyConfig:
             host = chosen.cluster.lookup(h)
         else:
             host = _any_host(chosen, balancer_rng if balancer_rng is not None else rand)
+            cookies = ()  # only a hashing balancer has Envoy compute the hash (and the cookie)
         return Pick(chosen.name, host, h, hashed, cookies)
 
     def _plan(self, route: Route, envoy_version: str | EnvoyProfile) -> _WeightedPlan:

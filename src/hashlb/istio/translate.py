@@ -381,6 +381,9 @@ class RouteEngine:
     table: the lookup of the same hash Envoy's cluster would use, or a
     uniformly random endpoint for a ``simple`` load balancer.
 
+    A ``simple`` destination generates no cookie: Envoy evaluates the hash
+    policy only for a hashing load balancer.
+
     Endpoints that are not healthy make each destination's table a
     :class:`hashlb.Cluster` with the panic threshold Istio gives that
     cluster (:attr:`health`): outside panic only healthy hosts are chosen,
@@ -497,6 +500,10 @@ class RouteEngine:
         if table is not None:
             random_pick = r.subset in self.random
             host = self._random(table) if random_pick else table.lookup(r.lookup_hash)
+            if random_pick:
+                # Envoy computes the hash (and so generates a cookie) only for a
+                # hashing balancer: round robin never asks the route for it.
+                set_cookie = None
         if host is None:
             return r.subset, None, None, r.hash, set_cookie
         d = self.dest[r.subset]
