@@ -97,10 +97,23 @@ def round_trip(
     paths = [str(f) for f in files]
     f_args = [a for p in paths for a in ("-f", p)]
     host_args = ["--host", host] if host else []
-    traffic = ["--requests", str(requests)] if requests else ["--users", "40", "--requests-per-user", "5"]
+    traffic = (
+        ["--requests", str(requests)] if requests else ["--users", "40", "--requests-per-user", "5"]
+    )
     f_out, e_out, dump = tmp / "f.jsonl", tmp / "e.jsonl", tmp / "dump.json"
     code, _, err = run(
-        ["simulate", *f_args, *host_args, *options, "--mode", "envoy", "--decisions", f_out, "-q", *traffic]
+        [
+            "simulate",
+            *f_args,
+            *host_args,
+            *options,
+            "--mode",
+            "envoy",
+            "--decisions",
+            f_out,
+            "-q",
+            *traffic,
+        ]
     )
     assert code == 0, err
     code, _, err = run(["translate", *f_args, *host_args, *options, "-o", dump])
@@ -118,7 +131,17 @@ def round_trip(
     vhost = virtual_host(scenario)["name"]
     source = "-" if stdin else str(dump)
     code, _, err = run(
-        ["simulate", "--envoy-config", source, "--virtual-host", vhost, "--decisions", e_out, "-q", *traffic],
+        [
+            "simulate",
+            "--envoy-config",
+            source,
+            "--virtual-host",
+            vhost,
+            "--decisions",
+            e_out,
+            "-q",
+            *traffic,
+        ],
         stdin=dump.read_bytes() if stdin else None,
     )
     plans = {p.name: p for p in scenario.routes}

@@ -759,7 +759,9 @@ def istio_load_balancers(draw: st.DrawFn) -> str | None:
     if kind == "simple":
         return f"{{simple: {draw(st.sampled_from(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM']))}}}"
     key = draw(st.sampled_from(_ISTIO_KEYS))
-    table = draw(st.sampled_from(["", "ringHash: {minimumRingSize: 64}", "maglev: {tableSize: 251}"]))
+    table = draw(
+        st.sampled_from(["", "ringHash: {minimumRingSize: 64}", "maglev: {tableSize: 251}"])
+    )
     body = key[1:-1]
     inner = ", ".join(p for p in (body, table) if p)
     return f"{{consistentHash: {{{inner}}}}}"
@@ -779,12 +781,16 @@ def istio_meshes(draw: st.DrawFn) -> tuple[str, str]:
             lines.append(f"{indent}loadBalancer: {lb}")
         if draw(st.booleans()) and draw(st.booleans()):
             plb = draw(istio_load_balancers())
-            entry = f"{{port: {{number: 80}}, loadBalancer: {plb}}}" if plb else (
-                "{port: {number: 80}, connectionPool: {tcp: {maxConnections: 7}}}"
+            entry = (
+                f"{{port: {{number: 80}}, loadBalancer: {plb}}}"
+                if plb
+                else ("{port: {number: 80}, connectionPool: {tcp: {maxConnections: 7}}}")
             )
             lines.append(f"{indent}portLevelSettings: [{entry}]")
         if draw(st.integers(0, 3)) == 0:
-            lines.append(f"{indent}outlierDetection: {{minHealthPercent: {draw(st.sampled_from([0, 40]))}}}")
+            lines.append(
+                f"{indent}outlierDetection: {{minHealthPercent: {draw(st.sampled_from([0, 40]))}}}"
+            )
         return "\n".join(lines)
 
     top = policy("    ")
@@ -839,7 +845,9 @@ def istio_meshes(draw: st.DrawFn) -> tuple[str, str]:
         for j in range(draw(st.integers(1, 4))):
             n += 1
             ready = j == 0 or draw(st.integers(0, 4)) > 0
-            health = draw(st.sampled_from([None, None, None, "unhealthy", "degraded"])) if j else None
+            health = (
+                draw(st.sampled_from([None, None, None, "unhealthy", "degraded"])) if j else None
+            )
             meta = f"name: web-{v}-{j}, labels: {{app: web, version: {v}}}"
             if health:
                 meta += f", annotations: {{hashlb.io/health: {health}}}"

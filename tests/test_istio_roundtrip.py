@@ -30,7 +30,7 @@ from . import test_istio_health as health_tests
 from . import test_istio_mesh as mesh_tests
 from . import test_istio_vectors2 as vector_tests
 from ._cli import EXAMPLE, write
-from ._roundtrip import round_trip, run, write_requests
+from ._roundtrip import round_trip, write_requests
 
 # --------------------------------------------------------------------------
 # The meshes of the test suite, as (files under tmp, round_trip options).
@@ -164,10 +164,7 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
         _paths(EXAMPLE / "variants" / "source-ip", EXAMPLE / "deployments.yaml"),
         {"requests": True},
     ),
-    **{
-        f"vectors2-{c['name']}": (_vector(c), {"requests": True})
-        for c in vector_tests.CASES
-    },
+    **{f"vectors2-{c['name']}": (_vector(c), {"requests": True}) for c in vector_tests.CASES},
     "mesh-precedence-port": (
         _text(_PM.PODS + "---\n" + _PM.rule(_PM.PRECEDENCE) + "---\n" + _PM.vs(_SPLIT_PORTS)),
         {"requests": True},
@@ -188,7 +185,9 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
         _text(
             _PM.PODS
             + "---\n"
-            + _PM.rule("host: web\ntrafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}")
+            + _PM.rule(
+                "host: web\ntrafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}"
+            )
         ),
         {"requests": True},
     ),
@@ -196,7 +195,10 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
         _text(
             cli_tests.PODS
             + "---\n"
-            + cli_tests.mesh("{loadBalancer: {consistentHash: {httpCookie: {name: sid, ttl: 3600s}}}}", cli_tests.SPLIT)
+            + cli_tests.mesh(
+                "{loadBalancer: {consistentHash: {httpCookie: {name: sid, ttl: 3600s}}}}",
+                cli_tests.SPLIT,
+            )
         ),
         {},
     ),
@@ -215,7 +217,9 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
         _text(
             cli_tests.PODS
             + "---\n"
-            + cli_tests.mesh("{loadBalancer: {consistentHash: {httpQueryParameterName: user}}}", cli_tests.SPLIT)
+            + cli_tests.mesh(
+                "{loadBalancer: {consistentHash: {httpQueryParameterName: user}}}", cli_tests.SPLIT
+            )
         ),
         {"requests": True},
     ),
@@ -225,11 +229,18 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
         _health(policy="outlierDetection: {minHealthPercent: 80}"),
         {"requests": True, "options": ("--unhealthy-endpoints", "omit")},
     ),
-    "health-always": (_health(), {"requests": True, "options": ("--unhealthy-endpoints", "always")}),
+    "health-always": (
+        _health(),
+        {"requests": True, "options": ("--unhealthy-endpoints", "always")},
+    ),
     "multi-route": (_text(cli_tests.PODS + "---\n" + MULTI_ROUTE), {"requests": True}),
     "match-features": (_text(cli_tests.PODS + "---\n" + MATCH_FEATURES), {"requests": True}),
     "multi-route-unrouted": (
-        _text(cli_tests.PODS + "---\n" + MULTI_ROUTE.split("    - route:\n        - destination: {host: web, subset: v1}\n")[0]),
+        _text(
+            cli_tests.PODS
+            + "---\n"
+            + MULTI_ROUTE.split("    - route:\n        - destination: {host: web, subset: v1}\n")[0]
+        ),
         {"requests": True},
     ),
 }
@@ -358,4 +369,6 @@ def test_vectors2_through_the_dump(case: dict[str, Any]) -> None:
             else:
                 assert policy_name == names[lb]
     config = load(dump)
-    assert config.routes[0].hash_policy is None or len(config.routes[0].hash_policy.policies) == len(got)
+    assert config.routes[0].hash_policy is None or len(
+        config.routes[0].hash_policy.policies
+    ) == len(got)

@@ -20,7 +20,7 @@ from hashlb import Request
 from hashlb.envoy import load
 from hashlb.istio import Endpoint, build_engines, config_dump, load_mesh
 from hashlb.istio.model import Scenario
-from hashlb.istio.xds import CLUSTERS_DUMP, ENDPOINTS_DUMP, ROUTES_DUMP, RETRY_ON
+from hashlb.istio.xds import CLUSTERS_DUMP, ENDPOINTS_DUMP, RETRY_ON, ROUTES_DUMP
 
 from ._cli import EXAMPLE, error_line, run_cli, write
 from ._impl import Implementation
@@ -115,7 +115,10 @@ def routes(dump: dict[str, Any]) -> list[dict[str, Any]]:
 
 def assignments(dump: dict[str, Any]) -> dict[str, dict[str, Any]]:
     part = next(c for c in dump["configs"] if c["@type"] == ENDPOINTS_DUMP)
-    return {e["endpoint_config"]["cluster_name"]: e["endpoint_config"] for e in part["dynamic_endpoint_configs"]}
+    return {
+        e["endpoint_config"]["cluster_name"]: e["endpoint_config"]
+        for e in part["dynamic_endpoint_configs"]
+    }
 
 
 V1 = "outbound|80|v1|cart.shop.svc.cluster.local"
@@ -135,30 +138,45 @@ def test_names_are_istios() -> None:
     assert [r.get("name") for r in routes(dump)] == ["canary.beta", "canary", None]
     config = load(dump)
     (rc,) = config.route_configs
-    assert rc.name == "80" and [vh.name for vh in rc.virtual_hosts] == ["cart.shop.svc.cluster.local:80"]
+    assert rc.name == "80" and [vh.name for vh in rc.virtual_hosts] == [
+        "cart.shop.svc.cluster.local:80"
+    ]
     assert config.routes[2].cluster == V1
 
 
 def test_dr_only_service_route_is_named_default() -> None:
     """route.go buildSidecarVirtualHostForService: route 'default', hashForService's key, DefaultPolicy."""
-    dump = dump_of(PODS, SERVICE, rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}"))
+    dump = dump_of(
+        PODS,
+        SERVICE,
+        rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}"),
+    )
     (route,) = routes(dump)
     assert route["name"] == "default" and route["match"] == {"prefix": "/"}
     assert route["route"]["cluster"] == "outbound|80||cart.shop.svc.cluster.local"
     assert route["route"]["hash_policy"] == [{"header": {"header_name": "x-user"}}]
     # the service route's retry policy is ConvertPolicy(mesh default, false): previous_hosts
-    assert route["route"]["retry_policy"]["retry_host_predicate"][0]["name"].endswith("previous_hosts")
+    assert route["route"]["retry_policy"]["retry_host_predicate"][0]["name"].endswith(
+        "previous_hosts"
+    )
 
 
 def test_retry_policy_previous_hosts_only_when_the_route_does_not_hash() -> None:
     """route/retry/retry.go ConvertPolicy(nil, consistentHash): consistentHash is true only for a
     single destination with a consistentHash (route.go applyHTTPRouteDestination); a weighted route
     gets previous_hosts; host_selection_retry_max_attempts is 5 on every route."""
-    ch = rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n" + SUBSETS)
+    ch = rule(
+        "trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n" + SUBSETS
+    )
     single = "- route: [{destination: {host: cart, subset: v1}}]"
     keyless = rule("trafficPolicy: {loadBalancer: {consistentHash: {}}}\n" + SUBSETS)
     simple = rule("trafficPolicy: {loadBalancer: {simple: RANDOM}}\n" + SUBSETS)
-    cases = [(ch, SPLIT, True), (ch, single, False), (keyless, single, False), (simple, single, True)]
+    cases = [
+        (ch, SPLIT, True),
+        (ch, single, False),
+        (keyless, single, False),
+        (simple, single, True),
+    ]
     for dr, http, predicate in cases:
         (route,) = routes(dump_of(PODS, SERVICE, dr, vs(http)))
         retry = route["route"]["retry_policy"]
@@ -176,9 +194,13 @@ def test_weighted_clusters_drop_zero_weights_and_copy_the_hash_policy() -> None:
     """route.go applyHTTPRouteDestination: a 0-weight destination is skipped (with its hash copy);
     processWeightedDestination appends one hash_policy entry per destination."""
     three = SPLIT + "  - destination: {host: cart}\n    weight: 0\n"
-    dr = rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n" + SUBSETS)
+    dr = rule(
+        "trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n" + SUBSETS
+    )
     (route,) = routes(dump_of(PODS, SERVICE, dr, vs(three)))
-    assert route["route"]["weighted_clusters"] == {"clusters": [{"name": V1, "weight": 90}, {"name": V2, "weight": 10}]}
+    assert route["route"]["weighted_clusters"] == {
+        "clusters": [{"name": V1, "weight": 90}, {"name": V2, "weight": 10}]
+    }
     assert route["route"]["hash_policy"] == [{"header": {"header_name": "x-user"}}] * 2
 
 
@@ -201,7 +223,12 @@ def test_simple_subset_keeps_the_dr_hash_copy_on_a_round_robin_cluster() -> None
 
 @pytest.mark.parametrize(
     ("simple", "lb_policy"),
-    [("LEAST_CONN", "LEAST_REQUEST"), ("LEAST_REQUEST", "LEAST_REQUEST"), ("RANDOM", "RANDOM"), (None, "LEAST_REQUEST")],
+    [
+        ("LEAST_CONN", "LEAST_REQUEST"),
+        ("LEAST_REQUEST", "LEAST_REQUEST"),
+        ("RANDOM", "RANDOM"),
+        (None, "LEAST_REQUEST"),
+    ],
 )
 def test_simple_load_balancers(simple: str | None, lb_policy: str) -> None:
     """cluster_traffic_policy.go applyLoadBalancer; no loadBalancer: defaultLBAlgorithm (LEAST_REQUEST)."""
@@ -286,7 +313,9 @@ def test_cookie_ttl_path_and_attributes() -> None:
     request = Request(remote_address="10.9.0.1:4000", local_address="10.0.0.1:80")
     (engine,) = build_engines(load_mesh(["-"], stdin_text=text).scenario(), "envoy", seed=0)
     cookie = engine.route(request)[4]
-    assert cookie is not None and "; SameSite=Strict; Partitioned" in cookie and "Path=/shop" in cookie
+    assert (
+        cookie is not None and "; SameSite=Strict; Partitioned" in cookie and "Path=/shop" in cookie
+    )
     config = load(dump_of(text))
     pick = config.pick(config.routes[0], request)
     assert pick.set_cookies == (cookie,)
@@ -299,14 +328,20 @@ def test_source_ip_and_query_parameter_entries() -> None:
         ("{useSourceIp: true}", {"connection_properties": {"source_ip": True}}),
         ("{httpQueryParameterName: user}", {"query_parameter": {"name": "user"}}),
     ):
-        (route,) = routes(dump_of(PODS, SERVICE, rule(f"trafficPolicy: {{loadBalancer: {{consistentHash: {ch}}}}}")))
+        (route,) = routes(
+            dump_of(
+                PODS, SERVICE, rule(f"trafficPolicy: {{loadBalancer: {{consistentHash: {ch}}}}}")
+            )
+        )
         assert route["route"]["hash_policy"] == [entry]
 
 
 def test_panic_threshold_from_min_health_percent_and_unhealthy_endpoints() -> None:
     """cluster_traffic_policy.go applyOutlierDetection (minHealthPercent -> healthy_panic_threshold)
     and applyLoadBalancer (0 when Istio sends unhealthy endpoints); xds/endpoints: UNHEALTHY."""
-    od = rule("trafficPolicy:\n  loadBalancer: {consistentHash: {httpHeaderName: x}}\n  outlierDetection: {minHealthPercent: 30}\n")
+    od = rule(
+        "trafficPolicy:\n  loadBalancer: {consistentHash: {httpHeaderName: x}}\n  outlierDetection: {minHealthPercent: 30}\n"
+    )
     plain = rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x}}}")
     cases = [
         (od, "omit", {"healthy_panic_threshold": {"value": 30.0}}, 2, 30.0),
@@ -338,7 +373,12 @@ def test_matches_translate_as_istio_does() -> None:
         - uri: {regex: "/api/.*"}
       route: [{destination: {host: cart}}]
     """
-    dump = dump_of(PODS, SERVICE, rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x}}}"), vs(http))
+    dump = dump_of(
+        PODS,
+        SERVICE,
+        rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x}}}"),
+        vs(http),
+    )
     first, second = routes(dump)
     assert first["match"] == {
         "path": "/cart",
@@ -390,14 +430,25 @@ def test_endpoints_grouped_by_priority_and_locality() -> None:
     plan = scenario.routes[0]
     d = plan.destinations[0]
     placed = tuple(
-        _PlacedEndpoint(e.address, e.pod, e.health, priority=i // 2, locality=("eu/a", "eu/b", "us/c")[i])
+        _PlacedEndpoint(
+            e.address, e.pod, e.health, priority=i // 2, locality=("eu/a", "eu/b", "us/c")[i]
+        )
         for i, e in enumerate(d.endpoints)
     )
-    scenario = replace(scenario, routes=(replace(plan, destinations=(replace(d, endpoints=placed),)),))
+    scenario = replace(
+        scenario, routes=(replace(plan, destinations=(replace(d, endpoints=placed),)),)
+    )
     dump = config_dump(scenario)
     (assignment,) = assignments(dump).values()
-    groups = [(g.get("priority", 0), g["locality"], len(g["lb_endpoints"]), g["load_balancing_weight"]) for g in assignment["endpoints"]]
-    assert groups == [(0, {"region": "eu", "zone": "a"}, 1, 1), (0, {"region": "eu", "zone": "b"}, 1, 1), (1, {"region": "us", "zone": "c"}, 1, 1)]
+    groups = [
+        (g.get("priority", 0), g["locality"], len(g["lb_endpoints"]), g["load_balancing_weight"])
+        for g in assignment["endpoints"]
+    ]
+    assert groups == [
+        (0, {"region": "eu", "zone": "a"}, 1, 1),
+        (0, {"region": "eu", "zone": "b"}, 1, 1),
+        (1, {"region": "us", "zone": "c"}, 1, 1),
+    ]
     hosts = load(dump).cluster(next(iter(clusters(dump)))).hosts
     assert [(h.priority, h.locality) for h in hosts] == [(0, "eu/a"), (0, "eu/b"), (1, "us/c")]
 
@@ -421,12 +472,21 @@ def test_translate_prints_and_writes_the_same_json(tmp_path: Path) -> None:
     target = tmp_path / "dump.json"
     code, out2, err = run(["translate", "-f", EXAMPLE, "-o", target])
     assert code == 0 and out2 == "", err
-    assert json.loads(out) == json.loads(target.read_text(encoding="utf-8")) == config_dump(load_mesh([str(EXAMPLE)]))
+    assert (
+        json.loads(out)
+        == json.loads(target.read_text(encoding="utf-8"))
+        == config_dump(load_mesh([str(EXAMPLE)]))
+    )
 
 
-def test_translate_bad_input_one_line_exit_2_nothing_written(impl: Implementation, tmp_path: Path) -> None:
+def test_translate_bad_input_one_line_exit_2_nothing_written(
+    impl: Implementation, tmp_path: Path
+) -> None:
     """Bad YAML is one line naming FILE:LINE, exit 2; an existing -o file is left as it was."""
-    bad = write(tmp_path / "mesh" / "dr.yaml", rule("trafficPolicy: {loadBalancer: {consistentHash: {ringHash: 5}}}"))
+    bad = write(
+        tmp_path / "mesh" / "dr.yaml",
+        rule("trafficPolicy: {loadBalancer: {consistentHash: {ringHash: 5}}}"),
+    )
     target = tmp_path / "dump.json"
     target.write_text("old", encoding="utf-8")
     proc = run_cli(impl, "translate", "-f", bad.parent, "-o", target)
@@ -444,7 +504,17 @@ def test_translate_options_match_simulate(tmp_path: Path) -> None:
     dr = rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x}}}")
     write(tmp_path / "m.yaml", (PODS + SERVICE + dr).replace("namespace: shop", "namespace: web"))
     code, out, err = run(
-        ["translate", "-f", tmp_path / "m.yaml", "-n", "web", "--cluster-domain", "corp", "--unhealthy-endpoints", "omit"]
+        [
+            "translate",
+            "-f",
+            tmp_path / "m.yaml",
+            "-n",
+            "web",
+            "--cluster-domain",
+            "corp",
+            "--unhealthy-endpoints",
+            "omit",
+        ]
     )
     assert code == 0, err
     dump = json.loads(out)

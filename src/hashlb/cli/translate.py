@@ -70,8 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--unhealthy-endpoints",
         choices=UNHEALTHY_ENDPOINTS,
         default="auto",
-        help="what Istio sends for pods that are not Ready (as for hashlb simulate; "
-        "default: auto)",
+        help="what Istio sends for pods that are not Ready (as for hashlb simulate; default: auto)",
     )
     p.add_argument(
         "-o",

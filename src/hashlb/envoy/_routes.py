@@ -4,9 +4,8 @@ listener's ``HttpConnectionManager``); the documents are read by ``parse``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError

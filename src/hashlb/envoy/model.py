@@ -249,7 +249,9 @@ class RouteMatch:
             return False
         if self.query_parameters:
             query = _query_values(path)
-            return all(_header_matches(rule, query.get(rule.name)) for rule in self.query_parameters)
+            return all(
+                _header_matches(rule, query.get(rule.name)) for rule in self.query_parameters
+            )
         return True
 
 

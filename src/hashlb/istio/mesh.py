@@ -498,7 +498,7 @@ class Mesh(_Reader):
             # no-VirtualService route uses the service port (hashForService).
             single = svc is None or len(svc.ports) == 1
             route_port = port if d.port is not None or single or service_route else None
-            hashing, key = route_consistent_hash(rule, subset, route_port)
+            hashing, route_key = route_consistent_hash(rule, subset, route_port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
             if len(hosts) > 1 and d.subset is not None:
                 name = f"{d.host.split('.')[0]}/{d.subset}"
@@ -519,7 +519,7 @@ class Mesh(_Reader):
                     lb,
                     endpoints,
                     d.where,
-                    key,
+                    route_key,
                     health,
                     hashing,
                 )

@@ -73,7 +73,7 @@ def _string_match(sm: Mapping[str, Any], value: str | None, ignore_case: bool = 
     if "prefix" in sm:
         want = str(sm["prefix"])
         return value.startswith(want.lower() if ignore_case else want)
-    if "regex" in sm and sm["regex"] != "*":  # "*" tests presence (route.go canBeConvertedToPresentMatch)
+    if "regex" in sm and sm["regex"] != "*":  # "*": a presence test (canBeConvertedToPresentMatch)
         return match_regex(sm["regex"]).fullmatch(value) is not None
     return True  # an empty StringMatch matches anything present
 

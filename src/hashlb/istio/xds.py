@@ -202,7 +202,7 @@ def _socket_address(address: str) -> dict[str, Any]:
 
 
 def _locality(name: str) -> dict[str, str]:
-    parts = (name.split("/") + ["", "", ""])[:3]
+    parts = [*name.split("/"), "", "", ""][:3]
     return {k: v for k, v in zip(("region", "zone", "sub_zone"), parts, strict=True) if v}
 
 
@@ -427,7 +427,9 @@ def virtual_host(scenario: Scenario) -> dict[str, Any]:
     }
 
 
-def _scenarios(source: Mesh | Scenario | Iterable[Scenario], hosts: Iterable[str] | None) -> list[Scenario]:
+def _scenarios(
+    source: Mesh | Scenario | Iterable[Scenario], hosts: Iterable[str] | None
+) -> list[Scenario]:
     if isinstance(source, Scenario):
         return [source]
     if not isinstance(source, Mesh):
