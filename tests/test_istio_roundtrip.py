@@ -80,23 +80,9 @@ spec:
 """
 
 
-MATCH_FEATURES = """
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web, namespace: shop}
-spec:
-  host: web
-  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
-  subsets:
-    - {name: v1, labels: {version: v1}}
-    - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web]
-  http:
+MATCH_FEATURES = cli_tests.mesh(
+    "{loadBalancer: {consistentHash: {httpHeaderName: x-user}}}",
+    """
     - name: tenant
       match: [{queryParams: {user: {regex: "u1.*"}}}]
       route: [{destination: {host: web, subset: v2}}]
@@ -106,7 +92,8 @@ spec:
     - name: anyone
       match: [{headers: {x-user: {regex: "*"}}, method: {prefix: PO}}]
       route: [{destination: {host: web, subset: v2}}]
-"""
+""",
+)
 
 
 def _text(text: str) -> Callable[[Path], list[Path]]:

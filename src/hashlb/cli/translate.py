@@ -18,7 +18,7 @@ import sys
 from typing import IO
 
 from .output import OutputSet
-from .simulate import UNHEALTHY_ENDPOINTS, _load_mesh
+from .simulate import UNHEALTHY_ENDPOINTS, _load_mesh, mesh_from_args
 
 __all__ = ("DESCRIPTION", "HELP", "add_arguments", "run")
 
@@ -88,13 +88,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
 
     load_mesh = _load_mesh()
     outputs.add(args.output, "--output")
-    mesh = load_mesh(
-        args.file,
-        args.endpoints,
-        namespace=args.namespace,
-        domain=args.cluster_domain,
-        unhealthy_endpoints=args.unhealthy_endpoints,
-    )
+    mesh = mesh_from_args(args, load_mesh)
     for text in mesh.notes:
         print(f"hashlb translate: note: {text}", file=sys.stderr)
     document = config_dump(mesh, hosts=args.host)

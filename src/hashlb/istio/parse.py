@@ -709,17 +709,7 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
     ``loadBalancer``, else a subset ``loadBalancer`` replaces the rule's
     (``MergeTrafficPolicy``, ``pilot/pkg/model/destination_rule.go``).
     """
-    label = f"DestinationRule {_short(rule.name)}"
-    entry, port_level = _port_policy(rule.policy, port)
-    level = label + (f" port {port}" if port_level else "")
-    lb = entry.get("loadBalancer") if entry is not None else None
-    if subset is not None and subset.policy is not None:
-        sentry, sport_level = _port_policy(subset.policy, port)
-        assert sentry is not None
-        own = sentry.get("loadBalancer")
-        if own is not None or sport_level:
-            lb = own
-            level = f"subset {_short(subset.name)}" + (f" port {port}" if sport_level else "")
+    lb, level = _merged_field(rule, subset, port, "loadBalancer")
     if not isinstance(lb, LDict):
         return LoadBalancer("simple", level=f"{level} default", where=rule.where)
     ch = lb.get("consistentHash")
@@ -756,17 +746,31 @@ def outlier_detection(
     when it has none, else a subset ``outlierDetection`` replaces the rule's
     (Istio's ``MergeSubsetTrafficPolicy``).
     """
+    found, label = _merged_field(rule, subset, port, "outlierDetection")
+    return (found if isinstance(found, LDict) else None), label
+
+
+def _merged_field(
+    rule: _DestinationRule, subset: _Subset | None, port: int, name: str
+) -> tuple[object, str]:
+    """Return one field of the cluster's merged policy and the level it came from.
+
+    Istio's ``MergeSubsetTrafficPolicy``: the rule's policy resolved for
+    *port* (a port-level entry replaces it whole), then the subset's: its
+    port-level entry replaces the field even when it lacks it, else a subset
+    value replaces the rule's (``MergeTrafficPolicy``).
+    """
     policy, port_level = _port_policy(rule.policy, port)
-    found = policy.get("outlierDetection") if policy is not None else None
+    found = policy.get(name) if policy is not None else None
     label = f"DestinationRule {_short(rule.name)}" + (f" port {port}" if port_level else "")
     if subset is not None and subset.policy is not None:
         spolicy, sport_level = _port_policy(subset.policy, port)
         assert spolicy is not None
-        own = spolicy.get("outlierDetection")
+        own = spolicy.get(name)
         if own is not None or sport_level:
             found = own
             label = f"subset {_short(subset.name)}" + (f" port {port}" if sport_level else "")
-    return (found if isinstance(found, LDict) else None), label
+    return found, label
 
 
 def min_health_percent(od: LDict, what: str) -> int:

@@ -33,32 +33,25 @@ The document round-trips through :func:`json.dumps` and
 
 >>> from hashlb.envoy import load
 >>> from hashlb.istio import config_dump, load_mesh
->>> mesh_yaml = '''
+>>> text = '''
 ... apiVersion: networking.istio.io/v1
 ... kind: DestinationRule
-... metadata: {name: web}
+... metadata: {name: cart, namespace: shop}
 ... spec:
-...   host: web
-...   trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+...   host: cart
+...   trafficPolicy:
+...     loadBalancer: {consistentHash: {httpCookie: {name: sid, ttl: 60s}, maglev: {}}}
 ... ---
-... apiVersion: v1
-... kind: Pod
-... metadata: {name: web-0, labels: {app: web}}
-... spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}
-... status: {podIP: 10.0.0.7}
-... ---
-... apiVersion: v1
-... kind: Service
-... metadata: {name: web}
-... spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+... {kind: Pod, apiVersion: v1, metadata: {name: cart-0, namespace: shop, labels: {app: cart}},
+...  spec: {containers: [{name: cart, ports: [{containerPort: 9000}]}]},
+...  status: {podIP: 10.0.0.7}}
 ... '''
->>> dump = config_dump(load_mesh(["-"], stdin_text=mesh_yaml))
->>> config = load(dump)
+>>> config = load(config_dump(load_mesh(["-"], stdin_text=text)))
 >>> [(c.name, c.lb_policy) for c in config.clusters.values()]
-[('outbound|80||web.default.svc.cluster.local', 'RING_HASH')]
+[('outbound|9000||cart.shop.svc.cluster.local', 'MAGLEV')]
 >>> route = config.route("default")
 >>> route.virtual_host, [h.address for h in config.route_clusters(route)[0].hosts]
-('web.default.svc.cluster.local:80', ['10.0.0.7:8080'])
+('cart.shop.svc.cluster.local:9000', ['10.0.0.7:9000'])
 """
 
 from __future__ import annotations
