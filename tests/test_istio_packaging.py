@@ -161,7 +161,7 @@ def test_pyyaml_is_the_istio_extra() -> None:
 
 
 def test_readme_main_command_installs_the_istio_extra() -> None:
-    """The README's main command installs what ``hashlb simulate`` needs."""
+    """The README's main command installs what ``hashlb simulate`` needs (the test extra has it)."""
     text = (ROOT / "README.md").read_text()
-    assert 'pip install ".[istio]" && hashlb simulate -f examples/istio-canary/' in text
+    assert 'pip install ".[test]" && hashlb simulate -f examples/istio-canary/' in text
     assert Path(EXAMPLE).is_dir()
