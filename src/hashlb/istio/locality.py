@@ -44,6 +44,7 @@ from .parse import (
 __all__ = (
     "augmented_labels",
     "envoy_locality",
+    "grouped",
     "lb_priority",
     "locality_lb",
     "locality_match",
@@ -135,6 +136,22 @@ def _locality_failover(
     return _compact(out)
 
 
+def grouped(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+    """Return the endpoints grouped by locality, groups sorted by label, with their Envoy locality.
+
+    Istio's ``generate`` (``endpoint_builder.go``): one ``LocalityLbEndpoints``
+    per locality label, sorted, endpoints in order within each (Envoy's host
+    order within a priority).
+    """
+    order = sorted(range(len(endpoints)), key=lambda i: endpoints[i].pod.locality)
+    return tuple(
+        replace(endpoints[i], locality=envoy_locality(endpoints[i].pod.locality))
+        if endpoints[i].pod.locality
+        else endpoints[i]
+        for i in order
+    )
+
+
 def locality_lb(
     endpoints: Sequence[Endpoint],
     *,
@@ -156,8 +173,7 @@ def locality_lb(
 
     :raises InputError: ``distribute`` leaves the client no endpoint.
     """
-    order = sorted(range(len(endpoints)), key=lambda i: endpoints[i].pod.locality)
-    eps = [replace(endpoints[i], locality=envoy_locality(endpoints[i].pod.locality)) for i in order]
+    eps = list(grouped(endpoints))
     labels = [e.pod.locality for e in eps]
     if setting is None:
         return tuple(eps), LocalityPlan("off", source, client)

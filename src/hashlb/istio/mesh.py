@@ -67,7 +67,7 @@ from .._validate import (
 from .._validate import short as _short
 from ..hashing import xxh64
 from ._yaml import Budget, LDict, charge_text, expand_paths, read_input, read_stdin
-from .locality import augmented_labels, envoy_locality, locality_lb
+from .locality import augmented_labels, grouped, locality_lb
 from .model import (
     ENVOY_PANIC_THRESHOLD,
     HEALTH_ANNOTATION,
@@ -618,10 +618,7 @@ class Mesh(_Reader):
         Without a client locality the endpoints only get their localities.
         """
         if self.source_locality is None:
-            return tuple(
-                replace(e, locality=envoy_locality(e.pod.locality)) if e.pod.locality else e
-                for e in endpoints
-            ), None
+            return grouped(endpoints), None
         lb, level = merged_policy_field(rule, subset, port, "loadBalancer")
         setting = _map(lb, "localityLbSetting", level) if lb is not None else None
         source = f"localityLbSetting of {level}"

@@ -137,7 +137,7 @@ def _balancer(lb: LoadBalancer) -> tuple[str, dict[str, int]]:
     return "ring_hash", {"min_ring_size": lb.min_ring_size}
 
 
-TableKey = tuple[str, tuple[tuple[str, int], ...], tuple[Any, ...]]
+TableKey = tuple[str, tuple[tuple[str, Any], ...], tuple[Any, ...]]
 
 
 def _table_key(algorithm: str, options: Mapping[str, Any], hosts: Iterable[Any]) -> TableKey:
