@@ -156,8 +156,8 @@ def table_bytes(key: TableKey) -> int:
     opts = dict(options)
     n = max(len(hosts), 1)
     if algorithm == "maglev":
-        return opts["table_size"] * (2 if n <= 65535 else 4)
-    entries = min(-(-opts["min_ring_size"] // n) * n, MAX_RING_SIZE)
+        return int(opts["table_size"]) * (2 if n <= 65535 else 4)
+    entries = min(-(-int(opts["min_ring_size"]) // n) * n, MAX_RING_SIZE)
     return 12 * max(entries, n)
 
 
