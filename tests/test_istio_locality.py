@@ -652,3 +652,13 @@ def test_simulate_rejects_a_bad_source_locality(impl: Implementation, tmp_path: 
     )
     assert proc.returncode == 2
     assert "source locality" in error_line(proc) and "REGION[/ZONE[/SUBZONE]]" in error_line(proc)
+
+
+def test_source_locality_is_refused_with_envoy_config(impl: Implementation, tmp_path: Path) -> None:
+    """An Envoy dump already holds each endpoint's priority: the option belongs to -f."""
+    write(tmp_path / "dump.json", "{}")
+    proc = run_cli(
+        impl, "simulate", "--envoy-config", "dump.json", "--source-locality", "r/z", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "--source-locality applies to -f" in error_line(proc)
