@@ -97,6 +97,12 @@ def _priorities(d: Destination) -> dict[str, int]:
     return {e.pod.name: e.priority for e in d.endpoints}
 
 
+def _in_pod_order(d: Destination) -> list[int]:
+    """The priorities of web-0, web-1, ... (the endpoints come grouped by locality)."""
+    got = _priorities(d)
+    return [got[f"web-{i}"] for i in range(len(got))]
+
+
 # Two pods in each of us-east-1a, us-east-1b (region us-east), one in us-west-1a, one in eu-west-1a.
 SPREAD = [
     ("us-east/us-east-1a/rack1", 0),
@@ -234,37 +240,16 @@ def test_outlier_detection_turns_on_priorities_by_locality_match() -> None:
     default localityLbSetting is enabled, so outlierDetection alone turns it on).
     """
     d = _dest(_mesh(_spread(), OUTLIER), "us-east/us-east-1a/rack1")
-    assert _priorities(d) == {
-        "web-0": 0,
-        "web-1": 1,
-        "web-2": 2,
-        "web-3": 2,
-        "web-4": 3,
-        "web-5": 3,
-    }
+    assert _in_pod_order(d) == [0, 1, 2, 2, 3, 3]
     assert d.locality is not None and d.locality.mode == "failover"
     assert "Istio's default: enabled" in d.locality.source
     assert d.locality.weights is None  # no failover/failoverPriority given: no locality weighting
     # A client without a sub-zone: no endpoint shares its (empty) sub-zone except none; 1a pods
     # are "same zone" (1), compacted to 0.
     d = _dest(_mesh(_spread(), OUTLIER), "us-east/us-east-1b")
-    assert _priorities(d) == {
-        "web-0": 1,
-        "web-1": 1,
-        "web-2": 0,
-        "web-3": 0,
-        "web-4": 2,
-        "web-5": 2,
-    }
+    assert _in_pod_order(d) == [1, 1, 0, 0, 2, 2]
     d = _dest(_mesh(_spread(), OUTLIER), "eu-west")
-    assert _priorities(d) == {
-        "web-0": 1,
-        "web-1": 1,
-        "web-2": 1,
-        "web-3": 1,
-        "web-4": 1,
-        "web-5": 0,
-    }
+    assert _in_pod_order(d) == [1, 1, 1, 1, 1, 0]
 
 
 def test_endpoints_without_locality_are_another_region() -> None:
@@ -282,28 +267,14 @@ def test_failover_region_rules() -> None:
     """
     lb = "localityLbSetting:\n  failover: [{from: us-east, to: eu-west}]"
     d = _dest(_mesh(_spread(), OUTLIER, lb=lb), "us-east/us-east-1a/rack1")
-    assert _priorities(d) == {
-        "web-0": 0,
-        "web-1": 1,
-        "web-2": 2,
-        "web-3": 2,
-        "web-5": 3,
-        "web-4": 4,
-    }
+    assert _in_pod_order(d) == [0, 1, 2, 2, 4, 3]
     # failover given: Envoy weighs localities (ApplyToCluster), weights = endpoints per locality.
     assert d.locality is not None and d.locality.weights is not None
     assert d.locality.weights_at(2) == {"us-east/us-east-1b": 2}
     # A rule for another region changes nothing for this client.
     lb = "localityLbSetting:\n  failover: [{from: us-west, to: eu-west}]"
     d = _dest(_mesh(_spread(), OUTLIER, lb=lb), "us-east/us-east-1a/rack1")
-    assert _priorities(d) == {
-        "web-0": 0,
-        "web-1": 1,
-        "web-2": 2,
-        "web-3": 2,
-        "web-4": 3,
-        "web-5": 3,
-    }
+    assert _in_pod_order(d) == [0, 1, 2, 2, 3, 3]
 
 
 def test_enabled_false_and_mesh_setting() -> None:
@@ -312,16 +283,9 @@ def test_enabled_false_and_mesh_setting() -> None:
     d = _dest(_mesh(_spread(), OUTLIER, lb=off), "us-east/us-east-1a/rack1")
     assert set(_priorities(d).values()) == {0}
     assert d.locality is not None and d.locality.mode == "off"
-    mesh_cm = textwrap.dedent(
-        """\
-        ---
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: istio, namespace: istio-system}
-        data:
-          mesh: |
-            localityLbSetting: {enabled: false}
-        """
+    mesh_cm = (
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"
+        "data:\n  mesh: |\n    localityLbSetting: {enabled: false}\n"
     )
     d = _dest(_mesh(_spread(), OUTLIER, extra=mesh_cm), "us-east/us-east-1a/rack1")
     assert set(_priorities(d).values()) == {0}

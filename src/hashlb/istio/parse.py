@@ -622,13 +622,7 @@ def check_locality_lb(setting: LDict, what: str) -> None:
     no region/zone/subzone label.
     """
     lwhat = f"{what} localityLbSetting"
-    for k in setting:
-        if k not in _LOCALITY_LB_FIELDS:
-            raise InputError(
-                setting.at(k),
-                f"{lwhat}: unknown field {_short(k)} "
-                f"(expected one of {', '.join(sorted(_LOCALITY_LB_FIELDS))})",
-            )
+    _only_fields(setting, _LOCALITY_LB_FIELDS, f"{lwhat}: unknown field", "(expected one of")
     enabled = setting.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise InputError(
@@ -929,14 +923,15 @@ def _conditions(m: LDict) -> int:
     return max(n, 1)
 
 
-def _check_match(m: LDict, what: str) -> None:
+def _only_fields(m: LDict, allowed: frozenset[str], before: str, after: str) -> None:
+    """Raise ``BEFORE 'key' AFTER a, b)`` at the first key of *m* not in *allowed*."""
     for k in m:
-        if k not in _MATCH_FIELDS:
-            raise InputError(
-                m.at(k),
-                f"{what}: match field {_short(k)} cannot be simulated "
-                f"(supported: {', '.join(sorted(_MATCH_FIELDS))})",
-            )
+        if k not in allowed:
+            raise InputError(m.at(k), f"{before} {_short(k)} {after} {', '.join(sorted(allowed))})")
+
+
+def _check_match(m: LDict, what: str) -> None:
+    _only_fields(m, _MATCH_FIELDS, f"{what}: match field", "cannot be simulated (supported:")
     for k in ("uri", "method"):
         sm = _map(m, k, what)
         if sm is not None:
