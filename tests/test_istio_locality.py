@@ -626,3 +626,44 @@ def test_source_locality_is_refused_with_envoy_config(impl: Implementation, tmp_
     )
     assert proc.returncode == 2
     assert "--source-locality applies to -f" in error_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("how", "mode"),
+    [
+        ("trafficDistribution: PreferClose", "zone"),
+        ("trafficDistribution: PreferSameNode", "node"),
+        ("annotation: PreferSameZone", "zone"),
+        ("trafficDistribution: Other", "off"),
+    ],
+)
+def test_service_traffic_distribution_forces_failover_priority(how: str, mode: str) -> None:
+    """A Service's trafficDistribution: forced failoverPriority labels, no outlierDetection needed.
+
+    ``pilot/pkg/model/service.go`` GetTrafficDistribution (spec field, then the
+    networking.istio.io/traffic-distribution annotation); ``loadbalancer.go``
+    GetEffectiveLbSetting (PreferSameZone: network, region, zone; PreferSameNode
+    adds subzone and hostname; Force).
+    """
+    pods = [_pod(0, "r1/z1", node="n1"), _pod(1, "r1/z2"), _pod(2, "r2/z1"), _pod(3, "r1/z1")]
+    text = _mesh(pods)
+    field, _, value = how.partition(": ")
+    if field == "annotation":
+        meta = f"{{name: web, annotations: {{networking.istio.io/traffic-distribution: {value}}}}}"
+        text = text.replace(
+            "kind: Service\nmetadata: {name: web}", f"kind: Service\nmetadata: {meta}"
+        )
+    else:
+        text = text.replace("spec: {selector: {app: web}", f"spec: {{{how}, selector: {{app: web}}")
+    assert value in text
+    d = _dest(text, "r1/z1")
+    if mode == "off":
+        assert set(_priorities(d).values()) == {0}
+        return
+    assert d.locality is not None and "trafficDistribution" in d.locality.source
+    assert d.locality.mode == "failoverPriority" and d.locality.weights is not None
+    if mode == "zone":
+        assert _in_pod_order(d) == [0, 1, 2, 0]
+    else:
+        # The client's node is unknown (""): web-0, on node n1, differs on the hostname label.
+        assert _in_pod_order(d) == [1, 2, 3, 0]

@@ -90,8 +90,11 @@ from .model import (
     _Workload,
 )
 from .parse import (
+    HOSTNAME_LABEL,
     LOCALITY_LABELS,
+    NETWORK_LABEL,
     NODE_LOCALITY_LABELS,
+    TOPOLOGY_LABELS,
     _container_ports,
     _labels,
     _load_balancer,
@@ -565,7 +568,7 @@ class Mesh(_Reader):
                     + (f" (labels {sel})" if sel else "")
                     + f"; it receives traffic from {what}{why}",
                 )
-            endpoints, locality = self._apply_locality(rule, subset, port, endpoints, what)
+            endpoints, locality = self._apply_locality(rule, subset, port, svc, endpoints, what)
             lb = _load_balancer(rule, subset, port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
             if len(hosts) > 1 and d.subset is not None:
@@ -605,6 +608,7 @@ class Mesh(_Reader):
         rule: _DestinationRule,
         subset: _Subset | None,
         port: int,
+        svc: _Service | None,
         endpoints: tuple[Endpoint, ...],
         what: str,
     ) -> tuple[tuple[Endpoint, ...], LocalityPlan | None]:
@@ -622,6 +626,14 @@ class Mesh(_Reader):
         lb, level = merged_policy_field(rule, subset, port, "loadBalancer")
         setting = _map(lb, "localityLbSetting", level) if lb is not None else None
         source = f"localityLbSetting of {level}"
+        od, _ = outlier_detection(rule, subset, port)
+        failover = od is not None
+        spread = svc.traffic_distribution if svc is not None else ""
+        if setting is None and spread:
+            # A Service's trafficDistribution forces failoverPriority labels, even without
+            # outlierDetection (GetEffectiveLbSetting, Force).
+            setting, failover = _forced_failover(spread), True
+            source = f"Service {_short(svc.name if svc else '')} trafficDistribution {spread}"
         if setting is None:
             setting = self.mesh_locality_lb if self.mesh_locality_lb is not None else LDict()
             source = "the mesh localityLbSetting" + (
@@ -629,7 +641,6 @@ class Mesh(_Reader):
             )
         if setting.get("enabled") is False:
             source, setting = f"{source}: enabled false", None
-        od, _ = outlier_detection(rule, subset, port)
         client = self.source_locality
         labels = augmented_labels(self.source_labels, client)
         where = setting.where if setting is not None and setting else rule.where
@@ -637,7 +648,7 @@ class Mesh(_Reader):
             endpoints,
             setting=setting,
             source=source,
-            failover=od is not None,
+            failover=failover,
             client=client,
             client_labels=labels,
             where=where,
@@ -697,6 +708,22 @@ class Mesh(_Reader):
                 eds = "unhealthy"
             sent[id(p)] = p.health if p.health is not None and eds == "healthy" else eds
         return ClusterHealth(threshold, source, sends, od is not None), sent
+
+
+def _forced_failover(spread: str) -> LDict:
+    """The ``localityLbSetting`` Istio makes of a Service's ``trafficDistribution``.
+
+    ``PreferSameZone`` (and ``PreferClose``): ``failoverPriority`` network,
+    region, zone; ``PreferSameNode``: network, region, zone, subzone, hostname
+    (``GetEffectiveLbSetting``, ``loadbalancer.go``).
+    """
+    labels = [NETWORK_LABEL, *TOPOLOGY_LABELS[:2]]
+    if spread == "PreferSameNode":
+        labels += [TOPOLOGY_LABELS[2], HOSTNAME_LABEL]
+    setting = LDict()
+    setting["enabled"] = True
+    setting["failoverPriority"] = labels
+    return setting
 
 
 def _health_annotation(meta: LDict, what: str) -> str | None:

@@ -279,6 +279,9 @@ class _Service:
     where: Where
     #: ``spec.publishNotReadyAddresses``: Kubernetes marks every endpoint ready.
     publish_not_ready: bool = False
+    #: ``spec.trafficDistribution`` (else the ``networking.istio.io/traffic-distribution``
+    #: annotation) as Istio reads it: ``PreferSameZone``, ``PreferSameNode`` or "".
+    traffic_distribution: str = ""
 
 
 @dataclass

@@ -475,7 +475,7 @@ class _Reader:
         self.nodes[name] = _labels(meta, "labels", f"Node {_short(name)}")
 
     def _add_service(self, doc: LDict) -> None:
-        name, ns, _ = self._meta(doc)
+        name, ns, meta = self._meta(doc)
         what = f"Service {_short(name)}"
         spec = _map(doc, "spec", what) or LDict()
         selector = _labels(spec, "selector", what)
@@ -508,10 +508,31 @@ class _Reader:
                 ports,
                 doc.where,
                 publish,
+                _traffic_distribution(spec, meta, what),
             )
         )
 
     # ---- pods
+
+
+#: Istio's ``GetTrafficDistribution`` (``pilot/pkg/model/service.go``): the Service's
+#: ``spec.trafficDistribution``, else this annotation (lower case), else none.
+TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
+_TRAFFIC_DISTRIBUTION = {
+    "preferclose": "PreferSameZone",
+    "prefersamezone": "PreferSameZone",
+    "prefersamenode": "PreferSameNode",
+}
+
+
+def _traffic_distribution(spec: LDict, meta: LDict, what: str) -> str:
+    """Return ``PreferSameZone``, ``PreferSameNode`` or "" as Istio reads a Service."""
+    value = _str(spec, "trafficDistribution", what)
+    if value is not None and value in ("PreferClose", "PreferSameZone", "PreferSameNode"):
+        return _TRAFFIC_DISTRIBUTION[value.lower()]
+    annotations = _map(meta, "annotations", what)
+    raw = _str(annotations, TRAFFIC_DISTRIBUTION_ANNOTATION, what) if annotations else None
+    return _TRAFFIC_DISTRIBUTION.get((raw or "").lower(), "")
 
 
 def _is_mesh_config(doc: LDict) -> bool:
