@@ -667,3 +667,21 @@ def test_service_traffic_distribution_forces_failover_priority(how: str, mode: s
     else:
         # The client's node is unknown (""): web-0, on node n1, differs on the hostname label.
         assert _in_pod_order(d) == [1, 2, 3, 0]
+
+
+def test_simple_balancer_follows_the_priority_loads(impl: Implementation) -> None:
+    """A ROUND_ROBIN cluster with failover priorities picks in priority 0 while it is healthy,
+    and spills over by the priority loads (Envoy's choosePriority) when it is not."""
+    lb = "loadBalancer: {simple: ROUND_ROBIN}"
+    rule = _mesh([_pod(0, "r/z1"), _pod(1, "r/z2"), _pod(2, "r/z2")], OUTLIER + "\n" + lb)
+    rule = rule.replace("    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n", "")
+    assert "ROUND_ROBIN" in rule and "consistentHash" not in rule
+    picks = Counter(_routes(impl, rule, "r/z1"))
+    assert set(picks) == {"10.0.0.1:8080"}
+    ejected = rule.replace(
+        "labels: {app: web, istio-locality: r.z1}",
+        "labels: {app: web, istio-locality: r.z1}, annotations: {hashlb.io/health: unhealthy}",
+    )
+    assert "hashlb.io/health" in ejected
+    picks = Counter(_routes(impl, ejected, "r/z1"))
+    assert set(picks) == {"10.0.0.2:8080", "10.0.0.3:8080"}  # P0 has no healthy host: load 0
