@@ -685,3 +685,20 @@ def test_simple_balancer_follows_the_priority_loads(impl: Implementation) -> Non
     assert "hashlb.io/health" in ejected
     picks = Counter(_routes(impl, ejected, "r/z1"))
     assert set(picks) == {"10.0.0.2:8080", "10.0.0.3:8080"}  # P0 has no healthy host: load 0
+
+
+def test_mesh_default_outlier_detection_weighs_but_does_not_fail_over() -> None:
+    """The mesh defaultTrafficPolicy's outlierDetection reaches the cluster (CDS), not the
+    endpoints: no priorities (endpoint_builder.go reads the DestinationRule only), but with
+    'failover' given Envoy weighs localities (ApplyToCluster sees the cluster's outlierDetection)."""
+    mesh_cm = (
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"
+        "data:\n  mesh: |\n    defaultTrafficPolicy:\n      outlierDetection: {consecutive5xxErrors: 5}\n"
+    )
+    lb = "localityLbSetting:\n  failover: [{from: us-east, to: eu-west}]"
+    d = _dest(_mesh(_spread(), lb=lb, extra=mesh_cm), "us-east/us-east-1a/rack1")
+    assert set(_priorities(d).values()) == {0}
+    assert d.locality is not None and d.locality.mode == "none"
+    assert d.locality.weights_at(0)["us-east/us-east-1b"] == 2
+    d = _dest(_mesh(_spread(), lb=lb), "us-east/us-east-1a/rack1")  # no outlierDetection at all
+    assert d.locality is not None and d.locality.weights is None

@@ -158,6 +158,7 @@ def locality_lb(
     setting: LDict | None,
     source: str,
     failover: bool,
+    cluster_outlier: bool = False,
     client: str,
     client_labels: Mapping[str, str],
     where: Where | None,
@@ -166,7 +167,10 @@ def locality_lb(
     """Return the endpoints as Istio sends them to a client at *client*, and what was done.
 
     *setting* is the effective ``localityLbSetting`` (None: disabled);
-    *failover* whether the cluster has ``outlierDetection`` (failover applies);
+    *failover* whether the rule gives the cluster ``outlierDetection`` (failover
+    applies to its endpoints), *cluster_outlier* whether the cluster has one
+    at all (the mesh default counts there: Envoy then weighs localities when
+    ``failover`` or ``failoverPriority`` is given, ``ApplyToCluster``);
     *client* the client's locality label, *client_labels* its labels
     (augmented with its topology labels).  Each endpoint comes back with its
     ``priority`` and Envoy ``locality``, grouped by locality in Istio's order.
@@ -184,6 +188,9 @@ def locality_lb(
     if distribute:
         return _distribute(eps, labels, distribute, me, source, client, where, what)
     if not failover:
+        if cluster_outlier and (rules or names):
+            named = _named(eps)
+            return named, LocalityPlan("none", source, client, _weights(named, me, {}))
         return tuple(eps), LocalityPlan("none", source, client)
     groups = [split_locality(x) for x in labels]
     if names:

@@ -649,6 +649,7 @@ class Mesh(_Reader):
             setting=setting,
             source=source,
             failover=failover,
+            cluster_outlier=failover or self.mesh_outlier_detection is not None,
             client=client,
             client_labels=labels,
             where=where,
