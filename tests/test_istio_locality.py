@@ -296,7 +296,7 @@ def test_enabled_false_and_mesh_setting() -> None:
     assert d.locality is not None and "DestinationRule 'web'" in d.locality.source
 
 
-def test_subset_outlier_detection_and_port_level_reset() -> None:
+def test_subset_outlier_detection_decides_failover() -> None:
     """Failover follows the merged policy's outlierDetection (MergeSubsetTrafficPolicy, util.go)."""
     rule = textwrap.dedent(
         f"""\
