@@ -23,13 +23,22 @@ else:
     from setuptools import Extension
 
     debug = bool(os.environ.get("HASHLB_DEBUG_BUILD"))
-    cflags = ["-O0", "-g"] if debug else ["-O3"]
+    # Release builds carry no debug info or symbol table (the .so files are
+    # about 7x smaller), unless CFLAGS asks for -g (the sanitizer job does).
+    symbols = debug or "-g" in os.environ.get("CFLAGS", "").split()
+    cflags = ["-O0", "-g"] if debug else ["-O3"] if symbols else ["-O3", "-g0"]
+    ldflags = []
+    if not symbols and sys.platform.startswith("linux"):
+        ldflags = ["-s"]
+    elif not symbols and sys.platform == "darwin":
+        ldflags = ["-Wl,-S,-x"]
     extensions = [
         Extension(
             "hashlb." + os.path.basename(path)[:-4],
             [path],
             include_dirs=["src/hashlb"],
             extra_compile_args=cflags,
+            extra_link_args=ldflags,
         )
         for path in sorted(glob("src/hashlb/_*_c.pyx"))
     ]

@@ -13,9 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "envoy"
-if not FIXTURES.is_dir():  # a worktree of /work/wt, or a clone with shared/ beside it
-    FIXTURES = Path("/work/shared/fixtures/envoy")
+#: Istio's own test data (Apache-2.0), checked in unchanged: see golden/envoy/README.md.
+FIXTURES = Path(__file__).resolve().parent / "golden" / "envoy"
 PROXYCONFIG_DUMP = FIXTURES / "istioctl-proxyconfig-config_dump.json"
 COMPARE_DUMP = FIXTURES / "istioctl-compare-configdump.json"
 

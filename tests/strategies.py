@@ -739,6 +739,18 @@ def json_values() -> st.SearchStrategy:
     )
 
 
+#: A pod's locality for the Istio locality tests: "" (unknown) or REGION[/ZONE[/SUBZONE]]
+#: over a small alphabet, so that localities repeat and share prefixes.
+istio_locality = st.one_of(
+    st.just(""),
+    st.tuples(
+        st.sampled_from(["r1", "r2", "r3"]),
+        st.sampled_from(["", "z1", "z2"]),
+        st.sampled_from(["", "s1"]),
+    ).map(lambda t: "/".join(t[:2] if not t[2] else (t[0], t[1] or "z1", t[2])).rstrip("/")),
+)
+#: A client locality (a region is required): the same alphabet.
+istio_client_locality = istio_locality.filter(bool)
 _ISTIO_KEYS = (
     "{httpHeaderName: x-user}",
     "{httpHeaderName: x-myval}",

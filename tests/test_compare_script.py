@@ -22,20 +22,22 @@ def test_compare_script_writes_reports(tmp_path: Path, capsys: pytest.CaptureFix
     sys.modules["hashlb_compare"] = mod
     spec.loader.exec_module(mod)
     # Keep the run tiny: the O(n) peer and the md5 rings are slow at 1000 hosts.
-    mod.PEERS[:] = [p for p in mod.PEERS if p.module in ("hashlb", "jump")]
+    mod.PEERS[:] = [p for p in mod.PEERS if p.module in ("hashlb", "jump", "fastring")]
     assert (
         mod.main(
             ["--out", str(tmp_path), "--keys", "200", "--balance-keys", "5000", "--rounds", "1"]
         )
         == 0
     )
-    md = (tmp_path / "compare.md").read_text()
+    stem = f"compare-{sys.version_info.major}.{sys.version_info.minor}"
+    md = (tmp_path / f"{stem}.md").read_text()
     assert "| hashlb Maglev |" in md and "| hashlb RingHash |" in md
-    assert "Measured on:" in md
-    rst = (tmp_path / "compare.rst").read_text()
+    assert "Measured on: 20" in md  # the date comes first, then the machine
+    assert "batch ns/key @1000" in md and "batch, list of str keys:" in md
+    rst = (tmp_path / f"{stem}.rst").read_text()
     assert ".. list-table::" in rst and "hashlb Maglev" in rst
     if importlib.util.find_spec("matplotlib") is not None:
-        assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the moved share of a 1-of-100 removal is near the 1% optimum for hashlb
     line = next(ln for ln in md.splitlines() if ln.startswith("| hashlb Maglev |"))
     moved = float(line.rstrip(" |").rsplit("|", 1)[1].strip().rstrip("%"))

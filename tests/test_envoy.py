@@ -916,6 +916,38 @@ def test_weighted_clusters_by_header_name_and_by_hash_policy() -> None:
         assert pick.host == config.cluster(pick.cluster).cluster.lookup(h)
 
 
+def test_releases_older_than_a_weighted_cluster_field_ignore_it() -> None:
+    """``header_name`` (1.22) and ``use_hash_policy`` (1.36): an older Envoy draws randomly."""
+    clusters, routes, endpoints = _istioctl_lists()
+    wc = routes[0]["virtualHosts"][0]["routes"][0]["route"]["weightedClusters"]
+    wc["headerName"] = "x-cluster"
+    config = load(clusters, routes, endpoints)
+    route = config.routes[0]
+    v1, v2 = (name for name, _ in route.weighted_clusters)
+    request = Request(headers={"x-cluster": "95", "x-user": "a"})
+    assert config.pick(route, request, envoy_version="1.22").cluster == v2
+    seeds = [s for s in range(40) if random.Random(s).getrandbits(64) % 100 < 90]
+    for seed in seeds[:5]:  # the random value says v1, the ignored header said v2
+        pick = config.pick(route, request, rng=random.Random(seed), envoy_version="1.21")
+        assert pick.cluster == v1
+    del wc["headerName"]
+    wc["useHashPolicy"] = True
+    config = load(clusters, routes, endpoints)
+    route = config.routes[0]
+    assert route.hash_policy is not None
+    moved = 0
+    for i, user in enumerate(USERS[:50]):
+        request = Request(headers={"x-user": user})
+        h = route.hash_policy.hash(request)
+        by_hash = v1 if h % 100 < 90 else v2
+        assert config.pick(route, request, envoy_version="1.36").cluster == by_hash
+        value = random.Random(i).getrandbits(64)
+        old = config.pick(route, request, rng=random.Random(i), envoy_version="1.35")
+        assert old.cluster == (v1 if value % 100 < 90 else v2)
+        moved += old.cluster != by_hash
+    assert moved > 0
+
+
 def test_source_ip_takes_the_connection_managers_address_settings() -> None:
     hcm = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
     source_ip = {"cluster": "c0", "hash_policy": [{"connection_properties": {"source_ip": True}}]}

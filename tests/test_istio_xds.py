@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ pytest.importorskip("yaml")  # the istio extra; the test extra installs it
 
 from hashlb import Request
 from hashlb.envoy import load
-from hashlb.istio import Endpoint, build_engines, config_dump, load_mesh
+from hashlb.istio import build_engines, config_dump, load_mesh
 from hashlb.istio.model import Scenario
 from hashlb.istio.xds import CLUSTERS_DUMP, ENDPOINTS_DUMP, RETRY_ON, ROUTES_DUMP
 
@@ -416,23 +416,13 @@ def test_routes_stop_at_a_catch_all() -> None:
     assert [r["route"]["cluster"] for r in routes(dump_of(PODS, SERVICE, dr, vs(http)))] == [V1]
 
 
-@dataclass(frozen=True)
-class _PlacedEndpoint(Endpoint):
-    """An endpoint with the priority and locality a failover scenario gives it."""
-
-    priority: int = 0
-    locality: str | None = None
-
-
 def test_endpoints_grouped_by_priority_and_locality() -> None:
     """xds/endpoints: LocalityLbEndpoints per locality (and priority), with its summed weight."""
     scenario = load_mesh(["-"], stdin_text=PODS + SERVICE + rule("subsets: []")).scenario()
     plan = scenario.routes[0]
     d = plan.destinations[0]
     placed = tuple(
-        _PlacedEndpoint(
-            e.address, e.pod, e.health, priority=i // 2, locality=("eu/a", "eu/b", "us/c")[i]
-        )
+        replace(e, priority=i // 2, locality=("eu/a", "eu/b", "us/c")[i])
         for i, e in enumerate(d.endpoints)
     )
     scenario = replace(

@@ -219,3 +219,46 @@ def test_keyword_calls_do_not_warn(P: ModuleType) -> None:
         P.SourceIP(xff_num_trusted_hops=1, use_remote_address=True, terminal=False)
         P.Request(headers=[], path="/", remote_address="1.2.3.4:5")
         P.Request.from_wsgi({"HTTP_X": "1", "PATH_INFO": "/"})
+
+
+def test_request_repr_shows_the_fields_that_are_set(P: ModuleType) -> None:
+    R = P.Request
+    assert repr(R()) == "Request()"
+    r = R(headers={"x-user": "alice"}, path="/p?x=1", remote_address="10.0.0.1:5",
+          method="GET", filter_state={"k": 3})  # fmt: skip
+    assert repr(r) == (
+        "Request(headers=[('x-user', 'alice')], path='/p?x=1', "
+        "remote_address='10.0.0.1:5', method='GET', filter_state={'k': 3})"
+    )
+    scope = {"type": "http", "path": "/a", "query_string": b"q=1", "headers": [(b"a", b"b")]}
+    assert repr(R.from_asgi(scope)) == "Request(headers=[(b'a', b'b')], path=b'/a?q=1')"
+    assert repr(R.__new__(R)) == "<Request object (not initialised)>"
+
+
+def test_request_repr_is_bounded_and_never_raises(P: ModuleType) -> None:
+    class Hostile(str):
+        def __len__(self) -> int:
+            raise RuntimeError("len")
+
+        def __repr__(self) -> str:
+            raise RuntimeError("repr")
+
+    headers = [("h", "v" * 10**6)] * 1000 + [(Hostile("k"), object())]
+    text = repr(P.Request(headers=headers, path=Hostile("/p"), authority=b"x" * 10**6))
+    assert len(text) < 2000
+    assert "... (+993 more)" in text and "path=<Hostile object>" in text
+    assert text.count("v") < 8 * 90
+    one = repr(P.Request(headers=[(Hostile("k"), b"v")]))
+    assert one == "Request(headers=[(<Hostile object>, b'v')])"
+
+
+@pytest.mark.c_extension
+def test_request_repr_is_the_same_on_both_twins() -> None:
+    from ._impl import PY, C
+
+    kwargs: dict[str, Any] = {"headers": [("a", "1"), ("b", b"2")] * 6, "path": "/x",
+                              "local_address": ("10.0.0.2", 80), "scheme": "https"}  # fmt: skip
+    compiled = C.module("request").Request(**kwargs)
+    pure = PY.module("request").Request(**kwargs)
+    assert repr(compiled) == repr(pure)
+    assert "... (+4 more)" in repr(pure)

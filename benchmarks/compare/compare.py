@@ -15,9 +15,11 @@ Every library sees the same host names and the same keys.  Measured:
   (the optimum is 1%).
 
 Peers that are not installed are skipped, with a note in the output.  The
-results go to ``compare.md`` (a Markdown table), ``compare.rst`` (the same
-as a reST table, included by the docs) and ``compare.png`` (a bar chart) in
-``--out``.
+results go to ``compare-3.X.md`` (a Markdown table), ``compare-3.X.rst``
+(the same as a reST table, included by the docs) and ``compare-3.X.png`` (a
+bar chart) in ``--out``, ``3.X`` being the Python version: the docs publish
+a 3.11 and a 3.13 run (fastring installs only on 3.13).  Every table names
+the date and the machine.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Peer:
     complexity: str = "O(log n)"
     #: turns the shared str keys into what this peer takes (pre-hashed rows)
     key_prep: Callable[[str], object] | None = None
+    #: builds the peer's batch lookup (a list of keys in one call), if it has one
+    batch: Callable[[list[str]], Callable[[list[str]], object]] | None = None
 
 
 def _hosts(n: int) -> list[str]:
@@ -68,6 +72,16 @@ def _hashlb_maglev_raw(names: list[str]) -> Lookup:
 
 def _hashlb_ring(names: list[str]) -> Lookup:
     return hashlb.RingHash([hashlb.Host(n) for n in names]).pick
+
+
+def _hashlb_maglev_batch(names: list[str]) -> Callable[[list[str]], object]:
+    from hashlb.maglev import Maglev
+
+    return Maglev([hashlb.Host(n) for n in names]).pick_many
+
+
+def _hashlb_ring_batch(names: list[str]) -> Callable[[list[str]], object]:
+    return hashlb.RingHash([hashlb.Host(n) for n in names]).pick_many
 
 
 def _hashlb_maglev_lookup(names: list[str]) -> Lookup:
@@ -115,11 +129,22 @@ def _hashring(names: list[str]) -> Lookup:
     return HashRing(list(names)).get_node  # type: ignore[no-any-return]
 
 
-def _fastring(names: list[str]) -> Lookup:  # pragma: no cover - Python >= 3.13 only
+def _fastring_ring(names: list[str]) -> object:  # pragma: no cover - Python >= 3.13 only
     import fastring
 
-    ring = fastring.HashRing(names)  # type: ignore[attr-defined]
-    return ring.get_node  # type: ignore[no-any-return]
+    # fastring.HashRing(virtual_nodes=128) takes no nodes; each is added with add_node.
+    ring = fastring.HashRing()
+    for name in names:
+        ring.add_node(name)
+    return ring
+
+
+def _fastring(names: list[str]) -> Lookup:  # pragma: no cover - Python >= 3.13 only
+    return _fastring_ring(names).get_node  # type: ignore[attr-defined,no-any-return]
+
+
+def _fastring_batch(names: list[str]) -> Callable[[list[str]], object]:  # pragma: no cover
+    return _fastring_ring(names).get_node_batch  # type: ignore[attr-defined,no-any-return]
 
 
 PEERS = [
@@ -130,6 +155,7 @@ PEERS = [
         _hashlb_maglev_raw,
         "compiled twin" if hashlb.IMPLEMENTATION == "c" else "pure twin",
         "O(1)",
+        batch=_hashlb_maglev_batch,
     ),
     Peer(
         "hashlb RingHash",
@@ -137,6 +163,7 @@ PEERS = [
         "hashlb",
         _hashlb_ring,
         "compiled twin" if hashlb.IMPLEMENTATION == "c" else "pure twin",
+        batch=_hashlb_ring_batch,
     ),
     Peer("uhashring", "ring (md5, ketama, 160 vnodes)", "uhashring", _uhashring, "pure Python"),
     Peer(
@@ -174,7 +201,14 @@ PEERS = [
         "pure Python, O(n) per lookup",
         "O(n)",
     ),
-    Peer("fastring", "ring (xxh3) in Rust", "fastring", _fastring, "Python >= 3.13 only"),
+    Peer(
+        "fastring",
+        "ring in Rust, 128 vnodes",
+        "fastring",
+        _fastring,
+        "Python >= 3.13 only",
+        batch=_fastring_batch,
+    ),
 ]
 
 
@@ -184,6 +218,17 @@ def _median_ns_per_call(fn: Lookup, keys: Sequence[str], rounds: int) -> float:
         t0 = time.perf_counter_ns()
         for k in keys:
             fn(k)
+        samples.append((time.perf_counter_ns() - t0) / len(keys))
+    return statistics.median(samples)
+
+
+def _median_batch_ns_per_key(
+    fn: Callable[[list[str]], object], keys: list[str], rounds: int
+) -> float:
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter_ns()
+        fn(keys)
         samples.append((time.perf_counter_ns() - t0) / len(keys))
     return statistics.median(samples)
 
@@ -213,6 +258,8 @@ def measure(peer: Peer, keys: list[str], balance_keys: int, rounds: int) -> dict
         # O(n) peers get fewer keys at 1000 hosts so the run stays short.
         ks = keys[:200] if peer.complexity == "O(n)" and n == 1000 else keys
         row[f"lookup_ns_{n}"] = _median_ns_per_call(fn, ks, rounds)
+    if peer.batch is not None:
+        row["batch_ns_1000"] = _median_batch_ns_per_key(peer.batch(_hosts(1000)), keys, rounds)
     row["build_ms_1000"] = _median_build_ms(
         peer, _hosts(1000), 3 if peer.complexity != "O(1)" else 7
     )
@@ -245,10 +292,12 @@ def machine() -> str:
                 break
     except OSError:  # pragma: no cover - not Linux
         pass
+    import datetime
     import os
 
+    day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{day}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, hashlb {hashlb.__version__} "
         f"({hashlb.IMPLEMENTATION})"
     )
@@ -257,14 +306,14 @@ def machine() -> str:
 def markdown(rows: list[dict[str, object]], skipped: list[str]) -> str:
     """Render the results as a Markdown table."""
     out = [
-        "| library | algorithm | lookup ns @10 | lookup ns @1000 | build ms @1000 | max/mean (100 hosts) | moved when 1 of 100 removed (optimum 1%) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| library | algorithm | lookup ns @10 | lookup ns @1000 | batch ns/key @1000 | build ms @1000 | max/mean (100 hosts) | moved when 1 of 100 removed (optimum 1%) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
             f"| {r['library']} | {r['algorithm']} | {r['lookup_ns_10']:.0f} | {r['lookup_ns_1000']:.0f} "
-            f"| {r['build_ms_1000']:.2f} | {r['max_over_mean']:.3f} ({r['balance_keys']:,} keys) "
-            f"| {r['moved_pct']:.2f}% |"
+            f"| {_batch(r)} | {r['build_ms_1000']:.2f} "
+            f"| {r['max_over_mean']:.3f} ({r['balance_keys']:,} keys) | {r['moved_pct']:.2f}% |"
         )
     by_name = {str(r["library"]): r for r in rows}
     if "hashlb Maglev" in by_name:
@@ -282,9 +331,27 @@ def markdown(rows: list[dict[str, object]], skipped: list[str]) -> str:
                 f"{float(r['lookup_ns_1000']) / float(base['lookup_ns_1000']):.1f}x faster per lookup at 1000 hosts"
                 + (f" ({r['note']})" if r["note"] else "")
             )
+    batched = [r for r in rows if "batch_ns_1000" in r]
+    fastest = min(batched, key=lambda r: float(r["batch_ns_1000"]), default=None)  # type: ignore[arg-type]
+    for r in batched:
+        if fastest is not None and r is not fastest:
+            out.append(
+                f"- batch, list of str keys: {fastest['library']} is "
+                f"{float(r['batch_ns_1000']) / float(fastest['batch_ns_1000']):.1f}x faster "  # type: ignore[arg-type]
+                f"per key than {r['library']} at 1000 hosts"
+            )
+    if batched:
+        out.append(
+            "- batch: hashlb's pick_many returns host indices (a numpy array or array('I')), "
+            "fastring's get_node_batch a list of node names"
+        )
     for s in skipped:
         out.append(f"- skipped: {s}")
     return "\n".join(out) + "\n"
+
+
+def _batch(r: dict[str, object]) -> str:
+    return f"{float(r['batch_ns_1000']):.0f}" if "batch_ns_1000" in r else "-"  # type: ignore[arg-type]
 
 
 def rst(rows: list[dict[str, object]], skipped: list[str], where: str) -> str:
@@ -299,6 +366,7 @@ def rst(rows: list[dict[str, object]], skipped: list[str], where: str) -> str:
         "     - algorithm",
         "     - lookup ns @10 hosts",
         "     - lookup ns @1000 hosts",
+        "     - batch ns/key @1000 hosts",
         "     - build ms @1000 hosts",
         "     - max/mean, 100 hosts",
         "     - moved when 1 of 100 hosts is removed (optimum 1%)",
@@ -309,6 +377,7 @@ def rst(rows: list[dict[str, object]], skipped: list[str], where: str) -> str:
             f"     - {r['algorithm']}",
             f"     - {float(r['lookup_ns_10']):.0f}",  # type: ignore[arg-type]
             f"     - {float(r['lookup_ns_1000']):.0f}",  # type: ignore[arg-type]
+            f"     - {_batch(r)}",
             f"     - {float(r['build_ms_1000']):.2f}",  # type: ignore[arg-type]
             f"     - {float(r['max_over_mean']):.3f} ({int(r['balance_keys']):,} keys)",  # type: ignore[call-overload]
             f"     - {float(r['moved_pct']):.2f}%",  # type: ignore[arg-type]
@@ -348,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison; return the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--out", type=Path, default=Path("."), help="directory for compare.md and compare.png"
+        "--out", type=Path, default=Path("."), help="directory for compare-3.X.md/.rst/.png"
     )
     ap.add_argument("--keys", type=int, default=20_000, help="keys per lookup round")
     ap.add_argument(
@@ -370,13 +439,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     where = machine()
     md = f"Measured on: {where}\n\n" + markdown(rows, skipped)
-    (args.out / "compare.md").write_text(md)
-    (args.out / "compare.rst").write_text(rst(rows, skipped, where))
+    stem = f"compare-{sys.version_info.major}.{sys.version_info.minor}"
+    (args.out / f"{stem}.md").write_text(md)
+    (args.out / f"{stem}.rst").write_text(rst(rows, skipped, where))
     print(md)
     try:
-        plot(rows, args.out / "compare.png")
+        plot(rows, args.out / f"{stem}.png")
     except ImportError:
-        print("matplotlib is not installed: no compare.png", file=sys.stderr)
+        print(f"matplotlib is not installed: no {stem}.png", file=sys.stderr)
     return 0
 
 

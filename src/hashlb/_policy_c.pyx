@@ -89,6 +89,10 @@ cdef class HashResult:
         self._check_ready()
         return self._set_cookies
 
+    def response_set_cookies(self, upstream=()):
+        self._check_ready()
+        return _cfg.response_set_cookies(upstream, self._set_cookies)
+
     def __eq__(self, other):
         if not isinstance(other, HashResult):
             return NotImplemented

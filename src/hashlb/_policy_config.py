@@ -188,6 +188,43 @@ def set_cookie_header(
     return "".join(out)
 
 
+#: At most this many upstream ``Set-Cookie`` values are read by :func:`response_set_cookies`.
+MAX_UPSTREAM_SET_COOKIES = 1024
+
+
+def response_set_cookies(upstream: object, generated: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the ``Set-Cookie`` values the client receives: *upstream*'s, then *generated*.
+
+    Envoy's router appends every generated cookie to the upstream response's
+    headers ("Append routing cookies" in ``router.cc``), whether or not the
+    upstream already sets a cookie of that name.  *upstream* is one value
+    (``str`` or ``bytes``, decoded as Latin-1 like a header) or an iterable
+    of them; anything else raises :class:`TypeError` naming ``upstream``.
+    """
+    if upstream is None:
+        return generated
+    if isinstance(upstream, (str, bytes, bytearray)):
+        upstream = (upstream,)
+    try:
+        items = iter(upstream)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(
+            "upstream must be a Set-Cookie value or an iterable of them, "
+            f"not {type(upstream).__name__}"
+        ) from None
+    values: list[str] = []
+    for i, item in enumerate(items):
+        if i >= MAX_UPSTREAM_SET_COOKIES:
+            raise ValueError(f"upstream has more than {MAX_UPSTREAM_SET_COOKIES} Set-Cookie values")
+        if isinstance(item, str):
+            values.append(item)
+        elif isinstance(item, (bytes, bytearray)):
+            values.append(bytes(item).decode("latin-1"))
+        else:
+            raise TypeError(f"upstream[{i}] must be str or bytes, not {type(item).__name__}")
+    return (*values, *generated)
+
+
 def _check_header_text(value: object, what: str) -> str:
     """Validate text that goes into a Set-Cookie header; return it as a ``str``."""
     text = _config_str(value, what)

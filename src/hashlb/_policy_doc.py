@@ -225,6 +225,22 @@ still works for one release, with a ``DeprecationWarning``.
 """,
     "HashResult.set_cookies": """Every ``Set-Cookie`` header value to send (usually zero or one).
 """,
+    "HashResult.response_set_cookies": """Return the ``Set-Cookie`` values the client receives, in order.
+
+:param upstream: the upstream response's own ``Set-Cookie`` values (one
+    ``str``/``bytes`` value or an iterable of them; ``bytes`` are read as
+    Latin-1).
+
+Envoy's router appends the generated cookies after the upstream response's
+headers, even when the upstream already sets a cookie of the same name:
+the client then receives both, the upstream's first.
+
+>>> r = HashResult(7, ('foo="00000000000000aa"; Max-Age=1337; HttpOnly',))
+>>> r.response_set_cookies(["foo=baz"])
+('foo=baz', 'foo="00000000000000aa"; Max-Age=1337; HttpOnly')
+>>> HashResult(7).response_set_cookies("a=1")
+('a=1',)
+""",
     "_Method.terminal": """Whether the policy stops here once a hash exists.
 """,
     "Header.name": """The header name as configured.

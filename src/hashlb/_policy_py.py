@@ -146,6 +146,9 @@ class HashResult:
 
     set_cookies: tuple[str, ...] = checked_property("_set_cookies", _uninit)
 
+    def response_set_cookies(self, upstream: object = ()) -> tuple[str, ...]:
+        return _cfg.response_set_cookies(upstream, self.set_cookies)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashResult):
             return NotImplemented

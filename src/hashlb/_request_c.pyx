@@ -362,6 +362,11 @@ cdef class Request:
         self._check_ready()
         return _EMPTY_STATE if self._filter_state is None else MappingProxyType(self._filter_state)
 
+    def __repr__(self):
+        if self._headers is None:
+            return "<Request object (not initialised)>"
+        return _rcfg.request_repr(self)
+
     def get_all(self, name):
         self._check_ready()
         raw = _as_bytes(name)

@@ -366,3 +366,60 @@ def request_from_wsgi(cls: Callable[..., _R], environ: Mapping[str, Any]) -> _R:
         authority=_wsgi_bytes(get("HTTP_HOST")),
         scheme=_wsgi_bytes(get("wsgi.url_scheme")),
     )
+
+
+#: What ``repr(Request)`` shows of one value, and of the header list.
+_REPR_CHARS = 80
+_REPR_HEADERS = 8
+_REPR_FIELDS = (
+    "headers",
+    "path",
+    "remote_address",
+    "local_address",
+    "method",
+    "authority",
+    "scheme",
+    "filter_state",
+)
+
+
+def _short_repr(value: object) -> str:
+    """``repr(value)`` cut to about 80 characters; never raises, never copies a long text."""
+    try:
+        if type(value) in (tuple, list) and len(value) == 2:  # type: ignore[arg-type]
+            pair = f"({_short_repr(value[0])}, {_short_repr(value[1])})"  # type: ignore[index]
+            return pair if type(value) is tuple else f"[{pair[1:-1]}]"
+        if type(value) in (str, bytes, bytearray) and len(value) > _REPR_CHARS:  # type: ignore[arg-type]
+            value = value[: _REPR_CHARS + 1]  # type: ignore[index]
+        text = repr(value)
+        if type(text) is not str:
+            raise TypeError
+    except Exception:  # request data: an object whose __repr__ or __len__ raises
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= _REPR_CHARS else text[: _REPR_CHARS - 3] + "..."
+
+
+def request_repr(request: Any) -> str:
+    """Return ``Request(field=value, ...)`` of the fields that are set, each cut short.
+
+    At most the first eight header entries are shown, then how many more;
+    the repr of any value is cut to about 80 characters.  Never raises: a
+    request is request data.
+    """
+    parts: list[str] = []
+    for name in _REPR_FIELDS:
+        value = getattr(request, name)
+        if value is None or (name in ("headers", "filter_state") and not len(value)):
+            continue
+        if name == "headers":
+            items = list(value[:_REPR_HEADERS])
+            shown = ", ".join(_short_repr(item) for item in items)
+            more = len(value) - len(items)
+            bracket = "[]" if isinstance(value, list) else "()"
+            text = bracket[0] + shown + (f", ... (+{more} more)" if more else "") + bracket[1]
+        elif name == "filter_state":
+            text = _short_repr(dict(value))
+        else:
+            text = _short_repr(value)
+        parts.append(f"{name}={text}")
+    return f"Request({', '.join(parts)})"

@@ -33,6 +33,7 @@ from ._request_config import (
 from ._request_config import filter_state_hashes as _filter_state_hashes
 from ._request_config import positional_fields as _positional_fields
 from ._request_config import request_from_wsgi as _request_from_wsgi
+from ._request_config import request_repr as _request_repr
 from ._request_doc import DOCS as _DOCS
 from ._slots import checked_property
 from ._validate import uninitialised
@@ -224,6 +225,11 @@ class Request:
             return getattr(self, name)
         except AttributeError:
             raise _uninit(self) from None
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "_headers"):
+            return "<Request object (not initialised)>"
+        return _request_repr(self)
 
     def get_all(self, name: str | bytes) -> list[bytes]:
         raw = _to_bytes(name)

@@ -25,7 +25,7 @@ field by field and unpack like a tuple, in the order of the parameters.
 """,
     "Route.subset": """The subset (weighted destination) chosen.
 """,
-    "Route.host": """The host chosen inside the subset.
+    "Route.host": """The :class:`~hashlb.Host` chosen inside the subset, or None when it has none to choose.
 """,
     "Route.hash": """The route hash from the policy, or None when the policy yielded none.
 """,

@@ -18,6 +18,7 @@ from ._router_doc import DOCS as _DOCS
 from ._slots import slot_property, uninitialised_getattr
 from ._subset_config import check_u64 as _check_u64
 from ._subset_py import WeightedSubsetPicker
+from ._types import Host
 from ._validate import uninitialised
 
 __all__ = ("Route",)
@@ -27,7 +28,12 @@ class Route:
     __slots__ = ("_hash", "_host", "_lookup_hash", "_set_cookie", "_subset")
 
     def __init__(
-        self, subset: str, host: Any, hash: int | None, set_cookie: str | None, lookup_hash: int
+        self,
+        subset: str,
+        host: Host | None,
+        hash: int | None,
+        set_cookie: str | None,
+        lookup_hash: int,
     ) -> None:
         self._subset = subset
         self._host = host
@@ -36,7 +42,7 @@ class Route:
         self._lookup_hash = lookup_hash
 
     subset: str = slot_property("_subset")
-    host: Any = slot_property("_host")
+    host: Host | None = slot_property("_host")
     hash: int | None = slot_property("_hash")
     set_cookie: str | None = slot_property("_set_cookie")
     lookup_hash: int = slot_property("_lookup_hash")

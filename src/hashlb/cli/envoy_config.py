@@ -45,6 +45,7 @@ _MESH_ONLY: tuple[tuple[str, str, object], ...] = (
     ("namespace", "--namespace", "default"),
     ("cluster_domain", "--cluster-domain", "cluster.local"),
     ("unhealthy_endpoints", "--unhealthy-endpoints", "auto"),
+    ("source_locality", "--source-locality", None),
 )
 _SELECTORS = (("route", "--route"), ("virtual_host", "--virtual-host"), ("cluster", "--cluster"))
 

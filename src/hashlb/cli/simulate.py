@@ -177,7 +177,20 @@ class SimulationResult:
                 "one_subset": self.one_subset,
             },
             "health": self.health_summary(),
+            **self._locality_summary(),
         }
+
+    def _locality_summary(self) -> dict[str, Any]:
+        """Return ``{"localities": {address: {"locality", "priority"}}}`` when pods have one.
+
+        Per address, the first destination that lists it (priorities are per cluster).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for d in self.scenario.destinations:
+            for e in d.endpoints:
+                if e.locality is not None or e.priority:
+                    found.setdefault(e.address, {"locality": e.locality, "priority": e.priority})
+        return {"localities": found} if found else {}
 
 
 def simulate(
@@ -314,7 +327,9 @@ def render(result: SimulationResult) -> str:
             )
         )
         sick = any(e.health != "healthy" for d in plan.destinations for e in d.endpoints)
-        if sick:
+        placed = any(e.locality is not None for d in plan.destinations for e in d.endpoints)
+        failover = any(d.locality is not None for d in plan.destinations)
+        if sick or failover:
             lines.append("")
             lines.append(_health_table(result, plan))
         lines.append("")
@@ -330,12 +345,18 @@ def render(result: SimulationResult) -> str:
                 ]
                 if sick:
                     row.append(e.health)
+                if placed:
+                    row.append(e.locality or "-")
+                if failover:
+                    row.append(e.priority)
                 row += [n, pct(n, routed), f"{100 * expected:.1f}%"]
                 rows.append(row)
         head = ["endpoint", "pod", "subset", "requests", "share", "even share"]
-        if sick:
-            head.insert(3, "health")
-        lines.append(format_table(head, rows, align="<<<<>>>" if sick else "<<<>>>"))
+        extra = [("health", sick, "<"), ("locality", placed, "<"), ("priority", failover, ">")]
+        shown = [(name, a) for name, on, a in extra if on]
+        head[3:3] = [name for name, _ in shown]
+        align = "<<<" + "".join(a for _, a in shown) + ">>>"
+        lines.append(format_table(head, rows, align=align))
     if any(e.pod.synthetic for d in sc.destinations for e in d.endpoints):
         lines.append("* synthetic pod address (the input has no pod IP; see the docs)")
     lines.append("")
@@ -412,6 +433,16 @@ def _health_table(result: SimulationResult, plan: Any) -> str:
         for d in plan.destinations
         if d.name in result.health
     ]
+    for d in plan.destinations:
+        h = result.health.get(d.name)
+        if h is None or not h.locality:
+            continue
+        levels = "; ".join(
+            f"P{p} {', '.join(n or '-' for n in names)}: {healthy}/{hosts} healthy"
+            + (" PANIC" if panic else "")
+            for p, hosts, healthy, panic, names in h.levels
+        )
+        sources.append(f"  {d.name}: locality {h.locality}: {levels}")
     return "\n".join([table, *sources])
 
 
@@ -566,6 +597,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "unless the cluster's minHealthPercent is above 0: Istio 1.31 on, the default), "
         "omit (no endpoint: Istio before 1.31) or always "
         "(PILOT_SEND_UNHEALTHY_ENDPOINTS=true; panic disabled)",
+    )
+    g.add_argument(
+        "--source-locality",
+        metavar="REGION[/ZONE[/SUBZONE]]",
+        help="the client proxy's locality: Istio's locality failover priorities (with "
+        "outlierDetection) and localityLbSetting.distribute weights for that client; "
+        "without it every endpoint is at priority 0",
     )
     e = p.add_argument_group("route (with --envoy-config)")
     pick = e.add_mutually_exclusive_group()
@@ -728,7 +766,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     outputs.add(args.decisions, "--decisions")
     outputs.add_plot(args.plot)
     mesh = mesh_from_args(args, load_mesh)
-    scenario = mesh.scenario(args.host)
+    scenario = mesh.scenario(args.host, source_locality=args.source_locality)
     if args.plot:
         _check_plot(scenario)
     for text in mesh.notes:

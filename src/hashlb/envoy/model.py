@@ -594,7 +594,9 @@ class EnvoyConfig:
         from *rng* when it yields none, as Envoy balances randomly).  With
         weighted clusters the cluster comes from ``header_name``, from the
         route hash evaluated without generating a cookie (``use_hash_policy``)
-        or from a random value drawn first, over the weights in order
+        or from a random value drawn first, over the weights in order (a release older
+        than the field, 1.22 for ``header_name`` and 1.36 for
+        ``use_hash_policy`` in *envoy_version*, ignores it and draws randomly)
         (:func:`hashlb.weighted.pick_weighted_cluster`); then that cluster's
         :attr:`EnvoyCluster.cluster` (built now if it was not) looks the hash
         up.  A cluster that does not hash (``ROUND_ROBIN``,
@@ -619,11 +621,11 @@ class EnvoyConfig:
         chosen = plan.clusters[0]
         if plan.names:
             value: int | None = None
-            if route.header_name is not None:
-                values = request.get_all(route.header_name)
+            if plan.header_name is not None:
+                values = request.get_all(plan.header_name)
                 if len(values) == 1:
                     value = parse_uint64(values[0])
-            elif route.use_hash_policy and policy is not None:
+            elif plan.use_hash_policy and policy is not None:
                 value = _no_cookie_hash(policy, request)
             if value is None:
                 value = rand.getrandbits(64)
@@ -631,7 +633,7 @@ class EnvoyConfig:
                 plan.names,
                 plan.weights,
                 value,
-                hash_driven=route.use_hash_policy,
+                hash_driven=plan.use_hash_policy,
                 healthy=plan.healthy,
                 attempted=(),
                 host_counts=None,
@@ -658,13 +660,17 @@ class EnvoyConfig:
             if len(route.weighted_clusters) > 0:
                 items = _check_weighted(route.weighted_clusters)
                 names, weights = tuple(n for n, _ in items), tuple(w for _, w in items)
+            prof = profile(envoy_version)
             plan = _WeightedPlan(
                 route,
                 clusters,
                 names,
                 weights,
                 MappingProxyType({c.name: _has_healthy(c) for c in clusters}),
-                profile(envoy_version).health_aware_weighted_clusters,
+                prof.health_aware_weighted_clusters,
+                # Fields a release does not know are ignored by it, as protobuf does.
+                route.header_name if prof.weighted_cluster_header_name else None,
+                route.use_hash_policy and prof.weighted_cluster_use_hash_policy,
             )
             self._plans[key] = plan
         return plan
@@ -725,6 +731,8 @@ class _WeightedPlan:
     weights: tuple[int, ...]
     healthy: Mapping[str, bool]
     aware: bool
+    header_name: str | None  # route.header_name, if the release reads it (1.22+)
+    use_hash_policy: bool  # route.use_hash_policy, if the release reads it (1.36+)
 
 
 def _any_host(cluster: EnvoyCluster, rand: random.Random) -> Host | None:

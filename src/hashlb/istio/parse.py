@@ -37,6 +37,7 @@ from .model import (
     IGNORED_KINDS,
     ISTIO_GROUP,
     ISTIO_VERSIONS,
+    LOCALITY_ANNOTATION,
     MAX_WEIGHT,
     SUPPORTED_KINDS,
     WORKLOAD_KINDS,
@@ -240,6 +241,8 @@ class _Reader:
     _raw_pods: list[tuple[LDict, Where]]
     _rules_for: dict[str, _DestinationRule | None]
     mesh_outlier_detection: LDict | None
+    mesh_locality_lb: LDict | None
+    nodes: dict[str, dict[str, str]]
 
     def add_text(self, text: str, filename: str, *, endpoints_only: bool = False) -> None:
         """Add every document of one YAML text (counted against the run's caps)."""
@@ -295,6 +298,8 @@ class _Reader:
             self._add_workload(doc, kind)
         elif kind == "Service":
             self._add_service(doc)
+        elif kind == "Node":
+            self._add_node(doc)
         elif kind == "ConfigMap" and _is_mesh_config(doc):
             self._add_mesh_config(doc)
         elif kind in IGNORED_KINDS:
@@ -359,6 +364,12 @@ class _Reader:
         what = "MeshConfig (ConfigMap 'istio' data.mesh)"
         if not isinstance(mesh, LDict):
             raise InputError(where, f"{what} must be a mapping")
+        locality_lb = _map(mesh, "localityLbSetting", what)
+        if locality_lb is not None:
+            check_locality_lb(locality_lb, what)
+            self._rules_for.clear()
+            self.mesh_locality_lb = locality_lb
+            self.notes.append(f"{where}: MeshConfig sets localityLbSetting")
         policy = _map(mesh, "defaultTrafficPolicy", what)
         if policy is None:
             return
@@ -453,12 +464,18 @@ class _Reader:
         selector = _labels(sel, "matchLabels", f"{what} selector") if sel else dict(labels)
         pspec = _map(template, "spec", f"{what} template")
         ports = _container_ports(pspec, what)
+        localities = locality_annotation(tmeta, f"{what} template", many=True)
         self.workloads.append(
-            _Workload(kind, name, ns, selector, labels, replicas, ports, doc.where)
+            _Workload(kind, name, ns, selector, labels, replicas, ports, doc.where, localities)
         )
 
+    def _add_node(self, doc: LDict) -> None:
+        """Keep a Node's labels: Istio reads a pod's locality from its node's topology labels."""
+        name, _, meta = self._meta(doc)
+        self.nodes[name] = _labels(meta, "labels", f"Node {_short(name)}")
+
     def _add_service(self, doc: LDict) -> None:
-        name, ns, _ = self._meta(doc)
+        name, ns, meta = self._meta(doc)
         what = f"Service {_short(name)}"
         spec = _map(doc, "spec", what) or LDict()
         selector = _labels(spec, "selector", what)
@@ -491,10 +508,31 @@ class _Reader:
                 ports,
                 doc.where,
                 publish,
+                _traffic_distribution(spec, meta, what),
             )
         )
 
     # ---- pods
+
+
+#: Istio's ``GetTrafficDistribution`` (``pilot/pkg/model/service.go``): the Service's
+#: ``spec.trafficDistribution``, else this annotation (lower case), else none.
+TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
+_TRAFFIC_DISTRIBUTION = {
+    "preferclose": "PreferSameZone",
+    "prefersamezone": "PreferSameZone",
+    "prefersamenode": "PreferSameNode",
+}
+
+
+def _traffic_distribution(spec: LDict, meta: LDict, what: str) -> str:
+    """Return ``PreferSameZone``, ``PreferSameNode`` or "" as Istio reads a Service."""
+    value = _str(spec, "trafficDistribution", what)
+    if value is not None and value in ("PreferClose", "PreferSameZone", "PreferSameNode"):
+        return _TRAFFIC_DISTRIBUTION[value.lower()]
+    annotations = _map(meta, "annotations", what)
+    raw = _str(annotations, TRAFFIC_DISTRIBUTION_ANNOTATION, what) if annotations else None
+    return _TRAFFIC_DISTRIBUTION.get((raw or "").lower(), "")
 
 
 def _is_mesh_config(doc: LDict) -> bool:
@@ -541,6 +579,7 @@ def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], .
 # --------------------------------------------------------------------------
 # Traffic policy.
 
+_LOCALITY_LB_FIELDS = frozenset({"enabled", "distribute", "failover", "failoverPriority"})
 _LB_FIELDS = frozenset(
     {"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"}
 )
@@ -588,6 +627,134 @@ def _check_lb(lb: LDict, what: str) -> None:
         )
     if ch is not None:
         _parse_consistent_hash(ch, what)
+    setting = _map(lb, "localityLbSetting", what)
+    if setting is not None:
+        check_locality_lb(setting, f"{what} loadBalancer")
+
+
+def check_locality_lb(setting: LDict, what: str) -> None:
+    """Validate a ``localityLbSetting`` as Istio's ``ValidateLocalityLbSetting`` does.
+
+    (``pkg/config/validation/agent/validation.go``): ``distribute`` and
+    ``failover`` exclude each other; each ``distribute`` entry has a ``from``
+    and ``to`` weights in [1, 100] summing to 100; a ``failover`` entry names
+    two different regions (no ``/``, no ``*``); ``failoverPriority`` is a list
+    of label names (``label`` or ``label=value``) and, with ``failover``, holds
+    no region/zone/subzone label.
+    """
+    lwhat = f"{what} localityLbSetting"
+    _only_fields(setting, _LOCALITY_LB_FIELDS, f"{lwhat}: unknown field", "(expected one of")
+    enabled = setting.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InputError(
+            setting.at("enabled"), f"{lwhat}: enabled must be true or false, got {_short(enabled)}"
+        )
+    distribute = list(_mappings(setting, "distribute", lwhat, "distribute entry"))
+    failover = list(_mappings(setting, "failover", lwhat, "failover entry"))
+    if distribute and failover:
+        raise InputError(
+            setting.at("failover"),
+            f"{lwhat}: can not simultaneously specify 'distribute' and 'failover'",
+        )
+    for entry in distribute:
+        dwhat = f"{lwhat} distribute"
+        _str(entry, "from", dwhat, required=True)
+        to = _map(entry, "to", dwhat, required=True)
+        assert to is not None
+        total = 0
+        for loc in to:
+            total += _int(to, loc, f"{dwhat} to", 1, 100) or 0
+        if total != 100:
+            raise InputError(to.where, f"{dwhat}: the 'to' weights add up to {total}, not 100")
+    for entry in failover:
+        fwhat = f"{lwhat} failover"
+        src = _str(entry, "from", fwhat, required=True) or ""
+        dst = _str(entry, "to", fwhat, required=True) or ""
+        if src == dst:
+            raise InputError(entry.where, f"{fwhat}: 'from' and 'to' must be different regions")
+        for key, value in (("from", src), ("to", dst)):
+            if "/" in value or "*" in value:
+                raise InputError(
+                    entry.at(key),
+                    f"{fwhat}: {key} must be a region (no '/' or '*'), got {_short(value)}",
+                )
+    labels = _list(setting, "failoverPriority", lwhat)
+    for i, item in enumerate(labels):
+        if not isinstance(item, str) or not item:
+            raise InputError(
+                labels.at(i), f"{lwhat}: each failoverPriority item must be a label name"
+            )
+        if failover and item.split("=", 1)[0] in TOPOLOGY_LABELS:
+            raise InputError(
+                labels.at(i),
+                f"{lwhat}: can not simultaneously set 'failover' and topology label "
+                f"{_short(item)} in 'failoverPriority'",
+            )
+
+
+#: The topology labels Istio adds to every endpoint and proxy from its locality
+#: (``AugmentLabels``, ``pilot/pkg/serviceregistry/util/label/label.go``).
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+SUBZONE_LABEL = "topology.istio.io/subzone"
+TOPOLOGY_LABELS = (REGION_LABEL, ZONE_LABEL, SUBZONE_LABEL)
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+NETWORK_LABEL = "topology.istio.io/network"
+#: The pod labels Istio reads a locality from, first wins (``GetLocalityLabel``,
+#: ``pkg/model/proxy.go``).
+LOCALITY_LABELS = ("topology.istio.io/locality", "istio-locality")
+#: Node labels: region, zone (the GA label, then the beta one), subzone
+#: (``getPodLocality``, ``pilot/pkg/serviceregistry/kube/controller/controller.go``).
+NODE_LOCALITY_LABELS = (
+    (REGION_LABEL, "failure-domain.beta.kubernetes.io/region"),
+    (ZONE_LABEL, "failure-domain.beta.kubernetes.io/zone"),
+    (SUBZONE_LABEL, ""),
+)
+_LOCALITY_PART = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
+
+
+def sanitize_locality(label: str) -> str:
+    """Istio's ``SanitizeLocalityLabel``: without a ``/``, dots separate the parts."""
+    return label if "/" in label else label.replace(".", "/")
+
+
+def split_locality(locality: str) -> tuple[str, str, str]:
+    """Istio's ``SplitLocalityLabel``: ``region/zone/subzone`` -> its three parts ("" if absent)."""
+    items = locality.split("/")
+    items += [""] * (3 - len(items))
+    return items[0], items[1], items[2]
+
+
+def parse_locality(text: str, where: Where | None, what: str) -> str:
+    """Check a locality given by the user (``REGION[/ZONE[/SUBZONE]]``, or with dots)."""
+    value = sanitize_locality(text.strip())
+    parts = value.split("/")
+    ok = 1 <= len(parts) <= 3 and parts[0] != "" and all(_LOCALITY_PART.match(p) for p in parts)
+    if not ok:
+        raise InputError(
+            where,
+            f"{what}: a locality is REGION[/ZONE[/SUBZONE]] (or with dots), got {_short(text)}",
+        )
+    return "/".join(split_locality(value)).rstrip("/")
+
+
+def locality_annotation(meta: LDict | None, what: str, *, many: bool) -> tuple[str, ...]:
+    """Return the :data:`~hashlb.istio.model.LOCALITY_ANNOTATION` localities (none without it)."""
+    annotations = _map(meta, "annotations", what) if meta is not None else None
+    if annotations is None or annotations.get(LOCALITY_ANNOTATION) is None:
+        return ()
+    value = annotations[LOCALITY_ANNOTATION]
+    where = annotations.at(LOCALITY_ANNOTATION)
+    if not isinstance(value, str):
+        raise InputError(
+            where, f"{what}: annotation {LOCALITY_ANNOTATION} must be a string, got {_short(value)}"
+        )
+    items = [v for v in value.split(",")] if many else [value]
+    if len(items) > MAX_PODS:
+        raise InputError(where, f"{what}: annotation {LOCALITY_ANNOTATION} lists too many items")
+    return tuple(
+        parse_locality(v, where, f"{what} annotation {LOCALITY_ANNOTATION}") for v in items
+    )
 
 
 def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey | None]:
@@ -709,7 +876,7 @@ def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) ->
     ``loadBalancer``, else a subset ``loadBalancer`` replaces the rule's
     (``MergeTrafficPolicy``, ``pilot/pkg/model/destination_rule.go``).
     """
-    lb, level = _merged_field(rule, subset, port, "loadBalancer")
+    lb, level = merged_policy_field(rule, subset, port, "loadBalancer")
     if not isinstance(lb, LDict):
         return LoadBalancer("simple", level=f"{level} default", where=rule.where)
     ch = lb.get("consistentHash")
@@ -746,19 +913,18 @@ def outlier_detection(
     when it has none, else a subset ``outlierDetection`` replaces the rule's
     (Istio's ``MergeSubsetTrafficPolicy``).
     """
-    found, label = _merged_field(rule, subset, port, "outlierDetection")
-    return (found if isinstance(found, LDict) else None), label
+    return merged_policy_field(rule, subset, port, "outlierDetection")
 
 
-def _merged_field(
+def merged_policy_field(
     rule: _DestinationRule, subset: _Subset | None, port: int, name: str
-) -> tuple[object, str]:
-    """Return one field of the cluster's merged policy and the level it came from.
+) -> tuple[LDict | None, str]:
+    """Return field *name* of Istio's ``MergeSubsetTrafficPolicy`` for *port*, and its level.
 
-    Istio's ``MergeSubsetTrafficPolicy``: the rule's policy resolved for
-    *port* (a port-level entry replaces it whole), then the subset's: its
-    port-level entry replaces the field even when it lacks it, else a subset
-    value replaces the rule's (``MergeTrafficPolicy``).
+    (``pilot/pkg/networking/util/util.go``): the rule's policy resolved for the
+    port (a port-level entry replaces it whole), then the subset's: its
+    port-level entry replaces the field even when it has none, else a subset
+    field replaces the rule's.
     """
     policy, port_level = _port_policy(rule.policy, port)
     found = policy.get(name) if policy is not None else None
@@ -821,14 +987,15 @@ def _conditions(m: LDict) -> int:
     return max(n, 1)
 
 
-def _check_match(m: LDict, what: str) -> None:
+def _only_fields(m: LDict, allowed: frozenset[str], before: str, after: str) -> None:
+    """Raise ``BEFORE 'key' AFTER a, b)`` at the first key of *m* not in *allowed*."""
     for k in m:
-        if k not in _MATCH_FIELDS:
-            raise InputError(
-                m.at(k),
-                f"{what}: match field {_short(k)} cannot be simulated "
-                f"(supported: {', '.join(sorted(_MATCH_FIELDS))})",
-            )
+        if k not in allowed:
+            raise InputError(m.at(k), f"{before} {_short(k)} {after} {', '.join(sorted(allowed))})")
+
+
+def _check_match(m: LDict, what: str) -> None:
+    _only_fields(m, _MATCH_FIELDS, f"{what}: match field", "cannot be simulated (supported:")
     for k in ("uri", "method"):
         sm = _map(m, k, what)
         if sm is not None:

@@ -210,7 +210,7 @@ def _lb_endpoint(e: Endpoint) -> dict[str, Any]:
     out["metadata"] = {
         "filter_metadata": {"istio": {"workload": f"{pod.owner or pod.name};{pod.namespace}"}}
     }
-    out["load_balancing_weight"] = int(getattr(e, "weight", 1) or 1)
+    out["load_balancing_weight"] = 1
     return out
 
 
@@ -225,7 +225,7 @@ def load_assignment(d: Destination) -> dict[str, Any]:
     """
     groups: dict[tuple[int, str | None], list[dict[str, Any]]] = {}
     for e in d.endpoints:
-        key = (int(getattr(e, "priority", 0) or 0), getattr(e, "locality", None) or None)
+        key = (e.priority, e.locality or None)
         groups.setdefault(key, []).append(_lb_endpoint(e))
     endpoints = []
     for (priority, locality), items in groups.items():
