@@ -21,9 +21,6 @@ from typing import Any
 from hashlb.istio import load_mesh
 from hashlb.istio.xds import _catch_all, cluster_name, route_match, virtual_host
 
-#: The ``-f`` options that ``translate`` takes too.
-MESH_OPTIONS = ("--namespace", "--cluster-domain", "--unhealthy-endpoints", "--endpoints")
-
 
 def run(argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str, str]:
     """Run ``hashlb ARGV`` in this process; return (exit code, stdout, stderr)."""
@@ -85,9 +82,9 @@ def round_trip(
 ) -> dict[str, int]:
     """Run both paths on the mesh *files* and assert the decisions agree; return counts.
 
-    *requests* is a JSONL file (default: 1,000 synthetic users' worth of
-    ``--users 40 --requests-per-user 5``); *options* are ``-f`` options
-    ``translate`` takes too (``--namespace``, ``--unhealthy-endpoints``).
+    *requests* is a JSONL file (default: synthetic users, ``--users 40
+    --requests-per-user 5``); *options* are ``-f`` options ``translate``
+    takes too (``--namespace``, ``--unhealthy-endpoints``, ``--source-locality``).
     With *stdin*, the dump goes to ``simulate --envoy-config -`` on standard input.
 
     The counts: ``compared`` requests, ``endpoints`` of them compared by
@@ -127,7 +124,7 @@ def round_trip(
         domain=given.get("--cluster-domain", "cluster.local"),
         unhealthy_endpoints=given.get("--unhealthy-endpoints", "auto"),
     )
-    scenario = mesh.scenario(host)
+    scenario = mesh.scenario(host, source_locality=given.get("--source-locality"))
     vhost = virtual_host(scenario)["name"]
     source = "-" if stdin else str(dump)
     code, _, err = run(

@@ -27,6 +27,7 @@ from hashlb.istio.xds import CLUSTERS_DUMP, ENDPOINTS_DUMP, ROUTES_DUMP
 
 from . import test_cli_simulate as cli_tests
 from . import test_istio_health as health_tests
+from . import test_istio_locality as locality_tests
 from . import test_istio_mesh as mesh_tests
 from . import test_istio_vectors2 as vector_tests
 from ._cli import EXAMPLE, write
@@ -219,6 +220,36 @@ MESHES: dict[str, tuple[Callable[[Path], list[Path]], dict[str, Any]]] = {
     "health-always": (
         _health(),
         {"requests": True, "options": ("--unhealthy-endpoints", "always")},
+    ),
+    "locality-failover": (
+        _text(locality_tests._mesh(locality_tests._spread(), locality_tests.OUTLIER)),
+        {"requests": True, "options": ("--source-locality", "us-east/us-east-1b")},
+    ),
+    "locality-spill-over": (
+        _text(
+            locality_tests._mesh(
+                [
+                    locality_tests._pod(i, "r/z1", health="unhealthy" if i < 2 else "")
+                    for i in range(4)
+                ]
+                + [locality_tests._pod(i, "r/z2") for i in range(4, 8)],
+                locality_tests.OUTLIER,
+            )
+        ),
+        {
+            "requests": True,
+            "options": ("--source-locality", "r/z1", "--unhealthy-endpoints", "omit"),
+        },
+    ),
+    "locality-distribute": (
+        _text(
+            locality_tests._mesh(
+                [locality_tests._pod(i, "r/z1") for i in range(2)]
+                + [locality_tests._pod(i, "r/z2") for i in range(2, 6)],
+                lb='localityLbSetting:\n  distribute: [{from: "r/*", to: {"r/z1": 90, "r/z2": 10}}]',
+            )
+        ),
+        {"requests": True, "options": ("--source-locality", "r/z2")},
     ),
     "multi-route": (_text(cli_tests.PODS + "---\n" + MULTI_ROUTE), {"requests": True}),
     "match-features": (_text(cli_tests.PODS + "---\n" + MATCH_FEATURES), {"requests": True}),

@@ -511,3 +511,44 @@ def test_translate_options_match_simulate(tmp_path: Path) -> None:
     assert list(clusters(dump)) == ["outbound|80||cart.web.svc.corp"]
     (assignment,) = assignments(dump).values()
     assert len(assignment["endpoints"][0]["lb_endpoints"]) == 2  # the pod not Ready is omitted
+
+
+def test_locality_priorities_and_distribute_weights_in_the_dump() -> None:
+    """loadbalancer.go: failover priorities go to EDS ``priority``; ``distribute`` sets the
+    locality weights and ``locality_weighted_lb_config``; the node's locality (the client) is
+    the bootstrap ``node.locality``, from which Envoy orders the localities."""
+    from . import test_istio_locality as loc
+
+    text = loc._mesh([loc._pod(0, "r/z1"), loc._pod(1, "r/z2"), loc._pod(2, "q/z9")], loc.OUTLIER)
+    dump = config_dump(load_mesh(["-"], stdin_text=text), source_locality="r.z1")
+    bootstrap = dump["configs"][0]
+    assert bootstrap["bootstrap"]["node"]["locality"] == {"region": "r", "zone": "z1"}
+    (assignment,) = assignments(dump).values()
+    got = [(g.get("priority", 0), g["locality"]) for g in assignment["endpoints"]]
+    assert sorted(got, key=lambda g: g[0]) == [
+        (0, {"region": "r", "zone": "z1"}),
+        (1, {"region": "r", "zone": "z2"}),
+        (2, {"region": "q", "zone": "z9"}),
+    ]
+    config = load(dump)
+    (cluster,) = config.clusters.values()
+    assert cluster.node_locality == "r/z1"
+    assert sorted((h.priority, h.locality) for h in cluster.hosts) == [
+        (0, "r/z1"),
+        (1, "r/z2"),
+        (2, "q/z9"),
+    ]
+    lb = 'localityLbSetting:\n  distribute: [{from: "r/*", to: {"r/z1": 75, "r/z2": 25}}]'
+    text = loc._mesh([loc._pod(0, "r/z1"), loc._pod(1, "r/z2")], lb=lb)
+    dump = config_dump(load_mesh(["-"], stdin_text=text), source_locality="r/z2")
+    (c,) = clusters(dump).values()
+    assert c["common_lb_config"]["locality_weighted_lb_config"] == {}
+    (assignment,) = assignments(dump).values()
+    weights = {g["locality"]["zone"]: g["load_balancing_weight"] for g in assignment["endpoints"]}
+    assert weights == {"z1": 75, "z2": 25}
+    (cluster,) = load(dump).clusters.values()
+    assert cluster.locality_weighted and cluster.endpoints is not None
+    assert dict(cluster.endpoints.locality_weights) == {"r/z1": 75, "r/z2": 25}
+    # without a client locality: no bootstrap, every endpoint at priority 0
+    plain = config_dump(load_mesh(["-"], stdin_text=text))
+    assert [c["@type"] for c in plain["configs"]] == [CLUSTERS_DUMP, ROUTES_DUMP, ENDPOINTS_DUMP]

@@ -73,6 +73,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="what Istio sends for pods that are not Ready (as for hashlb simulate; default: auto)",
     )
     p.add_argument(
+        "--source-locality",
+        metavar="REGION[/ZONE[/SUBZONE]]",
+        help="the client proxy's locality: the endpoints get Istio's failover priorities and "
+        "distribute weights for it, as for hashlb simulate",
+    )
+    p.add_argument(
         "-o",
         "--output",
         default="-",
@@ -91,7 +97,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     mesh = mesh_from_args(args, load_mesh)
     for text in mesh.notes:
         print(f"hashlb translate: note: {text}", file=sys.stderr)
-    document = config_dump(mesh, hosts=args.host)
+    document = config_dump(mesh, hosts=args.host, source_locality=args.source_locality)
     with outputs.open("--output") as f:
         json.dump(document, f, indent=2)
         f.write("\n")

@@ -62,8 +62,10 @@ from typing import Any
 from .._source import InputError
 from .mesh import Mesh
 from .model import DEFAULT_TABLE_SIZE, Destination, Endpoint, HashKey, RoutePlan, Scenario
+from .parse import parse_locality
 
 __all__ = (
+    "BOOTSTRAP_DUMP",
     "CLUSTERS_DUMP",
     "ENDPOINTS_DUMP",
     "ROUTES_DUMP",
@@ -79,6 +81,7 @@ __all__ = (
 
 _T = "type.googleapis.com/"
 #: The ``@type`` of the three parts of the document (as Envoy's admin prints them).
+BOOTSTRAP_DUMP = _T + "envoy.admin.v3.BootstrapConfigDump"
 CLUSTERS_DUMP = _T + "envoy.admin.v3.ClustersConfigDump"
 ROUTES_DUMP = _T + "envoy.admin.v3.RoutesConfigDump"
 ENDPOINTS_DUMP = _T + "envoy.admin.v3.EndpointsConfigDump"
@@ -166,11 +169,15 @@ def cluster(d: Destination) -> dict[str, Any]:
         if policy != "ROUND_ROBIN":  # proto3 JSON leaves out an enum's default value
             out["lb_policy"] = policy
     health = d.health
+    common: dict[str, Any] = {}
     if health.outlier_detection or health.unhealthy_sent:
         threshold = health.panic_threshold
-        out["common_lb_config"] = {
-            "healthy_panic_threshold": {"value": threshold} if threshold else {}
-        }
+        common["healthy_panic_threshold"] = {"value": threshold} if threshold else {}
+    if d.locality is not None and d.locality.weights is not None:
+        # LocalityLBSettings.ApplyToCluster (loadbalancer.go): distribute weighs localities
+        common["locality_weighted_lb_config"] = {}
+    if common:
+        out["common_lb_config"] = common
     out["metadata"] = {
         "filter_metadata": {
             "istio": {
@@ -218,22 +225,29 @@ def load_assignment(d: Destination) -> dict[str, Any]:
     """Return the ``ClusterLoadAssignment`` of destination *d*'s cluster.
 
     Endpoints are grouped by (priority, locality) in the order they first
-    appear, as Istio's EDS builder groups them by locality; an endpoint's
-    ``priority`` and ``locality`` (``region/zone/sub_zone``) are read when
-    the scenario carries them.  Each group's ``load_balancing_weight`` is the
-    sum of its endpoints' weights, as Istio sets it.
+    appear, as Istio's EDS builder groups them by locality, with the
+    failover priorities Istio gives them for the client
+    (``--source-locality``).  Each group's ``load_balancing_weight`` is the
+    sum of its endpoints' weights, or its ``distribute`` weight when the
+    cluster weighs localities (``loadbalancer.go`` ``applyLocalityWeights``).
     """
     groups: dict[tuple[int, str | None], list[dict[str, Any]]] = {}
     for e in d.endpoints:
         key = (e.priority, e.locality or None)
         groups.setdefault(key, []).append(_lb_endpoint(e))
+    weighted = d.locality is not None and d.locality.weights is not None
     endpoints = []
     for (priority, locality), items in groups.items():
         group: dict[str, Any] = {}
         if locality:
             group["locality"] = _locality(locality)
         group["lb_endpoints"] = items
-        group["load_balancing_weight"] = sum(i["load_balancing_weight"] for i in items)
+        if not weighted:
+            group["load_balancing_weight"] = sum(i["load_balancing_weight"] for i in items)
+        elif d.locality is not None:  # applyLocalityWeights: the distribute weight
+            weight = d.locality.weights_at(priority).get(locality or "")
+            if weight:
+                group["load_balancing_weight"] = weight
         if priority:
             group["priority"] = priority
         endpoints.append(group)
@@ -421,7 +435,9 @@ def virtual_host(scenario: Scenario) -> dict[str, Any]:
 
 
 def _scenarios(
-    source: Mesh | Scenario | Iterable[Scenario], hosts: Iterable[str] | None
+    source: Mesh | Scenario | Iterable[Scenario],
+    hosts: Iterable[str] | None,
+    source_locality: str | None,
 ) -> list[Scenario]:
     if isinstance(source, Scenario):
         return [source]
@@ -432,13 +448,14 @@ def _scenarios(
         if not source.virtual_services:
             names = {r.host for r in source.rules if not r.host.startswith("*")}
         hosts = sorted(names)
-    return [source.scenario(h) for h in hosts]
+    return [source.scenario(h, source_locality=source_locality) for h in hosts]
 
 
 def config_dump(
     source: Mesh | Scenario | Iterable[Scenario],
     *,
     hosts: Iterable[str] | None = None,
+    source_locality: str | None = None,
     version_info: str = "hashlb",
 ) -> dict[str, Any]:
     """Return the ``/config_dump`` document of the Envoy configuration Istio generates.
@@ -448,10 +465,15 @@ def config_dump(
     DestinationRule host), one :class:`~hashlb.istio.Scenario` or several.
     Clusters are listed once each, in the order the routes first name them;
     route configurations are one per port, named by the port.
+    *source_locality* (``REGION[/ZONE[/SUBZONE]]``) is the client proxy's
+    locality, as for :meth:`Mesh.scenario`: the endpoints then get Istio's
+    failover priorities and ``distribute`` weights for that client, and the
+    document starts with a ``BootstrapConfigDump`` whose ``node.locality`` it
+    is (Envoy orders localities from the node's own).
 
     :raises InputError: a host that cannot be resolved (as :meth:`Mesh.scenario`).
     """
-    scenarios = _scenarios(source, hosts)
+    scenarios = _scenarios(source, hosts, source_locality)
     clusters: dict[str, dict[str, Any]] = {}
     assignments: dict[str, dict[str, Any]] = {}
     by_port: dict[int, list[dict[str, Any]]] = {}
@@ -466,33 +488,49 @@ def config_dump(
                     assignments[name] = load_assignment(d)
         by_port.setdefault(_port(sc), []).append(virtual_host(sc))
     meta = {"version_info": version_info, "last_updated": "1970-01-01T00:00:00Z"}
-    return {
-        "configs": [
-            {
-                "@type": CLUSTERS_DUMP,
-                "version_info": version_info,
-                "dynamic_active_clusters": [{**meta, "cluster": c} for c in clusters.values()],
-            },
-            {
-                "@type": ROUTES_DUMP,
-                "dynamic_route_configs": [
-                    {
-                        **meta,
-                        "route_config": {
-                            "@type": _ROUTE_CONFIG,
-                            "name": str(port),
-                            "virtual_hosts": vhosts,
-                            "validate_clusters": False,
-                        },
-                    }
-                    for port, vhosts in sorted(by_port.items())
-                ],
-            },
-            {
-                "@type": ENDPOINTS_DUMP,
-                "dynamic_endpoint_configs": [
-                    {**meta, "endpoint_config": a} for a in assignments.values()
-                ],
-            },
-        ]
-    }
+    configs: list[dict[str, Any]] = []
+    if isinstance(source, Mesh):
+        client = source.source_locality  # parsed by Mesh.scenario
+    else:
+        client = (
+            parse_locality(source_locality, None, "source locality") if source_locality else None
+        )
+    if client:
+        node = {
+            "id": "sidecar~0.0.0.0~hashlb.default~default.svc.cluster.local",
+            "locality": _locality(client),
+        }
+        configs.append({"@type": BOOTSTRAP_DUMP, "bootstrap": {"node": node}})
+    configs.append(
+        {
+            "@type": CLUSTERS_DUMP,
+            "version_info": version_info,
+            "dynamic_active_clusters": [{**meta, "cluster": c} for c in clusters.values()],
+        }
+    )
+    configs.append(
+        {
+            "@type": ROUTES_DUMP,
+            "dynamic_route_configs": [
+                {
+                    **meta,
+                    "route_config": {
+                        "@type": _ROUTE_CONFIG,
+                        "name": str(port),
+                        "virtual_hosts": vhosts,
+                        "validate_clusters": False,
+                    },
+                }
+                for port, vhosts in sorted(by_port.items())
+            ],
+        }
+    )
+    configs.append(
+        {
+            "@type": ENDPOINTS_DUMP,
+            "dynamic_endpoint_configs": [
+                {**meta, "endpoint_config": a} for a in assignments.values()
+            ],
+        }
+    )
+    return {"configs": configs}
