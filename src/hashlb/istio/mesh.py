@@ -66,6 +66,14 @@ from .._validate import (
 )
 from .._validate import short as _short
 from ..hashing import xxh64
+from ._fields import _labels, _map, _names, _str, resolve_host
+from ._precedence import (
+    _load_balancer,
+    merged_policy_field,
+    min_health_percent,
+    outlier_detection,
+    route_consistent_hash,
+)
 from ._yaml import Budget, LDict, charge_text, expand_paths, read_input, read_stdin
 from .locality import augmented_labels, grouped, locality_lb
 from .model import (
@@ -96,19 +104,9 @@ from .parse import (
     NODE_LOCALITY_LABELS,
     TOPOLOGY_LABELS,
     _container_ports,
-    _labels,
-    _load_balancer,
-    _map,
-    _names,
     _Reader,
-    _str,
     locality_annotation,
-    merged_policy_field,
-    min_health_percent,
-    outlier_detection,
     parse_locality,
-    resolve_host,
-    route_consistent_hash,
 )
 
 __all__ = ("Mesh", "load_mesh")
