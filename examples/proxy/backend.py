@@ -50,12 +50,12 @@ async def start_backend(
 
 
 async def _serve(name: str, host: str, port: int) -> None:
-    runner, bound = await start_backend(name, host, port)
-    print(f"backend {name} listening on http://{host}:{bound}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    runner, bound = await start_backend(name, host, port)
+    print(f"backend {name} listening on http://{host}:{bound}", file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:

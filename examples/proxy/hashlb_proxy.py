@@ -36,9 +36,18 @@ in a new one; requests already in flight keep the router they started with,
 so nothing is dropped.  From the command line, ``SIGHUP`` re-reads the YAML
 files and swaps the new router in.
 
-Run it::
+Each request is logged in one line (logger ``hashlb.proxy``): method, path,
+key (the hash, in hex), subset, endpoint, status and time; see
+:class:`RequestLog`.
 
-    python examples/proxy/hashlb_proxy.py -f examples/istio-canary/ --listen 127.0.0.1:8080
+Run it (``pods.yaml``: the real pods, ``kubectl get pods -o yaml``; without
+it a Deployment's pods get synthetic addresses where nothing answers)::
+
+    python examples/proxy/hashlb_proxy.py -f examples/istio-canary/ \
+        --endpoints pods.yaml --listen 127.0.0.1:8080
+
+``demo.py`` runs it in front of three loopback backends; ``README.md`` says
+how to point it at your own.
 """
 
 from __future__ import annotations
@@ -945,13 +954,13 @@ async def serve(
     :raises StartupError: the address cannot be listened on (the port is taken).
     """
     host, _ = parse_listen(listen)
-    port = await listen_on(proxy, listen)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"hashlb proxy listening on http://{shown}:{port}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    port = await listen_on(proxy, listen)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"hashlb proxy listening on http://{shown}:{port}", file=sys.stderr, flush=True)
     if reload is not None:
 
         def on_hup() -> None:
