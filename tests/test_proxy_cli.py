@@ -273,14 +273,15 @@ def test_synthetic_endpoints_are_warned_about() -> None:
 # -- errors at start: one line, exit status 2 --------------------------------------
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` from the repository root (bounded), capturing its output."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        env={**(os.environ if env is None else env), "PYTHONIOENCODING": "utf-8"},
         capture_output=True,
         text=True,
-        timeout=WAIT * 2,
+        timeout=120,
         check=False,
     )
 
@@ -291,12 +292,12 @@ def test_a_taken_port_is_one_error_line_and_exit_2() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         listen = f"127.0.0.1:{port}"
-        proc = _run(
+        proc = run_script(
             str(PROXY_DIR / "hashlb_proxy.py"),
             *("-f", "examples/istio-canary/", "--endpoints", str(LOCAL_PODS)),
             *("--listen", listen),
         )
-        backend = _run(str(PROXY_DIR / "backend.py"), "--name", "x", "--listen", listen)
+        backend = run_script(str(PROXY_DIR / "backend.py"), "--name", "x", "--listen", listen)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"hashlb_proxy.py: error: cannot listen on {listen}: port {port} is already in use "
@@ -323,7 +324,7 @@ def test_a_taken_port_is_one_error_line_and_exit_2() -> None:
     ids=["missing-file", "endpoints-not-pods"],
 )
 def test_bad_yaml_is_one_error_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
-    proc = _run(str(PROXY_DIR / "hashlb_proxy.py"), *args, "--listen", "127.0.0.1:0")
+    proc = run_script(str(PROXY_DIR / "hashlb_proxy.py"), *args, "--listen", "127.0.0.1:0")
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("hashlb_proxy.py: error: "), lines
@@ -332,9 +333,37 @@ def test_bad_yaml_is_one_error_line_and_exit_2(args: tuple[str, ...], message: s
 
 
 def test_a_malformed_listen_address_is_a_usage_error() -> None:
-    proc = _run(str(PROXY_DIR / "hashlb_proxy.py"), "-f", str(MESH), "--listen", "127.0.0.1")
+    proc = run_script(str(PROXY_DIR / "hashlb_proxy.py"), "-f", str(MESH), "--listen", "127.0.0.1")
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[-1] == (
         "hashlb_proxy.py: error: --listen: expected ADDRESS:PORT, got '127.0.0.1'"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_sighup_swaps_in_the_reread_yaml(tmp_path: Path) -> None:
+    """The canary ramp from the command line: edit the VirtualService, send SIGHUP."""
+    mesh = tmp_path / "mesh"
+    mesh.mkdir()
+    for name in ("deployments.yaml", "destinationrule.yaml", "virtualservice.yaml"):
+        (mesh / name).write_text((MESH / name).read_text(encoding="utf-8"), encoding="utf-8")
+    with processes() as started:
+        backends = {n: start_backend(started, n) for n in ("safe-0", "safe-1", "risky-0")}
+        pods = local_pods_with({n: port for n, (_, port) in backends.items()}, tmp_path)
+        proxy, port = start_proxy(started, "-f", str(mesh), "--endpoints", str(pods))
+        users = [f"user-{i}" for i in range(20)]
+        before = {u: get(port, u)[1].strip() for u in users}
+        assert set(before.values()) >= {"safe-0", "safe-1"}
+        vs = mesh / "virtualservice.yaml"
+        text = vs.read_text(encoding="utf-8")
+        assert text.count("weight: 90") == 1 and text.count("weight: 10") == 1
+        vs.write_text(
+            text.replace("weight: 90", "weight: 0").replace("weight: 10", "weight: 100"),
+            encoding="utf-8",
+        )
+        proxy.proc.send_signal(signal.SIGHUP)
+        proxy.wait_for(r"^reloaded: new router swapped in$")
+        after = {u: get(port, u) for u in users}
+        assert all(r == (200, "risky-0\n") for r in after.values()), after
+        assert proxy.stop() == 0
+    assert not any("Traceback" in line for line in proxy.seen)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ._impl import Implementation
+from .test_proxy_cli import run_script
 
 pytest.importorskip("aiohttp")
 pytest.importorskip("yaml")
@@ -36,16 +36,7 @@ def run_demo(impl: Implementation) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "HASHLB_NO_EXTENSIONS"}
         if impl.is_pure_python:
             env["HASHLB_NO_EXTENSIONS"] = "1"
-        env["PYTHONIOENCODING"] = "utf-8"
-        _RUNS[impl.tag] = subprocess.run(
-            [sys.executable, str(DEMO.relative_to(ROOT))],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        _RUNS[impl.tag] = run_script(str(DEMO.relative_to(ROOT)), env=env)
     return _RUNS[impl.tag]
 
 

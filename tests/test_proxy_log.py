@@ -22,11 +22,8 @@ import pytest
 pytest.importorskip("aiohttp")
 from aiohttp import ClientSession, ClientTimeout
 
-import hashlb
-from hashlb.policy import HashPolicy, Header
-from hashlb.router import Router
-
 from ._rawhttp import exchange
+from .test_proxy_security import _router
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "proxy"))
 from backend import start_backend
@@ -38,15 +35,6 @@ LINE = re.compile(
     r"endpoint=(?P<endpoint>\S+) status=(?P<status>\d{3}|-) time=\d+\.\dms"
     r"(?: error=(?P<error>.+))?"
 )
-
-
-def _router(*addresses: str) -> Router:
-    return Router(
-        [hashlb.Host(a, labels={"v": "1"}) for a in addresses],
-        subsets={"all": {"v": "1"}},
-        weights={"all": 1},
-        policy=HashPolicy(Header("x-user")),
-    )
 
 
 Body = Callable[[ClientSession, str, list[str]], Awaitable[Any]]

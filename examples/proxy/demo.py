@@ -37,7 +37,7 @@ from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from backend import start_backend  # noqa: E402
-from hashlb_proxy import LOG_FORMAT, HashlbProxy, YamlRouter  # noqa: E402
+from hashlb_proxy import LOG_FORMAT, HashlbProxy, YamlRouter, add_log_level  # noqa: E402
 
 MESH = HERE.parent / "istio-canary"
 #: The backends: name -> the ``version`` label the DestinationRule's subsets select.
@@ -286,12 +286,8 @@ async def run(demo: Demo, sample: LogSample) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; 0 when every check held, 1 when one did not."""
     ap = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--log-level",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        default="WARNING",
-        type=str.upper,
-        help="the proxy's log on stderr (INFO: one line per request; default WARNING)",
+    add_log_level(
+        ap, "WARNING", "the proxy's log on stderr (INFO: one line per request; default WARNING)"
     )
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds, at most")
     args = ap.parse_args(argv)

@@ -965,8 +965,10 @@ async def serve(
 
         def on_hup() -> None:
             try:
-                proxy.set_router(reload())
+                router = reload()
+                proxy.set_router(router)
                 print("reloaded: new router swapped in", file=sys.stderr)
+                warn_synthetic(router)
             except Exception as exc:  # keep serving with the old router
                 print(f"reload failed, keeping the old router: {exc}", file=sys.stderr)
 
@@ -994,6 +996,17 @@ def warn_synthetic(router: Any) -> None:
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def add_log_level(ap: argparse.ArgumentParser, default: str, help: str) -> None:
+    """Add ``--log-level {DEBUG,INFO,WARNING,ERROR}`` (any case) to *ap*."""
+    ap.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=default,
+        type=str.upper,
+        help=help,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1044,13 +1057,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="add x-hashlb-subset/x-hashlb-endpoint to responses (reveals backend addresses)",
     )
-    ap.add_argument(
-        "--log-level",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        default="INFO",
-        type=str.upper,
-        help="INFO (default) logs one line per request; WARNING only failures",
-    )
+    add_log_level(ap, "INFO", "INFO (default) logs one line per request; WARNING only failures")
     args = ap.parse_args(argv)
     try:
         parse_listen(args.listen)
