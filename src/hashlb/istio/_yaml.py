@@ -513,7 +513,7 @@ def expand_paths(paths: Sequence[str], budget: Budget | None = None) -> list[Pat
         try:
             mode = p.stat().st_mode
         except FileNotFoundError:
-            raise InputError(raw, f"no such file or directory ({os.strerror(2)})") from None
+            raise InputError(raw, "no such file or directory") from None
         except OSError as e:
             raise InputError(raw, f"cannot read: {e.strerror or e}") from None
         if stat.S_ISDIR(mode):
