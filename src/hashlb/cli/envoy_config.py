@@ -302,7 +302,8 @@ def prepare(config: EnvoyConfig, routes: Sequence[Route], match: bool) -> tuple[
     """Check and build what the simulation touches; return the routes that can be simulated.
 
     A route named alone (``--route``, ``--cluster``) must send to clusters
-    the configuration holds, that hash; in a virtual host the routes that
+    the configuration holds, at least one of which hashes (the others pick a
+    random healthy host, as a weighted canary on a simple subset does); in a virtual host the routes that
     do not hash are left out (their requests are counted ``unrouted``).
 
     :raises InputError: a missing cluster, a cluster that does not hash, or
@@ -317,8 +318,11 @@ def prepare(config: EnvoyConfig, routes: Sequence[Route], match: bool) -> tuple[
         for r in routes:
             if match and id(r) not in hashing:
                 continue
-            for c in config.route_clusters(r):
-                c.cluster  # noqa: B018 - builds (and checks) its tables now
+            clusters = config.route_clusters(r)
+            hashing_clusters = [c for c in clusters if c.hashes] or clusters[:1]
+            # a simple balancer beside a hashing one has no table: a random healthy host
+            for c in hashing_clusters:
+                c.cluster  # noqa: B018 - builds (and checks) its tables now; raises if none hashes
             out.append(r)
     except EnvoyConfigError as e:
         raise InputError(source, str(e)) from None
@@ -345,7 +349,10 @@ def simulate(
     """
     result = EnvoySimulation(config, routes, scope, seed, key)
     usable = {id(r) for r in routes}
-    rng = random.Random(seed)
+    # One random stream per route, as ``-f`` has one Router (and rng) per http
+    # route, and one for the picks of clusters that do not hash: the two inputs
+    # of the same mesh then draw the same values (the round trip of ``translate``).
+    rngs = {id(r): (random.Random(seed), random.Random(seed ^ 0x5EED)) for r in routes}
     users: dict[Hashable, list[Any]] = {}
     jars: dict[Hashable, dict[str, str]] = {}
     for i, req in enumerate(requests):
@@ -357,6 +364,7 @@ def simulate(
             first: dict[str, str] = {}
             for k, v in req.headers:
                 first.setdefault(k.lower(), v)
+            first.setdefault(":method", "GET")  # every request has one (-f assumes GET too)
             route = next((r for r in match if r.match.matches(req.path, first)), None)
             if route is not None and id(route) not in usable:
                 route = None
@@ -367,7 +375,15 @@ def simulate(
                 line.update(endpoint=None, hash=None, hashed=False)
                 decisions.write(json.dumps(line, separators=(",", ":")) + "\n")
             continue
-        pick = config.pick(route, replay.to_policy_request(req, jars.get(ukey)), rng=rng)
+        rng, balancer_rng = rngs[id(route)]
+        if not route.weighted_clusters:
+            rng.getrandbits(64)  # the stream id Envoy draws for every request
+        pick = config.pick(
+            route,
+            replay.to_policy_request(req, jars.get(ukey)),
+            rng=rng,
+            balancer_rng=balancer_rng,
+        )
         result.by_route[route.path] += 1
         for set_cookie in pick.set_cookies:
             m = replay.SET_COOKIE.match(set_cookie)

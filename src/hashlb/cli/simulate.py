@@ -734,6 +734,18 @@ def _load_mesh() -> Callable[..., Mesh]:
     return load_mesh
 
 
+def mesh_from_args(args: argparse.Namespace, load_mesh: Callable[..., Mesh]) -> Mesh:
+    """Load the ``-f`` files with the mesh options (``--endpoints``, ``-n``, ``--cluster-domain``,
+    ``--unhealthy-endpoints``), as ``simulate`` and ``translate`` read them."""
+    return load_mesh(
+        args.file,
+        args.endpoints,
+        namespace=args.namespace,
+        domain=args.cluster_domain,
+        unhealthy_endpoints=args.unhealthy_endpoints,
+    )
+
+
 def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None) -> int:
     """Run ``hashlb simulate`` with parsed *args*; raise InputError on bad input.
 
@@ -753,13 +765,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     outputs.add(args.json, "--json")
     outputs.add(args.decisions, "--decisions")
     outputs.add_plot(args.plot)
-    mesh = load_mesh(
-        args.file,
-        args.endpoints,
-        namespace=args.namespace,
-        domain=args.cluster_domain,
-        unhealthy_endpoints=args.unhealthy_endpoints,
-    )
+    mesh = mesh_from_args(args, load_mesh)
     scenario = mesh.scenario(args.host, source_locality=args.source_locality)
     if args.plot:
         _check_plot(scenario)

@@ -56,6 +56,7 @@ except ImportError as _e:
     raise ImportError('hashlb.istio needs PyYAML: pip install "hashlb[istio]"') from _e
 
 from .._source import InputError, Where
+from ._fields import resolve_host
 from .mesh import Mesh, load_mesh
 from .model import (
     HEALTH_ANNOTATION,
@@ -71,7 +72,7 @@ from .model import (
     RoutePlan,
     Scenario,
 )
-from .parse import match_regex, resolve_host
+from .parse import match_regex
 from .translate import (
     MatchRequest,
     RouteEngine,
@@ -81,6 +82,7 @@ from .translate import (
     plan_matches,
     table_bytes,
 )
+from .xds import config_dump
 
 __all__ = (
     "HEALTH_ANNOTATION",
@@ -103,6 +105,7 @@ __all__ = (
     "TableCache",
     "Where",
     "build_engines",
+    "config_dump",
     "load_mesh",
     "match_regex",
     "plan_matches",

@@ -66,6 +66,14 @@ from .._validate import (
 )
 from .._validate import short as _short
 from ..hashing import xxh64
+from ._fields import _labels, _map, _names, _str, resolve_host
+from ._precedence import (
+    _load_balancer,
+    merged_policy_field,
+    min_health_percent,
+    outlier_detection,
+    route_consistent_hash,
+)
 from ._yaml import Budget, LDict, charge_text, expand_paths, read_input, read_stdin
 from .locality import augmented_labels, grouped, locality_lb
 from .model import (
@@ -96,19 +104,9 @@ from .parse import (
     NODE_LOCALITY_LABELS,
     TOPOLOGY_LABELS,
     _container_ports,
-    _labels,
-    _load_balancer,
-    _map,
-    _names,
     _Reader,
-    _str,
     locality_annotation,
-    merged_policy_field,
-    min_health_percent,
-    outlier_detection,
     parse_locality,
-    resolve_host,
-    route_hash_key,
 )
 
 __all__ = ("Mesh", "load_mesh")
@@ -443,7 +441,7 @@ class Mesh(_Reader):
                 [_RouteDestination(fqdn, None, None, 100, rule.where, rule.where)],
                 rule.where,
             )
-            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}")]
+            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}", service_route=True)]
             return Scenario(fqdn, f"DestinationRule {_short(rule.name)}", tuple(routes), rule.where)
         if len(chosen) > 1:
             names = _names(c[1].name for c in chosen if c[1] is not None)
@@ -455,7 +453,7 @@ class Mesh(_Reader):
         routes = [self._plan(r, f"VirtualService {_short(vs.name)}") for r in vs.http]
         return Scenario(fqdn, f"VirtualService {_short(vs.name)}", tuple(routes), vs.where)
 
-    def _plan(self, route: _HTTPRoute, owner: str) -> RoutePlan:
+    def _plan(self, route: _HTTPRoute, owner: str, *, service_route: bool = False) -> RoutePlan:
         what = f"{owner} route {_short(route.name)}"
         live = route.destinations
         if len(live) > 1:
@@ -570,6 +568,13 @@ class Mesh(_Reader):
                 )
             endpoints, locality = self._apply_locality(rule, subset, port, svc, endpoints, what)
             lb = _load_balancer(rule, subset, port)
+            # The route side reads port-level settings only for a port the destination
+            # names (route.go portLevelSettingsConsistentHash), or the one port of the
+            # Service (pods without a Service: their one implied port); the
+            # no-VirtualService route uses the service port (hashForService).
+            single = svc is None or len(svc.ports) == 1
+            route_port = port if d.port is not None or single or service_route else None
+            hashing, route_key = route_consistent_hash(rule, subset, route_port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
             if len(hosts) > 1 and d.subset is not None:
                 name = f"{d.host.split('.')[0]}/{d.subset}"
@@ -590,8 +595,9 @@ class Mesh(_Reader):
                     lb,
                     endpoints,
                     d.where,
-                    route_hash_key(rule, subset, port),
+                    route_key,
                     health,
+                    hashing,
                     locality,
                 )
             )
@@ -601,6 +607,7 @@ class Mesh(_Reader):
             tuple(route.matches) if route.matches is not None else None,
             tuple(dests),
             route.where,
+            len(route.destinations) > 1,
         )
 
     def _apply_locality(

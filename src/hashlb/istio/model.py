@@ -115,6 +115,8 @@ class HashKey:
     cookie_path: str = ""
     cookie_ttl: float | None = None
     where: Where | None = field(default=None, compare=False)
+    #: ``httpCookie.attributes`` as ``(name, value)`` pairs, carried into the Set-Cookie.
+    cookie_attributes: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """Return a short form such as ``header:x-user`` (the ``--key`` syntax)."""
@@ -140,6 +142,9 @@ class LoadBalancer:
     hash_key: HashKey | None = None
     level: str = "default"
     where: Where | None = field(default=None, compare=False)
+    #: ``loadBalancer.simple`` as written (``ROUND_ROBIN``, ...), ``""`` when unset:
+    #: Istio's cluster ``lb_policy`` (:mod:`hashlb.istio.xds`).
+    simple: str = ""
 
     def describe(self) -> str:
         """Return e.g. ``ring_hash(minimumRingSize=1024) on header:x-user``."""
@@ -349,6 +354,9 @@ class Destination:
     route_key: HashKey | None = None
     #: The cluster's panic threshold and where it came from.
     health: ClusterHealth = field(default_factory=ClusterHealth)
+    #: Istio's ``HashForHTTPDestination`` found a ``consistentHash`` (even one
+    #: without a key): the route then gets no ``previous_hosts`` retry predicate.
+    route_consistent_hash: bool = False
     #: Istio's locality load balancing for the client (None without ``source_locality``).
     locality: LocalityPlan | None = None
 
@@ -362,6 +370,9 @@ class RoutePlan:
     matches: tuple[LDict, ...] | None  # None: matches every request
     destinations: tuple[Destination, ...]  # non-zero weights only
     where: Where
+    #: The route lists more than one destination: Istio emits ``weighted_clusters``
+    #: (zero weights dropped), else ``route.cluster``.
+    weighted: bool = False
 
     @property
     def hash_keys(self) -> tuple[HashKey, ...]:

@@ -12,14 +12,12 @@ helpers apply Istio's ``loadBalancer`` precedence.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .._policy_py import _load_re2, _regex_engine
 from .._ring_py import MAX_RING_SIZE
 from .._source import InputError, Where
 from .._validate import (
-    MAX_INT_DIGITS,
     MAX_MATCH_CONDITIONS,
     MAX_PODS,
     MAX_ROUTES,
@@ -30,7 +28,18 @@ from .._validate import clip as _clip
 from .._validate import is_prime as _is_prime
 from .._validate import short as _short
 from ..maglev import MAX_TABLE_SIZE
-from ._yaml import Budget, LDict, LList, load_yaml_documents
+from ._fields import (
+    _decimal,
+    _duration_seconds,
+    _int,
+    _labels,
+    _list,
+    _map,
+    _mappings,
+    _str,
+    resolve_host,
+)
+from ._yaml import Budget, LDict, load_yaml_documents
 from .model import (
     DEFAULT_MIN_RING_SIZE,
     DEFAULT_TABLE_SIZE,
@@ -42,7 +51,6 @@ from .model import (
     SUPPORTED_KINDS,
     WORKLOAD_KINDS,
     HashKey,
-    LoadBalancer,
     Pod,
     _DestinationRule,
     _HTTPRoute,
@@ -57,169 +65,6 @@ __all__ = ("match_regex", "resolve_host")
 
 _HASH_KEYS = ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")
 _CH_FIELDS = frozenset({*_HASH_KEYS, "ringHash", "maglev", "minimumRingSize"})
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
-_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-
-
-# --------------------------------------------------------------------------
-# Small typed accessors that raise InputError with the position.
-
-
-def _names(items: Iterable[object], *, quote: bool = True, limit: int = 8) -> str:
-    """Return a short list for a message: ``'a', 'b', ... (12 in all)``; ``none`` if empty."""
-    shown: list[str] = []
-    total = 0
-    for item in items:
-        total += 1
-        if total <= limit:
-            shown.append(_short(item, 60) if quote else _clip(str(item), 60))
-    if not total:
-        return "none"
-    return ", ".join(shown) + (f", ... ({total} in all)" if total > limit else "")
-
-
-def _kind_name(doc: LDict) -> str:
-    meta = doc.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
-    return f"{doc.get('kind')} {_short(name)}" if name else str(doc.get("kind"))
-
-
-def _field(parent: LDict, key: str, what: str, required: bool) -> object:
-    """Return ``parent[key]``, None when absent; absent and *required* is an error."""
-    value = parent.get(key)
-    if value is None and required:
-        raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
-    return value
-
-
-def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
-    value = _field(parent, key, what, required)
-    if value is None:
-        return None
-    if not isinstance(value, LDict):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be a mapping, got {type(value).__name__}"
-        )
-    return value
-
-
-def _list(parent: LDict, key: str, what: str) -> LList:
-    value = parent.get(key)
-    if value is None:
-        return LList()
-    if not isinstance(value, LList):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be a list, got {type(value).__name__}"
-        )
-    return value
-
-
-def _mappings(
-    parent: LDict,
-    key: str,
-    what: str,
-    noun: str,
-    limit: tuple[str, int, str] | None = None,
-) -> Iterator[LDict]:
-    """Yield the items of the list *key* of *parent*, each checked to be a mapping.
-
-    An item that is not is an error naming *noun*, raised when it is reached.
-    *limit* is ``(cap name, cap, plural)``: more items than the cap is an error,
-    raised before any item is yielded, at the first one past the cap.
-    """
-    items = _list(parent, key, what)
-    if limit is not None and len(items) > limit[1]:
-        raise InputError(items.at(limit[1]), f"{what}: more than {cap(limit[0])} {limit[2]}")
-    for i, item in enumerate(items):
-        if not isinstance(item, LDict):
-            raise InputError(items.at(i), f"{what}: each {noun} must be a mapping")
-        yield item
-
-
-def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str | None:
-    value = _field(parent, key, what, required)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be a string, got {type(value).__name__}"
-        )
-    text = str(value)
-    if required and not text:
-        raise InputError(parent.at(key), f"{what}: {_short(key)} must not be empty")
-    return text
-
-
-def _int(
-    parent: LDict, key: str, what: str, low: int, high: int, *, default: int | None = None
-) -> int | None:
-    """Return an integer field; protobuf JSON also accepts decimal strings."""
-    value = parent.get(key)
-    if value is None:
-        return default
-    ok = not isinstance(value, bool)
-    if ok and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        value = _decimal(value, parent.at(key), f"{what}: {_short(key)}")
-    if not ok or not isinstance(value, int):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be an integer, got {_short(value)}"
-        )
-    if not low <= value <= high:
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be in [{low}, {high}], got {_short(value)}"
-        )
-    return value
-
-
-def _decimal(text: str, where: Where, what: str) -> int:
-    """Convert a decimal string field, refusing more than MAX_INT_DIGITS characters."""
-    digits = text.strip()
-    if len(digits) > MAX_INT_DIGITS:
-        raise InputError(
-            where,
-            f"{what}: an integer of {len(digits)} characters is too long ({cap('MAX_INT_DIGITS')})",
-        )
-    return int(digits)
-
-
-def _labels(parent: LDict | None, key: str, what: str) -> dict[str, str]:
-    if parent is None:
-        return {}
-    value = _map(parent, key, what)
-    if value is None:
-        return {}
-    out: dict[str, str] = {}
-    for k, v in value.items():
-        if v is None or isinstance(v, (LDict, LList)):
-            raise InputError(value.at(k), f"{what}: label {_short(k)} must have a string value")
-        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
-    return out
-
-
-def _duration_seconds(value: object, where: Where, what: str) -> float:
-    """Parse a protobuf/Go duration (``"3600s"``, ``"1h30m"``, ``"0s"``) or a number."""
-    if isinstance(value, bool):
-        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and len(value) <= 64 and _DURATION.match(value.strip()):
-        seconds = sum(
-            float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value.strip())
-        )
-    else:
-        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
-    if seconds < 0:
-        raise InputError(where, f"{what}: a duration must not be negative, got {_short(value)}")
-    return seconds
-
-
-def resolve_host(name: str, namespace: str, domain: str) -> str:
-    """Return Istio's FQDN for a host: short names get ``.NS.svc.DOMAIN``."""
-    name = name.strip().lower()
-    if "." in name or name == "*" or not name:
-        return name
-    return f"{name}.{namespace}.svc.{domain}"
 
 
 # --------------------------------------------------------------------------
@@ -803,7 +648,8 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
                 raise InputError(
                     cookie.at(extra), f"{cwhat}: unknown httpCookie field {_short(extra)}"
                 )
-        key = HashKey("cookie", cname, path, ttl, where=ch.at(k))
+        attributes = _cookie_attributes(cookie, f"{cwhat} httpCookie")
+        key = HashKey("cookie", cname, path, ttl, where=ch.at(k), cookie_attributes=attributes)
     ring = _map(ch, "ringHash", cwhat)
     maglev = _map(ch, "maglev", cwhat)
     if ring is not None and maglev is not None:
@@ -823,116 +669,18 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
     return "ring_hash", deprecated or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
 
 
-def _port_lb(policy: LDict | None, port: int) -> LDict | None:
-    if policy is None:
-        return None
-    for item in _list(policy, "portLevelSettings", "trafficPolicy"):
-        pm = item.get("port")
-        if isinstance(pm, LDict) and _int(pm, "number", "port", 1, 65535) == port:
-            lb = item.get("loadBalancer")
-            return lb if isinstance(lb, LDict) else None
-    return None
+def _cookie_attributes(cookie: LDict, what: str) -> tuple[tuple[str, str], ...]:
+    """Return ``httpCookie.attributes`` (``[{name, value}]``) as ``(name, value)`` pairs.
 
-
-def _levels(
-    rule: _DestinationRule, subset: _Subset | None, port: int
-) -> list[tuple[str, LDict | None]]:
-    """The loadBalancer of each level, in Istio's precedence order."""
-    sp = subset.policy if subset is not None else None
-    return [
-        (f"subset {_short(subset.name)} port {port}" if subset else "", _port_lb(sp, port)),
-        (f"subset {_short(subset.name)}" if subset else "", sp.get("loadBalancer") if sp else None),
-        (f"DestinationRule {_short(rule.name)} port {port}", _port_lb(rule.policy, port)),
-        (
-            f"DestinationRule {_short(rule.name)}",
-            rule.policy.get("loadBalancer") if rule.policy else None,
-        ),
-    ]
-
-
-def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) -> LoadBalancer:
-    """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level.
-
-    The cluster takes the first level that sets a ``loadBalancer`` (a subset's
-    replaces the rule's: ``MergeSubsetTrafficPolicy``).
+    Istio copies them into the route's cookie hash policy
+    (``ConsistentHashToHashPolicy``, ``route.go``), so Envoy adds them to the
+    cookie it generates.
     """
-    for level, lb in _levels(rule, subset, port):
-        if not isinstance(lb, LDict):
-            continue
-        ch = lb.get("consistentHash")
-        if isinstance(ch, LDict):
-            algo, ring, table, key = _parse_consistent_hash(ch, level)
-            return LoadBalancer(algo, ring, table, key, level, ch.where)
-        return LoadBalancer("simple", level=f"{level} loadBalancer", where=lb.where)
-    return LoadBalancer(
-        "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
-    )
-
-
-def _port_policy(policy: LDict | None, port: int) -> tuple[LDict | None, bool]:
-    """Istio's ``GetPortLevelTrafficPolicy``: the entry for *port* replaces the whole policy."""
-    if policy is None:
-        return None, False
-    for item in _list(policy, "portLevelSettings", "trafficPolicy"):
-        pm = item.get("port")
-        if isinstance(pm, LDict) and _int(pm, "number", "port", 1, 65535) == port:
-            return item, True
-    return policy, False
-
-
-def outlier_detection(
-    rule: _DestinationRule, subset: _Subset | None, port: int
-) -> tuple[LDict | None, str]:
-    """Return the cluster's ``outlierDetection`` and the level it came from (spec-2 §18.2, §18.5).
-
-    The rule's policy resolved for the port (a port-level entry replaces it
-    whole), then the subset's: its port-level entry replaces the field even
-    when it has none, else a subset ``outlierDetection`` replaces the rule's
-    (Istio's ``MergeSubsetTrafficPolicy``).
-    """
-    return merged_policy_field(rule, subset, port, "outlierDetection")
-
-
-def merged_policy_field(
-    rule: _DestinationRule, subset: _Subset | None, port: int, name: str
-) -> tuple[LDict | None, str]:
-    """Return field *name* of Istio's ``MergeSubsetTrafficPolicy`` for *port*, and its level.
-
-    (``pilot/pkg/networking/util/util.go``): the rule's policy resolved for the
-    port (a port-level entry replaces it whole), then the subset's: its
-    port-level entry replaces the field even when it has none, else a subset
-    field replaces the rule's.
-    """
-    policy, port_level = _port_policy(rule.policy, port)
-    found = policy.get(name) if policy is not None else None
-    label = f"DestinationRule {_short(rule.name)}" + (f" port {port}" if port_level else "")
-    if subset is not None and subset.policy is not None:
-        spolicy, sport_level = _port_policy(subset.policy, port)
-        assert spolicy is not None
-        own = spolicy.get(name)
-        if own is not None or sport_level:
-            found = own
-            label = f"subset {_short(subset.name)}" + (f" port {port}" if sport_level else "")
-    return (found if isinstance(found, LDict) else None), label
-
-
-def min_health_percent(od: LDict, what: str) -> int:
-    """Return ``minHealthPercent`` of an ``outlierDetection`` block (0 when unset)."""
-    return _int(od, "minHealthPercent", f"{what} outlierDetection", 0, 100, default=0) or 0
-
-
-def route_hash_key(rule: _DestinationRule, subset: _Subset | None, port: int) -> HashKey | None:
-    """Return the route's hash key for a destination: Istio's ``HashForHTTPDestination``.
-
-    Only ``consistentHash`` fields are consulted, in the same precedence, so a
-    subset with ``loadBalancer.simple`` leaves the rule's consistentHash in
-    force for the route (its cluster still balances simply; spec-2 §18.1).
-    """
-    for level, lb in _levels(rule, subset, port):
-        ch = lb.get("consistentHash") if isinstance(lb, LDict) else None
-        if isinstance(ch, LDict):
-            return _parse_consistent_hash(ch, level)[3]
-    return None
+    out: list[tuple[str, str]] = []
+    for item in _mappings(cookie, "attributes", what, "attribute"):
+        name = _str(item, "name", f"{what} attribute", required=True) or ""
+        out.append((name, _str(item, "value", f"{what} attribute {_short(name)}") or ""))
+    return tuple(out)
 
 
 def _conditions(m: LDict) -> int:
@@ -975,7 +723,7 @@ def _check_string_match(sm: LDict, what: str) -> None:
         raise InputError(sm.at(extra[0]), f"{what}: unknown string match {_short(extra[0])}")
     if len(kinds) > 1:
         raise InputError(sm.at(kinds[1]), f"{what}: set only one of exact, prefix, regex")
-    if "regex" in sm:
+    if "regex" in sm and sm["regex"] != "*":  # Istio: regex "*" is a presence test
         pattern = sm["regex"]
         if not isinstance(pattern, str):
             raise InputError(

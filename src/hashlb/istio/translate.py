@@ -74,7 +74,7 @@ def _string_match(sm: Mapping[str, Any], value: str | None, ignore_case: bool = 
     if "prefix" in sm:
         want = str(sm["prefix"])
         return value.startswith(want.lower() if ignore_case else want)
-    if "regex" in sm:
+    if "regex" in sm and sm["regex"] != "*":  # "*": a presence test (canBeConvertedToPresentMatch)
         return match_regex(sm["regex"]).fullmatch(value) is not None
     return True  # an empty StringMatch matches anything present
 
@@ -125,7 +125,12 @@ def _policy_method(key: HashKey) -> Any:
         return policy.Header(key.name)
     if key.kind == "cookie":
         ttl = None if key.cookie_ttl is None else int(key.cookie_ttl)
-        return policy.Cookie(key.name, ttl=ttl, path=key.cookie_path or None)
+        return policy.Cookie(
+            key.name,
+            ttl=ttl,
+            path=key.cookie_path or None,
+            attributes=key.cookie_attributes or None,
+        )
     if key.kind == "query":
         return policy.QueryParameter(key.name)
     return policy.SourceIP()
@@ -441,6 +446,9 @@ class RouteEngine:
     table: the lookup of the same hash Envoy's cluster would use, or a
     uniformly random endpoint for a ``simple`` load balancer.
 
+    A ``simple`` destination generates no cookie: Envoy evaluates the hash
+    policy only for a hashing load balancer.
+
     Endpoints that are not healthy make each destination's table a
     :class:`hashlb.Cluster` with the panic threshold Istio gives that
     cluster (:attr:`health`): outside panic only healthy hosts are chosen,
@@ -566,6 +574,10 @@ class RouteEngine:
         if table is not None:
             random_pick = r.subset in self.random
             host = self._random(table) if random_pick else table.lookup(r.lookup_hash)
+            if random_pick:
+                # Envoy computes the hash (and so generates a cookie) only for a
+                # hashing balancer: round robin never asks the route for it.
+                set_cookie = None
         if host is None:
             return r.subset, None, None, r.hash, set_cookie
         d = self.dest[r.subset]
