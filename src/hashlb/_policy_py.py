@@ -169,6 +169,11 @@ class HashResult:
 class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
+    #: The slots that make a method's value (:meth:`_key`): the positional
+    #: arguments first, then the keyword options named by ``_OPTIONS``, in
+    #: order; what ``__reduce__`` and ``__repr__`` rebuild.
+    _VALUE: Callable[[object], tuple[Any, ...]]
+    _OPTIONS: tuple[str, ...] = ("terminal",)
 
     terminal: bool = checked_property("_terminal", _uninit)
 
@@ -184,7 +189,10 @@ class _Method:
         raise NotImplementedError
 
     def _key(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        try:
+            return self._VALUE(self)
+        except AttributeError:
+            raise _uninit(self) from None
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -197,8 +205,21 @@ class _Method:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        args, options = _cfg.method_parts(self._key(), self._OPTIONS)
+        return (rebuild, (type(self), args, options))
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} object (not initialised)>"
+        try:
+            key = self._VALUE(self)
+        except AttributeError:
+            return f"<{type(self).__name__} object (not initialised)>"
+        return _cfg.method_repr(_own_class(self), key, self._OPTIONS)
+
+
+def _own_class(method: _Method) -> str:
+    """The hashlb class *method* is (or derives from): the name its repr gives."""
+    return next(cls.__name__ for cls in type(method).__mro__ if cls.__module__ == __name__)
 
 
 def _check_request(request: object) -> Request:
@@ -214,6 +235,7 @@ class Header(_Method):
     _name: str
     _regex_rewrite: tuple[str, str] | None
     _rewrite: Callable[[bytes], bytes] | None
+    _VALUE = operator.attrgetter("_lname", "_regex_rewrite", "_terminal", "_first_only")
 
     def __init__(
         self,
@@ -259,12 +281,6 @@ class Header(_Method):
             h = _xxh64(v, h)
         return h
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._lname, self._regex_rewrite, self._terminal, self._first_only)
-        except AttributeError:
-            raise _uninit(self) from None
-
     def __reduce__(self) -> tuple[Any, ...]:
         _lname, rewrite, terminal, first_only = self._key()
         options = {"regex_rewrite": rewrite, "terminal": terminal}
@@ -287,6 +303,8 @@ class Cookie(_Method):
     _path: str | None
     _raw: bytes
     _ttl: int | None
+    _VALUE = operator.attrgetter("_name", "_ttl", "_path", "_attributes", "_terminal")
+    _OPTIONS = ("ttl", "path", "attributes", "terminal")
 
     @keyword_signature
     def __init__(
@@ -358,25 +376,6 @@ class Cookie(_Method):
             cookies.append(self.set_cookie_value(generated.decode()))
         return _xxh64(generated, seed)
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._name, self._ttl, self._path, self._attributes, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        name, ttl, path, attributes, terminal = self._key()
-        options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
-        return (rebuild, (type(self), (name,), options))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_raw"):
-            return super().__repr__()
-        return (
-            f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
-            f"attributes={self._attributes!r}, terminal={self._terminal!r})"
-        )
-
 
 def _cookie_value(headers: list[bytes], name: bytes) -> bytes | None:
     """Return the first cookie called *name* in the ``cookie`` headers (Envoy's parser)."""
@@ -400,6 +399,8 @@ class SourceIP(_Method):
     __slots__ = ("_hops", "_use_remote")
     _hops: int
     _use_remote: bool
+    _VALUE = operator.attrgetter("_hops", "_use_remote", "_terminal")
+    _OPTIONS = ("xff_num_trusted_hops", "use_remote_address", "terminal")
 
     @keyword_signature
     def __init__(
@@ -449,31 +450,12 @@ class SourceIP(_Method):
         ip = self._ip(request)
         return None if ip is None else _xxh64(ip, seed)
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._hops, self._use_remote, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        hops, use_remote, terminal = self._key()
-        options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
-        options["terminal"] = terminal
-        return (rebuild, (type(self), (), options))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_hops"):
-            return super().__repr__()
-        return (
-            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
-            f"terminal={self._terminal!r})"
-        )
-
 
 class QueryParameter(_Method):
     __slots__ = ("_name", "_raw")
     _name: str
     _raw: bytes
+    _VALUE = operator.attrgetter("_name", "_terminal")
 
     def __init__(self, name: str, *, terminal: bool = False) -> None:
         if hasattr(self, "_terminal"):
@@ -504,25 +486,11 @@ class QueryParameter(_Method):
                 return _xxh64(piece[eq + 1 :], seed)
         return None
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._name, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        name, terminal = self._key()
-        return (rebuild, (type(self), (name,), {"terminal": terminal}))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_raw"):
-            return super().__repr__()
-        return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
-
 
 class FilterState(_Method):
     __slots__ = ("_key_name",)
     _key_name: str
+    _VALUE = operator.attrgetter("_key_name", "_terminal")
 
     def __init__(self, key: str, *, terminal: bool = False) -> None:
         if hasattr(self, "_terminal"):
@@ -541,21 +509,6 @@ class FilterState(_Method):
         if state is None:
             return None
         return state.get(key)
-
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._key_name, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        key, terminal = self._key()
-        return (rebuild, (type(self), (key,), {"terminal": terminal}))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_key_name"):
-            return super().__repr__()
-        return f"FilterState({self._key_name!r}, terminal={self._terminal!r})"
 
 
 # ---------------------------------------------------------------- policy
