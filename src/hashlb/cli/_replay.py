@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from .._source import InputError
 from .._validate import MAX_USERS, cap
-from .output import OutputSet, require_matplotlib, save_figure
+from .output import OutputSet, format_table, require_matplotlib, save_figure
 from .traffic import SimRequest
 
 
@@ -146,6 +146,25 @@ def user_state(
             )
         state = users[ukey] = list(fresh)
     return state
+
+
+def report_head(run: str, requests: int, users: int, key: str) -> list[str]:
+    """The report's first lines: what was simulated (*run*), on how many requests and users."""
+    return [f"hashlb simulate: {run}", f"{requests} requests from {users} users, key {key}"]
+
+
+def shares_table(group: str, rows: list[list[object]]) -> str:
+    """The table of a route's groups (subsets or clusters): weight, configured and real shares.
+
+    A row is ``[name, weight, configured share, requests, share, load balancer]``.
+    """
+    head = [group, "weight", "configured", "requests", "share", "load balancer"]
+    return format_table(head, rows, align="<>>>><")
+
+
+def no_hash_line(no_hash: int) -> str:
+    """The report's line for requests that got no hash."""
+    return f"no hash: {no_hash} requests produced no hash (Envoy picks those at random)"
 
 
 def stickiness_line(users: int, one_endpoint: int, one_group: int, group: str) -> str:
