@@ -97,30 +97,36 @@ _xxh64 = xxhash.xxh64_intdigest
 # ---------------------------------------------------------------- results
 
 
-def _values_equal(a: object, b: object, values: Callable[[object], tuple[Any, ...]]) -> bool:
-    """``values(a) == values(b)``; TypeError if either was never initialised."""
-    try:
-        return values(a) == values(b)
-    except AttributeError:
-        _raise_uninitialised(a, b)
-        raise
+class _Value:
+    # What HashResult and HashPolicy share: == and hash() by value.  _VALUES
+    # reads the slots that make a class's value; it is one object per public
+    # class (a subclass inherits it), so "same _VALUES" is "same public class".
+
+    __slots__ = ()
+    _VALUES: Callable[[object], tuple[Any, ...]]
+
+    def _values(self) -> tuple[Any, ...]:
+        try:
+            return self._VALUES(self)
+        except AttributeError:
+            raise _uninit(self) from None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Value) or other._VALUES is not self._VALUES:
+            return NotImplemented
+        try:
+            return self._VALUES(self) == self._VALUES(other)
+        except AttributeError:
+            _raise_uninitialised(self, other)
+            raise
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
 
-def _values_hash(obj: object, values: Callable[[object], tuple[Any, ...]]) -> int:
-    """``hash(values(obj))``; TypeError if *obj* was never initialised."""
-    try:
-        return hash(values(obj))
-    except AttributeError:
-        raise _uninit(obj) from None
-
-
-#: The slots that make the value of a HashResult and of a HashPolicy.
-_RESULT_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_hash", "_set_cookies")
-_POLICY_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_policies", "_seed")
-
-
-class HashResult:
+class HashResult(_Value):
     __slots__ = ("_hash", "_set_cookies")
+    _VALUES = operator.attrgetter("_hash", "_set_cookies")
 
     def __init__(self, hash: int | None, set_cookies: tuple[str, ...] = ()) -> None:
         if hasattr(self, "_hash"):
@@ -148,14 +154,6 @@ class HashResult:
 
     def response_set_cookies(self, upstream: object = ()) -> tuple[str, ...]:
         return _cfg.response_set_cookies(upstream, self.set_cookies)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HashResult):
-            return NotImplemented
-        return _values_equal(self, other, _RESULT_VALUES)
-
-    def __hash__(self) -> int:
-        return _values_hash(self, _RESULT_VALUES)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_set_cookies"):
@@ -193,6 +191,15 @@ class _Method:
             return self._VALUE(self)
         except AttributeError:
             raise _uninit(self) from None
+
+    def _init_once(self) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError(f"{_own_class(self)} is immutable; __init__ cannot run twice")
+
+    def _commit(self, **slots: object) -> None:
+        # The last step of __init__, after every check ran: one that raised set no slot.
+        for slot, value in slots.items():
+            object.__setattr__(self, slot, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -245,20 +252,19 @@ class Header(_Method):
         terminal: bool = False,
         envoy_version: str | EnvoyProfile = "main",
     ) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("Header is immutable; __init__ cannot run twice")
+        self._init_once()
         name, raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
         stop = _check_terminal(terminal)
         first_only = not profile(envoy_version).header_all_values
-        # Every check ran: an __init__ that raises leaves no field set.
-        setattr_ = object.__setattr__
-        setattr_(self, "_name", name)
-        setattr_(self, "_lname", raw.lower())
-        setattr_(self, "_regex_rewrite", None if compiled is None else compiled[0])
-        setattr_(self, "_rewrite", None if compiled is None else compiled[1])
-        setattr_(self, "_terminal", stop)
-        setattr_(self, "_first_only", first_only)
+        self._commit(
+            _name=name,
+            _lname=raw.lower(),
+            _regex_rewrite=None if compiled is None else compiled[0],
+            _rewrite=None if compiled is None else compiled[1],
+            _terminal=stop,
+            _first_only=first_only,
+        )
 
     name: str = checked_property("_name", _uninit)
 
@@ -316,8 +322,7 @@ class Cookie(_Method):
         attributes: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         terminal: bool = False,
     ) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        self._init_once()
         if args:
             ttl, path, attributes = positional_options(  # type: ignore[assignment]
                 "Cookie",
@@ -327,17 +332,14 @@ class Cookie(_Method):
                 2,
             )
         name, raw = _check_cookie_name(name)
-        fields = (
-            _check_ttl(ttl),
-            None if path is None else _check_header_text(path, "Cookie path"),
-            _check_attributes(attributes),
-            _check_terminal(terminal),
+        self._commit(
+            _name=name,
+            _raw=raw,
+            _ttl=_check_ttl(ttl),
+            _path=None if path is None else _check_header_text(path, "Cookie path"),
+            _attributes=_check_attributes(attributes),
+            _terminal=_check_terminal(terminal),
         )
-        setattr_ = object.__setattr__
-        setattr_(self, "_name", name)
-        setattr_(self, "_raw", raw)
-        for slot, value in zip(("_ttl", "_path", "_attributes", "_terminal"), fields, strict=True):
-            setattr_(self, slot, value)
 
     name: str = checked_property("_name", _uninit)
 
@@ -410,8 +412,7 @@ class SourceIP(_Method):
         use_remote_address: bool = True,
         terminal: bool = False,
     ) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        self._init_once()
         if args:
             (xff_num_trusted_hops,) = positional_options(  # type: ignore[assignment]
                 "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 2
@@ -419,10 +420,7 @@ class SourceIP(_Method):
         hops = _check_hops(xff_num_trusted_hops)
         use_remote = _check_use_remote(use_remote_address)
         stop = _check_terminal(terminal)
-        setattr_ = object.__setattr__
-        setattr_(self, "_hops", hops)
-        setattr_(self, "_use_remote", use_remote)
-        setattr_(self, "_terminal", stop)
+        self._commit(_hops=hops, _use_remote=use_remote, _terminal=stop)
 
     xff_num_trusted_hops: int = checked_property("_hops", _uninit)
 
@@ -458,14 +456,10 @@ class QueryParameter(_Method):
     _VALUE = operator.attrgetter("_name", "_terminal")
 
     def __init__(self, name: str, *, terminal: bool = False) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
+        self._init_once()
         name, raw = _check_name(name, "QueryParameter")
         stop = _check_terminal(terminal)
-        setattr_ = object.__setattr__
-        setattr_(self, "_name", name)
-        setattr_(self, "_raw", raw)
-        setattr_(self, "_terminal", stop)
+        self._commit(_name=name, _raw=raw, _terminal=stop)
 
     name: str = checked_property("_name", _uninit)
 
@@ -493,13 +487,10 @@ class FilterState(_Method):
     _VALUE = operator.attrgetter("_key_name", "_terminal")
 
     def __init__(self, key: str, *, terminal: bool = False) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("FilterState is immutable; __init__ cannot run twice")
+        self._init_once()
         key = _cfg.check_filter_state_key(key)
         stop = _check_terminal(terminal)
-        setattr_ = object.__setattr__
-        setattr_(self, "_key_name", key)
-        setattr_(self, "_terminal", stop)
+        self._commit(_key_name=key, _terminal=stop)
 
     key: str = checked_property("_key_name", _uninit)
 
@@ -514,8 +505,9 @@ class FilterState(_Method):
 # ---------------------------------------------------------------- policy
 
 
-class HashPolicy:
+class HashPolicy(_Value):
     __slots__ = ("_policies", "_seed")
+    _VALUES = operator.attrgetter("_policies", "_seed")
 
     def __init__(
         self, *policies: Header | Cookie | SourceIP | QueryParameter, seed: int = 0
@@ -567,19 +559,8 @@ class HashPolicy:
                 break
         return h
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HashPolicy):
-            return NotImplemented
-        return _values_equal(self, other, _POLICY_VALUES)
-
-    def __hash__(self) -> int:
-        return _values_hash(self, _POLICY_VALUES)
-
     def __reduce__(self) -> tuple[Any, ...]:
-        try:
-            policies, seed = _POLICY_VALUES(self)
-        except AttributeError:
-            raise _uninit(self) from None
+        policies, seed = self._values()
         return (rebuild, (type(self), policies, {"seed": seed}))
 
     def __repr__(self) -> str:
