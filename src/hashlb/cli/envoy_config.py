@@ -497,14 +497,14 @@ def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
         weights = _weights(r)
         total_w = sum(w for _, w in weights) or 1
         for cname, w in weights:
-            chart.groups.append(_short(cname, 30))
-            chart.configured.append(100 * w / total_w)
-            chart.simulated.append(100 * result.clusters.get(cname, 0) / total)
+            share = 100 * w / total_w
+            chart.groups.add(_short(cname, 30), share, 100 * result.clusters.get(cname, 0) / total)
             hosts = result.config.clusters[cname].hosts
             for h in hosts:
-                chart.endpoints.append(f"{h.address}\n({_short(cname, 30)})")
-                chart.got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
-                chart.even.append(100 * w / total_w / max(len(hosts), 1))
+                got = 100 * result.endpoints.get((cname, h.address), 0) / total
+                chart.endpoints.add(
+                    f"{h.address}\n({_short(cname, 30)})", share / max(len(hosts), 1), got
+                )
     replay.draw_shares(chart, outputs)
 
 

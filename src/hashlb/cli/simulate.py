@@ -493,13 +493,11 @@ def plot(result: SimulationResult, outputs: OutputSet, flag: str = "--plot") -> 
         "subsets",
     )
     for d in sc.destinations:
-        chart.groups.append(d.name)
-        chart.configured.append(100 * d.weight / total_w[id(d)])
-        chart.simulated.append(100 * result.subsets.get(d.name, 0) / total)
+        share = 100 * d.weight / total_w[id(d)]
+        chart.groups.add(d.name, share, 100 * result.subsets.get(d.name, 0) / total)
         for e in d.endpoints:
-            chart.endpoints.append(f"{e.pod.name}\n({d.name})")
-            chart.got.append(100 * result.endpoints.get(e.address, 0) / total)
-            chart.even.append(100 * d.weight / total_w[id(d)] / len(d.endpoints))
+            got = 100 * result.endpoints.get(e.address, 0) / total
+            chart.endpoints.add(f"{e.pod.name}\n({d.name})", share / len(d.endpoints), got)
     draw_shares(chart, outputs, flag)
 
 
