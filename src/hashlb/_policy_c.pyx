@@ -39,6 +39,7 @@ from hashlb._validate import uninitialised as _uninitialised
 from hashlb.versions import profile as _profile
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._policy_doc import DOCS as _DOCS
 
 __all__ = (
@@ -64,9 +65,7 @@ cdef class HashResult:
     cdef tuple _set_cookies
 
     cdef int _check_ready(self) except -1:
-        if self._set_cookies is None:
-            raise _uninitialised(self, "HashResult")
-        return 0
+        return check_ready(self, self._set_cookies is not None, "HashResult")
 
     def __init__(self, hash, set_cookies=()):
         if self._set_cookies is not None:
@@ -581,9 +580,7 @@ cdef class HashPolicy:
     cdef uint64_t _seed
 
     cdef int _check_ready(self) except -1:
-        if self._policies is None:
-            raise _uninitialised(self, "HashPolicy")
-        return 0
+        return check_ready(self, self._policies is not None, "HashPolicy")
 
     def __init__(self, *policies, seed=0):
         if self._policies is not None:
