@@ -436,10 +436,12 @@ def _lb(cluster: EnvoyCluster) -> str:
 def render(result: EnvoySimulation) -> str:
     """Return the human-readable report."""
     config = result.config
-    lines = [
-        f"hashlb simulate: {', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
-        f"{result.requests} requests from {result.users} users, key {result.key}",
-    ]
+    lines = replay.report_head(
+        f"{', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
+        result.requests,
+        result.users,
+        result.key,
+    )
     for r in result.routes:
         weights = _weights(r)
         total_w = sum(w for _, w in weights)
@@ -455,13 +457,7 @@ def render(result: EnvoySimulation) -> str:
             n = result.clusters.get(cname, 0)
             c = config.clusters[cname]
             rows.append([cname, w, replay.pct(w, total_w), n, replay.pct(n, routed), _lb(c)])
-        lines.append(
-            format_table(
-                ["cluster", "weight", "configured", "requests", "share", "load balancer"],
-                rows,
-                align="<>>>><",
-            )
-        )
+        lines.append(replay.shares_table("cluster", rows))
         sick = any(
             h.health not in HEALTHY_STATUSES
             for cname, _ in weights
@@ -490,9 +486,7 @@ def render(result: EnvoySimulation) -> str:
             f"in the {result.scope}"
         )
     if result.no_hash:
-        lines.append(
-            f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
-        )
+        lines.append(replay.no_hash_line(result.no_hash))
     bad = sum(result.unhealthy.values())
     if bad:
         lines.append(f"panic: {bad} requests reached endpoints that are not healthy")
@@ -519,14 +513,14 @@ def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
         weights = _weights(r)
         total_w = sum(w for _, w in weights) or 1
         for cname, w in weights:
-            chart.groups.append(_short(cname, 30))
-            chart.configured.append(100 * w / total_w)
-            chart.simulated.append(100 * result.clusters.get(cname, 0) / total)
+            share = 100 * w / total_w
+            chart.groups.add(_short(cname, 30), share, 100 * result.clusters.get(cname, 0) / total)
             hosts = result.config.clusters[cname].hosts
             for h in hosts:
-                chart.endpoints.append(f"{h.address}\n({_short(cname, 30)})")
-                chart.got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
-                chart.even.append(100 * w / total_w / max(len(hosts), 1))
+                got = 100 * result.endpoints.get((cname, h.address), 0) / total
+                chart.endpoints.add(
+                    f"{h.address}\n({_short(cname, 30)})", share / max(len(hosts), 1), got
+                )
     replay.draw_shares(chart, outputs)
 
 

@@ -40,8 +40,11 @@ from ._replay import (
     ShareChart,
     draw_shares,
     kept,
+    no_hash_line,
     pct,
     publish,
+    report_head,
+    shares_table,
     stickiness_line,
     to_policy_request,
     track,
@@ -295,10 +298,12 @@ def simulate(
 def render(result: SimulationResult) -> str:
     """Return the human-readable report."""
     sc = result.scenario
-    lines = [
-        f"hashlb simulate: {sc.source} -> {sc.host}  (mode {result.mode}, seed {result.seed})",
-        f"{result.requests} requests from {result.users} users, key {result.key}",
-    ]
+    lines = report_head(
+        f"{sc.source} -> {sc.host}  (mode {result.mode}, seed {result.seed})",
+        result.requests,
+        result.users,
+        result.key,
+    )
     for plan in sc.routes:
         total_w = sum(d.weight for d in plan.destinations)
         routed = sum(result.subsets.get(d.name, 0) for d in plan.destinations)
@@ -319,13 +324,7 @@ def render(result: SimulationResult) -> str:
             rows.append(
                 [d.name, d.weight, pct(d.weight, total_w), n, pct(n, routed), d.lb.describe()]
             )
-        lines.append(
-            format_table(
-                ["subset", "weight", "configured", "requests", "share", "load balancer"],
-                rows,
-                align="<>>>><",
-            )
-        )
+        lines.append(shares_table("subset", rows))
         sick = any(e.health != "healthy" for d in plan.destinations for e in d.endpoints)
         placed = any(e.locality is not None for d in plan.destinations for e in d.endpoints)
         failover = any(d.locality is not None for d in plan.destinations)
@@ -363,9 +362,7 @@ def render(result: SimulationResult) -> str:
     if result.unrouted:
         lines.append(f"unrouted: {result.unrouted} requests matched no http route")
     if result.no_hash:
-        lines.append(
-            f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
-        )
+        lines.append(no_hash_line(result.no_hash))
     lines.extend(_health_lines(result))
     lines.append(stickiness_line(result.users, result.one_endpoint, result.one_subset, "subset"))
     return "\n".join(lines)
@@ -496,13 +493,11 @@ def plot(result: SimulationResult, outputs: OutputSet, flag: str = "--plot") -> 
         "subsets",
     )
     for d in sc.destinations:
-        chart.groups.append(d.name)
-        chart.configured.append(100 * d.weight / total_w[id(d)])
-        chart.simulated.append(100 * result.subsets.get(d.name, 0) / total)
+        share = 100 * d.weight / total_w[id(d)]
+        chart.groups.add(d.name, share, 100 * result.subsets.get(d.name, 0) / total)
         for e in d.endpoints:
-            chart.endpoints.append(f"{e.pod.name}\n({d.name})")
-            chart.got.append(100 * result.endpoints.get(e.address, 0) / total)
-            chart.even.append(100 * d.weight / total_w[id(d)] / len(d.endpoints))
+            got = 100 * result.endpoints.get(e.address, 0) / total
+            chart.endpoints.add(f"{e.pod.name}\n({d.name})", share / len(d.endpoints), got)
     draw_shares(chart, outputs, flag)
 
 
