@@ -109,6 +109,18 @@ def _ok(proc: Any) -> None:
 # -- the shared fixtures, as shipped: nothing hashes --------------------------------
 
 
+
+def _blocks(lines: list[str]) -> list[str]:
+    """The listing's routes: each block starts at a line indented by exactly two spaces."""
+    blocks: list[list[str]] = []
+    for line in lines:
+        if line.startswith("  ") and line[2:3] != " ":
+            blocks.append([])
+        if blocks:
+            blocks[-1].append(line)
+    return ["\n".join(b) for b in blocks]
+
+
 @pytest.mark.parametrize(
     "fixture", [PROXYCONFIG_DUMP, COMPARE_DUMP], ids=["proxyconfig", "compare"]
 )
@@ -126,11 +138,11 @@ def test_shipped_fixture_lists_its_routes_and_exits_2(
     assert "a route needs a hash_policy and a RING_HASH or MAGLEV cluster" in lines[-1]
     assert lines[0] == f"hashlb simulate: {fixture}: the routes (none hashes):"
     config = load(fixture)
-    listed = lines[2:-1]
+    listed = _blocks(lines[1:-1])
     assert len(listed) == len(config.routes)
-    for route, line in zip(config.routes, listed, strict=True):
-        assert route.path in line and route.virtual_host in line
-        assert "(ROUND_ROBIN)" in line or "(missing)" in line
+    for route, block in zip(config.routes, listed, strict=True):
+        assert f"--route {route.path}" in block and f"virtual host {route.virtual_host}," in block
+        assert "(ROUND_ROBIN)" in block or "(missing)" in block
     assert not out.exists() and not decisions.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -158,7 +170,7 @@ def test_ring_hash_header_copy_decisions_equal_pick_and_a_direct_cluster(
         decisions,
     )
     _ok(proc)
-    assert "hash policy [header:x-user]" in proc.stdout
+    assert "hash policy: header:x-user\n" in proc.stdout
     assert "stickiness: 200 users; one endpoint: 200 (100.0%); one cluster: 200" in proc.stdout
     lines = _decisions(decisions)
     assert len(lines) == 600
@@ -325,7 +337,7 @@ def test_requests_file_and_json_shape(impl: Implementation, tmp_path: Path) -> N
         out,
     )
     _ok(proc)
-    assert f"key from {reqs}" in proc.stdout
+    assert f"key from {reqs};" in " ".join(proc.stdout.split())  # the line may wrap
     assert "no hash: 1 requests produced no hash" in proc.stdout
     s = json.loads(out.read_text(encoding="utf-8"))
     assert set(s) == {
@@ -573,15 +585,21 @@ def test_several_routes_are_listed_and_exit_2(impl: Implementation, tmp_path: Pa
     assert proc.returncode == 2 and proc.stdout == "" and not (tmp_path / "o").exists()
     lines = proc.stderr.splitlines()
     assert lines[0] == f"hashlb simulate: {EXAMPLE_DUMP}: 2 routes hash:"
-    assert lines[2].split()[:2] == ["cart", "cart.shop.svc.cluster.local:80"]
-    assert lines[3].split()[:2] == ["default", "checkout.shop.svc.cluster.local:8080"]
-    assert "header:x-user + header:x-user" in lines[2] and "cookie:checkout-session" in lines[3]
+    assert all(len(line) <= 100 for line in lines[:-1])  # the listing fits 100 columns
+    blocks = [i for i, line in enumerate(lines) if line.startswith("  ") and line[2] != " "]
+    cart, default = (lines[i] for i in blocks)
+    assert cart.startswith("  cart: virtual host cart.shop.svc.cluster.local:80")
+    assert default.startswith("  default: virtual host checkout.shop.svc.cluster.local:8080")
+    assert "hash policy header:x-user + header:x-user" in cart
+    assert "cookie:checkout-session" in default
+    routes = [line.split()[-1] for line in lines if line.startswith("    --route ")]
+    assert len(routes) == 2
     assert lines[-1].endswith(
         "choose one with --route NAME (a route name, or the JSON path "
         "listed), --virtual-host NAME or --cluster NAME"
     )
     # the listed path selects the route
-    path = lines[3].split()[-1]
+    path = routes[1]
     proc = run_cli(
         impl, "simulate", "--envoy-config", EXAMPLE_DUMP, "--route", path, "--users", "10"
     )
@@ -680,7 +698,7 @@ def test_yaml_bootstrap_in_panic_reports_unhealthy_hosts(
         decisions,
     )
     _ok(proc)
-    assert "key query:tenant" in proc.stdout and "hash policy [query:tenant]" in proc.stdout
+    assert "key query:tenant" in proc.stdout and "hash policy: query:tenant\n" in proc.stdout
     lines = _decisions(decisions)
     sick = [d for d in lines if d["endpoint"] == "10.0.0.2:80"]
     assert sick and all(d["health"] == "unhealthy" for d in sick)
@@ -742,10 +760,10 @@ def test_virtual_host_in_two_route_configurations_is_listed(impl: Implementation
     )
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.splitlines()
-    assert len(lines) == 5
+    assert len(_blocks(lines[1:-1])) == 2
     assert lines[0].endswith(": 2 route configurations have a virtual host 'inbound|http|9080':")
     paths = [r.path for r in load(COMPARE_DUMP).routes if r.virtual_host == "inbound|http|9080"]
-    assert len(paths) == 2 and all(p in "\n".join(lines[2:4]) for p in paths)
+    assert len(paths) == 2 and all(f"--route {p}\n" in proc.stderr for p in paths)
     assert lines[-1].startswith("hashlb simulate: error: --virtual-host: 2 route configurations")
 
 
@@ -791,7 +809,7 @@ def test_source_ip_policy_keys_synthetic_users_by_address(
         decisions,
     )
     _ok(proc)
-    assert "key source-ip" in proc.stdout and "hash policy [source-ip]" in proc.stdout
+    assert "key source-ip" in proc.stdout and "hash policy: source-ip\n" in proc.stdout
     config = load(dump)
     policy = config.route("cart").hash_policy
     assert policy is not None

@@ -69,7 +69,7 @@ def test_readme_command_prints_the_table(impl: Implementation) -> None:
     out = proc.stdout
     assert "subset  weight  configured  requests  share" in out
     assert "safe        90       90.0%" in out and "risky       10       10.0%" in out
-    assert "header:x-myval + header:x-myval" in out
+    assert "hash policy: header:x-myval, 2 times: Istio emits one copy per weighted" in out
     assert "stickiness: 1000 users; one endpoint:" in out
     assert proc.stderr == ""
 

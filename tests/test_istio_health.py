@@ -334,7 +334,8 @@ def test_simulate_shows_the_panic(impl: Implementation, tmp_path: Path) -> None:
     proc = run_cli(impl, *args, "--json", "s.json", "--decisions", "d.jsonl", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "PANIC: all 5 hosts in the table" in out
+    assert "PANIC: all 5 hosts" in out
+    assert "PANIC: below the threshold Envoy builds the table from every host" in out
     assert "v1: panic threshold 50% (Envoy's default: no outlierDetection)" in out
     assert "unhealthy" in out and "health" in out.split("endpoint ", 1)[1].splitlines()[0]
     s = json.loads((tmp_path / "s.json").read_text())
@@ -421,4 +422,4 @@ def test_health_annotation_in_an_endpoints_file_and_truncated_threshold(
     proc = run_cli(impl, *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "29% (acts as 28%)" in proc.stdout  # 2 of 6 healthy = 33.3%: not in panic
-    assert "no: healthy hosts only" in proc.stdout
+    assert "no: healthy only" in proc.stdout

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import re
+import textwrap
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -161,18 +162,152 @@ def user_state(
     return state
 
 
-def report_head(run: str, requests: int, users: int, key: str) -> list[str]:
-    """The report's first lines: what was simulated (*run*), on how many requests and users."""
-    return [f"hashlb simulate: {run}", f"{requests} requests from {users} users, key {key}"]
+#: The report's width unless ``--wide``: prose is wrapped and table cells are cut to fit it.
+WIDTH = 100
 
 
-def shares_table(group: str, rows: list[list[object]]) -> str:
+def wrap(text: str, width: int | None, indent: str = "  ") -> list[str]:
+    """Return *text* wrapped to *width* (None: one line), continuation lines indented."""
+    if width is None:
+        return [text]
+    return textwrap.wrap(
+        text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+
+
+def report_head(
+    run: str,
+    setting: str,
+    requests: int,
+    users: int,
+    key: str,
+    finding: list[str],
+    width: int | None = WIDTH,
+) -> list[str]:
+    """The report's first lines: what was simulated, then the finding, then the traffic.
+
+    *run* names the input and what it routes to, *setting* the mode and seed;
+    *finding* is :func:`finding`'s lines.
+    """
+    return [
+        *wrap(f"hashlb simulate: {run}", width),
+        *finding,
+        "",
+        *wrap(f"{requests} requests from {users} users, key {key}; {setting}", width),
+    ]
+
+
+def finding(
+    *,
+    users: int,
+    one_endpoint: int,
+    one_group: int,
+    group: str,
+    split: bool,
+    hash_driven: bool,
+    next_step: str,
+    no_hash: int,
+    requests: int,
+    width: int | None,
+) -> list[str]:
+    """The report's finding in plain words: how many users stay put, why, and what to try.
+
+    *split*: some route sends traffic to more than one *group* (subset or
+    cluster); *hash_driven*: the group is a function of the route hash
+    (sticky mode, or a weighted-cluster choice by ``use_hash_policy``), not a
+    random draw per request; *next_step*: what to try when it is random.
+    """
+    if users == 0:
+        return wrap("Finding: no request was simulated.", width)
+    ep, grp = pct(one_endpoint, users), pct(one_group, users)
+    if split and not hash_driven:
+        text = (
+            f"Finding: {ep} of users stay on one endpoint and {grp} on one {group}. "
+            f"Envoy picks the {group} at random for each request, before it hashes, so a "
+            f"user keeps a pod only while the draws agree. {next_step}"
+        )
+    elif split:
+        text = (
+            f"Finding: {ep} of users stay on one endpoint and {grp} on one {group}: the "
+            f"{group} is a function of the route hash, so a user keeps {group} and pod "
+            f"while the weights hold."
+        )
+    else:
+        text = (
+            f"Finding: {ep} of users stay on one endpoint: one {group} takes all traffic "
+            f"and the route hash picks the endpoint."
+        )
+    if no_hash:
+        text += (
+            f" {pct(no_hash, requests)} of requests had no hash key, and Envoy sends those "
+            f"to a random endpoint."
+        )
+    return wrap(text, width)
+
+
+def policy_lines(
+    entries: list[str], *, folded: bool, width: int | None, istio: bool = True
+) -> list[str]:
+    """The route's hash policy, with why an entry may repeat (Istio's copies, Envoy's fold).
+
+    *entries* are the policy list's entries as described (``header:x-user``);
+    *folded*: Envoy evaluates every entry and folds the hashes
+    (``rotl1(h) ^ v``), which is what the copies change; *istio*: the list
+    is Istio's translation (one entry per weighted destination).
+    """
+    if not entries:
+        return ["  hash policy: none (Envoy picks at random)"]
+    distinct = list(dict.fromkeys(entries))
+    if len(entries) == 1 or not folded:
+        return wrap(f"  hash policy: {' + '.join(distinct)}", width, "    ")
+    if len(distinct) == 1:
+        text = (
+            f"  hash policy: {distinct[0]}, {len(entries)} times: Istio emits one copy per "
+            f"weighted destination and Envoy folds them (rotl1(h) ^ h for two), so the route "
+            f"hash differs from the plain hash of {distinct[0]}; this is expected."
+        )
+    elif istio:
+        text = (
+            f"  hash policy: {' + '.join(entries)}: Istio emits one entry per weighted "
+            f"destination and Envoy folds their hashes into the route hash."
+        )
+    else:
+        text = (
+            f"  hash policy: {' + '.join(entries)}: Envoy evaluates every entry and folds "
+            f"their hashes (rotl1(h) ^ v) into the route hash."
+        )
+    return wrap(text, width, "    ")
+
+
+def weights_note(weights: list[int], group: str, width: int | None) -> list[str]:
+    """A note when the weights do not sum to 100: Envoy splits by weight / total."""
+    total = sum(weights)
+    if total in (0, 100) or len(weights) < 2:
+        return []
+    shares = ", ".join(pct(w, total) for w in weights)
+    return wrap(
+        f"  weights {'/'.join(str(w) for w in weights)} sum to {total}, not 100: "
+        f"Envoy splits by weight / {total} ({shares}).",
+        width,
+        "    ",
+    )
+
+
+def shares_table(group: str, rows: list[list[object]], width: int | None = WIDTH) -> str:
     """The table of a route's groups (subsets or clusters): weight, configured and real shares.
 
-    A row is ``[name, weight, configured share, requests, share, load balancer]``.
+    A row is ``[name, weight, configured share, requests, share, load balancer]``;
+    the load balancers follow the table, one line for all when they agree.
     """
-    head = [group, "weight", "configured", "requests", "share", "load balancer"]
-    return format_table(head, rows, align="<>>>><")
+    head = [group, "weight", "configured", "requests", "share"]
+    lines = [format_table(head, [r[:5] for r in rows], align="<>>>>")]
+    balancers = [str(r[5]) for r in rows]
+    if len(set(balancers)) == 1:
+        lines += wrap(f"  load balancer: {balancers[0]}", width, "    ")
+    else:
+        for r, lb in zip(rows, balancers, strict=True):
+            lines += wrap(f"  load balancer of {r[0]}: {lb}", width, "    ")
+    return "\n".join(lines)
 
 
 def no_hash_line(no_hash: int) -> str:

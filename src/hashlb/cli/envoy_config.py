@@ -84,9 +84,14 @@ def _entry(method: object) -> tuple[str, str, int | None]:
 
 def describe_policy(route: Route) -> str:
     """Return the route's hash policy as ``header:x-user + cookie:session (ttl 3600s)``."""
+    return " + ".join(policy_entries(route)) or "none"
+
+
+def policy_entries(route: Route) -> list[str]:
+    """Return the route's hash policy entries, each as ``header:x-user`` or ``cookie:s (ttl 1s)``."""
     policy = route.hash_policy
     if policy is None:
-        return "none"
+        return []
     parts = []
     for m in policy.policies:
         kind, name, ttl = _entry(m)
@@ -96,7 +101,7 @@ def describe_policy(route: Route) -> str:
         if getattr(m, "terminal", False):
             text += " (terminal)"
         parts.append(text)
-    return " + ".join(parts)
+    return parts
 
 
 def route_label(route: Route) -> str:
@@ -105,21 +110,23 @@ def route_label(route: Route) -> str:
 
 
 def _listing(config: EnvoyConfig, routes: Sequence[Route]) -> str:
-    rows = []
+    """Each route as a short block: name, virtual host and policy, clusters, the path to choose it."""
+    lines = []
     for r in routes[:_MAX_LISTED]:
         clusters = []
         for name in r.cluster_names or ("-",):
             c = config.clusters.get(name)
             policy = c.lb_policy if c is not None else "missing"
             clusters.append(f"{name} ({policy})")
-        rows.append(
-            [r.name or "-", r.virtual_host, ", ".join(clusters), describe_policy(r), r.path]
+        lines += replay.wrap(
+            f"  {r.name or '(unnamed)'}: virtual host {r.virtual_host}, "
+            f"hash policy {describe_policy(r)}",
+            replay.WIDTH,
+            "      ",
         )
-    table = format_table(
-        ["route", "virtual host", "clusters", "hash policy", "path"], rows, align="<<<<<"
-    )
+        lines += replay.wrap(f"    clusters: {', '.join(clusters)}", replay.WIDTH, "      ")
+        lines.append(f"    --route {r.path}")
     more = len(routes) - _MAX_LISTED
-    lines = ["  " + line for line in table.splitlines()]
     if more > 0:
         lines.append(f"  ... and {more} more")
     return "\n".join(lines)
@@ -433,14 +440,30 @@ def _lb(cluster: EnvoyCluster) -> str:
     return f"{cluster.lb_policy}({options})"
 
 
-def render(result: EnvoySimulation) -> str:
-    """Return the human-readable report."""
+def render(result: EnvoySimulation, width: int | None = replay.WIDTH) -> str:
+    """Return the human-readable report, *width* columns wide (None: as wide as it needs)."""
     config = result.config
+    split_routes = [r for r in result.routes if sum(1 for _, w in _weights(r) if w) > 1]
     lines = replay.report_head(
-        f"{', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
+        f"{', '.join(config.sources)} -> {result.scope}",
+        f"seed {result.seed}",
         result.requests,
         result.users,
         result.key,
+        replay.finding(
+            users=result.users,
+            one_endpoint=result.one_endpoint,
+            one_group=result.one_cluster,
+            group="cluster",
+            split=bool(split_routes),
+            hash_driven=all(r.use_hash_policy for r in split_routes),
+            next_step="A route whose weighted_clusters set use_hash_policy: true (Envoy 1.36+) "
+            "picks the cluster from the route hash, and users keep cluster and pod.",
+            no_hash=result.no_hash,
+            requests=result.requests,
+            width=width,
+        ),
+        width,
     )
     for r in result.routes:
         weights = _weights(r)
@@ -448,16 +471,17 @@ def render(result: EnvoySimulation) -> str:
         routed = result.by_route.get(r.path, 0)
         lines.append("")
         name = _short(r.name) if r.name is not None else "(unnamed)"
-        lines.append(
-            f"route {name} ({r.path}), virtual host {_short(r.virtual_host)}: "
-            f"hash policy [{describe_policy(r)}]"
+        lines.extend(
+            replay.wrap(f"route {name} ({r.path}), virtual host {_short(r.virtual_host)}", width)
         )
+        lines.extend(replay.policy_lines(policy_entries(r), folded=True, width=width, istio=False))
+        lines.extend(replay.weights_note([w for _, w in weights], "cluster", width))
         rows: list[list[object]] = []
         for cname, w in weights:
             n = result.clusters.get(cname, 0)
             c = config.clusters[cname]
             rows.append([cname, w, replay.pct(w, total_w), n, replay.pct(n, routed), _lb(c)])
-        lines.append(replay.shares_table("cluster", rows))
+        lines.append(replay.shares_table("cluster", rows, width))
         sick = any(
             h.health not in HEALTHY_STATUSES
             for cname, _ in weights
@@ -478,7 +502,7 @@ def render(result: EnvoySimulation) -> str:
         head = ["endpoint", "cluster", "requests", "share", "even share"]
         if sick:
             head.insert(2, "health")
-        lines.append(format_table(head, rows, align="<<<>>>" if sick else "<<>>>"))
+        lines.append(format_table(head, rows, align="<<<>>>" if sick else "<<>>>", width=width))
     lines.append("")
     if result.unrouted:
         lines.append(
@@ -604,5 +628,10 @@ def run(
     else:
         result = simulate(config, routes, requests, **kwargs)
     return replay.publish(
-        args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
+        args,
+        outputs,
+        out,
+        result.summary,
+        lambda: plot(result, outputs),
+        lambda: render(result, None if args.wide else replay.WIDTH),
     )

@@ -383,20 +383,54 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+#: A text column is never cut below this many characters to fit a width.
+_MIN_CUT = 12
+
+
 def format_table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], *, align: str | None = None
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    align: str | None = None,
+    width: int | None = None,
+    cut: Sequence[int] | None = None,
 ) -> str:
     """Return a plain-text table; *align* has one ``<`` or ``>`` per column.
+
+    With *width*, the widest left-aligned (text) columns among *cut* (default:
+    every left-aligned one) are cut, their longer cells ending in ``...``,
+    until the table fits (numbers are never cut; a column keeps at least 12
+    characters).
 
     >>> print(format_table(["name", "n"], [["a", 1], ["bb", 22]]))
     name   n
     a      1
     bb    22
+    >>> print(format_table(["pod", "n"], [["staff-service-risky-version-0", 1]], width=18))
+    pod              n
+    staff-servic...  1
     """
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     if align is None:
         align = "<" + ">" * (len(headers) - 1)
+    if width is not None:
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        while excess > 0:
+            cuttable = [
+                i
+                for i, a in enumerate(align)
+                if a == "<" and widths[i] > _MIN_CUT and (cut is None or i in cut)
+            ]
+            if not cuttable:
+                break
+            i = max(cuttable, key=lambda j: widths[j])
+            new = max(_MIN_CUT, widths[i] - excess)
+            excess -= widths[i] - new
+            widths[i] = new
+            for row in cells:
+                if len(row[i]) > new:
+                    row[i] = row[i][: new - 3] + "..."
     lines = []
     for row in cells:
         parts = [f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)]

@@ -37,11 +37,14 @@ from .._validate import short as _short
 from ._replay import (
     NO_HOST,
     SET_COOKIE,
+    WIDTH,
     ShareChart,
     draw_shares,
+    finding,
     kept,
     no_hash_line,
     pct,
+    policy_lines,
     publish,
     report_head,
     shares_table,
@@ -50,6 +53,7 @@ from ._replay import (
     track,
     user_key,
     user_state,
+    weights_note,
 )
 from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
@@ -295,42 +299,58 @@ def simulate(
     )
 
 
-def render(result: SimulationResult) -> str:
-    """Return the human-readable report."""
+def render(result: SimulationResult, width: int | None = WIDTH) -> str:
+    """Return the human-readable report, *width* columns wide (None: as wide as it needs)."""
     sc = result.scenario
+    split = any(sum(1 for d in plan.destinations if d.weight) > 1 for plan in sc.routes)
     lines = report_head(
-        f"{sc.source} -> {sc.host}  (mode {result.mode}, seed {result.seed})",
+        f"{sc.source} -> {sc.host}",
+        f"mode {result.mode}, seed {result.seed}",
         result.requests,
         result.users,
         result.key,
+        finding(
+            users=result.users,
+            one_endpoint=result.one_endpoint,
+            one_group=result.one_subset,
+            group="subset",
+            split=split,
+            hash_driven=result.mode == "sticky",
+            next_step="Try --mode sticky: hashlb's sticky canary keeps each user on one "
+            "subset and pod.",
+            no_hash=result.no_hash,
+            requests=result.requests,
+            width=width,
+        ),
+        width,
     )
     for plan in sc.routes:
         total_w = sum(d.weight for d in plan.destinations)
         routed = sum(result.subsets.get(d.name, 0) for d in plan.destinations)
         lines.append("")
-        keys = plan.hash_keys
+        lines.append(f"route {_short(plan.name)} ({plan.where})")
+        entries = [k.describe() for k in plan.hash_keys]
         if result.mode == "sticky":
-            keys = tuple(dict.fromkeys(keys))
-        policy = " + ".join(k.describe() for k in keys) or "none"
-        note = ""
-        if result.mode == "envoy" and len(keys) > 1:
-            note = f", {len(keys)} entries (one per destination, as Istio emits)"
-        elif result.mode == "sticky" and len(plan.hash_keys) > len(keys):
-            note = " (sticky mode hashes each distinct entry once)"
-        lines.append(f"route {_short(plan.name)} ({plan.where}): hash policy [{policy}]{note}")
+            distinct = list(dict.fromkeys(entries))
+            lines.extend(policy_lines(distinct, folded=False, width=width))
+            if len(distinct) < len(entries):
+                lines.append("    (sticky mode hashes each distinct entry once)")
+        else:
+            lines.extend(policy_lines(entries, folded=True, width=width))
+        lines.extend(weights_note([d.weight for d in plan.destinations], "subset", width))
         rows = []
         for d in plan.destinations:
             n = result.subsets.get(d.name, 0)
             rows.append(
                 [d.name, d.weight, pct(d.weight, total_w), n, pct(n, routed), d.lb.describe()]
             )
-        lines.append(shares_table("subset", rows))
+        lines.append(shares_table("subset", rows, width))
         sick = any(e.health != "healthy" for d in plan.destinations for e in d.endpoints)
         placed = any(e.locality is not None for d in plan.destinations for e in d.endpoints)
         failover = any(d.locality is not None for d in plan.destinations)
         if sick or failover:
             lines.append("")
-            lines.append(_health_table(result, plan))
+            lines.append(_health_table(result, plan, width))
         lines.append("")
         rows = []
         for d in plan.destinations:
@@ -355,7 +375,7 @@ def render(result: SimulationResult) -> str:
         shown = [(name, a) for name, on, a in extra if on]
         head[3:3] = [name for name, _ in shown]
         align = "<<<" + "".join(a for _, a in shown) + ">>>"
-        lines.append(format_table(head, rows, align=align))
+        lines.append(format_table(head, rows, align=align, width=width, cut=(1,)))
     if any(e.pod.synthetic for d in sc.destinations for e in d.endpoints):
         lines.append("* synthetic pod address (the input has no pod IP; see the docs)")
     lines.append("")
@@ -384,7 +404,7 @@ def _threshold(percent: float) -> str:
     return f"{percent:g}%" if acts == percent else f"{percent:g}% (acts as {acts}%)"
 
 
-def _health_table(result: SimulationResult, plan: Any) -> str:
+def _health_table(result: SimulationResult, plan: Any, width: int | None = WIDTH) -> str:
     """Return the per-subset health table: counts, threshold, priority loads, panic."""
     rows = []
     for d in plan.destinations:
@@ -392,11 +412,11 @@ def _health_table(result: SimulationResult, plan: Any) -> str:
         if h is None:
             continue
         if h.in_panic:
-            panic = f"PANIC: all {h.hosts} hosts in the table"
+            panic = f"PANIC: all {h.hosts} hosts"
         elif h.healthy == 0 and h.hosts:
-            panic = "no: no healthy host, 503"
+            panic = "no: none healthy, 503"
         else:
-            panic = "no: healthy hosts only"
+            panic = "no: healthy only"
         rows.append(
             [
                 d.name,
@@ -424,7 +444,11 @@ def _health_table(result: SimulationResult, plan: Any) -> str:
         ],
         rows,
         align="<>>>>>><<",
+        width=width,
+        cut=(0,),
     )
+    if any(result.health[d.name].in_panic for d in plan.destinations if d.name in result.health):
+        table += "\n  PANIC: below the threshold Envoy builds the table from every host, healthy or not"
     sources = [
         f"  {d.name}: panic threshold {result.health[d.name].describe_threshold()}"
         for d in plan.destinations
@@ -656,6 +680,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--plot", metavar="PNG", help="draw the shares as a PNG bar chart ('-': stdout, not a tty)"
     )
     o.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
+    o.add_argument(
+        "--wide",
+        action="store_true",
+        help=f"do not wrap or cut the report to {WIDTH} columns",
+    )
     p.set_defaults(run=run)
 
 
@@ -785,5 +814,10 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     else:
         result = simulate(scenario, requests, mode=args.mode, seed=args.seed, key=key_text)
     return publish(
-        args, outputs, out, result.summary, lambda: plot(result, outputs), lambda: render(result)
+        args,
+        outputs,
+        out,
+        result.summary,
+        lambda: plot(result, outputs),
+        lambda: render(result, None if args.wide else WIDTH),
     )
