@@ -49,7 +49,8 @@ html_css_files = ["hashlb.css"]
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
-copybutton_exclude = ".linenos, .gp, .go"
+copybutton_copy_empty_lines = False
+copybutton_exclude = ".linenos"
 
 # CLI sessions (``.. command-output::``) are produced by running the command
 # at build time, from the repository root, on the files under examples/.
