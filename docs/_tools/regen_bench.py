@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,19 +75,13 @@ class Row:
 
 
 def machine() -> str:
-    """Return the date and a one-line description of this machine."""
-    cpu = platform.processor() or platform.machine()
+    """Return the date and a one-line description of this machine (compare.py's)."""
+    sys.path.insert(0, str(ROOT / "benchmarks" / "compare"))
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{date.today().isoformat()}, {cpu}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
+        import compare
+    finally:
+        sys.path.pop(0)
+    return str(compare.machine())
 
 
 def per_call(group: str) -> int:

@@ -27,11 +27,14 @@ Needs ``playwright`` (the ``docs-check`` extra) and a Chromium: the one of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: The pages with wide content, screenshotted with ``--shots``.
 WIDE_PAGES = (
@@ -123,6 +126,22 @@ def default_chromium() -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _page(chromium: str | None, width: int, height: int) -> Iterator[Any]:
+    """Yield a page of a headless Chromium (*chromium*, or playwright's own)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        kwargs: dict[str, object] = {"args": ["--no-sandbox"]}
+        if chromium:
+            kwargs["executable_path"] = chromium
+        browser = pw.chromium.launch(**kwargs)  # type: ignore[arg-type]
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
 def check(
     html: Path,
     *,
@@ -133,8 +152,6 @@ def check(
     chromium: str | None = None,
 ) -> list[PageReport]:
     """Load every page of *html* (or *pages*) and return what the probe found."""
-    from playwright.sync_api import sync_playwright
-
     names = pages or sorted(
         str(p.relative_to(html))
         for p in html.rglob("*.html")
@@ -142,23 +159,15 @@ def check(
         and p.name not in {"genindex.html", "search.html", "py-modindex.html"}
     )
     reports = []
-    with sync_playwright() as pw:
-        kwargs: dict[str, object] = {"args": ["--no-sandbox"]}
-        if chromium:
-            kwargs["executable_path"] = chromium
-        browser = pw.chromium.launch(**kwargs)  # type: ignore[arg-type]
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            for name in names:
-                page.goto((html / name).resolve().as_uri(), wait_until="load")
-                found = page.evaluate(_PROBE)
-                reports.append(PageReport(name, found["cut"], found["scrolls"]))
-                if shots is not None and name in WIDE_PAGES:
-                    out = shots / (name.replace("/", "-").removesuffix(".html") + ".png")
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(out), full_page=True)
-        finally:
-            browser.close()
+    with _page(chromium, width, height) as page:
+        for name in names:
+            page.goto((html / name).resolve().as_uri(), wait_until="load")
+            found = page.evaluate(_PROBE)
+            reports.append(PageReport(name, found["cut"], found["scrolls"]))
+            if shots is not None and name in WIDE_PAGES:
+                out = shots / (name.replace("/", "-").removesuffix(".html") + ".png")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(out), full_page=True)
     return reports
 
 
@@ -166,19 +175,9 @@ def copied_texts(
     html: Path, page_name: str, *, chromium: str | None = None, width: int = 1280
 ) -> list[str]:
     """Return what each copy button of *page_name* copies, in page order."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        kwargs: dict[str, object] = {"args": ["--no-sandbox"]}
-        if chromium:
-            kwargs["executable_path"] = chromium
-        browser = pw.chromium.launch(**kwargs)  # type: ignore[arg-type]
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto((html / page_name).resolve().as_uri(), wait_until="load")
-            return list(page.evaluate(_COPY))
-        finally:
-            browser.close()
+    with _page(chromium, width, 900) as page:
+        page.goto((html / page_name).resolve().as_uri(), wait_until="load")
+        return list(page.evaluate(_COPY))
 
 
 def main(argv: list[str] | None = None) -> int:
