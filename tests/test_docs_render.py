@@ -107,6 +107,9 @@ def test_nothing_is_cut_at_1280_px(chromium: str | None, html: Path, tmp_path: P
     assert len(reports) >= 30, [r.page for r in reports]
     cut = [f"{r.page}: {c}" for r in reports for c in r.cut]
     assert cut == [], "\n".join(cut)
+    # the CLI prints 100 columns by default: a code block shows them all
+    narrow = {r.page: r.columns for r in reports if r.columns is not None and r.columns < 100}
+    assert narrow == {}, narrow
     shots = sorted(p.name for p in tmp_path.glob("*.png"))
     assert "benchmarks.png" in shots and "tutorial-simulate-your-mesh.png" in shots, shots
 

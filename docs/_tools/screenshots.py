@@ -15,7 +15,8 @@ Every page is loaded at 1280 x 900 CSS pixels (``--width``).  An element is
 * a page wider than the window (the whole page scrolls sideways).
 
 Content that is wider than its box but scrolls (``overflow-x: auto``) is not
-cut; it is counted as ``scrolls``.  ``--shots`` saves a full-page PNG of the
+cut; it is counted as ``scrolls``.  The report also says how many columns of
+code a code block shows without scrolling (``hashlb`` output fits 100).  ``--shots`` saves a full-page PNG of the
 wide pages (CLI output, the benchmark tables, the reference pages) to look
 at.  Prints one line per cut element and exits 1 if there is any.
 
@@ -84,7 +85,19 @@ _PROBE = r"""
   const doc = document.documentElement;
   if (doc.scrollWidth > window.innerWidth + 1)
     cut.push("page: " + doc.scrollWidth + " px wide in a " + window.innerWidth + " px window");
-  return {cut, scrolls};
+  // how many columns of code a code block of this page shows without scrolling
+  let columns = null;
+  const pre = document.querySelector("div.highlight pre");
+  if (pre) {
+    const probe = document.createElement("span");
+    probe.textContent = "x".repeat(100);
+    pre.appendChild(probe);
+    const cs = getComputedStyle(pre);
+    const inner = pre.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    columns = Math.floor(inner / (probe.getBoundingClientRect().width / 100));
+    probe.remove();
+  }
+  return {cut, scrolls, columns};
 }
 """
 
@@ -115,6 +128,8 @@ class PageReport:
     page: str
     cut: list[str]
     scrolls: list[str]
+    #: columns of code a code block shows without scrolling (None: no code block)
+    columns: int | None = None
 
 
 def default_chromium() -> str | None:
@@ -163,7 +178,7 @@ def check(
         for name in names:
             page.goto((html / name).resolve().as_uri(), wait_until="load")
             found = page.evaluate(_PROBE)
-            reports.append(PageReport(name, found["cut"], found["scrolls"]))
+            reports.append(PageReport(name, found["cut"], found["scrolls"], found["columns"]))
             if shots is not None and name in WIDE_PAGES:
                 out = shots / (name.replace("/", "-").removesuffix(".html") + ".png")
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r.page}: CUT {what}")
             cut += 1
     scrolling = sum(len(r.scrolls) for r in reports)
-    print(f"{len(reports)} pages at {args.width} px: {cut} cut, {scrolling} scroll sideways")
+    columns = min((r.columns for r in reports if r.columns is not None), default=None)
+    print(
+        f"{len(reports)} pages at {args.width} px: {cut} cut, {scrolling} scroll sideways, "
+        f"code blocks show {columns} columns"
+    )
     return 1 if cut else 0
 
 
