@@ -101,6 +101,7 @@ def test_runner_counts_hidden_setup_and_missing_imports(tmp_path: Path) -> None:
         ".. testcode::\n\n   print(math.pi > 3)\n\n.. testoutput::\n\n   True\n\n"
         ".. code-block:: python\n\n   x = math.sqrt(4)\n\n"
         ".. doctest::\n   :options: +NORMALIZE_WHITESPACE\n\n   >>> [x,   x]\n   [2.0, 2.0]\n"
+        ".. code-block:: python\n   :caption: Sketch: not complete\n\n   await undefined()\n"
     )
     blocks = run_examples.extract(good.read_text())
     assert [b.kind for b in blocks] == ["doctest", "doctest", "code", "output", "code", "doctest"]

@@ -6,7 +6,8 @@ Usage, from the repository root::
 
 Every ``.. doctest::`` block, bare ``>>>`` block, ``.. testcode::`` (with
 its ``.. testoutput::``) and ``.. code-block:: python`` / ``pycon`` of the
-page runs in order in one fresh namespace -- nothing is imported for it,
+page (except a fragment captioned ``:caption: Sketch...``, which says so
+where the reader sees it) runs in order in one fresh namespace -- nothing is imported for it,
 unlike Sphinx's ``doctest_global_setup`` -- with the current directory as
 the working directory and first on ``sys.path``, as in an interactive
 ``python`` started there.  A ``testsetup`` block is a failure in itself: its
@@ -97,7 +98,9 @@ def extract(text: str) -> list[Block]:
                 body.pop(0)
             code = _dedent(body) if any(b.strip() for b in body) else ""
             if name in {"code-block", "code", "sourcecode"}:
-                if arg in _PYTHON:
+                # a fragment says so where the reader sees it: ":caption: Sketch ..."
+                sketch = options.get("caption", "").lower().startswith("sketch")
+                if arg in _PYTHON and not sketch:
                     kind = "doctest" if code.lstrip().startswith(">>>") else "code"
                     blocks.append(Block(kind, i + 1, code, options))
             elif name == "doctest":
