@@ -737,3 +737,137 @@ def json_values() -> st.SearchStrategy:
         ),
         max_leaves=6,
     )
+
+
+#: A pod's locality for the Istio locality tests: "" (unknown) or REGION[/ZONE[/SUBZONE]]
+#: over a small alphabet, so that localities repeat and share prefixes.
+istio_locality = st.one_of(
+    st.just(""),
+    st.tuples(
+        st.sampled_from(["r1", "r2", "r3"]),
+        st.sampled_from(["", "z1", "z2"]),
+        st.sampled_from(["", "s1"]),
+    ).map(lambda t: "/".join(t[:2] if not t[2] else (t[0], t[1] or "z1", t[2])).rstrip("/")),
+)
+#: A client locality (a region is required): the same alphabet.
+istio_client_locality = istio_locality.filter(bool)
+_ISTIO_KEYS = (
+    "{httpHeaderName: x-user}",
+    "{httpHeaderName: x-myval}",
+    "{httpCookie: {name: session}}",
+    "{httpCookie: {name: sid, ttl: 60s, path: /, attributes: [{name: SameSite, value: Lax}]}}",
+    "{useSourceIp: true}",
+    "{httpQueryParameterName: user}",
+    "{}",
+)
+
+
+@st.composite
+def istio_load_balancers(draw: st.DrawFn) -> str | None:
+    """A DestinationRule ``loadBalancer`` (flow YAML), or None for none."""
+    kind = draw(st.sampled_from(["none", "simple", "hash", "hash", "hash"]))
+    if kind == "none":
+        return None
+    if kind == "simple":
+        return f"{{simple: {draw(st.sampled_from(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM']))}}}"
+    key = draw(st.sampled_from(_ISTIO_KEYS))
+    table = draw(
+        st.sampled_from(["", "ringHash: {minimumRingSize: 64}", "maglev: {tableSize: 251}"])
+    )
+    body = key[1:-1]
+    inner = ", ".join(p for p in (body, table) if p)
+    return f"{{consistentHash: {{{inner}}}}}"
+
+
+@st.composite
+def istio_meshes(draw: st.DrawFn) -> tuple[str, str]:
+    """A mesh of Istio YAML (DestinationRule, VirtualService, Service, Pods) and an
+    ``--unhealthy-endpoints`` mode: policies at every level, 1-3 http routes with matches,
+    weights (0 included), named ports, pods not Ready or with a health annotation."""
+    versions = ["v1", "v2", "v3"][: draw(st.integers(1, 3))]
+
+    def policy(indent: str) -> str:
+        lines = []
+        lb = draw(istio_load_balancers())
+        if lb is not None:
+            lines.append(f"{indent}loadBalancer: {lb}")
+        if draw(st.booleans()) and draw(st.booleans()):
+            plb = draw(istio_load_balancers())
+            entry = (
+                f"{{port: {{number: 80}}, loadBalancer: {plb}}}"
+                if plb
+                else ("{port: {number: 80}, connectionPool: {tcp: {maxConnections: 7}}}")
+            )
+            lines.append(f"{indent}portLevelSettings: [{entry}]")
+        if draw(st.integers(0, 3)) == 0:
+            lines.append(
+                f"{indent}outlierDetection: {{minHealthPercent: {draw(st.sampled_from([0, 40]))}}}"
+            )
+        return "\n".join(lines)
+
+    top = policy("    ")
+    rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n"
+    if top:
+        rule += "  trafficPolicy:\n" + top + "\n"
+    rule += "  subsets:\n"
+    for v in versions:
+        rule += f"    - name: {v}\n      labels: {{version: {v}}}\n"
+        own = policy("        ")
+        if own:
+            rule += "      trafficPolicy:\n" + own + "\n"
+    http = []
+    for i in range(draw(st.integers(1, 3))):
+        route = f"    - name: r{i}\n      " if draw(st.booleans()) else "    - "
+        match = draw(
+            st.sampled_from(
+                [
+                    "",
+                    "{headers: {x-canary: {exact: 'yes'}}}",
+                    "{uri: {prefix: /api}}",
+                    "{uri: {prefix: /static}, method: {exact: GET}}",
+                    "{withoutHeaders: {x-canary: {exact: 'yes'}}}",
+                    "{queryParams: {user: {prefix: u1}}}",
+                ]
+            )
+        )
+        if match and i < 2:
+            route += f"match: [{match}]\n      "
+        chosen = draw(st.lists(st.sampled_from(versions), min_size=1, max_size=3, unique=True))
+        weights = [draw(st.integers(0, 100)) for _ in chosen]
+        if len(chosen) > 1 and not any(weights):
+            weights[0] = 1
+        dests = []
+        for v, w in zip(chosen, weights, strict=True):
+            port = ", port: {number: 80}" if draw(st.booleans()) else ""
+            weight = f", weight: {w}" if len(chosen) > 1 or draw(st.booleans()) else ""
+            dests.append(f"{{destination: {{host: web, subset: {v}{port}}}{weight}}}")
+        route += f"route: [{', '.join(dests)}]"
+        http.append(route)
+    vs = (
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\n"
+        "spec:\n  hosts: [web]\n  http:\n" + "\n".join(http) + "\n"
+    )
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+        "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n"
+    )
+    pods = []
+    n = 0
+    for v in versions:
+        for j in range(draw(st.integers(1, 4))):
+            n += 1
+            ready = j == 0 or draw(st.integers(0, 4)) > 0
+            health = (
+                draw(st.sampled_from([None, None, None, "unhealthy", "degraded"])) if j else None
+            )
+            meta = f"name: web-{v}-{j}, labels: {{app: web, version: {v}}}"
+            if health:
+                meta += f", annotations: {{hashlb.io/health: {health}}}"
+            pods.append(
+                f"apiVersion: v1\nkind: Pod\nmetadata: {{{meta}}}\n"
+                "spec: {containers: [{name: c, ports: [{containerPort: 8080}]}]}\n"
+                f"status: {{phase: Running, podIP: 10.4.0.{n}, conditions: "
+                f"[{{type: Ready, status: '{ready}'}}]}}\n"
+            )
+    mode = draw(st.sampled_from(["auto", "omit", "always"]))
+    return "---\n".join([rule, vs, service, *pods]), mode

@@ -80,6 +80,28 @@ def test_positions_of_keys_and_items() -> None:
     assert str(doc["b"][1].at("y")) == "m.yaml:4"
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a: 1\nb: 2\na: 3\n", 3, "duplicate key 'a' (first at line 1)"),
+        ("spec:\n  host: web\n  host: api\n", 3, "duplicate key 'host' (first at line 2)"),
+        ("a: {k: 1, k: 2}\n", 1, "duplicate key 'k' (first at line 1)"),
+        ("1: a\n'1': b\n", 2, "duplicate key '1' (first at line 1)"),  # one key once read
+    ],
+)
+def test_duplicate_keys_are_refused_with_their_line(text: str, line: int, message: str) -> None:
+    """kubectl's strict decoding refuses a repeated key; silently keeping the last one hides typos."""
+    with pytest.raises(InputError) as e:
+        load_yaml_documents(text, "mesh.yaml")
+    assert str(e.value) == f"mesh.yaml:{line}: {message}"
+
+
+def test_merge_keys_may_be_overridden() -> None:
+    """``<<: *anchor`` then an explicit key is YAML's override, not a duplicate."""
+    ((doc, _),) = load_yaml_documents("b: &b {x: 1, y: 2}\nm: {<<: *b, x: 5}\n", "m.yaml")
+    assert doc["m"] == {"x": 5, "y": 2}
+
+
 def test_example_loads_as_the_seed_describes() -> None:
     """The shipped example: 2 safe + 1 risky pod, 90/10, header x-myval, ring 1024, Istio's 2 policies."""
     m = load_mesh([str(EXAMPLE)])

@@ -235,6 +235,16 @@ def test_request_repr_shows_the_fields_that_are_set(P: ModuleType) -> None:
     assert repr(R.__new__(R)) == "<Request object (not initialised)>"
 
 
+def test_request_repr_lists_the_fields_in_signature_order(P: ModuleType) -> None:
+    """repr shows every keyword field, in the signature's order (one shared field list)."""
+    from hashlb._request_config import _REPR_FIELDS
+
+    params = inspect.signature(P.Request).parameters.values()
+    assert tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY) == _REPR_FIELDS
+    given = {name: None for name in _REPR_FIELDS} | {"path": "/", "filter_state": {"k": 1}}
+    assert repr(P.Request(**given)) == "Request(path='/', filter_state={'k': 1})"
+
+
 def test_request_repr_is_bounded_and_never_raises(P: ModuleType) -> None:
     class Hostile(str):
         def __len__(self) -> int:

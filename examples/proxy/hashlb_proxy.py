@@ -36,9 +36,18 @@ in a new one; requests already in flight keep the router they started with,
 so nothing is dropped.  From the command line, ``SIGHUP`` re-reads the YAML
 files and swaps the new router in.
 
-Run it::
+Each request is logged in one line (logger ``hashlb.proxy``): method, path,
+key (the hash, in hex), subset, endpoint, status and time; see
+:class:`RequestLog`.
 
-    python examples/proxy/hashlb_proxy.py -f examples/istio-canary/ --listen 127.0.0.1:8080
+Run it (``pods.yaml``: the real pods, ``kubectl get pods -o yaml``; without
+it a Deployment's pods get synthetic addresses where nothing answers)::
+
+    python examples/proxy/hashlb_proxy.py -f examples/istio-canary/ \
+        --endpoints pods.yaml --listen 127.0.0.1:8080
+
+``demo.py`` runs it in front of three loopback backends; ``README.md`` says
+how to point it at your own.
 """
 
 from __future__ import annotations
@@ -46,10 +55,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -109,6 +120,57 @@ SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 # The Server header of the proxy's own responses (no software versions).
 SERVER_NAME = "hashlb-proxy"
 _STREAM_CHUNK = 65536
+# A logged request field (path, method) is cut to this many characters.
+_LOG_FIELD = 200
+
+
+def loggable(value: object, limit: int = _LOG_FIELD) -> str:
+    """Return *value* safe for a one-line log: escaped, cut to *limit* characters.
+
+    Control characters, quotes and other unprintable characters are escaped
+    as ``repr`` does (a request cannot forge a second log line or colour a
+    terminal), and a long value ends in ``...``.
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > limit
+    shown = repr(text[:limit])[1:-1]
+    return shown + "..." if cut else shown
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short, bounded reason for a backend failure: the error type and the OS reason."""
+    reason = type(exc).__name__
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.errno is not None:
+        reason += f" ({errno.errorcode.get(os_error.errno, os_error.errno)})"
+    return reason
+
+
+@dataclass
+class RequestLog:
+    """What the request log line says about one request, filled in as it goes."""
+
+    key: str = "-"
+    subset: str = "-"
+    endpoint: str = "-"
+    error: str | None = None
+    #: the error is the backend's (or no backend): the line is a WARNING
+    backend_error: bool = False
+
+    def fail(self, reason: str, *, backend: bool = True) -> None:
+        """Record why the request did not end well (the first reason wins)."""
+        if self.error is None:
+            self.error = reason
+            self.backend_error = backend
+
+    def line(self, method: str, path: str, status: int | None, ms: float) -> str:
+        """The log line: method, path, key, subset, endpoint, status, time."""
+        text = (
+            f"{loggable(method, 20)} {loggable(path)} key={self.key} subset={self.subset} "
+            f"endpoint={self.endpoint} status={status if status is not None else '-'} "
+            f"time={ms:.1f}ms"
+        )
+        return text if self.error is None else f"{text} error={self.error}"
 
 
 def format_address(peer: Any) -> str | None:
@@ -618,7 +680,29 @@ class HashlbProxy:
         return out
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Check, route, forward and stream back one request."""
+        """Check, route, forward and stream back one request, then log it in one line.
+
+        The line (logger ``hashlb.proxy``) is ``INFO``, or ``WARNING`` when
+        the backend failed or there was no backend to ask; see
+        :class:`RequestLog`.
+        """
+        start = time.perf_counter()
+        entry = RequestLog()
+        status: int | None = None
+        try:
+            response = await self._handle(request, entry)
+            status = response.status
+            return response
+        except asyncio.CancelledError:
+            entry.fail("client went away", backend=False)
+            raise
+        finally:
+            ms = (time.perf_counter() - start) * 1000
+            level = logging.WARNING if entry.backend_error else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(level, "%s", entry.line(request.method, request.raw_path, status, ms))
+
+    async def _handle(self, request: web.Request, entry: RequestLog) -> web.StreamResponse:
         headers = decode_headers(request.raw_headers)
         refused = self._check(request, headers)
         if refused is not None or headers is None:
@@ -626,12 +710,16 @@ class HashlbProxy:
         router = self._router  # one router for the whole request, even across a reload
         hashlb_request = self.to_hashlb_request(request)
         route = router.route(hashlb_request)
+        entry.key = "-" if route.hash is None else f"{route.hash:016x}"
+        entry.subset = loggable(route.subset, 80)
         if route.host is None:
+            entry.fail("no healthy backend in the subset")
             return self._reply(503)
         assert self._session is not None
         remote = hashlb_request.remote_address
         peer = remote if isinstance(remote, str) else None
         address = route.host.address
+        entry.endpoint = loggable(address, 80)
         url = URL(f"http://{address}{request.raw_path}", encoded=True)
         body = _Body(request.content, self.client_timeout) if request.body_exists else None
         self.in_flight += 1
@@ -648,19 +736,21 @@ class HashlbProxy:
                     body,
                 )
             except _ClientStalled:
+                entry.fail("client stalled its body", backend=False)
                 return self._reply(408, close=True)
             except (asyncio.TimeoutError, _BackendStalled) as exc:
-                log.warning("backend %s timed out (%s)", address, type(exc).__name__)
+                entry.fail(f"backend timed out ({type(exc).__name__})")
                 return self._reply(504)
             except (ClientError, OSError, ValueError) as exc:
                 if isinstance(exc.__cause__, _ClientStalled) or isinstance(
                     exc.__context__, _ClientStalled
                 ):
+                    entry.fail("client stalled its body", backend=False)
                     return self._reply(408, close=True)
-                log.warning("backend %s failed: %s", address, type(exc).__name__)
+                entry.fail(f"backend failed: {describe_failure(exc)}")
                 return self._reply(502)
             async with upstream:
-                return await self._relay(request, route, upstream)
+                return await self._relay(request, route, upstream, entry)
         finally:
             self.in_flight -= 1
 
@@ -689,23 +779,25 @@ class HashlbProxy:
                 task.cancel()
                 await asyncio.wait({task})
 
-    async def _relay(self, request: web.Request, route: Any, upstream: Any) -> web.StreamResponse:
+    async def _relay(
+        self, request: web.Request, route: Any, upstream: Any, entry: RequestLog
+    ) -> web.StreamResponse:
         """Stream the backend's response to the client."""
         address = route.host.address
         if upstream.status < 200:
             # 101 (or another 1xx aiohttp passed on): the proxy never asks
             # for an upgrade (Upgrade is hop-by-hop), so this backend is broken.
-            log.warning("backend %s answered %d", address, upstream.status)
+            entry.fail(f"backend answered {int(upstream.status)}")
             upstream.close()
             return self._reply(502)
         raw = decode_headers(upstream.raw_headers)
         if raw is None:
-            log.warning("backend %s sent a header that is not UTF-8", address)
+            entry.fail("backend sent a header that is not UTF-8")
             return self._reply(502)
         try:
             response = _Forwarded(status=upstream.status, reason=upstream.reason)
         except ValueError:
-            log.warning("backend %s sent an unusable status line", address)
+            entry.fail("backend sent an unusable status line")
             return self._reply(502)
         for k, v in end_to_end(raw):
             if k.lower() != "content-length":
@@ -724,7 +816,7 @@ class HashlbProxy:
         try:
             await response.prepare(request)
         except ValueError:  # a control character aiohttp will not write
-            log.warning("backend %s sent a header that cannot be forwarded", address)
+            entry.fail("backend sent a header that cannot be forwarded")
             return self._reply(502)
         transport = request.transport
         loop = asyncio.get_running_loop()
@@ -748,9 +840,11 @@ class HashlbProxy:
         except (ClientError, OSError, asyncio.TimeoutError) as exc:
             # Headers are out: all we can do is cut both streams short.
             if stalled:
-                log.info("client stopped reading a response from %s: cut", address)
+                entry.fail("client stopped reading the response: cut", backend=False)
             else:
-                log.info("stream from %s cut: %s", address, type(exc).__name__)
+                backend = isinstance(exc, (ClientError, asyncio.TimeoutError))
+                side = "backend" if backend else "client"
+                entry.fail(f"response stream cut ({side}): {type(exc).__name__}", backend=backend)
             upstream.close()
             if transport is not None:
                 transport.close()  # after what was written (abort() if it stalled)
@@ -762,7 +856,7 @@ class YamlRoute:
     """What :class:`YamlRouter` returns: the fields of :class:`hashlb.Route` the proxy uses."""
 
     subset: str
-    host: Host
+    host: Host | None  # None: the subset has no host to give (the proxy answers 503)
     hash: int | None
     set_cookie: str | None
 
@@ -775,48 +869,106 @@ class YamlRouter:
     the configuration ``hashlb simulate`` reads: the DestinationRule's
     consistent hash (with subset and port overrides), the weighted subsets,
     and Istio's per-destination hash policies in envoy mode.
+
+    *endpoints* are files of Pods with real IPs (``kubectl get pods -o
+    yaml``), as ``hashlb simulate --endpoints`` reads them: Pods matching a
+    Deployment's selector replace its synthetic pods, so the endpoints are
+    ``podIP:containerPort`` (or the Service's ``targetPort``).
     """
 
     def __init__(
-        self, paths: Sequence[str], *, mode: str = "sticky", seed: int = 0, host: str | None = None
+        self,
+        paths: Sequence[str],
+        *,
+        mode: str = "sticky",
+        seed: int = 0,
+        host: str | None = None,
+        endpoints: Sequence[str] = (),
     ) -> None:
         from hashlb.istio import build_engines, load_mesh
 
-        scenario = load_mesh(list(paths)).scenario(host)
+        scenario = load_mesh(list(paths), list(endpoints)).scenario(host)
         engines = [e for e in build_engines(scenario, mode, seed) if e.plan.matches is None]
         if not engines:
             raise ValueError(f"{scenario.source} has no http route without a match")
         self.engine = engines[0]
         self.scenario = scenario
 
+    def endpoints(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """Return subset -> [(pod name, address, synthetic)] for the routed subsets."""
+        out: dict[str, list[tuple[str, str, bool]]] = {}
+        for d in self.engine.plan.destinations:
+            out[d.name] = [(e.pod.name, e.address, e.pod.synthetic) for e in d.endpoints]
+        return out
+
     def route(self, request: Request) -> YamlRoute:
         """Route one request: subset, endpoint, hash and Set-Cookie."""
         subset, address, _pod, h, set_cookie = self.engine.route(request)
-        return YamlRoute(subset, Host(address), h, set_cookie)
+        return YamlRoute(subset, None if address is None else Host(address), h, set_cookie)
 
 
-def load_router(paths: Sequence[str], *, mode: str, seed: int, host: str | None) -> YamlRouter:
+def load_router(
+    paths: Sequence[str],
+    *,
+    mode: str,
+    seed: int,
+    host: str | None,
+    endpoints: Sequence[str] = (),
+) -> YamlRouter:
     """Build a router from the same Istio/Kubernetes YAML as ``hashlb simulate``."""
-    return YamlRouter(paths, mode=mode, seed=seed, host=host)
+    return YamlRouter(paths, mode=mode, seed=seed, host=host, endpoints=endpoints)
+
+
+class StartupError(Exception):
+    """The proxy cannot start; ``str()`` is the one-line reason printed before exit 2."""
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """Split ``ADDRESS:PORT`` (``[IPv6]:PORT``) into (address, port); ValueError if malformed."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen: expected ADDRESS:PORT, got {loggable(listen, 80)!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def listen_on(proxy: HashlbProxy, listen: str) -> int:
+    """Start *proxy* on *listen*; a taken or unusable address raises :class:`StartupError`."""
+    host, port = parse_listen(listen)
+    try:
+        return await proxy.start(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"cannot listen on {loggable(listen, 80)}: port {port} is already in use "
+                "(stop what holds it, or pick another with --listen ADDRESS:PORT)"
+            ) from None
+        reason = exc.strerror or type(exc).__name__
+        raise StartupError(f"cannot listen on {loggable(listen, 80)}: {reason}") from None
 
 
 async def serve(
     proxy: HashlbProxy, listen: str, *, reload: Callable[[], Any] | None = None
-) -> None:  # pragma: no cover - exercised by hand; the tests drive HashlbProxy.start()
-    """Serve until interrupted; on SIGHUP swap in ``reload()``'s router."""
-    host, _, port = listen.rpartition(":")
-    await proxy.start(host.strip("[]") or "127.0.0.1", int(port))
-    print(f"hashlb proxy listening on http://{listen}", file=sys.stderr)
+) -> None:
+    """Serve until SIGINT or SIGTERM; on SIGHUP swap in ``reload()``'s router.
+
+    :raises StartupError: the address cannot be listened on (the port is taken).
+    """
+    host, _ = parse_listen(listen)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    port = await listen_on(proxy, listen)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"hashlb proxy listening on http://{shown}:{port}", file=sys.stderr, flush=True)
     if reload is not None:
 
         def on_hup() -> None:
             try:
-                proxy.set_router(reload())
+                router = reload()
+                proxy.set_router(router)
                 print("reloaded: new router swapped in", file=sys.stderr)
+                warn_synthetic(router)
             except Exception as exc:  # keep serving with the old router
                 print(f"reload failed, keeping the old router: {exc}", file=sys.stderr)
 
@@ -826,15 +978,55 @@ async def serve(
         await proxy.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - CLI wrapper
-    """Run the proxy from the command line."""
-    ap = argparse.ArgumentParser(description="hashlb reverse proxy (aiohttp)")
+def warn_synthetic(router: Any) -> None:
+    """Warn when endpoints have synthetic addresses: nothing answers there."""
+    endpoints = getattr(router, "endpoints", None)
+    if endpoints is None:
+        return
+    pods = [e for members in endpoints().values() for e in members]
+    synthetic = [name for name, _, fake in pods if fake]
+    if synthetic:
+        log.warning(
+            "%d of %d endpoints have synthetic addresses (a Deployment has no pod IPs): "
+            "requests routed to them fail with 502; give the real pods with "
+            "--endpoints pods.yaml (kubectl get pods -o yaml)",
+            len(synthetic),
+            len(pods),
+        )
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def add_log_level(ap: argparse.ArgumentParser, default: str, help: str) -> None:
+    """Add ``--log-level {DEBUG,INFO,WARNING,ERROR}`` (any case) to *ap*."""
+    ap.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=default,
+        type=str.upper,
+        help=help,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the proxy from the command line; 2 (and one line on stderr) if it cannot start."""
+    ap = argparse.ArgumentParser(
+        prog="hashlb_proxy.py", description="hashlb reverse proxy (aiohttp)"
+    )
     ap.add_argument(
         "-f",
         "--file",
         action="append",
         required=True,
         help="Istio/Kubernetes YAML (file or directory)",
+    )
+    ap.add_argument(
+        "--endpoints",
+        action="append",
+        default=[],
+        metavar="PODS.yaml",
+        help="Pods with real IPs (kubectl get pods -o yaml), as in hashlb simulate; repeatable",
     )
     ap.add_argument("--host", help="the VirtualService host to serve (default: the only one)")
     ap.add_argument("--listen", default="127.0.0.1:8080", help="address:port to listen on")
@@ -865,23 +1057,49 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - CLI wr
         action="store_true",
         help="add x-hashlb-subset/x-hashlb-endpoint to responses (reveals backend addresses)",
     )
+    add_log_level(ap, "INFO", "INFO (default) logs one line per request; WARNING only failures")
     args = ap.parse_args(argv)
+    try:
+        parse_listen(args.listen)
+    except ValueError as exc:
+        ap.error(str(exc))
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        from hashlb.istio import InputError  # bad or unreadable YAML: FILE:LINE: reason
+    except ImportError as exc:  # PyYAML is missing: pip install ".[proxy]"
+        print(f"hashlb_proxy.py: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
     def reload() -> Any:
-        return load_router(args.file, mode=args.mode, seed=args.seed, host=args.host)
+        return load_router(
+            args.file, mode=args.mode, seed=args.seed, host=args.host, endpoints=args.endpoints
+        )
 
-    proxy = HashlbProxy(
-        reload(),
-        timeout=args.timeout,
-        header_timeout=args.header_timeout,
-        keepalive_timeout=args.keepalive_timeout,
-        client_timeout=args.client_timeout,
-        forwarded=args.forwarded,
-        max_connections=args.max_connections,
-        debug_headers=args.debug_headers,
-    )
-    asyncio.run(serve(proxy, args.listen, reload=reload))
+    try:
+        router = reload()
+        proxy = HashlbProxy(
+            router,
+            timeout=args.timeout,
+            header_timeout=args.header_timeout,
+            keepalive_timeout=args.keepalive_timeout,
+            client_timeout=args.client_timeout,
+            forwarded=args.forwarded,
+            max_connections=args.max_connections,
+            debug_headers=args.debug_headers,
+        )
+        warn_synthetic(router)
+        asyncio.run(serve(proxy, args.listen, reload=reload))
+    except (StartupError, InputError, ValueError, TypeError, ImportError) as exc:
+        # ValueError: a ConfigError the library raised; ImportError: PyYAML missing.
+        print(f"hashlb_proxy.py: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line, cut to a few hundred characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 400 else text[:400] + "..."
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """``python -m hashlb`` / the ``hashlb`` console script.
 
 Without arguments it prints the version, the active implementation and a
-short demo; ``hashlb simulate`` and ``hashlb bench`` are the subcommands
+short demo; ``hashlb simulate``, ``hashlb translate`` and ``hashlb bench`` are the subcommands
 (see :mod:`hashlb.cli`).
 """
 
@@ -25,6 +25,7 @@ def info() -> str:
     lines += [
         "",
         "Commands: hashlb simulate -f mesh.yaml   (route requests through Istio YAML)",
+        "          hashlb translate -f mesh.yaml  (the Envoy config Istio generates, as a config dump)",
         "          hashlb bench                   (ring and table sizes: balance, disruption, speed)",
         "          hashlb COMMAND --help",
     ]

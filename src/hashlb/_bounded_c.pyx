@@ -31,11 +31,11 @@ from hashlb._validate import (
     check_balance_factor,
     check_shuffle_n,
     check_uint,
-    uninitialised,
 )
 from hashlb._weights import check_hash
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._bounded_doc import DOCS as _DOCS
 
 __all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
@@ -43,7 +43,6 @@ __all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
 cdef object _check_hash = check_hash
 cdef object _check_uint_py = check_uint
 cdef object _check_shuffle_n = check_shuffle_n
-cdef object _uninitialised = uninitialised
 cdef object _check_balance_factor = check_balance_factor
 cdef object _layout = _layout_py
 
@@ -225,9 +224,7 @@ cdef class BoundedLoad:
         self._n_levels = len(levels)
 
     cdef int _ready(self) except -1:
-        if self._hosts is None:
-            raise _uninitialised(self, "BoundedLoad")
-        return 0
+        return check_ready(self, self._hosts is not None, "BoundedLoad")
 
     @property
     def lb(self):

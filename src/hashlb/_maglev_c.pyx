@@ -23,11 +23,12 @@ from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
 from hashlb._types import Host, positional_restore, rebuild
-from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size, uninitialised
+from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size
 from hashlb._weights import check_hash, prepare
 from hashlb.versions import profile as _profile
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._maglev_doc import DOCS as _DOCS
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
@@ -456,9 +457,7 @@ cdef class Maglev:
         self._envoy = envoy
 
     cdef int _ready(self) except -1:
-        if self._hosts is None:
-            raise uninitialised(self, "Maglev")  # a cold path: the module global
-        return 0
+        return check_ready(self, self._hosts is not None, "Maglev")
 
     cdef _View _view(self):
         cdef _View v

@@ -39,6 +39,7 @@ from hashlb._validate import uninitialised as _uninitialised
 from hashlb.versions import profile as _profile
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._policy_doc import DOCS as _DOCS
 
 __all__ = (
@@ -64,9 +65,7 @@ cdef class HashResult:
     cdef tuple _set_cookies
 
     cdef int _check_ready(self) except -1:
-        if self._set_cookies is None:
-            raise _uninitialised(self, "HashResult")
-        return 0
+        return check_ready(self, self._set_cookies is not None, "HashResult")
 
     def __init__(self, hash, set_cookies=()):
         if self._set_cookies is not None:
@@ -160,6 +159,10 @@ cdef class _Method:
             return v
         return None
 
+    # The keyword options at the end of _key(), whose first items are the
+    # positional arguments: what __reduce__ and __repr__ rebuild.
+    _OPTIONS = ("terminal",)
+
     def _key(self):
         raise NotImplementedError
 
@@ -171,8 +174,14 @@ cdef class _Method:
     def __hash__(self):
         return hash((type(self).__name__, self._key()))
 
+    def __reduce__(self):
+        args, options = _cfg.method_parts(self._key(), self._OPTIONS)
+        return (rebuild, (type(self), args, options))
+
     def __repr__(self):
-        return f"<{_own_class(self)} object (not initialised)>"
+        if not self._ready:
+            return f"<{_own_class(self)} object (not initialised)>"
+        return _cfg.method_repr(_own_class(self), self._key(), self._OPTIONS)
 
 
 cdef str _own_class(_Method method):
@@ -287,6 +296,8 @@ cdef class Header(_Method):
 
 
 cdef class Cookie(_Method):
+
+    _OPTIONS = ("ttl", "path", "attributes", "terminal")
 
     cdef str _name
     cdef bytes _raw
@@ -404,21 +415,11 @@ cdef class Cookie(_Method):
         self._check()
         return (self._name, self._ttl, self._path, self._attributes, self._terminal)
 
-    def __reduce__(self):
-        name, ttl, path, attributes, terminal = self._key()
-        options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
-        return (rebuild, (type(self), (name,), options))
-
-    def __repr__(self):
-        if not self._ready:
-            return _Method.__repr__(self)
-        return (
-            f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
-            f"attributes={self._attributes!r}, terminal={self._terminal!r})"
-        )
 
 
 cdef class SourceIP(_Method):
+
+    _OPTIONS = ("xff_num_trusted_hops", "use_remote_address", "terminal")
 
     cdef unsigned long long _hops
     cdef bint _use_remote
@@ -472,19 +473,6 @@ cdef class SourceIP(_Method):
         self._check()
         return (self._hops, self._use_remote, self._terminal)
 
-    def __reduce__(self):
-        hops, use_remote, terminal = self._key()
-        options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
-        options["terminal"] = terminal
-        return (rebuild, (type(self), (), options))
-
-    def __repr__(self):
-        if not self._ready:
-            return _Method.__repr__(self)
-        return (
-            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
-            f"terminal={self._terminal!r})"
-        )
 
 
 cdef class QueryParameter(_Method):
@@ -548,14 +536,6 @@ cdef class QueryParameter(_Method):
         self._check()
         return (self._name, self._terminal)
 
-    def __reduce__(self):
-        name, terminal = self._key()
-        return (rebuild, (type(self), (name,), {"terminal": terminal}))
-
-    def __repr__(self):
-        if not self._ready:
-            return _Method.__repr__(self)
-        return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
 
 
 cdef class FilterState(_Method):
@@ -589,14 +569,6 @@ cdef class FilterState(_Method):
         self._check()
         return (self._key_name, self._terminal)
 
-    def __reduce__(self):
-        key, terminal = self._key()
-        return (rebuild, (type(self), (key,), {"terminal": terminal}))
-
-    def __repr__(self):
-        if not self._ready:
-            return _Method.__repr__(self)
-        return f"FilterState({self._key_name!r}, terminal={self._terminal!r})"
 
 
 # ---------------------------------------------------------------- policy
@@ -608,9 +580,7 @@ cdef class HashPolicy:
     cdef uint64_t _seed
 
     cdef int _check_ready(self) except -1:
-        if self._policies is None:
-            raise _uninitialised(self, "HashPolicy")
-        return 0
+        return check_ready(self, self._policies is not None, "HashPolicy")
 
     def __init__(self, *policies, seed=0):
         if self._policies is not None:

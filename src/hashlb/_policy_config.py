@@ -6,9 +6,9 @@ everything here (msgpack's ``ext.py``/``exceptions.py`` pattern).  It holds
 what runs when a hash method or a policy is *configured* (the name, seed,
 terminal, ttl, attribute and hops checks; the ``regex_rewrite`` engine
 choice, RE2 compilation and global replace; the deprecated positional
-options), and the generated cookie (Envoy's ``asString()`` of the two
-addresses).  The request-side readers and containers live in
-``_request_config``.
+options; a method's pickled and printed form), and the generated cookie
+(Envoy's ``asString()`` of the two addresses).  The request-side readers
+and containers live in ``_request_config``.
 """
 
 from __future__ import annotations
@@ -87,6 +87,25 @@ def header_version(first_only: bool) -> Any:
     from .versions import profile
 
     return profile().replace(header_all_values=not first_only) if first_only else "main"
+
+
+def method_parts(
+    key: tuple[Any, ...], options: tuple[str, ...]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Split a hash method's value (its ``_key()``) into constructor arguments.
+
+    The value lists the positional arguments first, then the keyword
+    *options* in order; what pickling (``__reduce__``) and ``repr`` rebuild.
+    """
+    n = len(key) - len(options)
+    return key[:n], dict(zip(options, key[n:], strict=True))
+
+
+def method_repr(name: str, key: tuple[Any, ...], options: tuple[str, ...]) -> str:
+    """Return ``name(arg, ..., option=value, ...)`` for a hash method's value."""
+    args, values = method_parts(key, options)
+    shown = [*map(repr, args), *(f"{k}={v!r}" for k, v in values.items())]
+    return f"{name}({', '.join(shown)})"
 
 
 def _check_terminal(terminal: object) -> bool:

@@ -97,30 +97,36 @@ _xxh64 = xxhash.xxh64_intdigest
 # ---------------------------------------------------------------- results
 
 
-def _values_equal(a: object, b: object, values: Callable[[object], tuple[Any, ...]]) -> bool:
-    """``values(a) == values(b)``; TypeError if either was never initialised."""
-    try:
-        return values(a) == values(b)
-    except AttributeError:
-        _raise_uninitialised(a, b)
-        raise
+class _Value:
+    # What HashResult and HashPolicy share: == and hash() by value.  _VALUES
+    # reads the slots that make a class's value; it is one object per public
+    # class (a subclass inherits it), so "same _VALUES" is "same public class".
+
+    __slots__ = ()
+    _VALUES: Callable[[object], tuple[Any, ...]]
+
+    def _values(self) -> tuple[Any, ...]:
+        try:
+            return self._VALUES(self)
+        except AttributeError:
+            raise _uninit(self) from None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Value) or other._VALUES is not self._VALUES:
+            return NotImplemented
+        try:
+            return self._VALUES(self) == self._VALUES(other)
+        except AttributeError:
+            _raise_uninitialised(self, other)
+            raise
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
 
-def _values_hash(obj: object, values: Callable[[object], tuple[Any, ...]]) -> int:
-    """``hash(values(obj))``; TypeError if *obj* was never initialised."""
-    try:
-        return hash(values(obj))
-    except AttributeError:
-        raise _uninit(obj) from None
-
-
-#: The slots that make the value of a HashResult and of a HashPolicy.
-_RESULT_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_hash", "_set_cookies")
-_POLICY_VALUES: Callable[[object], tuple[Any, ...]] = operator.attrgetter("_policies", "_seed")
-
-
-class HashResult:
+class HashResult(_Value):
     __slots__ = ("_hash", "_set_cookies")
+    _VALUES = operator.attrgetter("_hash", "_set_cookies")
 
     def __init__(self, hash: int | None, set_cookies: tuple[str, ...] = ()) -> None:
         if hasattr(self, "_hash"):
@@ -149,14 +155,6 @@ class HashResult:
     def response_set_cookies(self, upstream: object = ()) -> tuple[str, ...]:
         return _cfg.response_set_cookies(upstream, self.set_cookies)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HashResult):
-            return NotImplemented
-        return _values_equal(self, other, _RESULT_VALUES)
-
-    def __hash__(self) -> int:
-        return _values_hash(self, _RESULT_VALUES)
-
     def __repr__(self) -> str:
         if not hasattr(self, "_set_cookies"):
             return "<HashResult object (not initialised)>"
@@ -169,6 +167,11 @@ class HashResult:
 class _Method:
     __slots__ = ("_terminal",)
     _terminal: bool
+    #: The slots that make a method's value (:meth:`_key`): the positional
+    #: arguments first, then the keyword options named by ``_OPTIONS``, in
+    #: order; what ``__reduce__`` and ``__repr__`` rebuild.
+    _VALUE: Callable[[object], tuple[Any, ...]]
+    _OPTIONS: tuple[str, ...] = ("terminal",)
 
     terminal: bool = checked_property("_terminal", _uninit)
 
@@ -184,7 +187,19 @@ class _Method:
         raise NotImplementedError
 
     def _key(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        try:
+            return self._VALUE(self)
+        except AttributeError:
+            raise _uninit(self) from None
+
+    def _init_once(self) -> None:
+        if hasattr(self, "_terminal"):
+            raise TypeError(f"{_own_class(self)} is immutable; __init__ cannot run twice")
+
+    def _commit(self, **slots: object) -> None:
+        # The last step of __init__, after every check ran: one that raised set no slot.
+        for slot, value in slots.items():
+            object.__setattr__(self, slot, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -197,8 +212,21 @@ class _Method:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        args, options = _cfg.method_parts(self._key(), self._OPTIONS)
+        return (rebuild, (type(self), args, options))
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} object (not initialised)>"
+        try:
+            key = self._VALUE(self)
+        except AttributeError:
+            return f"<{type(self).__name__} object (not initialised)>"
+        return _cfg.method_repr(_own_class(self), key, self._OPTIONS)
+
+
+def _own_class(method: _Method) -> str:
+    """The hashlb class *method* is (or derives from): the name its repr gives."""
+    return next(cls.__name__ for cls in type(method).__mro__ if cls.__module__ == __name__)
 
 
 def _check_request(request: object) -> Request:
@@ -214,6 +242,7 @@ class Header(_Method):
     _name: str
     _regex_rewrite: tuple[str, str] | None
     _rewrite: Callable[[bytes], bytes] | None
+    _VALUE = operator.attrgetter("_lname", "_regex_rewrite", "_terminal", "_first_only")
 
     def __init__(
         self,
@@ -223,20 +252,19 @@ class Header(_Method):
         terminal: bool = False,
         envoy_version: str | EnvoyProfile = "main",
     ) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("Header is immutable; __init__ cannot run twice")
+        self._init_once()
         name, raw = _check_name(name, "Header")
         compiled = _compile_rewrite(regex_rewrite)
         stop = _check_terminal(terminal)
         first_only = not profile(envoy_version).header_all_values
-        # Every check ran: an __init__ that raises leaves no field set.
-        setattr_ = object.__setattr__
-        setattr_(self, "_name", name)
-        setattr_(self, "_lname", raw.lower())
-        setattr_(self, "_regex_rewrite", None if compiled is None else compiled[0])
-        setattr_(self, "_rewrite", None if compiled is None else compiled[1])
-        setattr_(self, "_terminal", stop)
-        setattr_(self, "_first_only", first_only)
+        self._commit(
+            _name=name,
+            _lname=raw.lower(),
+            _regex_rewrite=None if compiled is None else compiled[0],
+            _rewrite=None if compiled is None else compiled[1],
+            _terminal=stop,
+            _first_only=first_only,
+        )
 
     name: str = checked_property("_name", _uninit)
 
@@ -258,12 +286,6 @@ class Header(_Method):
         for v in values:
             h = _xxh64(v, h)
         return h
-
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._lname, self._regex_rewrite, self._terminal, self._first_only)
-        except AttributeError:
-            raise _uninit(self) from None
 
     def __reduce__(self) -> tuple[Any, ...]:
         _lname, rewrite, terminal, first_only = self._key()
@@ -287,6 +309,8 @@ class Cookie(_Method):
     _path: str | None
     _raw: bytes
     _ttl: int | None
+    _VALUE = operator.attrgetter("_name", "_ttl", "_path", "_attributes", "_terminal")
+    _OPTIONS = ("ttl", "path", "attributes", "terminal")
 
     @keyword_signature
     def __init__(
@@ -298,8 +322,7 @@ class Cookie(_Method):
         attributes: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         terminal: bool = False,
     ) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("Cookie is immutable; __init__ cannot run twice")
+        self._init_once()
         if args:
             ttl, path, attributes = positional_options(  # type: ignore[assignment]
                 "Cookie",
@@ -309,17 +332,14 @@ class Cookie(_Method):
                 2,
             )
         name, raw = _check_cookie_name(name)
-        fields = (
-            _check_ttl(ttl),
-            None if path is None else _check_header_text(path, "Cookie path"),
-            _check_attributes(attributes),
-            _check_terminal(terminal),
+        self._commit(
+            _name=name,
+            _raw=raw,
+            _ttl=_check_ttl(ttl),
+            _path=None if path is None else _check_header_text(path, "Cookie path"),
+            _attributes=_check_attributes(attributes),
+            _terminal=_check_terminal(terminal),
         )
-        setattr_ = object.__setattr__
-        setattr_(self, "_name", name)
-        setattr_(self, "_raw", raw)
-        for slot, value in zip(("_ttl", "_path", "_attributes", "_terminal"), fields, strict=True):
-            setattr_(self, slot, value)
 
     name: str = checked_property("_name", _uninit)
 
@@ -358,25 +378,6 @@ class Cookie(_Method):
             cookies.append(self.set_cookie_value(generated.decode()))
         return _xxh64(generated, seed)
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._name, self._ttl, self._path, self._attributes, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        name, ttl, path, attributes, terminal = self._key()
-        options = {"ttl": ttl, "path": path, "attributes": attributes, "terminal": terminal}
-        return (rebuild, (type(self), (name,), options))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_raw"):
-            return super().__repr__()
-        return (
-            f"Cookie({self._name!r}, ttl={self._ttl!r}, path={self._path!r}, "
-            f"attributes={self._attributes!r}, terminal={self._terminal!r})"
-        )
-
 
 def _cookie_value(headers: list[bytes], name: bytes) -> bytes | None:
     """Return the first cookie called *name* in the ``cookie`` headers (Envoy's parser)."""
@@ -400,6 +401,8 @@ class SourceIP(_Method):
     __slots__ = ("_hops", "_use_remote")
     _hops: int
     _use_remote: bool
+    _VALUE = operator.attrgetter("_hops", "_use_remote", "_terminal")
+    _OPTIONS = ("xff_num_trusted_hops", "use_remote_address", "terminal")
 
     @keyword_signature
     def __init__(
@@ -409,8 +412,7 @@ class SourceIP(_Method):
         use_remote_address: bool = True,
         terminal: bool = False,
     ) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("SourceIP is immutable; __init__ cannot run twice")
+        self._init_once()
         if args:
             (xff_num_trusted_hops,) = positional_options(  # type: ignore[assignment]
                 "SourceIP", "", args, (("xff_num_trusted_hops", xff_num_trusted_hops, 0),), 2
@@ -418,10 +420,7 @@ class SourceIP(_Method):
         hops = _check_hops(xff_num_trusted_hops)
         use_remote = _check_use_remote(use_remote_address)
         stop = _check_terminal(terminal)
-        setattr_ = object.__setattr__
-        setattr_(self, "_hops", hops)
-        setattr_(self, "_use_remote", use_remote)
-        setattr_(self, "_terminal", stop)
+        self._commit(_hops=hops, _use_remote=use_remote, _terminal=stop)
 
     xff_num_trusted_hops: int = checked_property("_hops", _uninit)
 
@@ -449,41 +448,18 @@ class SourceIP(_Method):
         ip = self._ip(request)
         return None if ip is None else _xxh64(ip, seed)
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._hops, self._use_remote, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        hops, use_remote, terminal = self._key()
-        options = {"xff_num_trusted_hops": hops, "use_remote_address": use_remote}
-        options["terminal"] = terminal
-        return (rebuild, (type(self), (), options))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_hops"):
-            return super().__repr__()
-        return (
-            f"SourceIP(xff_num_trusted_hops={self._hops!r}, use_remote_address={self._use_remote!r}, "
-            f"terminal={self._terminal!r})"
-        )
-
 
 class QueryParameter(_Method):
     __slots__ = ("_name", "_raw")
     _name: str
     _raw: bytes
+    _VALUE = operator.attrgetter("_name", "_terminal")
 
     def __init__(self, name: str, *, terminal: bool = False) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("QueryParameter is immutable; __init__ cannot run twice")
+        self._init_once()
         name, raw = _check_name(name, "QueryParameter")
         stop = _check_terminal(terminal)
-        setattr_ = object.__setattr__
-        setattr_(self, "_name", name)
-        setattr_(self, "_raw", raw)
-        setattr_(self, "_terminal", stop)
+        self._commit(_name=name, _raw=raw, _terminal=stop)
 
     name: str = checked_property("_name", _uninit)
 
@@ -504,34 +480,17 @@ class QueryParameter(_Method):
                 return _xxh64(piece[eq + 1 :], seed)
         return None
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._name, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        name, terminal = self._key()
-        return (rebuild, (type(self), (name,), {"terminal": terminal}))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_raw"):
-            return super().__repr__()
-        return f"QueryParameter({self._name!r}, terminal={self._terminal!r})"
-
 
 class FilterState(_Method):
     __slots__ = ("_key_name",)
     _key_name: str
+    _VALUE = operator.attrgetter("_key_name", "_terminal")
 
     def __init__(self, key: str, *, terminal: bool = False) -> None:
-        if hasattr(self, "_terminal"):
-            raise TypeError("FilterState is immutable; __init__ cannot run twice")
+        self._init_once()
         key = _cfg.check_filter_state_key(key)
         stop = _check_terminal(terminal)
-        setattr_ = object.__setattr__
-        setattr_(self, "_key_name", key)
-        setattr_(self, "_terminal", stop)
+        self._commit(_key_name=key, _terminal=stop)
 
     key: str = checked_property("_key_name", _uninit)
 
@@ -542,27 +501,13 @@ class FilterState(_Method):
             return None
         return state.get(key)
 
-    def _key(self) -> tuple[Any, ...]:
-        try:
-            return (self._key_name, self._terminal)
-        except AttributeError:
-            raise _uninit(self) from None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        key, terminal = self._key()
-        return (rebuild, (type(self), (key,), {"terminal": terminal}))
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_key_name"):
-            return super().__repr__()
-        return f"FilterState({self._key_name!r}, terminal={self._terminal!r})"
-
 
 # ---------------------------------------------------------------- policy
 
 
-class HashPolicy:
+class HashPolicy(_Value):
     __slots__ = ("_policies", "_seed")
+    _VALUES = operator.attrgetter("_policies", "_seed")
 
     def __init__(
         self, *policies: Header | Cookie | SourceIP | QueryParameter, seed: int = 0
@@ -614,19 +559,8 @@ class HashPolicy:
                 break
         return h
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HashPolicy):
-            return NotImplemented
-        return _values_equal(self, other, _POLICY_VALUES)
-
-    def __hash__(self) -> int:
-        return _values_hash(self, _POLICY_VALUES)
-
     def __reduce__(self) -> tuple[Any, ...]:
-        try:
-            policies, seed = _POLICY_VALUES(self)
-        except AttributeError:
-            raise _uninit(self) from None
+        policies, seed = self._values()
         return (rebuild, (type(self), policies, {"seed": seed}))
 
     def __repr__(self) -> str:

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from hashlb import _request_config as _rcfg
-from hashlb._validate import uninitialised as _uninitialised
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._request_doc import DOCS as _DOCS
 
 __all__ = ("Request",)
@@ -233,9 +233,7 @@ cdef class Request:
 
 
     cdef int _check_ready(self) except -1:
-        if self._headers is None:  # __init__ / from_asgi never leave it None
-            raise _uninitialised(self, "Request")
-        return 0
+        return check_ready(self, self._headers is not None, "Request")  # __init__ / from_asgi set it
 
     # The deprecated positional forms arrive in positional-only slots, not
     # *args: a signature without *args keeps Cython's vectorcall constructor

@@ -371,16 +371,9 @@ def request_from_wsgi(cls: Callable[..., _R], environ: Mapping[str, Any]) -> _R:
 #: What ``repr(Request)`` shows of one value, and of the header list.
 _REPR_CHARS = 80
 _REPR_HEADERS = 8
-_REPR_FIELDS = (
-    "headers",
-    "path",
-    "remote_address",
-    "local_address",
-    "method",
-    "authority",
-    "scheme",
-    "filter_state",
-)
+#: The fields ``repr(Request)`` shows (those set), in the signature's order: the positional
+#: ones, then filter_state.
+_REPR_FIELDS = (*_POSITIONAL, "filter_state")
 
 
 def _short_repr(value: object) -> str:

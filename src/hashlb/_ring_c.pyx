@@ -40,13 +40,13 @@ from hashlb._batch import pick_args
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config
 from hashlb._validate import renamed as _renamed
-from hashlb._validate import uninitialised as _uninitialised
 from hashlb._validate import RING_OPTIONS
 from hashlb._types import Host, positional_restore, rebuild
 from hashlb._weights import check_hash as _check_hash_py
 from hashlb._weights import prepare as _prepare
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._ring_doc import DOCS as _DOCS
 
 __all__ = ("RingHash",)
@@ -242,9 +242,7 @@ cdef class RingHash:
     # -- the table ---------------------------------------------------------
 
     cdef int _ready(self) except -1:
-        if self._hosts is None:
-            raise _uninitialised(self, "RingHash")
-        return 0
+        return check_ready(self, self._hosts is not None, "RingHash")
 
     @property
     def hosts(self):

@@ -16,15 +16,14 @@ from libc.stdint cimport uint32_t, uint64_t
 from hashlb._subset_c cimport WeightedSubsetPicker, as_value
 
 from hashlb._subset_config import check_u64 as _check_u64
-from hashlb._validate import uninitialised
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._router_doc import DOCS as _DOCS
 
 __all__ = ("Route",)
 
 cdef object _check_u64_py = _check_u64
-cdef object _uninitialised = uninitialised
 
 
 @cython.final
@@ -67,9 +66,7 @@ cdef class Route:
         return self._lookup_hash
 
     cdef int _ready(self) except -1:
-        if not self._set:
-            raise _uninitialised(self, "Route")
-        return 0
+        return check_ready(self, self._set, "Route")
 
     cdef tuple _fields(self):
         self._ready()
@@ -256,8 +253,7 @@ cdef class _RouteCore:
 
 Return where *request* goes (see :meth:`hashlb.Router.route`)."""
         cdef object h, cookie = None, result
-        if self._picker is None:
-            raise _uninitialised(self, "_RouteCore")
+        check_ready(self, self._picker is not None, "_RouteCore")
         if self._hash_fn is None:
             h = None
         elif self._generates:
@@ -275,8 +271,7 @@ Return where *request* goes (see :meth:`hashlb.Router.route`)."""
 
 Route a pre-computed hash (see :meth:`hashlb.Router.route_hash`)."""
         cdef object h = None if hash is None else _check_u64_py(hash, "hash")
-        if self._picker is None:
-            raise _uninitialised(self, "_RouteCore")
+        check_ready(self, self._picker is not None, "_RouteCore")
         if value is None or self._sticky:  # sticky mode places by the hash alone
             return self._place(h, self._draw(None, h), None)
         return self._place(h, _check_u64_py(value, "value"), None)

@@ -29,10 +29,11 @@ from hashlb._subset_config import check_weights as _check_weights
 from hashlb._subset_config import exact_index as _exact_index
 from hashlb._subset_config import picker_key as _picker_key
 from hashlb._types import positional_restore, rebuild
-from hashlb._validate import renamed, uninitialised
+from hashlb._validate import renamed
 from hashlb.errors import ConfigError
 
 from hashlb._cpython cimport attach_docs
+from hashlb._ready cimport check_ready
 from hashlb._subset_doc import DOCS as _DOCS
 
 __all__ = ("WeightedSubsetPicker",)
@@ -122,9 +123,7 @@ cdef class WeightedSubsetPicker:
         PyMem_Free(self._ends)
 
     cdef int _ready(self) except -1:
-        if self._names is None:
-            raise uninitialised(self, "WeightedSubsetPicker")
-        return 0
+        return check_ready(self, self._names is not None, "WeightedSubsetPicker")
 
     @property
     def names(self):

@@ -25,6 +25,11 @@ inside the chosen subset, a ring-hash or Maglev table (hash -> host).
 plain policy hash: a user keeps their subset *and* host while the weights
 ramp, except for the keys a ramp must move.
 
+The two defaults differ on purpose: ``Router(mode="sticky")`` is the
+default of the library, because a proxy built on hashlb routes with it and
+stickiness is what it is for, while ``hashlb simulate --mode envoy`` is the
+default of the command, because it predicts what the mesh does today.
+
 Both modes pick the host inside the subset as Envoy would: the subset's
 table looks up the route hash.  When the policy yields no hash, Envoy uses a
 random one; so does the router, from its :class:`random.Random`.

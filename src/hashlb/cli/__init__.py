@@ -1,4 +1,4 @@
-"""The ``hashlb`` command line: ``hashlb simulate`` and ``hashlb bench``.
+"""The ``hashlb`` command line: ``hashlb simulate``, ``hashlb translate`` and ``hashlb bench``.
 
 ``python -m hashlb`` and the ``hashlb`` console script both call
 :func:`hashlb.__main__.main`, which parses the arguments with
@@ -25,20 +25,20 @@ __all__ = ("build_parser", "run_command")
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``hashlb`` with its subcommands."""
     from .. import __version__
-    from . import bench, simulate
+    from . import bench, simulate, translate
 
     parser = argparse.ArgumentParser(
         prog="hashlb",
         description=(
             "Envoy-exact consistent hashing: simulate Istio routing from YAML or from an "
-            "Envoy config dump, "
+            "Envoy config dump, translate Istio YAML into the Envoy config Istio generates, "
             "or benchmark ring and table sizes. Without a command, print the "
             "version, the active implementation and a short demo."
         ),
     )
     parser.add_argument("-V", "--version", action="version", version=f"hashlb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (simulate, bench):
+    for command in (simulate, translate, bench):
         name = command.__name__.rpartition(".")[2]
         p = sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION)
         command.add_arguments(p)

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from .._source import InputError
 from .._validate import MAX_USERS, cap
-from .output import OutputSet, require_matplotlib, save_figure
+from .output import OutputSet, format_table, require_matplotlib, save_figure
 from .traffic import SimRequest
 
 
@@ -71,37 +71,50 @@ def pct(n: int, d: int) -> str:
 
 
 @dataclass
+class Bars:
+    """One panel of a :class:`ShareChart`: per bar, its label, the share expected and the one got."""
+
+    labels: list[str] = field(default_factory=list)
+    expected: list[float] = field(default_factory=list)
+    got: list[float] = field(default_factory=list)
+
+    def add(self, label: str, expected: float, got: float) -> None:
+        """Add one bar (shares in percent)."""
+        self.labels.append(label)
+        self.expected.append(expected)
+        self.got.append(got)
+
+
+@dataclass
 class ShareChart:
     """What :func:`draw_shares` draws: groups (subsets or clusters) and endpoints, in percent."""
 
     title: str
     group_title: str
-    groups: list[str] = field(default_factory=list)
-    configured: list[float] = field(default_factory=list)
-    simulated: list[float] = field(default_factory=list)
-    endpoints: list[str] = field(default_factory=list)
-    even: list[float] = field(default_factory=list)
-    got: list[float] = field(default_factory=list)
+    #: Each group's configured share and simulated one.
+    groups: Bars = field(default_factory=Bars)
+    #: Each endpoint's even share of its group's weight and simulated one.
+    endpoints: Bars = field(default_factory=Bars)
     fontsize: int = 8
+
+
+def _draw_bars(ax: Any, bars: Bars, expected: str, color: str, fontsize: int) -> None:
+    """Draw *bars* on *ax*: the *expected* share in grey beside the simulated one in *color*."""
+    x = range(len(bars.labels))
+    ax.bar([i - 0.2 for i in x], bars.expected, 0.4, label=expected, color="#bbbbbb")
+    ax.bar([i + 0.2 for i in x], bars.got, 0.4, label="simulated", color=color)
+    ax.set_xticks(list(x), bars.labels, rotation=20, fontsize=fontsize)
 
 
 def draw_shares(chart: ShareChart, outputs: OutputSet, flag: str = "--plot") -> None:
     """Draw the group and endpoint shares against the configured weights as a PNG."""
     plt = require_matplotlib()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
-    x = range(len(chart.groups))
-    ax1.bar([i - 0.2 for i in x], chart.configured, 0.4, label="configured", color="#bbbbbb")
-    ax1.bar([i + 0.2 for i in x], chart.simulated, 0.4, label="simulated", color="#3572a5")
-    ax1.set_xticks(list(x), chart.groups, rotation=20, fontsize=chart.fontsize + 2)
+    _draw_bars(ax1, chart.groups, "configured", "#3572a5", chart.fontsize + 2)
     ax1.set_ylabel("share of requests (%)")
     ax1.set_title(chart.group_title)
     ax1.legend()
-    x2 = range(len(chart.endpoints))
-    ax2.bar(
-        [i - 0.2 for i in x2], chart.even, 0.4, label="even share of the weight", color="#bbbbbb"
-    )
-    ax2.bar([i + 0.2 for i in x2], chart.got, 0.4, label="simulated", color="#e07b39")
-    ax2.set_xticks(list(x2), chart.endpoints, rotation=20, fontsize=chart.fontsize)
+    _draw_bars(ax2, chart.endpoints, "even share of the weight", "#e07b39", chart.fontsize)
     ax2.set_title("endpoints")
     ax2.legend()
     fig.suptitle(chart.title, fontsize=10)
@@ -146,6 +159,25 @@ def user_state(
             )
         state = users[ukey] = list(fresh)
     return state
+
+
+def report_head(run: str, requests: int, users: int, key: str) -> list[str]:
+    """The report's first lines: what was simulated (*run*), on how many requests and users."""
+    return [f"hashlb simulate: {run}", f"{requests} requests from {users} users, key {key}"]
+
+
+def shares_table(group: str, rows: list[list[object]]) -> str:
+    """The table of a route's groups (subsets or clusters): weight, configured and real shares.
+
+    A row is ``[name, weight, configured share, requests, share, load balancer]``.
+    """
+    head = [group, "weight", "configured", "requests", "share", "load balancer"]
+    return format_table(head, rows, align="<>>>><")
+
+
+def no_hash_line(no_hash: int) -> str:
+    """The report's line for requests that got no hash."""
+    return f"no hash: {no_hash} requests produced no hash (Envoy picks those at random)"
 
 
 def stickiness_line(users: int, one_endpoint: int, one_group: int, group: str) -> str:

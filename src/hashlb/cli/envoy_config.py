@@ -45,6 +45,7 @@ _MESH_ONLY: tuple[tuple[str, str, object], ...] = (
     ("namespace", "--namespace", "default"),
     ("cluster_domain", "--cluster-domain", "cluster.local"),
     ("unhealthy_endpoints", "--unhealthy-endpoints", "auto"),
+    ("source_locality", "--source-locality", None),
 )
 _SELECTORS = (("route", "--route"), ("virtual_host", "--virtual-host"), ("cluster", "--cluster"))
 
@@ -301,7 +302,8 @@ def prepare(config: EnvoyConfig, routes: Sequence[Route], match: bool) -> tuple[
     """Check and build what the simulation touches; return the routes that can be simulated.
 
     A route named alone (``--route``, ``--cluster``) must send to clusters
-    the configuration holds, that hash; in a virtual host the routes that
+    the configuration holds, at least one of which hashes (the others pick a
+    random healthy host, as a weighted canary on a simple subset does); in a virtual host the routes that
     do not hash are left out (their requests are counted ``unrouted``).
 
     :raises InputError: a missing cluster, a cluster that does not hash, or
@@ -316,8 +318,11 @@ def prepare(config: EnvoyConfig, routes: Sequence[Route], match: bool) -> tuple[
         for r in routes:
             if match and id(r) not in hashing:
                 continue
-            for c in config.route_clusters(r):
-                c.cluster  # noqa: B018 - builds (and checks) its tables now
+            clusters = config.route_clusters(r)
+            hashing_clusters = [c for c in clusters if c.hashes] or clusters[:1]
+            # a simple balancer beside a hashing one has no table: a random healthy host
+            for c in hashing_clusters:
+                c.cluster  # noqa: B018 - builds (and checks) its tables now; raises if none hashes
             out.append(r)
     except EnvoyConfigError as e:
         raise InputError(source, str(e)) from None
@@ -344,7 +349,10 @@ def simulate(
     """
     result = EnvoySimulation(config, routes, scope, seed, key)
     usable = {id(r) for r in routes}
-    rng = random.Random(seed)
+    # One random stream per route, as ``-f`` has one Router (and rng) per http
+    # route, and one for the picks of clusters that do not hash: the two inputs
+    # of the same mesh then draw the same values (the round trip of ``translate``).
+    rngs = {id(r): (random.Random(seed), random.Random(seed ^ 0x5EED)) for r in routes}
     users: dict[Hashable, list[Any]] = {}
     jars: dict[Hashable, dict[str, str]] = {}
     for i, req in enumerate(requests):
@@ -356,6 +364,7 @@ def simulate(
             first: dict[str, str] = {}
             for k, v in req.headers:
                 first.setdefault(k.lower(), v)
+            first.setdefault(":method", "GET")  # every request has one (-f assumes GET too)
             route = next((r for r in match if r.match.matches(req.path, first)), None)
             if route is not None and id(route) not in usable:
                 route = None
@@ -366,7 +375,15 @@ def simulate(
                 line.update(endpoint=None, hash=None, hashed=False)
                 decisions.write(json.dumps(line, separators=(",", ":")) + "\n")
             continue
-        pick = config.pick(route, replay.to_policy_request(req, jars.get(ukey)), rng=rng)
+        rng, balancer_rng = rngs[id(route)]
+        if not route.weighted_clusters:
+            rng.getrandbits(64)  # the stream id Envoy draws for every request
+        pick = config.pick(
+            route,
+            replay.to_policy_request(req, jars.get(ukey)),
+            rng=rng,
+            balancer_rng=balancer_rng,
+        )
         result.by_route[route.path] += 1
         for set_cookie in pick.set_cookies:
             m = replay.SET_COOKIE.match(set_cookie)
@@ -419,10 +436,12 @@ def _lb(cluster: EnvoyCluster) -> str:
 def render(result: EnvoySimulation) -> str:
     """Return the human-readable report."""
     config = result.config
-    lines = [
-        f"hashlb simulate: {', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
-        f"{result.requests} requests from {result.users} users, key {result.key}",
-    ]
+    lines = replay.report_head(
+        f"{', '.join(config.sources)} -> {result.scope}  (seed {result.seed})",
+        result.requests,
+        result.users,
+        result.key,
+    )
     for r in result.routes:
         weights = _weights(r)
         total_w = sum(w for _, w in weights)
@@ -438,13 +457,7 @@ def render(result: EnvoySimulation) -> str:
             n = result.clusters.get(cname, 0)
             c = config.clusters[cname]
             rows.append([cname, w, replay.pct(w, total_w), n, replay.pct(n, routed), _lb(c)])
-        lines.append(
-            format_table(
-                ["cluster", "weight", "configured", "requests", "share", "load balancer"],
-                rows,
-                align="<>>>><",
-            )
-        )
+        lines.append(replay.shares_table("cluster", rows))
         sick = any(
             h.health not in HEALTHY_STATUSES
             for cname, _ in weights
@@ -473,9 +486,7 @@ def render(result: EnvoySimulation) -> str:
             f"in the {result.scope}"
         )
     if result.no_hash:
-        lines.append(
-            f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
-        )
+        lines.append(replay.no_hash_line(result.no_hash))
     bad = sum(result.unhealthy.values())
     if bad:
         lines.append(f"panic: {bad} requests reached endpoints that are not healthy")
@@ -502,14 +513,14 @@ def plot(result: EnvoySimulation, outputs: OutputSet) -> None:
         weights = _weights(r)
         total_w = sum(w for _, w in weights) or 1
         for cname, w in weights:
-            chart.groups.append(_short(cname, 30))
-            chart.configured.append(100 * w / total_w)
-            chart.simulated.append(100 * result.clusters.get(cname, 0) / total)
+            share = 100 * w / total_w
+            chart.groups.add(_short(cname, 30), share, 100 * result.clusters.get(cname, 0) / total)
             hosts = result.config.clusters[cname].hosts
             for h in hosts:
-                chart.endpoints.append(f"{h.address}\n({_short(cname, 30)})")
-                chart.got.append(100 * result.endpoints.get((cname, h.address), 0) / total)
-                chart.even.append(100 * w / total_w / max(len(hosts), 1))
+                got = 100 * result.endpoints.get((cname, h.address), 0) / total
+                chart.endpoints.add(
+                    f"{h.address}\n({_short(cname, 30)})", share / max(len(hosts), 1), got
+                )
     replay.draw_shares(chart, outputs)
 
 

@@ -40,8 +40,11 @@ from ._replay import (
     ShareChart,
     draw_shares,
     kept,
+    no_hash_line,
     pct,
     publish,
+    report_head,
+    shares_table,
     stickiness_line,
     to_policy_request,
     track,
@@ -177,7 +180,20 @@ class SimulationResult:
                 "one_subset": self.one_subset,
             },
             "health": self.health_summary(),
+            **self._locality_summary(),
         }
+
+    def _locality_summary(self) -> dict[str, Any]:
+        """Return ``{"localities": {address: {"locality", "priority"}}}`` when pods have one.
+
+        Per address, the first destination that lists it (priorities are per cluster).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for d in self.scenario.destinations:
+            for e in d.endpoints:
+                if e.locality is not None or e.priority:
+                    found.setdefault(e.address, {"locality": e.locality, "priority": e.priority})
+        return {"localities": found} if found else {}
 
 
 def simulate(
@@ -282,10 +298,12 @@ def simulate(
 def render(result: SimulationResult) -> str:
     """Return the human-readable report."""
     sc = result.scenario
-    lines = [
-        f"hashlb simulate: {sc.source} -> {sc.host}  (mode {result.mode}, seed {result.seed})",
-        f"{result.requests} requests from {result.users} users, key {result.key}",
-    ]
+    lines = report_head(
+        f"{sc.source} -> {sc.host}  (mode {result.mode}, seed {result.seed})",
+        result.requests,
+        result.users,
+        result.key,
+    )
     for plan in sc.routes:
         total_w = sum(d.weight for d in plan.destinations)
         routed = sum(result.subsets.get(d.name, 0) for d in plan.destinations)
@@ -306,15 +324,11 @@ def render(result: SimulationResult) -> str:
             rows.append(
                 [d.name, d.weight, pct(d.weight, total_w), n, pct(n, routed), d.lb.describe()]
             )
-        lines.append(
-            format_table(
-                ["subset", "weight", "configured", "requests", "share", "load balancer"],
-                rows,
-                align="<>>>><",
-            )
-        )
+        lines.append(shares_table("subset", rows))
         sick = any(e.health != "healthy" for d in plan.destinations for e in d.endpoints)
-        if sick:
+        placed = any(e.locality is not None for d in plan.destinations for e in d.endpoints)
+        failover = any(d.locality is not None for d in plan.destinations)
+        if sick or failover:
             lines.append("")
             lines.append(_health_table(result, plan))
         lines.append("")
@@ -330,21 +344,25 @@ def render(result: SimulationResult) -> str:
                 ]
                 if sick:
                     row.append(e.health)
+                if placed:
+                    row.append(e.locality or "-")
+                if failover:
+                    row.append(e.priority)
                 row += [n, pct(n, routed), f"{100 * expected:.1f}%"]
                 rows.append(row)
         head = ["endpoint", "pod", "subset", "requests", "share", "even share"]
-        if sick:
-            head.insert(3, "health")
-        lines.append(format_table(head, rows, align="<<<<>>>" if sick else "<<<>>>"))
+        extra = [("health", sick, "<"), ("locality", placed, "<"), ("priority", failover, ">")]
+        shown = [(name, a) for name, on, a in extra if on]
+        head[3:3] = [name for name, _ in shown]
+        align = "<<<" + "".join(a for _, a in shown) + ">>>"
+        lines.append(format_table(head, rows, align=align))
     if any(e.pod.synthetic for d in sc.destinations for e in d.endpoints):
         lines.append("* synthetic pod address (the input has no pod IP; see the docs)")
     lines.append("")
     if result.unrouted:
         lines.append(f"unrouted: {result.unrouted} requests matched no http route")
     if result.no_hash:
-        lines.append(
-            f"no hash: {result.no_hash} requests produced no hash (Envoy picks those at random)"
-        )
+        lines.append(no_hash_line(result.no_hash))
     lines.extend(_health_lines(result))
     lines.append(stickiness_line(result.users, result.one_endpoint, result.one_subset, "subset"))
     return "\n".join(lines)
@@ -412,6 +430,16 @@ def _health_table(result: SimulationResult, plan: Any) -> str:
         for d in plan.destinations
         if d.name in result.health
     ]
+    for d in plan.destinations:
+        h = result.health.get(d.name)
+        if h is None or not h.locality:
+            continue
+        levels = "; ".join(
+            f"P{p} {', '.join(n or '-' for n in names)}: {healthy}/{hosts} healthy"
+            + (" PANIC" if panic else "")
+            for p, hosts, healthy, panic, names in h.levels
+        )
+        sources.append(f"  {d.name}: locality {h.locality}: {levels}")
     return "\n".join([table, *sources])
 
 
@@ -465,13 +493,11 @@ def plot(result: SimulationResult, outputs: OutputSet, flag: str = "--plot") -> 
         "subsets",
     )
     for d in sc.destinations:
-        chart.groups.append(d.name)
-        chart.configured.append(100 * d.weight / total_w[id(d)])
-        chart.simulated.append(100 * result.subsets.get(d.name, 0) / total)
+        share = 100 * d.weight / total_w[id(d)]
+        chart.groups.add(d.name, share, 100 * result.subsets.get(d.name, 0) / total)
         for e in d.endpoints:
-            chart.endpoints.append(f"{e.pod.name}\n({d.name})")
-            chart.got.append(100 * result.endpoints.get(e.address, 0) / total)
-            chart.even.append(100 * d.weight / total_w[id(d)] / len(d.endpoints))
+            got = 100 * result.endpoints.get(e.address, 0) / total
+            chart.endpoints.add(f"{e.pod.name}\n({d.name})", share / len(d.endpoints), got)
     draw_shares(chart, outputs, flag)
 
 
@@ -566,6 +592,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "unless the cluster's minHealthPercent is above 0: Istio 1.31 on, the default), "
         "omit (no endpoint: Istio before 1.31) or always "
         "(PILOT_SEND_UNHEALTHY_ENDPOINTS=true; panic disabled)",
+    )
+    g.add_argument(
+        "--source-locality",
+        metavar="REGION[/ZONE[/SUBZONE]]",
+        help="the client proxy's locality: Istio's locality failover priorities (with "
+        "outlierDetection) and localityLbSetting.distribute weights for that client; "
+        "without it every endpoint is at priority 0",
     )
     e = p.add_argument_group("route (with --envoy-config)")
     pick = e.add_mutually_exclusive_group()
@@ -696,6 +729,18 @@ def _load_mesh() -> Callable[..., Mesh]:
     return load_mesh
 
 
+def mesh_from_args(args: argparse.Namespace, load_mesh: Callable[..., Mesh]) -> Mesh:
+    """Load the ``-f`` files with the mesh options (``--endpoints``, ``-n``, ``--cluster-domain``,
+    ``--unhealthy-endpoints``), as ``simulate`` and ``translate`` read them."""
+    return load_mesh(
+        args.file,
+        args.endpoints,
+        namespace=args.namespace,
+        domain=args.cluster_domain,
+        unhealthy_endpoints=args.unhealthy_endpoints,
+    )
+
+
 def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None) -> int:
     """Run ``hashlb simulate`` with parsed *args*; raise InputError on bad input.
 
@@ -715,14 +760,8 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     outputs.add(args.json, "--json")
     outputs.add(args.decisions, "--decisions")
     outputs.add_plot(args.plot)
-    mesh = load_mesh(
-        args.file,
-        args.endpoints,
-        namespace=args.namespace,
-        domain=args.cluster_domain,
-        unhealthy_endpoints=args.unhealthy_endpoints,
-    )
-    scenario = mesh.scenario(args.host)
+    mesh = mesh_from_args(args, load_mesh)
+    scenario = mesh.scenario(args.host, source_locality=args.source_locality)
     if args.plot:
         _check_plot(scenario)
     for text in mesh.notes:

@@ -5,6 +5,7 @@ listener's ``HttpConnectionManager``); the documents are read by ``parse``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError
@@ -161,6 +162,20 @@ _STRING_MATCH = ("exact", "prefix", "suffix", "contains", "safe_regex")
 
 
 def _header_match(value: object, path: str) -> HeaderMatch:
+    match = _header_rule(value, path)
+    hm = as_object(value, path)
+    missing = get(hm, "treat_missing_header_as_empty")
+    if missing is not None and as_bool(missing, path + ".treat_missing_header_as_empty"):
+        match = replace(match, treat_missing_as_empty=True)
+    return match
+
+
+def _query_match(value: object, path: str) -> HeaderMatch:
+    """A ``QueryParameterMatcher``: ``string_match`` or ``present_match`` (default: present)."""
+    return _header_rule(value, path)
+
+
+def _header_rule(value: object, path: str) -> HeaderMatch:
     hm = as_object(value, path)
     name = as_str(get(hm, "name"), path + ".name")
     invert = as_bool(get(hm, "invert_match"), path + ".invert_match")
@@ -221,6 +236,10 @@ def _route_match(value: object, path: str) -> RouteMatch:
         _header_match(h, f"{path}.headers[{i}]")
         for i, h in enumerate(as_list(get(m, "headers"), path + ".headers"))
     )
+    queries = tuple(
+        _query_match(q, f"{path}.query_parameters[{i}]")
+        for i, q in enumerate(as_list(get(m, "query_parameters"), path + ".query_parameters"))
+    )
     cs = get(m, "case_sensitive")
     sensitive = (
         True
@@ -229,7 +248,7 @@ def _route_match(value: object, path: str) -> RouteMatch:
             cs if not isinstance(cs, Mapping) else cs.get("value", True), path + ".case_sensitive"
         )
     )
-    return RouteMatch(kind, text, headers, sensitive)
+    return RouteMatch(kind, text, headers, sensitive, queries)
 
 
 def _route(

@@ -196,6 +196,8 @@ class HeaderMatch:
     value: str | bool
     invert: bool = False
     ignore_case: bool = False
+    #: ``treat_missing_header_as_empty``: an absent header is tested as ``""``.
+    treat_missing_as_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +209,15 @@ class RouteMatch:
     :ivar value: its value (``"/"`` for ``prefix: "/"``).
     :ivar headers: the :class:`HeaderMatch` rules, all of which must hold.
     :ivar case_sensitive: ``case_sensitive`` (default true).
+    :ivar query_parameters: the ``query_parameters`` rules (a :class:`HeaderMatch`
+        each, tested on the first value of the parameter), all of which must hold.
     """
 
     kind: str
     value: str
     headers: tuple[HeaderMatch, ...] = ()
     case_sensitive: bool = True
+    query_parameters: tuple[HeaderMatch, ...] = ()
 
     def matches(self, path: str, headers: Mapping[str, str] | None = None) -> bool:
         """Return whether a request for *path* with *headers* matches.
@@ -240,7 +245,24 @@ class RouteMatch:
         if not ok:
             return False
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
-        return all(_header_matches(rule, lowered.get(rule.name.lower())) for rule in self.headers)
+        if not all(_header_matches(rule, lowered.get(rule.name.lower())) for rule in self.headers):
+            return False
+        if self.query_parameters:
+            query = _query_values(path)
+            return all(
+                _header_matches(rule, query.get(rule.name)) for rule in self.query_parameters
+            )
+        return True
+
+
+def _query_values(path: str) -> dict[str, str]:
+    """The first value of each query parameter of *path* (Envoy's ``getFirstValue``)."""
+    out: dict[str, str] = {}
+    if "?" in path:
+        for piece in path.split("?", 1)[1].split("#", 1)[0].split("&"):
+            k, _, v = piece.partition("=")
+            out.setdefault(k, v)
+    return out
 
 
 def _regex(pattern: str) -> Any:
@@ -250,6 +272,8 @@ def _regex(pattern: str) -> Any:
 
 
 def _header_matches(rule: HeaderMatch, value: str | None) -> bool:
+    if value is None and rule.treat_missing_as_empty and rule.kind != "present":
+        value = ""
     if rule.kind == "present":
         ok = (value is not None) == bool(rule.value)
     elif value is None:
@@ -562,6 +586,7 @@ class EnvoyConfig:
         *,
         rng: random.Random | None = None,
         envoy_version: str | EnvoyProfile = "main",
+        balancer_rng: random.Random | None = None,
     ) -> Pick:
         """Return the cluster and host Envoy picks for *request* on *route* (first try).
 
@@ -569,14 +594,18 @@ class EnvoyConfig:
         from *rng* when it yields none, as Envoy balances randomly).  With
         weighted clusters the cluster comes from ``header_name``, from the
         route hash evaluated without generating a cookie (``use_hash_policy``)
-        or from a random value, over the weights in order (a release older
+        or from a random value drawn first, over the weights in order (a release older
         than the field, 1.22 for ``header_name`` and 1.36 for
         ``use_hash_policy`` in *envoy_version*, ignores it and draws randomly)
         (:func:`hashlb.weighted.pick_weighted_cluster`); then that cluster's
-        :attr:`EnvoyCluster.cluster` (built now if it was not) looks the hash up.
+        :attr:`EnvoyCluster.cluster` (built now if it was not) looks the hash
+        up.  A cluster that does not hash (``ROUND_ROBIN``,
+        ``LEAST_REQUEST``, ``RANDOM``, ...) gives a uniformly random healthy
+        host (any host when none is healthy) drawn from *balancer_rng*
+        (default *rng*), so that the draws of *rng* do not depend on it, and
+        no cookie (Envoy computes the hash only for a hashing balancer).
 
-        :raises EnvoyConfigError: a cluster the route names is missing, or
-            does not hash.
+        :raises EnvoyConfigError: a cluster the route names is missing.
         """
         rand = rng if rng is not None else random.Random()
         policy = route.hash_policy
@@ -613,7 +642,11 @@ class EnvoyConfig:
             chosen = self._clusters[name]
         if h is None:
             h = rand.getrandbits(64)
-        host = chosen.cluster.lookup(h)
+        if chosen.hashes:
+            host = chosen.cluster.lookup(h)
+        else:
+            host = _any_host(chosen, balancer_rng if balancer_rng is not None else rand)
+            cookies = ()  # only a hashing balancer has Envoy compute the hash (and the cookie)
         return Pick(chosen.name, host, h, hashed, cookies)
 
     def _plan(self, route: Route, envoy_version: str | EnvoyProfile) -> _WeightedPlan:
@@ -700,6 +733,14 @@ class _WeightedPlan:
     aware: bool
     header_name: str | None  # route.header_name, if the release reads it (1.22+)
     use_hash_policy: bool  # route.use_hash_policy, if the release reads it (1.36+)
+
+
+def _any_host(cluster: EnvoyCluster, rand: random.Random) -> Host | None:
+    """A non-hashing balancer's pick, modelled as uniform over the healthy hosts (else all)."""
+    hosts = cluster.hosts
+    healthy = [h for h in hosts if h.health in HEALTHY_STATUSES]
+    pool = healthy or list(hosts)
+    return pool[rand.randrange(len(pool))] if pool else None
 
 
 def _has_healthy(cluster: EnvoyCluster) -> bool:

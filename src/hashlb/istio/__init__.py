@@ -56,20 +56,23 @@ except ImportError as _e:
     raise ImportError('hashlb.istio needs PyYAML: pip install "hashlb[istio]"') from _e
 
 from .._source import InputError, Where
+from ._fields import resolve_host
 from .mesh import Mesh, load_mesh
 from .model import (
     HEALTH_ANNOTATION,
     HOST_LABEL,
+    LOCALITY_ANNOTATION,
     ClusterHealth,
     Destination,
     Endpoint,
     HashKey,
     LoadBalancer,
+    LocalityPlan,
     Pod,
     RoutePlan,
     Scenario,
 )
-from .parse import match_regex, resolve_host
+from .parse import match_regex
 from .translate import (
     MatchRequest,
     RouteEngine,
@@ -79,16 +82,19 @@ from .translate import (
     plan_matches,
     table_bytes,
 )
+from .xds import config_dump
 
 __all__ = (
     "HEALTH_ANNOTATION",
     "HOST_LABEL",
+    "LOCALITY_ANNOTATION",
     "ClusterHealth",
     "Destination",
     "Endpoint",
     "HashKey",
     "InputError",
     "LoadBalancer",
+    "LocalityPlan",
     "MatchRequest",
     "Mesh",
     "Pod",
@@ -99,6 +105,7 @@ __all__ = (
     "TableCache",
     "Where",
     "build_engines",
+    "config_dump",
     "load_mesh",
     "match_regex",
     "plan_matches",

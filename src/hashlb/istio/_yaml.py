@@ -66,10 +66,12 @@ class LDict(dict[str, Any]):
     file: str = "<input>"
     line: int = 0
     key_lines: dict[str, int]
+    explicit_keys: set[str]
 
     def __init__(self) -> None:
         super().__init__()
         self.key_lines = {}
+        self.explicit_keys = set()
 
     @property
     def where(self) -> Where:
@@ -261,6 +263,9 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> Iterator[LDict]:
     data.file = loader.filename
     data.line = node.start_mark.line + 1
     yield data
+    # Keys written in this mapping (not merged in by ``<<``): one may not repeat,
+    # as kubectl's strict decoding says ("mapping key ... already defined").
+    explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
@@ -273,6 +278,14 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> Iterator[LDict]:
         if not isinstance(key, str):
             # Kubernetes and Istio keys are strings; keep others readable.
             key = str(key).lower() if isinstance(key, bool) else str(key)
+        if id(key_node) in explicit:
+            first = data.key_lines.get(key) if key in data.explicit_keys else None
+            if first is not None:
+                raise InputError(
+                    Where(loader.filename, key_node.start_mark.line + 1),
+                    f"duplicate key {_short(key)} (first at line {first})",
+                )
+            data.explicit_keys.add(key)
         try:
             data[key] = loader.construct_object(value_node, deep=True)
         except _LongInt as e:
@@ -500,7 +513,7 @@ def expand_paths(paths: Sequence[str], budget: Budget | None = None) -> list[Pat
         try:
             mode = p.stat().st_mode
         except FileNotFoundError:
-            raise InputError(raw, f"no such file or directory ({os.strerror(2)})") from None
+            raise InputError(raw, "no such file or directory") from None
         except OSError as e:
             raise InputError(raw, f"cannot read: {e.strerror or e}") from None
         if stat.S_ISDIR(mode):

@@ -31,7 +31,14 @@ What it means (spec §10, the Istio -> Envoy translation):
   pod of a Service with ``publishNotReadyAddresses`` a healthy one, and the
   ``hashlb.io/health`` annotation sets what Envoy sees (an outlier ejection);
   each destination's ``outlierDetection.minHealthPercent`` (or Envoy's 50)
-  is its cluster's panic threshold (:class:`~hashlb.istio.ClusterHealth`).
+  is its cluster's panic threshold (:class:`~hashlb.istio.ClusterHealth`);
+* locality (spec-2 §18.6): a pod's locality is its ``topology.istio.io/locality``
+  or ``istio-locality`` label (``region.zone.subzone``), else the
+  ``hashlb.io/locality`` annotation (on a workload's pod template, a list
+  given to the replicas in turn), else the topology labels of its ``Node``
+  (``spec.nodeName``); given the client's locality (``source_locality``),
+  Istio's locality failover priorities and ``distribute`` weights apply
+  (:mod:`hashlb.istio.locality`).
 
 Deployments have no IP addresses, so their pods get **synthetic, stable
 addresses**: a workload ``NAMESPACE/NAME`` gets the block
@@ -59,7 +66,16 @@ from .._validate import (
 )
 from .._validate import short as _short
 from ..hashing import xxh64
+from ._fields import _labels, _map, _names, _str, resolve_host
+from ._precedence import (
+    _load_balancer,
+    merged_policy_field,
+    min_health_percent,
+    outlier_detection,
+    route_consistent_hash,
+)
 from ._yaml import Budget, LDict, charge_text, expand_paths, read_input, read_stdin
+from .locality import augmented_labels, grouped, locality_lb
 from .model import (
     ENVOY_PANIC_THRESHOLD,
     HEALTH_ANNOTATION,
@@ -69,6 +85,7 @@ from .model import (
     ClusterHealth,
     Destination,
     Endpoint,
+    LocalityPlan,
     Pod,
     RoutePlan,
     Scenario,
@@ -81,17 +98,15 @@ from .model import (
     _Workload,
 )
 from .parse import (
+    HOSTNAME_LABEL,
+    LOCALITY_LABELS,
+    NETWORK_LABEL,
+    NODE_LOCALITY_LABELS,
+    TOPOLOGY_LABELS,
     _container_ports,
-    _labels,
-    _load_balancer,
-    _map,
-    _names,
     _Reader,
-    _str,
-    min_health_percent,
-    outlier_detection,
-    resolve_host,
-    route_hash_key,
+    locality_annotation,
+    parse_locality,
 )
 
 __all__ = ("Mesh", "load_mesh")
@@ -148,6 +163,14 @@ class Mesh(_Reader):
     unhealthy_endpoints: str = "auto"
     #: MeshConfig ``defaultTrafficPolicy.outlierDetection`` (Istio 1.31+), if given.
     mesh_outlier_detection: LDict | None = None
+    #: MeshConfig ``localityLbSetting``, if given (Istio's default: enabled).
+    mesh_locality_lb: LDict | None = None
+    #: Node name -> labels, from ``kind: Node`` documents (pods' localities).
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The client's locality ``region/zone/subzone`` (None: no failover priorities).
+    source_locality: str | None = None
+    #: The client's own labels (for ``failoverPriority``), beside its topology labels.
+    source_labels: dict[str, str] = field(default_factory=dict)
     #: Pods not Ready or being deleted (their endpoints depend on the Service and cluster).
     unready_pods: list[Pod] = field(default_factory=list)
     _all_pods: list[Pod] = field(default_factory=list)
@@ -191,15 +214,31 @@ class Mesh(_Reader):
                 continue
             labels = _labels(meta, "labels", what)
             health = _health_annotation(meta, what)
+            pspec = _map(doc, "spec", what)
+            node = (_str(pspec, "nodeName", what) if pspec is not None else None) or ""
+            given = locality_annotation(meta, what, many=False)
+            locality = self._locality(labels, given[0] if given else "", node)
             terminating = meta.get("deletionTimestamp") is not None
             ready = not (status is not None and _not_ready(status))
             if terminating or not ready:
                 self._unready.append((ns, labels, name))
                 self.notes.append(f"{where}: Pod {_short(name)} {self._unready_note(terminating)}")
-            ports = _container_ports(_map(doc, "spec", what), what)
+            ports = _container_ports(pspec, what)
             ip = _str(status, "podIP", what) if status is not None else None
             pod = Pod(
-                name, ns, labels, ip or "", not ip, ports, "", where, ready, terminating, health
+                name,
+                ns,
+                labels,
+                ip or "",
+                not ip,
+                ports,
+                "",
+                where,
+                ready,
+                terminating,
+                health,
+                locality=locality,
+                node=node,
             )
             if ip:
                 taken.add(ip)
@@ -234,11 +273,39 @@ class Mesh(_Reader):
                         w.ports,
                         f"{w.kind} {w.name}",
                         w.where,
+                        locality=self._locality(
+                            w.labels,
+                            w.localities[i % len(w.localities)] if w.localities else "",
+                            "",
+                        ),
                     )
                 )
         self._all_pods = everything
         self.pods = [p for p in everything if p.ready and not p.terminating]
         self.unready_pods = [p for p in everything if not p.ready or p.terminating]
+
+    def _locality(self, labels: Mapping[str, str], annotated: str, node: str) -> str:
+        """Return a pod's Istio locality label: Istio's label, the annotation, else its Node.
+
+        Istio's ``getPodLocality`` (``pilot/pkg/serviceregistry/kube/controller/controller.go``)
+        reads ``topology.istio.io/locality`` or ``istio-locality`` (dots for
+        slashes, ``SanitizeLocalityLabel``), else the node's region, zone and
+        subzone labels (``region/zone/subzone``); hashlb's annotation stands in
+        for a Node the input does not hold.
+        """
+        for key in LOCALITY_LABELS:
+            if labels.get(key):
+                return parse_locality(labels[key], None, f"label {key}")
+        if annotated:
+            return annotated
+        node_labels = self.nodes.get(node) if node else None
+        if node_labels is None:
+            return ""
+        parts = [
+            node_labels.get(ga) or (node_labels.get(beta) if beta else "") or ""
+            for ga, beta in NODE_LOCALITY_LABELS
+        ]
+        return "/".join(parts) if any(parts) else ""
 
     def _unready_note(self, terminating: bool) -> str:
         """The note for a pod that is not Ready (or is being deleted): what Istio sends for it."""
@@ -326,8 +393,14 @@ class Mesh(_Reader):
             f"host {_short(host)} is not a Kubernetes service name (NAME.NAMESPACE.svc.DOMAIN)",
         )
 
-    def scenario(self, host: str | None = None) -> Scenario:
+    def scenario(self, host: str | None = None, *, source_locality: str | None = None) -> Scenario:
         """Resolve the routes for *host* (or the only VirtualService/DestinationRule host).
+
+        *source_locality* (``REGION[/ZONE[/SUBZONE]]``, default
+        :attr:`source_locality`) is the client proxy's locality: Istio then
+        applies its locality load balancing to each destination cluster for
+        that client (failover priorities, ``distribute`` weights); without it
+        every endpoint is at priority 0.
 
         :raises InputError: nothing to simulate, an ambiguous choice, or any
             resolution error (a missing rule or subset, a subset without pods).
@@ -335,6 +408,8 @@ class Mesh(_Reader):
         if not self.virtual_services and not self.rules:
             raise InputError(None, "no VirtualService or DestinationRule in the input")
         self._destinations = self._endpoints = 0
+        if source_locality is not None:
+            self.source_locality = parse_locality(source_locality, None, "source locality")
         want = resolve_host(host, self.namespace, self.domain) if host else None
         candidates: list[tuple[str, _VirtualService | None]] = []
         for v in self.virtual_services:
@@ -366,7 +441,7 @@ class Mesh(_Reader):
                 [_RouteDestination(fqdn, None, None, 100, rule.where, rule.where)],
                 rule.where,
             )
-            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}")]
+            routes = [self._plan(fake, f"DestinationRule {_short(rule.name)}", service_route=True)]
             return Scenario(fqdn, f"DestinationRule {_short(rule.name)}", tuple(routes), rule.where)
         if len(chosen) > 1:
             names = _names(c[1].name for c in chosen if c[1] is not None)
@@ -378,7 +453,7 @@ class Mesh(_Reader):
         routes = [self._plan(r, f"VirtualService {_short(vs.name)}") for r in vs.http]
         return Scenario(fqdn, f"VirtualService {_short(vs.name)}", tuple(routes), vs.where)
 
-    def _plan(self, route: _HTTPRoute, owner: str) -> RoutePlan:
+    def _plan(self, route: _HTTPRoute, owner: str, *, service_route: bool = False) -> RoutePlan:
         what = f"{owner} route {_short(route.name)}"
         live = route.destinations
         if len(live) > 1:
@@ -491,7 +566,15 @@ class Mesh(_Reader):
                     + (f" (labels {sel})" if sel else "")
                     + f"; it receives traffic from {what}{why}",
                 )
+            endpoints, locality = self._apply_locality(rule, subset, port, svc, endpoints, what)
             lb = _load_balancer(rule, subset, port)
+            # The route side reads port-level settings only for a port the destination
+            # names (route.go portLevelSettingsConsistentHash), or the one port of the
+            # Service (pods without a Service: their one implied port); the
+            # no-VirtualService route uses the service port (hashForService).
+            single = svc is None or len(svc.ports) == 1
+            route_port = port if d.port is not None or single or service_route else None
+            hashing, route_key = route_consistent_hash(rule, subset, route_port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
             if len(hosts) > 1 and d.subset is not None:
                 name = f"{d.host.split('.')[0]}/{d.subset}"
@@ -512,8 +595,10 @@ class Mesh(_Reader):
                     lb,
                     endpoints,
                     d.where,
-                    route_hash_key(rule, subset, port),
+                    route_key,
                     health,
+                    hashing,
+                    locality,
                 )
             )
         return RoutePlan(
@@ -522,6 +607,60 @@ class Mesh(_Reader):
             tuple(route.matches) if route.matches is not None else None,
             tuple(dests),
             route.where,
+            len(route.destinations) > 1,
+        )
+
+    def _apply_locality(
+        self,
+        rule: _DestinationRule,
+        subset: _Subset | None,
+        port: int,
+        svc: _Service | None,
+        endpoints: tuple[Endpoint, ...],
+        what: str,
+    ) -> tuple[tuple[Endpoint, ...], LocalityPlan | None]:
+        """Return the endpoints with Istio's locality priorities for the client (spec-2 §18.6).
+
+        The effective ``localityLbSetting`` is the cluster's merged
+        ``loadBalancer`` one (an explicit ``enabled: false`` turns it off),
+        else the mesh's (enabled by default: ``GetEffectiveLbSetting``);
+        failover needs the cluster's own ``outlierDetection``
+        (``getOutlierDetectionAndLoadBalancerSettings``, ``endpoint_builder.go``).
+        Without a client locality the endpoints only get their localities.
+        """
+        if self.source_locality is None:
+            return grouped(endpoints), None
+        lb, level = merged_policy_field(rule, subset, port, "loadBalancer")
+        setting = _map(lb, "localityLbSetting", level) if lb is not None else None
+        source = f"localityLbSetting of {level}"
+        od, _ = outlier_detection(rule, subset, port)
+        failover = od is not None
+        spread = svc.traffic_distribution if svc is not None else ""
+        if setting is None and spread:
+            # A Service's trafficDistribution forces failoverPriority labels, even without
+            # outlierDetection (GetEffectiveLbSetting, Force).
+            setting, failover = _forced_failover(spread), True
+            source = f"Service {_short(svc.name if svc else '')} trafficDistribution {spread}"
+        if setting is None:
+            setting = self.mesh_locality_lb if self.mesh_locality_lb is not None else LDict()
+            source = "the mesh localityLbSetting" + (
+                "" if self.mesh_locality_lb is not None else " (Istio's default: enabled)"
+            )
+        if setting.get("enabled") is False:
+            source, setting = f"{source}: enabled false", None
+        client = self.source_locality
+        labels = augmented_labels(self.source_labels, client)
+        where = setting.where if setting is not None and setting else rule.where
+        return locality_lb(
+            endpoints,
+            setting=setting,
+            source=source,
+            failover=failover,
+            cluster_outlier=failover or self.mesh_outlier_detection is not None,
+            client=client,
+            client_labels=labels,
+            where=where,
+            what=what,
         )
 
     def _cluster_health(
@@ -577,6 +716,22 @@ class Mesh(_Reader):
                 eds = "unhealthy"
             sent[id(p)] = p.health if p.health is not None and eds == "healthy" else eds
         return ClusterHealth(threshold, source, sends, od is not None), sent
+
+
+def _forced_failover(spread: str) -> LDict:
+    """The ``localityLbSetting`` Istio makes of a Service's ``trafficDistribution``.
+
+    ``PreferSameZone`` (and ``PreferClose``): ``failoverPriority`` network,
+    region, zone; ``PreferSameNode``: network, region, zone, subzone, hostname
+    (``GetEffectiveLbSetting``, ``loadbalancer.go``).
+    """
+    labels = [NETWORK_LABEL, *TOPOLOGY_LABELS[:2]]
+    if spread == "PreferSameNode":
+        labels += [TOPOLOGY_LABELS[2], HOSTNAME_LABEL]
+    setting = LDict()
+    setting["enabled"] = True
+    setting["failoverPriority"] = labels
+    return setting
 
 
 def _health_annotation(meta: LDict, what: str) -> str | None:
@@ -687,12 +842,15 @@ def load_mesh(
     domain: str = "cluster.local",
     stdin_text: str | None = None,
     unhealthy_endpoints: str = "auto",
+    source_locality: str | None = None,
 ) -> Mesh:
     """Read every ``-f`` path (files or directories) and ``--endpoints`` file.
 
     *unhealthy_endpoints* says which endpoints Istio sends for pods that are
     not Ready (:data:`~hashlb.istio.model.UNHEALTHY_ENDPOINTS`): ``omit``
     (Istio before 1.31), ``auto`` (1.31 on, the default) or ``always``.
+    *source_locality* is the client's locality for :meth:`Mesh.scenario`
+    (``REGION[/ZONE[/SUBZONE]]``): Istio's locality failover for that client.
 
     Every path is checked before any is read; ``-`` reads standard input
     (or *stdin_text* when given), once.  The inputs together are held to the
@@ -701,6 +859,8 @@ def load_mesh(
     :raises InputError: unreadable, malformed or oversized input (with ``FILE:LINE``).
     """
     mesh = Mesh(namespace=namespace, domain=domain, unhealthy_endpoints=unhealthy_endpoints)
+    if source_locality is not None:
+        mesh.source_locality = parse_locality(source_locality, None, "source locality")
     groups = [
         (expand_paths(group, mesh.budget), only)
         for group, only in ((paths, False), (endpoints, True))

@@ -20,6 +20,7 @@ __all__ = (
     "ENVOY_PANIC_THRESHOLD",
     "HEALTH_ANNOTATION",
     "HOST_LABEL",
+    "LOCALITY_ANNOTATION",
     "MAX_WEIGHT",
     "UNHEALTHY_ENDPOINTS",
     "ClusterHealth",
@@ -27,6 +28,7 @@ __all__ = (
     "Endpoint",
     "HashKey",
     "LoadBalancer",
+    "LocalityPlan",
     "Pod",
     "RoutePlan",
     "Scenario",
@@ -65,12 +67,26 @@ IGNORED_KINDS = frozenset(
         "EndpointSlice",
     }
 )
-SUPPORTED_KINDS = ("DestinationRule", "VirtualService", "Pod", *WORKLOAD_KINDS, "Service", "List")
+SUPPORTED_KINDS = (
+    "DestinationRule",
+    "VirtualService",
+    "Pod",
+    *WORKLOAD_KINDS,
+    "Service",
+    "Node",
+    "List",
+)
 
 #: The pod annotation that sets the health Envoy sees for the pod's endpoint:
 #: what the mesh cannot tell from Pod status (an outlier ejection is
 #: ``unhealthy``), one of :data:`hashlb._validate.HEALTH_STATUSES`.
 HEALTH_ANNOTATION = "hashlb.io/health"
+
+#: The pod (or pod template) annotation giving a pod's locality when neither an Istio
+#: locality label nor a Node says it: ``REGION/ZONE/SUBZONE`` (or with dots), or for a
+#: workload a comma-separated list given to its replicas in turn (replica *i* gets
+#: item ``i % len``), as a topology spread would place them.
+LOCALITY_ANNOTATION = "hashlb.io/locality"
 
 #: Envoy's ``healthy_panic_threshold`` when the cluster sets none (percent).
 ENVOY_PANIC_THRESHOLD = 50.0
@@ -99,6 +115,8 @@ class HashKey:
     cookie_path: str = ""
     cookie_ttl: float | None = None
     where: Where | None = field(default=None, compare=False)
+    #: ``httpCookie.attributes`` as ``(name, value)`` pairs, carried into the Set-Cookie.
+    cookie_attributes: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """Return a short form such as ``header:x-user`` (the ``--key`` syntax)."""
@@ -124,6 +142,9 @@ class LoadBalancer:
     hash_key: HashKey | None = None
     level: str = "default"
     where: Where | None = field(default=None, compare=False)
+    #: ``loadBalancer.simple`` as written (``ROUND_ROBIN``, ...), ``""`` when unset:
+    #: Istio's cluster ``lb_policy`` (:mod:`hashlb.istio.xds`).
+    simple: str = ""
 
     def describe(self) -> str:
         """Return e.g. ``ring_hash(minimumRingSize=1024) on header:x-user``."""
@@ -156,6 +177,12 @@ class Pod:
     terminating: bool = False
     #: The :data:`HEALTH_ANNOTATION` value (lower case), None without one.
     health: str | None = None
+    #: Istio's locality label ``region/zone/subzone`` ("" when unknown): the pod label
+    #: ``topology.istio.io/locality`` or ``istio-locality``, else the
+    #: :data:`LOCALITY_ANNOTATION`, else the labels of the pod's Node.
+    locality: str = ""
+    #: ``spec.nodeName`` ("" when not given): Istio's ``kubernetes.io/hostname`` label.
+    node: str = ""
 
     def port_named(self, name: str) -> int | None:
         """Return the container port with this name, or None."""
@@ -173,6 +200,12 @@ class Endpoint:
     pod: Pod
     #: The EDS health Envoy sees (a :class:`hashlb.Host` ``health``).
     health: str = "healthy"
+    #: The EDS priority Istio gives the endpoint for the client's locality (a
+    #: :class:`hashlb.Host` ``priority``; 0 without ``source_locality``).
+    priority: int = 0
+    #: Envoy's locality ``region/zone/sub_zone`` (a :class:`hashlb.Host` ``locality``),
+    #: None when the pod's locality is unknown.
+    locality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +228,38 @@ class ClusterHealth:
         return f"{self.panic_threshold:g}% ({self.source})"
 
 
+@dataclass(frozen=True)
+class LocalityPlan:
+    """What Istio's locality load balancing did to one destination cluster (spec-2 §18.6).
+
+    ``mode`` is ``"failover"`` (priorities by how much of the locality matches the
+    client, with the ``failover`` region rules), ``"failoverPriority"`` (priorities by
+    the leading labels that match), ``"distribute"`` (locality weights, one priority)
+    or ``"none"`` (locality LB applies but changes nothing: no ``outlierDetection``).
+    ``source`` says which setting applied; ``weights`` is, when Envoy weighs
+    localities (``locality_weighted_lb_config``), ``(priority, ((locality, weight),
+    ...))`` per level in Envoy's locality order (the client's first, then by
+    region, zone, sub-zone).
+    """
+
+    mode: str
+    source: str
+    client: str
+    weights: tuple[tuple[int, tuple[tuple[str, int], ...]], ...] | None = None
+
+    def describe(self) -> str:
+        """Return e.g. ``failover for client us-east/us-east-1a (localityLbSetting of ...)``."""
+        weighted = ", locality-weighted" if self.weights is not None else ""
+        return f"{self.mode} for client {self.client}{weighted} ({self.source})"
+
+    def weights_at(self, priority: int) -> dict[str, int]:
+        """Return the locality weights of level *priority* (empty when not weighted)."""
+        for p, items in self.weights or ():
+            if p == priority:
+                return dict(items)
+        return {}
+
+
 @dataclass
 class _Workload:
     kind: str
@@ -205,6 +270,8 @@ class _Workload:
     replicas: int
     ports: tuple[tuple[str, int], ...]
     where: Where
+    #: The :data:`LOCALITY_ANNOTATION` items, given to the replicas in turn.
+    localities: tuple[str, ...] = ()
 
 
 @dataclass
@@ -217,6 +284,9 @@ class _Service:
     where: Where
     #: ``spec.publishNotReadyAddresses``: Kubernetes marks every endpoint ready.
     publish_not_ready: bool = False
+    #: ``spec.trafficDistribution`` (else the ``networking.istio.io/traffic-distribution``
+    #: annotation) as Istio reads it: ``PreferSameZone``, ``PreferSameNode`` or "".
+    traffic_distribution: str = ""
 
 
 @dataclass
@@ -284,6 +354,11 @@ class Destination:
     route_key: HashKey | None = None
     #: The cluster's panic threshold and where it came from.
     health: ClusterHealth = field(default_factory=ClusterHealth)
+    #: Istio's ``HashForHTTPDestination`` found a ``consistentHash`` (even one
+    #: without a key): the route then gets no ``previous_hosts`` retry predicate.
+    route_consistent_hash: bool = False
+    #: Istio's locality load balancing for the client (None without ``source_locality``).
+    locality: LocalityPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +370,9 @@ class RoutePlan:
     matches: tuple[LDict, ...] | None  # None: matches every request
     destinations: tuple[Destination, ...]  # non-zero weights only
     where: Where
+    #: The route lists more than one destination: Istio emits ``weighted_clusters``
+    #: (zero weights dropped), else ``route.cluster``.
+    weighted: bool = False
 
     @property
     def hash_keys(self) -> tuple[HashKey, ...]:

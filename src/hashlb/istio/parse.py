@@ -12,14 +12,12 @@ helpers apply Istio's ``loadBalancer`` precedence.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .._policy_py import _load_re2, _regex_engine
 from .._ring_py import MAX_RING_SIZE
 from .._source import InputError, Where
 from .._validate import (
-    MAX_INT_DIGITS,
     MAX_MATCH_CONDITIONS,
     MAX_PODS,
     MAX_ROUTES,
@@ -30,18 +28,29 @@ from .._validate import clip as _clip
 from .._validate import is_prime as _is_prime
 from .._validate import short as _short
 from ..maglev import MAX_TABLE_SIZE
-from ._yaml import Budget, LDict, LList, load_yaml_documents
+from ._fields import (
+    _decimal,
+    _duration_seconds,
+    _int,
+    _labels,
+    _list,
+    _map,
+    _mappings,
+    _str,
+    resolve_host,
+)
+from ._yaml import Budget, LDict, load_yaml_documents
 from .model import (
     DEFAULT_MIN_RING_SIZE,
     DEFAULT_TABLE_SIZE,
     IGNORED_KINDS,
     ISTIO_GROUP,
     ISTIO_VERSIONS,
+    LOCALITY_ANNOTATION,
     MAX_WEIGHT,
     SUPPORTED_KINDS,
     WORKLOAD_KINDS,
     HashKey,
-    LoadBalancer,
     Pod,
     _DestinationRule,
     _HTTPRoute,
@@ -56,169 +65,6 @@ __all__ = ("match_regex", "resolve_host")
 
 _HASH_KEYS = ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")
 _CH_FIELDS = frozenset({*_HASH_KEYS, "ringHash", "maglev", "minimumRingSize"})
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
-_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-
-
-# --------------------------------------------------------------------------
-# Small typed accessors that raise InputError with the position.
-
-
-def _names(items: Iterable[object], *, quote: bool = True, limit: int = 8) -> str:
-    """Return a short list for a message: ``'a', 'b', ... (12 in all)``; ``none`` if empty."""
-    shown: list[str] = []
-    total = 0
-    for item in items:
-        total += 1
-        if total <= limit:
-            shown.append(_short(item, 60) if quote else _clip(str(item), 60))
-    if not total:
-        return "none"
-    return ", ".join(shown) + (f", ... ({total} in all)" if total > limit else "")
-
-
-def _kind_name(doc: LDict) -> str:
-    meta = doc.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
-    return f"{doc.get('kind')} {_short(name)}" if name else str(doc.get("kind"))
-
-
-def _field(parent: LDict, key: str, what: str, required: bool) -> object:
-    """Return ``parent[key]``, None when absent; absent and *required* is an error."""
-    value = parent.get(key)
-    if value is None and required:
-        raise InputError(parent.where, f"{what}: missing required field {_short(key)}")
-    return value
-
-
-def _map(parent: LDict, key: str, what: str, *, required: bool = False) -> LDict | None:
-    value = _field(parent, key, what, required)
-    if value is None:
-        return None
-    if not isinstance(value, LDict):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be a mapping, got {type(value).__name__}"
-        )
-    return value
-
-
-def _list(parent: LDict, key: str, what: str) -> LList:
-    value = parent.get(key)
-    if value is None:
-        return LList()
-    if not isinstance(value, LList):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be a list, got {type(value).__name__}"
-        )
-    return value
-
-
-def _mappings(
-    parent: LDict,
-    key: str,
-    what: str,
-    noun: str,
-    limit: tuple[str, int, str] | None = None,
-) -> Iterator[LDict]:
-    """Yield the items of the list *key* of *parent*, each checked to be a mapping.
-
-    An item that is not is an error naming *noun*, raised when it is reached.
-    *limit* is ``(cap name, cap, plural)``: more items than the cap is an error,
-    raised before any item is yielded, at the first one past the cap.
-    """
-    items = _list(parent, key, what)
-    if limit is not None and len(items) > limit[1]:
-        raise InputError(items.at(limit[1]), f"{what}: more than {cap(limit[0])} {limit[2]}")
-    for i, item in enumerate(items):
-        if not isinstance(item, LDict):
-            raise InputError(items.at(i), f"{what}: each {noun} must be a mapping")
-        yield item
-
-
-def _str(parent: LDict, key: str, what: str, *, required: bool = False) -> str | None:
-    value = _field(parent, key, what, required)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be a string, got {type(value).__name__}"
-        )
-    text = str(value)
-    if required and not text:
-        raise InputError(parent.at(key), f"{what}: {_short(key)} must not be empty")
-    return text
-
-
-def _int(
-    parent: LDict, key: str, what: str, low: int, high: int, *, default: int | None = None
-) -> int | None:
-    """Return an integer field; protobuf JSON also accepts decimal strings."""
-    value = parent.get(key)
-    if value is None:
-        return default
-    ok = not isinstance(value, bool)
-    if ok and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        value = _decimal(value, parent.at(key), f"{what}: {_short(key)}")
-    if not ok or not isinstance(value, int):
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be an integer, got {_short(value)}"
-        )
-    if not low <= value <= high:
-        raise InputError(
-            parent.at(key), f"{what}: {_short(key)} must be in [{low}, {high}], got {_short(value)}"
-        )
-    return value
-
-
-def _decimal(text: str, where: Where, what: str) -> int:
-    """Convert a decimal string field, refusing more than MAX_INT_DIGITS characters."""
-    digits = text.strip()
-    if len(digits) > MAX_INT_DIGITS:
-        raise InputError(
-            where,
-            f"{what}: an integer of {len(digits)} characters is too long ({cap('MAX_INT_DIGITS')})",
-        )
-    return int(digits)
-
-
-def _labels(parent: LDict | None, key: str, what: str) -> dict[str, str]:
-    if parent is None:
-        return {}
-    value = _map(parent, key, what)
-    if value is None:
-        return {}
-    out: dict[str, str] = {}
-    for k, v in value.items():
-        if v is None or isinstance(v, (LDict, LList)):
-            raise InputError(value.at(k), f"{what}: label {_short(k)} must have a string value")
-        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
-    return out
-
-
-def _duration_seconds(value: object, where: Where, what: str) -> float:
-    """Parse a protobuf/Go duration (``"3600s"``, ``"1h30m"``, ``"0s"``) or a number."""
-    if isinstance(value, bool):
-        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and len(value) <= 64 and _DURATION.match(value.strip()):
-        seconds = sum(
-            float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value.strip())
-        )
-    else:
-        raise InputError(where, f"{what}: expected a duration such as '3600s', got {_short(value)}")
-    if seconds < 0:
-        raise InputError(where, f"{what}: a duration must not be negative, got {_short(value)}")
-    return seconds
-
-
-def resolve_host(name: str, namespace: str, domain: str) -> str:
-    """Return Istio's FQDN for a host: short names get ``.NS.svc.DOMAIN``."""
-    name = name.strip().lower()
-    if "." in name or name == "*" or not name:
-        return name
-    return f"{name}.{namespace}.svc.{domain}"
 
 
 # --------------------------------------------------------------------------
@@ -240,6 +86,8 @@ class _Reader:
     _raw_pods: list[tuple[LDict, Where]]
     _rules_for: dict[str, _DestinationRule | None]
     mesh_outlier_detection: LDict | None
+    mesh_locality_lb: LDict | None
+    nodes: dict[str, dict[str, str]]
 
     def add_text(self, text: str, filename: str, *, endpoints_only: bool = False) -> None:
         """Add every document of one YAML text (counted against the run's caps)."""
@@ -295,6 +143,8 @@ class _Reader:
             self._add_workload(doc, kind)
         elif kind == "Service":
             self._add_service(doc)
+        elif kind == "Node":
+            self._add_node(doc)
         elif kind == "ConfigMap" and _is_mesh_config(doc):
             self._add_mesh_config(doc)
         elif kind in IGNORED_KINDS:
@@ -359,6 +209,12 @@ class _Reader:
         what = "MeshConfig (ConfigMap 'istio' data.mesh)"
         if not isinstance(mesh, LDict):
             raise InputError(where, f"{what} must be a mapping")
+        locality_lb = _map(mesh, "localityLbSetting", what)
+        if locality_lb is not None:
+            check_locality_lb(locality_lb, what)
+            self._rules_for.clear()
+            self.mesh_locality_lb = locality_lb
+            self.notes.append(f"{where}: MeshConfig sets localityLbSetting")
         policy = _map(mesh, "defaultTrafficPolicy", what)
         if policy is None:
             return
@@ -453,12 +309,18 @@ class _Reader:
         selector = _labels(sel, "matchLabels", f"{what} selector") if sel else dict(labels)
         pspec = _map(template, "spec", f"{what} template")
         ports = _container_ports(pspec, what)
+        localities = locality_annotation(tmeta, f"{what} template", many=True)
         self.workloads.append(
-            _Workload(kind, name, ns, selector, labels, replicas, ports, doc.where)
+            _Workload(kind, name, ns, selector, labels, replicas, ports, doc.where, localities)
         )
 
+    def _add_node(self, doc: LDict) -> None:
+        """Keep a Node's labels: Istio reads a pod's locality from its node's topology labels."""
+        name, _, meta = self._meta(doc)
+        self.nodes[name] = _labels(meta, "labels", f"Node {_short(name)}")
+
     def _add_service(self, doc: LDict) -> None:
-        name, ns, _ = self._meta(doc)
+        name, ns, meta = self._meta(doc)
         what = f"Service {_short(name)}"
         spec = _map(doc, "spec", what) or LDict()
         selector = _labels(spec, "selector", what)
@@ -491,10 +353,31 @@ class _Reader:
                 ports,
                 doc.where,
                 publish,
+                _traffic_distribution(spec, meta, what),
             )
         )
 
     # ---- pods
+
+
+#: Istio's ``GetTrafficDistribution`` (``pilot/pkg/model/service.go``): the Service's
+#: ``spec.trafficDistribution``, else this annotation (lower case), else none.
+TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
+_TRAFFIC_DISTRIBUTION = {
+    "preferclose": "PreferSameZone",
+    "prefersamezone": "PreferSameZone",
+    "prefersamenode": "PreferSameNode",
+}
+
+
+def _traffic_distribution(spec: LDict, meta: LDict, what: str) -> str:
+    """Return ``PreferSameZone``, ``PreferSameNode`` or "" as Istio reads a Service."""
+    value = _str(spec, "trafficDistribution", what)
+    if value is not None and value in ("PreferClose", "PreferSameZone", "PreferSameNode"):
+        return _TRAFFIC_DISTRIBUTION[value.lower()]
+    annotations = _map(meta, "annotations", what)
+    raw = _str(annotations, TRAFFIC_DISTRIBUTION_ANNOTATION, what) if annotations else None
+    return _TRAFFIC_DISTRIBUTION.get((raw or "").lower(), "")
 
 
 def _is_mesh_config(doc: LDict) -> bool:
@@ -541,6 +424,7 @@ def _container_ports(pspec: LDict | None, what: str) -> tuple[tuple[str, int], .
 # --------------------------------------------------------------------------
 # Traffic policy.
 
+_LOCALITY_LB_FIELDS = frozenset({"enabled", "distribute", "failover", "failoverPriority"})
 _LB_FIELDS = frozenset(
     {"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"}
 )
@@ -588,6 +472,134 @@ def _check_lb(lb: LDict, what: str) -> None:
         )
     if ch is not None:
         _parse_consistent_hash(ch, what)
+    setting = _map(lb, "localityLbSetting", what)
+    if setting is not None:
+        check_locality_lb(setting, f"{what} loadBalancer")
+
+
+def check_locality_lb(setting: LDict, what: str) -> None:
+    """Validate a ``localityLbSetting`` as Istio's ``ValidateLocalityLbSetting`` does.
+
+    (``pkg/config/validation/agent/validation.go``): ``distribute`` and
+    ``failover`` exclude each other; each ``distribute`` entry has a ``from``
+    and ``to`` weights in [1, 100] summing to 100; a ``failover`` entry names
+    two different regions (no ``/``, no ``*``); ``failoverPriority`` is a list
+    of label names (``label`` or ``label=value``) and, with ``failover``, holds
+    no region/zone/subzone label.
+    """
+    lwhat = f"{what} localityLbSetting"
+    _only_fields(setting, _LOCALITY_LB_FIELDS, f"{lwhat}: unknown field", "(expected one of")
+    enabled = setting.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InputError(
+            setting.at("enabled"), f"{lwhat}: enabled must be true or false, got {_short(enabled)}"
+        )
+    distribute = list(_mappings(setting, "distribute", lwhat, "distribute entry"))
+    failover = list(_mappings(setting, "failover", lwhat, "failover entry"))
+    if distribute and failover:
+        raise InputError(
+            setting.at("failover"),
+            f"{lwhat}: can not simultaneously specify 'distribute' and 'failover'",
+        )
+    for entry in distribute:
+        dwhat = f"{lwhat} distribute"
+        _str(entry, "from", dwhat, required=True)
+        to = _map(entry, "to", dwhat, required=True)
+        assert to is not None
+        total = 0
+        for loc in to:
+            total += _int(to, loc, f"{dwhat} to", 1, 100) or 0
+        if total != 100:
+            raise InputError(to.where, f"{dwhat}: the 'to' weights add up to {total}, not 100")
+    for entry in failover:
+        fwhat = f"{lwhat} failover"
+        src = _str(entry, "from", fwhat, required=True) or ""
+        dst = _str(entry, "to", fwhat, required=True) or ""
+        if src == dst:
+            raise InputError(entry.where, f"{fwhat}: 'from' and 'to' must be different regions")
+        for key, value in (("from", src), ("to", dst)):
+            if "/" in value or "*" in value:
+                raise InputError(
+                    entry.at(key),
+                    f"{fwhat}: {key} must be a region (no '/' or '*'), got {_short(value)}",
+                )
+    labels = _list(setting, "failoverPriority", lwhat)
+    for i, item in enumerate(labels):
+        if not isinstance(item, str) or not item:
+            raise InputError(
+                labels.at(i), f"{lwhat}: each failoverPriority item must be a label name"
+            )
+        if failover and item.split("=", 1)[0] in TOPOLOGY_LABELS:
+            raise InputError(
+                labels.at(i),
+                f"{lwhat}: can not simultaneously set 'failover' and topology label "
+                f"{_short(item)} in 'failoverPriority'",
+            )
+
+
+#: The topology labels Istio adds to every endpoint and proxy from its locality
+#: (``AugmentLabels``, ``pilot/pkg/serviceregistry/util/label/label.go``).
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+SUBZONE_LABEL = "topology.istio.io/subzone"
+TOPOLOGY_LABELS = (REGION_LABEL, ZONE_LABEL, SUBZONE_LABEL)
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+NETWORK_LABEL = "topology.istio.io/network"
+#: The pod labels Istio reads a locality from, first wins (``GetLocalityLabel``,
+#: ``pkg/model/proxy.go``).
+LOCALITY_LABELS = ("topology.istio.io/locality", "istio-locality")
+#: Node labels: region, zone (the GA label, then the beta one), subzone
+#: (``getPodLocality``, ``pilot/pkg/serviceregistry/kube/controller/controller.go``).
+NODE_LOCALITY_LABELS = (
+    (REGION_LABEL, "failure-domain.beta.kubernetes.io/region"),
+    (ZONE_LABEL, "failure-domain.beta.kubernetes.io/zone"),
+    (SUBZONE_LABEL, ""),
+)
+_LOCALITY_PART = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
+
+
+def sanitize_locality(label: str) -> str:
+    """Istio's ``SanitizeLocalityLabel``: without a ``/``, dots separate the parts."""
+    return label if "/" in label else label.replace(".", "/")
+
+
+def split_locality(locality: str) -> tuple[str, str, str]:
+    """Istio's ``SplitLocalityLabel``: ``region/zone/subzone`` -> its three parts ("" if absent)."""
+    items = locality.split("/")
+    items += [""] * (3 - len(items))
+    return items[0], items[1], items[2]
+
+
+def parse_locality(text: str, where: Where | None, what: str) -> str:
+    """Check a locality given by the user (``REGION[/ZONE[/SUBZONE]]``, or with dots)."""
+    value = sanitize_locality(text.strip())
+    parts = value.split("/")
+    ok = 1 <= len(parts) <= 3 and parts[0] != "" and all(_LOCALITY_PART.match(p) for p in parts)
+    if not ok:
+        raise InputError(
+            where,
+            f"{what}: a locality is REGION[/ZONE[/SUBZONE]] (or with dots), got {_short(text)}",
+        )
+    return "/".join(split_locality(value)).rstrip("/")
+
+
+def locality_annotation(meta: LDict | None, what: str, *, many: bool) -> tuple[str, ...]:
+    """Return the :data:`~hashlb.istio.model.LOCALITY_ANNOTATION` localities (none without it)."""
+    annotations = _map(meta, "annotations", what) if meta is not None else None
+    if annotations is None or annotations.get(LOCALITY_ANNOTATION) is None:
+        return ()
+    value = annotations[LOCALITY_ANNOTATION]
+    where = annotations.at(LOCALITY_ANNOTATION)
+    if not isinstance(value, str):
+        raise InputError(
+            where, f"{what}: annotation {LOCALITY_ANNOTATION} must be a string, got {_short(value)}"
+        )
+    items = [v for v in value.split(",")] if many else [value]
+    if len(items) > MAX_PODS:
+        raise InputError(where, f"{what}: annotation {LOCALITY_ANNOTATION} lists too many items")
+    return tuple(
+        parse_locality(v, where, f"{what} annotation {LOCALITY_ANNOTATION}") for v in items
+    )
 
 
 def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey | None]:
@@ -636,7 +648,8 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
                 raise InputError(
                     cookie.at(extra), f"{cwhat}: unknown httpCookie field {_short(extra)}"
                 )
-        key = HashKey("cookie", cname, path, ttl, where=ch.at(k))
+        attributes = _cookie_attributes(cookie, f"{cwhat} httpCookie")
+        key = HashKey("cookie", cname, path, ttl, where=ch.at(k), cookie_attributes=attributes)
     ring = _map(ch, "ringHash", cwhat)
     maglev = _map(ch, "maglev", cwhat)
     if ring is not None and maglev is not None:
@@ -656,103 +669,18 @@ def _parse_consistent_hash(ch: LDict, what: str) -> tuple[str, int, int, HashKey
     return "ring_hash", deprecated or DEFAULT_MIN_RING_SIZE, DEFAULT_TABLE_SIZE, key
 
 
-def _port_lb(policy: LDict | None, port: int) -> LDict | None:
-    if policy is None:
-        return None
-    for item in _list(policy, "portLevelSettings", "trafficPolicy"):
-        pm = item.get("port")
-        if isinstance(pm, LDict) and _int(pm, "number", "port", 1, 65535) == port:
-            lb = item.get("loadBalancer")
-            return lb if isinstance(lb, LDict) else None
-    return None
+def _cookie_attributes(cookie: LDict, what: str) -> tuple[tuple[str, str], ...]:
+    """Return ``httpCookie.attributes`` (``[{name, value}]``) as ``(name, value)`` pairs.
 
-
-def _levels(
-    rule: _DestinationRule, subset: _Subset | None, port: int
-) -> list[tuple[str, LDict | None]]:
-    """The loadBalancer of each level, in Istio's precedence order."""
-    sp = subset.policy if subset is not None else None
-    return [
-        (f"subset {_short(subset.name)} port {port}" if subset else "", _port_lb(sp, port)),
-        (f"subset {_short(subset.name)}" if subset else "", sp.get("loadBalancer") if sp else None),
-        (f"DestinationRule {_short(rule.name)} port {port}", _port_lb(rule.policy, port)),
-        (
-            f"DestinationRule {_short(rule.name)}",
-            rule.policy.get("loadBalancer") if rule.policy else None,
-        ),
-    ]
-
-
-def _load_balancer(rule: _DestinationRule, subset: _Subset | None, port: int) -> LoadBalancer:
-    """Apply Istio's precedence: subset port-level, subset, rule port-level, rule top level.
-
-    The cluster takes the first level that sets a ``loadBalancer`` (a subset's
-    replaces the rule's: ``MergeSubsetTrafficPolicy``).
+    Istio copies them into the route's cookie hash policy
+    (``ConsistentHashToHashPolicy``, ``route.go``), so Envoy adds them to the
+    cookie it generates.
     """
-    for level, lb in _levels(rule, subset, port):
-        if not isinstance(lb, LDict):
-            continue
-        ch = lb.get("consistentHash")
-        if isinstance(ch, LDict):
-            algo, ring, table, key = _parse_consistent_hash(ch, level)
-            return LoadBalancer(algo, ring, table, key, level, ch.where)
-        return LoadBalancer("simple", level=f"{level} loadBalancer", where=lb.where)
-    return LoadBalancer(
-        "simple", level=f"DestinationRule {_short(rule.name)} default", where=rule.where
-    )
-
-
-def _port_policy(policy: LDict | None, port: int) -> tuple[LDict | None, bool]:
-    """Istio's ``GetPortLevelTrafficPolicy``: the entry for *port* replaces the whole policy."""
-    if policy is None:
-        return None, False
-    for item in _list(policy, "portLevelSettings", "trafficPolicy"):
-        pm = item.get("port")
-        if isinstance(pm, LDict) and _int(pm, "number", "port", 1, 65535) == port:
-            return item, True
-    return policy, False
-
-
-def outlier_detection(
-    rule: _DestinationRule, subset: _Subset | None, port: int
-) -> tuple[LDict | None, str]:
-    """Return the cluster's ``outlierDetection`` and the level it came from (spec-2 §18.2, §18.5).
-
-    The rule's policy resolved for the port (a port-level entry replaces it
-    whole), then the subset's: its port-level entry replaces the field even
-    when it has none, else a subset ``outlierDetection`` replaces the rule's
-    (Istio's ``MergeSubsetTrafficPolicy``).
-    """
-    policy, port_level = _port_policy(rule.policy, port)
-    found = policy.get("outlierDetection") if policy is not None else None
-    label = f"DestinationRule {_short(rule.name)}" + (f" port {port}" if port_level else "")
-    if subset is not None and subset.policy is not None:
-        spolicy, sport_level = _port_policy(subset.policy, port)
-        assert spolicy is not None
-        own = spolicy.get("outlierDetection")
-        if own is not None or sport_level:
-            found = own
-            label = f"subset {_short(subset.name)}" + (f" port {port}" if sport_level else "")
-    return (found if isinstance(found, LDict) else None), label
-
-
-def min_health_percent(od: LDict, what: str) -> int:
-    """Return ``minHealthPercent`` of an ``outlierDetection`` block (0 when unset)."""
-    return _int(od, "minHealthPercent", f"{what} outlierDetection", 0, 100, default=0) or 0
-
-
-def route_hash_key(rule: _DestinationRule, subset: _Subset | None, port: int) -> HashKey | None:
-    """Return the route's hash key for a destination: Istio's ``HashForHTTPDestination``.
-
-    Only ``consistentHash`` fields are consulted, in the same precedence, so a
-    subset with ``loadBalancer.simple`` leaves the rule's consistentHash in
-    force for the route (its cluster still balances simply; spec-2 §18.1).
-    """
-    for level, lb in _levels(rule, subset, port):
-        ch = lb.get("consistentHash") if isinstance(lb, LDict) else None
-        if isinstance(ch, LDict):
-            return _parse_consistent_hash(ch, level)[3]
-    return None
+    out: list[tuple[str, str]] = []
+    for item in _mappings(cookie, "attributes", what, "attribute"):
+        name = _str(item, "name", f"{what} attribute", required=True) or ""
+        out.append((name, _str(item, "value", f"{what} attribute {_short(name)}") or ""))
+    return tuple(out)
 
 
 def _conditions(m: LDict) -> int:
@@ -764,14 +692,15 @@ def _conditions(m: LDict) -> int:
     return max(n, 1)
 
 
-def _check_match(m: LDict, what: str) -> None:
+def _only_fields(m: LDict, allowed: frozenset[str], before: str, after: str) -> None:
+    """Raise ``BEFORE 'key' AFTER a, b)`` at the first key of *m* not in *allowed*."""
     for k in m:
-        if k not in _MATCH_FIELDS:
-            raise InputError(
-                m.at(k),
-                f"{what}: match field {_short(k)} cannot be simulated "
-                f"(supported: {', '.join(sorted(_MATCH_FIELDS))})",
-            )
+        if k not in allowed:
+            raise InputError(m.at(k), f"{before} {_short(k)} {after} {', '.join(sorted(allowed))})")
+
+
+def _check_match(m: LDict, what: str) -> None:
+    _only_fields(m, _MATCH_FIELDS, f"{what}: match field", "cannot be simulated (supported:")
     for k in ("uri", "method"):
         sm = _map(m, k, what)
         if sm is not None:
@@ -794,7 +723,7 @@ def _check_string_match(sm: LDict, what: str) -> None:
         raise InputError(sm.at(extra[0]), f"{what}: unknown string match {_short(extra[0])}")
     if len(kinds) > 1:
         raise InputError(sm.at(kinds[1]), f"{what}: set only one of exact, prefix, regex")
-    if "regex" in sm:
+    if "regex" in sm and sm["regex"] != "*":  # Istio: regex "*" is a presence test
         pattern = sm["regex"]
         if not isinstance(pattern, str):
             raise InputError(

@@ -30,6 +30,7 @@ from .model import (
     Destination,
     HashKey,
     LoadBalancer,
+    LocalityPlan,
     RoutePlan,
     Scenario,
 )
@@ -73,7 +74,7 @@ def _string_match(sm: Mapping[str, Any], value: str | None, ignore_case: bool = 
     if "prefix" in sm:
         want = str(sm["prefix"])
         return value.startswith(want.lower() if ignore_case else want)
-    if "regex" in sm:
+    if "regex" in sm and sm["regex"] != "*":  # "*": a presence test (canBeConvertedToPresentMatch)
         return match_regex(sm["regex"]).fullmatch(value) is not None
     return True  # an empty StringMatch matches anything present
 
@@ -124,7 +125,12 @@ def _policy_method(key: HashKey) -> Any:
         return policy.Header(key.name)
     if key.kind == "cookie":
         ttl = None if key.cookie_ttl is None else int(key.cookie_ttl)
-        return policy.Cookie(key.name, ttl=ttl, path=key.cookie_path or None)
+        return policy.Cookie(
+            key.name,
+            ttl=ttl,
+            path=key.cookie_path or None,
+            attributes=key.cookie_attributes or None,
+        )
     if key.kind == "query":
         return policy.QueryParameter(key.name)
     return policy.SourceIP()
@@ -136,11 +142,12 @@ def _balancer(lb: LoadBalancer) -> tuple[str, dict[str, int]]:
     return "ring_hash", {"min_ring_size": lb.min_ring_size}
 
 
-TableKey = tuple[str, tuple[tuple[str, int], ...], tuple[Any, ...]]
+TableKey = tuple[str, tuple[tuple[str, Any], ...], tuple[Any, ...]]
 
 
-def _table_key(algorithm: str, options: Mapping[str, int], hosts: Iterable[Any]) -> TableKey:
-    return (algorithm, tuple(sorted(options.items())), tuple(hosts))
+def _table_key(algorithm: str, options: Mapping[str, Any], hosts: Iterable[Any]) -> TableKey:
+    frozen = ((k, tuple(v.items()) if isinstance(v, Mapping) else v) for k, v in options.items())
+    return (algorithm, tuple(sorted(frozen)), tuple(hosts))
 
 
 def table_bytes(key: TableKey) -> int:
@@ -154,8 +161,8 @@ def table_bytes(key: TableKey) -> int:
     opts = dict(options)
     n = max(len(hosts), 1)
     if algorithm == "maglev":
-        return opts["table_size"] * (2 if n <= 65535 else 4)
-    entries = min(-(-opts["min_ring_size"] // n) * n, MAX_RING_SIZE)
+        return int(opts["table_size"]) * (2 if n <= 65535 else 4)
+    entries = min(-(-int(opts["min_ring_size"]) // n) * n, MAX_RING_SIZE)
     return 12 * max(entries, n)
 
 
@@ -173,7 +180,7 @@ class TableCache:
         self.tables: dict[TableKey, Any] = {}
         self.classes = {"maglev": maglev, "ring_hash": ring_hash}
 
-    def get(self, algorithm: str, hosts: Sequence[Any], **options: int) -> Any:
+    def get(self, algorithm: str, hosts: Sequence[Any], **options: Any) -> Any:
         """Return the table of *algorithm* over *hosts*, building it the first time."""
         from ..maglev import Maglev
         from ..ring import RingHash
@@ -193,6 +200,21 @@ class TableCache:
 
         def balancer(hosts: Sequence[Any], **options: int) -> Any:
             return self.get(algorithm, hosts, **options)
+
+        return balancer
+
+    def weighted_factory(self, algorithm: str, plan: LocalityPlan) -> Callable[..., Any]:
+        """Return a ``balancer`` that gives each priority level its locality weights.
+
+        Envoy weighs a level's localities with the weights Istio sent for that
+        priority (``locality_weighted_lb_config``, spec-2 §14.8); a
+        :class:`hashlb.Cluster` builds one table per level from hosts of one
+        priority, so the level is that of the hosts.
+        """
+
+        def balancer(hosts: Sequence[Any], **options: Any) -> Any:
+            level = hosts[0].priority if hosts else 0
+            return self.get(algorithm, hosts, **options, locality_weights=plan.weights_at(level))
 
         return balancer
 
@@ -234,6 +256,11 @@ class SubsetHealth:
     degraded_load: tuple[int, ...]
     in_panic: bool
     unhealthy_sent: bool
+    #: Per priority level (when the destination has several, or localities):
+    #: ``(priority, hosts, healthy, in_panic, localities)``.
+    levels: tuple[tuple[int, int, int, bool, tuple[str, ...]], ...] = ()
+    #: What Istio's locality load balancing did (``LocalityPlan.describe``), "" without it.
+    locality: str = ""
 
     def describe_threshold(self) -> str:
         """Return e.g. ``50% (Envoy's default: no outlierDetection)``."""
@@ -260,6 +287,23 @@ class SubsetHealth:
             },
             "in_panic": self.in_panic,
             "unhealthy_endpoints_sent": self.unhealthy_sent,
+            **(
+                {
+                    "locality": self.locality,
+                    "priorities": [
+                        {
+                            "priority": p,
+                            "hosts": n,
+                            "healthy": h,
+                            "in_panic": panic,
+                            "localities": list(names),
+                        }
+                        for p, n, h, panic, names in self.levels
+                    ],
+                }
+                if self.levels
+                else {}
+            ),
         }
 
 
@@ -274,6 +318,18 @@ def subset_health(d: Destination, hosts: Sequence[Any]) -> SubsetHealth:
     cluster = _health_cluster(hosts, d.health.panic_threshold)
     healthy_load, degraded_load = cluster.priority_load
     level = cluster.priorities[0]
+    levels: tuple[tuple[int, int, int, bool, tuple[str, ...]], ...] = ()
+    if d.locality is not None or any(h.priority for h in hosts):
+        levels = tuple(
+            (
+                lv.priority,
+                len(lv.hosts),
+                len(lv.healthy),
+                lv.in_panic,
+                tuple(dict.fromkeys(h.locality or "" for h in lv.hosts)),
+            )
+            for lv in cluster.priorities
+        )
     return SubsetHealth(
         len(level.hosts),
         len(level.healthy),
@@ -285,6 +341,8 @@ def subset_health(d: Destination, hosts: Sequence[Any]) -> SubsetHealth:
         degraded_load,
         level.in_panic,
         d.health.unhealthy_sent,
+        levels,
+        d.locality.describe() if d.locality is not None else "",
     )
 
 
@@ -306,7 +364,13 @@ class _RouteHosts:
 
 
 def _healthy(hosts: Iterable[Any]) -> bool:
-    return all(h.health in HEALTHY_STATUSES for h in hosts)
+    """Whether a plain table serves these hosts: all healthy, all at priority 0."""
+    return all(h.health in HEALTHY_STATUSES and not h.priority for h in hosts)
+
+
+def _weighted(d: Destination) -> bool:
+    """Whether Envoy weighs the destination's localities (its own cluster then)."""
+    return d.locality is not None and d.locality.weights is not None
 
 
 def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHosts:
@@ -320,10 +384,16 @@ def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHost
         own: list[Any] = []
         for e in d.endpoints:
             labels = {**e.pod.labels, HOST_LABEL: d.host}
-            ck = (e.address, tuple(sorted(labels.items())), e.health)
+            ck = (e.address, tuple(sorted(labels.items())), e.health, e.priority, e.locality)
             host = host_cache.get(ck)
             if host is None:
-                host = host_cache[ck] = Host(e.address, labels=labels, health=e.health)
+                host = host_cache[ck] = Host(
+                    e.address,
+                    labels=labels,
+                    health=e.health,
+                    priority=e.priority,
+                    locality=e.locality,
+                )
             own.append(host)
             k = (d.host, e.address)
             if k not in hosts:
@@ -351,10 +421,10 @@ def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHost
         same_table = d.lb.algorithm != "simple" and _balancer(d.lb) == (balancer, options)
         same_hosts = chosen[d.name] == members[d.name]
         same_health = _healthy(members[d.name]) or d.health.panic_threshold == threshold
-        if same_table and same_hosts and same_health:
+        if same_table and same_hosts and same_health and not _weighted(d):
             continue
         own_names.add(d.name)
-        if d.lb.algorithm != "simple" and not (same_table and same_hosts):
+        if d.lb.algorithm != "simple" and not (same_table and same_hosts and not _weighted(d)):
             algorithm, opts = _balancer(d.lb)
             tables.append(_table_key(algorithm, opts, members[d.name]))
     return _RouteHosts(hosts, by_address, balancer, options, tables, members, threshold, own_names)
@@ -375,6 +445,9 @@ class RouteEngine:
     the Router's (or no consistent hash at all) gets its host from its own
     table: the lookup of the same hash Envoy's cluster would use, or a
     uniformly random endpoint for a ``simple`` load balancer.
+
+    A ``simple`` destination generates no cookie: Envoy evaluates the hash
+    policy only for a hashing load balancer.
 
     Endpoints that are not healthy make each destination's table a
     :class:`hashlb.Cluster` with the panic threshold Istio gives that
@@ -446,15 +519,19 @@ class RouteEngine:
                 self.own[d.name] = (
                     members if _healthy(members) else _health_cluster(members, threshold)
                 )
-            elif _healthy(members):
+            elif _healthy(members) and not _weighted(d):
                 algorithm, opts = _balancer(d.lb)
                 self.own[d.name] = tables.get(algorithm, members, **opts)
             else:
                 algorithm, opts = _balancer(d.lb)
                 table_options: dict[str, Any] = dict(opts)
+                factory = tables.factory(algorithm)
+                if d.locality is not None and d.locality.weights is not None:
+                    factory = tables.weighted_factory(algorithm, d.locality)
+                    table_options["locality_weighted"] = True
                 self.own[d.name] = Cluster(
                     members,
-                    balancer=tables.factory(algorithm),
+                    balancer=factory,
                     healthy_panic_threshold=threshold,
                     **table_options,
                 )
@@ -464,14 +541,19 @@ class RouteEngine:
         """A ``simple`` balancer's pick: uniform over the hosts Envoy would use, or None."""
         if isinstance(pool, list):
             return pool[self.rng.randrange(len(pool))]
-        healthy_load, _ = pool.priority_load
-        level = pool.priorities[0]
-        if level.in_panic:
-            choices = level.hosts
-        elif self.rng.randrange(100) < healthy_load[0]:
-            choices = level.healthy
+        levels = pool.priorities
+        if len(levels) == 1 and levels[0].in_panic:
+            choices = levels[0].hosts
         else:
-            choices = level.degraded  # a round-robin or random LB does use degraded hosts
+            # the level by its loads (Envoy's choosePriority), as for a hash
+            p, state = pool.choose_priority(self.rng.randrange(100))
+            level = levels[p]
+            if level.in_panic:
+                choices = level.hosts
+            elif state == "healthy":
+                choices = level.healthy
+            else:
+                choices = level.degraded  # a round-robin or random LB does use degraded hosts
         return choices[self.rng.randrange(len(choices))] if choices else None
 
     def route(self, req: Any) -> tuple[str, str | None, str | None, int | None, str | None]:
@@ -492,6 +574,10 @@ class RouteEngine:
         if table is not None:
             random_pick = r.subset in self.random
             host = self._random(table) if random_pick else table.lookup(r.lookup_hash)
+            if random_pick:
+                # Envoy computes the hash (and so generates a cookie) only for a
+                # hashing balancer: round robin never asks the route for it.
+                set_cookie = None
         if host is None:
             return r.subset, None, None, r.hash, set_cookie
         d = self.dest[r.subset]
