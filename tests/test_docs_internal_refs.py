@@ -45,6 +45,7 @@ KNOWN_PAGES = frozenset(
         "explanation/health-priorities-and-panic.rst",
         "explanation/performance-model.rst",
         "reference/cli.rst",
+        "reference/istio.rst",
         "reference/maglev.rst",
         "reference/ring.rst",
     }
@@ -69,7 +70,9 @@ KNOWN_DOCSTRINGS = frozenset(
         "hashlb.RingHash.ring_size",
         "hashlb.SourceIP",
         "hashlb.istio.ClusterHealth",
+        "hashlb.istio.LocalityPlan",
         "hashlb.istio.SubsetHealth",
+        "hashlb.istio.TableCache.weighted_factory",
         "hashlb.murmur2_64",
         "hashlb.xxh64_list",
     }
