@@ -354,6 +354,10 @@ def _batch(r: dict[str, object]) -> str:
     return f"{float(r['batch_ns_1000']):.0f}" if "batch_ns_1000" in r else "-"  # type: ignore[arg-type]
 
 
+#: An empty batch cell in reST: a lone "-" in a list-table cell would be a bullet list.
+NO_BATCH_RST = "\\-"
+
+
 def rst(rows: list[dict[str, object]], skipped: list[str], where: str) -> str:
     """Render the results as a reST list-table (for the Sphinx docs)."""
     out = [
@@ -377,7 +381,7 @@ def rst(rows: list[dict[str, object]], skipped: list[str], where: str) -> str:
             f"     - {r['algorithm']}",
             f"     - {float(r['lookup_ns_10']):.0f}",  # type: ignore[arg-type]
             f"     - {float(r['lookup_ns_1000']):.0f}",  # type: ignore[arg-type]
-            f"     - {_batch(r)}",
+            f"     - {_batch(r) if 'batch_ns_1000' in r else NO_BATCH_RST}",
             f"     - {float(r['build_ms_1000']):.2f}",  # type: ignore[arg-type]
             f"     - {float(r['max_over_mean']):.3f} ({int(r['balance_keys']):,} keys)",  # type: ignore[call-overload]
             f"     - {float(r['moved_pct']):.2f}%",  # type: ignore[arg-type]

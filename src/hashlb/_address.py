@@ -1,4 +1,7 @@
-"""Envoy's address strings: the canonical ``asString()`` of an endpoint (spec-2 §16.2).
+"""Envoy's address strings: the canonical ``asString()`` of an endpoint.
+
+As ``Address::Ipv4Instance`` / ``Ipv6Instance::asString()`` in Envoy's
+``source/common/network/address_impl.cc``.
 
 A plain module that both twins use through :class:`~hashlb.Host`.  Envoy
 parses an EDS ``socket_address`` into an IP and a port and keys the host by

@@ -2,7 +2,7 @@
 
 Envoy wraps each priority's ring or Maglev table in its own
 ``BoundedLoadHashingLoadBalancer`` (``ThreadAwareLoadBalancerBase::refresh``
-builds one per priority, spec ``envoy-lb-2.md`` §14.7), while the load it
+builds one per priority, in ``thread_aware_lb_impl.cc``), while the load it
 counts is per host (``rq_active``) and cluster-wide (``upstream_rq_active``,
 every priority).  So a :class:`~hashlb.Cluster` becomes one *level* per
 priority -- its table's lookup, and its normalized order and weights mapped to

@@ -8,7 +8,8 @@ Envoy's bounded-load wrapper around a Maglev or RingHash table, or a Cluster.
 
 Caps each host at ``hash_balance_factor / 100`` times its weighted share
 of the in-flight requests; an overloaded first choice is replaced by the
-candidate Envoy would probe next (spec §6).  It works on any table
+candidate Envoy would probe next (``BoundedLoadHashingLoadBalancer`` in
+Envoy's ``source/extensions/load_balancing_policies/common/thread_aware_lb_impl.cc``).  It works on any table
 exposing ``hosts``, ``lookup(hash, attempt)``, ``normalized_order`` and
 ``normalized_weights``.
 
@@ -39,7 +40,7 @@ Host('10.0.0.1:80')
 >>> bl.lookup(3, active=[7, 0])
 Host('10.0.0.2:80')
 """,
-    "BoundedLoad.active": """The in-flight requests per host held by :meth:`acquire` (a snapshot).
+    "BoundedLoad.active": """The in-flight requests per host held by ``acquire()`` (a snapshot).
 """,
     "BoundedLoad.lookup": """Return the host Envoy's bounded load picks for *hash*.
 
@@ -106,7 +107,7 @@ The seed is reduced mod ``2**32``, as the C++ standard does for a
     "_probe_order": """Return the order in which Envoy's bounded load tries *n* candidates.
 
 A lazy Fisher-Yates shuffle of ``range(n)`` driven by
-``std::mt19937(seed)`` (spec §6); the candidates are positions in the
+``std::mt19937(seed)``, as Envoy's ``BoundedLoadHashingLoadBalancer``; the candidates are positions in the
 table's :attr:`normalized_order`.
 
 :param int seed: the request hash, in ``[0, 2**64)``.

@@ -33,7 +33,7 @@ def ring_config(
     max_ring_size: int = 4096,
     ring_size_cap: int = RING_SIZE_CAP,
 ) -> dict[str, Any]:
-    """Return the :class:`~hashlb.RingHash` arguments of gRPC's ring for *endpoints*.
+    """Return the ``RingHash`` arguments of gRPC's ring for *endpoints*.
 
     :param endpoints: addresses (``"ip:port"``, ``"[ip6]:port"``) or
         :class:`~hashlb.Host` values, in resolver order; a repeated address

@@ -191,7 +191,7 @@ def set_cookie_header(
     path: str | None,
     attributes: tuple[tuple[str, str], ...],
 ) -> str:
-    """Return Envoy's ``Set-Cookie`` value for a generated cookie (spec §8.3).
+    """Return Envoy's ``Set-Cookie`` value for a generated cookie (``hash_policy.cc``).
 
     ``makeSetCookieValue`` with ``httponly`` true, as the hash policy always
     asks: the quoted value, then ``Max-Age`` (unless 0), ``Path``, the extra

@@ -1,6 +1,7 @@
 """Envoy's host-selection retry loop, shared by the tables of both twins and by clusters.
 
-``LoadBalancerImpl::chooseHost`` (spec-2 §15.1): try attempts ``0, 1, ...``
+``ThreadAwareLoadBalancerBase::LoadBalancerImpl::chooseHost`` (Envoy's
+``source/extensions/load_balancing_policies/common/thread_aware_lb_impl.cc``): try attempts ``0, 1, ...``
 of one table until the retry host predicates accept a host; a ``None`` from
 the table ends the loop at once, and when every attempt is rejected the last
 attempt's host is returned.  The first try of a request (one attempt, no

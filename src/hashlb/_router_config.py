@@ -37,7 +37,7 @@ def attr(slot: str, doc: str) -> Any:
 
 
 def fold(h: int, v: int) -> int:
-    """Return Envoy's policy combination ``rotl1(h) ^ v`` (spec §8.1)."""
+    """Return Envoy's policy combination ``rotl1(h) ^ v`` (``HashPolicyImpl::generateHash``)."""
     return (((h << 1) | (h >> 63)) & _M64) ^ v
 
 
@@ -396,7 +396,7 @@ def route_policy(
     """Return ``(copies, route_policy, generates, hash_fn, value_hash)`` for the key *policy*.
 
     In envoy mode Istio gives the route one copy of the policy per
-    destination of non-zero weight (spec §10).  A policy with a cookie ttl
+    destination of non-zero weight (``route/route.go``).  A policy with a cookie ttl
     *generates* (the core calls ``evaluate``); with ``use_hash_policy`` the
     weighted-cluster value is the policy's hash evaluated "with no cookie
     generator", as Envoy does: a cookie method with a ttl behaves like one

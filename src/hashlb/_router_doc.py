@@ -18,6 +18,7 @@ field by field and unpack like a tuple, in the order of the parameters.
 :param int lookup_hash: the hash the host was looked up with: *hash*,
     or the random hash drawn when *hash* is None.
 
+>>> from hashlb import Route
 >>> r = Route("safe", None, 42, None, 42)
 >>> r.subset, r.hash, r.lookup_hash
 ('safe', 42, 42)
@@ -25,12 +26,12 @@ field by field and unpack like a tuple, in the order of the parameters.
 """,
     "Route.subset": """The subset (weighted destination) chosen.
 """,
-    "Route.host": """The :class:`~hashlb.Host` chosen inside the subset, or None when it has none to choose.
+    "Route.host": """The ``Host`` chosen inside the subset, or None when it has none to choose.
 """,
     "Route.hash": """The route hash from the policy, or None when the policy yielded none.
 """,
     "Route.set_cookie": """The ``Set-Cookie`` header value to send, or None.
 """,
-    "Route.lookup_hash": """The hash the host was looked up with: :attr:`hash`, or a random one.
+    "Route.lookup_hash": """The hash the host was looked up with: ``hash``, or a random one.
 """,
 }

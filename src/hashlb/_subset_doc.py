@@ -14,7 +14,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
     pure function of the value and the weights, with exact proportions
     and minimal movement when weights change.  ``"envoy"``: ``value %
     total`` over the subsets in mapping order, exactly as Envoy picks a
-    weighted cluster (spec §9.1).
+    weighted cluster (``source/common/router/weighted_cluster_specifier.cc``).
 :param int seed: the seed of the sticky mode's per-subset salts, in
     ``[0, 2**64)``.  Routers that must agree use the same seed.
 :raises TypeError: *weights* is not a mapping of str to int, or *seed*
@@ -35,7 +35,7 @@ Choose a subset by weight from a 64-bit value: Envoy's way or sticky.
     "WeightedSubsetPicker.choose_index": """choose_index($self, /, value)
 --
 
-Return the position in :attr:`names` of the subset chosen for *value*.
+Return the position in ``names`` of the subset chosen for *value*.
 
 :param int value: the request hash (sticky mode) or Envoy's random,
     header or hash-policy value (envoy mode), in ``[0, 2**64)``.
@@ -58,7 +58,7 @@ Return the name of the subset chosen for *value*.
 >>> WeightedSubsetPicker({"safe": 1, "risky": 0}).choose(12345)
 'safe'
 """,
-    "WeightedSubsetPicker.choose_many": """Return the chosen subset index (into :attr:`names`) for every value.
+    "WeightedSubsetPicker.choose_many": """Return the chosen subset index (into ``names``) for every value.
 
 :param values: a C-contiguous uint64 buffer (``numpy.uint64`` array,
     ``array('Q')``) or an iterable of ints in ``[0, 2**64)``.
@@ -73,14 +73,14 @@ Return the name of the subset chosen for *value*.
     "WeightedSubsetPicker.pick_index": """pick_index($self, /, value)
 --
 
-Deprecated alias of :meth:`choose_index` (removed in the next release).
+Deprecated alias of ``choose_index()`` (removed in the next release).
 """,
     "WeightedSubsetPicker.pick": """pick($self, /, value)
 --
 
-Deprecated alias of :meth:`choose` (removed in the next release).
+Deprecated alias of ``choose()`` (removed in the next release).
 """,
-    "WeightedSubsetPicker.pick_many": """Deprecated alias of :meth:`choose_many` (removed in the next release).
+    "WeightedSubsetPicker.pick_many": """Deprecated alias of ``choose_many()`` (removed in the next release).
 """,
     "WeightedSubsetPicker.with_weights": """Return a new picker with *weights* and the same mode and seed.
 
@@ -91,7 +91,7 @@ Deprecated alias of :meth:`choose` (removed in the next release).
 >>> WeightedSubsetPicker({"safe": 99, "risky": 1}).with_weights({"safe": 95, "risky": 5}).total
 100
 """,
-    "WeightedSubsetPicker.names": """The subset names in mapping order; :meth:`choose_index` indexes this.
+    "WeightedSubsetPicker.names": """The subset names in mapping order; ``choose_index()`` indexes this.
 """,
     "WeightedSubsetPicker.weights": """The weights, a read-only mapping in the given order.
 """,
@@ -101,6 +101,6 @@ Deprecated alias of :meth:`choose` (removed in the next release).
 """,
     "WeightedSubsetPicker.total": """The sum of the weights (Envoy's ``total``).
 """,
-    "WeightedSubsetPicker.salts": """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with :attr:`names`.
+    "WeightedSubsetPicker.salts": """The sticky mode's per-subset salts, ``xxh64(name, seed)``, aligned with ``names``.
 """,
 }

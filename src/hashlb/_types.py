@@ -169,7 +169,7 @@ class Host:
         )
 
     def key(self, use_hostname: bool = False) -> str:
-        """Return the string Envoy hashes for this host (spec §2).
+        """Return the string Envoy hashes for this host (its ``hashKey()``).
 
         ``hash_key`` if set and non-empty, else ``hostname`` when
         *use_hostname* (and the hostname is set), else ``address``.
@@ -333,7 +333,7 @@ _KEYWORDS = ("priority", "health", "hostname", "hash_key", "locality", "labels")
 
 
 class Lease:
-    """An in-flight request on a host, from :meth:`BoundedLoad.acquire`.
+    """An in-flight request on a host, from ``BoundedLoad.acquire()``.
 
     Use it as a context manager (``with bl.acquire(h) as host:``); leaving
     the block releases the request.  :meth:`release` may also be called
@@ -383,7 +383,7 @@ class Lease:
 
 @runtime_checkable
 class Table(Protocol):
-    """A hash -> host table: what :class:`~hashlb.Router` and bounded load need.
+    """A hash -> host table: what ``Router`` and bounded load need.
 
     Envoy's ``chooseHost(hash, attempt)``: :class:`~hashlb.Maglev` and
     :class:`~hashlb.RingHash` are tables, and so is any object with these
@@ -406,7 +406,7 @@ class Table(Protocol):
 
 @runtime_checkable
 class HashMethod(Protocol):
-    """One hash method of a :class:`~hashlb.HashPolicy`: request -> hash, or None.
+    """One hash method of a ``HashPolicy``: request -> hash, or None.
 
     :class:`~hashlb.Header`, :class:`~hashlb.Cookie`, :class:`~hashlb.SourceIP`
     and :class:`~hashlb.QueryParameter` are hash methods.

@@ -231,7 +231,7 @@ MAGLEV_OPTIONS = ("table_size", "use_hostname", "locality_weights", "envoy_versi
 def check_ring_config(
     min_ring_size: object, max_ring_size: object, hash_function: object
 ) -> tuple[int, int, str]:
-    """Validate the ring options (spec §4.1); return them normalized.
+    """Validate the ring options (Envoy's ``RingHashLoadBalancer`` limits); return them normalized.
 
     Shared by both ring twins (``_ring_c`` never imports ``_ring_py``).
     """
@@ -580,9 +580,9 @@ def clip(text: str, limit: int = 120) -> str:
 
 
 #: Envoy's EDS ``HealthStatus`` names (``core/v3/health_check.proto``), plus
-#: ``excluded``: a host kept out of the health counts (spec-2 §14.2).
+#: ``excluded``: a host kept out of the health counts (Envoy's ``EXCLUDED_*`` host flags).
 HEALTH_STATUSES = ("unknown", "healthy", "unhealthy", "draining", "timeout", "degraded", "excluded")
-#: The statuses whose hosts Envoy counts as healthy (spec-2 §14.2).
+#: The statuses whose hosts Envoy counts as healthy (``Host::coarseHealth()``).
 HEALTHY_STATUSES = frozenset({"healthy", "unknown"})
 
 #: The highest EDS priority level (``LocalityLbEndpoints.priority``: ``lte: 128``).

@@ -1,4 +1,4 @@
-"""Host-set preparation shared by every table (spec §2-§3), in plain Python.
+"""Host-set preparation shared by every table (hash keys, normalized weights), in plain Python.
 
 Both twins of both engines call :func:`prepare` at build time, so hash-key
 choice, validation and weight normalization exist once.  Normalized weights
@@ -45,7 +45,10 @@ def prepare(
     use_hostname: bool = False,
     locality_weights: Mapping[str, int] | None = None,
 ) -> Prepared:
-    """Validate *hosts* and compute Envoy's normalized weights (spec §3).
+    """Validate *hosts* and compute Envoy's normalized weights.
+
+    As ``ThreadAwareLoadBalancerBase::refresh`` (``normalizeWeights``) does in
+    ``source/extensions/load_balancing_policies/common/thread_aware_lb_impl.cc``.
 
     :raises TypeError: an item is not a :class:`Host`, or a weight is not an int.
     :raises ~hashlb.ConfigError: two hosts have the same address.

@@ -1,24 +1,31 @@
 """An Envoy cluster: priority levels, host health and panic over per-priority tables.
 
-Envoy's cluster-level decision for ring hash and Maglev (spec ``envoy-lb-2.md``
-§14-15), in a plain module shared by both twins: the arithmetic is a handful
+Envoy's cluster-level decision for ring hash and Maglev (``LoadBalancerBase``
+in ``source/extensions/load_balancing_policies/common/load_balancer_impl.cc``
+and ``ThreadAwareLoadBalancerBase`` in ``thread_aware_lb_impl.cc``; Envoy's
+docs: "Priority levels" and "Panic threshold" under Load Balancing), in a
+plain module shared by both twins: the arithmetic is a handful
 of integer operations per configuration, and the per-request work is the
 table's own (compiled) lookup.
 
 * Hosts are grouped by :attr:`Host.priority <hashlb.Host.priority>`; levels
-  run from 0 to the highest priority given, so a gap is an empty level (§14.1).
-* Each host's EDS ``health`` folds into Envoy's coarse health (§14.2):
+  run from 0 to the highest priority given, so a gap is an empty level.
+* Each host's EDS ``health`` folds into Envoy's coarse health
+  (``Host::coarseHealth()``):
   ``unknown``/``healthy`` are healthy, ``degraded`` degraded, the rest
   unhealthy; ``draining`` and ``excluded`` are also *excluded* from the
   health counts.
 * Per level, the health and degraded availability (integers, scaled by the
   overprovisioning factor), the normalised total availability, the priority
-  loads, the panic flags and total panic are Envoy's (§14.4-14.5).
+  loads, the panic flags and total panic are Envoy's
+  (``LoadBalancerBase::recalculatePerPriorityState``).
 * A level's table holds its healthy hosts, or all its hosts when the level is
-  in panic (§14.7): degraded hosts are never chosen outside panic.
+  in panic (``ThreadAwareLoadBalancerBase::refresh``): degraded hosts are
+  never chosen outside panic.
 * A request hash picks the level by ``hash % 100 + 1`` over the cumulative
-  healthy, then degraded, loads (§14.6), then that level's table, with the
-  attempt loop of §15 (:meth:`Cluster.choose_host`).
+  healthy, then degraded, loads (``LoadBalancerBase::choosePriority``), then
+  that level's table, with Envoy's host-selection retry loop
+  (:meth:`Cluster.choose_host`).
 
 When one level takes all the healthy load, :meth:`Cluster.lookup` *is* that
 level's ``table.lookup`` (bound at build time), so the common case costs
@@ -54,7 +61,7 @@ __all__ = ("NO_HOST", "Cluster", "PriorityLevel", "panic_threshold", "priority_l
 #: level's table is empty: Envoy's "no healthy upstream").
 NO_HOST = 0xFFFFFFFF
 
-#: EDS health -> (coarse health, excluded from the counts), spec-2 §14.2, for an Envoy
+#: EDS health -> (coarse health, excluded from the counts), as Envoy folds it, for an Envoy
 #: that excludes DRAINING hosts (``EnvoyProfile.draining_excluded``; before, they are
 #: unhealthy and counted).
 _COARSE: Mapping[str, tuple[str, bool]] = {
@@ -73,7 +80,7 @@ _BALANCERS = ("ring_hash", "maglev")
 
 
 class PriorityLevel(NamedTuple):
-    """One priority level of a :class:`Cluster` (Envoy's ``HostSet``)."""
+    """One priority level of a ``Cluster`` (Envoy's ``HostSet``)."""
 
     #: The level (0 is the most preferred).
     priority: int
@@ -101,7 +108,11 @@ def _check_percent(value: object) -> float:
 
 
 def panic_threshold(percent: float) -> int:
-    """Return Envoy's integer panic threshold for a configured *percent* (spec-2 §14.5).
+    """Return Envoy's integer panic threshold for a configured *percent*.
+
+    Envoy computes it with ``PROTOBUF_PERCENT_TO_ROUNDED_INTEGER_OR_DEFAULT(
+    common_config, healthy_panic_threshold, 100, 50)`` (``maglev_lb.cc``,
+    ``ring_hash_lb.cc``):
 
     ``uint64(100 * (percent / 100.0))``: a truncation in double, so 29 acts as 28.
     """
@@ -161,7 +172,7 @@ def _loads(
     factor: int,
     threshold_percent: float,
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...]]:
-    """The loads and panic flags of spec-2 §14.4-14.5.
+    """The loads and panic flags of Envoy's ``recalculatePerPriorityState``.
 
     *sizes* holds, per level: (hosts, healthy, degraded, excluded) counts,
     then the count of non-excluded hosts, and the healthy, degraded and total
@@ -444,7 +455,7 @@ class Cluster:
         return choose(lookup, h, reject, max_attempts)
 
     def lookup_many(self, hashes: Any) -> Any:
-        """Return the host index (in :attr:`hosts`) of each hash, attempt 0, as uint32.
+        """Return the host index (in ``hosts``) of each hash, attempt 0, as uint32.
 
         The batch contract of the tables (a numpy array in, a numpy array
         out; else ``array('I')``), with :data:`NO_HOST` for a hash whose level
@@ -506,7 +517,7 @@ class Cluster:
 
     @property
     def priorities(self) -> tuple[PriorityLevel, ...]:
-        """One :class:`PriorityLevel` per level, 0 up to the highest priority given."""
+        """One ``PriorityLevel`` per level, 0 up to the highest priority given."""
         return self._check()
 
     def in_panic(self, priority: int) -> bool:

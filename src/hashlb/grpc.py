@@ -1,6 +1,7 @@
 """gRPC's ``ring_hash`` flavour: proxyless gRPC under Istio, and any gRPC client using ``ring_hash``.
 
-gRPC builds the same ketama ring as Envoy (spec ``envoy-lb-2.md`` §20): the
+gRPC builds the same ketama ring as Envoy (gRFC A42, "xDS Ring Hash LB
+Policy"; ``src/core/load_balancing/ring_hash/ring_hash.cc`` in gRPC): the
 same scale, running sums, ``<key>_<i>`` entry keys and xxHash64, so a
 :class:`~hashlb.RingHash` predicts it once its inputs follow gRPC's rules:
 
@@ -42,7 +43,7 @@ def ring_hash(
     max_ring_size: int = 4096,
     ring_size_cap: int = RING_SIZE_CAP,
 ) -> Table:
-    """Return ``RingHash.grpc(endpoints, ...)``: the ring gRPC builds (see :func:`ring_config`).
+    """Return ``RingHash.grpc(endpoints, ...)``: the ring gRPC builds (see ``ring_config()``).
 
     >>> from hashlb.grpc import ring_hash
     >>> ring = ring_hash(["127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:50051"])
@@ -98,7 +99,7 @@ class RequestHashHeader:
         object.__setattr__(self, "_matches", name == name.lower())
 
     def hash(self, request: Any) -> int | None:
-        """Return gRPC's request hash of *request* (a :class:`~hashlb.Request`), or None."""
+        """Return gRPC's request hash of *request* (a ``Request``), or None."""
         from .hashing import xxh64
         from .policy import Request
 

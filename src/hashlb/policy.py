@@ -1,4 +1,4 @@
-"""Envoy's HTTP hash policies: request -> 64-bit hash (spec §8).
+"""Envoy's HTTP hash policies: request -> 64-bit hash (``source/common/http/hash_policy.cc``).
 
 Dispatcher for the compiled ``_policy_c`` or the pure ``_policy_py`` twin::
 

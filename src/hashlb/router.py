@@ -5,7 +5,10 @@ destinations becomes in Envoy: a hash policy (request -> hash), a weighted
 choice between subsets (DestinationRule ``subsets``, picked by labels) and,
 inside the chosen subset, a ring-hash or Maglev table (hash -> host).
 
-``mode="envoy"`` reproduces Envoy and Istio exactly (spec §9-§10):
+``mode="envoy"`` reproduces Envoy and Istio exactly (Envoy's
+``source/common/router/weighted_cluster_specifier.cc`` and
+``source/common/http/hash_policy.cc``; Istio's
+``pilot/pkg/networking/core/route/route.go``):
 
 * the subset comes from ``value % total`` over the weights in mapping order,
   where *value* is, per request, a fresh random 64-bit stream id (default),
@@ -116,7 +119,7 @@ def istio_route_hash(h: int, copies: int) -> int:
     """Return the route hash of *copies* identical one-method policies yielding *h*.
 
     Istio appends the DestinationRule's hash policy once per weighted
-    destination (spec §10), so Envoy folds the same value *copies* times:
+    destination (Istio's ``pilot/pkg/networking/core/route/route.go``), so Envoy folds the same value *copies* times:
     ``h``, then ``rotl1(acc) ^ h`` for each further copy.
 
     :param int h: the hash of the one-method policy, in ``[0, 2**64)``.
@@ -186,7 +189,7 @@ class Router:
     :param policy_copies: envoy mode: how many copies of *policy* the route's
         hash policy list holds.  None (default) is Istio's translation, one
         copy per destination with a non-zero weight; 1 is a hand-written
-        Envoy route with its own single list (spec-2 §17.1).  An int in
+        Envoy route with its own single list.  An int in
         ``[1, 1024]``.
     :param cluster_options: options of the :class:`~hashlb.Cluster` that
         a subset becomes when any of its hosts has a ``priority`` other than 0
@@ -505,7 +508,7 @@ class Router:
     )
 
     picker: WeightedSubsetPicker = _attr(
-        "_picker", "The :class:`~hashlb.WeightedSubsetPicker` in use (empty subsets at weight 0)."
+        "_picker", "The ``WeightedSubsetPicker`` in use (empty subsets at weight 0)."
     )
 
     @property
@@ -541,7 +544,7 @@ class Router:
 
     @property
     def bounded_loads(self) -> Mapping[str, Any]:
-        """Subset name -> its :class:`~hashlb.BoundedLoad` (empty without a factor).
+        """Subset name -> its ``BoundedLoad`` (empty without a factor).
 
         Each holds the in-flight counts of its subset (``.active``), counted
         by :meth:`acquire`; routers made by :meth:`with_weights` share them.
@@ -561,7 +564,7 @@ class Router:
 
     @property
     def istio_copies(self) -> int:
-        """Deprecated alias of :attr:`policy_copies` (removed in the next release)."""
+        """Deprecated alias of ``policy_copies`` (removed in the next release)."""
         warnings.warn(
             "Router.istio_copies is deprecated; use Router.policy_copies",
             DeprecationWarning,
@@ -629,7 +632,7 @@ class Router:
         return self._lease(self.__dict__["_core"].route(request))
 
     def acquire_hash(self, hash: int | None, value: int | None = None) -> RouteLease:
-        """Route a pre-computed route hash and count it in flight (see :meth:`acquire`).
+        """Route a pre-computed route hash and count it in flight (see ``acquire()``).
 
         :param hash: as for :meth:`route_hash`.
         :param value: as for :meth:`route_hash`.
@@ -827,7 +830,7 @@ class Router:
 
 
 class RouteLease:
-    """A routed request in flight, from :meth:`Router.acquire`.
+    """A routed request in flight, from ``Router.acquire()``.
 
     With bounded load the request is counted on :attr:`route`'s host until
     :meth:`release` (or the end of a ``with`` block, which gives the

@@ -1,6 +1,7 @@
 """Envoy version profiles: the documented differences between Envoy releases that change a pick.
 
-One :class:`EnvoyProfile` per release (spec ``envoy-lb-2.md`` §21), consulted
+One :class:`EnvoyProfile` per release (from Envoy's version history, the
+``changelogs/`` of its repository, and the pull requests below), consulted
 where a behaviour differs; nothing else in hashlb tests a version number.
 ``"main"`` (the default everywhere) is the newest behaviour, as read from
 Envoy's main branch.
@@ -19,8 +20,8 @@ before, unhealthy and counted                          after it merged, late 202
 health- and retry-aware weighted clusters  main        Envoy's main branch after 1.38.0
 =========================================  ==========  =====================================
 
-Releases before 1.17 are not modelled.  Where the release is *assumed*, the
-spec marks it UNVERIFIED; pass the profile's fields explicitly
+Releases before 1.17 are not modelled.  Where the release is *assumed* (the
+table says so: the first release after the pull request merged), pass the profile's fields explicitly
 (:meth:`EnvoyProfile.replace`) to model a build that differs.
 """
 

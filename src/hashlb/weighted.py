@@ -1,7 +1,7 @@
 """Envoy's weighted-cluster choice, with the health- and retry-aware weights of the newest Envoy.
 
-``WeightedClusterSpecifierPlugin::pickWeightedCluster`` (spec ``envoy-lb-2.md``
-§17.2): ``selected = value % total`` walks the clusters in configuration
+``WeightedClusterSpecifierPlugin::pickWeightedCluster`` (Envoy's
+``source/common/router/weighted_cluster_specifier.cc``): ``selected = value % total`` walks the clusters in configuration
 order, where *value* is the route hash (``use_hash_policy``), a request
 header (``header_name``) or the stream's random number.  Envoy's main branch
 adjusts the weights first, with more than one cluster:
