@@ -109,7 +109,6 @@ def _ok(proc: Any) -> None:
 # -- the shared fixtures, as shipped: nothing hashes --------------------------------
 
 
-
 def _blocks(lines: list[str]) -> list[str]:
     """The listing's routes: each block starts at a line indented by exactly two spaces."""
     blocks: list[list[str]] = []

@@ -448,7 +448,9 @@ def _health_table(result: SimulationResult, plan: Any, width: int | None = WIDTH
         cut=(0,),
     )
     if any(result.health[d.name].in_panic for d in plan.destinations if d.name in result.health):
-        table += "\n  PANIC: below the threshold Envoy builds the table from every host, healthy or not"
+        table += (
+            "\n  PANIC: below the threshold Envoy builds the table from every host, healthy or not"
+        )
     sources = [
         f"  {d.name}: panic threshold {result.health[d.name].describe_threshold()}"
         for d in plan.destinations
