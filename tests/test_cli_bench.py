@@ -51,6 +51,8 @@ def test_bench_small_sweep_writes_json_csv_and_tables(impl: Implementation, tmp_
         assert set(r["disruption"]) == {"1", "2", "3"}
         for k, d in r["disruption"].items():
             assert d["optimal"] == pytest.approx(int(k) / r["hosts"], abs=1e-6)
+            # every key of a lost host moves: the minimum is their share, never above moved
+            assert 0 < d["minimum"] <= d["moved"] + 1e-9
             assert 0 < d["moved"] < 1
     rows = list(csv.DictReader((tmp_path / "b.csv").read_text().splitlines()))
     assert [(r["algorithm"], int(r["hosts"]), int(r["size"])) for r in rows] == combos
@@ -94,6 +96,8 @@ def test_bench_disruption_equals_direct_library_calls(impl: Implementation) -> N
         after = impl.Maglev(hosts[: 30 - k], table_size=251)
         moved = sum(1 for h, b in zip(keys, before, strict=True) if after.lookup(h) != b)
         assert result.disruption[k] == moved / 5000
+        held = sum(1 for b in before if b in hosts[30 - k :])
+        assert result.minimum[k] == held / 5000 <= result.disruption[k]
     assert result.entries == 251 and result.nbytes == impl.Maglev(hosts, table_size=251).nbytes
 
 

@@ -87,6 +87,8 @@ class BenchResult:
     stddev_mean: float
     stddev_hits: float
     disruption: dict[int, float] = field(default_factory=dict)  # lost -> share moved
+    #: lost -> share of the keys the lost hosts held: they must move, so this is the minimum
+    minimum: dict[int, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """Return the JSON form (see docs/reference/cli.rst)."""
@@ -105,7 +107,11 @@ class BenchResult:
                 "stddev_hits": round(self.stddev_hits, 4),
             },
             "disruption": {
-                str(k): {"moved": round(v, 6), "optimal": round(k / self.hosts, 6)}
+                str(k): {
+                    "moved": round(v, 6),
+                    "optimal": round(k / self.hosts, 6),
+                    "minimum": round(self.minimum.get(k, 0.0), 6),
+                }
                 for k, v in self.disruption.items()
             },
         }
@@ -169,6 +175,17 @@ def _moved(a: Any, b: Any) -> int:
     return sum(1 for x, y in zip(a, b, strict=True) if x != y)
 
 
+def _held(indices: Any, first_lost: int) -> int:
+    """Return how many keys are on hosts ``first_lost`` and after (the hosts a loss removes)."""
+    try:
+        import numpy as np
+
+        return int(np.count_nonzero(np.frombuffer(indices, dtype=np.uint32) >= first_lost))
+    except ImportError:
+        pass
+    return sum(1 for x in indices if x >= first_lost)
+
+
 def bench_one(
     algorithm: str,
     hosts: int,
@@ -219,6 +236,7 @@ def bench_one(
         after = smaller.lookup_many(keys)
         after = array("I", after) if not isinstance(after, array) else after
         result.disruption[k] = _moved(indices, after) / max(len(keys), 1)
+        result.minimum[k] = _held(indices, hosts - k) / max(len(keys), 1)
     return result
 
 
@@ -236,15 +254,16 @@ def _fmt_bytes(n: int) -> str:
 
 
 def render(results: Sequence[BenchResult], keys: int, implementation: str) -> str:
-    """Return the text tables (one per algorithm)."""
+    """Return the text tables: per algorithm, one of speed and size, one of balance and disruption."""
     out = [f"hashlb bench: {keys} keys, implementation {implementation}"]
     losses = sorted({k for r in results for k in r.disruption})
     for algorithm in ALGORITHMS:
-        rows = []
-        for r in results:
-            if r.algorithm != algorithm:
-                continue
-            row: list[object] = [
+        mine = [r for r in results if r.algorithm == algorithm]
+        if not mine:
+            continue
+        size_name = "min ring" if algorithm == "ring_hash" else "table"
+        speed = [
+            [
                 r.hosts,
                 r.size,
                 r.entries,
@@ -252,37 +271,47 @@ def render(results: Sequence[BenchResult], keys: int, implementation: str) -> st
                 f"{r.lookup_ns:.0f}",
                 f"{r.batch_ns_per_key:.1f}",
                 _fmt_bytes(r.nbytes),
+            ]
+            for r in mine
+        ]
+        spread = []
+        for r in mine:
+            row: list[object] = [
+                r.hosts,
+                r.size,
                 f"{r.max_mean:.3f}",
                 f"{r.stddev_mean:.4f}",
                 f"{r.stddev_hits:.1f}",
             ]
             for k in losses:
-                moved = r.disruption.get(k)
+                moved, least = r.disruption.get(k), r.minimum.get(k)
                 row.append(
-                    "-" if moved is None else f"{100 * moved:.2f}% ({moved * r.hosts / k:.2f}x)"
+                    "-"
+                    if moved is None or not least
+                    else f"{100 * moved:.2f}% ({moved / least:.2f}x)"
                 )
-            rows.append(row)
-        if not rows:
-            continue
-        size_name = "min ring" if algorithm == "ring_hash" else "table"
-        headers = [
-            "hosts",
-            size_name,
-            "entries",
-            "build ms",
-            "lookup ns",
-            "batch ns/key",
-            "memory",
-            "max/mean",
-            "stddev/mean",
-            "stddev hits",
-        ] + [f"lose {k} (x optimal)" for k in losses]
-        out += ["", f"{algorithm}:", format_table(headers, rows)]
+            spread.append(row)
+        out += [
+            "",
+            f"{algorithm}: speed and size",
+            format_table(
+                ["hosts", size_name, "entries", "build ms", "lookup ns", "batch ns/key", "memory"],
+                speed,
+            ),
+            "",
+            f"{algorithm}: balance and disruption",
+            format_table(
+                ["hosts", size_name, "max/mean", "stddev/mean", "stddev hits"]
+                + [f"lose {k}" for k in losses],
+                spread,
+            ),
+        ]
     out += [
         "",
         "balance: hits per host over the keys; stddev hits is Envoy's stddev_hits.",
-        "lose k: share of keys whose host changed when the last k hosts are removed,",
-        "and its ratio to the optimum k/hosts.  lookup ns includes Python's call overhead.",
+        "lose k: share of keys whose host changed when the last k hosts are removed, and (x) its",
+        "ratio to the minimum, the share those hosts held (every one of their keys must move;",
+        "1.00x moves no other key).  lookup ns includes Python's call overhead.",
     ]
     return "\n".join(out)
 
@@ -305,6 +334,7 @@ def _csv_rows(results: Sequence[BenchResult]) -> tuple[list[str], list[list[obje
         ]
         + [f"moved_lose_{k}" for k in losses]
         + [f"optimal_lose_{k}" for k in losses]
+        + [f"minimum_lose_{k}" for k in losses]
     )
     rows: list[list[object]] = []
     for r in results:
@@ -325,6 +355,7 @@ def _csv_rows(results: Sequence[BenchResult]) -> tuple[list[str], list[list[obje
             ]
             + [j["disruption"].get(str(k), {}).get("moved", "") for k in losses]
             + [j["disruption"].get(str(k), {}).get("optimal", "") for k in losses]
+            + [j["disruption"].get(str(k), {}).get("minimum", "") for k in losses]
         )
     return headers, rows
 
