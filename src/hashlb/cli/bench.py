@@ -391,9 +391,9 @@ def plot(
             loss = min((k for r in rs for k in r.disruption), default=None)
             if loss is not None:
                 pts = [
-                    (r.entries, r.disruption[loss] * r.hosts / loss)
+                    (r.entries, r.disruption[loss] / r.minimum[loss])
                     for r in rs
-                    if loss in r.disruption
+                    if loss in r.disruption and r.minimum.get(loss)
                 ]
                 ax2.plot(
                     [p[0] for p in pts],
@@ -412,7 +412,7 @@ def plot(
     ax2.set_xscale("log")
     ax2.set_xlabel("entries (ring size / Maglev table size)")
     ax2.set_ylabel("keys moved / optimum")
-    ax2.set_title("disruption when 1 host is lost (1.0 is optimal)")
+    ax2.set_title("keys moved when 1 host is lost / the keys it held (1.0 is the minimum)")
     ax2.axhline(1.0, color="#999999", lw=0.8)
     ax2.legend(fontsize=7)
     fig.tight_layout()
