@@ -411,7 +411,7 @@ def plot(
     ax1.legend(fontsize=7)
     ax2.set_xscale("log")
     ax2.set_xlabel("entries (ring size / Maglev table size)")
-    ax2.set_ylabel("keys moved / optimum")
+    ax2.set_ylabel("keys moved / minimum")
     ax2.set_title("keys moved when 1 host is lost / the keys it held (1.0 is the minimum)")
     ax2.axhline(1.0, color="#999999", lw=0.8)
     ax2.legend(fontsize=7)
