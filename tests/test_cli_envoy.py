@@ -432,7 +432,9 @@ def test_stdin_and_plot(impl: Implementation, tmp_path: Path) -> None:
         stdin=EXAMPLE_DUMP.read_text(encoding="utf-8"),
     )
     _ok(proc)
-    assert proc.stdout.startswith("hashlb simulate: <stdin> -> route 'cart'")
+    assert (
+        proc.stdout.startswith("hashlb simulate: ") and "\n<stdin> -> route 'cart'\n" in proc.stdout
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

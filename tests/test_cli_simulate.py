@@ -70,6 +70,10 @@ def test_readme_command_prints_the_table(impl: Implementation) -> None:
     assert "subset  weight  configured  requests  share" in out
     assert "safe        90       90.0%" in out and "risky       10       10.0%" in out
     assert "hash policy: header:x-myval, 2 times: Istio emits one copy per weighted" in out
+    first = out.splitlines()[0]  # the finding comes first, with its cause and the next step
+    assert first.startswith("hashlb simulate: 12.3% of users stay on one endpoint")
+    assert "Envoy picks the subset" in out.split("\n\n")[0] and "--mode sticky" in out
+    assert all(len(line) <= 100 for line in out.splitlines())
     assert "stickiness: 1000 users; one endpoint:" in out
     assert proc.stderr == ""
 

@@ -181,18 +181,18 @@ def report_head(
     requests: int,
     users: int,
     key: str,
-    finding: list[str],
+    finding: str,
     width: int | None = WIDTH,
 ) -> list[str]:
-    """The report's first lines: what was simulated, then the finding, then the traffic.
+    """The report's first lines: the finding, then what was simulated, on what traffic.
 
-    *run* names the input and what it routes to, *setting* the mode and seed;
-    *finding* is :func:`finding`'s lines.
+    *finding* is :func:`finding`'s text; *run* names the input and what it
+    routes to, *setting* the mode and seed.
     """
     return [
-        *wrap(f"hashlb simulate: {run}", width),
-        *finding,
+        *wrap(f"hashlb simulate: {finding}", width),
         "",
+        *wrap(run, width),
         *wrap(f"{requests} requests from {users} users, key {key}; {setting}", width),
     ]
 
@@ -208,8 +208,7 @@ def finding(
     next_step: str,
     no_hash: int,
     requests: int,
-    width: int | None,
-) -> list[str]:
+) -> str:
     """The report's finding in plain words: how many users stay put, why, and what to try.
 
     *split*: some route sends traffic to more than one *group* (subset or
@@ -218,23 +217,23 @@ def finding(
     random draw per request; *next_step*: what to try when it is random.
     """
     if users == 0:
-        return wrap("Finding: no request was simulated.", width)
+        return "no request was simulated."
     ep, grp = pct(one_endpoint, users), pct(one_group, users)
     if split and not hash_driven:
         text = (
-            f"Finding: {ep} of users stay on one endpoint and {grp} on one {group}. "
+            f"{ep} of users stay on one endpoint and {grp} on one {group}. "
             f"Envoy picks the {group} at random for each request, before it hashes, so a "
             f"user keeps a pod only while the draws agree. {next_step}"
         )
     elif split:
         text = (
-            f"Finding: {ep} of users stay on one endpoint and {grp} on one {group}: the "
+            f"{ep} of users stay on one endpoint and {grp} on one {group}: the "
             f"{group} is a function of the route hash, so a user keeps {group} and pod "
             f"while the weights hold."
         )
     else:
         text = (
-            f"Finding: {ep} of users stay on one endpoint: one {group} takes all traffic "
+            f"{ep} of users stay on one endpoint: one {group} takes all traffic "
             f"and the route hash picks the endpoint."
         )
     if no_hash:
@@ -242,7 +241,7 @@ def finding(
             f" {pct(no_hash, requests)} of requests had no hash key, and Envoy sends those "
             f"to a random endpoint."
         )
-    return wrap(text, width)
+    return text
 
 
 def policy_lines(

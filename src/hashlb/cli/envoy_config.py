@@ -461,7 +461,6 @@ def render(result: EnvoySimulation, width: int | None = replay.WIDTH) -> str:
             "picks the cluster from the route hash, and users keep cluster and pod.",
             no_hash=result.no_hash,
             requests=result.requests,
-            width=width,
         ),
         width,
     )

@@ -320,7 +320,6 @@ def render(result: SimulationResult, width: int | None = WIDTH) -> str:
             "subset and pod.",
             no_hash=result.no_hash,
             requests=result.requests,
-            width=width,
         ),
         width,
     )
