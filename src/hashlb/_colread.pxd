@@ -140,7 +140,10 @@ cdef inline int _bad_key(tuple chunk, int64_t row) except -1:
 
 
 cdef inline int hash_chunks(list chunks, uint64_t seed, uint64_t *out, uint8_t *isnull) except -1:
-    """xxh64 of every row of *chunks* into *out*; nulls: 0 in *out*, 1 in *isnull*."""
+    """xxh64 of every row of *chunks* into *out*; nulls: 0 in *out*, 1 in *isnull*.
+
+    *isnull* may be NULL when no chunk has a null (``_columns.null_mask``).
+    """
     cdef col_hold h
     cdef Py_ssize_t base = 0
     cdef int64_t bad
@@ -148,8 +151,8 @@ cdef inline int hash_chunks(list chunks, uint64_t seed, uint64_t *out, uint8_t *
         col_open(&h, chunk, base)
         try:
             with nogil:
-                bad = hlb_col_hash(&h.c, 0, h.c.length, seed, out + base, isnull + base,
-                                   h.scratch)
+                bad = hlb_col_hash(&h.c, 0, h.c.length, seed, out + base,
+                                   NULL if isnull == NULL else isnull + base, h.scratch)
             if bad >= 0:
                 _bad_key(chunk, bad)
         finally:

@@ -51,6 +51,7 @@ __all__ = (
     "masked",
     "masked_hashes",
     "need_numpy",
+    "null_mask",
     "output",
     "py_check",
     "py_hashes",
@@ -227,8 +228,24 @@ def hash_columns(hashes: object) -> list[tuple[Any, ...]] | None:
     if np is not None and isinstance(hashes, np.ma.MaskedArray):
         return [masked_hashes(np, hashes)]
     if _is_arrow(hashes):
+        if np is not None and _pandas_u64(hashes):
+            data = hashes.to_numpy(copy=False)  # type: ignore[attr-defined]  # zero-copy
+            return [(K_U64, len(data), 0, None, data, None, (), 0, None)]
         return [_array_chunk(a, True) for a in _arrow_chunks(hashes, True)]
     return None
+
+
+def _pandas_u64(obj: object) -> bool:
+    """A pandas Series / Index over a numpy uint64 array (no nulls): read it in place."""
+    kind = type(obj)
+    if not kind.__module__.startswith("pandas."):
+        return False
+    dtype = getattr(obj, "dtype", None)
+    return (
+        getattr(dtype, "kind", None) == "u"
+        and getattr(dtype, "itemsize", 0) == 8
+        and (type(dtype).__module__ == "numpy")
+    )
 
 
 def masked_hashes(np: Any, arr: Any) -> tuple[Any, ...]:
@@ -269,8 +286,17 @@ def output(n: int, out: Any, dtype: str) -> Any:
 
 
 def rows(chunks: list[tuple[Any, ...]]) -> int:
-    """The number of rows of *chunks*."""
-    return sum(c[1] for c in chunks)
+    """The number of rows of *chunks* (the size of the output every driver writes).
+
+    :raises ValueError: a chunk of negative length or offset (:func:`column_error`),
+        before any output is made.
+    """
+    total = 0
+    for c in chunks:
+        if c[1] < 0 or c[2] < 0:
+            raise column_error(1, total)
+        total += c[1]
+    return total
 
 
 # --------------------------------------------------------------- pure twins
@@ -291,33 +317,47 @@ def _valid(np: Any, chunk: tuple[Any, ...]) -> Any:
     return bits[off : off + n].astype(bool)
 
 
-def py_check(chunk: tuple[Any, ...]) -> None:
-    """Raise :func:`column_error` for a chunk ``hlb_col_check`` refuses (the same codes and rows)."""
+def py_check(chunk: tuple[Any, ...], base: int = 0) -> None:
+    """Raise :func:`column_error` for a chunk ``hlb_col_check`` refuses (the same codes and rows).
+
+    *base* is the chunk's first row in its column (the rows in messages count from there).
+    """
+    try:
+        _py_check(chunk)
+    except _Refused as e:
+        raise column_error(e.args[0], base + e.args[1]) from None
+
+
+class _Refused(Exception):
+    """(code, row): what hlb_col_check returns for a refused chunk."""
+
+
+def _py_check(chunk: tuple[Any, ...]) -> None:
     np = need_numpy()
     kind, n, off, validity, values, data, vbufs, width, _ = chunk
     if n < 0 or off < 0:
-        raise column_error(1, 0)
+        raise _Refused(1, 0)
     end = off + n
     if kind == K_NULL:
         return
     if validity is not None and len(_u8(np, validity)) < (end + 7) // 8:
-        raise column_error(2, 0)
+        raise _Refused(2, 0)
     vals = _u8(np, values)
     if kind in (K_OFF32, K_OFF64):
         w = 4 if kind == K_OFF32 else 8
         if len(vals) // w < end + 1:
-            raise column_error(3, 0)
+            raise _Refused(3, 0)
         offs = vals[: (end + 1) * w].view(np.int32 if w == 4 else np.int64)[off:].astype(np.int64)
         if offs[0] < 0:
-            raise column_error(4, 0)
+            raise _Refused(4, 0)
         bad = np.flatnonzero(offs[1:] < offs[:-1])
         if len(bad):
-            raise column_error(5, int(bad[0]))
+            raise _Refused(5, int(bad[0]))
         if offs[-1] > len(_u8(np, data)):
-            raise column_error(6, max(n - 1, 0))
+            raise _Refused(6, max(n - 1, 0))
     elif kind == K_VIEW:
         if len(vals) // 16 < end:
-            raise column_error(7, 0)
+            raise _Refused(7, 0)
         v = vals[off * 16 : end * 16].view(np.int32).reshape(n, 4)
         valid = _valid(np, chunk)
         sizes = [len(_u8(np, b)) for b in vbufs]
@@ -326,24 +366,24 @@ def py_check(chunk: tuple[Any, ...]) -> None:
             if not valid[i]:
                 continue
             if length < 0:
-                raise column_error(8, i)
+                raise _Refused(8, i)
             if length <= 12:
                 continue
             buf, start = int(v[i, 2]), int(v[i, 3])
             if not 0 <= buf < len(sizes):
-                raise column_error(9, i)
+                raise _Refused(9, i)
             if start < 0 or start + length > sizes[buf]:
-                raise column_error(10, i)
+                raise _Refused(10, i)
     elif kind in (K_FIXED, K_UCS4):
         if width < 0 or (width > 0 and len(vals) // width < end):
-            raise column_error(11, 0)
+            raise _Refused(11, 0)
     else:  # K_U64, K_I64
         if len(vals) // 8 < end:
-            raise column_error(11, 0)
+            raise _Refused(11, 0)
         if kind == K_I64:
             neg = np.flatnonzero((vals[off * 8 : end * 8].view(np.int64) < 0) & _valid(np, chunk))
             if len(neg):
-                raise column_error(12, int(neg[0]))
+                raise _Refused(12, int(neg[0]))
 
 
 def py_hashes(chunk: tuple[Any, ...], seed: int) -> tuple[Any, Any]:
@@ -395,7 +435,7 @@ def _rows_into(chunks: list[tuple[Any, ...]], out: Any, dtype: str, each: Any) -
     res = output(rows(chunks), out, dtype)
     base = 0
     for chunk in chunks:
-        py_check(chunk)
+        py_check(chunk, base)
         each(chunk, res[base : base + chunk[1]])
         base += chunk[1]
     return res
@@ -445,6 +485,13 @@ def py_xxh64_many(chunks: list[tuple[Any, ...]], seed: int, out: Any) -> Any:
         base += chunk[1]
 
     return masked(_rows_into(chunks, out, "uint64", each), mask)
+
+
+def null_mask(chunks: list[tuple[Any, ...]]) -> Any:
+    """A zeroed uint8 array of one item per row when a chunk may have nulls, else None."""
+    if all(c[3] is None and c[0] != K_NULL for c in chunks):
+        return None
+    return need_numpy().zeros(rows(chunks), dtype="uint8")
 
 
 def masked(hashes: Any, mask: Any) -> Any:

@@ -27,6 +27,7 @@ import operator
 from hashlb._batch import key_sequence as _key_sequence
 from hashlb._columns import key_columns as _key_columns
 from hashlb._columns import masked as _masked
+from hashlb._columns import null_mask as _null_mask
 from hashlb._columns import output as _output
 from hashlb._columns import rows as _rows
 from hashlb._validate import iter_strings as _iter_strings
@@ -123,16 +124,20 @@ def xxh64_many(values, seed=0, *, out=None):
         finally:
             PyBuffer_Release(&dst)
         return res
-    import numpy
     res = _output(_rows(chunks), out, "uint64")
-    mask = numpy.empty(len(res), dtype=numpy.uint8)
+    mask = _null_mask(chunks)
     p = <uint64_t *>writable(res, &dst)
     try:
-        hash_chunks(chunks, s, p, <uint8_t *>writable(mask, &nul))
-        PyBuffer_Release(&nul)
+        if mask is None:
+            hash_chunks(chunks, s, p, NULL)
+        else:
+            try:
+                hash_chunks(chunks, s, p, <uint8_t *>writable(mask, &nul))
+            finally:
+                PyBuffer_Release(&nul)
     finally:
         PyBuffer_Release(&dst)
-    return _masked(res, mask)
+    return res if mask is None else _masked(res, mask)
 
 
 @cython.binding(False)
