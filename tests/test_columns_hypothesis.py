@@ -10,7 +10,6 @@ empty and non-ASCII keys; numpy ``S``/``U``), on both twins:
 from __future__ import annotations
 
 import itertools
-
 from typing import Any
 
 import numpy as np
@@ -60,7 +59,9 @@ def _tables(impl: Implementation) -> list[Any]:
 
 
 @given(col=key_columns(), seed=hs.uint64)
-def test_xxh64_many_equals_xxh64(impl: Implementation, col: tuple[Any, list[Any]], seed: int) -> None:
+def test_xxh64_many_equals_xxh64(
+    impl: Implementation, col: tuple[Any, list[Any]], seed: int
+) -> None:
     """xxh64_many of any key column equals xxh64 row by row; nulls are masked."""
     column, values = col
     got = impl.xxh64_many(column, seed)
