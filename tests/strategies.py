@@ -879,8 +879,12 @@ def istio_meshes(draw: st.DrawFn) -> tuple[str, str]:
 arrow_key_type_names = st.sampled_from(
     ["string", "large_string", "binary", "large_binary", "string_view", "binary_view"]
 )
+#: ASCII keys of 0-40 characters (the compiled twin narrows numpy U in 8-character words).
+ascii_text = st.text(
+    alphabet=st.characters(max_codepoint=127, exclude_characters="\x00"), max_size=40
+)
 #: A row of a key column: text (non-ASCII, empty and > 12 bytes included) or a null.
-column_keys = st.lists(st.none() | data_text, max_size=40)
+column_keys = st.lists(st.none() | data_text | ascii_text, max_size=40)
 #: A row of a hash column: any uint64, or a null.
 column_hashes = st.lists(st.none() | uint64, max_size=40)
 

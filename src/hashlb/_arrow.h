@@ -116,7 +116,8 @@ static int hlb_col_check(const hlb_col *c, int64_t *at) {
         for (i = 0; i < n; i++) {
             const uint8_t *v = c->values + (o + i) * 16;
             int64_t len = hlb_ld_i32(v), buf, off;
-            if (hlb_col_null(c, i)) continue;
+            if (len <= 12 && len >= 0) continue;  /* inline: nothing to check */
+            if (c->validity != NULL && hlb_col_null(c, i)) continue;
             if (len < 0) { *at = i; return HLB_COL_E_VIEW_LEN; }
             if (len <= 12) continue;
             buf = hlb_ld_i32(v + 8);
@@ -177,8 +178,8 @@ HLB_INLINE int64_t hlb_ucs4_utf8(const uint8_t *p, int64_t n, uint8_t *dst) {
 
 /* xxh64 (seed) of rows [start, start + count) of a checked string column into
  * out[0..count).  A null row gets 0 in out and 1 in isnull (when isnull is not
- * NULL; else nothing marks it); other rows 0 in isnull.  scratch: width bytes
- * (UCS4 only).  Returns -1, or the row (from the chunk's start) whose code
+ * NULL; else nothing marks it); other rows 0 in isnull.  scratch: width + 8
+ * bytes (UCS4 only).  Returns -1, or the row (from the chunk's start) whose code
  * points have no UTF-8 (UCS4 only), which the caller reports. */
 static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint64_t seed,
                             uint64_t *out, uint8_t *isnull, uint8_t *scratch) {
@@ -204,7 +205,7 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
         for (i = 0; i < count; i++) {
             const uint8_t *v = c->values + (o + start + i) * 16;
             int64_t len = hlb_ld_i32(v);
-            if (hlb_col_null(c, start + i)) { out[i] = 0; continue; }
+            if (c->validity != NULL && hlb_col_null(c, start + i)) { out[i] = 0; continue; }
             if (len <= 12)
                 out[i] = hlb_xxh64(v + 4, (size_t)len, seed);
             else
@@ -223,10 +224,38 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
     case HLB_COL_UCS4:
         for (i = 0; i < count; i++) {
             const uint8_t *p = c->values + (o + start + i) * c->width;
-            int64_t len = c->width / 4;
-            uint32_t u;
+            int64_t len = c->width / 4, j;
+            uint32_t u, any = 0;
             while (len > 0 && (memcpy(&u, p + 4 * (len - 1), 4), u == 0)) len--;
-            r = hlb_ucs4_utf8(p, len, scratch);
+            /* ASCII (the common case): narrow the code points 8 at a time into
+             * whole words (byte stores would stall the hash's 8-byte loads). */
+            for (j = 0; j + 8 <= len; j += 8) {
+                uint64_t w = 0;
+                int k;
+                for (k = 0; k < 8; k++) {
+                    memcpy(&u, p + 4 * (j + k), 4);
+                    any |= u;
+                    w |= (uint64_t)(u & 0xFF) << (8 * k);
+                }
+#ifdef HLB_BIG_ENDIAN
+                w = __builtin_bswap64(w);  /* byte k of the key is byte k in memory */
+#endif
+                memcpy(scratch + j, &w, 8);
+            }
+            if (j < len) {  /* the last 1-7 code points: one more word (scratch has room) */
+                uint64_t w = 0;
+                int k;
+                for (k = 0; j + k < len; k++) {
+                    memcpy(&u, p + 4 * (j + k), 4);
+                    any |= u;
+                    w |= (uint64_t)(u & 0xFF) << (8 * k);
+                }
+#ifdef HLB_BIG_ENDIAN
+                w = __builtin_bswap64(w);
+#endif
+                memcpy(scratch + j, &w, 8);
+            }
+            r = any < 0x80 ? len : hlb_ucs4_utf8(p, len, scratch);
             if (r < 0) return start + i;
             out[i] = hlb_xxh64(scratch, (size_t)r, seed);
         }

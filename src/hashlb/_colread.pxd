@@ -55,7 +55,7 @@ cdef struct col_hold:
     int n_views
     const uint8_t **vbufs
     int64_t *vbuf_sizes
-    uint8_t *scratch      # UCS4: one item's UTF-8
+    uint8_t *scratch      # UCS4: one item's UTF-8 (width + 8 bytes)
 
 
 cdef inline int _take(col_hold *h, object buf, const uint8_t **ptr, int64_t *size) except -1:
@@ -124,7 +124,7 @@ cdef inline int col_open(col_hold *h, tuple chunk, Py_ssize_t base) except -1:
             from hashlb._columns import column_error
             raise column_error(code, base + at)
         if h.c.kind == HLB_COL_UCS4:
-            h.scratch = <uint8_t *>PyMem_Malloc(<size_t>h.c.width + 1)
+            h.scratch = <uint8_t *>PyMem_Malloc(<size_t>h.c.width + 8)
             if h.scratch == NULL:
                 raise MemoryError()
     except BaseException:
