@@ -151,7 +151,11 @@ def _two_threads(fn: Callable[[int, int], object]) -> Callable[[], None]:
 
 
 def two_thread_speedups(lim: Any, d: Data) -> dict[str, float]:
-    """The speed-up of two threads on two chunks over one thread, hashlb's and the C loop's."""
+    """The speed-up of two threads on two chunks over one thread, hashlb's and the C loop's.
+
+    Each is the median, over rounds, of (one thread's time / two threads' time)
+    measured back to back.
+    """
 
     def c_pick(lo: int, hi: int) -> None:
         lim.pick(d.data, d.offsets[lo : hi + 1], d.table, d.out32[lo:hi])
@@ -161,9 +165,8 @@ def two_thread_speedups(lim: Any, d: Data) -> dict[str, float]:
 
     out = {}
     for name, fn in (("C loop", c_pick), ("Maglev.pick_many[arrow string]", hashlb_pick)):
-        one = median_ns(lambda fn=fn: fn(0, N))
-        two = median_ns(_two_threads(fn))
-        out[name] = one / two
+        _, _, ratio = paired_ns(lambda fn=fn: fn(0, N), _two_threads(fn))
+        out[name] = ratio
     return out
 
 
@@ -234,9 +237,13 @@ def test_two_threads(benchmark: Any, data: Data, request: pytest.FixtureRequest)
 
 
 def paired_ns(
-    fn: Callable[[], object], base: Callable[[], object], rounds: int = 9
-) -> tuple[float, float]:
-    """Median ns/key of *fn* and of *base*, measured in alternate rounds (the load drifts)."""
+    fn: Callable[[], object], base: Callable[[], object], rounds: int = 15
+) -> tuple[float, float, float]:
+    """Medians of *fn* and *base* in ns/key, and the median of their ratio round by round.
+
+    The two run in alternate rounds and the ratio is taken within each round:
+    the machine is shared, its load drifts between rounds, not within one.
+    """
     fn()
     base()
     a, b = [], []
@@ -245,7 +252,8 @@ def paired_ns(
             t0 = time.perf_counter()
             f()
             acc.append(time.perf_counter() - t0)
-    return statistics.median(a) * 1e9 / N, statistics.median(b) * 1e9 / N
+    ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
+    return statistics.median(a) * 1e9 / N, statistics.median(b) * 1e9 / N, ratio
 
 
 def main() -> None:
@@ -256,8 +264,8 @@ def main() -> None:
     d = Data()
     base = limits(lim, d)
     for name, (which, fn) in cases(d).items():
-        ns, ref = paired_ns(fn, base[which])
-        print(f"{name:45s} {ns:7.2f} ns/key  {ns / ref:5.2f}x the {which} limit ({ref:.2f})")
+        ns, ref, ratio = paired_ns(fn, base[which])
+        print(f"{name:45s} {ns:7.2f} ns/key  {ratio:5.2f}x the {which} limit ({ref:.2f})")
     speed = two_thread_speedups(lim, d)
     for name, s in speed.items():
         print(f"two threads, {name:32s} speed-up {s:.2f}x")
