@@ -6,7 +6,7 @@ column is and describes it as chunks of buffers; here every chunk is opened
 (:func:`col_open`: the buffers through the buffer protocol, so the sizes are
 the real ones), checked by ``hlb_col_check`` (``_arrow.h``) and then hashed
 (:func:`hash_chunks`), hashed and looked up in ``BATCH_CHUNK`` rows at a
-time (:func:`pick_chunks`) or looked up in place (:func:`lookup_chunks`),
+time or looked up in place (:func:`index_chunks`, :func:`index_column`),
 all with the GIL released.  Every function is ``cdef inline``, compiled into
 each module that cimports it (``_hashing_c``, ``_maglev_c``, ``_ring_c``).
 """
@@ -161,17 +161,20 @@ cdef inline int hash_chunks(list chunks, uint64_t seed, uint64_t *out, uint8_t *
     return 0
 
 
-cdef inline int pick_chunks(list chunks, uint32_t *out, const void *table, batch_fn fn,
-                            bint searching) except -1:
-    """The host index of every row of key *chunks* into *out* (nulls and no table: NO_HOST).
+cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batch_fn fn,
+                             bint searching, bint keys) except -1:
+    """The host index of every row of *chunks* into *out* (nulls and no table: NO_HOST).
 
-    Without *searching* (an empty table) the chunks are still checked and
-    hashed, so a bad column raises the same error on every table.
+    *keys*: key chunks, hashed ``BATCH_CHUNK`` rows at a time and looked up
+    (``pick_many``); else hash chunks, looked up in place (``lookup_many``).
+    Without *searching* (an empty table) the chunks are still checked (and
+    keys hashed), so a bad column raises the same error on every table.
     """
     cdef col_hold h
     cdef Py_ssize_t base = 0
     cdef int64_t start, count, bad = -1, i
     cdef uint64_t hs[BATCH_CHUNK]
+    cdef const uint64_t *batch = hs
     for chunk in chunks:
         col_open(&h, chunk, base)
         try:
@@ -181,48 +184,21 @@ cdef inline int pick_chunks(list chunks, uint32_t *out, const void *table, batch
                     count = h.c.length - start
                     if count > BATCH_CHUNK:
                         count = BATCH_CHUNK
-                    bad = hlb_col_hash(&h.c, start, count, 0, hs, NULL, h.scratch)
-                    if bad >= 0:
-                        break
-                    if searching:
-                        fn(table, hs, out + base + start, <size_t>count)
-                        hlb_col_mark_nulls(&h.c, start, count, out + base + start, NO_HOST)
-                    else:
+                    if keys:
+                        bad = hlb_col_hash(&h.c, start, count, 0, hs, NULL, h.scratch)
+                        if bad >= 0:
+                            break
+                    if not searching or h.c.kind == HLB_COL_NULL:
                         for i in range(count):
                             out[base + start + i] = NO_HOST
+                    else:
+                        if not keys:
+                            batch = hlb_col_u64(&h.c, start, count, hs)
+                        fn(table, batch, out + base + start, <size_t>count)
+                        hlb_col_mark_nulls(&h.c, start, count, out + base + start, NO_HOST)
                     start += count
             if bad >= 0:
                 _bad_key(chunk, bad)
-        finally:
-            col_close(&h)
-        base += chunk[1]
-    return 0
-
-
-cdef inline int lookup_chunks(list chunks, uint32_t *out, const void *table, batch_fn fn,
-                              bint searching) except -1:
-    """The host index of every row of hash *chunks* into *out* (nulls and no table: NO_HOST)."""
-    cdef col_hold h
-    cdef Py_ssize_t base = 0
-    cdef int64_t start, count, i
-    cdef uint64_t tmp[BATCH_CHUNK]
-    for chunk in chunks:
-        col_open(&h, chunk, base)
-        try:
-            with nogil:
-                if not searching or h.c.kind == HLB_COL_NULL:
-                    for i in range(h.c.length):
-                        out[base + i] = NO_HOST
-                else:
-                    start = 0
-                    while start < h.c.length:
-                        count = h.c.length - start
-                        if count > BATCH_CHUNK:
-                            count = BATCH_CHUNK
-                        fn(table, hlb_col_u64(&h.c, start, count, tmp), out + base + start,
-                           <size_t>count)
-                        hlb_col_mark_nulls(&h.c, start, count, out + base + start, NO_HOST)
-                        start += count
         finally:
             col_close(&h)
         base += chunk[1]
@@ -235,34 +211,20 @@ cdef inline uint8_t *writable(object arr, Py_buffer *view) except NULL:
     return <uint8_t *>view.buf if view.len else _EMPTY
 
 
-cdef inline object pick_column(list chunks, object out, const void *table, batch_fn fn,
-                               bint searching):
-    """``pick_many`` of key *chunks*: a numpy uint32 array (*out* when given).
+cdef inline object index_column(list chunks, object out, const void *table, batch_fn fn,
+                                bint searching, bint keys):
+    """``pick_many`` (*keys*) or ``lookup_many`` of *chunks*: a numpy uint32 array.
 
-    An empty table (not *searching*) gives no rows, or *out* all ``NO_HOST``
-    (the batch contract of ``hashlb._batch.batch_output``); the chunks are
-    still checked and hashed.
+    *out* when given.  An empty table (not *searching*) gives no rows, or
+    *out* all ``NO_HOST`` (the batch contract of ``hashlb._batch.batch_output``);
+    the chunks are still checked (and keys hashed).
     """
     cdef Py_buffer dst
     from hashlb._columns import output, rows
     res = output(rows(chunks), out, "uint32")
     cdef uint32_t *p = <uint32_t *>writable(res, &dst)
     try:
-        pick_chunks(chunks, p, table, fn, searching)
-    finally:
-        PyBuffer_Release(&dst)
-    return res if searching or out is not None else res[:0].copy()
-
-
-cdef inline object lookup_column(list chunks, object out, const void *table, batch_fn fn,
-                                 bint searching):
-    """``lookup_many`` of hash *chunks*: a numpy uint32 array (*out* when given), as pick_column."""
-    cdef Py_buffer dst
-    from hashlb._columns import output, rows
-    res = output(rows(chunks), out, "uint32")
-    cdef uint32_t *p = <uint32_t *>writable(res, &dst)
-    try:
-        lookup_chunks(chunks, p, table, fn, searching)
+        index_chunks(chunks, p, table, fn, searching, keys)
     finally:
         PyBuffer_Release(&dst)
     return res if searching or out is not None else res[:0].copy()

@@ -19,7 +19,7 @@ from libc.string cimport memcmp
 
 from hashlb._kernels cimport hlb_ctz64, hlb_fastmod, hlb_fastmod_magic, hlb_fastmod_t, hlb_xxh64
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
-from hashlb._colread cimport lookup_column, pick_column
+from hashlb._colread cimport index_column
 
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
@@ -541,7 +541,7 @@ cdef class Maglev:
         chunks = hash_columns(hashes)
         if chunks is not None:
             self._ready()
-            return lookup_column(chunks, out, &v, _maglev_batch, self._slots != 0)
+            return index_column(chunks, out, &v, _maglev_batch, self._slots != 0, False)
         view, res = lookup_args(hashes, self._slots != 0, out)
         self._ready()
         if self._slots:
@@ -553,7 +553,7 @@ cdef class Maglev:
         self._ready()
         chunks = key_columns(keys)
         if chunks is not None:
-            return pick_column(chunks, out, &v, _maglev_batch, self._slots != 0)
+            return index_column(chunks, out, &v, _maglev_batch, self._slots != 0, True)
         seq, res = pick_args(keys, self._slots != 0, out)
         pick_into(seq, res, &v, _maglev_batch, self._slots != 0)
         return res

@@ -32,7 +32,7 @@ from hashlb._ring cimport (
     hlb_ring_owner,
 )
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
-from hashlb._colread cimport lookup_column, pick_column
+from hashlb._colread cimport index_column
 
 from hashlb._grpc_config import ring_config as _grpc_ring_config
 from hashlb._retry import choose as _choose
@@ -232,7 +232,7 @@ cdef class RingHash:
         chunks = hash_columns(hashes)
         if chunks is not None:
             self._ready()
-            return lookup_column(chunks, out, &self._r, _ring_batch, self._r.n != 0)
+            return index_column(chunks, out, &self._r, _ring_batch, self._r.n != 0, False)
         view, res = lookup_args(hashes, self._r.n != 0, out)
         self._ready()
         if self._r.n:
@@ -243,7 +243,7 @@ cdef class RingHash:
         self._ready()
         chunks = key_columns(keys)
         if chunks is not None:
-            return pick_column(chunks, out, &self._r, _ring_batch, self._r.n != 0)
+            return index_column(chunks, out, &self._r, _ring_batch, self._r.n != 0, True)
         seq, res = pick_args(keys, self._r.n != 0, out)
         pick_into(seq, res, &self._r, _ring_batch, self._r.n != 0)
         return res
