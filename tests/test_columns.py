@@ -170,6 +170,19 @@ def test_pick_many_numpy_and_dictionary(table_cls: Any) -> None:
         lb.pick("\ud800")
 
 
+def test_numpy_string_dtype(table_cls: Any, impl: Implementation) -> None:
+    """numpy StringDType arrays (numpy >= 2): converted by pyarrow; na_object rows are nulls."""
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "StringDType"):
+        pytest.skip("numpy < 2 has no StringDType")
+    lb = _table(table_cls)
+    arr = np.array(KEYS, dtype=dtypes.StringDType(na_object=None))
+    assert lb.pick_many(arr).tolist() == _want_pick(lb, KEYS)
+    _check_hashes(impl.xxh64_many(arr), KEYS, impl, 0)
+    plain = np.array(TEXT, dtype=dtypes.StringDType())
+    assert lb.pick_many(plain).tolist() == _want_pick(lb, TEXT)
+
+
 def test_pick_many_large_column_crosses_chunks(table_cls: Any) -> None:
     """More rows than one C chunk (2048), with nulls, agree with pick."""
     lb = _table(table_cls)

@@ -27,7 +27,8 @@ What is a column (:func:`key_columns`, :func:`hash_columns`):
   ``string_view``, ``binary_view`` (dictionary-encoded ones are decoded
   first); hashes: ``uint64`` and ``int64``; nulls are "no key";
 * keys: a 1-D numpy ``S`` or ``U`` array (``U`` hashed as UTF-8, trailing
-  NULs stripped as numpy strips them);
+  NULs stripped as numpy strips them), or a ``StringDType`` array (pyarrow
+  converts it to an Arrow string column; its ``na_object`` rows are nulls);
 * hashes: a numpy masked ``uint64`` array (masked rows are nulls).
 
 Lists, tuples and other iterables keep the per-item path (``_batch``).
@@ -203,6 +204,8 @@ def key_columns(keys: object) -> list[tuple[Any, ...]] | None:
         return None
     np = sys.modules.get("numpy")
     if np is not None and isinstance(keys, np.ndarray):
+        if keys.ndim == 1 and keys.dtype.kind == "T":  # StringDType: pyarrow converts it in C
+            return [_array_chunk(a, False) for a in _arrow_chunks(_pyarrow().array(keys), False)]
         if keys.ndim != 1 or keys.dtype.kind not in "SU":
             return None  # object arrays: per item; the rest: check_key_array refuses
         a = np.ascontiguousarray(keys)

@@ -83,7 +83,8 @@ Row *i* equals ``xxh64(values[i], seed)``.  *values* is one of
   of those is decoded first), read in place (pyarrow imports the
   capsules);
 * a 1-D numpy ``S`` or ``U`` array (``U`` hashed as UTF-8; numpy's
-  trailing NULs are not part of a key, as ``values[i]`` shows);
+  trailing NULs are not part of a key, as ``values[i]`` shows), or a
+  ``StringDType`` array (converted by pyarrow);
 * a list, tuple or other iterable of ``str``/bytes-like keys.
 
 A null row (Arrow) has no key: when *values* has one, the result is a

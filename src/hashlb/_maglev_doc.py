@@ -125,7 +125,7 @@ or a column read in place (:ref:`columnar-input`): an Arrow
 ``string``/``large_string``/``binary``/``large_binary``/``string_view``/
 ``binary_view`` array or chunked array, any object with
 ``__arrow_c_array__``/``__arrow_c_stream__`` (a pandas or polars
-Series), or a 1-D numpy ``S``/``U`` array.  A null key gives
+Series), or a 1-D numpy ``S``/``U`` (or ``StringDType``) array.  A null key gives
 :data:`NO_HOST`.  The result type, the empty-table result and the
 ``TypeError`` of a bad *keys* or item are every table's
 (:ref:`batch-contract`); *out* is as in :meth:`lookup_many`.  The

@@ -140,7 +140,7 @@ True
     sequence, or a column read in place (:ref:`columnar-input`): an
     Arrow string/binary/view array or chunked array, any object with
     ``__arrow_c_array__``/``__arrow_c_stream__``, or a 1-D numpy
-    ``S``/``U`` array (a null key gives :data:`NO_HOST`).
+    ``S``/``U``/``StringDType`` array (a null key gives :data:`NO_HOST`).
 :param out: as in :meth:`lookup_many`.
 :returns: what :meth:`lookup_many` returns for their hashes (typed by
     the input, empty when the ring is empty).
