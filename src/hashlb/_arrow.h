@@ -86,7 +86,9 @@ HLB_INLINE int hlb_col_null(const hlb_col *c, int64_t i) {
 }
 
 /* Check every buffer the readers below touch; 0, or an error code with the
- * row (from the chunk's start) in *at. */
+ * row (from the chunk's start) in *at.  The views of a VIEW chunk are checked
+ * one by one as hlb_col_hash reads them (a second pass over them would cost
+ * as much as the hashing). */
 static int hlb_col_check(const hlb_col *c, int64_t *at) {
     int64_t i, n = c->length, o = c->offset, end;
     *at = 0;
@@ -112,19 +114,8 @@ static int hlb_col_check(const hlb_col *c, int64_t *at) {
         return HLB_COL_OK;
     }
     case HLB_COL_VIEW:
+        /* Each view is checked where it is hashed (hlb_col_hash), while it is in cache. */
         if (c->values_size / 16 < end) return HLB_COL_E_VIEWS;
-        for (i = 0; i < n; i++) {
-            const uint8_t *v = c->values + (o + i) * 16;
-            int64_t len = hlb_ld_i32(v), buf, off;
-            if (len <= 12 && len >= 0) continue;  /* inline: nothing to check */
-            if (c->validity != NULL && hlb_col_null(c, i)) continue;
-            if (len < 0) { *at = i; return HLB_COL_E_VIEW_LEN; }
-            if (len <= 12) continue;
-            buf = hlb_ld_i32(v + 8);
-            off = hlb_ld_i32(v + 12);
-            if (buf < 0 || buf >= c->n_vbufs) { *at = i; return HLB_COL_E_VIEW_BUF; }
-            if (off < 0 || off + len > c->vbuf_sizes[buf]) { *at = i; return HLB_COL_E_VIEW_DATA; }
-        }
         return HLB_COL_OK;
     case HLB_COL_FIXED:
     case HLB_COL_UCS4:
@@ -179,12 +170,18 @@ HLB_INLINE int64_t hlb_ucs4_utf8(const uint8_t *p, int64_t n, uint8_t *dst) {
 /* xxh64 (seed) of rows [start, start + count) of a checked string column into
  * out[0..count).  A null row gets 0 in out and 1 in isnull (when isnull is not
  * NULL; else nothing marks it); other rows 0 in isnull.  scratch: width + 8
- * bytes (UCS4 only).  Returns -1, or the row (from the chunk's start) whose code
- * points have no UTF-8 (UCS4 only), which the caller reports. */
+ * bytes (UCS4 only).  Returns -1, or a row (from the chunk's start) the caller
+ * reports: with *err 0, its code points have no UTF-8 (UCS4); else *err is
+ * the hlb_col_check code of its view (VIEW). */
 static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint64_t seed,
-                            uint64_t *out, uint8_t *isnull, uint8_t *scratch) {
+                            uint64_t *out, uint8_t *isnull, uint8_t *scratch, int *err) {
     int64_t i, r;
-    const int64_t o = c->offset;
+    /* A local copy: the stores to out (uint64_t) could alias the int64_t fields
+     * of *c, which the loops would then reload after every row. */
+    const hlb_col local = *c;
+    const int64_t o = local.offset;
+    c = &local;
+    *err = HLB_COL_OK;
     if (isnull != NULL) memset(isnull, 0, (size_t)count);
     switch (c->kind) {
     case HLB_COL_OFF32:
@@ -204,13 +201,21 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
     case HLB_COL_VIEW:
         for (i = 0; i < count; i++) {
             const uint8_t *v = c->values + (o + start + i) * 16;
-            int64_t len = hlb_ld_i32(v);
+            int64_t len = hlb_ld_i32(v), buf, off;
             if (c->validity != NULL && hlb_col_null(c, start + i)) { out[i] = 0; continue; }
-            if (len <= 12)
+            if (len <= 12) {
+                if (len < 0) { *err = HLB_COL_E_VIEW_LEN; return start + i; }
                 out[i] = hlb_xxh64(v + 4, (size_t)len, seed);
-            else
-                out[i] = hlb_xxh64(c->vbufs[hlb_ld_i32(v + 8)] + hlb_ld_i32(v + 12),
-                                   (size_t)len, seed);
+                continue;
+            }
+            buf = hlb_ld_i32(v + 8);
+            off = hlb_ld_i32(v + 12);
+            if (buf < 0 || buf >= c->n_vbufs) { *err = HLB_COL_E_VIEW_BUF; return start + i; }
+            if (off < 0 || off + len > c->vbuf_sizes[buf]) {
+                *err = HLB_COL_E_VIEW_DATA;
+                return start + i;
+            }
+            out[i] = hlb_xxh64(c->vbufs[buf] + off, (size_t)len, seed);
         }
         break;
     case HLB_COL_FIXED:
@@ -256,7 +261,7 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
                 memcpy(scratch + j, &w, 8);
             }
             r = any < 0x80 ? len : hlb_ucs4_utf8(p, len, scratch);
-            if (r < 0) return start + i;
+            if (r < 0) return start + i;  /* *err stays 0: no UTF-8 */
             out[i] = hlb_xxh64(scratch, (size_t)r, seed);
         }
         break;

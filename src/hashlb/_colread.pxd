@@ -40,7 +40,7 @@ cdef extern from "_arrow.h" nogil:
         int64_t width
     int hlb_col_check(const hlb_col *c, int64_t *at)
     int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint64_t seed,
-                         uint64_t *out, uint8_t *isnull, uint8_t *scratch)
+                         uint64_t *out, uint8_t *isnull, uint8_t *scratch, int *err)
     const uint64_t *hlb_col_u64(const hlb_col *c, int64_t start, int64_t count, uint64_t *tmp)
     void hlb_col_mark_nulls(const hlb_col *c, int64_t start, int64_t count, uint32_t *out,
                             uint32_t none)
@@ -133,8 +133,12 @@ cdef inline int col_open(col_hold *h, tuple chunk, Py_ssize_t base) except -1:
     return 0
 
 
-cdef inline int _bad_key(tuple chunk, int64_t row) except -1:
-    """Raise what ``pick`` raises for the key at *row* of a numpy U chunk (no UTF-8)."""
+cdef inline int _bad_row(tuple chunk, int64_t row, int err, Py_ssize_t base) except -1:
+    """Raise for the row hlb_col_hash refused: a view outside its buffer (*err*), or a
+    numpy U key with no UTF-8 (what ``pick`` raises for it)."""
+    from hashlb._columns import column_error
+    if err != 0:
+        raise column_error(err, base + row)
     hash_key(chunk[8][chunk[2] + row])
     raise ValueError(f"keys[{row}] has no UTF-8 encoding")  # not reached: hash_key raised
 
@@ -147,14 +151,15 @@ cdef inline int hash_chunks(list chunks, uint64_t seed, uint64_t *out, uint8_t *
     cdef col_hold h
     cdef Py_ssize_t base = 0
     cdef int64_t bad
+    cdef int err = 0
     for chunk in chunks:
         col_open(&h, chunk, base)
         try:
             with nogil:
                 bad = hlb_col_hash(&h.c, 0, h.c.length, seed, out + base,
-                                   NULL if isnull == NULL else isnull + base, h.scratch)
+                                   NULL if isnull == NULL else isnull + base, h.scratch, &err)
             if bad >= 0:
-                _bad_key(chunk, bad)
+                _bad_row(chunk, bad, err, base)
         finally:
             col_close(&h)
         base += chunk[1]
@@ -173,6 +178,7 @@ cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batc
     cdef col_hold h
     cdef Py_ssize_t base = 0
     cdef int64_t start, count, bad = -1, i
+    cdef int err = 0
     cdef uint64_t hs[BATCH_CHUNK]
     cdef const uint64_t *batch = hs
     for chunk in chunks:
@@ -185,7 +191,7 @@ cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batc
                     if count > BATCH_CHUNK:
                         count = BATCH_CHUNK
                     if keys:
-                        bad = hlb_col_hash(&h.c, start, count, 0, hs, NULL, h.scratch)
+                        bad = hlb_col_hash(&h.c, start, count, 0, hs, NULL, h.scratch, &err)
                         if bad >= 0:
                             break
                     if not searching or h.c.kind == HLB_COL_NULL:
@@ -198,7 +204,7 @@ cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batc
                         hlb_col_mark_nulls(&h.c, start, count, out + base + start, NO_HOST)
                     start += count
             if bad >= 0:
-                _bad_key(chunk, bad)
+                _bad_row(chunk, bad, err, base)
         finally:
             col_close(&h)
         base += chunk[1]
