@@ -70,7 +70,7 @@ class Data:
         try:
             import pandas as pd
 
-            self.hash_forms["pandas uint64"] = pd.Series(self.hashes)
+            self.hash_forms["pandas uint64"] = pd.Series(self.hashes, copy=False)
         except ImportError:  # pragma: no cover - pandas is in the test extra
             pass
         try:

@@ -549,3 +549,30 @@ def test_without_numpy() -> None:
         res = run("numpy", code)
         assert res.returncode == 0, res.stderr
         assert "install numpy (pip install 'hashlb[columns]')" in res.stdout
+
+
+def test_hash_columns_are_zero_copy() -> None:
+    """Arrow, pandas and polars uint64 columns are read in place, never copied."""
+    from hashlb import _columns
+
+    h = np.arange(1000, dtype=np.uint64)
+    sources: list[Any] = [pa.array(h)]
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    sources += [pd.Series(h, copy=False), pl.Series(h)]
+    for src in sources:
+        (chunk,) = _columns.hash_columns(src) or [None]
+        assert chunk is not None
+        assert np.shares_memory(np.frombuffer(chunk[4], np.uint8), h.view(np.uint8)), src
+
+
+def test_key_columns_are_zero_copy() -> None:
+    """Arrow string columns and contiguous numpy S/U arrays are read in place."""
+    from hashlb import _columns
+
+    arr = pa.array(TEXT)
+    (chunk,) = _columns.key_columns(arr) or [None]
+    assert chunk is not None and chunk[5].address == arr.buffers()[2].address
+    s = np.array([t.encode() for t in TEXT])
+    (chunk,) = _columns.key_columns(s) or [None]
+    assert chunk is not None and np.shares_memory(chunk[4], s)
