@@ -43,14 +43,19 @@ _c_ring = pytest.importorskip("hashlb._ring_c")
 _c_hashing = pytest.importorskip("hashlb._hashing_c")
 
 N = 1_000_000
+#: The rows of a smoke run (--benchmark-disable): enough to cross the C chunks, small
+#: enough not to raise the process's peak RSS, which the later benchmarks' child
+#: processes inherit (ru_maxrss counts the parent's high-water mark at exec).
+SMOKE_N = 20_000
 HOSTS = [Host(f"10.0.{i // 256}.{i % 256}:6379") for i in range(100)]
 
 
 class Data:
     """The keys in every form, the tables, and the buffers the C limit reads."""
 
-    def __init__(self) -> None:
-        self.keys = [f"user-{i:011d}" for i in range(N)]  # 16 bytes each
+    def __init__(self, n: int = N) -> None:
+        self.n = n
+        self.keys = [f"user-{i:011d}" for i in range(n)]  # 16 bytes each
         self.arrow = pa.array(self.keys, pa.string())
         self.forms: dict[str, Any] = {
             "arrow string": self.arrow,
@@ -81,13 +86,13 @@ class Data:
             pass
         bufs = self.arrow.buffers()
         self.data = np.frombuffer(bufs[2], np.uint8)
-        self.offsets = np.frombuffer(bufs[1], np.int32)[: N + 1]
+        self.offsets = np.frombuffer(bufs[1], np.int32)[: n + 1]
         self.table = np.frombuffer(self.maglev.table, np.uint16)
         ring = self.ring.ring
         self.ring_hashes = np.array([h for h, _ in ring], np.uint64)
         self.ring_owners = np.array([o for _, o in ring], np.uint32)
-        self.out32 = np.empty(N, np.uint32)
-        self.out64 = np.empty(N, np.uint64)
+        self.out32 = np.empty(n, np.uint32)
+        self.out64 = np.empty(n, np.uint64)
 
 
 def limits(lim: Any, d: Data) -> dict[str, Callable[[], object]]:
@@ -123,24 +128,24 @@ def cases(d: Data) -> dict[str, tuple[str, Callable[[], object]]]:
     return out
 
 
-def median_ns(fn: Callable[[], object], rounds: int = 9) -> float:
-    """The median wall time of *fn* in ns per key (one warm-up call first)."""
+def median_ns(fn: Callable[[], object], n: int, rounds: int = 9) -> float:
+    """The median wall time of *fn* in ns per key of *n* (one warm-up call first)."""
     fn()
     times = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e9 / N
+    return statistics.median(times) * 1e9 / n
 
 
-def _two_threads(fn: Callable[[int, int], object]) -> Callable[[], None]:
-    """Run ``fn(lo, hi)`` on two halves of the rows in two threads."""
+def _two_threads(fn: Callable[[int, int], object], n: int) -> Callable[[], None]:
+    """Run ``fn(lo, hi)`` on two halves of *n* rows in two threads."""
 
     def run() -> None:
         ts = [
-            threading.Thread(target=fn, args=(0, N // 2)),
-            threading.Thread(target=fn, args=(N // 2, N)),
+            threading.Thread(target=fn, args=(0, n // 2)),
+            threading.Thread(target=fn, args=(n // 2, n)),
         ]
         for t in ts:
             t.start()
@@ -165,7 +170,7 @@ def two_thread_speedups(lim: Any, d: Data) -> dict[str, float]:
 
     out = {}
     for name, fn in (("C loop", c_pick), ("Maglev.pick_many[arrow string]", hashlb_pick)):
-        _, _, ratio = paired_ns(lambda fn=fn: fn(0, N), _two_threads(fn))
+        _, _, ratio = paired_ns(lambda fn=fn: fn(0, d.n), _two_threads(fn, d.n), d.n)
         out[name] = ratio
     return out
 
@@ -173,9 +178,14 @@ def two_thread_speedups(lim: Any, d: Data) -> dict[str, float]:
 # ---------------------------------------------------------------- pytest-benchmark
 
 
+def _disabled(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("benchmark_disable", False))
+
+
 @pytest.fixture(scope="module")
-def data() -> Data:
-    return Data()
+def data(request: pytest.FixtureRequest) -> Data:
+    """The columns: 10**6 keys, or SMOKE_N in a smoke run (--benchmark-disable)."""
+    return Data(SMOKE_N if _disabled(request) else N)
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +194,8 @@ def limit(data: Data, request: pytest.FixtureRequest) -> dict[str, float]:
     lim = load()
     if lim is None:
         pytest.skip("the C limit helper cannot be built here (no Cython / compiler)")
-    disabled = request.config.getoption("benchmark_disable", False)
-    return {k: median_ns(f, 1 if disabled else 9) for k, f in limits(lim, data).items()}
+    rounds = 1 if _disabled(request) else 9
+    return {k: median_ns(f, data.n, rounds) for k, f in limits(lim, data).items()}
 
 
 def _case_names() -> list[str]:
@@ -212,7 +222,7 @@ def test_columns(benchmark: Any, data: Data, limit: dict[str, float], name: str)
     benchmark.extra_info["limit_ns_per_key"] = limit[which]
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
-        ns = stats.stats.median * 1e9 / N
+        ns = stats.stats.median * 1e9 / data.n
         benchmark.extra_info["ns_per_key"] = ns
         benchmark.extra_info["ratio"] = ns / limit[which]
 
@@ -227,8 +237,8 @@ def test_two_threads(benchmark: Any, data: Data, request: pytest.FixtureRequest)
         data.maglev.pick_many(data.arrow.slice(lo, hi - lo), out=data.out32[lo:hi])
 
     benchmark.group = "columns 1e6 keys: two threads"
-    benchmark(_two_threads(hashlb_pick))
-    if not request.config.getoption("benchmark_disable", False):
+    benchmark(_two_threads(hashlb_pick, data.n))
+    if not _disabled(request):
         speed = two_thread_speedups(lim, data)
         benchmark.extra_info.update(speed)
         benchmark.extra_info["share_of_c_speedup"] = (
@@ -237,7 +247,7 @@ def test_two_threads(benchmark: Any, data: Data, request: pytest.FixtureRequest)
 
 
 def paired_ns(
-    fn: Callable[[], object], base: Callable[[], object], rounds: int = 15
+    fn: Callable[[], object], base: Callable[[], object], n: int, rounds: int = 15
 ) -> tuple[float, float, float]:
     """Medians of *fn* and *base* in ns/key, and the median of their ratio round by round.
 
@@ -253,7 +263,7 @@ def paired_ns(
             f()
             acc.append(time.perf_counter() - t0)
     ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
-    return statistics.median(a) * 1e9 / N, statistics.median(b) * 1e9 / N, ratio
+    return statistics.median(a) * 1e9 / n, statistics.median(b) * 1e9 / n, ratio
 
 
 def main() -> None:
@@ -264,7 +274,7 @@ def main() -> None:
     d = Data()
     base = limits(lim, d)
     for name, (which, fn) in cases(d).items():
-        ns, ref, ratio = paired_ns(fn, base[which])
+        ns, ref, ratio = paired_ns(fn, base[which], d.n)
         print(f"{name:45s} {ns:7.2f} ns/key  {ratio:5.2f}x the {which} limit ({ref:.2f})")
     speed = two_thread_speedups(lim, d)
     for name, s in speed.items():
