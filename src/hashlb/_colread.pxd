@@ -143,43 +143,25 @@ cdef inline int _bad_row(tuple chunk, int64_t row, int err, Py_ssize_t base) exc
     raise ValueError(f"keys[{row}] has no UTF-8 encoding")  # not reached: hash_key raised
 
 
-cdef inline int hash_chunks(list chunks, uint64_t seed, uint64_t *out, uint8_t *isnull) except -1:
-    """xxh64 of every row of *chunks* into *out*; nulls: 0 in *out*, 1 in *isnull*.
+cdef inline int _run_chunks(list chunks, uint64_t seed, uint64_t *hashes, uint8_t *isnull,
+                            uint32_t *out, const void *table, batch_fn fn, bint searching,
+                            bint keys) except -1:
+    """The one loop over opened chunks, ``BATCH_CHUNK`` rows at a time, GIL released.
 
-    *isnull* may be NULL when no chunk has a null (``_columns.null_mask``).
-    """
-    cdef col_hold h
-    cdef Py_ssize_t base = 0
-    cdef int64_t bad
-    cdef int err = 0
-    for chunk in chunks:
-        col_open(&h, chunk, base)
-        try:
-            with nogil:
-                bad = hlb_col_hash(&h.c, 0, h.c.length, seed, out + base,
-                                   NULL if isnull == NULL else isnull + base, h.scratch, &err)
-            if bad >= 0:
-                _bad_row(chunk, bad, err, base)
-        finally:
-            col_close(&h)
-        base += chunk[1]
-    return 0
-
-
-cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batch_fn fn,
-                             bint searching, bint keys) except -1:
-    """The host index of every row of *chunks* into *out* (nulls and no table: NO_HOST).
-
-    *keys*: key chunks, hashed ``BATCH_CHUNK`` rows at a time and looked up
-    (``pick_many``); else hash chunks, looked up in place (``lookup_many``).
-    Without *searching* (an empty table) the chunks are still checked (and
-    keys hashed), so a bad column raises the same error on every table.
+    With *hashes* (:func:`hash_chunks`): xxh64 (*seed*) of every key row into
+    *hashes*, nulls 0 there and 1 in *isnull* (unless NULL).  Else
+    (:func:`index_chunks`): the host index of every row into *out*, keys
+    (*keys*) hashed first, hashes (not *keys*) looked up in place; nulls and
+    an empty table (not *searching*) give NO_HOST.  Every chunk is checked
+    (and keys hashed) either way, so a bad column raises the same error
+    wherever it is passed.
     """
     cdef col_hold h
     cdef Py_ssize_t base = 0
     cdef int64_t start, count, bad = -1, i
     cdef int err = 0
     cdef uint64_t hs[BATCH_CHUNK]
+    cdef uint64_t *dst = hs
     cdef const uint64_t *batch = hs
     for chunk in chunks:
         col_open(&h, chunk, base)
@@ -191,10 +173,16 @@ cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batc
                     if count > BATCH_CHUNK:
                         count = BATCH_CHUNK
                     if keys:
-                        bad = hlb_col_hash(&h.c, start, count, 0, hs, NULL, h.scratch, &err)
+                        if hashes != NULL:
+                            dst = hashes + base + start
+                        bad = hlb_col_hash(&h.c, start, count, seed, dst,
+                                           NULL if isnull == NULL else isnull + base + start,
+                                           h.scratch, &err)
                         if bad >= 0:
                             break
-                    if not searching or h.c.kind == HLB_COL_NULL:
+                    if hashes != NULL:
+                        pass
+                    elif not searching or h.c.kind == HLB_COL_NULL:
                         for i in range(count):
                             out[base + start + i] = NO_HOST
                     else:
@@ -209,6 +197,26 @@ cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batc
             col_close(&h)
         base += chunk[1]
     return 0
+
+
+cdef inline int hash_chunks(list chunks, uint64_t seed, uint64_t *out, uint8_t *isnull) except -1:
+    """xxh64 of every row of *chunks* into *out*; nulls: 0 in *out*, 1 in *isnull*.
+
+    *isnull* may be NULL when no chunk has a null (``_columns.null_mask``).
+    """
+    return _run_chunks(chunks, seed, out, isnull, NULL, NULL, NULL, False, True)
+
+
+cdef inline int index_chunks(list chunks, uint32_t *out, const void *table, batch_fn fn,
+                             bint searching, bint keys) except -1:
+    """The host index of every row of *chunks* into *out* (nulls and no table: NO_HOST).
+
+    *keys*: key chunks, hashed ``BATCH_CHUNK`` rows at a time and looked up
+    (``pick_many``); else hash chunks, looked up in place (``lookup_many``).
+    Without *searching* (an empty table) the chunks are still checked (and
+    keys hashed), so a bad column raises the same error on every table.
+    """
+    return _run_chunks(chunks, 0, NULL, NULL, out, table, fn, searching, keys)
 
 
 cdef inline uint8_t *writable(object arr, Py_buffer *view) except NULL:
