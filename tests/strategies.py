@@ -871,3 +871,28 @@ def istio_meshes(draw: st.DrawFn) -> tuple[str, str]:
             )
     mode = draw(st.sampled_from(["auto", "omit", "always"]))
     return "---\n".join([rule, vs, service, *pods]), mode
+
+
+# ---- columnar batches (issue 14): Arrow / numpy key and hash columns
+
+#: The Arrow key types a column strategy draws (by name, so pyarrow stays optional here).
+arrow_key_type_names = st.sampled_from(
+    ["string", "large_string", "binary", "large_binary", "string_view", "binary_view"]
+)
+#: ASCII keys of 0-40 characters (the compiled twin narrows numpy U in 8-character words).
+ascii_text = st.text(
+    alphabet=st.characters(max_codepoint=127, exclude_characters="\x00"), max_size=40
+)
+#: A row of a key column: text (non-ASCII, empty and > 12 bytes included) or a null.
+column_keys = st.lists(st.none() | data_text | ascii_text, max_size=40)
+#: A row of a hash column: any uint64, or a null.
+column_hashes = st.lists(st.none() | uint64, max_size=40)
+
+
+@st.composite
+def column_layouts(draw: st.DrawFn, n: int) -> tuple[int, int, list[int]]:
+    """Return ``(start, stop, cuts)``: a slice of *n* rows and where to cut it into chunks."""
+    start = draw(st.integers(0, n))
+    stop = draw(st.integers(start, n))
+    cuts = sorted(draw(st.lists(st.integers(start, stop), max_size=3)))
+    return start, stop, cuts

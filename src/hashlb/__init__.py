@@ -6,11 +6,12 @@ The compiled (Cython) and pure-Python implementations give identical results;
 
 from __future__ import annotations
 
+from ._columns import NO_HOST
 from ._types import HashMethod, Host, Table
 from .bounded import BoundedLoad
 from .cluster import Cluster
 from .errors import ConfigError, HashlbError
-from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list
+from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list, xxh64_many
 from .maglev import Maglev
 from .policy import Cookie, FilterState, HashPolicy, Header, QueryParameter, Request, SourceIP
 from .ring import RingHash
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = (
     "IMPLEMENTATION",
+    "NO_HOST",
     "BoundedLoad",
     "Cluster",
     "ConfigError",
@@ -45,4 +47,5 @@ __all__ = (
     "murmur3_64",
     "xxh64",
     "xxh64_list",
+    "xxh64_many",
 )

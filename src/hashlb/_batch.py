@@ -27,10 +27,12 @@ from typing import Any
 from ._validate import check_key_array
 
 __all__ = (
+    "batch_output",
     "check_keys",
     "hash_buffer",
     "index_output",
     "is_numpy",
+    "key_sequence",
     "keys_error",
     "lookup_args",
     "np_xxh64_u64",
@@ -141,37 +143,62 @@ def index_output(n: int, numpy_like: object = None) -> Any:
     return array("I", _ZERO_U32) * n
 
 
-def lookup_args(hashes: object, searching: bool) -> tuple[memoryview, Any]:
+def batch_output(n: int, like: object, out: Any, searching: bool) -> Any:
+    """Return the output of a batch of *n* rows: *out* (checked), else :func:`index_output`.
+
+    A given *out* (a numpy ``uint32`` array of *n* items, see
+    ``_columns.check_out``) always takes *n* rows: when not *searching* (an
+    empty table) every row is ``NO_HOST``.  Without it the result is
+    :func:`index_output` of *n* items for *like*, or of none when not
+    *searching*.
+    """
+    if out is None:
+        return index_output(n if searching else 0, like)
+    from ._columns import NO_HOST, check_out
+
+    check_out(out, n, "uint32")
+    if not searching:
+        out.fill(NO_HOST)
+    return out
+
+
+def lookup_args(hashes: object, searching: bool, out: Any = None) -> tuple[memoryview, Any]:
     """Return ``(view, out)`` for a compiled ``lookup_many``: :func:`hash_buffer` and its output.
 
-    *out* is :func:`index_output` of ``len(view)`` items, or of none when
-    not *searching* (an empty table).
+    *out* is :func:`batch_output` of ``len(view)`` items.
     """
     view = hash_buffer(hashes)
-    return view, index_output(len(view) if searching else 0, hashes)
+    return view, batch_output(len(view), hashes, out, searching)
 
 
-def pick_args(keys: object, searching: bool) -> tuple[list[object] | tuple[object, ...], Any]:
-    """Return ``(seq, out)`` for a compiled ``pick_many``: the keys as a list or tuple, and the output.
-
-    A list or tuple is returned as is (the compiled twins read it in place);
-    anything else is checked by :func:`check_keys` and copied into a list.
-    *out* is :func:`index_output` of ``len(seq)`` items, or of none when not
-    *searching* (an empty table).
+def key_sequence(keys: object) -> list[object] | tuple[object, ...]:
+    """Return *keys* as a list or tuple: as is, or checked by :func:`check_keys` and copied.
 
     :raises TypeError: :func:`check_keys`, or :func:`keys_error` when *keys*
         is not iterable.
     """
-    seq: list[object] | tuple[object, ...]
-    if type(keys) is list or type(keys) is tuple:
-        seq = keys
-    else:
-        check_keys(keys)
-        try:
-            seq = list(keys)  # type: ignore[call-overload]
-        except TypeError:
-            raise keys_error(keys) from None
-    return seq, index_output(len(seq) if searching else 0, keys)
+    if isinstance(keys, (list, tuple)) and type(keys) in (list, tuple):
+        return keys
+    check_keys(keys)
+    try:
+        return list(keys)  # type: ignore[call-overload, no-any-return]
+    except TypeError:
+        raise keys_error(keys) from None
+
+
+def pick_args(
+    keys: object, searching: bool, out: Any = None
+) -> tuple[list[object] | tuple[object, ...], Any]:
+    """Return ``(seq, out)`` for a compiled ``pick_many``: the keys as a list or tuple, and the output.
+
+    The keys are :func:`key_sequence` (a list or tuple is returned as is:
+    the compiled twins read it in place); *out* is :func:`batch_output` of
+    ``len(seq)`` items.
+
+    :raises TypeError: :func:`key_sequence`'s.
+    """
+    seq = key_sequence(keys)
+    return seq, batch_output(len(seq), keys, out, searching)
 
 
 def np_xxh64_u64(np: Any, values: Any, seed: int = 0) -> Any:

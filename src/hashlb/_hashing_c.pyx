@@ -7,7 +7,10 @@ three).
 """
 from cpython.buffer cimport PyBuffer_Release
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from libc.stdint cimport uint32_t, uint64_t
+from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DATA, PyUnicode_GET_LENGTH
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 from hashlb._kernels cimport (
     hlb_murmur2_64,
@@ -16,8 +19,17 @@ from hashlb._kernels cimport (
     key_view,
 )
 
+from hashlb._colread cimport hash_chunks, writable
+from hashlb._cpython cimport PyUnicode_IS_COMPACT_ASCII
+
 import operator
 
+from hashlb._batch import key_sequence as _key_sequence
+from hashlb._columns import key_columns as _key_columns
+from hashlb._columns import masked as _masked
+from hashlb._columns import null_mask as _null_mask
+from hashlb._columns import output as _output
+from hashlb._columns import rows as _rows
 from hashlb._validate import iter_strings as _iter_strings
 from hashlb._validate import short
 
@@ -30,7 +42,7 @@ cdef object _index = operator.index
 cdef object _ZERO = 0
 cdef object _short = short
 
-__all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
+__all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list", "xxh64_many")
 
 
 cdef uint64_t _seed(object seed, int bits) except? 0xFFFFFFFFFFFFFFFF:
@@ -84,6 +96,48 @@ def xxh64_list(values, seed=0):
     for value in _iter_strings(values, "values"):
         h = _hash(_XXH64, value, h, "values[i]")
     return h
+
+
+@cython.binding(False)
+def xxh64_many(values, seed=0, *, out=None):
+    cdef uint64_t s = 0 if seed is _ZERO else _seed(seed, 64)
+    cdef Py_buffer dst, nul
+    cdef uint64_t *p
+    cdef PyObject *item
+    cdef Py_ssize_t i, n
+    chunks = _key_columns(values)
+    if chunks is None:
+        seq = _key_sequence(values)
+        n = PySequence_Fast_GET_SIZE(seq)
+        res = _output(n, out, "uint64")
+        p = <uint64_t *>writable(res, &dst)
+        try:
+            for i in range(n):
+                if PySequence_Fast_GET_SIZE(seq) != n:
+                    raise RuntimeError("values changed size during xxh64_many")
+                item = PySequence_Fast_ITEMS(seq)[i]
+                if PyUnicode_CheckExact(<object>item) and PyUnicode_IS_COMPACT_ASCII(<object>item):
+                    p[i] = hlb_xxh64(PyUnicode_DATA(<object>item),
+                                     <size_t>PyUnicode_GET_LENGTH(<object>item), s)
+                else:
+                    p[i] = _hash(_XXH64, <object>item, s, f"values[{i}]")
+        finally:
+            PyBuffer_Release(&dst)
+        return res
+    res = _output(_rows(chunks), out, "uint64")
+    mask = _null_mask(chunks)
+    p = <uint64_t *>writable(res, &dst)
+    try:
+        if mask is None:
+            hash_chunks(chunks, s, p, NULL)
+        else:
+            try:
+                hash_chunks(chunks, s, p, <uint8_t *>writable(mask, &nul))
+            finally:
+                PyBuffer_Release(&nul)
+    finally:
+        PyBuffer_Release(&dst)
+    return res if mask is None else _masked(res, mask)
 
 
 @cython.binding(False)

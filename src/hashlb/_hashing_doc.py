@@ -68,4 +68,47 @@ list returns *seed* unchanged; one value equals ``xxh64(value, seed)``.
 >>> xxh64_list(["foo", "bar"])
 17745830980996999794
 """,
+    "xxh64_many": """xxh64_many(values, seed=0, *, out=None)
+--
+
+Return the xxHash64 of every key of a column, as a ``numpy.uint64`` array.
+
+Row *i* equals ``xxh64(values[i], seed)``.  *values* is one of
+(:ref:`columnar-input`):
+
+* an Arrow column: a pyarrow ``Array`` or ``ChunkedArray``, or any
+  object with ``__arrow_c_array__`` / ``__arrow_c_stream__`` (a polars
+  or pandas Series), of type ``string``, ``large_string``, ``binary``,
+  ``large_binary``, ``string_view`` or ``binary_view`` (a dictionary
+  of those is decoded first), read in place (pyarrow imports the
+  capsules);
+* a 1-D numpy ``S`` or ``U`` array (``U`` hashed as UTF-8; numpy's
+  trailing NULs are not part of a key, as ``values[i]`` shows), or a
+  ``StringDType`` array (converted by pyarrow);
+* a list, tuple or other iterable of ``str``/bytes-like keys.
+
+A null row (Arrow) has no key: when *values* has one, the result is a
+``numpy.ma.MaskedArray`` whose mask is True at the null rows (their
+data is 0); else it is a plain ``numpy.ndarray``.  :meth:`Maglev.lookup_many`
+and :meth:`RingHash.lookup_many` map masked rows to :data:`NO_HOST`.
+
+:param int seed: the seed, in ``[0, 2**64)``.
+:param out: a writable C-contiguous ``numpy.uint64`` array of one item
+    per row, written and returned (as the data of the masked array when
+    there are nulls).
+:raises TypeError: a column of another type (the message says what to
+    pass), a bad item, or a bad *out* dtype or type.
+:raises ValueError: an inconsistent Arrow array (an offset or view
+    outside its buffer, decreasing offsets, a short buffer), a seed out
+    of range, or an *out* of the wrong shape, not contiguous or read-only.
+:raises ImportError: numpy is not installed, or an Arrow column is
+    passed without pyarrow (``pip install 'hashlb[columns]'``).
+
+The compiled twin reads the buffers in C and hashes with the GIL
+released.
+
+>>> import numpy as np
+>>> xxh64_many(np.array(["foo", "bar"])).tolist() == [xxh64("foo"), xxh64("bar")]
+True
+""",
 }

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
+from typing import Any
 
 import mmh3
 import xxhash
 
+from ._batch import key_sequence as _key_sequence
+from ._columns import key_columns as _key_columns
+from ._columns import output as _output
+from ._columns import py_xxh64_many as _py_xxh64_many
 from ._docstrings import attach as _attach_docs
 from ._hashing_doc import DOCS as _DOCS
 from ._validate import as_bytes as _bytes
 from ._validate import iter_strings as _iter_strings
 from ._validate import short
 
-__all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
+__all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list", "xxh64_many")
 
 #: What the hash functions accept: text (hashed as UTF-8) or a bytes-like object.
 Data = str | bytes | bytearray | memoryview
@@ -55,6 +60,18 @@ def xxh64_list(values: Iterable[Data], seed: int = 0) -> int:
     for value in _iter_strings(values, "values"):
         h = _xxh64_intdigest(_bytes(value, "values[i]"), h)
     return h
+
+
+def xxh64_many(values: Any, seed: int = 0, *, out: Any = None) -> Any:
+    s = _seed(seed, 64)
+    chunks = _key_columns(values)
+    if chunks is not None:
+        return _py_xxh64_many(chunks, s, out)
+    seq = _key_sequence(values)
+    hashes = [_xxh64_intdigest(_bytes(v, f"values[{i}]"), s) for i, v in enumerate(seq)]
+    res = _output(len(hashes), out, "uint64")
+    res[:] = hashes
+    return res
 
 
 def murmur2_64(data: Data, seed: int = 0xC70F6907) -> int:

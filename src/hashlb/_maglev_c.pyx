@@ -19,9 +19,11 @@ from libc.string cimport memcmp
 
 from hashlb._kernels cimport hlb_ctz64, hlb_fastmod, hlb_fastmod_magic, hlb_fastmod_t, hlb_xxh64
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
+from hashlb._colread cimport index_column
 
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
+from hashlb._columns import hash_columns, key_columns
 from hashlb._types import Host, positional_restore, rebuild
 from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size
 from hashlb._weights import check_hash, prepare
@@ -534,20 +536,27 @@ cdef class Maglev:
     def pick(self, key):
         return _host_at(self, hash_key(key))
 
-    def lookup_many(self, hashes):
+    def lookup_many(self, hashes, *, out=None):
         cdef _View v = self._view()
-        view, out = lookup_args(hashes, self._slots != 0)
+        chunks = hash_columns(hashes)
+        if chunks is not None:
+            self._ready()
+            return index_column(chunks, out, &v, _maglev_batch, self._slots != 0, False)
+        view, res = lookup_args(hashes, self._slots != 0, out)
         self._ready()
         if self._slots:
-            lookup_into(view, out, &v, _maglev_batch)
-        return out
+            lookup_into(view, res, &v, _maglev_batch)
+        return res
 
-    def pick_many(self, keys):
+    def pick_many(self, keys, *, out=None):
         cdef _View v = self._view()
         self._ready()
-        seq, out = pick_args(keys, self._slots != 0)
-        pick_into(seq, out, &v, _maglev_batch, self._slots != 0)
-        return out
+        chunks = key_columns(keys)
+        if chunks is not None:
+            return index_column(chunks, out, &v, _maglev_batch, self._slots != 0, True)
+        seq, res = pick_args(keys, self._slots != 0, out)
+        pick_into(seq, res, &v, _maglev_batch, self._slots != 0)
+        return res
 
     def __len__(self):
         self._ready()

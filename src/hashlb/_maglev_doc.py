@@ -105,7 +105,14 @@ One contract for every table (:ref:`batch-contract`): *hashes* is a
 C-contiguous uint64 buffer, read without copying, or an iterable of
 ints in ``[0, 2**64)``; the result is a ``numpy.uint32`` array for
 numpy input, else ``array('I')``, and empty for an empty host set.
-The compiled twin releases the GIL while it looks up.
+*hashes* may also be a column (:ref:`columnar-input`): an Arrow
+``uint64``/``int64`` array or chunked array, any object with
+``__arrow_c_array__``/``__arrow_c_stream__`` (a pandas or polars
+Series), or a numpy masked ``uint64`` array, read in place; a null
+(masked) row gives :data:`NO_HOST`, the result is a ``numpy.uint32``
+array.  *out*, a writable C-contiguous ``numpy.uint32`` array of one
+item per hash, is written and returned (every row ``NO_HOST`` for an
+empty host set).  The compiled twin releases the GIL while it looks up.
 
 >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
 >>> list(lb.lookup_many([0, 1, 2, 3]))
@@ -113,11 +120,17 @@ The compiled twin releases the GIL while it looks up.
 """,
     "Maglev.pick_many": """Return the host index of every key: ``lookup_many(xxh64(key) ...)``.
 
-*keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys.
-The result type, the empty-table result and the ``TypeError`` of a
-bad *keys* or item are every table's (:ref:`batch-contract`).  The
+*keys* is a sequence of ``str`` (hashed as UTF-8) or bytes-like keys,
+or a column read in place (:ref:`columnar-input`): an Arrow
+``string``/``large_string``/``binary``/``large_binary``/``string_view``/
+``binary_view`` array or chunked array, any object with
+``__arrow_c_array__``/``__arrow_c_stream__`` (a pandas or polars
+Series), or a 1-D numpy ``S``/``U`` (or ``StringDType``) array.  A null key gives
+:data:`NO_HOST`.  The result type, the empty-table result and the
+``TypeError`` of a bad *keys* or item are every table's
+(:ref:`batch-contract`); *out* is as in :meth:`lookup_many`.  The
 compiled twin hashes the keys in chunks and looks each chunk up with
-the GIL released.
+the GIL released (a column: all of it without the GIL).
 
 >>> lb = Maglev([Host("10.0.0.1:80"), Host("10.0.0.2:80")], table_size=7)
 >>> list(lb.pick_many(["alice", "bob", b"carol"]))

@@ -31,7 +31,8 @@ from typing import Any
 
 import xxhash
 
-from ._batch import hash_buffer, index_output, pick_hashes
+from ._batch import batch_output, hash_buffer, pick_hashes
+from ._columns import hash_columns, key_columns, need_numpy, py_lookup, py_pick
 from ._docstrings import attach as _attach_docs
 from ._maglev_doc import DOCS as _DOCS
 from ._retry import Reject
@@ -371,21 +372,37 @@ class Maglev:
     def pick(self, /, key: str | bytes) -> Host | None:
         return self._at(_xxh64(_key_bytes(key, "key")))
 
-    def lookup_many(self, hashes: Any) -> Any:
+    def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
+        chunks = hash_columns(hashes)
+        if chunks is not None:
+            self._ready()
+            return py_lookup(chunks, out, self._np_lookup())
         view = hash_buffer(hashes)
         self._ready()
+        res = batch_output(len(view), hashes, out, bool(self._slots))
         if not self._slots:
-            return index_output(0, hashes)
-        out = index_output(len(view), hashes)
+            return res
         t = self._table
         m = self._table_size
         for i, h in enumerate(view):
-            out[i] = t[h % m]
-        return out
+            res[i] = t[h % m]
+        return res
 
-    def pick_many(self, keys: Sequence[str | bytes]) -> Any:
+    def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> Any:
         self._ready()
-        return self.lookup_many(pick_hashes(keys, _key_hash))
+        chunks = key_columns(keys)
+        if chunks is not None:
+            return py_pick(chunks, out, self._np_lookup())
+        return self.lookup_many(pick_hashes(keys, _key_hash), out=out)
+
+    def _np_lookup(self) -> Any:
+        """``lookup_many`` of a numpy uint64 array, vectorised; None for an empty table."""
+        if not self._slots:
+            return None
+        np = need_numpy()
+        table = np.frombuffer(self._table, dtype=f"u{self._table.itemsize}")
+        m = np.uint64(self._table_size)
+        return lambda h: table[h % m]
 
     def _ready(self) -> None:
         try:

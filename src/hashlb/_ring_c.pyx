@@ -32,11 +32,13 @@ from hashlb._ring cimport (
     hlb_ring_owner,
 )
 from hashlb._tables cimport as_hash, hash_key, lookup_into, pick_into
+from hashlb._colread cimport index_column
 
 from hashlb._grpc_config import ring_config as _grpc_ring_config
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args
 from hashlb._batch import pick_args
+from hashlb._columns import hash_columns, key_columns
 from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config
 from hashlb._validate import renamed as _renamed
@@ -226,18 +228,25 @@ cdef class RingHash:
             self._hosts, hlb_ring_owner(&self._r, hlb_ring_find(&self._r, h))
         )
 
-    def lookup_many(self, hashes):
-        view, out = lookup_args(hashes, self._r.n != 0)
+    def lookup_many(self, hashes, *, out=None):
+        chunks = hash_columns(hashes)
+        if chunks is not None:
+            self._ready()
+            return index_column(chunks, out, &self._r, _ring_batch, self._r.n != 0, False)
+        view, res = lookup_args(hashes, self._r.n != 0, out)
         self._ready()
         if self._r.n:
-            lookup_into(view, out, &self._r, _ring_batch)
-        return out
+            lookup_into(view, res, &self._r, _ring_batch)
+        return res
 
-    def pick_many(self, keys):
+    def pick_many(self, keys, *, out=None):
         self._ready()
-        seq, out = pick_args(keys, self._r.n != 0)
-        pick_into(seq, out, &self._r, _ring_batch, self._r.n != 0)
-        return out
+        chunks = key_columns(keys)
+        if chunks is not None:
+            return index_column(chunks, out, &self._r, _ring_batch, self._r.n != 0, True)
+        seq, res = pick_args(keys, self._r.n != 0, out)
+        pick_into(seq, res, &self._r, _ring_batch, self._r.n != 0)
+        return res
 
     # -- the table ---------------------------------------------------------
 

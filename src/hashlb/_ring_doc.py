@@ -113,10 +113,20 @@ Host('10.0.0.1:80')
 """,
     "RingHash.lookup_many": """Return the host index of each request hash (attempt 0), as uint32.
 
-:param hashes: uint64 hashes: a C-contiguous buffer or an iterable of ints.
-:returns: host indices, typed by the input; empty when the ring is empty.
-:raises TypeError: *hashes* is neither (see :ref:`batch-contract`).
-:raises ValueError: an int is outside ``[0, 2**64)``.
+:param hashes: uint64 hashes: a C-contiguous buffer or an iterable of
+    ints, or a column read in place (:ref:`columnar-input`): an Arrow
+    ``uint64``/``int64`` array or chunked array, any object with
+    ``__arrow_c_array__``/``__arrow_c_stream__``, or a numpy masked
+    ``uint64`` array (a null or masked row gives :data:`NO_HOST`).
+:param out: a writable C-contiguous ``numpy.uint32`` array of one item
+    per hash, written and returned (every row ``NO_HOST`` when the ring
+    is empty).
+:returns: host indices, typed by the input (a column: ``numpy.uint32``);
+    empty when the ring is empty.
+:raises TypeError: *hashes* is neither (see :ref:`batch-contract`), or
+    a column of another type.
+:raises ValueError: an int is outside ``[0, 2**64)``, or an Arrow array
+    is inconsistent.
 
 The compiled twin releases the GIL while it searches.
 
@@ -126,11 +136,17 @@ True
 """,
     "RingHash.pick_many": """Return the host index for each key (``lookup_many`` of their xxh64).
 
-:param keys: ``str`` (hashed as UTF-8) or bytes-like keys, in a sequence.
+:param keys: ``str`` (hashed as UTF-8) or bytes-like keys, in a
+    sequence, or a column read in place (:ref:`columnar-input`): an
+    Arrow string/binary/view array or chunked array, any object with
+    ``__arrow_c_array__``/``__arrow_c_stream__``, or a 1-D numpy
+    ``S``/``U``/``StringDType`` array (a null key gives :data:`NO_HOST`).
+:param out: as in :meth:`lookup_many`.
 :returns: what :meth:`lookup_many` returns for their hashes (typed by
     the input, empty when the ring is empty).
 :raises TypeError: the errors every table's ``pick_many`` raises for
-    a bad *keys* or item (see :ref:`batch-contract`).
+    a bad *keys* or item (see :ref:`batch-contract`), or a column of
+    another type.
 
 >>> lb = RingHash([Host("a:1"), Host("b:1")])
 >>> list(lb.pick_many(["x", b"x"]))[0] == lb.hosts.index(lb.pick("x"))

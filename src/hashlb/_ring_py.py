@@ -37,7 +37,8 @@ from typing import Any
 
 import xxhash
 
-from ._batch import hash_buffer, index_output, pick_hashes
+from ._batch import batch_output, hash_buffer, pick_hashes
+from ._columns import hash_columns, key_columns, need_numpy, py_lookup, py_pick
 from ._docstrings import attach as _attach_docs
 from ._grpc_config import ring_config as _grpc_ring_config
 from ._hashing_py import murmur2_64
@@ -211,22 +212,45 @@ class RingHash:
     def pick(self, /, key: str | bytes) -> Host | None:
         return self._at(_xxh64_intdigest(_bytes(key, "key")), 0)
 
-    def lookup_many(self, hashes: Any) -> Any:
+    def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
+        chunks = hash_columns(hashes)
+        if chunks is not None:
+            self._ready()
+            return py_lookup(chunks, out, self._np_lookup())
         view = hash_buffer(hashes)
         self._ready()
         ring = self._hashes
         n = len(ring)
-        out = index_output(len(view) if n else 0, hashes)
+        res = batch_output(len(view), hashes, out, bool(n))
         if n:
             owners = self._entry_hosts
             for j, h in enumerate(view):
                 p = bisect_left(ring, h)
-                out[j] = owners[p if p < n else 0]
-        return out
+                res[j] = owners[p if p < n else 0]
+        return res
 
-    def pick_many(self, keys: Sequence[str | bytes]) -> Any:
+    def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> Any:
         self._ready()
-        return self.lookup_many(pick_hashes(keys, _key_hash))
+        chunks = key_columns(keys)
+        if chunks is not None:
+            return py_pick(chunks, out, self._np_lookup())
+        return self.lookup_many(pick_hashes(keys, _key_hash), out=out)
+
+    def _np_lookup(self) -> Any:
+        """``lookup_many`` of a numpy uint64 array, vectorised; None for an empty ring."""
+        n = len(self._hashes)
+        if not n:
+            return None
+        np = need_numpy()
+        ring = np.array(self._hashes, dtype=np.uint64)
+        owners = np.array(self._entry_hosts, dtype=np.uint32)
+
+        def lookup(h: Any) -> Any:
+            p = np.searchsorted(ring, h, side="left")
+            p[p == n] = 0
+            return owners[p]
+
+        return lookup
 
     # -- the table ---------------------------------------------------------
 

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from ._address import canonical_address
 from ._batch import hash_buffer, index_output
+from ._columns import NO_HOST as _NO_HOST
 from ._retry import Reject, choose
 from ._types import Host, Table, check_hosts, replace_host
 from ._validate import (
@@ -58,8 +59,9 @@ from .versions import EnvoyProfile, profile
 __all__ = ("NO_HOST", "Cluster", "PriorityLevel", "panic_threshold", "priority_loads")
 
 #: What :meth:`Cluster.lookup_many` writes for a hash that gets no host (the chosen
-#: level's table is empty: Envoy's "no healthy upstream").
-NO_HOST = 0xFFFFFFFF
+#: level's table is empty: Envoy's "no healthy upstream"); the tables' columnar
+#: batches write it for a null row (``hashlb._columns.NO_HOST``, the same constant).
+NO_HOST = _NO_HOST
 
 #: EDS health -> (coarse health, excluded from the counts), as Envoy folds it, for an Envoy
 #: that excludes DRAINING hosts (``EnvoyProfile.draining_excluded``; before, they are

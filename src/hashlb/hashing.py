@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from ._compat import IMPLEMENTATION, USE_EXTENSIONS
 
-__all__ = ("IMPLEMENTATION", "murmur2_64", "murmur3_64", "xxh64", "xxh64_list")
+__all__ = ("IMPLEMENTATION", "murmur2_64", "murmur3_64", "xxh64", "xxh64_list", "xxh64_many")
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
-    from ._hashing_py import murmur2_64, murmur3_64, xxh64, xxh64_list
+    from ._hashing_py import murmur2_64, murmur3_64, xxh64, xxh64_list, xxh64_many
 else:
-    from ._hashing_c import murmur2_64, murmur3_64, xxh64, xxh64_list
+    from ._hashing_c import murmur2_64, murmur3_64, xxh64, xxh64_list, xxh64_many
