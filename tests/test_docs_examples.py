@@ -35,14 +35,7 @@ finally:
     sys.path.pop(0)
 
 #: Pages whose examples do not run as shown yet, and why.
-KNOWN_BROKEN = {
-    # the simulate sessions are `>>> hashlb('simulate', ...)` through a hidden
-    # testsetup helper: convert them to `.. command-output::` blocks
-    "tutorial/simulate-from-a-config-dump.rst",
-    # code fragments (`router = Router(hosts, subsets=..., ...)`, `await ...`)
-    # shown as `.. code-block:: python`: mark them `text` or make them complete
-    "how-to/embed-in-a-proxy.rst",
-}
+KNOWN_BROKEN: set[str] = set()
 
 
 def _pages() -> list[str]:

@@ -17,13 +17,7 @@ from typing import Any
 LEGACY_SETUP = "import hashlb\nfrom hashlb import *"
 
 #: Documents (Sphinx docnames) whose examples still need the hidden imports.
-HIDDEN_SETUP: frozenset[str] = frozenset(
-    {
-        # the docstring examples of xxh64 & co. (src/hashlb/_hashing_doc.py) use the
-        # names without importing them
-        "reference/hashing",
-    }
-)
+HIDDEN_SETUP: frozenset[str] = frozenset()
 
 
 def setup(app: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
 
 This is libstdc++'s ``_Hash_bytes`` for 64-bit ``size_t`` (what
 ``std::hash<std::string>`` computes on 64-bit GNU systems), with Envoy's
-seed ``0xc70f6907`` by default (spec §1.3).  It is **not** Appleby's
+seed ``0xc70f6907`` by default (``MurmurHash::murmurHash2`` in Envoy's
+``source/common/common/hash.cc``).  It is **not** Appleby's
 MurmurHash64A.
 
 :param data: ``str`` (hashed as UTF-8) or a bytes-like object.
@@ -16,6 +17,7 @@ MurmurHash64A.
 :raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
 :raises ValueError: *seed* is out of range.
 
+>>> from hashlb import murmur2_64
 >>> murmur2_64("foo")
 9631199822919835226
 """,
@@ -32,6 +34,7 @@ interoperating with systems keyed on murmur3.
 :raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
 :raises ValueError: *seed* is out of range.
 
+>>> from hashlb import murmur3_64
 >>> murmur3_64("foo")
 16316970633193145697
 """,
@@ -48,6 +51,7 @@ Return the xxHash64 of *data* as an unsigned 64-bit int.
 
 Equal to ``xxhash.xxh64_intdigest(data, seed)`` for every input.
 
+>>> from hashlb import xxh64
 >>> xxh64("foo")
 3728699739546630719
 """,
@@ -57,7 +61,7 @@ Equal to ``xxhash.xxh64_intdigest(data, seed)`` for every input.
 Return Envoy's xxHash64 of a list of strings (a seed chain).
 
 ``h = seed``; then for each value ``h = xxh64(value, seed=h)``; return
-``h`` (spec §1.2).  It is *not* the hash of the concatenation.  An empty
+``h`` (``HashUtil::xxHash64`` over a list, ``source/common/common/hash.h``).  It is *not* the hash of the concatenation.  An empty
 list returns *seed* unchanged; one value equals ``xxh64(value, seed)``.
 
 :param values: an iterable of ``str`` or bytes-like values.
@@ -65,6 +69,7 @@ list returns *seed* unchanged; one value equals ``xxh64(value, seed)``.
 :raises TypeError: *values* is not iterable, or holds a non-string.
 :raises ValueError: *seed* is out of range.
 
+>>> from hashlb import xxh64_list
 >>> xxh64_list(["foo", "bar"])
 17745830980996999794
 """,

@@ -6,7 +6,8 @@ DOCS: dict[str, str] = {
 
 Envoy's Maglev table: a host for each 64-bit request hash.
 
-Bit-exact with Envoy's ``MAGLEV`` load balancer (spec §5): for the same
+Bit-exact with Envoy's ``MAGLEV`` load balancer
+(``source/extensions/load_balancing_policies/maglev/maglev_lb.cc``): for the same
 hosts, weights and request hash it picks the same host.  Build it once
 (tables are immutable and safe to share between threads) and rebuild on
 membership changes.
@@ -16,7 +17,7 @@ depend on the order of *hosts*; hosts whose keys are equal are ordered by
 their remaining fields (address, weight, hostname, hash_key, locality,
 labels) and then by position.  Envoy before 1.27 filled in the order of
 *hosts* instead (``envoy_version="1.26"``).  Each host's hash key is ``hash_key``, else
-``hostname`` when *use_hostname*, else ``address`` (spec §2).
+``hostname`` when *use_hostname*, else ``address`` (Envoy's ``hashKey()``).
 
 Memory: the table holds ``table_size`` slots of 2 bytes (below 65,536
 hosts; 4 bytes above), so at most ~10 MB at the largest size.
@@ -34,7 +35,7 @@ lookups return ``None`` and batch lookups return an empty array.
 :param bool use_hostname: hash each host's ``hostname`` instead of its
     address (Envoy's ``use_hostname_for_hashing``).
 :param locality_weights: locality name -> weight; normalizes weights per
-    locality (spec §3), localities in the mapping's order.  A locality of
+    locality (``ThreadAwareLoadBalancerBase::refresh``), localities in the mapping's order.  A locality of
     weight 0 gets no slots.
 :param envoy_version: the Envoy release to reproduce (``"1.26"``, an
     :class:`~hashlb.versions.EnvoyProfile`, or ``"main"``, the newest):
@@ -66,7 +67,7 @@ Host('127.0.0.1:90')
 Return the host for a request hash: ``hosts[table[hash % M]]``.
 
 Retry *attempt* ``k > 0`` first XORs the hash with ``2**64 - k``, as
-Envoy's host-selection retries do (spec §5.3).
+Envoy's host-selection retries do (``OriginalMaglevTable::chooseHost``).
 
 :param int hash: the request hash, in ``[0, 2**64)``.
 :param int attempt: the retry attempt, in ``[0, 2**32)``.
@@ -81,7 +82,7 @@ Envoy's host-selection retries do (spec §5.3).
     "Maglev.choose_host": """choose_host($self, /, hash, *, reject=None, max_attempts=1)
 --
 
-Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
+Envoy's host-selection loop (``ThreadAwareLoadBalancerBase::LoadBalancerImpl::chooseHost``) over ``lookup(hash, k)``.
 
 Each attempt ``k`` reads the slot of ``hash ^ (2**64 - k)``; the first host
 *reject* does not refuse wins (:meth:`hashlb.Cluster.choose_host`).
@@ -140,7 +141,7 @@ the GIL released (a column: all of it without the GIL).
 """,
     "Maglev.table_size": """The table size ``M`` (a prime).
 """,
-    "Maglev.entries_per_host": """The number of slots each host holds, aligned with :attr:`hosts`.
+    "Maglev.entries_per_host": """The number of slots each host holds, aligned with ``hosts``.
 """,
     "Maglev.min_entries_per_host": """Envoy's ``min_entries_per_host`` gauge (1 for one host, 0 for none).
 """,
@@ -148,6 +149,6 @@ the GIL released (a column: all of it without the GIL).
 """,
     "Maglev.normalized_order": """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).
 """,
-    "Maglev.normalized_weights": """Envoy's normalized weights, aligned with :attr:`normalized_order`.
+    "Maglev.normalized_weights": """Envoy's normalized weights, aligned with ``normalized_order``.
 """,
 }

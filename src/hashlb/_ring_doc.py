@@ -6,7 +6,8 @@ DOCS: dict[str, str] = {
 
 Envoy's ring hash ("ketama") load balancer: a sorted ring of host entries.
 
-Bit-exact with Envoy's ``RING_HASH`` policy (spec §4): the same hosts,
+Bit-exact with Envoy's ``RING_HASH`` policy
+(``source/extensions/load_balancing_policies/ring_hash/ring_hash_lb.cc``): the same hosts,
 options and request hash choose the same host, entry for entry.
 
 :param hosts: the :class:`~hashlb.Host` endpoints; a host's index is its
@@ -22,7 +23,7 @@ options and request hash choose the same host, entry for entry.
 :param bool use_hostname: hash a host's ``hostname`` instead of its
     address (Envoy's ``use_hostname_for_hashing``).
 :param locality_weights: locality name -> weight.  When given, weights
-    are normalized per locality (spec §3), localities in the mapping's
+    are normalized per locality (``ThreadAwareLoadBalancerBase::refresh``), localities in the mapping's
     order; a locality of weight 0 contributes no entries.
 :raises TypeError: a host is not a :class:`~hashlb.Host`, or an option
     has the wrong type.
@@ -51,7 +52,7 @@ Host('127.0.0.1:90')
 """,
     "RingHash.grpc": """Return the ring gRPC's ``ring_hash`` builds for *endpoints* (proxyless gRPC).
 
-gRPC's rules (spec-2 §20, :mod:`hashlb.grpc`): the sizes are checked,
+gRPC's rules (gRFC A42, :mod:`hashlb.grpc`): the sizes are checked,
 then both capped at *ring_size_cap*; a repeated address becomes one
 endpoint whose weight is the sum, at its first position.
 
@@ -77,7 +78,7 @@ Return the host Envoy picks for a request *hash* on retry *attempt*.
 
 The first entry whose hash is ``>= hash`` (the first of equal ones),
 wrapping to entry 0 past the last; attempt ``k`` takes the entry
-``k`` places further on, modulo the ring size (spec §4.4).  This does
+``k`` places further on, modulo the ring size (``RingHashLoadBalancer::Ring::chooseHost``).  This does
 not guarantee a different host.
 
 :param int hash: the request hash, in ``[0, 2**64)``.
@@ -94,7 +95,7 @@ True
     "RingHash.choose_host": """choose_host($self, /, hash, *, reject=None, max_attempts=1)
 --
 
-Envoy's host-selection loop (``chooseHost``, spec-2 §15.1) over ``lookup(hash, k)``.
+Envoy's host-selection loop (``ThreadAwareLoadBalancerBase::LoadBalancerImpl::chooseHost``) over ``lookup(hash, k)``.
 
 Attempts ``k = 0, 1, ...`` walk the ring; the first host *reject* does
 not refuse wins, else the last attempt's (:meth:`hashlb.Cluster.choose_host`).
@@ -165,9 +166,9 @@ Hosts in zero-weight localities are not iterated and not counted;
     "RingHash.ring_size": """Envoy's ``ring_hash_lb.size`` gauge: ``ceil(scale)``, 0 for an empty ring.
 
 It can differ from ``len(self)``: 75 equal hosts with the default
-sizes give a gauge of 1050 for a ring of 1051 entries (spec §4.2).
+sizes give a gauge of 1050 for a ring of 1051 entries (``RingHashLoadBalancer::Ring::Ring``).
 """,
-    "RingHash.ring_size_gauge": """Deprecated alias of :attr:`ring_size` (it warns); removed in the next release.
+    "RingHash.ring_size_gauge": """Deprecated alias of ``ring_size`` (it warns); removed in the next release.
 """,
     "RingHash.nbytes": """Bytes of ring storage held: entry hashes, host indices and search index.
 
@@ -184,12 +185,12 @@ counted.
 """,
     "RingHash.hosts": """The hosts as given; a host's index is its position here.
 """,
-    "RingHash.entries_per_host": """The number of ring entries of each host, aligned with :attr:`hosts`.
+    "RingHash.entries_per_host": """The number of ring entries of each host, aligned with ``hosts``.
 """,
     "RingHash.max_entries_per_host": """Envoy's ``max_hashes_per_host`` gauge: the most entries of an iterated host.
 """,
     "RingHash.normalized_order": """Host indices in Envoy's iteration order (``hashlb._weights.Prepared.order``).
 """,
-    "RingHash.normalized_weights": """Envoy's normalized weights, aligned with :attr:`normalized_order`.
+    "RingHash.normalized_weights": """Envoy's normalized weights, aligned with ``normalized_order``.
 """,
 }

@@ -57,7 +57,7 @@ def _type_name(obj: Mapping[str, Any]) -> str:
 
 
 def _address(address: Mapping[str, Any], path: str) -> str:
-    """Envoy's ``asString()`` key of an ``Address`` (spec-2 §16.2); Host canonicalises IPs."""
+    """Envoy's ``asString()`` key of an ``Address`` (``source/common/network/address_impl.cc``); Host canonicalises IPs."""
     sock = get(address, "socket_address")
     if sock is not None:
         sock = as_object(sock, path + ".socket_address")

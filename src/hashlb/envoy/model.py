@@ -126,12 +126,12 @@ class EnvoyCluster:
 
     @property
     def built(self) -> bool:
-        """Whether :attr:`cluster` has been built."""
+        """Whether ``cluster`` has been built."""
         return "cluster" in self._built
 
     @property
     def cluster(self) -> Cluster:
-        """The :class:`hashlb.Cluster` Envoy runs for this cluster, built on first use.
+        """The ``hashlb.Cluster`` Envoy runs for this cluster, built on first use.
 
         Its priorities, health, panic threshold, overprovisioning factor and
         locality weights are the configuration's; its tables are ring hash or
@@ -390,7 +390,7 @@ class VirtualHost:
     path: str
 
     def route_for(self, path: str, headers: Mapping[str, str] | None = None) -> Route | None:
-        """Return the first route whose :class:`RouteMatch` matches, as Envoy does, or None."""
+        """Return the first route whose ``RouteMatch`` matches, as Envoy does, or None."""
         for route in self.routes:
             if route.match.matches(path, headers):
                 return route
@@ -419,7 +419,7 @@ class RouteConfig:
 
 @dataclass(frozen=True, slots=True)
 class Pick:
-    """What :meth:`EnvoyConfig.pick` decides for one request.
+    """What ``EnvoyConfig.pick()`` decides for one request.
 
     :ivar cluster: the cluster name chosen (the only one, or a weighted one).
     :ivar host: the host chosen, or None (no healthy host in the chosen priority).
@@ -710,7 +710,7 @@ def _locality_key(name: str) -> tuple[str, ...]:
 def _locality_weighting(
     hosts: tuple[Host, ...], configured: Mapping[str, int], node: str | None = None
 ) -> tuple[tuple[Host, ...], dict[str, int]]:
-    """Hosts and weights for locality weighting (spec-2 §14.1, §14.8).
+    """Hosts and weights for locality weighting (Envoy's ``load_balancer_impl.cc``).
 
     Every host gets a locality (``""`` for the empty one); a locality with no
     ``load_balancing_weight`` weighs 0 (skipped), and localities are ordered

@@ -1,6 +1,6 @@
 """Envoy v3 JSON (or YAML) -> the objects of :mod:`hashlb.envoy.model`.
 
-The shapes read (spec ``envoy-lb-2.md`` §19):
+The shapes read (Envoy's admin ``/config_dump``, ``envoy.admin.v3.ConfigDump``):
 
 * an admin ``/config_dump`` (``{"configs": [...]}``, with or without
   ``?include_eds``): ``ClustersConfigDump`` (``static_clusters``,
@@ -230,7 +230,7 @@ def _finish(out: _Collector, sources: tuple[str, ...]) -> EnvoyConfig:
 
 
 def load(*sources: object, envoy_version: str | EnvoyProfile = "main") -> EnvoyConfig:
-    """Read Envoy v3 configuration into an :class:`~hashlb.envoy.EnvoyConfig`.
+    """Read Envoy v3 configuration into an ``EnvoyConfig``.
 
     :param sources: one or more inputs, read together (e.g. the three files of
         ``istioctl proxy-config cluster|route|endpoint -o json``): a path, a

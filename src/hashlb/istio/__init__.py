@@ -1,4 +1,4 @@
-"""Istio and Kubernetes YAML -> :class:`hashlb.Router` objects: the library behind ``hashlb simulate``.
+"""Istio and Kubernetes YAML -> ``hashlb.Router`` objects: the library behind ``hashlb simulate``.
 
 Read DestinationRules, VirtualServices, Services, Deployments and Pods
 with :func:`load_mesh`, pick the host to simulate with

@@ -95,7 +95,7 @@ def _port_policy(policy: LDict | None, port: int) -> tuple[LDict | None, bool]:
 def outlier_detection(
     rule: _DestinationRule, subset: _Subset | None, port: int
 ) -> tuple[LDict | None, str]:
-    """Return the cluster's ``outlierDetection`` and the level it came from (spec-2 §18.2, §18.5).
+    """Return the cluster's ``outlierDetection`` and the level it came from (Istio's ``cluster_traffic_policy.go``).
 
     The rule's policy resolved for the port (a port-level entry replaces it
     whole), then the subset's: its port-level entry replaces the field even
@@ -140,7 +140,7 @@ def route_hash_key(
 
     Only ``consistentHash`` fields are consulted, in the same precedence, so a
     subset with ``loadBalancer.simple`` leaves the rule's consistentHash in
-    force for the route (its cluster still balances simply; spec-2 §18.1).
+    force for the route (its cluster still balances simply).
     Port-level settings count only for a *port* (None: the destination names
     no port and the service does not have exactly one; ``route.go``
     ``portLevelSettingsConsistentHash``).

@@ -1,7 +1,7 @@
 """Istio's locality load balancing for one client: failover priorities and locality weights.
 
 Istio rewrites each destination cluster's endpoints per proxy, from the
-proxy's locality (spec-2 §18.6; ``pilot/pkg/networking/core/loadbalancer/loadbalancer.go``
+proxy's locality (``pilot/pkg/networking/core/loadbalancer/loadbalancer.go``
 ``ApplyLocalityLoadBalancer``, called from ``pilot/pkg/xds/endpoints/endpoint_builder.go``):
 
 * endpoints are grouped per locality, the groups sorted by their locality

@@ -9,7 +9,8 @@ What is read (multi-document YAML, any number of files):
   ``Service`` (selector and ports), and ``List`` / ``*List`` documents such
   as the output of ``kubectl get pods -o yaml``.
 
-What it means (spec §10, the Istio -> Envoy translation):
+What it means (the Istio -> Envoy translation of Istio's
+``pilot/pkg/networking/core/route/route.go`` and ``cluster_traffic_policy.go``):
 
 * short host names (no dot) become ``NAME.NAMESPACE.svc.cluster.local``
   using the resource's namespace (``default`` when it has none); names with
@@ -26,13 +27,13 @@ What it means (spec §10, the Istio -> Envoy translation):
   takes all the traffic whatever its weight;
 * Envoy mode's route hash policy is one entry per remaining destination that
   has a ``consistentHash``, in route order, exactly as Istio emits it;
-* pod health (spec-2 §18.5): a pod being deleted gets no endpoint, a pod not
+* pod health (Istio's ``pilot/pkg/xds/endpoints/endpoint_builder.go``): a pod being deleted gets no endpoint, a pod not
   Ready none or an UNHEALTHY one (:attr:`Mesh.unhealthy_endpoints`), every
   pod of a Service with ``publishNotReadyAddresses`` a healthy one, and the
   ``hashlb.io/health`` annotation sets what Envoy sees (an outlier ejection);
   each destination's ``outlierDetection.minHealthPercent`` (or Envoy's 50)
   is its cluster's panic threshold (:class:`~hashlb.istio.ClusterHealth`);
-* locality (spec-2 §18.6): a pod's locality is its ``topology.istio.io/locality``
+* locality (Istio's ``pilot/pkg/networking/core/loadbalancer/loadbalancer.go``): a pod's locality is its ``topology.istio.io/locality``
   or ``istio-locality`` label (``region.zone.subzone``), else the
   ``hashlb.io/locality`` annotation (on a workload's pod template, a list
   given to the replicas in turn), else the topology labels of its ``Node``
@@ -187,7 +188,7 @@ class Mesh(_Reader):
     _rules_for: dict[str, _DestinationRule | None] = field(default_factory=dict)
 
     def finish(self) -> None:
-        """Turn raw Pods and workloads into :attr:`pods` (real first, then synthetic).
+        """Turn raw Pods and workloads into ``pods`` (real first, then synthetic).
 
         Pods that are not Ready or are being deleted go to :attr:`unready_pods`
         instead: whether they get an endpoint depends on the Service and the
@@ -619,7 +620,7 @@ class Mesh(_Reader):
         endpoints: tuple[Endpoint, ...],
         what: str,
     ) -> tuple[tuple[Endpoint, ...], LocalityPlan | None]:
-        """Return the endpoints with Istio's locality priorities for the client (spec-2 §18.6).
+        """Return the endpoints with Istio's locality priorities for the client (``loadbalancer.go``).
 
         The effective ``localityLbSetting`` is the cluster's merged
         ``loadBalancer`` one (an explicit ``enabled: false`` turns it off),
@@ -673,7 +674,7 @@ class Mesh(_Reader):
     ) -> tuple[ClusterHealth, dict[int, str]]:
         """Return the cluster's panic threshold and ``{id(pod): EDS health}`` of the pods sent.
 
-        Istio's rules (spec-2 §18.5; ``applyOutlierDetection``,
+        Istio's rules (``applyOutlierDetection``,
         ``applyLoadBalancer``, ``supportsUnhealthyEndpoints``,
         ``filterIstioEndpoint``): an ``outlierDetection`` block (the rule's,
         the subset's, else the mesh default) sets the threshold to its
@@ -754,7 +755,7 @@ def _not_ready(status: LDict) -> bool:
     """Return True when ``status.conditions`` says ``Ready`` is ``"False"`` (Kubernetes' readiness).
 
     What Istio sends for such a pod depends on the Service and the cluster
-    (:meth:`Mesh._cluster_health`, spec-2 §18.5).
+    (:meth:`Mesh._cluster_health`).
     """
     conditions = status.get("conditions")
     if not isinstance(conditions, list):

@@ -210,7 +210,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class ClusterHealth:
-    """How Istio configures a destination cluster's health handling (spec-2 §18.5).
+    """How Istio configures a destination cluster's health handling (Istio's ``applyOutlierDetection``).
 
     ``panic_threshold`` is Envoy's ``healthy_panic_threshold`` in percent;
     ``source`` says where it came from (e.g. ``outlierDetection.minHealthPercent
@@ -230,7 +230,7 @@ class ClusterHealth:
 
 @dataclass(frozen=True)
 class LocalityPlan:
-    """What Istio's locality load balancing did to one destination cluster (spec-2 §18.6).
+    """What Istio's locality load balancing did to one destination cluster (Istio's ``pilot/pkg/networking/core/loadbalancer/loadbalancer.go``).
 
     ``mode`` is ``"failover"`` (priorities by how much of the locality matches the
     client, with the ``failover`` region rules), ``"failoverPriority"`` (priorities by

@@ -49,7 +49,7 @@ __all__ = (
 
 
 class MatchRequest(Protocol):
-    """What :func:`plan_matches` reads of a request: its path and its headers."""
+    """What ``plan_matches()`` reads of a request: its path and its headers."""
 
     @property
     def path(self) -> str:
@@ -207,7 +207,7 @@ class TableCache:
         """Return a ``balancer`` that gives each priority level its locality weights.
 
         Envoy weighs a level's localities with the weights Istio sent for that
-        priority (``locality_weighted_lb_config``, spec-2 §14.8); a
+        priority (``locality_weighted_lb_config``; Envoy's ``load_balancer_impl.cc``); a
         :class:`hashlb.Cluster` builds one table per level from hosts of one
         priority, so the level is that of the hosts.
         """
@@ -238,7 +238,7 @@ class _Pool:
 
 @dataclass(frozen=True)
 class SubsetHealth:
-    """What Envoy's cluster for one destination makes of its endpoints' health (spec-2 §14).
+    """What Envoy's cluster for one destination makes of its endpoints' health (Envoy's ``load_balancer_impl.cc``).
 
     Host counts (``excluded`` ones, ``draining``/``excluded``, are among
     ``hosts`` but out of the health counts), the panic threshold Istio set
@@ -431,7 +431,7 @@ def _route_hosts(plan: RoutePlan, host_cache: dict[Hashable, Any]) -> _RouteHost
 
 
 class RouteEngine:
-    """One VirtualService http route: a :class:`hashlb.Router` plus per-subset fallbacks.
+    """One VirtualService http route: a ``hashlb.Router`` plus per-subset fallbacks.
 
     When every destination has the same hash key (the usual DestinationRule
     level ``consistentHash``), the Router gets that one policy and, in envoy
@@ -592,7 +592,7 @@ class RouteEngine:
 def build_engines(
     scenario: Scenario, mode: str, seed: int, *, tables: TableCache | None = None
 ) -> list[RouteEngine]:
-    """Build one :class:`RouteEngine` per route, sharing identical tables.
+    """Build one ``RouteEngine`` per route, sharing identical tables.
 
     The tables every route needs are listed and their memory estimated
     (:func:`table_bytes`) before any is built; *tables* (default a new
