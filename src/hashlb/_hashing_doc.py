@@ -113,6 +113,7 @@ The compiled twin reads the buffers in C and hashes with the GIL
 released.
 
 >>> import numpy as np
+>>> from hashlb import xxh64, xxh64_many
 >>> xxh64_many(np.array(["foo", "bar"])).tolist() == [xxh64("foo"), xxh64("bar")]
 True
 """,
