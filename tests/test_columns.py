@@ -430,6 +430,10 @@ def test_hostile_chunks_raise(
         name_ = "hash_columns" if hashes and mod is not impl.module("hashing") else "key_columns"
         monkeypatch.setattr(mod, name_, lambda obj: [good, chunk], raising=False)
         monkeypatch.setattr(mod, "_key_columns", lambda obj: [good, chunk], raising=False)
+    # the pure tables' pick_many / lookup_many read the column through _columns itself
+    monkeypatch.setattr(
+        _columns, "hash_columns" if hashes else "key_columns", lambda obj: [good, chunk]
+    )
     hosts = [Host("10.14.1.1:80"), Host("10.14.1.2:80")]
     calls = [
         lambda: impl.Maglev(hosts).lookup_many(object()),

@@ -184,20 +184,21 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
     *err = HLB_COL_OK;
     if (isnull != NULL) memset(isnull, 0, (size_t)count);
     switch (c->kind) {
-    case HLB_COL_OFF32:
-        for (i = 0; i < count; i++) {
-            const uint8_t *p = c->values + (o + start + i) * 4;
-            int64_t a = hlb_ld_i32(p), b = hlb_ld_i32(p + 4);
-            out[i] = hlb_xxh64(c->data + a, (size_t)(b - a), seed);
+    /* One loop for both offset widths: W bytes per offset, read with LOAD; a
+     * macro, not a width test per row, so each case stays a tight loop. */
+#define HLB_HASH_OFFSETS(W, LOAD)                                          \
+        for (i = 0; i < count; i++) {                                      \
+            const uint8_t *p = c->values + (o + start + i) * (W);          \
+            int64_t a = LOAD(p), b = LOAD(p + (W));                        \
+            out[i] = hlb_xxh64(c->data + a, (size_t)(b - a), seed);        \
         }
+    case HLB_COL_OFF32:
+        HLB_HASH_OFFSETS(4, hlb_ld_i32)
         break;
     case HLB_COL_OFF64:
-        for (i = 0; i < count; i++) {
-            const uint8_t *p = c->values + (o + start + i) * 8;
-            int64_t a = hlb_ld_i64(p), b = hlb_ld_i64(p + 8);
-            out[i] = hlb_xxh64(c->data + a, (size_t)(b - a), seed);
-        }
+        HLB_HASH_OFFSETS(8, hlb_ld_i64)
         break;
+#undef HLB_HASH_OFFSETS
     case HLB_COL_VIEW:
         for (i = 0; i < count; i++) {
             const uint8_t *v = c->values + (o + start + i) * 16;

@@ -37,8 +37,9 @@ from hashlb._weights import check_hash
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._bounded_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = ("MAX_SHUFFLE_N", "BoundedLoad", "Lease")
+__all__ = _public_names(_DOCS, "Lease", "MAX_SHUFFLE_N")
 
 cdef object _check_hash = check_hash
 cdef object _check_uint_py = check_uint

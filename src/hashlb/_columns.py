@@ -503,3 +503,29 @@ def masked(hashes: Any, mask: Any) -> Any:
     if not mask.any():
         return hashes
     return np.ma.MaskedArray(hashes, mask=mask.view(bool), copy=False)
+
+
+def key_hash(key: object, what: str) -> int:
+    """Return xxh64 of one ``pick_many`` key, as ``pick`` hashes it (*what* names it in errors)."""
+    return xxhash.xxh64_intdigest(as_bytes(key, what))
+
+
+def py_pick_many(table: Any, keys: object, out: Any) -> Any:
+    """The pure twins' ``pick_many``: a key column read with numpy, or xxh64 of each key,
+    then the table's lookup (``table._np_lookup()`` / ``table.lookup_many``)."""
+    table._ready()
+    chunks = key_columns(keys)
+    if chunks is not None:
+        return py_pick(chunks, out, table._np_lookup())
+    from ._batch import pick_hashes
+
+    return table.lookup_many(pick_hashes(keys, key_hash), out=out)
+
+
+def py_lookup_column(table: Any, hashes: object, out: Any) -> Any:
+    """The pure twins' ``lookup_many`` of a hash column, or None when *hashes* is not one."""
+    chunks = hash_columns(hashes)
+    if chunks is None:
+        return None
+    table._ready()
+    return py_lookup(chunks, out, table._np_lookup())

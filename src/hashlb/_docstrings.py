@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ("assign", "attach", "strip_signature", "targets")
+__all__ = ("assign", "attach", "public_names", "strip_signature", "targets")
 
 
 def strip_signature(text: str) -> str:
@@ -64,3 +64,15 @@ def attach(namespace: Mapping[str, Any], docs: Mapping[str, str]) -> None:
     """Give the pure twin's objects in *namespace* their docstrings."""
     for obj, text in targets(namespace, docs):
         assign(obj, text)
+
+
+def public_names(docs: Mapping[str, str], *also: str) -> tuple[str, ...]:
+    """Return a compiled twin's ``__all__``: the names its docstring table documents, and *also*.
+
+    The compiled twin takes its export list from the table both twins share
+    instead of repeating the pure twin's literal (which mypy needs as written);
+    ``tests/test_parity.py`` checks that the two are equal.  The order is
+    ruff's (isort-style): constants, then classes, then functions.
+    """
+    names = {k for k in docs if "." not in k and not k.startswith("_")} | set(also)
+    return tuple(sorted(names, key=lambda n: (0 if n.isupper() else 1 if n[0].isupper() else 2, n)))

@@ -37,12 +37,13 @@ cimport cython
 
 from hashlb._cpython cimport attach_docs
 from hashlb._hashing_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
 cdef object _index = operator.index
 cdef object _ZERO = 0
 cdef object _short = short
 
-__all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list", "xxh64_many")
+__all__ = _public_names(_DOCS)
 
 
 cdef uint64_t _seed(object seed, int bits) except? 0xFFFFFFFFFFFFFFFF:

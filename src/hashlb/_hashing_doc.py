@@ -1,7 +1,12 @@
 """The docstrings the two ``hashing`` twins share (``_docstrings.py`` explains the scheme)."""
 
+#: What every hash function of the unit says of its *data* and *seed* (written once).
+_DATA = ":param data: ``str`` (hashed as UTF-8) or a bytes-like object."
+_RAISES = """:raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
+:raises ValueError: *seed* is out of range."""
+
 DOCS: dict[str, str] = {
-    "murmur2_64": """murmur2_64(data, seed=3339675911)
+    "murmur2_64": f"""murmur2_64(data, seed=3339675911)
 --
 
 Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
@@ -12,16 +17,15 @@ seed ``0xc70f6907`` by default (``MurmurHash::murmurHash2`` in Envoy's
 ``source/common/common/hash.cc``).  It is **not** Appleby's
 MurmurHash64A.
 
-:param data: ``str`` (hashed as UTF-8) or a bytes-like object.
+{_DATA}
 :param int seed: the seed, in ``[0, 2**64)``.
-:raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
-:raises ValueError: *seed* is out of range.
+{_RAISES}
 
 >>> from hashlb import murmur2_64
 >>> murmur2_64("foo")
 9631199822919835226
 """,
-    "murmur3_64": """murmur3_64(data, seed=0)
+    "murmur3_64": f"""murmur3_64(data, seed=0)
 --
 
 Return the first 64 bits of MurmurHash3 x64_128 as an unsigned int.
@@ -29,16 +33,15 @@ Return the first 64 bits of MurmurHash3 x64_128 as an unsigned int.
 Equal to ``mmh3.hash64(data, seed, signed=False)[0]``; for
 interoperating with systems keyed on murmur3.
 
-:param data: ``str`` (hashed as UTF-8) or a bytes-like object.
+{_DATA}
 :param int seed: the seed, in ``[0, 2**32)`` (MurmurHash3 seeds are 32-bit).
-:raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
-:raises ValueError: *seed* is out of range.
+{_RAISES}
 
 >>> from hashlb import murmur3_64
 >>> murmur3_64("foo")
 16316970633193145697
 """,
-    "xxh64": """xxh64(data, seed=0)
+    "xxh64": f"""xxh64(data, seed=0)
 --
 
 Return the xxHash64 of *data* as an unsigned 64-bit int.
@@ -46,8 +49,7 @@ Return the xxHash64 of *data* as an unsigned 64-bit int.
 :param data: ``str`` (hashed as UTF-8), ``bytes``, ``bytearray``,
     ``memoryview`` or any C-contiguous bytes-like object.
 :param int seed: the seed, in ``[0, 2**64)`` (default 0, as in Envoy).
-:raises TypeError: *data* is not str or bytes-like, or *seed* not an int.
-:raises ValueError: *seed* is out of range.
+{_RAISES}
 
 Equal to ``xxhash.xxh64_intdigest(data, seed)`` for every input.
 

@@ -32,8 +32,9 @@ from hashlb.versions import profile as _profile
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._maglev_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
+__all__ = _public_names(_DOCS, "DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE")
 
 #: Envoy's default ``table_size``.
 DEFAULT_TABLE_SIZE = 65537

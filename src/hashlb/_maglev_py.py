@@ -31,8 +31,8 @@ from typing import Any
 
 import xxhash
 
-from ._batch import batch_output, hash_buffer, pick_hashes
-from ._columns import hash_columns, key_columns, need_numpy, py_lookup, py_pick
+from ._batch import batch_output, hash_buffer
+from ._columns import need_numpy, py_lookup_column, py_pick_many
 from ._docstrings import attach as _attach_docs
 from ._maglev_doc import DOCS as _DOCS
 from ._retry import Reject
@@ -54,11 +54,6 @@ DEFAULT_TABLE_SIZE = 65537
 _M64 = 0xFFFFFFFFFFFFFFFF
 _U32 = 0xFFFFFFFF
 _xxh64 = xxhash.xxh64_intdigest
-
-
-def _key_hash(key: object, what: str) -> int:
-    """Return xxh64 of one ``pick_many`` key (*what* names it in errors)."""
-    return _xxh64(_key_bytes(key, what))
 
 
 #: Envoy's fill iteration is a u32: its last value.
@@ -373,10 +368,9 @@ class Maglev:
         return self._at(_xxh64(_key_bytes(key, "key")))
 
     def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
-        chunks = hash_columns(hashes)
-        if chunks is not None:
-            self._ready()
-            return py_lookup(chunks, out, self._np_lookup())
+        column = py_lookup_column(self, hashes, out)
+        if column is not None:
+            return column
         view = hash_buffer(hashes)
         self._ready()
         res = batch_output(len(view), hashes, out, bool(self._slots))
@@ -389,11 +383,7 @@ class Maglev:
         return res
 
     def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> Any:
-        self._ready()
-        chunks = key_columns(keys)
-        if chunks is not None:
-            return py_pick(chunks, out, self._np_lookup())
-        return self.lookup_many(pick_hashes(keys, _key_hash), out=out)
+        return py_pick_many(self, keys, out)
 
     def _np_lookup(self) -> Any:
         """``lookup_many`` of a numpy uint64 array, vectorised; None for an empty table."""

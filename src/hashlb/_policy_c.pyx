@@ -41,17 +41,9 @@ from hashlb.versions import profile as _profile
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._policy_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = (
-    "Cookie",
-    "FilterState",
-    "HashPolicy",
-    "HashResult",
-    "Header",
-    "QueryParameter",
-    "Request",
-    "SourceIP",
-)
+__all__ = _public_names(_DOCS, "Request")
 globals()["Request"] = Request  # re-exported: hashlb.policy.Request
 
 

@@ -24,8 +24,9 @@ from hashlb import _request_config as _rcfg
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._request_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = ("Request",)
+__all__ = _public_names(_DOCS)
 
 
 cdef extern from "<arpa/inet.h>" nogil:

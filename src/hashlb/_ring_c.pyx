@@ -50,8 +50,9 @@ from hashlb._weights import prepare as _prepare
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._ring_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = ("RingHash",)
+__all__ = _public_names(_DOCS)
 
 # C-level references for the per-key paths (a batch looks its helpers up once).
 cdef object _check_attempt = _check_attempt_py

@@ -37,8 +37,8 @@ from typing import Any
 
 import xxhash
 
-from ._batch import batch_output, hash_buffer, pick_hashes
-from ._columns import hash_columns, key_columns, need_numpy, py_lookup, py_pick
+from ._batch import batch_output, hash_buffer
+from ._columns import need_numpy, py_lookup_column, py_pick_many
 from ._docstrings import attach as _attach_docs
 from ._grpc_config import ring_config as _grpc_ring_config
 from ._hashing_py import murmur2_64
@@ -60,11 +60,6 @@ __all__ = ("RingHash",)
 _MAX_ATTEMPT = 2**32 - 1
 
 _xxh64_intdigest = xxhash.xxh64_intdigest
-
-
-def _key_hash(key: object, what: str) -> int:
-    """Return xxh64 of one ``pick_many`` key (*what* names it in errors)."""
-    return _xxh64_intdigest(_bytes(key, what))
 
 
 def _ring_scale(min_weight: float, min_ring_size: int, max_ring_size: int) -> float:
@@ -213,10 +208,9 @@ class RingHash:
         return self._at(_xxh64_intdigest(_bytes(key, "key")), 0)
 
     def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
-        chunks = hash_columns(hashes)
-        if chunks is not None:
-            self._ready()
-            return py_lookup(chunks, out, self._np_lookup())
+        column = py_lookup_column(self, hashes, out)
+        if column is not None:
+            return column
         view = hash_buffer(hashes)
         self._ready()
         ring = self._hashes
@@ -230,11 +224,7 @@ class RingHash:
         return res
 
     def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> Any:
-        self._ready()
-        chunks = key_columns(keys)
-        if chunks is not None:
-            return py_pick(chunks, out, self._np_lookup())
-        return self.lookup_many(pick_hashes(keys, _key_hash), out=out)
+        return py_pick_many(self, keys, out)
 
     def _np_lookup(self) -> Any:
         """``lookup_many`` of a numpy uint64 array, vectorised; None for an empty ring."""

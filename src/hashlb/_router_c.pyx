@@ -20,8 +20,9 @@ from hashlb._subset_config import check_u64 as _check_u64
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._router_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = ("Route",)
+__all__ = _public_names(_DOCS)
 
 cdef object _check_u64_py = _check_u64
 

@@ -35,8 +35,9 @@ from hashlb.errors import ConfigError
 from hashlb._cpython cimport attach_docs
 from hashlb._ready cimport check_ready
 from hashlb._subset_doc import DOCS as _DOCS
+from hashlb._docstrings import public_names as _public_names
 
-__all__ = ("WeightedSubsetPicker",)
+__all__ = _public_names(_DOCS)
 
 
 cdef double _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact

@@ -14,7 +14,7 @@ import re
 import textwrap
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .._source import InputError
 from .._validate import MAX_USERS, cap
@@ -197,25 +197,38 @@ def report_head(
     ]
 
 
+class Counts(Protocol):
+    """What :func:`finding` reads of a simulation result (both inputs' results have it)."""
+
+    users: int
+    requests: int
+    one_endpoint: int
+    no_hash: int
+
+
 def finding(
+    result: Counts,
     *,
-    users: int,
-    one_endpoint: int,
     one_group: int,
     group: str,
     split: bool,
     hash_driven: bool,
     next_step: str,
-    no_hash: int,
-    requests: int,
 ) -> str:
     """The report's finding in plain words: how many users stay put, why, and what to try.
 
-    *split*: some route sends traffic to more than one *group* (subset or
-    cluster); *hash_driven*: the group is a function of the route hash
-    (sticky mode, or a weighted-cluster choice by ``use_hash_policy``), not a
-    random draw per request; *next_step*: what to try when it is random.
+    *one_group* users stayed on one *group* (subset or cluster); *split*:
+    some route sends traffic to more than one group; *hash_driven*: the group
+    is a function of the route hash (sticky mode, or a weighted-cluster
+    choice by ``use_hash_policy``), not a random draw per request;
+    *next_step*: what to try when it is random.
     """
+    users, one_endpoint, no_hash, requests = (
+        result.users,
+        result.one_endpoint,
+        result.no_hash,
+        result.requests,
+    )
     if users == 0:
         return "no request was simulated."
     ep, grp = pct(one_endpoint, users), pct(one_group, users)

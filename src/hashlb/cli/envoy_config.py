@@ -451,16 +451,13 @@ def render(result: EnvoySimulation, width: int | None = replay.WIDTH) -> str:
         result.users,
         result.key,
         replay.finding(
-            users=result.users,
-            one_endpoint=result.one_endpoint,
+            result,
             one_group=result.one_cluster,
             group="cluster",
             split=bool(split_routes),
             hash_driven=all(r.use_hash_policy for r in split_routes),
             next_step="A route whose weighted_clusters set use_hash_policy: true (Envoy 1.36+) "
             "picks the cluster from the route hash, and users keep cluster and pod.",
-            no_hash=result.no_hash,
-            requests=result.requests,
         ),
         width,
     )

@@ -310,16 +310,13 @@ def render(result: SimulationResult, width: int | None = WIDTH) -> str:
         result.users,
         result.key,
         finding(
-            users=result.users,
-            one_endpoint=result.one_endpoint,
+            result,
             one_group=result.one_subset,
             group="subset",
             split=split,
             hash_driven=result.mode == "sticky",
             next_step="Try --mode sticky: hashlb's sticky canary keeps each user on one "
             "subset and pod.",
-            no_hash=result.no_hash,
-            requests=result.requests,
         ),
         width,
     )
