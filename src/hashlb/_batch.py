@@ -22,9 +22,12 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._validate import check_key_array
+
+if TYPE_CHECKING:
+    from ._types import HostIndices
 
 __all__ = (
     "batch_output",
@@ -143,7 +146,7 @@ def index_output(n: int, numpy_like: object = None) -> Any:
     return array("I", _ZERO_U32) * n
 
 
-def batch_output(n: int, like: object, out: Any, searching: bool) -> Any:
+def batch_output(n: int, like: object, out: Any, searching: bool) -> HostIndices:
     """Return the output of a batch of *n* rows: *out* (checked), else :func:`index_output`.
 
     A given *out* (a numpy ``uint32`` array of *n* items, see
@@ -153,13 +156,15 @@ def batch_output(n: int, like: object, out: Any, searching: bool) -> Any:
     *searching*.
     """
     if out is None:
-        return index_output(n if searching else 0, like)
+        fresh: HostIndices = index_output(n if searching else 0, like)
+        return fresh
     from ._columns import NO_HOST, check_out
 
     check_out(out, n, "uint32")
     if not searching:
         out.fill(NO_HOST)
-    return out
+    given: HostIndices = out
+    return given
 
 
 def lookup_args(hashes: object, searching: bool, out: Any = None) -> tuple[memoryview, Any]:

@@ -37,11 +37,14 @@ Lists, tuples and other iterables keep the per-item path (``_batch``).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from ._validate import as_bytes, short
+
+if TYPE_CHECKING:
+    from ._types import HostIndices
 
 __all__ = (
     "NO_HOST",
@@ -510,22 +513,25 @@ def key_hash(key: object, what: str) -> int:
     return xxhash.xxh64_intdigest(as_bytes(key, what))
 
 
-def py_pick_many(table: Any, keys: object, out: Any) -> Any:
+def py_pick_many(table: Any, keys: object, out: Any) -> HostIndices:
     """The pure twins' ``pick_many``: a key column read with numpy, or xxh64 of each key,
     then the table's lookup (``table._np_lookup()`` / ``table.lookup_many``)."""
     table._ready()
     chunks = key_columns(keys)
     if chunks is not None:
-        return py_pick(chunks, out, table._np_lookup())
+        picked: HostIndices = py_pick(chunks, out, table._np_lookup())
+        return picked
     from ._batch import pick_hashes
 
-    return table.lookup_many(pick_hashes(keys, key_hash), out=out)
+    looked_up: HostIndices = table.lookup_many(pick_hashes(keys, key_hash), out=out)
+    return looked_up
 
 
-def py_lookup_column(table: Any, hashes: object, out: Any) -> Any:
+def py_lookup_column(table: Any, hashes: object, out: Any) -> HostIndices | None:
     """The pure twins' ``lookup_many`` of a hash column, or None when *hashes* is not one."""
     chunks = hash_columns(hashes)
     if chunks is None:
         return None
     table._ready()
-    return py_lookup(chunks, out, table._np_lookup())
+    indices: HostIndices = py_lookup(chunks, out, table._np_lookup())
+    return indices

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mmh3
 import xxhash
@@ -25,6 +25,9 @@ from ._hashing_doc import DOCS as _DOCS
 from ._validate import as_bytes as _bytes
 from ._validate import iter_strings as _iter_strings
 from ._validate import short
+
+if TYPE_CHECKING:
+    from ._types import Hashes
 
 __all__ = ("murmur2_64", "murmur3_64", "xxh64", "xxh64_list", "xxh64_many")
 
@@ -62,14 +65,15 @@ def xxh64_list(values: Iterable[Data], seed: int = 0) -> int:
     return h
 
 
-def xxh64_many(values: Any, seed: int = 0, *, out: Any = None) -> Any:
+def xxh64_many(values: Any, seed: int = 0, *, out: Any = None) -> Hashes:
     s = _seed(seed, 64)
     chunks = _key_columns(values)
     if chunks is not None:
-        return _py_xxh64_many(chunks, s, out)
+        column: Hashes = _py_xxh64_many(chunks, s, out)
+        return column
     seq = _key_sequence(values)
     hashes = [_xxh64_intdigest(_bytes(v, f"values[{i}]"), s) for i, v in enumerate(seq)]
-    res = _output(len(hashes), out, "uint64")
+    res: Hashes = _output(len(hashes), out, "uint64")
     res[:] = hashes
     return res
 

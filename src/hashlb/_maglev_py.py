@@ -27,7 +27,7 @@ import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from heapq import heappop, heappush
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
@@ -45,6 +45,9 @@ from ._validate import check_attempt as _check_attempt
 from ._validate import check_table_size as _check_table_size
 from ._weights import check_hash, prepare
 from .versions import EnvoyProfile, profile
+
+if TYPE_CHECKING:
+    from ._types import HostIndices
 
 __all__ = ("DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "Maglev")
 
@@ -367,7 +370,7 @@ class Maglev:
     def pick(self, /, key: str | bytes) -> Host | None:
         return self._at(_xxh64(_key_bytes(key, "key")))
 
-    def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
+    def lookup_many(self, hashes: Any, *, out: Any = None) -> HostIndices:
         column = py_lookup_column(self, hashes, out)
         if column is not None:
             return column
@@ -382,7 +385,7 @@ class Maglev:
             res[i] = t[h % m]
         return res
 
-    def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> Any:
+    def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> HostIndices:
         return py_pick_many(self, keys, out)
 
     def _np_lookup(self) -> Any:

@@ -33,7 +33,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
@@ -54,6 +54,9 @@ from ._validate import as_bytes as _bytes
 from ._validate import check_attempt as _check_attempt
 from ._validate import check_ring_config as _check_config
 from ._weights import check_hash, prepare
+
+if TYPE_CHECKING:
+    from ._types import HostIndices
 
 __all__ = ("RingHash",)
 
@@ -207,7 +210,7 @@ class RingHash:
     def pick(self, /, key: str | bytes) -> Host | None:
         return self._at(_xxh64_intdigest(_bytes(key, "key")), 0)
 
-    def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
+    def lookup_many(self, hashes: Any, *, out: Any = None) -> HostIndices:
         column = py_lookup_column(self, hashes, out)
         if column is not None:
             return column
@@ -223,7 +226,7 @@ class RingHash:
                 res[j] = owners[p if p < n else 0]
         return res
 
-    def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> Any:
+    def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> HostIndices:
         return py_pick_many(self, keys, out)
 
     def _np_lookup(self) -> Any:

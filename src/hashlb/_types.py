@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
 from ._slots import checked_property
@@ -25,6 +25,19 @@ class _Counts(Protocol):
 
 
 __all__ = ("MAX_WEIGHT", "HashMethod", "Host", "Lease", "Table")
+
+if TYPE_CHECKING:  # numpy is optional at run time; these names exist only for typing
+    from array import array
+    from typing import TypeAlias
+
+    import numpy as np
+    import numpy.typing as npt
+
+    #: What the batch lookups return: ``uint32`` host indices (``hashlb.NO_HOST`` for
+    #: none), a numpy array for numpy or columnar input, ``array('I')`` for a list.
+    HostIndices: TypeAlias = "array[int] | npt.NDArray[np.uint32]"
+    #: What ``xxh64_many`` returns: ``uint64`` hashes, masked where a row was null.
+    Hashes: TypeAlias = "npt.NDArray[np.uint64] | np.ma.MaskedArray[Any, np.dtype[np.uint64]]"
 
 #: Envoy weights are uint32; a weight (and a sum of weights) must fit.
 MAX_WEIGHT = 2**32 - 1
@@ -399,7 +412,7 @@ class Table(Protocol):
         """Return the host for request *hash* on retry *attempt*, or None when empty."""
         ...
 
-    def lookup_many(self, hashes: Any) -> Any:
+    def lookup_many(self, hashes: Any) -> HostIndices:
         """Return the host index of each hash (attempt 0), as a uint32 array."""
         ...
 
