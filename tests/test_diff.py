@@ -414,3 +414,67 @@ def test_bad_input_is_one_line_exit_2(impl: Implementation, args: list[str], wor
 
 def test_report_type() -> None:
     assert isinstance(diff(lambda r: (None, None), lambda r: (None, None), [(1, 1)]), DiffReport)
+
+
+# --------------------------------------------------------------------------
+# Envoy configuration A and B.
+
+DUMP = EXAMPLE.parent / "envoy-config" / "dump.json"
+
+
+def _cart_route(doc: Any) -> Any:
+    for rc in doc["configs"][3]["dynamic_route_configs"]:
+        for vh in rc["route_config"]["virtual_hosts"]:
+            for r in vh["routes"]:
+                if r.get("name") == "cart":
+                    return r["route"]
+    raise AssertionError("no cart route in the example dump")
+
+
+def test_envoy_config_a_b_aborting_the_canary(impl: Implementation, tmp_path: Path) -> None:
+    """Dropping v2 from the weighted clusters (one policy entry left) remaps v1's users too."""
+    doc = json.loads(DUMP.read_text(encoding="utf-8"))
+    b = json.loads(DUMP.read_text(encoding="utf-8"))
+    route = _cart_route(b)
+    route["weighted_clusters"]["clusters"] = route["weighted_clusters"]["clusters"][:1]
+    route["weighted_clusters"]["clusters"][0]["weight"] = 100
+    route["hash_policy"] = route["hash_policy"][:1]
+    (tmp_path / "a.json").write_text(json.dumps(doc), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps(b), encoding="utf-8")
+    args = ["--envoy-config-a", tmp_path / "a.json", "--envoy-config-b", tmp_path / "b.json"]
+    args += ["--route", "cart", "--users", 1000, "--requests-per-user", 1]
+    proc = run_cli(impl, "diff", *args)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.replace("\n  ", " ").splitlines()[0]
+    assert first.startswith("Going from A to B moves ")
+    assert "hash policy changed (2 -> 1 entries)" in first
+    out = _json(impl, *args)
+    assert 0.05 <= out["minimum"] <= 0.15  # v2's ~10% must move
+    assert out["moved"] > out["minimum"] + 0.3  # the policy change remaps v1's users too
+    same = _json(
+        impl,
+        "--envoy-config-a",
+        tmp_path / "a.json",
+        "--envoy-config-b",
+        tmp_path / "a.json",
+        "--route",
+        "cart",
+        "--users",
+        300,
+    )
+    assert same["moved"] == 0.0 and same["minimum"] == 0.0
+
+
+def test_envoy_config_refuses_sticky(impl: Implementation) -> None:
+    proc = run_cli(
+        impl, "diff", "--envoy-config-a", DUMP, "--envoy-config-b", DUMP, "--mode", "sticky"
+    )
+    assert proc.returncode == 2
+    assert "--mode sticky applies to Istio YAML" in error_line(proc)
+
+
+def test_a_b_identical_moves_nobody(impl: Implementation) -> None:
+    doc = _json(impl, "-a", EXAMPLE, "-b", EXAMPLE, "--users", 300, "--mode", "both")
+    for mode in ("envoy", "sticky"):
+        assert doc[mode]["moved"] == 0.0
+        assert doc[mode]["minimum"] == 0.0

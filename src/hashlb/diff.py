@@ -156,6 +156,11 @@ class DiffReport:
         return out
 
 
+def _unit(x: float) -> float:
+    """Clamp a share to [0, 1] (sums of 1 / n weights can round just past 1)."""
+    return min(1.0, max(0.0, x))
+
+
 def _minimum(a: Sequence[float], b: Sequence[float], subset_of: Sequence[str | None]) -> float:
     """Return the distance of *a* and *b* with the pods both hold merged per subset.
 
@@ -280,23 +285,24 @@ def diff_steps(
     u = max(n_users, 1)
     for k in range(steps):
         minimum = _minimum(mass[k], mass[k + 1], subset_of) / u
-        # moved >= minimum holds exactly; keep it so under float rounding too
-        mv = moved[k] / u
+        # moved >= minimum holds exactly; keep it (and [0, 1]) so under float rounding too
+        mv = _unit(moved[k] / u)
+        sc = min(_unit(sub[k] / u), mv)
         conf = configured[k] if configured else None
         reports.append(
             DiffReport(
                 users=n_users,
                 requests=total,
                 moved=mv,
-                subset_changed=sub[k] / u,
-                pod_changed=max(0.0, mv - sub[k] / u),
-                minimum=min(minimum, mv),
+                subset_changed=sc,
+                pod_changed=mv - sc,
+                minimum=min(_unit(minimum), mv),
                 requests_moved=r_moved[k],
                 requests_subset_changed=r_sub[k],
                 requests_pod_changed=r_moved[k] - r_sub[k],
                 matrix={(names[a], names[b]): n for (a, b), n in matrices[k].items()},
                 configured_minimum=tv_distance(*conf) if conf else None,
-                cumulative=StepCounts(several_pods[k] / u, several_subsets[k] / u),
+                cumulative=StepCounts(_unit(several_pods[k] / u), _unit(several_subsets[k] / u)),
             )
         )
     return reports

@@ -233,6 +233,52 @@ def scenario_route(scenario: Scenario, mode: str, seed: int) -> Callable[[Any], 
     return route
 
 
+def envoy_route(args: argparse.Namespace, path: str, seed: int) -> Callable[[Any], Placement]:
+    """Return a routing function for the Envoy configuration *path*: ``(cluster, host address)``.
+
+    The route is chosen as ``hashlb simulate --envoy-config`` chooses it
+    (``--route``, ``--virtual-host``, ``--cluster``, else the only one that hashes).
+    """
+    import random
+
+    from . import envoy_config
+
+    config = envoy_config.load_config([path])
+    selected, _scope, match = envoy_config.select_routes(config, args)
+    routes = envoy_config.prepare(config, selected, match)
+    if not routes:
+        raise InputError(path, "no route hashes: nothing to compare")
+    usable = {id(r) for r in routes}
+    rngs = {id(r): (random.Random(seed), random.Random(seed ^ 0x5EED)) for r in routes}
+    jars: dict[Hashable, dict[str, str]] = {}
+
+    def route(req: SimRequest) -> Placement:
+        r: Any = routes[0]
+        if match:
+            first: dict[str, str] = {}
+            for k, v in req.headers:
+                first.setdefault(k.lower(), v)
+            first.setdefault(":method", "GET")
+            r = next((x for x in selected if x.match.matches(req.path, first)), None)
+            if r is None or id(r) not in usable:
+                return (None, None)
+        rng, balancer_rng = rngs[id(r)]
+        if not r.weighted_clusters:
+            rng.getrandbits(64)  # the stream id Envoy draws for every request
+        ukey = user_key(req.user)
+        pick = config.pick(
+            r, to_policy_request(req, jars.get(ukey)), rng=rng, balancer_rng=balancer_rng
+        )
+        for set_cookie in pick.set_cookies:
+            m = SET_COOKIE.match(set_cookie)
+            if m:
+                jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
+        return (pick.cluster, pick.host.address if pick.host is not None else None)
+
+    route.routes = routes  # type: ignore[attr-defined]
+    return route
+
+
 def configured_shares(scenario: Scenario, engines: Sequence[Any]) -> dict[Placement, float] | None:
     """Return the placement shares the configuration promises (one route only, else None).
 
@@ -374,6 +420,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the base configuration (with a change)",
     )
+    g.add_argument("--envoy-config-a", metavar="FILE", help="configuration A: Envoy config")
+    g.add_argument("--envoy-config-b", metavar="FILE", help="configuration B: Envoy config")
+    pick = g.add_mutually_exclusive_group()
+    pick.add_argument("--route", metavar="NAME", help="with --envoy-config-a/-b: the route")
+    pick.add_argument("--virtual-host", metavar="NAME", help="with --envoy-config-a/-b")
+    pick.add_argument("--cluster", metavar="NAME", help="with --envoy-config-a/-b")
     g.add_argument("--endpoints", action="append", default=[], metavar="PATH")
     g.add_argument("--host", help="the VirtualService host (when there are several)")
     g.add_argument("-n", "--namespace", default="default")
@@ -407,7 +459,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--json", metavar="PATH", help="write the figures as JSON ('-': stdout)")
     o.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
     o.add_argument("--wide", action="store_true", help=f"do not cut the report to {WIDTH} columns")
-    p.set_defaults(run=run, envoy_config=None, decisions=None, plot=None)
+    p.set_defaults(run=run, decisions=None, plot=None)
 
 
 def _changes(args: argparse.Namespace) -> bool:
@@ -422,13 +474,29 @@ def _changes(args: argparse.Namespace) -> bool:
 
 
 def _check(args: argparse.Namespace) -> None:
+    envoy = args.envoy_config_a is not None or args.envoy_config_b is not None
+    if envoy:
+        if args.envoy_config_a is None or args.envoy_config_b is None:
+            raise InputError(None, "--envoy-config-a and --envoy-config-b go together")
+        if args.a or args.b or args.file or _changes(args) or args.ramp:
+            raise InputError(None, "--envoy-config-a/-b compare two Envoy configurations alone")
+        if args.mode != "envoy":
+            raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
+        if "-" in (args.envoy_config_a, args.envoy_config_b):
+            raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
+        return
+    if args.route or args.virtual_host or args.cluster:
+        raise InputError(None, "--route, --virtual-host and --cluster apply to --envoy-config-a/-b")
     pair = args.a is not None or args.b is not None
     if pair and (args.a is None or args.b is None):
         raise InputError(None, "-a and -b go together")
     if pair and (args.file or _changes(args) or args.ramp):
         raise InputError(None, "-a/-b compare two configurations; -f takes a change or --ramp")
     if not pair and not args.file:
-        raise InputError(None, "give -a DIR -b DIR, or -f DIR with a change or --ramp")
+        raise InputError(
+            None,
+            "give -a DIR -b DIR, --envoy-config-a/-b FILE, or -f DIR with a change or --ramp",
+        )
     if args.file and not (_changes(args) or args.ramp):
         raise InputError(None, "-f needs a change (--set-weight, --add-pods, ...) or --ramp")
     if args.ramp and _changes(args):
@@ -567,77 +635,149 @@ def _summary_rows(mode: str, labels: list[str], reports: list[DiffReport]) -> li
     return rows
 
 
+def _render(
+    args: argparse.Namespace,
+    modes: list[str],
+    results: dict[str, list[DiffReport]],
+    labels: list[str],
+    findings: list[str],
+    width: int | None,
+) -> str:
+    """Return the report: the finding(s) first, then the summary table and who moved."""
+    reports = results[modes[0]]
+    lines: list[str] = []
+    if len(reports) > 1:
+        # the first line is about the whole ramp; then one finding per step
+        end = reports[-1].cumulative
+        most = max(range(len(reports)), key=lambda k: reports[k].excess)
+        worst = reports[most]
+        lines.extend(
+            wrap(
+                f"Ramping {labels[0]} -> {labels[-1]} in {len(reports)} steps: "
+                f"{_share(end.several_pods if end else 0.0)} of users have seen more than one "
+                f"pod by the end; the step {labels[most]} -> {labels[most + 1]} moves "
+                f"{_share(worst.moved)} where {_share(worst.minimum)} would have to.",
+                width,
+            )
+        )
+    for text in findings:
+        lines.extend(wrap(text if len(reports) == 1 else f"- {text}", width))
+    lines.append("")
+    lines.append(f"{reports[0].users} users, {reports[0].requests} requests, seed {args.seed}")
+    head = ["mode", "step", "moved", "subset", "pod", "minimum", "excess"]
+    if len(reports) > 1:
+        head += ["seen >1 pod", "seen >1 subset"]
+    rows = [row for m in modes for row in _summary_rows(m, labels, results[m])]
+    lines.append(
+        format_table(head, rows, align="<<" + ">" * (len(head) - 2), width=width, cut=(1,))
+    )
+    if len(reports) == 1:
+        for m in modes:
+            lines.append("")
+            lines.append(f"who moved ({m} mode, requests):")
+            lines.append(_matrix_table(results[m][0], width))
+    return "\n".join(lines)
+
+
+def _summary(modes: list[str], results: dict[str, list[DiffReport]], labels: list[str]) -> Any:
+    """Return the ``--json`` document: one mode at the top level, else one per mode."""
+
+    def one(reports: list[DiffReport]) -> dict[str, Any]:
+        if len(reports) == 1:
+            return reports[0].as_json()
+        return {
+            "users": reports[0].users,
+            "steps": [
+                {"from": labels[k], "to": labels[k + 1], **r.as_json()}
+                for k, r in enumerate(reports)
+            ],
+        }
+
+    if len(modes) == 1:
+        return one(results[modes[0]])
+    return {m: one(results[m]) for m in modes}
+
+
+def _envoy_policy_cause(a: Any, b: Any) -> list[str]:
+    """Return the cause when the routes' hash policies have a different number of entries."""
+
+    def entries(route: Any) -> int:
+        return len(route.hash_policy.policies) if route.hash_policy is not None else 0
+
+    na, nb = entries(a.routes[0]), entries(b.routes[0])
+    if na != nb:
+        return [
+            f"the route's hash policy changed ({na} -> {nb} entries), which changes every route hash"
+        ]
+    return []
+
+
+def _run_envoy(args: argparse.Namespace, outputs: OutputSet, out: IO[str]) -> int:
+    from .._validate import MAX_USERS
+    from . import envoy_config
+
+    a = envoy_route(args, args.envoy_config_a, args.seed)
+    b = envoy_route(args, args.envoy_config_b, args.seed)
+
+    def traffic() -> Iterator[tuple[str, SimRequest]]:
+        if args.requests:
+            reqs: Iterator[SimRequest] = read_jsonl(args.requests)
+        else:
+            users = args.users if args.users is not None else 1000
+            key = args.key if args.key is not None else envoy_config.default_key(a.routes)  # type: ignore[attr-defined]
+            reqs = synthetic(users, args.requests_per_user, key, args.seed)
+        return ((r.user, r) for r in reqs)
+
+    try:
+        reports = diff_steps([a, b], traffic(), max_users=MAX_USERS)
+    except ValueError as e:
+        raise InputError(None, str(e)) from None
+    results = {"envoy": reports}
+    labels = ["A", "B"]
+    why = _envoy_policy_cause(a, b)
+    findings = [finding_line("Going from A to B", "envoy", reports[0], why, None)]
+    width = None if args.wide else WIDTH
+    return publish(
+        args,
+        outputs,
+        out,
+        lambda: _summary(["envoy"], results, labels),
+        lambda: None,
+        lambda: _render(args, ["envoy"], results, labels, findings, width),
+    )
+
+
 def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None) -> int:
     """Run ``hashlb diff`` with parsed *args*; raise InputError on bad input."""
     out = out if out is not None else sys.stdout
     _check(args)
-    args.file, saved = (args.file or args.a), args.file  # _check_counts looks at args.file
+    args.file, saved = (args.file or args.a or ["."]), args.file  # _check_counts reads args.file
     _check_counts(args)
     args.file = saved
     outputs.add(args.json, "--json")
+    if args.envoy_config_a is not None:
+        return _run_envoy(args, outputs, out)
     scenarios, labels, label = _configs(args)
     modes = list(MODES) if args.mode == "both" else [args.mode]
     traffic = _traffic(args, scenarios[0])
-    results: dict[str, tuple[list[DiffReport], list[Any]]] = {
-        m: _run_mode(m, scenarios, args.seed, traffic) for m in modes
-    }
+    runs = {m: _run_mode(m, scenarios, args.seed, traffic) for m in modes}
+    results = {m: runs[m][0] for m in modes}
+    first, other = modes[0], (modes[1] if len(modes) > 1 else None)
+    engines = runs[first][1]
+    findings = []
+    for k, r in enumerate(results[first]):
+        what = change_words(scenarios[k], scenarios[k + 1], label)
+        if len(scenarios) > 2:
+            what = f"Step {labels[k]} -> {labels[k + 1]}"
+        why = causes(scenarios[k], scenarios[k + 1], first, engines[k], engines[k + 1])
+        o = (other, results[other][k]) if other else None
+        findings.append(finding_line(what, first, r, why, o))
     width = None if args.wide else WIDTH
-
-    def summary() -> dict[str, Any]:
-        def one(reports: list[DiffReport]) -> dict[str, Any]:
-            if len(reports) == 1:
-                return reports[0].as_json()
-            return {
-                "users": reports[0].users,
-                "steps": [
-                    {"from": labels[k], "to": labels[k + 1], **r.as_json()}
-                    for k, r in enumerate(reports)
-                ],
-            }
-
-        if len(modes) == 1:
-            return one(results[modes[0]][0])
-        return {m: one(results[m][0]) for m in modes}
-
-    def report() -> str:
-        first = modes[0]
-        reports, engines = results[first]
-        other = modes[1] if len(modes) > 1 else None
-        lines: list[str] = []
-        for k, r in enumerate(reports):
-            what = change_words(scenarios[k], scenarios[k + 1], label)
-            if len(reports) > 1:
-                what = f"Step {labels[k]} -> {labels[k + 1]}"
-            why = causes(scenarios[k], scenarios[k + 1], first, engines[k], engines[k + 1])
-            o = (other, results[other][0][k]) if other else None
-            text = finding_line(what, first, r, why, o)
-            lines.extend(wrap(text, width))
-            if len(reports) > 1 and k == 0:
-                lines.insert(0, f"Ramp of {len(reports)} steps over {r.users} users:")
-        if len(reports) > 1:
-            # the plain-words first line is about the whole ramp
-            worst = max(range(len(reports)), key=lambda k: reports[k].excess)
-            lines[0] = (
-                f"Ramping {labels[0]} -> {labels[-1]} moves at most {_share(reports[worst].moved)} "
-                f"of users in one step ({labels[worst]} -> {labels[worst + 1]}; "
-                f"{_share(reports[worst].minimum)} would have to); "
-                f"{_share(reports[-1].cumulative.several_pods if reports[-1].cumulative else 0)} "
-                "have seen more than one pod by the end."
-            )
-        lines.append("")
-        lines.append(f"{reports[0].users} users, {reports[0].requests} requests, seed {args.seed}")
-        head = ["mode", "step", "moved", "subset", "pod", "minimum", "excess"]
-        if len(reports) > 1:
-            head += ["1+ pods", "1+ subsets"]
-        rows = [row for m in modes for row in _summary_rows(m, labels, results[m][0])]
-        lines.append(
-            format_table(head, rows, align="<<" + ">" * (len(head) - 2), width=width, cut=(1,))
-        )
-        if len(reports) == 1:
-            for m in modes:
-                lines.append("")
-                lines.append(f"who moved ({m} mode, requests):")
-                lines.append(_matrix_table(results[m][0][0], width))
-        return "\n".join(lines)
-
-    return publish(args, outputs, out, summary, lambda: None, report)
+    return publish(
+        args,
+        outputs,
+        out,
+        lambda: _summary(modes, results, labels),
+        lambda: None,
+        lambda: _render(args, modes, results, labels, findings, width),
+    )
