@@ -225,25 +225,37 @@ def diff_steps(
         raise ValueError(f"diff_steps needs at least two routes, got {len(routes)}")
     ids: dict[Placement, int] = {}
     names: list[Placement] = []
-    # user -> Counter of placement-id tuples (one tuple per distinct path of its requests)
-    users: dict[Hashable, Counter[tuple[int, ...]]] = {}
+    # user -> [path, requests] while all its requests took one path (a tuple of
+    # placement ids, one per route), else a Counter of its paths
+    users: dict[Hashable, Any] = {}
     total = 0
     for user, req in traffic:
-        step: list[int] = []
-        for route in routes:
-            p = route(req)
-            i = ids.get(p)
-            if i is None:
-                i = ids[p] = len(names)
-                names.append(p)
-            step.append(i)
+        placed = [route(req) for route in routes]
+        try:
+            path = tuple([ids[p] for p in placed])
+        except KeyError:
+            for p in placed:
+                if p not in ids:
+                    ids[p] = len(names)
+                    names.append(p)
+            path = tuple([ids[p] for p in placed])
         seen = users.get(user)
         if seen is None:
             if max_users is not None and len(users) >= max_users:
                 raise ValueError(f"more than {max_users} distinct users in the traffic")
-            seen = users[user] = Counter()
-        seen[tuple(step)] += 1
+            users[user] = [path, 1]
+        elif type(seen) is list:
+            if seen[0] == path:
+                seen[1] += 1
+            else:
+                users[user] = Counter({seen[0]: seen[1], path: 1})
+        else:
+            seen[path] += 1
         total += 1
+    # users with the same paths and counts contribute alike: group them
+    groups: Counter[tuple[tuple[tuple[int, ...], int], ...]] = Counter()
+    for seen in users.values():
+        groups[((seen[0], seen[1]),) if type(seen) is list else tuple(sorted(seen.items()))] += 1
     steps = len(routes) - 1
     subset_of = [p[0] for p in names]
     n_users = len(users)
@@ -256,32 +268,33 @@ def diff_steps(
     r_sub = [0] * steps
     mass: list[list[float]] = [[0.0] * len(names) for _ in routes]
     matrices: list[Counter[tuple[int, int]]] = [Counter() for _ in range(steps)]
-    for paths in users.values():
-        n = sum(paths.values())
-        w = 1.0 / n
-        for path, c in paths.items():
+    for profile, many in groups.items():
+        n = sum(c for _, c in profile)
+        w = many / n
+        for path, c in profile:
             wc = w * c
+            cm = c * many
             for k, i in enumerate(path):
                 mass[k][i] += wc
             for k in range(steps):
                 a, b = path[k], path[k + 1]
-                matrices[k][(a, b)] += c
+                matrices[k][(a, b)] += cm
                 if a != b:
                     moved[k] += wc
-                    r_moved[k] += c
+                    r_moved[k] += cm
                     if subset_of[a] != subset_of[b]:
                         sub[k] += wc
-                        r_sub[k] += c
+                        r_sub[k] += cm
         # cumulative: distinct placements / subsets over configurations 0 .. k+1
         pods: set[int] = set()
         subs: set[str | None] = set()
         for k in range(len(routes)):
-            for path in paths:
+            for path, _c in profile:
                 pods.add(path[k])
                 subs.add(subset_of[path[k]])
             if k:
-                several_pods[k - 1] += len(pods) > 1
-                several_subsets[k - 1] += len(subs) > 1
+                several_pods[k - 1] += many * (len(pods) > 1)
+                several_subsets[k - 1] += many * (len(subs) > 1)
     u = max(n_users, 1)
     for k in range(steps):
         minimum = _minimum(mass[k], mass[k + 1], subset_of) / u

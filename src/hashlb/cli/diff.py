@@ -206,6 +206,21 @@ def set_balancer(scenario: Scenario, algorithm: str | None, min_ring: int | None
 # Routing one scenario.
 
 
+#: The last request converted without a cookie jar: (SimRequest, policy Request).  Every
+#: configuration routes the same request in turn, so it is converted once, not once each.
+_LAST: list[Any] = [None, None]
+
+
+def _policy_request(req: SimRequest, jar: dict[str, str] | None) -> Any:
+    """Return :func:`to_policy_request` of *req*, reused while the same request is routed."""
+    if jar:
+        return to_policy_request(req, jar)
+    if _LAST[0] is not req:
+        _LAST[1] = to_policy_request(req, None)
+        _LAST[0] = req
+    return _LAST[1]
+
+
 def scenario_route(scenario: Scenario, mode: str, seed: int) -> Callable[[Any], Placement]:
     """Return a routing function: a :class:`SimRequest` -> ``(subset, pod)`` under *scenario*.
 
@@ -216,17 +231,19 @@ def scenario_route(scenario: Scenario, mode: str, seed: int) -> Callable[[Any], 
 
     engines = build_engines(scenario, mode, seed)
     jars: dict[Hashable, dict[str, str]] = {}
+    only = engines[0] if len(engines) == 1 and engines[0].plan.matches is None else None
 
     def route(req: SimRequest) -> Placement:
-        engine = next((e for e in engines if plan_matches(e.plan, req)), None)
+        engine = only or next((e for e in engines if plan_matches(e.plan, req)), None)
         if engine is None:
             return (None, None)
-        ukey = user_key(req.user)
-        subset, _address, pod, _h, set_cookie = engine.route(to_policy_request(req, jars.get(ukey)))
+        ukey = user_key(req.user) if jars else None
+        jar = jars.get(ukey) if ukey is not None else None
+        subset, _address, pod, _h, set_cookie = engine.route(_policy_request(req, jar))
         if set_cookie:
             m = SET_COOKIE.match(set_cookie)
             if m:
-                jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
+                jars.setdefault(user_key(req.user), {})[m.group(1)] = m.group(3)
         return (subset, pod)
 
     route.engines = engines  # type: ignore[attr-defined]
