@@ -309,42 +309,15 @@ def test_remove_pod_ring_hash_sticky_is_minimal(impl: Implementation) -> None:
 
 
 def test_add_pods_and_unhealthy(impl: Implementation) -> None:
-    doc = _json(
-        impl,
-        "-f",
-        EXAMPLE,
-        "--add-pods",
-        2,
-        "--to",
-        "safe",
-        "--users",
-        1000,
-        "--requests-per-user",
-        1,
-        "--mode",
-        "sticky",
-    )
+    add = ["-f", EXAMPLE, "--add-pods", 2, "--to", "safe", "--users", 1000]
+    add += ["--requests-per-user", 1, "--mode", "sticky"]
+    doc = _json(impl, *add)
     assert doc["configured_minimum"] == pytest.approx(0.9 * (1 - 2 / 4))
     assert abs(doc["minimum"] - doc["configured_minimum"]) < 0.05
     assert doc["moved"] >= doc["minimum"]
     # Envoy's ring gives the 2 old pods 256 entries each instead of 512: some users
     # move between them too, and the report says why
-    proc = run_cli(
-        impl,
-        "diff",
-        "-f",
-        EXAMPLE,
-        "--add-pods",
-        2,
-        "--to",
-        "safe",
-        "--users",
-        1000,
-        "--requests-per-user",
-        1,
-        "--mode",
-        "sticky",
-    )
+    proc = run_cli(impl, "diff", *add)
     assert "Envoy's ring spreads minimumRingSize=1024" in proc.stdout.replace("\n  ", " ")
     sick = _json(
         impl,
