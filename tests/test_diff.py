@@ -8,6 +8,7 @@ direct :class:`hashlb.Maglev` lookup of each user.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -451,3 +452,16 @@ def test_a_b_identical_moves_nobody(impl: Implementation) -> None:
     for mode in ("envoy", "sticky"):
         assert doc[mode]["moved"] == 0.0
         assert doc[mode]["minimum"] == 0.0
+
+
+def test_plot_draws_a_png(impl: Implementation, tmp_path: Path) -> None:
+    """--plot writes a PNG of who moved per mode and step (matplotlib: the plot extra)."""
+    png = tmp_path / "moved.png"
+    args = ["-f", EXAMPLE, "--ramp", "risky=0,1,10", "--users", 200, "--mode", "both"]
+    proc = run_cli(impl, "diff", *args, "--plot", png, "-q")
+    if importlib.util.find_spec("matplotlib") is None:
+        assert proc.returncode == 2
+        assert 'needs matplotlib: pip install "hashlb[plot]"' in error_line(proc)
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

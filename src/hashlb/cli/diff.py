@@ -474,9 +474,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--seed", type=_seed, default=0)
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="PATH", help="write the figures as JSON ('-': stdout)")
+    o.add_argument(
+        "--plot", metavar="PNG", help="draw who moved as stacked bars per step ('-': stdout)"
+    )
     o.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
     o.add_argument("--wide", action="store_true", help=f"do not cut the report to {WIDTH} columns")
-    p.set_defaults(run=run, decisions=None, plot=None)
+    p.set_defaults(run=run, decisions=None)
 
 
 def _changes(args: argparse.Namespace) -> bool:
@@ -715,6 +718,52 @@ def _summary(modes: list[str], results: dict[str, list[DiffReport]], labels: lis
     return {m: one(results[m]) for m in modes}
 
 
+def plot(
+    modes: list[str],
+    results: dict[str, list[DiffReport]],
+    labels: list[str],
+    outputs: OutputSet,
+) -> None:
+    """Draw who went where: per mode and step, a stacked bar of the users who stayed,
+    changed pod within their subset and changed subset, with the minimum marked."""
+    from .output import require_matplotlib, save_figure
+
+    plt = require_matplotlib()
+    bars = [(m, k, r) for m in modes for k, r in enumerate(results[m])]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(bars) + 2), 4.2))
+    x = list(range(len(bars)))
+    sub = [100 * r.subset_changed for _, _, r in bars]
+    pod = [100 * r.pod_changed for _, _, r in bars]
+    stay = [100 - a - b for a, b in zip(sub, pod, strict=True)]
+    ax.bar(x, sub, 0.6, label="changed subset", color="#c0392b")
+    ax.bar(x, pod, 0.6, bottom=sub, label="changed pod, same subset", color="#e07b39")
+    ax.bar(
+        x,
+        stay,
+        0.6,
+        bottom=[a + b for a, b in zip(sub, pod, strict=True)],
+        label="stayed",
+        color="#bbbbbb",
+    )
+    ax.scatter(
+        x,
+        [100 * r.minimum for _, _, r in bars],
+        marker="_",
+        s=600,
+        color="black",
+        label="minimum",
+        zorder=3,
+    )
+    names = [f"{m}\n{labels[k]} -> {labels[k + 1]}" for m, k, _ in bars]
+    ax.set_xticks(x, names, rotation=20 if len(bars) > 4 else 0, fontsize=8)
+    ax.set_ylabel("share of users (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(f"who moved ({bars[0][2].users} users)", fontsize=10)
+    fig.tight_layout()
+    save_figure(outputs, fig, "--plot", plt)
+
+
 def _envoy_policy_cause(a: Any, b: Any) -> list[str]:
     """Return the cause when the routes' hash policies have a different number of entries."""
 
@@ -759,7 +808,7 @@ def _run_envoy(args: argparse.Namespace, outputs: OutputSet, out: IO[str]) -> in
         outputs,
         out,
         lambda: _summary(["envoy"], results, labels),
-        lambda: None,
+        lambda: plot(["envoy"], results, labels, outputs),
         lambda: _render(args, ["envoy"], results, labels, findings, width),
     )
 
@@ -772,6 +821,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     _check_counts(args)
     args.file = saved
     outputs.add(args.json, "--json")
+    outputs.add_plot(args.plot)
     if args.envoy_config_a is not None:
         return _run_envoy(args, outputs, out)
     scenarios, labels, label = _configs(args)
@@ -795,6 +845,6 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         outputs,
         out,
         lambda: _summary(modes, results, labels),
-        lambda: None,
+        lambda: plot(modes, results, labels, outputs),
         lambda: _render(args, modes, results, labels, findings, width),
     )
