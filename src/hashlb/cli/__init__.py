@@ -25,7 +25,7 @@ __all__ = ("build_parser", "run_command")
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``hashlb`` with its subcommands."""
     from .. import __version__
-    from . import bench, simulate, translate
+    from . import bench, diff, simulate, translate
 
     parser = argparse.ArgumentParser(
         prog="hashlb",
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"hashlb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (simulate, translate, bench):
+    for command in (simulate, translate, bench, diff):
         name = command.__name__.rpartition(".")[2]
         p = sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION)
         command.add_arguments(p)
