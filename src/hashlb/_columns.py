@@ -535,3 +535,21 @@ def py_lookup_column(table: Any, hashes: object, out: Any) -> HostIndices | None
     table._ready()
     indices: HostIndices = py_lookup(chunks, out, table._np_lookup())
     return indices
+
+
+def py_lookup_many(table: Any, hashes: object, out: Any) -> HostIndices:
+    """The pure twins' ``lookup_many``: a hash column read with numpy, else a uint64 buffer
+    whose rows ``table._fill(view, res)`` looks up (called only when ``table._searching()``:
+    the table has hosts)."""
+    column = py_lookup_column(table, hashes, out)
+    if column is not None:
+        return column
+    from ._batch import batch_output, hash_buffer
+
+    view = hash_buffer(hashes)
+    table._ready()
+    searching = bool(table._searching())
+    res = batch_output(len(view), hashes, out, searching)
+    if searching:
+        table._fill(view, res)
+    return res

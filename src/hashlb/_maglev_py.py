@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from ._batch import batch_output, hash_buffer
-from ._columns import need_numpy, py_lookup_column, py_pick_many
+from ._columns import need_numpy, py_lookup_many, py_pick_many
 from ._docstrings import attach as _attach_docs
 from ._maglev_doc import DOCS as _DOCS
 from ._retry import Reject
@@ -371,19 +370,18 @@ class Maglev:
         return self._at(_xxh64(_key_bytes(key, "key")))
 
     def lookup_many(self, hashes: Any, *, out: Any = None) -> HostIndices:
-        column = py_lookup_column(self, hashes, out)
-        if column is not None:
-            return column
-        view = hash_buffer(hashes)
-        self._ready()
-        res = batch_output(len(view), hashes, out, bool(self._slots))
-        if not self._slots:
-            return res
+        return py_lookup_many(self, hashes, out)
+
+    def _searching(self) -> bool:
+        """Whether the table has slots to look up (``py_lookup_many``'s question)."""
+        return bool(self._slots)
+
+    def _fill(self, view: memoryview, res: Any) -> None:
+        """Write the host index of each hash of *view* into *res* (``py_lookup_many``)."""
         t = self._table
         m = self._table_size
         for i, h in enumerate(view):
             res[i] = t[h % m]
-        return res
 
     def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> HostIndices:
         return py_pick_many(self, keys, out)

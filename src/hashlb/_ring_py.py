@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from ._batch import batch_output, hash_buffer
-from ._columns import need_numpy, py_lookup_column, py_pick_many
+from ._columns import need_numpy, py_lookup_many, py_pick_many
 from ._docstrings import attach as _attach_docs
 from ._grpc_config import ring_config as _grpc_ring_config
 from ._hashing_py import murmur2_64
@@ -211,20 +210,20 @@ class RingHash:
         return self._at(_xxh64_intdigest(_bytes(key, "key")), 0)
 
     def lookup_many(self, hashes: Any, *, out: Any = None) -> HostIndices:
-        column = py_lookup_column(self, hashes, out)
-        if column is not None:
-            return column
-        view = hash_buffer(hashes)
-        self._ready()
+        return py_lookup_many(self, hashes, out)
+
+    def _searching(self) -> bool:
+        """Whether the ring has entries to look up (``py_lookup_many``'s question)."""
+        return bool(self._hashes)
+
+    def _fill(self, view: memoryview, res: Any) -> None:
+        """Write the host index of each hash of *view* into *res* (``py_lookup_many``)."""
         ring = self._hashes
         n = len(ring)
-        res = batch_output(len(view), hashes, out, bool(n))
-        if n:
-            owners = self._entry_hosts
-            for j, h in enumerate(view):
-                p = bisect_left(ring, h)
-                res[j] = owners[p if p < n else 0]
-        return res
+        owners = self._entry_hosts
+        for j, h in enumerate(view):
+            p = bisect_left(ring, h)
+            res[j] = owners[p if p < n else 0]
 
     def pick_many(self, keys: Sequence[str | bytes] | Any, *, out: Any = None) -> HostIndices:
         return py_pick_many(self, keys, out)

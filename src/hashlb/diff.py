@@ -129,31 +129,37 @@ class DiffReport:
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict (shares of users in [0, 1])."""
-        out: dict[str, Any] = {
-            "users": self.users,
-            "requests": self.requests,
-            "moved": self.moved,
-            "subset_changed": self.subset_changed,
-            "pod_changed": self.pod_changed,
-            "minimum": self.minimum,
-            "excess": self.excess,
-            "configured_minimum": self.configured_minimum,
-            "requests_moved": self.requests_moved,
-            "requests_subset_changed": self.requests_subset_changed,
-            "requests_pod_changed": self.requests_pod_changed,
-            "matrix": [
+        out: dict[str, Any] = {name: getattr(self, name) for name in _JSON_FIELDS}
+        out.update(
+            matrix=[
                 {
                     "from": {"subset": pa[0], "pod": pa[1]},
                     "to": {"subset": pb[0], "pod": pb[1]},
                     "requests": n,
                 }
                 for (pa, pb), n in sorted(self.matrix.items(), key=_matrix_order)
-            ],
-        }
+            ]
+        )
         if self.cumulative is not None:
             out["several_pods_so_far"] = self.cumulative.several_pods
             out["several_subsets_so_far"] = self.cumulative.several_subsets
         return out
+
+
+#: The report's figures in ``--json``, in this order (each an attribute of the report).
+_JSON_FIELDS = (
+    "users",
+    "requests",
+    "moved",
+    "subset_changed",
+    "pod_changed",
+    "minimum",
+    "excess",
+    "configured_minimum",
+    "requests_moved",
+    "requests_subset_changed",
+    "requests_pod_changed",
+)
 
 
 def _unit(x: float) -> float:

@@ -236,6 +236,18 @@ class _Pool:
         raise NotImplementedError
 
 
+#: The counts and the threshold of a :class:`SubsetHealth`, as ``--json`` lists them first.
+_HEALTH_FIELDS = (
+    "hosts",
+    "healthy",
+    "degraded",
+    "unhealthy",
+    "excluded",
+    "panic_threshold",
+    "threshold_source",
+)
+
+
 @dataclass(frozen=True)
 class SubsetHealth:
     """What Envoy's cluster for one destination makes of its endpoints' health (Envoy's ``load_balancer_impl.cc``).
@@ -274,13 +286,7 @@ class SubsetHealth:
     def as_json(self) -> dict[str, Any]:
         """Return the ``--json`` form (see docs/reference/cli.rst)."""
         return {
-            "hosts": self.hosts,
-            "healthy": self.healthy,
-            "degraded": self.degraded,
-            "unhealthy": self.unhealthy,
-            "excluded": self.excluded,
-            "panic_threshold": self.panic_threshold,
-            "threshold_source": self.threshold_source,
+            **{name: getattr(self, name) for name in _HEALTH_FIELDS},
             "priority_load": {
                 "healthy": list(self.healthy_load),
                 "degraded": list(self.degraded_load),
