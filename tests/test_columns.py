@@ -105,6 +105,14 @@ def test_xxh64_many_numpy_and_lists(impl: Implementation) -> None:
     u = np.array([*TEXT, "a\x00b", "\x00"])
     _check_hashes(impl.xxh64_many(u, 7), list(u), impl, 7)
     _check_hashes(impl.xxh64_many(u[::2]), list(u[::2]), impl, 0)  # strided: copied
+    for order in (">", "<"):  # either byte order reads the same code points
+        other = u.astype(u.dtype.newbyteorder(order))
+        _check_hashes(impl.xxh64_many(other, 7), list(u), impl, 7)
+        big = np.array(["\u0100", "ab", "c"], dtype=f"{order}U2")
+        _check_hashes(impl.xxh64_many(big), ["\u0100", "ab", "c"], impl, 0)
+        hosts = [Host(f"10.9.0.{i}:80") for i in range(5)]
+        table = impl.Maglev(hosts)
+        assert list(table.pick_many(big)) == [hosts.index(table.pick(k)) for k in big.tolist()]
     _check_hashes(impl.xxh64_many([*TEXT, b"raw"], 3), [*TEXT, b"raw"], impl, 3)
     _check_hashes(impl.xxh64_many(tuple(TEXT)), TEXT, impl, 0)
     _check_hashes(impl.xxh64_many(iter(TEXT)), TEXT, impl, 0)

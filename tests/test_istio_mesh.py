@@ -330,15 +330,18 @@ def test_override_precedence_subset_port_subset_rule_port_rule(port: int, v1: st
 
 
 def test_rule_port_level_beats_rule_top_level() -> None:
-    """Without subset policies, the rule's port-level setting for the port wins."""
+    """Without subset policies, the rule's port-level setting wins for the port the destination
+    names; a destination that names no port hashes on the rule's top level, even when the
+    Service has only that port (route.go portLevelSettingsConsistentHash: `if dst.Port != nil`)."""
     text = PRECEDENCE.split("subsets:")[0] + SUBSETS
     m = mesh_of(PODS, rule(text), vs(SPLIT))
-    assert m.scenario().routes[0].hash_keys == (HashKey("header", "dr-port"),) * 2
-    split = SPLIT.replace("subset: v1}", "subset: v1, port: {number: 9090}}").replace(
-        "subset: v2}", "subset: v2, port: {number: 9090}}"
-    )
-    m = mesh_of(PODS, rule(text), vs(split))
     assert m.scenario().routes[0].hash_keys == (HashKey("header", "dr-top"),) * 2
+    for port, key in ((8080, "dr-port"), (9090, "dr-top")):
+        split = SPLIT.replace("subset: v1}", f"subset: v1, port: {{number: {port}}}}}").replace(
+            "subset: v2}", f"subset: v2, port: {{number: {port}}}}}"
+        )
+        m = mesh_of(PODS, rule(text), vs(split))
+        assert m.scenario().routes[0].hash_keys == (HashKey("header", key),) * 2, port
 
 
 def test_simple_load_balancer_overrides_a_hash() -> None:

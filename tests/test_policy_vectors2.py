@@ -104,7 +104,7 @@ def test_response_set_cookies_bad_type(P: ModuleType, upstream: Any) -> None:
 
 
 def test_response_set_cookies_bounded(P: ModuleType) -> None:
-    from hashlb._policy_config import MAX_UPSTREAM_SET_COOKIES
+    from hashlb._validate import MAX_UPSTREAM_SET_COOKIES
 
     many = ["a=1"] * MAX_UPSTREAM_SET_COOKIES
     assert len(P.HashResult(1).response_set_cookies(many)) == MAX_UPSTREAM_SET_COOKIES

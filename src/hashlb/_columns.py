@@ -211,7 +211,9 @@ def key_columns(keys: object) -> list[tuple[Any, ...]] | None:
             return [_array_chunk(a, False) for a in _arrow_chunks(_pyarrow().array(keys), False)]
         if keys.ndim != 1 or keys.dtype.kind not in "SU":
             return None  # object arrays: per item; the rest: check_key_array refuses
-        a = np.ascontiguousarray(keys)
+        # UCS4 code points are read in native byte order: a big-endian ``>U`` array
+        # is converted (a copy), never misread.
+        a = np.ascontiguousarray(keys, dtype=keys.dtype.newbyteorder("="))
         kind = K_FIXED if a.dtype.kind == "S" else K_UCS4
         size = a.dtype.itemsize
         raw = a.view(np.uint8) if size else np.empty(0, np.uint8)

@@ -21,6 +21,12 @@ from typing import Any
 import xxhash
 
 from ._request_config import _format_address, _int_value, _items
+from ._validate import (
+    MAX_COOKIE_TTL,
+    MAX_REGEX_GROUPS,
+    MAX_REGEX_PROGRAM_SIZE,
+    MAX_UPSTREAM_SET_COOKIES,
+)
 from .errors import ConfigError
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -207,10 +213,6 @@ def set_cookie_header(
     return "".join(out)
 
 
-#: At most this many upstream ``Set-Cookie`` values are read by :func:`response_set_cookies`.
-MAX_UPSTREAM_SET_COOKIES = 1024
-
-
 def response_set_cookies(upstream: object, generated: tuple[str, ...]) -> tuple[str, ...]:
     """Return the ``Set-Cookie`` values the client receives: *upstream*'s, then *generated*.
 
@@ -260,14 +262,6 @@ def _check_header_text(value: object, what: str) -> str:
 
 #: The environment variable that chooses the ``regex_rewrite`` engine.
 REGEX_ENGINE_VAR = "HASHLB_REGEX_ENGINE"
-#: The largest RE2 program a ``regex_rewrite`` pattern may compile to: Istio's
-#: ``re2.max_program_size.error_level`` (plain Envoy's default is 100).  Matching
-#: costs up to about this many steps per byte of a header value.
-MAX_REGEX_PROGRAM_SIZE = 32768
-#: The most capturing groups a ``regex_rewrite`` pattern may have.  Envoy asks RE2
-#: for at most the 10 groups a substitution can name; the Python binding tracks
-#: every group, at a cost per byte that grows with their number.
-MAX_REGEX_GROUPS = 64
 
 
 def _regex_engine() -> str:
@@ -538,10 +532,6 @@ def _compile_rewrite(
             return out.encode("utf-8", "surrogateescape")
 
     return (pattern, substitution), rewrite
-
-
-#: The longest Cookie ttl: protobuf ``Duration``'s limit (10,000 years), as Envoy reads it.
-MAX_COOKIE_TTL = 315_576_000_000
 
 
 def _check_ttl(ttl: object) -> int | None:

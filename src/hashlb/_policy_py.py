@@ -22,18 +22,6 @@ import xxhash
 from . import _policy_config as _cfg
 from ._deprecation import keyword_signature, positional_options
 from ._docstrings import attach as _attach_docs
-
-# NOTE: the ``X as X`` imports are explicit re-exports: names that router.py,
-# istio/parse.py and the tests import from this twin.
-from ._policy_config import (
-    MAX_COOKIE_TTL as MAX_COOKIE_TTL,
-)
-from ._policy_config import (
-    MAX_REGEX_GROUPS as MAX_REGEX_GROUPS,
-)
-from ._policy_config import (
-    MAX_REGEX_PROGRAM_SIZE as MAX_REGEX_PROGRAM_SIZE,
-)
 from ._policy_config import (
     REGEX_ENGINE_VAR as REGEX_ENGINE_VAR,
 )
@@ -77,6 +65,18 @@ from ._request_py import (
 from ._request_py import Request as Request
 from ._slots import checked_property
 from ._types import rebuild
+
+# NOTE: the ``X as X`` imports are explicit re-exports: names that router.py,
+# istio/parse.py and the tests import from this twin.
+from ._validate import (
+    MAX_COOKIE_TTL as MAX_COOKIE_TTL,
+)
+from ._validate import (
+    MAX_REGEX_GROUPS as MAX_REGEX_GROUPS,
+)
+from ._validate import (
+    MAX_REGEX_PROGRAM_SIZE as MAX_REGEX_PROGRAM_SIZE,
+)
 from .versions import EnvoyProfile, profile
 
 __all__ = (

@@ -15,8 +15,7 @@ from typing import Any
 
 import xxhash
 
-from ._types import MAX_WEIGHT
-from ._validate import as_int, check_uint, short, str_keyed_items
+from ._validate import MAX_WEIGHT, as_int, check_uint, short, str_keyed_items
 from .errors import ConfigError
 
 __all__ = (

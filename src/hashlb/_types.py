@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
 from ._slots import checked_property
-from ._validate import MAX_PRIORITY, as_int, check_health, short, uninitialised
+from ._validate import MAX_PRIORITY, MAX_WEIGHT, as_int, check_health, short, uninitialised
 from .errors import ConfigError
 
 
@@ -39,8 +39,6 @@ if TYPE_CHECKING:  # numpy is optional at run time; these names exist only for t
     #: What ``xxh64_many`` returns: ``uint64`` hashes, masked where a row was null.
     Hashes: TypeAlias = "npt.NDArray[np.uint64] | np.ma.MaskedArray[Any, np.dtype[np.uint64]]"
 
-#: Envoy weights are uint32; a weight (and a sum of weights) must fit.
-MAX_WEIGHT = 2**32 - 1
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 

@@ -588,6 +588,25 @@ HEALTHY_STATUSES = frozenset({"healthy", "unknown"})
 #: The highest EDS priority level (``LocalityLbEndpoints.priority``: ``lte: 128``).
 MAX_PRIORITY = 128
 
+#: Envoy weights are uint32; a weight (and a sum of weights) must fit.
+MAX_WEIGHT = 2**32 - 1
+
+#: The largest RE2 program a ``regex_rewrite`` pattern may compile to: Istio's
+#: ``re2.max_program_size.error_level`` (plain Envoy's default is 100).  Matching
+#: costs up to about this many steps per byte of a header value.
+MAX_REGEX_PROGRAM_SIZE = 32768
+#: The most capturing groups a ``regex_rewrite`` pattern may have.  Envoy asks RE2
+#: for at most the 10 groups a substitution can name; the Python binding tracks
+#: every group, at a cost per byte that grows with their number.
+MAX_REGEX_GROUPS = 64
+#: The longest Cookie ttl: protobuf ``Duration``'s limit (10,000 years), as Envoy reads it.
+MAX_COOKIE_TTL = 315_576_000_000
+#: At most this many upstream ``Set-Cookie`` values are read by ``HashResult.response_set_cookies``.
+MAX_UPSTREAM_SET_COOKIES = 1024
+#: ``hashlb diff``: at most this many changes (``--set-weight`` ...) and ramp steps.
+MAX_CHANGES = 64
+MAX_RAMP_STEPS = 32
+
 #: The most attempts ``Cluster.choose_host`` makes: Envoy's retry loop is
 #: ``1 + host_selection_retry_max_attempts`` (2 by default, 6 under Istio).
 MAX_ATTEMPTS = 2**16

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ._types import MAX_WEIGHT, Host
-from ._validate import check_hash, check_int, short, str_keyed_items
+from ._types import Host
+from ._validate import MAX_WEIGHT, check_hash, check_int, short, str_keyed_items
 from .errors import ConfigError
 
 __all__ = ("Prepared", "check_hash", "prepare")

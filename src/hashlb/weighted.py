@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ._types import MAX_WEIGHT
-from ._validate import check_hash, check_int, short
+from ._validate import MAX_WEIGHT, check_hash, check_int, short
 from .errors import ConfigError
 from .versions import EnvoyProfile, profile
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 from .._source import InputError
-from .._validate import HEALTHY_STATUSES, MAX_INT_DIGITS
+from .._validate import HEALTHY_STATUSES, MAX_CHANGES, MAX_INT_DIGITS, MAX_RAMP_STEPS
 from .._validate import short as _short
 from ..diff import DiffReport, Placement, diff_steps
 from ._replay import SET_COOKIE, WIDTH, publish, to_policy_request, user_key, wrap
@@ -50,8 +50,6 @@ DESCRIPTION = (
 )
 
 MODES = ("envoy", "sticky")
-MAX_CHANGES = 64
-MAX_RAMP_STEPS = 32
 
 
 # --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._types import Host
+from .._validate import MAX_PRIORITY
 from ..errors import ConfigError
 from ..versions import EnvoyProfile
 from ._read import (
@@ -42,7 +43,6 @@ _HASH_FUNCTION = {"DEFAULT_HASH": "xx_hash", "XX_HASH": "xx_hash", "MURMUR_HASH_
 _DISCOVERY = {0: "STATIC", 1: "STRICT_DNS", 2: "LOGICAL_DNS", 3: "EDS", 4: "ORIGINAL_DST"}
 _HEALTH = {0: "UNKNOWN", 1: "HEALTHY", 2: "UNHEALTHY", 3: "DRAINING", 4: "TIMEOUT", 5: "DEGRADED"}
 _MAX_U32 = 2**32 - 1
-_MAX_PRIORITY = 128
 _RING_TYPE = "envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash"
 _MAGLEV_TYPE = "envoy.extensions.load_balancing_policies.maglev.v3.Maglev"
 
@@ -145,7 +145,7 @@ def _load_assignment(
         gpath = f"{path}.endpoints[{i}]"
         group = as_object(group, gpath)
         locality = _locality(get(group, "locality"), gpath + ".locality")
-        priority = as_uint(get(group, "priority") or 0, gpath + ".priority", _MAX_PRIORITY)
+        priority = as_uint(get(group, "priority") or 0, gpath + ".priority", MAX_PRIORITY)
         lw = get(group, "load_balancing_weight")
         if lw is not None:
             w = as_uint(lw, gpath + ".load_balancing_weight", _MAX_U32)
@@ -223,7 +223,7 @@ def _cluster_status(status: Mapping[str, Any], path: str) -> LoadAssignment:
         ):
             health = "degraded"
         weight = as_uint(get(hs, "weight") or 1, hpath + ".weight", _MAX_U32)
-        priority = as_uint(get(hs, "priority") or 0, hpath + ".priority", _MAX_PRIORITY)
+        priority = as_uint(get(hs, "priority") or 0, hpath + ".priority", MAX_PRIORITY)
         locality = _locality(get(hs, "locality"), hpath + ".locality")
         hostname = get(hs, "hostname")
         if hostname is not None:

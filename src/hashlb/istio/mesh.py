@@ -570,11 +570,11 @@ class Mesh(_Reader):
             endpoints, locality = self._apply_locality(rule, subset, port, svc, endpoints, what)
             lb = _load_balancer(rule, subset, port)
             # The route side reads port-level settings only for a port the destination
-            # names (route.go portLevelSettingsConsistentHash), or the one port of the
-            # Service (pods without a Service: their one implied port); the
-            # no-VirtualService route uses the service port (hashForService).
-            single = svc is None or len(svc.ports) == 1
-            route_port = port if d.port is not None or single or service_route else None
+            # names (route.go portLevelSettingsConsistentHash: `if dst.Port != nil`),
+            # even when the Service has a single port (that port names the cluster,
+            # not the hash); the no-VirtualService route uses the service port
+            # (hashForService).
+            route_port = port if d.port is not None or service_route else None
             hashing, route_key = route_consistent_hash(rule, subset, route_port)
             name = d.subset if d.subset is not None else d.host.split(".")[0]
             if len(hosts) > 1 and d.subset is not None:

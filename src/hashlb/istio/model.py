@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._source import Where
+from .._validate import MAX_WEIGHT
 from ._yaml import LDict
 
 __all__ = (
@@ -99,7 +100,6 @@ UNHEALTHY_ENDPOINTS = ("omit", "auto", "always")
 
 DEFAULT_MIN_RING_SIZE = 1024
 DEFAULT_TABLE_SIZE = 65537
-MAX_WEIGHT = 2**32 - 1
 
 
 @dataclass(frozen=True)
