@@ -18,7 +18,7 @@ pytest.importorskip("yaml")  # the istio extra; the test extra installs it
 
 from hashlb import Request
 from hashlb.envoy import load
-from hashlb.istio import build_engines, config_dump, load_mesh
+from hashlb.istio import InputError, build_engines, config_dump, load_mesh
 from hashlb.istio.model import Scenario
 from hashlb.istio.xds import CLUSTERS_DUMP, ENDPOINTS_DUMP, RETRY_ON, ROUTES_DUMP
 
@@ -188,6 +188,60 @@ def test_retry_policy_previous_hosts_only_when_the_route_does_not_hash() -> None
         ]}]}).routes[0].retry_policy  # fmt: skip
         assert policy is not None and policy.previous_hosts == predicate
         assert policy.max_attempts == 6
+
+
+@pytest.mark.parametrize(
+    ("retries", "expected"),
+    [
+        ("{attempts: 0}", None),  # ConvertPolicy: attempts <= 0 disables retries
+        (
+            "{attempts: 5, retryOn: 'gateway-error,503', perTryTimeout: 2s}",
+            {"num_retries": 5, "retry_on": "gateway-error,retriable-status-codes",
+             "retriable_status_codes": [503], "per_try_timeout": "2s", "predicate": True},
+        ),
+        ("{attempts: 3, retryIgnorePreviousHosts: false}", {"num_retries": 3, "predicate": False}),
+        ("{attempts: 1, retryRemoteLocalities: true}", {"num_retries": 1, "priority": True}),
+    ],
+)  # fmt: skip
+def test_virtual_service_retries_change_the_default_policy(
+    retries: str, expected: dict[str, Any] | None
+) -> None:
+    """route/retry/retry.go ConvertPolicy(in.Retries, consistentHash): a VirtualService's own
+    retries start from the default policy; attempts 0 emits no retry_policy; retryOn's numbers
+    become retriable_status_codes (parseRetryOn); the switches set or drop the predicates."""
+    ch = rule(
+        "trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n" + SUBSETS
+    )
+    http = SPLIT.rstrip("\n") + f"\n  retries: {retries}\n"
+    (route,) = routes(dump_of(PODS, SERVICE, ch, vs(http)))
+    retry = route["route"].get("retry_policy")
+    if expected is None:
+        assert retry is None
+        return
+    assert retry["num_retries"] == expected["num_retries"]
+    assert retry["retry_on"] == expected.get("retry_on", RETRY_ON)
+    assert retry.get("retriable_status_codes") == expected.get("retriable_status_codes")
+    assert retry.get("per_try_timeout") == expected.get("per_try_timeout")
+    assert ("retry_host_predicate" in retry) == expected.get("predicate", True)
+    assert ("retry_priority" in retry) == expected.get("priority", False)
+    assert retry["host_selection_retry_max_attempts"] == "5"
+    config = load(dump_of(PODS, SERVICE, ch, vs(http)))  # Envoy's loader reads it back
+    policy = config.routes[0].retry_policy
+    assert policy is not None and policy.previous_hosts == expected.get("predicate", True)
+
+
+def test_virtual_service_retries_are_checked() -> None:
+    ch = rule("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n")
+    for bad, message in (
+        ("{attempts: -1}", "attempts"),
+        ("{attempts: 2, retryOn: [5xx]}", "retryOn"),
+        ("{attempts: 2, perTryTimeout: soon}", "perTryTimeout"),
+        ("{attempts: 2, retryRemoteLocalities: yes please}", "retryRemoteLocalities"),
+        ("{attempts: 2, hedge: true}", "unknown field 'hedge'"),
+    ):
+        http = "- route: [{destination: {host: cart}}]\n  retries: " + bad + "\n"
+        with pytest.raises(InputError, match=message):
+            dump_of(PODS, SERVICE, ch, vs(http))
 
 
 def test_weighted_clusters_drop_zero_weights_and_copy_the_hash_policy() -> None:

@@ -609,6 +609,7 @@ class Mesh(_Reader):
             tuple(dests),
             route.where,
             len(route.destinations) > 1,
+            route.retries,
         )
 
     def _apply_locality(

@@ -325,6 +325,8 @@ class _HTTPRoute:
     matches: list[LDict] | None
     destinations: list[_RouteDestination]
     where: Where
+    #: ``http[].retries``, checked (see ``parse.route_retries``); None when unset.
+    retries: Mapping[str, object] | None = None
 
 
 @dataclass
@@ -373,6 +375,9 @@ class RoutePlan:
     #: The route lists more than one destination: Istio emits ``weighted_clusters``
     #: (zero weights dropped), else ``route.cluster``.
     weighted: bool = False
+    #: ``http[].retries``: ``attempts``, ``retryOn``, ``perTryTimeout``,
+    #: ``retryRemoteLocalities``, ``retryIgnorePreviousHosts``; None when unset.
+    retries: Mapping[str, object] | None = None
 
     @property
     def hash_keys(self) -> tuple[HashKey, ...]:

@@ -292,7 +292,8 @@ class _Reader:
                     r.at("weight"),
                 )
             )
-        return _HTTPRoute(rname, index, matches, dests, item.where)
+        retries = route_retries(item, rwhat)
+        return _HTTPRoute(rname, index, matches, dests, item.where, retries)
 
     def _add_workload(self, doc: LDict, kind: str) -> None:
         name, ns, _ = self._meta(doc)
@@ -378,6 +379,46 @@ def _traffic_distribution(spec: LDict, meta: LDict, what: str) -> str:
     annotations = _map(meta, "annotations", what)
     raw = _str(annotations, TRAFFIC_DISTRIBUTION_ANNOTATION, what) if annotations else None
     return _TRAFFIC_DISTRIBUTION.get((raw or "").lower(), "")
+
+
+#: The ``HTTPRetry`` fields hashlb reads (networking/v1 ``HTTPRetry``).
+_RETRY_FIELDS = frozenset(
+    {"attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities", "retryIgnorePreviousHosts"}
+)
+
+
+def route_retries(item: LDict, what: str) -> dict[str, object] | None:
+    """Return the checked ``retries`` of an http route (None when unset).
+
+    ``attempts`` an int in ``[0, 2**31)``, ``retryOn`` a comma-separated string,
+    ``perTryTimeout`` a duration, the two switches booleans; any other field is
+    refused, naming it.
+    """
+    r = _map(item, "retries", what)
+    if r is None:
+        return None
+    rwhat = f"{what} retries"
+    for k in r:
+        if k not in _RETRY_FIELDS:
+            raise InputError(
+                r.at(k),
+                f"{rwhat}: unknown field {_short(k)} (expected one of "
+                f"{', '.join(sorted(_RETRY_FIELDS))})",
+            )
+    out: dict[str, object] = {"attempts": _int(r, "attempts", rwhat, 0, 2**31 - 1, default=0)}
+    retry_on = _str(r, "retryOn", rwhat)
+    if retry_on is not None:
+        out["retryOn"] = retry_on
+    if r.get("perTryTimeout") is not None:
+        _duration_seconds(r["perTryTimeout"], r.at("perTryTimeout"), f"{rwhat} perTryTimeout")
+        out["perTryTimeout"] = str(r["perTryTimeout"])
+    for flag in ("retryRemoteLocalities", "retryIgnorePreviousHosts"):
+        value = r.get(flag)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise InputError(r.at(flag), f"{rwhat} {flag}: expected true or false")
+            out[flag] = value
+    return out
 
 
 def _is_mesh_config(doc: LDict) -> bool:

@@ -344,16 +344,58 @@ def _catch_all(match: Mapping[str, Any]) -> bool:
     return path and not match.get("headers") and not match.get("query_parameters")
 
 
-def _retry_policy(hashing: bool) -> dict[str, Any]:
-    """retry.go ``ConvertPolicy`` without a VirtualService ``retries``: the default policy.
+def _retry_policy(hashing: bool, retries: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """retry.go ``ConvertPolicy``: the default policy, changed by a VirtualService ``retries``.
 
-    ``previous_hosts`` only when the route does not hash (``DefaultPolicy``
-    vs ``DefaultConsistentHashPolicy``); ``host_selection_retry_max_attempts: 5`` always.
+    The default: ``previous_hosts`` only when the route does not hash
+    (``DefaultPolicy`` vs ``DefaultConsistentHashPolicy``),
+    ``host_selection_retry_max_attempts: 5`` always.  ``retries.attempts``
+    of 0 disables retries (None: no ``retry_policy``); else it is
+    ``num_retries``; ``retryOn`` replaces ``retry_on`` (its numbers become
+    ``retriable_status_codes``, as ``parseRetryOn`` does); ``perTryTimeout``,
+    ``retryRemoteLocalities`` (``previous_priorities``) and
+    ``retryIgnorePreviousHosts`` (``previous_hosts`` or none) are carried.
     """
     out: dict[str, Any] = {"retry_on": RETRY_ON, "num_retries": 2}
     if not hashing:
         out["retry_host_predicate"] = [_PREVIOUS_HOSTS]
     out["host_selection_retry_max_attempts"] = "5"
+    if retries is None:
+        return out
+    if int(retries.get("attempts") or 0) <= 0:
+        return None
+    out["num_retries"] = int(retries["attempts"])
+    if retries.get("perTryTimeout") is not None:
+        out["per_try_timeout"] = str(retries["perTryTimeout"])
+    if retries.get("retryOn"):
+        words, codes = [], []
+        for part in str(retries["retryOn"]).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part.isdigit():
+                codes.append(int(part))
+            else:
+                words.append(part)
+        if codes and "retriable-status-codes" not in words:
+            words.append("retriable-status-codes")
+        out["retry_on"] = ",".join(words)
+        if codes:
+            out["retriable_status_codes"] = codes
+    if retries.get("retryRemoteLocalities"):
+        out["retry_priority"] = {
+            "name": "envoy.retry_priorities.previous_priorities",
+            "typed_config": {
+                "@type": _T + "envoy.extensions.retry.priority.previous_priorities.v3."
+                "PreviousPrioritiesConfig",
+                "update_frequency": 2,
+            },
+        }
+    if "retryIgnorePreviousHosts" in retries:
+        if retries["retryIgnorePreviousHosts"]:
+            out["retry_host_predicate"] = [_PREVIOUS_HOSTS]
+        else:
+            out.pop("retry_host_predicate", None)
     return out
 
 
@@ -378,7 +420,9 @@ def routes(plan: RoutePlan, *, service_route: bool = False) -> list[dict[str, An
         action["cluster"] = cluster_name(plan.destinations[0])
     action["timeout"] = "0s"
     hashing = not plan.weighted and any(d.route_consistent_hash for d in plan.destinations)
-    action["retry_policy"] = _retry_policy(hashing and not service_route)
+    retry = _retry_policy(hashing and not service_route, None if service_route else plan.retries)
+    if retry is not None:
+        action["retry_policy"] = retry
     policy = [hash_policy(k) for k in plan.hash_keys]
     if policy:
         action["hash_policy"] = policy
