@@ -337,7 +337,7 @@ def test_requests_file_and_json_shape(impl: Implementation, tmp_path: Path) -> N
     )
     _ok(proc)
     assert f"key from {reqs};" in " ".join(proc.stdout.split())  # the line may wrap
-    assert "no hash: 1 requests produced no hash" in proc.stdout
+    assert "no hash: 1 requests had no hash key" in proc.stdout
     s = json.loads(out.read_text(encoding="utf-8"))
     assert set(s) == {
         "schema",
@@ -731,7 +731,7 @@ def test_key_override_gives_no_hash(impl: Implementation, tmp_path: Path) -> Non
         decisions,
     )
     _ok(proc)
-    assert "no hash: 40 requests produced no hash" in proc.stdout
+    assert "no hash: 40 requests had no hash key" in proc.stdout
     assert all(not d["hashed"] for d in _decisions(decisions))
 
 

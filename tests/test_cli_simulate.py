@@ -414,3 +414,42 @@ def test_subset_table_override_uses_its_own_table(impl: Implementation, tmp_path
     for row in rows:
         table = v1 if row["subset"] == "v1" else v2
         assert row["endpoint"] == table.lookup(row["hash"]).address
+
+
+@pytest.mark.parametrize(
+    ("counts", "kw", "says", "never"),
+    [
+        # a split drawn per request: the cause, and the next step
+        ((100, 2000, 12, 0), {"one_group": 12, "split": True, "hash_driven": False},
+         ["12.0% of users stay on one endpoint", "at random for each request"], ["takes all"]),
+        # sticky: the subset follows the hash
+        ((100, 2000, 100, 0), {"one_group": 100, "split": True, "hash_driven": True},
+         ["is a function of the route hash"], ["at random"]),
+        # one subset per route, but users follow several routes
+        ((100, 2000, 0, 0), {"one_group": 0, "split": False, "hash_driven": False},
+         ["users follow routes to different subsets"], ["route hash picks"]),
+        # nothing hashed: nobody is pinned, and the hash is not said to pick
+        ((100, 2000, 0, 2000), {"one_group": 100, "split": False, "hash_driven": False},
+         ["No request had a hash key"], ["route hash picks"]),
+        # a few requests without a key
+        ((100, 2000, 90, 200), {"one_group": 100, "split": False, "hash_driven": False},
+         ["the route hash picks the endpoint", "10.0% of requests had no hash key"], []),
+    ],
+)  # fmt: skip
+def test_finding_says_what_happened_and_nothing_false(
+    counts: tuple[int, int, int, int], kw: dict[str, Any], says: list[str], never: list[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from hashlb.cli._replay import finding, wrap
+
+    users, requests, one_endpoint, no_hash = counts
+    result = SimpleNamespace(
+        users=users, requests=requests, one_endpoint=one_endpoint, no_hash=no_hash
+    )
+    text = finding(result, group="subset", next_step="Try --mode sticky.", **kw)
+    for phrase in says:
+        assert phrase in text
+    for phrase in never:
+        assert phrase not in text
+    assert all(len(line) <= 100 for line in wrap("hashlb simulate: " + text, 100))

@@ -272,3 +272,9 @@ def test_request_repr_is_the_same_on_both_twins() -> None:
     pure = PY.module("request").Request(**kwargs)
     assert repr(compiled) == repr(pure)
     assert "... (+4 more)" in repr(pure)
+
+
+def test_request_repr_cuts_a_large_filter_state(P: ModuleType) -> None:
+    state = {f"key-{i}" * 50: i for i in range(10_000)}
+    text = repr(P.Request(filter_state=state))
+    assert "... (+9992 more)}" in text and len(text) < 1200

@@ -10,6 +10,7 @@ containers of ``Request`` and ``Request.from_asgi``, and
 
 from __future__ import annotations
 
+import itertools
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -382,8 +383,11 @@ def _short_repr(value: object) -> str:
         if type(value) in (tuple, list) and len(value) == 2:  # type: ignore[arg-type]
             pair = f"({_short_repr(value[0])}, {_short_repr(value[1])})"  # type: ignore[index]
             return pair if type(value) is tuple else f"[{pair[1:-1]}]"
-        if type(value) in (str, bytes, bytearray) and len(value) > _REPR_CHARS:  # type: ignore[arg-type]
-            value = value[: _REPR_CHARS + 1]  # type: ignore[index]
+        # a slice of a subclass is a plain str/bytes: its repr is bounded
+        if isinstance(value, str) and len(value) > _REPR_CHARS:
+            value = str.__getitem__(value, slice(0, _REPR_CHARS + 1))
+        elif isinstance(value, (bytes, bytearray)) and len(value) > _REPR_CHARS:
+            value = bytes(memoryview(value)[: _REPR_CHARS + 1])
         text = repr(value)
         if type(text) is not str:
             raise TypeError
@@ -411,7 +415,10 @@ def request_repr(request: Any) -> str:
             bracket = "[]" if isinstance(value, list) else "()"
             text = bracket[0] + shown + (f", ... (+{more} more)" if more else "") + bracket[1]
         elif name == "filter_state":
-            text = _short_repr(dict(value))
+            items = list(itertools.islice(value.items(), _REPR_HEADERS))
+            shown = ", ".join(f"{_short_repr(k)}: {_short_repr(v)}" for k, v in items)
+            more = len(value) - len(items)
+            text = "{" + shown + (f", ... (+{more} more)" if more else "") + "}"
         else:
             text = _short_repr(value)
         parts.append(f"{name}={text}")

@@ -232,6 +232,7 @@ def finding(
     if users == 0:
         return "no request was simulated."
     ep, grp = pct(one_endpoint, users), pct(one_group, users)
+    hashed = no_hash < requests
     if split and not hash_driven:
         text = (
             f"{ep} of users stay on one endpoint and {grp} on one {group}. "
@@ -244,15 +245,24 @@ def finding(
             f"{group} is a function of the route hash, so a user keeps {group} and pod "
             f"while the weights hold."
         )
+    elif one_group == users:
+        text = f"{ep} of users stay on one endpoint: each user's traffic goes to one {group}" + (
+            " and the route hash picks the endpoint." if hashed else "."
+        )
     else:
         text = (
-            f"{ep} of users stay on one endpoint: one {group} takes all traffic "
-            f"and the route hash picks the endpoint."
+            f"{ep} of users stay on one endpoint and {grp} on one {group}: every route sends "
+            f"all its traffic to one {group}, but users follow routes to different {group}s."
         )
-    if no_hash:
+    if not hashed:
         text += (
-            f" {pct(no_hash, requests)} of requests had no hash key, and Envoy sends those "
-            f"to a random endpoint."
+            " No request had a hash key, so no user is pinned: Envoy balances each "
+            "request on its own (a random endpoint for ring hash and Maglev)."
+        )
+    elif no_hash:
+        text += (
+            f" {pct(no_hash, requests)} of requests had no hash key; Envoy balances those "
+            f"on their own (a random endpoint for ring hash and Maglev)."
         )
     return text
 
@@ -312,7 +322,7 @@ def shares_table(group: str, rows: list[list[object]], width: int | None = WIDTH
     the load balancers follow the table, one line for all when they agree.
     """
     head = [group, "weight", "configured", "requests", "share"]
-    lines = [format_table(head, [r[:5] for r in rows], align="<>>>>")]
+    lines = [format_table(head, [r[:5] for r in rows], align="<>>>>", width=width, cut=(0,))]
     balancers = [str(r[5]) for r in rows]
     if len(set(balancers)) == 1:
         lines += wrap(f"  load balancer: {balancers[0]}", width, "    ")
@@ -324,7 +334,7 @@ def shares_table(group: str, rows: list[list[object]], width: int | None = WIDTH
 
 def no_hash_line(no_hash: int) -> str:
     """The report's line for requests that got no hash."""
-    return f"no hash: {no_hash} requests produced no hash (Envoy picks those at random)"
+    return f"no hash: {no_hash} requests had no hash key (ring hash and Maglev pick at random)"
 
 
 def stickiness_line(users: int, one_endpoint: int, one_group: int, group: str) -> str:

@@ -54,6 +54,7 @@ from ._replay import (
     user_key,
     user_state,
     weights_note,
+    wrap,
 )
 from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
@@ -371,7 +372,8 @@ def render(result: SimulationResult, width: int | None = WIDTH) -> str:
         shown = [(name, a) for name, on, a in extra if on]
         head[3:3] = [name for name, _ in shown]
         align = "<<<" + "".join(a for _, a in shown) + ">>>"
-        lines.append(format_table(head, rows, align=align, width=width, cut=(1,)))
+        cut = (1, head.index("locality")) if placed else (1,)
+        lines.append(format_table(head, rows, align=align, width=width, cut=cut))
     if any(e.pod.synthetic for d in sc.destinations for e in d.endpoints):
         lines.append("* synthetic pod address (the input has no pod IP; see the docs)")
     lines.append("")
@@ -431,10 +433,10 @@ def _health_table(result: SimulationResult, plan: Any, width: int | None = WIDTH
             "subset",
             "hosts",
             "healthy",
-            "degraded",
+            "degr.",
             "unhealthy",
-            "excluded",
-            "panic at <",
+            "excl.",
+            "panic <",
             "priority load",
             "panic",
         ],
@@ -448,9 +450,14 @@ def _health_table(result: SimulationResult, plan: Any, width: int | None = WIDTH
             "\n  PANIC: below the threshold Envoy builds the table from every host, healthy or not"
         )
     sources = [
-        f"  {d.name}: panic threshold {result.health[d.name].describe_threshold()}"
+        line
         for d in plan.destinations
         if d.name in result.health
+        for line in wrap(
+            f"  {d.name}: panic threshold {result.health[d.name].describe_threshold()}",
+            width,
+            "    ",
+        )
     ]
     for d in plan.destinations:
         h = result.health.get(d.name)
@@ -461,7 +468,7 @@ def _health_table(result: SimulationResult, plan: Any, width: int | None = WIDTH
             + (" PANIC" if panic else "")
             for p, hosts, healthy, panic, names in h.levels
         )
-        sources.append(f"  {d.name}: locality {h.locality}: {levels}")
+        sources.extend(wrap(f"  {d.name}: locality {h.locality}: {levels}", width, "    "))
     return "\n".join([table, *sources])
 
 
