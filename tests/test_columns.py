@@ -588,3 +588,13 @@ def test_key_columns_are_zero_copy() -> None:
     s = np.array([t.encode() for t in TEXT])
     (chunk,) = _columns.key_columns(s) or [None]
     assert chunk is not None and np.shares_memory(chunk[4], s)
+
+
+def test_an_empty_array_may_have_no_offsets_buffer(impl: Implementation) -> None:
+    """Arrow C++ and Java export a 0-row string array with an empty offsets buffer."""
+    hosts = [Host("10.14.2.1:80"), Host("10.14.2.2:80")]
+    for typ in (pa.string(), pa.large_string(), pa.binary(), pa.large_binary()):
+        empty = pa.Array.from_buffers(typ, 0, [None, pa.py_buffer(b""), pa.py_buffer(b"")])
+        assert len(impl.xxh64_many(empty)) == 0
+        assert len(impl.Maglev(hosts).pick_many(empty)) == 0
+        assert len(impl.RingHash(hosts).pick_many(empty)) == 0
