@@ -166,6 +166,13 @@ def rst_table(suite: str, table: list[Row], where: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _compiled() -> bool:
+    """Whether the compiled twin loads here (False on a pure build)."""
+    import hashlb
+
+    return hashlb.IMPLEMENTATION == "c"
+
+
 def run_suite(suite: str, quick: bool) -> list[Row]:
     """Run one benchmark file of :data:`SUITES` and return its rows."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +187,8 @@ def run_suite(suite: str, quick: bool) -> list[Row]:
             "no:cacheprovider",
             f"--benchmark-json={report}",
         ]
+        if not _compiled():  # a pure build times the pure twin only
+            cmd.append("--no-c-extensions")
         if quick:
             cmd += [
                 "--benchmark-min-rounds=1",
