@@ -1,0 +1,673 @@
+"""Replay real request logs: stream Parquet, CSV or JSON lines as request columns, and
+count per-user stickiness exactly without a Python object per request.
+
+:func:`read_requests` streams a log file in Arrow record batches whose columns
+are request fields (``user``, ``header:<name>``, ``cookie:<name>``, ``path``,
+``remote_address``, ``local_address``), each taken from a file column by a
+*column mapping* such as ``{"user": "user_id", "header:x-user": "user_id",
+"source-ip": "client_ip"}``.  Memory is bounded by the batch size, not the
+file.
+
+:class:`Stickiness` counts, per user, whether all its requests reached one
+endpoint and one group (subset): per batch it groups the requests by user
+and keeps the smallest and largest endpoint and group code of each user (one
+endpoint iff they are equal).  Merging two accumulators applies the same
+min/max rule, which is associative and commutative, so partial counts of
+any split of the requests (batches, files, Dask partitions) combine into
+exactly the figures of one pass.  Its memory is bounded by the distinct
+users, not the requests.
+
+pyarrow is an optional dependency (``pip install "hashlb[columns]"``).
+
+>>> import pyarrow as pa
+>>> from hashlb.replay import Stickiness
+>>> a, b = Stickiness(), Stickiness()
+>>> a.add(pa.array(["ann", "bob", "ann"]), endpoints=[0, 1, 0], groups=[0, 0, 0])
+>>> b.add(pa.array(["bob", "cy"]), endpoints=[2, 1], groups=[0, 1])
+>>> s = a.merge(b)
+>>> (s.requests, s.users, s.one_endpoint, s.one_group)
+(5, 3, 2, 3)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ._source import InputError
+from ._validate import (
+    MAX_REPLAY_BATCH_ROWS,
+    MAX_REPLAY_COLUMNS,
+    MAX_REPLAY_JSON_BLOCK,
+    MAX_REPLAY_USERS,
+    cap,
+)
+from ._validate import short as _short
+
+__all__ = (
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_SOURCE_PORT",
+    "ENVOY_JSON_COLUMNS",
+    "FORMATS",
+    "Stickiness",
+    "canonical_field",
+    "parse_columns",
+    "read_requests",
+    "require_pyarrow",
+)
+
+#: Rows per record batch unless *batch_rows* says otherwise.
+DEFAULT_BATCH_ROWS = 1 << 16
+#: The formats :func:`read_requests` reads, by the file name's extension.
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+#: The port a ``source-ip`` column gets in ``remote_address`` (as ``hashlb simulate``'s
+#: JSONL ``source_ip`` field).
+DEFAULT_SOURCE_PORT = 50000
+
+#: A column mapping for Istio's JSON access log (``meshConfig.accessLogEncoding: JSON``,
+#: Istio's default JSON keys of Envoy's access-log command operators): the downstream
+#: address (``ip:port``), the path with its query string, and the request headers Istio
+#: logs.  Add ``user=`` and any header or cookie your hash policy reads.
+ENVOY_JSON_COLUMNS: Mapping[str, str] = {
+    "remote_address": "downstream_remote_address",
+    "local_address": "downstream_local_address",
+    "path": "path",
+    "header::authority": "authority",
+    "header::method": "method",
+    "header:user-agent": "user_agent",
+    "header:x-forwarded-for": "x_forwarded_for",
+    "header:x-request-id": "request_id",
+}
+
+_PLAIN = ("user", "path", "remote_address", "local_address")
+_ALIASES = {
+    "source-ip": "source_ip",
+    "source_ip": "source_ip",
+    "sourceip": "source_ip",
+    "method": "header::method",
+    "authority": "header::authority",
+    "remote-address": "remote_address",
+    "local-address": "local_address",
+}
+
+
+def require_pyarrow() -> Any:
+    """Return :mod:`pyarrow`, or raise ImportError naming the extra to install."""
+    try:
+        import pyarrow
+    except ImportError:
+        raise ImportError(
+            'hashlb.replay needs pyarrow: pip install "hashlb[columns]"'
+        ) from None
+    return pyarrow
+
+
+def canonical_field(name: str) -> str:
+    """Return the request field *name* stands for (``source-ip`` -> ``source_ip``).
+
+    Fields are ``user``, ``path``, ``remote_address``, ``local_address``,
+    ``source_ip`` (the client IP: ``remote_address`` becomes ``IP:50000``),
+    ``header:<name>`` (lower-cased; ``method`` is ``header::method``) and
+    ``cookie:<name>``.
+
+    :raises ValueError: any other name.
+
+    >>> canonical_field("Header:X-User"), canonical_field("source-ip")
+    ('header:x-user', 'source_ip')
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a request field must be a str, got {type(name).__name__}")
+    text = name.strip()
+    low = text.lower()
+    if low in _ALIASES:
+        return _ALIASES[low]
+    if low in _PLAIN:
+        return low
+    kind, sep, rest = text.partition(":")
+    kind = kind.strip().lower()
+    if sep and rest and kind == "header":
+        return f"header:{rest.lower()}"
+    if sep and rest and kind == "cookie":
+        return f"cookie:{rest}"
+    raise ValueError(
+        f"unknown request field {_short(name)}: use user, path, source-ip, remote_address, "
+        "local_address, header:NAME or cookie:NAME"
+    )
+
+
+def parse_columns(specs: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
+    """Return the column mapping ``{request field: file column}`` of *specs*.
+
+    *specs* are ``FIELD=COLUMN`` texts (``hashlb simulate --column``) or a
+    mapping.  A field may appear once; one file column may feed several
+    fields (``user=user_id`` and ``header:x-user=user_id``).
+
+    :raises ValueError: a text without ``=``, an unknown field, a field
+        given twice, ``source-ip`` with ``remote_address``, or more than
+        :data:`~hashlb._validate.MAX_REPLAY_COLUMNS` fields.
+
+    >>> parse_columns(["user=user_id", "header:X-User=user_id", "source-ip=client_ip"])
+    {'user': 'user_id', 'header:x-user': 'user_id', 'source_ip': 'client_ip'}
+    """
+    pairs: list[tuple[str, str]] = []
+    if isinstance(specs, Mapping):
+        pairs = [(str(k), v) for k, v in specs.items()]
+    else:
+        if isinstance(specs, (str, bytes)):
+            raise TypeError("columns must be FIELD=COLUMN texts or a mapping, not one string")
+        for text in specs:
+            if not isinstance(text, str) or "=" not in text:
+                raise ValueError(f"a column mapping is FIELD=COLUMN, got {_short(text)}")
+            field, _, column = text.partition("=")
+            pairs.append((field, column))
+    out: dict[str, str] = {}
+    for field, column in pairs:
+        if not isinstance(column, str) or not column:
+            raise ValueError(f"the column of {_short(field)} must be a non-empty str")
+        name = canonical_field(field)
+        if name in out:
+            raise ValueError(f"request field {name!r} is mapped twice")
+        out[name] = column
+        if len(out) > MAX_REPLAY_COLUMNS:
+            raise ValueError(f"more than {cap('MAX_REPLAY_COLUMNS')} mapped fields")
+    if "source_ip" in out and "remote_address" in out:
+        raise ValueError("map source-ip or remote_address, not both (both set the client address)")
+    if not out:
+        raise ValueError("the column mapping is empty: map at least one request field")
+    return out
+
+
+def _format_of(path: str, format: str | None) -> str:
+    if format is not None:
+        fmt = str(format).lower()
+        if fmt in ("json", "ndjson"):
+            fmt = "jsonl"
+        if fmt not in ("parquet", "csv", "jsonl"):
+            raise ValueError(f"unknown format {_short(format)}: use parquet, csv or jsonl")
+        return fmt
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise InputError(
+            path, "cannot tell the format from the extension: pass format= (--format) "
+            "parquet, csv or jsonl"
+        )
+    return FORMATS[ext]
+
+
+def _as_text(pa: Any, array: Any, path: str, column: str) -> Any:
+    """Return *array* as an Arrow ``string`` array, or raise InputError naming *column*."""
+    import pyarrow.compute as pc
+
+    t = array.type
+    if pa.types.is_dictionary(t):
+        array = array.cast(t.value_type)
+        t = array.type
+    if pa.types.is_string(t):
+        return array
+    if pa.types.is_null(t):
+        return pa.nulls(len(array), pa.string())
+    if (
+        pa.types.is_large_string(t)
+        or getattr(pa.types, "is_string_view", lambda _t: False)(t)
+        or pa.types.is_integer(t)
+    ):
+        return array.cast(pa.string())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            return pc.cast(array, pa.string())
+        except pa.ArrowInvalid:
+            raise InputError(path, f"column {column!r} is binary and not UTF-8 text") from None
+    raise InputError(
+        path, f"column {column!r} has type {t}; a request field needs text or integers"
+    )
+
+
+def read_requests(
+    path: str | os.PathLike[str],
+    columns: Iterable[str] | Mapping[str, str],
+    *,
+    format: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[Any]:
+    """Stream a request log as Arrow record batches of request fields.
+
+    :param path: a Parquet, CSV or JSON-lines file.
+    :param columns: the column mapping (see :func:`parse_columns`):
+        ``FIELD=COLUMN`` texts or ``{field: column}``.
+    :param format: ``"parquet"``, ``"csv"`` or ``"jsonl"``; by default the
+        extension's (``.parquet``/``.pq``, ``.csv``, ``.jsonl``/``.ndjson``/``.json``).
+    :param batch_rows: rows per batch (Parquet and CSV read about that
+        many at a time; JSON lines are parsed in blocks of at most
+        :data:`~hashlb._validate.MAX_REPLAY_JSON_BLOCK` bytes).
+    :returns: an iterator of :class:`pyarrow.RecordBatch`, one ``string``
+        column per mapped field named by the field (``source-ip`` becomes
+        ``remote_address``, ``IP:50000``).  Nulls mean "not in the request".
+        The file is opened and its columns checked at the call; batches
+        are read as they are consumed.
+    :raises InputError: unreadable file, a mapped column the file lacks,
+        or one of a type that is not text or integers (the message names
+        the file and the column).
+    :raises ValueError: a bad mapping, format or *batch_rows*.
+    :raises ImportError: pyarrow is not installed.
+    """
+    pa = require_pyarrow()
+    mapping = parse_columns(columns)
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int):
+        raise TypeError(f"batch_rows must be an int, got {type(batch_rows).__name__}")
+    if not 1 <= batch_rows <= MAX_REPLAY_BATCH_ROWS:
+        raise ValueError(f"batch_rows must be in [1, {cap('MAX_REPLAY_BATCH_ROWS')}], got {batch_rows}")
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        raise TypeError("path must be a str or os.PathLike[str]")
+    fmt = _format_of(name, format)
+    wanted = list(dict.fromkeys(mapping.values()))
+    if fmt == "parquet":
+        source = _parquet(pa, name, wanted, batch_rows)
+    elif fmt == "csv":
+        source = _csv(pa, name, wanted, batch_rows)
+    else:
+        source = _jsonl(pa, name, wanted, batch_rows)
+    first = next(source, None)
+    return _fields(pa, name, mapping, first, source)
+
+
+def _open_error(path: str, e: Exception) -> InputError:
+    if isinstance(e, OSError) and e.strerror:
+        return InputError(path, f"cannot read: {e.strerror}")
+    return InputError(path, f"cannot read: {_short(str(e), 200)}")
+
+
+def _missing(path: str, names: Iterable[str], wanted: Sequence[str]) -> None:
+    have = set(names)
+    lacking = [c for c in wanted if c not in have]
+    if lacking:
+        shown = ", ".join(sorted(have))[:300]
+        raise InputError(
+            path, f"no column {lacking[0]!r} in the file (its columns: {shown or 'none'})"
+        )
+
+
+def _parquet(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        f = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise _open_error(path, e) from None
+    _missing(path, f.schema_arrow.names, wanted)
+
+    def batches() -> Iterator[Any]:
+        with f:
+            try:
+                yield from f.iter_batches(batch_size=rows, columns=wanted)
+            except (OSError, pa.ArrowException) as e:
+                raise _open_error(path, e) from None
+
+    return batches()
+
+
+def _csv(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
+    import pyarrow.csv as pcsv
+
+    convert = pcsv.ConvertOptions(
+        include_columns=wanted,
+        column_types={c: pa.string() for c in wanted},  # "007" stays a user name
+        strings_can_be_null=True,
+        null_values=[""],
+    )
+    read = pcsv.ReadOptions(block_size=max(1 << 16, min(rows * 64, 1 << 26)))
+    try:
+        reader = pcsv.open_csv(path, read_options=read, convert_options=convert)
+    except (OSError, pa.ArrowException) as e:
+        text = str(e)
+        if "include_columns" in text or "not exist" in text:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                head = fh.readline().rstrip("\r\n").split(",")
+            _missing(path, head, wanted)
+        raise _open_error(path, e) from None
+
+    def batches() -> Iterator[Any]:
+        try:
+            for batch in reader:
+                yield from _split(batch, rows)
+        except (OSError, pa.ArrowException) as e:
+            raise _open_error(path, e) from None
+        finally:
+            reader.close()
+
+    return batches()
+
+
+def _split(batch: Any, rows: int) -> Iterator[Any]:
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def _jsonl(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
+    import pyarrow.json as pjson
+
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    except OSError as e:
+        raise _open_error(path, e) from None
+    block = max(1 << 16, min(rows * 256, MAX_REPLAY_JSON_BLOCK))
+
+    def batches() -> Iterator[Any]:
+        rest = b""
+        line = 1
+        seen: set[str] = set()
+        try:
+            while True:
+                chunk = f.read(block)
+                data = rest + chunk
+                if not chunk:
+                    rest = b""
+                else:
+                    cut = data.rfind(b"\n")
+                    if cut < 0:
+                        if len(data) > MAX_REPLAY_JSON_BLOCK:
+                            raise InputError(
+                                f"{path}:{line}",
+                                f"a line is longer than {cap('MAX_REPLAY_JSON_BLOCK')} bytes",
+                            )
+                        rest = data
+                        continue
+                    data, rest = data[: cut + 1], data[cut + 1 :]
+                if data.strip():
+                    try:
+                        table = pjson.read_json(io.BytesIO(data))
+                    except pa.ArrowInvalid as e:
+                        raise InputError(
+                            f"{path}:{line}", f"in the lines from here: {_short(str(e), 200)}"
+                        ) from None
+                    seen.update(c for c in wanted if c in table.column_names)
+                    cols = [
+                        table[c] if c in table.column_names else pa.nulls(table.num_rows)
+                        for c in wanted
+                    ]
+                    table = pa.table(cols, names=wanted)
+                    yield from table.to_batches(max_chunksize=rows)
+                line += data.count(b"\n")
+                if not chunk:
+                    break
+        finally:
+            f.close()
+        if len(seen) < len(wanted):  # a key no line has: a misspelt column, not absent values
+            _missing(path, seen, wanted)
+
+    return batches()
+
+
+def _fields(
+    pa: Any, path: str, mapping: Mapping[str, str], first: Any, rest: Iterator[Any]
+) -> Iterator[Any]:
+    """Turn file batches into request-field batches (text, ``source_ip`` -> remote_address)."""
+    import pyarrow.compute as pc
+
+    names = [("remote_address" if f == "source_ip" else f) for f in mapping]
+    batch = first
+    while batch is not None:
+        arrays = []
+        for field, column in mapping.items():
+            a = _as_text(pa, batch.column(column), path, column)
+            if field == "source_ip":
+                v6 = pc.match_substring(a, ":")
+                bracketed = pc.binary_join_element_wise("[", a, "]", "")
+                a = pc.binary_join_element_wise(
+                    pc.if_else(v6, bracketed, a), str(DEFAULT_SOURCE_PORT), ":"
+                )
+            arrays.append(a)
+        yield pa.RecordBatch.from_arrays(arrays, names=names)
+        batch = next(rest, None)
+
+
+# --------------------------------------------------------------------------
+# Stickiness.
+
+
+class Stickiness:
+    """Exact per-user stickiness of routed requests, mergeable, without per-request objects.
+
+    Feed it batches with :meth:`add`: each request's user, the code of its
+    endpoint and of its group (subset or cluster), as small integers; a
+    negative code (or a null) means the request was not routed (it counts
+    for its user, not for the user's endpoints).  A user "stays on one
+    endpoint" when all its routed requests have one endpoint code (a
+    request that got no host counts as its own code, chosen by the caller).
+
+    State: one row per distinct user (its smallest and largest endpoint and
+    group codes and a flag), in Arrow tables compacted when the pending
+    per-batch aggregates outgrow the state, so the cost of a batch is
+    amortised ``O(batch)``.  :meth:`merge` combines two accumulators
+    exactly (the same min/max rule), in any order and grouping.
+
+    :param max_users: refuse more distinct users than this
+        (:data:`~hashlb._validate.MAX_REPLAY_USERS` by default).
+    """
+
+    __slots__ = ("_max_users", "_parts", "_pending", "_state", "requests")
+
+    def __init__(self, *, max_users: int = MAX_REPLAY_USERS) -> None:
+        require_pyarrow()
+        if isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1:
+            raise ValueError(f"max_users must be a positive int, got {_short(max_users)}")
+        self._max_users = max_users
+        self._state: Any = None  # a compacted table (u, e_min, e_max, g_min, g_max, f)
+        self._parts: list[Any] = []  # per-batch aggregates not yet compacted
+        self._pending = 0
+        #: Requests counted so far.
+        self.requests = 0
+
+    def add(
+        self, users: Any, endpoints: Any, groups: Any, flags: Any = None
+    ) -> None:
+        """Count one batch: *users* (Arrow or numpy strings, or a list) and aligned codes.
+
+        :param users: one user name per request (nulls count as one user, ``None``).
+        :param endpoints: int codes, negative (or null) for a request not routed.
+        :param groups: int codes, negative (or null) for a request not routed.
+        :param flags: optional booleans: a user is flagged if any request is.
+        :raises ValueError: the arrays' lengths differ, or too many users.
+        """
+        pa = require_pyarrow()
+        u = _user_array(pa, users)
+        n = len(u)
+        e = _codes(pa, endpoints, n, "endpoints")
+        g = _codes(pa, groups, n, "groups")
+        f = pa.array([False] * n) if flags is None else _flags(pa, flags, n)
+        self.requests += n
+        if n == 0:
+            return
+        t = pa.table({"u": u, "e": e, "g": g, "f": f})
+        agg = t.group_by("u", use_threads=False).aggregate(
+            [("e", "min"), ("e", "max"), ("g", "min"), ("g", "max"), ("f", "max")]
+        )
+        self._push(_rename(agg))
+
+    def _push(self, agg: Any) -> None:
+        self._parts.append(agg)
+        self._pending += agg.num_rows
+        state_rows = 0 if self._state is None else self._state.num_rows
+        if self._pending > max(state_rows, 1 << 18):
+            self._compact()
+
+    def _compact(self) -> None:
+        if not self._parts:
+            return
+        pa = require_pyarrow()
+        tables = ([self._state] if self._state is not None else []) + self._parts
+        t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        self._parts = []
+        self._pending = 0
+        if len(tables) > 1:
+            t = _rename(
+                t.group_by("u", use_threads=False).aggregate(
+                    [
+                        ("e_min", "min"),
+                        ("e_max", "max"),
+                        ("g_min", "min"),
+                        ("g_max", "max"),
+                        ("f", "max"),
+                    ]
+                )
+            )
+        t = t.combine_chunks()
+        if t.num_rows > self._max_users:
+            raise InputError(None, f"more than {self._max_users:_} distinct users in the requests")
+        self._state = t
+
+    def merge(self, other: Stickiness) -> Stickiness:
+        """Return a new accumulator counting the requests of both (exact, in any order)."""
+        if not isinstance(other, Stickiness):
+            raise TypeError(f"can only merge a Stickiness, got {type(other).__name__}")
+        out = Stickiness(max_users=max(self._max_users, other._max_users))
+        out.requests = self.requests + other.requests
+        for src in (self, other):
+            if src._state is not None:
+                out._push(src._state)
+            for part in src._parts:
+                out._push(part)
+        return out
+
+    def _table(self) -> Any:
+        self._compact()
+        return self._state
+
+    def _count(self, lo: str, hi: str) -> int:
+        import pyarrow.compute as pc
+
+        t = self._table()
+        if t is None:
+            return 0
+        return int(pc.sum(pc.equal(t[lo], t[hi])).as_py() or 0)  # null == x is null
+
+    @property
+    def users(self) -> int:
+        """Distinct users seen."""
+        t = self._table()
+        return 0 if t is None else t.num_rows
+
+    @property
+    def one_endpoint(self) -> int:
+        """Users with at least one routed request, all on one endpoint code."""
+        return self._count("e_min", "e_max")
+
+    @property
+    def one_group(self) -> int:
+        """Users with at least one routed request, all in one group code."""
+        return self._count("g_min", "g_max")
+
+    @property
+    def flagged(self) -> int:
+        """Users with at least one flagged request."""
+        import pyarrow.compute as pc
+
+        t = self._table()
+        return 0 if t is None else int(pc.sum(t["f"]).as_py() or 0)
+
+    def per_user(self) -> Any:
+        """Return one row per user: ``user``, ``one_endpoint``, ``one_group``, ``flagged``."""
+        import pyarrow.compute as pc
+
+        pa = require_pyarrow()
+        t = self._table()
+        if t is None:
+            return pa.table(
+                {
+                    "user": pa.array([], pa.string()),
+                    "one_endpoint": pa.array([], pa.bool_()),
+                    "one_group": pa.array([], pa.bool_()),
+                    "flagged": pa.array([], pa.bool_()),
+                }
+            )
+        return pa.table(
+            {
+                "user": t["u"],
+                "one_endpoint": pc.fill_null(pc.equal(t["e_min"], t["e_max"]), False),
+                "one_group": pc.fill_null(pc.equal(t["g_min"], t["g_max"]), False),
+                "flagged": t["f"],
+            }
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_users": self._max_users, "requests": self.requests, "state": self._table()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._max_users = state["max_users"]
+        self.requests = state["requests"]
+        self._state = state["state"]
+        self._parts = []
+        self._pending = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Stickiness(requests={self.requests}, users={self.users}, "
+            f"one_endpoint={self.one_endpoint}, one_group={self.one_group})"
+        )
+
+
+def _rename(agg: Any) -> Any:
+    """Name an aggregate's columns ``u, e_min, e_max, g_min, g_max, f`` whatever pyarrow called them."""
+    cols = {}
+    for name in agg.column_names:
+        if name == "u":
+            cols["u"] = agg[name]
+        elif name.startswith("f"):
+            cols["f"] = agg[name]
+        else:
+            base = name[0]
+            cols[f"{base}_{'min' if name.endswith('min') else 'max'}"] = agg[name]
+    pa = require_pyarrow()
+    return pa.table({k: cols[k] for k in ("u", "e_min", "e_max", "g_min", "g_max", "f")})
+
+
+def _user_array(pa: Any, users: Any) -> Any:
+    if isinstance(users, pa.ChunkedArray):
+        users = users.combine_chunks()
+    if isinstance(users, pa.Array):
+        t = users.type
+        if pa.types.is_dictionary(t):
+            users = users.cast(t.value_type)
+        if pa.types.is_large_string(users.type) or pa.types.is_integer(users.type):
+            users = users.cast(pa.string())
+        if not (pa.types.is_string(users.type) or pa.types.is_binary(users.type)):
+            raise TypeError(f"users must be text, got Arrow type {users.type}")
+        return users
+    try:
+        import numpy as np
+
+        if isinstance(users, np.ndarray):
+            return pa.array(users.astype(str) if users.dtype.kind != "O" else users, pa.string())
+    except ImportError:  # pragma: no cover - numpy comes with pyarrow
+        pass
+    return pa.array(list(users), pa.string())
+
+
+def _codes(pa: Any, codes: Any, n: int, what: str) -> Any:
+    import pyarrow.compute as pc
+
+    if isinstance(codes, pa.ChunkedArray):
+        codes = codes.combine_chunks()
+    a = codes if isinstance(codes, pa.Array) else pa.array(codes)
+    if len(a) != n:
+        raise ValueError(f"{what} has {len(a)} items, users has {n}")
+    if not pa.types.is_integer(a.type):
+        raise TypeError(f"{what} must be integers, got {a.type}")
+    a = a.cast(pa.int64())
+    return pc.if_else(pc.less(a, 0), pa.scalar(None, pa.int64()), a)
+
+
+def _flags(pa: Any, flags: Any, n: int) -> Any:
+    a = flags if isinstance(flags, (pa.Array, pa.ChunkedArray)) else pa.array(flags, pa.bool_())
+    if len(a) != n:
+        raise ValueError(f"flags has {len(a)} items, users has {n}")
+    return a.cast(pa.bool_())
