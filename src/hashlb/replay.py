@@ -55,7 +55,9 @@ __all__ = (
     "canonical_field",
     "parse_columns",
     "read_requests",
+    "policy_hashes",
     "require_pyarrow",
+    "route_columns",
 )
 
 #: Rows per record batch unless *batch_rows* says otherwise.
@@ -431,6 +433,150 @@ def _fields(
 
 
 # --------------------------------------------------------------------------
+# Routing a batch.
+
+
+def _draws(rng: Any, count: int) -> Any:
+    """Return *count* values of ``rng.getrandbits(64)``, in order, as one uint64 array.
+
+    ``getrandbits(64 * count)`` fills its result with 32-bit words from the
+    least significant end, exactly as *count* calls of ``getrandbits(64)``;
+    a :class:`numpy.random.Generator` draws ``integers`` instead.
+    """
+    import numpy as np
+
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if isinstance(rng, np.random.Generator):
+        return rng.integers(0, 2**64, size=count, dtype=np.uint64)
+    bits = rng.getrandbits(64 * count)
+    return np.frombuffer(bits.to_bytes(8 * count, "little"), dtype="<u8").astype(np.uint64)
+
+
+def _requests(batch: Any) -> list[Any]:
+    """Each row of a batch of request fields as a :class:`hashlb.Request` (the slow path)."""
+    from .policy import Request
+
+    names = batch.schema.names
+    cols = {n: batch.column(i).to_pylist() for i, n in enumerate(names)}
+    headers = [(f[7:], cols[f]) for f in names if f.startswith("header:")]
+    cookies = [(f[7:], cols[f]) for f in names if f.startswith("cookie:")]
+    paths = cols.get("path")
+    remote = cols.get("remote_address")
+    local = cols.get("local_address")
+    out = []
+    for i in range(batch.num_rows):
+        hs = [(k, v[i]) for k, v in headers if v[i] is not None]
+        jar = [f"{k}={v[i]}" for k, v in cookies if v[i] is not None]
+        if jar:
+            hs.append(("cookie", "; ".join(jar)))
+        out.append(
+            Request(
+                headers=hs,
+                path=(paths[i] if paths is not None else None) or "/",
+                remote_address=remote[i] if remote is not None else None,
+                local_address=(local[i] if local is not None else None) or _LOCAL_ADDRESS,
+            )
+        )
+    return out
+
+
+#: The local address of a request without one (a stand-in for the service's ClusterIP,
+#: as ``hashlb simulate``'s).
+_LOCAL_ADDRESS = "10.96.0.1:80"
+
+
+#: ``route_columns``'s default policy: the router's own.
+_ROUTE_POLICY: Any = object()
+
+
+def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
+    """Return ``(hashes uint64, no_hash bool)``: *policy* over a batch of request fields.
+
+    ``HashPolicy.hash_many`` when this hashlb has it, else each row's
+    ``policy.hash(Request)`` (the same values, slower).  A None *policy*
+    hashes nothing.
+    """
+    import numpy as np
+
+    n = batch.num_rows
+    if policy is None:
+        return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
+    many = getattr(policy, "hash_many", None)
+    if many is not None:
+        h, none = many({name: batch.column(i) for i, name in enumerate(batch.schema.names)})
+        return np.asarray(h, dtype=np.uint64), np.asarray(none, dtype=bool)
+    h = np.zeros(n, dtype=np.uint64)
+    none = np.zeros(n, dtype=bool)
+    for i, req in enumerate(_requests(batch)):
+        v = policy.hash(req)
+        if v is None:
+            none[i] = True
+        else:
+            h[i] = v
+    return h, none
+
+
+def route_columns(
+    router: Any, batch: Any, *, policy: Any = _ROUTE_POLICY, rng: Any = None
+) -> tuple[Any, Any, Any, Any]:
+    """Route a batch of request fields through *router*, as ``router.route()`` row by row.
+
+    :param router: a :class:`hashlb.Router` (its weighted-cluster value must
+        be random, Istio's translation: no ``header_name`` nor ``use_hash_policy``).
+    :param batch: a :class:`pyarrow.RecordBatch` or Table of request fields
+        (as :func:`read_requests` yields).
+    :param policy: the policy whose hash the tables look up; by default the
+        router's :attr:`~hashlb.Router.route_policy` (Istio's copies folded in).
+    :param rng: where Envoy's per-request random values come from: None for
+        the router's :attr:`~hashlb.Router.rng`, drawn in the order
+        ``route()`` draws them (the weighted-cluster value, then a random
+        hash for a request without one), so the result equals routing the
+        rows one by one; or a :class:`numpy.random.Generator`.
+    :returns: ``(subset_indices, host_indices, lookup_hashes, no_hash)``:
+        numpy arrays (uint32 indices into ``router.picker.names`` and
+        ``router.hosts``, :data:`hashlb.cluster.NO_HOST` for no host; uint64
+        hashes the tables looked up; bool, the policy gave no hash).
+    :raises ValueError: the router's value is not random.
+    """
+    import numpy as np
+
+    if not hasattr(batch, "schema"):
+        raise TypeError(f"batch must be a pyarrow RecordBatch or Table, got {type(batch).__name__}")
+    if hasattr(batch, "combine_chunks"):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else batch
+    if router._make_value_fn() is not None:
+        raise ValueError(
+            "route_columns routes a router whose weighted-cluster value is random "
+            "(no header_name, no use_hash_policy)"
+        )
+    route_policy = router.route_policy if policy is _ROUTE_POLICY else policy
+    n = batch.num_rows
+    h, none = policy_hashes(route_policy, batch)
+    source = router.rng if rng is None else rng
+    missing = int(none.sum())
+    lh = h.copy()
+    if router.mode == "sticky":
+        lh[none] = _draws(source, missing)
+        sub, host = router.route_many(lh)
+    elif rng is None:  # per request: the value, then a random hash when there is none
+        rand = _draws(source, n + missing)
+        at = np.arange(n) + (np.cumsum(none) - none)
+        lh[none] = rand[at[none] + 1]
+        sub, host = router.route_many(lh, values=rand[at])
+    else:
+        values = _draws(source, n)
+        lh[none] = _draws(source, missing)
+        sub, host = router.route_many(lh, values=values)
+    return (
+        np.asarray(sub, dtype=np.uint32),
+        np.asarray(host, dtype=np.uint32),
+        lh,
+        none,
+    )
+
+
+# --------------------------------------------------------------------------
 # Stickiness.
 
 
@@ -667,7 +813,12 @@ def _codes(pa: Any, codes: Any, n: int, what: str) -> Any:
 
 
 def _flags(pa: Any, flags: Any, n: int) -> Any:
-    a = flags if isinstance(flags, (pa.Array, pa.ChunkedArray)) else pa.array(flags, pa.bool_())
+    if isinstance(flags, (pa.Array, pa.ChunkedArray)):
+        a = flags
+    else:
+        import numpy as np
+
+        a = pa.array(np.asarray(flags, dtype=bool))
     if len(a) != n:
         raise ValueError(f"flags has {len(a)} items, users has {n}")
     return a.cast(pa.bool_())

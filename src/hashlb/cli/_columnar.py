@@ -46,19 +46,6 @@ def _np() -> Any:
     return np
 
 
-def _draws(rng: Any, count: int) -> Any:
-    """Return *count* values of ``rng.getrandbits(64)``, in order, as one uint64 array.
-
-    ``getrandbits(64 * count)`` fills its result with 32-bit words from the
-    least significant end, exactly as *count* calls of ``getrandbits(64)``.
-    """
-    np = _np()
-    if count == 0:
-        return np.zeros(0, dtype=np.uint64)
-    bits = rng.getrandbits(64 * count)
-    return np.frombuffer(bits.to_bytes(8 * count, "little"), dtype="<u8").astype(np.uint64)
-
-
 def _column(batch: Any, name: str) -> Any:
     i = batch.schema.get_field_index(name)
     return None if i < 0 else batch.column(i)
@@ -71,7 +58,8 @@ def _per_value(array: Any, fn: Any) -> Any:
 
     enc = array.dictionary_encode()
     uniques = enc.dictionary.to_pylist()
-    table = np.array([bool(fn(v)) for v in uniques] + [bool(fn(None))], dtype=bool)
+    nulls = [bool(fn(None))] if enc.indices.null_count else [False]
+    table = np.array([bool(fn(v)) for v in uniques] + nulls, dtype=bool)
     idx = enc.indices.fill_null(len(uniques))
     return table[np.asarray(idx.cast(pa.int64()))]
 
@@ -170,31 +158,6 @@ class _Matcher:
         return _per_value(values, lambda v: _string_match(sm, v))
 
 
-def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
-    """Return ``(hashes uint64, no_hash bool)`` of *policy* over a batch of request fields.
-
-    ``HashPolicy.hash_many`` when it exists; else each row's
-    ``policy.hash(Request)`` (the same value, slower).
-    """
-    np = _np()
-    n = batch.num_rows
-    if policy is None:
-        return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
-    many = getattr(policy, "hash_many", None)
-    if many is not None:
-        h, none = many(batch)
-        return np.asarray(h, dtype=np.uint64), np.asarray(none, dtype=bool)
-    h = np.zeros(n, dtype=np.uint64)
-    none = np.zeros(n, dtype=bool)
-    for i, req in enumerate(rows_of(batch, "")):
-        v = policy.hash(to_policy_request(req, None))
-        if v is None:
-            none[i] = True
-        else:
-            h[i] = v
-    return h, none
-
-
 class _Route:
     """One route engine's batch plan: codes of its subsets and hosts, its tables."""
 
@@ -235,22 +198,11 @@ class _Route:
     def route(self, batch: Any) -> tuple[Any, Any, Any, int]:
         """Return (endpoint codes, subset codes, unhealthy flags, no-hash count) of *batch*."""
         from ..cluster import NO_HOST
+        from ..replay import route_columns
 
         np = _np()
-        n = batch.num_rows
-        h, none = policy_hashes(self.policy, batch)
-        router = self.engine.router
+        sub, host, lh, none = route_columns(self.engine.router, batch, policy=self.policy)
         missing = int(none.sum())
-        lh = h.copy()
-        if self.sticky:
-            lh[none] = _draws(router.rng, missing)
-            sub, host = router.route_many(lh)
-        else:  # per request: the value, then a random hash when there is none
-            rand = _draws(router.rng, n + missing)
-            at = np.arange(n) + (np.cumsum(none) - none)
-            values = rand[at]
-            lh[none] = rand[at[none] + 1]
-            sub, host = router.route_many(lh, values=values)
         sub = np.asarray(sub, dtype=np.int64)
         host = np.asarray(host, dtype=np.int64)
         host[host == NO_HOST] = len(self.hosts) - 1
