@@ -16,9 +16,11 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_CheckExact
 from cpython.long cimport PyLong_AsUnsignedLongLong
 from cpython.object cimport PyObject
-from libc.stdint cimport uint64_t
+from cpython.buffer cimport PyBuffer_Release
+from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memchr, memcmp
 
+from hashlb._colread cimport hash_chunks, writable
 from hashlb._kernels cimport hlb_xxh64
 from hashlb._request_c cimport (
     Request,
@@ -31,9 +33,13 @@ from hashlb._request_c cimport (
     _xff_ip,
 )
 
+from hashlb import _hashmany as _hm
 from hashlb import _policy_config as _cfg
+from hashlb._hashmany import hash_many as _hash_many
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
+from hashlb._columns import key_columns as _key_columns
+from hashlb._hashing_c import xxh64 as _xxh64_py
 from hashlb._types import rebuild
 from hashlb._validate import uninitialised as _uninitialised
 from hashlb.versions import profile as _profile
@@ -612,6 +618,9 @@ cdef class HashPolicy:
             return HashResult(h, tuple(cookies))
         return HashResult(None, tuple(cookies))
 
+    def hash_many(self, columns, *, out=None):
+        return _hash_many(self, columns, out, _KERNELS)
+
     cdef int _run(self, Request req, uint64_t *out, list cookies) except -1:
         cdef _Method m
         cdef uint64_t h = 0, v
@@ -657,6 +666,31 @@ cdef class HashPolicy:
         self._check_ready()
         return len(self._policies)
 
+
+
+# ---------------------------------------------------------------- batches
+
+
+def _text_hashes(arr, seed):
+    """xxh64 (*seed*) of every row of a binary Arrow array, GIL released: (hashes, has)."""
+    cdef Py_buffer dst, nul
+    import numpy
+    chunks = _key_columns(arr)
+    hashes = numpy.empty(len(arr), numpy.uint64)
+    null = numpy.zeros(len(arr), numpy.uint8)
+    cdef uint64_t *p = <uint64_t *>writable(hashes, &dst)
+    try:
+        hash_chunks(chunks, seed, p, <uint8_t *>writable(null, &nul))
+        PyBuffer_Release(&nul)
+    finally:
+        PyBuffer_Release(&dst)
+    return hashes, null == 0
+
+
+#: What the shared batch driver (``_hashmany``) runs with in this twin.
+_KERNELS = _hm.Kernels(
+    Request, HashPolicy, _text_hashes, _hm.cookie_hashes_py, _hm.query_hashes_py, _xxh64_py
+)
 
 
 # The shared docstrings (``_policy_doc.py``).
