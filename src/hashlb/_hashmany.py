@@ -451,9 +451,15 @@ def _cookie(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tupl
 
 
 def _lengths(arr: Any, np: Any) -> Any:
-    """The byte length of every row of a binary array (nulls 0)."""
-    pc = __import__("pyarrow.compute", fromlist=["binary_length"])
-    return np.asarray(pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False))
+    """The byte length of every row of a validated binary array (from its offsets or views)."""
+    t = sys.modules["pyarrow"].types
+    n, off, bufs = len(arr), arr.offset, arr.buffers()
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if t.is_binary_view(arr.type):
+        return np.frombuffer(bufs[1], np.int32)[4 * off : 4 * (off + n) : 4].astype(np.int64)
+    offsets = np.frombuffer(bufs[1], np.int32 if t.is_binary(arr.type) else np.int64)
+    return np.diff(offsets[off : off + n + 1].astype(np.int64))
 
 
 def _query(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tuple[Any, Any] | None:
