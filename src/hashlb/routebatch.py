@@ -22,7 +22,9 @@ __all__ = ("RouteBatch",)
 def _column(np: Any, value: object, dtype: str, field: str, n: int | None) -> Any:
     arr = np.asarray(value)
     if arr.dtype != np.dtype(dtype) or arr.ndim != 1:
-        raise TypeError(f"RouteBatch {field} must be a 1-D {dtype} array, not {str(arr.dtype)[:40]}")
+        raise TypeError(
+            f"RouteBatch {field} must be a 1-D {dtype} array, not {str(arr.dtype)[:40]}"
+        )
     if n is not None and len(arr) != n:
         raise ValueError(f"RouteBatch {field} has {len(arr)} rows, subset has {n}")
     arr = np.ascontiguousarray(arr)
@@ -135,7 +137,9 @@ class RouteBatch:
         try:
             import pyarrow as pa
         except ImportError:
-            raise ImportError("RouteBatch.to_arrow needs pyarrow: pip install 'hashlb[columns]'") from None
+            raise ImportError(
+                "RouteBatch.to_arrow needs pyarrow: pip install 'hashlb[columns]'"
+            ) from None
         np = need_numpy()
         none = self._host == NO_HOST
         subset = pa.DictionaryArray.from_arrays(
