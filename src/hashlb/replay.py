@@ -504,7 +504,8 @@ def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
         return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
     many = getattr(policy, "hash_many", None)
     if many is not None:
-        h, none = many({name: batch.column(i) for i, name in enumerate(batch.schema.names)})
+        cols = {n: batch.column(i) for i, n in enumerate(batch.schema.names) if n != "user"}
+        h, none = many(cols)
         return np.asarray(h, dtype=np.uint64), np.asarray(none, dtype=bool)
     h = np.zeros(n, dtype=np.uint64)
     none = np.zeros(n, dtype=bool)
@@ -558,19 +559,19 @@ def route_columns(
     lh = h.copy()
     if router.mode == "sticky":
         lh[none] = _draws(source, missing)
-        sub, host = router.route_many(lh)
+        routed = router.route_many(lh)
     elif rng is None:  # per request: the value, then a random hash when there is none
         rand = _draws(source, n + missing)
         at = np.arange(n) + (np.cumsum(none) - none)
         lh[none] = rand[at[none] + 1]
-        sub, host = router.route_many(lh, values=rand[at])
+        routed = router.route_many(lh, values=rand[at])
     else:
         values = _draws(source, n)
         lh[none] = _draws(source, missing)
-        sub, host = router.route_many(lh, values=values)
+        routed = router.route_many(lh, values=values)
     return (
-        np.asarray(sub, dtype=np.uint32),
-        np.asarray(host, dtype=np.uint32),
+        np.asarray(routed.subset, dtype=np.uint32),
+        np.asarray(routed.host, dtype=np.uint32),
         lh,
         none,
     )
