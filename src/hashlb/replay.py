@@ -58,6 +58,7 @@ __all__ = (
     "policy_hashes",
     "require_pyarrow",
     "route_columns",
+    "to_request_batch",
 )
 
 #: Rows per record batch unless *batch_rows* says otherwise.
@@ -412,24 +413,52 @@ def _jsonl(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
 def _fields(
     pa: Any, path: str, mapping: Mapping[str, str], first: Any, rest: Iterator[Any]
 ) -> Iterator[Any]:
-    """Turn file batches into request-field batches (text, ``source_ip`` -> remote_address)."""
+    """Turn file batches into request-field batches."""
+    batch = first
+    while batch is not None:
+        yield _request_batch(pa, batch, mapping, path)
+        batch = next(rest, None)
+
+
+def _request_batch(pa: Any, data: Any, mapping: Mapping[str, str], where: str) -> Any:
     import pyarrow.compute as pc
 
     names = [("remote_address" if f == "source_ip" else f) for f in mapping]
-    batch = first
-    while batch is not None:
-        arrays = []
-        for field, column in mapping.items():
-            a = _as_text(pa, batch.column(column), path, column)
-            if field == "source_ip":
-                v6 = pc.match_substring(a, ":")
-                bracketed = pc.binary_join_element_wise("[", a, "]", "")
-                a = pc.binary_join_element_wise(
-                    pc.if_else(v6, bracketed, a), str(DEFAULT_SOURCE_PORT), ":"
-                )
-            arrays.append(a)
-        yield pa.RecordBatch.from_arrays(arrays, names=names)
-        batch = next(rest, None)
+    arrays = []
+    have = set(data.schema.names)
+    for field, column in mapping.items():
+        if column not in have:
+            _missing(where, have, [column])
+        a = data.column(column)
+        if isinstance(a, pa.ChunkedArray):
+            a = a.combine_chunks()
+        a = _as_text(pa, a, where, column)
+        if field == "source_ip":
+            v6 = pc.match_substring(a, ":")
+            bracketed = pc.binary_join_element_wise("[", a, "]", "")
+            a = pc.binary_join_element_wise(
+                pc.if_else(v6, bracketed, a), str(DEFAULT_SOURCE_PORT), ":"
+            )
+        arrays.append(a)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def to_request_batch(data: Any, columns: Iterable[str] | Mapping[str, str]) -> Any:
+    """Return the request-field batch of a table of logged columns (as :func:`read_requests`).
+
+    :param data: a :class:`pyarrow.Table` or RecordBatch, a pandas DataFrame,
+        or any Arrow stream producer (a polars DataFrame).
+    :param columns: the column mapping (see :func:`parse_columns`).
+    :raises InputError: a mapped column *data* lacks, or of a type that is not text or integers.
+    """
+    pa = require_pyarrow()
+    mapping = parse_columns(columns)
+    if not isinstance(data, (pa.Table, pa.RecordBatch)):
+        if type(data).__module__.startswith("pandas"):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        else:
+            data = pa.table(data)
+    return _request_batch(pa, data, mapping, "<table>")
 
 
 # --------------------------------------------------------------------------
