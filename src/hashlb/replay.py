@@ -615,16 +615,19 @@ class Stickiness:
 
     Feed it batches with :meth:`add`: each request's user, the code of its
     endpoint and of its group (subset or cluster), as small integers; a
-    negative code (or a null) means the request was not routed (it counts
-    for its user, not for the user's endpoints).  A user "stays on one
-    endpoint" when all its routed requests have one endpoint code (a
-    request that got no host counts as its own code, chosen by the caller).
+    negative code means the request was not routed (it counts for its
+    user, not for the user's endpoints).  A user "stays on one endpoint"
+    when all its routed requests have one endpoint code (a request that got
+    no host counts as its own code, chosen by the caller).
 
-    State: one row per distinct user (its smallest and largest endpoint and
-    group codes and a flag), in Arrow tables compacted when the pending
-    per-batch aggregates outgrow the state, so the cost of a batch is
-    amortised ``O(batch)``.  :meth:`merge` combines two accumulators
-    exactly (the same min/max rule), in any order and grouping.
+    State: one row per distinct user (its name, its smallest and largest
+    endpoint and group codes, a flag) in numpy arrays.  Batches are kept
+    as they come until they outnumber the state's rows (at least a million
+    rows); then all are grouped by name at once (Arrow's hash table on the
+    names themselves: exact) and reduced with the min/max rule, so the cost
+    of a request is amortised ``O(1)`` and memory stays bounded by the
+    users.  :meth:`merge` combines two accumulators with the same rule, in
+    any order and grouping.
 
     :param max_users: refuse more distinct users than this
         (:data:`~hashlb._validate.MAX_REPLAY_USERS` by default).
@@ -637,69 +640,48 @@ class Stickiness:
         if isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1:
             raise ValueError(f"max_users must be a positive int, got {_short(max_users)}")
         self._max_users = max_users
-        self._state: Any = None  # a compacted table (u, e_min, e_max, g_min, g_max, f)
-        self._parts: list[Any] = []  # per-batch aggregates not yet compacted
+        self._state: _Rows | None = None
+        self._parts: list[_Rows] = []  # per-batch rows not yet merged into the state
         self._pending = 0
         #: Requests counted so far.
         self.requests = 0
 
-    def add(
-        self, users: Any, endpoints: Any, groups: Any, flags: Any = None
-    ) -> None:
+    def add(self, users: Any, endpoints: Any, groups: Any, flags: Any = None) -> None:
         """Count one batch: *users* (Arrow or numpy strings, or a list) and aligned codes.
 
-        :param users: one user name per request (nulls count as one user, ``None``).
-        :param endpoints: int codes, negative (or null) for a request not routed.
-        :param groups: int codes, negative (or null) for a request not routed.
+        :param users: one user name per request (a null is one user of its own, ``None``).
+        :param endpoints: int codes, negative for a request not routed.
+        :param groups: int codes, negative for a request not routed.
         :param flags: optional booleans: a user is flagged if any request is.
         :raises ValueError: the arrays' lengths differ, or too many users.
         """
+        import numpy as np
+
         pa = require_pyarrow()
         u = _user_array(pa, users)
         n = len(u)
-        e = _codes(pa, endpoints, n, "endpoints")
-        g = _codes(pa, groups, n, "groups")
-        f = pa.array([False] * n) if flags is None else _flags(pa, flags, n)
-        self.requests += n
+        e = _codes(endpoints, n, "endpoints")
+        g = _codes(groups, n, "groups")
+        f = np.zeros(n, dtype=bool) if flags is None else _flags(flags, n)
         if n == 0:
             return
-        t = pa.table({"u": u, "e": e, "g": g, "f": f})
-        agg = t.group_by("u", use_threads=False).aggregate(
-            [("e", "min"), ("e", "max"), ("g", "min"), ("g", "max"), ("f", "max")]
-        )
-        self._push(_rename(agg))
-
-    def _push(self, agg: Any) -> None:
-        self._parts.append(agg)
-        self._pending += agg.num_rows
-        state_rows = 0 if self._state is None else self._state.num_rows
-        if self._pending > max(state_rows, 1 << 18):
+        self.requests += n
+        self._parts.append(_Rows(u, e, e, g, g, f))
+        self._pending += n
+        state_rows = 0 if self._state is None else len(self._state)
+        if self._pending > max(state_rows, 1 << 20):
             self._compact()
 
     def _compact(self) -> None:
         if not self._parts:
             return
-        pa = require_pyarrow()
-        tables = ([self._state] if self._state is not None else []) + self._parts
-        t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        parts = ([self._state] if self._state is not None else []) + self._parts
+        reduced = _Rows.concat(parts).reduce()
         self._parts = []
         self._pending = 0
-        if len(tables) > 1:
-            t = _rename(
-                t.group_by("u", use_threads=False).aggregate(
-                    [
-                        ("e_min", "min"),
-                        ("e_max", "max"),
-                        ("g_min", "min"),
-                        ("g_max", "max"),
-                        ("f", "max"),
-                    ]
-                )
-            )
-        t = t.combine_chunks()
-        if t.num_rows > self._max_users:
+        if len(reduced) > self._max_users:
             raise InputError(None, f"more than {self._max_users:_} distinct users in the requests")
-        self._state = t
+        self._state = reduced
 
     def merge(self, other: Stickiness) -> Stickiness:
         """Return a new accumulator counting the requests of both (exact, in any order)."""
@@ -708,69 +690,53 @@ class Stickiness:
         out = Stickiness(max_users=max(self._max_users, other._max_users))
         out.requests = self.requests + other.requests
         for src in (self, other):
-            if src._state is not None:
-                out._push(src._state)
-            for part in src._parts:
-                out._push(part)
+            for part in ([src._state] if src._state is not None else []) + src._parts:
+                out._parts.append(part)
+                out._pending += len(part)
         return out
 
-    def _table(self) -> Any:
+    def _table(self) -> _Rows | None:
         self._compact()
         return self._state
-
-    def _count(self, lo: str, hi: str) -> int:
-        import pyarrow.compute as pc
-
-        t = self._table()
-        if t is None:
-            return 0
-        return int(pc.sum(pc.equal(t[lo], t[hi])).as_py() or 0)  # null == x is null
 
     @property
     def users(self) -> int:
         """Distinct users seen."""
         t = self._table()
-        return 0 if t is None else t.num_rows
+        return 0 if t is None else len(t)
 
     @property
     def one_endpoint(self) -> int:
         """Users with at least one routed request, all on one endpoint code."""
-        return self._count("e_min", "e_max")
+        t = self._table()
+        return 0 if t is None else int(((t.e_min == t.e_max) & (t.e_max >= 0)).sum())
 
     @property
     def one_group(self) -> int:
         """Users with at least one routed request, all in one group code."""
-        return self._count("g_min", "g_max")
+        t = self._table()
+        return 0 if t is None else int(((t.g_min == t.g_max) & (t.g_max >= 0)).sum())
 
     @property
     def flagged(self) -> int:
         """Users with at least one flagged request."""
-        import pyarrow.compute as pc
-
         t = self._table()
-        return 0 if t is None else int(pc.sum(t["f"]).as_py() or 0)
+        return 0 if t is None else int(t.f.sum())
 
     def per_user(self) -> Any:
         """Return one row per user: ``user``, ``one_endpoint``, ``one_group``, ``flagged``."""
-        import pyarrow.compute as pc
+        import numpy as np
 
         pa = require_pyarrow()
         t = self._table()
         if t is None:
-            return pa.table(
-                {
-                    "user": pa.array([], pa.string()),
-                    "one_endpoint": pa.array([], pa.bool_()),
-                    "one_group": pa.array([], pa.bool_()),
-                    "flagged": pa.array([], pa.bool_()),
-                }
-            )
+            t = _Rows(pa.array([], pa.string()), *(np.zeros(0, np.int64),) * 4, np.zeros(0, bool))
         return pa.table(
             {
-                "user": t["u"],
-                "one_endpoint": pc.fill_null(pc.equal(t["e_min"], t["e_max"]), False),
-                "one_group": pc.fill_null(pc.equal(t["g_min"], t["g_max"]), False),
-                "flagged": t["f"],
+                "user": t.names,
+                "one_endpoint": (t.e_min == t.e_max) & (t.e_max >= 0),
+                "one_group": (t.g_min == t.g_max) & (t.g_max >= 0),
+                "flagged": t.f,
             }
         )
 
@@ -791,19 +757,64 @@ class Stickiness:
         )
 
 
-def _rename(agg: Any) -> Any:
-    """Name an aggregate's columns ``u, e_min, e_max, g_min, g_max, f`` whatever pyarrow called them."""
-    cols = {}
-    for name in agg.column_names:
-        if name == "u":
-            cols["u"] = agg[name]
-        elif name.startswith("f"):
-            cols["f"] = agg[name]
-        else:
-            base = name[0]
-            cols[f"{base}_{'min' if name.endswith('min') else 'max'}"] = agg[name]
-    pa = require_pyarrow()
-    return pa.table({k: cols[k] for k in ("u", "e_min", "e_max", "g_min", "g_max", "f")})
+#: The smallest code of a user without a routed request (it loses every min).
+_NO_CODE = 2**62
+
+
+class _Rows:
+    """Per-user rows: names (Arrow strings) and numpy min/max codes and flags (-1: none)."""
+
+    __slots__ = ("e_max", "e_min", "f", "g_max", "g_min", "names")
+
+    def __init__(self, names: Any, e_min: Any, e_max: Any, g_min: Any, g_max: Any, f: Any) -> None:
+        import numpy as np
+
+        self.names = names
+        self.e_min = np.where(e_min < 0, _NO_CODE, e_min)
+        self.e_max = e_max
+        self.g_min = np.where(g_min < 0, _NO_CODE, g_min)
+        self.g_max = g_max
+        self.f = f
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @staticmethod
+    def concat(parts: list[_Rows]) -> _Rows:
+        import numpy as np
+
+        pa = require_pyarrow()
+        return _Rows(
+            # large_string: the state of many users may pass 2 GiB of names
+            pa.concat_arrays([p.names.cast(pa.large_string()) for p in parts]),
+            np.concatenate([p.e_min for p in parts]),
+            np.concatenate([p.e_max for p in parts]),
+            np.concatenate([p.g_min for p in parts]),
+            np.concatenate([p.g_max for p in parts]),
+            np.concatenate([p.f for p in parts]),
+        )
+
+    def reduce(self) -> _Rows:
+        """Return one row per name: the min of the mins, the max of the maxes, any flag."""
+        import numpy as np
+
+        pa = require_pyarrow()
+        enc = self.names.dictionary_encode(null_encoding="encode")  # exact: the names hashed
+        ids = np.asarray(enc.indices.cast(pa.int64()))
+        m = len(enc.dictionary)
+        out = _Rows.__new__(_Rows)
+        out.names = enc.dictionary
+        out.e_min = np.full(m, _NO_CODE, np.int64)
+        np.minimum.at(out.e_min, ids, self.e_min)
+        out.e_max = np.full(m, -1, np.int64)
+        np.maximum.at(out.e_max, ids, self.e_max)
+        out.g_min = np.full(m, _NO_CODE, np.int64)
+        np.minimum.at(out.g_min, ids, self.g_min)
+        out.g_max = np.full(m, -1, np.int64)
+        np.maximum.at(out.g_max, ids, self.g_max)
+        out.f = np.zeros(m, dtype=bool)
+        np.logical_or.at(out.f, ids, self.f)
+        return out
 
 
 def _user_array(pa: Any, users: Any) -> Any:
@@ -813,11 +824,17 @@ def _user_array(pa: Any, users: Any) -> Any:
         t = users.type
         if pa.types.is_dictionary(t):
             users = users.cast(t.value_type)
-        if pa.types.is_large_string(users.type) or pa.types.is_integer(users.type):
-            users = users.cast(pa.string())
-        if not (pa.types.is_string(users.type) or pa.types.is_binary(users.type)):
-            raise TypeError(f"users must be text, got Arrow type {users.type}")
-        return users
+        t = users.type
+        if pa.types.is_string(t):
+            return users
+        if (
+            pa.types.is_large_string(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+        ):
+            return users.cast(pa.string())
+        raise TypeError(f"users must be text, got Arrow type {t}")
     try:
         import numpy as np
 
@@ -828,27 +845,27 @@ def _user_array(pa: Any, users: Any) -> Any:
     return pa.array(list(users), pa.string())
 
 
-def _codes(pa: Any, codes: Any, n: int, what: str) -> Any:
-    import pyarrow.compute as pc
+def _codes(codes: Any, n: int, what: str) -> Any:
+    import numpy as np
 
-    if isinstance(codes, pa.ChunkedArray):
-        codes = codes.combine_chunks()
-    a = codes if isinstance(codes, pa.Array) else pa.array(codes)
-    if len(a) != n:
+    pa = require_pyarrow()
+    if isinstance(codes, (pa.Array, pa.ChunkedArray)):
+        codes = codes.fill_null(-1).to_numpy(zero_copy_only=False)
+    a = np.asarray(codes)
+    if a.ndim != 1 or len(a) != n:
         raise ValueError(f"{what} has {len(a)} items, users has {n}")
-    if not pa.types.is_integer(a.type):
-        raise TypeError(f"{what} must be integers, got {a.type}")
-    a = a.cast(pa.int64())
-    return pc.if_else(pc.less(a, 0), pa.scalar(None, pa.int64()), a)
+    if len(a) and a.dtype.kind not in "iu":
+        raise TypeError(f"{what} must be integers, got {a.dtype}")
+    return a.astype(np.int64, copy=False)
 
 
-def _flags(pa: Any, flags: Any, n: int) -> Any:
+def _flags(flags: Any, n: int) -> Any:
+    import numpy as np
+
+    pa = require_pyarrow()
     if isinstance(flags, (pa.Array, pa.ChunkedArray)):
-        a = flags
-    else:
-        import numpy as np
-
-        a = pa.array(np.asarray(flags, dtype=bool))
-    if len(a) != n:
+        flags = flags.fill_null(False).to_numpy(zero_copy_only=False)
+    a = np.asarray(flags, dtype=bool)
+    if a.ndim != 1 or len(a) != n:
         raise ValueError(f"flags has {len(a)} items, users has {n}")
-    return a.cast(pa.bool_())
+    return a
