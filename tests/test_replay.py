@@ -213,18 +213,20 @@ def test_seed_example_same_figures_from_parquet(
     (tmp_path / "r.jsonl").write_text("\n".join(lines) + "\n")
     write_table(rows, tmp_path / "r.parquet")
     sums = []
+    columns = ["--column", "user=user_id", "--column", "header:x-myval=val"]
     for req in (
         ["--requests", "r.jsonl"],
-        ["--requests", "r.parquet", "--column", "user=user_id", "--column", "header:x-myval=val"],
+        ["--requests", "r.parquet", *columns],
+        ["--requests", "r.parquet", *columns, "--batch-rows", "33"],  # many route_many calls
     ):
         proc = run_cli(
             impl, "simulate", "-f", EXAMPLE, *req, "--mode", mode, "--json", "-", cwd=tmp_path
         )
         assert proc.returncode == 0, proc.stderr
         sums.append(json.loads(proc.stdout))
-    a, b = sums
-    assert a.pop("key") == "from r.jsonl" and b.pop("key") == "from r.parquet"
-    assert a == b
+    a, b, c = sums
+    assert a.pop("key") == "from r.jsonl" and b.pop("key") == c.pop("key") == "from r.parquet"
+    assert a == b == c
     assert a["requests"] == 2000 and a["no_hash"] > 0 and a["stickiness"]["users"] == 150
     assert 0 < a["stickiness"]["one_endpoint"] < 150  # requests without a key land at random
 

@@ -586,18 +586,21 @@ def route_columns(
     source = router.rng if rng is None else rng
     missing = int(none.sum())
     lh = h.copy()
+    # every row has its hash and value here: route_many draws nothing from *unused*, and
+    # passing it keeps route_many from seeding its own generator from router.rng
+    unused = np.random.default_rng(0)
     if router.mode == "sticky":
         lh[none] = _draws(source, missing)
-        routed = router.route_many(lh)
+        routed = router.route_many(lh, rng=unused)
     elif rng is None:  # per request: the value, then a random hash when there is none
         rand = _draws(source, n + missing)
         at = np.arange(n) + (np.cumsum(none) - none)
         lh[none] = rand[at[none] + 1]
-        routed = router.route_many(lh, values=rand[at])
+        routed = router.route_many(lh, values=rand[at], rng=unused)
     else:
         values = _draws(source, n)
         lh[none] = _draws(source, missing)
-        routed = router.route_many(lh, values=values)
+        routed = router.route_many(lh, values=values, rng=unused)
     return (
         np.asarray(routed.subset, dtype=np.uint32),
         np.asarray(routed.host, dtype=np.uint32),
