@@ -53,17 +53,22 @@ _TEXT_TYPES = "string, large_string, string_view, binary, large_binary or binary
 class Kernels:
     """What a twin gives :func:`hash_many`: its classes and its column kernels.
 
-    ``text(arr, seed)`` -> (uint64 hashes, bool has) of a binary Arrow
-    array; ``cookie(arr, name, seed)`` and ``query(arr, name, seed)`` the
-    same for the cookie value / query parameter *name* found in each row.
+    ``text(arr, seed, dst)`` -> (uint64 hashes, bool has) of a binary Arrow
+    array (the hashes written into *dst* unless it is None); ``value(arr,
+    seed)`` the same with an empty row as no hash; ``cookie(arr, name, seed)`` and ``query(arr, name, seed)`` the
+    same for the cookie value / query parameter *name* found in each row;
+    ``fold(h, have, done, v, has, terminal)`` folds one method's hashes into
+    the policy's, in place.
     """
 
     request: Any
     policy: Any
-    text: Callable[[Any, int], tuple[Any, Any]]
+    text: Callable[[Any, int, Any], tuple[Any, Any]]
+    value: Callable[[Any, int], tuple[Any, Any]]
     cookie: Callable[[Any, bytes, int], tuple[Any, Any]]
     query: Callable[[Any, bytes, int], tuple[Any, Any]]
     xxh64: Callable[[bytes, int], int]
+    fold: Callable[[Any, Any, Any, Any, Any, bool], None]
 
 
 def _pyarrow() -> Any:
@@ -353,7 +358,9 @@ def _chain(values: list[bytes], seed: int, xxh64: Callable[[bytes, int], int]) -
     return h
 
 
-def _header(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tuple[Any, Any] | None:
+def _header(
+    m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, dst: Any
+) -> tuple[Any, Any] | None:
     lname, _rewrite_key, _terminal, first_only = m._key()
     if lname in _PSEUDO:
         return None  # the request's fields or a pseudo-header: per row
@@ -364,7 +371,7 @@ def _header(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tupl
         return np.zeros(n, np.uint64), np.zeros(n, bool)
     compiled = _cfg._compile_rewrite(m.regex_rewrite)
     if compiled is None and _is_text(arr.type):
-        return kernels.text(arr, seed)
+        return kernels.text(arr, seed, dst)
     rewrite = None if compiled is None else compiled[1]
     hashes = np.zeros(n, np.uint64)
     has = np.zeros(n, bool)
@@ -424,9 +431,7 @@ def _cookie(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tupl
         if _is_null(given.type):
             hashes, has = np.zeros(n, np.uint64), np.zeros(n, bool)
         else:
-            hashes, has = kernels.text(given, seed)
-            lengths = _lengths(given, np)
-            has &= lengths > 0
+            hashes, has = kernels.value(given, seed)
     elif header is None or _is_null(header.type):
         hashes, has = np.zeros(n, np.uint64), np.zeros(n, bool)
     elif _is_text(header.type):
@@ -483,12 +488,13 @@ def _filter_state(m: Any, batch: _Batch, np: Any) -> tuple[Any, Any]:
 def _per_row(
     m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any
 ) -> tuple[Any, Any]:
-    """The method's hash of each row in *todo*, through the twin's scalar path."""
+    """The method's hash of each row in *todo* (None: every row), through the twin's scalar path."""
     single = kernels.policy(m, seed=seed)
     requests = batch.requests(kernels)
     hashes = np.zeros(batch.n, np.uint64)
     has = np.zeros(batch.n, bool)
-    for i in np.flatnonzero(todo).tolist():
+    rows = range(batch.n) if todo is None else np.flatnonzero(todo).tolist()
+    for i in rows:
         h = single.hash(requests[i])
         if h is not None:
             hashes[i] = h
@@ -497,12 +503,12 @@ def _per_row(
 
 
 def _method(
-    m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any
+    m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any, dst: Any
 ) -> tuple[Any, Any]:
     name = next(c.__name__ for c in type(m).__mro__ if c.__module__.startswith("hashlb._policy_"))
     got: tuple[Any, Any] | None = None
     if name == "Header":
-        got = _header(m, batch, seed, kernels, np)
+        got = _header(m, batch, seed, kernels, np, dst)
     elif name == "Cookie":
         got = _cookie(m, batch, seed, kernels, np)
     elif name == "QueryParameter":
@@ -521,34 +527,59 @@ def hash_many(policy: Any, columns: object, out: Any, kernels: Kernels) -> tuple
     seed = policy.seed
     batch = _Batch(columns)
     n = batch.n
-    res = output(n, out, "uint64")
-    h = np.zeros(n, np.uint64)
-    have = np.zeros(n, bool)
-    done = np.zeros(n, bool)
-    for m in policies:
+    if not policies:
+        empty = output(n, out, "uint64")
+        empty.fill(0)
+        return empty, np.ones(n, bool)
+    res = None if out is None else output(n, out, "uint64")
+    first, *rest = policies
+    # The first method's hashes are the policy's (no fold), written into out if given.
+    v, has = _method(first, batch, seed, kernels, np, None, res)
+    v = np.ascontiguousarray(v, np.uint64)
+    if res is None:
+        res = v if v.flags.writeable and v.base is None else v.copy()
+    elif v is not res:
+        res[:] = v
+    have = np.array(has, bool)
+    done = have.copy() if first.terminal else np.zeros(n, bool)
+    for m in rest:
         todo = ~done
         if not todo.any():
             break
-        v, has = _method(m, batch, seed, kernels, np, todo)
-        has &= todo
-        both = has & have
-        rot = (h << np.uint64(1)) | (h >> np.uint64(63))
-        h = np.where(both, rot ^ v, np.where(has, v, h))
-        have |= has
-        if m.terminal:
-            done |= have
-    h[~have] = 0
-    res[:] = h
-    return res, ~have
+        v, has = _method(m, batch, seed, kernels, np, todo, None)
+        v = np.ascontiguousarray(v, np.uint64)
+        has = np.ascontiguousarray(has, bool)
+        kernels.fold(res, have, done, v, has, bool(m.terminal))
+    return res, np.logical_not(have, out=have)
 
 
-def text_hashes_py(arr: Any, seed: int) -> tuple[Any, Any]:
+def fold_py(h: Any, have: Any, done: Any, v: Any, has: Any, terminal: bool) -> None:
+    """The pure kernel of ``Kernels.fold`` (numpy)."""
+    np = need_numpy()
+    has = has & ~done
+    both = has & have
+    rot = (h << np.uint64(1)) | (h >> np.uint64(63))
+    h[:] = np.where(both, rot ^ v, np.where(has, v, h))
+    have |= has
+    if terminal:
+        done |= have
+
+
+def value_hashes_py(arr: Any, seed: int) -> tuple[Any, Any]:
+    """The pure kernel of ``Kernels.value``: xxh64 of every non-empty row."""
+    hashes, has = text_hashes_py(arr, seed, None)
+    has &= _lengths(arr, need_numpy()) > 0
+    hashes[~has] = 0
+    return hashes, has
+
+
+def text_hashes_py(arr: Any, seed: int, dst: Any) -> tuple[Any, Any]:
     """The pure kernel of ``Kernels.text``: xxh64 of every row of a binary array."""
     from ._columns import py_check, py_hashes
 
     np = need_numpy()
     chunks = key_columns(arr) or []
-    hashes = np.zeros(len(arr), np.uint64)
+    hashes = np.zeros(len(arr), np.uint64) if dst is None else dst
     null = np.ones(len(arr), bool)
     base = 0
     for chunk in chunks:

@@ -584,7 +584,14 @@ class HashPolicy(_Value):
 
 #: What the shared batch driver (``_hashmany``) runs with in this twin.
 _KERNELS = _hm.Kernels(
-    Request, HashPolicy, _hm.text_hashes_py, _hm.cookie_hashes_py, _hm.query_hashes_py, _xxh64
+    Request,
+    HashPolicy,
+    _hm.text_hashes_py,
+    _hm.value_hashes_py,
+    _hm.cookie_hashes_py,
+    _hm.query_hashes_py,
+    _xxh64,
+    _hm.fold_py,
 )
 
 # ---------------------------------------------------------------- not initialised
