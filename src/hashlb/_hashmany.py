@@ -101,13 +101,13 @@ def parse_key(key: object) -> tuple[str, str]:
 # ---------------------------------------------------------------- columns
 
 
-def _table_columns(columns: object) -> dict[str, Any]:
+def _table_columns(columns: Any) -> dict[str, Any]:
     """The columns of a mapping, pyarrow Table/RecordBatch, pandas or polars DataFrame."""
-    if isinstance(columns, Mapping):
+    if issubclass(type(columns), Mapping):
         return dict(columns.items())
     kind = type(columns)
     pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(columns, (pa.Table, pa.RecordBatch)):
+    if pa is not None and issubclass(type(columns), (pa.Table, pa.RecordBatch)):
         return {name: columns.column(i) for i, name in enumerate(columns.schema.names)}
     module = kind.__module__
     if module.startswith("pandas.") and kind.__name__ == "DataFrame":
@@ -122,15 +122,19 @@ def _table_columns(columns: object) -> dict[str, Any]:
     )
 
 
-def _list_of_text(values: Any) -> Any:
-    """An Arrow binary (or list<binary> when a row is a list) array of Python values."""
+def _list_of_text(values: Any, lists: bool) -> Any:
+    """An Arrow binary array of Python values (the request-data rule: not text is null).
+
+    With *lists* (a header column) a list or tuple cell is a multi-valued
+    header: the array is then a list<binary> one.
+    """
     pa = _pyarrow()
     rows: list[Any] = []
     multi = False
     for v in values:
         if type(v) is list or type(v) is tuple:
-            multi = True
-            rows.append([_to_bytes(x) for x in v])
+            multi = lists
+            rows.append([_to_bytes(x) for x in v] if lists else None)
         else:
             rows.append(_to_bytes(v))
     if multi:
@@ -142,45 +146,54 @@ def _list_of_text(values: Any) -> Any:
 def _is_arrowish(obj: object) -> bool:
     kind = type(obj)
     pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(obj, (pa.Array, pa.ChunkedArray)):
+    if pa is not None and issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
         return True
     return hasattr(kind, "__arrow_c_array__") or hasattr(kind, "__arrow_c_stream__")
 
 
-def _arrow_column(key: str, obj: object) -> Any:
+def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
     """*obj* as one checked pyarrow Array (text as binary types); lists converted per item."""
     pa = _pyarrow()
     np = sys.modules.get("numpy")
     kind = type(obj)
     if type(obj) is list or type(obj) is tuple:
-        return _list_of_text(obj)
-    if np is not None and isinstance(obj, np.ndarray):
+        return _list_of_text(obj, lists)
+    if np is not None and issubclass(type(obj), np.ndarray):
         if obj.ndim != 1:
             raise ValueError(f"column {short(key, 80)} must be 1-D, not {obj.ndim}-D")
         if obj.dtype.kind == "O":
-            return _list_of_text(obj.tolist())
-        obj = pa.array(obj)
+            return _list_of_text(obj.tolist(), lists)
+        obj = _convert(key, pa.array, obj)
     elif kind.__module__.startswith("pandas.") and kind.__name__ == "Series":
-        if getattr(obj.dtype, "kind", None) == "O":  # type: ignore[attr-defined]
-            return _list_of_text(obj.tolist())  # type: ignore[attr-defined]
-        obj = pa.array(obj)
-    elif _is_arrowish(obj) and not isinstance(obj, (pa.Array, pa.ChunkedArray)):
-        try:
-            obj = pa.chunked_array(obj) if hasattr(kind, "__arrow_c_stream__") else pa.array(obj)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise ValueError(f"invalid column {short(key, 80)}: {short(str(e), 200)}") from None
-    elif not isinstance(obj, (pa.Array, pa.ChunkedArray)):
+        if getattr(obj.dtype, "kind", None) == "O":
+            return _list_of_text(obj.tolist(), lists)
+        obj = _convert(key, pa.array, obj)
+    elif _is_arrowish(obj) and not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
+        read = pa.chunked_array if hasattr(kind, "__arrow_c_stream__") else pa.array
+        obj = _convert(key, read, obj)
+    elif not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
         raise TypeError(
             f"column {short(key, 80)} must be a pyarrow Array/ChunkedArray, a numpy array, "
             f"a pandas or polars Series or a list, not {kind.__name__[:60]}"
         )
     arrow: Any = obj
-    chunks = list(arrow.chunks) if isinstance(arrow, pa.ChunkedArray) else [arrow]
+    chunks = list(arrow.chunks) if issubclass(type(arrow), pa.ChunkedArray) else [arrow]
     typ = arrow.type
     out = [_checked(key, _as_binary(c)) for c in chunks]
     if not out:
         return pa.array([], type=_as_binary_type(typ))
     return out[0] if len(out) == 1 else pa.concat_arrays(out)
+
+
+def _convert(key: str, read: Callable[[Any], Any], obj: object) -> Any:
+    """``read(obj)`` (a pyarrow conversion); what pyarrow cannot convert is a TypeError."""
+    pa = sys.modules["pyarrow"]
+    try:
+        return read(obj)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise TypeError(
+            f"column {short(key, 80)} cannot be read as an Arrow column: {short(str(e), 200)}"
+        ) from None
 
 
 def _as_binary_type(typ: Any) -> Any:
@@ -231,7 +244,7 @@ def _is_list(typ: Any) -> bool:
 
 
 def _text_column(key: str, obj: object, lists: bool) -> Any:
-    arr = _arrow_column(key, obj)
+    arr = _arrow_column(key, obj, lists)
     typ = arr.type
     if _is_text(typ) or _is_null(typ) or (lists and _is_list(typ)):
         return arr
@@ -239,14 +252,14 @@ def _text_column(key: str, obj: object, lists: bool) -> Any:
     raise TypeError(f"column {short(key, 80)} must be {what}, not {str(typ)[:60]}")
 
 
-def _u64_column(key: str, obj: object) -> tuple[Any, Any]:
+def _u64_column(key: str, obj: Any) -> tuple[Any, Any]:
     """(uint64 values, bool valid) of a filter-state column (out-of-range ints: no value)."""
     np = need_numpy()
     pa = _pyarrow()
     if type(obj) is list or type(obj) is tuple:
         vals = [v if type(v) is int and 0 <= v <= _M64 else None for v in obj]
         obj = pa.array(vals, type=pa.uint64())
-    elif isinstance(obj, np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "ui":
+    elif issubclass(type(obj), np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "ui":
         valid = obj >= 0 if obj.dtype.kind == "i" else np.ones(len(obj), bool)
         return np.where(valid, obj, 0).astype(np.uint64), valid
     arr = _arrow_column(key, obj)
