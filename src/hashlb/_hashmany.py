@@ -16,8 +16,10 @@ methods are written once.  Each method is evaluated over the whole batch:
   address columns;
 * ``QueryParameter``: the ``path`` column parsed by the twin's kernel;
 * ``FilterState``: a ``filter_state:<key>`` uint64 column;
-* ``SourceIP``, pseudo-headers (``:path``, ``:authority`` ...): per row,
-  through the twin's scalar method on a ``Request`` built from the row.
+* ``SourceIP``: per row, the twin's address parsers on the
+  ``remote_address`` and ``header:x-forwarded-for`` columns;
+* pseudo-headers (``:path``, ``:authority`` ...): per row, through the
+  twin's scalar method on a ``Request`` built from the row.
 
 Then the methods fold as ``HashPolicy.hash`` folds them: ``rotl1(h) ^ v``,
 a ``terminal`` method ends a row that has a hash.
@@ -58,7 +60,9 @@ class Kernels:
     seed)`` the same with an empty row as no hash; ``cookie(arr, name, seed)`` and ``query(arr, name, seed)`` the
     same for the cookie value / query parameter *name* found in each row;
     ``fold(h, have, done, v, has, terminal)`` folds one method's hashes into
-    the policy's, in place.
+    the policy's, in place; ``source_ip(remotes, xffs, hops, use_remote,
+    seed)`` is ``SourceIP``'s hash of each row's remote address and
+    X-Forwarded-For values.
     """
 
     request: Any
@@ -69,6 +73,7 @@ class Kernels:
     query: Callable[[Any, bytes, int], tuple[Any, Any]]
     xxh64: Callable[[bytes, int], int]
     fold: Callable[[Any, Any, Any, Any, Any, bool], None]
+    source_ip: Callable[[list[Any], list[list[bytes]], int, bool, int], tuple[Any, Any]]
 
 
 def _pyarrow() -> Any:
@@ -491,6 +496,13 @@ def _query(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tuple
     return kernels.query(arr, raw, seed)
 
 
+def _source_ip(m: Any, batch: _Batch, seed: int, kernels: Kernels) -> tuple[Any, Any]:
+    remotes = batch.pylist("remote_address")
+    xffs = batch.values("header:x-forwarded-for")
+    hops, use_remote = m.xff_num_trusted_hops, m.use_remote_address
+    return kernels.source_ip(remotes, xffs, hops, use_remote, seed)
+
+
 def _filter_state(m: Any, batch: _Batch, np: Any) -> tuple[Any, Any]:
     got = batch.state.get(m.key)
     if got is None:
@@ -528,6 +540,8 @@ def _method(
         got = _query(m, batch, seed, kernels, np)
     elif name == "FilterState":
         got = _filter_state(m, batch, np)
+    elif name == "SourceIP":
+        got = _source_ip(m, batch, seed, kernels)
     if got is None:
         got = _per_row(m, batch, seed, kernels, np, todo)
     return got

@@ -786,9 +786,48 @@ def _query_hashes(arr, name, seed):
     return _find_hashes(arr, name, seed, 1)
 
 
+def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
+    """``SourceIP``'s hash of every row (remote address, X-Forwarded-For values)."""
+    cdef Py_buffer hv, sv
+    cdef Py_ssize_t i, n = len(remotes)
+    cdef unsigned long long skip = hops
+    cdef bint remote = use_remote
+    cdef uint64_t s = seed
+    cdef uint64_t *hp
+    cdef uint8_t *sp
+    cdef object ip
+    if len(xffs) != n:
+        raise ValueError("remotes and xffs must have the same length")
+    import numpy
+    hashes = numpy.zeros(n, numpy.uint64)
+    has = numpy.zeros(n, numpy.bool_)
+    hp = <uint64_t *>writable(hashes, &hv)
+    try:
+        sp = writable(has, &sv)
+        try:
+            for i in range(n):
+                ip = None
+                if not remote:
+                    ip = _xff_ip(<list?>xffs[i], skip)
+                elif skip:
+                    ip = _xff_ip(<list?>xffs[i], skip - 1)
+                if ip is None:
+                    ip = _connection_ip(remotes[i])
+                if ip is not None:
+                    hp[i] = hlb_xxh64(PyBytes_AS_STRING(<bytes>ip),
+                                      <size_t>PyBytes_GET_SIZE(<bytes>ip), s)
+                    sp[i] = 1
+        finally:
+            PyBuffer_Release(&sv)
+    finally:
+        PyBuffer_Release(&hv)
+    return hashes, has
+
+
 #: What the shared batch driver (``_hashmany``) runs with in this twin.
 _KERNELS = _hm.Kernels(
-    Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py, _fold
+    Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
+    _fold, _source_ip_hashes,
 )
 
 
