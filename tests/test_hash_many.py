@@ -345,3 +345,14 @@ def test_hostile_columns_raise_clear_errors(impl: Implementation) -> None:
         except (TypeError, ValueError):
             continue
         assert len(hashes) == 0 and len(no_hash) == 0  # only an empty mapping is a table here
+
+
+def test_each_method_has_hash_many(impl: Implementation) -> None:
+    """``method.hash_many`` is the one-method policy's (seed 0)."""
+    columns = {"header:x-user": ["a", None], "path": ["/?q=1", "/"], "filter_state:k": [1, 2]}
+    for method in (impl.Header("x-user"), impl.QueryParameter("q"), impl.FilterState("k")):
+        hashes, no_hash = method.hash_many(columns)
+        want = [method.hash(row_request(impl, columns, i)) for i in range(2)]
+        assert got(hashes, no_hash) == want
+    with pytest.raises(TypeError, match="not initialised"):
+        impl.Header.__new__(impl.Header).hash_many(columns)

@@ -157,6 +157,10 @@ cdef class _Method:
             return v
         return None
 
+    def hash_many(self, columns, *, out=None):
+        self._check()
+        return HashPolicy(self).hash_many(columns, out=out)
+
     # The keyword options at the end of _key(), whose first items are the
     # positional arguments: what __reduce__ and __repr__ rebuild.
     _OPTIONS = ("terminal",)

@@ -185,6 +185,10 @@ class _Method:
             _raise_uninitialised(request, self)
             raise
 
+    def hash_many(self, columns: object, *, out: Any = None) -> tuple[Any, Any]:
+        self._key()  # an uninitialised method raises here
+        return HashPolicy(self).hash_many(columns, out=out)  # type: ignore[arg-type]
+
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         """Return the hash, xxh64 seeded with *seed* (0: Envoy's), or None."""
         raise NotImplementedError
