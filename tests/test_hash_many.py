@@ -356,3 +356,13 @@ def test_each_method_has_hash_many(impl: Implementation) -> None:
         assert got(hashes, no_hash) == want
     with pytest.raises(TypeError, match="not initialised"):
         impl.Header.__new__(impl.Header).hash_many(columns)
+
+
+def test_header_names_fold_ascii_case_only(impl: Implementation) -> None:
+    """Column names match header names as Envoy's LowerCaseString does: ASCII only."""
+    for name, column in (("X-\xdc", "header:x-\xdc"), ("x-\u212a", "header:X-\u212a")):
+        policy = impl.HashPolicy(impl.Header(name))
+        model = {column: ["v", None]}
+        assert _check(impl, policy, model, model)[0] is not None
+    policy = impl.HashPolicy(impl.Header("k"))  # KELVIN SIGN is not "k"
+    assert got(*policy.hash_many({"header:\u212a": ["v"]})) == [None]

@@ -86,6 +86,11 @@ def _pyarrow() -> Any:
     return pyarrow
 
 
+def _ascii_lower(name: str) -> str:
+    """*name* with ASCII letters lower-cased only (Envoy's ``LowerCaseString``)."""
+    return name.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
 def parse_key(key: object) -> tuple[str, str]:
     """Return ``(kind, name)`` of a column key: kind a field name or a prefix without ``:``.
 
@@ -99,7 +104,7 @@ def parse_key(key: object) -> tuple[str, str]:
     for prefix in _PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
             name = key[len(prefix) :]
-            return prefix[:-1], name.lower() if prefix == "header:" else name
+            return prefix[:-1], _ascii_lower(name) if prefix == "header:" else name
     raise ValueError(f"unknown column {short(key, 80)}: the columns are named {_FORMS}")
 
 
@@ -382,7 +387,7 @@ def _header(
     lname, _rewrite_key, _terminal, first_only = m._key()
     if lname in _PSEUDO:
         return None  # the request's fields or a pseudo-header: per row
-    key = "header:" + lname.decode("utf-8", "surrogateescape")
+    key = "header:" + lname.decode("utf-8", "surrogatepass")
     arr = batch.text.get(key)
     n = batch.n
     if arr is None or _is_null(arr.type):
