@@ -20,7 +20,7 @@
 
 #include "_arrow.h"
 
-enum { HLB_FIND_COOKIE = 0, HLB_FIND_QUERY = 1 };
+enum { HLB_FIND_COOKIE = 0, HLB_FIND_QUERY = 1, HLB_FIND_VALUE = 2 };
 
 /* The bytes of row i of a checked OFF32 / OFF64 / VIEW chunk in *p, *n; 0, or
  * the hlb_col_check code of a row whose offsets or view (re-read here: a
@@ -118,9 +118,10 @@ HLB_INLINE int hlb_query_find(const uint8_t *p, int64_t n, const uint8_t *name, 
 }
 
 /* For every row of a checked text chunk: xxh64 (seed) of the cookie (mode
- * HLB_FIND_COOKIE; an empty value is no hash) or query parameter
- * (HLB_FIND_QUERY) called name into out[i], and has[i] 1; else 0 and 0 (a
- * null row too).  Returns -1, or the row whose buffer reference is bad, with
+ * HLB_FIND_COOKIE; an empty value is no hash), the query parameter
+ * (HLB_FIND_QUERY) called name or the row itself (HLB_FIND_VALUE: a cookie
+ * value; empty is no hash) into out[i], and has[i] 1; else 0 and 0 (a null
+ * row too).  Returns -1, or the row whose buffer reference is bad, with
  * its hlb_col_check code in *err. */
 static int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name, int64_t nl,
                                  uint64_t seed, uint64_t *out, uint8_t *has, int *err) {
@@ -140,14 +141,37 @@ static int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name
             *err = r;
             return i;
         }
-        found = mode == HLB_FIND_COOKIE ? hlb_cookie_find(p, n, name, nl, &v, &vn)
-                                        : hlb_query_find(p, n, name, nl, &v, &vn);
+        if (mode == HLB_FIND_VALUE) {
+            found = 1;
+            v = p;
+            vn = n;
+        } else {
+            found = mode == HLB_FIND_COOKIE ? hlb_cookie_find(p, n, name, nl, &v, &vn)
+                                            : hlb_query_find(p, n, name, nl, &v, &vn);
+        }
         if (found && (mode == HLB_FIND_QUERY || vn > 0)) {
             out[i] = hlb_xxh64(v, (size_t)vn, seed);
             has[i] = 1;
         }
     }
     return -1;
+}
+
+/* Fold one method's hashes into a policy's (HashPolicy.hash): for each row
+ * not done, a hash v[i] (has[i]) becomes h[i] if the row has none yet
+ * (have[i] 0), else h[i] = rotl1(h[i]) ^ v[i]; after a terminal method, a row
+ * that has a hash is done.  Rows without a hash keep h[i] (0). */
+static void hlb_fold(uint64_t *h, uint8_t *have, uint8_t *done, const uint64_t *v,
+                     const uint8_t *has, int64_t n, int terminal) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        if (done[i]) continue;
+        if (has[i]) {
+            h[i] = have[i] ? (((h[i] << 1) | (h[i] >> 63)) ^ v[i]) : v[i];
+            have[i] = 1;
+        }
+        if (terminal && have[i]) done[i] = 1;
+    }
 }
 
 #endif /* HASHLB_HASHMANY_H */

@@ -157,6 +157,10 @@ cdef class _Method:
             return v
         return None
 
+    def hash_many(self, columns, *, out=None):
+        self._check()
+        return HashPolicy(self).hash_many(columns, out=out)
+
     # The keyword options at the end of _key(), whose first items are the
     # positional arguments: what __reduce__ and __repr__ rebuild.
     _OPTIONS = ("terminal",)
@@ -674,14 +678,19 @@ cdef class HashPolicy:
 cdef extern from "_hashmany.h" nogil:
     int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name, int64_t nl,
                               uint64_t seed, uint64_t *out, uint8_t *has, int *err)
+    void hlb_fold(uint64_t *h, uint8_t *have, uint8_t *done, const uint64_t *v,
+                  const uint8_t *has, int64_t n, int terminal)
 
 
-def _text_hashes(arr, seed):
-    """xxh64 (*seed*) of every row of a binary Arrow array, GIL released: (hashes, has)."""
+def _text_hashes(arr, seed, out):
+    """xxh64 (*seed*) of every row of a binary Arrow array, GIL released: (hashes, has).
+
+    The hashes go into *out* (a checked uint64 array) unless it is None.
+    """
     cdef Py_buffer dst, nul
     import numpy
     chunks = _key_columns(arr)
-    hashes = numpy.empty(len(arr), numpy.uint64)
+    hashes = numpy.empty(len(arr), numpy.uint64) if out is None else out
     null = numpy.zeros(len(arr), numpy.uint8)
     cdef uint64_t *p = <uint64_t *>writable(hashes, &dst)
     try:
@@ -689,7 +698,44 @@ def _text_hashes(arr, seed):
         PyBuffer_Release(&nul)
     finally:
         PyBuffer_Release(&dst)
-    return hashes, null == 0
+    numpy.logical_not(null, out=null)
+    return hashes, null.view(numpy.bool_)
+
+
+def _fold(h, have, done, v, has, terminal):
+    """Fold one method's (*v*, *has*) into the policy's (*h*, *have*, *done*), in place."""
+    cdef Py_buffer bh, bhave, bdone, bv, bhas
+    cdef int64_t n = len(h)
+    cdef int stop = 1 if terminal else 0
+    cdef uint64_t *ph = <uint64_t *>writable(h, &bh)
+    cdef uint8_t *phave
+    cdef uint8_t *pdone
+    cdef uint8_t *pv
+    cdef uint8_t *phas
+    try:
+        phave = writable(have, &bhave)
+        try:
+            pdone = writable(done, &bdone)
+            try:
+                pv = writable(v, &bv)
+                try:
+                    phas = writable(has, &bhas)
+                    try:
+                        if (bh.len < 8 * n or bv.len < 8 * n or bhave.len < n
+                                or bdone.len < n or bhas.len < n):
+                            raise ValueError("fold: buffers shorter than the rows")
+                        with nogil:
+                            hlb_fold(ph, phave, pdone, <const uint64_t *>pv, phas, n, stop)
+                    finally:
+                        PyBuffer_Release(&bhas)
+                finally:
+                    PyBuffer_Release(&bv)
+            finally:
+                PyBuffer_Release(&bdone)
+        finally:
+            PyBuffer_Release(&bhave)
+    finally:
+        PyBuffer_Release(&bh)
 
 
 cdef tuple _find_hashes(object arr, bytes name, uint64_t seed, int mode):
@@ -734,14 +780,58 @@ def _cookie_hashes(arr, name, seed):
     return _find_hashes(arr, name, seed, 0)
 
 
+def _value_hashes(arr, seed):
+    """xxh64 of every non-empty row of a binary Arrow array (cookie values): (hashes, has)."""
+    return _find_hashes(arr, b"", seed, 2)
+
+
 def _query_hashes(arr, name, seed):
     """The query parameter *name* of every path of a binary Arrow array, hashed: (hashes, has)."""
     return _find_hashes(arr, name, seed, 1)
 
 
+def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
+    """``SourceIP``'s hash of every row (remote address, X-Forwarded-For values)."""
+    cdef Py_buffer hv, sv
+    cdef Py_ssize_t i, n = len(remotes)
+    cdef unsigned long long skip = hops
+    cdef bint remote = use_remote
+    cdef uint64_t s = seed
+    cdef uint64_t *hp
+    cdef uint8_t *sp
+    cdef object ip
+    if len(xffs) != n:
+        raise ValueError("remotes and xffs must have the same length")
+    import numpy
+    hashes = numpy.zeros(n, numpy.uint64)
+    has = numpy.zeros(n, numpy.bool_)
+    hp = <uint64_t *>writable(hashes, &hv)
+    try:
+        sp = writable(has, &sv)
+        try:
+            for i in range(n):
+                ip = None
+                if not remote:
+                    ip = _xff_ip(<list?>xffs[i], skip)
+                elif skip:
+                    ip = _xff_ip(<list?>xffs[i], skip - 1)
+                if ip is None:
+                    ip = _connection_ip(remotes[i])
+                if ip is not None:
+                    hp[i] = hlb_xxh64(PyBytes_AS_STRING(<bytes>ip),
+                                      <size_t>PyBytes_GET_SIZE(<bytes>ip), s)
+                    sp[i] = 1
+        finally:
+            PyBuffer_Release(&sv)
+    finally:
+        PyBuffer_Release(&hv)
+    return hashes, has
+
+
 #: What the shared batch driver (``_hashmany``) runs with in this twin.
 _KERNELS = _hm.Kernels(
-    Request, HashPolicy, _text_hashes, _cookie_hashes, _query_hashes, _xxh64_py
+    Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
+    _fold, _source_ip_hashes,
 )
 
 
