@@ -151,6 +151,22 @@ def test_every_hash_input_gives_the_same_batch(impl: Implementation) -> None:
         assert r.route_many(form, rng=gen(0)) == want, type(form)
 
 
+def test_the_inputs_are_never_written(impl: Implementation) -> None:
+    """route_many reads hashes and values in place but never writes into them."""
+    for kw in ({}, {"use_hash_policy": True}):
+        r = make(impl, mode="envoy", **kw)
+        h = random_hashes(300, 15)
+        values = np.ma.MaskedArray(random_hashes(300, 16), mask=np.arange(300) % 3 == 0)
+        keep_h, keep_v = h.copy(), values.data.copy()
+        batch = r.route_many(np.ma.MaskedArray(h, mask=np.arange(300) % 5 == 0), values=values)
+        assert (h == keep_h).all() and (values.data == keep_v).all()
+        assert not np.shares_memory(batch.hash, h)
+        plain = random_hashes(300, 17)
+        keep = plain.copy()
+        r.route_many(h, values=plain)
+        assert (plain == keep).all()
+
+
 def test_nulls_in_every_hash_form(impl: Implementation) -> None:
     """None in a list, Arrow nulls and masked rows are rows without a hash, drawn alike."""
     r = make(impl, mode="envoy")

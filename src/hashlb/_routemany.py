@@ -81,7 +81,7 @@ def key_spec(router: Router) -> KeySpec:
             "route_many(keys=) needs a policy of exactly one Header, Cookie, QueryParameter "
             f"or SourceIP method, got HashPolicy({got}); {use}"
         )
-    method = methods[0]
+    method: Any = methods[0]
     if kind == "Header" and method.regex_rewrite is not None:
         raise ConfigError(
             f"route_many(keys=) cannot apply a Header's regex_rewrite to the keys; {use}"
@@ -102,13 +102,20 @@ def check_rng(rng: object) -> Any:
     return rng
 
 
-def read_hashes(np: Any, hashes: object, field: str) -> tuple[Any, Any]:
-    """A uint64 column as ``(values, null)``: a new writable uint64 array and a bool mask.
+def read_hashes(np: Any, hashes: object, field: str, copy: bool = True) -> tuple[Any, Any]:
+    """A uint64 column as ``(values, null)``: a uint64 array and a bool mask.
 
     Arrow uint64/int64 (chunked), numpy (masked) uint64, uint64 buffers and
-    lists of ints (None: null) are read; null rows hold 0.
+    lists of ints (None: null) are read; null rows hold 0.  The values are a
+    new writable array, or without *copy* possibly a read-only view of the
+    input when it has no null.
     """
     chunks = hash_columns(hashes)
+    if chunks is not None and not copy and len(chunks) == 1:
+        py_check(chunks[0], 0)
+        vals, missing = py_values(chunks[0])
+        if not missing.any():
+            return vals, missing
     if chunks is not None:
         n = rows(chunks)
         out = np.empty(n, np.uint64)
@@ -130,7 +137,12 @@ def read_hashes(np: Any, hashes: object, field: str) -> tuple[Any, Any]:
         view = hash_buffer(hashes)
     except (TypeError, ValueError) as e:
         raise type(e)(str(e).replace("hashes", field, 1)) from None
-    out = np.array(view, dtype=np.uint64) if len(view) else np.zeros(0, np.uint64)
+    if not len(view):
+        out = np.zeros(0, np.uint64)
+    elif copy:
+        out = np.array(view, dtype=np.uint64)
+    else:
+        out = np.frombuffer(view, dtype=np.uint64)
     return out, (np.zeros(len(out), bool) if none is None else none)
 
 
@@ -205,7 +217,7 @@ def plan(router: Router) -> Any:
         return cached
     np = need_numpy()
     cls = _twins(router)[0]
-    tables = []
+    tables: list[tuple[Any, Any, Any]] = []
     for name in router.picker.names:
         table = router.tables.get(name)
         if table is None:
@@ -277,16 +289,20 @@ def route_many(
         vals = h
     else:
         if values is None:
-            vals, draw = np.zeros(n, np.uint64), np.ones(n, bool)
-        else:
-            vals, draw = read_hashes(np, values, "values")
+            vals, draw, owned = np.zeros(n, np.uint64), np.ones(n, bool), True
+        else:  # the caller's values, read in place unless a row must be filled in
+            vals, draw = read_hashes(np, values, "values", copy=False)
+            owned = False
             if len(vals) != n:
                 raise ValueError(f"values has {len(vals)} items, the batch has {n} rows")
         if router._use_hash_policy:
             take = draw & ~no_hash
-            vals[take] = h[take]
+            if take.any():
+                vals, owned = (vals if owned else vals.copy()), True
+                vals[take] = h[take]
             draw &= no_hash
         if draw.any():
+            vals, owned = (vals if owned else vals.copy()), True
             vals[draw] = gen.integers(0, 1 << 64, size=int(draw.sum()), dtype=np.uint64)
         if no_hash.any():
             h[no_hash] = gen.integers(0, 1 << 64, size=int(no_hash.sum()), dtype=np.uint64)
@@ -300,4 +316,4 @@ def route_many(
             slow.add(i)
     for i in sorted(slow):
         _slow_rows(router, np, i, h, sub, host)
-    return RouteBatch(sub, host, h, no_hash, router.picker.names, router.hosts)
+    return RouteBatch._trusted(sub, host, h, no_hash, router.picker.names, router.hosts)

@@ -11,6 +11,7 @@ rows as a table with dictionary-encoded (categorical) names.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ._columns import NO_HOST, need_numpy
@@ -67,6 +68,18 @@ class RouteBatch:
     """
 
     __slots__ = ("_hash", "_host", "_hosts", "_names", "_no_hash", "_subset")
+
+    @classmethod
+    def _trusted(
+        cls, subset: Any, host: Any, hash: Any, no_hash: Any, names: Any, hosts: Any
+    ) -> RouteBatch:
+        """A batch of arrays the router made (checked by construction; made read-only here)."""
+        self = cls.__new__(cls)
+        for arr in (subset, host, hash, no_hash):
+            arr.flags.writeable = False
+        self._subset, self._host, self._hash, self._no_hash = subset, host, hash, no_hash
+        self._names, self._hosts = tuple(names), tuple(hosts)
+        return self
 
     def __init__(
         self,
@@ -167,7 +180,7 @@ class RouteBatch:
         :raises ImportError: pandas is not installed.
         """
         try:
-            import pandas as pd
+            pd: Any = importlib.import_module("pandas")  # optional: no stubs needed
         except ImportError:
             raise ImportError("RouteBatch.to_pandas needs pandas") from None
         np = need_numpy()
