@@ -19,9 +19,11 @@ from typing import Any
 
 import xxhash
 
+from . import _hashmany as _hm
 from . import _policy_config as _cfg
 from ._deprecation import keyword_signature, positional_options
 from ._docstrings import attach as _attach_docs
+from ._hashmany import hash_many as _hash_many
 from ._policy_config import (
     REGEX_ENGINE_VAR as REGEX_ENGINE_VAR,
 )
@@ -548,6 +550,9 @@ class HashPolicy(_Value):
             raise
         return HashResult(h, tuple(cookies))
 
+    def hash_many(self, columns: object, *, out: Any = None) -> tuple[Any, Any]:
+        return _hash_many(self, columns, out, _KERNELS)
+
     def _run(self, request: Request, cookies: list[str] | None) -> int | None:
         h: int | None = None
         seed = self._seed
@@ -576,6 +581,11 @@ class HashPolicy(_Value):
         except AttributeError:
             raise _uninit(self) from None
 
+
+#: What the shared batch driver (``_hashmany``) runs with in this twin.
+_KERNELS = _hm.Kernels(
+    Request, HashPolicy, _hm.text_hashes_py, _hm.cookie_hashes_py, _hm.query_hashes_py, _xxh64
+)
 
 # ---------------------------------------------------------------- not initialised
 
