@@ -259,15 +259,70 @@ def _slow_rows(router: Router, np: Any, i: int, h: Any, sub: Any, host: Any) -> 
     host[where] = np.where(none, NO_HOST, index[np.where(none, 0, local)])
 
 
+def read_columns(np: Any, router: Router, columns: object) -> tuple[Any, Any]:
+    """The route hash of every row of a table of request columns (``HashPolicy.hash_many``)."""
+    policy = router.route_policy
+    if policy is None:  # no policy: every request gets a random hash
+        from ._hashmany import _Batch
+
+        n = _Batch(columns).n
+        return np.zeros(n, np.uint64), np.ones(n, bool)
+    h, none = policy.hash_many(columns)
+    h = np.array(h, dtype=np.uint64)  # owned and writable: no-hash rows get their draws
+    h[none] = 0
+    return h, np.asarray(none, dtype=bool)
+
+
+def column_values(np: Any, router: Router, columns: object, h: Any, no_hash: Any) -> Any:
+    """Envoy mode's weighted-cluster values of request columns, as ``route()`` reads them.
+
+    ``(values, draw)``: from the ``header_name`` column (exactly one value, a
+    decimal uint64), or the route hash evaluated without generating a cookie
+    (``use_hash_policy``); *draw* marks the rows that need a random one.
+    """
+    n = len(h)
+    vals = np.zeros(n, np.uint64)
+    draw = np.ones(n, bool)
+    header = router._header_name
+    if header is not None:
+        from ._hashmany import _Batch
+        from ._router_config import parse_uint64
+
+        batch = _Batch(columns)
+        key = "header:" + header.lower()
+        if key in batch.text:
+            for i, got in enumerate(batch.values(key)):
+                if len(got) == 1:
+                    v = parse_uint64(got[0])
+                    if v is not None:
+                        vals[i] = v
+                        draw[i] = False
+    elif router._use_hash_policy:
+        value_policy = getattr(router._value_hash, "__self__", None)
+        if value_policy is None or value_policy is router.route_policy:
+            w, none = h, no_hash
+        else:  # a cookie with a ttl: the value is the hash without generating one
+            w, none = value_policy.hash_many(columns)
+            none = np.asarray(none, dtype=bool)
+        take = ~none
+        vals[take] = np.asarray(w)[take]
+        draw = none.copy()
+    return vals, draw
+
+
 def route_many(
-    router: Router, hashes: object, keys: object, values: object, rng: object
+    router: Router, hashes: object, keys: object, columns: object, values: object, rng: object
 ) -> RouteBatch:
     """``Router.route_many`` (see its documentation)."""
-    given = [name for name, x in (("hashes", hashes), ("keys", keys)) if x is not None]
+    given = [
+        name
+        for name, x in (("hashes", hashes), ("keys", keys), ("columns", columns))
+        if x is not None
+    ]
     if len(given) != 1:
         raise TypeError(
-            "route_many takes exactly one of hashes= or keys=, "
-            f"got {' and '.join(given) if given else 'neither'}"
+            "route_many takes exactly one of hashes=, keys= or columns=, "
+            f"got {' and '.join(given) if given else 'none'}"
         )
     gen = check_rng(rng)
     np = need_numpy()
@@ -278,6 +333,8 @@ def route_many(
     if keys is not None:
         spec = key_spec(router)
         h, no_hash = read_keys(np, keys, spec, _twins(router)[1])
+    elif columns is not None:
+        h, no_hash = read_columns(np, router, columns)
     else:
         h, no_hash = read_hashes(np, hashes, "hashes")
     n = len(h)
@@ -295,12 +352,18 @@ def route_many(
             owned = False
             if len(vals) != n:
                 raise ValueError(f"values has {len(vals)} items, the batch has {n} rows")
-        if router._use_hash_policy:
-            take = draw & ~no_hash
+        if draw.any() and columns is not None:  # the header column, or the value hash
+            default, missing = column_values(np, router, columns, h, no_hash)
+        elif draw.any() and router._use_hash_policy:
+            default, missing = h, no_hash
+        else:  # random (with header_name: there are no headers to read)
+            default = missing = None
+        if default is not None:
+            take = draw & ~missing
             if take.any():
                 vals, owned = (vals if owned else vals.copy()), True
-                vals[take] = h[take]
-            draw &= no_hash
+                vals[take] = default[take]
+            draw &= missing
         if draw.any():
             vals, owned = (vals if owned else vals.copy()), True
             vals[draw] = gen.integers(0, 1 << 64, size=int(draw.sum()), dtype=np.uint64)
