@@ -107,17 +107,17 @@ class RouteBatch:
 
     @property
     def subset(self) -> Any:
-        """uint32 array: the subset index of each row (into :attr:`names`)."""
+        """uint32 array: the subset index of each row (into ``names``)."""
         return self._subset
 
     @property
     def host(self) -> Any:
-        """uint32 array: the host index of each row (into :attr:`hosts`), or ``NO_HOST``."""
+        """uint32 array: the host index of each row (into ``hosts``), or ``NO_HOST``."""
         return self._host
 
     @property
     def hash(self) -> Any:
-        """uint64 array: the hash each row's table looked up (random where :attr:`no_hash`)."""
+        """uint64 array: the hash each row's table looked up (random where ``no_hash``)."""
         return self._hash
 
     @property
@@ -127,12 +127,12 @@ class RouteBatch:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The subset names that :attr:`subset` indexes."""
+        """The subset names that ``subset`` indexes."""
         return self._names
 
     @property
     def hosts(self) -> tuple[Host, ...]:
-        """The hosts that :attr:`host` indexes (the router's, in its order)."""
+        """The hosts that ``host`` indexes (the router's, in its order)."""
         return self._hosts
 
     def __len__(self) -> int:
@@ -172,7 +172,7 @@ class RouteBatch:
         )
 
     def to_pandas(self) -> Any:
-        """Return a ``pandas.DataFrame`` of the rows, the columns of :meth:`to_arrow`.
+        """Return a ``pandas.DataFrame`` of the rows, the columns of ``to_arrow()``.
 
         ``subset`` and ``endpoint`` are categoricals (an ``endpoint`` of
         ``NO_HOST`` is missing).

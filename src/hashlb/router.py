@@ -676,7 +676,7 @@ class Router:
         values: Any = None,
         rng: Any = None,
     ) -> RouteBatch:
-        """Route a batch of requests at once: a :class:`~hashlb.RouteBatch`.
+        """Route a whole column of requests at once, in one pass: a ``RouteBatch``.
 
         Exactly one of *hashes*, *keys* and *columns* gives the rows:
 
