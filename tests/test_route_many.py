@@ -695,3 +695,30 @@ def test_hostile_inputs_raise_clear_errors(impl: Implementation) -> None:
         make(
             impl, policy=impl.module("policy").HashPolicy(impl.module("policy").Cookie("c"))
         ).route_many(keys=arr)
+
+
+def test_the_batch_plan_refuses_bad_arguments(impl: Implementation) -> None:
+    """The twin's private batch pass checks what it is given (it never reads out of bounds)."""
+    from hashlb import _routemany
+
+    r = make(impl)
+    plan_cls = type(_routemany.plan(r))
+    picker = r.picker
+    view = r.tables["stable"].table
+    with pytest.raises(TypeError):
+        plan_cls(object(), [])
+    with pytest.raises(ValueError, match="one entry per subset"):
+        plan_cls(picker, [])
+    short = np.zeros(1, np.uint32)  # the table names hosts 0..8: index 1+ is out of range
+    plan = plan_cls(picker, [(r.tables[n], view, short) for n in picker.names])
+    h = random_hashes(100, 18)
+    sub, host = np.empty(100, np.uint32), np.empty(100, np.uint32)
+    with pytest.raises(IndexError, match="out of range"):
+        plan.route(h, h, sub, host)
+    with pytest.raises(ValueError, match="differ in length"):
+        plan.route(h, h[:5], sub, host)
+    with pytest.raises((TypeError, BufferError)):
+        plan.route(h, h, sub, b"x" * 100)  # read-only output
+    fresh = plan_cls.__new__(plan_cls)
+    with pytest.raises(TypeError, match="not initialised|__init__"):
+        fresh.route(h, h, sub, host)

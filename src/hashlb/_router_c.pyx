@@ -343,6 +343,7 @@ cdef class _BatchPlan:
             raise ValueError(
                 f"tables must have one entry per subset ({len(picker.names)}), got {n}"
             )
+        PyMem_Free(self._subs)  # a failed __init__ before may have left one
         self._subs = <_Sub *>PyMem_Malloc(max(n, 1) * sizeof(_Sub))
         if self._subs == NULL:
             raise MemoryError()
