@@ -720,5 +720,5 @@ def test_the_batch_plan_refuses_bad_arguments(impl: Implementation) -> None:
     with pytest.raises((TypeError, BufferError)):
         plan.route(h, h, sub, b"x" * 100)  # read-only output
     fresh = plan_cls.__new__(plan_cls)
-    with pytest.raises(TypeError, match="not initialised|__init__"):
+    with pytest.raises(TypeError, match=r"not initialised|__init__"):
         fresh.route(h, h, sub, host)
