@@ -126,4 +126,23 @@ static void limit_route_envoy(const uint64_t *hs, const uint64_t *vs, int64_t n,
     }
 }
 
+/* Envoy routing of a string key column: xxh64 of each key, the subset from each row's
+ * value as above. */
+static void limit_route_keys_envoy(const uint8_t *data, const int32_t *off, const uint64_t *vs,
+                                   int64_t n, int64_t k, const uint64_t *ends,
+                                   const uint16_t *tables, uint64_t m, const uint32_t *index,
+                                   int64_t stride, uint64_t *hs, uint32_t *sub, uint32_t *host) {
+    hlb_fastmod_t magic = hlb_fastmod_magic(m);
+    uint64_t total = ends[k - 1];
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t h = hlb_xxh64(data + off[j], (size_t)(off[j + 1] - off[j]), 0);
+        uint64_t v = vs[j] % total;
+        uint32_t s = 0;
+        while (s + 1 < (uint64_t)k && v >= ends[s]) s++;
+        hs[j] = h;
+        sub[j] = s;
+        host[j] = limit_host(h, s, tables, m, magic, index, stride);
+    }
+}
+
 #endif

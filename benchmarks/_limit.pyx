@@ -23,6 +23,10 @@ cdef extern from "_limit.h" nogil:
                           const uint64_t *salt, const double *inv_w, const uint16_t *tables,
                           uint64_t m, const uint32_t *index, int64_t stride, uint64_t *hs,
                           uint32_t *sub, uint32_t *host)
+    void limit_route_keys_envoy(const uint8_t *data, const int32_t *off, const uint64_t *vs,
+                                int64_t n, int64_t k, const uint64_t *ends,
+                                const uint16_t *tables, uint64_t m, const uint32_t *index,
+                                int64_t stride, uint64_t *hs, uint32_t *sub, uint32_t *host)
     void limit_route_envoy(const uint64_t *hs, const uint64_t *vs, int64_t n, int64_t k,
                            const uint64_t *ends, const uint16_t *tables, uint64_t m,
                            const uint32_t *index, int64_t stride, uint32_t *sub, uint32_t *host)
@@ -76,3 +80,13 @@ def route_envoy(const uint64_t[::1] hs, const uint64_t[::1] vs, const uint64_t[:
         limit_route_envoy(&hs[0], &vs[0], hs.shape[0], ends.shape[0], &ends[0],
                           &tables[0, 0], tables.shape[1], &index[0, 0], index.shape[1],
                           &sub[0], &host[0])
+
+
+def route_keys_envoy(const uint8_t[::1] data, const int32_t[::1] off, const uint64_t[::1] vs,
+                     const uint64_t[::1] ends, const uint16_t[:, ::1] tables,
+                     const uint32_t[:, ::1] index, uint64_t[::1] hs, uint32_t[::1] sub,
+                     uint32_t[::1] host):
+    with nogil:
+        limit_route_keys_envoy(&data[0], &off[0], &vs[0], sub.shape[0], ends.shape[0],
+                               &ends[0], &tables[0, 0], tables.shape[1], &index[0, 0],
+                               index.shape[1], &hs[0], &sub[0], &host[0])

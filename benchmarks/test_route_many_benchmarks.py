@@ -109,6 +109,9 @@ def limits(lim: Any, d: Data) -> dict[str, Callable[[], object]]:
         "route_envoy": lambda: lim.route_envoy(
             d.hashes, d.values, d.ends, d.tables, d.index, d.sub, d.host
         ),
+        "route_keys_envoy": lambda: lim.route_keys_envoy(
+            d.data, d.offsets, d.values, d.ends, d.tables, d.index, d.out64, d.sub, d.host
+        ),
         "pick": lambda: lim.pick(d.data, d.offsets, d.pick_table, d.host),
     }
 
@@ -134,9 +137,9 @@ def cases(d: Data) -> dict[str, tuple[str, Callable[[], object]]]:
             "route_envoy",
             lambda: d.envoy.route_many(d.hashes, rng=rng(2)),
         ),
-        "route_many envoy[keys=arrow string]": (
-            "route_keys",
-            lambda: d.envoy.route_many(keys=d.keys, rng=rng(2)),
+        "route_many envoy[keys=arrow string, values=]": (
+            "route_keys_envoy",
+            lambda: d.envoy.route_many(keys=d.keys, values=d.values),
         ),
     }
 
@@ -204,6 +207,8 @@ def test_the_limit_routes_as_the_router(data: Data) -> None:
     limits(lim, d)["route_envoy"]()
     batch = d.envoy.route_many(d.hashes, values=d.values)
     assert (batch.subset == d.sub).all() and (batch.host == d.host).all()
+    limits(lim, d)["route_keys_envoy"]()
+    assert (batch.subset == d.sub).all() and (batch.host == d.host).all()
 
 
 _NAMES = [
@@ -212,7 +217,7 @@ _NAMES = [
     "route_many sticky[keys=arrow string]",
     "route_many envoy[hashes, values=]",
     "route_many envoy[hashes, random values]",
-    "route_many envoy[keys=arrow string]",
+    "route_many envoy[keys=arrow string, values=]",
 ]
 
 
@@ -261,13 +266,17 @@ def main() -> None:
         ns, ref, ratio = paired_ns(fn, base[which], d.n)
         _, pick, to_pick = paired_ns(fn, base["pick"], d.n)
         print(
-            f"{name:42s} {ns:7.2f} ns/row  {ratio:5.2f}x the {which} limit ({ref:.2f})"
+            f"{name:46s} {ns:7.2f} ns/row  {ratio:5.2f}x the {which} limit ({ref:.2f})"
             f"  {to_pick:5.2f}x the pick limit ({pick:.2f})"
         )
-    sticky = cases(d)["route_many sticky[numpy hashes]"][1]
-    for name in ("route_many envoy[hashes, values=]", "route_many envoy[hashes, random values]"):
-        _, _, ratio = paired_ns(cases(d)[name][1], sticky, d.n)
-        print(f"{name:42s} {ratio:5.2f}x sticky[numpy hashes]")
+    table = cases(d)
+    for name, against in (
+        ("route_many envoy[hashes, values=]", "route_many sticky[numpy hashes]"),
+        ("route_many envoy[hashes, random values]", "route_many sticky[numpy hashes]"),
+        ("route_many envoy[keys=arrow string, values=]", "route_many sticky[keys=arrow string]"),
+    ):
+        _, _, ratio = paired_ns(table[name][1], table[against][1], d.n)
+        print(f"{name:46s} {ratio:5.2f}x {against}")
     speed = two_thread_speedups(lim, d)
     for name, s in speed.items():
         print(f"two threads, {name:34s} speed-up {s:.2f}x")
