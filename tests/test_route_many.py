@@ -21,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 from hashlb import NO_HOST, Host, RouteBatch, xxh64_many
+from hashlb._router_config import parse_uint64
 from hashlb.errors import ConfigError
 from hashlb.router import Router
 
@@ -149,6 +150,22 @@ def test_every_hash_input_gives_the_same_batch(impl: Implementation) -> None:
     ]
     for form in forms:
         assert r.route_many(form, rng=gen(0)) == want, type(form)
+
+
+def test_the_inputs_are_never_written(impl: Implementation) -> None:
+    """route_many reads hashes and values in place but never writes into them."""
+    for kw in ({}, {"use_hash_policy": True}):
+        r = make(impl, mode="envoy", **kw)
+        h = random_hashes(300, 15)
+        values = np.ma.MaskedArray(random_hashes(300, 16), mask=np.arange(300) % 3 == 0)
+        keep_h, keep_v = h.copy(), values.data.copy()
+        batch = r.route_many(np.ma.MaskedArray(h, mask=np.arange(300) % 5 == 0), values=values)
+        assert (h == keep_h).all() and (values.data == keep_v).all()
+        assert not np.shares_memory(batch.hash, h)
+        plain = random_hashes(300, 17)
+        keep = plain.copy()
+        r.route_many(h, values=plain)
+        assert (plain == keep).all()
 
 
 def test_nulls_in_every_hash_form(impl: Implementation) -> None:
@@ -357,6 +374,109 @@ def test_query_parameter_and_source_ip_keys(impl: Implementation) -> None:
         same(ip, batch, i, ip.route(q))
 
 
+# ----------------------------------------------------------------- columns=
+
+
+def _requests(pol: Any, table: dict[str, list[Any]]) -> list[Any]:
+    """The Request of every row of *table* (columns named as hash_many names them)."""
+    n = len(next(iter(table.values())))
+    out = []
+    for i in range(n):
+        headers = {k[len("header:") :]: v[i] for k, v in table.items() if k.startswith("header:")}
+        headers = {k: v for k, v in headers.items() if v is not None}
+        out.append(
+            pol.Request(
+                headers=headers,
+                path=table.get("path", [None] * n)[i],
+                remote_address=table.get("remote_address", [None] * n)[i],
+                local_address=table.get("local_address", [None] * n)[i],
+            )
+        )
+    return out
+
+
+def _table(n: int) -> dict[str, list[Any]]:
+    rng = random.Random(5)
+    return {
+        "header:x-user": [None if i % 7 == 0 else f"u{i}" for i in range(n)],
+        "header:cookie": [None if i % 3 else f"sid=s{i % 40}; other=1" for i in range(n)],
+        "header:x-pick": [None if i % 4 == 0 else str(rng.getrandbits(64)) for i in range(n)],
+        "path": [f"/a?q={i % 9}" if i % 5 else "/a" for i in range(n)],
+        "remote_address": [f"10.8.0.{i % 200}:5000" if i % 10 else None for i in range(n)],
+        "local_address": ["10.9.0.1:80"] * n,
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        ("sticky", {}),
+        ("sticky", {"key_seed": 77}),
+        ("envoy", {}),
+        ("envoy", {"header_name": "x-pick"}),
+        ("envoy", {"use_hash_policy": True}),
+        ("envoy", {"policy_copies": 1}),
+    ],
+)
+def test_columns_agree_with_route(impl: Implementation, mode: str, options: dict[str, Any]) -> None:
+    """route_many(columns=) is route(Request) row by row: the whole policy, copies, draws."""
+    pol = impl.module("policy")
+    policy = pol.HashPolicy(
+        pol.Header("x-user"), pol.Cookie("sid", ttl=60), pol.QueryParameter("q")
+    )
+    r = make(impl, mode=mode, policy=policy, rng=FixedRandom(), **options)
+    table = _table(300)
+    batch = r.route_many(columns=table, rng=np.random.default_rng(3))
+    n_value = 0 if mode == "sticky" else len(table["path"])
+    draws = np.random.default_rng(3).integers(0, 2**64, size=2 * n_value, dtype=np.uint64)
+    random_values = iter(draws.tolist())
+    for i, req in enumerate(_requests(pol, table)):
+        queued = []
+        if mode == "envoy":
+            value = None
+            if "header_name" in options and table["header:x-pick"][i] is not None:
+                value = parse_uint64(table["header:x-pick"][i].encode())
+            elif options.get("use_hash_policy"):
+                no_ttl = pol.HashPolicy(
+                    *(
+                        pol.Cookie("sid") if isinstance(m, pol.Cookie) else m
+                        for m in r.route_policy.policies
+                    )
+                )
+                value = no_ttl.hash(req)
+            if value is None:
+                queued.append(next(random_values))
+        if batch.no_hash[i]:
+            queued.append(int(batch.hash[i]))
+        route = with_draws(r, queued, req)
+        same(r, batch, i, route)
+    assert batch.no_hash.any() and not batch.no_hash.all()
+
+
+def test_every_columns_form_gives_the_same_batch(impl: Implementation) -> None:
+    """A mapping of lists, of Arrow arrays, a pyarrow Table and a pandas DataFrame: one batch."""
+    pol = impl.module("policy")
+    r = make(impl, policy=pol.HashPolicy(pol.Header("x-user"), pol.SourceIP()))
+    table = _table(200)
+    want = r.route_many(columns=table, rng=np.random.default_rng(0))
+    arrow = pa.table({k: pa.array(v, pa.string()) for k, v in table.items()})
+    for form in (
+        arrow,
+        arrow.to_batches()[0],
+        {k: pa.array(v) for k, v in table.items()},
+        arrow.to_pandas(),
+    ):
+        assert r.route_many(columns=form, rng=np.random.default_rng(0)) == want, type(form)
+
+
+def test_columns_without_a_policy_are_random(impl: Implementation) -> None:
+    r = make(impl, policy=None)
+    batch = r.route_many(columns={"header:x-user": ["a", "b"]}, rng=np.random.default_rng(1))
+    assert batch.no_hash.all()
+    with pytest.raises(ValueError, match="unknown column"):
+        r.route_many(columns={"x-user": ["a"]})
+
+
 # -------------------------------------------------- clusters, bounded load
 
 
@@ -513,10 +633,12 @@ def test_route_batch_value_semantics(impl: Implementation) -> None:
 
 def test_exactly_one_input(impl: Implementation) -> None:
     r = make(impl)
-    with pytest.raises(TypeError, match="neither"):
+    with pytest.raises(TypeError, match="got none"):
         r.route_many()
     with pytest.raises(TypeError, match="hashes and keys"):
         r.route_many([1], keys=["a"])
+    with pytest.raises(TypeError, match="keys and columns"):
+        r.route_many(keys=["a"], columns={"header:x-user": ["a"]})
     with pytest.raises(TypeError, match="Generator"):
         r.route_many([1], rng=random.Random(0))
     with pytest.raises(ConfigError, match="envoy"):
@@ -573,3 +695,30 @@ def test_hostile_inputs_raise_clear_errors(impl: Implementation) -> None:
         make(
             impl, policy=impl.module("policy").HashPolicy(impl.module("policy").Cookie("c"))
         ).route_many(keys=arr)
+
+
+def test_the_batch_plan_refuses_bad_arguments(impl: Implementation) -> None:
+    """The twin's private batch pass checks what it is given (it never reads out of bounds)."""
+    from hashlb import _routemany
+
+    r = make(impl)
+    plan_cls = type(_routemany.plan(r))
+    picker = r.picker
+    view = r.tables["stable"].table
+    with pytest.raises(TypeError):
+        plan_cls(object(), [])
+    with pytest.raises(ValueError, match="one entry per subset"):
+        plan_cls(picker, [])
+    short = np.zeros(1, np.uint32)  # the table names hosts 0..8: index 1+ is out of range
+    plan = plan_cls(picker, [(r.tables[n], view, short) for n in picker.names])
+    h = random_hashes(100, 18)
+    sub, host = np.empty(100, np.uint32), np.empty(100, np.uint32)
+    with pytest.raises(IndexError, match="out of range"):
+        plan.route(h, h, sub, host)
+    with pytest.raises(ValueError, match="differ in length"):
+        plan.route(h, h[:5], sub, host)
+    with pytest.raises((TypeError, BufferError)):
+        plan.route(h, h, sub, b"x" * 100)  # read-only output
+    fresh = plan_cls.__new__(plan_cls)
+    with pytest.raises(TypeError, match=r"not initialised|__init__"):
+        fresh.route(h, h, sub, host)

@@ -81,7 +81,7 @@ def key_spec(router: Router) -> KeySpec:
             "route_many(keys=) needs a policy of exactly one Header, Cookie, QueryParameter "
             f"or SourceIP method, got HashPolicy({got}); {use}"
         )
-    method = methods[0]
+    method: Any = methods[0]
     if kind == "Header" and method.regex_rewrite is not None:
         raise ConfigError(
             f"route_many(keys=) cannot apply a Header's regex_rewrite to the keys; {use}"
@@ -102,13 +102,20 @@ def check_rng(rng: object) -> Any:
     return rng
 
 
-def read_hashes(np: Any, hashes: object, field: str) -> tuple[Any, Any]:
-    """A uint64 column as ``(values, null)``: a new writable uint64 array and a bool mask.
+def read_hashes(np: Any, hashes: object, field: str, copy: bool = True) -> tuple[Any, Any]:
+    """A uint64 column as ``(values, null)``: a uint64 array and a bool mask.
 
     Arrow uint64/int64 (chunked), numpy (masked) uint64, uint64 buffers and
-    lists of ints (None: null) are read; null rows hold 0.
+    lists of ints (None: null) are read; null rows hold 0.  The values are a
+    new writable array, or without *copy* possibly a read-only view of the
+    input when it has no null.
     """
     chunks = hash_columns(hashes)
+    if chunks is not None and not copy and len(chunks) == 1:
+        py_check(chunks[0], 0)
+        vals, missing = py_values(chunks[0])
+        if not missing.any():
+            return vals, missing
     if chunks is not None:
         n = rows(chunks)
         out = np.empty(n, np.uint64)
@@ -130,7 +137,12 @@ def read_hashes(np: Any, hashes: object, field: str) -> tuple[Any, Any]:
         view = hash_buffer(hashes)
     except (TypeError, ValueError) as e:
         raise type(e)(str(e).replace("hashes", field, 1)) from None
-    out = np.array(view, dtype=np.uint64) if len(view) else np.zeros(0, np.uint64)
+    if not len(view):
+        out = np.zeros(0, np.uint64)
+    elif copy:
+        out = np.array(view, dtype=np.uint64)
+    else:
+        out = np.frombuffer(view, dtype=np.uint64)
     return out, (np.zeros(len(out), bool) if none is None else none)
 
 
@@ -205,7 +217,7 @@ def plan(router: Router) -> Any:
         return cached
     np = need_numpy()
     cls = _twins(router)[0]
-    tables = []
+    tables: list[tuple[Any, Any, Any]] = []
     for name in router.picker.names:
         table = router.tables.get(name)
         if table is None:
@@ -247,15 +259,70 @@ def _slow_rows(router: Router, np: Any, i: int, h: Any, sub: Any, host: Any) -> 
     host[where] = np.where(none, NO_HOST, index[np.where(none, 0, local)])
 
 
+def read_columns(np: Any, router: Router, columns: object) -> tuple[Any, Any]:
+    """The route hash of every row of a table of request columns (``HashPolicy.hash_many``)."""
+    policy = router.route_policy
+    if policy is None:  # no policy: every request gets a random hash
+        from ._hashmany import _Batch
+
+        n = _Batch(columns).n
+        return np.zeros(n, np.uint64), np.ones(n, bool)
+    h, none = policy.hash_many(columns)
+    h = np.array(h, dtype=np.uint64)  # owned and writable: no-hash rows get their draws
+    h[none] = 0
+    return h, np.asarray(none, dtype=bool)
+
+
+def column_values(np: Any, router: Router, columns: object, h: Any, no_hash: Any) -> Any:
+    """Envoy mode's weighted-cluster values of request columns, as ``route()`` reads them.
+
+    ``(values, draw)``: from the ``header_name`` column (exactly one value, a
+    decimal uint64), or the route hash evaluated without generating a cookie
+    (``use_hash_policy``); *draw* marks the rows that need a random one.
+    """
+    n = len(h)
+    vals = np.zeros(n, np.uint64)
+    draw = np.ones(n, bool)
+    header = router._header_name
+    if header is not None:
+        from ._hashmany import _Batch
+        from ._router_config import parse_uint64
+
+        batch = _Batch(columns)
+        key = "header:" + header.lower()
+        if key in batch.text:
+            for i, got in enumerate(batch.values(key)):
+                if len(got) == 1:
+                    v = parse_uint64(got[0])
+                    if v is not None:
+                        vals[i] = v
+                        draw[i] = False
+    elif router._use_hash_policy:
+        value_policy = getattr(router._value_hash, "__self__", None)
+        if value_policy is None or value_policy is router.route_policy:
+            w, none = h, no_hash
+        else:  # a cookie with a ttl: the value is the hash without generating one
+            w, none = value_policy.hash_many(columns)
+            none = np.asarray(none, dtype=bool)
+        take = ~none
+        vals[take] = np.asarray(w)[take]
+        draw = none.copy()
+    return vals, draw
+
+
 def route_many(
-    router: Router, hashes: object, keys: object, values: object, rng: object
+    router: Router, hashes: object, keys: object, columns: object, values: object, rng: object
 ) -> RouteBatch:
     """``Router.route_many`` (see its documentation)."""
-    given = [name for name, x in (("hashes", hashes), ("keys", keys)) if x is not None]
+    given = [
+        name
+        for name, x in (("hashes", hashes), ("keys", keys), ("columns", columns))
+        if x is not None
+    ]
     if len(given) != 1:
         raise TypeError(
-            "route_many takes exactly one of hashes= or keys=, "
-            f"got {' and '.join(given) if given else 'neither'}"
+            "route_many takes exactly one of hashes=, keys= or columns=, "
+            f"got {' and '.join(given) if given else 'none'}"
         )
     gen = check_rng(rng)
     np = need_numpy()
@@ -266,6 +333,8 @@ def route_many(
     if keys is not None:
         spec = key_spec(router)
         h, no_hash = read_keys(np, keys, spec, _twins(router)[1])
+    elif columns is not None:
+        h, no_hash = read_columns(np, router, columns)
     else:
         h, no_hash = read_hashes(np, hashes, "hashes")
     n = len(h)
@@ -277,16 +346,26 @@ def route_many(
         vals = h
     else:
         if values is None:
-            vals, draw = np.zeros(n, np.uint64), np.ones(n, bool)
-        else:
-            vals, draw = read_hashes(np, values, "values")
+            vals, draw, owned = np.zeros(n, np.uint64), np.ones(n, bool), True
+        else:  # the caller's values, read in place unless a row must be filled in
+            vals, draw = read_hashes(np, values, "values", copy=False)
+            owned = False
             if len(vals) != n:
                 raise ValueError(f"values has {len(vals)} items, the batch has {n} rows")
-        if router._use_hash_policy:
-            take = draw & ~no_hash
-            vals[take] = h[take]
-            draw &= no_hash
+        if draw.any() and columns is not None:  # the header column, or the value hash
+            default, missing = column_values(np, router, columns, h, no_hash)
+        elif draw.any() and router._use_hash_policy:
+            default, missing = h, no_hash
+        else:  # random (with header_name: there are no headers to read)
+            default = missing = None
+        if default is not None:
+            take = draw & ~missing
+            if take.any():
+                vals, owned = (vals if owned else vals.copy()), True
+                vals[take] = default[take]
+            draw &= missing
         if draw.any():
+            vals, owned = (vals if owned else vals.copy()), True
             vals[draw] = gen.integers(0, 1 << 64, size=int(draw.sum()), dtype=np.uint64)
         if no_hash.any():
             h[no_hash] = gen.integers(0, 1 << 64, size=int(no_hash.sum()), dtype=np.uint64)
@@ -300,4 +379,4 @@ def route_many(
             slow.add(i)
     for i in sorted(slow):
         _slow_rows(router, np, i, h, sub, host)
-    return RouteBatch(sub, host, h, no_hash, router.picker.names, router.hosts)
+    return RouteBatch._trusted(sub, host, h, no_hash, router.picker.names, router.hosts)

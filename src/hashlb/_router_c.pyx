@@ -343,6 +343,7 @@ cdef class _BatchPlan:
             raise ValueError(
                 f"tables must have one entry per subset ({len(picker.names)}), got {n}"
             )
+        PyMem_Free(self._subs)  # a failed __init__ before may have left one
         self._subs = <_Sub *>PyMem_Malloc(max(n, 1) * sizeof(_Sub))
         if self._subs == NULL:
             raise MemoryError()
@@ -460,6 +461,23 @@ cdef class _BatchPlan:
         cdef Py_ssize_t j, i
         cdef int bad = 0
         cdef Py_ssize_t ties = 0
+        cdef uint64_t total = self._picker._total, sel
+        cdef const uint64_t *ends = self._picker._ends
+        cdef Py_ssize_t last = self._picker._n - 1
+        cdef hlb_fastmod_t magic
+        if not self._picker._sticky and total != 0 and total <= 0xFFFFFFFFULL:
+            # Envoy's value % total over the cumulative weights (the picker's _choose,
+            # inlined; fastmod is exact for a divisor below 2**32)
+            magic = hlb_fastmod_magic(total)
+            for j in range(n):
+                sel = hlb_fastmod(v[j], magic, total)
+                i = 0
+                while i < last and sel >= ends[i]:
+                    i += 1
+                s[j] = <uint32_t>i
+                o[j] = self._host(i, h[j], &bad)
+            near[0] = 0
+            return bad
         for j in range(n):
             i = self._picker._choose(v[j])
             if i < 0:

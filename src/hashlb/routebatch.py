@@ -11,6 +11,7 @@ rows as a table with dictionary-encoded (categorical) names.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ._columns import NO_HOST, need_numpy
@@ -68,6 +69,18 @@ class RouteBatch:
 
     __slots__ = ("_hash", "_host", "_hosts", "_names", "_no_hash", "_subset")
 
+    @classmethod
+    def _trusted(
+        cls, subset: Any, host: Any, hash: Any, no_hash: Any, names: Any, hosts: Any
+    ) -> RouteBatch:
+        """A batch of arrays the router made (checked by construction; made read-only here)."""
+        self = cls.__new__(cls)
+        for arr in (subset, host, hash, no_hash):
+            arr.flags.writeable = False
+        self._subset, self._host, self._hash, self._no_hash = subset, host, hash, no_hash
+        self._names, self._hosts = tuple(names), tuple(hosts)
+        return self
+
     def __init__(
         self,
         subset: Any,
@@ -94,17 +107,17 @@ class RouteBatch:
 
     @property
     def subset(self) -> Any:
-        """uint32 array: the subset index of each row (into :attr:`names`)."""
+        """uint32 array: the subset index of each row (into ``names``)."""
         return self._subset
 
     @property
     def host(self) -> Any:
-        """uint32 array: the host index of each row (into :attr:`hosts`), or ``NO_HOST``."""
+        """uint32 array: the host index of each row (into ``hosts``), or ``NO_HOST``."""
         return self._host
 
     @property
     def hash(self) -> Any:
-        """uint64 array: the hash each row's table looked up (random where :attr:`no_hash`)."""
+        """uint64 array: the hash each row's table looked up (random where ``no_hash``)."""
         return self._hash
 
     @property
@@ -114,12 +127,12 @@ class RouteBatch:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The subset names that :attr:`subset` indexes."""
+        """The subset names that ``subset`` indexes."""
         return self._names
 
     @property
     def hosts(self) -> tuple[Host, ...]:
-        """The hosts that :attr:`host` indexes (the router's, in its order)."""
+        """The hosts that ``host`` indexes (the router's, in its order)."""
         return self._hosts
 
     def __len__(self) -> int:
@@ -159,7 +172,7 @@ class RouteBatch:
         )
 
     def to_pandas(self) -> Any:
-        """Return a ``pandas.DataFrame`` of the rows, the columns of :meth:`to_arrow`.
+        """Return a ``pandas.DataFrame`` of the rows, the columns of ``to_arrow()``.
 
         ``subset`` and ``endpoint`` are categoricals (an ``endpoint`` of
         ``NO_HOST`` is missing).
@@ -167,7 +180,7 @@ class RouteBatch:
         :raises ImportError: pandas is not installed.
         """
         try:
-            import pandas as pd
+            pd: Any = importlib.import_module("pandas")  # optional: no stubs needed
         except ImportError:
             raise ImportError("RouteBatch.to_pandas needs pandas") from None
         np = need_numpy()

@@ -668,11 +668,17 @@ class Router:
         return route_hash(hash, value)
 
     def route_many(
-        self, hashes: Any = None, *, keys: Any = None, values: Any = None, rng: Any = None
+        self,
+        hashes: Any = None,
+        *,
+        keys: Any = None,
+        columns: Any = None,
+        values: Any = None,
+        rng: Any = None,
     ) -> RouteBatch:
-        """Route a batch of requests at once: a :class:`~hashlb.RouteBatch`.
+        """Route a whole column of requests at once, in one pass: a ``RouteBatch``.
 
-        Exactly one of *hashes* and *keys* gives the rows:
+        Exactly one of *hashes*, *keys* and *columns* gives the rows:
 
         :param hashes: the route hashes, as :meth:`route_hash` takes them
             (the :attr:`route_policy` hash: Istio's copies folded, seeded
@@ -694,11 +700,23 @@ class Router:
             (Envoy hashes no empty cookie).  A cookie with a ``ttl`` is not
             generated: there are no addresses to generate it from (as
             :meth:`route` of a request without them).
+        :param columns: a table of request columns, hashed by the route's
+            whole policy with :meth:`HashPolicy.hash_many
+            <hashlb.policy.HashPolicy.hash_many>` (its column names and
+            types: ``"header:<name>"``, ``"cookie:<name>"``, ``"path"``,
+            ``"remote_address"``, ``"local_address"``,
+            ``"filter_state:<key>"``, ...): a mapping of columns, a pyarrow
+            Table or RecordBatch, a pandas or polars DataFrame.  The route
+            hash is :attr:`route_policy`'s, as :meth:`route` computes it
+            (generated cookies included); in envoy mode ``header_name``
+            reads its ``"header:<name>"`` column.
         :param values: envoy mode: the weighted-cluster values, uint64 as
-            *hashes* (a null: the default value of that row).  By default
-            the route hash with ``use_hash_policy`` (random for a row
-            without one), else random: with ``header_name``, parse the
-            header into *values* (there are no headers here).
+            *hashes* (a null: the default value of that row).  By default,
+            as :meth:`route`: with ``header_name`` the header's value
+            (*columns* only: with *hashes* or *keys* there are no headers,
+            so parse the header into *values*), with ``use_hash_policy``
+            the route hash (evaluated without generating a cookie), and a
+            random value for every other row.
         :param rng: the ``numpy.random.Generator`` of the random draws;
             default a new one seeded with 128 bits of :attr:`rng` (so
             reproducible from :attr:`seed`, and different at each call).
@@ -709,7 +727,7 @@ class Router:
             (into ``picker.names``), the host index (into :attr:`hosts`,
             :data:`hashlb.NO_HOST` where a cluster level had no host), the
             lookup hash and the no-hash flag.
-        :raises TypeError: not exactly one of *hashes* and *keys*, a column
+        :raises TypeError: not exactly one of *hashes*, *keys* and *columns*, a column
             of a type that is not read, an *rng* that is not a Generator.
         :raises ValueError: a hash out of range, an inconsistent Arrow
             column, *values* of another length.
@@ -725,7 +743,7 @@ class Router:
         the call starts (a batch counts nothing; a subset with requests in
         flight is looked up key by key).
         """
-        return _route_many(self, hashes, keys, values, rng)
+        return _route_many(self, hashes, keys, columns, values, rng)
 
     def with_weights(self, weights: Mapping[str, int]) -> Router:
         """Return a new router with *weights*, reusing every table (and the rng).
