@@ -124,6 +124,7 @@ def canonical_field(name: str) -> str:
 
     :raises ValueError: any other name.
 
+    >>> from hashlb.replay import canonical_field
     >>> canonical_field("Header:X-User"), canonical_field("source-ip")
     ('header:x-user', 'source_ip')
     """
@@ -158,6 +159,7 @@ def parse_columns(specs: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
         given twice, ``source-ip`` with ``remote_address``, or more than
         :data:`~hashlb._validate.MAX_REPLAY_COLUMNS` fields.
 
+    >>> from hashlb.replay import parse_columns
     >>> parse_columns(["user=user_id", "header:X-User=user_id", "source-ip=client_ip"])
     {'user': 'user_id', 'header:x-user': 'user_id', 'source_ip': 'client_ip'}
     """
