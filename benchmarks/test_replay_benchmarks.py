@@ -87,7 +87,9 @@ def _limit_ns(path: Path) -> float | None:
     if lim is None:
         return None
     col = pq.read_table(path).column("user_id").combine_chunks()
-    offsets = np.frombuffer(col.buffers()[1], dtype=np.int32, count=len(col) + 1, offset=col.offset * 4)
+    offsets = np.frombuffer(
+        col.buffers()[1], dtype=np.int32, count=len(col) + 1, offset=col.offset * 4
+    )
     data = np.frombuffer(col.buffers()[2], dtype=np.uint8)
     table = np.zeros(65537, dtype=np.uint16)
     out = np.zeros(len(col), dtype=np.uint32)
@@ -100,7 +102,9 @@ def _limit_ns(path: Path) -> float | None:
 
 
 @pytest.mark.parametrize("mode", ["sticky", "envoy"])
-def test_replay_simulate(benchmark: Any, logs: Path, mode: str, request: pytest.FixtureRequest) -> None:
+def test_replay_simulate(
+    benchmark: Any, logs: Path, mode: str, request: pytest.FixtureRequest
+) -> None:
     """One whole run per round; extra_info: requests/s per core and wall, the C limit, the ratio."""
     from hashlb.__main__ import main
 

@@ -53,7 +53,9 @@ def client() -> Iterator[Any]:
 
 
 def _router(impl: Implementation, mode: str) -> Router:
-    hosts = [Host(f"10.0.{i // 5}.{i}:8080", labels={"v": "v1" if i < 6 else "v2"}) for i in range(9)]
+    hosts = [
+        Host(f"10.0.{i // 5}.{i}:8080", labels={"v": "v1" if i < 6 else "v2"}) for i in range(9)
+    ]
     return Router(
         hosts,
         subsets={"v1": {"v": "v1"}, "v2": {"v": "v2"}},
@@ -71,15 +73,11 @@ def _frame(n: int) -> Any:
     users = rng.integers(0, 800, size=n)
     ids = pd.array([f"user-{u}" for u in users], dtype="string")
     ids[rng.random(n) < 0.03] = pd.NA  # requests without the header: no hash, random pick
-    return pd.DataFrame(
-        {"user": [f"user-{u}" for u in users], "user_id": ids, "path": "/api"}
-    )
+    return pd.DataFrame({"user": [f"user-{u}" for u in users], "user_id": ids, "path": "/api"})
 
 
 @pytest.mark.parametrize("mode", ["envoy", "sticky"])
-def test_cluster_result_equals_single_process(
-    impl: Implementation, client: Any, mode: str
-) -> None:
+def test_cluster_result_equals_single_process(impl: Implementation, client: Any, mode: str) -> None:
     """Routing and stickiness on 2 worker processes equal the same work in this process."""
     import hashlb.dask as hd
 

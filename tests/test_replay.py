@@ -181,9 +181,7 @@ def both(
     for kind in ("jsonl", "columns"):
         target = tmp_path / f"{kind}.json"
         req = ["--requests", "r.jsonl"] if kind == "jsonl" else ["--requests", table.name, *COLUMNS]
-        proc = run_cli(
-            impl, "simulate", *args, *req, *extra, "--json", target, cwd=tmp_path
-        )
+        proc = run_cli(impl, "simulate", *args, *req, *extra, "--json", target, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         s = json.loads(target.read_text())
         s.pop("key")  # "from r.jsonl" / "from r.parquet"
@@ -207,7 +205,9 @@ def test_seed_example_same_figures_from_parquet(
         u = f"u{rng.randrange(150)}"
         rows.append({"user_id": u, "val": u if rng.random() < 0.95 else None})
     lines = [
-        json.dumps({"user": r["user_id"], **({"headers": {"x-myval": r["val"]}} if r["val"] else {})})
+        json.dumps(
+            {"user": r["user_id"], **({"headers": {"x-myval": r["val"]}} if r["val"] else {})}
+        )
         for r in rows
     ]
     (tmp_path / "r.jsonl").write_text("\n".join(lines) + "\n")
@@ -260,7 +260,9 @@ def test_source_ip_policy_and_generated_cookie(impl: Implementation, tmp_path: P
     rows = traffic(400, 2)
     (tmp_path / "r.jsonl").write_text(as_jsonl(rows))
     table = write_table(rows, tmp_path / "r.parquet")
-    write(tmp_path / "mesh.yaml", mesh("{loadBalancer: {consistentHash: {useSourceIp: true}}}", SPLIT))
+    write(
+        tmp_path / "mesh.yaml", mesh("{loadBalancer: {consistentHash: {useSourceIp: true}}}", SPLIT)
+    )
     a, b, err = both(impl, tmp_path, table, "-f", "mesh.yaml", "--endpoints", "pods.yaml")
     assert a == b and a["no_hash"] == 0 and "request by request" not in err
     policy = "{loadBalancer: {consistentHash: {httpCookie: {name: gen, path: /, ttl: 60s}}}}"
@@ -293,9 +295,7 @@ def test_read_requests_formats_agree(tmp_path: Path) -> None:
     first = got[0][0]
     ip = rows[0]["ip"]
     assert first["remote_address"] == (f"[{ip}]:50000" if ":" in ip else f"{ip}:50000")
-    assert sum(r["header:x-user"] is None for r in got[0]) == sum(
-        r["x_user"] is None for r in rows
-    )
+    assert sum(r["header:x-user"] is None for r in got[0]) == sum(r["x_user"] is None for r in rows)
 
 
 def test_integer_user_ids_become_text(tmp_path: Path) -> None:
@@ -375,7 +375,10 @@ def test_cli_refusals(impl: Implementation, tmp_path: Path) -> None:
     cases = [
         (["--users", "3", "--column", "user=u"], "need --requests FILE"),
         (["--requests", "r.parquet"], "needs a column mapping"),
-        (["--requests", "r.parquet", "--column", "user=user_id", "--decisions", "d"], "--decisions"),
+        (
+            ["--requests", "r.parquet", "--column", "user=user_id", "--decisions", "d"],
+            "--decisions",
+        ),
         (["--requests", "r.parquet", "--column", "who=user_id"], "unknown request field 'who'"),
         (["--requests", "r.parquet", "--column", "user=nope"], "no column 'nope'"),
     ]
@@ -386,7 +389,7 @@ def test_cli_refusals(impl: Implementation, tmp_path: Path) -> None:
 
 
 def _router(impl: Implementation, mode: str) -> Router:
-    from hashlb.policy import Header, HashPolicy
+    from hashlb.policy import HashPolicy, Header
 
     hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a" if i < 5 else "b"}) for i in range(8)]
     return Router(

@@ -8,6 +8,7 @@ one group, flagged users.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ def test_any_split_and_merge_order_equals_one_pass(rows: list[Any], data: st.Dat
     assert figures(one(rows)) == want
     cuts = sorted(data.draw(st.lists(st.integers(0, len(rows)), max_size=6)))
     bounds = [0, *cuts, len(rows)]
-    parts = [one(rows[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [one(rows[a:b]) for a, b in itertools.pairwise(bounds)]
     order = data.draw(st.permutations(range(len(parts))))
     parts = [parts[i] for i in order]
     while len(parts) > 1:  # merge a random neighbour pair until one is left

@@ -17,13 +17,14 @@ Dask is an optional dependency: ``pip install "hashlb[dask]"``.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-try:
-    import dask
-    import dask.dataframe as dd
+try:  # Dask is untyped here (and absent where only the lint extra is installed)
+    dd: Any = importlib.import_module("dask.dataframe")
+    _delayed: Any = importlib.import_module("dask.delayed").delayed
 except ImportError:  # pragma: no cover - the message is tested in a subprocess
     raise ImportError(
         'hashlb.dask needs Dask with its DataFrame: pip install "hashlb[dask]"'
@@ -55,9 +56,7 @@ def _categories(router: Any) -> tuple[list[str], list[str], Any]:
     return names, list(addresses), codes
 
 
-def route_frame(
-    frame: Any, router: Any, columns: Mapping[str, str], *, rng: Any = None
-) -> Any:
+def route_frame(frame: Any, router: Any, columns: Mapping[str, str], *, rng: Any = None) -> Any:
     """Route one pandas DataFrame of logged requests; return it with the routing columns.
 
     ``subset`` and ``endpoint`` are categoricals (the subset names; the host
@@ -109,7 +108,7 @@ def _shipped(router: Any) -> Any:
     """The router as one node of the task graph, named by the digest of its pickle."""
     blob = pickle.dumps(router, protocol=pickle.HIGHEST_PROTOCOL)
     token = hashlib.blake2b(blob, digest_size=16).hexdigest()
-    return dask.delayed(router, name=f"hashlb-router-{token}", pure=True)
+    return _delayed(router, name=f"hashlb-router-{token}", pure=True)
 
 
 def route(
@@ -134,7 +133,9 @@ def route(
         raise TypeError(f"df must be a dask DataFrame, got {type(df).__name__}")
     missing = [c for c in mapping.values() if c not in df.columns]
     if missing:
-        raise ValueError(f"no column {missing[0]!r} in the DataFrame (its columns: {list(df.columns)})")
+        raise ValueError(
+            f"no column {missing[0]!r} in the DataFrame (its columns: {list(df.columns)})"
+        )
     meta = route_frame(df._meta, router, mapping)
     return df.map_partitions(_route_partition, _shipped(router), mapping, seed, meta=meta)
 
@@ -193,11 +194,11 @@ def stickiness(
             known[c] = frame[c].astype("string").astype(pd.CategoricalDtype(cats))
     if known:
         frame = frame.assign(**known)
-    parts = [dask.delayed(_partial)(p, user, endpoint, group) for p in frame.to_delayed()]
+    parts = [_delayed(_partial)(p, user, endpoint, group) for p in frame.to_delayed()]
     while len(parts) > 1:  # a tree of merges: depth log2(partitions)
         parts = [
-            dask.delayed(_merge)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            _delayed(_merge)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
             for i in range(0, len(parts), 2)
         ]
-    result = parts[0] if parts else dask.delayed(Stickiness)()
+    result = parts[0] if parts else _delayed(Stickiness)()
     return result.compute() if compute else result

@@ -54,8 +54,8 @@ __all__ = (
     "Stickiness",
     "canonical_field",
     "parse_columns",
-    "read_requests",
     "policy_hashes",
+    "read_requests",
     "require_pyarrow",
     "route_columns",
     "to_request_batch",
@@ -108,9 +108,7 @@ def require_pyarrow() -> Any:
     try:
         import pyarrow
     except ImportError:
-        raise ImportError(
-            'hashlb.replay needs pyarrow: pip install "hashlb[columns]"'
-        ) from None
+        raise ImportError('hashlb.replay needs pyarrow: pip install "hashlb[columns]"') from None
     return pyarrow
 
 
@@ -202,8 +200,9 @@ def _format_of(path: str, format: str | None) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise InputError(
-            path, "cannot tell the format from the extension: pass format= (--format) "
-            "parquet, csv or jsonl"
+            path,
+            "cannot tell the format from the extension: pass format= (--format) "
+            "parquet, csv or jsonl",
         )
     return FORMATS[ext]
 
@@ -269,7 +268,9 @@ def read_requests(
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int):
         raise TypeError(f"batch_rows must be an int, got {type(batch_rows).__name__}")
     if not 1 <= batch_rows <= MAX_REPLAY_BATCH_ROWS:
-        raise ValueError(f"batch_rows must be in [1, {cap('MAX_REPLAY_BATCH_ROWS')}], got {batch_rows}")
+        raise ValueError(
+            f"batch_rows must be in [1, {cap('MAX_REPLAY_BATCH_ROWS')}], got {batch_rows}"
+        )
     name = os.fspath(path)
     if not isinstance(name, str):
         raise TypeError("path must be a str or os.PathLike[str]")

@@ -123,7 +123,9 @@ class _Matcher:
             ok = np.ones(n, dtype=bool)
             if "uri" in m:
                 sm, ic = m["uri"], bool(m.get("ignoreUriCase"))
-                ok &= _per_value(path, lambda p, sm=sm, ic=ic: _string_match(sm, p.split("?", 1)[0], ic))
+                ok &= _per_value(
+                    path, lambda p, sm=sm, ic=ic: _string_match(sm, p.split("?", 1)[0], ic)
+                )
             if "method" in m:
                 method = self._header(batch, ":method")
                 method = pa.array(["GET"] * n) if method is None else method.fill_null("GET")
@@ -166,7 +168,9 @@ class _Route:
         self.engine = engine
         self.matcher = _Matcher(engine.plan)
         router = engine.router
-        generated = any(k.kind == "cookie" and k.cookie_ttl is not None for k in engine.plan.hash_keys)
+        generated = any(
+            k.kind == "cookie" and k.cookie_ttl is not None for k in engine.plan.hash_keys
+        )
         self.batch = not generated and not engine.random and router._make_value_fn() is None
         self.why = (
             "Envoy generates a cookie the client sends back"
@@ -458,8 +462,9 @@ def run_file(args: Any, scenario: Scenario, key: str) -> SimulationResult:
         raise InputError("--requests", "a --column table is read from a file, not stdin")
     if args.decisions:
         raise InputError(
-            "--decisions", "--decisions writes one line per request: use the JSONL requests "
-            "(without --column), or hashlb.replay in Python"
+            "--decisions",
+            "--decisions writes one line per request: use the JSONL requests "
+            "(without --column), or hashlb.replay in Python",
         )
     try:
         require_pyarrow()

@@ -34,6 +34,7 @@ from .._validate import (
     cap,
 )
 from .._validate import short as _short
+from . import _columnar
 from ._replay import (
     NO_HOST,
     SET_COOKIE,
@@ -56,7 +57,6 @@ from ._replay import (
     weights_note,
     wrap,
 )
-from . import _columnar
 from .output import OutputSet, format_table
 from .traffic import KeySpec, SimRequest, parse_key, read_jsonl, synthetic
 
