@@ -64,7 +64,7 @@ def _per_value(array: Any, fn: Any) -> Any:
     return table[np.asarray(idx.cast(pa.int64()))]
 
 
-def rows_of(batch: Any, where: str) -> list[SimRequest]:
+def rows_of(batch: Any) -> list[SimRequest]:
     """Return the :class:`SimRequest` of each row, as the JSONL reader would build it.
 
     Headers in mapping order, then one ``cookie`` header of the ``cookie:``
@@ -97,7 +97,6 @@ def rows_of(batch: Any, where: str) -> list[SimRequest]:
                 (local[i] if local is not None else None) or DEFAULT_LOCAL_ADDRESS,
             )
         )
-    del where
     return out
 
 
@@ -147,7 +146,7 @@ class _Matcher:
         if name == "cookie" and any(f.startswith("cookie:") for f in batch.schema.names):
             import pyarrow as pa
 
-            values = [r.header("cookie") for r in rows_of(batch, "")]
+            values = [r.header("cookie") for r in rows_of(batch)]
             return pa.array([",".join(v) if v else None for v in values], pa.string())
         return _column(batch, f"header:{name}")
 
@@ -272,7 +271,7 @@ class ColumnarSimulation:
         grp = np.zeros(n, dtype=np.int64)
         flag = np.zeros(n, dtype=bool)
         none = 0
-        for i, req in enumerate(rows_of(batch, "")):
+        for i, req in enumerate(rows_of(batch)):
             ukey = user_key(req.user)
             subset, address, _pod, h, set_cookie = engine.route(
                 to_policy_request(req, self.jars.get(ukey))
@@ -324,7 +323,7 @@ class ColumnarSimulation:
         self._first_pods(ep, grp, route_of, hosted)
         users = _column(batch, "user")
         if users is None or users.null_count:  # as the JSONL reader: the request is the user
-            users = [r.user for r in rows_of(batch, "")]
+            users = [r.user for r in rows_of(batch)]
         self.sticky.add(users, ep, grp, flag)
 
     def _first_pods(self, ep: Any, grp: Any, route_of: Any, hosted: Any) -> None:
