@@ -136,16 +136,16 @@ def test_replay_simulate(
 
 def _rss_mib(path: Path) -> float:
     """Peak RSS (MiB) of one ``hashlb simulate`` run in a fresh interpreter."""
+    # VmHWM, not ru_maxrss: ru_maxrss keeps the parent's high-water mark across exec
     code = (
-        "import resource, sys\n"
         "from hashlb.__main__ import main\n"
         f"assert main({_args(path, 'sticky')!r}) == 0\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
     )
-    return int(out.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+    return int(out.stdout.split()[-1]) / 1024  # kB
 
 
 def test_replay_peak_rss(
