@@ -77,8 +77,19 @@ def test_multi_valued_headers(impl: Implementation) -> None:
         _check(impl, policy, model, model)
         large = pa.array(cells, type=pa.large_list(pa.binary()))
         _check(impl, policy, {"header:x-user": large}, model)
+        for typ in (pa.list_(pa.string_view()), pa.large_list(pa.large_string())):
+            _check(impl, policy, {"header:x-user": pa.array(cells, type=typ)}, model)
+        sliced = pa.array([["zz"], *cells, ["yy", "xx"]], type=pa.list_(pa.string()))[1:-1]
+        _check(impl, policy, {"header:x-user": sliced}, model)
+        chunked = pa.chunked_array([column[:3], column[3:]])
+        _check(impl, policy, {"header:x-user": chunked}, model)
     assert rows[2] is None and rows[3] is None and rows[6] is None
     assert rows[0] != rows[1]  # first value only: "b" vs "a"
+    big = [[f"v{i % 7}" for i in range(j)] for j in range(40)]  # long rows, repeated values
+    policy = impl.HashPolicy(impl.Header("x-user"), seed=3)
+    _check(impl, policy, {"header:x-user": big}, {"header:x-user": big})
+    prefixes = [["ab", "a", "abc", "", "b"], ["a\xff", "a\x00", "a"]]  # bytewise order
+    _check(impl, policy, {"header:x-user": prefixes}, {"header:x-user": prefixes})
 
 
 def test_regex_rewrite_and_pseudo_headers(impl: Implementation) -> None:

@@ -62,7 +62,8 @@ class Kernels:
     ``fold(h, have, done, v, has, terminal)`` folds one method's hashes into
     the policy's, in place; ``source_ip(remotes, xffs, hops, use_remote,
     seed)`` is ``SourceIP``'s hash of each row's remote address and
-    X-Forwarded-For values.
+    X-Forwarded-For values; ``lists(arr, seed, first_only)`` hashes a
+    multi-valued header per row of a list<binary> array (Envoy's rule).
     """
 
     request: Any
@@ -74,6 +75,7 @@ class Kernels:
     xxh64: Callable[[bytes, int], int]
     fold: Callable[[Any, Any, Any, Any, Any, bool], None]
     source_ip: Callable[[list[Any], list[list[bytes]], int, bool, int], tuple[Any, Any]]
+    lists: Callable[[Any, int, bool], tuple[Any, Any]]
 
 
 def _pyarrow() -> Any:
@@ -395,6 +397,8 @@ def _header(
     compiled = _cfg._compile_rewrite(m.regex_rewrite)
     if compiled is None and _is_text(arr.type):
         return kernels.text(arr, seed, dst)
+    if compiled is None:
+        return kernels.lists(arr, seed, first_only)
     rewrite = None if compiled is None else compiled[1]
     hashes = np.zeros(n, np.uint64)
     has = np.zeros(n, bool)
@@ -595,6 +599,21 @@ def fold_py(h: Any, have: Any, done: Any, v: Any, has: Any, terminal: bool) -> N
     have |= has
     if terminal:
         done |= have
+
+
+def list_hashes_py(arr: Any, seed: int, first_only: bool) -> tuple[Any, Any]:
+    """The pure kernel of ``Kernels.lists``: Envoy's multi-valued header rule per row."""
+    import xxhash
+
+    np = need_numpy()
+    hashes = np.zeros(len(arr), np.uint64)
+    has = np.zeros(len(arr), bool)
+    for i, cell in enumerate(arr.to_pylist()):
+        values = [v for v in cell or () if v is not None]
+        if values:
+            hashes[i] = _chain(values[:1] if first_only else values, seed, xxhash.xxh64_intdigest)
+            has[i] = True
+    return hashes, has
 
 
 def value_hashes_py(arr: Any, seed: int) -> tuple[Any, Any]:

@@ -16,7 +16,8 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_CheckExact
 from cpython.long cimport PyLong_AsUnsignedLongLong
 from cpython.object cimport PyObject
-from cpython.buffer cimport PyBuffer_Release
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memchr, memcmp
 
@@ -680,6 +681,14 @@ cdef extern from "_hashmany.h" nogil:
                               uint64_t seed, uint64_t *out, uint8_t *has, int *err)
     void hlb_fold(uint64_t *h, uint8_t *have, uint8_t *done, const uint64_t *v,
                   const uint8_t *has, int64_t n, int terminal)
+    ctypedef struct hlb_span:
+        const uint8_t *p
+        int64_t n
+    int64_t hlb_list_chain(const uint8_t *validity, int64_t validity_size, int64_t loff,
+                           const uint8_t *offsets, int64_t offsets_size, int w,
+                           const hlb_col *child, int64_t n, int first_only, uint64_t seed,
+                           hlb_span *scratch, int64_t scratch_n, uint64_t *out,
+                           uint8_t *has, int *err)
 
 
 def _text_hashes(arr, seed, out):
@@ -780,6 +789,74 @@ def _cookie_hashes(arr, name, seed):
     return _find_hashes(arr, name, seed, 0)
 
 
+def _list_hashes(arr, seed, first_only):
+    """A multi-valued header per row of a list<binary> Arrow array, hashed: (hashes, has).
+
+    Envoy's rule: the values sorted and chained through the seed, or only
+    the first (*first_only*).
+    """
+    cdef Py_buffer hv, sv, vb, ob
+    cdef col_hold h
+    cdef int64_t bad = -1, n = len(arr), longest = 0, loff = arr.offset
+    cdef int err = 0
+    cdef int w = 8 if str(arr.type).startswith("large_list") else 4
+    cdef uint64_t s = seed
+    cdef int first = 1 if first_only else 0
+    cdef hlb_span *scratch = NULL
+    cdef const uint8_t *vp = NULL
+    cdef int64_t vsize = 0
+    import numpy
+    hashes = numpy.zeros(n, numpy.uint64)
+    has = numpy.zeros(n, numpy.bool_)
+    if n == 0:
+        return hashes, has
+    bufs = arr.buffers()
+    validity = bufs[0] if arr.null_count else None
+    offs = numpy.frombuffer(bufs[1], numpy.int32 if w == 4 else numpy.int64)
+    offs = offs[arr.offset : arr.offset + n + 1]
+    if len(offs) == n + 1:
+        longest = max(int((offs[1:] - offs[:n]).max()), 0)
+    chunks = _key_columns(arr.values)
+    if len(chunks) != 1:
+        raise TypeError("a list column's values must be one binary array")
+    hp = <uint64_t *>writable(hashes, &hv)
+    try:
+        sp = writable(has, &sv)
+        try:
+            col_open(&h, chunks[0], 0)
+            try:
+                scratch = <hlb_span *>PyMem_Malloc(sizeof(hlb_span) * <size_t>(longest + 1))
+                if scratch == NULL:
+                    raise MemoryError()
+                PyObject_GetBuffer(bufs[1], &ob, PyBUF_SIMPLE)
+                try:
+                    if validity is not None:
+                        PyObject_GetBuffer(validity, &vb, PyBUF_SIMPLE)
+                        vp = <const uint8_t *>vb.buf
+                        vsize = vb.len
+                    try:
+                        with nogil:
+                            bad = hlb_list_chain(vp, vsize, loff, <const uint8_t *>ob.buf,
+                                                 ob.len, w, &h.c, n, first, s, scratch, longest,
+                                                 hp, sp, &err)
+                    finally:
+                        if validity is not None:
+                            PyBuffer_Release(&vb)
+                finally:
+                    PyBuffer_Release(&ob)
+                if bad >= 0:
+                    from hashlb._columns import column_error
+                    raise column_error(err, bad)
+            finally:
+                PyMem_Free(scratch)
+                col_close(&h)
+        finally:
+            PyBuffer_Release(&sv)
+    finally:
+        PyBuffer_Release(&hv)
+    return hashes, has
+
+
 def _value_hashes(arr, seed):
     """xxh64 of every non-empty row of a binary Arrow array (cookie values): (hashes, has)."""
     return _find_hashes(arr, b"", seed, 2)
@@ -831,7 +908,7 @@ def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
 #: What the shared batch driver (``_hashmany``) runs with in this twin.
 _KERNELS = _hm.Kernels(
     Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
-    _fold, _source_ip_hashes,
+    _fold, _source_ip_hashes, _list_hashes,
 )
 
 
