@@ -377,3 +377,31 @@ def test_header_names_fold_ascii_case_only(impl: Implementation) -> None:
         assert _check(impl, policy, model, model)[0] is not None
     policy = impl.HashPolicy(impl.Header("k"))  # KELVIN SIGN is not "k"
     assert got(*policy.hash_many({"header:\u212a": ["v"]})) == [None]
+
+
+def test_threads_share_a_policy_and_a_table(impl: Implementation) -> None:
+    """Four threads hashing the same columns (GIL released in C) get the single-thread rows."""
+    import threading
+
+    n = 20_000
+    table = pa.table(
+        {
+            "header:x-user": [f"u{i}" if i % 5 else None for i in range(n)],
+            "header:cookie": [f"a=1; sid={i}" for i in range(n)],
+            "path": [f"/?q={i % 97}" for i in range(n)],
+        }
+    )
+    policy = impl.HashPolicy(impl.Header("x-user"), impl.Cookie("sid"), impl.QueryParameter("q"))
+    want = policy.hash_many(table)
+    results: list[Any] = [None] * 4
+
+    def run(k: int) -> None:
+        results[k] = policy.hash_many(table)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for hashes, no_hash in results:
+        assert np.array_equal(hashes, want[0]) and np.array_equal(no_hash, want[1])

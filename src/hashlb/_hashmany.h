@@ -251,7 +251,17 @@ static int64_t hlb_list_chain(const uint8_t *validity, int64_t validity_size, in
             if (first_only) break;
         }
         if (cnt == 0) continue;
-        if (cnt > 1) qsort(scratch, (size_t)cnt, sizeof(hlb_span), hlb_span_cmp);
+        if (cnt > 16) {
+            qsort(scratch, (size_t)cnt, sizeof(hlb_span), hlb_span_cmp);
+        } else {  /* a few values (the usual case): insertion sort, no calls */
+            int64_t x, y;
+            for (x = 1; x < cnt; x++) {
+                hlb_span t = scratch[x];
+                for (y = x; y > 0 && hlb_span_cmp(&scratch[y - 1], &t) > 0; y--)
+                    scratch[y] = scratch[y - 1];
+                scratch[y] = t;
+            }
+        }
         for (k = 0; k < cnt; k++) h = hlb_xxh64(scratch[k].p, (size_t)scratch[k].n, h);
         out[i] = h;
         has[i] = 1;

@@ -177,7 +177,7 @@ def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
             return _list_of_text(obj.tolist(), lists)
         obj = _convert(key, pa.array, obj)
     elif kind.__module__.startswith("pandas.") and kind.__name__ == "Series":
-        if getattr(obj.dtype, "kind", None) == "O":
+        if type(obj.dtype).__module__.startswith("numpy") and obj.dtype.kind == "O":
             return _list_of_text(obj.tolist(), lists)
         obj = _convert(key, pa.array, obj)
     elif _is_arrowish(obj) and not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
