@@ -186,6 +186,10 @@ def test_filter_state(impl: Implementation) -> None:
         {"filter_state:k": np.array([0, 2**64 - 1, 7, 12345], np.uint64)},
         {"filter_state:k": [0, 2**64 - 1, 7, 12345]},
     )
+    masked = np.ma.array(np.array([5, 6, 7], np.uint64), mask=[False, True, False])
+    assert got(*policy.hash_many({"filter_state:k": masked})) == [5, None, 7]
+    signed = np.array([-1, 3], np.int64)
+    assert got(*policy.hash_many({"filter_state:k": signed})) == [None, 3]
     odd = [-1, 2**64, True, "7"]
     assert got(*policy.hash_many({"filter_state:k": odd})) == [None] * 4
 

@@ -272,8 +272,10 @@ def _u64_column(key: str, obj: Any) -> tuple[Any, Any]:
         vals = [v if type(v) is int and 0 <= v <= _M64 else None for v in obj]
         obj = pa.array(vals, type=pa.uint64())
     elif issubclass(type(obj), np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "ui":
-        valid = obj >= 0 if obj.dtype.kind == "i" else np.ones(len(obj), bool)
-        return np.where(valid, obj, 0).astype(np.uint64), valid
+        data = np.asarray(obj)
+        valid = data >= 0 if data.dtype.kind == "i" else np.ones(len(data), bool)
+        valid &= ~np.ma.getmaskarray(obj)  # a masked row is null
+        return np.where(valid, data, 0).astype(np.uint64), valid
     arr = _arrow_column(key, obj)
     t = pa.types
     if _is_null(arr.type):
