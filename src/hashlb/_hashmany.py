@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from . import _policy_config as _cfg
@@ -192,9 +193,11 @@ def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
     chunks = list(arrow.chunks) if issubclass(type(arrow), pa.ChunkedArray) else [arrow]
     typ = arrow.type
     out = [_checked(key, _as_binary(c)) for c in chunks]
+    out = [c for c in out if len(c)]
     if not out:
         return pa.array([], type=_as_binary_type(typ))
-    return out[0] if len(out) == 1 else pa.concat_arrays(out)
+    # Several chunks stay a ChunkedArray (no copy): hash_many runs chunk-aligned row ranges.
+    return out[0] if len(out) == 1 else pa.chunked_array(out, type=out[0].type)
 
 
 def _convert(key: str, read: Callable[[Any], Any], obj: object) -> Any:
@@ -334,6 +337,32 @@ class _Batch:
         self._pylists: dict[str, list[Any]] = {}
         self._requests: list[Any] | None = None
 
+    def ranges(self) -> list[tuple[int, int]]:
+        """Row ranges [a, b) that lie within one chunk of every chunked column."""
+        pa = sys.modules.get("pyarrow")
+        cuts = {0, self.n}
+        for arr in (*self.text.values(), *self.cookies.values()):
+            if pa is not None and issubclass(type(arr), pa.ChunkedArray):
+                end = 0
+                for c in arr.chunks:
+                    end += len(c)
+                    cuts.add(end)
+        edges = sorted(cuts)
+        return [(a, b) for a, b in pairwise(edges) if b > a]
+
+    def slice(self, a: int, b: int) -> _Batch:
+        """The rows [a, b) (within one chunk of every chunked column), read in place."""
+        part = _Batch.__new__(_Batch)
+        part.text = {k: _rows_of(v, a, b) for k, v in self.text.items()}
+        part.cookies = {k: _rows_of(v, a, b) for k, v in self.cookies.items()}
+        part.state = {k: (v[a:b], ok[a:b]) for k, (v, ok) in self.state.items()}
+        part.addresses = {k: v[a:b] for k, v in self.addresses.items()}
+        part.keys = self.keys
+        part.n = b - a
+        part._pylists = {}
+        part._requests = None
+        return part
+
     def pylist(self, key: str) -> list[Any]:
         """The rows of text column *key* as bytes (list columns: lists of bytes), None if null."""
         got = self._pylists.get(key) or self.addresses.get(key)
@@ -371,6 +400,19 @@ class _Batch:
             out.append(kernels.request(headers=hs, filter_state=state, **kw))
         self._requests = out
         return out
+
+
+def _rows_of(arr: Any, a: int, b: int) -> Any:
+    """Rows [a, b) of an Array, or of a ChunkedArray when they lie within one of its chunks."""
+    pa = sys.modules["pyarrow"]
+    if not issubclass(type(arr), pa.ChunkedArray):
+        return arr.slice(a, b - a)
+    start = 0
+    for c in arr.chunks:
+        if start <= a and b <= start + len(c):
+            return c.slice(a - start, b - a)
+        start += len(c)
+    raise AssertionError("a row range crosses a chunk")  # pragma: no cover - ranges() cuts
 
 
 # ---------------------------------------------------------------- methods
@@ -564,6 +606,20 @@ def hash_many(policy: Any, columns: object, out: Any, kernels: Kernels) -> tuple
     policies = policy.policies  # an uninitialised policy raises here, before any column
     seed = policy.seed
     batch = _Batch(columns)
+    ranges = batch.ranges()
+    if len(ranges) <= 1:
+        return _run(policies, seed, batch, out, kernels, np)
+    res = output(batch.n, out, "uint64")
+    no_hash = np.empty(batch.n, bool)
+    for a, b in ranges:  # chunked columns: each range is read in place
+        no_hash[a:b] = _run(policies, seed, batch.slice(a, b), res[a:b], kernels, np)[1]
+    return res, no_hash
+
+
+def _run(
+    policies: tuple[Any, ...], seed: int, batch: _Batch, out: Any, kernels: Kernels, np: Any
+) -> tuple[Any, Any]:
+    """The policy's (hashes, no_hash) of every row of *batch*, the hashes into *out* if given."""
     n = batch.n
     if not policies:
         empty = output(n, out, "uint64")
