@@ -4,7 +4,8 @@
 a ``cookie`` header of three cookies (``theme=dark; sid=<16 bytes>;
 lang=en-US``).  Each call is measured against a plain C loop over the same
 Arrow buffers (``_limit.h``, built by ``_limit_build.py``) in the same run:
-``hash`` (xxh64 of every key) for the header and value columns, ``cookie``
+``hash`` (xxh64 of every key) for the header and value columns (and, for
+scale, the multi-valued header column of two values per row), ``cookie``
 (find the cookie, xxh64 its value) for the cookie column.  Each benchmark is
 named ``hash_many[<column>]`` and records ``ratio`` (its median over the
 median of its limit) in ``extra_info``.  Targets: a header column <= 2x the
@@ -40,6 +41,7 @@ class Data:
         users = [f"user-{i:011d}" for i in range(n)]  # 16 bytes each
         self.header = pa.array(users, pa.string())
         self.cookie = pa.array([f"theme=dark; sid={u}; lang=en-US" for u in users], pa.string())
+        self.multi = pa.array([[u, "beta"] for u in users], pa.list_(pa.string()))
         self.paths = pa.array([f"/api/v1/items?page=2&user={u}&x=1" for u in users], pa.string())
         P = _c_policy
         self.by_header = P.HashPolicy(P.Header("x-user"))
@@ -82,6 +84,10 @@ def cases(d: Data) -> dict[str, tuple[str, Callable[[], object]]]:
             "cookie",
             lambda: d.by_cookie.hash_many({"header:cookie": d.cookie}),
         ),
+        "hash_many[multi-valued header column]": (
+            "hash",
+            lambda: d.by_header.hash_many({"header:x-user": d.multi}),
+        ),
         "hash_many[query column]": ("cookie", lambda: d.by_query.hash_many({"path": d.paths})),
         "hash_many[header + terminal cookie]": (
             "cookie",
@@ -95,6 +101,7 @@ _NAMES = [
     "hash_many[header column, out=]",
     "hash_many[cookie:sid value column]",
     "hash_many[cookie column]",
+    "hash_many[multi-valued header column]",
     "hash_many[query column]",
     "hash_many[header + terminal cookie]",
 ]

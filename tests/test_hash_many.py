@@ -77,8 +77,19 @@ def test_multi_valued_headers(impl: Implementation) -> None:
         _check(impl, policy, model, model)
         large = pa.array(cells, type=pa.large_list(pa.binary()))
         _check(impl, policy, {"header:x-user": large}, model)
+        for typ in (pa.list_(pa.string_view()), pa.large_list(pa.large_string())):
+            _check(impl, policy, {"header:x-user": pa.array(cells, type=typ)}, model)
+        sliced = pa.array([["zz"], *cells, ["yy", "xx"]], type=pa.list_(pa.string()))[1:-1]
+        _check(impl, policy, {"header:x-user": sliced}, model)
+        chunked = pa.chunked_array([column[:3], column[3:]])
+        _check(impl, policy, {"header:x-user": chunked}, model)
     assert rows[2] is None and rows[3] is None and rows[6] is None
     assert rows[0] != rows[1]  # first value only: "b" vs "a"
+    big = [[f"v{i % 7}" for i in range(j)] for j in range(40)]  # long rows, repeated values
+    policy = impl.HashPolicy(impl.Header("x-user"), seed=3)
+    _check(impl, policy, {"header:x-user": big}, {"header:x-user": big})
+    prefixes = [["ab", "a", "abc", "", "b"], ["a\xff", "a\x00", "a"]]  # bytewise order
+    _check(impl, policy, {"header:x-user": prefixes}, {"header:x-user": prefixes})
 
 
 def test_regex_rewrite_and_pseudo_headers(impl: Implementation) -> None:
@@ -175,6 +186,10 @@ def test_filter_state(impl: Implementation) -> None:
         {"filter_state:k": np.array([0, 2**64 - 1, 7, 12345], np.uint64)},
         {"filter_state:k": [0, 2**64 - 1, 7, 12345]},
     )
+    masked = np.ma.array(np.array([5, 6, 7], np.uint64), mask=[False, True, False])
+    assert got(*policy.hash_many({"filter_state:k": masked})) == [5, None, 7]
+    signed = np.array([-1, 3], np.int64)
+    assert got(*policy.hash_many({"filter_state:k": signed})) == [None, 3]
     odd = [-1, 2**64, True, "7"]
     assert got(*policy.hash_many({"filter_state:k": odd})) == [None] * 4
 
@@ -366,3 +381,31 @@ def test_header_names_fold_ascii_case_only(impl: Implementation) -> None:
         assert _check(impl, policy, model, model)[0] is not None
     policy = impl.HashPolicy(impl.Header("k"))  # KELVIN SIGN is not "k"
     assert got(*policy.hash_many({"header:\u212a": ["v"]})) == [None]
+
+
+def test_threads_share_a_policy_and_a_table(impl: Implementation) -> None:
+    """Four threads hashing the same columns (GIL released in C) get the single-thread rows."""
+    import threading
+
+    n = 20_000
+    table = pa.table(
+        {
+            "header:x-user": [f"u{i}" if i % 5 else None for i in range(n)],
+            "header:cookie": [f"a=1; sid={i}" for i in range(n)],
+            "path": [f"/?q={i % 97}" for i in range(n)],
+        }
+    )
+    policy = impl.HashPolicy(impl.Header("x-user"), impl.Cookie("sid"), impl.QueryParameter("q"))
+    want = policy.hash_many(table)
+    results: list[Any] = [None] * 4
+
+    def run(k: int) -> None:
+        results[k] = policy.hash_many(table)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for hashes, no_hash in results:
+        assert np.array_equal(hashes, want[0]) and np.array_equal(no_hash, want[1])

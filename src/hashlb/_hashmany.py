@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from . import _policy_config as _cfg
@@ -62,7 +63,8 @@ class Kernels:
     ``fold(h, have, done, v, has, terminal)`` folds one method's hashes into
     the policy's, in place; ``source_ip(remotes, xffs, hops, use_remote,
     seed)`` is ``SourceIP``'s hash of each row's remote address and
-    X-Forwarded-For values.
+    X-Forwarded-For values; ``lists(arr, seed, first_only)`` hashes a
+    multi-valued header per row of a list<binary> array (Envoy's rule).
     """
 
     request: Any
@@ -74,6 +76,7 @@ class Kernels:
     xxh64: Callable[[bytes, int], int]
     fold: Callable[[Any, Any, Any, Any, Any, bool], None]
     source_ip: Callable[[list[Any], list[list[bytes]], int, bool, int], tuple[Any, Any]]
+    lists: Callable[[Any, int, bool], tuple[Any, Any]]
 
 
 def _pyarrow() -> Any:
@@ -175,7 +178,7 @@ def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
             return _list_of_text(obj.tolist(), lists)
         obj = _convert(key, pa.array, obj)
     elif kind.__module__.startswith("pandas.") and kind.__name__ == "Series":
-        if getattr(obj.dtype, "kind", None) == "O":
+        if type(obj.dtype).__module__.startswith("numpy") and obj.dtype.kind == "O":
             return _list_of_text(obj.tolist(), lists)
         obj = _convert(key, pa.array, obj)
     elif _is_arrowish(obj) and not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
@@ -190,9 +193,11 @@ def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
     chunks = list(arrow.chunks) if issubclass(type(arrow), pa.ChunkedArray) else [arrow]
     typ = arrow.type
     out = [_checked(key, _as_binary(c)) for c in chunks]
+    out = [c for c in out if len(c)]
     if not out:
         return pa.array([], type=_as_binary_type(typ))
-    return out[0] if len(out) == 1 else pa.concat_arrays(out)
+    # Several chunks stay a ChunkedArray (no copy): hash_many runs chunk-aligned row ranges.
+    return out[0] if len(out) == 1 else pa.chunked_array(out, type=out[0].type)
 
 
 def _convert(key: str, read: Callable[[Any], Any], obj: object) -> Any:
@@ -270,8 +275,10 @@ def _u64_column(key: str, obj: Any) -> tuple[Any, Any]:
         vals = [v if type(v) is int and 0 <= v <= _M64 else None for v in obj]
         obj = pa.array(vals, type=pa.uint64())
     elif issubclass(type(obj), np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "ui":
-        valid = obj >= 0 if obj.dtype.kind == "i" else np.ones(len(obj), bool)
-        return np.where(valid, obj, 0).astype(np.uint64), valid
+        data = np.asarray(obj)
+        valid = data >= 0 if data.dtype.kind == "i" else np.ones(len(data), bool)
+        valid &= ~np.ma.getmaskarray(obj)  # a masked row is null
+        return np.where(valid, data, 0).astype(np.uint64), valid
     arr = _arrow_column(key, obj)
     t = pa.types
     if _is_null(arr.type):
@@ -330,6 +337,32 @@ class _Batch:
         self._pylists: dict[str, list[Any]] = {}
         self._requests: list[Any] | None = None
 
+    def ranges(self) -> list[tuple[int, int]]:
+        """Row ranges [a, b) that lie within one chunk of every chunked column."""
+        pa = sys.modules.get("pyarrow")
+        cuts = {0, self.n}
+        for arr in (*self.text.values(), *self.cookies.values()):
+            if pa is not None and issubclass(type(arr), pa.ChunkedArray):
+                end = 0
+                for c in arr.chunks:
+                    end += len(c)
+                    cuts.add(end)
+        edges = sorted(cuts)
+        return [(a, b) for a, b in pairwise(edges) if b > a]
+
+    def slice(self, a: int, b: int) -> _Batch:
+        """The rows [a, b) (within one chunk of every chunked column), read in place."""
+        part = _Batch.__new__(_Batch)
+        part.text = {k: _rows_of(v, a, b) for k, v in self.text.items()}
+        part.cookies = {k: _rows_of(v, a, b) for k, v in self.cookies.items()}
+        part.state = {k: (v[a:b], ok[a:b]) for k, (v, ok) in self.state.items()}
+        part.addresses = {k: v[a:b] for k, v in self.addresses.items()}
+        part.keys = self.keys
+        part.n = b - a
+        part._pylists = {}
+        part._requests = None
+        return part
+
     def pylist(self, key: str) -> list[Any]:
         """The rows of text column *key* as bytes (list columns: lists of bytes), None if null."""
         got = self._pylists.get(key) or self.addresses.get(key)
@@ -369,6 +402,19 @@ class _Batch:
         return out
 
 
+def _rows_of(arr: Any, a: int, b: int) -> Any:
+    """Rows [a, b) of an Array, or of a ChunkedArray when they lie within one of its chunks."""
+    pa = sys.modules["pyarrow"]
+    if not issubclass(type(arr), pa.ChunkedArray):
+        return arr.slice(a, b - a)
+    start = 0
+    for c in arr.chunks:
+        if start <= a and b <= start + len(c):
+            return c.slice(a - start, b - a)
+        start += len(c)
+    raise AssertionError("a row range crosses a chunk")  # pragma: no cover - ranges() cuts
+
+
 # ---------------------------------------------------------------- methods
 
 
@@ -395,6 +441,8 @@ def _header(
     compiled = _cfg._compile_rewrite(m.regex_rewrite)
     if compiled is None and _is_text(arr.type):
         return kernels.text(arr, seed, dst)
+    if compiled is None:
+        return kernels.lists(arr, seed, first_only)
     rewrite = None if compiled is None else compiled[1]
     hashes = np.zeros(n, np.uint64)
     has = np.zeros(n, bool)
@@ -558,6 +606,20 @@ def hash_many(policy: Any, columns: object, out: Any, kernels: Kernels) -> tuple
     policies = policy.policies  # an uninitialised policy raises here, before any column
     seed = policy.seed
     batch = _Batch(columns)
+    ranges = batch.ranges()
+    if len(ranges) <= 1:
+        return _run(policies, seed, batch, out, kernels, np)
+    res = output(batch.n, out, "uint64")
+    no_hash = np.empty(batch.n, bool)
+    for a, b in ranges:  # chunked columns: each range is read in place
+        no_hash[a:b] = _run(policies, seed, batch.slice(a, b), res[a:b], kernels, np)[1]
+    return res, no_hash
+
+
+def _run(
+    policies: tuple[Any, ...], seed: int, batch: _Batch, out: Any, kernels: Kernels, np: Any
+) -> tuple[Any, Any]:
+    """The policy's (hashes, no_hash) of every row of *batch*, the hashes into *out* if given."""
     n = batch.n
     if not policies:
         empty = output(n, out, "uint64")
@@ -595,6 +657,21 @@ def fold_py(h: Any, have: Any, done: Any, v: Any, has: Any, terminal: bool) -> N
     have |= has
     if terminal:
         done |= have
+
+
+def list_hashes_py(arr: Any, seed: int, first_only: bool) -> tuple[Any, Any]:
+    """The pure kernel of ``Kernels.lists``: Envoy's multi-valued header rule per row."""
+    import xxhash
+
+    np = need_numpy()
+    hashes = np.zeros(len(arr), np.uint64)
+    has = np.zeros(len(arr), bool)
+    for i, cell in enumerate(arr.to_pylist()):
+        values = [v for v in cell or () if v is not None]
+        if values:
+            hashes[i] = _chain(values[:1] if first_only else values, seed, xxhash.xxh64_intdigest)
+            has[i] = True
+    return hashes, has
 
 
 def value_hashes_py(arr: Any, seed: int) -> tuple[Any, Any]:

@@ -16,11 +16,10 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_CheckExact
 from cpython.long cimport PyLong_AsUnsignedLongLong
 from cpython.object cimport PyObject
-from cpython.buffer cimport PyBuffer_Release
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp
 
-from hashlb._colread cimport col_close, col_hold, col_open, hash_chunks, hlb_col, writable
+cimport hashlb._policybatch as _pb
 from hashlb._kernels cimport hlb_xxh64
 from hashlb._request_c cimport (
     Request,
@@ -38,7 +37,6 @@ from hashlb import _policy_config as _cfg
 from hashlb._hashmany import hash_many as _hash_many
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
-from hashlb._columns import key_columns as _key_columns
 from hashlb._hashing_c import xxh64 as _xxh64_py
 from hashlb._types import rebuild
 from hashlb._validate import uninitialised as _uninitialised
@@ -675,163 +673,39 @@ cdef class HashPolicy:
 # ---------------------------------------------------------------- batches
 
 
-cdef extern from "_hashmany.h" nogil:
-    int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name, int64_t nl,
-                              uint64_t seed, uint64_t *out, uint8_t *has, int *err)
-    void hlb_fold(uint64_t *h, uint8_t *have, uint8_t *done, const uint64_t *v,
-                  const uint8_t *has, int64_t n, int terminal)
-
-
+# Thin wrappers of the kernels (``_policybatch.pxd``) for the shared driver.
 def _text_hashes(arr, seed, out):
-    """xxh64 (*seed*) of every row of a binary Arrow array, GIL released: (hashes, has).
-
-    The hashes go into *out* (a checked uint64 array) unless it is None.
-    """
-    cdef Py_buffer dst, nul
-    import numpy
-    chunks = _key_columns(arr)
-    hashes = numpy.empty(len(arr), numpy.uint64) if out is None else out
-    null = numpy.zeros(len(arr), numpy.uint8)
-    cdef uint64_t *p = <uint64_t *>writable(hashes, &dst)
-    try:
-        hash_chunks(chunks, seed, p, <uint8_t *>writable(null, &nul))
-        PyBuffer_Release(&nul)
-    finally:
-        PyBuffer_Release(&dst)
-    numpy.logical_not(null, out=null)
-    return hashes, null.view(numpy.bool_)
-
-
-def _fold(h, have, done, v, has, terminal):
-    """Fold one method's (*v*, *has*) into the policy's (*h*, *have*, *done*), in place."""
-    cdef Py_buffer bh, bhave, bdone, bv, bhas
-    cdef int64_t n = len(h)
-    cdef int stop = 1 if terminal else 0
-    cdef uint64_t *ph = <uint64_t *>writable(h, &bh)
-    cdef uint8_t *phave
-    cdef uint8_t *pdone
-    cdef uint8_t *pv
-    cdef uint8_t *phas
-    try:
-        phave = writable(have, &bhave)
-        try:
-            pdone = writable(done, &bdone)
-            try:
-                pv = writable(v, &bv)
-                try:
-                    phas = writable(has, &bhas)
-                    try:
-                        if (bh.len < 8 * n or bv.len < 8 * n or bhave.len < n
-                                or bdone.len < n or bhas.len < n):
-                            raise ValueError("fold: buffers shorter than the rows")
-                        with nogil:
-                            hlb_fold(ph, phave, pdone, <const uint64_t *>pv, phas, n, stop)
-                    finally:
-                        PyBuffer_Release(&bhas)
-                finally:
-                    PyBuffer_Release(&bv)
-            finally:
-                PyBuffer_Release(&bdone)
-        finally:
-            PyBuffer_Release(&bhave)
-    finally:
-        PyBuffer_Release(&bh)
-
-
-cdef tuple _find_hashes(object arr, bytes name, uint64_t seed, int mode):
-    """The cookie (*mode* 0) or query parameter (1) *name* of every row, hashed: (hashes, has)."""
-    cdef Py_buffer hv, sv
-    cdef col_hold h
-    cdef Py_ssize_t base = 0
-    cdef int64_t bad = -1
-    cdef int err = 0
-    cdef const uint8_t *nm = <const uint8_t *>PyBytes_AS_STRING(name)
-    cdef int64_t nl = PyBytes_GET_SIZE(name)
-    import numpy
-    chunks = _key_columns(arr)
-    hashes = numpy.zeros(len(arr), numpy.uint64)
-    has = numpy.zeros(len(arr), numpy.bool_)
-    cdef uint64_t *hp = <uint64_t *>writable(hashes, &hv)
-    cdef uint8_t *sp
-    try:
-        sp = writable(has, &sv)
-        try:
-            for chunk in chunks:
-                col_open(&h, chunk, base)
-                try:
-                    with nogil:
-                        bad = hlb_col_find_hash(&h.c, mode, nm, nl, seed, hp + base, sp + base,
-                                                &err)
-                    if bad >= 0:
-                        from hashlb._columns import column_error
-                        raise column_error(err, base + bad)
-                finally:
-                    col_close(&h)
-                base += chunk[1]
-        finally:
-            PyBuffer_Release(&sv)
-    finally:
-        PyBuffer_Release(&hv)
-    return hashes, has
-
-
-def _cookie_hashes(arr, name, seed):
-    """The cookie *name* of every cookie header of a binary Arrow array, hashed: (hashes, has)."""
-    return _find_hashes(arr, name, seed, 0)
+    return _pb.text_hashes(arr, seed, out)
 
 
 def _value_hashes(arr, seed):
-    """xxh64 of every non-empty row of a binary Arrow array (cookie values): (hashes, has)."""
-    return _find_hashes(arr, b"", seed, 2)
+    return _pb.find_hashes(arr, b"", seed, 2)
+
+
+def _cookie_hashes(arr, name, seed):
+    return _pb.find_hashes(arr, name, seed, 0)
 
 
 def _query_hashes(arr, name, seed):
-    """The query parameter *name* of every path of a binary Arrow array, hashed: (hashes, has)."""
-    return _find_hashes(arr, name, seed, 1)
+    return _pb.find_hashes(arr, name, seed, 1)
+
+
+def _list_hashes(arr, seed, first_only):
+    return _pb.list_hashes(arr, seed, first_only)
+
+
+def _fold(h, have, done, v, has, terminal):
+    _pb.fold(h, have, done, v, has, terminal)
 
 
 def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
-    """``SourceIP``'s hash of every row (remote address, X-Forwarded-For values)."""
-    cdef Py_buffer hv, sv
-    cdef Py_ssize_t i, n = len(remotes)
-    cdef unsigned long long skip = hops
-    cdef bint remote = use_remote
-    cdef uint64_t s = seed
-    cdef uint64_t *hp
-    cdef uint8_t *sp
-    cdef object ip
-    if len(xffs) != n:
-        raise ValueError("remotes and xffs must have the same length")
-    import numpy
-    hashes = numpy.zeros(n, numpy.uint64)
-    has = numpy.zeros(n, numpy.bool_)
-    hp = <uint64_t *>writable(hashes, &hv)
-    try:
-        sp = writable(has, &sv)
-        try:
-            for i in range(n):
-                ip = None
-                if not remote:
-                    ip = _xff_ip(<list?>xffs[i], skip)
-                elif skip:
-                    ip = _xff_ip(<list?>xffs[i], skip - 1)
-                if ip is None:
-                    ip = _connection_ip(remotes[i])
-                if ip is not None:
-                    hp[i] = hlb_xxh64(PyBytes_AS_STRING(<bytes>ip),
-                                      <size_t>PyBytes_GET_SIZE(<bytes>ip), s)
-                    sp[i] = 1
-        finally:
-            PyBuffer_Release(&sv)
-    finally:
-        PyBuffer_Release(&hv)
-    return hashes, has
+    return _pb.source_ip_hashes(remotes, xffs, hops, use_remote, seed)
 
 
 #: What the shared batch driver (``_hashmany``) runs with in this twin.
 _KERNELS = _hm.Kernels(
     Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
-    _fold, _source_ip_hashes,
+    _fold, _source_ip_hashes, _list_hashes,
 )
 
 

@@ -619,6 +619,7 @@ _KERNELS = _hm.Kernels(
     _xxh64,
     _hm.fold_py,
     _source_ip_hashes,
+    _hm.list_hashes_py,
 )
 
 # ---------------------------------------------------------------- not initialised
