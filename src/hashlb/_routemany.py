@@ -267,8 +267,10 @@ def read_columns(np: Any, router: Router, columns: object) -> tuple[Any, Any]:
 
         n = _Batch(columns).n
         return np.zeros(n, np.uint64), np.ones(n, bool)
-    h, none = policy.hash_many(columns)
-    h = np.array(h, dtype=np.uint64)  # owned and writable: no-hash rows get their draws
+    h, none = policy.hash_many(columns)  # a new array: no-hash rows get their draws in it
+    h = np.asarray(h, dtype=np.uint64)
+    if not h.flags.writeable:
+        h = h.copy()
     h[none] = 0
     return h, np.asarray(none, dtype=bool)
 
