@@ -31,6 +31,9 @@ cdef extern from "_limit.h" nogil:
                            const uint64_t *ends, const uint16_t *tables, uint64_t m,
                            const uint32_t *index, int64_t stride, uint32_t *sub, uint32_t *host)
 
+    void limit_cookie(const uint8_t *data, const int32_t *off, int64_t n,
+                      const uint8_t *name, int64_t nl, uint64_t *out)
+
 
 def hash(const uint8_t[::1] data, const int32_t[::1] off, uint64_t[::1] out):
     with nogil:
@@ -90,3 +93,8 @@ def route_keys_envoy(const uint8_t[::1] data, const int32_t[::1] off, const uint
         limit_route_keys_envoy(&data[0], &off[0], &vs[0], sub.shape[0], ends.shape[0],
                                &ends[0], &tables[0, 0], tables.shape[1], &index[0, 0],
                                index.shape[1], &hs[0], &sub[0], &host[0])
+
+def cookie(const uint8_t[::1] data, const int32_t[::1] off, const uint8_t[::1] name,
+           uint64_t[::1] out):
+    with nogil:
+        limit_cookie(&data[0], &off[0], out.shape[0], &name[0], name.shape[0], &out[0])

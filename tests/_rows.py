@@ -23,7 +23,7 @@ def row_request(impl: Implementation, columns: dict[str, list[Any]], i: int) -> 
         if cell is None:
             continue
         if key.startswith("header:"):
-            cells = cell if isinstance(cell, (list, tuple)) else [cell]
+            cells = cell if type(cell) in (list, tuple) else [cell]
             headers += [(key[7:], v) for v in cells if v is not None]
         elif key.startswith("cookie:"):
             text = cell.decode("utf-8", "surrogatepass") if isinstance(cell, bytes) else cell

@@ -77,8 +77,19 @@ def test_multi_valued_headers(impl: Implementation) -> None:
         _check(impl, policy, model, model)
         large = pa.array(cells, type=pa.large_list(pa.binary()))
         _check(impl, policy, {"header:x-user": large}, model)
+        for typ in (pa.list_(pa.string_view()), pa.large_list(pa.large_string())):
+            _check(impl, policy, {"header:x-user": pa.array(cells, type=typ)}, model)
+        sliced = pa.array([["zz"], *cells, ["yy", "xx"]], type=pa.list_(pa.string()))[1:-1]
+        _check(impl, policy, {"header:x-user": sliced}, model)
+        chunked = pa.chunked_array([column[:3], column[3:]])
+        _check(impl, policy, {"header:x-user": chunked}, model)
     assert rows[2] is None and rows[3] is None and rows[6] is None
     assert rows[0] != rows[1]  # first value only: "b" vs "a"
+    big = [[f"v{i % 7}" for i in range(j)] for j in range(40)]  # long rows, repeated values
+    policy = impl.HashPolicy(impl.Header("x-user"), seed=3)
+    _check(impl, policy, {"header:x-user": big}, {"header:x-user": big})
+    prefixes = [["ab", "a", "abc", "", "b"], ["a\xff", "a\x00", "a"]]  # bytewise order
+    _check(impl, policy, {"header:x-user": prefixes}, {"header:x-user": prefixes})
 
 
 def test_regex_rewrite_and_pseudo_headers(impl: Implementation) -> None:
@@ -175,6 +186,10 @@ def test_filter_state(impl: Implementation) -> None:
         {"filter_state:k": np.array([0, 2**64 - 1, 7, 12345], np.uint64)},
         {"filter_state:k": [0, 2**64 - 1, 7, 12345]},
     )
+    masked = np.ma.array(np.array([5, 6, 7], np.uint64), mask=[False, True, False])
+    assert got(*policy.hash_many({"filter_state:k": masked})) == [5, None, 7]
+    signed = np.array([-1, 3], np.int64)
+    assert got(*policy.hash_many({"filter_state:k": signed})) == [None, 3]
     odd = [-1, 2**64, True, "7"]
     assert got(*policy.hash_many({"filter_state:k": odd})) == [None] * 4
 
@@ -249,7 +264,9 @@ def test_configuration_errors(impl: Implementation) -> None:
     with pytest.raises(TypeError, match=r"header:x-user.*string"):
         policy.hash_many({"header:x-user": pa.array([1, 2])})
     with pytest.raises(TypeError, match=r"path.*string"):
-        policy.hash_many({"path": [["/a"]]})
+        policy.hash_many({"path": pa.array([["/a"]])})  # a list column where text is read
+    by_query = impl.HashPolicy(impl.QueryParameter("q"))
+    assert got(*by_query.hash_many({"path": [["/?q=1"], "/?q=1"]}))[0] is None  # not text
     with pytest.raises(TypeError, match=r"filter_state:k.*uint64"):
         policy.hash_many({"filter_state:k": pa.array(["a"])})
     with pytest.raises(TypeError, match="must be a mapping"):
@@ -296,3 +313,99 @@ def test_model_request(impl: Implementation) -> None:
     """The scalar model itself: a row's cells become that Request's fields."""
     req = row_request(impl, {"header:x-user": [["a", None, "b"]], "cookie:s": ["v"]}, 0)
     assert req.get_all("x-user") == [b"a", b"b"] and req.get_all("cookie") == [b"s=v"]
+
+
+def test_hostile_cells_are_request_data(impl: Implementation) -> None:
+    """Hostile objects as cells give the scalar path's hash or None, never an error."""
+    from .strategies import hostile_values
+
+    policy = impl.HashPolicy(
+        impl.Header("x-user"),
+        impl.Cookie("s", ttl=0),
+        impl.QueryParameter("u"),
+        impl.SourceIP(xff_num_trusted_hops=1),
+        impl.FilterState("k"),
+    )
+    cells = hostile_values()
+    n = len(cells)
+    model = {
+        "header:x-user": cells,
+        "header:cookie": cells[::-1],
+        "path": cells,
+        "header:x-forwarded-for": cells[::-1],
+        "remote_address": cells,
+        "local_address": cells[::-1],
+        "filter_state:k": [None] * n,
+    }
+    _check(impl, policy, model, model)
+    for v in cells:
+        _check(impl, policy, {"filter_state:k": [v]}, {"filter_state:k": [v]})
+
+
+def test_hostile_columns_raise_clear_errors(impl: Implementation) -> None:
+    """A hostile object as a whole column: a TypeError or ValueError, or a result."""
+    from .strategies import hostile_values
+
+    policy = impl.HashPolicy(impl.Header("x-user"), impl.FilterState("k"), impl.SourceIP())
+    for column in hostile_values():
+        for key in ("header:x-user", "filter_state:k", "remote_address", "path"):
+            try:
+                hashes, no_hash = policy.hash_many({key: column})
+            except (TypeError, ValueError):
+                continue
+            assert len(hashes) == len(no_hash)
+    for columns in hostile_values():
+        try:
+            hashes, no_hash = policy.hash_many(columns)
+        except (TypeError, ValueError):
+            continue
+        assert len(hashes) == 0 and len(no_hash) == 0  # only an empty mapping is a table here
+
+
+def test_each_method_has_hash_many(impl: Implementation) -> None:
+    """``method.hash_many`` is the one-method policy's (seed 0)."""
+    columns = {"header:x-user": ["a", None], "path": ["/?q=1", "/"], "filter_state:k": [1, 2]}
+    for method in (impl.Header("x-user"), impl.QueryParameter("q"), impl.FilterState("k")):
+        hashes, no_hash = method.hash_many(columns)
+        want = [method.hash(row_request(impl, columns, i)) for i in range(2)]
+        assert got(hashes, no_hash) == want
+    with pytest.raises(TypeError, match="not initialised"):
+        impl.Header.__new__(impl.Header).hash_many(columns)
+
+
+def test_header_names_fold_ascii_case_only(impl: Implementation) -> None:
+    """Column names match header names as Envoy's LowerCaseString does: ASCII only."""
+    for name, column in (("X-\xdc", "header:x-\xdc"), ("x-\u212a", "header:X-\u212a")):
+        policy = impl.HashPolicy(impl.Header(name))
+        model = {column: ["v", None]}
+        assert _check(impl, policy, model, model)[0] is not None
+    policy = impl.HashPolicy(impl.Header("k"))  # KELVIN SIGN is not "k"
+    assert got(*policy.hash_many({"header:\u212a": ["v"]})) == [None]
+
+
+def test_threads_share_a_policy_and_a_table(impl: Implementation) -> None:
+    """Four threads hashing the same columns (GIL released in C) get the single-thread rows."""
+    import threading
+
+    n = 20_000
+    table = pa.table(
+        {
+            "header:x-user": [f"u{i}" if i % 5 else None for i in range(n)],
+            "header:cookie": [f"a=1; sid={i}" for i in range(n)],
+            "path": [f"/?q={i % 97}" for i in range(n)],
+        }
+    )
+    policy = impl.HashPolicy(impl.Header("x-user"), impl.Cookie("sid"), impl.QueryParameter("q"))
+    want = policy.hash_many(table)
+    results: list[Any] = [None] * 4
+
+    def run(k: int) -> None:
+        results[k] = policy.hash_many(table)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for hashes, no_hash in results:
+        assert np.array_equal(hashes, want[0]) and np.array_equal(no_hash, want[1])

@@ -16,11 +16,12 @@
 #define HASHLB_HASHMANY_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "_arrow.h"
 
-enum { HLB_FIND_COOKIE = 0, HLB_FIND_QUERY = 1 };
+enum { HLB_FIND_COOKIE = 0, HLB_FIND_QUERY = 1, HLB_FIND_VALUE = 2 };
 
 /* The bytes of row i of a checked OFF32 / OFF64 / VIEW chunk in *p, *n; 0, or
  * the hlb_col_check code of a row whose offsets or view (re-read here: a
@@ -118,9 +119,10 @@ HLB_INLINE int hlb_query_find(const uint8_t *p, int64_t n, const uint8_t *name, 
 }
 
 /* For every row of a checked text chunk: xxh64 (seed) of the cookie (mode
- * HLB_FIND_COOKIE; an empty value is no hash) or query parameter
- * (HLB_FIND_QUERY) called name into out[i], and has[i] 1; else 0 and 0 (a
- * null row too).  Returns -1, or the row whose buffer reference is bad, with
+ * HLB_FIND_COOKIE; an empty value is no hash), the query parameter
+ * (HLB_FIND_QUERY) called name or the row itself (HLB_FIND_VALUE: a cookie
+ * value; empty is no hash) into out[i], and has[i] 1; else 0 and 0 (a null
+ * row too).  Returns -1, or the row whose buffer reference is bad, with
  * its hlb_col_check code in *err. */
 static int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name, int64_t nl,
                                  uint64_t seed, uint64_t *out, uint8_t *has, int *err) {
@@ -140,12 +142,129 @@ static int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name
             *err = r;
             return i;
         }
-        found = mode == HLB_FIND_COOKIE ? hlb_cookie_find(p, n, name, nl, &v, &vn)
-                                        : hlb_query_find(p, n, name, nl, &v, &vn);
+        if (mode == HLB_FIND_VALUE) {
+            found = 1;
+            v = p;
+            vn = n;
+        } else {
+            found = mode == HLB_FIND_COOKIE ? hlb_cookie_find(p, n, name, nl, &v, &vn)
+                                            : hlb_query_find(p, n, name, nl, &v, &vn);
+        }
         if (found && (mode == HLB_FIND_QUERY || vn > 0)) {
             out[i] = hlb_xxh64(v, (size_t)vn, seed);
             has[i] = 1;
         }
+    }
+    return -1;
+}
+
+/* Fold one method's hashes into a policy's (HashPolicy.hash): for each row
+ * not done, a hash v[i] (has[i]) becomes h[i] if the row has none yet
+ * (have[i] 0), else h[i] = rotl1(h[i]) ^ v[i]; after a terminal method, a row
+ * that has a hash is done.  Rows without a hash keep h[i] (0). */
+static void hlb_fold(uint64_t *h, uint8_t *have, uint8_t *done, const uint64_t *v,
+                     const uint8_t *has, int64_t n, int terminal) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        if (done[i]) continue;
+        if (has[i]) {
+            h[i] = have[i] ? (((h[i] << 1) | (h[i] >> 63)) ^ v[i]) : v[i];
+            have[i] = 1;
+        }
+        if (terminal && have[i]) done[i] = 1;
+    }
+}
+
+/* One header value: its bytes. */
+typedef struct {
+    const uint8_t *p;
+    int64_t n;
+} hlb_span;
+
+/* Bytewise order, a prefix first: Python's bytes order and Envoy's std::sort
+ * of the header values (absl::string_view comparison). */
+static int hlb_span_cmp(const void *a, const void *b) {
+    const hlb_span *x = (const hlb_span *)a, *y = (const hlb_span *)b;
+    int64_t m = x->n < y->n ? x->n : y->n;
+    int r = m > 0 ? memcmp(x->p, y->p, (size_t)m) : 0;
+    if (r != 0) return r;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* A multi-valued header per row: a list<text> column given as its validity
+ * (NULL: no nulls; bit loff + i is row i), its offsets (w = 4 or 8 bytes,
+ * offsets_size bytes, entry loff + i) and its checked child chunk.  A row's
+ * values are its non-null child items; none is no hash; with first_only the
+ * first one is hashed (Envoy before 1.18), else they are sorted and chained:
+ * h = seed, then h = xxh64(value, h) for each (one value: xxh64(value, seed)).
+ * scratch holds scratch_n spans (the longest row).  Returns -1, or the row
+ * whose offsets or item are bad with its hlb_col_check code in *err. */
+static int64_t hlb_list_chain(const uint8_t *validity, int64_t validity_size, int64_t loff,
+                              const uint8_t *offsets, int64_t offsets_size, int w,
+                              const hlb_col *child, int64_t n, int first_only, uint64_t seed,
+                              hlb_span *scratch, int64_t scratch_n, uint64_t *out,
+                              uint8_t *has, int *err) {
+    int64_t i, k;
+    *err = HLB_COL_OK;
+    if (n < 0 || loff < 0 || (w != 4 && w != 8)) {
+        *err = HLB_COL_E_SHAPE;
+        return 0;
+    }
+    if (n == 0) return -1;
+    if (offsets_size / w < loff + n + 1) {
+        *err = HLB_COL_E_OFFSETS;
+        return 0;
+    }
+    if (validity != NULL && validity_size < (loff + n + 7) / 8) {
+        *err = HLB_COL_E_VALIDITY;
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        int64_t j = loff + i, a, b, cnt = 0;
+        uint64_t h = seed;
+        out[i] = 0;
+        has[i] = 0;
+        if (validity != NULL && !((validity[j >> 3] >> (j & 7)) & 1)) continue;
+        a = w == 4 ? hlb_ld_i32(offsets + j * 4) : hlb_ld_i64(offsets + j * 8);
+        b = w == 4 ? hlb_ld_i32(offsets + j * 4 + 4) : hlb_ld_i64(offsets + j * 8 + 8);
+        if (a < 0 || b < a || b > child->length) {
+            *err = HLB_COL_E_OFF_DATA;
+            return i;
+        }
+        if (b - a > scratch_n) {
+            *err = HLB_COL_E_SHAPE;
+            return i;
+        }
+        for (k = a; k < b; k++) {
+            const uint8_t *p;
+            int64_t len;
+            int r;
+            if (child->kind == HLB_COL_NULL || hlb_col_null(child, k)) continue;
+            r = hlb_col_row(child, k, &p, &len);
+            if (r != HLB_COL_OK) {
+                *err = r;
+                return i;
+            }
+            scratch[cnt].p = p;
+            scratch[cnt].n = len;
+            cnt++;
+            if (first_only) break;
+        }
+        if (cnt == 0) continue;
+        if (cnt > 16) {
+            qsort(scratch, (size_t)cnt, sizeof(hlb_span), hlb_span_cmp);
+        } else {  /* a few values (the usual case): insertion sort, no calls */
+            int64_t x, y;
+            for (x = 1; x < cnt; x++) {
+                hlb_span t = scratch[x];
+                for (y = x; y > 0 && hlb_span_cmp(&scratch[y - 1], &t) > 0; y--)
+                    scratch[y] = scratch[y - 1];
+                scratch[y] = t;
+            }
+        }
+        for (k = 0; k < cnt; k++) h = hlb_xxh64(scratch[k].p, (size_t)scratch[k].n, h);
+        out[i] = h;
+        has[i] = 1;
     }
     return -1;
 }

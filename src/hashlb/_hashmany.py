@@ -16,8 +16,10 @@ methods are written once.  Each method is evaluated over the whole batch:
   address columns;
 * ``QueryParameter``: the ``path`` column parsed by the twin's kernel;
 * ``FilterState``: a ``filter_state:<key>`` uint64 column;
-* ``SourceIP``, pseudo-headers (``:path``, ``:authority`` ...): per row,
-  through the twin's scalar method on a ``Request`` built from the row.
+* ``SourceIP``: per row, the twin's address parsers on the
+  ``remote_address`` and ``header:x-forwarded-for`` columns;
+* pseudo-headers (``:path``, ``:authority`` ...): per row, through the
+  twin's scalar method on a ``Request`` built from the row.
 
 Then the methods fold as ``HashPolicy.hash`` folds them: ``rotl1(h) ^ v``,
 a ``terminal`` method ends a row that has a hash.
@@ -53,17 +55,27 @@ _TEXT_TYPES = "string, large_string, string_view, binary, large_binary or binary
 class Kernels:
     """What a twin gives :func:`hash_many`: its classes and its column kernels.
 
-    ``text(arr, seed)`` -> (uint64 hashes, bool has) of a binary Arrow
-    array; ``cookie(arr, name, seed)`` and ``query(arr, name, seed)`` the
-    same for the cookie value / query parameter *name* found in each row.
+    ``text(arr, seed, dst)`` -> (uint64 hashes, bool has) of a binary Arrow
+    array (the hashes written into *dst* unless it is None); ``value(arr,
+    seed)`` the same with an empty row as no hash; ``cookie(arr, name, seed)`` and ``query(arr, name, seed)`` the
+    same for the cookie value / query parameter *name* found in each row;
+    ``fold(h, have, done, v, has, terminal)`` folds one method's hashes into
+    the policy's, in place; ``source_ip(remotes, xffs, hops, use_remote,
+    seed)`` is ``SourceIP``'s hash of each row's remote address and
+    X-Forwarded-For values; ``lists(arr, seed, first_only)`` hashes a
+    multi-valued header per row of a list<binary> array (Envoy's rule).
     """
 
     request: Any
     policy: Any
-    text: Callable[[Any, int], tuple[Any, Any]]
+    text: Callable[[Any, int, Any], tuple[Any, Any]]
+    value: Callable[[Any, int], tuple[Any, Any]]
     cookie: Callable[[Any, bytes, int], tuple[Any, Any]]
     query: Callable[[Any, bytes, int], tuple[Any, Any]]
     xxh64: Callable[[bytes, int], int]
+    fold: Callable[[Any, Any, Any, Any, Any, bool], None]
+    source_ip: Callable[[list[Any], list[list[bytes]], int, bool, int], tuple[Any, Any]]
+    lists: Callable[[Any, int, bool], tuple[Any, Any]]
 
 
 def _pyarrow() -> Any:
@@ -74,6 +86,11 @@ def _pyarrow() -> Any:
             "HashPolicy.hash_many reads columns with pyarrow: pip install 'hashlb[columns]'"
         ) from None
     return pyarrow
+
+
+def _ascii_lower(name: str) -> str:
+    """*name* with ASCII letters lower-cased only (Envoy's ``LowerCaseString``)."""
+    return name.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
 def parse_key(key: object) -> tuple[str, str]:
@@ -89,20 +106,20 @@ def parse_key(key: object) -> tuple[str, str]:
     for prefix in _PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
             name = key[len(prefix) :]
-            return prefix[:-1], name.lower() if prefix == "header:" else name
+            return prefix[:-1], _ascii_lower(name) if prefix == "header:" else name
     raise ValueError(f"unknown column {short(key, 80)}: the columns are named {_FORMS}")
 
 
 # ---------------------------------------------------------------- columns
 
 
-def _table_columns(columns: object) -> dict[str, Any]:
+def _table_columns(columns: Any) -> dict[str, Any]:
     """The columns of a mapping, pyarrow Table/RecordBatch, pandas or polars DataFrame."""
-    if isinstance(columns, Mapping):
+    if issubclass(type(columns), Mapping):
         return dict(columns.items())
     kind = type(columns)
     pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(columns, (pa.Table, pa.RecordBatch)):
+    if pa is not None and issubclass(type(columns), (pa.Table, pa.RecordBatch)):
         return {name: columns.column(i) for i, name in enumerate(columns.schema.names)}
     module = kind.__module__
     if module.startswith("pandas.") and kind.__name__ == "DataFrame":
@@ -117,15 +134,19 @@ def _table_columns(columns: object) -> dict[str, Any]:
     )
 
 
-def _list_of_text(values: Any) -> Any:
-    """An Arrow binary (or list<binary> when a row is a list) array of Python values."""
+def _list_of_text(values: Any, lists: bool) -> Any:
+    """An Arrow binary array of Python values (the request-data rule: not text is null).
+
+    With *lists* (a header column) a list or tuple cell is a multi-valued
+    header: the array is then a list<binary> one.
+    """
     pa = _pyarrow()
     rows: list[Any] = []
     multi = False
     for v in values:
         if type(v) is list or type(v) is tuple:
-            multi = True
-            rows.append([_to_bytes(x) for x in v])
+            multi = lists
+            rows.append([_to_bytes(x) for x in v] if lists else None)
         else:
             rows.append(_to_bytes(v))
     if multi:
@@ -137,45 +158,54 @@ def _list_of_text(values: Any) -> Any:
 def _is_arrowish(obj: object) -> bool:
     kind = type(obj)
     pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(obj, (pa.Array, pa.ChunkedArray)):
+    if pa is not None and issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
         return True
     return hasattr(kind, "__arrow_c_array__") or hasattr(kind, "__arrow_c_stream__")
 
 
-def _arrow_column(key: str, obj: object) -> Any:
+def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
     """*obj* as one checked pyarrow Array (text as binary types); lists converted per item."""
     pa = _pyarrow()
     np = sys.modules.get("numpy")
     kind = type(obj)
     if type(obj) is list or type(obj) is tuple:
-        return _list_of_text(obj)
-    if np is not None and isinstance(obj, np.ndarray):
+        return _list_of_text(obj, lists)
+    if np is not None and issubclass(type(obj), np.ndarray):
         if obj.ndim != 1:
             raise ValueError(f"column {short(key, 80)} must be 1-D, not {obj.ndim}-D")
         if obj.dtype.kind == "O":
-            return _list_of_text(obj.tolist())
-        obj = pa.array(obj)
+            return _list_of_text(obj.tolist(), lists)
+        obj = _convert(key, pa.array, obj)
     elif kind.__module__.startswith("pandas.") and kind.__name__ == "Series":
-        if getattr(obj.dtype, "kind", None) == "O":  # type: ignore[attr-defined]
-            return _list_of_text(obj.tolist())  # type: ignore[attr-defined]
-        obj = pa.array(obj)
-    elif _is_arrowish(obj) and not isinstance(obj, (pa.Array, pa.ChunkedArray)):
-        try:
-            obj = pa.chunked_array(obj) if hasattr(kind, "__arrow_c_stream__") else pa.array(obj)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise ValueError(f"invalid column {short(key, 80)}: {short(str(e), 200)}") from None
-    elif not isinstance(obj, (pa.Array, pa.ChunkedArray)):
+        if type(obj.dtype).__module__.startswith("numpy") and obj.dtype.kind == "O":
+            return _list_of_text(obj.tolist(), lists)
+        obj = _convert(key, pa.array, obj)
+    elif _is_arrowish(obj) and not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
+        read = pa.chunked_array if hasattr(kind, "__arrow_c_stream__") else pa.array
+        obj = _convert(key, read, obj)
+    elif not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
         raise TypeError(
             f"column {short(key, 80)} must be a pyarrow Array/ChunkedArray, a numpy array, "
             f"a pandas or polars Series or a list, not {kind.__name__[:60]}"
         )
     arrow: Any = obj
-    chunks = list(arrow.chunks) if isinstance(arrow, pa.ChunkedArray) else [arrow]
+    chunks = list(arrow.chunks) if issubclass(type(arrow), pa.ChunkedArray) else [arrow]
     typ = arrow.type
     out = [_checked(key, _as_binary(c)) for c in chunks]
     if not out:
         return pa.array([], type=_as_binary_type(typ))
     return out[0] if len(out) == 1 else pa.concat_arrays(out)
+
+
+def _convert(key: str, read: Callable[[Any], Any], obj: object) -> Any:
+    """``read(obj)`` (a pyarrow conversion); what pyarrow cannot convert is a TypeError."""
+    pa = sys.modules["pyarrow"]
+    try:
+        return read(obj)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise TypeError(
+            f"column {short(key, 80)} cannot be read as an Arrow column: {short(str(e), 200)}"
+        ) from None
 
 
 def _as_binary_type(typ: Any) -> Any:
@@ -226,7 +256,7 @@ def _is_list(typ: Any) -> bool:
 
 
 def _text_column(key: str, obj: object, lists: bool) -> Any:
-    arr = _arrow_column(key, obj)
+    arr = _arrow_column(key, obj, lists)
     typ = arr.type
     if _is_text(typ) or _is_null(typ) or (lists and _is_list(typ)):
         return arr
@@ -234,16 +264,18 @@ def _text_column(key: str, obj: object, lists: bool) -> Any:
     raise TypeError(f"column {short(key, 80)} must be {what}, not {str(typ)[:60]}")
 
 
-def _u64_column(key: str, obj: object) -> tuple[Any, Any]:
+def _u64_column(key: str, obj: Any) -> tuple[Any, Any]:
     """(uint64 values, bool valid) of a filter-state column (out-of-range ints: no value)."""
     np = need_numpy()
     pa = _pyarrow()
     if type(obj) is list or type(obj) is tuple:
         vals = [v if type(v) is int and 0 <= v <= _M64 else None for v in obj]
         obj = pa.array(vals, type=pa.uint64())
-    elif isinstance(obj, np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "ui":
-        valid = obj >= 0 if obj.dtype.kind == "i" else np.ones(len(obj), bool)
-        return np.where(valid, obj, 0).astype(np.uint64), valid
+    elif issubclass(type(obj), np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "ui":
+        data = np.asarray(obj)
+        valid = data >= 0 if data.dtype.kind == "i" else np.ones(len(data), bool)
+        valid &= ~np.ma.getmaskarray(obj)  # a masked row is null
+        return np.where(valid, data, 0).astype(np.uint64), valid
     arr = _arrow_column(key, obj)
     t = pa.types
     if _is_null(arr.type):
@@ -353,18 +385,22 @@ def _chain(values: list[bytes], seed: int, xxh64: Callable[[bytes, int], int]) -
     return h
 
 
-def _header(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tuple[Any, Any] | None:
+def _header(
+    m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, dst: Any
+) -> tuple[Any, Any] | None:
     lname, _rewrite_key, _terminal, first_only = m._key()
     if lname in _PSEUDO:
         return None  # the request's fields or a pseudo-header: per row
-    key = "header:" + lname.decode("utf-8", "surrogateescape")
+    key = "header:" + lname.decode("utf-8", "surrogatepass")
     arr = batch.text.get(key)
     n = batch.n
     if arr is None or _is_null(arr.type):
         return np.zeros(n, np.uint64), np.zeros(n, bool)
     compiled = _cfg._compile_rewrite(m.regex_rewrite)
     if compiled is None and _is_text(arr.type):
-        return kernels.text(arr, seed)
+        return kernels.text(arr, seed, dst)
+    if compiled is None:
+        return kernels.lists(arr, seed, first_only)
     rewrite = None if compiled is None else compiled[1]
     hashes = np.zeros(n, np.uint64)
     has = np.zeros(n, bool)
@@ -424,9 +460,7 @@ def _cookie(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tupl
         if _is_null(given.type):
             hashes, has = np.zeros(n, np.uint64), np.zeros(n, bool)
         else:
-            hashes, has = kernels.text(given, seed)
-            lengths = _lengths(given, np)
-            has &= lengths > 0
+            hashes, has = kernels.value(given, seed)
     elif header is None or _is_null(header.type):
         hashes, has = np.zeros(n, np.uint64), np.zeros(n, bool)
     elif _is_text(header.type):
@@ -473,6 +507,13 @@ def _query(m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any) -> tuple
     return kernels.query(arr, raw, seed)
 
 
+def _source_ip(m: Any, batch: _Batch, seed: int, kernels: Kernels) -> tuple[Any, Any]:
+    remotes = batch.pylist("remote_address")
+    xffs = batch.values("header:x-forwarded-for")
+    hops, use_remote = m.xff_num_trusted_hops, m.use_remote_address
+    return kernels.source_ip(remotes, xffs, hops, use_remote, seed)
+
+
 def _filter_state(m: Any, batch: _Batch, np: Any) -> tuple[Any, Any]:
     got = batch.state.get(m.key)
     if got is None:
@@ -483,12 +524,13 @@ def _filter_state(m: Any, batch: _Batch, np: Any) -> tuple[Any, Any]:
 def _per_row(
     m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any
 ) -> tuple[Any, Any]:
-    """The method's hash of each row in *todo*, through the twin's scalar path."""
+    """The method's hash of each row in *todo* (None: every row), through the twin's scalar path."""
     single = kernels.policy(m, seed=seed)
     requests = batch.requests(kernels)
     hashes = np.zeros(batch.n, np.uint64)
     has = np.zeros(batch.n, bool)
-    for i in np.flatnonzero(todo).tolist():
+    rows = range(batch.n) if todo is None else np.flatnonzero(todo).tolist()
+    for i in rows:
         h = single.hash(requests[i])
         if h is not None:
             hashes[i] = h
@@ -497,18 +539,20 @@ def _per_row(
 
 
 def _method(
-    m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any
+    m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any, dst: Any
 ) -> tuple[Any, Any]:
     name = next(c.__name__ for c in type(m).__mro__ if c.__module__.startswith("hashlb._policy_"))
     got: tuple[Any, Any] | None = None
     if name == "Header":
-        got = _header(m, batch, seed, kernels, np)
+        got = _header(m, batch, seed, kernels, np, dst)
     elif name == "Cookie":
         got = _cookie(m, batch, seed, kernels, np)
     elif name == "QueryParameter":
         got = _query(m, batch, seed, kernels, np)
     elif name == "FilterState":
         got = _filter_state(m, batch, np)
+    elif name == "SourceIP":
+        got = _source_ip(m, batch, seed, kernels)
     if got is None:
         got = _per_row(m, batch, seed, kernels, np, todo)
     return got
@@ -521,34 +565,74 @@ def hash_many(policy: Any, columns: object, out: Any, kernels: Kernels) -> tuple
     seed = policy.seed
     batch = _Batch(columns)
     n = batch.n
-    res = output(n, out, "uint64")
-    h = np.zeros(n, np.uint64)
-    have = np.zeros(n, bool)
-    done = np.zeros(n, bool)
-    for m in policies:
+    if not policies:
+        empty = output(n, out, "uint64")
+        empty.fill(0)
+        return empty, np.ones(n, bool)
+    res = None if out is None else output(n, out, "uint64")
+    first, *rest = policies
+    # The first method's hashes are the policy's (no fold), written into out if given.
+    v, has = _method(first, batch, seed, kernels, np, None, res)
+    v = np.ascontiguousarray(v, np.uint64)
+    if res is None:
+        res = v if v.flags.writeable and v.base is None else v.copy()
+    elif v is not res:
+        res[:] = v
+    have = np.array(has, bool)
+    done = have.copy() if first.terminal else np.zeros(n, bool)
+    for m in rest:
         todo = ~done
         if not todo.any():
             break
-        v, has = _method(m, batch, seed, kernels, np, todo)
-        has &= todo
-        both = has & have
-        rot = (h << np.uint64(1)) | (h >> np.uint64(63))
-        h = np.where(both, rot ^ v, np.where(has, v, h))
-        have |= has
-        if m.terminal:
-            done |= have
-    h[~have] = 0
-    res[:] = h
-    return res, ~have
+        v, has = _method(m, batch, seed, kernels, np, todo, None)
+        v = np.ascontiguousarray(v, np.uint64)
+        has = np.ascontiguousarray(has, bool)
+        kernels.fold(res, have, done, v, has, bool(m.terminal))
+    return res, np.logical_not(have, out=have)
 
 
-def text_hashes_py(arr: Any, seed: int) -> tuple[Any, Any]:
+def fold_py(h: Any, have: Any, done: Any, v: Any, has: Any, terminal: bool) -> None:
+    """The pure kernel of ``Kernels.fold`` (numpy)."""
+    np = need_numpy()
+    has = has & ~done
+    both = has & have
+    rot = (h << np.uint64(1)) | (h >> np.uint64(63))
+    h[:] = np.where(both, rot ^ v, np.where(has, v, h))
+    have |= has
+    if terminal:
+        done |= have
+
+
+def list_hashes_py(arr: Any, seed: int, first_only: bool) -> tuple[Any, Any]:
+    """The pure kernel of ``Kernels.lists``: Envoy's multi-valued header rule per row."""
+    import xxhash
+
+    np = need_numpy()
+    hashes = np.zeros(len(arr), np.uint64)
+    has = np.zeros(len(arr), bool)
+    for i, cell in enumerate(arr.to_pylist()):
+        values = [v for v in cell or () if v is not None]
+        if values:
+            hashes[i] = _chain(values[:1] if first_only else values, seed, xxhash.xxh64_intdigest)
+            has[i] = True
+    return hashes, has
+
+
+def value_hashes_py(arr: Any, seed: int) -> tuple[Any, Any]:
+    """The pure kernel of ``Kernels.value``: xxh64 of every non-empty row."""
+    hashes, has = text_hashes_py(arr, seed, None)
+    has &= _lengths(arr, need_numpy()) > 0
+    hashes[~has] = 0
+    return hashes, has
+
+
+def text_hashes_py(arr: Any, seed: int, dst: Any) -> tuple[Any, Any]:
     """The pure kernel of ``Kernels.text``: xxh64 of every row of a binary array."""
     from ._columns import py_check, py_hashes
 
     np = need_numpy()
     chunks = key_columns(arr) or []
-    hashes = np.zeros(len(arr), np.uint64)
+    hashes = np.zeros(len(arr), np.uint64) if dst is None else dst
     null = np.ones(len(arr), bool)
     base = 0
     for chunk in chunks:

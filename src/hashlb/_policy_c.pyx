@@ -16,11 +16,10 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_CheckExact
 from cpython.long cimport PyLong_AsUnsignedLongLong
 from cpython.object cimport PyObject
-from cpython.buffer cimport PyBuffer_Release
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp
 
-from hashlb._colread cimport col_close, col_hold, col_open, hash_chunks, hlb_col, writable
+cimport hashlb._policybatch as _pb
 from hashlb._kernels cimport hlb_xxh64
 from hashlb._request_c cimport (
     Request,
@@ -38,7 +37,6 @@ from hashlb import _policy_config as _cfg
 from hashlb._hashmany import hash_many as _hash_many
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
-from hashlb._columns import key_columns as _key_columns
 from hashlb._hashing_c import xxh64 as _xxh64_py
 from hashlb._types import rebuild
 from hashlb._validate import uninitialised as _uninitialised
@@ -156,6 +154,10 @@ cdef class _Method:
         if self._eval(_check_request(request), &v, None):
             return v
         return None
+
+    def hash_many(self, columns, *, out=None):
+        self._check()
+        return HashPolicy(self).hash_many(columns, out=out)
 
     # The keyword options at the end of _key(), whose first items are the
     # positional arguments: what __reduce__ and __repr__ rebuild.
@@ -671,77 +673,39 @@ cdef class HashPolicy:
 # ---------------------------------------------------------------- batches
 
 
-cdef extern from "_hashmany.h" nogil:
-    int64_t hlb_col_find_hash(const hlb_col *c, int mode, const uint8_t *name, int64_t nl,
-                              uint64_t seed, uint64_t *out, uint8_t *has, int *err)
+# Thin wrappers of the kernels (``_policybatch.pxd``) for the shared driver.
+def _text_hashes(arr, seed, out):
+    return _pb.text_hashes(arr, seed, out)
 
 
-def _text_hashes(arr, seed):
-    """xxh64 (*seed*) of every row of a binary Arrow array, GIL released: (hashes, has)."""
-    cdef Py_buffer dst, nul
-    import numpy
-    chunks = _key_columns(arr)
-    hashes = numpy.empty(len(arr), numpy.uint64)
-    null = numpy.zeros(len(arr), numpy.uint8)
-    cdef uint64_t *p = <uint64_t *>writable(hashes, &dst)
-    try:
-        hash_chunks(chunks, seed, p, <uint8_t *>writable(null, &nul))
-        PyBuffer_Release(&nul)
-    finally:
-        PyBuffer_Release(&dst)
-    return hashes, null == 0
-
-
-cdef tuple _find_hashes(object arr, bytes name, uint64_t seed, int mode):
-    """The cookie (*mode* 0) or query parameter (1) *name* of every row, hashed: (hashes, has)."""
-    cdef Py_buffer hv, sv
-    cdef col_hold h
-    cdef Py_ssize_t base = 0
-    cdef int64_t bad = -1
-    cdef int err = 0
-    cdef const uint8_t *nm = <const uint8_t *>PyBytes_AS_STRING(name)
-    cdef int64_t nl = PyBytes_GET_SIZE(name)
-    import numpy
-    chunks = _key_columns(arr)
-    hashes = numpy.zeros(len(arr), numpy.uint64)
-    has = numpy.zeros(len(arr), numpy.bool_)
-    cdef uint64_t *hp = <uint64_t *>writable(hashes, &hv)
-    cdef uint8_t *sp
-    try:
-        sp = writable(has, &sv)
-        try:
-            for chunk in chunks:
-                col_open(&h, chunk, base)
-                try:
-                    with nogil:
-                        bad = hlb_col_find_hash(&h.c, mode, nm, nl, seed, hp + base, sp + base,
-                                                &err)
-                    if bad >= 0:
-                        from hashlb._columns import column_error
-                        raise column_error(err, base + bad)
-                finally:
-                    col_close(&h)
-                base += chunk[1]
-        finally:
-            PyBuffer_Release(&sv)
-    finally:
-        PyBuffer_Release(&hv)
-    return hashes, has
+def _value_hashes(arr, seed):
+    return _pb.find_hashes(arr, b"", seed, 2)
 
 
 def _cookie_hashes(arr, name, seed):
-    """The cookie *name* of every cookie header of a binary Arrow array, hashed: (hashes, has)."""
-    return _find_hashes(arr, name, seed, 0)
+    return _pb.find_hashes(arr, name, seed, 0)
 
 
 def _query_hashes(arr, name, seed):
-    """The query parameter *name* of every path of a binary Arrow array, hashed: (hashes, has)."""
-    return _find_hashes(arr, name, seed, 1)
+    return _pb.find_hashes(arr, name, seed, 1)
+
+
+def _list_hashes(arr, seed, first_only):
+    return _pb.list_hashes(arr, seed, first_only)
+
+
+def _fold(h, have, done, v, has, terminal):
+    _pb.fold(h, have, done, v, has, terminal)
+
+
+def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
+    return _pb.source_ip_hashes(remotes, xffs, hops, use_remote, seed)
 
 
 #: What the shared batch driver (``_hashmany``) runs with in this twin.
 _KERNELS = _hm.Kernels(
-    Request, HashPolicy, _text_hashes, _cookie_hashes, _query_hashes, _xxh64_py
+    Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
+    _fold, _source_ip_hashes, _list_hashes,
 )
 
 

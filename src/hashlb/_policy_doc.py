@@ -55,6 +55,15 @@ still works for one release, with a ``DeprecationWarning``.
 :param Request request: the request.
 :raises TypeError: *request* is not a :class:`Request`.
 """,
+    "_Method.hash_many": """Hash every row of a table of requests with this method alone.
+
+``HashPolicy(method).hash_many(columns, out=out)``: see
+:meth:`HashPolicy.hash_many` for the columns and the result.
+
+:param columns: the request columns, all of the same length.
+:param out: a preallocated ``numpy.uint64`` array for the hashes.
+:returns: ``(hashes, no_hash)``, numpy ``uint64`` and ``bool`` arrays.
+""",
     "FilterState": """FilterState(key, *, terminal=False)
 --
 
