@@ -189,11 +189,15 @@ def read_keys(np: Any, keys: object, spec: KeySpec, xxh64_many: Any) -> tuple[An
             h, none = np.asarray(res), np.zeros(len(res), bool)
         if spec.empty_is_none:
             none |= _empty_rows(np, keys)
-    if spec.copies > 1:
+    if spec.copies > 1:  # Envoy's fold rotl1(acc) ^ h, in place (no temporaries per copy)
         acc = h.copy()
-        one, top = np.uint64(1), np.uint64(63)
+        top = np.empty_like(h)
+        one, sixty_three = np.uint64(1), np.uint64(63)
         for _ in range(spec.copies - 1):
-            acc = ((acc << one) | (acc >> top)) ^ h
+            np.right_shift(acc, sixty_three, out=top)
+            np.left_shift(acc, one, out=acc)
+            np.bitwise_or(acc, top, out=acc)
+            np.bitwise_xor(acc, h, out=acc)
         h = acc
     h[none] = 0
     return h, none
