@@ -556,6 +556,46 @@ def test_twins_are_bit_exact(impl: Implementation) -> None:
             assert got[0] == got[1]
 
 
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        ("sticky", {}),
+        ("sticky", {"key_seed": 9}),
+        ("envoy", {}),
+        ("envoy", {"use_hash_policy": True}),
+        ("envoy", {"policy_copies": 4}),
+    ],
+)
+def test_a_key_column_and_a_key_list_give_one_batch(
+    impl: Implementation, mode: str, options: dict[str, Any]
+) -> None:
+    """A column (the compiled twin hashes and routes it in one pass) equals the list path and
+    the pure twin, nulls, draws and given values included."""
+    keys = [None if i % 13 == 0 else u for i, u in enumerate(USERS)]
+    given = [None] if mode == "sticky" else [None, random_hashes(len(keys), 19)]
+    for balancer in ("maglev", "ring_hash"):
+        a = make(impl, mode=mode, balancer=balancer, **options)
+        pure = make(PY, mode=mode, balancer=balancer, **options)
+        for values in given:
+            want = a.route_many(keys=keys, values=values, rng=np.random.default_rng(6))
+            for form in (
+                pa.array(keys),
+                pa.chunked_array([pa.array(keys[:77]), pa.array(keys[77:])]),
+            ):
+                got = a.route_many(keys=form, values=values, rng=np.random.default_rng(6))
+                assert got == want
+            assert (
+                pure.route_many(keys=pa.array(keys), values=values, rng=np.random.default_rng(6))
+                == want
+            )
+    # a values column with a null takes the general path, with the same result
+    r = make(impl, mode="envoy", use_hash_policy=True)
+    vals = pa.array([None, *random_hashes(len(keys) - 1, 20).tolist()], pa.uint64())
+    assert r.route_many(keys=pa.array(keys), values=vals, rng=np.random.default_rng(1)) == (
+        r.route_many(keys=keys, values=vals, rng=np.random.default_rng(1))
+    )
+
+
 def test_two_threads_on_two_chunks(impl: Implementation) -> None:
     """Two threads routing two halves give the rows of one call."""
     r = make(impl, balancer="ring_hash")

@@ -189,11 +189,15 @@ def read_keys(np: Any, keys: object, spec: KeySpec, xxh64_many: Any) -> tuple[An
             h, none = np.asarray(res), np.zeros(len(res), bool)
         if spec.empty_is_none:
             none |= _empty_rows(np, keys)
-    if spec.copies > 1:
+    if spec.copies > 1:  # Envoy's fold rotl1(acc) ^ h, in place (no temporaries per copy)
         acc = h.copy()
-        one, top = np.uint64(1), np.uint64(63)
+        top = np.empty_like(h)
+        one, sixty_three = np.uint64(1), np.uint64(63)
         for _ in range(spec.copies - 1):
-            acc = ((acc << one) | (acc >> top)) ^ h
+            np.right_shift(acc, sixty_three, out=top)
+            np.left_shift(acc, one, out=acc)
+            np.bitwise_or(acc, top, out=acc)
+            np.bitwise_xor(acc, h, out=acc)
         h = acc
     h[none] = 0
     return h, none
@@ -267,8 +271,10 @@ def read_columns(np: Any, router: Router, columns: object) -> tuple[Any, Any]:
 
         n = _Batch(columns).n
         return np.zeros(n, np.uint64), np.ones(n, bool)
-    h, none = policy.hash_many(columns)
-    h = np.array(h, dtype=np.uint64)  # owned and writable: no-hash rows get their draws
+    h, none = policy.hash_many(columns)  # a new array: no-hash rows get their draws in it
+    h = np.asarray(h, dtype=np.uint64)
+    if not h.flags.writeable:
+        h = h.copy()
     h[none] = 0
     return h, np.asarray(none, dtype=bool)
 
@@ -310,6 +316,87 @@ def column_values(np: Any, router: Router, columns: object, h: Any, no_hash: Any
     return vals, draw
 
 
+def _fused_keys(
+    np: Any,
+    router: Router,
+    batch_plan: Any,
+    keys: object,
+    spec: KeySpec,
+    values: object,
+    gen: Any,
+) -> RouteBatch | None:
+    """``keys=`` hashed and routed in the compiled plan's one pass, or None (not possible).
+
+    The plan must have ``route_keys`` (the C twin), *keys* must be a column
+    (not a list), a cookie's empty values need the general path, and in envoy
+    mode every row's value must be known before the pass: given without
+    nulls, drawn for every row (the default), or the route hash
+    (``use_hash_policy``).  The draws are those of the general path, in its
+    order: the values first, then the lookup hashes of the rows without a hash.
+    """
+    route_keys = getattr(batch_plan, "route_keys", None)
+    if route_keys is None or spec.empty_is_none:
+        return None
+    if type(keys) is list or type(keys) is tuple:
+        return None
+    chunks = key_columns(keys)
+    if chunks is None:
+        return None
+    n = rows(chunks)
+    sticky = router.mode == "sticky"
+    hash_value = not sticky and router._use_hash_policy
+    vals = None
+    if not sticky and values is not None:
+        vals, missing = read_hashes(np, values, "values", copy=False)
+        if len(vals) != n:
+            raise ValueError(f"values has {len(vals)} items, the batch has {n} rows")
+        if missing.any():
+            return None  # a row's default value may be its hash: the general path
+        vals = np.ascontiguousarray(vals)
+    if gen is None:  # as the general path: reproducible from the router's seed
+        gen = np.random.default_rng(router.rng.getrandbits(128))
+    if not sticky and vals is None and not hash_value:
+        vals = gen.integers(0, 1 << 64, size=n, dtype=np.uint64)
+    h = np.empty(n, np.uint64)
+    nulls = np.zeros(n, np.uint8)
+    sub = np.empty(n, np.uint32)
+    host = np.empty(n, np.uint32)
+    route_keys(chunks, spec.seed, spec.copies, vals, h, nulls, sub, host)
+    no_hash = nulls.view(bool)
+    where = np.flatnonzero(no_hash)
+    if len(where):
+        m = len(where)
+        # envoy mode with use_hash_policy and no values: these rows draw their value first
+        drawn = None
+        if vals is None and not sticky:
+            drawn = gen.integers(0, 1 << 64, size=m, dtype=np.uint64)
+        lookup = gen.integers(0, 1 << 64, size=m, dtype=np.uint64)
+        h[where] = lookup
+        if sticky:
+            row_values = lookup
+        elif vals is None:
+            row_values = drawn
+        else:
+            row_values = vals[where]
+        s2, h2 = np.empty(m, np.uint32), np.empty(m, np.uint32)
+        batch_plan.route(lookup, np.ascontiguousarray(row_values), s2, h2)
+        sub[where] = s2
+        host[where] = h2
+    _finish(router, np, batch_plan, h, sub, host)
+    return RouteBatch._trusted(sub, host, h, no_hash, router.picker.names, router.hosts)
+
+
+def _finish(router: Router, np: Any, batch_plan: Any, h: Any, sub: Any, host: Any) -> None:
+    """Look up the rows of the subsets the plan left (and of bounded loads in flight)."""
+    slow = set(batch_plan.slow)
+    for i, name in enumerate(router.picker.names):
+        bl = router.bounded_loads.get(name)
+        if bl is not None and any(bl.active):
+            slow.add(i)
+    for i in sorted(slow):
+        _slow_rows(router, np, i, h, sub, host)
+
+
 def route_many(
     router: Router, hashes: object, keys: object, columns: object, values: object, rng: object
 ) -> RouteBatch:
@@ -332,6 +419,9 @@ def route_many(
     batch_plan = plan(router)
     if keys is not None:
         spec = key_spec(router)
+        fused = _fused_keys(np, router, batch_plan, keys, spec, values, gen)
+        if fused is not None:
+            return fused
         h, no_hash = read_keys(np, keys, spec, _twins(router)[1])
     elif columns is not None:
         h, no_hash = read_columns(np, router, columns)
@@ -372,11 +462,5 @@ def route_many(
     sub = np.empty(n, np.uint32)
     host = np.empty(n, np.uint32)
     batch_plan.route(h, vals, sub, host)
-    slow = set(batch_plan.slow)
-    for i, name in enumerate(router.picker.names):
-        bl = router.bounded_loads.get(name)
-        if bl is not None and any(bl.active):
-            slow.add(i)
-    for i in sorted(slow):
-        _slow_rows(router, np, i, h, sub, host)
+    _finish(router, np, batch_plan, h, sub, host)
     return RouteBatch._trusted(sub, host, h, no_hash, router.picker.names, router.hosts)

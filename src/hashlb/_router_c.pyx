@@ -13,9 +13,11 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyOb
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
+from hashlb._colread cimport _bad_row, col_close, col_hold, col_open, hlb_col_hash
 from hashlb._kernels cimport hlb_fastmod, hlb_fastmod_magic, hlb_fastmod_t
+from hashlb._tables cimport BATCH_CHUNK
 from hashlb._ring cimport hlb_ring, hlb_ring_find, hlb_ring_owner
 from hashlb._subset_c cimport WeightedSubsetPicker, as_value
 
@@ -437,6 +439,130 @@ cdef class _BatchPlan:
         finally:
             PyBuffer_Release(&hb)
         return None
+
+    def route_keys(self, chunks, seed, copies, values, hashes, nohash, subsets, hosts):
+        """Hash a key column and route its rows in one pass (``route_many(keys=)``).
+
+        *chunks*: a key column (``_columns.key_columns``), hashed with xxh64
+        (*seed*) and Istio's *copies* folded (``rotl1(acc) ^ h``) into
+        *hashes*; a null row gets 0 there, 1 in *nohash* (a zeroed uint8
+        array) and ``NO_HOST`` in *subsets* and *hosts* (the caller routes it
+        with its random lookup hash).  The picker's value of a row is
+        *values* (envoy mode's, a uint64 array) or, None, its route hash.
+        The column is read ``BATCH_CHUNK`` rows at a time and each batch is
+        hashed and routed before the next, the GIL released.
+        """
+        cdef Py_buffer hb, nb, sb, ob, vb
+        cdef Py_ssize_t n = 0, near = 0, base = 0, j, row
+        cdef int64_t start, count, bad_row = -1
+        cdef int err = 0, bad = 0, have_values = values is not None
+        cdef uint64_t s_seed = seed, x, acc
+        cdef Py_ssize_t k_copies = copies, c
+        cdef const uint64_t *vp = NULL
+        cdef uint64_t *hp
+        cdef uint8_t *np_
+        cdef uint32_t *sp
+        cdef uint32_t *op
+        cdef col_hold hold
+        check_ready(self, self._picker is not None, "_BatchPlan")
+        if k_copies < 1:
+            raise ValueError("copies must be at least 1")
+        chunks = list(chunks)
+        for chunk in chunks:
+            n += chunk[1]
+        PyObject_GetBuffer(hashes, &hb, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(nohash, &nb, PyBUF_WRITABLE)
+            try:
+                PyObject_GetBuffer(subsets, &sb, PyBUF_WRITABLE)
+                try:
+                    PyObject_GetBuffer(hosts, &ob, PyBUF_WRITABLE)
+                    try:
+                        if have_values:
+                            PyObject_GetBuffer(values, &vb, PyBUF_SIMPLE)
+                        try:
+                            if (hb.len // 8 != n or nb.len != n or sb.len // 4 != n
+                                    or ob.len // 4 != n or (have_values and vb.len // 8 != n)):
+                                raise ValueError("the column and the outputs differ in length")
+                            hp = <uint64_t *>hb.buf
+                            np_ = <uint8_t *>nb.buf
+                            sp = <uint32_t *>sb.buf
+                            op = <uint32_t *>ob.buf
+                            if have_values:
+                                vp = <const uint64_t *>vb.buf
+                            for chunk in chunks:
+                                col_open(&hold, chunk, base)
+                                try:
+                                    with nogil:
+                                        start = 0
+                                        while start < hold.c.length:
+                                            count = hold.c.length - start
+                                            if count > BATCH_CHUNK:
+                                                count = BATCH_CHUNK
+                                            bad_row = hlb_col_hash(
+                                                &hold.c, start, count, s_seed, hp + base + start,
+                                                np_ + base + start, hold.scratch, &err)
+                                            if bad_row >= 0:
+                                                break
+                                            for j in range(count):
+                                                row = base + start + j
+                                                if np_[row]:
+                                                    sp[row] = _NO_HOST
+                                                    op[row] = _NO_HOST
+                                                    continue
+                                                x = hp[row]
+                                                acc = x
+                                                for c in range(1, k_copies):
+                                                    acc = ((acc << 1) | (acc >> 63)) ^ x
+                                                hp[row] = acc
+                                                near += self._one(row, acc,
+                                                                  vp[row] if have_values else acc,
+                                                                  sp, op, &bad)
+                                            start += count
+                                    if bad_row >= 0:
+                                        _bad_row(chunk, bad_row, err, base)
+                                finally:
+                                    col_close(&hold)
+                                base += chunk[1]
+                            if near:
+                                bad |= self._near_rows(hp, vp, np_, sp, op, n)
+                            if bad:
+                                raise IndexError("a table holds a host index out of range")
+                        finally:
+                            if have_values:
+                                PyBuffer_Release(&vb)
+                    finally:
+                        PyBuffer_Release(&ob)
+                finally:
+                    PyBuffer_Release(&sb)
+            finally:
+                PyBuffer_Release(&nb)
+        finally:
+            PyBuffer_Release(&hb)
+        return None
+
+    cdef inline int _one(self, Py_ssize_t row, uint64_t h, uint64_t v, uint32_t *s, uint32_t *o,
+                         int *bad) noexcept nogil:
+        """Route one row: 1 for a sticky near-tie (left for :meth:`_near_rows`), else 0."""
+        cdef Py_ssize_t i = self._picker._choose(v)
+        if i < 0:
+            s[row] = _NEAR
+            o[row] = _NO_HOST
+            return 1
+        s[row] = <uint32_t>i
+        o[row] = self._host(i, h, bad)
+        return 0
+
+    cdef int _near_rows(self, const uint64_t *h, const uint64_t *v, const uint8_t *null,
+                        uint32_t *s, uint32_t *o, Py_ssize_t n) except -1:
+        cdef Py_ssize_t j, i
+        cdef int bad = 0
+        for j in range(n):
+            if s[j] == _NEAR and not null[j]:
+                i = self._picker._choose_index(h[j] if v == NULL else v[j])
+                s[j] = <uint32_t>i
+                o[j] = self._host(i, h[j], &bad)
+        return bad
 
     cdef inline uint32_t _host(self, Py_ssize_t i, uint64_t h, int *bad) noexcept nogil:
         cdef const _Sub *sub = &self._subs[i]

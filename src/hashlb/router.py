@@ -736,7 +736,8 @@ class Router:
             method (or none, or a header with ``regex_rewrite``).
 
         The compiled twin picks the subset and looks the host up in one C
-        pass without the GIL for Maglev and ring subsets; a subset that is
+        pass without the GIL for Maglev and ring subsets (a ``keys=``
+        column is hashed in the same pass); a subset that is
         a :class:`~hashlb.Cluster` (host health, priorities) is looked up
         through its ``lookup_many``.  With :attr:`hash_balance_factor`, each
         host is the one bounded load picks with the requests in flight when
