@@ -133,7 +133,7 @@ def test_stickiness_of_plain_string_columns(client: Any) -> None:
 
 
 def test_missing_column_and_extra_message() -> None:
-    """A mapped column the frame lacks is named; the ImportError names the extra."""
+    """A mapped column the frame lacks is named; without Dask, the ImportError names the extra."""
     import subprocess
     import sys
 
@@ -144,7 +144,8 @@ def test_missing_column_and_extra_message() -> None:
         hd.route(ddf, object(), {"header:x": "nope"})
     code = (
         "import sys; sys.modules['dask'] = None\n"
-        "try:\n import hashlb.dask\nexcept ImportError as e: print(e)"
+        "import hashlb.dask\n"
+        "try:\n hashlb.dask.stickiness(None)\nexcept ImportError as e: print(e)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True

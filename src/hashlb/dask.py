@@ -11,7 +11,8 @@ per-user figures of every partition exactly: each partition gives a
 is exact, associative and commutative), so the answer is the one a single
 pass over all the rows gives.
 
-Dask is an optional dependency: ``pip install "hashlb[dask]"``.
+Dask is an optional dependency: ``pip install "hashlb[dask]"``; without it,
+:func:`route` and :func:`stickiness` raise :exc:`ImportError` naming the extra.
 """
 
 from __future__ import annotations
@@ -22,14 +23,6 @@ import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-try:  # Dask is untyped here (and absent where only the lint extra is installed)
-    dd: Any = importlib.import_module("dask.dataframe")
-    _delayed: Any = importlib.import_module("dask.delayed").delayed
-except ImportError:  # pragma: no cover - the message is tested in a subprocess
-    raise ImportError(
-        'hashlb.dask needs Dask with its DataFrame: pip install "hashlb[dask]"'
-    ) from None
-
 from .replay import (
     Stickiness,
     parse_columns,
@@ -37,6 +30,23 @@ from .replay import (
     route_columns,
     to_request_batch,
 )
+
+
+def _dask() -> tuple[Any, Any]:
+    """Return ``(dask.dataframe, dask.delayed.delayed)``, or raise ImportError naming the extra.
+
+    Imported on first use, so that ``import hashlb.dask`` works everywhere; Dask is
+    reached through importlib, untyped (the lint extra does not install it).
+    """
+    try:
+        dd = importlib.import_module("dask.dataframe")
+        delayed = importlib.import_module("dask.delayed").delayed
+    except ImportError:
+        raise ImportError(
+            'hashlb.dask needs Dask with its DataFrame: pip install "hashlb[dask]"'
+        ) from None
+    return dd, delayed
+
 
 __all__ = ("route", "route_frame", "stickiness")
 
@@ -106,9 +116,10 @@ def _route_partition(
 
 def _shipped(router: Any) -> Any:
     """The router as one node of the task graph, named by the digest of its pickle."""
+    _dd, delayed = _dask()
     blob = pickle.dumps(router, protocol=pickle.HIGHEST_PROTOCOL)
     token = hashlib.blake2b(blob, digest_size=16).hexdigest()
-    return _delayed(router, name=f"hashlb-router-{token}", pure=True)
+    return delayed(router, name=f"hashlb-router-{token}", pure=True)
 
 
 def route(
@@ -127,6 +138,7 @@ def route(
     :returns: a lazy Dask DataFrame: *df* plus ``subset``, ``endpoint``
         (categoricals with known categories), ``hash`` and ``no_hash``.
     """
+    dd, _delayed = _dask()
     mapping = parse_columns(columns)
     require_pyarrow()
     if not isinstance(df, dd.DataFrame):
@@ -179,6 +191,7 @@ def stickiness(
         ``one_endpoint``, ``one_group``, ``requests`` (a row whose group is
         null is not routed; one whose endpoint alone is null got no host).
     """
+    _dd, delayed = _dask()
     for c in (user, endpoint, group):
         if c not in df.columns:
             raise ValueError(f"no column {c!r} in the DataFrame (its columns: {list(df.columns)})")
@@ -194,11 +207,11 @@ def stickiness(
             known[c] = frame[c].astype("string").astype(pd.CategoricalDtype(cats))
     if known:
         frame = frame.assign(**known)
-    parts = [_delayed(_partial)(p, user, endpoint, group) for p in frame.to_delayed()]
+    parts = [delayed(_partial)(p, user, endpoint, group) for p in frame.to_delayed()]
     while len(parts) > 1:  # a tree of merges: depth log2(partitions)
         parts = [
-            _delayed(_merge)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            delayed(_merge)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
             for i in range(0, len(parts), 2)
         ]
-    result = parts[0] if parts else _delayed(Stickiness)()
+    result = parts[0] if parts else delayed(Stickiness)()
     return result.compute() if compute else result
