@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
 from ._slots import checked_property
-from ._validate import MAX_PRIORITY, MAX_WEIGHT, as_int, check_health, short, uninitialised
+from ._validate import (
+    LEASE_NOT_PICKLED,
+    MAX_PRIORITY,
+    MAX_WEIGHT,
+    as_int,
+    check_health,
+    refuse_pickle,
+    short,
+    uninitialised,
+)
 from .errors import ConfigError
 
 
@@ -384,6 +393,9 @@ class Lease:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise refuse_pickle(self, LEASE_NOT_PICKLED)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_index"):

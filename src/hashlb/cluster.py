@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 from ._address import canonical_address
 from ._batch import hash_buffer, index_output
 from ._columns import NO_HOST as _NO_HOST
+from ._pickling import pack_hosts, rebuild_hosts
 from ._retry import Reject, choose
 from ._types import Host, Table, check_hosts, replace_host
 from ._validate import (
@@ -602,9 +603,12 @@ class Cluster:
         )
 
     def __reduce__(self) -> tuple[object, ...]:
+        """Pickle the hosts (packed, ``_pickling``) and options; the tables rebuild on load."""
+        self._check()
         config, options = self._config
-        return (_restore, (self.hosts, config, options))
+        return (rebuild_hosts, (Cluster, pack_hosts(self.hosts), {**config, **options}))
 
 
 def _restore(hosts: tuple[Host, ...], config: dict[str, Any], options: dict[str, Any]) -> Cluster:
+    """Rebuild a cluster from a pickle of an earlier build (its hosts one by one)."""
     return Cluster(hosts, **config, **options)
