@@ -353,7 +353,7 @@ _KEYWORDS = ("priority", "health", "hostname", "hash_key", "locality", "labels")
 
 
 class Lease:
-    """An in-flight request on a host, from ``BoundedLoad.acquire()``.
+    """An in-flight request on a host, from BoundedLoad.acquire().
 
     Use it as a context manager (``with bl.acquire(h) as host:``); leaving
     the block releases the request.  :meth:`release` may also be called
@@ -406,7 +406,7 @@ class Lease:
 
 @runtime_checkable
 class Table(Protocol):
-    """A hash -> host table: what ``Router`` and bounded load need.
+    """A hash -> host table: what a Router and bounded load need.
 
     Envoy's ``chooseHost(hash, attempt)``: :class:`~hashlb.Maglev` and
     :class:`~hashlb.RingHash` are tables, and so is any object with these
@@ -429,7 +429,7 @@ class Table(Protocol):
 
 @runtime_checkable
 class HashMethod(Protocol):
-    """One hash method of a ``HashPolicy``: request -> hash, or None.
+    """One hash method of a HashPolicy: request -> hash, or None.
 
     :class:`~hashlb.Header`, :class:`~hashlb.Cookie`, :class:`~hashlb.SourceIP`
     and :class:`~hashlb.QueryParameter` are hash methods.
