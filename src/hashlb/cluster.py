@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ._address import canonical_address
 from ._batch import hash_buffer, index_output, is_numpy
@@ -84,7 +84,7 @@ _BALANCERS = ("ring_hash", "maglev")
 
 
 class PriorityLevel(NamedTuple):
-    """One priority level of a ``Cluster`` (Envoy's ``HostSet``)."""
+    """One priority level of a Cluster (Envoy's HostSet)."""
 
     #: The level (0 is the most preferred).
     priority: int
@@ -477,8 +477,11 @@ class Cluster:
         levels = self._check()
         table = levels[0].table
         if len(levels) == 1 and self.hosts and table.hosts == self.hosts:
-            # the table's indices are the cluster's
-            return table.lookup_many(hashes) if out is None else table.lookup_many(hashes, out=out)
+            # the table's indices are the cluster's (hashlb's tables take out=)
+            if out is None:
+                return table.lookup_many(hashes)
+            if type(table).__module__.split(".")[0] == "hashlb":
+                return cast(Any, table).lookup_many(hashes, out=out)
         chunks = hash_columns(hashes)
         if chunks is not None:
             return self._lookup_columns(levels, chunks, out)
