@@ -607,3 +607,51 @@ def test_tampered_pickles_raise_clear_errors(impl: Implementation) -> None:
     for data, error, match in cases:
         with pytest.raises(error, match=match):
             pickle.loads(data)
+
+
+# -------------------------------------------------- shipped to real Dask workers
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster``: one worker process on loopback (objects cross it pickled)."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster, timeout=60) as client,
+    ):
+        yield client
+
+
+def test_dask_ships_routers_clusters_and_bounded_loads(
+    impl: Implementation, dask_client: Any
+) -> None:
+    """A worker process routes as the original; dask tokenizes the objects (deterministically)."""
+    import dask
+    from dask.base import tokenize
+
+    r = router(impl, hash_balance_factor=150)
+    cluster = hashlb.Cluster(fleet(levels=True), balancer=impl.Maglev, table_size=1021)
+    with dask.config.set({"tokenize.ensure-deterministic": True}):
+        for obj in (r, cluster, impl.BoundedLoad(cluster, hash_balance_factor=150)):
+            assert tokenize(obj) == tokenize(obj)  # no TokenizationError: it pickles
+
+    def remote(router: Router, cluster: Any, hashes: list[int]) -> Any:
+        routes = [router.route_hash(h) for h in hashes]
+        return (
+            [(x.subset, x.host) for x in routes],
+            [cluster.lookup(h) for h in hashes],
+            type(router._picker).__module__,
+        )
+
+    future = dask_client.submit(remote, r, cluster, HASHES, pure=False)
+    routes, hosts, picker_module = future.result(timeout=120)
+    assert routes == [(x.subset, x.host) for x in (r.route_hash(h) for h in HASHES)]
+    assert hosts == [cluster.lookup(h) for h in HASHES]
+    assert picker_module == type(r._picker).__module__  # the same twin on the worker
