@@ -475,6 +475,55 @@ def test_every_public_class_pickles_or_refuses(impl: Implementation) -> None:
                 assert str(back) == str(obj) and back.args == obj.args
 
 
+def test_public_functions_pickle_by_reference(impl: Implementation) -> None:
+    """Every public function (and this twin's hash functions) pickles as a reference to itself."""
+    import inspect
+
+    functions = [getattr(m, n) for m in MODULES for n in m.__all__]
+    functions += [getattr(impl, n) for n in ("xxh64", "xxh64_many", "murmur2_64", "murmur3_64")]
+    for fn in (f for f in functions if inspect.isroutine(f)):
+        for _, data in dumps_both(fn):
+            assert pickle.loads(data) is fn
+
+
+@pytest.mark.c_extension
+def test_a_pickle_of_the_twin_in_use_loads_into_the_other_build(tmp_path: Path) -> None:
+    """A pickle names hashlb.Maglev etc.: a pure process loads it into the pure twin, alike."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if hashlb.IMPLEMENTATION != "c":  # pragma: no cover - the compiled twin is not in use
+        pytest.skip("the compiled twin is not the one in use")
+    r = Router(
+        fleet(),
+        subsets={"v1": {"version": "v1"}, "v2": {"version": "v2"}},
+        weights={"v1": 90, "v2": 10},
+        policy=hashlb.HashPolicy(hashlb.Header("x-user")),
+        balancer="maglev",
+        hash_balance_factor=150,
+    )
+    (tmp_path / "router.pickle").write_bytes(pickle.dumps(r))
+    code = (
+        "import json, pickle, sys, hashlb\n"
+        "r = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "print(json.dumps([hashlb.IMPLEMENTATION, type(r.tables['v1']).__module__,\n"
+        "    [r.route_hash(h).host.address for h in json.loads(sys.argv[2])]]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "router.pickle"), json.dumps(HASHES)],
+        env=dict(os.environ, HASHLB_NO_EXTENSIONS="1"),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    implementation, table_module, addresses = json.loads(out)
+    assert implementation == "py" and table_module == "hashlb"  # the pure twin, selected
+    assert addresses == [r.route_hash(h).host.address for h in HASHES]
+
+
 # ------------------------------------------------------------- tampered pickles
 
 
