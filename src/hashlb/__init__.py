@@ -7,6 +7,7 @@ The compiled (Cython) and pure-Python implementations give identical results;
 from __future__ import annotations
 
 from ._columns import NO_HOST
+from ._public import publish as _publish
 from ._types import HashMethod, Host, Table
 from .bounded import BoundedLoad
 from .cluster import Cluster
@@ -49,3 +50,7 @@ __all__ = (
     "xxh64_list",
     "xxh64_many",
 )
+
+# help(), repr() and pickle name the public module of the selected twin's objects.
+_publish("hashlb", [globals()[name] for name in __all__])
+del _publish

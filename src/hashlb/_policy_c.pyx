@@ -178,7 +178,8 @@ cdef class _Method:
 
 cdef str _own_class(_Method method):
     # The hashlb class a method is (or derives from): the name its errors give.
-    return next(cls.__name__ for cls in type(method).__mro__ if cls.__module__ == __name__)
+    # (By identity: the dispatcher gives these classes hashlb's module name.)
+    return next(cls.__name__ for cls in type(method).__mro__ if cls in _OWN_CLASSES)
 
 
 cdef class Header(_Method):
@@ -660,4 +661,7 @@ cdef class HashPolicy:
 
 
 # The shared docstrings (``_policy_doc.py``).
+cdef frozenset _OWN_CLASSES = frozenset(
+    [_Method, Header, Cookie, SourceIP, QueryParameter, FilterState])
+
 attach_docs(globals(), _DOCS)

@@ -623,3 +623,15 @@ def check_health(value: object, field: str) -> str:
             f"(case-insensitive), got {short(value)}"
         )
     return name
+
+
+def refuse_pickle(obj: object, why: str) -> TypeError:
+    """The ``TypeError`` of an object that holds in-flight state and does not pickle."""
+    return TypeError(f"cannot pickle a {type(obj).__name__}: {why}")
+
+
+#: Why a lease does not pickle (``Lease``, ``RouteLease``).
+LEASE_NOT_PICKLED = (
+    "it counts one request in flight on the balancer that made it; release it and "
+    "acquire again from the loaded balancer"
+)
