@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "_hashkernels.h"
 
@@ -48,6 +49,28 @@ static void limit_ring(const uint8_t *data, const int32_t *off, int64_t n,
             if (ring[lo + half] < h) { lo += half + 1; len -= half + 1; } else { len = half; }
         }
         out[i] = owner[lo == r ? 0 : lo];
+    }
+}
+
+/* The cookie limit: find the cookie called name in every cookie header (split
+ * on ';', leading spaces skipped, the first exact name wins) and xxh64 its
+ * value: what a hand-written C loop over the cookie column does. */
+static void limit_cookie(const uint8_t *data, const int32_t *off, int64_t n,
+                         const uint8_t *name, int64_t nl, uint64_t *out) {
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *p = data + off[i], *end = data + off[i + 1];
+        uint64_t h = 0;
+        while (p < end) {
+            const uint8_t *semi = memchr(p, ';', (size_t)(end - p));
+            const uint8_t *e = semi ? semi : end;
+            while (p < e && *p == ' ') p++;
+            if (e - p > nl && p[nl] == '=' && memcmp(p, name, (size_t)nl) == 0) {
+                h = hlb_xxh64(p + nl + 1, (size_t)(e - p - nl - 1), 0);
+                break;
+            }
+            p = e + 1;
+        }
+        out[i] = h;
     }
 }
 

@@ -16,6 +16,8 @@ cdef extern from "_limit.h" nogil:
                       uint32_t *out)
     void limit_ring(const uint8_t *data, const int32_t *off, int64_t n,
                     const uint64_t *ring, const uint32_t *owner, int64_t r, uint32_t *out)
+    void limit_cookie(const uint8_t *data, const int32_t *off, int64_t n,
+                      const uint8_t *name, int64_t nl, uint64_t *out)
 
 
 def hash(const uint8_t[::1] data, const int32_t[::1] off, uint64_t[::1] out):
@@ -38,3 +40,9 @@ def ring(const uint8_t[::1] data, const int32_t[::1] off, const uint64_t[::1] ri
          const uint32_t[::1] owner, uint32_t[::1] out):
     with nogil:
         limit_ring(&data[0], &off[0], out.shape[0], &ring[0], &owner[0], ring.shape[0], &out[0])
+
+
+def cookie(const uint8_t[::1] data, const int32_t[::1] off, const uint8_t[::1] name,
+           uint64_t[::1] out):
+    with nogil:
+        limit_cookie(&data[0], &off[0], out.shape[0], &name[0], name.shape[0], &out[0])

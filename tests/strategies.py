@@ -923,3 +923,106 @@ def any_hosts(draw: st.DrawFn, max_size: int = 20) -> list:
         )
         for i in range(n)
     ]
+
+
+# ---- vectorised hash policies (issue 14): policy specs and request columns
+
+#: One hash method as ``(class name, args, kwargs)``, built by each twin's classes.
+batch_method_specs = st.one_of(
+    st.tuples(
+        st.just("Header"),
+        st.tuples(st.sampled_from(["x-user", "X-User", "cookie", "x-forwarded-for", "host"])),
+        st.fixed_dictionaries(
+            {
+                "terminal": st.booleans(),
+                "envoy_version": st.sampled_from(["main", "1.17"]),
+                "regex_rewrite": st.sampled_from([None, None, ("[a-c]", "Z"), (r"(\d)", r"<\1>")]),
+            }
+        ),
+    ),
+    st.tuples(
+        st.just("Header"),
+        st.tuples(st.sampled_from([":path", ":authority"])),
+        st.fixed_dictionaries({"terminal": st.booleans()}),
+    ),
+    st.tuples(
+        st.just("Cookie"),
+        st.tuples(st.sampled_from(["sid", "s"])),
+        st.fixed_dictionaries(
+            {"ttl": st.sampled_from([None, None, 0, 60]), "terminal": st.booleans()}
+        ),
+    ),
+    st.tuples(
+        st.just("QueryParameter"),
+        st.tuples(st.sampled_from(["q", "s"])),
+        st.fixed_dictionaries({"terminal": st.booleans()}),
+    ),
+    st.tuples(
+        st.just("SourceIP"),
+        st.just(()),
+        st.fixed_dictionaries(
+            {
+                "xff_num_trusted_hops": st.integers(0, 2),
+                "use_remote_address": st.booleans(),
+                "terminal": st.booleans(),
+            }
+        ),
+    ),
+    st.tuples(
+        st.just("FilterState"),
+        st.tuples(st.sampled_from(["k", "j"])),
+        st.fixed_dictionaries({"terminal": st.booleans()}),
+    ),
+)
+#: A hash policy: ``(method specs, seed)``.
+batch_policy_specs = st.tuples(
+    st.lists(batch_method_specs, max_size=4),
+    st.one_of(st.just(0), st.integers(0, 2**64 - 1)),
+)
+#: A cookie value already extracted: no ';' and not wrapped in quotes (a header carries it).
+_cookie_cells = st.text(alphabet=' =",\t\xe9ab', max_size=8).filter(
+    lambda v: not (len(v) >= 2 and v[0] == '"' and v[-1] == '"')
+)
+_paths = st.one_of(st.text(alphabet="/?&=qs1 ", max_size=16), request_text)
+
+
+def _cells(values: st.SearchStrategy, multi: bool) -> st.SearchStrategy:
+    """A cell: None, a value, or (a multi-valued header) a list of values and Nones."""
+    one = st.one_of(st.none(), values)
+    return st.one_of(one, st.lists(one, max_size=3)) if multi else one
+
+
+#: The columns a request table may have, each with the cells it draws.
+_COLUMN_CELLS: dict[str, st.SearchStrategy] = {
+    "header:x-user": _cells(request_text, True),
+    "header:X-User": _cells(request_text, True),
+    "header:cookie": _cells(cookie_strings, True),
+    "header:x-forwarded-for": _cells(xff_values, True),
+    "header:host": _cells(request_text, False),
+    "header::path": _cells(_paths, False),
+    "path": _cells(_paths, False),
+    "authority": _cells(request_text, False),
+    "remote_address": addresses,
+    "local_address": addresses,
+    "filter_state:k": st.one_of(st.none(), st.integers(0, 2**64 - 1), st.integers(-5, 5)),
+    "filter_state:j": st.one_of(st.none(), st.integers(0, 2**64 - 1)),
+}
+
+
+@st.composite
+def request_columns(draw: st.DrawFn, max_rows: int = 6) -> tuple[dict[str, list], int]:
+    """Return ``(columns, n)``: a dict of *n*-row lists keyed as ``hash_many`` names them.
+
+    Either a ``header:cookie`` column or ``cookie:<name>`` value columns, never both (a
+    row's cookie header is what the scalar model builds from the values).
+    """
+    n = draw(st.integers(0, max_rows))
+    names = draw(st.lists(st.sampled_from(sorted(_COLUMN_CELLS)), unique=True, max_size=7))
+    if "header:x-user" in names and "header:X-User" in names:
+        names.remove("header:X-User")
+    columns = {k: draw(st.lists(_COLUMN_CELLS[k], min_size=n, max_size=n)) for k in names}
+    if "header:cookie" not in columns and draw(st.booleans()):
+        for name in draw(st.lists(st.sampled_from(["sid", "s"]), unique=True, min_size=1)):
+            cells = st.one_of(st.none(), _cookie_cells)
+            columns[f"cookie:{name}"] = draw(st.lists(cells, min_size=n, max_size=n))
+    return columns, n if columns else 0  # no columns: no rows

@@ -19,6 +19,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp
 
+cimport hashlb._policybatch as _pb
 from hashlb._kernels cimport hlb_xxh64
 from hashlb._request_c cimport (
     Request,
@@ -31,9 +32,12 @@ from hashlb._request_c cimport (
     _xff_ip,
 )
 
+from hashlb import _hashmany as _hm
 from hashlb import _policy_config as _cfg
+from hashlb._hashmany import hash_many as _hash_many
 from hashlb import _request_config as _rcfg
 from hashlb._deprecation import positional_options as _positional_options
+from hashlb._hashing_c import xxh64 as _xxh64_py
 from hashlb._types import rebuild
 from hashlb._validate import uninitialised as _uninitialised
 from hashlb.versions import profile as _profile
@@ -150,6 +154,10 @@ cdef class _Method:
         if self._eval(_check_request(request), &v, None):
             return v
         return None
+
+    def hash_many(self, columns, *, out=None):
+        self._check()
+        return HashPolicy(self).hash_many(columns, out=out)
 
     # The keyword options at the end of _key(), whose first items are the
     # positional arguments: what __reduce__ and __repr__ rebuild.
@@ -613,6 +621,9 @@ cdef class HashPolicy:
             return HashResult(h, tuple(cookies))
         return HashResult(None, tuple(cookies))
 
+    def hash_many(self, columns, *, out=None):
+        return _hash_many(self, columns, out, _KERNELS)
+
     cdef int _run(self, Request req, uint64_t *out, list cookies) except -1:
         cdef _Method m
         cdef uint64_t h = 0, v
@@ -658,6 +669,45 @@ cdef class HashPolicy:
         self._check_ready()
         return len(self._policies)
 
+
+
+# ---------------------------------------------------------------- batches
+
+
+# Thin wrappers of the kernels (``_policybatch.pxd``) for the shared driver.
+def _text_hashes(arr, seed, out):
+    return _pb.text_hashes(arr, seed, out)
+
+
+def _value_hashes(arr, seed):
+    return _pb.find_hashes(arr, b"", seed, 2)
+
+
+def _cookie_hashes(arr, name, seed):
+    return _pb.find_hashes(arr, name, seed, 0)
+
+
+def _query_hashes(arr, name, seed):
+    return _pb.find_hashes(arr, name, seed, 1)
+
+
+def _list_hashes(arr, seed, first_only):
+    return _pb.list_hashes(arr, seed, first_only)
+
+
+def _fold(h, have, done, v, has, terminal):
+    _pb.fold(h, have, done, v, has, terminal)
+
+
+def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
+    return _pb.source_ip_hashes(remotes, xffs, hops, use_remote, seed)
+
+
+#: What the shared batch driver (``_hashmany``) runs with in this twin.
+_KERNELS = _hm.Kernels(
+    Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
+    _fold, _source_ip_hashes, _list_hashes,
+)
 
 
 # The shared docstrings (``_policy_doc.py``).

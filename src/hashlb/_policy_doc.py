@@ -55,6 +55,15 @@ still works for one release, with a ``DeprecationWarning``.
 :param Request request: the request.
 :raises TypeError: *request* is not a :class:`Request`.
 """,
+    "_Method.hash_many": """Hash every row of a table of requests with this method alone.
+
+``HashPolicy(method).hash_many(columns, out=out)``: see
+:meth:`HashPolicy.hash_many` for the columns and the result.
+
+:param columns: the request columns, all of the same length.
+:param out: a preallocated ``numpy.uint64`` array for the hashes.
+:returns: ``(hashes, no_hash)``, numpy ``uint64`` and ``bool`` arrays.
+""",
     "FilterState": """FilterState(key, *, terminal=False)
 --
 
@@ -109,6 +118,41 @@ A cookie is still generated (and hashed) for a :class:`Cookie` with a
 
 :param Request request: the request.
 :raises TypeError: *request* is not a :class:`Request`.
+""",
+    "HashPolicy.hash_many": """Hash every row of a table of requests: ``(hashes, no_hash)``.
+
+Each row gets the hash :meth:`hash` gives the :class:`Request` made of that
+row's values (a null is a missing value), without building one: the
+columns are read in place.  ``no_hash[i]`` is True where that hash is None
+(``hashes[i]`` is 0 there).  Generated cookies are hashed as :meth:`hash`
+hashes them; their ``Set-Cookie`` values are not returned.
+
+*columns* maps request fields to columns: ``"header:<name>"`` (the name is
+case-insensitive; a string or binary column, or a list of them for a
+multi-valued header), ``"cookie:<name>"`` (that cookie's value, already
+extracted; without it the ``"header:cookie"`` column is parsed),
+``"path"`` (with its query string), ``"remote_address"``,
+``"local_address"``, ``"method"``, ``"authority"``, ``"scheme"`` (text)
+and ``"filter_state:<key>"`` (uint64).  A column is a pyarrow Array or
+ChunkedArray, an object with ``__arrow_c_array__`` / ``__arrow_c_stream__``
+(a polars or pandas Series), a numpy array or a list; *columns* itself may
+also be a pyarrow Table or RecordBatch, or a pandas or polars DataFrame.
+
+:param columns: the request columns, all of the same length.
+:param out: a preallocated 1-D C-contiguous writable ``numpy.uint64``
+    array of one item per row, which receives the hashes (and is returned).
+:returns: ``(hashes, no_hash)``, numpy ``uint64`` and ``bool`` arrays.
+:raises ValueError: a column name that is none of the forms above, columns
+    of different lengths, or an invalid Arrow array.
+:raises TypeError: a column of a type that cannot hold its field.
+:raises ImportError: numpy or pyarrow is not installed.
+
+>>> hashes, no_hash = HashPolicy(Header("x-user")).hash_many(
+...     {"header:x-user": ["alice", None, "bob"]})
+>>> no_hash.tolist()
+[False, True, False]
+>>> int(hashes[0]) == HashPolicy(Header("x-user")).hash(Request(headers={"x-user": "alice"}))
+True
 """,
     "HashPolicy.evaluate": """Return the request hash and the ``Set-Cookie`` values to send.
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import xxhash
 
+from . import _hashmany as _hm
 from . import _policy_config as _cfg
+from ._columns import need_numpy as _need_numpy
 from ._deprecation import keyword_signature, positional_options
 from ._docstrings import attach as _attach_docs
+from ._hashmany import hash_many as _hash_many
 from ._policy_config import (
     REGEX_ENGINE_VAR as REGEX_ENGINE_VAR,
 )
@@ -181,6 +184,10 @@ class _Method:
         except AttributeError:
             _raise_uninitialised(request, self)
             raise
+
+    def hash_many(self, columns: object, *, out: Any = None) -> tuple[Any, Any]:
+        self._key()  # an uninitialised method raises here
+        return HashPolicy(self).hash_many(columns, out=out)  # type: ignore[arg-type]
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
         """Return the hash, xxh64 seeded with *seed* (0: Envoy's), or None."""
@@ -549,6 +556,9 @@ class HashPolicy(_Value):
             raise
         return HashResult(h, tuple(cookies))
 
+    def hash_many(self, columns: object, *, out: Any = None) -> tuple[Any, Any]:
+        return _hash_many(self, columns, out, _KERNELS)
+
     def _run(self, request: Request, cookies: list[str] | None) -> int | None:
         h: int | None = None
         seed = self._seed
@@ -577,6 +587,41 @@ class HashPolicy(_Value):
         except AttributeError:
             raise _uninit(self) from None
 
+
+def _source_ip_hashes(
+    remotes: list[Any], xffs: list[list[bytes]], hops: int, use_remote: bool, seed: int
+) -> tuple[Any, Any]:
+    """``SourceIP``'s hash of every row (remote address, X-Forwarded-For values)."""
+    np = _need_numpy()
+    hashes = np.zeros(len(remotes), np.uint64)
+    has = np.zeros(len(remotes), bool)
+    for i, remote in enumerate(remotes):
+        ip = None
+        if not use_remote:
+            ip = _xff_ip(xffs[i], hops)
+        elif hops:
+            ip = _xff_ip(xffs[i], hops - 1)
+        if ip is None:
+            ip = _connection_ip(remote)
+        if ip is not None:
+            hashes[i] = _xxh64(ip, seed)
+            has[i] = True
+    return hashes, has
+
+
+#: What the shared batch driver (``_hashmany``) runs with in this twin.
+_KERNELS = _hm.Kernels(
+    Request,
+    HashPolicy,
+    _hm.text_hashes_py,
+    _hm.value_hashes_py,
+    _hm.cookie_hashes_py,
+    _hm.query_hashes_py,
+    _xxh64,
+    _hm.fold_py,
+    _source_ip_hashes,
+    _hm.list_hashes_py,
+)
 
 # ---------------------------------------------------------------- not initialised
 
