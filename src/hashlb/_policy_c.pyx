@@ -707,6 +707,7 @@ def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
 _KERNELS = _hm.Kernels(
     Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
     _fold, _source_ip_hashes, _list_hashes,
+    frozenset([Header, Cookie, SourceIP, QueryParameter, FilterState]),
 )
 
 

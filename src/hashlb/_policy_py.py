@@ -621,6 +621,7 @@ _KERNELS = _hm.Kernels(
     _hm.fold_py,
     _source_ip_hashes,
     _hm.list_hashes_py,
+    frozenset([Header, Cookie, SourceIP, QueryParameter, FilterState]),
 )
 
 # ---------------------------------------------------------------- not initialised
