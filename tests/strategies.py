@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -1026,3 +1027,40 @@ def request_columns(draw: st.DrawFn, max_rows: int = 6) -> tuple[dict[str, list]
             cells = st.one_of(st.none(), _cookie_cells)
             columns[f"cookie:{name}"] = draw(st.lists(cells, min_size=n, max_size=n))
     return columns, n if columns else 0  # no columns: no rows
+
+
+# ---- route_many (issue 14) ---------------------------------------------------
+#: Request key values for route_many(keys=): text that a header, a cookie and a query
+#: string all carry verbatim (no separators, quotes, whitespace or controls), None (no
+#: value) and the empty string.
+_key_chars = st.characters(
+    blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), blacklist_characters=';&=#?"%+,\\'
+)
+route_keys = st.lists(
+    st.one_of(st.none(), st.just(""), st.text(alphabet=_key_chars, max_size=12)), max_size=40
+)
+
+
+@st.composite
+def route_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Return Router options for route_many's property tests: mode, balancer, subsets, options."""
+    weights = draw(subset_weights(max_size=4))
+    sizes = {name: draw(st.integers(min_value=1, max_value=4)) for name in weights}
+    mode = draw(st.sampled_from(["sticky", "envoy"]))
+    options: dict[str, Any] = {}
+    if mode == "sticky" and draw(st.booleans()):
+        options["key_seed"] = draw(st.integers(min_value=0, max_value=2**64 - 1))
+    if mode == "envoy":
+        options["use_hash_policy"] = draw(st.booleans())
+        if draw(st.booleans()):
+            options["policy_copies"] = draw(st.integers(min_value=1, max_value=5))
+    return {
+        "weights": weights,
+        "sizes": sizes,
+        "mode": mode,
+        "balancer": draw(st.sampled_from(["maglev", "ring_hash"])),
+        "method": draw(st.sampled_from(["header", "cookie", "query"])),
+        "terminal": draw(st.booleans()),
+        "factor": draw(st.sampled_from([None, 150])),
+        "options": options,
+    }

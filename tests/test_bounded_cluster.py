@@ -208,7 +208,8 @@ def test_router_bounded_load_with_health_and_priorities(impl: Implementation, mo
         if route.subset == "v1":
             assert route.host is bl.lookup(route.lookup_hash, bl.active)
     hashes = np.arange(0, 2**64 - 2**58, 2**58 + 5, dtype=np.uint64)
-    subsets, idx = router.route_many(hashes, None if mode == "sticky" else hashes)
+    batch = router.route_many(hashes, values=None if mode == "sticky" else hashes)
+    subsets, idx = batch.subset, batch.host
     for h, s, i in zip(hashes.tolist(), subsets, idx, strict=True):
         route = router.route_hash(h, h)
         assert router.picker.names[s] == route.subset
@@ -238,7 +239,7 @@ def test_router_route_many_gives_no_host_under_load(impl: Implementation) -> Non
     held = router.acquire_hash(0)
     assert held.route.host is not None and sum(router.bounded_loads["v1"].active) == 1
     hashes = np.arange(200, dtype=np.uint64)
-    _subsets, idx = router.route_many(hashes)
+    idx = router.route_many(hashes).host
     for h, i in zip(hashes.tolist(), idx, strict=True):
         route = router.route_hash(h)
         assert (i == NO_HOST) == (route.host is None)

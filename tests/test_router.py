@@ -270,9 +270,7 @@ def test_full_affinity_across_rebuilds(impl: Implementation) -> None:
     """Two routers built alike route every key to the same subset and host."""
     a, b = make(impl, balancer="ring_hash"), make(impl, balancer="ring_hash")
     keys = np.random.default_rng(1).integers(0, 2**64, size=50_000, dtype=np.uint64)
-    sa, ha = a.route_many(keys)
-    sb, hb = b.route_many(keys)
-    assert (sa == sb).all() and (ha == hb).all()
+    assert a.route_many(keys) == b.route_many(keys)
     assert a.route(user(impl, "z")) == b.route(user(impl, "z"))
 
 
@@ -281,10 +279,12 @@ def test_ramp_keeps_the_host_unless_the_subset_changed(impl: Implementation, bal
     """Across 1->5->10->25->50->100%, a key keeps its host unless it moved into the canary."""
     keys = np.random.default_rng(2).integers(0, 2**64, size=100_000, dtype=np.uint64)
     r = make(impl, weights={"safe": 99, "risky": 1}, balancer=balancer)
-    subset, host = r.route_many(keys)
+    batch = r.route_many(keys)
+    subset, host = batch.subset, batch.host
     for pct in (5, 10, 25, 50, 100):
         r = r.with_weights({"safe": 100 - pct, "risky": pct})
-        s2, h2 = r.route_many(keys)
+        batch = r.route_many(keys)
+        s2, h2 = batch.subset, batch.host
         same = s2 == subset
         assert (h2[same] == host[same]).all()
         assert ((subset[~same] == 0) & (s2[~same] == 1)).all()
@@ -316,7 +316,7 @@ def test_with_hosts_reuses_unchanged_tables(impl: Implementation) -> None:
     assert b.tables["safe"] is a.tables["safe"]
     assert b.tables["risky"] is not a.tables["risky"]
     assert extra in b.tables["risky"].hosts and extra not in a.tables["risky"].hosts
-    assert b.hosts[-1] == extra and b.route_many([123])[1][0] == b.hosts.index(
+    assert b.hosts[-1] == extra and b.route_many([123]).host[0] == b.hosts.index(
         b.route_hash(123).host
     )
 
@@ -345,19 +345,20 @@ def test_route_many_equals_route_hash(impl: Implementation) -> None:
     for mode in ("sticky", "envoy"):
         r = make(impl, mode=mode, balancer="ring_hash")
         values = None if mode == "sticky" else keys[::-1].copy()
-        s, h = r.route_many(keys, values)
+        batch = r.route_many(keys, values=values)
+        s, h = batch.subset, batch.host
         assert s.dtype == np.uint32 and h.dtype == np.uint32
         for k in range(0, len(keys), 7):
             v = None if values is None else int(values[k])
             route = r.route_hash(int(keys[k]), v)
             assert r.picker.names[s[k]] == route.subset
             assert r.hosts[h[k]] == route.host
-        s2, h2 = r.route_many(keys.tolist(), None if values is None else values.tolist())
-        assert list(s2) == list(s) and list(h2) == list(h)
+        again = r.route_many(keys.tolist(), values=None if values is None else values.tolist())
+        assert again == batch
     with pytest.raises(ConfigError, match="envoy"):
-        make(impl).route_many(keys, keys)
+        make(impl).route_many(keys, values=keys)
     with pytest.raises(ValueError, match="values has"):
-        make(impl, mode="envoy").route_many(keys, keys[:5])
+        make(impl, mode="envoy").route_many(keys, values=keys[:5])
 
 
 def test_route_values(impl: Implementation) -> None:

@@ -74,9 +74,9 @@ def flood_keys(router: Router) -> tuple[list[str], Host]:
     hashes = np.array([xxhash.xxh64_intdigest(k.encode()) for k in keys], dtype=np.uint64)
     if router.mode == "envoy":  # two copies of the policy: rotl1(h) ^ h
         hashes = ((hashes << np.uint64(1)) | (hashes >> np.uint64(63))) ^ hashes
-        _, host_idx = router.route_many(hashes, np.zeros(CANDIDATES, dtype=np.uint64))
+        host_idx = router.route_many(hashes, values=np.zeros(CANDIDATES, dtype=np.uint64)).host
     else:
-        _, host_idx = router.route_many(hashes)
+        host_idx = router.route_many(hashes).host
     target, count = Counter(host_idx.tolist()).most_common(1)[0]
     assert count >= FLOOD, f"only {count} of {CANDIDATES} candidates land on one host"
     chosen = [k for k, i in zip(keys, host_idx.tolist(), strict=True) if i == target][:FLOOD]
@@ -321,7 +321,8 @@ def test_route_many_respects_the_counts_in_flight(impl: Implementation) -> None:
     def check() -> int:
         """Compare route_many with route_hash; return how many hosts bounded load moved."""
         moved = 0
-        subset_idx, host_idx = router.route_many(hashes)
+        batch = router.route_many(hashes)
+        subset_idx, host_idx = batch.subset, batch.host
         for h, s, i in zip(hashes.tolist(), subset_idx.tolist(), host_idx.tolist(), strict=True):
             route = router.route_hash(h)
             assert router.picker.names[s] == route.subset
@@ -393,7 +394,7 @@ def test_key_seed_also_protects_the_subset_choice(impl: Implementation) -> None:
     plain = make(impl)
     keys = [f"user-{i}" for i in range(CANDIDATES)]
     hashes = np.array([xxhash.xxh64_intdigest(k.encode()) for k in keys], dtype=np.uint64)
-    subset_idx, _ = plain.route_many(hashes)
+    subset_idx = plain.route_many(hashes).subset
     risky = plain.picker.names.index("risky")
     flood = [k for k, s in zip(keys, subset_idx.tolist(), strict=True) if s == risky][:FLOOD]
     assert len(flood) == FLOOD

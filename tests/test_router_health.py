@@ -75,7 +75,8 @@ def test_no_healthy_host_is_no_host_in_route_and_route_many(impl: Implementation
     hashes = [h for h in range(0, 2**64, 2**55 + 3) if router.route_hash(h).subset == "v1"]
     none = [h for h in hashes if router.route_hash(h).host is None]
     assert none and all(cluster.choose_priority(h) == (1, "degraded") for h in none)
-    subsets, hosts = router.route_many(np.array(hashes, dtype=np.uint64))
+    batch = router.route_many(np.array(hashes, dtype=np.uint64))
+    subsets, hosts = batch.subset, batch.host
     for h, s, i in zip(hashes, subsets, hosts, strict=True):
         route = router.route_hash(h)
         assert router.picker.names[s] == route.subset

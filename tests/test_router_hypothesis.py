@@ -89,7 +89,8 @@ def test_members_are_the_label_selection(
         assert r2.tables[name].hosts == after[name]
     # route_many's host indices point at hosts equal to the table's choice
     hashes = [0, 1, 2**63, 2**64 - 1, 12345]
-    subset_idx, host_idx = r2.route_many(hashes)
+    batch = r2.route_many(hashes)
+    subset_idx, host_idx = batch.subset, batch.host
     for h, s, i in zip(hashes, subset_idx, host_idx, strict=True):
         name = r2.picker.names[s]
         assert r2.hosts[i] == r2.tables[name].lookup(h)

@@ -16,6 +16,7 @@ from .hashing import IMPLEMENTATION, murmur2_64, murmur3_64, xxh64, xxh64_list, 
 from .maglev import Maglev
 from .policy import Cookie, FilterState, HashPolicy, Header, QueryParameter, Request, SourceIP
 from .ring import RingHash
+from .routebatch import RouteBatch
 from .router import Route, Router
 from .subset import WeightedSubsetPicker
 
@@ -39,6 +40,7 @@ __all__ = (
     "Request",
     "RingHash",
     "Route",
+    "RouteBatch",
     "Router",
     "SourceIP",
     "Table",

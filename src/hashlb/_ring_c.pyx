@@ -14,6 +14,7 @@ Keep names and signatures identical to ``_ring_py.py``; the docstrings both
 share live in ``_ring_doc.py`` (``tests/test_parity.py`` checks all three).
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport ceil
@@ -254,6 +255,16 @@ cdef class RingHash:
 
     cdef int _ready(self) except -1:
         return check_ready(self, self._hosts is not None, "RingHash")
+
+    def _ring_capsule(self):
+        """A capsule ``"hashlb.hlb_ring"`` of this ring's ``hlb_ring`` (``_ring.h``).
+
+        The router's batch pass (``_router_c._BatchPlan``) looks hashes up in it
+        without the GIL; it holds this table while it does (the ring never
+        changes after ``__init__``).
+        """
+        self._ready()
+        return PyCapsule_New(<void *>&self._r, b"hashlb.hlb_ring", NULL)
 
     @property
     def hosts(self):

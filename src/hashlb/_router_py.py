@@ -214,4 +214,94 @@ class _RouteCore:
         return self._place(h, _check_u64(value, "value"), None)
 
 
+#: The host index of a row with no host (``hashlb.cluster.NO_HOST``).
+_NO_HOST = 0xFFFFFFFF
+
+
+class _BatchPlan:
+    """The batch pass of ``Router.route_many`` (compiled and fused in the C twin).
+
+    :param picker: this twin's :class:`~hashlb.WeightedSubsetPicker`.
+    :param tables: per name of the picker, ``(table, maglev_table, index)``:
+        the subset's table or None (no hosts), its Maglev ``table``
+        memoryview or None, and a uint32 numpy array mapping the table's
+        host index to the router's.  This twin indexes Maglev tables with
+        numpy and leaves every other table's rows to the caller (:attr:`slow`);
+        the C twin also searches its compiled rings itself.
+    """
+
+    __slots__ = ("_index", "_picker", "_slow", "_tabs")
+
+    def __init__(self, picker: WeightedSubsetPicker, tables: Any) -> None:
+        if hasattr(self, "_picker"):
+            raise TypeError("_BatchPlan is immutable; __init__ cannot run twice")
+        if not isinstance(picker, WeightedSubsetPicker):
+            raise TypeError("picker must be the pure WeightedSubsetPicker")
+        import numpy as np
+
+        tables = tuple(tables)
+        if len(tables) != len(picker.names):
+            raise ValueError(
+                f"tables must have one entry per subset ({len(picker.names)}), got {len(tables)}"
+            )
+        tabs: list[Any] = []
+        index: list[Any] = []
+        slow: list[int] = []
+        for i, (table, view, idx) in enumerate(tables):
+            if table is None:
+                tabs.append(None)
+                index.append(None)
+                continue
+            if view is None:
+                slow.append(i)
+                tabs.append(None)
+                index.append(None)
+                continue
+            view = memoryview(view)
+            if view.format not in ("H", "I") or view.ndim != 1 or len(view) == 0:
+                raise ValueError("a Maglev table must be a non-empty H or I memoryview")
+            tabs.append(np.frombuffer(view, dtype=np.uint32 if view.format == "I" else np.uint16))
+            index.append(np.asarray(idx, dtype=np.uint32))
+        self._tabs = tuple(tabs)
+        self._index = tuple(index)
+        self._slow = tuple(slow)
+        self._picker = picker  # last: until then the plan is unusable
+
+    @property
+    def slow(self) -> tuple[int, ...]:
+        """The positions of the subsets whose rows ``route`` leaves to the caller."""
+        try:
+            return self._slow
+        except AttributeError:
+            raise uninitialised(self, "_BatchPlan") from None
+
+    def route(self, hashes: Any, values: Any, subsets: Any, hosts: Any) -> None:
+        """Write the subset and host index of every row into *subsets* and *hosts*.
+
+        As the C twin: rows of a subset in :attr:`slow` get ``NO_HOST``.
+        """
+        import numpy as np
+
+        try:
+            picker = self._picker
+        except AttributeError:
+            raise uninitialised(self, "_BatchPlan") from None
+        n = len(hashes)
+        if len(values) != n or len(subsets) != n or len(hosts) != n:
+            raise ValueError("hashes, values, subsets and hosts differ in length")
+        subsets[:] = picker.choose_many(values)
+        hosts[:] = _NO_HOST
+        for i, tab in enumerate(self._tabs):
+            if tab is None:
+                continue
+            rows = np.flatnonzero(subsets == i)
+            if not len(rows):
+                continue
+            local = tab[hashes[rows] % np.uint64(len(tab))].astype(np.intp)
+            index = self._index[i]
+            if len(local) and int(local.max()) >= len(index):
+                raise IndexError("a table holds a host index out of range")
+            hosts[rows] = index[local]
+
+
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

@@ -50,16 +50,15 @@ from __future__ import annotations
 
 import random
 import warnings
-from array import array
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import _router_py
-from ._batch import hash_buffer, index_output, is_numpy
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
 from ._compat import USE_EXTENSIONS
 from ._pickling import pack_hosts, pack_rng, rebuild_router
+from ._routemany import route_many as _route_many
 from ._router_config import NO_TABLE as _NO_TABLE
 from ._router_config import attr as _attr
 from ._router_config import bounded_peek as _bounded_peek
@@ -79,11 +78,11 @@ from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host, Table
 from ._validate import LEASE_NOT_PICKLED, refuse_pickle
 from .bounded import BoundedLoad
-from .cluster import NO_HOST
 from .errors import ConfigError
 from .maglev import Maglev
 from .policy import HashPolicy
 from .ring import RingHash
+from .routebatch import RouteBatch
 from .subset import WeightedSubsetPicker
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
@@ -670,80 +669,84 @@ class Router:
         route_hash: Callable[[int | None, int | None], Route] = self.__dict__["route_hash"]
         return route_hash(hash, value)
 
-    def route_many(self, hashes: Any, values: Any = None) -> tuple[Any, Any]:
-        """Route many pre-computed route hashes at once.
+    def route_many(
+        self,
+        hashes: Any = None,
+        *,
+        keys: Any = None,
+        columns: Any = None,
+        values: Any = None,
+        rng: Any = None,
+    ) -> RouteBatch:
+        """Route a whole column of requests at once, in one pass: a ``RouteBatch``.
 
-        :param hashes: a uint64 buffer (numpy array, ``array('Q')``) or an
-            iterable of ints: the hashes the tables look up
-            (:attr:`route_policy` hashes, as for :meth:`route_hash`).
-        :param values: envoy mode: the weighted-cluster values, aligned with
-            *hashes*; default the hashes with ``use_hash_policy``, else
-            random values from :attr:`rng`.  Must be None in sticky mode.
-        :returns: ``(subset_indices, host_indices)``: uint32 arrays (numpy
-            for a numpy input, else ``array('I')``) indexing
-            ``picker.names`` and :attr:`hosts`; a host index is
-            :data:`hashlb.cluster.NO_HOST` where a subset with host health
-            had no host to give (Envoy: no healthy upstream).
-        :raises ~hashlb.ConfigError: *values* given in sticky mode.
+        Exactly one of *hashes*, *keys* and *columns* gives the rows:
 
-        With :attr:`hash_balance_factor`, each host is the one bounded load
-        picks with the requests in flight when the call starts (a batch
-        counts nothing); with none in flight that is the table's choice.
+        :param hashes: the route hashes, as :meth:`route_hash` takes them
+            (the :attr:`route_policy` hash: Istio's copies folded, seeded
+            with :attr:`key_seed`): an Arrow ``uint64``/``int64`` column
+            (chunked too), a numpy ``uint64`` array (masked too), a uint64
+            buffer, or a list of ints.  A null (or None) is a request
+            without a hash, as ``route_hash(None)``: a random lookup hash.
+        :param keys: the value the route's one-method policy hashes: the
+            header value of a :class:`~hashlb.policy.Header`, the cookie
+            value of a :class:`~hashlb.policy.Cookie`, the parameter value
+            of a :class:`~hashlb.policy.QueryParameter`, the client IP text
+            of a :class:`~hashlb.policy.SourceIP` (as ``client_ip`` gives
+            it); any column :func:`~hashlb.xxh64_many` reads (Arrow string
+            and binary columns, numpy ``S``/``U``/``StringDType``, a list).
+            The route hash is computed as :meth:`route` computes it: xxh64
+            with :attr:`key_seed`, then in envoy mode Istio's
+            :attr:`policy_copies` folded (a ``terminal`` method stops at the
+            first).  A null key is no hash, and so is an empty cookie value
+            (Envoy hashes no empty cookie).  A cookie with a ``ttl`` is not
+            generated: there are no addresses to generate it from (as
+            :meth:`route` of a request without them).
+        :param columns: a table of request columns, hashed by the route's
+            whole policy with :meth:`HashPolicy.hash_many
+            <hashlb.policy.HashPolicy.hash_many>` (its column names and
+            types: ``"header:<name>"``, ``"cookie:<name>"``, ``"path"``,
+            ``"remote_address"``, ``"local_address"``,
+            ``"filter_state:<key>"``, ...): a mapping of columns, a pyarrow
+            Table or RecordBatch, a pandas or polars DataFrame.  The route
+            hash is :attr:`route_policy`'s, as :meth:`route` computes it
+            (generated cookies included); in envoy mode ``header_name``
+            reads its ``"header:<name>"`` column.
+        :param values: envoy mode: the weighted-cluster values, uint64 as
+            *hashes* (a null: the default value of that row).  By default,
+            as :meth:`route`: with ``header_name`` the header's value
+            (*columns* only: with *hashes* or *keys* there are no headers,
+            so parse the header into *values*), with ``use_hash_policy``
+            the route hash (evaluated without generating a cookie), and a
+            random value for every other row.
+        :param rng: the ``numpy.random.Generator`` of the random draws;
+            default a new one seeded with 128 bits of :attr:`rng` (so
+            reproducible from :attr:`seed`, and different at each call).
+            In envoy mode it first draws one uint64 per row that needs a
+            random weighted-cluster value, in row order, then in both modes
+            one uint64 per row without a hash (its lookup hash), in row order.
+        :returns: a :class:`~hashlb.RouteBatch`: per row the subset index
+            (into ``picker.names``), the host index (into :attr:`hosts`,
+            :data:`hashlb.NO_HOST` where a cluster level had no host), the
+            lookup hash and the no-hash flag.
+        :raises TypeError: not exactly one of *hashes*, *keys* and *columns*, a column
+            of a type that is not read, an *rng* that is not a Generator.
+        :raises ValueError: a hash out of range, an inconsistent Arrow
+            column, *values* of another length.
+        :raises ~hashlb.ConfigError: *values* in sticky mode; *keys* with a
+            policy that is not one Header/Cookie/QueryParameter/SourceIP
+            method (or none, or a header with ``regex_rewrite``).
+
+        The compiled twin picks the subset and looks the host up in one C
+        pass without the GIL for Maglev and ring subsets (a ``keys=``
+        column is hashed in the same pass); a subset that is
+        a :class:`~hashlb.Cluster` (host health, priorities) is looked up
+        through its ``lookup_many``.  With :attr:`hash_balance_factor`, each
+        host is the one bounded load picks with the requests in flight when
+        the call starts (a batch counts nothing; a subset with requests in
+        flight is looked up key by key).
         """
-        view = hash_buffer(hashes)
-        n = len(view)
-        if self._sticky:
-            if values is not None:
-                raise ConfigError("values apply to mode='envoy' only")
-            vals: Any = view
-        elif values is not None:
-            vals = hash_buffer(values)
-            if len(vals) != n:
-                raise ValueError(f"values has {len(vals)} items, hashes has {n}")
-        elif self._use_hash_policy:
-            vals = view
-        else:
-            rand = self._rng.getrandbits
-            vals = hash_buffer([rand(64) for _ in range(n)])
-        subset_idx = self._picker.choose_many(vals)  # array('I'): vals is not numpy
-        try:
-            import numpy as np
-        except ImportError:  # pragma: no cover - numpy is in the test extra
-            position: dict[Host, int] = {}
-            for j, host in enumerate(self._hosts):
-                position.setdefault(host, j)
-            lookups = [self._chooser(name) for name in self._names]
-            host_idx = index_output(n)
-            for k in range(n):
-                host = lookups[subset_idx[k]](view[k])
-                host_idx[k] = NO_HOST if host is None else position[host]
-            return subset_idx, host_idx
-        h = np.frombuffer(view, dtype=np.uint64)
-        s = np.frombuffer(subset_idx, dtype=np.uint32)
-        out = np.zeros(n, dtype=np.uint32)
-        for i, name in enumerate(self._names):
-            if name not in self._tables:
-                continue
-            mask = s == i
-            if not mask.any():
-                continue
-            table = self._tables[name]
-            bl = self._bounded.get(name)
-            active = None if bl is None else bl.active
-            if bl is None or active is None or not any(active):
-                local = np.asarray(table.lookup_many(np.ascontiguousarray(h[mask])))
-            else:  # bounded load with requests in flight: Envoy's rule, key by key
-                where = {id(host): j for j, host in enumerate(table.hosts)}
-                where[id(None)] = NO_HOST  # a cluster level with no host
-                local = np.array(
-                    [where[id(bl.lookup(x, active))] for x in h[mask].tolist()], dtype=np.intp
-                )
-            index = np.asarray(self._index_of(name), dtype=np.uint32)
-            none = local == NO_HOST  # a cluster level with no host (Envoy: no healthy upstream)
-            out[mask] = np.where(none, NO_HOST, index[np.where(none, 0, local)])
-        if is_numpy(hashes):
-            return s.copy(), out
-        return subset_idx, array("I", out.tobytes())
+        return _route_many(self, hashes, keys, columns, values, rng)
 
     def with_weights(self, weights: Mapping[str, int]) -> Router:
         """Return a new router with *weights*, reusing every table (and the rng).
@@ -761,15 +764,6 @@ class Router:
         new = self._derive()
         new._configure(base)
         return new
-
-    def _chooser(self, name: str) -> Callable[[int], Host | None]:
-        """Return ``hash -> host`` of subset *name* with the counts in flight now."""
-        bl = self._bounded.get(name)
-        if bl is None:
-            lookup: Callable[[int], Host | None] = self._specs.get(name, _NO_TABLE)[0]
-            return lookup
-        active = bl.active
-        return lambda h: bl.lookup(h, active)
 
     def with_hosts(self, hosts: Iterable[Host]) -> Router:
         """Return a new router over *hosts*, reusing the tables of unchanged subsets.
