@@ -389,6 +389,7 @@ def samples(impl: Implementation) -> dict[str, Callable[[], Any]]:
         "Router": lambda: router(impl),
         "RouteLease": lambda: router(impl).acquire(impl.Request()),
         "Route": lambda: router(impl).route(impl.Request()),
+        "RouteBatch": lambda: router(impl).route_many([1, 2**64 - 1, None]),
         "WeightedSubsetPicker": lambda: impl.WeightedSubsetPicker({"a": 1, "b": 2}),
         "HashPolicy": lambda: impl.HashPolicy(impl.Header("x-user"), seed=1),
         "Header": lambda: impl.Header("x-user", regex_rewrite=("^u", "v")),
