@@ -9,7 +9,7 @@ such an array with the router's batch route.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,14 +67,60 @@ def effective_copies(router: Any) -> int:
     return copies
 
 
+def _one_call_is_many() -> bool:
+    """Whether ``getrandbits(64 * n)`` is ``n`` calls of ``getrandbits(64)``, the first lowest.
+
+    CPython fills a wide ``getrandbits`` from the least significant 32-bit
+    word up (``Modules/_randommodule.c``), so it is; checked once, not assumed.
+    """
+    import random
+
+    one, many = random.Random(12345), random.Random(12345)
+    wide = one.getrandbits(64 * 3)
+    return wide == sum(many.getrandbits(64) << (64 * i) for i in range(3))
+
+
+_WIDE_DRAW = _one_call_is_many()
+
+
+def random_values(rng: Any, n: int) -> Any:
+    """Return *n* values of ``rng.getrandbits(64)``, in draw order, as a uint64 array."""
+    np = require_numpy()
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if _WIDE_DRAW:
+        data = rng.getrandbits(64 * n).to_bytes(8 * n, "little")
+        return np.frombuffer(data, dtype="<u8").astype(np.uint64)
+    draw = rng.getrandbits  # pragma: no cover - another Python's generator
+    return np.fromiter((draw(64) for _ in range(n)), dtype=np.uint64, count=n)
+
+
 def route_batch(router: Any, hashes: Any) -> tuple[Any, Any]:
     """Route the route hashes *hashes* (uint64) at once: ``(subset indices, host indices)``.
 
-    The one place the diff calls the router's batch route.
+    The one place the diff calls the router's batch route.  In envoy mode
+    without ``use_hash_policy`` the weighted-cluster values are drawn here
+    from the router's ``rng``, as many calls of ``route`` would draw them.
     """
     np = require_numpy()
-    subset_idx, host_idx = router.route_many(hashes)
+    if router.mode == "envoy" and not router._use_hash_policy:
+        values = random_values(router.rng, len(hashes))
+        subset_idx, host_idx = router.route_many(hashes, values)
+    else:
+        subset_idx, host_idx = router.route_many(hashes)
     return np.asarray(subset_idx, dtype=np.int64), np.asarray(host_idx, dtype=np.int64)
+
+
+def _compact(codes: Any, size: int) -> tuple[Any, Any]:
+    """Return ``(distinct codes, index of each code among them)`` of codes in ``[0, size)``."""
+    np = require_numpy()
+    if size <= 1 << 22:
+        present = np.bincount(codes, minlength=size) > 0
+        uniq = np.flatnonzero(present)
+        where = np.cumsum(present) - 1
+        return uniq, where[codes]
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    return uniq, inverse.reshape(-1)
 
 
 def route_hashes(router: Any, key_hashes: Any) -> Any:
@@ -98,31 +144,39 @@ class PlacementIds:
         return i
 
     def codes(
-        self, subset_idx: Any, host_idx: Any, subsets: Sequence[str], pods: Sequence[str | None]
+        self,
+        subset_idx: Any,
+        host_idx: Any,
+        n_hosts: int,
+        place: Callable[[int, int | None], Placement],
     ) -> Any:
         """Return the placement id of each ``(subset index, host index)`` pair.
 
-        *pods* names the router's hosts (host index -> pod); a host index
-        beyond it (``NO_HOST``) is ``(subset, None)``.
+        *place* names the pair's placement (host index None: ``NO_HOST``, a
+        subset level with no host to give); it is called once per distinct pair.
         """
         np = require_numpy()
-        n_hosts = len(pods)
         host = np.where(host_idx >= n_hosts, n_hosts, host_idx)
         pair = subset_idx * (n_hosts + 1) + host
-        uniq, inverse = np.unique(pair, return_inverse=True)
+        uniq, inverse = _compact(pair, (int(subset_idx.max(initial=0)) + 1) * (n_hosts + 1))
         out = []
         for c in uniq.tolist():
             s, h = divmod(c, n_hosts + 1)
-            out.append(self.id((subsets[s], pods[h] if h < n_hosts else None)))
+            out.append(self.id(place(s, h if h < n_hosts else None)))
         table = np.array(out, dtype=np.int64)
-        return table[inverse.reshape(-1)]
+        return table[inverse]
 
 
 def router_placements(router: Any, key_hashes: Any, ids: PlacementIds) -> Any:
     """Route *key_hashes* through *router*; return placement ids of ``(subset, host address)``."""
     subset_idx, host_idx = route_batch(router, route_hashes(router, key_hashes))
-    pods = [h.address for h in router.hosts]
-    return ids.codes(subset_idx, host_idx, list(router.picker.names), pods)
+    hosts = router.hosts
+    subsets = list(router.picker.names)
+
+    def place(s: int, h: int | None) -> Placement:
+        return (subsets[s], None if h is None else hosts[h].address)
+
+    return ids.codes(subset_idx, host_idx, len(hosts), place)
 
 
 def diff_arrays(
@@ -183,8 +237,9 @@ def diff_arrays(
         r_moved = int(changed.sum())
         r_sub = int(sub_changed.sum())
         code = a * n_names + b
-        uniq, inverse, cnt = np.unique(code, return_inverse=True, return_counts=True)
-        cell_users = np.bincount(inverse.reshape(-1), weights=w, minlength=len(uniq))
+        uniq, inverse = _compact(code, n_names * n_names)
+        cnt = np.bincount(inverse, minlength=len(uniq))
+        cell_users = np.bincount(inverse, weights=w, minlength=len(uniq))
         matrix = {}
         matrix_users = {}
         for c, m, mu in zip(uniq.tolist(), cnt.tolist(), cell_users.tolist(), strict=True):
