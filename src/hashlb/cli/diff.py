@@ -612,11 +612,53 @@ def _envoy_policy_cause(a: Any, b: Any) -> list[str]:
     def entries(route: Any) -> int:
         return len(route.hash_policy.policies) if route.hash_policy is not None else 0
 
-    na, nb = entries(a.routes[0]), entries(b.routes[0])
+    ra, rb = a.routes[0], b.routes[0]
+    na, nb = entries(ra), entries(rb)
     if na != nb:
         return [
             f"the route's hash policy changed ({na} -> {nb} entries), which changes every route hash"
         ]
+    return _layout_cause(ra, rb)
+
+
+def _layout_cause(a: Any, b: Any) -> list[str]:
+    """Return the cause when ``use_hash_policy`` routes' weighted clusters moved a boundary
+    that takes users from a cluster whose weight did not shrink.
+
+    Envoy lays the clusters out in order over ``[0, total)`` and picks the one
+    whose interval holds ``value % total`` (``source/common/router/
+    weighted_cluster_specifier.cc``, ``pickClusterIndex``); with two clusters
+    only the boundary between them moves, with three or more a cluster can
+    keep or grow its weight and still lose users when the one before it shrank.
+    """
+    if not (a.use_hash_policy and b.use_hash_policy):
+        return []
+    wa, wb = dict(a.weighted_clusters), dict(b.weighted_clusters)
+    ta, tb = sum(wa.values()), sum(wb.values())
+    if ta and tb and ta != tb:
+        return [
+            f"the weighted clusters' total changed ({ta} -> {tb}), which moves every "
+            "value % total interval"
+        ]
+
+    def ranges(pairs: Any) -> dict[str, tuple[int, int]]:
+        out, begin = {}, 0
+        for name, w in pairs:
+            out[name] = (begin, begin + w)
+            begin += w
+        return out
+
+    ia, ib = ranges(a.weighted_clusters), ranges(b.weighted_clusters)
+    for name, (lo, hi) in ia.items():
+        nlo, nhi = ib.get(name, (0, 0))
+        grew = wb.get(name, 0) >= wa.get(name, 0) > 0
+        if grew and (nlo > lo or nhi < hi):
+            return [
+                f"with use_hash_policy Envoy lays the clusters out in order over value % total, "
+                f"so cluster {_short(name)} keeps or grows its weight "
+                f"({wa[name]} -> {wb.get(name, 0)}) yet loses the users of [{lo}, {hi}) "
+                f"that its new interval [{nlo}, {nhi}) leaves out"
+            ]
     return []
 
 
