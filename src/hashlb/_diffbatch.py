@@ -23,9 +23,7 @@ def require_numpy() -> Any:
     try:
         import numpy as np
     except ImportError:  # pragma: no cover - numpy is in the test extra
-        raise ImportError(
-            'the batch diff needs numpy: pip install "hashlb[columns]"'
-        ) from None
+        raise ImportError('the batch diff needs numpy: pip install "hashlb[columns]"') from None
     return np
 
 

@@ -632,7 +632,10 @@ def check_rollout_value(value: object, field: str) -> tuple[int, bool]:
             number = int(digits)
             if pct or number <= MAX_ROLLOUT_REPLICAS:
                 return number, pct
-    raise ValueError(f"{field} must be a count (e.g. 1) or a percentage (e.g. '25%'), got {short(value)}")
+    raise ValueError(
+        f"{field} must be a count (e.g. 1) or a percentage (e.g. '25%'), got {short(value)}"
+    )
+
 
 #: The most attempts ``Cluster.choose_host`` makes: Envoy's retry loop is
 #: ``1 + host_selection_retry_max_attempts`` (2 by default, 6 under Istio).

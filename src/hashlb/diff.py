@@ -459,7 +459,9 @@ def diff_many(
 # Rollouts: a Deployment's RollingUpdate, step by step.
 
 
-def resolve_rollout(replicas: int, max_surge: int | str, max_unavailable: int | str) -> tuple[int, int]:
+def resolve_rollout(
+    replicas: int, max_surge: int | str, max_unavailable: int | str
+) -> tuple[int, int]:
     """Return ``(surge, unavailable)`` as pod counts for a Deployment of *replicas* pods.
 
     Each is a count (``int`` or a digit string) or a percentage of *replicas*
@@ -480,9 +482,7 @@ def resolve_rollout(replicas: int, max_surge: int | str, max_unavailable: int | 
     >>> resolve_rollout(5, "0%", "10%")
     (0, 1)
     """
-    from ._validate import check_rollout_value
-
-    from ._validate import MAX_ROLLOUT_REPLICAS, cap
+    from ._validate import MAX_ROLLOUT_REPLICAS, cap, check_rollout_value
 
     if type(replicas) is not int or not 0 <= replicas <= MAX_ROLLOUT_REPLICAS:
         raise ValueError(

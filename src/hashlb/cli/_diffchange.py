@@ -151,8 +151,9 @@ def set_balancer(scenario: Scenario, algorithm: str | None, min_ring: int | None
 
 def rollout_meshes(
     mesh: Mesh, subset: str, max_surge: int | str, max_unavailable: int | str
-) -> tuple[list[Mesh], list[str]]:
-    """Return the mesh at every step of rolling *subset*'s pods out, and each step's label.
+) -> tuple[list[Mesh], list[str], set[str]]:
+    """Return the mesh at every step of rolling *subset*'s pods out, each step's label
+    (``8old+2new``) and the new pods' names.
 
     The old pods of *subset* are replaced as a Deployment's RollingUpdate
     replaces them (:func:`hashlb.diff.rollout_counts`): new pods copy the
@@ -200,11 +201,12 @@ def rollout_meshes(
         kept = {id(p) for p in old[:n_old]}
         m = copy.copy(mesh)
         m.pods = [p for p in mesh.pods if id(p) not in old_ids or id(p) in kept] + new[:n_new]
-        m._all_pods = [
-            p for p in mesh._all_pods if id(p) not in old_ids or id(p) in kept
-        ] + new[:n_new]
+        m._all_pods = [p for p in mesh._all_pods if id(p) not in old_ids or id(p) in kept] + new[
+            :n_new
+        ]
         m._host_pods = {}
         m._members = {}
         m._index = None
         meshes.append(m)
-    return meshes, [f"{n_old} old + {n_new} new" for n_old, n_new in counts]
+    steps = [f"{n_old}old+{n_new}new" for n_old, n_new in counts]
+    return meshes, steps, {p.name for p in new}

@@ -33,7 +33,6 @@ __all__ = ("batch_paths", "configured_shares", "envoy_route", "scenario_route")
 _CHECKED = 64
 
 
-
 #: The last request converted without a cookie jar: (SimRequest, policy Request).  Every
 #: configuration routes the same request in turn, so it is converted once, not once each.
 _LAST: list[Any] = [None, None]
@@ -148,8 +147,6 @@ def configured_shares(scenario: Scenario, engines: Sequence[Any]) -> dict[Placem
     return out
 
 
-
-
 def _batchable(engines: Sequence[Any]) -> Any:
     """Return the one engine of a scenario the batch path can route, or None."""
     from .._diffbatch import effective_copies
@@ -212,7 +209,9 @@ def batch_paths(
         hosts = e.router.hosts
         subsets = list(e.router.picker.names)
 
-        def place(s: int, h: int | None, e: Any = e, hosts: Any = hosts, subsets: Any = subsets) -> Placement:
+        def place(
+            s: int, h: int | None, e: Any = e, hosts: Any = hosts, subsets: Any = subsets
+        ) -> Placement:
             name = subsets[s]
             if h is None:
                 return (name, None)

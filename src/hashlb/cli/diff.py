@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .._source import InputError
 from .._validate import MAX_CHANGES, MAX_INT_DIGITS, MAX_RAMP_STEPS
 from .._validate import short as _short
-from ..diff import DiffReport, diff_steps
+from ..diff import DiffReport, Placement, diff_steps
 from ._diffchange import (
     add_pods,
     mark_unhealthy,
@@ -364,7 +364,10 @@ def _configs(args: argparse.Namespace) -> tuple[list[Scenario], list[str], str |
         return [a, b], ["A", "B"], None
     base = _mesh(args, args.file)
     if args.rollout:
-        meshes, labels = rollout_meshes(base, args.rollout, args.max_surge, args.max_unavailable)
+        meshes, labels, new = rollout_meshes(
+            base, args.rollout, args.max_surge, args.max_unavailable
+        )
+        args.rollout_new_pods = new
         return [m.scenario(args.host) for m in meshes], labels, None
     if args.ramp:
         subset, steps = args.ramp
@@ -443,13 +446,22 @@ def _run_mode(
         (shares[k], shares[k + 1]) if shares[k] is not None and shares[k + 1] is not None else None
         for k in range(len(scenarios) - 1)
     ]
+    new = getattr(args, "rollout_new_pods", None)
+
+    def version(p: Placement) -> Placement:
+        """A rollout's new pod counts as the subset ``NAME (new)``: a change of version."""
+        return (f"{p[0]} (new)", p[1]) if new and p[1] in new else p
+
     spec = _synthetic(args, scenarios[0])
     batch = None
     if spec is not None and not args.no_batch:
         batch = batch_paths(engines, *spec, seed)
     if batch is not None:
         paths, names, users = batch
-        return diff_arrays(paths, names, users, configured=configured), engines
+        names = [version(p) for p in names]
+        return diff_arrays(paths, names, users, configured=configured), engines  # type: ignore[arg-type]
+    if new:
+        routes = [lambda req, r=r: version(r(req)) for r in routes]  # type: ignore[misc]
     try:
         reports = diff_steps(routes, traffic(), configured=configured, max_users=MAX_USERS)  # type: ignore[arg-type]
     except ValueError as e:
@@ -513,9 +525,15 @@ def _render(
         end = reports[-1].cumulative
         most = max(range(len(reports)), key=lambda k: reports[k].excess)
         worst = reports[most]
+        what = f"Ramping {labels[0]} -> {labels[-1]}"
+        if args.rollout:
+            what = (
+                f"Rolling out {_short(args.rollout)} (maxSurge {args.max_surge}, "
+                f"maxUnavailable {args.max_unavailable})"
+            )
         lines.extend(
             wrap(
-                f"Ramping {labels[0]} -> {labels[-1]} in {len(reports)} steps: "
+                f"{what} in {len(reports)} steps: "
                 f"{_share(end.several_pods if end else 0.0)} of users have seen more than one "
                 f"pod by the end; the step {labels[most]} -> {labels[most + 1]} moves "
                 f"{_share(worst.moved)} where {_share(worst.minimum)} would have to.",
@@ -526,9 +544,11 @@ def _render(
         lines.extend(wrap(text if len(reports) == 1 else f"- {text}", width))
     lines.append("")
     lines.append(f"{reports[0].users} users, {reports[0].requests} requests, seed {args.seed}")
-    head = ["mode", "step", "moved", "subset", "pod", "minimum", "excess"]
+    # a rollout's new pods are the subset "NAME (new)": a subset change is a version change
+    kind = "version" if args.rollout else "subset"
+    head = ["mode", "step", "moved", kind, "pod", "minimum", "excess"]
     if len(reports) > 1:
-        head += ["seen >1 pod", "seen >1 subset"]
+        head += ["seen >1 pod", f"seen >1 {kind}"]
     rows = [row for m in modes for row in _summary_rows(m, labels, results[m])]
     lines.append(
         format_table(head, rows, align="<<" + ">" * (len(head) - 2), width=width, cut=(1,))

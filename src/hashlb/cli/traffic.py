@@ -321,7 +321,7 @@ def synthetic_keys(users: int, key: KeySpec, seed: int) -> Any:
         shifts = np.arange(60, -4, -4, dtype=np.uint64)
         nibbles = (t[:, None] >> shifts) & np.uint64(15)
         digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
-        return digits.view("S16").reshape(-1)  # type: ignore[no-any-return]
+        return digits.view("S16").reshape(-1)
     if key.kind == "source-ip":
         return [_ip(offset, i) for i in range(users)]
     return None
