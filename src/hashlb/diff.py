@@ -425,7 +425,8 @@ def diff_many(
     is ``(subset, host address)``.  *users* gives the user of each request
     (default: each request is its own user).  Envoy mode draws its random
     weighted-cluster values from each router's ``rng``, as many routes in turn
-    would.
+    would: routers built with the same seed give every request the same value
+    (routers made by ``with_weights`` share one ``rng``, so they do not).
 
     :raises ValueError: fewer than two routers, a router whose policy has
         several methods or a seed, or arrays of different lengths.
