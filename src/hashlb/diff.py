@@ -169,6 +169,7 @@ class DiffReport:
 
         :raises ImportError: pyarrow is not installed (``pip install "hashlb[columns]"``).
 
+        >>> from hashlb.diff import diff
         >>> def a(req):
         ...     return ("stable", f"pod-{req % 2}")
         >>> def b(req):
@@ -433,6 +434,7 @@ def diff_many(
     :raises ImportError: numpy is not installed (``pip install "hashlb[columns]"``).
 
     >>> from hashlb import Header, HashPolicy, Host, Router, xxh64_many
+    >>> from hashlb.diff import diff_many
     >>> hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a" if i < 3 else "b"}) for i in range(4)]
     >>> subsets = {"a": {"v": "a"}, "b": {"v": "b"}}
     >>> policy = HashPolicy(Header("x-user"))
@@ -474,6 +476,7 @@ def resolve_rollout(
     :raises ValueError: a malformed value, a negative one, or both given as 0
         (Kubernetes' validation rejects that: the rollout could never start).
 
+    >>> from hashlb.diff import resolve_rollout
     >>> resolve_rollout(10, "25%", "25%")
     (3, 2)
     >>> resolve_rollout(3, 1, 0)
@@ -514,6 +517,7 @@ def rollout_counts(
     step and no pod fails, so a step is one scale-up or one scale-down, and
     the pods a step counts are exactly the ready ones.
 
+    >>> from hashlb.diff import rollout_counts
     >>> rollout_counts(3, 1, 0)
     [(3, 0), (3, 1), (2, 1), (2, 2), (1, 2), (1, 3), (0, 3)]
     >>> rollout_counts(4, "25%", "25%")
@@ -563,6 +567,7 @@ def rollout_steps(
     :raises ValueError: the selector matches no host, or as :func:`resolve_rollout`.
 
     >>> from hashlb import Host
+    >>> from hashlb.diff import rollout_steps
     >>> hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a"}) for i in range(2)]
     >>> [[h.address for h in step] for step in rollout_steps(hosts, {"v": "a"}, 1, 0)]
     ... # doctest: +NORMALIZE_WHITESPACE
