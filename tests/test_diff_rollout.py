@@ -188,3 +188,12 @@ def test_cli_rollout_too_many_steps(impl: Implementation, tmp_path: Path) -> Non
     )  # fmt: skip
     assert proc.returncode == 2
     assert "--rollout takes 400 steps, more than MAX_ROLLOUT_STEPS = 256" in error_line(proc)
+
+
+def test_cli_rollout_plot_is_a_png(impl: Implementation, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "rollout.png"
+    args = [*BASE, "-f", ADVICE / "rule-shared", "--rollout", "stable", "--max-surge", "50%"]
+    proc = run_cli(impl, "diff", *args, "--users", 300, "--plot", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -585,9 +585,11 @@ def plot(
     results: dict[str, list[DiffReport]],
     labels: list[str],
     outputs: OutputSet,
+    kind: str = "subset",
 ) -> None:
     """Draw who went where: per mode and step, a stacked bar of the users who stayed,
-    changed pod within their subset and changed subset, with the minimum marked."""
+    changed pod within their subset and changed subset (*kind*: ``version`` for a
+    rollout), with the minimum marked."""
     from .output import require_matplotlib, save_figure
 
     plt = require_matplotlib()
@@ -597,8 +599,8 @@ def plot(
     sub = [100 * r.subset_changed for _, _, r in bars]
     pod = [100 * r.pod_changed for _, _, r in bars]
     stay = [100 - a - b for a, b in zip(sub, pod, strict=True)]
-    ax.bar(x, sub, 0.6, label="changed subset", color="#c0392b")
-    ax.bar(x, pod, 0.6, bottom=sub, label="changed pod, same subset", color="#e07b39")
+    ax.bar(x, sub, 0.6, label=f"changed {kind}", color="#c0392b")
+    ax.bar(x, pod, 0.6, bottom=sub, label=f"changed pod, same {kind}", color="#e07b39")
     ax.bar(
         x,
         stay,
@@ -749,6 +751,6 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         outputs,
         out,
         lambda: _summary(modes, results, labels),
-        lambda: plot(modes, results, labels, outputs),
+        lambda: plot(modes, results, labels, outputs, "version" if args.rollout else "subset"),
         lambda: _render(args, modes, results, labels, findings, width),
     )
