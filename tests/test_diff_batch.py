@@ -430,3 +430,68 @@ def test_envoy_examples_two_and_three_subsets(impl: Implementation) -> None:
     assert proc.returncode == 0, proc.stderr
     first = proc.stdout.replace("\n  ", " ").splitlines()[0]
     assert "value % total" in first and "'canary' keeps or grows its weight (10 -> 20)" in first
+
+
+# --------------------------------------------------------------------------
+# Ramps and weight changes on Envoy configuration.
+
+
+def test_envoy_config_set_weight_is_the_edited_file(impl: Implementation) -> None:
+    """--set-weight on a base config gives what comparing with the edited file gives."""
+    env = ADVICE / "envoy"
+    common = ["--users", 3000, "--requests-per-user", 1]
+    edited = _json(
+        impl, "--envoy-config-a", env / "three-80-10-10.yaml",
+        "--envoy-config-b", env / "three-60-20-20.yaml", *common,
+    )  # fmt: skip
+    changed = _json(
+        impl, "--envoy-config", env / "three-80-10-10.yaml",
+        "--set-weight", "canary=20", "--set-weight", "canary-b=20", *common,
+    )  # fmt: skip
+    assert changed == edited
+
+
+def test_envoy_config_ramp_two_clusters_is_sticky(impl: Implementation) -> None:
+    env = ADVICE / "envoy"
+    doc = _json(
+        impl, "--envoy-config", env / "two-100-0.yaml", "--ramp", "canary=0,1,5,25,100",
+        "--users", 3000, "--requests-per-user", 4,
+    )  # fmt: skip
+    steps = doc["steps"]
+    assert [s["from"] for s in steps] == ["canary=0", "canary=1", "canary=5", "canary=25"]
+    for s in steps:
+        assert s["excess"] == 0.0 and s["pod_changed"] == 0.0
+    # use_hash_policy: every request of a user takes one subset, so the versions a user
+    # has seen are the ones the boundary moved it through
+    assert steps[-1]["several_subsets_so_far"] == steps[-1]["several_pods_so_far"]
+    assert math.isclose(steps[-1]["several_subsets_so_far"], 1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--set-weight", "nosuch=1"], "the route has no weighted cluster 'nosuch'"),
+        (["--set-weight", "canary=101"], "add up to more than the route's total 100"),
+        (["--set-weight", "canary=1", "--ramp", "canary=0,1"], "one of them"),
+        ([], "--envoy-config needs --set-weight or --ramp"),
+        (["--set-weight", "canary=1", "--mode", "sticky"], "--mode sticky applies to Istio YAML"),
+        (["--set-weight", "canary=1", "-f", "x"], "--set-weight or --ramp over its weighted"),
+        (["--set-weight", "stable=0", "--set-weight", "canary=0"], "total would be 0"),
+    ],
+)
+def test_envoy_config_change_bad_input(impl: Implementation, args: list[str], words: str) -> None:
+    from ._cli import error_line
+
+    proc = run_cli(impl, "diff", "--envoy-config", ADVICE / "envoy" / "two-100-0.yaml", *args)
+    assert proc.returncode == 2
+    assert words in error_line(proc)
+
+
+def test_envoy_config_change_needs_weighted_clusters(impl: Implementation) -> None:
+    from ._cli import error_line
+
+    dump = ROOT / "examples" / "envoy-config" / "dump.json"
+    checkout = "outbound|8080||checkout.shop.svc.cluster.local"
+    proc = run_cli(impl, "diff", "--envoy-config", dump, "--cluster", checkout, "--ramp", "x=0,1")
+    assert proc.returncode == 2
+    assert "need one route with weighted clusters" in error_line(proc)

@@ -27,7 +27,7 @@ from .traffic import KeySpec, SimRequest, synthetic, synthetic_keys
 if TYPE_CHECKING:
     from ..istio import Scenario
 
-__all__ = ("batch_paths", "configured_shares", "envoy_route", "scenario_route")
+__all__ = ("batch_paths", "configured_shares", "envoy_route", "reweight", "scenario_route")
 
 #: How many users the batch path checks against the routers' own hash policy.
 _CHECKED = 64
@@ -77,13 +77,24 @@ def scenario_route(scenario: Scenario, mode: str, seed: int) -> Callable[[Any], 
     return route
 
 
-def envoy_route(args: argparse.Namespace, path: str, seed: int) -> Callable[[Any], Placement]:
+def envoy_route(
+    args: argparse.Namespace,
+    path: str,
+    seed: int,
+    weights: Callable[[Sequence[tuple[str, int]]], list[list[tuple[str, int]]]] | None = None,
+) -> Any:
     """Return a routing function for the Envoy configuration *path*: ``(cluster, host address)``.
 
     The route is chosen as ``hashlb simulate --envoy-config`` chooses it
     (``--route``, ``--virtual-host``, ``--cluster``, else the only one that hashes).
+    With *weights* (the route's ``(cluster, weight)`` pairs -> one such list per
+    configuration), return one routing function per list instead: the same
+    route with those weighted clusters, the configuration read once.
+
+    :raises InputError: no route hashes; *weights* for several routes or a
+        route without weighted clusters.
     """
-    import random
+    from dataclasses import replace
 
     from . import envoy_config
 
@@ -92,6 +103,27 @@ def envoy_route(args: argparse.Namespace, path: str, seed: int) -> Callable[[Any
     routes = envoy_config.prepare(config, selected, match)
     if not routes:
         raise InputError(path, "no route hashes: nothing to compare")
+    if weights is None:
+        return _envoy_routing(config, selected, routes, match, seed)
+    if match or len(routes) != 1 or not routes[0].weighted_clusters:
+        raise InputError(
+            path,
+            "--set-weight and --ramp need one route with weighted clusters "
+            "(choose it with --route or --cluster)",
+        )
+    base = routes[0]
+    out = []
+    for step in weights(base.weighted_clusters):
+        r = replace(base, weighted_clusters=tuple(step))
+        out.append(_envoy_routing(config, (r,), (r,), False, seed))
+    return out
+
+
+def _envoy_routing(
+    config: Any, selected: Sequence[Any], routes: Sequence[Any], match: bool, seed: int
+) -> Callable[[Any], Placement]:
+    import random
+
     usable = {id(r) for r in routes}
     rngs = {id(r): (random.Random(seed), random.Random(seed ^ 0x5EED)) for r in routes}
     jars: dict[Hashable, dict[str, str]] = {}
@@ -121,6 +153,41 @@ def envoy_route(args: argparse.Namespace, path: str, seed: int) -> Callable[[Any
 
     route.routes = routes  # type: ignore[attr-defined]
     return route
+
+
+def reweight(
+    pairs: Sequence[tuple[str, int]], given: Sequence[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """Return *pairs* (name, weight) with the *given* weights set.
+
+    The others share what is left of the old total in proportion to their
+    old weights (evenly when those were all 0), as ``--set-weight`` does on
+    Istio YAML; Envoy keeps a cluster of weight 0 in the list.
+
+    :raises InputError: a name the list lacks, weights above the old total,
+        or a total of 0 (Envoy rejects it).
+    """
+    old = dict(pairs)
+    want = dict(given)
+    missing = sorted(set(want) - set(old))
+    if missing:
+        raise InputError(None, f"--set-weight: the route has no weighted cluster {missing[0]!r}")
+    total = sum(old.values())
+    rest = [n for n, _ in pairs if n not in want]
+    left = total - sum(want.values())
+    if rest and left < 0:
+        raise InputError(
+            None, f"--set-weight: the weights given add up to more than the route's total {total}"
+        )
+    old_rest = sum(old[n] for n in rest)
+    shares = [(left * old[n] // old_rest) if old_rest else left // len(rest) for n in rest]
+    if rest:
+        shares[0] += left - sum(shares)
+    new = {**dict(zip(rest, shares, strict=True)), **want}
+    out = [(n, new[n]) for n, _ in pairs]
+    if not sum(w for _, w in out):
+        raise InputError(None, "--set-weight: the weighted clusters' total would be 0")
+    return out
 
 
 def configured_shares(scenario: Scenario, engines: Sequence[Any]) -> dict[Placement, float] | None:

@@ -30,7 +30,7 @@ from ._diffchange import (
     set_balancer,
     set_weights,
 )
-from ._diffroute import batch_paths, configured_shares, envoy_route, scenario_route
+from ._diffroute import batch_paths, configured_shares, envoy_route, reweight, scenario_route
 from ._replay import WIDTH, publish, wrap
 from .output import OutputSet, format_table
 from .simulate import (
@@ -224,6 +224,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--envoy-config-a", metavar="FILE", help="configuration A: Envoy config")
     g.add_argument("--envoy-config-b", metavar="FILE", help="configuration B: Envoy config")
+    g.add_argument(
+        "--envoy-config",
+        metavar="FILE",
+        help="the base Envoy config (with --set-weight or --ramp over its weighted clusters)",
+    )
     pick = g.add_mutually_exclusive_group()
     pick.add_argument("--route", metavar="NAME", help="with --envoy-config-a/-b: the route")
     pick.add_argument("--virtual-host", metavar="NAME", help="with --envoy-config-a/-b")
@@ -313,9 +318,29 @@ def _check(args: argparse.Namespace) -> None:
             raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
         if "-" in (args.envoy_config_a, args.envoy_config_b):
             raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
+        if args.envoy_config is not None:
+            raise InputError(None, "give --envoy-config-a/-b or --envoy-config, not both")
+        return
+    if args.envoy_config is not None:
+        others = args.a or args.b or args.file or args.rollout or args.add_pods
+        others = others or args.remove_pod or args.unhealthy or args.balancer or args.min_ring_size
+        if others:
+            raise InputError(
+                None, "--envoy-config takes --set-weight or --ramp over its weighted clusters only"
+            )
+        if not (args.set_weight or args.ramp) or (args.set_weight and args.ramp):
+            raise InputError(None, "--envoy-config needs --set-weight or --ramp (one of them)")
+        if args.mode != "envoy":
+            raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
+        if args.envoy_config == "-":
+            raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
+        if len(args.set_weight) > MAX_CHANGES:
+            raise InputError(None, f"more than {MAX_CHANGES} changes")
         return
     if args.route or args.virtual_host or args.cluster:
-        raise InputError(None, "--route, --virtual-host and --cluster apply to --envoy-config-a/-b")
+        raise InputError(
+            None, "--route, --virtual-host and --cluster apply to --envoy-config(-a/-b)"
+        )
     pair = args.a is not None or args.b is not None
     if pair and (args.a is None or args.b is None):
         raise InputError(None, "-a and -b go together")
@@ -684,30 +709,54 @@ def _layout_cause(a: Any, b: Any) -> list[str]:
     return []
 
 
+def _envoy_configs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """Return the Envoy routing functions to compare in order, and their labels."""
+    if args.envoy_config is None:
+        a = envoy_route(args, args.envoy_config_a, args.seed)
+        b = envoy_route(args, args.envoy_config_b, args.seed)
+        return [a, b], ["A", "B"]
+    if args.ramp:
+        cluster, steps = args.ramp
+
+        def ramp(pairs: Any) -> list[list[tuple[str, int]]]:
+            return [reweight(pairs, [(cluster, w)]) for w in steps]
+
+        routes = envoy_route(args, args.envoy_config, args.seed, ramp)
+        return routes, [f"{cluster}={w}" for w in steps]
+
+    def change(pairs: Any) -> list[list[tuple[str, int]]]:
+        return [list(pairs), reweight(pairs, args.set_weight)]
+
+    return envoy_route(args, args.envoy_config, args.seed, change), ["base", "changed"]
+
+
 def _run_envoy(args: argparse.Namespace, outputs: OutputSet, out: IO[str]) -> int:
     from .._validate import MAX_USERS
     from . import envoy_config
 
-    a = envoy_route(args, args.envoy_config_a, args.seed)
-    b = envoy_route(args, args.envoy_config_b, args.seed)
+    routes, labels = _envoy_configs(args)
 
     def traffic() -> Iterator[tuple[str, SimRequest]]:
         if args.requests:
             reqs: Iterator[SimRequest] = read_jsonl(args.requests)
         else:
             users = args.users if args.users is not None else 1000
-            key = args.key if args.key is not None else envoy_config.default_key(a.routes)  # type: ignore[attr-defined]
+            key = args.key if args.key is not None else envoy_config.default_key(routes[0].routes)
             reqs = synthetic(users, args.requests_per_user, key, args.seed)
         return ((r.user, r) for r in reqs)
 
     try:
-        reports = diff_steps([a, b], traffic(), max_users=MAX_USERS)
+        reports = diff_steps(routes, traffic(), max_users=MAX_USERS)
     except ValueError as e:
         raise InputError(None, str(e)) from None
     results = {"envoy": reports}
-    labels = ["A", "B"]
-    why = _envoy_policy_cause(a, b)
-    findings = [finding_line("Going from A to B", "envoy", reports[0], why, None)]
+    findings = []
+    for k, r in enumerate(reports):
+        what = "Going from A to B" if labels == ["A", "B"] else "The change"
+        if len(reports) > 1:
+            what = f"Step {labels[k]} -> {labels[k + 1]}"
+        why = _envoy_policy_cause(routes[k], routes[k + 1])
+        findings.append(finding_line(what, "envoy", r, why, None))
     width = None if args.wide else WIDTH
     return publish(
         args,
@@ -728,7 +777,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     args.file = saved
     outputs.add(args.json, "--json")
     outputs.add_plot(args.plot)
-    if args.envoy_config_a is not None:
+    if args.envoy_config_a is not None or args.envoy_config is not None:
         return _run_envoy(args, outputs, out)
     scenarios, labels, label = _configs(args)
     modes = list(MODES) if args.mode == "both" else [args.mode]
