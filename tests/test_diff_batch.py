@@ -495,3 +495,17 @@ def test_envoy_config_change_needs_weighted_clusters(impl: Implementation) -> No
     proc = run_cli(impl, "diff", "--envoy-config", dump, "--cluster", checkout, "--ramp", "x=0,1")
     assert proc.returncode == 2
     assert "need one route with weighted clusters" in error_line(proc)
+
+
+def test_requests_from_standard_input(impl: Implementation) -> None:
+    """``--requests -`` reads the requests from standard input (it crashed before)."""
+    lines = "".join(
+        json.dumps({"user": f"u{i}", "headers": {"x-myval": f"{i:016x}"}}) + "\n"
+        for i in range(200)
+    )
+    args = ["diff", "-f", EXAMPLE, "--set-weight", "risky=50", "--requests", "-", "--json", "-"]
+    proc = run_cli(impl, *args, "-q", stdin=lines)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["users"] == 200 and doc["requests"] == 200
+    assert doc["minimum"] <= doc["moved"]

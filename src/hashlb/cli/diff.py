@@ -226,6 +226,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--envoy-config-b", metavar="FILE", help="configuration B: Envoy config")
     g.add_argument(
         "--envoy-config",
+        dest="envoy_base",
         metavar="FILE",
         help="the base Envoy config (with --set-weight or --ramp over its weighted clusters)",
     )
@@ -293,7 +294,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="route request by request even where the whole batch can be routed at once",
     )
     o.add_argument("--wide", action="store_true", help=f"do not cut the report to {WIDTH} columns")
-    p.set_defaults(run=run, decisions=None)
+    p.set_defaults(run=run, decisions=None, envoy_config=None)  # envoy_config: simulate's
 
 
 def _changes(args: argparse.Namespace) -> bool:
@@ -318,10 +319,10 @@ def _check(args: argparse.Namespace) -> None:
             raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
         if "-" in (args.envoy_config_a, args.envoy_config_b):
             raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
-        if args.envoy_config is not None:
+        if args.envoy_base is not None:
             raise InputError(None, "give --envoy-config-a/-b or --envoy-config, not both")
         return
-    if args.envoy_config is not None:
+    if args.envoy_base is not None:
         others = args.a or args.b or args.file or args.rollout or args.add_pods
         others = others or args.remove_pod or args.unhealthy or args.balancer or args.min_ring_size
         if others:
@@ -332,7 +333,7 @@ def _check(args: argparse.Namespace) -> None:
             raise InputError(None, "--envoy-config needs --set-weight or --ramp (one of them)")
         if args.mode != "envoy":
             raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
-        if args.envoy_config == "-":
+        if args.envoy_base == "-":
             raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
         if len(args.set_weight) > MAX_CHANGES:
             raise InputError(None, f"more than {MAX_CHANGES} changes")
@@ -711,7 +712,7 @@ def _layout_cause(a: Any, b: Any) -> list[str]:
 
 def _envoy_configs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     """Return the Envoy routing functions to compare in order, and their labels."""
-    if args.envoy_config is None:
+    if args.envoy_base is None:
         a = envoy_route(args, args.envoy_config_a, args.seed)
         b = envoy_route(args, args.envoy_config_b, args.seed)
         return [a, b], ["A", "B"]
@@ -721,13 +722,13 @@ def _envoy_configs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
         def ramp(pairs: Any) -> list[list[tuple[str, int]]]:
             return [reweight(pairs, [(cluster, w)]) for w in steps]
 
-        routes = envoy_route(args, args.envoy_config, args.seed, ramp)
+        routes = envoy_route(args, args.envoy_base, args.seed, ramp)
         return routes, [f"{cluster}={w}" for w in steps]
 
     def change(pairs: Any) -> list[list[tuple[str, int]]]:
         return [list(pairs), reweight(pairs, args.set_weight)]
 
-    return envoy_route(args, args.envoy_config, args.seed, change), ["base", "changed"]
+    return envoy_route(args, args.envoy_base, args.seed, change), ["base", "changed"]
 
 
 def _run_envoy(args: argparse.Namespace, outputs: OutputSet, out: IO[str]) -> int:
@@ -777,7 +778,7 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     args.file = saved
     outputs.add(args.json, "--json")
     outputs.add_plot(args.plot)
-    if args.envoy_config_a is not None or args.envoy_config is not None:
+    if args.envoy_config_a is not None or args.envoy_base is not None:
         return _run_envoy(args, outputs, out)
     scenarios, labels, label = _configs(args)
     modes = list(MODES) if args.mode == "both" else [args.mode]
