@@ -86,10 +86,35 @@ def test_batch_path_gives_the_request_by_request_figures(
     _close(_json(impl, *args), _json(impl, *args, "--no-batch"))
 
 
-def test_batch_path_is_used_and_fast_where_it_applies(impl: Implementation) -> None:
-    """The figures at 10**5 users match --no-batch on a sample (they are the same code path's)."""
-    args = ["-f", EXAMPLE, "--ramp", "risky=0,1,5", "--users", 20000, "--requests-per-user", 1]
-    _close(_json(impl, *args), _json(impl, *args, "--no-batch"))
+def _engines(paths: list[Path], weights: list[int], mode: str) -> list[Any]:
+    from hashlb.cli._diffchange import set_weights
+    from hashlb.cli.diff import scenario_route
+    from hashlb.istio import load_mesh
+
+    out = []
+    for w in weights:
+        mesh = load_mesh([str(p) for p in paths])
+        set_weights(mesh, [("risky", w)])
+        out.append(scenario_route(mesh.scenario(), mode, 0).engines)  # type: ignore[attr-defined]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["envoy", "sticky"])
+def test_batch_path_is_taken_where_it_applies(impl: Implementation, mode: str) -> None:
+    """The batch path routes the example's ramp; a key the route does not hash falls back."""
+    from hashlb.cli._diffroute import batch_paths
+    from hashlb.cli.traffic import KeySpec
+
+    engines = _engines([EXAMPLE], [0, 1, 50], mode)
+    got = batch_paths(engines, 500, 2, KeySpec("header", "x-myval"), 0)
+    assert got is not None
+    paths, names, users = got
+    assert len(paths) == 3 and all(len(p) == 1000 for p in paths)
+    assert users is not None and users.tolist() == list(range(500)) * 2
+    assert {n[0] for n in names} <= {"safe", "risky"}
+    # the route hashes x-myval: synthetic users sending another header are not routed in batch
+    assert batch_paths(engines, 500, 1, KeySpec("header", "x-other"), 0) is None
+    assert batch_paths(engines, 500, 1, KeySpec("none"), 0) is None
 
 
 # --------------------------------------------------------------------------
