@@ -6,6 +6,7 @@ The compiled (Cython) and pure-Python implementations give identical results;
 
 from __future__ import annotations
 
+from . import diff as diff  # the module: hashlb.diff.diff, .diff_many, .DiffReport
 from ._columns import NO_HOST
 from ._public import publish as _publish
 from ._types import HashMethod, Host, Table
