@@ -103,10 +103,10 @@ def route_batch(router: Any, hashes: Any) -> tuple[Any, Any]:
     np = require_numpy()
     if router.mode == "envoy" and not router._use_hash_policy:
         values = random_values(router.rng, len(hashes))
-        subset_idx, host_idx = router.route_many(hashes, values)
+        batch = router.route_many(hashes, values=values)
     else:
-        subset_idx, host_idx = router.route_many(hashes)
-    return np.asarray(subset_idx, dtype=np.int64), np.asarray(host_idx, dtype=np.int64)
+        batch = router.route_many(hashes)
+    return np.asarray(batch.subset, dtype=np.int64), np.asarray(batch.host, dtype=np.int64)
 
 
 def _compact(codes: Any, size: int) -> tuple[Any, Any]:
