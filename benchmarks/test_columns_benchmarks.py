@@ -14,6 +14,11 @@ Targets:
 * two threads on two chunks: the speed-up of ``Maglev.pick_many`` >= 90% of
   the C loop's (``two_threads``).
 
+``Cluster.lookup_many`` is measured against the C lookup too: with one
+priority level it is its Maglev's ``lookup_many``; with two (a level that
+spills part of the load to the next, as Envoy's priority loads do) it splits
+the rows by level with numpy and looks each level's rows up in its table.
+
 ``RingHash.pick_many`` is measured against both the Maglev limit (the issue's
 yardstick) and a C ring limit (xxh64 + a plain lower_bound on the same ring).
 Run, for the table of every ratio in one process::
@@ -35,7 +40,7 @@ import numpy as np
 import pytest
 
 from benchmarks._limit_build import load
-from hashlb import Host
+from hashlb import Cluster, Host
 
 pa = pytest.importorskip("pyarrow")
 _c_maglev = pytest.importorskip("hashlb._maglev_c")  # the compiled twin (a pure build skips)
@@ -48,6 +53,12 @@ N = 1_000_000
 #: processes inherit (ru_maxrss counts the parent's high-water mark at exec).
 SMOKE_N = 20_000
 HOSTS = [Host(f"10.0.{i // 256}.{i % 256}:6379") for i in range(100)]
+#: The same hosts in two priorities, 45 of the 70 at priority 0 unhealthy: Envoy's
+#: priority load gives level 0 25 / 70 x 140% = 50% of the hashes, level 1 the rest.
+LEVELS = [
+    Host(h.address, priority=int(i >= 70), health="unhealthy" if i < 45 else "healthy")
+    for i, h in enumerate(HOSTS)
+]
 
 
 class Data:
@@ -66,6 +77,9 @@ class Data:
             "list[str]": self.keys,
         }
         self.maglev = _c_maglev.Maglev(HOSTS, table_size=65537)
+        maglev = _c_maglev.Maglev
+        self.cluster1 = Cluster(HOSTS, balancer=maglev, table_size=65537)
+        self.cluster2 = Cluster(LEVELS, balancer=maglev, table_size=65537)
         self.ring = _c_ring.RingHash(HOSTS)
         self.hashes = _c_hashing.xxh64_many(self.arrow)
         self.hash_forms: dict[str, Any] = {
@@ -125,6 +139,13 @@ def cases(d: Data) -> dict[str, tuple[str, Callable[[], object]]]:
         out[f"RingHash.pick_many[{form}] vs ring"] = ("ring", lambda x=x: d.ring.pick_many(x))
     for form, h in d.hash_forms.items():
         out[f"Maglev.lookup_many[{form}]"] = ("lookup", lambda h=h: d.maglev.lookup_many(h))
+    for form in ("numpy uint64", "arrow uint64"):
+        h = d.hash_forms[form]
+        for levels, cluster in (("1 level", d.cluster1), ("2 levels", d.cluster2)):
+            out[f"Cluster.lookup_many[{form}, {levels}]"] = (
+                "lookup",
+                lambda h=h, c=cluster: c.lookup_many(h, out=d.out32),
+            )
     return out
 
 
@@ -207,6 +228,11 @@ def _case_names() -> list[str]:
     for f in ("arrow string", "numpy S16", "list[str]"):
         names += [f"RingHash.pick_many[{f}]", f"RingHash.pick_many[{f}] vs ring"]
     names += [f"Maglev.lookup_many[{f} uint64]" for f in ("numpy", "arrow", "pandas", "polars")]
+    names += [
+        f"Cluster.lookup_many[{f} uint64, {levels}]"
+        for f in ("numpy", "arrow")
+        for levels in ("1 level", "2 levels")
+    ]
     return names
 
 

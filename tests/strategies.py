@@ -899,6 +899,33 @@ def column_layouts(draw: st.DrawFn, n: int) -> tuple[int, int, list[int]]:
     return start, stop, cuts
 
 
+# ---- pickling (issue 14)
+
+_short_text = st.text(alphabet="abcxyz-./:09", max_size=8)
+
+
+@st.composite
+def any_hosts(draw: st.DrawFn, max_size: int = 20) -> list:
+    """Return Hosts with distinct addresses and every field drawn (labels often shared)."""
+    from hashlb import Host
+
+    shared = draw(st.lists(labelled_labels, min_size=1, max_size=3))
+    n = draw(st.integers(0, max_size))
+    return [
+        Host(
+            draw(st.sampled_from([f"10.4.0.{i}:80", f"[2001:db8::{i:x}]:443", f"pod-{i}.svc:80"])),
+            draw(host_weights),
+            priority=draw(st.sampled_from([0, 0, 1, 128])),
+            health=draw(health_names),
+            hostname=draw(st.one_of(st.none(), _short_text)),
+            hash_key=draw(st.one_of(st.none(), _short_text)),
+            locality=draw(st.one_of(st.none(), st.sampled_from(["r/z1", "r/z2", ""]))),
+            labels=draw(st.one_of(st.sampled_from(shared), labelled_labels)),
+        )
+        for i in range(n)
+    ]
+
+
 # ---- vectorised hash policies (issue 14): policy specs and request columns
 
 #: One hash method as ``(class name, args, kwargs)``, built by each twin's classes.

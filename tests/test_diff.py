@@ -377,7 +377,10 @@ def test_ramp_steps_and_cumulative(impl: Implementation) -> None:
         (["-f", "E", "--remove-pod", "nosuch"], "no pod named 'nosuch'"),
         (["-f", "E", "--add-pods", "2"], "--add-pods N and --to SUBSET go together"),
         (["-f", "E", "--set-weight", "risky=500"], "add up to more than"),
-        (["-f", "E", "--ramp", "risky=1,2", "--remove-pod", "x"], "--ramp is a change"),
+        (
+            ["-f", "E", "--ramp", "risky=1,2", "--remove-pod", "x"],
+            "--ramp and --rollout are changes",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(impl: Implementation, args: list[str], words: str) -> None:

@@ -259,6 +259,9 @@ def test_configuration_errors(impl: Implementation) -> None:
         policy.hash_many({b"path": ["a"]})
     with pytest.raises(ValueError, match="same length"):
         policy.hash_many({"header:x-user": ["a", "b"], "path": ["/"]})
+    twice = pa.table([pa.array(["a"]), pa.array(["b"])], names=["path", "path"])
+    with pytest.raises(ValueError, match="'path' is given twice"):
+        policy.hash_many(twice)
     with pytest.raises(ValueError, match="same field"):
         policy.hash_many({"header:x-user": ["a"], "header:X-User": ["b"]})
     with pytest.raises(TypeError, match=r"header:x-user.*string"):

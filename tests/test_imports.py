@@ -22,7 +22,9 @@ from ._impl import Implementation, units
 def test_implementation_value() -> None:
     """hashlb.IMPLEMENTATION is "c" or "py" and agrees with the dispatchers."""
     assert hashlb.IMPLEMENTATION in {"c", "py"}
-    assert hashlb.xxh64.__module__ == f"hashlb._hashing_{hashlb.IMPLEMENTATION}"
+    twin = importlib.import_module(f"hashlb._hashing_{hashlb.IMPLEMENTATION}")
+    assert hashlb.xxh64 is twin.xxh64
+    assert hashlb.xxh64.__module__ == "hashlb"  # the selected twin's objects name hashlb
 
 
 @pytest.mark.parametrize("unit", units())
@@ -69,11 +71,18 @@ def test_a_partial_build_uses_no_compiled_twin(unit: str) -> None:
         f"sys.modules['hashlb._{unit}_c'] = None  # as if this extension were missing\n"
         "import importlib, hashlb\n"
         "from hashlb import _compat\n"
-        "mods = {importlib.import_module('hashlb.' + u).__dict__[n].__module__\n"
+        "def twin(u, n):  # the twin module that defines hashlb.<u>.<n>\n"
+        "    obj = importlib.import_module('hashlb.' + u).__dict__[n]\n"
+        "    for t in ('c', 'py'):\n"
+        "        mod = sys.modules.get(f'hashlb._{u}_{t}')\n"
+        "        if mod is not None and getattr(mod, n, None) is obj:\n"
+        "            return mod.__name__\n"
+        "    return obj.__module__\n"
+        "mods = {twin(u, n)\n"
         "        for u in _compat.UNITS\n"
         "        for n in importlib.import_module('hashlb.' + u).__all__\n"
         "        if n not in ('IMPLEMENTATION', 'DEFAULT_TABLE_SIZE', 'MAX_TABLE_SIZE',\n"
-        "                     'MAX_SHUFFLE_N')}\n"
+        "                     'MAX_SHUFFLE_N', 'Lease')}\n"
         "print(hashlb.IMPLEMENTATION, sorted(mods), _compat.EXTENSION_ERROR)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "HASHLB_NO_EXTENSIONS"}
@@ -107,14 +116,15 @@ def test_c_preferred_by_default() -> None:
         [
             sys.executable,
             "-c",
-            "import hashlb; print(hashlb.IMPLEMENTATION, hashlb.xxh64.__module__)",
+            "import hashlb, hashlb._hashing_c as c\n"
+            "print(hashlb.IMPLEMENTATION, hashlb.xxh64 is c.xxh64, hashlb.xxh64.__module__)",
         ],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert out == ["c", "hashlb._hashing_c"]
+    assert out == ["c", "True", "hashlb"]
 
 
 def test_run_time_switch_forces_pure() -> None:
@@ -124,14 +134,15 @@ def test_run_time_switch_forces_pure() -> None:
         [
             sys.executable,
             "-c",
-            "import hashlb; print(hashlb.IMPLEMENTATION, hashlb.xxh64.__module__)",
+            "import hashlb, hashlb._hashing_py as py\n"
+            "print(hashlb.IMPLEMENTATION, hashlb.xxh64 is py.xxh64, hashlb.xxh64.__module__)",
         ],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert out == ["py", "hashlb._hashing_py"]
+    assert out == ["py", "True", "hashlb"]
 
 
 @pytest.mark.parametrize(

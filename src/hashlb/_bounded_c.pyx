@@ -23,7 +23,7 @@ import threading
 
 from hashlb._bounded_config import host_position as _host_position
 from hashlb._bounded_config import layout as _layout_py
-from hashlb._types import Host, Lease
+from hashlb._types import Host, Lease, rebuild
 from hashlb._validate import (
     BOUNDED_LOAD_SIGNATURE,
     MAX_SHUFFLE_N,
@@ -311,6 +311,11 @@ cdef class BoundedLoad:
                 raise ValueError(f"host {self._hosts[i]!r} has no request in flight")
             self._active[i] -= 1
             self._total -= 1
+
+    def __reduce__(self):
+        # The table and the factor; the in-flight counts start at zero on load.
+        self._ready()
+        return (rebuild, (BoundedLoad, (self._lb,), {"hash_balance_factor": self._factor}))
 
     def __repr__(self):
         if self._hosts is None:

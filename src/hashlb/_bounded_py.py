@@ -31,7 +31,7 @@ from ._bounded_config import Level, host_position, layout
 from ._bounded_doc import DOCS as _DOCS
 from ._docstrings import attach as _attach_docs
 from ._slots import checked_property
-from ._types import Host, Lease
+from ._types import Host, Lease, rebuild
 from ._validate import (
     BOUNDED_LOAD_SIGNATURE,
     MAX_SHUFFLE_N,
@@ -159,6 +159,11 @@ class BoundedLoad:
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"BoundedLoad is immutable; cannot set {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The table and the factor; the in-flight counts start at zero on load.
+        self._ready()
+        return (rebuild, (BoundedLoad, (self._lb,), {"hash_balance_factor": self._factor}))
 
     def _ready(self) -> None:
         try:

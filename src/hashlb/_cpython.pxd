@@ -25,6 +25,12 @@ cdef extern from "_docslots.h":
     int hlb_set_static_doc(object obj, object doc)
 
 
+cdef extern from "_typename.h":
+    # 1 if type is a static type, now named by the bytes name (which then holds
+    # a reference for good); 0 if it is a heap type and nothing was changed.
+    int hlb_set_type_name(object type, object name)
+
+
 cdef inline void attach_docs(dict namespace, dict docs) except *:
     """Give this compiled twin's objects their docstrings from a ``_*_doc.py``
     (``_docstrings.py`` explains the scheme)."""

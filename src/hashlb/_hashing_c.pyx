@@ -35,7 +35,7 @@ from hashlb._validate import short
 
 cimport cython
 
-from hashlb._cpython cimport attach_docs
+from hashlb._cpython cimport attach_docs, hlb_set_type_name
 from hashlb._hashing_doc import DOCS as _DOCS
 from hashlb._docstrings import public_names as _public_names
 
@@ -153,4 +153,15 @@ def murmur3_64(data, seed=0):
 
 
 # The shared docstrings (``_hashing_doc.py``).
+def _set_type_name(cls, name):
+    """Name the compiled class *cls* ``name`` (``"hashlb.Maglev"``): see ``hashlb._public``.
+
+    Returns whether it was renamed (False for a heap type, which takes
+    ``__module__`` by assignment).
+    """
+    if not isinstance(name, str) or "." not in name:
+        raise TypeError(f"name must be a dotted str, not {name!r:.60}")
+    return bool(hlb_set_type_name(cls, name.encode("ascii")))
+
+
 attach_docs(globals(), _DOCS)

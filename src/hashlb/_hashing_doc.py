@@ -9,7 +9,7 @@ DOCS: dict[str, str] = {
     "murmur2_64": f"""murmur2_64(data, seed=3339675911)
 --
 
-Return the 64-bit MurmurHash2 that Envoy's ``MURMUR_HASH_2`` uses.
+Return the 64-bit MurmurHash2 that Envoy's MURMUR_HASH_2 ring hash uses.
 
 This is libstdc++'s ``_Hash_bytes`` for 64-bit ``size_t`` (what
 ``std::hash<std::string>`` computes on 64-bit GNU systems), with Envoy's
@@ -78,7 +78,7 @@ list returns *seed* unchanged; one value equals ``xxh64(value, seed)``.
     "xxh64_many": """xxh64_many(values, seed=0, *, out=None)
 --
 
-Return the xxHash64 of every key of a column, as a ``numpy.uint64`` array.
+Return the xxHash64 of every key of a column, as a numpy uint64 array.
 
 Row *i* equals ``xxh64(values[i], seed)``.  *values* is one of
 (:ref:`columnar-input`):

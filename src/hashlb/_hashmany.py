@@ -7,9 +7,10 @@ methods are written once.  Each method is evaluated over the whole batch:
 
 * ``Header`` over a string/binary column: xxh64 of every row (the twin's
   column kernel, no Python object per row); over a list column (a
-  multi-valued header) or with ``regex_rewrite``: per row, Envoy's rule
-  (values sorted, chained through the seed; ``envoy_version`` profiles that
-  hash only the first value);
+  multi-valued header): the twin's list kernel, Envoy's rule (values
+  sorted, chained through the seed; ``envoy_version`` profiles that hash
+  only the first value); with ``regex_rewrite``: per row, through the
+  rewrite engine;
 * ``Cookie``: a ``cookie:<name>`` column is the extracted value; else the
   ``header:cookie`` column is parsed by the twin's kernel (Envoy's
   ``parseCookieValue``); a generated cookie (``ttl``) per row from the
@@ -58,8 +59,9 @@ class Kernels:
 
     ``text(arr, seed, dst)`` -> (uint64 hashes, bool has) of a binary Arrow
     array (the hashes written into *dst* unless it is None); ``value(arr,
-    seed)`` the same with an empty row as no hash; ``cookie(arr, name, seed)`` and ``query(arr, name, seed)`` the
-    same for the cookie value / query parameter *name* found in each row;
+    seed)`` the same with an empty row as no hash; ``cookie(arr, name,
+    seed)`` and ``query(arr, name, seed)`` the same for the cookie value /
+    query parameter *name* found in each row;
     ``fold(h, have, done, v, has, terminal)`` folds one method's hashes into
     the policy's, in place; ``source_ip(remotes, xffs, hops, use_remote,
     seed)`` is ``SourceIP``'s hash of each row's remote address and
@@ -77,6 +79,9 @@ class Kernels:
     fold: Callable[[Any, Any, Any, Any, Any, bool], None]
     source_ip: Callable[[list[Any], list[list[bytes]], int, bool, int], tuple[Any, Any]]
     lists: Callable[[Any, int, bool], tuple[Any, Any]]
+    #: the twin's own method classes (matched by identity: the selector gives the
+    #: twin in use hashlb's public module name)
+    methods: frozenset[type]
 
 
 def _pyarrow() -> Any:
@@ -121,18 +126,28 @@ def _table_columns(columns: Any) -> dict[str, Any]:
     kind = type(columns)
     pa = sys.modules.get("pyarrow")
     if pa is not None and issubclass(type(columns), (pa.Table, pa.RecordBatch)):
-        return {name: columns.column(i) for i, name in enumerate(columns.schema.names)}
+        return _named(columns.schema.names, columns)
     module = kind.__module__
     if module.startswith("pandas.") and kind.__name__ == "DataFrame":
         frame: Any = columns
         return {name: frame[name] for name in frame.columns}
     if hasattr(kind, "__arrow_c_stream__") or hasattr(kind, "__arrow_c_array__"):
         table = _pyarrow().table(columns)  # polars DataFrame and other Arrow producers
-        return {name: table.column(i) for i, name in enumerate(table.schema.names)}
+        return _named(table.schema.names, table)
     raise TypeError(
         f"columns must be a mapping of column name to column, a pyarrow Table or "
         f"RecordBatch, or a pandas or polars DataFrame, not {kind.__name__[:60]}"
     )
+
+
+def _named(names: list[str], table: Any) -> dict[str, Any]:
+    """The columns of an Arrow table by name (a name given twice is an error)."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"column {short(name, 80)} is given twice")
+        seen.add(name)
+    return {name: table.column(i) for i, name in enumerate(names)}
 
 
 def _list_of_text(values: Any, lists: bool) -> Any:
@@ -583,7 +598,7 @@ def _per_row(
 def _method(
     m: Any, batch: _Batch, seed: int, kernels: Kernels, np: Any, todo: Any, dst: Any
 ) -> tuple[Any, Any]:
-    name = next(c.__name__ for c in type(m).__mro__ if c.__module__.startswith("hashlb._policy_"))
+    name = next(c.__name__ for c in type(m).__mro__ if c in kernels.methods)
     got: tuple[Any, Any] | None = None
     if name == "Header":
         got = _header(m, batch, seed, kernels, np, dst)

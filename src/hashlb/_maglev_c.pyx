@@ -24,7 +24,8 @@ from hashlb._colread cimport index_column
 from hashlb._retry import choose as _choose
 from hashlb._batch import lookup_args, pick_args
 from hashlb._columns import hash_columns, key_columns
-from hashlb._types import Host, positional_restore, rebuild
+from hashlb._pickling import pack_hosts, rebuild_hosts
+from hashlb._types import Host, positional_restore
 from hashlb._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, check_attempt, check_table_size
 from hashlb._weights import check_hash, prepare
 from hashlb.versions import profile as _profile
@@ -571,7 +572,8 @@ cdef class Maglev:
     def __reduce__(self):
         self._ready()
         values = (self._m, self._use_hostname, self._locality_weights, self._envoy)
-        return (rebuild, (Maglev, (self._hosts,), dict(zip(MAGLEV_OPTIONS, values, strict=True))))
+        options = dict(zip(MAGLEV_OPTIONS, values, strict=True))
+        return (rebuild_hosts, (Maglev, pack_hosts(self._hosts), options))
 
 
 cdef int _sort_ties(_Entry *e, Py_ssize_t i, Py_ssize_t j, tuple hosts, tuple order,

@@ -34,10 +34,11 @@ import xxhash
 from ._columns import need_numpy, py_lookup_many, py_pick_many
 from ._docstrings import attach as _attach_docs
 from ._maglev_doc import DOCS as _DOCS
+from ._pickling import pack_hosts, rebuild_hosts
 from ._retry import Reject
 from ._retry import choose as _choose
 from ._slots import checked_property
-from ._types import Host, positional_restore, rebuild
+from ._types import Host, positional_restore
 from ._validate import MAGLEV_OPTIONS, MAX_TABLE_SIZE, uninitialised
 from ._validate import as_bytes as _key_bytes
 from ._validate import check_attempt as _check_attempt
@@ -413,7 +414,8 @@ class Maglev:
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
         values = (self._table_size, self._use_hostname, self._locality_weights, self._envoy)
-        return (rebuild, (Maglev, (self._hosts,), dict(zip(MAGLEV_OPTIONS, values, strict=True))))
+        options = dict(zip(MAGLEV_OPTIONS, values, strict=True))
+        return (rebuild_hosts, (Maglev, pack_hosts(self._hosts), options))
 
 
 # Pickles of earlier builds call _restore with the options by position.

@@ -186,7 +186,8 @@ cdef class _Method:
 
 cdef str _own_class(_Method method):
     # The hashlb class a method is (or derives from): the name its errors give.
-    return next(cls.__name__ for cls in type(method).__mro__ if cls.__module__ == __name__)
+    # (By identity: the dispatcher gives these classes hashlb's module name.)
+    return next(cls.__name__ for cls in type(method).__mro__ if cls in _OWN_CLASSES)
 
 
 cdef class Header(_Method):
@@ -706,8 +707,12 @@ def _source_ip_hashes(list remotes, list xffs, hops, use_remote, seed):
 _KERNELS = _hm.Kernels(
     Request, HashPolicy, _text_hashes, _value_hashes, _cookie_hashes, _query_hashes, _xxh64_py,
     _fold, _source_ip_hashes, _list_hashes,
+    frozenset([Header, Cookie, SourceIP, QueryParameter, FilterState]),
 )
 
 
 # The shared docstrings (``_policy_doc.py``).
+cdef frozenset _OWN_CLASSES = frozenset(
+    [_Method, Header, Cookie, SourceIP, QueryParameter, FilterState])
+
 attach_docs(globals(), _DOCS)

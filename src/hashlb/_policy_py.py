@@ -233,7 +233,8 @@ class _Method:
 
 def _own_class(method: _Method) -> str:
     """The hashlb class *method* is (or derives from): the name its repr gives."""
-    return next(cls.__name__ for cls in type(method).__mro__ if cls.__module__ == __name__)
+    # (By identity: the dispatcher gives these classes hashlb's module name.)
+    return next(cls.__name__ for cls in type(method).__mro__ if cls in _OWN_CLASSES)
 
 
 def _check_request(request: object) -> Request:
@@ -620,6 +621,7 @@ _KERNELS = _hm.Kernels(
     _hm.fold_py,
     _source_ip_hashes,
     _hm.list_hashes_py,
+    frozenset([Header, Cookie, SourceIP, QueryParameter, FilterState]),
 )
 
 # ---------------------------------------------------------------- not initialised
@@ -637,5 +639,7 @@ _READY_SLOT.update(
 )
 _NAMED_BASES.append(_Method)
 
+
+_OWN_CLASSES = frozenset([_Method, Header, Cookie, SourceIP, QueryParameter, FilterState])
 
 _attach_docs(globals(), _DOCS)  # the docstrings shared with the compiled twin

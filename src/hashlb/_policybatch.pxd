@@ -46,10 +46,18 @@ cdef inline tuple text_hashes(object arr, uint64_t seed, object out):
     chunks = key_columns(arr)
     hashes = numpy.empty(len(arr), numpy.uint64) if out is None else out
     null = numpy.zeros(len(arr), numpy.uint8)
+    from hashlb._columns import rows
+    cdef Py_ssize_t n = rows(chunks)
     cdef uint64_t *p = <uint64_t *>writable(hashes, &dst)
+    cdef uint8_t *q
     try:
-        hash_chunks(chunks, seed, p, <uint8_t *>writable(null, &nul))
-        PyBuffer_Release(&nul)
+        if dst.len < 8 * n or len(null) < n:
+            raise ValueError("text_hashes: out is shorter than the column")
+        q = <uint8_t *>writable(null, &nul)
+        try:
+            hash_chunks(chunks, seed, p, q)
+        finally:
+            PyBuffer_Release(&nul)
     finally:
         PyBuffer_Release(&dst)
     numpy.logical_not(null, out=null)

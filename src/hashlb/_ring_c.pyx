@@ -44,7 +44,8 @@ from hashlb._validate import check_attempt as _check_attempt_py
 from hashlb._validate import check_ring_config as _check_config
 from hashlb._validate import renamed as _renamed
 from hashlb._validate import RING_OPTIONS
-from hashlb._types import Host, positional_restore, rebuild
+from hashlb._pickling import pack_hosts, rebuild_hosts
+from hashlb._types import Host, positional_restore
 from hashlb._weights import check_hash as _check_hash_py
 from hashlb._weights import prepare as _prepare
 
@@ -350,7 +351,7 @@ cdef class RingHash:
     def __reduce__(self):
         self._ready()
         options = dict(zip(RING_OPTIONS, (*self._settings, self._locality_weights), strict=True))
-        return (rebuild, (RingHash, (self._hosts,), options))
+        return (rebuild_hosts, (RingHash, pack_hosts(self._hosts), options))
 
 
 # Pickles of earlier builds call _restore with the options by position.

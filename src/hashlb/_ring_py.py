@@ -41,11 +41,12 @@ from ._columns import need_numpy, py_lookup_many, py_pick_many
 from ._docstrings import attach as _attach_docs
 from ._grpc_config import ring_config as _grpc_ring_config
 from ._hashing_py import murmur2_64
+from ._pickling import pack_hosts, rebuild_hosts
 from ._retry import Reject
 from ._retry import choose as _choose
 from ._ring_doc import DOCS as _DOCS
 from ._slots import checked_property
-from ._types import Host, positional_restore, rebuild
+from ._types import Host, positional_restore
 from ._validate import HASH_FUNCTIONS as HASH_FUNCTIONS
 from ._validate import MAX_RING_SIZE as MAX_RING_SIZE
 from ._validate import RING_OPTIONS, renamed, uninitialised
@@ -312,7 +313,7 @@ class RingHash:
     def __reduce__(self) -> tuple[Any, ...]:
         self._ready()
         options = dict(zip(RING_OPTIONS, (*self._settings, self._locality_weights), strict=True))
-        return (rebuild, (RingHash, (self._hosts,), options))
+        return (rebuild_hosts, (RingHash, pack_hosts(self._hosts), options))
 
     def _ready(self) -> None:
         if not hasattr(self, "_hosts"):  # unset until __init__ ran

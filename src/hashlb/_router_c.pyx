@@ -323,6 +323,11 @@ cdef class _BatchPlan:
     cdef tuple _slow  # the positions of the subsets left to the caller
     cdef _Sub *_subs
     cdef Py_ssize_t _n
+    cdef bint _inline_envoy  # envoy mode, total < 2**32: value % total by fastmod, inlined
+    cdef uint64_t _total
+    cdef hlb_fastmod_t _magic
+    cdef const uint64_t *_ends
+    cdef Py_ssize_t _last
 
     def __cinit__(self):
         self._subs = NULL
@@ -390,6 +395,13 @@ cdef class _BatchPlan:
         self._keep = tuple(keep)
         self._slow = tuple(slow)
         self._n = n
+        cdef WeightedSubsetPicker p = picker
+        self._total = p._total
+        self._inline_envoy = not p._sticky and 0 < self._total <= 0xFFFFFFFFULL
+        if self._inline_envoy:
+            self._magic = hlb_fastmod_magic(self._total)
+        self._ends = p._ends
+        self._last = p._n - 1
         self._picker = picker
 
     @property
@@ -541,10 +553,18 @@ cdef class _BatchPlan:
             PyBuffer_Release(&hb)
         return None
 
+    cdef inline Py_ssize_t _envoy(self, uint64_t v) noexcept nogil:
+        """Envoy's subset: value % total over the cumulative weights (the picker's _choose)."""
+        cdef uint64_t sel = hlb_fastmod(v, self._magic, self._total)
+        cdef Py_ssize_t i = 0
+        while i < self._last and sel >= self._ends[i]:
+            i += 1
+        return i
+
     cdef inline int _one(self, Py_ssize_t row, uint64_t h, uint64_t v, uint32_t *s, uint32_t *o,
                          int *bad) noexcept nogil:
         """Route one row: 1 for a sticky near-tie (left for :meth:`_near_rows`), else 0."""
-        cdef Py_ssize_t i = self._picker._choose(v)
+        cdef Py_ssize_t i = self._envoy(v) if self._inline_envoy else self._picker._choose(v)
         if i < 0:
             s[row] = _NEAR
             o[row] = _NO_HOST
@@ -587,19 +607,9 @@ cdef class _BatchPlan:
         cdef Py_ssize_t j, i
         cdef int bad = 0
         cdef Py_ssize_t ties = 0
-        cdef uint64_t total = self._picker._total, sel
-        cdef const uint64_t *ends = self._picker._ends
-        cdef Py_ssize_t last = self._picker._n - 1
-        cdef hlb_fastmod_t magic
-        if not self._picker._sticky and total != 0 and total <= 0xFFFFFFFFULL:
-            # Envoy's value % total over the cumulative weights (the picker's _choose,
-            # inlined; fastmod is exact for a divisor below 2**32)
-            magic = hlb_fastmod_magic(total)
+        if self._inline_envoy:
             for j in range(n):
-                sel = hlb_fastmod(v[j], magic, total)
-                i = 0
-                while i < last and sel >= ends[i]:
-                    i += 1
+                i = self._envoy(v[j])
                 s[j] = <uint32_t>i
                 o[j] = self._host(i, h[j], &bad)
             near[0] = 0

@@ -27,6 +27,14 @@ class Where:
     def __repr__(self) -> str:
         return f"Where({self.file!r}, {self.line})"
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Where):
+            return NotImplemented
+        return (self.file, self.line) == (other.file, other.line)
+
+    def __hash__(self) -> int:
+        return hash((Where, self.file, self.line))
+
 
 class InputError(Exception):
     """Bad user input; ``str()`` is one line that starts with ``FILE:LINE``."""
@@ -35,3 +43,6 @@ class InputError(Exception):
         self.where = where
         self.message = " ".join(message.split())  # always exactly one line
         super().__init__(f"{where}: {self.message}" if where else self.message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.where, self.message))

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._address import canonical_address
 from ._slots import checked_property
-from ._validate import MAX_PRIORITY, MAX_WEIGHT, as_int, check_health, short, uninitialised
+from ._validate import (
+    LEASE_NOT_PICKLED,
+    MAX_PRIORITY,
+    MAX_WEIGHT,
+    as_int,
+    check_health,
+    refuse_pickle,
+    short,
+    uninitialised,
+)
 from .errors import ConfigError
 
 
@@ -344,7 +353,7 @@ _KEYWORDS = ("priority", "health", "hostname", "hash_key", "locality", "labels")
 
 
 class Lease:
-    """An in-flight request on a host, from ``BoundedLoad.acquire()``.
+    """An in-flight request on a host, from BoundedLoad.acquire().
 
     Use it as a context manager (``with bl.acquire(h) as host:``); leaving
     the block releases the request.  :meth:`release` may also be called
@@ -385,6 +394,9 @@ class Lease:
     ) -> None:
         self.release()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise refuse_pickle(self, LEASE_NOT_PICKLED)
+
     def __repr__(self) -> str:
         if not hasattr(self, "_index"):
             return "<Lease object (not initialised)>"
@@ -394,7 +406,7 @@ class Lease:
 
 @runtime_checkable
 class Table(Protocol):
-    """A hash -> host table: what ``Router`` and bounded load need.
+    """A hash -> host table: what a Router and bounded load need.
 
     Envoy's ``chooseHost(hash, attempt)``: :class:`~hashlb.Maglev` and
     :class:`~hashlb.RingHash` are tables, and so is any object with these
@@ -417,7 +429,7 @@ class Table(Protocol):
 
 @runtime_checkable
 class HashMethod(Protocol):
-    """One hash method of a ``HashPolicy``: request -> hash, or None.
+    """One hash method of a HashPolicy: request -> hash, or None.
 
     :class:`~hashlb.Header`, :class:`~hashlb.Cookie`, :class:`~hashlb.SourceIP`
     and :class:`~hashlb.QueryParameter` are hash methods.

@@ -619,6 +619,36 @@ MAX_UPSTREAM_SET_COOKIES = 1024
 #: ``hashlb diff``: at most this many changes (``--set-weight`` ...) and ramp steps.
 MAX_CHANGES = 64
 MAX_RAMP_STEPS = 32
+#: ``hashlb.diff.rollout_counts``: at most this many pods replaced (each step is kept).
+MAX_ROLLOUT_REPLICAS = 100_000
+#: ``hashlb diff --rollout``: at most this many steps (each routes all the traffic again).
+MAX_ROLLOUT_STEPS = 256
+
+
+def check_rollout_value(value: object, field: str) -> tuple[int, bool]:
+    """Return ``(number, is_percentage)`` of a maxSurge / maxUnavailable value.
+
+    An ``int`` >= 0, a string of digits, or digits and ``%`` (a percentage of
+    the replicas; Kubernetes allows a surge above 100%).
+
+    :raises ValueError: anything else (naming *field*).
+    """
+    if type(value) is int:
+        if value < 0:
+            raise ValueError(f"{field} must be >= 0, got {value}")
+        if value > MAX_ROLLOUT_REPLICAS:
+            raise ValueError(f"{field} must be at most {cap('MAX_ROLLOUT_REPLICAS')}, got {value}")
+        return value, False
+    if isinstance(value, str):
+        digits, pct = (value[:-1], True) if value.endswith("%") else (value, False)
+        if digits.isascii() and digits.isdigit() and len(digits) <= 6:
+            number = int(digits)
+            if pct or number <= MAX_ROLLOUT_REPLICAS:
+                return number, pct
+    raise ValueError(
+        f"{field} must be a count (e.g. 1) or a percentage (e.g. '25%'), got {short(value)}"
+    )
+
 
 #: The most attempts ``Cluster.choose_host`` makes: Envoy's retry loop is
 #: ``1 + host_selection_retry_max_attempts`` (2 by default, 6 under Istio).
@@ -636,3 +666,15 @@ def check_health(value: object, field: str) -> str:
             f"(case-insensitive), got {short(value)}"
         )
     return name
+
+
+def refuse_pickle(obj: object, why: str) -> TypeError:
+    """The ``TypeError`` of an object that holds in-flight state and does not pickle."""
+    return TypeError(f"cannot pickle a {type(obj).__name__}: {why}")
+
+
+#: Why a lease does not pickle (``Lease``, ``RouteLease``).
+LEASE_NOT_PICKLED = (
+    "it counts one request in flight on the balancer that made it; release it and "
+    "acquire again from the loaded balancer"
+)

@@ -15,6 +15,11 @@ else:
     from . import _bounded_c as _twin
     from ._bounded_c import MAX_SHUFFLE_N, BoundedLoad, Lease
 
+from ._public import publish as _publish
+
+_publish(__name__, [Lease])  # help() names this module (hashlb exports BoundedLoad)
+del _publish
+
 # Test helpers that were public by mistake: importable for one more release, with a warning.
 _DEPRECATED = ("mt19937", "probe_order")
 

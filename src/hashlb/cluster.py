@@ -37,11 +37,13 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ._address import canonical_address
-from ._batch import hash_buffer, index_output
+from ._batch import hash_buffer, index_output, is_numpy
 from ._columns import NO_HOST as _NO_HOST
+from ._columns import check_out, hash_columns, need_numpy, output, py_check, py_values, rows
+from ._pickling import pack_hosts, rebuild_hosts
 from ._retry import Reject, choose
 from ._types import Host, Table, check_hosts, replace_host
 from ._validate import (
@@ -82,7 +84,7 @@ _BALANCERS = ("ring_hash", "maglev")
 
 
 class PriorityLevel(NamedTuple):
-    """One priority level of a ``Cluster`` (Envoy's ``HostSet``)."""
+    """One priority level of a Cluster (Envoy's HostSet)."""
 
     #: The level (0 is the most preferred).
     priority: int
@@ -456,23 +458,42 @@ class Cluster:
         h, lookup = self._level_lookup(hash)
         return choose(lookup, h, reject, max_attempts)
 
-    def lookup_many(self, hashes: Any) -> Any:
+    def lookup_many(self, hashes: Any, *, out: Any = None) -> Any:
         """Return the host index (in ``hosts``) of each hash, attempt 0, as uint32.
 
-        The batch contract of the tables (a numpy array in, a numpy array
-        out; else ``array('I')``), with :data:`NO_HOST` for a hash whose level
-        has no host to give.  Each level's part runs in its table's own
-        ``lookup_many``.
+        The batch contract of the tables (:meth:`hashlb.Maglev.lookup_many`):
+        *hashes* is a uint64 buffer or an iterable of ints (the result a
+        numpy array for numpy input, else ``array('I')``), or a column read
+        in place (an Arrow ``uint64``/``int64`` array or chunked array, any
+        object with ``__arrow_c_array__``/``__arrow_c_stream__`` such as a
+        pandas or polars Series, a numpy masked ``uint64`` array; the result
+        a numpy ``uint32`` array, a null row :data:`NO_HOST`).  A hash whose
+        level has no host to give is :data:`NO_HOST` too.  *out*, a
+        writable C-contiguous ``numpy.uint32`` array of one item per hash,
+        is written and returned.  Each level's rows run in its table's own
+        ``lookup_many``; a cluster of one level whose table holds every host
+        is that table's lookup.
         """
         levels = self._check()
         table = levels[0].table
         if len(levels) == 1 and self.hosts and table.hosts == self.hosts:
-            return table.lookup_many(hashes)  # the table's indices are the cluster's
+            # the table's indices are the cluster's (hashlb's tables take out=)
+            if out is None:
+                return table.lookup_many(hashes)
+            if type(table).__module__.split(".")[0] == "hashlb":
+                return cast(Any, table).lookup_many(hashes, out=out)
+        chunks = hash_columns(hashes)
+        if chunks is not None:
+            return self._lookup_columns(levels, chunks, out)
         view = hash_buffer(hashes)
         n = len(view)
-        out = index_output(n, hashes)
+        res = index_output(n, hashes) if out is None else check_out(out, n, "uint32")
         if n == 0:
-            return out
+            return res
+        if is_numpy(hashes) or out is not None:  # numpy is here: the levels' rows with numpy
+            res[:] = NO_HOST
+            self._fill_levels(need_numpy(), levels, need_numpy().frombuffer(view, "u8"), None, res)
+            return res
         position = {id(h): i for i, h in enumerate(self.hosts)}
         if len(levels) == 1:
             parts: list[tuple[Any, list[int] | None]] = [(levels[0], None)]
@@ -489,11 +510,66 @@ class Cluster:
             ks_all = range(n) if ks is None else ks
             if len(local) == 0:  # an empty table: no host for these hashes
                 for k in ks_all:
-                    out[k] = NO_HOST
+                    res[k] = NO_HOST
             else:
                 for k, j in zip(ks_all, local, strict=True):
-                    out[k] = where[j]
-        return out
+                    res[k] = where[j]
+        return res
+
+    def _lookup_columns(
+        self, levels: tuple[PriorityLevel, ...], chunks: list[tuple[Any, ...]], out: Any
+    ) -> Any:
+        """``lookup_many`` of a hash column (``_columns`` chunks), level by level with numpy."""
+        np = need_numpy()
+        n = rows(chunks)
+        res = output(n, out, "uint32")
+        if len(chunks) == 1:
+            py_check(chunks[0])
+            values, null = py_values(chunks[0])  # a view of the column when aligned
+        else:
+            values, null = np.empty(n, np.uint64), np.empty(n, bool)
+            base = 0
+            for chunk in chunks:
+                py_check(chunk, base)
+                end = base + chunk[1]
+                values[base:end], null[base:end] = py_values(chunk)
+                base = end
+        res[:] = NO_HOST
+        if n == 0:
+            return res
+        self._fill_levels(np, levels, values, null if null.any() else None, res)
+        return res
+
+    def _fill_levels(
+        self, np: Any, levels: tuple[PriorityLevel, ...], values: Any, null: Any, res: Any
+    ) -> None:
+        """Write the host index of each non-null row of uint64 *values* into *res* (numpy)."""
+        position = {id(h): i for i, h in enumerate(self.hosts)}
+        level_of = None
+        if len(levels) > 1:
+            # hash % 100 (floor division by a scalar: numpy's fast path), then its level
+            x = np.floor_divide(values, np.uint64(100))
+            np.subtract(values, np.multiply(x, np.uint64(100), out=x), out=x)
+            choice = np.array([c[0] for c in self._choices], dtype=np.uint8)
+            level_of = np.take(choice, x.view(np.int64))
+        for p, level in enumerate(levels):
+            hosts = level.table.hosts
+            if not hosts:
+                continue  # no host for this level's hashes
+            if level_of is None:
+                sel = None if null is None else np.flatnonzero(~null)
+            else:
+                wanted = level_of == p
+                sel = np.flatnonzero(wanted if null is None else wanted & ~null)
+                if len(sel) == 0:
+                    continue
+            where = np.array([position[id(h)] for h in hosts], dtype=np.uint32)
+            sub = values if sel is None else np.take(values, sel)
+            local = np.asarray(level.table.lookup_many(np.ascontiguousarray(sub)))
+            if sel is None:
+                np.take(where, local, out=res)
+            else:
+                np.put(res, sel, np.take(where, local))
 
     def choose_priority(self, hash: int) -> tuple[int, str]:
         """Return Envoy's ``choosePriority`` for *hash*: ``(level, "healthy" | "degraded")``.
@@ -602,9 +678,12 @@ class Cluster:
         )
 
     def __reduce__(self) -> tuple[object, ...]:
+        """Pickle the hosts (packed, ``_pickling``) and options; the tables rebuild on load."""
+        self._check()
         config, options = self._config
-        return (_restore, (self.hosts, config, options))
+        return (rebuild_hosts, (Cluster, pack_hosts(self.hosts), {**config, **options}))
 
 
 def _restore(hosts: tuple[Host, ...], config: dict[str, Any], options: dict[str, Any]) -> Cluster:
+    """Rebuild a cluster from a pickle of an earlier build (its hosts one by one)."""
     return Cluster(hosts, **config, **options)

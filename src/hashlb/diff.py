@@ -52,14 +52,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._types import Host
 
 __all__ = (
     "DiffReport",
     "Placement",
     "StepCounts",
     "diff",
+    "diff_many",
     "diff_steps",
+    "resolve_rollout",
+    "rollout_counts",
+    "rollout_steps",
     "tv_distance",
 )
 
@@ -110,6 +117,9 @@ class DiffReport:
     requests_pod_changed: int
     #: ``(placement under A, placement under B)`` -> requests.
     matrix: dict[tuple[Placement, Placement], int] = field(default_factory=dict)
+    #: ``(placement under A, placement under B)`` -> users (each request weighs
+    #: ``1 / (requests of its user)``, so a user split over cells counts in part).
+    matrix_users: dict[tuple[Placement, Placement], float] = field(default_factory=dict)
     #: The distance between the configured shares, when given (:func:`tv_distance`).
     configured_minimum: float | None = None
     #: Cumulative figures after this step (:func:`diff_steps`).
@@ -136,6 +146,7 @@ class DiffReport:
                     "from": {"subset": pa[0], "pod": pa[1]},
                     "to": {"subset": pb[0], "pod": pb[1]},
                     "requests": n,
+                    "users": self.matrix_users.get((pa, pb), 0.0),
                 }
                 for (pa, pb), n in sorted(self.matrix.items(), key=_matrix_order)
             ]
@@ -144,6 +155,72 @@ class DiffReport:
             out["several_pods_so_far"] = self.cumulative.several_pods
             out["several_subsets_so_far"] = self.cumulative.several_subsets
         return out
+
+    def to_arrow(self) -> Any:
+        """Return the from -> to matrix as a :class:`pyarrow.Table`, one row per cell.
+
+        Columns: ``from_subset``, ``from_endpoint``, ``to_subset``,
+        ``to_endpoint`` (strings, null for no route / no host), ``moved``
+        (the placements differ), ``subset_changed``, ``users`` (float: a user
+        whose requests took several cells counts in part), ``requests`` and
+        ``share`` (users over :attr:`users`), in the order of :meth:`as_json`'s
+        matrix.  The report's figures (:meth:`as_json` without the matrix) are
+        the schema's metadata, under ``b"hashlb.diff"`` as JSON.
+
+        :raises ImportError: pyarrow is not installed (``pip install "hashlb[columns]"``).
+
+        >>> from hashlb.diff import diff
+        >>> def a(req):
+        ...     return ("stable", f"pod-{req % 2}")
+        >>> def b(req):
+        ...     return ("stable", f"pod-{req % 3}")
+        >>> table = diff(a, b, ((u, u) for u in range(6))).to_arrow()
+        >>> table.column_names[:4]
+        ['from_subset', 'from_endpoint', 'to_subset', 'to_endpoint']
+        >>> table.num_rows, sum(table.column("requests").to_pylist())
+        (6, 6)
+        """
+        import json
+
+        try:
+            import pyarrow as pa
+        except ImportError:
+            raise ImportError(
+                'DiffReport.to_arrow needs pyarrow: pip install "hashlb[columns]"'
+            ) from None
+        cells = sorted(self.matrix.items(), key=_matrix_order)
+        users = [self.matrix_users.get(k, 0.0) for k, _ in cells]
+        u = max(self.users, 1)
+        figures = {k: v for k, v in self.as_json().items() if k != "matrix"}
+        schema = pa.schema(
+            [
+                ("from_subset", pa.string()),
+                ("from_endpoint", pa.string()),
+                ("to_subset", pa.string()),
+                ("to_endpoint", pa.string()),
+                ("moved", pa.bool_()),
+                ("subset_changed", pa.bool_()),
+                ("users", pa.float64()),
+                ("requests", pa.int64()),
+                ("share", pa.float64()),
+            ],
+            metadata={b"hashlb.diff": json.dumps(figures).encode()},
+        )
+        columns = [
+            [a[0] for (a, _), _ in cells],
+            [a[1] for (a, _), _ in cells],
+            [b[0] for (_, b), _ in cells],
+            [b[1] for (_, b), _ in cells],
+            [a != b for (a, b), _ in cells],
+            [a[0] != b[0] for (a, b), _ in cells],
+            users,
+            [n for _, n in cells],
+            [x / u for x in users],
+        ]
+        return pa.Table.from_arrays(
+            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
+            schema=schema,
+        )
 
 
 #: The report's figures in ``--json``, in this order (each an attribute of the report).
@@ -274,6 +351,7 @@ def diff_steps(
     r_sub = [0] * steps
     mass: list[list[float]] = [[0.0] * len(names) for _ in routes]
     matrices: list[Counter[tuple[int, int]]] = [Counter() for _ in range(steps)]
+    cell_users: list[dict[tuple[int, int], float]] = [{} for _ in range(steps)]
     for profile, many in groups.items():
         n = sum(c for _, c in profile)
         w = many / n
@@ -285,6 +363,8 @@ def diff_steps(
             for k in range(steps):
                 a, b = path[k], path[k + 1]
                 matrices[k][(a, b)] += cm
+                cell = cell_users[k]
+                cell[(a, b)] = cell.get((a, b), 0.0) + wc
                 if a != b:
                     moved[k] += wc
                     r_moved[k] += cm
@@ -320,8 +400,219 @@ def diff_steps(
                 requests_subset_changed=r_sub[k],
                 requests_pod_changed=r_moved[k] - r_sub[k],
                 matrix={(names[a], names[b]): n for (a, b), n in matrices[k].items()},
+                matrix_users={(names[a], names[b]): x for (a, b), x in cell_users[k].items()},
                 configured_minimum=tv_distance(*conf) if conf else None,
                 cumulative=StepCounts(_unit(several_pods[k] / u), _unit(several_subsets[k] / u)),
             )
         )
     return reports
+
+
+def diff_many(
+    routers: Sequence[Any],
+    key_hashes: Any,
+    *,
+    users: Any = None,
+    configured: Sequence[tuple[Mapping[Placement, float], Mapping[Placement, float]] | None]
+    | None = None,
+) -> list[DiffReport]:
+    """Route a batch of requests under every router of *routers*; one report per consecutive pair.
+
+    The batch form of :func:`diff_steps` for :class:`hashlb.Router` objects:
+    *key_hashes* are the requests' hashes under the routers' one-method key
+    policy (``router.policy.hash(request)``, e.g. :func:`hashlb.xxh64_many` of
+    the header values), and each router folds them into its own route hash
+    (Istio's copies in envoy mode) and routes them all at once.  A placement
+    is ``(subset, host address)``.  *users* gives the user of each request
+    (default: each request is its own user).  Envoy mode draws its random
+    weighted-cluster values from each router's ``rng``, as many routes in turn
+    would: routers built with the same seed give every request the same value
+    (routers made by ``with_weights`` share one ``rng``, so they do not).
+
+    :raises ValueError: fewer than two routers, a router whose policy has
+        several methods or a seed, or arrays of different lengths.
+    :raises ImportError: numpy is not installed (``pip install "hashlb[columns]"``).
+
+    >>> from hashlb import Header, HashPolicy, Host, Router, xxh64_many
+    >>> from hashlb.diff import diff_many
+    >>> hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a" if i < 3 else "b"}) for i in range(4)]
+    >>> subsets = {"a": {"v": "a"}, "b": {"v": "b"}}
+    >>> policy = HashPolicy(Header("x-user"))
+    >>> before = Router(hosts, subsets=subsets, weights={"a": 100, "b": 0}, policy=policy)
+    >>> after = before.with_weights({"a": 90, "b": 10})
+    >>> keys = xxh64_many([f"user-{i}" for i in range(10000)])
+    >>> (report,) = diff_many([before, after], keys)
+    >>> report.excess  # sticky mode: only the users the canary must take move
+    0.0
+    >>> round(report.minimum, 2)
+    0.1
+    """
+    from ._diffbatch import PlacementIds, diff_arrays, require_numpy, router_placements
+
+    np = require_numpy()
+    if len(routers) < 2:
+        raise ValueError(f"diff_many needs at least two routers, got {len(routers)}")
+    keys = np.asarray(key_hashes, dtype=np.uint64)
+    ids = PlacementIds()
+    paths = [router_placements(r, keys, ids) for r in routers]
+    return diff_arrays(paths, ids.names, users, configured=configured)
+
+
+# --------------------------------------------------------------------------
+# Rollouts: a Deployment's RollingUpdate, step by step.
+
+
+def resolve_rollout(
+    replicas: int, max_surge: int | str, max_unavailable: int | str
+) -> tuple[int, int]:
+    """Return ``(surge, unavailable)`` as pod counts for a Deployment of *replicas* pods.
+
+    Each is a count (``int`` or a digit string) or a percentage of *replicas*
+    (``"25%"``); as Kubernetes' ``ResolveFenceposts``
+    (``pkg/controller/deployment/util/deployment_util.go``) does, a surge
+    percentage rounds up and an unavailable one rounds down, and when both
+    come out 0 the unavailable count is 1.
+
+    :raises ValueError: a malformed value, a negative one, or both given as 0
+        (Kubernetes' validation rejects that: the rollout could never start).
+
+    >>> from hashlb.diff import resolve_rollout
+    >>> resolve_rollout(10, "25%", "25%")
+    (3, 2)
+    >>> resolve_rollout(3, 1, 0)
+    (1, 0)
+    >>> resolve_rollout(3, "10%", "0%")
+    (1, 0)
+    >>> resolve_rollout(5, "0%", "10%")
+    (0, 1)
+    """
+    from ._validate import MAX_ROLLOUT_REPLICAS, cap, check_rollout_value
+
+    if type(replicas) is not int or not 0 <= replicas <= MAX_ROLLOUT_REPLICAS:
+        raise ValueError(
+            f"replicas must be an int in [0, {cap('MAX_ROLLOUT_REPLICAS')}], got {replicas!r}"
+        )
+    surge_v, surge_pct = check_rollout_value(max_surge, "max_surge")
+    unavail_v, unavail_pct = check_rollout_value(max_unavailable, "max_unavailable")
+    if surge_v == 0 and unavail_v == 0:
+        raise ValueError("max_surge and max_unavailable may not both be 0")
+    surge = -(-surge_v * replicas // 100) if surge_pct else surge_v
+    unavailable = unavail_v * replicas // 100 if unavail_pct else unavail_v
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return surge, unavailable
+
+
+def rollout_counts(
+    replicas: int, max_surge: int | str, max_unavailable: int | str
+) -> list[tuple[int, int]]:
+    """Return ``(old pods, new pods)`` after each step of a RollingUpdate, from ``(replicas, 0)``.
+
+    The model follows the Deployment controller's ``rolloutRolling``
+    (``pkg/controller/deployment/rolling.go``): each sync either scales the new
+    ReplicaSet up (``NewRSNewReplicas``: up to ``replicas + surge`` pods in all,
+    never more than *replicas* new ones) or, when it cannot, scales the old
+    ones down (``reconcileOldReplicaSets``: keeping at least ``replicas -
+    unavailable`` available).  Every new pod becomes ready before the next
+    step and no pod fails, so a step is one scale-up or one scale-down, and
+    the pods a step counts are exactly the ready ones.
+
+    >>> from hashlb.diff import rollout_counts
+    >>> rollout_counts(3, 1, 0)
+    [(3, 0), (3, 1), (2, 1), (2, 2), (1, 2), (1, 3), (0, 3)]
+    >>> rollout_counts(4, "25%", "25%")
+    [(4, 0), (4, 1), (2, 1), (2, 3), (0, 3), (0, 4)]
+    >>> rollout_counts(4, "50%", "50%")
+    [(4, 0), (4, 2), (0, 2), (0, 4)]
+    """
+    surge, unavailable = resolve_rollout(replicas, max_surge, max_unavailable)
+    old, new = replicas, 0
+    states = [(old, new)]
+    while old or new < replicas:
+        room = replicas + surge - (old + new)
+        up = min(room, replicas - new)
+        if up > 0:
+            new += up
+        else:
+            down = min(old, old + new - (replicas - unavailable))
+            if down <= 0:  # pragma: no cover - resolve_rollout keeps surge + unavailable >= 1
+                raise AssertionError("the rollout cannot progress")
+            old -= down
+        states.append((old, new))
+    return states
+
+
+def rollout_steps(
+    hosts: Sequence[Host],
+    subset: Mapping[str, str],
+    max_surge: int | str,
+    max_unavailable: int | str,
+    *,
+    template_hash: str = "rollout",
+) -> list[list[Host]]:
+    """Return the host list at every step of replacing *subset*'s hosts by new ones.
+
+    *subset* is a label selector (as :class:`hashlb.Router`'s ``subsets``);
+    the hosts it matches are the old pods, replaced as a Deployment's
+    RollingUpdate replaces them (:func:`rollout_counts`).  A new pod is a copy
+    of the last old one with a new address (unused in *hosts*, same port)
+    and the label ``pod-template-hash`` set to *template_hash*, as a new
+    ReplicaSet's pods get a new name and IP.  Scaling down removes the old
+    pod listed last first (Kubernetes deletes the pod ready for the
+    shortest time first, ``pkg/controller/controller_utils.go`` ``ActivePods``);
+    the other hosts keep their places and new pods follow them.
+
+    The first list is *hosts*; the last has only new pods in the subset.
+
+    :raises ValueError: the selector matches no host, or as :func:`resolve_rollout`.
+
+    >>> from hashlb import Host
+    >>> from hashlb.diff import rollout_steps
+    >>> hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a"}) for i in range(2)]
+    >>> [[h.address for h in step] for step in rollout_steps(hosts, {"v": "a"}, 1, 0)]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [['10.0.0.0:80', '10.0.0.1:80'], ['10.0.0.0:80', '10.0.0.1:80', '10.0.0.2:80'],
+     ['10.0.0.0:80', '10.0.0.2:80'], ['10.0.0.0:80', '10.0.0.2:80', '10.0.0.3:80'],
+     ['10.0.0.2:80', '10.0.0.3:80']]
+    """
+    import ipaddress
+
+    from ._types import Host as _Host
+
+    hosts = list(hosts)
+    old = [h for h in hosts if all(h.labels.get(k) == v for k, v in subset.items())]
+    if not old:
+        raise ValueError(f"the selector {dict(subset)!r} matches no host")
+    template = old[-1]
+    counts = rollout_counts(len(old), max_surge, max_unavailable)
+    taken = {h.address for h in hosts}
+    addr, _, port = template.address.rpartition(":")
+    try:
+        ip: Any = ipaddress.ip_address(addr.strip("[]"))
+    except ValueError:
+        ip = ipaddress.ip_address("10.0.0.1")
+    fresh: list[Host] = []
+    labels = {**template.labels, "pod-template-hash": template_hash}
+    while len(fresh) < len(old):
+        ip += 1
+        text = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+        if text in taken:
+            continue
+        taken.add(text)
+        fresh.append(
+            _Host(
+                text,
+                template.weight,
+                priority=template.priority,
+                health=template.health,
+                locality=template.locality,
+                labels=labels,
+            )
+        )
+    out = []
+    for n_old, n_new in counts:
+        kept = set(map(id, old[:n_old]))
+        old_ids = set(map(id, old))
+        step = [h for h in hosts if id(h) not in old_ids or id(h) in kept]
+        out.append(step + fresh[:n_new])
+    return out

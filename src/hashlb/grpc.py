@@ -113,6 +113,9 @@ class RequestHashHeader:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"RequestHashHeader is immutable; cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (RequestHashHeader, (self.name,))
+
     def __repr__(self) -> str:
         return f"RequestHashHeader({self.name!r})"
 

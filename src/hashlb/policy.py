@@ -22,3 +22,9 @@ if TYPE_CHECKING or not USE_EXTENSIONS:
 else:
     from ._policy_c import *  # noqa: F403
     from ._policy_c import __all__ as __all__
+
+from ._public import publish as _publish
+
+# help() and pickle name this module for the names hashlb does not export (HashResult).
+_publish(__name__, [globals()[name] for name in ("HashResult",)])
+del _publish

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from . import _router_py
 from ._bounded_py import BoundedLoad as _PyBoundedLoad
 from ._compat import USE_EXTENSIONS
+from ._pickling import pack_hosts, pack_rng, rebuild_router
 from ._routemany import route_many as _route_many
 from ._router_config import NO_TABLE as _NO_TABLE
 from ._router_config import attr as _attr
@@ -75,6 +76,7 @@ from ._router_config import route_policy as _route_policy
 from ._router_config import subset_table as _subset_table
 from ._subset_py import WeightedSubsetPicker as _PyPicker
 from ._types import Host, Table
+from ._validate import LEASE_NOT_PICKLED, refuse_pickle
 from .bounded import BoundedLoad
 from .errors import ConfigError
 from .maglev import Maglev
@@ -790,7 +792,7 @@ class Router:
         raise AttributeError(f"Router is immutable; cannot set {name!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle the configuration (and a copy of the rng); in-flight counts start at zero."""
+        """Pickle the configuration, hosts packed (``_pickling``); in-flight counts start at zero."""
         picker = type(self._picker)(dict(self._weights), mode=self._mode, seed=self._seed)
         config = {
             "subsets": {n: dict(sel) for n, sel in self._subsets.items()},
@@ -803,13 +805,13 @@ class Router:
             "allow_empty": self._allow_empty,
             "header_name": self._header_name,
             "use_hash_policy": self._use_hash_policy,
-            "rng": self._rng,
+            "rng": pack_rng(self._rng, self._seed),
             "key_seed": self._key_seed,
             "hash_balance_factor": self._factor,
             "policy_copies": self._policy_copies,
             "cluster_options": dict(self._cluster_options),
         }
-        return (_restore_router, (self._hosts, config))
+        return (rebuild_router, (Router, pack_hosts(self._hosts), config))
 
     def __repr__(self) -> str:
         extra = ""
@@ -876,11 +878,14 @@ class RouteLease:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise refuse_pickle(self, LEASE_NOT_PICKLED)
+
     def __repr__(self) -> str:
         state = "held" if self._box else "released"
         return f"<RouteLease {self.route.subset!r} {self.route.host!r} {state}>"
 
 
 def _restore_router(hosts: tuple[Host, ...], config: dict[str, Any]) -> Router:
-    """Rebuild a router when unpickling."""
+    """Rebuild a router from a pickle of an earlier build (its hosts one by one)."""
     return Router(hosts, **config)

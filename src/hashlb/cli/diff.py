@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 import sys
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from .._source import InputError
-from .._validate import HEALTHY_STATUSES, MAX_CHANGES, MAX_INT_DIGITS, MAX_RAMP_STEPS
+from .._validate import MAX_CHANGES, MAX_INT_DIGITS, MAX_RAMP_STEPS
 from .._validate import short as _short
 from ..diff import DiffReport, Placement, diff_steps
-from ._replay import SET_COOKIE, WIDTH, publish, to_policy_request, user_key, wrap
+from ._diffchange import (
+    add_pods,
+    mark_unhealthy,
+    remove_pod,
+    rollout_meshes,
+    set_balancer,
+    set_weights,
+)
+from ._diffroute import batch_paths, configured_shares, envoy_route, reweight, scenario_route
+from ._replay import WIDTH, publish, wrap
 from .output import OutputSet, format_table
 from .simulate import (
     UNHEALTHY_ENDPOINTS,
@@ -40,7 +47,18 @@ from .traffic import SimRequest, read_jsonl, synthetic
 if TYPE_CHECKING:
     from ..istio import Mesh, Scenario
 
-__all__ = ("DESCRIPTION", "HELP", "add_arguments", "run")
+__all__ = (
+    "DESCRIPTION",
+    "HELP",
+    "add_arguments",
+    "add_pods",
+    "mark_unhealthy",
+    "remove_pod",
+    "run",
+    "scenario_route",
+    "set_balancer",
+    "set_weights",
+)
 
 HELP = "what a configuration change does to users: who moves, and the minimum that must"
 DESCRIPTION = (
@@ -75,247 +93,16 @@ def _ramp_arg(text: str) -> tuple[str, list[int]]:
     return name, [int(s) for s in steps]
 
 
-def _reset(mesh: Mesh) -> None:
-    """Forget the mesh's resolution caches after its pods changed."""
-    mesh._host_pods.clear()
-    mesh._members.clear()
-    mesh._index = None
+def _rollout_value(text: str) -> str:
+    from .._validate import check_rollout_value
 
-
-def set_weights(mesh: Mesh, weights: Sequence[tuple[str, int]]) -> None:
-    """Set the weight of each named subset in every http route that lists it.
-
-    The other destinations of such a route share what is left of the route's
-    old total, in proportion to their old weights (evenly when those were all 0).
-
-    :raises InputError: no route lists the subset, or the weights given exceed the old total.
-    """
-    given = dict(weights)
-    found: set[str] = set()
-    for vs in mesh.virtual_services:
-        for route in vs.http:
-            named = [d for d in route.destinations if d.subset in given]
-            if not named:
-                continue
-            found.update(d.subset for d in named if d.subset is not None)
-            old_total = sum(d.weight for d in route.destinations) or 100
-            rest = [d for d in route.destinations if d.subset not in given]
-            left = old_total - sum(given[d.subset] for d in named if d.subset is not None)
-            if rest and left < 0:
-                raise InputError(
-                    None,
-                    f"--set-weight: the weights given add up to more than route "
-                    f"{_short(route.name)}'s total {old_total}",
-                )
-            for d in named:
-                assert d.subset is not None
-                d.weight = given[d.subset]
-            old_rest = sum(d.weight for d in rest)
-            shares = [
-                (left * d.weight // old_rest) if old_rest else left // len(rest) for d in rest
-            ]
-            if rest:
-                shares[0] += left - sum(shares)
-            for d, w in zip(rest, shares, strict=True):
-                d.weight = w
-    missing = sorted(set(given) - found)
-    if missing:
-        raise InputError(None, f"--set-weight: no http route lists subset {_short(missing[0])}")
-
-
-def _subset_labels(mesh: Mesh, subset: str) -> dict[str, str]:
-    for rule in mesh.rules:
-        s = rule.subsets.get(subset)
-        if s is not None:
-            return dict(s.labels)
-    raise InputError(None, f"--to: no DestinationRule has a subset {_short(subset)}")
-
-
-def add_pods(mesh: Mesh, count: int, subset: str) -> list[str]:
-    """Add *count* pods like the last pod of *subset*; return their names."""
-    from ..istio.mesh import _BlockAllocator
-
-    labels = _subset_labels(mesh, subset)
-    members = [p for p in mesh.pods if all(p.labels.get(k) == v for k, v in labels.items())]
-    if not members:
-        raise InputError(None, f"--to: subset {_short(subset)} has no pod to copy")
-    template = members[-1]
-    stem = re.sub(r"-\d+$", "", template.name)
-    taken = {p.name for p in mesh._all_pods}
-    blocks = _BlockAllocator(p.ip for p in mesh._all_pods)
-    ips = blocks.addresses(f"{template.namespace}/{stem}+added", count)
-    names: list[str] = []
-    i = 0
-    for ip in ips:
-        while f"{stem}-{i}" in taken:
-            i += 1
-        name = f"{stem}-{i}"
-        taken.add(name)
-        pod = replace(template, name=name, ip=ip, synthetic=True, health=None)
-        mesh._all_pods.append(pod)
-        mesh.pods.append(pod)
-        names.append(name)
-    _reset(mesh)
-    return names
-
-
-def _find_pod(mesh: Mesh, name: str, flag: str) -> int:
-    for i, p in enumerate(mesh._all_pods):
-        if p.name == name:
-            return i
-    raise InputError(None, f"{flag}: no pod named {_short(name)}")
-
-
-def remove_pod(mesh: Mesh, name: str) -> None:
-    """Remove the pod *name* from the mesh."""
-    pod = mesh._all_pods.pop(_find_pod(mesh, name, "--remove-pod"))
-    mesh.pods = [p for p in mesh.pods if p is not pod]
-    _reset(mesh)
-
-
-def mark_unhealthy(mesh: Mesh, name: str) -> None:
-    """Give pod *name* Envoy health ``unhealthy`` (as the health annotation does)."""
-    i = _find_pod(mesh, name, "--unhealthy")
-    old = mesh._all_pods[i]
-    new = replace(old, health="unhealthy")
-    mesh._all_pods[i] = new
-    mesh.pods = [new if p is old else p for p in mesh.pods]
-    _reset(mesh)
-
-
-def set_balancer(scenario: Scenario, algorithm: str | None, min_ring: int | None) -> Scenario:
-    """Return *scenario* with every consistent-hash destination on *algorithm* / ring size."""
-    routes = []
-    for plan in scenario.routes:
-        dests = []
-        for d in plan.destinations:
-            lb = d.lb
-            if lb.algorithm != "simple":
-                if algorithm is not None:
-                    lb = replace(lb, algorithm=algorithm)
-                if min_ring is not None:
-                    lb = replace(lb, min_ring_size=min_ring)
-            dests.append(replace(d, lb=lb))
-        routes.append(replace(plan, destinations=tuple(dests)))
-    return replace(scenario, routes=tuple(routes))
-
-
-# --------------------------------------------------------------------------
-# Routing one scenario.
-
-
-#: The last request converted without a cookie jar: (SimRequest, policy Request).  Every
-#: configuration routes the same request in turn, so it is converted once, not once each.
-_LAST: list[Any] = [None, None]
-
-
-def _policy_request(req: SimRequest, jar: dict[str, str] | None) -> Any:
-    """Return :func:`to_policy_request` of *req*, reused while the same request is routed."""
-    if jar:
-        return to_policy_request(req, jar)
-    if _LAST[0] is not req:
-        _LAST[1] = to_policy_request(req, None)
-        _LAST[0] = req
-    return _LAST[1]
-
-
-def scenario_route(scenario: Scenario, mode: str, seed: int) -> Callable[[Any], Placement]:
-    """Return a routing function: a :class:`SimRequest` -> ``(subset, pod)`` under *scenario*.
-
-    A cookie Envoy generates is kept per user (the client sends it back), as
-    ``hashlb simulate`` does; a request no route matches is ``(None, None)``.
-    """
-    from ..istio import build_engines, plan_matches
-
-    engines = build_engines(scenario, mode, seed)
-    jars: dict[Hashable, dict[str, str]] = {}
-    only = engines[0] if len(engines) == 1 and engines[0].plan.matches is None else None
-
-    def route(req: SimRequest) -> Placement:
-        engine = only or next((e for e in engines if plan_matches(e.plan, req)), None)
-        if engine is None:
-            return (None, None)
-        ukey = user_key(req.user) if jars else None
-        jar = jars.get(ukey) if ukey is not None else None
-        subset, _address, pod, _h, set_cookie = engine.route(_policy_request(req, jar))
-        if set_cookie:
-            m = SET_COOKIE.match(set_cookie)
-            if m:
-                jars.setdefault(user_key(req.user), {})[m.group(1)] = m.group(3)
-        return (subset, pod)
-
-    route.engines = engines  # type: ignore[attr-defined]
-    return route
-
-
-def envoy_route(args: argparse.Namespace, path: str, seed: int) -> Callable[[Any], Placement]:
-    """Return a routing function for the Envoy configuration *path*: ``(cluster, host address)``.
-
-    The route is chosen as ``hashlb simulate --envoy-config`` chooses it
-    (``--route``, ``--virtual-host``, ``--cluster``, else the only one that hashes).
-    """
-    import random
-
-    from . import envoy_config
-
-    config = envoy_config.load_config([path])
-    selected, _scope, match = envoy_config.select_routes(config, args)
-    routes = envoy_config.prepare(config, selected, match)
-    if not routes:
-        raise InputError(path, "no route hashes: nothing to compare")
-    usable = {id(r) for r in routes}
-    rngs = {id(r): (random.Random(seed), random.Random(seed ^ 0x5EED)) for r in routes}
-    jars: dict[Hashable, dict[str, str]] = {}
-
-    def route(req: SimRequest) -> Placement:
-        r: Any = routes[0]
-        if match:
-            first: dict[str, str] = {}
-            for k, v in req.headers:
-                first.setdefault(k.lower(), v)
-            first.setdefault(":method", "GET")
-            r = next((x for x in selected if x.match.matches(req.path, first)), None)
-            if r is None or id(r) not in usable:
-                return (None, None)
-        rng, balancer_rng = rngs[id(r)]
-        if not r.weighted_clusters:
-            rng.getrandbits(64)  # the stream id Envoy draws for every request
-        ukey = user_key(req.user)
-        pick = config.pick(
-            r, to_policy_request(req, jars.get(ukey)), rng=rng, balancer_rng=balancer_rng
-        )
-        for set_cookie in pick.set_cookies:
-            m = SET_COOKIE.match(set_cookie)
-            if m:
-                jars.setdefault(ukey, {})[m.group(1)] = m.group(3)
-        return (pick.cluster, pick.host.address if pick.host is not None else None)
-
-    route.routes = routes  # type: ignore[attr-defined]
-    return route
-
-
-def configured_shares(scenario: Scenario, engines: Sequence[Any]) -> dict[Placement, float] | None:
-    """Return the placement shares the configuration promises (one route only, else None).
-
-    Each subset gets its weight's share, split evenly over the endpoints Envoy
-    uses: the healthy ones, or all of them in panic.
-    """
-    if len(scenario.routes) != 1:
-        return None
-    plan, engine = scenario.routes[0], engines[0]
-    total = sum(d.weight for d in plan.destinations)
-    out: dict[Placement, float] = {}
-    for d in plan.destinations:
-        share = d.weight / total if total else 0.0
-        h = engine.health.get(d.name)
-        panic = h is not None and h.in_panic
-        used = [e for e in d.endpoints if panic or e.health in HEALTHY_STATUSES]
-        if not used:
-            out[(d.name, None)] = out.get((d.name, None), 0.0) + share
-        for e in used:
-            key = (d.name, e.pod.name)
-            out[key] = out.get(key, 0.0) + share / len(used)
-    return out
+    try:
+        check_rollout_value(text, "the value")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count (1) or a percentage (25%), got {_short(text)}"
+        ) from None
+    return text
 
 
 # --------------------------------------------------------------------------
@@ -437,6 +224,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--envoy-config-a", metavar="FILE", help="configuration A: Envoy config")
     g.add_argument("--envoy-config-b", metavar="FILE", help="configuration B: Envoy config")
+    g.add_argument(
+        "--envoy-config",
+        dest="envoy_base",
+        metavar="FILE",
+        help="the base Envoy config (with --set-weight or --ramp over its weighted clusters)",
+    )
     pick = g.add_mutually_exclusive_group()
     pick.add_argument("--route", metavar="NAME", help="with --envoy-config-a/-b: the route")
     pick.add_argument("--virtual-host", metavar="NAME", help="with --envoy-config-a/-b")
@@ -462,6 +255,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SUBSET=W0,W1,...",
         help="a weight schedule: one diff per step, and who has seen several pods so far",
     )
+    c.add_argument(
+        "--rollout",
+        metavar="SUBSET",
+        help="replace SUBSET's pods by new ones as a Deployment's RollingUpdate does, step by step",
+    )
+    c.add_argument(
+        "--max-surge",
+        type=_rollout_value,
+        default="25%",
+        metavar="N|P%%",
+        help="with --rollout: pods above the replicas (default 25%%, rounded up)",
+    )
+    c.add_argument(
+        "--max-unavailable",
+        type=_rollout_value,
+        default="25%",
+        metavar="N|P%%",
+        help="with --rollout: pods below the replicas (default 25%%, rounded down)",
+    )
     r = p.add_argument_group("requests")
     src = r.add_mutually_exclusive_group()
     src.add_argument("--requests", metavar="JSONL", help="one JSON request per line")
@@ -476,8 +288,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--plot", metavar="PNG", help="draw who moved as stacked bars per step ('-': stdout)"
     )
     o.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
+    o.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="route request by request even where the whole batch can be routed at once",
+    )
     o.add_argument("--wide", action="store_true", help=f"do not cut the report to {WIDTH} columns")
-    p.set_defaults(run=run, decisions=None)
+    p.set_defaults(run=run, decisions=None, envoy_config=None)  # envoy_config: simulate's
 
 
 def _changes(args: argparse.Namespace) -> bool:
@@ -496,29 +313,57 @@ def _check(args: argparse.Namespace) -> None:
     if envoy:
         if args.envoy_config_a is None or args.envoy_config_b is None:
             raise InputError(None, "--envoy-config-a and --envoy-config-b go together")
-        if args.a or args.b or args.file or _changes(args) or args.ramp:
+        if args.a or args.b or args.file or _changes(args) or args.ramp or args.rollout:
             raise InputError(None, "--envoy-config-a/-b compare two Envoy configurations alone")
         if args.mode != "envoy":
             raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
         if "-" in (args.envoy_config_a, args.envoy_config_b):
             raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
+        if args.envoy_base is not None:
+            raise InputError(None, "give --envoy-config-a/-b or --envoy-config, not both")
+        return
+    if args.envoy_base is not None:
+        others = args.a or args.b or args.file or args.rollout or args.add_pods
+        others = others or args.remove_pod or args.unhealthy or args.balancer or args.min_ring_size
+        if others:
+            raise InputError(
+                None, "--envoy-config takes --set-weight or --ramp over its weighted clusters only"
+            )
+        if not (args.set_weight or args.ramp) or (args.set_weight and args.ramp):
+            raise InputError(None, "--envoy-config needs --set-weight or --ramp (one of them)")
+        if args.mode != "envoy":
+            raise InputError(None, "--mode sticky applies to Istio YAML; Envoy config is Envoy")
+        if args.envoy_base == "-":
+            raise InputError(None, "hashlb diff reads its configurations from files, not stdin")
+        if len(args.set_weight) > MAX_CHANGES:
+            raise InputError(None, f"more than {MAX_CHANGES} changes")
         return
     if args.route or args.virtual_host or args.cluster:
-        raise InputError(None, "--route, --virtual-host and --cluster apply to --envoy-config-a/-b")
+        raise InputError(
+            None, "--route, --virtual-host and --cluster apply to --envoy-config(-a/-b)"
+        )
     pair = args.a is not None or args.b is not None
     if pair and (args.a is None or args.b is None):
         raise InputError(None, "-a and -b go together")
-    if pair and (args.file or _changes(args) or args.ramp):
-        raise InputError(None, "-a/-b compare two configurations; -f takes a change or --ramp")
+    if pair and (args.file or _changes(args) or args.ramp or args.rollout):
+        raise InputError(
+            None, "-a/-b compare two configurations; -f takes a change, --ramp or --rollout"
+        )
     if not pair and not args.file:
         raise InputError(
             None,
             "give -a DIR -b DIR, --envoy-config-a/-b FILE, or -f DIR with a change or --ramp",
         )
-    if args.file and not (_changes(args) or args.ramp):
-        raise InputError(None, "-f needs a change (--set-weight, --add-pods, ...) or --ramp")
-    if args.ramp and _changes(args):
-        raise InputError(None, "--ramp is a change of its own; leave out the other changes")
+    if args.file and not (_changes(args) or args.ramp or args.rollout):
+        raise InputError(
+            None, "-f needs a change (--set-weight, --add-pods, ...), --ramp or --rollout"
+        )
+    if (args.ramp or args.rollout) and _changes(args):
+        raise InputError(
+            None, "--ramp and --rollout are changes of their own; leave out the other changes"
+        )
+    if args.ramp and args.rollout:
+        raise InputError(None, "give --ramp or --rollout, not both")
     if (args.add_pods is None) != (args.to is None):
         raise InputError(None, "--add-pods N and --to SUBSET go together")
     if "-" in (args.a or []) + (args.b or []) + (args.file or []) + args.endpoints:
@@ -544,6 +389,12 @@ def _configs(args: argparse.Namespace) -> tuple[list[Scenario], list[str], str |
         b = _mesh(args, args.b).scenario(args.host)
         return [a, b], ["A", "B"], None
     base = _mesh(args, args.file)
+    if args.rollout:
+        meshes, labels, new = rollout_meshes(
+            base, args.rollout, args.max_surge, args.max_unavailable
+        )
+        args.rollout_new_pods = new
+        return [m.scenario(args.host) for m in meshes], labels, None
     if args.ramp:
         subset, steps = args.ramp
         out = []
@@ -579,26 +430,41 @@ def _configs(args: argparse.Namespace) -> tuple[list[Scenario], list[str], str |
     return [a, b], ["base", "changed"], label
 
 
+def _synthetic(args: argparse.Namespace, scenario: Scenario) -> tuple[int, int, Any] | None:
+    """Return ``(users, requests per user, key)`` of synthetic traffic, or None for a file."""
+    if args.requests:
+        return None
+    users = args.users if args.users is not None else 1000
+    key = args.key if args.key is not None else _default_key(scenario)
+    return users, args.requests_per_user, key
+
+
 def _traffic(
     args: argparse.Namespace, scenario: Scenario
 ) -> Callable[[], Iterator[tuple[str, SimRequest]]]:
     def make() -> Iterator[tuple[str, SimRequest]]:
-        if args.requests:
+        spec = _synthetic(args, scenario)
+        if spec is None:
             reqs: Iterator[SimRequest] = read_jsonl(args.requests)
         else:
-            users = args.users if args.users is not None else 1000
-            key = args.key if args.key is not None else _default_key(scenario)
-            reqs = synthetic(users, args.requests_per_user, key, args.seed)
+            reqs = synthetic(*spec, args.seed)
         return ((r.user, r) for r in reqs)
 
     return make
 
 
 def _run_mode(
-    mode: str, scenarios: list[Scenario], seed: int, traffic: Callable[[], Iterator[Any]]
+    mode: str,
+    scenarios: list[Scenario],
+    args: argparse.Namespace,
+    traffic: Callable[[], Iterator[Any]],
 ) -> tuple[list[DiffReport], list[Any]]:
+    """Route the traffic under every scenario in *mode*: all at once when it can, else one
+    request at a time; return the reports and each scenario's engines."""
+    from .._diffbatch import diff_arrays
     from .._validate import MAX_USERS
 
+    seed = args.seed
     routes = [scenario_route(s, mode, seed) for s in scenarios]
     engines = [r.engines for r in routes]  # type: ignore[attr-defined]
     shares = [configured_shares(s, e) for s, e in zip(scenarios, engines, strict=True)]
@@ -606,6 +472,22 @@ def _run_mode(
         (shares[k], shares[k + 1]) if shares[k] is not None and shares[k + 1] is not None else None
         for k in range(len(scenarios) - 1)
     ]
+    new = getattr(args, "rollout_new_pods", None)
+
+    def version(p: Placement) -> Placement:
+        """A rollout's new pod counts as the subset ``NAME (new)``: a change of version."""
+        return (f"{p[0]} (new)", p[1]) if new and p[1] in new else p
+
+    spec = _synthetic(args, scenarios[0])
+    batch = None
+    if spec is not None and not args.no_batch:
+        batch = batch_paths(engines, *spec, seed)
+    if batch is not None:
+        paths, names, users = batch
+        names = [version(p) for p in names]
+        return diff_arrays(paths, names, users, configured=configured), engines  # type: ignore[arg-type]
+    if new:
+        routes = [lambda req, r=r: version(r(req)) for r in routes]  # type: ignore[misc]
     try:
         reports = diff_steps(routes, traffic(), configured=configured, max_users=MAX_USERS)  # type: ignore[arg-type]
     except ValueError as e:
@@ -669,9 +551,15 @@ def _render(
         end = reports[-1].cumulative
         most = max(range(len(reports)), key=lambda k: reports[k].excess)
         worst = reports[most]
+        what = f"Ramping {labels[0]} -> {labels[-1]}"
+        if args.rollout:
+            what = (
+                f"Rolling out {_short(args.rollout)} (maxSurge {args.max_surge}, "
+                f"maxUnavailable {args.max_unavailable})"
+            )
         lines.extend(
             wrap(
-                f"Ramping {labels[0]} -> {labels[-1]} in {len(reports)} steps: "
+                f"{what} in {len(reports)} steps: "
                 f"{_share(end.several_pods if end else 0.0)} of users have seen more than one "
                 f"pod by the end; the step {labels[most]} -> {labels[most + 1]} moves "
                 f"{_share(worst.moved)} where {_share(worst.minimum)} would have to.",
@@ -682,9 +570,11 @@ def _render(
         lines.extend(wrap(text if len(reports) == 1 else f"- {text}", width))
     lines.append("")
     lines.append(f"{reports[0].users} users, {reports[0].requests} requests, seed {args.seed}")
-    head = ["mode", "step", "moved", "subset", "pod", "minimum", "excess"]
+    # a rollout's new pods are the subset "NAME (new)": a subset change is a version change
+    kind = "version" if args.rollout else "subset"
+    head = ["mode", "step", "moved", kind, "pod", "minimum", "excess"]
     if len(reports) > 1:
-        head += ["seen >1 pod", "seen >1 subset"]
+        head += ["seen >1 pod", f"seen >1 {kind}"]
     rows = [row for m in modes for row in _summary_rows(m, labels, results[m])]
     lines.append(
         format_table(head, rows, align="<<" + ">" * (len(head) - 2), width=width, cut=(1,))
@@ -721,9 +611,11 @@ def plot(
     results: dict[str, list[DiffReport]],
     labels: list[str],
     outputs: OutputSet,
+    kind: str = "subset",
 ) -> None:
     """Draw who went where: per mode and step, a stacked bar of the users who stayed,
-    changed pod within their subset and changed subset, with the minimum marked."""
+    changed pod within their subset and changed subset (*kind*: ``version`` for a
+    rollout), with the minimum marked."""
     from .output import require_matplotlib, save_figure
 
     plt = require_matplotlib()
@@ -733,8 +625,8 @@ def plot(
     sub = [100 * r.subset_changed for _, _, r in bars]
     pod = [100 * r.pod_changed for _, _, r in bars]
     stay = [100 - a - b for a, b in zip(sub, pod, strict=True)]
-    ax.bar(x, sub, 0.6, label="changed subset", color="#c0392b")
-    ax.bar(x, pod, 0.6, bottom=sub, label="changed pod, same subset", color="#e07b39")
+    ax.bar(x, sub, 0.6, label=f"changed {kind}", color="#c0392b")
+    ax.bar(x, pod, 0.6, bottom=sub, label=f"changed pod, same {kind}", color="#e07b39")
     ax.bar(
         x,
         stay,
@@ -768,38 +660,104 @@ def _envoy_policy_cause(a: Any, b: Any) -> list[str]:
     def entries(route: Any) -> int:
         return len(route.hash_policy.policies) if route.hash_policy is not None else 0
 
-    na, nb = entries(a.routes[0]), entries(b.routes[0])
+    ra, rb = a.routes[0], b.routes[0]
+    na, nb = entries(ra), entries(rb)
     if na != nb:
         return [
             f"the route's hash policy changed ({na} -> {nb} entries), which changes every route hash"
         ]
+    return _layout_cause(ra, rb)
+
+
+def _layout_cause(a: Any, b: Any) -> list[str]:
+    """Return the cause when ``use_hash_policy`` routes' weighted clusters moved a boundary
+    that takes users from a cluster whose weight did not shrink.
+
+    Envoy lays the clusters out in order over ``[0, total)`` and picks the one
+    whose interval holds ``value % total`` (``source/common/router/
+    weighted_cluster_specifier.cc``, ``pickClusterIndex``); with two clusters
+    only the boundary between them moves, with three or more a cluster can
+    keep or grow its weight and still lose users when the one before it shrank.
+    """
+    if not (a.use_hash_policy and b.use_hash_policy):
+        return []
+    wa, wb = dict(a.weighted_clusters), dict(b.weighted_clusters)
+    ta, tb = sum(wa.values()), sum(wb.values())
+    if ta and tb and ta != tb:
+        return [
+            f"the weighted clusters' total changed ({ta} -> {tb}), which moves every "
+            "value % total interval"
+        ]
+
+    def ranges(pairs: Any) -> dict[str, tuple[int, int]]:
+        out, begin = {}, 0
+        for name, w in pairs:
+            out[name] = (begin, begin + w)
+            begin += w
+        return out
+
+    ia, ib = ranges(a.weighted_clusters), ranges(b.weighted_clusters)
+    for name, (lo, hi) in ia.items():
+        nlo, nhi = ib.get(name, (0, 0))
+        grew = wb.get(name, 0) >= wa.get(name, 0) > 0
+        if grew and (nlo > lo or nhi < hi):
+            return [
+                f"with use_hash_policy Envoy lays the clusters out in order over value % total, "
+                f"so cluster {_short(name)} keeps or grows its weight "
+                f"({wa[name]} -> {wb.get(name, 0)}) yet loses the users of [{lo}, {hi}) "
+                f"that its new interval [{nlo}, {nhi}) leaves out"
+            ]
     return []
+
+
+def _envoy_configs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """Return the Envoy routing functions to compare in order, and their labels."""
+    if args.envoy_base is None:
+        a = envoy_route(args, args.envoy_config_a, args.seed)
+        b = envoy_route(args, args.envoy_config_b, args.seed)
+        return [a, b], ["A", "B"]
+    if args.ramp:
+        cluster, steps = args.ramp
+
+        def ramp(pairs: Any) -> list[list[tuple[str, int]]]:
+            return [reweight(pairs, [(cluster, w)]) for w in steps]
+
+        routes = envoy_route(args, args.envoy_base, args.seed, ramp)
+        return routes, [f"{cluster}={w}" for w in steps]
+
+    def change(pairs: Any) -> list[list[tuple[str, int]]]:
+        return [list(pairs), reweight(pairs, args.set_weight)]
+
+    return envoy_route(args, args.envoy_base, args.seed, change), ["base", "changed"]
 
 
 def _run_envoy(args: argparse.Namespace, outputs: OutputSet, out: IO[str]) -> int:
     from .._validate import MAX_USERS
     from . import envoy_config
 
-    a = envoy_route(args, args.envoy_config_a, args.seed)
-    b = envoy_route(args, args.envoy_config_b, args.seed)
+    routes, labels = _envoy_configs(args)
 
     def traffic() -> Iterator[tuple[str, SimRequest]]:
         if args.requests:
             reqs: Iterator[SimRequest] = read_jsonl(args.requests)
         else:
             users = args.users if args.users is not None else 1000
-            key = args.key if args.key is not None else envoy_config.default_key(a.routes)  # type: ignore[attr-defined]
+            key = args.key if args.key is not None else envoy_config.default_key(routes[0].routes)
             reqs = synthetic(users, args.requests_per_user, key, args.seed)
         return ((r.user, r) for r in reqs)
 
     try:
-        reports = diff_steps([a, b], traffic(), max_users=MAX_USERS)
+        reports = diff_steps(routes, traffic(), max_users=MAX_USERS)
     except ValueError as e:
         raise InputError(None, str(e)) from None
     results = {"envoy": reports}
-    labels = ["A", "B"]
-    why = _envoy_policy_cause(a, b)
-    findings = [finding_line("Going from A to B", "envoy", reports[0], why, None)]
+    findings = []
+    for k, r in enumerate(reports):
+        what = "Going from A to B" if labels == ["A", "B"] else "The change"
+        if len(reports) > 1:
+            what = f"Step {labels[k]} -> {labels[k + 1]}"
+        why = _envoy_policy_cause(routes[k], routes[k + 1])
+        findings.append(finding_line(what, "envoy", r, why, None))
     width = None if args.wide else WIDTH
     return publish(
         args,
@@ -820,12 +778,12 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     args.file = saved
     outputs.add(args.json, "--json")
     outputs.add_plot(args.plot)
-    if args.envoy_config_a is not None:
+    if args.envoy_config_a is not None or args.envoy_base is not None:
         return _run_envoy(args, outputs, out)
     scenarios, labels, label = _configs(args)
     modes = list(MODES) if args.mode == "both" else [args.mode]
     traffic = _traffic(args, scenarios[0])
-    runs = {m: _run_mode(m, scenarios, args.seed, traffic) for m in modes}
+    runs = {m: _run_mode(m, scenarios, args, traffic) for m in modes}
     results = {m: runs[m][0] for m in modes}
     first, other = modes[0], (modes[1] if len(modes) > 1 else None)
     engines = runs[first][1]
@@ -843,6 +801,6 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         outputs,
         out,
         lambda: _summary(modes, results, labels),
-        lambda: plot(modes, results, labels, outputs),
+        lambda: plot(modes, results, labels, outputs, "version" if args.rollout else "subset"),
         lambda: _render(args, modes, results, labels, findings, width),
     )

@@ -40,7 +40,7 @@ import sys
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from .._source import InputError, Where
 from .._validate import MAX_INT_DIGITS, MAX_REQUEST_LINE_BYTES, MAX_REQUESTS, cap
@@ -54,6 +54,7 @@ __all__ = (
     "parse_key",
     "read_jsonl",
     "synthetic",
+    "synthetic_keys",
 )
 
 DEFAULT_SOURCE_PORT = 50000
@@ -261,22 +262,35 @@ def _jsonl_lines(f: IO[bytes], path: str, *, close: bool = True) -> Iterator[Sim
         raise InputError(path, "the request file has no requests")
 
 
+def _tokens(users: int, seed: int) -> tuple[int, array[int]]:
+    """Return the address offset and the users' 64-bit tokens of :func:`synthetic`."""
+    rng = random.Random(seed)
+    offset = rng.getrandbits(22)
+    # one wide draw is *users* draws of 64 bits, the first lowest (CPython's
+    # Modules/_randommodule.c fills getrandbits from the least significant word up)
+    tokens = array("Q", rng.getrandbits(64 * users).to_bytes(8 * users, "little") if users else b"")
+    if sys.byteorder != "little":  # pragma: no cover - big-endian machines
+        tokens.byteswap()
+    return offset, tokens
+
+
+def _ip(offset: int, i: int) -> str:
+    """Return user *i*'s client IP (100.64.0.0/10, an odd stride: distinct for < 2**22 users)."""
+    ip_int = _CGNAT | ((offset + i * 2654435761) & 0x3FFFFF)
+    return f"{ip_int >> 24}.{(ip_int >> 16) & 0xFF}.{(ip_int >> 8) & 0xFF}.{ip_int & 0xFF}"
+
+
 def synthetic(users: int, per_user: int, key: KeySpec, seed: int) -> Iterator[SimRequest]:
     """Yield *users* x *per_user* requests, interleaved, deterministic for *seed*.
 
     Only the users' 64-bit tokens are kept (8 bytes a user); names,
     addresses and requests are made as they are yielded.
     """
-    rng = random.Random(seed)
-    offset = rng.getrandbits(22)
-    tokens = array("Q", (rng.getrandbits(64) for _ in range(users)))
+    offset, tokens = _tokens(users, seed)
     remote = f"{{}}:{DEFAULT_SOURCE_PORT}"
     for _ in range(per_user):
         for i, t in enumerate(tokens):
             token = f"{t:016x}"
-            n = (offset + i * 2654435761) & 0x3FFFFF  # odd stride: distinct for < 2**22 users
-            ip_int = _CGNAT | n
-            ip = f"{ip_int >> 24}.{(ip_int >> 16) & 0xFF}.{(ip_int >> 8) & 0xFF}.{ip_int & 0xFF}"
             headers: tuple[tuple[str, str], ...] = ()
             path = "/"
             if key.kind == "header":
@@ -285,7 +299,32 @@ def synthetic(users: int, per_user: int, key: KeySpec, seed: int) -> Iterator[Si
                 headers = (("cookie", f"{key.name}={token}"),)
             elif key.kind == "query":
                 path = f"/?{key.name}={token}"
-            yield SimRequest(f"user{i}", headers, path, remote.format(ip), DEFAULT_LOCAL_ADDRESS)
+            yield SimRequest(
+                f"user{i}", headers, path, remote.format(_ip(offset, i)), DEFAULT_LOCAL_ADDRESS
+            )
+
+
+def synthetic_keys(users: int, key: KeySpec, seed: int) -> Any:
+    """Return each synthetic user's key value (what its requests' key policy hashes), or None.
+
+    The header, cookie or query value is the user's token; a source-IP key is
+    the client IP.  None for ``--key none`` (the requests carry no key).
+    """
+    offset, tokens = _tokens(users, seed)
+    if key.kind in ("header", "cookie", "query"):
+        try:
+            import numpy as np
+        except ImportError:  # pragma: no cover - numpy is in the test extra
+            return [f"{t:016x}" for t in tokens]
+        # f"{t:016x}" of every token at once: 16 hex digits, most significant first
+        t = np.frombuffer(tokens, dtype=np.uint64)
+        shifts = np.arange(60, -4, -4, dtype=np.uint64)
+        nibbles = (t[:, None] >> shifts) & np.uint64(15)
+        digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+        return digits.view("S16").reshape(-1)
+    if key.kind == "source-ip":
+        return [_ip(offset, i) for i in range(users)]
+    return None
 
 
 def source_ip_of(req: SimRequest) -> str | None:

@@ -55,6 +55,9 @@ class EnvoyConfigError(ConfigError):
         self.source = source
         super().__init__(f"{path}: {self.message}" if path else self.message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (EnvoyConfigError, (self.path, self.message, self.source))
+
 
 def fail(path: str, message: str) -> EnvoyConfigError:
     """Return the error for the value at *path* (the caller raises it)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+from .._pickling import pack_hosts, unpack_hosts
 from .._router_config import parse_uint64
 from .._types import Host, replace_host
 from .._validate import HEALTHY_STATUSES
@@ -71,6 +72,29 @@ class LoadAssignment:
     path: str
     source: str
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Hosts packed (hashlb._pickling), the weights as a plain dict.
+        return (
+            _load_assignment,
+            (
+                self.cluster_name,
+                pack_hosts(self.hosts),
+                self.overprovisioning_factor,
+                dict(self.locality_weights),
+                self.path,
+                self.source,
+            ),
+        )
+
+
+def _load_assignment(
+    name: str, packed: object, factor: int, weights: dict[str, int], path: str, source: str
+) -> LoadAssignment:
+    """Rebuild a pickled :class:`LoadAssignment`."""
+    return LoadAssignment(
+        name, unpack_hosts(packed), factor, MappingProxyType(dict(weights)), path, source
+    )
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EnvoyCluster:
@@ -113,6 +137,12 @@ class EnvoyCluster:
     node_locality: str | None = None
     _built: dict[str, Cluster] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The fields given to the constructor; the built Cluster is built again on use.
+        fields = {f: getattr(self, f) for f in _CLUSTER_FIELDS}
+        fields["balancer_options"] = dict(self.balancer_options)
+        return (_envoy_cluster, (fields,))
 
     @property
     def hashes(self) -> bool:
@@ -184,6 +214,29 @@ class EnvoyCluster:
             )
         except (ConfigError, ValueError, TypeError) as e:
             raise EnvoyConfigError(self.path, f"cluster {self.name!r}: {e}") from None
+
+
+#: The fields :class:`EnvoyCluster`'s constructor takes (what its pickle holds).
+_CLUSTER_FIELDS = (
+    "name",
+    "lb_policy",
+    "discovery_type",
+    "eds_service_name",
+    "balancer_options",
+    "healthy_panic_threshold",
+    "locality_weighted",
+    "hash_balance_factor",
+    "endpoints",
+    "path",
+    "envoy_version",
+    "node_locality",
+)
+
+
+def _envoy_cluster(fields: dict[str, Any]) -> EnvoyCluster:
+    """Rebuild a pickled :class:`EnvoyCluster` (its options a read-only view again)."""
+    options = MappingProxyType(dict(fields["balancer_options"]))
+    return EnvoyCluster(**{**fields, "balancer_options": options})
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +513,11 @@ class EnvoyConfig:
         self._sources = sources
         # per (route, profile): what pick() needs of its weighted clusters, made once
         self._plans: dict[tuple[int, Any], _WeightedPlan] = {}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # What the constructor takes; the pick plans are made again on use.
+        clusters, endpoints = dict(self._clusters), dict(self._endpoints)
+        return (EnvoyConfig, (clusters, endpoints, self._route_configs, self._sources))
 
     @property
     def clusters(self) -> Mapping[str, EnvoyCluster]:

@@ -197,11 +197,7 @@ class TableCache:
 
     def factory(self, algorithm: str) -> Callable[..., Any]:
         """Return ``balancer(hosts, **options)`` building tables through this cache."""
-
-        def balancer(hosts: Sequence[Any], **options: int) -> Any:
-            return self.get(algorithm, hosts, **options)
-
-        return balancer
+        return _CachedBalancer(self, algorithm, None)
 
     def weighted_factory(self, algorithm: str, plan: LocalityPlan) -> Callable[..., Any]:
         """Return a ``balancer`` that gives each priority level its locality weights.
@@ -212,11 +208,37 @@ class TableCache:
         priority, so the level is that of the hosts.
         """
 
-        def balancer(hosts: Sequence[Any], **options: Any) -> Any:
-            level = hosts[0].priority if hosts else 0
-            return self.get(algorithm, hosts, **options, locality_weights=plan.weights_at(level))
+        return _CachedBalancer(self, algorithm, plan)
 
-        return balancer
+    def __reduce__(self) -> tuple[object, ...]:
+        # The table classes only: a loaded cache starts empty and builds on use.
+        return (_table_cache, (self.classes["maglev"], self.classes["ring_hash"]))
+
+
+def _table_cache(maglev: Any, ring_hash: Any) -> TableCache:
+    return TableCache(maglev=maglev, ring_hash=ring_hash)
+
+
+class _CachedBalancer:
+    """A ``balancer(hosts, **options)`` over a :class:`TableCache` (it pickles, unlike a closure).
+
+    With a locality *plan*, each priority level gets the plan's weights for
+    the level of its hosts.
+    """
+
+    __slots__ = ("algorithm", "cache", "plan")
+
+    def __init__(self, cache: TableCache, algorithm: str, plan: LocalityPlan | None) -> None:
+        self.cache, self.algorithm, self.plan = cache, algorithm, plan
+
+    def __call__(self, hosts: Sequence[Any], **options: Any) -> Any:
+        if self.plan is not None:
+            level = hosts[0].priority if hosts else 0
+            options["locality_weights"] = self.plan.weights_at(level)
+        return self.cache.get(self.algorithm, hosts, **options)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_CachedBalancer, (self.cache, self.algorithm, self.plan))
 
 
 class _Pool:
