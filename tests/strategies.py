@@ -1029,6 +1029,20 @@ def request_columns(draw: st.DrawFn, max_rows: int = 6) -> tuple[dict[str, list]
     return columns, n if columns else 0  # no columns: no rows
 
 
+# ---- replay (issue 14): routed requests as codes, for hashlb.replay.Stickiness
+
+#: One request: (user, endpoint code, group code, flag); an endpoint of -1: not routed.
+replay_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["ann", "bob", "cy", "dee", "é", "", "x" * 70]),
+        st.integers(min_value=-1, max_value=5),
+        st.integers(min_value=0, max_value=2),
+        st.booleans(),
+    ),
+    max_size=80,
+)
+
+
 # ---- route_many (issue 14) ---------------------------------------------------
 #: Request key values for route_many(keys=): text that a header, a cookie and a query
 #: string all carry verbatim (no separators, quotes, whitespace or controls), None (no

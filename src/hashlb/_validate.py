@@ -466,6 +466,19 @@ MAX_BENCH_VALUES = 16
 #: run: each builds its table up to 8 times (5 timed builds and 3 host
 #: losses) and looks up every key twice or more.
 MAX_BENCH_CONFIGS = 64
+#: Distinct users of a columnar replay (``hashlb simulate --requests FILE
+#: --column ...``, :class:`hashlb.replay.Stickiness`): each costs about 40
+#: bytes of Arrow state plus its name, whatever the number of requests.
+MAX_REPLAY_USERS = 2**26
+#: Rows per record batch of :func:`hashlb.replay.read_requests`: a batch of
+#: a few columns of short strings takes about 50 bytes a row while it is routed.
+MAX_REPLAY_BATCH_ROWS = 2**22
+#: Columns mapped by one replay (``--column``): each is one request field.
+MAX_REPLAY_COLUMNS = 64
+#: Bytes of one block of a JSON-lines file parsed at once by
+#: :func:`hashlb.replay.read_requests` (pyarrow's JSON reader is not
+#: streaming): blocks end at a line end, so a line may not be longer.
+MAX_REPLAY_JSON_BLOCK = 64 * 2**20
 
 
 def cap(name: str) -> str:

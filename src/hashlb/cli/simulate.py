@@ -34,6 +34,7 @@ from .._validate import (
     cap,
 )
 from .._validate import short as _short
+from . import _columnar
 from ._replay import (
     NO_HOST,
     SET_COOKIE,
@@ -646,10 +647,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src = r.add_mutually_exclusive_group()
     src.add_argument(
         "--requests",
-        metavar="JSONL",
-        help="one JSON request per line: headers, cookies, path, source_ip, user ('-': stdin)",
+        metavar="FILE",
+        help="one JSON request per line: headers, cookies, path, source_ip, user ('-': stdin); "
+        "with --column, a Parquet, CSV or JSON-lines table of logged requests",
     )
     src.add_argument("--users", type=_positive, metavar="N", help="synthetic users (default: 1000)")
+    _columnar.add_arguments(r)
     r.add_argument(
         "--requests-per-user",
         type=_positive,
@@ -786,6 +789,8 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     from . import envoy_config
 
     envoy_config.check_arguments(args)
+    if args.envoy_config and (args.column or args.format or args.batch_rows is not None):
+        raise InputError("--column", "--column applies to -f (Istio YAML), not --envoy-config")
     if args.envoy_config:
         _check_counts(args)
         return envoy_config.run(args, outputs, out)
@@ -800,6 +805,16 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
         _check_plot(scenario)
     for text in mesh.notes:
         print(f"hashlb simulate: note: {text}", file=sys.stderr)
+    if _columnar.wanted(args):
+        result = _columnar.run_file(args, scenario, f"from {args.requests}")
+        return publish(
+            args,
+            outputs,
+            out,
+            result.summary,
+            lambda: plot(result, outputs),
+            lambda: render(result, None if args.wide else WIDTH),
+        )
     if args.requests:
         requests: Sequence[SimRequest] | Iterable[SimRequest] = read_jsonl(args.requests)
         key_text = f"from {args.requests}"
