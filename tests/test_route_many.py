@@ -209,6 +209,23 @@ def test_the_default_rng_is_reproducible_from_the_seed(impl: Implementation) -> 
     assert make(impl, seed=4).route_many(h) != first
 
 
+@pytest.mark.parametrize("mode", ["sticky", "envoy"])
+def test_a_call_without_draws_leaves_the_router_rng_alone(impl: Implementation, mode: str) -> None:
+    """The default Generator is seeded on the first draw, so splitting rows into calls is free."""
+    kw: dict[str, Any] = {"use_hash_policy": True} if mode == "envoy" else {}
+    router = make(impl, mode=mode, **kw)
+    state = router.rng.getstate()
+    router.route_many(random_hashes(40, 1))  # every row has a hash: nothing to draw
+    assert router.rng.getstate() == state
+    keys = [f"u{i}" for i in range(70)]
+    whole = make(impl, mode=mode, **kw).route_many(keys=keys)
+    split = make(impl, mode=mode, **kw)
+    parts = [split.route_many(keys=keys[:5]), split.route_many(keys=keys[5:])]
+    assert np.array_equal(whole.host, np.concatenate([p.host for p in parts]))
+    assert np.array_equal(whole.subset, np.concatenate([p.subset for p in parts]))
+    assert router.rng.getstate() == state
+
+
 # -------------------------------------------------------------------- keys=
 
 

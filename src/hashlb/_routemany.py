@@ -13,6 +13,7 @@ here, subset by subset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _policy_py, _router_py, policy
@@ -353,10 +354,9 @@ def _fused_keys(
         if missing.any():
             return None  # a row's default value may be its hash: the general path
         vals = np.ascontiguousarray(vals)
-    if gen is None:  # as the general path: reproducible from the router's seed
-        gen = np.random.default_rng(router.rng.getrandbits(128))
+    random64 = _drawer(np, router, gen)
     if not sticky and vals is None and not hash_value:
-        vals = gen.integers(0, 1 << 64, size=n, dtype=np.uint64)
+        vals = random64(n)
     h = np.empty(n, np.uint64)
     nulls = np.zeros(n, np.uint8)
     sub = np.empty(n, np.uint32)
@@ -369,8 +369,8 @@ def _fused_keys(
         # envoy mode with use_hash_policy and no values: these rows draw their value first
         drawn = None
         if vals is None and not sticky:
-            drawn = gen.integers(0, 1 << 64, size=m, dtype=np.uint64)
-        lookup = gen.integers(0, 1 << 64, size=m, dtype=np.uint64)
+            drawn = random64(m)
+        lookup = random64(m)
         h[where] = lookup
         if sticky:
             row_values = lookup
@@ -384,6 +384,21 @@ def _fused_keys(
         host[where] = h2
     _finish(router, np, batch_plan, h, sub, host)
     return RouteBatch._trusted(sub, host, h, no_hash, router.picker.names, router.hosts)
+
+
+def _drawer(np: Any, router: Router, gen: Any) -> Callable[[int], Any]:
+    """Return ``random64(m)``: *m* uint64s from *gen*, or by default from a Generator seeded
+    from the router's own rng on the first draw (a call that draws nothing leaves that rng
+    as it was, so results do not depend on how the rows are split into calls)."""
+    state = [gen]
+
+    def draw(m: int) -> Any:
+        g = state[0]
+        if g is None:  # reproducible from the router's seed; advances the router's rng
+            g = state[0] = np.random.default_rng(router.rng.getrandbits(128))
+        return g.integers(0, 1 << 64, size=m, dtype=np.uint64)
+
+    return draw
 
 
 def _finish(router: Router, np: Any, batch_plan: Any, h: Any, sub: Any, host: Any) -> None:
@@ -428,11 +443,10 @@ def route_many(
     else:
         h, no_hash = read_hashes(np, hashes, "hashes")
     n = len(h)
-    if gen is None:  # reproducible from the router's seed; advances the router's rng
-        gen = np.random.default_rng(router.rng.getrandbits(128))
+    random64 = _drawer(np, router, gen)
     if sticky:
         if no_hash.any():
-            h[no_hash] = gen.integers(0, 1 << 64, size=int(no_hash.sum()), dtype=np.uint64)
+            h[no_hash] = random64(int(no_hash.sum()))
         vals = h
     else:
         if values is None:
@@ -456,9 +470,9 @@ def route_many(
             draw &= missing
         if draw.any():
             vals, owned = (vals if owned else vals.copy()), True
-            vals[draw] = gen.integers(0, 1 << 64, size=int(draw.sum()), dtype=np.uint64)
+            vals[draw] = random64(int(draw.sum()))
         if no_hash.any():
-            h[no_hash] = gen.integers(0, 1 << 64, size=int(no_hash.sum()), dtype=np.uint64)
+            h[no_hash] = random64(int(no_hash.sum()))
     sub = np.empty(n, np.uint32)
     host = np.empty(n, np.uint32)
     batch_plan.route(h, vals, sub, host)

@@ -720,8 +720,9 @@ class Router:
             the route hash (evaluated without generating a cookie), and a
             random value for every other row.
         :param rng: the ``numpy.random.Generator`` of the random draws;
-            default a new one seeded with 128 bits of :attr:`rng` (so
-            reproducible from :attr:`seed`, and different at each call).
+            default a new one seeded with 128 bits of :attr:`rng` at the
+            call's first draw (so reproducible from :attr:`seed`; a call
+            that draws nothing leaves :attr:`rng` untouched).
             In envoy mode it first draws one uint64 per row that needs a
             random weighted-cluster value, in row order, then in both modes
             one uint64 per row without a hash (its lookup hash), in row order.
