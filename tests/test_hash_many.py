@@ -412,3 +412,14 @@ def test_threads_share_a_policy_and_a_table(impl: Implementation) -> None:
         t.join(timeout=120)
     for hashes, no_hash in results:
         assert np.array_equal(hashes, want[0]) and np.array_equal(no_hash, want[1])
+
+
+def test_a_lone_surrogate_in_a_numpy_column_is_request_data(impl: Implementation) -> None:
+    """A numpy U column with a lone surrogate hashes as the same value in a list does."""
+    pol = impl.module("policy")
+    policy = pol.HashPolicy(pol.Header("x-user"))
+    values = ["\ud800", "alice"]
+    want = policy.hash_many({"header:x-user": values})
+    got = policy.hash_many({"header:x-user": np.array(values)})
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert not got[1][1]

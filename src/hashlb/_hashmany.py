@@ -191,11 +191,17 @@ def _arrow_column(key: str, obj: Any, lists: bool = False) -> Any:
             raise ValueError(f"column {short(key, 80)} must be 1-D, not {obj.ndim}-D")
         if obj.dtype.kind == "O":
             return _list_of_text(obj.tolist(), lists)
-        obj = _convert(key, pa.array, obj)
+        try:
+            obj = _convert(key, pa.array, obj)
+        except UnicodeError:  # a lone surrogate in a U array: read as the list path does
+            return _list_of_text(obj.tolist(), lists)
     elif kind.__module__.startswith("pandas.") and kind.__name__ == "Series":
         if type(obj.dtype).__module__.startswith("numpy") and obj.dtype.kind == "O":
             return _list_of_text(obj.tolist(), lists)
-        obj = _convert(key, pa.array, obj)
+        try:
+            obj = _convert(key, pa.array, obj)
+        except UnicodeError:  # request data never raises
+            return _list_of_text(obj.tolist(), lists)
     elif _is_arrowish(obj) and not issubclass(type(obj), (pa.Array, pa.ChunkedArray)):
         read = pa.chunked_array if hasattr(kind, "__arrow_c_stream__") else pa.array
         obj = _convert(key, read, obj)
