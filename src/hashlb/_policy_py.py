@@ -374,7 +374,7 @@ class Cookie(_Method):
         return _cfg.set_cookie_header(name, value, ttl, path, attributes)
 
     def _eval(self, request: Request, cookies: list[str] | None, seed: int = 0) -> int | None:
-        value = _cookie_value(request._values(b"cookie"), self._raw)
+        value = _hm.cookie_value(request._values(b"cookie"), self._raw)
         if value:
             return _xxh64(value, seed)
         if self._ttl is None:
@@ -385,24 +385,6 @@ class Cookie(_Method):
         if cookies is not None:
             cookies.append(self.set_cookie_value(generated.decode()))
         return _xxh64(generated, seed)
-
-
-def _cookie_value(headers: list[bytes], name: bytes) -> bytes | None:
-    """Return the first cookie called *name* in the ``cookie`` headers (Envoy's parser)."""
-    for header in headers:
-        if name not in header:
-            continue
-        for piece in header.split(b";"):
-            eq = piece.find(b"=")
-            if eq < 0:
-                continue
-            start = len(piece) - len(piece.lstrip(b" "))
-            if piece[start:eq] == name:
-                value = piece[eq + 1 :]
-                if len(value) >= 2 and value[0] == 34 and value[-1] == 34:
-                    value = value[1:-1]
-                return value
-    return None
 
 
 class SourceIP(_Method):
