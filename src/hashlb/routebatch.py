@@ -184,7 +184,8 @@ class RouteBatch:
         except ImportError:
             raise ImportError("RouteBatch.to_pandas needs pandas") from None
         np = need_numpy()
-        codes = np.where(self._host == NO_HOST, -1, self._host).astype(np.int64)
+        codes = self._host.astype(np.int64)
+        codes[self._host == NO_HOST] = -1  # a missing category (NEP 50: no -1 in uint32)
         return pd.DataFrame(
             {
                 "subset": pd.Categorical.from_codes(
