@@ -45,7 +45,16 @@ class DiffTally:
     :param max_users: refuse more distinct users than this.
     """
 
-    __slots__ = ("_configs", "_max_users", "_parts", "_paths", "_pending", "_state", "requests")
+    __slots__ = (
+        "_configs",
+        "_max_users",
+        "_parts",
+        "_paths",
+        "_pending",
+        "_state",
+        "_uid",
+        "requests",
+    )
 
     def __init__(self, configs: int, *, max_users: int = MAX_REPLAY_USERS) -> None:
         from .replay import require_pyarrow
@@ -60,6 +69,7 @@ class DiffTally:
         #: path (one placement id per configuration) -> path id
         self._paths: dict[tuple[int, ...], int] = {}
         self._state: Any = None  # a pyarrow Table (u, p, c) with one row per (user, path)
+        self._uid: Any = None
         self._parts: list[Any] = []
         self._pending = 0
         #: Requests counted so far.
@@ -101,16 +111,16 @@ class DiffTally:
         for k in range(1, self._configs):
             _, local = _compact(code, int(code.max()) + 1)
             code = local * width + p[k]
-        uniq, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        uniq, inverse = _compact(code, int(code.max()) + 1)
+        row_of = np.empty(len(uniq), dtype=np.int64)
+        row_of[inverse] = np.arange(n)  # a row of each path (any: they all hold it)
         ids = np.empty(len(uniq), dtype=np.int64)
-        for j, row in enumerate(first.tolist()):
+        for j, row in enumerate(row_of.tolist()):
             path = tuple(p[:, row].tolist())
             ids[j] = self._paths.setdefault(path, len(self._paths))
         self.requests += n
         self._parts.append(
-            pa.table(
-                {"u": u, "p": ids[inverse.reshape(-1)], "c": np.ones(n, dtype=np.int64)}
-            )
+            pa.table({"u": u, "p": ids[inverse], "c": np.ones(n, dtype=np.int64)})
         )
         self._pending += n
         kept = 0 if self._state is None else self._state.num_rows
@@ -118,21 +128,39 @@ class DiffTally:
             self._compact()
 
     def _compact(self) -> None:
+        """Group the rows kept by user and path: the state, sorted by user code."""
+        import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
+
+        from ._diffbatch import _compact
 
         if not self._parts:
             return
         parts = ([self._state] if self._state is not None else []) + self._parts
-        table = pa.concat_tables(parts).group_by(["u", "p"]).aggregate([("c", "sum")])
-        self._state = table.rename_columns(
-            ["u" if c == "u" else "p" if c == "p" else "c" for c in table.column_names]
-        )
+        table = pa.concat_tables(parts)
+        enc = table.column("u").combine_chunks().dictionary_encode()
+        names = enc.dictionary
+        uid = np.asarray(enc.indices.fill_null(len(names)), dtype=np.int64)
+        if enc.indices.null_count:  # a null user is one more user
+            names = pa.concat_arrays([names, pa.nulls(1, names.type)])
+        if len(names) > self._max_users:
+            raise InputError(None, f"more than {self._max_users:_} distinct users in the requests")
+        pid = np.asarray(table.column("p"), dtype=np.int64)
+        cnt = np.asarray(table.column("c"), dtype=np.int64)
+        span = max(len(self._paths), 1)
+        if len(names) * span < 1 << 62:
+            keys, inverse = _compact(uid * span + pid, len(names) * span)
+            u_of, p_of = keys // span, keys % span
+        else:  # pragma: no cover - more than 2**62 (user, path) codes
+            both = np.stack([uid, pid], axis=1)
+            keys2, inverse = np.unique(both, axis=0, return_inverse=True)
+            u_of, p_of = keys2[:, 0], keys2[:, 1]
+        counts = np.bincount(inverse.reshape(-1), weights=cnt, minlength=len(u_of))
+        counts = counts.astype(np.int64)
+        self._state = pa.table({"u": names.take(pa.array(u_of)), "p": p_of, "c": counts})
+        self._uid = u_of  # the user code of each row, ascending (the state is sorted by it)
         self._parts = []
         self._pending = 0
-        rows = self._state.num_rows
-        if rows > self._max_users and len(pc.unique(self._state.column("u"))) > self._max_users:
-            raise InputError(None, f"more than {self._max_users:_} distinct users in the requests")
 
     def reports(self, names: Sequence[Placement], *, configured: Configured = None) -> list[DiffReport]:
         """Return one :class:`~hashlb.diff.DiffReport` per consecutive pair of configurations.
@@ -142,28 +170,24 @@ class DiffTally:
         """
         import numpy as np
 
+        from ._diffbatch import _compact
         from .diff import path_reports
 
         self._compact()
         steps = self._configs - 1
         if self._state is None:
             return path_reports(names, {}, 0, [0] * steps, [0] * steps, configured=configured)
-        t = self._state
-        enc = t.column("u").combine_chunks().dictionary_encode()
-        uid = np.asarray(enc.indices.fill_null(len(enc.dictionary)), dtype=np.int64)
-        _, uid = np.unique(uid, return_inverse=True)  # a null user is one more user
-        uid = uid.reshape(-1)
-        n_users = int(uid.max()) + 1
-        pid = np.asarray(t.column("p"), dtype=np.int64)
-        cnt = np.asarray(t.column("c"), dtype=np.int64)
+        uid = self._uid
+        n_users = int(uid[-1]) + 1 if len(uid) else 0
+        pid = np.asarray(self._state.column("p"), dtype=np.int64)
+        cnt = np.asarray(self._state.column("c"), dtype=np.int64)
         per_user = np.bincount(uid, weights=cnt, minlength=n_users).astype(np.int64)
         n_row = per_user[uid]
         # requests per (path, requests of the user): everything the shares need
-        key = pid * (int(n_row.max()) + 1) + n_row
-        uk, inv = np.unique(key, return_inverse=True)
-        sums = np.bincount(inv.reshape(-1), weights=cnt).astype(np.int64)
-        paths = list(self._paths)
         span = int(n_row.max()) + 1
+        uk, inv = _compact(pid * span + n_row, len(self._paths) * span)
+        sums = np.bincount(inv, weights=cnt, minlength=len(uk)).astype(np.int64)
+        paths = list(self._paths)
         tally = {
             (paths[k // span], k % span): int(s)
             for k, s in zip(uk.tolist(), sums.tolist(), strict=True)
@@ -172,11 +196,10 @@ class DiffTally:
         table = np.array(paths, dtype=np.int64).reshape(len(paths), self._configs)
         subset_codes: dict[Any, int] = {}
         sub_of = np.array([subset_codes.setdefault(s, len(subset_codes)) for s, _ in names])
-        order = np.argsort(uid, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(uid[order]) != 0])
+        starts = np.flatnonzero(np.r_[True, np.diff(uid) != 0])  # uid is ascending
         several: list[list[int]] = []
         for codes in (table, sub_of[table]):
-            rows = codes[pid[order]]
+            rows = codes[pid]
             lo = np.minimum.reduceat(np.minimum.accumulate(rows, axis=1), starts, axis=0)
             hi = np.maximum.reduceat(np.maximum.accumulate(rows, axis=1), starts, axis=0)
             several.append([int(np.count_nonzero(lo[:, k] != hi[:, k])) for k in range(1, steps + 1)])

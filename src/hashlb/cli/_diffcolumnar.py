@@ -66,6 +66,8 @@ class _Placer:
     def __call__(self, batch: Any) -> Any:
         import numpy as np
 
+        from .._diffbatch import _compact
+
         sim = self.sim
         ep, grp, _flag, route_of = sim.place(batch)
         self.subsets = list(sim.subset_names)  # the request-by-request path may add names
@@ -73,9 +75,9 @@ class _Placer:
         g = len(self.subsets) + 1
         e = sim.none + 2
         code = ((route_of + 1) * g + (grp + 1)) * e + (ep + 1)
-        uniq, inverse = np.unique(code, return_inverse=True)
-        table = np.array([self.ids.id(self.version(self._name(c, g, e))) for c in uniq.tolist()])
-        return table.astype(np.int64)[inverse.reshape(-1)]
+        uniq, inverse = _compact(code, (len(sim.routes) + 1) * g * e)
+        table = [self.ids.id(self.version(self._name(c, g, e))) for c in uniq.tolist()]
+        return np.array(table, dtype=np.int64)[inverse]
 
     def _name(self, c: int, g: int, e: int) -> Placement:
         rest, ep = divmod(c, e)
