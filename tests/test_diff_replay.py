@@ -63,7 +63,9 @@ def as_jsonl(data: list[dict[str, Any]]) -> str:
 def write_all(data: list[dict[str, Any]], tmp_path: Path) -> None:
     """Write r.jsonl (hashlb's requests) and t.parquet, t.csv, t.jsonl (the log)."""
     (tmp_path / "r.jsonl").write_text(as_jsonl(data))
-    table = pa.Table.from_pylist(data, schema=pa.schema([("user_id", pa.string()), ("val", pa.string())]))
+    table = pa.Table.from_pylist(
+        data, schema=pa.schema([("user_id", pa.string()), ("val", pa.string())])
+    )
     pq.write_table(table, tmp_path / "t.parquet", row_group_size=173)
     pacsv.write_csv(table, tmp_path / "t.csv")
     (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data))

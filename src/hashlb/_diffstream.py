@@ -119,9 +119,7 @@ class DiffTally:
             path = tuple(p[:, row].tolist())
             ids[j] = self._paths.setdefault(path, len(self._paths))
         self.requests += n
-        self._parts.append(
-            pa.table({"u": u, "p": ids[inverse], "c": np.ones(n, dtype=np.int64)})
-        )
+        self._parts.append(pa.table({"u": u, "p": ids[inverse], "c": np.ones(n, dtype=np.int64)}))
         self._pending += n
         kept = 0 if self._state is None else self._state.num_rows
         if self._pending > max(kept, 1 << 20):
@@ -162,7 +160,9 @@ class DiffTally:
         self._parts = []
         self._pending = 0
 
-    def reports(self, names: Sequence[Placement], *, configured: Configured = None) -> list[DiffReport]:
+    def reports(
+        self, names: Sequence[Placement], *, configured: Configured = None
+    ) -> list[DiffReport]:
         """Return one :class:`~hashlb.diff.DiffReport` per consecutive pair of configurations.
 
         :param names: the placement ``(subset, pod)`` of each placement id.
@@ -202,7 +202,9 @@ class DiffTally:
             rows = codes[pid]
             lo = np.minimum.reduceat(np.minimum.accumulate(rows, axis=1), starts, axis=0)
             hi = np.maximum.reduceat(np.maximum.accumulate(rows, axis=1), starts, axis=0)
-            several.append([int(np.count_nonzero(lo[:, k] != hi[:, k])) for k in range(1, steps + 1)])
+            several.append(
+                [int(np.count_nonzero(lo[:, k] != hi[:, k])) for k in range(1, steps + 1)]
+            )
         return path_reports(names, tally, n_users, several[0], several[1], configured=configured)
 
 

@@ -32,9 +32,13 @@ def check(args: argparse.Namespace) -> None:
     if args.envoy_config_a is not None or args.envoy_config_b is not None or args.envoy_base:
         raise InputError("--column", "--column applies to Istio YAML (-a/-b, -f), not Envoy config")
     if args.no_batch:
-        raise InputError("--no-batch", "a --column table is routed in batches; leave out --no-batch")
+        raise InputError(
+            "--no-batch", "a --column table is routed in batches; leave out --no-batch"
+        )
     if args.users is not None or args.key is not None:
-        raise InputError("--column", "--users and --key make synthetic traffic, not a --column table")
+        raise InputError(
+            "--column", "--users and --key make synthetic traffic, not a --column table"
+        )
 
 
 def _batches(args: argparse.Namespace) -> Any:
