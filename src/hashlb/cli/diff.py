@@ -281,8 +281,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--requests",
         metavar="FILE",
         help="hashlb's JSONL requests (one JSON request per line), or with --column a Parquet, "
-        "CSV or JSON-lines log; a log's user is its 'user' column (--column user=COLUMN), else "
-        "each request is a user of its own",
+        "CSV or JSON-lines log; a log's user is its 'user' column (--column user=COLUMN); "
+        "without one, or where it is null, the request itself (identical requests: one user)",
     )
     src.add_argument("--users", type=_positive, metavar="N", help="synthetic users (default: 1000)")
     r.add_argument("--requests-per-user", type=_positive, default=20, metavar="R")
