@@ -105,14 +105,24 @@ def test_formats_and_jsonl_give_one_report_both_modes(impl: Implementation, tmp_
         ["--rollout", "safe", "--max-surge", "1", "--max-unavailable", "0"],
         ["--add-pods", "2", "--to", "safe"],
         ["--remove-pod", "staff-service-1", "--balancer", "maglev"],
+        # A: the example canary; B: its variant with one subset of every pod, no split
+        [
+            "-a",
+            EXAMPLE,
+            "-b",
+            EXAMPLE / "deployments.yaml",
+            "-b",
+            EXAMPLE / "variants" / "all-pods",
+        ],
     ],
-    ids=["ramp", "rollout", "add", "remove-maglev"],
+    ids=["ramp", "rollout", "add", "remove-maglev", "a-b"],
 )
 def test_changes_over_a_file_equal_the_jsonl_path(
     impl: Implementation, tmp_path: Path, change: list[str]
 ) -> None:
     write_all(rows(900, 120, 2), tmp_path)
-    doc = same_everywhere(impl, tmp_path, "-f", EXAMPLE, *change, "--mode", "both")
+    config = [] if change[0] == "-a" else ["-f", EXAMPLE]
+    doc = same_everywhere(impl, tmp_path, *config, *change, "--mode", "both")
     if change[0] in ("--ramp", "--rollout"):
         steps = doc["sticky"]["steps"]
         assert len(steps) >= 2 and doc["sticky"]["users"] == 120
