@@ -127,6 +127,55 @@ def test_diff_ramp_request_by_request(benchmark: Any, request: pytest.FixtureReq
     benchmark.pedantic(run, (users, "--no-batch"), rounds=1 if _disabled(request) else 3)
 
 
+PARQUET_ROWS = 1_000_000
+PARQUET_USERS = 200_000
+
+
+def parquet_log(path: Path, n: int) -> Path:
+    """*n* requests of PARQUET_USERS users drawn uniformly (seeded): one ``user_id`` column."""
+    pa = pytest.importorskip("pyarrow")
+    pc = pytest.importorskip("pyarrow.compute")
+    pq = pytest.importorskip("pyarrow.parquet")
+    users = np.random.default_rng(15).integers(0, PARQUET_USERS, n)
+    ids = pc.binary_join_element_wise("user-", pc.cast(pa.array(users), pa.string()), "")
+    pq.write_table(pa.table({"user_id": ids}), path, row_group_size=1 << 20)
+    return path
+
+
+def log_args(command: str, path: Path, mode: str) -> list[str]:
+    """``hashlb diff`` (two configurations) or ``hashlb simulate`` over the log *path*."""
+    change = ["--set-weight", "risky=30"] if command == "diff" else []
+    return [
+        command, "-f", str(CANARY), *change, "--requests", str(path),
+        "--column", "user=user_id", "--column", "header:x-myval=user_id",
+        "--mode", mode, "-q",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["envoy", "sticky"])
+def test_diff_parquet_vs_simulate(
+    benchmark: Any, request: pytest.FixtureRequest, tmp_path: Path, mode: str
+) -> None:
+    """``diff parquet vs simulate``: extra_info has both medians and diff / simulate."""
+    pytest.importorskip("yaml")
+    smoke = _disabled(request)
+    n = 20_000 if smoke else PARQUET_ROWS
+    path = parquet_log(tmp_path / "log.parquet", n)
+    benchmark.group = f"diff parquet vs simulate[{n:.0e} rows, {mode}]"
+    rounds = 1 if smoke else 3
+    assert hashlb_main(log_args("simulate", path, mode)) == 0  # warm-up: imports, YAML
+    code = benchmark.pedantic(
+        hashlb_main, (log_args("diff", path, mode),), rounds=rounds, iterations=1
+    )
+    assert code == 0
+    simulate = median_s(lambda: hashlb_main(log_args("simulate", path, mode)), rounds)
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["simulate_s"] = simulate
+        benchmark.extra_info["ratio"] = stats.stats.median / simulate
+        benchmark.extra_info["target_ratio"] = 2.0
+
+
 def main() -> None:
     """Print the medians and the ratios to the C limit, each measured in this process."""
     lim = load()
@@ -140,6 +189,18 @@ def main() -> None:
         print(line)
     t = median_s(lambda: run(20_000, "--no-batch"), 3)
     print(f"diff ramp request by request[{STEPS} steps x 2e4 users]  {t:7.3f} s")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = parquet_log(Path(tmp) / "log.parquet", PARQUET_ROWS)
+        for mode in ("envoy", "sticky"):
+            hashlb_main(log_args("simulate", path, mode))  # warm-up
+            d = median_s(lambda mode=mode: hashlb_main(log_args("diff", path, mode)), 3)
+            s = median_s(lambda mode=mode: hashlb_main(log_args("simulate", path, mode)), 3)
+            print(
+                f"diff parquet vs simulate[{PARQUET_ROWS:.0e} rows, {mode}]  diff {d:.3f} s  "
+                f"simulate {s:.3f} s  ratio {d / s:.2f}x"
+            )
 
 
 if __name__ == "__main__":

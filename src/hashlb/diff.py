@@ -49,19 +49,24 @@ Definitions (``w(r)`` is a request's weight, ``U`` the number of users):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ._diffstream import DiffTally, diff_columns
 
 if TYPE_CHECKING:
     from ._types import Host
 
 __all__ = (
     "DiffReport",
+    "DiffTally",
     "Placement",
     "StepCounts",
     "diff",
+    "diff_columns",
     "diff_many",
     "diff_steps",
     "resolve_rollout",
@@ -87,7 +92,7 @@ def tv_distance(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:
     >>> tv_distance({"stable": 1.0}, {"stable": 0.99, "canary": 0.01})
     0.010000000000000009
     """
-    return sum(max(0.0, v - q.get(k, 0.0)) for k, v in p.items())
+    return math.fsum(max(0.0, v - q.get(k, 0.0)) for k, v in p.items())
 
 
 @dataclass(frozen=True)
@@ -254,13 +259,16 @@ def _minimum(a: Sequence[float], b: Sequence[float], subset_of: Sequence[str | N
     the result stays a lower bound of what moved, and it is free of the
     noise of how a remap reshuffles users among pods both sides use.
     """
-    left: dict[Any, float] = {}
-    right: dict[Any, float] = {}
+    left: dict[Any, list[float]] = {}
+    right: dict[Any, list[float]] = {}
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         key: Any = ("subset", subset_of[i]) if x > 0 and y > 0 else ("pod", i)
-        left[key] = left.get(key, 0.0) + x
-        right[key] = right.get(key, 0.0) + y
-    return tv_distance(left, right)
+        left.setdefault(key, []).append(x)
+        right.setdefault(key, []).append(y)
+    # fsum: the same shares give the same distance whatever order the placements came in
+    return tv_distance(
+        {k: math.fsum(v) for k, v in left.items()}, {k: math.fsum(v) for k, v in right.items()}
+    )
 
 
 def _matrix_order(item: tuple[tuple[Placement, Placement], int]) -> tuple[Any, ...]:
@@ -311,7 +319,6 @@ def diff_steps(
     # user -> [path, requests] while all its requests took one path (a tuple of
     # placement ids, one per route), else a Counter of its paths
     users: dict[Hashable, Any] = {}
-    total = 0
     for user, req in traffic:
         placed = [route(req) for route in routes]
         try:
@@ -334,43 +341,20 @@ def diff_steps(
                 users[user] = Counter({seen[0]: seen[1], path: 1})
         else:
             seen[path] += 1
-        total += 1
     # users with the same paths and counts contribute alike: group them
     groups: Counter[tuple[tuple[tuple[int, ...], int], ...]] = Counter()
     for seen in users.values():
         groups[((seen[0], seen[1]),) if type(seen) is list else tuple(sorted(seen.items()))] += 1
     steps = len(routes) - 1
     subset_of = [p[0] for p in names]
-    n_users = len(users)
-    reports = []
     several_pods = [0] * steps
     several_subsets = [0] * steps
-    moved = [0.0] * steps
-    sub = [0.0] * steps
-    r_moved = [0] * steps
-    r_sub = [0] * steps
-    mass: list[list[float]] = [[0.0] * len(names) for _ in routes]
-    matrices: list[Counter[tuple[int, int]]] = [Counter() for _ in range(steps)]
-    cell_users: list[dict[tuple[int, int], float]] = [{} for _ in range(steps)]
+    # (path, requests of its user) -> requests: all the shares need (see path_reports)
+    tally: Counter[tuple[tuple[int, ...], int]] = Counter()
     for profile, many in groups.items():
         n = sum(c for _, c in profile)
-        w = many / n
         for path, c in profile:
-            wc = w * c
-            cm = c * many
-            for k, i in enumerate(path):
-                mass[k][i] += wc
-            for k in range(steps):
-                a, b = path[k], path[k + 1]
-                matrices[k][(a, b)] += cm
-                cell = cell_users[k]
-                cell[(a, b)] = cell.get((a, b), 0.0) + wc
-                if a != b:
-                    moved[k] += wc
-                    r_moved[k] += cm
-                    if subset_of[a] != subset_of[b]:
-                        sub[k] += wc
-                        r_sub[k] += cm
+            tally[(path, n)] += c * many
         # cumulative: distinct placements / subsets over configurations 0 .. k+1
         pods: set[int] = set()
         subs: set[str | None] = set()
@@ -381,16 +365,79 @@ def diff_steps(
             if k:
                 several_pods[k - 1] += many * (len(pods) > 1)
                 several_subsets[k - 1] += many * (len(subs) > 1)
-    u = max(n_users, 1)
+    return path_reports(
+        names, tally, len(users), several_pods, several_subsets, configured=configured
+    )
+
+
+def _shares(sums: Mapping[int, int]) -> float:
+    """Return ``sum over n of sums[n] / n``: requests of users with n requests, weighed 1 / n.
+
+    Each term is one rounded division and :func:`math.fsum` rounds their sum
+    once, so the result depends on the integer sums alone, not on the order
+    requests, users or placements came in: any two paths that count the same
+    requests (request by request, in batches, from a file) give the same float.
+    """
+    return math.fsum(s / n for n, s in sums.items())
+
+
+def path_reports(
+    names: Sequence[Placement],
+    tally: Mapping[tuple[tuple[int, ...], int], int],
+    users: int,
+    several_pods: Sequence[int],
+    several_subsets: Sequence[int],
+    *,
+    configured: Sequence[tuple[Mapping[Placement, float], Mapping[Placement, float]] | None]
+    | None = None,
+) -> list[DiffReport]:
+    """Return :func:`diff_steps`'s reports from the requests counted by path.
+
+    *tally* maps ``(path, n)`` to the requests that took *path* (one
+    placement id per configuration, indexing *names*) and whose user made
+    *n* requests in all; *users* is the number of users, *several_pods* /
+    *several_subsets* per step the users who have seen more than one
+    placement / subset over configurations ``0 .. k + 1``.  Every share is a
+    sum of ``requests / n`` (see :func:`_shares`), so the figures are the same
+    floats whatever order the counts were made in.
+    """
+    steps = len(several_pods)
+    subset_of = [p[0] for p in names]
+    total = sum(tally.values())
+    moved: list[dict[int, int]] = [{} for _ in range(steps)]
+    sub: list[dict[int, int]] = [{} for _ in range(steps)]
+    r_moved = [0] * steps
+    r_sub = [0] * steps
+    mass: list[list[dict[int, int]]] = [[{} for _ in names] for _ in range(steps + 1)]
+    matrices: list[Counter[tuple[int, int]]] = [Counter() for _ in range(steps)]
+    cells: list[dict[tuple[int, int], dict[int, int]]] = [{} for _ in range(steps)]
+    for (path, n), c in tally.items():
+        for k, i in enumerate(path):
+            m = mass[k][i]
+            m[n] = m.get(n, 0) + c
+        for k in range(steps):
+            a, b = path[k], path[k + 1]
+            matrices[k][(a, b)] += c
+            cell = cells[k].setdefault((a, b), {})
+            cell[n] = cell.get(n, 0) + c
+            if a != b:
+                moved[k][n] = moved[k].get(n, 0) + c
+                r_moved[k] += c
+                if subset_of[a] != subset_of[b]:
+                    sub[k][n] = sub[k].get(n, 0) + c
+                    r_sub[k] += c
+    u = max(users, 1)
+    shares = [[_shares(m) for m in per] for per in mass]
+    reports = []
     for k in range(steps):
-        minimum = _minimum(mass[k], mass[k + 1], subset_of) / u
+        minimum = _minimum(shares[k], shares[k + 1], subset_of) / u
         # moved >= minimum holds exactly; keep it (and [0, 1]) so under float rounding too
-        mv = _unit(moved[k] / u)
-        sc = min(_unit(sub[k] / u), mv)
+        mv = _unit(_shares(moved[k]) / u)
+        sc = min(_unit(_shares(sub[k]) / u), mv)
         conf = configured[k] if configured else None
         reports.append(
             DiffReport(
-                users=n_users,
+                users=users,
                 requests=total,
                 moved=mv,
                 subset_changed=sc,
@@ -400,7 +447,7 @@ def diff_steps(
                 requests_subset_changed=r_sub[k],
                 requests_pod_changed=r_moved[k] - r_sub[k],
                 matrix={(names[a], names[b]): n for (a, b), n in matrices[k].items()},
-                matrix_users={(names[a], names[b]): x for (a, b), x in cell_users[k].items()},
+                matrix_users={(names[a], names[b]): _shares(x) for (a, b), x in cells[k].items()},
                 configured_minimum=tv_distance(*conf) if conf else None,
                 cumulative=StepCounts(_unit(several_pods[k] / u), _unit(several_subsets[k] / u)),
             )

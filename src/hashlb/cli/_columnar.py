@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ..istio.translate import RouteEngine
     from .simulate import SimulationResult
 
-__all__ = ("ColumnarSimulation", "simulate_columns")
+__all__ = ("ColumnarSimulation", "batch_users", "simulate_columns")
 
 
 def _np() -> Any:
@@ -98,6 +98,15 @@ def rows_of(batch: Any) -> list[SimRequest]:
             )
         )
     return out
+
+
+def batch_users(batch: Any) -> Any:
+    """Return the user of each row: the ``user`` column, else (or with nulls) as the JSONL
+    reader makes it, the request itself (its fields joined)."""
+    users = _column(batch, "user")
+    if users is None or users.null_count:
+        return [r.user for r in rows_of(batch)]
+    return users
 
 
 class _Matcher:
@@ -287,13 +296,17 @@ class ColumnarSimulation:
             flag[i] = address is not None and bool(route.sick[local, ep[i]])
         return ep, grp, flag, none
 
-    def add(self, batch: Any) -> None:
-        """Route and count one record batch of request fields."""
+    def place(self, batch: Any) -> tuple[Any, Any, Any, Any]:
+        """Route one record batch of request fields without counting it.
+
+        Return ``(endpoints, subsets, unhealthy, routes)``, one entry per row:
+        the endpoint code (:meth:`code`; :attr:`none` for no host), the subset
+        code (:meth:`subset_code`), whether the endpoint is unhealthy, and the
+        index of the route that took the row; ``-1`` codes for a row no route
+        matches.  The routers' random draws are made as :meth:`add` makes them.
+        """
         np = _np()
         n = batch.num_rows
-        if n == 0:
-            return
-        self.requests += n
         route_of = np.full(n, -1, dtype=np.int64)
         free = np.ones(n, dtype=bool)
         for k, r in enumerate(self.routes):
@@ -313,6 +326,16 @@ class ColumnarSimulation:
             e, g, f, none = r.route(sub) if r.batch else self._one_by_one(k, sub)
             ep[idx], grp[idx], flag[idx] = e, g, f
             self.no_hash += none
+        return ep, grp, flag, route_of
+
+    def add(self, batch: Any) -> None:
+        """Route and count one record batch of request fields."""
+        np = _np()
+        n = batch.num_rows
+        if n == 0:
+            return
+        self.requests += n
+        ep, grp, flag, route_of = self.place(batch)
         routed = grp >= 0
         self.unrouted += int(n - routed.sum())
         hosted = routed & (ep != self.none)
@@ -321,10 +344,7 @@ class ColumnarSimulation:
         self.no_host += np.bincount(grp[routed & ~hosted], minlength=len(self.no_host))
         self.unhealthy += np.bincount(grp[flag], minlength=len(self.unhealthy))
         self._first_pods(ep, grp, route_of, hosted)
-        users = _column(batch, "user")
-        if users is None or users.null_count:  # as the JSONL reader: the request is the user
-            users = [r.user for r in rows_of(batch)]
-        self.sticky.add(users, ep, grp, flag)
+        self.sticky.add(batch_users(batch), ep, grp, flag)
 
     def _first_pods(self, ep: Any, grp: Any, route_of: Any, hosted: Any) -> None:
         """Record the pod and subset of each address at its first request (``simulate()``'s)."""

@@ -22,6 +22,7 @@ from .._source import InputError
 from .._validate import MAX_CHANGES, MAX_INT_DIGITS, MAX_RAMP_STEPS
 from .._validate import short as _short
 from ..diff import DiffReport, Placement, diff_steps
+from . import _columnar, _diffcolumnar
 from ._diffchange import (
     add_pods,
     mark_unhealthy,
@@ -276,12 +277,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     r = p.add_argument_group("requests")
     src = r.add_mutually_exclusive_group()
-    src.add_argument("--requests", metavar="JSONL", help="one JSON request per line")
+    src.add_argument(
+        "--requests",
+        metavar="FILE",
+        help="hashlb's JSONL requests (one JSON request per line), or with --column a Parquet, "
+        "CSV or JSON-lines log; a log's user is its 'user' column (--column user=COLUMN); "
+        "without one, or where it is null, the request itself (identical requests: one user)",
+    )
     src.add_argument("--users", type=_positive, metavar="N", help="synthetic users (default: 1000)")
     r.add_argument("--requests-per-user", type=_positive, default=20, metavar="R")
     r.add_argument("--key", type=_key, metavar="KEY")
     r.add_argument("--mode", choices=(*MODES, "both"), default="envoy")
     r.add_argument("--seed", type=_seed, default=0)
+    _columnar.add_arguments(r)
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="PATH", help="write the figures as JSON ('-': stdout)")
     o.add_argument(
@@ -453,6 +461,17 @@ def _traffic(
     return make
 
 
+def _versioner(args: argparse.Namespace) -> Callable[[Placement], Placement]:
+    """Return the placement naming of a run: a rollout's new pod counts as the subset
+    ``NAME (new)``, a change of version; any other placement is itself."""
+    new = getattr(args, "rollout_new_pods", None)
+
+    def version(p: Placement) -> Placement:
+        return (f"{p[0]} (new)", p[1]) if new and p[1] in new else p
+
+    return version
+
+
 def _run_mode(
     mode: str,
     scenarios: list[Scenario],
@@ -473,11 +492,7 @@ def _run_mode(
         for k in range(len(scenarios) - 1)
     ]
     new = getattr(args, "rollout_new_pods", None)
-
-    def version(p: Placement) -> Placement:
-        """A rollout's new pod counts as the subset ``NAME (new)``: a change of version."""
-        return (f"{p[0]} (new)", p[1]) if new and p[1] in new else p
-
+    version = _versioner(args)
     spec = _synthetic(args, scenarios[0])
     batch = None
     if spec is not None and not args.no_batch:
@@ -778,12 +793,18 @@ def run(args: argparse.Namespace, outputs: OutputSet, out: IO[str] | None = None
     args.file = saved
     outputs.add(args.json, "--json")
     outputs.add_plot(args.plot)
+    columns = _columnar.wanted(args)
+    if columns:
+        _diffcolumnar.check(args)
     if args.envoy_config_a is not None or args.envoy_base is not None:
         return _run_envoy(args, outputs, out)
     scenarios, labels, label = _configs(args)
     modes = list(MODES) if args.mode == "both" else [args.mode]
-    traffic = _traffic(args, scenarios[0])
-    runs = {m: _run_mode(m, scenarios, args, traffic) for m in modes}
+    if columns:
+        runs = _diffcolumnar.run_modes(args, scenarios, modes, _versioner(args))
+    else:
+        traffic = _traffic(args, scenarios[0])
+        runs = {m: _run_mode(m, scenarios, args, traffic) for m in modes}
     results = {m: runs[m][0] for m in modes}
     first, other = modes[0], (modes[1] if len(modes) > 1 else None)
     engines = runs[first][1]
