@@ -53,6 +53,7 @@ __all__ = (
     "FORMATS",
     "Stickiness",
     "canonical_field",
+    "hash_columns",
     "parse_columns",
     "policy_hashes",
     "read_requests",
@@ -329,6 +330,9 @@ def _csv(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
         column_types={c: pa.string() for c in wanted},  # "007" stays a user name
         strings_can_be_null=True,
         null_values=[""],
+        # "" is an empty value (an empty cookie is not a missing one), an empty cell a null:
+        # how pyarrow, polars and Python's csv module (QUOTE_NONNUMERIC/ALL) write them
+        quoted_strings_can_be_null=False,
     )
     read = pcsv.ReadOptions(block_size=max(1 << 16, min(rows * 64, 1 << 26)))
     try:
@@ -522,6 +526,53 @@ _LOCAL_ADDRESS = "10.96.0.1:80"
 _ROUTE_POLICY: Any = object()
 
 
+def hash_columns(batch: Any) -> dict[str, Any]:
+    """Return the ``HashPolicy.hash_many`` columns of a batch of request fields.
+
+    A request field ``cookie:<name>`` is a cookie *sent* in the request, as
+    ``hashlb simulate``'s JSONL ``cookies``: the request's ``cookie`` header is
+    ``name=value`` of each non-null cookie field joined by ``"; "``, after the
+    ``header:cookie`` field's value if there is one (two ``cookie`` headers,
+    a list column).  Envoy parses that header (a value ``x;y`` is ``x``, a
+    quoted ``"v"`` is ``v``), so every policy reads it as ``route()`` would.
+    ``hash_many``'s own ``cookie:<name>`` columns are extracted values, so the
+    fields are not passed as such.  ``user`` is not a request field.
+    """
+    names = batch.schema.names
+    cols = {n: batch.column(i) for i, n in enumerate(names) if n != "user"}
+    jar = [n for n in names if n.startswith("cookie:")]
+    if not jar:
+        return cols
+    pa = require_pyarrow()
+    import pyarrow.compute as pc
+
+    pieces = []
+    for n in jar:
+        value = cols.pop(n)
+        if not pa.types.is_string(value.type):
+            value = value.cast(pa.string())
+        pieces.append(pc.binary_join_element_wise(f"{n[7:]}=", value, ""))
+    # "; ".join of the non-null pieces, null when all are (pyarrow's null_handling="skip"
+    # drops the rows whose pieces are all null, so it is not used)
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        joined = pc.coalesce(pc.binary_join_element_wise(joined, piece, "; "), joined, piece)
+    header = cols.get("header:cookie")
+    if header is None or header.null_count == len(header):
+        cols["header:cookie"] = joined
+        return cols
+    # both: two cookie headers per row, the field's first (as route() sees them), in
+    # Python (a rare mapping: header:cookie and cookie:<name> fields together)
+    rows = []
+    for h, j in zip(header.to_pylist(), joined.to_pylist(), strict=True):
+        values = ([] if h is None else h if isinstance(h, list) else [h]) + (
+            [] if j is None else [j]
+        )
+        rows.append([v for v in values if v is not None] or None)
+    cols["header:cookie"] = pa.array(rows, pa.list_(pa.string()))
+    return cols
+
+
 def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
     """Return ``(hashes uint64, no_hash bool)``: *policy* over a batch of request fields.
 
@@ -536,8 +587,7 @@ def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
         return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
     many = getattr(policy, "hash_many", None)
     if many is not None:
-        cols = {n: batch.column(i) for i, n in enumerate(batch.schema.names) if n != "user"}
-        h, none = many(cols)
+        h, none = many(hash_columns(batch))
         return np.asarray(h, dtype=np.uint64), np.asarray(none, dtype=bool)
     h = np.zeros(n, dtype=np.uint64)
     none = np.zeros(n, dtype=bool)
