@@ -479,7 +479,7 @@ def _edge_rows(n: int) -> list[dict[str, Any]]:
             "hx": pick(["a b", "", "v", None]),
             "sid": pick(["", "a b", "x;y", '"q"', "k=v", "abc", None]),
             "ip": pick(["10.0.0.1", "2001:db8::1", "::1", "192.168.1.9", None]),
-            "path": pick(["/p?tenant=a&tenant=b", "/p?tenant=", "/p?tenant=%41", "/p", None]),
+            "path": pick(["/p?tenant=a&tenant=b", "/p?tenant=", "/p?tenant=%41", "/p", "", None]),
         }
         for i in range(n)
     ]

@@ -101,7 +101,7 @@ _MAPPING = {
     "source-ip": "ip",
     "path": "path",
 }
-_METHODS = ["cookie", "query", "header", "ip"]
+_METHODS = ["cookie", "query", "header", "ip", "path"]
 
 
 def _method(impl: Implementation, kind: str) -> Any:
@@ -111,6 +111,8 @@ def _method(impl: Implementation, kind: str) -> Any:
         return impl.QueryParameter("tenant")
     if kind == "header":
         return impl.Header("x-h")
+    if kind == "path":
+        return impl.Header(":path")
     return impl.SourceIP()
 
 

@@ -152,6 +152,8 @@ def _arrow_chunks(obj: object, hashes: bool) -> list[Any]:
             chunk.validate()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
         raise ValueError(f"invalid Arrow column {what!r}: {short(str(e), 200)}") from None
+    except UnicodeError:
+        raise  # text a key path reports as it is (a numpy U array's lone surrogate)
     except (ValueError, TypeError, SystemError) as e:
         # a producer that is not one: __arrow_c_array__ returning other than two capsules,
         # or an imported array pyarrow cannot even measure (a negative length)

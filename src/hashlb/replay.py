@@ -509,7 +509,7 @@ def _requests(batch: Any) -> list[Any]:
         out.append(
             Request(
                 headers=hs,
-                path=(paths[i] if paths is not None else None) or "/",
+                path="/" if paths is None or paths[i] is None else paths[i],
                 remote_address=remote[i] if remote is not None else None,
                 local_address=(local[i] if local is not None else None) or _LOCAL_ADDRESS,
             )
@@ -536,22 +536,33 @@ def hash_columns(batch: Any) -> dict[str, Any]:
     a list column).  Envoy parses that header (a value ``x;y`` is ``x``, a
     quoted ``"v"`` is ``v``), so every policy reads it as ``route()`` would.
     ``hash_many``'s own ``cookie:<name>`` columns are extracted values, so the
-    fields are not passed as such.  ``user`` is not a request field.
+    fields are not passed as such.  A null (or unmapped) ``path`` is ``/`` and a
+    null ``local_address`` the service's, as in the request.  ``user`` is not a
+    request field.
     """
-    names = batch.schema.names
-    cols = {n: batch.column(i) for i, n in enumerate(names) if n != "user"}
-    jar = [n for n in names if n.startswith("cookie:")]
-    if not jar:
-        return cols
     pa = require_pyarrow()
     import pyarrow.compute as pc
 
+    names = batch.schema.names
+    n = batch.num_rows
+    cols = {k: batch.column(i) for i, k in enumerate(names) if k != "user"}
+    # the request's path and local address when the field is null or not mapped
+    for field, default in (("path", "/"), ("local_address", _LOCAL_ADDRESS)):
+        given = cols.get(field)
+        if given is None:
+            cols[field] = pa.repeat(pa.scalar(default, pa.string()), n)
+        elif given.null_count:
+            cols[field] = given.fill_null(pa.scalar(default, given.type))
+    jar = [k for k in names if k.startswith("cookie:")]
+    if not jar:
+        return cols
+
     pieces = []
-    for n in jar:
-        value = cols.pop(n)
+    for field in jar:
+        value = cols.pop(field)
         if not pa.types.is_string(value.type):
             value = value.cast(pa.string())
-        pieces.append(pc.binary_join_element_wise(f"{n[7:]}=", value, ""))
+        pieces.append(pc.binary_join_element_wise(f"{field[7:]}=", value, ""))
     # "; ".join of the non-null pieces, null when all are (pyarrow's null_handling="skip"
     # drops the rows whose pieces are all null, so it is not used)
     joined = pieces[0]
