@@ -634,10 +634,10 @@ def test_negative_length_producer_is_a_value_error(impl: Implementation) -> None
     """Not SystemError: a clear ValueError naming the column, on every entry point."""
     m = impl.Maglev([Host("10.0.0.1:80")], table_size=7)
     for call in (impl.xxh64_many, m.pick_many, m.lookup_many):
-        with pytest.raises(ValueError, match="invalid Arrow column '(keys|hashes)'.*negative"):
+        with pytest.raises(ValueError, match=r"invalid Arrow column '(keys|hashes)'.*negative"):
             call(_NegativeLength())
     policy = impl.HashPolicy(impl.Header("x-user"))
-    with pytest.raises(ValueError, match="invalid column 'header:x-user'.*negative"):
+    with pytest.raises(ValueError, match=r"invalid column 'header:x-user'.*negative"):
         policy.hash_many({"header:x-user": _NegativeLength()})
 
 

@@ -510,9 +510,7 @@ def test_subset_level_policy_same_figures_from_parquet_csv_and_jsonl(
     empty query parameters, missing cells) under a subset-level policy: the Parquet, CSV
     and JSON-lines tables give the figures of the same requests as hashlb JSONL."""
     (tmp_path / "mesh").mkdir()
-    (tmp_path / "mesh" / "deployments.yaml").write_text(
-        (EXAMPLE / "deployments.yaml").read_text()
-    )
+    (tmp_path / "mesh" / "deployments.yaml").write_text((EXAMPLE / "deployments.yaml").read_text())
     (tmp_path / "mesh" / "vs.yaml").write_text((EXAMPLE / "virtualservice.yaml").read_text())
     write(tmp_path / "mesh" / "dr.yaml", _SUBSET_RULE % ttl)
     rows = _edge_rows(400)

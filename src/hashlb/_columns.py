@@ -158,8 +158,7 @@ def _arrow_chunks(obj: object, hashes: bool) -> list[Any]:
         # a producer that is not one: __arrow_c_array__ returning other than two capsules,
         # or an imported array pyarrow cannot even measure (a negative length)
         raise TypeError(
-            f"{what} is not a valid Arrow C data producer ({kind.__name__}): "
-            f"{short(str(e), 200)}"
+            f"{what} is not a valid Arrow C data producer ({kind.__name__}): {short(str(e), 200)}"
         ) from None
     return chunks
 
