@@ -87,7 +87,7 @@ from hashlb import Host, Router  # noqa: E402
 from hashlb._source import Where  # noqa: E402
 from hashlb.cli._replay import to_policy_request  # noqa: E402
 from hashlb.cli.traffic import parse_request  # noqa: E402
-from hashlb.replay import hash_columns, route_columns, to_request_batch  # noqa: E402
+from hashlb.replay import policy_columns, route_columns, to_request_batch  # noqa: E402
 
 from ._impl import Implementation  # noqa: E402
 from .strategies import log_rows  # noqa: E402
@@ -197,14 +197,14 @@ def test_route_columns_agree_with_route_of_the_jsonl_requests(
 def test_route_many_columns_agree_with_route_of_the_jsonl_requests(
     impl: Implementation, rows: list[dict[str, Any]], mode: str, top: str
 ) -> None:
-    """Router.route_many(columns=hash_columns(batch)) routes each row as route() the request."""
+    """Router.route_many(columns=policy_columns(batch)) routes each row as route() the request."""
     n = len(rows)
     router = _log_router(impl, mode, impl.HashPolicy(_method(impl, top)))
     values = None
     if mode == "envoy":
         values = np.random.default_rng(n).integers(0, 2**64, size=n, dtype=np.uint64)
     got = router.route_many(
-        columns=hash_columns(_batch(rows)), values=values, rng=np.random.default_rng(1)
+        columns=policy_columns(_batch(rows)), values=values, rng=np.random.default_rng(1)
     )
     for i, row in enumerate(rows):
         h = router.route_policy.hash(_jsonl_request(impl, row))

@@ -52,8 +52,8 @@ __all__ = (
     "FORMATS",
     "Stickiness",
     "canonical_field",
-    "hash_columns",
     "parse_columns",
+    "policy_columns",
     "policy_hashes",
     "read_requests",
     "require_pyarrow",
@@ -395,7 +395,7 @@ _LOCAL_ADDRESS = "10.96.0.1:80"
 _ROUTE_POLICY: Any = object()
 
 
-def hash_columns(batch: Any) -> dict[str, Any]:
+def policy_columns(batch: Any) -> dict[str, Any]:
     """Return the ``HashPolicy.hash_many`` columns of a batch of request fields.
 
     A request field ``cookie:<name>`` is a cookie *sent* in the request, as
@@ -467,7 +467,7 @@ def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
         return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
     many = getattr(policy, "hash_many", None)
     if many is not None:
-        h, none = many(hash_columns(batch))
+        h, none = many(policy_columns(batch))
         return np.asarray(h, dtype=np.uint64), np.asarray(none, dtype=bool)
     h = np.zeros(n, dtype=np.uint64)
     none = np.zeros(n, dtype=bool)
