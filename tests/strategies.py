@@ -1078,3 +1078,50 @@ def route_configs(draw: st.DrawFn) -> dict[str, Any]:
         "factor": draw(st.sampled_from([None, 150])),
         "options": options,
     }
+
+
+# ---- replayed log rows (issue 14): what hashlb simulate reads from a table or JSONL
+
+#: Cookie values a log may hold: spaces, separators, quotes, ``=``, ``%``, empty.
+_log_cookies = st.one_of(
+    st.sampled_from(["", "a b", "x;y", '"q"', '"', "k=v", " a", "a ", "%41", "é"]),
+    st.text(alphabet=' ;="ab%\t', max_size=8),
+)
+#: Client IPs: IPv4, IPv6 (bracketed by the reader), mapped, odd text.
+_log_ips = st.sampled_from(
+    ["10.0.0.1", "192.168.1.9", "2001:db8::1", "::1", "fe80::1", "::ffff:1.2.3.4", "", "x"]
+)
+#: Paths with query strings: repeats, empty values, bare names, ``%`` escapes.
+_log_paths = st.one_of(
+    st.sampled_from(
+        [
+            "/p?tenant=a&tenant=b",
+            "/p?tenant=",
+            "/p?tenant",
+            "/p?tenant=%41",
+            "/p?x=1&tenant=b",
+            "/p?a=b",
+            "/p",
+            "/",
+            "",
+        ]
+    ),
+    st.text(alphabet="/?&=tenant%41 ", max_size=16),
+)
+_maybe = st.one_of  # a cell: None or a value
+
+
+@st.composite
+def log_rows(draw: st.DrawFn, max_rows: int = 12) -> list[dict[str, str | None]]:
+    """Rows of a request log: ``user``, ``hx`` (a header), ``sid``/``s`` (cookies), ``ip``,
+    ``path``, each cell None (missing) or an edge-case value."""
+    n = draw(st.integers(0, max_rows))
+    cell = {
+        "user": st.sampled_from(["ann", "bob", ""]),
+        "hx": st.sampled_from(["a b", "", "v", " v "]),
+        "sid": _log_cookies,
+        "s": _log_cookies,
+        "ip": _log_ips,
+        "path": _log_paths,
+    }
+    return [{k: draw(_maybe(st.none(), v)) for k, v in cell.items()} for _ in range(n)]

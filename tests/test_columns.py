@@ -598,3 +598,53 @@ def test_an_empty_array_may_have_no_offsets_buffer(impl: Implementation) -> None
         assert len(impl.xxh64_many(empty)) == 0
         assert len(impl.Maglev(hosts).pick_many(empty)) == 0
         assert len(impl.RingHash(hosts).pick_many(empty)) == 0
+
+
+# ---------------------------------------------- malformed Arrow C data producers
+
+
+def _array_pointer(capsule: Any) -> int:
+    import ctypes
+
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return int(get(capsule, b"arrow_array"))
+
+
+class _NegativeLength:
+    """An Arrow producer whose ArrowArray says its length is -5 (the struct's first field)."""
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[Any, Any]:
+        import ctypes
+
+        schema, array = pa.array(["a", "b"]).__arrow_c_array__()
+        ctypes.c_int64.from_address(_array_pointer(array)).value = -5
+        return schema, array
+
+
+class _NotCapsules:
+    """An object claiming the Arrow C array protocol that returns no capsules."""
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[Any, Any]:
+        return 1, 2
+
+
+def test_negative_length_producer_is_a_value_error(impl: Implementation) -> None:
+    """Not SystemError: a clear ValueError naming the column, on every entry point."""
+    m = impl.Maglev([Host("10.0.0.1:80")], table_size=7)
+    for call in (impl.xxh64_many, m.pick_many, m.lookup_many):
+        with pytest.raises(ValueError, match=r"invalid Arrow column '(keys|hashes)'.*negative"):
+            call(_NegativeLength())
+    policy = impl.HashPolicy(impl.Header("x-user"))
+    with pytest.raises(ValueError, match=r"invalid column 'header:x-user'.*negative"):
+        policy.hash_many({"header:x-user": _NegativeLength()})
+
+
+def test_producer_without_capsules_names_the_column(impl: Implementation) -> None:
+    """__arrow_c_array__ returning other than capsules: a TypeError naming the column."""
+    with pytest.raises(TypeError, match="keys is not a valid Arrow C data producer"):
+        impl.xxh64_many(_NotCapsules())
+    policy = impl.HashPolicy(impl.Header("x-user"))
+    with pytest.raises(TypeError, match="column 'header:x-user' is not a valid Arrow C data"):
+        policy.hash_many({"header:x-user": _NotCapsules()})

@@ -444,3 +444,98 @@ def test_stickiness_counts_and_pickles() -> None:
     small.add(["x", "y", "z"], [1, 1, 1], [0, 0, 0])
     with pytest.raises(Exception, match="more than 2 distinct users"):
         _ = small.users
+
+
+#: The reviewer's mesh (issue 14): the canary's deployments, a cookie at the top level
+#: and a subset of its own hashing a query parameter.
+_SUBSET_RULE = """
+kind: DestinationRule
+apiVersion: networking.istio.io/v1alpha3
+metadata: {name: fleetman-staff-service, namespace: default}
+spec:
+  host: fleetman-staff-service
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: sid%s}
+  subsets:
+    - labels: {version: safe}
+      name: safe
+    - labels: {version: risky}
+      name: risky
+      trafficPolicy:
+        loadBalancer:
+          consistentHash:
+            httpQueryParameterName: tenant
+"""
+
+
+def _edge_rows(n: int) -> list[dict[str, Any]]:
+    rng = random.Random(14)
+    pick = rng.choice
+    return [
+        {
+            "user": pick([f"u{i % 40}"] * 3 + ["", None]),
+            "hx": pick(["a b", "", "v", None]),
+            "sid": pick(["", "a b", "x;y", '"q"', "k=v", "abc", None]),
+            "ip": pick(["10.0.0.1", "2001:db8::1", "::1", "192.168.1.9", None]),
+            "path": pick(["/p?tenant=a&tenant=b", "/p?tenant=", "/p?tenant=%41", "/p", "", None]),
+        }
+        for i in range(n)
+    ]
+
+
+def _jsonl_rows(rows: list[dict[str, Any]]) -> str:
+    out = []
+    for r in rows:
+        o: dict[str, Any] = {} if r["user"] is None else {"user": r["user"]}
+        if r["hx"] is not None:
+            o["headers"] = {"x-h": r["hx"]}
+        if r["sid"] is not None:
+            o["cookies"] = {"sid": r["sid"]}
+        if r["ip"] is not None:
+            o["source_ip"] = r["ip"]
+        if r["path"] is not None:
+            o["path"] = r["path"]
+        out.append(json.dumps(o) + "\n")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("ttl", ["", ", ttl: 0s"], ids=["cookie", "generated-cookie"])
+@pytest.mark.parametrize("mode", ["envoy", "sticky"])
+def test_subset_level_policy_same_figures_from_parquet_csv_and_jsonl(
+    impl: Implementation, tmp_path: Path, mode: str, ttl: str
+) -> None:
+    """Edge values (empty, spaced, ``;`` and quoted cookies, IPv6 clients, repeated and
+    empty query parameters, missing cells) under a subset-level policy: the Parquet, CSV
+    and JSON-lines tables give the figures of the same requests as hashlb JSONL."""
+    (tmp_path / "mesh").mkdir()
+    (tmp_path / "mesh" / "deployments.yaml").write_text((EXAMPLE / "deployments.yaml").read_text())
+    (tmp_path / "mesh" / "vs.yaml").write_text((EXAMPLE / "virtualservice.yaml").read_text())
+    write(tmp_path / "mesh" / "dr.yaml", _SUBSET_RULE % ttl)
+    rows = _edge_rows(400)
+    (tmp_path / "r.jsonl").write_text(_jsonl_rows(rows))
+    table = pa.table({k: pa.array([r[k] for r in rows], pa.string()) for k in rows[0]})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=97)
+    pacsv.write_csv(table, tmp_path / "t.csv")
+    (tmp_path / "t.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows)
+    )
+    columns = [
+        *("--column", "user=user", "--column", "header:x-h=hx", "--column", "cookie:sid=sid"),
+        *("--column", "source-ip=ip", "--column", "path=path"),
+    ]
+    common = ["-f", "mesh", "--mode", mode, "--seed", "3", "--json", "-", "-q"]
+    summaries = {}
+    for name in ("r.jsonl", "t.parquet", "t.csv", "t.jsonl"):
+        cols = [] if name == "r.jsonl" else columns
+        proc = run_cli(impl, "simulate", *common, "--requests", name, *cols, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        s = json.loads(proc.stdout)
+        assert s.pop("key") == f"from {name}"
+        summaries[name] = s
+    want = summaries.pop("r.jsonl")
+    assert want["requests"] == 400 and want["stickiness"]["users"] > 40
+    assert want["subsets"]["risky"] and want["subsets"]["safe"]
+    for name, s in summaries.items():
+        assert s == want, name

@@ -77,3 +77,140 @@ def test_batches_fed_to_one_accumulator_equal_one_pass(rows: list[Any]) -> None:
         chunk = one(rows[start : start + 7])
         s = s.merge(chunk)
     assert figures(s) == reference(rows)
+
+
+# ---- route_columns / route_many(columns=) against route() of the JSONL requests
+
+np = pytest.importorskip("numpy")
+
+from hashlb import Host, Router  # noqa: E402
+from hashlb._source import Where  # noqa: E402
+from hashlb.cli._replay import to_policy_request  # noqa: E402
+from hashlb.cli.traffic import parse_request  # noqa: E402
+from hashlb.replay import policy_columns, route_columns, to_request_batch  # noqa: E402
+
+from ._impl import Implementation  # noqa: E402
+from .strategies import log_rows  # noqa: E402
+
+#: The log's columns as request fields (as ``hashlb simulate --column`` maps them).
+_MAPPING = {
+    "user": "user",
+    "header:x-h": "hx",
+    "cookie:sid": "sid",
+    "cookie:s": "s",
+    "source-ip": "ip",
+    "path": "path",
+}
+_METHODS = ["cookie", "query", "header", "ip", "path"]
+
+
+def _method(impl: Implementation, kind: str) -> Any:
+    if kind == "cookie":
+        return impl.Cookie("sid")
+    if kind == "query":
+        return impl.QueryParameter("tenant")
+    if kind == "header":
+        return impl.Header("x-h")
+    if kind == "path":
+        return impl.Header(":path")
+    return impl.SourceIP()
+
+
+def _jsonl_request(impl: Implementation, row: dict[str, Any]) -> Any:
+    """The policy Request of *row* written as a hashlb JSONL request (read_jsonl's path),
+    as *impl*'s Request."""
+    obj: dict[str, Any] = {}
+    if row["user"] is not None:
+        obj["user"] = row["user"]
+    if row["hx"] is not None:
+        obj["headers"] = {"x-h": row["hx"]}
+    jar = {k: row[k] for k in ("sid", "s") if row[k] is not None}
+    if jar:
+        obj["cookies"] = jar
+    if row["ip"] is not None:
+        obj["source_ip"] = row["ip"]
+    if row["path"] is not None:
+        obj["path"] = row["path"]
+    req = to_policy_request(parse_request(obj, Where("r.jsonl", 1)), None)
+    return impl.Request(
+        headers=req.headers,
+        path=req.path,
+        remote_address=req.remote_address,
+        local_address=req.local_address,
+    )
+
+
+def _log_router(impl: Implementation, mode: str, policy: Any) -> Router:
+    hosts = [Host(f"10.0.0.{i}:80", labels={"v": "safe" if i < 4 else "risky"}) for i in range(6)]
+    return Router(
+        hosts,
+        subsets={"safe": {"v": "safe"}, "risky": {"v": "risky"}},
+        weights=impl.WeightedSubsetPicker({"safe": 90, "risky": 10}, mode=mode, seed=5),
+        policy=policy,
+        balancer=impl.Maglev,
+        balancer_options={"table_size": 101},
+        mode=mode,
+        seed=5,
+    )
+
+
+def _batch(rows: list[dict[str, Any]]) -> Any:
+    table = pa.table({c: pa.array([r[c] for r in rows], pa.string()) for c in _MAPPING.values()})
+    return to_request_batch(table, _MAPPING)
+
+
+@given(
+    rows=log_rows(),
+    mode=st.sampled_from(["sticky", "envoy"]),
+    top=st.sampled_from(_METHODS),
+    subset=st.sampled_from(_METHODS),
+)
+def test_route_columns_agree_with_route_of_the_jsonl_requests(
+    impl: Implementation, rows: list[dict[str, Any]], mode: str, top: str, subset: str
+) -> None:
+    """A top-level policy (the router's) and a subset-level one (Istio's per-destination
+    list, handed to route_columns as *policy*): every row is routed as route() /
+    route_hash() routes the same request read from hashlb's JSONL."""
+    batch = _batch(rows)
+    reqs = [_jsonl_request(impl, r) for r in rows]
+    policy = impl.HashPolicy(_method(impl, top))
+    a, b = _log_router(impl, mode, policy), _log_router(impl, mode, policy)
+    sub, host, lh, none = route_columns(a, batch)
+    for i, req in enumerate(reqs):
+        r = b.route(req)
+        assert a.picker.names[sub[i]] == r.subset
+        assert a.hosts[host[i]].address == r.host.address
+        assert (int(lh[i]), bool(none[i])) == (r.lookup_hash, r.hash is None)
+    # subset-level keys: the route hashes Istio's list of the destinations' keys
+    listed = impl.HashPolicy(_method(impl, top), _method(impl, subset))
+    a, b = _log_router(impl, mode, None), _log_router(impl, mode, None)
+    sub, host, lh, none = route_columns(a, batch, policy=listed)
+    for i, req in enumerate(reqs):
+        h = listed.hash(req)
+        r = b.route_hash(h)
+        assert a.picker.names[sub[i]] == r.subset
+        assert a.hosts[host[i]].address == r.host.address
+        assert (int(lh[i]), bool(none[i])) == (r.lookup_hash, h is None)
+
+
+@given(rows=log_rows(), mode=st.sampled_from(["sticky", "envoy"]), top=st.sampled_from(_METHODS))
+def test_route_many_columns_agree_with_route_of_the_jsonl_requests(
+    impl: Implementation, rows: list[dict[str, Any]], mode: str, top: str
+) -> None:
+    """Router.route_many(columns=policy_columns(batch)) routes each row as route() the request."""
+    n = len(rows)
+    router = _log_router(impl, mode, impl.HashPolicy(_method(impl, top)))
+    values = None
+    if mode == "envoy":
+        values = np.random.default_rng(n).integers(0, 2**64, size=n, dtype=np.uint64)
+    got = router.route_many(
+        columns=policy_columns(_batch(rows)), values=values, rng=np.random.default_rng(1)
+    )
+    for i, row in enumerate(rows):
+        h = router.route_policy.hash(_jsonl_request(impl, row))
+        assert bool(got.no_hash[i]) == (h is None)
+        value = None if values is None else int(values[i])
+        r = router.route_hash(int(got.hash[i]) if h is None else h, value)
+        assert got.names[got.subset[i]] == r.subset
+        assert router.hosts[got.host[i]] == r.host
+        assert int(got.hash[i]) == r.lookup_hash

@@ -141,13 +141,26 @@ def _arrow_chunks(obj: object, hashes: bool) -> list[Any]:
         return [obj]
     kind = type(obj)
     pa = _pyarrow()
+    what = "hashes" if hashes else "keys"
     try:
         if hasattr(kind, "__arrow_c_stream__"):
-            return list(pa.chunked_array(obj).chunks)
-        got = pa.array(obj)  # __arrow_c_array__, or a pandas Series / Index
-        return list(got.chunks) if isinstance(got, pa.ChunkedArray) else [got]
+            chunks = list(pa.chunked_array(obj).chunks)
+        else:
+            got = pa.array(obj)  # __arrow_c_array__, or a pandas Series / Index
+            chunks = list(got.chunks) if isinstance(got, pa.ChunkedArray) else [got]
+        for chunk in chunks:  # O(1) a chunk: its length, offset and buffer sizes
+            chunk.validate()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-        raise ValueError(f"invalid Arrow column: {short(str(e), 200)}") from None
+        raise ValueError(f"invalid Arrow column {what!r}: {short(str(e), 200)}") from None
+    except UnicodeError:
+        raise  # text a key path reports as it is (a numpy U array's lone surrogate)
+    except (ValueError, TypeError, SystemError) as e:
+        # a producer that is not one: __arrow_c_array__ returning other than two capsules,
+        # or an imported array pyarrow cannot even measure (a negative length)
+        raise TypeError(
+            f"{what} is not a valid Arrow C data producer ({kind.__name__}): {short(str(e), 200)}"
+        ) from None
+    return chunks
 
 
 def _is_arrow(obj: object) -> bool:

@@ -230,6 +230,13 @@ def _convert(key: str, read: Callable[[Any], Any], obj: object) -> Any:
         raise TypeError(
             f"column {short(key, 80)} cannot be read as an Arrow column: {short(str(e), 200)}"
         ) from None
+    except UnicodeError:
+        raise  # a numpy U array's lone surrogate: the caller reads it as request data
+    except (ValueError, TypeError, SystemError) as e:  # e.g. __arrow_c_array__ without capsules
+        raise TypeError(
+            f"column {short(key, 80)} is not a valid Arrow C data producer "
+            f"({type(obj).__name__}): {short(str(e), 200)}"
+        ) from None
 
 
 def _as_binary_type(typ: Any) -> Any:

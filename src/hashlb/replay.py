@@ -31,16 +31,15 @@ pyarrow is an optional dependency (``pip install "hashlb[columns]"``).
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ._replayread import csv_batches, jsonl_batches, missing, parquet_batches
 from ._source import InputError
 from ._validate import (
     MAX_REPLAY_BATCH_ROWS,
     MAX_REPLAY_COLUMNS,
-    MAX_REPLAY_JSON_BLOCK,
     MAX_REPLAY_USERS,
     cap,
 )
@@ -54,6 +53,7 @@ __all__ = (
     "Stickiness",
     "canonical_field",
     "parse_columns",
+    "policy_columns",
     "policy_hashes",
     "read_requests",
     "require_pyarrow",
@@ -277,140 +277,13 @@ def read_requests(
     fmt = _format_of(name, format)
     wanted = list(dict.fromkeys(mapping.values()))
     if fmt == "parquet":
-        source = _parquet(pa, name, wanted, batch_rows)
+        source = parquet_batches(pa, name, wanted, batch_rows)
     elif fmt == "csv":
-        source = _csv(pa, name, wanted, batch_rows)
+        source = csv_batches(pa, name, wanted, batch_rows)
     else:
-        source = _jsonl(pa, name, wanted, batch_rows)
+        source = jsonl_batches(pa, name, wanted, batch_rows)
     first = next(source, None)
     return _fields(pa, name, mapping, first, source)
-
-
-def _open_error(path: str, e: Exception) -> InputError:
-    if isinstance(e, OSError) and e.strerror:
-        return InputError(path, f"cannot read: {e.strerror}")
-    return InputError(path, f"cannot read: {_short(str(e), 200)}")
-
-
-def _missing(path: str, names: Iterable[str], wanted: Sequence[str]) -> None:
-    have = set(names)
-    lacking = [c for c in wanted if c not in have]
-    if lacking:
-        shown = ", ".join(sorted(have))[:300]
-        raise InputError(
-            path, f"no column {lacking[0]!r} in the file (its columns: {shown or 'none'})"
-        )
-
-
-def _parquet(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
-    import pyarrow.parquet as pq
-
-    try:
-        f = pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as e:
-        raise _open_error(path, e) from None
-    _missing(path, f.schema_arrow.names, wanted)
-
-    def batches() -> Iterator[Any]:
-        with f:
-            try:
-                yield from f.iter_batches(batch_size=rows, columns=wanted)
-            except (OSError, pa.ArrowException) as e:
-                raise _open_error(path, e) from None
-
-    return batches()
-
-
-def _csv(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
-    import pyarrow.csv as pcsv
-
-    convert = pcsv.ConvertOptions(
-        include_columns=wanted,
-        column_types={c: pa.string() for c in wanted},  # "007" stays a user name
-        strings_can_be_null=True,
-        null_values=[""],
-    )
-    read = pcsv.ReadOptions(block_size=max(1 << 16, min(rows * 64, 1 << 26)))
-    try:
-        reader = pcsv.open_csv(path, read_options=read, convert_options=convert)
-    except (OSError, pa.ArrowException) as e:
-        text = str(e)
-        if "include_columns" in text or "not exist" in text:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                head = fh.readline().rstrip("\r\n").split(",")
-            _missing(path, head, wanted)
-        raise _open_error(path, e) from None
-
-    def batches() -> Iterator[Any]:
-        try:
-            for batch in reader:
-                yield from _split(batch, rows)
-        except (OSError, pa.ArrowException) as e:
-            raise _open_error(path, e) from None
-        finally:
-            reader.close()
-
-    return batches()
-
-
-def _split(batch: Any, rows: int) -> Iterator[Any]:
-    for start in range(0, batch.num_rows, rows):
-        yield batch.slice(start, rows)
-
-
-def _jsonl(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
-    import pyarrow.json as pjson
-
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the generator
-    except OSError as e:
-        raise _open_error(path, e) from None
-    block = max(1 << 16, min(rows * 256, MAX_REPLAY_JSON_BLOCK))
-
-    def batches() -> Iterator[Any]:
-        rest = b""
-        line = 1
-        seen: set[str] = set()
-        try:
-            while True:
-                chunk = f.read(block)
-                data = rest + chunk
-                if not chunk:
-                    rest = b""
-                else:
-                    cut = data.rfind(b"\n")
-                    if cut < 0:
-                        if len(data) > MAX_REPLAY_JSON_BLOCK:
-                            raise InputError(
-                                f"{path}:{line}",
-                                f"a line is longer than {cap('MAX_REPLAY_JSON_BLOCK')} bytes",
-                            )
-                        rest = data
-                        continue
-                    data, rest = data[: cut + 1], data[cut + 1 :]
-                if data.strip():
-                    try:
-                        table = pjson.read_json(io.BytesIO(data))
-                    except pa.ArrowInvalid as e:
-                        raise InputError(
-                            f"{path}:{line}", f"in the lines from here: {_short(str(e), 200)}"
-                        ) from None
-                    seen.update(c for c in wanted if c in table.column_names)
-                    cols = [
-                        table[c] if c in table.column_names else pa.nulls(table.num_rows)
-                        for c in wanted
-                    ]
-                    table = pa.table(cols, names=wanted)
-                    yield from table.to_batches(max_chunksize=rows)
-                line += data.count(b"\n")
-                if not chunk:
-                    break
-        finally:
-            f.close()
-        if len(seen) < len(wanted):  # a key no line has: a misspelt column, not absent values
-            _missing(path, seen, wanted)
-
-    return batches()
 
 
 def _fields(
@@ -431,7 +304,7 @@ def _request_batch(pa: Any, data: Any, mapping: Mapping[str, str], where: str) -
     have = set(data.schema.names)
     for field, column in mapping.items():
         if column not in have:
-            _missing(where, have, [column])
+            missing(where, have, [column])
         a = data.column(column)
         if isinstance(a, pa.ChunkedArray):
             a = a.combine_chunks()
@@ -505,7 +378,7 @@ def _requests(batch: Any) -> list[Any]:
         out.append(
             Request(
                 headers=hs,
-                path=(paths[i] if paths is not None else None) or "/",
+                path="/" if paths is None or paths[i] is None else paths[i],
                 remote_address=remote[i] if remote is not None else None,
                 local_address=(local[i] if local is not None else None) or _LOCAL_ADDRESS,
             )
@@ -522,6 +395,64 @@ _LOCAL_ADDRESS = "10.96.0.1:80"
 _ROUTE_POLICY: Any = object()
 
 
+def policy_columns(batch: Any) -> dict[str, Any]:
+    """Return the ``HashPolicy.hash_many`` columns of a batch of request fields.
+
+    A request field ``cookie:<name>`` is a cookie *sent* in the request, as
+    ``hashlb simulate``'s JSONL ``cookies``: the request's ``cookie`` header is
+    ``name=value`` of each non-null cookie field joined by ``"; "``, after the
+    ``header:cookie`` field's value if there is one (two ``cookie`` headers,
+    a list column).  Envoy parses that header (a value ``x;y`` is ``x``, a
+    quoted ``"v"`` is ``v``), so every policy reads it as ``route()`` would.
+    ``hash_many``'s own ``cookie:<name>`` columns are extracted values, so the
+    fields are not passed as such.  A null (or unmapped) ``path`` is ``/`` and a
+    null ``local_address`` the service's, as in the request.  ``user`` is not a
+    request field.
+    """
+    pa = require_pyarrow()
+    import pyarrow.compute as pc
+
+    names = batch.schema.names
+    n = batch.num_rows
+    cols = {k: batch.column(i) for i, k in enumerate(names) if k != "user"}
+    # the request's path and local address when the field is null or not mapped
+    for field, default in (("path", "/"), ("local_address", _LOCAL_ADDRESS)):
+        given = cols.get(field)
+        if given is None:
+            cols[field] = pa.repeat(pa.scalar(default, pa.string()), n)
+        elif given.null_count:
+            cols[field] = given.fill_null(pa.scalar(default, given.type))
+    jar = [k for k in names if k.startswith("cookie:")]
+    if not jar:
+        return cols
+
+    pieces = []
+    for field in jar:
+        value = cols.pop(field)
+        if not pa.types.is_string(value.type):
+            value = value.cast(pa.string())
+        pieces.append(pc.binary_join_element_wise(f"{field[7:]}=", value, ""))
+    # "; ".join of the non-null pieces, null when all are (pyarrow's null_handling="skip"
+    # drops the rows whose pieces are all null, so it is not used)
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        joined = pc.coalesce(pc.binary_join_element_wise(joined, piece, "; "), joined, piece)
+    header = cols.get("header:cookie")
+    if header is None or header.null_count == len(header):
+        cols["header:cookie"] = joined
+        return cols
+    # both: two cookie headers per row, the field's first (as route() sees them), in
+    # Python (a rare mapping: header:cookie and cookie:<name> fields together)
+    rows = []
+    for h, j in zip(header.to_pylist(), joined.to_pylist(), strict=True):
+        values = ([] if h is None else h if isinstance(h, list) else [h]) + (
+            [] if j is None else [j]
+        )
+        rows.append([v for v in values if v is not None] or None)
+    cols["header:cookie"] = pa.array(rows, pa.list_(pa.string()))
+    return cols
+
+
 def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
     """Return ``(hashes uint64, no_hash bool)``: *policy* over a batch of request fields.
 
@@ -536,8 +467,7 @@ def policy_hashes(policy: Any, batch: Any) -> tuple[Any, Any]:
         return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
     many = getattr(policy, "hash_many", None)
     if many is not None:
-        cols = {n: batch.column(i) for i, n in enumerate(batch.schema.names) if n != "user"}
-        h, none = many(cols)
+        h, none = many(policy_columns(batch))
         return np.asarray(h, dtype=np.uint64), np.asarray(none, dtype=bool)
     h = np.zeros(n, dtype=np.uint64)
     none = np.zeros(n, dtype=bool)

@@ -68,7 +68,7 @@ def rows_of(batch: Any) -> list[SimRequest]:
     """Return the :class:`SimRequest` of each row, as the JSONL reader would build it.
 
     Headers in mapping order, then one ``cookie`` header of the ``cookie:``
-    fields; ``path`` defaults to ``/``, the local address to the service's.
+    fields; a null ``path`` is ``/``, a null local address the service's.
     """
     names = batch.schema.names
     cols = {n: batch.column(i).to_pylist() for i, n in enumerate(names)}
@@ -92,7 +92,7 @@ def rows_of(batch: Any) -> list[SimRequest]:
             SimRequest(
                 user,
                 tuple(hs),
-                (paths[i] if paths is not None else None) or "/",
+                "/" if paths is None or paths[i] is None else paths[i],
                 remote[i] if remote is not None else None,
                 (local[i] if local is not None else None) or DEFAULT_LOCAL_ADDRESS,
             )

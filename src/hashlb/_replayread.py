@@ -1,0 +1,144 @@
+"""The file readers of :func:`hashlb.replay.read_requests`: Parquet, CSV and JSON lines
+streamed as Arrow record batches of the wanted file columns (plain Python, pyarrow)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from ._source import InputError
+from ._validate import MAX_REPLAY_JSON_BLOCK, cap
+from ._validate import short as _short
+
+__all__ = ("csv_batches", "jsonl_batches", "missing", "open_error", "parquet_batches")
+
+
+def open_error(path: str, e: Exception) -> InputError:
+    if isinstance(e, OSError) and e.strerror:
+        return InputError(path, f"cannot read: {e.strerror}")
+    return InputError(path, f"cannot read: {_short(str(e), 200)}")
+
+
+def missing(path: str, names: Iterable[str], wanted: Sequence[str]) -> None:
+    have = set(names)
+    lacking = [c for c in wanted if c not in have]
+    if lacking:
+        shown = ", ".join(sorted(have))[:300]
+        raise InputError(
+            path, f"no column {lacking[0]!r} in the file (its columns: {shown or 'none'})"
+        )
+
+
+def parquet_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        f = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise open_error(path, e) from None
+    missing(path, f.schema_arrow.names, wanted)
+
+    def batches() -> Iterator[Any]:
+        with f:
+            try:
+                yield from f.iter_batches(batch_size=rows, columns=wanted)
+            except (OSError, pa.ArrowException) as e:
+                raise open_error(path, e) from None
+
+    return batches()
+
+
+def csv_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
+    import pyarrow.csv as pcsv
+
+    convert = pcsv.ConvertOptions(
+        include_columns=wanted,
+        column_types={c: pa.string() for c in wanted},  # "007" stays a user name
+        strings_can_be_null=True,
+        null_values=[""],
+        # "" is an empty value (an empty cookie is not a missing one), an empty cell a null:
+        # how pyarrow, polars and Python's csv module (QUOTE_NONNUMERIC/ALL) write them
+        quoted_strings_can_be_null=False,
+    )
+    read = pcsv.ReadOptions(block_size=max(1 << 16, min(rows * 64, 1 << 26)))
+    try:
+        reader = pcsv.open_csv(path, read_options=read, convert_options=convert)
+    except (OSError, pa.ArrowException) as e:
+        text = str(e)
+        if "include_columns" in text or "not exist" in text:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                head = fh.readline().rstrip("\r\n").split(",")
+            missing(path, head, wanted)
+        raise open_error(path, e) from None
+
+    def batches() -> Iterator[Any]:
+        try:
+            for batch in reader:
+                yield from _split(batch, rows)
+        except (OSError, pa.ArrowException) as e:
+            raise open_error(path, e) from None
+        finally:
+            reader.close()
+
+    return batches()
+
+
+def _split(batch: Any, rows: int) -> Iterator[Any]:
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def jsonl_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
+    import pyarrow.json as pjson
+
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    except OSError as e:
+        raise open_error(path, e) from None
+    block = max(1 << 16, min(rows * 256, MAX_REPLAY_JSON_BLOCK))
+
+    def batches() -> Iterator[Any]:
+        rest = b""
+        line = 1
+        seen: set[str] = set()
+        try:
+            while True:
+                chunk = f.read(block)
+                data = rest + chunk
+                if not chunk:
+                    rest = b""
+                else:
+                    cut = data.rfind(b"\n")
+                    if cut < 0:
+                        if len(data) > MAX_REPLAY_JSON_BLOCK:
+                            raise InputError(
+                                f"{path}:{line}",
+                                f"a line is longer than {cap('MAX_REPLAY_JSON_BLOCK')} bytes",
+                            )
+                        rest = data
+                        continue
+                    data, rest = data[: cut + 1], data[cut + 1 :]
+                if data.strip():
+                    try:
+                        table = pjson.read_json(io.BytesIO(data))
+                    except pa.ArrowInvalid as e:
+                        raise InputError(
+                            f"{path}:{line}", f"in the lines from here: {_short(str(e), 200)}"
+                        ) from None
+                    seen.update(c for c in wanted if c in table.column_names)
+                    cols = [
+                        table[c] if c in table.column_names else pa.nulls(table.num_rows)
+                        for c in wanted
+                    ]
+                    table = pa.table(cols, names=wanted)
+                    yield from table.to_batches(max_chunksize=rows)
+                line += data.count(b"\n")
+                if not chunk:
+                    break
+        finally:
+            f.close()
+        if len(seen) < len(wanted):  # a key no line has: a misspelt column, not absent values
+            missing(path, seen, wanted)
+
+    return batches()
