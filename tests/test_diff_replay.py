@@ -275,5 +275,88 @@ def test_tally_checks_its_input() -> None:
         tally.add(["a"], [[0], [0, 1]])
     with pytest.raises(ValueError, match="ids >= 0"):
         tally.add(["a"], [[0], [-1]])
+    with pytest.raises(ValueError, match=r"placement array 0 has shape \(\), users has 1"):
+        tally.add(["a"], [0, 0])
     with pytest.raises(ValueError, match="at least two routers"):
         diff_columns([], [])
+
+
+@pytest.mark.parametrize("command", ["diff", "simulate"])
+@pytest.mark.parametrize("form", ["csv", "parquet", "jsonl"])
+def test_an_empty_log_is_refused_as_the_jsonl_path_refuses_it(
+    impl: Implementation, tmp_path: Path, command: str, form: str
+) -> None:
+    """A log with the mapped columns and no rows has no requests: no report of 0% moved."""
+    empty = pa.table({"user_id": pa.array([], pa.string()), "val": pa.array([], pa.string())})
+    path = tmp_path / f"e.{form}"
+    if form == "csv":
+        pacsv.write_csv(empty, path)
+    elif form == "parquet":
+        pq.write_table(empty, path)
+    else:
+        path.write_text("")
+    change = ["--set-weight", "risky=30"] if command == "diff" else []
+    proc = run_cli(impl, command, "-f", EXAMPLE, *change, "--requests", path, *COLUMNS)
+    assert proc.returncode == 2, proc.stdout
+    # an empty JSON-lines file has no columns either: the mapping is refused first
+    says = "no column 'user_id' in the file" if form == "jsonl" else "has no requests"
+    assert f"{path}: " in error_line(proc) and says in error_line(proc)
+    (tmp_path / "r.jsonl").write_text("")
+    jsonl = run_cli(impl, command, "-f", EXAMPLE, *change, "--requests", tmp_path / "r.jsonl")
+    assert jsonl.returncode == 2 and "the request file has no requests" in error_line(jsonl)
+
+
+@pytest.mark.parametrize("rows_flag", ["0", "-3", "x"])
+def test_batch_rows_out_of_range_names_the_flag(
+    impl: Implementation, tmp_path: Path, rows_flag: str
+) -> None:
+    write_all(rows(20, 5, 5), tmp_path)
+    proc = run_cli(
+        impl,
+        "diff",
+        "-f",
+        EXAMPLE,
+        "--set-weight",
+        "risky=20",
+        "--requests",
+        tmp_path / "t.parquet",
+        *COLUMNS,
+        "--batch-rows",
+        rows_flag,
+    )
+    assert proc.returncode == 2
+    assert "--batch-rows" in proc.stderr and "--column:" not in proc.stderr
+
+
+def test_diff_columns_null_users_are_one_user(impl: Implementation) -> None:
+    """A null user is one user, None (as in Stickiness); named rows are counted by name."""
+    weights = [{"a": 100, "b": 0}, {"a": 50, "b": 50}]
+    named = [f"u{i}" for i in range(40)]
+    keys = named + [f"anon-{i}" for i in range(10)]
+    users = pa.array(named + [None] * 10, pa.string())
+    batch = pa.record_batch({"user": users, "header:x-user": pa.array(keys, pa.string())})
+    (report,) = diff_columns([_router(impl, "sticky", w) for w in weights], [batch])
+    assert report.users == 41 and report.requests == 50
+    renamed = pa.array(named + ["anon"] * 10, pa.string())  # the nulls under one name
+    batch2 = pa.record_batch({"user": renamed, "header:x-user": pa.array(keys, pa.string())})
+    (same,) = diff_columns([_router(impl, "sticky", w) for w in weights], [batch2])
+    assert (same.users, same.moved, same.subset_changed) == (
+        report.users,
+        report.moved,
+        report.subset_changed,
+    )
+
+
+def test_excess_of_float_noise_is_zero() -> None:
+    """moved and minimum equal but for the last bits: the excess is 0, not 1e-16."""
+    from hashlb.diff import DiffReport
+
+    fields = {f.name for f in __import__("dataclasses").fields(DiffReport)}
+    assert {"moved", "minimum"} <= fields
+    tally = DiffTally(2)
+    tally.add(["a", "b", "c"], [[0, 0, 0], [0, 0, 1]])
+    (report,) = tally.reports([("s", "p0"), ("s", "p1")])
+    noisy = __import__("dataclasses").replace(report, minimum=report.moved - 1.4e-16)
+    assert noisy.excess == 0.0
+    real = __import__("dataclasses").replace(report, minimum=report.moved - 1e-6)
+    assert real.excess == pytest.approx(1e-6)

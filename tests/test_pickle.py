@@ -430,9 +430,27 @@ def samples(impl: Implementation) -> dict[str, Callable[[], Any]]:
         ),
         "DiffReport": lambda: report,
         "StepCounts": lambda: hashlb.diff.StepCounts(0.25, 0.5),
+        "DiffTally": _tally,
         "RequestHashHeader": lambda: hashlb.grpc.RequestHashHeader("x-key"),
         "EnvoyProfile": lambda: hashlb.versions.profile("1.26"),
     }
+
+
+def _tally() -> Any:
+    tally = hashlb.diff.DiffTally(2)
+    tally.add(["ann", "bob", "ann", None], [[0, 1, 0, 2], [0, 1, 1, 2]])
+    return tally
+
+
+def test_diff_tally_counts_on_after_a_round_trip() -> None:
+    """A pickled DiffTally gives the same reports, and goes on counting from where it was."""
+    names = [("s", "p0"), ("s", "p1"), ("s", "p2")]
+    tally = _tally()
+    back = pickle.loads(pickle.dumps(tally))
+    assert back.reports(names) == tally.reports(names)
+    for t in (tally, back):
+        t.add(["cy"], [[2], [0]])
+    assert back.reports(names) == tally.reports(names) and back.requests == 5
 
 
 def public_classes() -> dict[str, type]:
@@ -449,7 +467,7 @@ def public_classes() -> dict[str, type]:
 REFUSED = {"Lease", "RouteLease"}
 #: Compared by what they do (tests above), not ``==``: a Mesh holds its reader's budget.
 #: A PriorityLevel holds its level's table, and tables compare by identity.
-BY_BEHAVIOUR = {"Mesh", "PriorityLevel"}
+BY_BEHAVIOUR = {"Mesh", "PriorityLevel", "DiffTally"}
 
 
 def test_every_public_class_pickles_or_refuses(impl: Implementation) -> None:

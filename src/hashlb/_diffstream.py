@@ -75,6 +75,9 @@ class DiffTally:
         #: Requests counted so far.
         self.requests = 0
 
+    def __repr__(self) -> str:
+        return f"DiffTally(configs={self._configs}, requests={self.requests})"
+
     def add(self, users: Any, placements: Sequence[Any]) -> None:
         """Count one batch: *users* (Arrow or numpy text or integers, or a list; a null is
         one user of its own) and one array of placement ids per configuration.
@@ -99,7 +102,8 @@ class DiffTally:
         for k, x in enumerate(placements):
             a = np.asarray(x)
             if a.ndim != 1 or len(a) != n:
-                raise ValueError(f"placement array {k} has {len(a)} items, users has {n}")
+                got = f"{len(a)} items" if a.ndim == 1 else f"shape {a.shape}"
+                raise ValueError(f"placement array {k} has {got}, users has {n}")
             if n and (a.dtype.kind not in "iu" or int(a.min()) < 0):
                 raise ValueError(f"placement array {k} must hold ids >= 0, got {a.dtype}")
             p[k] = a
@@ -220,6 +224,9 @@ def diff_columns(
     columns, its random draws in ``route()``'s order), without a Python object
     per request.  A placement is ``(subset, host address)``.  The user of a
     request is its ``user`` column; without one, each request is its own user.
+    A null in the ``user`` column is one user, ``None``, as in
+    :class:`hashlb.replay.Stickiness` (``hashlb diff`` names such a row by its
+    request fields instead: give every row a user to get the same figures).
     Memory is bounded by the distinct users (see :class:`DiffTally`).
 
     :raises ValueError: fewer than two routers, or a router whose weighted-cluster

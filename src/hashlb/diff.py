@@ -132,8 +132,9 @@ class DiffReport:
 
     @property
     def excess(self) -> float:
-        """``moved - minimum`` (never negative)."""
-        return max(0.0, self.moved - self.minimum)
+        """``moved - minimum`` (never negative; a float difference under 1e-12 is 0)."""
+        excess = self.moved - self.minimum
+        return excess if excess >= 1e-12 else 0.0
 
     def subset_matrix(self) -> dict[tuple[str | None, str | None], int]:
         """Return ``(subset under A, subset under B)`` -> requests."""

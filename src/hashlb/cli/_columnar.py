@@ -444,11 +444,26 @@ def add_arguments(group: Any) -> None:
     )
     group.add_argument(
         "--batch-rows",
-        type=int,
+        type=_batch_rows,
         default=None,
         metavar="N",
         help="rows routed at once from a --column table (default: 65536)",
     )
+
+
+def _batch_rows(text: str) -> int:
+    """``--batch-rows``: an int in [1, MAX_REPLAY_BATCH_ROWS] (argparse names the flag)."""
+    import argparse
+
+    from .._validate import MAX_REPLAY_BATCH_ROWS
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= n <= MAX_REPLAY_BATCH_ROWS:
+        raise argparse.ArgumentTypeError(f"must be in [1, {MAX_REPLAY_BATCH_ROWS:_}], got {n}")
+    return n
 
 
 def wanted(args: Any) -> bool:
@@ -497,6 +512,10 @@ def run_file(args: Any, scenario: Scenario, key: str) -> SimulationResult:
     sim = ColumnarSimulation(scenario, args.mode, args.seed)
     for text in note_lines(sim):
         print(f"hashlb simulate: note: {text}", file=sys.stderr)
+    rows = 0
     for batch in batches:
+        rows += batch.num_rows
         sim.add(batch)
+    if not rows:
+        raise InputError(args.requests, "the request file has no requests")
     return sim.result(key)

@@ -126,12 +126,16 @@ def run_modes(
             notes.extend(f"{m} mode: {t}" for t in note_lines(sim))
     for text in dict.fromkeys(notes):
         print(f"hashlb diff: note: {text}", file=sys.stderr)
+    rows = 0
     for batch in batches:
         if batch.num_rows == 0:
             continue
+        rows += batch.num_rows
         users = batch_users(batch)
         for m in modes:
             tallies[m].add(users, [place(batch) for place in placers[m]])
+    if not rows:
+        raise InputError(args.requests, "the request file has no requests")
     out = {}
     for m in modes:
         engines = [p.sim.engines for p in placers[m]]
