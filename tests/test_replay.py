@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from hashlb import Host, Router  # noqa: E402
+from hashlb._source import InputError  # noqa: E402
 from hashlb.replay import (  # noqa: E402
     ENVOY_JSON_COLUMNS,
     Stickiness,
@@ -326,8 +327,11 @@ def test_bad_inputs_name_the_file_and_column(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"junk.parquet: cannot read"):
         read_requests(tmp_path / "junk.parquet", ["user=a"])
     (tmp_path / "bad.jsonl").write_text('{"b": "x"}\n{"b": \n')
-    with pytest.raises(InputError, match=r"bad.jsonl:1: in the lines from here"):
+    with pytest.raises(InputError, match=r"bad.jsonl:2: not JSON"):
         list(read_requests(tmp_path / "bad.jsonl", ["user=b"]))
+    (tmp_path / "types.jsonl").write_text('{"b": "x"}\n{"b": {"c": 1}}\n')  # lines disagree
+    with pytest.raises(InputError, match=r"types.jsonl:1: in the lines from here"):
+        list(read_requests(tmp_path / "types.jsonl", ["user=b"]))
     with pytest.raises(InputError, match="cannot tell the format"):
         read_requests(tmp_path / "t.txt", ["user=b"])
     with pytest.raises(ValueError, match="unknown request field 'nope'"):
@@ -539,3 +543,19 @@ def test_subset_level_policy_same_figures_from_parquet_csv_and_jsonl(
     assert want["subsets"]["risky"] and want["subsets"]["safe"]
     for name, s in summaries.items():
         assert s == want, name
+
+
+def test_a_bad_json_line_is_named_by_its_line_number(tmp_path: Path) -> None:
+    """The error names the file's line, not Arrow's row within one of its chunks."""
+    good = json.dumps({"user_id": "u", "val": "x"}) + "\n"
+    for bad, says in [
+        ('{"user_id": "u", "val": \n', "not JSON"),
+        ("[1, 2]\n", "a line must be a JSON object"),
+        ("[" * 100_000 + "\n", "nested too deeply"),
+    ]:
+        path = tmp_path / "mixed.jsonl"
+        path.write_text(good * 70_000 + bad + good)
+        with pytest.raises(InputError, match=says) as err:
+            for _ in read_requests(str(path), {"user": "user_id"}, batch_rows=1 << 16):
+                pass
+        assert str(err.value).startswith(f"{path}:70001:"), str(err.value)

@@ -123,9 +123,7 @@ def jsonl_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[
                     try:
                         table = pjson.read_json(io.BytesIO(data))
                     except pa.ArrowInvalid as e:
-                        raise InputError(
-                            f"{path}:{line}", f"in the lines from here: {_short(str(e), 200)}"
-                        ) from None
+                        raise _bad_lines(path, line, data, e) from None
                     seen.update(c for c in wanted if c in table.column_names)
                     cols = [
                         table[c] if c in table.column_names else pa.nulls(table.num_rows)
@@ -142,3 +140,26 @@ def jsonl_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[
             missing(path, seen, wanted)
 
     return batches()
+
+
+def _bad_lines(path: str, line: int, data: bytes, e: Exception) -> InputError:
+    """The error of a block of lines Arrow refused, at the first line that is not a JSON object.
+
+    Arrow's own message counts rows within its internal chunks, not lines of
+    the file; when every line is a JSON object (the lines disagree on a
+    column's type), the error points at the block's first line.
+    """
+    import json
+
+    for i, text in enumerate(data.split(b"\n")):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except RecursionError:
+            return InputError(f"{path}:{line + i}", "malformed JSON: nested too deeply")
+        except ValueError as bad:
+            return InputError(f"{path}:{line + i}", f"not JSON: {_short(str(bad), 120)}")
+        if not isinstance(obj, dict):
+            return InputError(f"{path}:{line + i}", "a line must be a JSON object")
+    return InputError(f"{path}:{line}", f"in the lines from here: {_short(str(e), 200)}")
