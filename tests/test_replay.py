@@ -559,3 +559,11 @@ def test_a_bad_json_line_is_named_by_its_line_number(tmp_path: Path) -> None:
             for _ in read_requests(str(path), {"user": "user_id"}, batch_rows=1 << 16):
                 pass
         assert str(err.value).startswith(f"{path}:70001:"), str(err.value)
+
+
+def test_a_missing_jsonl_column_lists_the_keys_the_lines_have(tmp_path: Path) -> None:
+    """hashlb's own JSONL requests given to --column: the error shows their keys."""
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"user": "a", "headers": {"x": "a"}}\n')
+    with pytest.raises(InputError, match=r"no column 'user_id' .*its columns: headers, user\)"):
+        list(read_requests(str(path), {"user": "user_id"}))

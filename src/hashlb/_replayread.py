@@ -102,6 +102,7 @@ def jsonl_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[
         rest = b""
         line = 1
         seen: set[str] = set()
+        names: set[str] = set()
         try:
             while True:
                 chunk = f.read(block)
@@ -124,6 +125,8 @@ def jsonl_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[
                         table = pjson.read_json(io.BytesIO(data))
                     except pa.ArrowInvalid as e:
                         raise _bad_lines(path, line, data, e) from None
+                    if len(names) < 64:  # the keys shown when a column is missing
+                        names.update(table.column_names[:64])
                     seen.update(c for c in wanted if c in table.column_names)
                     cols = [
                         table[c] if c in table.column_names else pa.nulls(table.num_rows)
@@ -137,7 +140,7 @@ def jsonl_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[
         finally:
             f.close()
         if len(seen) < len(wanted):  # a key no line has: a misspelt column, not absent values
-            missing(path, seen, wanted)
+            missing(path, names | seen, wanted)
 
     return batches()
 
