@@ -46,3 +46,21 @@ def got(hashes: Any, no_hash: Any) -> list:
     assert len(hashes) == len(no_hash)
     assert all(int(h) == 0 for h, nh in zip(hashes, no_hash, strict=True) if nh)
     return [None if nh else int(h) for h, nh in zip(hashes, no_hash, strict=True)]
+
+
+def ab_router(impl: Implementation, mode: str, weights: dict[str, int]) -> Any:
+    """A small router of subsets ``a`` (5 hosts) and ``b`` (3), keyed on ``x-user`` (seed 9)."""
+    from hashlb import Host, Router
+    from hashlb.policy import HashPolicy, Header
+
+    hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a" if i < 5 else "b"}) for i in range(8)]
+    return Router(
+        hosts,
+        subsets={"a": {"v": "a"}, "b": {"v": "b"}},
+        weights=impl.WeightedSubsetPicker(weights, mode=mode, seed=9),
+        policy=HashPolicy(Header("x-user")),
+        balancer=impl.Maglev,
+        balancer_options={"table_size": 101},
+        mode=mode,
+        seed=9,
+    )

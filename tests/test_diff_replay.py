@@ -23,11 +23,12 @@ np = pytest.importorskip("numpy")
 import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from hashlb import Host, Router  # noqa: E402
+from hashlb import Router  # noqa: E402
 from hashlb.diff import DiffTally, diff_columns, diff_steps  # noqa: E402
 
 from ._cli import EXAMPLE, error_line, run_cli  # noqa: E402
 from ._impl import Implementation  # noqa: E402
+from ._rows import ab_router  # noqa: E402
 
 COLUMNS = ["--column", "user=user_id", "--column", "header:x-myval=val"]
 
@@ -197,19 +198,7 @@ def test_column_refused_with_envoy_config(impl: Implementation, tmp_path: Path) 
 
 
 def _router(impl: Implementation, mode: str, weights: dict[str, int]) -> Router:
-    from hashlb.policy import HashPolicy, Header
-
-    hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a" if i < 5 else "b"}) for i in range(8)]
-    return Router(
-        hosts,
-        subsets={"a": {"v": "a"}, "b": {"v": "b"}},
-        weights=impl.WeightedSubsetPicker(weights, mode=mode, seed=9),
-        policy=HashPolicy(Header("x-user")),
-        balancer=impl.Maglev,
-        balancer_options={"table_size": 101},
-        mode=mode,
-        seed=9,
-    )
+    return ab_router(impl, mode, weights)
 
 
 @pytest.mark.parametrize("mode", ["envoy", "sticky"])

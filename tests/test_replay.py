@@ -21,7 +21,7 @@ pa = pytest.importorskip("pyarrow")
 import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from hashlb import Host, Router  # noqa: E402
+from hashlb import Router  # noqa: E402
 from hashlb._source import InputError  # noqa: E402
 from hashlb.replay import (  # noqa: E402
     ENVOY_JSON_COLUMNS,
@@ -33,6 +33,7 @@ from hashlb.replay import (  # noqa: E402
 
 from ._cli import EXAMPLE, ROOT, error_line, run_cli, write  # noqa: E402
 from ._impl import Implementation  # noqa: E402
+from ._rows import ab_router  # noqa: E402
 
 PODS = """
 apiVersion: v1
@@ -393,19 +394,7 @@ def test_cli_refusals(impl: Implementation, tmp_path: Path) -> None:
 
 
 def _router(impl: Implementation, mode: str) -> Router:
-    from hashlb.policy import HashPolicy, Header
-
-    hosts = [Host(f"10.0.0.{i}:80", labels={"v": "a" if i < 5 else "b"}) for i in range(8)]
-    return Router(
-        hosts,
-        subsets={"a": {"v": "a"}, "b": {"v": "b"}},
-        weights=impl.WeightedSubsetPicker({"a": 80, "b": 20}, mode=mode, seed=9),
-        policy=HashPolicy(Header("x-user")),
-        balancer=impl.Maglev,
-        balancer_options={"table_size": 101},
-        mode=mode,
-        seed=9,
-    )
+    return ab_router(impl, mode, {"a": 80, "b": 20})
 
 
 @pytest.mark.parametrize("mode", ["envoy", "sticky"])
