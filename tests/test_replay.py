@@ -556,3 +556,11 @@ def test_a_missing_jsonl_column_lists_the_keys_the_lines_have(tmp_path: Path) ->
     path.write_text('{"user": "a", "headers": {"x": "a"}}\n')
     with pytest.raises(InputError, match=r"no column 'user_id' .*its columns: headers, user\)"):
         list(read_requests(str(path), {"user": "user_id"}))
+
+
+def test_a_csv_decode_error_names_the_column(tmp_path: Path) -> None:
+    """Arrow numbers the CSV column; the error gives its name from the header."""
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"a,val,user_id\nx,v,\xff\xfe\n")
+    with pytest.raises(InputError, match=r"bad.csv: cannot read column 'user_id': .*UTF8"):
+        list(read_requests(str(path), {"user": "user_id", "header:x": "val"}))

@@ -70,14 +70,14 @@ def csv_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[An
             with open(path, encoding="utf-8", errors="replace") as fh:
                 head = fh.readline().rstrip("\r\n").split(",")
             missing(path, head, wanted)
-        raise open_error(path, e) from None
+        raise _csv_error(path, e) from None
 
     def batches() -> Iterator[Any]:
         try:
             for batch in reader:
                 yield from _split(batch, rows)
         except (OSError, pa.ArrowException) as e:
-            raise open_error(path, e) from None
+            raise _csv_error(path, e) from None
         finally:
             reader.close()
 
@@ -166,3 +166,21 @@ def _bad_lines(path: str, line: int, data: bytes, e: Exception) -> InputError:
         if not isinstance(obj, dict):
             return InputError(f"{path}:{line + i}", "a line must be a JSON object")
     return InputError(f"{path}:{line}", f"in the lines from here: {_short(str(e), 200)}")
+
+
+def _csv_error(path: str, e: Exception) -> InputError:
+    """A CSV read error, naming the column Arrow numbers (``CSV column #N``) by its header."""
+    import re
+
+    found = re.search(r"CSV column #(\d+)", str(e))
+    if found:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                head = fh.readline(1 << 16).rstrip("\r\n").split(",")
+        except OSError:
+            head = []
+        i = int(found.group(1))
+        if i < len(head):
+            what = _short(str(e), 200)
+            return InputError(path, f"cannot read column {head[i].strip(chr(34))!r}: {what}")
+    return open_error(path, e)
