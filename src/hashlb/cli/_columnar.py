@@ -452,17 +452,15 @@ def add_arguments(group: Any) -> None:
 
 
 def _batch_rows(text: str) -> int:
-    """``--batch-rows``: an int in [1, MAX_REPLAY_BATCH_ROWS] (argparse names the flag)."""
+    """``--batch-rows``: simulate's positive int, at most MAX_REPLAY_BATCH_ROWS."""
     import argparse
 
-    from .._validate import MAX_REPLAY_BATCH_ROWS
+    from .._validate import MAX_REPLAY_BATCH_ROWS, cap
+    from .simulate import _positive  # at call time: simulate imports this module
 
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= n <= MAX_REPLAY_BATCH_ROWS:
-        raise argparse.ArgumentTypeError(f"must be in [1, {MAX_REPLAY_BATCH_ROWS:_}], got {n}")
+    n = _positive(text)
+    if n > MAX_REPLAY_BATCH_ROWS:
+        raise argparse.ArgumentTypeError(f"must be at most {cap('MAX_REPLAY_BATCH_ROWS')}, got {n}")
     return n
 
 
