@@ -38,6 +38,18 @@ static void limit_lookup(const uint64_t *hs, int64_t n, const uint16_t *table, u
     for (int64_t i = 0; i < n; i++) out[i] = table[hlb_fastmod(hs[i], magic, m)];
 }
 
+/* Read every 8-byte word of n bytes (n a multiple of 8) and fold them: the memory
+ * floor of any pass over the buffer (a numpy U16 column reads 64 bytes a key, the
+ * Arrow column the limits read 20). */
+static uint64_t limit_read(const uint8_t *p, int64_t n) {
+    uint64_t acc = 0, w;
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc ^= w;
+    }
+    return acc;
+}
+
 /* xxh64 + a plain lower_bound over a sorted ring (wrapping to 0): the ring's limit. */
 static void limit_ring(const uint8_t *data, const int32_t *off, int64_t n,
                        const uint64_t *ring, const uint32_t *owner, int64_t r, uint32_t *out) {

@@ -31,6 +31,7 @@ cdef extern from "_limit.h" nogil:
                            const uint64_t *ends, const uint16_t *tables, uint64_t m,
                            const uint32_t *index, int64_t stride, uint32_t *sub, uint32_t *host)
 
+    uint64_t limit_read(const uint8_t *p, int64_t n)
     void limit_cookie(const uint8_t *data, const int32_t *off, int64_t n,
                       const uint8_t *name, int64_t nl, uint64_t *out)
 
@@ -38,6 +39,13 @@ cdef extern from "_limit.h" nogil:
 def hash(const uint8_t[::1] data, const int32_t[::1] off, uint64_t[::1] out):
     with nogil:
         limit_hash(&data[0], &off[0], out.shape[0], &out[0])
+
+
+def read(const uint8_t[::1] data):
+    cdef uint64_t acc
+    with nogil:
+        acc = limit_read(&data[0], data.shape[0])
+    return acc
 
 
 def pick(const uint8_t[::1] data, const int32_t[::1] off, const uint16_t[::1] table,

@@ -21,6 +21,10 @@ the rows by level with numpy and looks each level's rows up in its table.
 
 ``RingHash.pick_many`` is measured against both the Maglev limit (the issue's
 yardstick) and a C ring limit (xxh64 + a plain lower_bound on the same ring).
+A numpy ``U16`` column holds 64 bytes a key (UCS4), against the Arrow
+column's 20 (16 bytes + an offset): ``main`` also times a C loop that only
+reads that buffer, the memory floor of any pass over it.
+
 Run, for the table of every ratio in one process::
 
     python -m benchmarks.test_columns_benchmarks
@@ -302,6 +306,12 @@ def main() -> None:
     for name, (which, fn) in cases(d).items():
         ns, ref, ratio = paired_ns(fn, base[which], d.n)
         print(f"{name:45s} {ns:7.2f} ns/key  {ratio:5.2f}x the {which} limit ({ref:.2f})")
+    # The memory floor of the numpy U16 rows: a C loop that only reads their buffer
+    # (64 bytes a key, against the Arrow column's 20).
+    u16 = d.forms["numpy U16"].view(np.uint8)
+    ns, ref, ratio = paired_ns(lambda: lim.read(u16), base["hash"], d.n)
+    name = "C loop reading the numpy U16 buffer"
+    print(f"{name:45s} {ns:7.2f} ns/key  {ratio:5.2f}x the hash limit")
     speed = two_thread_speedups(lim, d)
     for name, s in speed.items():
         print(f"two threads, {name:32s} speed-up {s:.2f}x")

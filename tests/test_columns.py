@@ -119,6 +119,32 @@ def test_xxh64_many_numpy_and_lists(impl: Implementation) -> None:
     _check_hashes(impl.xxh64_many([]), [], impl, 0)
 
 
+def test_numpy_u_every_length_and_position(impl: Implementation) -> None:
+    """numpy U of every width to 40 (the compiled twin narrows 16 code points a step, then
+    8): each length, ASCII or with one non-ASCII code point at each position, equals
+    xxh64 and pick of the str; a lone surrogate anywhere raises as xxh64 of it does."""
+    hosts = [Host(f"10.9.1.{i}:80") for i in range(7)]
+    table = impl.Maglev(hosts, table_size=101)
+    for width in range(1, 41):
+        rows = ["a" * n for n in range(width + 1)]
+        rows += [
+            "b" * p + ch + "c" * (n - p - 1)
+            for n in range(1, width + 1)
+            for p in range(n)
+            for ch in ("\u00e9", "\u20ac", "\U0001f600", "\x7f")
+        ]
+        u = np.array(rows, dtype=f"U{width}")
+        _check_hashes(impl.xxh64_many(u, 11), rows, impl, 11)
+        assert table.pick_many(u).tolist() == [hosts.index(table.pick(r)) for r in rows]
+    for p in (0, 7, 8, 15, 16, 17, 31, 32, 39):
+        bad = "d" * p + "\ud800" + "e" * (39 - p)
+        with pytest.raises(UnicodeEncodeError) as want:
+            impl.xxh64(bad)
+        with pytest.raises(UnicodeEncodeError) as got:
+            impl.xxh64_many(np.array(["ok", bad], dtype="U40"))
+        assert str(got.value) == str(want.value)
+
+
 def test_xxh64_many_out(impl: Implementation) -> None:
     """out= is written and returned (as the data of the masked array with nulls)."""
     out = np.zeros(len(TEXT), np.uint64)

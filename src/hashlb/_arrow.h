@@ -25,6 +25,10 @@
 
 #include "_hashkernels.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 enum {
     HLB_COL_NULL = 0,  /* every row null (Arrow null type): no buffers */
     HLB_COL_OFF32 = 1, /* string / binary: int32 offsets */
@@ -169,6 +173,47 @@ HLB_INLINE int64_t hlb_ucs4_utf8(const uint8_t *p, int64_t n, uint8_t *dst) {
     return k;
 }
 
+/* Narrow n UCS4 code points at p to one byte each into dst (n + 8 bytes of
+ * room).  Returns a value below 0x80 if every code point is (ASCII, the common
+ * case: dst holds their UTF-8), else one of 0x80 or more (the caller encodes
+ * them, hlb_ucs4_utf8).
+ * Whole 16- and 8-byte stores: byte stores would stall the hash's 8-byte
+ * loads.  SSE2 (every x86-64) packs 16 code points per step; elsewhere 8 are
+ * shifted into one word. */
+HLB_INLINE uint32_t hlb_ucs4_narrow(const uint8_t *p, int64_t n, uint8_t *dst) {
+    int64_t j = 0;
+    uint32_t u, any = 0;
+#if defined(__SSE2__) && !defined(HLB_BIG_ENDIAN)
+    __m128i acc = _mm_setzero_si128();
+    for (; j + 16 <= n; j += 16) {
+        const __m128i *q = (const __m128i *)(const void *)(p + 4 * j);
+        __m128i a0 = _mm_loadu_si128(q), a1 = _mm_loadu_si128(q + 1);
+        __m128i a2 = _mm_loadu_si128(q + 2), a3 = _mm_loadu_si128(q + 3);
+        acc = _mm_or_si128(acc, _mm_or_si128(_mm_or_si128(a0, a1), _mm_or_si128(a2, a3)));
+        /* Saturating packs: exact for code points below 0x80 (the only case used). */
+        _mm_storeu_si128((__m128i *)(void *)(dst + j),
+                         _mm_packus_epi16(_mm_packs_epi32(a0, a1), _mm_packs_epi32(a2, a3)));
+    }
+    /* Every lane's bits from 7 up zero: all ASCII; else report one non-ASCII bit. */
+    if (_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_srli_epi32(acc, 7), _mm_setzero_si128())) != 0xFFFF)
+        any = 0x80;
+#endif
+    for (; j < n; j += 8) {  /* 8 code points per word; the last word may be partial */
+        uint64_t w = 0;
+        int k;
+        for (k = 0; k < 8 && j + k < n; k++) {
+            memcpy(&u, p + 4 * (j + k), 4);
+            any |= u;
+            w |= (uint64_t)(u & 0xFF) << (8 * k);
+        }
+#ifdef HLB_BIG_ENDIAN
+        w = __builtin_bswap64(w);  /* byte k of the key is byte k in memory */
+#endif
+        memcpy(dst + j, &w, 8);
+    }
+    return any;
+}
+
 /* xxh64 (seed) of rows [start, start + count) of a checked string column into
  * out[0..count).  A null row gets 0 in out and 1 in isnull (when isnull is not
  * NULL; else nothing marks it); other rows 0 in isnull.  scratch: width + 8
@@ -208,24 +253,33 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
         break;
 #undef HLB_HASH_OFFSETS
     case HLB_COL_VIEW:
-        for (i = 0; i < count; i++) {
-            const uint8_t *v = c->values + (o + start + i) * 16;
-            int64_t len = hlb_ld_i32(v), buf, off;
-            if (c->validity != NULL && hlb_col_null(c, start + i)) { out[i] = 0; continue; }
-            if (len <= 12) {
-                if (len < 0) { *err = HLB_COL_E_VIEW_LEN; return start + i; }
-                out[i] = hlb_xxh64(v + 4, (size_t)len, seed);
-                continue;
-            }
-            buf = hlb_ld_i32(v + 8);
-            off = hlb_ld_i32(v + 12);
-            if (buf < 0 || buf >= c->n_vbufs) { *err = HLB_COL_E_VIEW_BUF; return start + i; }
-            if (off < 0 || off + len > c->vbuf_sizes[buf]) {
-                *err = HLB_COL_E_VIEW_DATA;
-                return start + i;
-            }
-            out[i] = hlb_xxh64(c->vbufs[buf] + off, (size_t)len, seed);
+        /* Two copies of one loop: with no validity bitmap (the usual case) no
+         * row is tested for null (the branch costs a tenth of a 16-byte key). */
+#define HLB_HASH_VIEWS(SKIP)                                                       \
+        for (i = 0; i < count; i++) {                                              \
+            const uint8_t *v = c->values + (o + start + i) * 16;                   \
+            int64_t len = hlb_ld_i32(v), buf, off;                                 \
+            if (SKIP) { out[i] = 0; continue; }                                    \
+            if (len <= 12) {                                                       \
+                if (len < 0) { *err = HLB_COL_E_VIEW_LEN; return start + i; }      \
+                out[i] = hlb_xxh64(v + 4, (size_t)len, seed);                      \
+                continue;                                                          \
+            }                                                                      \
+            buf = hlb_ld_i32(v + 8);                                               \
+            off = hlb_ld_i32(v + 12);                                              \
+            if (buf < 0 || buf >= c->n_vbufs) { *err = HLB_COL_E_VIEW_BUF; return start + i; } \
+            if (off < 0 || off + len > c->vbuf_sizes[buf]) {                       \
+                *err = HLB_COL_E_VIEW_DATA;                                        \
+                return start + i;                                                  \
+            }                                                                      \
+            out[i] = hlb_xxh64(c->vbufs[buf] + off, (size_t)len, seed);            \
         }
+        if (c->validity == NULL) {
+            HLB_HASH_VIEWS(0)
+        } else {
+            HLB_HASH_VIEWS(hlb_col_null(c, start + i))
+        }
+#undef HLB_HASH_VIEWS
         break;
     case HLB_COL_FIXED:
         for (i = 0; i < count; i++) {
@@ -238,37 +292,10 @@ static int64_t hlb_col_hash(const hlb_col *c, int64_t start, int64_t count, uint
     case HLB_COL_UCS4:
         for (i = 0; i < count; i++) {
             const uint8_t *p = c->values + (o + start + i) * c->width;
-            int64_t len = c->width / 4, j;
-            uint32_t u, any = 0;
+            int64_t len = c->width / 4;
+            uint32_t u, any;
             while (len > 0 && (memcpy(&u, p + 4 * (len - 1), 4), u == 0)) len--;
-            /* ASCII (the common case): narrow the code points 8 at a time into
-             * whole words (byte stores would stall the hash's 8-byte loads). */
-            for (j = 0; j + 8 <= len; j += 8) {
-                uint64_t w = 0;
-                int k;
-                for (k = 0; k < 8; k++) {
-                    memcpy(&u, p + 4 * (j + k), 4);
-                    any |= u;
-                    w |= (uint64_t)(u & 0xFF) << (8 * k);
-                }
-#ifdef HLB_BIG_ENDIAN
-                w = __builtin_bswap64(w);  /* byte k of the key is byte k in memory */
-#endif
-                memcpy(scratch + j, &w, 8);
-            }
-            if (j < len) {  /* the last 1-7 code points: one more word (scratch has room) */
-                uint64_t w = 0;
-                int k;
-                for (k = 0; j + k < len; k++) {
-                    memcpy(&u, p + 4 * (j + k), 4);
-                    any |= u;
-                    w |= (uint64_t)(u & 0xFF) << (8 * k);
-                }
-#ifdef HLB_BIG_ENDIAN
-                w = __builtin_bswap64(w);
-#endif
-                memcpy(scratch + j, &w, 8);
-            }
+            any = hlb_ucs4_narrow(p, len, scratch);
             r = any < 0x80 ? len : hlb_ucs4_utf8(p, len, scratch);
             if (r < 0) return start + i;  /* *err stays 0: no UTF-8 */
             out[i] = hlb_xxh64(scratch, (size_t)r, seed);

@@ -15,8 +15,10 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from hashlb._kernels cimport (
     hlb_murmur2_64,
     hlb_murmur3_64,
+    KEY_PREFETCH,
     hlb_xxh64,
     key_view,
+    prefetch_key,
 )
 
 from hashlb._colread cimport hash_chunks, writable
@@ -105,6 +107,7 @@ def xxh64_many(values, seed=0, *, out=None):
     cdef Py_buffer dst, nul
     cdef uint64_t *p
     cdef PyObject *item
+    cdef PyObject **items
     cdef Py_ssize_t i, n
     chunks = _key_columns(values)
     if chunks is None:
@@ -116,7 +119,10 @@ def xxh64_many(values, seed=0, *, out=None):
             for i in range(n):
                 if PySequence_Fast_GET_SIZE(seq) != n:
                     raise RuntimeError("values changed size during xxh64_many")
-                item = PySequence_Fast_ITEMS(seq)[i]
+                items = PySequence_Fast_ITEMS(seq)
+                if i + KEY_PREFETCH < n:
+                    prefetch_key(items[i + KEY_PREFETCH])  # the objects are scattered in memory
+                item = items[i]
                 if PyUnicode_CheckExact(<object>item) and PyUnicode_IS_COMPACT_ASCII(<object>item):
                     p[i] = hlb_xxh64(PyUnicode_DATA(<object>item),
                                      <size_t>PyUnicode_GET_LENGTH(<object>item), s)

@@ -43,6 +43,17 @@ cdef extern from "_hashkernels.h" nogil:
     unsigned hlb_ctz64(uint64_t x)  # trailing zero bits; x != 0
 
 
+cdef enum:
+    # How many keys ahead the loops over a list of key objects prefetch them.
+    KEY_PREFETCH = 16
+
+
+cdef inline void prefetch_key(const void *obj) noexcept nogil:
+    """Fetch the two cache lines of a short key object (its header and its bytes)."""
+    hlb_prefetch(obj)
+    hlb_prefetch(<const char *>obj + 64)
+
+
 cdef inline bint format_holds_objects(const char *fmt) noexcept nogil:
     """True if a buffer format has an ``O`` (Python object) item; field names are skipped."""
     cdef bint in_name = False

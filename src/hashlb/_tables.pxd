@@ -22,7 +22,7 @@ from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact, PyUnicode_DA
 from libc.stdint cimport uint32_t, uint64_t
 
 from hashlb._cpython cimport PyUnicode_IS_COMPACT_ASCII
-from hashlb._kernels cimport hlb_long_as_u64, hlb_prefetch, hlb_xxh64, key_view
+from hashlb._kernels cimport KEY_PREFETCH, hlb_long_as_u64, hlb_xxh64, key_view, prefetch_key
 
 # A table's batch lookup: the host index of each of *n* hashes (attempt 0).
 ctypedef void (*batch_fn)(const void *table, const uint64_t *hashes, uint32_t *out,
@@ -30,7 +30,6 @@ ctypedef void (*batch_fn)(const void *table, const uint64_t *hashes, uint32_t *o
 
 cdef enum:
     BATCH_CHUNK = 2048  # pick_many hashes this many keys per chunk (16 KiB of stack)
-    _PREFETCH = 8       # how many keys ahead pick_into prefetches the key objects
 
 
 cdef inline uint64_t as_hash(object value, object check_hash) except? 0xFFFFFFFFFFFFFFFF:
@@ -118,9 +117,9 @@ cdef inline int pick_into(object seq, object out, const void *table, batch_fn fn
             count = n - start if n - start < BATCH_CHUNK else BATCH_CHUNK
             items = PySequence_Fast_ITEMS(seq) + start
             for j in range(count):
-                if j + _PREFETCH < count:
+                if j + KEY_PREFETCH < count:
                     # The key objects are scattered in memory; fetch ahead.
-                    hlb_prefetch(items[j + _PREFETCH])
+                    prefetch_key(items[j + KEY_PREFETCH])
                 item = items[j]
                 if PyUnicode_CheckExact(<object>item) and PyUnicode_IS_COMPACT_ASCII(<object>item):
                     hs[j] = hlb_xxh64(PyUnicode_DATA(<object>item),
