@@ -300,6 +300,64 @@ def test_read_requests_formats_agree(tmp_path: Path) -> None:
     assert sum(r["header:x-user"] is None for r in got[0]) == sum(r["x_user"] is None for r in rows)
 
 
+def _peak_reading(path: Path, rows: int) -> int:
+    """The peak of Arrow's allocated bytes while *path* is read in batches of *rows*."""
+    base, peak, seen = pa.total_allocated_bytes(), 0, 0
+    for b in read_requests(path, ["user=uid", "header:x-pad=pad"], batch_rows=rows):
+        seen += b.num_rows
+        peak = max(peak, pa.total_allocated_bytes() - base)
+        del b
+    return peak
+
+
+def test_read_requests_memory_follows_the_batch_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a file 4x as long holds no more Arrow memory, in every format: Parquet's
+    pre-buffering kept every row group read so far (apache/arrow#39808), 4x the memory.
+    CSV blocks of 64 KiB here: the reader's 32 blocks of read-ahead fit in the files."""
+    from hashlb import _replayread
+
+    pc = pytest.importorskip("pyarrow.compute")
+    monkeypatch.setattr(_replayread, "CSV_BLOCK", 1 << 16)
+    group = 10_000
+    peaks: dict[str, list[int]] = {}
+    for n in (100_000, 400_000):
+        ids = pc.binary_join_element_wise("user-", pc.cast(pa.array(range(n)), pa.string()), "")
+        table = pa.table({"uid": ids, "pad": pc.binary_join_element_wise(ids, ids, ids, "-")})
+        pq.write_table(table, tmp_path / f"{n}.parquet", row_group_size=group)
+        pacsv.write_csv(table, tmp_path / f"{n}.csv")
+        with (tmp_path / f"{n}.jsonl").open("w") as f:
+            for uid, pad in zip(ids.to_pylist(), table.column("pad").to_pylist(), strict=True):
+                f.write(json.dumps({"uid": uid, "pad": pad}) + "\n")
+        for fmt in ("parquet", "csv", "jsonl"):
+            peaks.setdefault(fmt, []).append(_peak_reading(tmp_path / f"{n}.{fmt}", group))
+    for fmt, (small, big) in peaks.items():
+        assert big < 1.5 * small + (1 << 20), (fmt, small, big)
+
+
+def test_csv_rows_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV row longer than the reader's block (first, or after rows already yielded) is
+    read with a bigger block from where it stopped; longer than the cap, an InputError."""
+    from hashlb import _replayread
+
+    monkeypatch.setattr(_replayread, "CSV_BLOCK", 1 << 12)
+    for at in (0, 700, 1999):
+        users = [f"u{i}" for i in range(2000)]
+        users[at] = "v" * 300_000 + f"-{at}"  # 73 blocks of 4 KiB: grown 4096 -> 2**21
+        path = tmp_path / f"long{at}.csv"
+        pacsv.write_csv(pa.table({"uid": users}), path)
+        got = [
+            u for b in read_requests(path, ["user=uid"], batch_rows=64) for u in b[0].to_pylist()
+        ]
+        assert got == users
+    monkeypatch.setattr(_replayread, "MAX_REPLAY_CSV_BLOCK", 1 << 15)
+    with pytest.raises(InputError, match=r"long700.csv: a row is longer than MAX_REPLAY_CSV_BLOCK"):
+        list(read_requests(tmp_path / "long700.csv", ["user=uid"]))
+    with pytest.raises(InputError, match=r"long0.csv: a row is longer than MAX_REPLAY_CSV_BLOCK"):
+        read_requests(tmp_path / "long0.csv", ["user=uid"])
+
+
 def test_integer_user_ids_become_text(tmp_path: Path) -> None:
     """An integer column is read as its decimal text; CSV keeps leading zeros."""
     pq.write_table(pa.table({"uid": pa.array([7, 42], pa.int64())}), tmp_path / "a.parquet")

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ._source import InputError
-from ._validate import MAX_REPLAY_JSON_BLOCK, cap
+from ._validate import MAX_REPLAY_CSV_BLOCK, MAX_REPLAY_JSON_BLOCK, cap
 from ._validate import short as _short
 
 __all__ = ("csv_batches", "jsonl_batches", "missing", "open_error", "parquet_batches")
@@ -34,7 +34,9 @@ def parquet_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterato
     import pyarrow.parquet as pq
 
     try:
-        f = pq.ParquetFile(path)
+        # No pre-buffering: its read cache keeps every row group's bytes until the
+        # file is closed (apache/arrow#39808), so memory would grow with the file.
+        f = pq.ParquetFile(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as e:
         raise open_error(path, e) from None
     missing(path, f.schema_arrow.names, wanted)
@@ -49,6 +51,11 @@ def parquet_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterato
     return batches()
 
 
+#: The first block size of a CSV reader: Arrow's default, not the batch's, for the
+#: reader reads up to 32 blocks ahead (its memory follows the block, never the file).
+CSV_BLOCK = 1 << 20
+
+
 def csv_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[Any]:
     import pyarrow.csv as pcsv
 
@@ -61,9 +68,21 @@ def csv_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[An
         # how pyarrow, polars and Python's csv module (QUOTE_NONNUMERIC/ALL) write them
         quoted_strings_can_be_null=False,
     )
-    read = pcsv.ReadOptions(block_size=max(1 << 16, min(rows * 64, 1 << 26)))
+
+    def reader_from(block: int, skip: int) -> tuple[Any, int]:
+        """A reader from row *skip* on (the rows already yielded), and its block size:
+        *block* bytes, grown 8x at a time while a row is longer."""
+        while True:
+            read = pcsv.ReadOptions(block_size=block, skip_rows_after_names=skip)
+            try:
+                return pcsv.open_csv(path, read_options=read, convert_options=convert), block
+            except (OSError, pa.ArrowException) as e:
+                if not _straddles(e):
+                    raise
+                block = _grow(path, block)
+
     try:
-        reader = pcsv.open_csv(path, read_options=read, convert_options=convert)
+        first = reader_from(CSV_BLOCK, 0)
     except (OSError, pa.ArrowException) as e:
         text = str(e)
         if "include_columns" in text or "not exist" in text:
@@ -73,15 +92,38 @@ def csv_batches(pa: Any, path: str, wanted: list[str], rows: int) -> Iterator[An
         raise _csv_error(path, e) from None
 
     def batches() -> Iterator[Any]:
+        (reader, block), done = first, 0
         try:
-            for batch in reader:
-                yield from _split(batch, rows)
+            while True:
+                try:
+                    for batch in reader:
+                        for piece in _split(batch, rows):
+                            done += piece.num_rows
+                            yield piece
+                    return
+                except (OSError, pa.ArrowException) as e:
+                    if not _straddles(e):
+                        raise _csv_error(path, e) from None
+                    reader.close()  # a row longer than the block: reread from it, bigger
+                    reader, block = reader_from(_grow(path, block), done)
         except (OSError, pa.ArrowException) as e:
             raise _csv_error(path, e) from None
         finally:
             reader.close()
 
     return batches()
+
+
+def _grow(path: str, block: int) -> int:
+    """The next CSV block size after *block*, which a row did not fit in."""
+    if block >= MAX_REPLAY_CSV_BLOCK:
+        raise InputError(path, f"a row is longer than {cap('MAX_REPLAY_CSV_BLOCK')} bytes")
+    return min(block * 8, MAX_REPLAY_CSV_BLOCK)
+
+
+def _straddles(e: Exception) -> bool:
+    """A CSV row longer than the reader's block (pyarrow: "straddling object")."""
+    return "straddl" in str(e)
 
 
 def _split(batch: Any, rows: int) -> Iterator[Any]:

@@ -479,6 +479,10 @@ MAX_REPLAY_COLUMNS = 64
 #: :func:`hashlb.replay.read_requests` (pyarrow's JSON reader is not
 #: streaming): blocks end at a line end, so a line may not be longer.
 MAX_REPLAY_JSON_BLOCK = 64 * 2**20
+#: Bytes of one block of a CSV file read by :func:`hashlb.replay.read_requests`.
+#: pyarrow's CSV reader reads up to 32 blocks ahead, so blocks are 1 MiB and
+#: grow (8x at a time) only to fit a longer row; a row may not be longer.
+MAX_REPLAY_CSV_BLOCK = 64 * 2**20
 
 
 def cap(name: str) -> str:

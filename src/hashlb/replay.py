@@ -249,9 +249,12 @@ def read_requests(
         ``FIELD=COLUMN`` texts or ``{field: column}``.
     :param format: ``"parquet"``, ``"csv"`` or ``"jsonl"``; by default the
         extension's (``.parquet``/``.pq``, ``.csv``, ``.jsonl``/``.ndjson``/``.json``).
-    :param batch_rows: rows per batch (Parquet and CSV read about that
-        many at a time; JSON lines are parsed in blocks of at most
-        :data:`~hashlb._validate.MAX_REPLAY_JSON_BLOCK` bytes).
+    :param batch_rows: rows per batch, at most (Parquet reads that many at
+        a time, without pre-buffering; CSV is read in blocks of 1 MiB, grown
+        to fit a longer row up to :data:`~hashlb._validate.MAX_REPLAY_CSV_BLOCK`
+        bytes; JSON lines are parsed in blocks of at most
+        :data:`~hashlb._validate.MAX_REPLAY_JSON_BLOCK` bytes).  Memory
+        follows the batch and the block, never the length of the file.
     :returns: an iterator of :class:`pyarrow.RecordBatch`, one ``string``
         column per mapped field named by the field (``source-ip`` becomes
         ``remote_address``, ``IP:50000``).  Nulls mean "not in the request".
