@@ -214,3 +214,30 @@ def test_route_many_columns_agree_with_route_of_the_jsonl_requests(
         assert got.names[got.subset[i]] == r.subset
         assert router.hosts[got.host[i]] == r.host
         assert int(got.hash[i]) == r.lookup_hash
+
+
+_FIELD_TEXT = (
+    st.none() | st.sampled_from(["", "None", "a", "a=b", "\x00", "é"]) | st.text(max_size=6)
+)
+
+
+@given(
+    fields=st.lists(
+        st.sampled_from(["user", "header:x-user", "cookie:sid", "path", "remote_address"]),
+        unique=True,
+        min_size=1,
+        max_size=5,
+    ),
+    rows=st.integers(0, 8),
+    data=st.data(),
+)
+def test_batch_users_equal_the_request_by_request_users(
+    fields: list[str], rows: int, data: st.DataObject
+) -> None:
+    """The user of each row built with Arrow compute equals the per-request path's
+    (rows_of): the user column where it has a value, else the row's fields joined."""
+    from hashlb.cli._columnar import batch_users, rows_of
+
+    cols = {f: data.draw(st.lists(_FIELD_TEXT, min_size=rows, max_size=rows)) for f in fields}
+    batch = pa.RecordBatch.from_pydict({f: pa.array(v, pa.string()) for f, v in cols.items()})
+    assert batch_users(batch).to_pylist() == [r.user for r in rows_of(batch)]

@@ -102,11 +102,25 @@ def rows_of(batch: Any) -> list[SimRequest]:
 
 def batch_users(batch: Any) -> Any:
     """Return the user of each row: the ``user`` column, else (or with nulls) as the JSONL
-    reader makes it, the request itself (its fields joined)."""
+    reader makes it, the request itself (its fields joined, as :func:`rows_of` does).
+
+    An Arrow string array, built with Arrow compute: no Python object per row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     users = _column(batch, "user")
-    if users is None or users.null_count:
-        return [r.user for r in rows_of(batch)]
-    return users
+    if users is not None and not users.null_count:
+        return users
+    # rows_of's "\x00".join(f"{k}={v}"): a null field reads "None", as there
+    parts = [
+        pc.binary_join_element_wise(f"{k}=", pc.fill_null(batch.column(i), "None"), "")
+        for i, k in enumerate(batch.schema.names)
+    ]
+    if not parts:  # no field at all: every request is the same empty one
+        return pa.nulls(batch.num_rows, pa.string()).fill_null("")
+    itself = pc.binary_join_element_wise(*parts, "\x00")
+    return itself if users is None else pc.if_else(pc.is_valid(users), users, itself)
 
 
 class _Matcher:
