@@ -37,8 +37,8 @@ else:
             "hashlb." + os.path.basename(path)[:-4],
             [path],
             include_dirs=["src/hashlb"],
-            # Every header and .pxd: a change to one recompiles the C (Cython
-            # regenerates a .c only when its own sources changed).
+            # Every header and .pxd: setuptools then rebuilds an extension when
+            # one changes, whatever Cython's own dependency tracking decides.
             depends=sorted(glob("src/hashlb/*.h") + glob("src/hashlb/*.pxd")),
             extra_compile_args=cflags,
             extra_link_args=ldflags,

@@ -604,6 +604,17 @@ def test_hash_columns_are_zero_copy() -> None:
         assert np.shares_memory(np.frombuffer(chunk[4], np.uint8), h.view(np.uint8)), src
 
 
+def test_strided_pandas_hashes(impl: Implementation) -> None:
+    """A strided pandas uint64 view (``s[::3]``, ``s[::-1]``) is not one buffer: it is
+    read through Arrow, the same rows as its copy."""
+    pd = pytest.importorskip("pandas")
+    h = np.arange(0, 2**64 - 1, 2**54, dtype=np.uint64)
+    table = impl.Maglev([Host(f"10.0.3.{i}:80") for i in range(5)])
+    for view in (pd.Series(h, copy=False)[::3], pd.Series(h, copy=False)[::-1]):
+        want = table.lookup_many(view.to_numpy().copy()).tolist()
+        assert table.lookup_many(view).tolist() == want
+
+
 def test_key_columns_are_zero_copy() -> None:
     """Arrow string columns and contiguous numpy S/U arrays are read in place."""
     from hashlb import _columns

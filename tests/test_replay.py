@@ -337,25 +337,40 @@ def test_read_requests_memory_follows_the_batch_not_the_file(
 
 
 def test_csv_rows_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A CSV row longer than the reader's block (first, or after rows already yielded) is
-    read with a bigger block from where it stopped; longer than the cap, an InputError."""
+    """A CSV row longer than the reader's block (first, or after rows already yielded,
+    after blank lines and quoted newlines) is read with a bigger block, every row once;
+    longer than the cap, an InputError; a parse error quoting "straddling" is not one."""
     from hashlb import _replayread
 
     monkeypatch.setattr(_replayread, "CSV_BLOCK", 1 << 12)
     for at in (0, 700, 1999):
         users = [f"u{i}" for i in range(2000)]
         users[at] = "v" * 300_000 + f"-{at}"  # 73 blocks of 4 KiB: grown 4096 -> 2**21
+        users[1500] = "a\nquoted\nnewline"
         path = tmp_path / f"long{at}.csv"
         pacsv.write_csv(pa.table({"uid": users}), path)
-        got = [
-            u for b in read_requests(path, ["user=uid"], batch_rows=64) for u in b[0].to_pylist()
-        ]
+        text = path.read_text()
+        cut = text.index("\n", text.index("\n") + 1) + 1  # after the first row
+        path.write_text(text[:cut] + "\n\n\n" + text[cut:])  # blank lines: no rows
+        got = [u for b in read_requests(path, ["user=uid"], batch_rows=64) for u in b[0].to_pylist()]
         assert got == users
     monkeypatch.setattr(_replayread, "MAX_REPLAY_CSV_BLOCK", 1 << 15)
     with pytest.raises(InputError, match=r"long700.csv: a row is longer than MAX_REPLAY_CSV_BLOCK"):
         list(read_requests(tmp_path / "long700.csv", ["user=uid"]))
     with pytest.raises(InputError, match=r"long0.csv: a row is longer than MAX_REPLAY_CSV_BLOCK"):
-        read_requests(tmp_path / "long0.csv", ["user=uid"])
+        list(read_requests(tmp_path / "long0.csv", ["user=uid"]))
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\nstraddling\n")
+    with pytest.raises(InputError, match=r"bad.csv: cannot read: .*Expected 2 columns, got 1"):
+        list(read_requests(tmp_path / "bad.csv", ["user=a"]))
+
+
+def test_csv_quoted_newlines_across_blocks(tmp_path: Path) -> None:
+    """Quoted values with newlines, many crossing a block boundary of 1 MiB, read whole."""
+    users = [f"u{i}" for i in range(150_000)]
+    pacsv.write_csv(pa.table({"uid": users, "h": ["line one\nline two"] * len(users)}), path := tmp_path / "q.csv")
+    got = [b for b in read_requests(path, ["user=uid", "header:x-h=h"])]
+    assert sum(b.num_rows for b in got) == len(users)
+    assert {v for b in got for v in b[1].to_pylist()} == {"line one\nline two"}
 
 
 def test_integer_user_ids_become_text(tmp_path: Path) -> None:

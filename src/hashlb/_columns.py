@@ -251,7 +251,8 @@ def hash_columns(hashes: object) -> list[tuple[Any, ...]] | None:
     if _is_arrow(hashes):
         if np is not None and _pandas_u64(hashes):
             data = hashes.to_numpy(copy=False)  # type: ignore[attr-defined]  # zero-copy
-            return [(K_U64, len(data), 0, None, data, None, (), 0, None)]
+            if data.flags.c_contiguous:  # a strided view (s[::2]) goes through Arrow
+                return [(K_U64, len(data), 0, None, data, None, (), 0, None)]
         return [_array_chunk(a, True) for a in _arrow_chunks(hashes, True)]
     return None
 
