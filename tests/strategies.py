@@ -1125,3 +1125,13 @@ def log_rows(draw: st.DrawFn, max_rows: int = 12) -> list[dict[str, str | None]]
         "path": _log_paths,
     }
     return [{k: draw(_maybe(st.none(), v)) for k, v in cell.items()} for _ in range(n)]
+
+
+#: Keys of a KeyIndex: few distinct (so they repeat), sharing 16-byte prefixes (the
+#: compiled table compares up to 16 bytes in the slot), empty, non-ASCII, or null.
+_KEY_STEMS = st.sampled_from(["", "a", "user-000000000001", "user-000000000001x", "é" * 9])
+index_keys = st.one_of(
+    st.none(),
+    _KEY_STEMS,
+    st.builds(lambda stem, tail: stem + tail, _KEY_STEMS, st.text(max_size=3)),
+)

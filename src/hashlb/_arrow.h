@@ -89,6 +89,46 @@ HLB_INLINE int hlb_col_null(const hlb_col *c, int64_t i) {
     return c->validity != NULL && !((c->validity[j >> 3] >> (j & 7)) & 1);
 }
 
+/* The bytes of row i of a checked OFF32 / OFF64 / VIEW chunk in *p, *n; 0, or
+ * the hlb_col_check code of a row whose offsets or view (re-read here: a
+ * writable buffer may have changed since the check) leave its buffer. */
+HLB_INLINE int hlb_col_row(const hlb_col *c, int64_t i, const uint8_t **p, int64_t *n) {
+    int64_t j = c->offset + i, a, b;
+    const uint8_t *v;
+    switch (c->kind) {
+    case HLB_COL_OFF32:
+        a = hlb_ld_i32(c->values + j * 4);
+        b = hlb_ld_i32(c->values + j * 4 + 4);
+        break;
+    case HLB_COL_OFF64:
+        a = hlb_ld_i64(c->values + j * 8);
+        b = hlb_ld_i64(c->values + j * 8 + 8);
+        break;
+    case HLB_COL_VIEW:
+        v = c->values + j * 16;
+        b = hlb_ld_i32(v);
+        if (b < 0) return HLB_COL_E_VIEW_LEN;
+        if (b <= 12) {
+            *p = v + 4;
+            *n = b;
+            return HLB_COL_OK;
+        }
+        a = hlb_ld_i32(v + 8);
+        if (a < 0 || a >= c->n_vbufs) return HLB_COL_E_VIEW_BUF;
+        j = hlb_ld_i32(v + 12);
+        if (j < 0 || j + b > c->vbuf_sizes[a]) return HLB_COL_E_VIEW_DATA;
+        *p = c->vbufs[a] + j;
+        *n = b;
+        return HLB_COL_OK;
+    default:
+        return HLB_COL_E_SHAPE;
+    }
+    if (a < 0 || b < a || b > c->data_size) return HLB_COL_E_OFF_DATA;
+    *p = c->data + a;
+    *n = b - a;
+    return HLB_COL_OK;
+}
+
 /* Check every buffer the readers below touch; 0, or an error code with the
  * row (from the chunk's start) in *at.  The views of a VIEW chunk are checked
  * one by one as hlb_col_hash reads them (a second pass over them would cost

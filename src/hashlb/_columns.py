@@ -238,6 +238,39 @@ def key_columns(keys: object) -> list[tuple[Any, ...]] | None:
     return None
 
 
+def text_arrays(keys: object) -> list[Any]:
+    """The pyarrow arrays of an Arrow text column, for ``KeyIndex.ids`` (both twins).
+
+    ``string``, ``large_string`` and ``string_view`` chunks as they are,
+    dictionary ones decoded.  The twins check each (``hlb_col_check``,
+    :func:`py_check`) before they read it.
+
+    :raises TypeError: not an Arrow column, or not of text.
+    """
+    if not _is_arrow(keys):
+        raise TypeError(
+            "keys must be an Arrow string column (a pyarrow Array or ChunkedArray, or an "
+            f"object with __arrow_c_array__ / __arrow_c_stream__), not {type(keys).__name__[:60]}"
+        )
+    pa = _pyarrow()
+    out = []
+    for a in _arrow_chunks(keys, False):
+        if pa.types.is_dictionary(a.type):
+            a = a.dictionary_decode()
+        t = a.type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)):
+            raise TypeError(f"keys must be an Arrow string column, not {str(a.type)[:60]}")
+        out.append(a)
+    return out
+
+
+def restore_key_index(cls: Any, max_keys: int, keys: Any) -> Any:
+    """Rebuild a pickled ``KeyIndex`` of either twin: its keys, in id order."""
+    index = cls(max_keys=max_keys)
+    index.ids(keys)
+    return index
+
+
 def hash_columns(hashes: object) -> list[tuple[Any, ...]] | None:
     """Return the chunks of a hash column (Arrow, numpy masked), or None for the buffer path.
 

@@ -30,6 +30,7 @@ __all__ = (
 UNITS: tuple[str, ...] = (
     "bounded",
     "hashing",
+    "keyindex",
     "maglev",
     "policy",
     "request",

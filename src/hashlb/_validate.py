@@ -467,8 +467,9 @@ MAX_BENCH_VALUES = 16
 #: losses) and looks up every key twice or more.
 MAX_BENCH_CONFIGS = 64
 #: Distinct users of a columnar replay (``hashlb simulate --requests FILE
-#: --column ...``, :class:`hashlb.replay.Stickiness`): each costs about 40
-#: bytes of Arrow state plus its name, whatever the number of requests.
+#: --column ...``, :class:`hashlb.replay.Stickiness`): each costs about 110
+#: bytes (its id in a :class:`hashlb.keyindex.KeyIndex`, its codes) plus its
+#: name, whatever the number of requests.
 MAX_REPLAY_USERS = 2**26
 #: Rows per record batch of :func:`hashlb.replay.read_requests`: a batch of
 #: a few columns of short strings takes about 50 bytes a row while it is routed.
@@ -670,6 +671,13 @@ def check_health(value: object, field: str) -> str:
             f"(case-insensitive), got {short(value)}"
         )
     return name
+
+
+def check_max_keys(value: object) -> int:
+    """The ``max_keys`` of a ``KeyIndex`` (``max_users`` of the replay accumulators)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_keys must be a positive int, got {short(value)}")
+    return value
 
 
 def refuse_pickle(obj: object, why: str) -> TypeError:
