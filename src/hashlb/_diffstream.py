@@ -38,8 +38,9 @@ class DiffTally:
     placement id of each request (ids of one shared numbering, e.g.
     :class:`hashlb._diffbatch.PlacementIds`).  Batches are kept as they come
     until they outnumber the rows kept (at least a million requests), then
-    grouped by user and path at once (Arrow's hash table on the user names:
-    exact), so memory stays bounded by the distinct ``(user, path)`` pairs.
+    grouped by user and path at once; a user is its id in a key index on the
+    names themselves (exact), so memory stays bounded by the distinct
+    ``(user, path)`` pairs.
 
     :param configs: the number of configurations (at least two).
     :param max_users: refuse more distinct users than this.
@@ -47,6 +48,7 @@ class DiffTally:
 
     __slots__ = (
         "_configs",
+        "_index",
         "_max_users",
         "_parts",
         "_paths",
@@ -57,6 +59,7 @@ class DiffTally:
     )
 
     def __init__(self, configs: int, *, max_users: int = MAX_REPLAY_USERS) -> None:
+        from .keyindex import KeyIndex
         from .replay import require_pyarrow
 
         require_pyarrow()
@@ -66,9 +69,10 @@ class DiffTally:
             raise ValueError(f"max_users must be a positive int, got {_short(max_users)}")
         self._configs = configs
         self._max_users = max_users
+        self._index = KeyIndex(max_keys=max_users)
         #: path (one placement id per configuration) -> path id
         self._paths: dict[tuple[int, ...], int] = {}
-        self._state: Any = None  # a pyarrow Table (u, p, c) with one row per (user, path)
+        self._state: Any = None  # a pyarrow Table (u: user id, p, c), one row per (user, path)
         self._uid: Any = None
         self._parts: list[Any] = []
         self._pending = 0
@@ -115,6 +119,12 @@ class DiffTally:
         for k in range(1, self._configs):
             _, local = _compact(code, int(code.max()) + 1)
             code = local * width + p[k]
+        try:
+            uid = self._index.ids(u)
+        except OverflowError:
+            raise InputError(
+                None, f"more than {self._max_users:_} distinct users in the requests"
+            ) from None
         uniq, inverse = _compact(code, int(code.max()) + 1)
         row_of = np.empty(len(uniq), dtype=np.int64)
         row_of[inverse] = np.arange(n)  # a row of each path (any: they all hold it)
@@ -123,7 +133,7 @@ class DiffTally:
             path = tuple(p[:, row].tolist())
             ids[j] = self._paths.setdefault(path, len(self._paths))
         self.requests += n
-        self._parts.append(pa.table({"u": u, "p": ids[inverse], "c": np.ones(n, dtype=np.int64)}))
+        self._parts.append(pa.table({"u": uid, "p": ids[inverse], "c": np.ones(n, dtype=np.int64)}))
         self._pending += n
         kept = 0 if self._state is None else self._state.num_rows
         if self._pending > max(kept, 1 << 20):
@@ -140,18 +150,13 @@ class DiffTally:
             return
         parts = ([self._state] if self._state is not None else []) + self._parts
         table = pa.concat_tables(parts)
-        enc = table.column("u").combine_chunks().dictionary_encode()
-        names = enc.dictionary
-        uid = np.asarray(enc.indices.fill_null(len(names)), dtype=np.int64)
-        if enc.indices.null_count:  # a null user is one more user
-            names = pa.concat_arrays([names, pa.nulls(1, names.type)])
-        if len(names) > self._max_users:
-            raise InputError(None, f"more than {self._max_users:_} distinct users in the requests")
+        uid = np.asarray(table.column("u"), dtype=np.int64)
+        users = len(self._index)
         pid = np.asarray(table.column("p"), dtype=np.int64)
         cnt = np.asarray(table.column("c"), dtype=np.int64)
         span = max(len(self._paths), 1)
-        if len(names) * span < 1 << 62:
-            keys, inverse = _compact(uid * span + pid, len(names) * span)
+        if users * span < 1 << 62:
+            keys, inverse = _compact(uid * span + pid, users * span)
             u_of, p_of = keys // span, keys % span
         else:  # pragma: no cover - more than 2**62 (user, path) codes
             both = np.stack([uid, pid], axis=1)
@@ -159,7 +164,7 @@ class DiffTally:
             u_of, p_of = keys2[:, 0], keys2[:, 1]
         counts = np.bincount(inverse.reshape(-1), weights=cnt, minlength=len(u_of))
         counts = counts.astype(np.int64)
-        self._state = pa.table({"u": names.take(pa.array(u_of)), "p": p_of, "c": counts})
+        self._state = pa.table({"u": u_of, "p": p_of, "c": counts})
         self._uid = u_of  # the user code of each row, ascending (the state is sorted by it)
         self._parts = []
         self._pending = 0

@@ -559,29 +559,32 @@ class Stickiness:
     when all its routed requests have one endpoint code (a request that got
     no host counts as its own code, chosen by the caller).
 
-    State: one row per distinct user (its name, its smallest and largest
-    endpoint and group codes, a flag) in numpy arrays.  Batches are kept
-    as they come until they outnumber the state's rows (at least a million
-    rows); then all are grouped by name at once (Arrow's hash table on the
-    names themselves: exact) and reduced with the min/max rule, so the cost
-    of a request is amortised ``O(1)`` and memory stays bounded by the
-    users.  :meth:`merge` combines two accumulators with the same rule, in
-    any order and grouping.
+    State: one id per distinct user (a key index on the names themselves:
+    exact, in order of first appearance) and, per user, its smallest and
+    largest endpoint and group codes and a flag, in numpy arrays updated in
+    place batch by batch: memory is bounded by the users (about 110 bytes
+    each plus the name), never by the requests.  :meth:`merge` combines two
+    accumulators with the same min/max rule, in any order and grouping.
 
     :param max_users: refuse more distinct users than this
         (:data:`~hashlb._validate.MAX_REPLAY_USERS` by default).
     """
 
-    __slots__ = ("_max_users", "_parts", "_pending", "_state", "requests")
+    __slots__ = ("_codes", "_flags", "_index", "_max_users", "requests")
 
     def __init__(self, *, max_users: int = MAX_REPLAY_USERS) -> None:
+        import numpy as np
+
+        from .keyindex import KeyIndex
+
         require_pyarrow()
         if isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1:
             raise ValueError(f"max_users must be a positive int, got {_short(max_users)}")
         self._max_users = max_users
-        self._state: _Rows | None = None
-        self._parts: list[_Rows] = []  # per-batch rows not yet merged into the state
-        self._pending = 0
+        self._index = KeyIndex(max_keys=max_users)
+        #: per user id: endpoint min, endpoint max, group min, group max (_NO_CODE, -1: none)
+        self._codes = np.empty((0, 4), dtype=np.int64)
+        self._flags = np.zeros(0, dtype=bool)
         #: Requests counted so far.
         self.requests = 0
 
@@ -592,7 +595,8 @@ class Stickiness:
         :param endpoints: int codes, negative for a request not routed.
         :param groups: int codes, negative for a request not routed.
         :param flags: optional booleans: a user is flagged if any request is.
-        :raises ValueError: the arrays' lengths differ, or too many users.
+        :raises ValueError: the arrays' lengths differ.
+        :raises InputError: more than *max_users* distinct users.
         """
         import numpy as np
 
@@ -604,90 +608,122 @@ class Stickiness:
         f = np.zeros(n, dtype=bool) if flags is None else _flags(flags, n)
         if n == 0:
             return
+        ids = self._user_ids(u)
+        self._fold(ids, e, e, g, g, f)
         self.requests += n
-        self._parts.append(_Rows(u, e, e, g, g, f))
-        self._pending += n
-        state_rows = 0 if self._state is None else len(self._state)
-        if self._pending > max(state_rows, 1 << 20):
-            self._compact()
 
-    def _compact(self) -> None:
-        if not self._parts:
+    def _user_ids(self, names: Any) -> Any:
+        """The id of each name (new users grow the per-user arrays)."""
+        try:
+            ids = self._index.ids(names)
+        except OverflowError:
+            raise InputError(
+                None, f"more than {self._max_users:_} distinct users in the requests"
+            ) from None
+        self._grow(len(self._index))
+        return ids
+
+    def _grow(self, users: int) -> None:
+        import numpy as np
+
+        have = len(self._flags)
+        if users <= have:
             return
-        parts = ([self._state] if self._state is not None else []) + self._parts
-        reduced = _Rows.concat(parts).reduce()
-        self._parts = []
-        self._pending = 0
-        if len(reduced) > self._max_users:
-            raise InputError(None, f"more than {self._max_users:_} distinct users in the requests")
-        self._state = reduced
+        size = max(users, 2 * have, 1024)
+        codes = np.empty((size, 4), dtype=np.int64)
+        codes[:have] = self._codes
+        codes[have:, 0::2] = _NO_CODE  # the mins
+        codes[have:, 1::2] = -1  # the maxes
+        flags = np.zeros(size, dtype=bool)
+        flags[:have] = self._flags
+        self._codes, self._flags = codes, flags
+
+    def _fold(self, ids: Any, e_min: Any, e_max: Any, g_min: Any, g_max: Any, f: Any) -> None:
+        """Fold rows of codes (negative: none) into the users *ids*."""
+        import numpy as np
+
+        c = self._codes
+        np.minimum.at(c[:, 0], ids, np.where(e_min < 0, _NO_CODE, e_min))
+        np.maximum.at(c[:, 1], ids, e_max)
+        np.minimum.at(c[:, 2], ids, np.where(g_min < 0, _NO_CODE, g_min))
+        np.maximum.at(c[:, 3], ids, g_max)
+        np.logical_or.at(self._flags, ids, f)
 
     def merge(self, other: Stickiness) -> Stickiness:
         """Return a new accumulator counting the requests of both (exact, in any order)."""
         if not isinstance(other, Stickiness):
             raise TypeError(f"can only merge a Stickiness, got {type(other).__name__}")
         out = Stickiness(max_users=max(self._max_users, other._max_users))
-        out.requests = self.requests + other.requests
         for src in (self, other):
-            for part in ([src._state] if src._state is not None else []) + src._parts:
-                out._parts.append(part)
-                out._pending += len(part)
+            users = len(src._index)
+            if users:
+                c = src._codes[:users]
+                ids = out._user_ids(src._index.keys())
+                out._fold(ids, c[:, 0], c[:, 1], c[:, 2], c[:, 3], src._flags[:users])
+            out.requests += src.requests
         return out
 
-    def _table(self) -> _Rows | None:
-        self._compact()
-        return self._state
+    def _state(self) -> tuple[Any, Any]:
+        users = len(self._index)
+        return self._codes[:users], self._flags[:users]
 
     @property
     def users(self) -> int:
         """Distinct users seen."""
-        t = self._table()
-        return 0 if t is None else len(t)
+        return len(self._index)
 
     @property
     def one_endpoint(self) -> int:
         """Users with at least one routed request, all on one endpoint code."""
-        t = self._table()
-        return 0 if t is None else int(((t.e_min == t.e_max) & (t.e_max >= 0)).sum())
+        c, _ = self._state()
+        return int(((c[:, 0] == c[:, 1]) & (c[:, 1] >= 0)).sum())
 
     @property
     def one_group(self) -> int:
         """Users with at least one routed request, all in one group code."""
-        t = self._table()
-        return 0 if t is None else int(((t.g_min == t.g_max) & (t.g_max >= 0)).sum())
+        c, _ = self._state()
+        return int(((c[:, 2] == c[:, 3]) & (c[:, 3] >= 0)).sum())
 
     @property
     def flagged(self) -> int:
         """Users with at least one flagged request."""
-        t = self._table()
-        return 0 if t is None else int(t.f.sum())
+        _, f = self._state()
+        return int(f.sum())
 
     def per_user(self) -> Any:
         """Return one row per user: ``user``, ``one_endpoint``, ``one_group``, ``flagged``."""
-        import numpy as np
-
         pa = require_pyarrow()
-        t = self._table()
-        if t is None:
-            t = _Rows(pa.array([], pa.string()), *(np.zeros(0, np.int64),) * 4, np.zeros(0, bool))
+        c, f = self._state()
         return pa.table(
             {
-                "user": t.names,
-                "one_endpoint": (t.e_min == t.e_max) & (t.e_max >= 0),
-                "one_group": (t.g_min == t.g_max) & (t.g_max >= 0),
-                "flagged": t.f,
+                "user": self._index.keys(),
+                "one_endpoint": (c[:, 0] == c[:, 1]) & (c[:, 1] >= 0),
+                "one_group": (c[:, 2] == c[:, 3]) & (c[:, 3] >= 0),
+                "flagged": f,
             }
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"max_users": self._max_users, "requests": self.requests, "state": self._table()}
+        c, f = self._state()
+        return {
+            "max_users": self._max_users,
+            "requests": self.requests,
+            "users": self._index.keys(),
+            "codes": c.copy(),
+            "flags": f.copy(),
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        import numpy as np
+
+        from .keyindex import KeyIndex
+
         self._max_users = state["max_users"]
         self.requests = state["requests"]
-        self._state = state["state"]
-        self._parts = []
-        self._pending = 0
+        self._index = KeyIndex(max_keys=self._max_users)
+        self._index.ids(state["users"])
+        self._codes = np.array(state["codes"], dtype=np.int64).reshape(-1, 4)
+        self._flags = np.array(state["flags"], dtype=bool)
 
     def __repr__(self) -> str:
         return (
@@ -698,62 +734,6 @@ class Stickiness:
 
 #: The smallest code of a user without a routed request (it loses every min).
 _NO_CODE = 2**62
-
-
-class _Rows:
-    """Per-user rows: names (Arrow strings) and numpy min/max codes and flags (-1: none)."""
-
-    __slots__ = ("e_max", "e_min", "f", "g_max", "g_min", "names")
-
-    def __init__(self, names: Any, e_min: Any, e_max: Any, g_min: Any, g_max: Any, f: Any) -> None:
-        import numpy as np
-
-        self.names = names
-        self.e_min = np.where(e_min < 0, _NO_CODE, e_min)
-        self.e_max = e_max
-        self.g_min = np.where(g_min < 0, _NO_CODE, g_min)
-        self.g_max = g_max
-        self.f = f
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    @staticmethod
-    def concat(parts: list[_Rows]) -> _Rows:
-        import numpy as np
-
-        pa = require_pyarrow()
-        return _Rows(
-            # large_string: the state of many users may pass 2 GiB of names
-            pa.concat_arrays([p.names.cast(pa.large_string()) for p in parts]),
-            np.concatenate([p.e_min for p in parts]),
-            np.concatenate([p.e_max for p in parts]),
-            np.concatenate([p.g_min for p in parts]),
-            np.concatenate([p.g_max for p in parts]),
-            np.concatenate([p.f for p in parts]),
-        )
-
-    def reduce(self) -> _Rows:
-        """Return one row per name: the min of the mins, the max of the maxes, any flag."""
-        import numpy as np
-
-        pa = require_pyarrow()
-        enc = self.names.dictionary_encode(null_encoding="encode")  # exact: the names hashed
-        ids = np.asarray(enc.indices.cast(pa.int64()))
-        m = len(enc.dictionary)
-        out = _Rows.__new__(_Rows)
-        out.names = enc.dictionary
-        out.e_min = np.full(m, _NO_CODE, np.int64)
-        np.minimum.at(out.e_min, ids, self.e_min)
-        out.e_max = np.full(m, -1, np.int64)
-        np.maximum.at(out.e_max, ids, self.e_max)
-        out.g_min = np.full(m, _NO_CODE, np.int64)
-        np.minimum.at(out.g_min, ids, self.g_min)
-        out.g_max = np.full(m, -1, np.int64)
-        np.maximum.at(out.g_max, ids, self.g_max)
-        out.f = np.zeros(m, dtype=bool)
-        np.logical_or.at(out.f, ids, self.f)
-        return out
 
 
 def _user_array(pa: Any, users: Any) -> Any:
