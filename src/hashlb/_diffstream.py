@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._source import InputError
 from ._validate import MAX_REPLAY_USERS
 from ._validate import short as _short
 
@@ -92,7 +91,7 @@ class DiffTally:
         import numpy as np
 
         from ._diffbatch import _compact
-        from .replay import _user_array, require_pyarrow
+        from .replay import _index_users, _user_array, require_pyarrow
 
         pa = require_pyarrow()
         u = _user_array(pa, users)
@@ -119,12 +118,7 @@ class DiffTally:
         for k in range(1, self._configs):
             _, local = _compact(code, int(code.max()) + 1)
             code = local * width + p[k]
-        try:
-            uid = self._index.ids(u)
-        except OverflowError:
-            raise InputError(
-                None, f"more than {self._max_users:_} distinct users in the requests"
-            ) from None
+        uid = _index_users(self._index, u, self._max_users)
         uniq, inverse = _compact(code, int(code.max()) + 1)
         row_of = np.empty(len(uniq), dtype=np.int64)
         row_of[inverse] = np.arange(n)  # a row of each path (any: they all hold it)

@@ -614,12 +614,7 @@ class Stickiness:
 
     def _user_ids(self, names: Any) -> Any:
         """The id of each name (new users grow the per-user arrays)."""
-        try:
-            ids = self._index.ids(names)
-        except OverflowError:
-            raise InputError(
-                None, f"more than {self._max_users:_} distinct users in the requests"
-            ) from None
+        ids = _index_users(self._index, names, self._max_users)
         self._grow(len(self._index))
         return ids
 
@@ -734,6 +729,17 @@ class Stickiness:
 
 #: The smallest code of a user without a routed request (it loses every min).
 _NO_CODE = 2**62
+
+
+def _index_users(index: Any, users: Any, max_users: int) -> Any:
+    """The :class:`~hashlb.keyindex.KeyIndex` ids of *users* (Arrow text).
+
+    :raises InputError: more than *max_users* distinct users.
+    """
+    try:
+        return index.ids(users)
+    except OverflowError:
+        raise InputError(None, f"more than {max_users:_} distinct users in the requests") from None
 
 
 def _user_array(pa: Any, users: Any) -> Any:
