@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from hashlb import Router  # noqa: E402
+from hashlb._source import InputError  # noqa: E402
 from hashlb.diff import DiffTally, diff_columns, diff_steps  # noqa: E402
 
 from ._cli import EXAMPLE, error_line, run_cli  # noqa: E402
@@ -268,6 +269,15 @@ def test_tally_checks_its_input() -> None:
         tally.add(["a"], [0, 0])
     with pytest.raises(ValueError, match="at least two routers"):
         diff_columns([], [])
+    # too many users: the batch is not counted, the next ones are
+    small = DiffTally(2, max_users=2)
+    with pytest.raises(InputError, match="more than 2 distinct users"):
+        small.add(["a", "b", "c"], [np.array([0, 0, 0])] * 2)
+    small.add(["b"], [np.array([0]), np.array([1])])
+    (report,) = small.reports([("s", "p0"), ("s", "p1")])
+    assert (report.users, small.requests) == (1, 1)
+    with pytest.raises(ValueError, match=r"max_users must be an int in \[1, 2\*\*31 - 1\]"):
+        DiffTally(2, max_users=0)
 
 
 @pytest.mark.parametrize("command", ["diff", "simulate"])

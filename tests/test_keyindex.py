@@ -66,15 +66,23 @@ def test_bytes_not_text_are_compared(impl: Implementation) -> None:
 
 
 def test_max_keys(impl: Implementation) -> None:
-    """Past max_keys: OverflowError naming the row; the keys before it keep their ids."""
+    """Past max_keys: OverflowError naming the row, and the call adds no key (all or
+    nothing, across the compiled twin's blocks of 512 rows and across chunks)."""
     index = impl.KeyIndex(max_keys=3)
     assert index.ids(pa.array(["x", None])).tolist() == [0, 1]
     with pytest.raises(OverflowError, match=r"^more than 3 distinct keys \(keys\[3\]\)$"):
         index.ids(pa.array(["x", "y", None, "z", "w"]))
-    assert index.keys().to_pylist() == ["x", None, "y"]
+    assert index.keys().to_pylist() == ["x", None]
     assert index.ids(pa.array(["y", "x", None])).tolist() == [2, 0, 1]
-    for bad in (0, -1, True, 2.0, "3"):
-        with pytest.raises(ValueError, match="max_keys must be a positive int"):
+    big = impl.KeyIndex(max_keys=5000)
+    big.ids(pa.array([f"k{i}" for i in range(1000)]))
+    many = pa.chunked_array([pa.array([f"n{i}" for i in range(3000)]), pa.array(["k1"] * 9)])
+    with pytest.raises(OverflowError, match=r"\(keys\[4009\]\)$"):
+        big.ids(pa.chunked_array([*many.chunks, pa.array([f"m{i}" for i in range(2000)])]))
+    assert len(big) == 1000 and big.keys().to_pylist() == [f"k{i}" for i in range(1000)]
+    assert big.ids(pa.array(["k999", "new"])).tolist() == [999, 1000]  # the table still finds
+    for bad in (0, -1, True, 2.0, "3", 2**31, 2**63):
+        with pytest.raises(ValueError, match=r"max_keys must be an int in \[1, 2\*\*31 - 1\]"):
             impl.KeyIndex(max_keys=bad)
 
 
@@ -114,3 +122,23 @@ def test_hostile_arrays_raise(impl: Implementation) -> None:
     sv = pa.Array.from_buffers(pa.string_view(), 1, [None, views, pa.py_buffer(b"y" * 30)])
     with pytest.raises(ValueError, match="row 0: a view reaches outside its data buffer"):
         impl.KeyIndex().ids(sv)
+    # a bad view after 600 good ones (past the compiled twin's first block): no key added
+    good = pa.array([f"g{i}" for i in range(600)], pa.string_view())
+    index = impl.KeyIndex()
+    with pytest.raises(ValueError, match="row 600: a view reaches outside"):
+        index.ids(pa.chunked_array([good, sv]))
+    assert len(index) == 0 and index.ids(pa.array(["g5"])).tolist() == [0]
+    with pytest.raises(TypeError, match="keys must be an Arrow string column, not dictionary"):
+        index.ids(pa.array(["a"], pa.string_view()).dictionary_encode())
+
+
+def test_an_uninitialised_index_refuses_to_number(impl: Implementation) -> None:
+    """``KeyIndex.__new__`` without ``__init__``: empty, and ids / pickling raise."""
+    index = impl.KeyIndex.__new__(impl.KeyIndex)
+    assert len(index) == 0 and index.keys().to_pylist() == []
+    assert repr(index) == "KeyIndex(0 keys, max_keys=0)"
+    for call in (lambda: index.ids(pa.array(["a"])), lambda: pickle.dumps(index)):
+        with pytest.raises(TypeError, match="KeyIndex object is not initialised"):
+            call()
+    with pytest.raises(TypeError, match="cannot run twice"):
+        impl.KeyIndex().__init__()

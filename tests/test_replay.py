@@ -514,6 +514,15 @@ def test_stickiness_counts_and_pickles() -> None:
     small = Stickiness(max_users=2)
     with pytest.raises(InputError, match="more than 2 distinct users"):
         small.add(["x", "y", "z"], [1, 1, 1], [0, 0, 0])
+    assert (small.requests, small.users, small.per_user().num_rows) == (0, 0, 0)  # not counted
+    small.add(["y"], [3], [0])
+    assert small.per_user().to_pylist() == [
+        {"user": "y", "one_endpoint": True, "one_group": True, "flagged": False}
+    ]
+    with pytest.raises(ValueError, match=r"max_users must be an int in \[1, 2\*\*31 - 1\]"):
+        Stickiness(max_users=2**31)
+    with pytest.raises(TypeError, match="pickled by an earlier hashlb"):
+        Stickiness().__setstate__({"max_users": 5, "requests": 0, "state": None})
 
 
 #: The reviewer's mesh (issue 14): the canary's deployments, a cookie at the top level

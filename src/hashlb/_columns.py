@@ -255,7 +255,10 @@ def text_arrays(keys: object) -> list[Any]:
     pa = _pyarrow()
     out = []
     for a in _arrow_chunks(keys, False):
-        if pa.types.is_dictionary(a.type):
+        t = a.type
+        if pa.types.is_dictionary(t):
+            if not (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+                raise TypeError(f"keys must be an Arrow string column, not {str(t)[:60]}")
             a = a.dictionary_decode()
         t = a.type
         if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._validate import MAX_REPLAY_USERS
+from ._validate import MAX_REPLAY_USERS, check_max_keys
 from ._validate import short as _short
 
 if TYPE_CHECKING:
@@ -64,8 +64,7 @@ class DiffTally:
         require_pyarrow()
         if isinstance(configs, bool) or not isinstance(configs, int) or configs < 2:
             raise ValueError(f"a diff needs at least two configurations, got {_short(configs)}")
-        if isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1:
-            raise ValueError(f"max_users must be a positive int, got {_short(max_users)}")
+        check_max_keys(max_users, "max_users")
         self._configs = configs
         self._max_users = max_users
         self._index = KeyIndex(max_keys=max_users)
@@ -86,7 +85,9 @@ class DiffTally:
         one user of its own) and one array of placement ids per configuration.
 
         :raises ValueError: not one array per configuration, arrays of
-            different lengths or negative ids, or too many users.
+            different lengths or negative ids.
+        :raises InputError: more than *max_users* distinct users (the batch
+            is not counted).
         """
         import numpy as np
 

@@ -43,6 +43,7 @@ typedef struct {
     int64_t *offsets;   /* key id i is data[offsets[i], offsets[i + 1]) */
     int64_t off_cap;    /* entries of offsets */
     int64_t null_id;    /* the id of the null key, or -1 */
+    int broken;         /* a failed truncate left it inconsistent: refuse every call */
 } hlb_keyindex;
 
 static void hlb_ki_init(hlb_keyindex *k) {
@@ -145,6 +146,38 @@ static int64_t hlb_ki_id(hlb_keyindex *k, const uint8_t *p, int64_t len, uint64_
     return id;
 }
 
+/* Forget every key of id n0 and up (what one call added, when it fails): the
+ * table is rebuilt from the older keys (a rehash may have ordered the probe
+ * chains otherwise).  0, or HLB_KI_NOMEM: then the index is broken and every
+ * later call fails (hlb_ki_ids returns HLB_KI_NOMEM). */
+static int hlb_ki_truncate(hlb_keyindex *k, int64_t n0) {
+    int64_t i;
+    uint64_t mask;
+    hlb_ki_slot *s;
+    if (n0 >= k->n) return 0;
+    k->n = n0;
+    k->data_len = n0 > 0 ? k->offsets[n0] : 0;
+    if (k->null_id >= n0) k->null_id = -1;
+    if (k->cap == 0) return 0;
+    s = (hlb_ki_slot *)malloc((size_t)k->cap * sizeof(hlb_ki_slot));
+    if (s == NULL) {
+        k->broken = 1;
+        return HLB_KI_NOMEM;
+    }
+    mask = (uint64_t)k->cap - 1;
+    for (i = 0; i < k->cap; i++) s[i].id = -1;
+    for (i = 0; i < k->cap; i++) {
+        uint64_t j;
+        if (k->slots[i].id < 0 || k->slots[i].id >= n0) continue;
+        for (j = k->slots[i].hash & mask; s[j].id >= 0; j = (j + 1) & mask) {
+        }
+        s[j] = k->slots[i];
+    }
+    free(k->slots);
+    k->slots = s;
+    return 0;
+}
+
 /* The ids of n keys (ps[i], lens[i]; a negative length: the null key) into
  * out: -1, or the first row refused with its code (HLB_KI_FULL, HLB_KI_NOMEM)
  * in *err (the rows before it have their ids).  hs: n hashes of scratch. */
@@ -153,6 +186,10 @@ static int64_t hlb_ki_ids(hlb_keyindex *k, const uint8_t *const *ps, const int64
                           int64_t n, int64_t max_keys, uint64_t *hs, int64_t *out, int *err) {
     int64_t i, id;
     enum { AHEAD = 8 };
+    if (k->broken) {
+        *err = HLB_KI_NOMEM;
+        return 0;
+    }
     for (i = 0; i < n; i++)
         hs[i] = lens[i] < 0 ? 0 : hlb_xxh64(ps[i], (size_t)lens[i], 0);
     for (i = 0; i < n; i++) {

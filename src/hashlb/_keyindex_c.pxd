@@ -18,6 +18,7 @@ cdef extern from "_keyindex.h" nogil:
         int64_t null_id
     void hlb_ki_init(hlb_keyindex *k)
     void hlb_ki_free(hlb_keyindex *k)
+    int hlb_ki_truncate(hlb_keyindex *k, int64_t n0)
     int64_t hlb_ki_ids(hlb_keyindex *k, const uint8_t *const *ps, const int64_t *lens,
                        int64_t n, int64_t max_keys, uint64_t *hs, int64_t *out, int *err)
 
@@ -33,3 +34,5 @@ cdef class KeyIndex:
     cdef hlb_keyindex _k
     cdef int64_t _max
     cdef bint _init
+    cdef object _ids(self, list arrays)
+    cdef object _keys(self)

@@ -21,6 +21,7 @@ from hashlb._columns import restore_key_index as _restore
 from hashlb._columns import text_arrays as _text_arrays
 from hashlb._validate import MAX_REPLAY_USERS
 from hashlb._validate import check_max_keys as _check_max_keys
+from hashlb._validate import uninitialised as _uninitialised
 
 from hashlb._cpython cimport attach_docs
 from hashlb._keyindex_doc import DOCS as _DOCS
@@ -50,11 +51,15 @@ cdef class KeyIndex:
     @cython.binding(False)
     @cython.always_allow_keywords(True)
     def ids(self, keys):
+        if not self._init:
+            raise _uninitialised(self, "KeyIndex")
+        arrays = _text_arrays(keys)
+        with cython.critical_section(self):  # the table is this object's (free threading)
+            return self._ids(arrays)
+
+    cdef object _ids(self, list arrays):
         import numpy as np
 
-        if not self._init:
-            raise TypeError("KeyIndex is not initialised (call KeyIndex())")
-        arrays = _text_arrays(keys)
         res = np.empty(sum(len(a) for a in arrays), dtype=np.int64)
         cdef int64_t[::1] out = res
         cdef col_hold h
@@ -64,35 +69,48 @@ cdef class KeyIndex:
         cdef int64_t lens[_BLOCK]
         cdef uint64_t hs[_BLOCK]
         cdef int r, err = 0
-        for a in arrays:
-            col_open(&h, _array_chunk(a, False), base)
-            try:
-                n = h.c.length
-                i = 0
-                while i < n:
-                    count = n - i if n - i < _BLOCK else _BLOCK
-                    for j in range(count):
-                        if hlb_col_null(&h.c, i + j):
-                            lens[j] = -1
-                        else:
-                            r = hlb_col_row(&h.c, i + j, &ps[j], &lens[j])
-                            if r != 0:
-                                raise _column_error(r, base + i + j)
-                    bad = hlb_ki_ids(&self._k, ps, lens, count, self._max, hs, &out[base + i], &err)
-                    if bad >= 0:
-                        if err == HLB_KI_FULL:
-                            raise OverflowError(
-                                f"more than {self._max:_} distinct keys (keys[{base + i + bad}])"
-                            )
-                        raise MemoryError()
-                    i += count
-            finally:
-                col_close(&h)
-            base += n
+        cdef int64_t n0 = self._k.n
+        try:
+            for a in arrays:
+                col_open(&h, _array_chunk(a, False), base)
+                try:
+                    n = h.c.length
+                    i = 0
+                    while i < n:
+                        count = n - i if n - i < _BLOCK else _BLOCK
+                        for j in range(count):
+                            if hlb_col_null(&h.c, i + j):
+                                lens[j] = -1
+                            else:
+                                r = hlb_col_row(&h.c, i + j, &ps[j], &lens[j])
+                                if r != 0:
+                                    raise _column_error(r, base + i + j)
+                        bad = hlb_ki_ids(
+                            &self._k, ps, lens, count, self._max, hs, &out[base + i], &err
+                        )
+                        if bad >= 0:
+                            if err == HLB_KI_FULL:
+                                raise OverflowError(
+                                    f"more than {self._max:_} distinct keys (keys[{base + i + bad}])"
+                                )
+                            raise MemoryError()
+                        i += count
+                finally:
+                    col_close(&h)
+                base += n
+        except BaseException:
+            # All or nothing: the keys this call added are forgotten.
+            if hlb_ki_truncate(&self._k, n0) != 0:
+                raise MemoryError() from None
+            raise
         return res
 
     @cython.binding(False)
     def keys(self):
+        with cython.critical_section(self):
+            return self._keys()
+
+    cdef object _keys(self):
         import pyarrow as pa
 
         cdef int64_t n = self._k.n
@@ -119,6 +137,8 @@ cdef class KeyIndex:
         return f"KeyIndex({self._k.n} keys, max_keys={self._max})"
 
     def __reduce__(self):
+        if not self._init:
+            raise _uninitialised(self, "KeyIndex")
         return (_restore, (type(self), self._max, self.keys()))
 
 

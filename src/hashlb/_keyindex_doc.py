@@ -15,8 +15,9 @@ equal (the compiled twin hashes them with xxh64 and compares the bytes on
 a match); the null key is a key of its own.
 
 :param int max_keys: refuse more distinct keys than this
-    (:data:`~hashlb._validate.MAX_REPLAY_USERS` by default).
-:raises ValueError: *max_keys* is not a positive int.
+    (:data:`~hashlb._validate.MAX_REPLAY_USERS` by default, at most
+    ``2**31 - 1``).
+:raises ValueError: *max_keys* is not an int in ``[1, 2**31 - 1]``.
 
 >>> import pyarrow as pa
 >>> from hashlb.keyindex import KeyIndex
@@ -33,15 +34,16 @@ a match); the null key is a key of its own.
 
 Return the id of every row of *keys*, a numpy ``int64`` array.
 
-A key not seen before gets the next id, rows in order.
+A key not seen before gets the next id, rows in order.  All or nothing:
+a call that raises adds no key.
 
 :param keys: a pyarrow ``string``, ``large_string`` or ``string_view``
     Array or ChunkedArray (dictionary-encoded too), or an Arrow C interface
     object of one.
 :raises TypeError: *keys* is not such a column.
 :raises ValueError: its buffers are inconsistent (a row outside them).
-:raises OverflowError: more than *max_keys* distinct keys; the keys of the
-    rows before the one refused keep their ids.
+:raises OverflowError: more than *max_keys* distinct keys (the message
+    names the first row refused).
 """,
     "KeyIndex.keys": """keys($self, /)
 --

@@ -21,6 +21,7 @@ from ._docstrings import attach as _attach_docs
 from ._keyindex_doc import DOCS as _DOCS
 from ._validate import MAX_REPLAY_USERS
 from ._validate import check_max_keys as _check_max_keys
+from ._validate import uninitialised as _uninitialised
 
 __all__ = ("KeyIndex",)
 
@@ -29,15 +30,29 @@ class KeyIndex:
     __slots__ = ("_ids", "_keys", "_max")
 
     def __init__(self, *, max_keys: int = MAX_REPLAY_USERS) -> None:
+        if hasattr(self, "_max"):
+            raise TypeError("KeyIndex.__init__ cannot run twice")
         self._max = _check_max_keys(max_keys)
         self._ids: dict[bytes | None, int] = {}
         self._keys: list[bytes | None] = []
 
     def ids(self, /, keys: Any) -> Any:
+        if not hasattr(self, "_max"):
+            raise _uninitialised(self, "KeyIndex")
+        arrays = _text_arrays(keys)
+        n0 = len(self._keys)
+        try:
+            return self._number(arrays)
+        except BaseException:
+            for key in self._keys[n0:]:  # all or nothing: forget what this call added
+                del self._ids[key]
+            del self._keys[n0:]
+            raise
+
+    def _number(self, arrays: list[Any]) -> Any:
         import numpy as np
         import pyarrow as pa
 
-        arrays = _text_arrays(keys)
         out = np.empty(sum(len(a) for a in arrays), dtype=np.int64)
         at = 0
         for a in arrays:
@@ -51,7 +66,6 @@ class KeyIndex:
                 got = self._ids.get(key)
                 if got is None:
                     if len(self._keys) >= self._max:
-                        out[at : at + len(a)] = -1
                         first = int(np.flatnonzero(np.asarray(enc.indices) == j)[0])
                         raise OverflowError(
                             f"more than {self._max:_} distinct keys (keys[{at + first}])"
@@ -66,15 +80,19 @@ class KeyIndex:
     def keys(self, /) -> Any:
         import pyarrow as pa
 
+        if not hasattr(self, "_keys"):
+            return pa.array([], pa.large_string())
         return pa.array(self._keys, pa.large_binary()).view(pa.large_string())
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(getattr(self, "_keys", ()))
 
     def __repr__(self) -> str:
-        return f"KeyIndex({len(self._keys)} keys, max_keys={self._max})"
+        return f"KeyIndex({len(self)} keys, max_keys={getattr(self, '_max', 0)})"
 
     def __reduce__(self) -> Any:
+        if not hasattr(self, "_max"):
+            raise _uninitialised(self, "KeyIndex")
         return (_restore, (type(self), self._max, self.keys()))
 
 

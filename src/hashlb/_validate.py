@@ -673,10 +673,10 @@ def check_health(value: object, field: str) -> str:
     return name
 
 
-def check_max_keys(value: object) -> int:
-    """The ``max_keys`` of a ``KeyIndex`` (``max_users`` of the replay accumulators)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"max_keys must be a positive int, got {short(value)}")
+def check_max_keys(value: object, field: str = "max_keys") -> int:
+    """The ``max_keys`` of a ``KeyIndex`` (*field* ``max_users`` of the replay accumulators)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+        raise ValueError(f"{field} must be an int in [1, 2**31 - 1], got {short(value)}")
     return value
 
 

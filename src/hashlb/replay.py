@@ -42,6 +42,7 @@ from ._validate import (
     MAX_REPLAY_COLUMNS,
     MAX_REPLAY_USERS,
     cap,
+    check_max_keys,
 )
 from ._validate import short as _short
 
@@ -578,8 +579,7 @@ class Stickiness:
         from .keyindex import KeyIndex
 
         require_pyarrow()
-        if isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1:
-            raise ValueError(f"max_users must be a positive int, got {_short(max_users)}")
+        check_max_keys(max_users, "max_users")
         self._max_users = max_users
         self._index = KeyIndex(max_keys=max_users)
         #: per user id: endpoint min, endpoint max, group min, group max (_NO_CODE, -1: none)
@@ -596,7 +596,8 @@ class Stickiness:
         :param groups: int codes, negative for a request not routed.
         :param flags: optional booleans: a user is flagged if any request is.
         :raises ValueError: the arrays' lengths differ.
-        :raises InputError: more than *max_users* distinct users.
+        :raises InputError: more than *max_users* distinct users (the batch is
+            not counted).
         """
         import numpy as np
 
@@ -713,6 +714,11 @@ class Stickiness:
 
         from .keyindex import KeyIndex
 
+        if "users" not in state:
+            raise TypeError(
+                "this Stickiness was pickled by an earlier hashlb (before its key index): "
+                "count its requests again"
+            )
         self._max_users = state["max_users"]
         self.requests = state["requests"]
         self._index = KeyIndex(max_keys=self._max_users)
