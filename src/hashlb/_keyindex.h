@@ -5,7 +5,7 @@
  * (xxh64 of the key, id, length, first 16 bytes) slots; a probe that meets its
  * hash compares the key bytes (in the slot, or the stored ones for a longer
  * key), so two keys share an id only if they are equal.  hlb_ki_ids hashes a
- * block of rows first and prefetches each row's slot a few rows ahead: the
+ * block of rows first and prefetches each row's slot 32 rows ahead: the
  * table is far larger than the caches, and a miss per row is the cost.
  * The keys are stored once, one after another in id order (data + n + 1
  * offsets), which is also how they are given back (KeyIndex.keys).
@@ -185,7 +185,7 @@ static int64_t hlb_ki_null(hlb_keyindex *k, int64_t max_keys);
 static int64_t hlb_ki_ids(hlb_keyindex *k, const uint8_t *const *ps, const int64_t *lens,
                           int64_t n, int64_t max_keys, uint64_t *hs, int64_t *out, int *err) {
     int64_t i, id;
-    enum { AHEAD = 8 };
+    enum { AHEAD = 32 };  /* measured: 24-32 rows ahead take half the time of 8 */
     if (k->broken) {
         *err = HLB_KI_NOMEM;
         return 0;
