@@ -157,10 +157,16 @@ def _arrow_chunks(obj: object, hashes: bool) -> list[Any]:
     except (ValueError, TypeError, SystemError) as e:
         # a producer that is not one: __arrow_c_array__ returning other than two capsules,
         # or an imported array pyarrow cannot even measure (a negative length)
-        raise TypeError(
-            f"{what} is not a valid Arrow C data producer ({kind.__name__}): {short(str(e), 200)}"
-        ) from None
+        raise bad_producer(what, obj, e) from None
     return chunks
+
+
+def bad_producer(what: str, obj: object, e: Exception) -> TypeError:
+    """The error of an object that claims the Arrow C data interface and fails it (an
+    ``__arrow_c_array__`` without two capsules, a negative length): *what* names it."""
+    return TypeError(
+        f"{what} is not a valid Arrow C data producer ({type(obj).__name__}): {short(str(e), 200)}"
+    )
 
 
 def _is_arrow(obj: object) -> bool:

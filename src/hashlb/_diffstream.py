@@ -53,7 +53,6 @@ class DiffTally:
         "_paths",
         "_pending",
         "_state",
-        "_uid",
         "requests",
     )
 
@@ -71,7 +70,6 @@ class DiffTally:
         #: path (one placement id per configuration) -> path id
         self._paths: dict[tuple[int, ...], int] = {}
         self._state: Any = None  # a pyarrow Table (u: user id, p, c), one row per (user, path)
-        self._uid: Any = None
         self._parts: list[Any] = []
         self._pending = 0
         #: Requests counted so far.
@@ -160,7 +158,6 @@ class DiffTally:
         counts = np.bincount(inverse.reshape(-1), weights=cnt, minlength=len(u_of))
         counts = counts.astype(np.int64)
         self._state = pa.table({"u": u_of, "p": p_of, "c": counts})
-        self._uid = u_of  # the user code of each row, ascending (the state is sorted by it)
         self._parts = []
         self._pending = 0
 
@@ -181,7 +178,7 @@ class DiffTally:
         steps = self._configs - 1
         if self._state is None:
             return path_reports(names, {}, 0, [0] * steps, [0] * steps, configured=configured)
-        uid = self._uid
+        uid = np.asarray(self._state.column("u"), dtype=np.int64)  # ascending: sorted by it
         n_users = int(uid[-1]) + 1 if len(uid) else 0
         pid = np.asarray(self._state.column("p"), dtype=np.int64)
         cnt = np.asarray(self._state.column("c"), dtype=np.int64)

@@ -35,7 +35,7 @@ from itertools import pairwise
 from typing import Any
 
 from . import _policy_config as _cfg
-from ._columns import key_columns, need_numpy, output
+from ._columns import bad_producer, key_columns, need_numpy, output
 from ._request_config import _to_bytes
 from ._validate import short
 
@@ -233,10 +233,7 @@ def _convert(key: str, read: Callable[[Any], Any], obj: object) -> Any:
     except UnicodeError:
         raise  # a numpy U array's lone surrogate: the caller reads it as request data
     except (ValueError, TypeError, SystemError) as e:  # e.g. __arrow_c_array__ without capsules
-        raise TypeError(
-            f"column {short(key, 80)} is not a valid Arrow C data producer "
-            f"({type(obj).__name__}): {short(str(e), 200)}"
-        ) from None
+        raise bad_producer(f"column {short(key, 80)}", obj, e) from None
 
 
 def _as_binary_type(typ: Any) -> Any:

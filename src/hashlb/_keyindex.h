@@ -146,6 +146,16 @@ static int64_t hlb_ki_id(hlb_keyindex *k, const uint8_t *p, int64_t len, uint64_
     return id;
 }
 
+/* The id of the null key (stored as an empty key; keys() marks it null). */
+static int64_t hlb_ki_null(hlb_keyindex *k, int64_t max_keys) {
+    if (k->null_id >= 0) return k->null_id;
+    if (k->n >= max_keys || k->n >= 0x7FFFFFFF) return HLB_KI_FULL;
+    if (hlb_ki_reserve(k, 0) != 0) return HLB_KI_NOMEM;
+    k->null_id = k->n++;
+    k->offsets[k->null_id + 1] = k->data_len;
+    return k->null_id;
+}
+
 /* Forget every key of id n0 and up (what one call added, when it fails): the
  * table is rebuilt from the older keys (a rehash may have ordered the probe
  * chains otherwise).  0, or HLB_KI_NOMEM: then the index is broken and every
@@ -181,7 +191,6 @@ static int hlb_ki_truncate(hlb_keyindex *k, int64_t n0) {
 /* The ids of n keys (ps[i], lens[i]; a negative length: the null key) into
  * out: -1, or the first row refused with its code (HLB_KI_FULL, HLB_KI_NOMEM)
  * in *err (the rows before it have their ids).  hs: n hashes of scratch. */
-static int64_t hlb_ki_null(hlb_keyindex *k, int64_t max_keys);
 static int64_t hlb_ki_ids(hlb_keyindex *k, const uint8_t *const *ps, const int64_t *lens,
                           int64_t n, int64_t max_keys, uint64_t *hs, int64_t *out, int *err) {
     int64_t i, id;
@@ -203,16 +212,6 @@ static int64_t hlb_ki_ids(hlb_keyindex *k, const uint8_t *const *ps, const int64
         out[i] = id;
     }
     return -1;
-}
-
-/* The id of the null key (stored as an empty key; keys() marks it null). */
-static int64_t hlb_ki_null(hlb_keyindex *k, int64_t max_keys) {
-    if (k->null_id >= 0) return k->null_id;
-    if (k->n >= max_keys || k->n >= 0x7FFFFFFF) return HLB_KI_FULL;
-    if (hlb_ki_reserve(k, 0) != 0) return HLB_KI_NOMEM;
-    k->null_id = k->n++;
-    k->offsets[k->null_id + 1] = k->data_len;
-    return k->null_id;
 }
 
 #endif /* HASHLB_KEYINDEX_H */

@@ -663,6 +663,11 @@ class Stickiness:
         users = len(self._index)
         return self._codes[:users], self._flags[:users]
 
+    def _one(self, k: int) -> Any:
+        """Per user: routed, and one code in column pair *k* (0: endpoints, 2: groups)."""
+        c, _ = self._state()
+        return (c[:, k] == c[:, k + 1]) & (c[:, k + 1] >= 0)
+
     @property
     def users(self) -> int:
         """Distinct users seen."""
@@ -671,14 +676,12 @@ class Stickiness:
     @property
     def one_endpoint(self) -> int:
         """Users with at least one routed request, all on one endpoint code."""
-        c, _ = self._state()
-        return int(((c[:, 0] == c[:, 1]) & (c[:, 1] >= 0)).sum())
+        return int(self._one(0).sum())
 
     @property
     def one_group(self) -> int:
         """Users with at least one routed request, all in one group code."""
-        c, _ = self._state()
-        return int(((c[:, 2] == c[:, 3]) & (c[:, 3] >= 0)).sum())
+        return int(self._one(2).sum())
 
     @property
     def flagged(self) -> int:
@@ -689,12 +692,12 @@ class Stickiness:
     def per_user(self) -> Any:
         """Return one row per user: ``user``, ``one_endpoint``, ``one_group``, ``flagged``."""
         pa = require_pyarrow()
-        c, f = self._state()
+        _, f = self._state()
         return pa.table(
             {
                 "user": self._index.keys(),
-                "one_endpoint": (c[:, 0] == c[:, 1]) & (c[:, 1] >= 0),
-                "one_group": (c[:, 2] == c[:, 3]) & (c[:, 3] >= 0),
+                "one_endpoint": self._one(0),
+                "one_group": self._one(2),
                 "flagged": f,
             }
         )
