@@ -313,6 +313,29 @@ result = got == list(lb.pick_many(names[:2500] + [b"k"] + names[2500:]))
             assert outcome.startswith("RAISED TypeError: key")
 
 
+def test_xxh64_many_key_buffer_resizing_the_list(impl: Implementation) -> None:
+    """A key's ``__buffer__`` empties and regrows the list ``xxh64_many`` reads.
+
+    As in ``pick_many``, both twins hash a snapshot: the result is that of
+    the list as passed, with the key at the start or after 2,500 keys.
+    """
+    cases = []
+    for at in (0, 2500):
+        cases.append(
+            _BUFFER_KEY
+            + f"""
+keys = names[:{at}] + [Key()] + names[{at}:]
+got = list(twin("hashing").xxh64_many(keys))
+result = got == list(twin("hashing").xxh64_many(names[:{at}] + [b"k"] + names[{at}:]))
+"""
+        )
+    for outcome in run_case(impl, *cases):
+        if PEP688:
+            assert outcome == "RESULT True"
+        else:
+            assert outcome.startswith("RAISED TypeError: value")
+
+
 @pytest.mark.parametrize("table", ["Maglev", "RingHash"])
 def test_pick_many_reads_buffers_and_text_alike(impl: Implementation, table: str) -> None:
     """str, bytes, bytearray and memoryview keys mixed in one list hash by their bytes."""

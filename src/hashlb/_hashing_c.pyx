@@ -9,7 +9,14 @@ from cpython.buffer cimport PyBuffer_Release
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
 from cpython.object cimport PyObject
-from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DATA, PyUnicode_GET_LENGTH
+from cpython.bytes cimport PyBytes_CheckExact
+from cpython.list cimport PyList_CheckExact
+from cpython.unicode cimport (
+    PyUnicode_Check,
+    PyUnicode_CheckExact,
+    PyUnicode_DATA,
+    PyUnicode_GET_LENGTH,
+)
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 from hashlb._kernels cimport (
@@ -109,6 +116,7 @@ def xxh64_many(values, seed=0, *, out=None):
     cdef PyObject *item
     cdef PyObject **items
     cdef Py_ssize_t i, n
+    cdef bint copied = False
     chunks = _key_columns(values)
     if chunks is None:
         seq = _key_sequence(values)
@@ -116,18 +124,26 @@ def xxh64_many(values, seed=0, *, out=None):
         res = _output(n, out, "uint64")
         p = <uint64_t *>writable(res, &dst)
         try:
+            items = PySequence_Fast_ITEMS(seq)
             for i in range(n):
-                if PySequence_Fast_GET_SIZE(seq) != n:
-                    raise RuntimeError("values changed size during xxh64_many")
-                items = PySequence_Fast_ITEMS(seq)
                 if i + KEY_PREFETCH < n:
                     prefetch_key(items[i + KEY_PREFETCH])  # the objects are scattered in memory
                 item = items[i]
                 if PyUnicode_CheckExact(<object>item) and PyUnicode_IS_COMPACT_ASCII(<object>item):
                     p[i] = hlb_xxh64(PyUnicode_DATA(<object>item),
                                      <size_t>PyUnicode_GET_LENGTH(<object>item), s)
-                else:
-                    p[i] = _hash(_XXH64, <object>item, s, f"values[{i}]")
+                    continue
+                if (not copied and PyList_CheckExact(seq) and not PyUnicode_Check(<object>item)
+                        and not PyBytes_CheckExact(<object>item)):
+                    # Getting a buffer can run Python code (a PEP 688 __buffer__)
+                    # that changes the list and frees its item array: read a private
+                    # copy from here on, which holds what the list held so far (no
+                    # Python code ran), as the pure twin's tuple(seq) does.
+                    seq = tuple(seq)
+                    copied = True
+                    items = PySequence_Fast_ITEMS(seq)
+                    item = items[i]
+                p[i] = _hash(_XXH64, <object>item, s, f"values[{i}]")
         finally:
             PyBuffer_Release(&dst)
         return res

@@ -71,7 +71,8 @@ def xxh64_many(values: Any, seed: int = 0, *, out: Any = None) -> Hashes:
     if chunks is not None:
         column: Hashes = _py_xxh64_many(chunks, s, out)
         return column
-    seq = _key_sequence(values)
+    # A snapshot: a key's __buffer__ (PEP 688) may change the list.
+    seq = tuple(_key_sequence(values))
     hashes = [_xxh64_intdigest(_bytes(v, f"values[{i}]"), s) for i, v in enumerate(seq)]
     res: Hashes = _output(len(hashes), out, "uint64")
     res[:] = hashes

@@ -45,7 +45,7 @@ cdef extern from "_hashkernels.h" nogil:
 
 cdef enum:
     # How many keys ahead the loops over a list of key objects prefetch them.
-    KEY_PREFETCH = 16
+    KEY_PREFETCH = 32
 
 
 cdef inline void prefetch_key(const void *obj) noexcept nogil:

@@ -117,8 +117,9 @@ cdef inline int pick_into(object seq, object out, const void *table, batch_fn fn
             count = n - start if n - start < BATCH_CHUNK else BATCH_CHUNK
             items = PySequence_Fast_ITEMS(seq) + start
             for j in range(count):
-                if j + KEY_PREFETCH < count:
-                    # The key objects are scattered in memory; fetch ahead.
+                if start + j + KEY_PREFETCH < n:
+                    # The key objects are scattered in memory; fetch ahead
+                    # (into the next chunk too).
                     prefetch_key(items[j + KEY_PREFETCH])
                 item = items[j]
                 if PyUnicode_CheckExact(<object>item) and PyUnicode_IS_COMPACT_ASCII(<object>item):
