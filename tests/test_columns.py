@@ -10,6 +10,7 @@ the compiled half under ASAN).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -143,6 +144,46 @@ def test_numpy_u_every_length_and_position(impl: Implementation) -> None:
         with pytest.raises(UnicodeEncodeError) as got:
             impl.xxh64_many(np.array(["ok", bad], dtype="U40"))
         assert str(got.value) == str(want.value)
+
+
+def test_numpy_u_hostile_code_points(impl: Implementation) -> None:
+    """numpy U rows built from raw integers, at every position and width (the compiled
+    twin has a loop per width up to 16 code points, and one for wider items): a NUL
+    inside, U+007F or U+00FF hash and pick as their items do; a code point past
+    U+10FFFF (with the sign bit set too) is not Unicode and raises ValueError naming
+    the row and the value; a lone surrogate raises what xxh64 of its item raises."""
+    hosts = [Host(f"10.9.2.{i}:80") for i in range(5)]
+    table = impl.Maglev(hosts, table_size=101)
+    for width in [*range(1, 18), 24, 40]:
+        rows = []
+        for n in range(1, width + 1):
+            for p in range(n):
+                for cp in (0, 0x7F, 0xFF):
+                    row = np.full(width, 0x61, np.uint32)
+                    row[n:] = 0
+                    row[p] = cp
+                    rows.append(row)
+        u = np.array(rows, np.uint32).view(f"U{width}").ravel()
+        want = [impl.xxh64(x, 5) for x in u]
+        assert impl.xxh64_many(u, 5).tolist() == want
+        assert table.pick_many(u).tolist() == [hosts.index(table.pick(x)) for x in u]
+        good = np.full(width, 0x63, np.uint32)
+        for p in range(width):
+            for cp in (0x110000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xDFFF):
+                row = np.full(width, 0x62, np.uint32)
+                row[p] = cp
+                bad = np.array([good, row, row]).view(f"U{width}").ravel()
+                if cp == 0xDFFF:
+                    with pytest.raises(UnicodeEncodeError) as want_err:
+                        impl.xxh64(bad[1])
+                    match = re.escape(str(want_err.value))
+                else:
+                    match = rf"^keys\[1\] holds 0x{cp:X}, past U\+10FFFF: not a Unicode"
+                with pytest.raises((ValueError, UnicodeEncodeError), match=match) as got:
+                    impl.xxh64_many(bad)
+                assert isinstance(got.value, UnicodeEncodeError) == (cp == 0xDFFF)
+                with pytest.raises((ValueError, UnicodeEncodeError), match=match):
+                    table.pick_many(bad)
 
 
 def test_xxh64_many_out(impl: Implementation) -> None:

@@ -136,11 +136,14 @@ cdef inline int col_open(col_hold *h, tuple chunk, Py_ssize_t base) except -1:
 cdef inline int _bad_row(tuple chunk, int64_t row, int err, Py_ssize_t base) except -1:
     """Raise for the row hlb_col_hash refused: a view outside its buffer (*err*), or a
     numpy U key with no UTF-8 (what ``pick`` raises for it)."""
-    from hashlb._columns import column_error
+    from hashlb._columns import column_error, ucs4_error
     if err != 0:
         raise column_error(err, base + row)
-    hash_key(chunk[8][chunk[2] + row])
-    raise ValueError(f"keys[{row}] has no UTF-8 encoding")  # not reached: hash_key raised
+    bad = ucs4_error(chunk, row, base)
+    if bad is not None:
+        raise bad
+    hash_key(chunk[8][chunk[2] + row])  # a surrogate: what xxh64 of the item raises
+    raise ValueError(f"keys[{base + row}] has no UTF-8 encoding")  # not reached
 
 
 cdef inline int _run_chunks(list chunks, uint64_t seed, uint64_t *hashes, uint8_t *isnull,

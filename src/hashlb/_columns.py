@@ -453,6 +453,35 @@ def _py_check(chunk: tuple[Any, ...]) -> None:
                 raise _Refused(12, int(neg[0]))
 
 
+def _ucs4_past_max(np: Any, chunk: tuple[Any, ...]) -> Any:
+    """The code points of a UCS4 chunk as a (rows, width / 4) array, and which pass U+10FFFF."""
+    _, n, off, _, values = chunk[:5]
+    k = chunk[7] // 4
+    cps = _u8(np, values)[off * k * 4 : (off + n) * k * 4].view(np.uint32).reshape(n, k)
+    return cps, cps > 0x10FFFF
+
+
+def ucs4_error(chunk: tuple[Any, ...], row: int, base: int = 0) -> ValueError | None:
+    """The error for *row* of a numpy U chunk if it holds a code point past U+10FFFF.
+
+    Such a row (only a view of raw integers makes one) is not Unicode and has
+    no UTF-8 encoding; numpy makes a ``str`` of some of them all the same, or
+    fails with a ``SystemError``, so both twins refuse the row themselves.
+    *base*: the chunk's first row in the column.  Surrogates are not checked
+    here: encoding the item raises for them.
+    """
+    np = need_numpy()
+    cps, past = _ucs4_past_max(np, chunk)
+    where = np.flatnonzero(past[row])
+    if not len(where):
+        return None
+    cp = int(cps[row, where[0]])
+    return ValueError(
+        f"keys[{base + row}] holds 0x{cp:X}, past U+10FFFF: not a Unicode code point, "
+        "so it has no UTF-8 encoding"
+    )
+
+
 def py_hashes(chunk: tuple[Any, ...], seed: int) -> tuple[Any, Any]:
     """xxh64 of every row of a checked key chunk, and its null mask (nulls hash as 0)."""
     np = need_numpy()
@@ -478,8 +507,14 @@ def py_hashes(chunk: tuple[Any, ...], seed: int) -> tuple[Any, Any]:
                 else:
                     start = int(meta[i, 3])
                     out[i] = h(raws[int(meta[i, 2])][start : start + length], seed)
-    elif kind in (K_FIXED, K_UCS4):
+    elif kind == K_FIXED:
         for i in range(n):
+            out[i] = h(as_bytes(source[off + i], "keys[i]"), seed)
+    elif kind == K_UCS4:
+        past = _ucs4_past_max(np, chunk)[1].any(axis=1) if n else ()
+        for i in range(n):
+            if past[i]:
+                raise ucs4_error(chunk, i)  # type: ignore[misc]
             out[i] = h(as_bytes(source[off + i], "keys[i]"), seed)
     out[~valid] = 0
     return out, ~valid
