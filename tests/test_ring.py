@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import pickle
+import random
 import statistics
 import struct
 import threading
@@ -424,11 +425,18 @@ def _edge_hashes(lb: Any) -> list[int]:
         [Host(f"10.0.0.{i}:80", 1 + i % 3) for i in range(7)],
         [Host(f"10.1.{i // 256}.{i % 256}:80") for i in range(100)],
         [Host(f"d{i}:1", hash_key=f"k{i % 3}") for i in range(9)],
+        [Host(f"s{i}:1", hash_key="same") for i in range(100)]
+        + [Host(f"t{i}:1") for i in range(20)],
     ],
-    ids=["one-host", "weighted-7", "100-hosts", "duplicate-keys"],
+    ids=["one-host", "weighted-7", "100-hosts", "duplicate-keys", "100-share-a-key"],
 )
 def test_fast_path_matches_bisect(impl: Implementation, hosts: list[Host]) -> None:
-    """lookup, lookup_many and pick equal bisect_left on the ring at edge hashes."""
+    """lookup, lookup_many and pick equal bisect_left on the ring at edge hashes.
+
+    The compiled twin counts the entries below a hash in a fixed window of
+    its bucket (up to 64 entries, wherever the window fits in the ring); 100
+    hosts sharing a key make buckets longer than that, which it searches.
+    """
     lb = impl.RingHash(hosts, min_ring_size=2048)
     hashes = _edge_hashes(lb)
     expected = _bisect_indices(lb, hashes)
@@ -442,6 +450,22 @@ def test_fast_path_matches_bisect(impl: Implementation, hosts: list[Host]) -> No
     picked = [index_of[id(lb.pick(k))] for k in keys]
     assert picked == _bisect_indices(lb, [impl.xxh64(k) for k in keys])
     assert list(lb.pick_many(keys)) == picked
+
+
+@pytest.mark.parametrize("entries", [2**19 - 1, 2**19 + 1])
+def test_large_ring_matches_bisect(impl: Implementation, entries: int) -> None:
+    """Rings either side of the size where the compiled twin stops using a fixed window."""
+    lb = impl.RingHash(
+        [Host(f"10.2.0.{i}:80") for i in range(50)], min_ring_size=entries, max_ring_size=entries
+    )
+    ring = lb.ring
+    assert entries <= len(ring) <= entries + 1  # 2**19 entries or fewer, or more
+    rng = random.Random(entries)
+    hashes = [0, 1, M64, 2**63] + [ring[rng.randrange(len(ring))][0] + d for d in (-1, 0, 1)]
+    hashes += [min(ring[rng.randrange(len(ring))][0] + d, M64) for _ in range(3000) for d in (0, 1)]
+    hashes += [rng.getrandbits(64) for _ in range(3000)]
+    hashes = [max(h, 0) for h in hashes]
+    assert list(lb.lookup_many(hashes)) == _bisect_indices(lb, hashes)
 
 
 def test_three_byte_host_indices(impl: Implementation) -> None:

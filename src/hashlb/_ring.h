@@ -34,16 +34,28 @@
 /* A built ring.  hashes: sorted ascending (ties: host index, replica).
  * owners: host index of each entry, `width` bytes little-endian.
  * index: NULL, or 2**bits + 1 bucket starts: index[b] is the first entry
- * whose top bits are >= b (index[2**bits] == n). */
+ * whose top bits are >= b (index[2**bits] == n).
+ * window: with an index, the smallest power of two at least the longest
+ * bucket, at most HLB_RING_WINDOW; 0 without an index or past
+ * HLB_RING_WINDOW_ENTRIES entries; see hlb_ring_find. */
 typedef struct {
     uint64_t *hashes;
     unsigned char *owners;
     uint32_t *index;
     size_t n;
     size_t index_len;
+    size_t window;
     int width;
     int shift;
 } hlb_ring;
+
+/* The longest fixed window of hlb_ring_find: 6 steps. */
+#define HLB_RING_WINDOW 64
+/* Rings of more entries search their bucket (window 0): most of their lookups
+ * miss the cache, and a window's extra cache lines cost more than the
+ * mispredicted exits it saves (2**20 entries: 22 ns a lookup, against 11;
+ * 2**19: 9.2 against 9.6; 2**17: 6.4 against 8.9). */
+#define HLB_RING_WINDOW_ENTRIES ((size_t)1 << 19)
 
 HLB_RING_FN void hlb_ring_free(hlb_ring *r) {
     free(r->hashes);
@@ -52,13 +64,29 @@ HLB_RING_FN void hlb_ring_free(hlb_ring *r) {
     memset(r, 0, sizeof(*r));
 }
 
-/* The position of the first entry >= h, wrapping to 0 (requires n > 0). */
+/* The position of the first entry >= h, wrapping to 0 (requires n > 0).
+ *
+ * With an index, h's bucket holds len entries from lo.  When the `window`
+ * entries from lo all exist and len <= window (nearly always), the answer
+ * is lo + the count of them below h, found in log2(window) + 1 branch-free
+ * steps whatever len is: the entries past the bucket belong to later
+ * buckets, so are above h.  A search of len entries would take a varying
+ * number of steps, whose mispredicted exits cost more than the fixed ones
+ * (a 1,100-entry ring: 4.2 ns a lookup, was 9.1). */
 static inline size_t hlb_ring_find(const hlb_ring *r, uint64_t h) {
     size_t lo, len;
     if (r->index) {
         size_t b = (size_t)(h >> r->shift);
         lo = r->index[b];
         len = r->index[b + 1] - lo;
+        if (HLB_LIKELY(r->window != 0 && len <= r->window && r->n - lo >= r->window)) {
+            const uint64_t *w = r->hashes + lo;
+            size_t pos = 0, step;
+            for (step = r->window >> 1; step; step >>= 1)
+                pos += w[pos + step - 1] < h ? step : 0;
+            pos += w[pos] < h;
+            return lo + pos == r->n ? 0 : lo + pos;
+        }
     } else {
         lo = 0;
         len = r->n;
@@ -318,6 +346,11 @@ HLB_RING_FN int hlb_ring_build(hlb_ring *r, size_t n_hosts, const char *const *k
             index[b] = (uint32_t)j;
         }
         index[nb] = (uint32_t)n;
+        size_t longest = 0;
+        for (size_t b = 0; b < nb; b++)
+            if (index[b + 1] - index[b] > longest) longest = index[b + 1] - index[b];
+        r->window = n <= HLB_RING_WINDOW_ENTRIES;
+        while (r->window && r->window < longest && r->window < HLB_RING_WINDOW) r->window <<= 1;
         r->index = index;
         r->index_len = nb + 1;
         r->shift = shift;

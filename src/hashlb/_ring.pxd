@@ -16,6 +16,7 @@ cdef extern from "_ring.h" nogil:
         uint32_t *index
         size_t n
         size_t index_len
+        size_t window
         int width
         int shift
     void hlb_ring_free(hlb_ring *r)
