@@ -28,27 +28,27 @@ HLB_INLINE const uint8_t *hlb_find_byte(const uint8_t *p, int64_t n, int ch) {
 }
 
 /* The value of the first cookie called name (nl > 0 bytes) in the cookie
- * header [p, p + n): 1 with *v, *vn (maybe empty), or 0. */
+ * header [p, p + n): 1 with *v, *vn (maybe empty), or 0.  Envoy's piece name
+ * runs from its first non-space to its first '='; name is a cookie token
+ * (no '=', no space: _policy_config._check_cookie_name), so a piece is called
+ * name exactly when name follows its leading spaces and an '=' follows name,
+ * and the piece is not searched for its '=' (one memchr a piece). */
 HLB_INLINE int hlb_cookie_find(const uint8_t *p, int64_t n, const uint8_t *name, int64_t nl,
                                const uint8_t **v, int64_t *vn) {
     int64_t s = 0;
     while (s <= n) {
         const uint8_t *semi = hlb_find_byte(p + s, n - s, ';');
-        int64_t e = semi != NULL ? semi - p : n;
-        const uint8_t *eq = hlb_find_byte(p + s, e - s, '=');
-        if (eq != NULL) {
-            int64_t k = s, q = eq - p;
-            while (k < q && p[k] == ' ') k++;
-            if (q - k == nl && memcmp(p + k, name, (size_t)nl) == 0) {
-                int64_t a = q + 1, b = e;
-                if (b - a >= 2 && p[a] == '"' && p[b - 1] == '"') {
-                    a++;
-                    b--;
-                }
-                *v = p + a;
-                *vn = b - a;
-                return 1;
+        int64_t e = semi != NULL ? semi - p : n, k = s;
+        while (k < e && p[k] == ' ') k++;
+        if (e - k > nl && p[k + nl] == '=' && memcmp(p + k, name, (size_t)nl) == 0) {
+            int64_t a = k + nl + 1, b = e;
+            if (b - a >= 2 && p[a] == '"' && p[b - 1] == '"') {
+                a++;
+                b--;
             }
+            *v = p + a;
+            *vn = b - a;
+            return 1;
         }
         s = e + 1;
     }
