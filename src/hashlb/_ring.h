@@ -126,7 +126,8 @@ static inline uint32_t hlb_ring_owner(const hlb_ring *r, size_t p) {
 HLB_RING_FN void hlb_ring_lookup_many(const hlb_ring *r, const uint64_t *hs, uint32_t *out,
                                       size_t m) {
     size_t j;
-    if (!r->index || m <= 2 * HLB_RING_DIST) {
+    /* A ring with a window is in cache: nothing to prefetch. */
+    if (!r->index || r->window || m <= 2 * HLB_RING_DIST) {
         for (j = 0; j < m; j++) out[j] = hlb_ring_owner(r, hlb_ring_find(r, hs[j]));
         return;
     }
