@@ -690,7 +690,7 @@ def dask_client() -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # any free port: None means 8787, and a busy 8787 warns
         ) as cluster,
         distributed.Client(cluster, timeout=60) as client,
     ):
