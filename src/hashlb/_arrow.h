@@ -236,8 +236,8 @@ HLB_INLINE int64_t hlb_ucs4_utf8(const uint8_t *p, int64_t n, uint8_t *dst) {
  * case: dst holds their UTF-8), else one of 0x80 or more (the caller encodes
  * them, hlb_ucs4_utf8).
  * Whole 16- and 8-byte stores: byte stores would stall the hash's 8-byte
- * loads.  SSE2 (every x86-64) packs 16 code points per step; elsewhere 8 are
- * shifted into one word. */
+ * loads.  SSE2 (every x86-64) packs 16 code points per step, then 8; the rest
+ * (and everything elsewhere) are shifted 8 at a time into one word. */
 HLB_INLINE uint32_t hlb_ucs4_narrow(const uint8_t *p, int64_t n, uint8_t *dst) {
     int64_t j = 0;
     uint32_t u, any = 0;

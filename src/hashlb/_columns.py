@@ -461,6 +461,13 @@ def _ucs4_past_max(np: Any, chunk: tuple[Any, ...]) -> Any:
     return cps, cps > 0x10FFFF
 
 
+def _past_max(cp: int, row: int) -> ValueError:
+    return ValueError(
+        f"keys[{row}] holds 0x{cp:X}, past U+10FFFF: not a Unicode code point, "
+        "so it has no UTF-8 encoding"
+    )
+
+
 def ucs4_error(chunk: tuple[Any, ...], row: int, base: int = 0) -> ValueError | None:
     """The error for *row* of a numpy U chunk if it holds a code point past U+10FFFF.
 
@@ -470,16 +477,9 @@ def ucs4_error(chunk: tuple[Any, ...], row: int, base: int = 0) -> ValueError | 
     *base*: the chunk's first row in the column.  Surrogates are not checked
     here: encoding the item raises for them.
     """
-    np = need_numpy()
-    cps, past = _ucs4_past_max(np, chunk)
-    where = np.flatnonzero(past[row])
-    if not len(where):
-        return None
-    cp = int(cps[row, where[0]])
-    return ValueError(
-        f"keys[{base + row}] holds 0x{cp:X}, past U+10FFFF: not a Unicode code point, "
-        "so it has no UTF-8 encoding"
-    )
+    cps, past = _ucs4_past_max(need_numpy(), chunk)
+    where = past[row].nonzero()[0]
+    return _past_max(int(cps[row, where[0]]), base + row) if len(where) else None
 
 
 def py_hashes(chunk: tuple[Any, ...], seed: int) -> tuple[Any, Any]:
@@ -511,10 +511,11 @@ def py_hashes(chunk: tuple[Any, ...], seed: int) -> tuple[Any, Any]:
         for i in range(n):
             out[i] = h(as_bytes(source[off + i], "keys[i]"), seed)
     elif kind == K_UCS4:
-        past = _ucs4_past_max(np, chunk)[1].any(axis=1) if n else ()
+        cps, past = _ucs4_past_max(np, chunk)
+        bad = past.any(axis=1)
         for i in range(n):
-            if past[i]:
-                raise ucs4_error(chunk, i)  # type: ignore[misc]
+            if bad[i]:
+                raise _past_max(int(cps[i][past[i]][0]), i)
             out[i] = h(as_bytes(source[off + i], "keys[i]"), seed)
     out[~valid] = 0
     return out, ~valid

@@ -9,14 +9,7 @@ from cpython.buffer cimport PyBuffer_Release
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
 from cpython.object cimport PyObject
-from cpython.bytes cimport PyBytes_CheckExact
-from cpython.list cimport PyList_CheckExact
-from cpython.unicode cimport (
-    PyUnicode_Check,
-    PyUnicode_CheckExact,
-    PyUnicode_DATA,
-    PyUnicode_GET_LENGTH,
-)
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DATA, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 from hashlb._kernels cimport (
@@ -26,6 +19,7 @@ from hashlb._kernels cimport (
     hlb_xxh64,
     key_view,
     prefetch_key,
+    snapshot_first,
 )
 
 from hashlb._colread cimport hash_chunks, writable
@@ -133,12 +127,7 @@ def xxh64_many(values, seed=0, *, out=None):
                     p[i] = hlb_xxh64(PyUnicode_DATA(<object>item),
                                      <size_t>PyUnicode_GET_LENGTH(<object>item), s)
                     continue
-                if (not copied and PyList_CheckExact(seq) and not PyUnicode_Check(<object>item)
-                        and not PyBytes_CheckExact(<object>item)):
-                    # Getting a buffer can run Python code (a PEP 688 __buffer__)
-                    # that changes the list and frees its item array: read a private
-                    # copy from here on, which holds what the list held so far (no
-                    # Python code ran), as the pure twin's tuple(seq) does.
+                if not copied and snapshot_first(seq, <object>item):
                     seq = tuple(seq)
                     copied = True
                     items = PySequence_Fast_ITEMS(seq)

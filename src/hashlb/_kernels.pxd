@@ -23,6 +23,7 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.list cimport PyList_CheckExact
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -52,6 +53,17 @@ cdef inline void prefetch_key(const void *obj) noexcept nogil:
     """Fetch the two cache lines of a short key object (its header and its bytes)."""
     hlb_prefetch(obj)
     hlb_prefetch(<const char *>obj + 64)
+
+
+cdef inline bint snapshot_first(object seq, object item) noexcept:
+    """True if hashing *item* may change the list *seq*: read a private copy first.
+
+    Getting a buffer can run Python code (a PEP 688 ``__buffer__``) that
+    changes the list and frees its item array; a ``str`` or exact ``bytes``
+    key never runs any.  The copy (``tuple(seq)``) holds what the list held
+    so far, since no Python code ran, as the pure twins' ``tuple(keys)`` does.
+    """
+    return PyList_CheckExact(seq) and not PyUnicode_Check(item) and not PyBytes_CheckExact(item)
 
 
 cdef inline bint format_holds_objects(const char *fmt) noexcept nogil:

@@ -14,7 +14,6 @@ crosses a module boundary).
 """
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_CheckExact
-from cpython.list cimport PyList_CheckExact
 from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
@@ -22,7 +21,14 @@ from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact, PyUnicode_DA
 from libc.stdint cimport uint32_t, uint64_t
 
 from hashlb._cpython cimport PyUnicode_IS_COMPACT_ASCII
-from hashlb._kernels cimport KEY_PREFETCH, hlb_long_as_u64, hlb_xxh64, key_view, prefetch_key
+from hashlb._kernels cimport (
+    KEY_PREFETCH,
+    hlb_long_as_u64,
+    hlb_xxh64,
+    key_view,
+    prefetch_key,
+    snapshot_first,
+)
 
 # A table's batch lookup: the host index of each of *n* hashes (attempt 0).
 ctypedef void (*batch_fn)(const void *table, const uint64_t *hashes, uint32_t *out,
@@ -126,12 +132,7 @@ cdef inline int pick_into(object seq, object out, const void *table, batch_fn fn
                     hs[j] = hlb_xxh64(PyUnicode_DATA(<object>item),
                                       <size_t>PyUnicode_GET_LENGTH(<object>item), 0)
                     continue
-                if (not copied and PyList_CheckExact(seq) and not PyUnicode_Check(<object>item)
-                        and not PyBytes_CheckExact(<object>item)):
-                    # Getting a buffer can run Python code (a PEP 688 __buffer__)
-                    # that changes the list and frees its item array: read a private
-                    # copy from here on, which holds what the list held so far (no
-                    # Python code ran), as the pure twin's tuple(keys) does.
+                if not copied and snapshot_first(seq, <object>item):
                     seq = tuple(seq)
                     copied = True
                     items = PySequence_Fast_ITEMS(seq) + start
